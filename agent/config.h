@@ -9,6 +9,7 @@
 #define WEFT_AGENT_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WEFT_CONFIG_STR 512
@@ -111,5 +112,15 @@ void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const cha
 /* Parsers, exposed for tests. Each returns 0, or -EINVAL leaving *out untouched. */
 int weft_config_parse_duration(const char *s, uint64_t *out_ns);
 int weft_config_parse_bool(const char *s, bool *out);
+
+/*
+ * Expands an output path pattern into out: `%p` is the pid, `%n` the service
+ * name with every character other than letters, digits, `.`, `_`, `+` and `-`
+ * replaced by `_` (NULL or "" gives `unknown_service`), `%%` is `%`. Any other
+ * `%` is copied as is. out is always terminated; a result that does not fit
+ * is cut at outlen - 1 bytes.
+ */
+void weft_config_expand_path(const char *pattern, const char *service, int pid, char *out,
+			     size_t outlen);
 
 #endif

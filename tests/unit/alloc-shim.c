@@ -16,10 +16,12 @@ void *mallocx(size_t size, int flags)
 
 void *rallocx(void *ptr, size_t size, int flags)
 {
+	(void)flags;
 	return realloc(ptr, size);
 }
 
 void dallocx(void *ptr, int flags)
 {
+	(void)flags;
 	free(ptr);
 }

@@ -1,0 +1,321 @@
+/*
+ * Lifecycle: lazy initialisation, thread adoption, fork, and the flush at exit.
+ *
+ * Initialisation is a one-shot state machine advanced with a CAS: the first
+ * hook (or the constructor, whichever runs first) moves UNINIT to
+ * INITIALIZING and does the work; any other hook that arrives meanwhile —
+ * including one reentered from inside the initialisation on the same thread —
+ * sees INITIALIZING and passes straight through. Nothing here blocks on
+ * another thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/alloc.h"
+#include "agent/clock.h"
+#include "agent/log.h"
+#include "agent/real.h"
+#include "exporter/exporter.h"
+
+_Atomic int weft_agent_state;
+struct weft_config weft_cfg;
+struct weft_process weft_process;
+int64_t weft_clock_offset;
+__thread unsigned weft_guard_depth __attribute__((tls_model("initial-exec")));
+
+const char *weft_wait_kind_name(enum weft_wait_kind kind)
+{
+	static const char *const names[WEFT_WAIT_KIND_COUNT] = {
+		[WEFT_WAIT_NONE] = "none",
+		[WEFT_WAIT_MUTEX] = "mutex",
+		[WEFT_WAIT_RWLOCK_READ] = "rwlock.read",
+		[WEFT_WAIT_RWLOCK_WRITE] = "rwlock.write",
+		[WEFT_WAIT_COND] = "cond",
+		[WEFT_WAIT_SEM] = "sem",
+		[WEFT_WAIT_BARRIER] = "barrier",
+		[WEFT_WAIT_JOIN] = "join",
+		[WEFT_WAIT_PIPE_READ] = "pipe.read",
+		[WEFT_WAIT_PIPE_WRITE] = "pipe.write",
+		[WEFT_WAIT_SOCKET_RECV] = "socket.recv",
+		[WEFT_WAIT_SOCKET_SEND] = "socket.send",
+		[WEFT_WAIT_CONNECT] = "connect",
+		[WEFT_WAIT_ACCEPT] = "accept",
+		[WEFT_WAIT_POLL] = "poll",
+		[WEFT_WAIT_SLEEP] = "sleep",
+	};
+
+	return (unsigned)kind < WEFT_WAIT_KIND_COUNT ? names[kind] : "unknown";
+}
+
+/* A pthread key whose destructor tells us when an adopted thread ends. */
+static pthread_key_t adopted_key;
+static bool adopted_key_ok;
+
+static void adopted_thread_end(void *arg)
+{
+	struct weft_thread *t = arg;
+
+	if (weft_self == t)
+		weft_thread_end(t);
+}
+
+static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
+{
+	struct weft_thread *t = weft_registry_alloc(weft_cfg.ring_size);
+
+	if (!t)
+		return NULL;
+	t->origin = origin;
+	t->tid = gettid();
+	t->self = pthread_self();
+	t->start_ns = weft_clock_now();
+	weft_ids_seed(&t->rng, (uint64_t)t->tid);
+	return t;
+}
+
+static void become_main(struct weft_thread *t)
+{
+	t->origin = WEFT_THREAD_MAIN;
+	t->trace = weft_process.trace;
+	t->span = weft_process.span;
+	t->parent_span = weft_process.parent_span;
+	t->cur_span = t->span;
+}
+
+struct weft_thread *weft_thread_adopt(void)
+{
+	struct weft_thread *t;
+	bool is_main = gettid() == getpid();
+
+	if (weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)
+		return NULL;
+	weft_guard_enter();
+	t = thread_new_self(is_main ? WEFT_THREAD_MAIN : WEFT_THREAD_ADOPTED);
+	if (t) {
+		if (is_main) {
+			become_main(t);
+		} else {
+			/* Created behind our back: a child of the process span. */
+			t->trace = weft_process.trace;
+			t->parent_span = weft_process.span;
+			t->span = weft_ids_span(&t->rng);
+			t->cur_span = t->span;
+			if (adopted_key_ok)
+				pthread_setspecific(adopted_key, t);
+		}
+		weft_self = t;
+		weft_registry_push(t);
+	}
+	weft_guard_leave();
+	return t;
+}
+
+void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wait_kind kind,
+		     uint64_t t0, uint64_t t1, const void *object, const void *pc)
+{
+	uint64_t hi = 0, lo = 0;
+
+	for (int i = 0; i < 8; i++) {
+		hi = hi << 8 | t->trace.b[i];
+		lo = lo << 8 | t->trace.b[8 + i];
+	}
+	memset(ev, 0, sizeof(*ev));
+	ev->type = WEFT_EV_WAIT;
+	ev->kind = (uint16_t)kind;
+	ev->t0 = t0;
+	ev->t1 = t1;
+	ev->object = (uint64_t)(uintptr_t)object;
+	ev->pc = (uint64_t)(uintptr_t)pc;
+	ev->u.w.span = t->cur_span;
+	ev->u.w.a = hi;
+	ev->u.w.b = lo;
+}
+
+struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *))
+{
+	struct weft_thread *t = weft_registry_alloc(weft_cfg.ring_size);
+
+	if (!t)
+		return NULL;
+	t->origin = WEFT_THREAD_CREATED;
+	t->creator_tid = creator->tid;
+	t->trace = creator->trace;
+	t->parent_span = creator->cur_span;
+	t->span = weft_ids_span(&creator->rng);
+	t->cur_span = t->span;
+	t->start_routine = (uintptr_t)fn;
+	return t;
+}
+
+void weft_thread_begin(struct weft_thread *t)
+{
+	t->tid = gettid();
+	t->self = pthread_self();
+	t->start_ns = weft_clock_now();
+	weft_ids_seed(&t->rng, (uint64_t)t->tid);
+	weft_self = t;
+	weft_registry_push(t);
+}
+
+void weft_thread_end(struct weft_thread *t)
+{
+	uint32_t pending;
+
+	weft_registry_exit(t, weft_clock_now());
+	/* Bound the memory held by exited threads: wake the exporter early. */
+	pending = weft_load_relaxed(&weft_registry_pending_exits);
+	if (pending == WEFT_EXPORTER_PENDING_EXITS_WAKE)
+		weft_exporter_wake();
+}
+
+void weft_agent_set_exit_code(int code)
+{
+	weft_store_relaxed(&weft_process.exit_code, code);
+	weft_store_release(&weft_process.exit_code_set, 1);
+}
+
+void *weft_agent_thread_trampoline(void *arg)
+{
+	struct weft_agent_thread_start start = *(struct weft_agent_thread_start *)arg;
+
+	weft_free(arg);
+	/* Agent threads (the exporter, libcurl's resolver) are never observed. */
+	weft_guard_depth = 1;
+	weft_self = &weft_thread_dead;
+	return start.fn(start.arg);
+}
+
+static void new_process_identity(void)
+{
+	struct weft_rng rng;
+
+	weft_ids_seed(&rng, (uint64_t)getpid());
+	weft_process.span = weft_ids_span(&rng);
+	weft_process.pid = getpid();
+	weft_process.start_ns = weft_clock_now();
+	weft_store_relaxed(&weft_process.exit_code, 0);
+	weft_store_relaxed(&weft_process.exit_code_set, 0);
+}
+
+static void atfork_prepare(void)
+{
+	weft_guard_enter();
+}
+
+static void atfork_parent(void)
+{
+	weft_guard_leave();
+}
+
+/*
+ * In the child only the forking thread exists; the exporter thread, and every
+ * other thread's state, stayed behind. The child is a new process: a fresh
+ * id secret, a `process` span parented on the forking thread's current span,
+ * a registry holding just this thread, and its own exporter thread. Memory
+ * that belonged to the parent's threads is not freed (the parent's exporter
+ * may have been mid-way through its lists at the moment of fork); it is
+ * bounded by the number of threads at fork time.
+ */
+static void atfork_child(void)
+{
+	struct weft_thread *t = weft_self;
+
+	weft_guard_depth = 1;
+	weft_ids_init_process();
+	weft_registry_reset_after_fork();
+	if (t && !t->dead) {
+		weft_process.parent_span = t->cur_span;
+		weft_process.trace = t->trace;
+	}
+	new_process_identity();
+	if (t && !t->dead) {
+		weft_ring_init(&t->ring, t->ring.slots, (uint32_t)(t->ring.mask + 1));
+		t->tid = gettid();
+		t->self = pthread_self();
+		t->start_ns = weft_process.start_ns;
+		weft_ids_seed(&t->rng, (uint64_t)t->tid);
+		become_main(t);
+		weft_registry_push(t);
+	}
+	weft_exporter_after_fork_child();
+	weft_guard_depth = 0;
+}
+
+bool weft_agent_init(void)
+{
+	int expected = WEFT_AGENT_UNINIT;
+	struct weft_trace_id tp_trace;
+	uint64_t tp_span;
+	uint8_t tp_flags;
+	struct weft_rng rng;
+
+	if (!weft_cas_acq_rel(&weft_agent_state, &expected, WEFT_AGENT_INITIALIZING))
+		return expected == WEFT_AGENT_READY;
+
+	weft_guard_enter();
+	weft_real_resolve_all();
+	weft_config_load(&weft_cfg);
+	weft_log_set_level(weft_cfg.log_level);
+	if (weft_cfg.sdk_disabled) {
+		weft_store_release(&weft_agent_state, WEFT_AGENT_DISABLED);
+		weft_guard_leave();
+		return false;
+	}
+	weft_clock_init();
+	weft_ids_init_process();
+	weft_ids_seed(&rng, (uint64_t)getpid());
+	if (weft_cfg.traceparent[0] &&
+	    weft_ids_parse_traceparent(weft_cfg.traceparent, &tp_trace, &tp_span, &tp_flags) == 0) {
+		weft_process.trace = tp_trace;
+		weft_process.parent_span = tp_span;
+		weft_process.flags = tp_flags;
+	} else {
+		if (weft_cfg.traceparent[0])
+			weft_warn("TRACEPARENT=%s: not a valid W3C traceparent; starting a new trace",
+				  weft_cfg.traceparent);
+		weft_ids_trace(&rng, &weft_process.trace);
+		weft_process.flags = 1;
+	}
+	new_process_identity();
+	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	weft_store_release(&weft_agent_state, WEFT_AGENT_READY);
+
+	/* The main thread is the process span's thread; adopt it now if we are on it. */
+	if (gettid() == getpid() && !weft_self)
+		weft_thread_adopt();
+	if (weft_exporter_start() < 0)
+		weft_warn("cannot start the exporter thread; telemetry will be written at exit");
+	weft_guard_leave();
+	return true;
+}
+
+__attribute__((constructor)) static void weft_agent_constructor(void)
+{
+	int saved = errno;
+
+	weft_agent_init();
+	errno = saved;
+}
+
+/*
+ * Runs from exit() after the program's atexit handlers: the last moment at
+ * which the whole process is still there. Flushes within OTEL_BSP_EXPORT_TIMEOUT.
+ */
+__attribute__((destructor)) static void weft_agent_destructor(void)
+{
+	int saved = errno;
+
+	if (weft_load_acquire(&weft_agent_state) == WEFT_AGENT_READY) {
+		weft_guard_enter();
+		weft_exporter_shutdown();
+		weft_guard_leave();
+	}
+	errno = saved;
+}

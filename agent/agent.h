@@ -1,0 +1,108 @@
+/*
+ * The agent's small internal API: what hooks call, and nothing else.
+ *
+ * Hooks ask whether the agent is ready (initialising it lazily on first use),
+ * get the calling thread's state, and record events into its ring. Everything
+ * heavier happens on the exporter thread.
+ */
+#ifndef WEFT_AGENT_AGENT_H
+#define WEFT_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/atomic.h"
+#include "agent/config.h"
+#include "agent/event.h"
+#include "agent/guard.h"
+#include "agent/registry.h"
+
+enum weft_agent_state {
+	WEFT_AGENT_UNINIT,
+	WEFT_AGENT_INITIALIZING,
+	WEFT_AGENT_READY,
+	WEFT_AGENT_DISABLED,
+};
+
+/* The process span and what the exporter needs to end it. */
+struct weft_process {
+	struct weft_trace_id trace;
+	uint64_t span;
+	uint64_t parent_span; /* from TRACEPARENT, or the forking thread's span */
+	uint8_t flags;
+	uint64_t start_ns; /* monotonic */
+	pid_t pid;
+	_Atomic int exit_code;
+	_Atomic int exit_code_set;
+};
+
+extern _Atomic int weft_agent_state;
+extern struct weft_config weft_cfg;
+extern struct weft_process weft_process;
+
+/* Initialises once; true when the agent records. Safe from any hook. */
+bool weft_agent_init(void);
+
+static inline bool weft_agent_ready(void)
+{
+	int s = weft_load_acquire(&weft_agent_state);
+
+	if (__builtin_expect(s == WEFT_AGENT_READY, 1))
+		return true;
+	if (s == WEFT_AGENT_UNINIT)
+		return weft_agent_init();
+	return false;
+}
+
+/* Registers a thread weft did not start (the main thread, a raw clone). */
+struct weft_thread *weft_thread_adopt(void);
+
+/*
+ * The calling thread's state, registering it on first use; NULL when hooks
+ * must pass through (the thread has exited, or allocation failed).
+ */
+static inline struct weft_thread *weft_thread_current(void)
+{
+	struct weft_thread *t = weft_self;
+
+	if (__builtin_expect(t != NULL, 1))
+		return t->dead ? NULL : t;
+	return weft_thread_adopt();
+}
+
+/* Whether a hook family is enabled (WEFT_HOOKS). */
+static inline bool weft_hooks_enabled(unsigned family)
+{
+	return (weft_cfg.hooks & family) != 0;
+}
+
+static inline void weft_record(struct weft_thread *t, const struct weft_event *ev)
+{
+	weft_ring_push(&t->ring, ev);
+}
+
+/* Fills a WAIT event with the thread's current span context. */
+void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wait_kind kind,
+		     uint64_t t0, uint64_t t1, const void *object, const void *pc);
+
+/* Starting a thread: state for the new thread, parented on the creator's span. */
+struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *));
+
+/* Called on the new thread before its start routine runs. */
+void weft_thread_begin(struct weft_thread *t);
+
+/* Called on the thread when it ends (return, pthread_exit, cancellation). */
+void weft_thread_end(struct weft_thread *t);
+
+/* The program's exit status, from exit() or main's return. */
+void weft_agent_set_exit_code(int code);
+
+/* Exported threads created while the guard is set are agent threads. */
+void *weft_agent_thread_trampoline(void *arg);
+struct weft_agent_thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * Trace and span ids: random, from a per-thread xoshiro256** generator.
+ *
+ * Each thread's generator is seeded from a per-process secret (getrandom at
+ * start, again in a forked child) mixed with the thread id and a counter, so
+ * ids never depend on a shared lock and never repeat across threads or
+ * processes except with the probability of a random 64/128-bit collision.
+ */
+#ifndef WEFT_AGENT_IDS_H
+#define WEFT_AGENT_IDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exporter/model.h"
+
+struct weft_rng {
+	uint64_t s[4];
+};
+
+/* Draws a fresh per-process secret; call at start and in a forked child. */
+void weft_ids_init_process(void);
+
+/* Seeds a thread's generator from the process secret and `salt` (a tid). */
+void weft_ids_seed(struct weft_rng *rng, uint64_t salt);
+
+uint64_t weft_ids_next(struct weft_rng *rng);
+
+/* Never zero: zero means "no span" everywhere in weft. */
+uint64_t weft_ids_span(struct weft_rng *rng);
+void weft_ids_trace(struct weft_rng *rng, struct weft_trace_id *out);
+
+void weft_span_id_from_u64(uint64_t v, struct weft_span_id *out);
+uint64_t weft_span_id_to_u64(const struct weft_span_id *id);
+
+/*
+ * Parses a W3C traceparent header value. Returns 0, or -EINVAL for anything
+ * the Trace Context specification says to ignore (bad length, version ff,
+ * non-hex, all-zero ids).
+ */
+int weft_ids_parse_traceparent(const char *s, struct weft_trace_id *trace, uint64_t *span,
+			       uint8_t *flags);
+
+#endif

@@ -1,0 +1,55 @@
+#include <dlfcn.h>
+#include <stddef.h>
+
+#include "agent/atomic.h"
+#include "agent/guard.h"
+#include "agent/real.h"
+
+struct weft_real_table weft_real;
+
+struct real_entry {
+	const char *name;
+	const char *version;
+};
+
+#define WEFT_REAL_ENTRY(name, ret, params, version) {#name, version},
+static const struct real_entry real_entries[WEFT_REAL_COUNT] = {
+	WEFT_REAL_SYMBOLS(WEFT_REAL_ENTRY)
+};
+#undef WEFT_REAL_ENTRY
+
+/* This thread is inside dlsym: a nested hook must not resolve again. */
+static __thread bool resolving __attribute__((tls_model("initial-exec")));
+
+void *weft_real_resolve(enum weft_real_index idx)
+{
+	/*
+	 * The table is an array of function pointers in declaration order; we
+	 * access it as such so that one loop serves every entry. Each slot is
+	 * written with a relaxed atomic store: racing resolvers store the same
+	 * value, and a reader that sees NULL simply resolves again.
+	 */
+	_Atomic(void *) *slots = (_Atomic(void *) *)(void *)&weft_real;
+	const struct real_entry *e = &real_entries[idx];
+	void *p = weft_load_relaxed(&slots[idx]);
+
+	if (p || resolving)
+		return p;
+	resolving = true;
+	weft_guard_enter();
+	if (e->version)
+		p = dlvsym(RTLD_NEXT, e->name, e->version);
+	if (!p)
+		p = dlsym(RTLD_NEXT, e->name);
+	weft_guard_leave();
+	resolving = false;
+	if (p)
+		weft_store_relaxed(&slots[idx], p);
+	return p;
+}
+
+void weft_real_resolve_all(void)
+{
+	for (int i = 0; i < WEFT_REAL_COUNT; i++)
+		weft_real_resolve((enum weft_real_index)i);
+}

@@ -1,0 +1,99 @@
+/*
+ * Per-thread state and the registry that hands it to the exporter.
+ *
+ * Each application thread weft sees owns one `struct weft_thread`, allocated
+ * from the private allocator together with its event ring. Publication is a
+ * lock-free multi-producer stack: a thread pushes its state once, with a
+ * release CAS on `registry.head`; the exporter takes the whole stack at once
+ * with an acquire exchange and keeps the states in its private list from then
+ * on. Producers therefore never see a node again after pushing it, and the
+ * exporter alone unlinks and frees, with no ABA problem.
+ *
+ * Lifetime: a state (and its ring) outlives its thread. On exit the thread
+ * switches its TLS pointer to a sentinel, then stores `exited` with release;
+ * after that store it never touches the state again. The exporter frees a
+ * state only after it has seen `exited` (acquire) and drained the ring, so a
+ * thread exiting mid-drain cannot cause a use-after-free.
+ */
+#ifndef WEFT_AGENT_REGISTRY_H
+#define WEFT_AGENT_REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/atomic.h"
+#include "agent/ids.h"
+#include "agent/ring.h"
+
+enum weft_thread_origin {
+	WEFT_THREAD_MAIN,    /* the process's initial thread: its span is `process` */
+	WEFT_THREAD_CREATED, /* started through our pthread_create */
+	WEFT_THREAD_ADOPTED, /* seen first in a hook, created some other way */
+};
+
+struct weft_thread {
+	/* Set before publication, then immutable. */
+	struct weft_thread *next; /* registry link: the pusher's, then the exporter's */
+	enum weft_thread_origin origin;
+	pid_t tid;
+	pid_t creator_tid;
+	pthread_t self;
+	uint64_t start_ns; /* monotonic */
+	struct weft_trace_id trace;
+	uint64_t span;        /* the thread's own span (the process span for main) */
+	uint64_t parent_span; /* zero: root */
+	uintptr_t start_routine;
+
+	/* Written by the owner, read by the exporter. */
+	_Atomic uint64_t end_ns;
+	_Atomic int exited;
+	_Atomic int wait_kind; /* enum weft_wait_kind: what it blocks on right now */
+
+	/* Owner only. */
+	uint64_t cur_span;
+	struct weft_rng rng;
+	bool dead; /* the sentinel: hooks pass through */
+
+	/* Exporter only. */
+	char name[24];
+	bool named;
+	bool seen;
+	bool detached;
+	bool exit_seen;
+	uint64_t ring_dropped_seen;
+
+	/* The ring; its slots follow this struct in the same allocation. */
+	struct weft_ring ring;
+};
+
+/* The calling thread's state; NULL until registered. */
+extern __thread struct weft_thread *weft_self __attribute__((tls_model("initial-exec")));
+
+/* What a thread points at after its exit: hooks pass through. */
+extern struct weft_thread weft_thread_dead;
+
+/* Allocates a zeroed state with an initialised ring; NULL on failure. */
+struct weft_thread *weft_registry_alloc(uint32_t ring_capacity);
+void weft_registry_free(struct weft_thread *t);
+
+/* Publishes a state to the exporter. */
+void weft_registry_push(struct weft_thread *t);
+
+/* Exporter: takes every state pushed since the last call (newest first). */
+struct weft_thread *weft_registry_take(void);
+
+/*
+ * Marks the calling thread's state exited (end time, sentinel, release) and
+ * counts it as pending for the exporter.
+ */
+void weft_registry_exit(struct weft_thread *t, uint64_t end_ns);
+
+/* Exited threads not yet collected by the exporter. */
+extern _Atomic uint32_t weft_registry_pending_exits;
+
+/* Forked child: forget every published state (they belong to the parent). */
+void weft_registry_reset_after_fork(void);
+
+#endif

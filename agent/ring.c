@@ -1,0 +1,23 @@
+#include "agent/ring.h"
+
+void weft_ring_init(struct weft_ring *ring, struct weft_event *slots, uint32_t capacity)
+{
+	ring->slots = slots;
+	weft_store_relaxed(&ring->head, 0);
+	weft_store_relaxed(&ring->tail, 0);
+	weft_store_relaxed(&ring->dropped, 0);
+	ring->mask = capacity - 1;
+}
+
+size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_event *ev, void *arg),
+		       void *arg)
+{
+	uint64_t tail = weft_load_relaxed(&ring->tail);
+	uint64_t head = weft_load_acquire(&ring->head);
+
+	for (uint64_t i = tail; i != head; i++)
+		fn(&ring->slots[i & ring->mask], arg);
+	/* Release: our reads of the slots happen before the producer reuses them. */
+	weft_store_release(&ring->tail, head);
+	return (size_t)(head - tail);
+}

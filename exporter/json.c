@@ -1,0 +1,455 @@
+/*
+ * The JSON writer behind the file and console outputs (see json.h).
+ *
+ * Everything is appended to one growable buffer that the caller reuses from
+ * one export to the next, so a steady state allocates nothing.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/alloc.h"
+#include "exporter/json.h"
+
+static const char hex_digits[] = "0123456789abcdef";
+
+void weft_json_init(struct weft_json *j)
+{
+	memset(j, 0, sizeof(*j));
+}
+
+void weft_json_reset(struct weft_json *j)
+{
+	j->len = 0;
+	j->err = 0;
+	j->depth = 0;
+	j->more = 0;
+	j->after_key = false;
+}
+
+void weft_json_free(struct weft_json *j)
+{
+	weft_free(j->buf);
+	weft_json_init(j);
+}
+
+static void json_fail(struct weft_json *j, int err)
+{
+	if (!j->err)
+		j->err = err;
+}
+
+/* Makes room for `extra` more bytes; false (with the error set) when it cannot. */
+static bool json_reserve(struct weft_json *j, size_t extra)
+{
+	size_t need = j->len + extra, cap;
+	char *p;
+
+	if (j->err)
+		return false;
+	if (need < j->len) {
+		json_fail(j, -EOVERFLOW);
+		return false;
+	}
+	if (need <= j->cap)
+		return true;
+	cap = j->cap ? j->cap : 256;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2) {
+			cap = need;
+			break;
+		}
+		cap *= 2;
+	}
+	p = weft_realloc(j->buf, cap);
+	if (!p) {
+		json_fail(j, -ENOMEM);
+		return false;
+	}
+	j->buf = p;
+	j->cap = cap;
+	return true;
+}
+
+static void json_put(struct weft_json *j, const char *s, size_t n)
+{
+	if (!json_reserve(j, n))
+		return;
+	memcpy(j->buf + j->len, s, n);
+	j->len += n;
+}
+
+static void json_putc(struct weft_json *j, char c)
+{
+	if (!json_reserve(j, 1))
+		return;
+	j->buf[j->len++] = c;
+}
+
+/* Called before every value and key: the comma between members. */
+static void json_sep(struct weft_json *j)
+{
+	uint64_t bit = UINT64_C(1) << j->depth;
+
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (j->depth == 0)
+		return;
+	if (j->more & bit)
+		json_putc(j, ',');
+	j->more |= bit;
+}
+
+static void json_open(struct weft_json *j, char c)
+{
+	json_sep(j);
+	if (j->depth >= WEFT_JSON_MAX_DEPTH) {
+		json_fail(j, -EINVAL);
+		return;
+	}
+	json_putc(j, c);
+	j->depth++;
+	j->more &= ~(UINT64_C(1) << j->depth);
+}
+
+static void json_close(struct weft_json *j, char c)
+{
+	if (j->depth == 0 || j->after_key) {
+		json_fail(j, -EINVAL);
+		return;
+	}
+	json_putc(j, c);
+	j->depth--;
+}
+
+void weft_json_begin_object(struct weft_json *j)
+{
+	json_open(j, '{');
+}
+
+void weft_json_end_object(struct weft_json *j)
+{
+	json_close(j, '}');
+}
+
+void weft_json_begin_array(struct weft_json *j)
+{
+	json_open(j, '[');
+}
+
+void weft_json_end_array(struct weft_json *j)
+{
+	json_close(j, ']');
+}
+
+/*
+ * Classifies the non-ASCII sequence at p (n > 0 bytes available). Returns how
+ * many bytes to consume: a whole well-formed sequence (*valid set), or the
+ * maximal ill-formed prefix, at least one byte, which becomes one U+FFFD (the
+ * Unicode "maximal subpart" practice). Well-formed means Unicode's table 3-7:
+ * no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t utf8_sequence(const uint8_t *p, size_t n, bool *valid)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	*valid = false;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 1;
+	}
+	if (n < 2 || p[1] < lo || p[1] > hi)
+		return 1;
+	for (i = 2; i < need; i++)
+		if (i >= n || (p[i] & 0xc0) != 0x80)
+			return i;
+	*valid = true;
+	return need;
+}
+
+void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)s, *end = p + n;
+	char *o;
+
+	/* Every input byte becomes at most six output bytes. */
+	if (n > (SIZE_MAX - 16) / 6) {
+		json_fail(j, -EOVERFLOW);
+		return;
+	}
+	if (!json_reserve(j, 6 * n))
+		return;
+	o = j->buf + j->len;
+	while (p < end) {
+		uint8_t c = *p;
+		size_t len;
+		bool valid;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			p++;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			p++;
+		} else if (c < 0x80) {
+			/* C0 controls and DEL. */
+			memcpy(o, "\\u00", 4);
+			o[4] = hex_digits[c >> 4];
+			o[5] = hex_digits[c & 15];
+			o += 6;
+			p++;
+		} else {
+			len = utf8_sequence(p, (size_t)(end - p), &valid);
+			if (valid)
+				memcpy(o, p, len);
+			else
+				memcpy(o, "\\ufffd", 6);
+			o += valid ? len : 6;
+			p += len;
+		}
+	}
+	j->len = (size_t)(o - j->buf);
+}
+
+void weft_json_string_n(struct weft_json *j, const char *s, size_t n)
+{
+	json_sep(j);
+	json_putc(j, '"');
+	if (s)
+		weft_json_append_escaped(j, s, n);
+	json_putc(j, '"');
+}
+
+void weft_json_string(struct weft_json *j, const char *s)
+{
+	weft_json_string_n(j, s, s ? strlen(s) : 0);
+}
+
+void weft_json_key(struct weft_json *j, const char *key)
+{
+	weft_json_string(j, key);
+	json_putc(j, ':');
+	j->after_key = true;
+}
+
+void weft_json_bool(struct weft_json *j, bool v)
+{
+	json_sep(j);
+	if (v)
+		json_put(j, "true", 4);
+	else
+		json_put(j, "false", 5);
+}
+
+/* Writes v in decimal at the end of buf[24]; returns where it starts. */
+static char *u64_digits(char buf[24], uint64_t v)
+{
+	char *p = buf + 24;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
+static void json_int(struct weft_json *j, uint64_t mag, bool neg, bool quoted)
+{
+	char buf[24], *p = u64_digits(buf, mag);
+
+	json_sep(j);
+	if (quoted)
+		json_putc(j, '"');
+	if (neg)
+		json_putc(j, '-');
+	json_put(j, p, (size_t)(buf + sizeof(buf) - p));
+	if (quoted)
+		json_putc(j, '"');
+}
+
+void weft_json_u64(struct weft_json *j, uint64_t v)
+{
+	json_int(j, v, false, false);
+}
+
+void weft_json_u64_string(struct weft_json *j, uint64_t v)
+{
+	json_int(j, v, false, true);
+}
+
+void weft_json_i64_string(struct weft_json *j, int64_t v)
+{
+	/* The magnitude computed in unsigned arithmetic, so INT64_MIN works. */
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	json_int(j, mag, v < 0, true);
+}
+
+size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v)
+{
+	char tmp[64];
+	size_t o = 0;
+	bool in_point = false;
+
+	if (isnan(v) || isinf(v)) {
+		const char *s = isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+
+		o = strlen(s);
+		memcpy(out, s, o + 1);
+		return o;
+	}
+	/* The fewest significant digits that read back exactly; 17 always do. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (prec == 17 || strtod(tmp, NULL) == v)
+			break;
+	}
+	/*
+	 * printf and strtod follow LC_NUMERIC, which the program may have set:
+	 * whatever the locale's decimal point is (one byte or several), it is the
+	 * only run of bytes that is not a digit, sign or exponent mark.
+	 */
+	for (const char *p = tmp; *p && o < WEFT_JSON_DOUBLE_MAX - 1; p++) {
+		char c = *p;
+
+		if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E') {
+			out[o++] = c;
+			in_point = false;
+		} else if (!in_point) {
+			out[o++] = '.';
+			in_point = true;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void weft_json_double(struct weft_json *j, double v)
+{
+	char buf[WEFT_JSON_DOUBLE_MAX];
+	size_t n = weft_json_format_double(buf, v);
+
+	json_sep(j);
+	if (!isfinite(v))
+		json_putc(j, '"');
+	json_put(j, buf, n);
+	if (!isfinite(v))
+		json_putc(j, '"');
+}
+
+void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n)
+{
+	char *o;
+
+	json_sep(j);
+	json_putc(j, '"');
+	if (n > SIZE_MAX / 2 - 1) {
+		json_fail(j, -EOVERFLOW);
+		return;
+	}
+	if (!json_reserve(j, 2 * n + 1))
+		return;
+	o = j->buf + j->len;
+	for (size_t i = 0; i < n; i++) {
+		*o++ = hex_digits[bytes[i] >> 4];
+		*o++ = hex_digits[bytes[i] & 15];
+	}
+	j->len += 2 * n;
+	json_putc(j, '"');
+}
+
+void weft_json_append(struct weft_json *j, const char *s, size_t n)
+{
+	json_put(j, s, n);
+}
+
+void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!json_reserve(j, 128))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		json_fail(j, -EINVAL);
+		return;
+	}
+	if ((size_t)n >= j->cap - j->len) {
+		/* It did not fit: grow to the size vsnprintf reported and redo it. */
+		if (!json_reserve(j, (size_t)n + 1))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+		va_end(ap);
+	}
+	j->len += (size_t)n;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int weft_json_write_fd(const struct weft_json *j, int fd, int timeout_ms)
+{
+	int64_t deadline = -1;
+	size_t off = 0;
+
+	/* A buffer whose building failed is never written: it may be half a line. */
+	if (j->err)
+		return j->err;
+	while (off < j->len) {
+		ssize_t w = write(fd, j->buf + off, j->len - off);
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int64_t left;
+
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w == 0)
+			return -EIO;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		/* A full pipe or terminal set non-blocking: wait, but not forever. */
+		if (deadline < 0)
+			deadline = monotonic_ms() + timeout_ms;
+		left = deadline - monotonic_ms();
+		if (left <= 0)
+			return -EAGAIN;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}

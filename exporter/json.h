@@ -1,0 +1,92 @@
+/*
+ * A small JSON writer into a growable byte buffer, for the file and console
+ * outputs.
+ *
+ * The writer places commas itself: a caller opens containers, writes keys and
+ * values in order, and closes them. Strings are escaped (", \, control
+ * characters as \u00XX) and bytes that are not valid UTF-8 become \ufffd, so
+ * whatever a program names its threads, the line stays valid JSON. Doubles are
+ * written in the shortest form that reads back to the same value, whatever
+ * the program's LC_NUMERIC says. Memory comes from agent/alloc.h only.
+ *
+ * Errors are sticky: the first failure (out of memory, nesting too deep) is
+ * kept in `err` and every later call does nothing, so a caller checks once,
+ * at the end, with weft_json_error().
+ */
+#ifndef WEFT_EXPORTER_JSON_H
+#define WEFT_EXPORTER_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Containers nest at most this deep. */
+#define WEFT_JSON_MAX_DEPTH 63
+
+/* Enough for any double weft_json_format_double() writes, with its NUL. */
+#define WEFT_JSON_DOUBLE_MAX 32
+
+struct weft_json {
+	char *buf; /* not NUL-terminated; len bytes are valid */
+	size_t len;
+	size_t cap;
+	int err;	/* 0, or the first failure as a negative errno */
+	unsigned depth; /* containers open */
+	uint64_t more;	/* bit d: the container at depth d already has a member */
+	bool after_key; /* a key was written and its value has not been */
+};
+
+void weft_json_init(struct weft_json *j);
+/* Empties the buffer (keeping its memory) and clears the error. */
+void weft_json_reset(struct weft_json *j);
+/* Releases the memory; the writer may be initialised again. */
+void weft_json_free(struct weft_json *j);
+
+static inline int weft_json_error(const struct weft_json *j)
+{
+	return j->err;
+}
+
+/* Structure. */
+void weft_json_begin_object(struct weft_json *j);
+void weft_json_end_object(struct weft_json *j);
+void weft_json_begin_array(struct weft_json *j);
+void weft_json_end_array(struct weft_json *j);
+void weft_json_key(struct weft_json *j, const char *key);
+
+/* Values. A NULL string is written as "". */
+void weft_json_string(struct weft_json *j, const char *s);
+void weft_json_string_n(struct weft_json *j, const char *s, size_t n);
+void weft_json_bool(struct weft_json *j, bool v);
+void weft_json_u64(struct weft_json *j, uint64_t v);	    /* a number: 42 */
+void weft_json_u64_string(struct weft_json *j, uint64_t v); /* a string: "42" */
+void weft_json_i64_string(struct weft_json *j, int64_t v);  /* a string: "-42" */
+/* A number, or "NaN", "Infinity", "-Infinity" as proto3 JSON writes them. */
+void weft_json_double(struct weft_json *j, double v);
+/* Lowercase hex of n bytes, as a string. */
+void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n);
+
+/*
+ * Raw bytes outside the JSON grammar: a newline between records, or the
+ * console's plain text. They do not count as a value for comma placement.
+ */
+void weft_json_append(struct weft_json *j, const char *s, size_t n);
+void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The string's contents, escaped as in weft_json_string, without the quotes. */
+void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n);
+
+/*
+ * Formats v in its shortest round-trip form with '.' as the decimal point
+ * (non-finite values as NaN, Infinity, -Infinity); returns the length.
+ */
+size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v);
+
+/*
+ * Writes the whole buffer to fd with write(2), looping over partial writes
+ * and EINTR. On a non-blocking descriptor that is full it waits with poll(2),
+ * at most timeout_ms in all. Returns 0 or a negative errno.
+ */
+int weft_json_write_fd(const struct weft_json *j, int fd, int timeout_ms);
+
+#endif

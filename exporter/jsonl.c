@@ -1,0 +1,502 @@
+/*
+ * The `file` output: OTLP JSON Lines, the OpenTelemetry file-exporter format.
+ *
+ * Each export call appends one line: an ExportTraceServiceRequest or an
+ * ExportMetricsServiceRequest in the proto3 JSON mapping (lowerCamelCase
+ * names, ids as lowercase hex, enums as integers, 64-bit integers as decimal
+ * strings, fields equal to their default left out). The line is built whole
+ * in memory and written with one write(2) sequence on an O_APPEND descriptor,
+ * so processes sharing the file interleave by whole lines.
+ *
+ * The descriptor lives inside a program that may close every fd it did not
+ * open (daemons, shells, closefrom()). We remember the file's device and inode
+ * and check them with fstat before each write: if the number now names
+ * something else, it is the program's, and we neither write to it nor close
+ * it; we open the path again (still refusing a symlink) and carry on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/alloc.h"
+#include "agent/log.h"
+#include "exporter/json.h"
+#include "exporter/sink.h"
+
+/* How long one export may wait on a full FIFO or device. */
+#define JSONL_WRITE_TIMEOUT_MS 1000
+
+/* A buffer that grew past this after a huge batch is given back. */
+#define JSONL_KEEP_BUFFER (4u << 20)
+
+struct jsonl {
+	struct weft_sink sink;
+	int fd; /* -1: none at the moment */
+	dev_t dev;
+	ino_t ino;
+	bool warned; /* the current failure to reopen has been reported */
+	struct weft_json json;
+	char path[]; /* absolute when the working directory was known */
+};
+
+/*
+ * Opens the output file. O_NOFOLLOW refuses a symlink as the last component;
+ * O_NONBLOCK keeps a FIFO without a reader from blocking us (it fails with
+ * ENXIO) and bounds writes to one with a stalled reader; it changes nothing
+ * for a regular file. Returns the fd or a negative errno.
+ */
+static int jsonl_open_fd(const char *path, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fd <= STDERR_FILENO) {
+		/*
+		 * The program started with a standard stream closed: keep out of
+		 * 0-2, or its next open() would not get the number it expects and
+		 * its printf would land in our file.
+		 */
+		int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		err = errno;
+		close(fd);
+		if (moved < 0)
+			return -err;
+		fd = moved;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return fd;
+}
+
+/*
+ * strerror's text without strerror's locale machinery: translating a message
+ * can load a catalogue with the program's malloc.
+ */
+static const char *jsonl_strerror(int err)
+{
+	const char *s = strerrordesc_np(err);
+
+	return s ? s : "Unknown error";
+}
+
+/* Our descriptor, checked and reopened when needed, or a negative errno. */
+static int jsonl_fd(struct jsonl *s)
+{
+	struct stat st;
+	int fd;
+
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		return s->fd;
+	/* Closed behind our back, perhaps reused: forget the number, never close it. */
+	s->fd = -1;
+	fd = jsonl_open_fd(s->path, &s->dev, &s->ino);
+	if (fd < 0) {
+		if (!s->warned)
+			weft_warn("cannot write %s: %s", s->path, jsonl_strerror(-fd));
+		s->warned = true;
+		return fd;
+	}
+	s->warned = false;
+	s->fd = fd;
+	return fd;
+}
+
+static int jsonl_flush(struct jsonl *s)
+{
+	int fd, r;
+
+	weft_json_append(&s->json, "\n", 1);
+	r = weft_json_error(&s->json);
+	if (r == 0) {
+		fd = jsonl_fd(s);
+		r = fd < 0 ? fd : weft_json_write_fd(&s->json, fd, JSONL_WRITE_TIMEOUT_MS);
+	}
+	if (s->json.cap > JSONL_KEEP_BUFFER)
+		weft_json_free(&s->json);
+	weft_json_reset(&s->json);
+	return r;
+}
+
+static bool nonempty(const char *s)
+{
+	return s && s[0];
+}
+
+static void json_attr_value(struct weft_json *j, const struct weft_attr *a)
+{
+	weft_json_begin_object(j);
+	switch (a->type) {
+	case WEFT_VALUE_STRING:
+		weft_json_key(j, "stringValue");
+		weft_json_string(j, a->v.s);
+		break;
+	case WEFT_VALUE_INT:
+		weft_json_key(j, "intValue");
+		weft_json_i64_string(j, a->v.i);
+		break;
+	case WEFT_VALUE_DOUBLE:
+		weft_json_key(j, "doubleValue");
+		weft_json_double(j, a->v.d);
+		break;
+	case WEFT_VALUE_BOOL:
+		weft_json_key(j, "boolValue");
+		weft_json_bool(j, a->v.b);
+		break;
+	case WEFT_VALUE_STRING_ARRAY:
+		weft_json_key(j, "arrayValue");
+		weft_json_begin_object(j);
+		if (a->v.strs.n) {
+			weft_json_key(j, "values");
+			weft_json_begin_array(j);
+			for (size_t i = 0; i < a->v.strs.n; i++) {
+				weft_json_begin_object(j);
+				weft_json_key(j, "stringValue");
+				weft_json_string(j, a->v.strs.items[i]);
+				weft_json_end_object(j);
+			}
+			weft_json_end_array(j);
+		}
+		weft_json_end_object(j);
+		break;
+	}
+	weft_json_end_object(j);
+}
+
+/* `"attributes":[{"key":..,"value":{..}},..]`, nothing when there are none. */
+static void json_attrs(struct weft_json *j, const struct weft_attr *attrs, size_t n)
+{
+	if (!n)
+		return;
+	weft_json_key(j, "attributes");
+	weft_json_begin_array(j);
+	for (size_t i = 0; i < n; i++) {
+		weft_json_begin_object(j);
+		weft_json_key(j, "key");
+		weft_json_string(j, attrs[i].key);
+		weft_json_key(j, "value");
+		json_attr_value(j, &attrs[i]);
+		weft_json_end_object(j);
+	}
+	weft_json_end_array(j);
+}
+
+/* A fixed64 or uint32 field, left out when zero as proto3 JSON does. */
+static void json_u64_field(struct weft_json *j, const char *key, uint64_t v)
+{
+	if (!v)
+		return;
+	weft_json_key(j, key);
+	weft_json_u64_string(j, v);
+}
+
+static void json_count_field(struct weft_json *j, const char *key, uint64_t v)
+{
+	if (!v)
+		return;
+	weft_json_key(j, key);
+	weft_json_u64(j, v);
+}
+
+static void json_string_field(struct weft_json *j, const char *key, const char *s)
+{
+	if (!nonempty(s))
+		return;
+	weft_json_key(j, key);
+	weft_json_string(j, s);
+}
+
+/* {"resource":{..},"scope<Kind>":[{"scope":{..},"<items>":[ — the caller adds the items. */
+static void json_begin_request(struct weft_json *j, const struct weft_resource *res,
+			       const char *resource_key, const char *scope_key,
+			       const char *items_key)
+{
+	weft_json_begin_object(j);
+	weft_json_key(j, resource_key);
+	weft_json_begin_array(j);
+	weft_json_begin_object(j);
+	weft_json_key(j, "resource");
+	weft_json_begin_object(j);
+	json_attrs(j, res->attrs, res->n_attrs);
+	weft_json_end_object(j);
+	weft_json_key(j, scope_key);
+	weft_json_begin_array(j);
+	weft_json_begin_object(j);
+	weft_json_key(j, "scope");
+	weft_json_begin_object(j);
+	json_string_field(j, "name", res->scope_name);
+	json_string_field(j, "version", res->scope_version);
+	weft_json_end_object(j);
+	weft_json_key(j, items_key);
+	weft_json_begin_array(j);
+}
+
+static void json_end_request(struct weft_json *j)
+{
+	weft_json_end_array(j);	 /* items */
+	weft_json_end_object(j); /* scope* */
+	weft_json_end_array(j);
+	weft_json_end_object(j); /* resource* */
+	weft_json_end_array(j);
+	weft_json_end_object(j);
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void json_span(struct weft_json *j, const struct weft_span *sp)
+{
+	weft_json_begin_object(j);
+	weft_json_key(j, "traceId");
+	weft_json_hex(j, sp->trace_id.b, sizeof(sp->trace_id.b));
+	weft_json_key(j, "spanId");
+	weft_json_hex(j, sp->span_id.b, sizeof(sp->span_id.b));
+	if (!all_zero(sp->parent_span_id.b, sizeof(sp->parent_span_id.b))) {
+		weft_json_key(j, "parentSpanId");
+		weft_json_hex(j, sp->parent_span_id.b, sizeof(sp->parent_span_id.b));
+	}
+	json_count_field(j, "flags", sp->flags);
+	json_string_field(j, "name", sp->name);
+	json_count_field(j, "kind", (uint64_t)sp->kind);
+	json_u64_field(j, "startTimeUnixNano", sp->start_unix_nano);
+	json_u64_field(j, "endTimeUnixNano", sp->end_unix_nano);
+	json_attrs(j, sp->attrs, sp->n_attrs);
+	json_count_field(j, "droppedAttributesCount", sp->dropped_attrs);
+	if (sp->n_events) {
+		weft_json_key(j, "events");
+		weft_json_begin_array(j);
+		for (size_t i = 0; i < sp->n_events; i++) {
+			const struct weft_span_event *ev = &sp->events[i];
+
+			weft_json_begin_object(j);
+			json_u64_field(j, "timeUnixNano", ev->time_unix_nano);
+			json_string_field(j, "name", ev->name);
+			json_attrs(j, ev->attrs, ev->n_attrs);
+			weft_json_end_object(j);
+		}
+		weft_json_end_array(j);
+	}
+	json_count_field(j, "droppedEventsCount", sp->dropped_events);
+	if (sp->n_links) {
+		weft_json_key(j, "links");
+		weft_json_begin_array(j);
+		for (size_t i = 0; i < sp->n_links; i++) {
+			const struct weft_span_link *l = &sp->links[i];
+
+			weft_json_begin_object(j);
+			weft_json_key(j, "traceId");
+			weft_json_hex(j, l->trace_id.b, sizeof(l->trace_id.b));
+			weft_json_key(j, "spanId");
+			weft_json_hex(j, l->span_id.b, sizeof(l->span_id.b));
+			json_attrs(j, l->attrs, l->n_attrs);
+			weft_json_end_object(j);
+		}
+		weft_json_end_array(j);
+	}
+	json_count_field(j, "droppedLinksCount", sp->dropped_links);
+	if (sp->status != WEFT_STATUS_UNSET || nonempty(sp->status_message)) {
+		weft_json_key(j, "status");
+		weft_json_begin_object(j);
+		json_count_field(j, "code", (uint64_t)sp->status);
+		json_string_field(j, "message", sp->status_message);
+		weft_json_end_object(j);
+	}
+	weft_json_end_object(j);
+}
+
+static int jsonl_export_spans(struct weft_sink *sink, const struct weft_resource *res,
+			      const struct weft_span *spans, size_t n)
+{
+	struct jsonl *s = sink->priv;
+	struct weft_json *j = &s->json;
+
+	/* An empty batch is not worth a line. */
+	if (!n)
+		return 0;
+	weft_json_reset(j);
+	json_begin_request(j, res, "resourceSpans", "scopeSpans", "spans");
+	for (size_t i = 0; i < n; i++)
+		json_span(j, &spans[i]);
+	json_end_request(j);
+	return jsonl_flush(s);
+}
+
+/* A NumberDataPoint; the value is a oneof, so it is written even when zero. */
+static void json_number_point(struct weft_json *j, const struct weft_point *p)
+{
+	weft_json_begin_object(j);
+	json_attrs(j, p->attrs, p->n_attrs);
+	json_u64_field(j, "startTimeUnixNano", p->start_unix_nano);
+	json_u64_field(j, "timeUnixNano", p->time_unix_nano);
+	if (p->is_double) {
+		weft_json_key(j, "asDouble");
+		weft_json_double(j, p->as_double);
+	} else {
+		weft_json_key(j, "asInt");
+		weft_json_i64_string(j, p->as_int);
+	}
+	weft_json_end_object(j);
+}
+
+/*
+ * A HistogramDataPoint. sum, min and max are proto3 `optional`: sum is always
+ * present, min and max only when something was recorded.
+ */
+static void json_histogram_point(struct weft_json *j, const struct weft_point *p)
+{
+	weft_json_begin_object(j);
+	json_attrs(j, p->attrs, p->n_attrs);
+	json_u64_field(j, "startTimeUnixNano", p->start_unix_nano);
+	json_u64_field(j, "timeUnixNano", p->time_unix_nano);
+	json_u64_field(j, "count", p->count);
+	weft_json_key(j, "sum");
+	weft_json_double(j, p->sum);
+	if (p->bucket_counts) {
+		weft_json_key(j, "bucketCounts");
+		weft_json_begin_array(j);
+		for (size_t i = 0; i <= p->n_bounds; i++)
+			weft_json_u64_string(j, p->bucket_counts[i]);
+		weft_json_end_array(j);
+	}
+	if (p->n_bounds) {
+		weft_json_key(j, "explicitBounds");
+		weft_json_begin_array(j);
+		for (size_t i = 0; i < p->n_bounds; i++)
+			weft_json_double(j, p->bounds[i]);
+		weft_json_end_array(j);
+	}
+	if (p->count) {
+		weft_json_key(j, "min");
+		weft_json_double(j, p->min);
+		weft_json_key(j, "max");
+		weft_json_double(j, p->max);
+	}
+	weft_json_end_object(j);
+}
+
+static void json_metric(struct weft_json *j, const struct weft_metric *m)
+{
+	weft_json_begin_object(j);
+	json_string_field(j, "name", m->name);
+	json_string_field(j, "description", m->description);
+	json_string_field(j, "unit", m->unit);
+	switch (m->type) {
+	case WEFT_METRIC_SUM:
+		weft_json_key(j, "sum");
+		break;
+	case WEFT_METRIC_GAUGE:
+		weft_json_key(j, "gauge");
+		break;
+	case WEFT_METRIC_HISTOGRAM:
+		weft_json_key(j, "histogram");
+		break;
+	}
+	weft_json_begin_object(j);
+	if (m->n_points) {
+		weft_json_key(j, "dataPoints");
+		weft_json_begin_array(j);
+		for (size_t i = 0; i < m->n_points; i++) {
+			if (m->type == WEFT_METRIC_HISTOGRAM)
+				json_histogram_point(j, &m->points[i]);
+			else
+				json_number_point(j, &m->points[i]);
+		}
+		weft_json_end_array(j);
+	}
+	if (m->type != WEFT_METRIC_GAUGE) {
+		weft_json_key(j, "aggregationTemporality");
+		weft_json_u64(j, WEFT_TEMPORALITY_CUMULATIVE);
+	}
+	if (m->type == WEFT_METRIC_SUM && m->monotonic) {
+		weft_json_key(j, "isMonotonic");
+		weft_json_bool(j, true);
+	}
+	weft_json_end_object(j);
+	weft_json_end_object(j);
+}
+
+static int jsonl_export_metrics(struct weft_sink *sink, const struct weft_resource *res,
+				const struct weft_metric *metrics, size_t n)
+{
+	struct jsonl *s = sink->priv;
+	struct weft_json *j = &s->json;
+
+	if (!n)
+		return 0;
+	weft_json_reset(j);
+	json_begin_request(j, res, "resourceMetrics", "scopeMetrics", "metrics");
+	for (size_t i = 0; i < n; i++)
+		json_metric(j, &metrics[i]);
+	json_end_request(j);
+	return jsonl_flush(s);
+}
+
+static void jsonl_shutdown(struct weft_sink *sink)
+{
+	struct jsonl *s = sink->priv;
+	struct stat st;
+
+	/* Close the descriptor only if it is still the file we opened. */
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		close(s->fd);
+	weft_json_free(&s->json);
+	weft_free(s);
+}
+
+struct weft_sink *weft_jsonl_open(const char *path)
+{
+	char cwd[PATH_MAX];
+	size_t cwd_len = 0, path_len = strlen(path);
+	struct jsonl *s;
+	int fd;
+
+	/*
+	 * Reopening happens later, perhaps after the program changed directory:
+	 * make a relative path absolute now. If the working directory cannot be
+	 * named, the relative path is the best there is.
+	 */
+	if (path[0] && path[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/')
+		cwd_len = strlen(cwd);
+	s = weft_zalloc(sizeof(*s) + cwd_len + 1 + path_len + 1);
+	if (!s) {
+		weft_warn("cannot write %s: %s", path, jsonl_strerror(ENOMEM));
+		return NULL;
+	}
+	if (cwd_len) {
+		memcpy(s->path, cwd, cwd_len);
+		if (cwd[cwd_len - 1] != '/')
+			s->path[cwd_len++] = '/';
+	}
+	memcpy(s->path + cwd_len, path, path_len + 1);
+
+	fd = jsonl_open_fd(s->path, &s->dev, &s->ino);
+	if (fd < 0) {
+		weft_warn("cannot write %s: %s", path, jsonl_strerror(-fd));
+		weft_free(s);
+		return NULL;
+	}
+	s->fd = fd;
+	weft_json_init(&s->json);
+	s->sink.name = "file";
+	s->sink.export_spans = jsonl_export_spans;
+	s->sink.export_metrics = jsonl_export_metrics;
+	s->sink.shutdown = jsonl_shutdown;
+	s->sink.priv = s;
+	return &s->sink;
+}

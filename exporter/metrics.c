@@ -1,0 +1,338 @@
+#include <string.h>
+
+#include "agent/alloc.h"
+#include "exporter/metrics.h"
+
+enum { MAX_INSTRUMENTS = 64 };
+
+struct series {
+	const char *vals[WEFT_METRICS_MAX_KEYS]; /* owned copies */
+	struct weft_attr attrs[WEFT_METRICS_MAX_KEYS];
+	size_t n_attrs;
+	uint64_t hash;
+	bool overflow;
+	int64_t value; /* sum and gauge */
+	uint64_t count;
+	double sum, min, max;
+	uint64_t *buckets;
+};
+
+struct weft_instrument {
+	const char *name, *desc, *unit;
+	enum weft_metric_type type;
+	bool monotonic;
+	size_t n_keys;
+	const char *keys[WEFT_METRICS_MAX_KEYS];
+	const double *bounds;
+	size_t n_bounds;
+	uint32_t limit;
+	/* Open addressing on hash; capacity is a power of two. */
+	struct series **table;
+	size_t cap, n;
+	struct series *overflow;
+};
+
+static struct weft_instrument *instruments[MAX_INSTRUMENTS];
+static size_t n_instruments;
+static uint32_t cardinality_limit = 500;
+
+/* Collection output, rebuilt on every collect. */
+static struct weft_metric *out_metrics;
+static struct weft_point *out_points;
+static size_t out_points_cap;
+
+static const struct weft_attr overflow_attr = {
+	.key = "otel.metric.overflow", .type = WEFT_VALUE_BOOL, .v.b = true};
+
+void weft_metrics_set_limit(uint32_t limit)
+{
+	cardinality_limit = limit < 2 ? 2 : limit;
+}
+
+static struct weft_instrument *instrument_new(const char *name, const char *desc,
+					      const char *unit, enum weft_metric_type type,
+					      size_t n_keys, const char *const *keys)
+{
+	struct weft_instrument *inst;
+
+	if (n_instruments == MAX_INSTRUMENTS || n_keys > WEFT_METRICS_MAX_KEYS)
+		return NULL;
+	inst = weft_zalloc(sizeof(*inst));
+	if (!inst)
+		return NULL;
+	inst->name = name;
+	inst->desc = desc;
+	inst->unit = unit;
+	inst->type = type;
+	inst->n_keys = n_keys;
+	for (size_t i = 0; i < n_keys; i++)
+		inst->keys[i] = keys[i];
+	inst->limit = cardinality_limit;
+	instruments[n_instruments++] = inst;
+	return inst;
+}
+
+struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, const char *unit,
+					 bool monotonic, size_t n_keys, const char *const *keys)
+{
+	struct weft_instrument *inst =
+		instrument_new(name, desc, unit, WEFT_METRIC_SUM, n_keys, keys);
+
+	if (inst)
+		inst->monotonic = monotonic;
+	return inst;
+}
+
+struct weft_instrument *weft_metrics_gauge(const char *name, const char *desc, const char *unit,
+					   size_t n_keys, const char *const *keys)
+{
+	return instrument_new(name, desc, unit, WEFT_METRIC_GAUGE, n_keys, keys);
+}
+
+struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc,
+					       const char *unit, size_t n_keys,
+					       const char *const *keys, const double *bounds,
+					       size_t n_bounds)
+{
+	struct weft_instrument *inst =
+		instrument_new(name, desc, unit, WEFT_METRIC_HISTOGRAM, n_keys, keys);
+
+	if (inst) {
+		inst->bounds = bounds;
+		inst->n_bounds = n_bounds;
+	}
+	return inst;
+}
+
+static uint64_t hash_vals(const struct weft_instrument *inst, const char *const *vals)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < inst->n_keys; i++) {
+		for (const unsigned char *p = (const unsigned char *)vals[i]; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ull;
+		h = (h ^ 0xff) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static bool series_matches(const struct weft_instrument *inst, const struct series *s,
+			   uint64_t h, const char *const *vals)
+{
+	if (s->hash != h)
+		return false;
+	for (size_t i = 0; i < inst->n_keys; i++)
+		if (strcmp(s->vals[i], vals[i]) != 0)
+			return false;
+	return true;
+}
+
+static struct series *series_alloc(const struct weft_instrument *inst)
+{
+	struct series *s = weft_zalloc(sizeof(*s));
+
+	if (!s)
+		return NULL;
+	if (inst->type == WEFT_METRIC_HISTOGRAM) {
+		s->buckets = weft_zalloc((inst->n_bounds + 1) * sizeof(uint64_t));
+		if (!s->buckets) {
+			weft_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static int table_grow(struct weft_instrument *inst)
+{
+	size_t cap = inst->cap ? inst->cap * 2 : 16;
+	struct series **t = weft_zalloc(cap * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < inst->cap; i++) {
+		struct series *s = inst->table[i];
+		size_t j;
+
+		if (!s)
+			continue;
+		for (j = s->hash & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
+			;
+		t[j] = s;
+	}
+	weft_free(inst->table);
+	inst->table = t;
+	inst->cap = cap;
+	return 0;
+}
+
+static struct series *series_get(struct weft_instrument *inst, const char *const *vals)
+{
+	uint64_t h = hash_vals(inst, vals);
+	struct series *s;
+	size_t j;
+
+	if (inst->cap) {
+		for (j = h & (inst->cap - 1); (s = inst->table[j]); j = (j + 1) & (inst->cap - 1))
+			if (series_matches(inst, s, h, vals))
+				return s;
+	}
+	/* One slot stays for the overflow series, so the total never exceeds the limit. */
+	if (inst->n + 1 >= inst->limit) {
+		if (!inst->overflow) {
+			inst->overflow = series_alloc(inst);
+			if (inst->overflow) {
+				inst->overflow->overflow = true;
+				inst->overflow->attrs[0] = overflow_attr;
+				inst->overflow->n_attrs = 1;
+			}
+		}
+		return inst->overflow;
+	}
+	if ((inst->n + 1) * 2 > inst->cap && table_grow(inst) < 0)
+		return NULL;
+	s = series_alloc(inst);
+	if (!s)
+		return NULL;
+	s->hash = h;
+	for (size_t i = 0; i < inst->n_keys; i++) {
+		s->vals[i] = weft_strdup(vals[i]);
+		if (!s->vals[i])
+			s->vals[i] = "";
+		s->attrs[i].key = inst->keys[i];
+		s->attrs[i].type = WEFT_VALUE_STRING;
+		s->attrs[i].v.s = s->vals[i];
+	}
+	s->n_attrs = inst->n_keys;
+	for (j = h & (inst->cap - 1); inst->table[j]; j = (j + 1) & (inst->cap - 1))
+		;
+	inst->table[j] = s;
+	inst->n++;
+	return s;
+}
+
+void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta)
+{
+	struct series *s = inst ? series_get(inst, vals) : NULL;
+
+	if (s)
+		s->value += delta;
+}
+
+void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int64_t value)
+{
+	struct series *s = inst ? series_get(inst, vals) : NULL;
+
+	if (s)
+		s->value = value;
+}
+
+void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value)
+{
+	struct series *s = inst ? series_get(inst, vals) : NULL;
+	size_t b = 0;
+
+	if (!s)
+		return;
+	if (s->count == 0 || value < s->min)
+		s->min = value;
+	if (s->count == 0 || value > s->max)
+		s->max = value;
+	s->count++;
+	s->sum += value;
+	/* Bucket i holds (bounds[i-1], bounds[i]], as OTLP's explicit buckets say. */
+	while (b < inst->n_bounds && value > inst->bounds[b])
+		b++;
+	s->buckets[b]++;
+}
+
+int64_t weft_metrics_value(struct weft_instrument *inst, const char *const *vals)
+{
+	uint64_t h;
+	struct series *s;
+
+	if (!inst || !inst->cap)
+		return 0;
+	h = hash_vals(inst, vals);
+	for (size_t j = h & (inst->cap - 1); (s = inst->table[j]); j = (j + 1) & (inst->cap - 1))
+		if (series_matches(inst, s, h, vals))
+			return s->value;
+	return 0;
+}
+
+static void fill_point(const struct weft_instrument *inst, const struct series *s,
+		       struct weft_point *p, uint64_t start, uint64_t now)
+{
+	memset(p, 0, sizeof(*p));
+	p->attrs = s->attrs;
+	p->n_attrs = s->n_attrs;
+	p->start_unix_nano = inst->type == WEFT_METRIC_GAUGE ? 0 : start;
+	p->time_unix_nano = now;
+	p->as_int = s->value;
+	if (inst->type == WEFT_METRIC_HISTOGRAM) {
+		p->count = s->count;
+		p->sum = s->sum;
+		p->min = s->min;
+		p->max = s->max;
+		p->bounds = inst->bounds;
+		p->n_bounds = inst->n_bounds;
+		p->bucket_counts = s->buckets;
+	}
+}
+
+size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_nano,
+			    uint64_t now_unix_nano)
+{
+	size_t total = 0, n_metrics = 0, k = 0;
+
+	for (size_t i = 0; i < n_instruments; i++)
+		total += instruments[i]->n + (instruments[i]->overflow ? 1 : 0);
+	if (!out_metrics)
+		out_metrics = weft_zalloc(MAX_INSTRUMENTS * sizeof(*out_metrics));
+	if (total > out_points_cap) {
+		struct weft_point *p = weft_realloc(out_points, total * sizeof(*p));
+		if (!p) {
+			*out = NULL;
+			return 0;
+		}
+		out_points = p;
+		out_points_cap = total;
+	}
+	if (!out_metrics) {
+		*out = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < n_instruments; i++) {
+		struct weft_instrument *inst = instruments[i];
+		struct weft_metric *m;
+		size_t first = k;
+
+		if (inst->n == 0 && !inst->overflow)
+			continue;
+		for (size_t j = 0; j < inst->cap; j++)
+			if (inst->table[j])
+				fill_point(inst, inst->table[j], &out_points[k++], start_unix_nano,
+					   now_unix_nano);
+		if (inst->overflow)
+			fill_point(inst, inst->overflow, &out_points[k++], start_unix_nano,
+				   now_unix_nano);
+		m = &out_metrics[n_metrics++];
+		m->name = inst->name;
+		m->description = inst->desc;
+		m->unit = inst->unit;
+		m->type = inst->type;
+		m->monotonic = inst->monotonic;
+		m->points = &out_points[first];
+		m->n_points = k - first;
+	}
+	*out = out_metrics;
+	return n_metrics;
+}
+
+void weft_metrics_reset(void)
+{
+	n_instruments = 0;
+	out_metrics = NULL;
+	out_points = NULL;
+	out_points_cap = 0;
+}

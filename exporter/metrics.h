@@ -1,0 +1,51 @@
+/*
+ * Metric instruments and their aggregation, on the exporter thread only.
+ *
+ * An instrument has a fixed list of attribute keys; a series is one tuple of
+ * string values for them. Series are found by hashing the values and are kept
+ * for the life of the process (cumulative temporality). Past the cardinality
+ * limit, new tuples go to the single overflow series `otel.metric.overflow`.
+ */
+#ifndef WEFT_EXPORTER_METRICS_H
+#define WEFT_EXPORTER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporter/model.h"
+
+#define WEFT_METRICS_MAX_KEYS 3
+
+struct weft_instrument;
+
+struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, const char *unit,
+					 bool monotonic, size_t n_keys, const char *const *keys);
+struct weft_instrument *weft_metrics_gauge(const char *name, const char *desc, const char *unit,
+					   size_t n_keys, const char *const *keys);
+struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc,
+					       const char *unit, size_t n_keys,
+					       const char *const *keys, const double *bounds,
+					       size_t n_bounds);
+
+/* vals has one string per key of the instrument. */
+void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta);
+void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int64_t value);
+void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value);
+
+/* A series' current value (sums and gauges), for reports and tests; 0 if absent. */
+int64_t weft_metrics_value(struct weft_instrument *inst, const char *const *vals);
+
+/*
+ * Builds the model of every instrument with at least one series. The result
+ * stays valid until the next collect or reset.
+ */
+size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_nano,
+			    uint64_t now_unix_nano);
+
+/* Sets the cardinality limit for instruments created afterwards. */
+void weft_metrics_set_limit(uint32_t limit);
+
+/* Forgets every instrument (a forked child starts over); leaks rather than frees. */
+void weft_metrics_reset(void);
+
+#endif

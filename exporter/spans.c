@@ -1,0 +1,130 @@
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/alloc.h"
+#include "exporter/spans.h"
+
+static struct weft_qspan *queue;
+static size_t queue_cap, queue_len, max_queue, max_batch;
+static struct weft_span *batch;
+
+void weft_spans_init(size_t queue_size, size_t batch_size)
+{
+	max_queue = queue_size ? queue_size : 1;
+	max_batch = batch_size ? batch_size : 1;
+	if (max_batch > max_queue)
+		max_batch = max_queue;
+}
+
+struct weft_qspan *weft_spans_reserve(bool reserved)
+{
+	struct weft_qspan *q;
+
+	if (queue_len >= max_queue + (reserved ? 1 : 0))
+		return NULL;
+	if (!queue) {
+		/*
+		 * The whole bound at once: a queued span's model points into its own
+		 * slot, so the array never moves. Untouched pages cost no memory.
+		 */
+		queue = weft_alloc((max_queue + 1) * sizeof(*queue));
+		if (!queue)
+			return NULL;
+		queue_cap = max_queue + 1;
+	}
+	q = &queue[queue_len++];
+	memset(q, 0, sizeof(*q));
+	q->s.attrs = q->attrs;
+	q->s.name = q->name;
+	q->s.kind = WEFT_SPAN_KIND_INTERNAL;
+	q->s.flags = 1;
+	return q;
+}
+
+static struct weft_attr *next_attr(struct weft_qspan *q, const char *key)
+{
+	if (q->s.n_attrs >= WEFT_QSPAN_ATTRS || q->s.n_attrs >= weft_cfg.span_attr_limit) {
+		q->s.dropped_attrs++;
+		return NULL;
+	}
+	q->attrs[q->s.n_attrs].key = key;
+	return &q->attrs[q->s.n_attrs++];
+}
+
+void weft_qspan_attr_str(struct weft_qspan *q, const char *key, const char *value)
+{
+	struct weft_attr *a = next_attr(q, key);
+
+	if (a) {
+		a->type = WEFT_VALUE_STRING;
+		a->v.s = value;
+	}
+}
+
+void weft_qspan_attr_int(struct weft_qspan *q, const char *key, int64_t value)
+{
+	struct weft_attr *a = next_attr(q, key);
+
+	if (a) {
+		a->type = WEFT_VALUE_INT;
+		a->v.i = value;
+	}
+}
+
+void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value)
+{
+	struct weft_attr *a = next_attr(q, key);
+
+	if (a) {
+		a->type = WEFT_VALUE_BOOL;
+		a->v.b = value;
+	}
+}
+
+size_t weft_spans_queued(void)
+{
+	return queue_len;
+}
+
+size_t weft_spans_batch_size(void)
+{
+	return max_batch;
+}
+
+size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
+			 const struct weft_resource *res, size_t *failed_batches,
+			 size_t *failed_spans)
+{
+	size_t delivered = 0;
+
+	*failed_batches = *failed_spans = 0;
+	if (!queue_len)
+		return 0;
+	if (!batch)
+		batch = weft_alloc((max_queue + 1) * sizeof(*batch));
+	for (size_t off = 0; off < queue_len; off += max_batch) {
+		size_t n = queue_len - off < max_batch ? queue_len - off : max_batch;
+		bool ok = false;
+
+		for (size_t i = 0; batch && i < n; i++)
+			batch[i] = queue[off + i].s;
+		for (size_t k = 0; batch && k < n_sinks; k++)
+			if (sinks[k]->export_spans(sinks[k], res, batch, n) == 0)
+				ok = true;
+		if (ok || !n_sinks) {
+			delivered += n;
+		} else {
+			(*failed_batches)++;
+			*failed_spans += n;
+		}
+	}
+	queue_len = 0;
+	return delivered;
+}
+
+void weft_spans_reset(void)
+{
+	queue = NULL;
+	queue_cap = queue_len = 0;
+	batch = NULL;
+}

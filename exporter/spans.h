@@ -1,0 +1,59 @@
+/*
+ * The span queue between assembly and export (the batch span processor).
+ *
+ * Bounded by OTEL_BSP_MAX_QUEUE_SIZE: a span that finds the queue full is
+ * dropped and counted. Exported in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+ * every OTEL_BSP_SCHEDULE_DELAY or as soon as a full batch is waiting. Each
+ * queued span owns its strings in fixed buffers, so the queue never holds a
+ * pointer into memory that could go away before export.
+ */
+#ifndef WEFT_EXPORTER_SPANS_H
+#define WEFT_EXPORTER_SPANS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exporter/model.h"
+#include "exporter/sink.h"
+
+#define WEFT_QSPAN_ATTRS 12
+
+struct weft_qspan {
+	struct weft_span s;
+	struct weft_attr attrs[WEFT_QSPAN_ATTRS];
+	struct weft_span_link link;
+	struct weft_attr link_attrs[2];
+	char name[128];
+	char thread_name[24];
+	char object[24];
+};
+
+void weft_spans_init(size_t max_queue, size_t max_batch);
+
+/*
+ * A zeroed slot for one span, or NULL when the queue is full (the caller
+ * counts the drop). `reserved` uses the one slot kept for the process span.
+ */
+struct weft_qspan *weft_spans_reserve(bool reserved);
+
+/* Adds an attribute to a queued span (silently counted as dropped past the limit). */
+void weft_qspan_attr_str(struct weft_qspan *q, const char *key, const char *value);
+void weft_qspan_attr_int(struct weft_qspan *q, const char *key, int64_t value);
+void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value);
+
+size_t weft_spans_queued(void);
+size_t weft_spans_batch_size(void);
+
+/*
+ * Hands every queued span to the sinks, in batches; empties the queue.
+ * Returns the number of spans at least one sink accepted; *failed_batches and
+ * *failed_spans count what no sink accepted.
+ */
+size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
+			 const struct weft_resource *res, size_t *failed_batches,
+			 size_t *failed_spans);
+
+/* A forked child: forget the parent's queued spans. */
+void weft_spans_reset(void);
+
+#endif

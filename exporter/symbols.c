@@ -1,0 +1,190 @@
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/alloc.h"
+#include "exporter/symbols.h"
+
+enum { MAX_MODULES = 64 };
+
+/* A module's .symtab, mapped whole. */
+struct module {
+	char path[256];
+	const unsigned char *map;
+	size_t size;
+	const ElfW(Sym) *syms;
+	size_t n_syms;
+	const char *strtab;
+	size_t strtab_size;
+	bool failed;
+};
+
+struct cache_entry {
+	uintptr_t addr;
+	const char *name; /* NULL: looked up, nothing found */
+};
+
+static struct module modules[MAX_MODULES];
+static size_t n_modules;
+static struct cache_entry *cache;
+static size_t cache_cap, cache_n;
+
+static void module_load(struct module *m)
+{
+	const ElfW(Ehdr) *eh;
+	const ElfW(Shdr) *sh;
+	struct stat st;
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+
+	m->failed = true;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(ElfW(Ehdr))) {
+		close(fd);
+		return;
+	}
+	m->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m->map == MAP_FAILED) {
+		m->map = NULL;
+		return;
+	}
+	m->size = (size_t)st.st_size;
+	eh = (const ElfW(Ehdr) *)m->map;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
+	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->size)
+		return;
+	sh = (const ElfW(Shdr) *)(m->map + eh->e_shoff);
+	for (size_t i = 0; i < eh->e_shnum; i++) {
+		const ElfW(Shdr) *str;
+
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+			continue;
+		str = &sh[sh[i].sh_link];
+		if (sh[i].sh_offset + sh[i].sh_size > m->size ||
+		    str->sh_offset + str->sh_size > m->size)
+			return;
+		m->syms = (const ElfW(Sym) *)(m->map + sh[i].sh_offset);
+		m->n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
+		m->strtab = (const char *)(m->map + str->sh_offset);
+		m->strtab_size = str->sh_size;
+		m->failed = false;
+		return;
+	}
+}
+
+static struct module *module_get(const char *path)
+{
+	struct module *m;
+
+	for (size_t i = 0; i < n_modules; i++)
+		if (strcmp(modules[i].path, path) == 0)
+			return &modules[i];
+	if (n_modules == MAX_MODULES || strlen(path) >= sizeof(m->path))
+		return NULL;
+	m = &modules[n_modules++];
+	strcpy(m->path, path);
+	module_load(m);
+	return m;
+}
+
+static const char *symtab_lookup(const char *path, uintptr_t offset)
+{
+	struct module *m = module_get(path);
+
+	if (!m || m->failed)
+		return NULL;
+	for (size_t i = 0; i < m->n_syms; i++) {
+		const ElfW(Sym) *s = &m->syms[i];
+
+		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_name >= m->strtab_size)
+			continue;
+		if (offset >= s->st_value && offset < s->st_value + (s->st_size ? s->st_size : 1))
+			return m->strtab + s->st_name;
+	}
+	return NULL;
+}
+
+/* /proc/self/exe, because dladdr names the main program by argv[0]. */
+static const char *exe_path(void)
+{
+	static char path[256];
+	ssize_t n;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	return path;
+}
+
+static const char *lookup(uintptr_t addr)
+{
+	Dl_info info;
+	struct link_map *lm = NULL;
+	const char *path;
+
+	if (!dladdr1((void *)addr, &info, (void **)&lm, RTLD_DL_LINKMAP))
+		return NULL;
+	if (info.dli_sname && info.dli_saddr)
+		return info.dli_sname;
+	path = (lm && lm->l_name && lm->l_name[0]) ? lm->l_name : exe_path();
+	/* Symbol values are link-time addresses: relative to l_addr for PIE and DSOs. */
+	return symtab_lookup(path, addr - (lm ? lm->l_addr : 0));
+}
+
+static int cache_grow(void)
+{
+	size_t cap = cache_cap ? cache_cap * 2 : 256;
+	struct cache_entry *c = weft_zalloc(cap * sizeof(*c));
+
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < cache_cap; i++) {
+		size_t j;
+
+		if (!cache[i].addr)
+			continue;
+		for (j = (cache[i].addr * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); c[j].addr;
+		     j = (j + 1) & (cap - 1))
+			;
+		c[j] = cache[i];
+	}
+	weft_free(cache);
+	cache = c;
+	cache_cap = cap;
+	return 0;
+}
+
+const char *weft_symbols_name(uintptr_t addr)
+{
+	const char *name;
+	size_t j;
+
+	if (!addr)
+		return NULL;
+	if ((cache_n + 1) * 2 > cache_cap && cache_grow() < 0)
+		return lookup(addr);
+	for (j = (addr * 0x9e3779b97f4a7c15ull >> 20) & (cache_cap - 1); cache[j].addr;
+	     j = (j + 1) & (cache_cap - 1))
+		if (cache[j].addr == addr)
+			return cache[j].name;
+	name = lookup(addr);
+	/* The name points into a mapping or the loader's tables; intern a copy. */
+	cache[j].addr = addr;
+	cache[j].name = name ? weft_strdup(name) : NULL;
+	cache_n++;
+	return cache[j].name;
+}
+
+void weft_symbols_reset(void)
+{
+	cache = NULL;
+	cache_cap = cache_n = 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * What every hook shares: the export attribute and the pass-through test.
+ *
+ * A hook's first job is to decide, in a few instructions, whether to do
+ * anything but call the real function: not when the agent is disabled or not
+ * ready, not when this thread is already inside agent code (the guard), not
+ * when the hook family is switched off, not on a thread that has ended.
+ */
+#ifndef WEFT_HOOKS_HOOK_H
+#define WEFT_HOOKS_HOOK_H
+
+#include <errno.h>
+
+#include "agent/agent.h"
+#include "agent/real.h"
+
+#define WEFT_EXPORT __attribute__((visibility("default")))
+
+/*
+ * The calling thread's state if this call should be observed, else NULL.
+ * Never allocates on the fast path; the first call on a thread registers it.
+ */
+static inline struct weft_thread *weft_hook_thread(unsigned family)
+{
+	if (__builtin_expect(weft_guard_active(), 0))
+		return NULL;
+	if (!weft_agent_ready() || !weft_hooks_enabled(family))
+		return NULL;
+	return weft_thread_current();
+}
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * Thread lifecycle hooks: creation, start and end, join, detach, naming.
+ *
+ * A thread's span is assembled on the exporter thread from the state that
+ * pthread_create prepares (ids, parent span, start routine) and the end time
+ * the thread stores when it ends. Joins that block become `wait join` events.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "agent/alloc.h"
+#include "agent/clock.h"
+#include "hooks/hook.h"
+
+/* Runs on the new thread: registers it, runs the program's routine, ends it. */
+static void thread_cleanup(void *arg)
+{
+	struct weft_thread *t = arg;
+
+	weft_guard_enter();
+	weft_thread_end(t);
+	weft_guard_leave();
+}
+
+static void *thread_trampoline(void *arg)
+{
+	struct weft_thread *t = arg;
+	void *(*fn)(void *) = (void *(*)(void *))t->start_routine;
+	void *fn_arg = (void *)t->next; /* parked here by pthread_create */
+	void *ret;
+
+	weft_guard_enter();
+	t->next = NULL;
+	weft_thread_begin(t);
+	weft_guard_leave();
+	/*
+	 * The cleanup handler runs on return, pthread_exit and cancellation
+	 * alike (compiled with -fexceptions, it is a cleanup attribute that
+	 * forced unwinding honours).
+	 */
+	pthread_cleanup_push(thread_cleanup, t);
+	ret = fn(fn_arg);
+	pthread_cleanup_pop(1);
+	return ret;
+}
+
+/*
+ * pthread_create: starts a thread running start_routine(arg); returns 0 or an
+ * error number, and never sets errno. weft wraps the routine in a trampoline
+ * that carries the new thread's span ids and its parent (the creator's
+ * current span). It must never change the result: when weft cannot allocate
+ * its state, the thread is created unwrapped. Threads created by agent code
+ * (guard set) are agent threads and are never observed.
+ */
+WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			       void *(*start_routine)(void *), void *arg)
+{
+	int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+		WEFT_REAL(pthread_create);
+	int saved = errno, rc;
+	struct weft_thread *self, *child;
+
+	if (!real)
+		return ENOSYS;
+	if (weft_guard_active()) {
+		struct weft_agent_thread_start *s = weft_alloc(sizeof(*s));
+
+		if (!s)
+			return real(thread, attr, start_routine, arg);
+		s->fn = start_routine;
+		s->arg = arg;
+		rc = real(thread, attr, weft_agent_thread_trampoline, s);
+		if (rc != 0)
+			weft_free(s);
+		return rc;
+	}
+	self = weft_hook_thread(WEFT_HOOK_THREAD);
+	if (!self)
+		return real(thread, attr, start_routine, arg);
+
+	weft_guard_enter();
+	child = weft_thread_prepare_child(self, start_routine);
+	weft_guard_leave();
+	if (!child) {
+		errno = saved;
+		return real(thread, attr, start_routine, arg);
+	}
+	child->next = arg; /* the trampoline takes it back before publishing */
+	rc = real(thread, attr, thread_trampoline, child);
+	if (rc != 0) {
+		weft_guard_enter();
+		weft_registry_free(child);
+		weft_guard_leave();
+	}
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Records a join that blocked: the waiting gauge while it blocks, then one
+ * WAIT event with its duration. `rc` is the join's result.
+ */
+static int join_slow(struct weft_thread *self, pthread_t th, const void *pc,
+		     int (*wait)(pthread_t, void **, clockid_t, const struct timespec *),
+		     void **ret, clockid_t clk, const struct timespec *abstime)
+{
+	struct weft_event ev;
+	uint64_t t0, t1;
+	int rc, saved;
+
+	weft_store_relaxed(&self->wait_kind, WEFT_WAIT_JOIN);
+	t0 = weft_clock_now();
+	rc = wait(th, ret, clk, abstime);
+	t1 = weft_clock_now();
+	saved = errno;
+	weft_store_relaxed(&self->wait_kind, WEFT_WAIT_NONE);
+	weft_event_wait(self, &ev, WEFT_WAIT_JOIN, t0, t1, (const void *)th, pc);
+	ev.result = rc;
+	weft_record(self, &ev);
+	errno = saved;
+	return rc;
+}
+
+static int join_forever(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
+{
+	return WEFT_REAL(pthread_join)(th, ret);
+}
+
+static int join_timed(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
+{
+	return WEFT_REAL(pthread_timedjoin_np)(th, ret, abstime);
+}
+
+static int join_clock(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
+{
+	return WEFT_REAL(pthread_clockjoin_np)(th, ret, clk, abstime);
+}
+
+/*
+ * The three blocking joins share one shape. Fast path: pthread_tryjoin_np,
+ * which succeeds at once when the thread has already ended (no clock read, no
+ * event) and returns the same error join would for a detached or invalid
+ * thread. Only EBUSY — the join will block — takes the slow path through the
+ * real blocking call, which is also the cancellation point.
+ */
+static int join_common(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime,
+		       int (*wait)(pthread_t, void **, clockid_t, const struct timespec *),
+		       bool available, const void *pc)
+{
+	int (*tryjoin)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);
+	struct weft_thread *self;
+	int rc;
+
+	if (!available)
+		return ENOSYS;
+	self = weft_hook_thread(WEFT_HOOK_THREAD);
+	if (!self || !tryjoin)
+		return wait(th, ret, clk, abstime);
+	rc = tryjoin(th, ret);
+	if (rc != EBUSY)
+		return rc;
+	return join_slow(self, th, pc, wait, ret, clk, abstime);
+}
+
+/*
+ * pthread_join: waits for a thread to end and reaps it; returns 0 or an error
+ * number (EDEADLK, EINVAL, ESRCH), never sets errno, and is a cancellation
+ * point. weft records a WAIT event only when the join blocked; the result,
+ * the blocking and the cancellation behaviour are the real call's.
+ */
+WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
+{
+	return join_common(th, ret, 0, NULL, join_forever, WEFT_REAL(pthread_join) != NULL,
+			   __builtin_return_address(0));
+}
+
+/*
+ * pthread_timedjoin_np: as pthread_join, giving up with ETIMEDOUT at abstime
+ * (CLOCK_REALTIME). A join that timed out blocked all the same and is
+ * recorded with its result.
+ */
+WEFT_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timespec *abstime)
+{
+	return join_common(th, ret, 0, abstime, join_timed,
+			   WEFT_REAL(pthread_timedjoin_np) != NULL, __builtin_return_address(0));
+}
+
+/* pthread_clockjoin_np: pthread_timedjoin_np against a chosen clock. */
+WEFT_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk,
+				     const struct timespec *abstime)
+{
+	/*
+	 * glibc rejects other clocks with EINVAL before touching the thread; the
+	 * tryjoin fast path would reap it instead, so such calls pass through.
+	 */
+	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) {
+		int (*real)(pthread_t, void **, clockid_t, const struct timespec *) =
+			WEFT_REAL(pthread_clockjoin_np);
+		return real ? real(th, ret, clk, abstime) : ENOSYS;
+	}
+	return join_common(th, ret, clk, abstime, join_clock,
+			   WEFT_REAL(pthread_clockjoin_np) != NULL, __builtin_return_address(0));
+}
+
+/*
+ * pthread_tryjoin_np: never blocks, so there is nothing to time; it passes
+ * straight through. Interposed so that every join is seen by one file.
+ */
+WEFT_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
+{
+	int (*real)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);
+
+	if (!real)
+		return ENOSYS;
+	return real(th, ret);
+}
+
+/*
+ * pthread_detach: marks a thread as never to be joined; returns 0 or an error
+ * number. weft records that the thread was detached (a detached thread that
+ * is still running at exit is not a leak) after a successful call.
+ */
+WEFT_EXPORT int pthread_detach(pthread_t th)
+{
+	int (*real)(pthread_t) = WEFT_REAL(pthread_detach);
+	struct weft_thread *self;
+	struct weft_event ev;
+	int rc, saved;
+
+	if (!real)
+		return ENOSYS;
+	self = weft_hook_thread(WEFT_HOOK_THREAD);
+	rc = real(th);
+	if (!self || rc != 0)
+		return rc;
+	saved = errno;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = WEFT_EV_DETACH;
+	ev.object = (uint64_t)th;
+	weft_record(self, &ev);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * pthread_setname_np: sets a thread's kernel name (at most 15 bytes plus the
+ * NUL, else ERANGE); returns 0 or an error number. After a successful call,
+ * weft records the name for the target thread's span.
+ */
+WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+{
+	int (*real)(pthread_t, const char *) = WEFT_REAL(pthread_setname_np);
+	struct weft_thread *self;
+	struct weft_event ev;
+	int rc, saved;
+
+	if (!real)
+		return ENOSYS;
+	self = weft_hook_thread(WEFT_HOOK_THREAD);
+	rc = real(th, name);
+	if (!self || rc != 0)
+		return rc;
+	saved = errno;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = WEFT_EV_NAME;
+	ev.object = (uint64_t)th;
+	ev.t0 = weft_clock_now();
+	strncpy(ev.u.name, name, sizeof(ev.u.name) - 1);
+	weft_record(self, &ev);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * pthread_exit: ends the calling thread; never returns. For threads weft
+ * started, the trampoline's cleanup handler records the end during the
+ * unwind. For the main thread (the process span's thread) it records that
+ * the thread is gone, so the live-thread count is right while the process
+ * goes on; the process span itself ends when the last thread calls exit.
+ */
+WEFT_EXPORT void pthread_exit(void *ret)
+{
+	void (*real)(void *) = WEFT_REAL(pthread_exit);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_THREAD);
+
+	if (self && self->origin == WEFT_THREAD_MAIN) {
+		weft_guard_enter();
+		weft_thread_end(self);
+		weft_guard_leave();
+	}
+	if (real)
+		real(ret);
+	/* Unreachable unless libc has no pthread_exit: end the thread anyway. */
+	for (;;)
+		__builtin_trap();
+}

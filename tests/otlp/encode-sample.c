@@ -1,0 +1,486 @@
+/*
+ * The fixed sample of the OTLP round-trip test: a resource, a span tree and
+ * one metric of every kind, encoded with weft_otlp_encode_* into two files
+ * that check-sample.js decodes with the OpenTelemetry JS decoder and compares
+ * with exactly these values.
+ *
+ *   encode-sample TRACES.bin METRICS.bin
+ *   encode-sample --partial traces|metrics RESPONSE.bin
+ *   encode-sample --errors
+ *
+ * The second form decodes an Export*ServiceResponse (check-sample.js writes
+ * one with the JS encoder) and prints "rejected=N message=TEXT". The third
+ * checks the error paths and a batch large enough to span many arena chunks
+ * (read back with protobuf-c itself), and needs no node.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace_service.pb-c.h"
+
+#include "agent/alloc.h"
+#include "exporter/model.h"
+#include "exporter/otlp_encode.h"
+
+/* clang-format off */
+#define T0 UINT64_C(1700000000123456789)
+#define MS UINT64_C(1000000)
+
+static const char *const command_args[] = { "sample", "--flag", "two words", "" };
+static const char *const deadlock_threads[] = { "worker-1", "worker-2" };
+
+static const struct weft_attr resource_attrs[] = {
+	{ .key = "service.name", .type = WEFT_VALUE_STRING, .v.s = "sample-svc" },
+	{ .key = "process.pid", .type = WEFT_VALUE_INT, .v.i = 4242 },
+	{ .key = "process.command_args",
+	  .type = WEFT_VALUE_STRING_ARRAY,
+	  .v.strs = { .items = command_args, .n = 4 } },
+	{ .key = "telemetry.sdk.name", .type = WEFT_VALUE_STRING, .v.s = "weft" },
+	{ .key = "host.name", .type = WEFT_VALUE_STRING, .v.s = "h\xc3\xa9te" },
+};
+
+static const struct weft_resource resource = {
+	.attrs = resource_attrs,
+	.n_attrs = sizeof(resource_attrs) / sizeof(resource_attrs[0]),
+	.scope_name = "weft",
+	.scope_version = "0.1.0",
+};
+
+#define TRACE_A { { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, \
+		    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10 } }
+#define TRACE_B { { 0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87, \
+		    0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0xff } }
+#define SPAN_ID(x) { { 0xa0, 0, 0, 0, 0, 0, 0, (x) } }
+
+static const struct weft_attr process_attrs[] = {
+	{ .key = "process.exit.code", .type = WEFT_VALUE_INT, .v.i = 3 },
+};
+
+static const struct weft_attr thread_attrs[] = {
+	{ .key = "thread.id", .type = WEFT_VALUE_INT, .v.i = 4243 },
+	{ .key = "thread.name", .type = WEFT_VALUE_STRING, .v.s = "worker" },
+	{ .key = "code.function.name", .type = WEFT_VALUE_STRING, .v.s = "worker_main" },
+};
+
+static const struct weft_attr deadlock_attrs[] = {
+	{ .key = "weft.threads",
+	  .type = WEFT_VALUE_STRING_ARRAY,
+	  .v.strs = { .items = deadlock_threads, .n = 2 } },
+	{ .key = "weft.cycle.length", .type = WEFT_VALUE_INT, .v.i = 2 },
+};
+
+static const struct weft_span_event thread_events[] = {
+	{ .name = "weft.deadlock",
+	  .time_unix_nano = T0 + 40 * MS,
+	  .attrs = deadlock_attrs,
+	  .n_attrs = 2 },
+	{ .name = "weft.lock_order_inversion", .time_unix_nano = T0 + 41 * MS },
+};
+
+/* Every attribute type, with edge values. */
+static const struct weft_attr wait_attrs[] = {
+	{ .key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "mutex" },
+	{ .key = "int.max", .type = WEFT_VALUE_INT, .v.i = INT64_MAX },
+	{ .key = "int.min", .type = WEFT_VALUE_INT, .v.i = INT64_MIN },
+	{ .key = "int.neg", .type = WEFT_VALUE_INT, .v.i = -7 },
+	{ .key = "int.zero", .type = WEFT_VALUE_INT, .v.i = 0 },
+	{ .key = "double", .type = WEFT_VALUE_DOUBLE, .v.d = 0.25 },
+	{ .key = "double.neg", .type = WEFT_VALUE_DOUBLE, .v.d = -1e300 },
+	{ .key = "bool.true", .type = WEFT_VALUE_BOOL, .v.b = true },
+	{ .key = "bool.false", .type = WEFT_VALUE_BOOL, .v.b = false },
+	{ .key = "string.empty", .type = WEFT_VALUE_STRING, .v.s = "" },
+	{ .key = "array.empty", .type = WEFT_VALUE_STRING_ARRAY, .v.strs = { NULL, 0 } },
+	{ .key = "weft.object", .type = WEFT_VALUE_STRING, .v.s = "0x7f00deadbeef" },
+};
+
+static const struct weft_attr holder_link_attrs[] = {
+	{ .key = "weft.link.kind", .type = WEFT_VALUE_STRING, .v.s = "holder" },
+};
+
+static const struct weft_span_link wait_links[] = {
+	{ .trace_id = TRACE_B,
+	  .span_id = SPAN_ID(0x21),
+	  .attrs = holder_link_attrs,
+	  .n_attrs = 1 },
+	{ .trace_id = TRACE_A, .span_id = SPAN_ID(0x01) },
+};
+
+static const struct weft_attr task_link_attrs[] = {
+	{ .key = "weft.link.kind", .type = WEFT_VALUE_STRING, .v.s = "sem.post" },
+};
+
+static const struct weft_span_link task_links[] = {
+	{ .trace_id = TRACE_A,
+	  .span_id = SPAN_ID(0x02),
+	  .attrs = task_link_attrs,
+	  .n_attrs = 1 },
+};
+
+static const struct weft_span spans[] = {
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x01),
+		.flags = 1,
+		.name = "process",
+		.kind = WEFT_SPAN_KIND_INTERNAL,
+		.start_unix_nano = T0,
+		.end_unix_nano = T0 + 5000 * MS,
+		.attrs = process_attrs,
+		.n_attrs = 1,
+		.status = WEFT_STATUS_ERROR,
+		.status_message = "exit code 3",
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x02),
+		.parent_span_id = SPAN_ID(0x01),
+		.flags = 1,
+		.name = "thread worker",
+		.kind = WEFT_SPAN_KIND_INTERNAL,
+		.start_unix_nano = T0 + 1 * MS,
+		.end_unix_nano = T0 + 4000 * MS,
+		.attrs = thread_attrs,
+		.n_attrs = 3,
+		.dropped_attrs = 2,
+		.events = thread_events,
+		.n_events = 2,
+		.dropped_events = 1,
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x03),
+		.parent_span_id = SPAN_ID(0x02),
+		.flags = 1,
+		.name = "wait mutex",
+		.kind = WEFT_SPAN_KIND_INTERNAL,
+		.start_unix_nano = T0 + 30 * MS,
+		.end_unix_nano = T0 + 45 * MS,
+		.attrs = wait_attrs,
+		.n_attrs = sizeof(wait_attrs) / sizeof(wait_attrs[0]),
+		.links = wait_links,
+		.n_links = 2,
+		.dropped_links = 3,
+		.status = WEFT_STATUS_OK,
+	},
+	{
+		.trace_id = TRACE_B,
+		.span_id = SPAN_ID(0x04),
+		.flags = 0,
+		.name = "task pool",
+		.kind = WEFT_SPAN_KIND_CONSUMER,
+		.start_unix_nano = T0 + 50 * MS,
+		.end_unix_nano = T0 + 60 * MS,
+		.links = task_links,
+		.n_links = 1,
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x05),
+		.parent_span_id = SPAN_ID(0x02),
+		.flags = 1,
+		.name = "connect",
+		.kind = WEFT_SPAN_KIND_CLIENT,
+		.start_unix_nano = T0 + 70 * MS,
+		.end_unix_nano = T0 + 80 * MS,
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x06),
+		.parent_span_id = SPAN_ID(0x01),
+		.flags = 1,
+		.name = "accept",
+		.kind = WEFT_SPAN_KIND_SERVER,
+		.start_unix_nano = T0 + 90 * MS,
+		.end_unix_nano = T0 + 95 * MS,
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x07),
+		.parent_span_id = SPAN_ID(0x01),
+		.flags = 1,
+		.name = "produce",
+		.kind = WEFT_SPAN_KIND_PRODUCER,
+		.start_unix_nano = T0 + 96 * MS,
+		.end_unix_nano = T0 + 97 * MS,
+	},
+	{
+		.trace_id = TRACE_A,
+		.span_id = SPAN_ID(0x08),
+		.parent_span_id = SPAN_ID(0x01),
+		.name = "unspecified",
+		.kind = WEFT_SPAN_KIND_UNSPECIFIED,
+		.start_unix_nano = T0 + 98 * MS,
+		.end_unix_nano = T0 + 99 * MS,
+	},
+};
+
+static const struct weft_attr pool_a[] = {
+	{ .key = "weft.pool.name", .type = WEFT_VALUE_STRING, .v.s = "pool-a" },
+};
+static const struct weft_attr pool_b[] = {
+	{ .key = "weft.pool.name", .type = WEFT_VALUE_STRING, .v.s = "pool-b" },
+};
+static const struct weft_attr wait_mutex[] = {
+	{ .key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "mutex" },
+	{ .key = "code.function.name", .type = WEFT_VALUE_STRING, .v.s = "worker_main" },
+};
+static const struct weft_attr wait_cond[] = {
+	{ .key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "cond" },
+};
+
+static const struct weft_point created_points[] = {
+	{ .attrs = pool_a, .n_attrs = 1, .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS,
+	  .as_int = 5 },
+	{ .attrs = pool_b, .n_attrs = 1, .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS,
+	  .as_int = 9000000000 },
+};
+
+static const struct weft_point thread_count_points[] = {
+	{ .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS, .as_int = -2 },
+};
+
+static const struct weft_point waiting_points[] = {
+	{ .attrs = wait_mutex, .n_attrs = 1, .time_unix_nano = T0 + 10 * MS, .as_int = 0 },
+};
+
+static const struct weft_point busy_points[] = {
+	{ .attrs = pool_a, .n_attrs = 1, .time_unix_nano = T0 + 10 * MS, .is_double = true,
+	  .as_double = 1.5 },
+};
+
+static const struct weft_point io_points[] = {
+	{ .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS, .is_double = true,
+	  .as_double = 0.0 },
+};
+
+static const double duration_bounds[] = { 0.001, 0.01, 0.1, 1.0 };
+static const uint64_t mutex_buckets[] = { 5, 3, 2, 0, 1 };
+static const uint64_t cond_buckets[] = { 0, 0, 0, 0, 0 };
+static const uint64_t one_bucket[] = { 7 };
+
+static const struct weft_point duration_points[] = {
+	{ .attrs = wait_mutex, .n_attrs = 2, .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS,
+	  .count = 11, .sum = 2.5, .min = 0.0002, .max = 1.75,
+	  .bounds = duration_bounds, .n_bounds = 4, .bucket_counts = mutex_buckets },
+	/* No observations: sum present (zero), min and max absent. */
+	{ .attrs = wait_cond, .n_attrs = 1, .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS,
+	  .count = 0, .sum = 0, .min = 99, .max = 99,
+	  .bounds = duration_bounds, .n_bounds = 4, .bucket_counts = cond_buckets },
+	/* No bounds: a single bucket. */
+	{ .start_unix_nano = T0, .time_unix_nano = T0 + 10 * MS,
+	  .count = 7, .sum = -3.5, .min = -1, .max = 0,
+	  .bounds = NULL, .n_bounds = 0, .bucket_counts = one_bucket },
+};
+
+static const struct weft_metric metrics[] = {
+	{ .name = "weft.thread.created", .description = "Threads created.", .unit = "{thread}",
+	  .type = WEFT_METRIC_SUM, .monotonic = true, .points = created_points, .n_points = 2 },
+	{ .name = "process.thread.count", .description = "Live threads.", .unit = "{thread}",
+	  .type = WEFT_METRIC_SUM, .monotonic = false, .points = thread_count_points,
+	  .n_points = 1 },
+	{ .name = "weft.thread.waiting", .unit = "{thread}",
+	  .type = WEFT_METRIC_GAUGE, .points = waiting_points, .n_points = 1 },
+	{ .name = "weft.pool.busy", .description = "", .unit = "{thread}",
+	  .type = WEFT_METRIC_GAUGE, .points = busy_points, .n_points = 1 },
+	{ .name = "weft.channel.io", .unit = "By",
+	  .type = WEFT_METRIC_SUM, .monotonic = true, .points = io_points, .n_points = 1 },
+	{ .name = "weft.wait.duration", .description = "Blocked calls.", .unit = "s",
+	  .type = WEFT_METRIC_HISTOGRAM, .points = duration_points, .n_points = 3 },
+	{ .name = "weft.empty", .type = WEFT_METRIC_SUM, .monotonic = true },
+};
+
+/* clang-format on */
+
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+static int decode_response(const char *signal, const char *path)
+{
+	static uint8_t buf[1 << 16];
+	int64_t rejected = -1;
+	char msg[64];
+	size_t len;
+	FILE *f;
+	int sig, err;
+
+	sig = strcmp(signal, "metrics") == 0 ? WEFT_OTLP_SIGNAL_METRICS : WEFT_OTLP_SIGNAL_TRACES;
+	f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	err = weft_otlp_decode_partial_success(sig, buf, len, &rejected, msg, sizeof(msg));
+	if (err) {
+		fprintf(stderr, "decode: %s\n", strerror(-err));
+		return 1;
+	}
+	printf("rejected=%" PRId64 " message=%s\n", rejected, msg);
+	return 0;
+}
+
+static int failures;
+
+#define EXPECT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);        \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static void check_large_batch(void)
+{
+	const size_t n = 100000;
+	struct weft_span *many = calloc(n, sizeof(*many));
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
+	uint8_t *buf;
+	size_t len;
+
+	if (!many) {
+		failures++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		many[i] = spans[i % (sizeof(spans) / sizeof(spans[0]))];
+		many[i].start_unix_nano = i;
+	}
+	EXPECT(weft_otlp_encode_traces(&resource, many, n, &buf, &len) == 0);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, buf);
+	EXPECT(req && req->n_resource_spans == 1 && req->resource_spans[0]->n_scope_spans == 1);
+	if (req && req->n_resource_spans == 1 && req->resource_spans[0]->n_scope_spans == 1) {
+		Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
+		    req->resource_spans[0]->scope_spans[0];
+
+		EXPECT(ss->n_spans == n);
+		for (size_t i = 0; i < ss->n_spans && i < n; i++) {
+			if (ss->spans[i]->start_time_unix_nano != i ||
+			    strcmp(ss->spans[i]->name, many[i].name) != 0 ||
+			    ss->spans[i]->n_attributes != many[i].n_attrs) {
+				EXPECT(!"span read back as encoded");
+				break;
+			}
+		}
+	}
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+	weft_free(buf);
+	free(many);
+}
+
+static int check_errors(void)
+{
+	static const char *const no_items[] = {NULL};
+	struct weft_attr bad_type = {.key = "k", .type = (enum weft_value_type)99};
+	struct weft_attr bad_array = {
+	    .key = "k", .type = WEFT_VALUE_STRING_ARRAY, .v.strs = {NULL, 2}};
+	struct weft_attr null_item = {
+	    .key = "k", .type = WEFT_VALUE_STRING_ARRAY, .v.strs = {no_items, 1}};
+	struct weft_span s = spans[2];
+	struct weft_metric m = metrics[5];
+	struct weft_point p = duration_points[0];
+	uint8_t *buf = NULL;
+	size_t len = 99;
+	int64_t rejected;
+	char msg[8];
+
+	EXPECT(weft_otlp_encode_traces(NULL, spans, 1, &buf, &len) == -EINVAL);
+	EXPECT(weft_otlp_encode_traces(&resource, NULL, 1, &buf, &len) == -EINVAL);
+	EXPECT(weft_otlp_encode_traces(&resource, spans, 1, NULL, &len) == -EINVAL);
+	EXPECT(weft_otlp_encode_metrics(&resource, metrics, 1, &buf, NULL) == -EINVAL);
+
+	EXPECT(weft_otlp_encode_traces(&resource, NULL, 0, &buf, &len) == 0 && len == 0);
+	weft_free(buf);
+	EXPECT(weft_otlp_encode_metrics(&resource, NULL, 0, &buf, &len) == 0 && len == 0);
+	weft_free(buf);
+
+	/* Failures deep in the tree, after the arena has grown: nothing may leak. */
+	s.attrs = &bad_type;
+	s.n_attrs = 1;
+	EXPECT(weft_otlp_encode_traces(&resource, &s, 1, &buf, &len) == -EINVAL);
+	s.attrs = &bad_array;
+	EXPECT(weft_otlp_encode_traces(&resource, &s, 1, &buf, &len) == -EINVAL);
+	s.attrs = NULL;
+	EXPECT(weft_otlp_encode_traces(&resource, &s, 1, &buf, &len) == -EINVAL);
+	s = spans[2];
+	s.links = NULL;
+	EXPECT(weft_otlp_encode_traces(&resource, &s, 1, &buf, &len) == -EINVAL);
+
+	m.type = (enum weft_metric_type)42;
+	EXPECT(weft_otlp_encode_metrics(&resource, &m, 1, &buf, &len) == -EINVAL);
+	m = metrics[5];
+	p.bucket_counts = NULL;
+	m.points = &p;
+	m.n_points = 1;
+	EXPECT(weft_otlp_encode_metrics(&resource, &m, 1, &buf, &len) == -EINVAL);
+
+	/* A NULL string in an array is encoded as "". */
+	s = spans[2];
+	s.attrs = &null_item;
+	s.n_attrs = 1;
+	EXPECT(weft_otlp_encode_traces(&resource, &s, 1, &buf, &len) == 0);
+	weft_free(buf);
+
+	EXPECT(weft_otlp_decode_partial_success(7, NULL, 0, &rejected, msg, sizeof(msg)) ==
+	       -EINVAL);
+	EXPECT(weft_otlp_decode_partial_success(WEFT_OTLP_SIGNAL_TRACES,
+						(const uint8_t *)"\xff\xff", 2, &rejected, msg,
+						sizeof(msg)) == -EBADMSG);
+	EXPECT(weft_otlp_decode_partial_success(WEFT_OTLP_SIGNAL_METRICS, NULL, 0, &rejected, NULL,
+						0) == 0 &&
+	       rejected == 0);
+
+	check_large_batch();
+	printf("%s - encoder error paths and a 100000-span batch\n", failures ? "not ok" : "ok");
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	if (argc == 4 && strcmp(argv[1], "--partial") == 0)
+		return decode_response(argv[2], argv[3]);
+	if (argc == 2 && strcmp(argv[1], "--errors") == 0)
+		return check_errors();
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s TRACES.bin METRICS.bin\n", argv[0]);
+		return 2;
+	}
+
+	err =
+	    weft_otlp_encode_traces(&resource, spans, sizeof(spans) / sizeof(spans[0]), &buf, &len);
+	if (err) {
+		fprintf(stderr, "encode traces: %s\n", strerror(-err));
+		return 1;
+	}
+	if (write_file(argv[1], buf, len))
+		return 1;
+	weft_free(buf);
+
+	err = weft_otlp_encode_metrics(&resource, metrics, sizeof(metrics) / sizeof(metrics[0]),
+				       &buf, &len);
+	if (err) {
+		fprintf(stderr, "encode metrics: %s\n", strerror(-err));
+		return 1;
+	}
+	if (write_file(argv[2], buf, len))
+		return 1;
+	weft_free(buf);
+	return 0;
+}
