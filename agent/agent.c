@@ -172,6 +172,16 @@ void weft_thread_end(struct weft_thread *t)
 	pending = weft_load_relaxed(&weft_registry_pending_exits);
 	if (pending == WEFT_EXPORTER_PENDING_EXITS_WAKE)
 		weft_exporter_wake();
+	if (t->origin == WEFT_THREAD_MAIN)
+		weft_store_release(&weft_process.main_exited, 1);
+	/*
+	 * glibc ends the process when its last thread ends. Once the main thread
+	 * has gone and no application thread is left, the exporter thread must
+	 * not be that last thread: wake it so that it steps aside.
+	 */
+	if (weft_load_acquire(&weft_registry_live) == 0 &&
+	    weft_load_acquire(&weft_process.main_exited))
+		weft_exporter_wake();
 }
 
 void weft_agent_set_exit_code(int code)
@@ -201,6 +211,7 @@ static void new_process_identity(void)
 	weft_process.start_ns = weft_clock_now();
 	weft_store_relaxed(&weft_process.exit_code, 0);
 	weft_store_relaxed(&weft_process.exit_code_set, 0);
+	weft_store_relaxed(&weft_process.main_exited, 0);
 }
 
 static void atfork_prepare(void)
@@ -284,6 +295,13 @@ bool weft_agent_init(void)
 	}
 	new_process_identity();
 	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
+	/*
+	 * The private allocator registers its own fork handlers when it first
+	 * initialises. Make that happen before we register ours: child handlers
+	 * run in registration order, so the allocator's locks are reset before
+	 * our child handler allocates, whatever the exporter held at fork time.
+	 */
+	weft_free(weft_alloc(1));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	weft_store_release(&weft_agent_state, WEFT_AGENT_READY);
 

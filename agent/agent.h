@@ -35,6 +35,7 @@ struct weft_process {
 	pid_t pid;
 	_Atomic int exit_code;
 	_Atomic int exit_code_set;
+	_Atomic int main_exited; /* the main thread called pthread_exit */
 };
 
 extern _Atomic int weft_agent_state;

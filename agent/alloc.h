@@ -18,6 +18,7 @@ void *rallocx(void *ptr, size_t size, int flags);
 void dallocx(void *ptr, int flags);
 
 #define WEFT_MALLOCX_ZERO 0x40 /* jemalloc's MALLOCX_ZERO */
+#define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
 
 static inline void *weft_alloc(size_t n)
 {
@@ -27,6 +28,12 @@ static inline void *weft_alloc(size_t n)
 static inline void *weft_zalloc(size_t n)
 {
 	return mallocx(n ? n : 1, WEFT_MALLOCX_ZERO);
+}
+
+/* Zeroed and aligned to a cache line (64 bytes), for lock-free structures. */
+static inline void *weft_zalloc_cacheline(size_t n)
+{
+	return mallocx(n ? n : 1, WEFT_MALLOCX_ZERO | WEFT_MALLOCX_LG_ALIGN(6));
 }
 
 static inline void *weft_realloc(void *p, size_t n)

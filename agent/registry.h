@@ -93,6 +93,9 @@ void weft_registry_exit(struct weft_thread *t, uint64_t end_ns);
 /* Exited threads not yet collected by the exporter. */
 extern _Atomic uint32_t weft_registry_pending_exits;
 
+/* Application threads registered and not yet ended (the main thread included). */
+extern _Atomic int32_t weft_registry_live;
+
 /* Forked child: forget every published state (they belong to the parent). */
 void weft_registry_reset_after_fork(void);
 

@@ -28,8 +28,10 @@
 #include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/metrics.h"
+#include "exporter/otlp_http.h"
 #include "exporter/report.h"
 #include "exporter/resource.h"
+#include "exporter/sampler.h"
 #include "exporter/sink.h"
 #include "exporter/spans.h"
 #include "exporter/symbols.h"
@@ -70,15 +72,24 @@ static struct {
 		*spans_exported, *export_failures;
 	struct weft_report report;
 	struct weft_rng rng;
-	struct weft_sink *file, *console;
-	bool otlp_warned;
+	struct weft_sink *file, *console, *otlp;
+	bool otlp_failed;
 	bool setup_done, shut_down;
 } ex;
 
+/*
+ * Who does the final export. The exporter thread runs until either the
+ * process asks it to stop (exit() → destructor → shutdown: STOPPING, and the
+ * exporter thread does the final export and posts done_word), or it finds no
+ * application thread left after the main thread's pthread_exit and steps
+ * aside (LEAVING) so that glibc's last-thread exit can happen; the final
+ * export then runs on whichever thread calls the destructor. One CAS from
+ * RUNNING decides, so exactly one of the two paths owns the exporter state.
+ */
+enum { EXPORTER_NONE, EXPORTER_RUNNING, EXPORTER_STOPPING, EXPORTER_LEAVING };
+static _Atomic int exporter_state;
 static _Atomic uint32_t wake_word;
-static _Atomic int stop_requested;
 static _Atomic uint32_t done_word;
-static bool thread_running;
 
 /* weft.wait.duration buckets, in seconds: 1 µs to 10 s by decades. */
 static const double wait_bounds[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
@@ -517,10 +528,15 @@ static size_t open_sinks(unsigned outputs, struct weft_sink **sinks)
 	size_t n = 0;
 
 	if (outputs & WEFT_OUT_OTLP) {
-		if (!ex.otlp_warned)
-			weft_warn("the otlp output is not in this build yet; writing the file output");
-		ex.otlp_warned = true;
-		outputs |= WEFT_OUT_FILE;
+		/* One sink serves both signals; opened once (again in a forked child). */
+		if (!ex.otlp && !ex.otlp_failed) {
+			ex.otlp = weft_otlp_open(&weft_cfg);
+			ex.otlp_failed = !ex.otlp;
+		}
+		if (ex.otlp)
+			sinks[n++] = ex.otlp;
+		else
+			outputs |= WEFT_OUT_FILE; /* weft_otlp_open said why */
 	}
 	if (outputs & WEFT_OUT_FILE) {
 		struct weft_sink *s = open_file_sink();
@@ -548,6 +564,7 @@ static void setup(void)
 		return;
 	ex.setup_done = true;
 	weft_resource_build();
+	weft_sampler_setup();
 	weft_ids_seed(&ex.rng, (uint64_t)gettid());
 	weft_spans_init(weft_cfg.bsp_max_queue, weft_cfg.bsp_max_batch);
 	weft_metrics_set_limit(weft_cfg.cardinality_limit);
@@ -653,7 +670,7 @@ static void *exporter_main(void *arg)
 {
 	prctl(PR_SET_NAME, "weft-exporter", 0, 0, 0);
 	setup();
-	while (!weft_load_acquire(&stop_requested)) {
+	while (weft_load_acquire(&exporter_state) == EXPORTER_RUNNING) {
 		uint32_t seen = weft_load_relaxed(&wake_word);
 		uint64_t now = weft_clock_now();
 		uint64_t deadline = ex.next_spans_ns < ex.next_metrics_ns ? ex.next_spans_ns
@@ -664,8 +681,17 @@ static void *exporter_main(void *arg)
 					      .tv_nsec = (long)((deadline - now) % 1000000000u)};
 			futex(&wake_word, FUTEX_WAIT_PRIVATE, seen, &ts);
 		}
-		if (weft_load_acquire(&stop_requested))
+		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
 			break;
+		if (weft_load_acquire(&weft_registry_live) == 0 &&
+		    weft_load_acquire(&weft_process.main_exited)) {
+			int expected = EXPORTER_RUNNING;
+
+			/* Last access to the exporter state from this thread on this path. */
+			if (weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_LEAVING))
+				return NULL;
+			break;
+		}
 		cycle();
 		now = weft_clock_now();
 		if (now >= ex.next_spans_ns) {
@@ -690,7 +716,7 @@ int weft_exporter_start(void)
 	sigset_t all, old;
 	int rc;
 
-	weft_store_relaxed(&stop_requested, 0);
+	weft_store_relaxed(&exporter_state, EXPORTER_RUNNING);
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -701,19 +727,22 @@ int weft_exporter_start(void)
 	rc = pthread_create(&th, &attr, exporter_main, NULL); /* guard set: an agent thread */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	thread_running = rc == 0;
+	if (rc != 0)
+		weft_store_relaxed(&exporter_state, EXPORTER_NONE);
 	return rc == 0 ? 0 : -rc;
 }
 
 void weft_exporter_shutdown(void)
 {
 	uint64_t deadline;
+	int expected = EXPORTER_RUNNING;
 
-	if (!thread_running) {
-		final_export();
+	if (!weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_STOPPING)) {
+		/* No exporter thread (never started, or it stepped aside): export here. */
+		if (expected != EXPORTER_STOPPING)
+			final_export();
 		return;
 	}
-	weft_store_release(&stop_requested, 1);
 	weft_exporter_wake();
 	deadline = weft_clock_now() + weft_cfg.bsp_export_timeout_ns;
 	while (!weft_load_acquire(&done_word)) {
@@ -744,7 +773,7 @@ void weft_exporter_after_fork_child(void)
 	weft_spans_reset();
 	weft_symbols_reset();
 	weft_store_relaxed(&wake_word, 0);
-	thread_running = false;
+	weft_store_relaxed(&exporter_state, EXPORTER_NONE);
 	if (weft_exporter_start() < 0)
 		weft_warn("cannot start the exporter thread in the forked child");
 }

@@ -2,9 +2,13 @@
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "exporter/sampler.h"
 #include "exporter/spans.h"
 
 static struct weft_qspan *queue;
+/* Where spans of a trace that is not sampled are assembled, then forgotten. */
+static struct weft_qspan unsampled;
+static bool process_unsampled;
 static size_t queue_cap, queue_len, max_queue, max_batch;
 static struct weft_span *batch;
 
@@ -16,10 +20,24 @@ void weft_spans_init(size_t queue_size, size_t batch_size)
 		max_batch = max_queue;
 }
 
+void weft_spans_set_sampled(bool sampled)
+{
+	process_unsampled = !sampled;
+}
+
 struct weft_qspan *weft_spans_reserve(bool reserved)
 {
 	struct weft_qspan *q;
 
+	if (process_unsampled) {
+		/*
+		 * Not sampled (OTEL_TRACES_SAMPLER): the caller fills a scratch
+		 * slot that is never queued, so the span takes no room in the
+		 * queue and is neither exported nor counted as dropped.
+		 */
+		q = &unsampled;
+		goto init;
+	}
 	if (queue_len >= max_queue + (reserved ? 1 : 0))
 		return NULL;
 	if (!queue) {
@@ -33,6 +51,7 @@ struct weft_qspan *weft_spans_reserve(bool reserved)
 		queue_cap = max_queue + 1;
 	}
 	q = &queue[queue_len++];
+init:
 	memset(q, 0, sizeof(*q));
 	q->s.attrs = q->attrs;
 	q->s.name = q->name;
@@ -95,19 +114,27 @@ size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 			 const struct weft_resource *res, size_t *failed_batches,
 			 size_t *failed_spans)
 {
-	size_t delivered = 0;
+	size_t delivered = 0, next = 0;
 
 	*failed_batches = *failed_spans = 0;
 	if (!queue_len)
 		return 0;
 	if (!batch)
 		batch = weft_alloc((max_queue + 1) * sizeof(*batch));
-	for (size_t off = 0; off < queue_len; off += max_batch) {
-		size_t n = queue_len - off < max_batch ? queue_len - off : max_batch;
+	while (next < queue_len) {
+		size_t n = 0;
 		bool ok = false;
 
-		for (size_t i = 0; batch && i < n; i++)
-			batch[i] = queue[off + i].s;
+		/* Spans of a trace that is not sampled are skipped, not counted. */
+		for (; next < queue_len && n < max_batch; next++) {
+			if (!(queue[next].s.flags & WEFT_TRACE_FLAG_SAMPLED))
+				continue;
+			if (batch)
+				batch[n] = queue[next].s;
+			n++;
+		}
+		if (!n)
+			break;
 		for (size_t k = 0; batch && k < n_sinks; k++)
 			if (sinks[k]->export_spans(sinks[k], res, batch, n) == 0)
 				ok = true;

@@ -31,6 +31,15 @@ struct weft_qspan {
 void weft_spans_init(size_t max_queue, size_t max_batch);
 
 /*
+ * Whether the process's trace is sampled (exporter/sampler.c decides; the
+ * default is yes). When it is not, weft_spans_reserve hands out a scratch slot
+ * that is never queued: the span is assembled and forgotten, not counted as
+ * dropped. weft_spans_export also skips any queued span whose sampled flag is
+ * clear.
+ */
+void weft_spans_set_sampled(bool sampled);
+
+/*
  * A zeroed slot for one span, or NULL when the queue is full (the caller
  * counts the drop). `reserved` uses the one slot kept for the process span.
  */

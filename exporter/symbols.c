@@ -162,6 +162,11 @@ static int cache_grow(void)
 	return 0;
 }
 
+void weft_symbols_init(void)
+{
+	exe_path();
+}
+
 const char *weft_symbols_name(uintptr_t addr)
 {
 	const char *name;

@@ -11,6 +11,12 @@
 
 #include <stdint.h>
 
+/*
+ * Caches what can only be read while the main thread lives (/proc/self/exe
+ * stops resolving once the thread-group leader has exited). Call at setup.
+ */
+void weft_symbols_init(void);
+
 /* The name of the function containing addr, or NULL when none is known. */
 const char *weft_symbols_name(uintptr_t addr);
 

@@ -34,6 +34,8 @@
  *                         record nothing (benchmarks).
  *   --max-seconds S       OTLP_RECEIVER_MAX_SECONDS; exit after S seconds
  *                         (default 300), so a test never leaves it behind.
+ *   --tls-cert FILE       OTLP_RECEIVER_TLS_CERT, OTLP_RECEIVER_TLS_KEY: serve
+ *   --tls-key FILE        https with this PEM certificate and key.
  *
  * The first line on stdout is "listening 127.0.0.1:PORT".
  *
@@ -45,6 +47,7 @@
  */
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 
 const otlp = require('./otlp.js');
@@ -60,6 +63,8 @@ const OPTIONS = {
     partial_message: ['OTLP_RECEIVER_PARTIAL_MESSAGE', String, null],
     discard: ['OTLP_RECEIVER_DISCARD', (v) => v === true || v === '1' || v === 'true', false],
     max_seconds: ['OTLP_RECEIVER_MAX_SECONDS', Number, 300],
+    tls_cert: ['OTLP_RECEIVER_TLS_CERT', String, null],
+    tls_key: ['OTLP_RECEIVER_TLS_KEY', String, null],
 };
 
 function usage(msg) {
@@ -154,7 +159,7 @@ async function control(req, res) {
             return;
         }
         for (const [k, v] of Object.entries(update))
-            if (OPTIONS[k] && k !== 'port' && k !== 'out' && k !== 'max_seconds')
+            if (OPTIONS[k] && !['port', 'out', 'max_seconds', 'tls_cert', 'tls_key'].includes(k))
                 cfg[k] = v === null ? OPTIONS[k][2] : OPTIONS[k][1](v);
         if ('status' in update || 'fail_count' in update)
             counters.failed = 0;
@@ -252,13 +257,19 @@ async function handle(req, res) {
     reply(res, httpStatus, headers, out);
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
     handle(req, res).catch((e) => {
         process.stderr.write(`receiver.js: ${e.stack || e}\n`);
         if (!res.headersSent)
             reply(res, 500, { 'Content-Type': 'text/plain' }, Buffer.from('internal error\n'));
     });
-});
+};
+if (!cfg.tls_cert !== !cfg.tls_key)
+    usage('--tls-cert and --tls-key go together');
+const server = cfg.tls_cert
+    ? https.createServer({ cert: fs.readFileSync(cfg.tls_cert), key: fs.readFileSync(cfg.tls_key) },
+        handler)
+    : http.createServer(handler);
 server.keepAliveTimeout = 30000;
 
 const lifetime = setTimeout(() => {

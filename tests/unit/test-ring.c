@@ -1,0 +1,297 @@
+/*
+ * The single-producer, single-consumer event ring: what one thread sees
+ * (full ring, drop counter, FIFO order, wraparound of the slot index and of
+ * the 64-bit counters, capacities 1, 2 and large), then one producer thread
+ * against a concurrently draining consumer, with every byte of every record
+ * checked and every event accounted for as consumed or dropped.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/event.h"
+#include "agent/ring.h"
+#include "tests/unit/harness.h"
+
+/*
+ * Fills all 64 bytes of a record from a sequence number, so that a torn or
+ * stale slot differs from the expected record somewhere.
+ */
+static void make_event(uint64_t seq, struct weft_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (uint16_t)(seq * 3 + 1);
+	ev->kind = (uint16_t)(seq >> 16);
+	ev->result = (int32_t)(uint32_t)(seq * 2654435761u);
+	ev->t0 = seq;
+	ev->t1 = seq * 0x9e3779b97f4a7c15ull;
+	ev->object = ~seq;
+	ev->pc = seq ^ 0xa5a5a5a55a5a5a5aull;
+	ev->u.w.span = seq + 0x0123456789abcdefull;
+	ev->u.w.a = (seq << 32) | (seq >> 32);
+	ev->u.w.b = seq * 0xff51afd7ed558ccdull + 7;
+}
+
+/* What a drain callback checks against: the next sequence number expected. */
+struct expect {
+	uint64_t next;	/* single-threaded: exact; concurrent: a lower bound */
+	uint64_t count; /* records seen */
+	uint64_t bad;	/* records that were not make_event(seq) */
+	uint64_t order; /* records out of order or repeated */
+	bool exact;	/* every seq must equal next (no drops in between) */
+	uint8_t *seen;	/* concurrent test: one byte per sequence number */
+	uint64_t n_seen;
+};
+
+static void check_event(const struct weft_event *ev, void *arg)
+{
+	struct expect *x = arg;
+	struct weft_event want;
+	uint64_t seq = ev->t0;
+
+	make_event(seq, &want);
+	if (memcmp(&want, ev, sizeof(want)) != 0)
+		x->bad++;
+	if (x->exact ? seq != x->next : seq < x->next)
+		x->order++;
+	if (x->seen) {
+		if (seq < x->n_seen)
+			x->seen[seq]++;
+		else
+			x->bad++;
+	}
+	x->next = seq + 1;
+	x->count++;
+}
+
+/* Ring storage for the single-threaded tests; large enough for every capacity used. */
+enum { BIG = 1u << 14 };
+static struct weft_event slots[BIG];
+
+static void test_capacity(uint32_t cap)
+{
+	struct weft_ring ring;
+	struct weft_event ev;
+	struct expect x = {.exact = true};
+	uint64_t seq = 0;
+
+	weft_ring_init(&ring, slots, cap);
+	expect_int(weft_ring_dropped(&ring), 0);
+
+	/* Empty: draining calls nothing and returns 0. */
+	expect_int(weft_ring_drain(&ring, check_event, &x), 0);
+	expect_int(x.count, 0);
+
+	/* Exactly `cap` pushes succeed, then every push fails and is counted. */
+	for (uint32_t i = 0; i < cap; i++) {
+		make_event(seq++, &ev);
+		expect_true(weft_ring_push(&ring, &ev));
+	}
+	for (uint32_t i = 0; i < 5; i++) {
+		make_event(1000000 + i, &ev);
+		expect_true(!weft_ring_push(&ring, &ev));
+		expect_int(weft_ring_dropped(&ring), i + 1);
+	}
+
+	/* The drain hands over the first `cap` events in order; the dropped ones never appear. */
+	expect_int(weft_ring_drain(&ring, check_event, &x), cap);
+	expect_int(x.count, cap);
+	expect_int(x.next, cap);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+	expect_int(weft_ring_drain(&ring, check_event, &x), 0);
+
+	/* Room again after the drain; the drop counter keeps its value. */
+	make_event(seq++, &ev);
+	expect_true(weft_ring_push(&ring, &ev));
+	expect_int(weft_ring_dropped(&ring), 5);
+	expect_int(weft_ring_drain(&ring, check_event, &x), 1);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+}
+
+/*
+ * Many fill/drain cycles of varying length, so that the slot index wraps
+ * around the ring at every offset. Pushes beyond the capacity are dropped
+ * and counted; the consumer sees the others in order.
+ */
+static void test_wraparound(uint32_t cap)
+{
+	struct weft_ring ring;
+	struct weft_event ev;
+	struct expect x = {0};
+	uint64_t seq = 0, pushed = 0, dropped = 0, drained = 0;
+
+	weft_ring_init(&ring, slots, cap);
+	for (uint32_t cycle = 0; cycle < 5000; cycle++) {
+		/* 0 .. cap + 2 pushes: empty cycles, partial fills, and overfills. */
+		uint32_t n = (cycle * 7 + cycle / 3) % (cap + 3);
+		uint64_t first = seq;
+
+		for (uint32_t i = 0; i < n; i++) {
+			make_event(seq, &ev);
+			if (weft_ring_push(&ring, &ev))
+				pushed++;
+			else
+				dropped++;
+			seq++;
+		}
+		/* A push that fails is always the tail of the burst (nothing drains meanwhile). */
+		x.exact = true;
+		x.next = first;
+		drained += weft_ring_drain(&ring, check_event, &x);
+		if (n > cap)
+			expect_int(x.next, first + cap);
+	}
+	expect_int(pushed + dropped, seq);
+	expect_int(drained, pushed);
+	expect_int(x.count, pushed);
+	expect_int(weft_ring_dropped(&ring), dropped);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+}
+
+/*
+ * head and tail are free-running 64-bit counters. Start them just below
+ * 2^64 and run across the wrap, interleaving pushes and drains.
+ */
+static void test_counter_wrap(void)
+{
+	struct weft_ring ring;
+	struct weft_event ev;
+	struct expect x = {.exact = true};
+	const uint32_t cap = 8;
+	uint64_t seq = 0;
+
+	weft_ring_init(&ring, slots, cap);
+	atomic_store(&ring.head, UINT64_MAX - 20);
+	atomic_store(&ring.tail, UINT64_MAX - 20);
+	for (int round = 0; round < 10; round++) {
+		uint32_t ok = 0;
+
+		for (uint32_t i = 0; i < cap + 1; i++) {
+			make_event(seq, &ev);
+			if (weft_ring_push(&ring, &ev)) {
+				ok++;
+				seq++;
+			}
+		}
+		expect_int(ok, cap);
+		expect_int(weft_ring_drain(&ring, check_event, &x), cap);
+		/* A partial round too, so head and tail sit at different offsets. */
+		make_event(seq++, &ev);
+		expect_true(weft_ring_push(&ring, &ev));
+		expect_int(weft_ring_drain(&ring, check_event, &x), 1);
+	}
+	expect_true(atomic_load(&ring.head) < 1000); /* wrapped */
+	expect_int(weft_ring_dropped(&ring), 10);
+	expect_int(x.count, seq);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+}
+
+/* Interleaved single pushes and partial drains keep FIFO order. */
+static void test_interleaved(void)
+{
+	struct weft_ring ring;
+	struct weft_event ev;
+	struct expect x = {.exact = true};
+	uint64_t seq = 0;
+
+	weft_ring_init(&ring, slots, 4);
+	for (int i = 0; i < 1000; i++) {
+		make_event(seq++, &ev);
+		expect_true(weft_ring_push(&ring, &ev));
+		make_event(seq++, &ev);
+		expect_true(weft_ring_push(&ring, &ev));
+		expect_int(weft_ring_drain(&ring, check_event, &x), 2);
+		make_event(seq++, &ev);
+		expect_true(weft_ring_push(&ring, &ev));
+		expect_int(weft_ring_drain(&ring, check_event, &x), 1);
+	}
+	expect_int(x.count, seq);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+	expect_int(weft_ring_dropped(&ring), 0);
+}
+
+/* --- One producer thread against a concurrent consumer --------------------------------- */
+
+enum { N_EVENTS = 2000000, MT_CAP = 64 };
+
+struct mt {
+	struct weft_ring ring;
+	_Alignas(64) atomic_bool done;
+	uint64_t failed; /* producer's own count of false returns, read after join */
+};
+
+static void *producer(void *arg)
+{
+	struct mt *m = arg;
+	struct weft_event ev;
+
+	for (uint64_t seq = 0; seq < N_EVENTS; seq++) {
+		make_event(seq, &ev);
+		if (!weft_ring_push(&m->ring, &ev))
+			m->failed++;
+	}
+	atomic_store_explicit(&m->done, true, memory_order_release);
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	static struct mt m;
+	static struct weft_event mt_slots[MT_CAP];
+	struct expect x = {0};
+	pthread_t th;
+	uint64_t consumed = 0, dup = 0, dropped;
+	bool done;
+
+	x.n_seen = N_EVENTS;
+	x.seen = calloc(N_EVENTS, 1);
+	assert_true(x.seen != NULL);
+	weft_ring_init(&m.ring, mt_slots, MT_CAP);
+	atomic_store(&m.done, false);
+	assert_int(pthread_create(&th, NULL, producer, &m), 0);
+	do {
+		/* Read `done` before draining, so the last drain sees every push. */
+		done = atomic_load_explicit(&m.done, memory_order_acquire);
+		consumed += weft_ring_drain(&m.ring, check_event, &x);
+	} while (!done);
+	assert_int(pthread_join(th, NULL), 0);
+	expect_int(weft_ring_drain(&m.ring, check_event, &x), 0);
+
+	dropped = weft_ring_dropped(&m.ring);
+	for (uint64_t i = 0; i < N_EVENTS; i++)
+		if (x.seen[i] > 1)
+			dup++;
+	expect_int(consumed, x.count);
+	expect_int(consumed + dropped, N_EVENTS);
+	expect_int(dropped, m.failed);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+	expect_int(dup, 0);
+	expect_true(consumed >= MT_CAP);
+	printf("concurrent: %" PRIu64 " consumed, %" PRIu64 " dropped\n", consumed, dropped);
+	free(x.seen);
+}
+
+int main(void)
+{
+	test_capacity(1);
+	test_capacity(2);
+	test_capacity(8);
+	test_capacity(BIG);
+	test_wraparound(1);
+	test_wraparound(2);
+	test_wraparound(16);
+	test_wraparound(1024);
+	test_counter_wrap();
+	test_interleaved();
+	test_concurrent();
+	return harness_done();
+}
