@@ -78,9 +78,18 @@ static inline bool weft_hooks_enabled(unsigned family)
 	return (weft_cfg.hooks & family) != 0;
 }
 
+/* Asks the exporter thread for an early cycle (exporter/exporter.h). */
+void weft_exporter_wake(void);
+
+/*
+ * Records one event. When the ring reaches its wake mark the exporter is
+ * woken (one futex wake, once per crossing), so a busy thread's ring is
+ * drained before it fills rather than at the next scheduled export.
+ */
 static inline void weft_record(struct weft_thread *t, const struct weft_event *ev)
 {
-	weft_ring_push(&t->ring, ev);
+	if (weft_ring_push(&t->ring, ev) && weft_ring_pending(&t->ring) == t->ring.wake_at)
+		weft_exporter_wake();
 }
 
 /* Fills a WAIT event with the thread's current span context. */

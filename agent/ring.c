@@ -7,6 +7,11 @@ void weft_ring_init(struct weft_ring *ring, struct weft_event *slots, uint32_t c
 	weft_store_relaxed(&ring->tail, 0);
 	weft_store_relaxed(&ring->dropped, 0);
 	ring->mask = capacity - 1;
+	/*
+	 * Ask for an early drain at half full, but never for fewer than 32
+	 * events: tiny rings (tests, tight memory) wait for the schedule.
+	 */
+	ring->wake_at = capacity / 2 > WEFT_RING_MIN_WAKE ? capacity / 2 : WEFT_RING_MIN_WAKE;
 }
 
 size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_event *ev, void *arg),

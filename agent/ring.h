@@ -30,11 +30,15 @@
 #include "agent/atomic.h"
 #include "agent/event.h"
 
+/* The fewest pending events at which a ring asks the exporter for an early drain. */
+#define WEFT_RING_MIN_WAKE 32
+
 struct weft_ring {
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint64_t dropped;
 	_Alignas(64) _Atomic uint64_t tail;
 	uint64_t mask;
+	uint64_t wake_at; /* pending count at which the producer asks for a drain */
 	struct weft_event *slots; /* capacity records, allocated with the ring's owner */
 };
 
@@ -67,6 +71,12 @@ static inline bool weft_ring_push(struct weft_ring *ring, const struct weft_even
  */
 size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_event *ev, void *arg),
 		       void *arg);
+
+/* Producer side: events written and not yet consumed (approximate). */
+static inline uint64_t weft_ring_pending(struct weft_ring *ring)
+{
+	return weft_load_relaxed(&ring->head) - weft_load_relaxed(&ring->tail);
+}
 
 /* Events dropped so far (consumer side, for reporting). */
 static inline uint64_t weft_ring_dropped(struct weft_ring *ring)

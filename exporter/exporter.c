@@ -276,10 +276,21 @@ static void finish_thread_span(struct weft_thread *t, uint64_t end_ns, bool runn
 
 /* --- Events ------------------------------------------------------------- */
 
-static void on_name(const struct weft_event *ev)
+static void on_name(struct weft_thread *t, const struct weft_event *ev)
 {
-	struct tinfo *e = map_find((pthread_t)ev->object);
+	struct tinfo *e;
 
+	/*
+	 * A thread naming itself (the common case) is named directly: pthread_t
+	 * values are reused as soon as a thread is joined, so the map may already
+	 * hold a newer thread with the same value.
+	 */
+	if ((pthread_t)ev->object == t->self) {
+		memcpy(t->name, ev->u.name, sizeof(t->name));
+		t->named = true;
+		return;
+	}
+	e = map_find((pthread_t)ev->object);
 	if (e && e->live) {
 		memcpy(e->live->name, ev->u.name, sizeof(e->live->name));
 		e->live->named = true;
@@ -387,7 +398,7 @@ static void on_event(const struct weft_event *ev, void *arg)
 
 	switch (ev->type) {
 	case WEFT_EV_NAME:
-		on_name(ev);
+		on_name(t, ev);
 		break;
 	case WEFT_EV_WAIT:
 		on_wait(t, ev);
@@ -716,6 +727,13 @@ int weft_exporter_start(void)
 	sigset_t all, old;
 	int rc;
 
+	/*
+	 * Facts about the process that must be read now, on the starting thread:
+	 * /proc/self/exe and /proc/self/cmdline stop resolving once the main
+	 * thread has exited, which may happen before the exporter first runs.
+	 */
+	weft_resource_build();
+	weft_symbols_init();
 	weft_store_relaxed(&exporter_state, EXPORTER_RUNNING);
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);

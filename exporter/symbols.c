@@ -135,6 +135,8 @@ static const char *lookup(uintptr_t addr)
 	if (info.dli_sname && info.dli_saddr)
 		return info.dli_sname;
 	path = (lm && lm->l_name && lm->l_name[0]) ? lm->l_name : exe_path();
+	if (!path[0] && info.dli_fname)
+		path = info.dli_fname;
 	/* Symbol values are link-time addresses: relative to l_addr for PIE and DSOs. */
 	return symtab_lookup(path, addr - (lm ? lm->l_addr : 0));
 }

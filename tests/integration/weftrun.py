@@ -33,8 +33,13 @@ def check(cond, what):
     return cond
 
 
+def _short(v):
+    r = repr(v)
+    return r if len(r) <= 300 else r[:300] + f"... ({len(r)} chars)"
+
+
 def equal(got, want, what):
-    return check(got == want, f"{what}: got {got!r}, want {want!r}")
+    return check(got == want, f"{what}: got {_short(got)}, want {_short(want)}")
 
 
 def done():

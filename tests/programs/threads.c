@@ -2,8 +2,11 @@
  * Thread shapes for the integration tests, one per mode (argv[1]):
  *
  *   nested            main → outer → middle → inner, each joined by its creator
- *   many N K          N threads one after another, each naming itself K times
- *                     ("t<i>-<k>"), each joined at once
+ *   many N K [poll]   N threads one after another, each naming itself K times
+ *                     ("t<i>-<k>"), each joined at once (with `poll`, by
+ *                     spinning on pthread_tryjoin_np, which never blocks)
+ *
+ * With THREADS_PRINT_HWM set, prints the peak resident set size at the end.
  *   join-wait MS      main joins a thread that sleeps MS milliseconds
  *   exit-thread CODE  a second thread calls exit(CODE) while main is blocked
  *   main-exit         main calls pthread_exit; the last thread ends the process
@@ -14,7 +17,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +111,18 @@ static void *forever(void *arg)
 	return arg;
 }
 
+static void print_hwm(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			fputs(line, stdout);
+	if (f)
+		fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "nested";
@@ -115,10 +133,16 @@ int main(int argc, char **argv)
 		start_or_die(&t, outer, NULL);
 		join_or_die(t);
 	} else if (strcmp(mode, "many") == 0) {
+		bool poll = argc > 4 && strcmp(argv[4], "poll") == 0;
+
 		names_per_thread = argc > 3 ? atoi(argv[3]) : 0;
 		for (long i = 0; i < a; i++) {
 			start_or_die(&t, namer, (void *)i);
-			join_or_die(t);
+			if (!poll)
+				join_or_die(t);
+			else
+				while (pthread_tryjoin_np(t, NULL) == EBUSY)
+					sched_yield();
 		}
 	} else if (strcmp(mode, "join-wait") == 0) {
 		start_or_die(&t, sleeper, (void *)a);
@@ -148,5 +172,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
 	}
+	if (getenv("THREADS_PRINT_HWM"))
+		print_hwm();
 	return 0;
 }

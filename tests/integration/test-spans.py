@@ -1,0 +1,140 @@
+"""Span tree, ids, attributes and metrics of real programs under weft."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, program, check, equal, done  # noqa: E402
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+# --- The bundled example: 6 created threads, exact tree. ----------------------
+r = Run([program("worker-pool"), "-n", "200", "-w", "4"])
+equal(r.rc, 0, "worker-pool exit code")
+out = r.only()
+spans = out.spans
+by_id = {s["spanId"]: s for s in spans}
+proc = out.span("process")
+threads = out.named("thread ")
+equal(sorted(s["name"] for s in threads),
+      ["thread dispatcher", "thread reporter"] + [f"thread worker-{i}" for i in range(4)],
+      "thread span names")
+equal(len(spans), len(by_id), "span ids are unique")
+for s in spans:
+    check(HEX32.match(s["traceId"]), f"trace id {s['traceId']} is 32 hex")
+    check(HEX16.match(s["spanId"]), f"span id {s['spanId']} is 16 hex")
+    equal(s["traceId"], proc["traceId"], f"{s['name']} is in the process trace")
+    equal(s["kind"], 1, f"{s['name']} kind INTERNAL")
+    check(int(s["startTimeUnixNano"]) <= int(s["endTimeUnixNano"]), f"{s['name']} start <= end")
+check("parentSpanId" not in proc, "process span is a root")
+disp = out.span("thread dispatcher")
+rep = out.span("thread reporter")
+equal(disp.get("parentSpanId"), proc["spanId"], "dispatcher's parent is the process span")
+equal(rep.get("parentSpanId"), proc["spanId"], "reporter's parent is the process span")
+for i in range(4):
+    w = out.span(f"thread worker-{i}")
+    equal(w.get("parentSpanId"), disp["spanId"], f"worker-{i}'s parent is the dispatcher")
+    equal(w["attrs"].get("code.function.name"), "worker", "worker start routine")
+    equal(w["attrs"].get("thread.name"), f"worker-{i}", "worker thread.name")
+    check(int(w["startTimeUnixNano"]) >= int(disp["startTimeUnixNano"]), "worker starts after its creator")
+    check(int(w["endTimeUnixNano"]) <= int(disp["endTimeUnixNano"]), "worker ends before the dispatcher")
+tids = {s["attrs"]["thread.id"] for s in threads}
+equal(len(tids), 6, "six distinct thread ids")
+check(proc["attrs"]["process.pid"] not in tids, "no thread has the main thread's id")
+equal(proc["attrs"].get("process.exit.code"), 0, "exit code on the process span")
+check("status" not in proc, "exit 0: status unset")
+for s in out.named("wait join"):
+    equal(s["attrs"].get("weft.wait.kind"), "join", "wait kind")
+    parent = by_id.get(s.get("parentSpanId"))
+    check(parent is not None, "wait join has a parent in the trace")
+    if parent:
+        equal(parent["attrs"].get("thread.id", proc["attrs"]["process.pid"]),
+              s["attrs"]["thread.id"], "wait span's parent is its own thread's span")
+    for link in s.get("links", []):
+        target = by_id.get(link["spanId"])
+        check(target is not None and target["name"].startswith("thread "), "join links to the joined thread's span")
+        if target:
+            equal(target["attrs"]["thread.id"], s["attrs"].get("weft.target.thread.id"), "link target tid")
+
+# Resource.
+res = out.resource
+equal(res.get("service.name"), "worker-pool", "service.name defaults to the executable name")
+equal(res.get("process.pid"), proc["attrs"]["process.pid"], "resource pid")
+equal(res.get("process.executable.name"), "worker-pool", "process.executable.name")
+equal(res.get("process.executable.path"), program("worker-pool"), "process.executable.path")
+equal(res.get("process.command_args"), [program("worker-pool"), "-n", "200", "-w", "4"], "command args")
+equal(res.get("telemetry.sdk.name"), "weft", "telemetry.sdk.name")
+check(res.get("host.name"), "host.name present")
+check(re.match(r"^[0-9a-f-]{36}$", res.get("service.instance.id", "")), "service.instance.id is a uuid")
+
+# Metrics, from the final (exit) collection.
+equal(out.value("process.thread.count"), 1, "live threads at exit: main")
+equal(out.value("weft.thread.created", weft_pool_name="worker"), 4, "created workers")
+equal(out.value("weft.thread.created", weft_pool_name="dispatcher"), 1, "created dispatcher")
+equal(out.value("weft.thread.created", weft_pool_name="reporter"), 1, "created reporter")
+equal(out.value("weft.thread.waiting", weft_wait_kind="join"), 0, "nobody waiting at exit")
+equal(out.value("weft.agent.spans.exported"), len(spans), "spans.exported counts every span")
+for reason in ("ring_full", "queue_full", "export_failed"):
+    equal(out.value("weft.agent.events.dropped", weft_drop_reason=reason), 0, f"no drops ({reason})")
+hist = out.points("weft.wait.duration")
+joins = sum(int(p["count"]) for p in hist)
+check(joins >= len(out.named("wait join")), "every wait span is in the histogram")
+for p in hist:
+    equal(sum(int(c) for c in p["bucketCounts"]), int(p["count"]), "bucket counts add up")
+    equal(len(p["bucketCounts"]), len(p["explicitBounds"]) + 1, "one more bucket than bounds")
+m = out.metric("process.thread.count")
+check(m and m["sum"]["isMonotonic"] is False if "isMonotonic" in m["sum"] else True, "thread count is an UpDownCounter")
+equal(m["sum"].get("aggregationTemporality"), 2, "cumulative")
+equal(out.metric("weft.thread.created")["sum"].get("isMonotonic"), True, "created is monotonic")
+
+# --- Nested creation: each thread under its creator. --------------------------
+r = Run([program("threads"), "nested"])
+out = r.only()
+proc = out.span("process")
+outer, middle, inner = out.span("thread outer"), out.span("thread middle"), out.span("thread inner")
+equal(outer.get("parentSpanId"), proc["spanId"], "outer under process")
+equal(middle.get("parentSpanId"), outer["spanId"], "middle under outer")
+equal(inner.get("parentSpanId"), middle["spanId"], "inner under middle")
+equal(len(out.named("thread ")), 3, "three thread spans")
+
+# --- A join that blocks long enough is a wait span; one that does not is not. --
+r = Run([program("threads"), "join-wait", "60"], env={"WEFT_SPAN_MIN_WAIT": "20ms"})
+out = r.only()
+w = out.named("wait join")
+equal(len(w), 1, "one wait join span for a 60 ms join")
+if w:
+    d = int(w[0]["endTimeUnixNano"]) - int(w[0]["startTimeUnixNano"])
+    check(40e6 <= d <= 5e9, f"wait join lasted about 60 ms ({d} ns)")
+    equal(w[0].get("parentSpanId"), out.span("process")["spanId"], "main's wait is under the process span")
+    equal(w[0]["attrs"].get("code.function.name"), "join_or_die", "caller of pthread_join")
+    equal(len(w[0].get("links", [])), 1, "linked to the joined thread")
+    equal(w[0]["links"][0]["spanId"], out.span("thread sleeper")["spanId"], "link to the sleeper's span")
+r = Run([program("threads"), "join-wait", "60"], env={"WEFT_SPAN_MIN_WAIT": "10s"})
+out = r.only()
+equal(len(out.named("wait join")), 0, "no wait span below WEFT_SPAN_MIN_WAIT")
+equal(sum(int(p["count"]) for p in out.series("weft.wait.duration", "weft.wait.kind", "join")), 1,
+      "the blocked join is still in the histogram")
+
+# --- TRACEPARENT: the process joins the caller's trace. -----------------------
+tp_trace, tp_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+r = Run([program("threads"), "nested"], env={"TRACEPARENT": f"00-{tp_trace}-{tp_span}-01"})
+out = r.only()
+proc = out.span("process")
+equal(proc["traceId"], tp_trace, "process span in the TRACEPARENT trace")
+equal(proc.get("parentSpanId"), tp_span, "process span parented on TRACEPARENT's span")
+for s in out.spans:
+    equal(s["traceId"], tp_trace, f"{s['name']} in the TRACEPARENT trace")
+r = Run([program("threads"), "nested"], env={"TRACEPARENT": "00-" + "0" * 32 + "-" + tp_span + "-01"})
+out = r.only()
+check("parentSpanId" not in out.span("process"), "invalid TRACEPARENT: a new root")
+check("TRACEPARENT" in r.stderr and r.stderr.count("weft:") == 1, "invalid TRACEPARENT: one warning")
+
+# --- Ids never collide across processes. --------------------------------------
+seen = set()
+for _ in range(5):
+    out = Run([program("threads"), "nested"]).only()
+    for s in out.spans:
+        check(s["spanId"] not in seen, "span id unique across runs")
+        seen.add(s["spanId"])
+done()
