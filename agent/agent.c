@@ -53,7 +53,12 @@ const char *weft_wait_kind_name(enum weft_wait_kind kind)
 	return (unsigned)kind < WEFT_WAIT_KIND_COUNT ? names[kind] : "unknown";
 }
 
-/* A pthread key whose destructor tells us when an adopted thread ends. */
+/*
+ * A pthread key whose destructor tells us when a thread ends, however it ends.
+ * Adopted threads have no trampoline; for threads we start it backs up the
+ * trampoline's cleanup handler (a cancellation can unwind past it). Whichever
+ * runs first ends the thread; the other finds weft_self already switched.
+ */
 static pthread_key_t adopted_key;
 static bool adopted_key_ok;
 
@@ -161,6 +166,8 @@ void weft_thread_begin(struct weft_thread *t)
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
 	weft_self = t;
 	weft_registry_push(t);
+	if (adopted_key_ok)
+		pthread_setspecific(adopted_key, t);
 }
 
 void weft_thread_end(struct weft_thread *t)

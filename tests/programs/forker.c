@@ -27,18 +27,15 @@ static int child_main(void)
 	return 0;
 }
 
-static int fork_and_wait(int quick)
+static int fork_and_wait(void)
 {
 	int status;
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		if (quick)
-			_exit(child_main());
+	if (pid == 0)
 		exit(child_main());
-	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
 	return 0;
@@ -47,7 +44,7 @@ static int fork_and_wait(int quick)
 static void *forking_thread(void *arg)
 {
 	(void)arg;
-	return (void *)(long)fork_and_wait(0);
+	return (void *)(long)fork_and_wait();
 }
 
 static volatile int stop;
@@ -71,7 +68,7 @@ int main(int argc, char **argv)
 		int n = argc > 2 ? atoi(argv[2]) : 50;
 		pthread_create(&c, NULL, churn, NULL);
 		for (int i = 0; i < n; i++)
-			if (fork_and_wait(1) < 0)
+			if (fork_and_wait() < 0)
 				return 1;
 		stop = 1;
 		pthread_join(c, NULL);

@@ -1,0 +1,106 @@
+"""How a program ends, and forks: every path flushes, with the right exit code."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, program, check, equal, done  # noqa: E402
+
+T = program("threads")
+
+
+def process_span(run):
+    out = run.only()
+    return out, out.span("process")
+
+
+# Return from main with a code.
+r = Run([T, "return", "4"])
+equal(r.rc, 4, "exit code unchanged")
+out, p = process_span(r)
+equal(p["attrs"].get("process.exit.code"), 4, "process.exit.code from main's return")
+equal(p.get("status", {}).get("code"), 2, "non-zero exit: status ERROR")
+equal(p.get("status", {}).get("message"), "exit code 4", "status message")
+
+# exit() from a second thread while main blocks in join.
+r = Run([T, "exit-thread", "3"])
+equal(r.rc, 3, "exit code from a thread's exit()")
+out, p = process_span(r)
+equal(p["attrs"].get("process.exit.code"), 3, "process.exit.code from exit() in a thread")
+ex = out.span("thread exiter")
+equal(ex["attrs"].get("weft.thread.running_at_exit"), True, "the exiting thread was still running")
+
+# main calls pthread_exit; the last thread's end ends the process (exit 0).
+start = time.monotonic()
+r = Run([T, "main-exit"], timeout=60)
+elapsed = time.monotonic() - start
+equal(r.rc, 0, "exit code after main's pthread_exit")
+check(elapsed < 10, f"the process ends when its last thread does ({elapsed:.1f}s)")
+out, p = process_span(r)
+equal(p["attrs"].get("process.exit.code"), 0, "exit code 0")
+s = out.span("thread sleeper")
+equal(s.get("parentSpanId"), p["spanId"], "sleeper under the process")
+check("weft.thread.running_at_exit" not in s["attrs"], "sleeper ended before exit")
+equal(out.value("process.thread.count"), 0, "no live thread at the end")
+
+# A detached thread still running when main returns.
+r = Run([T, "detached"])
+equal(r.rc, 0, "exit code")
+out, p = process_span(r)
+f = out.span("thread forever")
+equal(f["attrs"].get("weft.thread.running_at_exit"), True, "running at exit")
+equal(f["attrs"].get("weft.thread.detached"), True, "detached")
+equal(f["endTimeUnixNano"], p["endTimeUnixNano"], "its span ends with the process")
+equal(out.value("process.thread.count"), 2, "main and the detached thread alive at exit")
+
+# A cancelled thread still gets its span (the end runs during the unwind).
+r = Run([T, "cancel"])
+equal(r.rc, 0, "cancel: exit code (PTHREAD_CANCELED seen by join)")
+out, p = process_span(r)
+f = out.span("thread forever")
+check("weft.thread.running_at_exit" not in f["attrs"], "cancelled thread ended")
+
+# fork from a non-main thread: the child is a new process span, parented on the
+# forking thread's span in the same trace; its threads are its children.
+r = Run([program("forker")])
+equal(r.rc, 0, "forker exit code")
+equal(len(r.by_pid), 2, "one output file per process")
+outs = sorted(r.by_pid.values(), key=lambda o: len(o.named("thread child_work")))
+parent, child = outs[0], outs[-1]
+pp, cp = parent.span("process"), child.span("process")
+ft = parent.span("thread forking_thread")
+equal(cp["traceId"], pp["traceId"], "child in the parent's trace")
+equal(cp.get("parentSpanId"), ft["spanId"], "child process under the forking thread's span")
+check(cp["attrs"]["process.pid"] != pp["attrs"]["process.pid"], "child has its own pid")
+equal(child.resource.get("process.parent_pid"), pp["attrs"]["process.pid"], "child's parent pid")
+check(child.resource.get("service.instance.id") != parent.resource.get("service.instance.id"),
+      "child has its own service.instance.id")
+cw = child.named("thread child_work")
+equal(len(cw), 2, "two child threads")
+check(all(s.get("parentSpanId") == cp["spanId"] for s in cw), "child threads under the child's process span")
+equal(len(parent.named("thread child_work")), 0, "no child thread in the parent's file")
+equal(child.value("weft.thread.created", weft_pool_name="child_work"), 2, "child counts only its threads")
+check(child.value("weft.thread.created", weft_pool_name="forking_thread") is None,
+      "child's counters start from zero")
+
+# Many forks while other threads churn and the exporter flushes every
+# millisecond: no child deadlocks (the test has a timeout), none loses its data.
+r = Run([program("forker"), "busy", "150"], env={"OTEL_BSP_SCHEDULE_DELAY": "1"}, timeout=120)
+equal(r.rc, 0, "150 forks under churn complete")
+equal(len(r.by_pid), 151, "every child wrote its own output")
+children = [o for o in r.by_pid.values() if o.named("thread child_work") or not o.named("thread churn")]
+equal(sum(1 for o in children if len(o.named("thread child_work")) == 2 and o.named("process")), 150,
+      "every child exported its process span and both thread spans")
+
+# OTEL_SDK_DISABLED: pure pass-through, nothing written.
+r = Run([T, "nested"], env={"OTEL_SDK_DISABLED": "true"}, expect_file=False)
+equal(r.rc, 0, "disabled: exit code")
+equal(r.files, [], "disabled: no output")
+equal(r.stderr, "", "disabled: silent")
+
+# The exporter thread is invisible: it is not a span and not counted.
+r = Run([program("worker-pool")])
+out = r.only()
+check(all("weft" not in s["name"] for s in out.spans), "no span for weft's own thread")
+equal(out.value("weft.thread.created", weft_pool_name="exporter_main"), None, "exporter not counted")
+done()
