@@ -111,14 +111,27 @@ struct weft_thread *weft_thread_adopt(void)
 			t->parent_span = weft_process.span;
 			t->span = weft_ids_span(&t->rng);
 			t->cur_span = t->span;
-			if (adopted_key_ok)
-				pthread_setspecific(adopted_key, t);
 		}
+		/* Main included: it may end by pthread_exit or by being cancelled. */
+		if (adopted_key_ok)
+			pthread_setspecific(adopted_key, t);
 		weft_self = t;
 		weft_registry_push(t);
 	}
 	weft_guard_leave();
 	return t;
+}
+
+int weft_thread_ring(struct weft_thread *t)
+{
+	int rc;
+
+	weft_guard_enter();
+	rc = weft_registry_ring(t);
+	weft_guard_leave();
+	if (rc < 0)
+		weft_store_relaxed(&t->ring.dropped, weft_load_relaxed(&t->ring.dropped) + 1);
+	return rc;
 }
 
 void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wait_kind kind,

@@ -78,6 +78,9 @@ static inline bool weft_hooks_enabled(unsigned family)
 	return (weft_cfg.hooks & family) != 0;
 }
 
+/* Gives a thread's ring its slots (first event); a failure counts a drop. */
+int weft_thread_ring(struct weft_thread *t);
+
 /* Asks the exporter thread for an early cycle (exporter/exporter.h). */
 void weft_exporter_wake(void);
 
@@ -88,6 +91,8 @@ void weft_exporter_wake(void);
  */
 static inline void weft_record(struct weft_thread *t, const struct weft_event *ev)
 {
+	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0)
+		return;
 	if (weft_ring_push(&t->ring, ev) && weft_ring_pending(&t->ring) == t->ring.wake_at)
 		weft_exporter_wake();
 }

@@ -30,10 +30,10 @@ static inline void *weft_zalloc(size_t n)
 	return mallocx(n ? n : 1, WEFT_MALLOCX_ZERO);
 }
 
-/* Zeroed and aligned to a cache line (64 bytes), for lock-free structures. */
-static inline void *weft_zalloc_cacheline(size_t n)
+/* Aligned to a cache line (64 bytes), for lock-free structures; not zeroed. */
+static inline void *weft_alloc_cacheline(size_t n)
 {
-	return mallocx(n ? n : 1, WEFT_MALLOCX_ZERO | WEFT_MALLOCX_LG_ALIGN(6));
+	return mallocx(n ? n : 1, WEFT_MALLOCX_LG_ALIGN(6));
 }
 
 static inline void *weft_realloc(void *p, size_t n)

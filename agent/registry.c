@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "agent/alloc.h"
 #include "agent/registry.h"
@@ -12,17 +14,34 @@ static _Atomic(struct weft_thread *) registry_head;
 
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
 {
-	size_t head = (sizeof(struct weft_thread) + 63) & ~(size_t)63;
-	struct weft_thread *t = weft_zalloc_cacheline(head + weft_ring_bytes(ring_capacity));
+	struct weft_thread *t = weft_alloc_cacheline(sizeof(*t));
 
 	if (!t)
 		return NULL;
-	weft_ring_init(&t->ring, (struct weft_event *)((char *)t + head), ring_capacity);
+	memset(t, 0, sizeof(*t));
+	/* The slots come with the thread's first event (weft_registry_ring). */
+	weft_ring_init(&t->ring, NULL, ring_capacity);
 	return t;
+}
+
+int weft_registry_ring(struct weft_thread *t)
+{
+	/* Not zeroed: a slot is written before it is published and read. */
+	struct weft_event *slots = weft_alloc_cacheline(weft_ring_bytes((uint32_t)t->ring.mask + 1));
+
+	if (!slots)
+		return -ENOMEM;
+	/*
+	 * A plain store: the consumer reads `slots` only after an acquire load
+	 * of `head` that returns a later release store of ours.
+	 */
+	t->ring.slots = slots;
+	return 0;
 }
 
 void weft_registry_free(struct weft_thread *t)
 {
+	weft_free(t->ring.slots);
 	weft_free(t);
 }
 

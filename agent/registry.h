@@ -64,7 +64,7 @@ struct weft_thread {
 	bool exit_seen;
 	uint64_t ring_dropped_seen;
 
-	/* The ring; its slots follow this struct in the same allocation. */
+	/* The ring; its slots are allocated on the first event. */
 	struct weft_ring ring;
 };
 
@@ -74,8 +74,14 @@ extern __thread struct weft_thread *weft_self __attribute__((tls_model("initial-
 /* What a thread points at after its exit: hooks pass through. */
 extern struct weft_thread weft_thread_dead;
 
-/* Allocates a zeroed state with an initialised ring; NULL on failure. */
+/*
+ * Allocates a zeroed state whose ring has no slots yet; NULL on failure.
+ * Most short-lived threads never record an event (their start and end live in
+ * the state), so the slots are allocated by weft_registry_ring, on the owning
+ * thread, before its first event: 0 or -ENOMEM.
+ */
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity);
+int weft_registry_ring(struct weft_thread *t);
 void weft_registry_free(struct weft_thread *t);
 
 /* Publishes a state to the exporter. */

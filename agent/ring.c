@@ -20,6 +20,8 @@ size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_even
 	uint64_t tail = weft_load_relaxed(&ring->tail);
 	uint64_t head = weft_load_acquire(&ring->head);
 
+	if (head == tail)
+		return 0; /* Also: no slots yet, and none may be read. */
 	for (uint64_t i = tail; i != head; i++)
 		fn(&ring->slots[i & ring->mask], arg);
 	/* Release: our reads of the slots happen before the producer reuses them. */

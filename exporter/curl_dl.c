@@ -187,8 +187,8 @@ static const struct weft_zlib *zlib_load_once(void)
 	sym(lib, "deflateReset", &zlib.deflate_reset, false);
 	sym(lib, "deflateEnd", &zlib.deflate_end, false);
 	sym(lib, "deflateBound", &zlib.deflate_bound, false);
-	if (!zlib.deflate_init2 || !zlib.deflate || !zlib.deflate_reset ||
-	    !zlib.deflate_end || !zlib.deflate_bound) {
+	if (!zlib.deflate_init2 || !zlib.deflate || !zlib.deflate_reset || !zlib.deflate_end ||
+	    !zlib.deflate_bound) {
 		weft_warn("libz.so.1 lacks deflate; sending OTLP requests uncompressed");
 		return NULL;
 	}

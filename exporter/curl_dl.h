@@ -66,8 +66,8 @@ const struct weft_curl *weft_curl_load(void);
 const char *weft_curl_error(void);
 
 struct weft_zlib {
-	int (*deflate_init2)(z_streamp strm, int level, int method, int window_bits,
-			     int mem_level, int strategy, const char *version, int stream_size);
+	int (*deflate_init2)(z_streamp strm, int level, int method, int window_bits, int mem_level,
+			     int strategy, const char *version, int stream_size);
 	int (*deflate)(z_streamp strm, int flush);
 	int (*deflate_reset)(z_streamp strm);
 	int (*deflate_end)(z_streamp strm);

@@ -4,10 +4,10 @@
  * Single-threaded by construction. Each cycle:
  *   1. takes threads registered since the last cycle (they are "seen": the
  *      created and live counts change, names waiting for them are applied);
- *   2. snapshots which threads have exited (acquire), *before* draining, so
- *      that every event an exited thread recorded is drained in this cycle;
- *   3. drains every ring, interpreting events (names, waits);
- *   4. ends the span of each thread found exited in step 2 and frees its
+ *   2. for each thread: reads whether it has exited (acquire) *before*
+ *      draining its ring, so that every event it recorded is drained; drains
+ *      the ring, interpreting events (names, waits);
+ *   3. ends the span of each thread found exited in step 2 and frees its
  *      state — the only place a state is freed.
  * Spans are exported every OTEL_BSP_SCHEDULE_DELAY or when a full batch is
  * queued; metrics every OTEL_METRIC_EXPORT_INTERVAL; both at shutdown.
@@ -276,26 +276,40 @@ static void finish_thread_span(struct weft_thread *t, uint64_t end_ns, bool runn
 
 /* --- Events ------------------------------------------------------------- */
 
+/*
+ * The thread that had pthread_t `key` at time `when`. glibc hands a pthread_t
+ * to a new thread as soon as the old one is joined, so one value can name
+ * several states in the list: the right one is the earliest that had not yet
+ * ended at `when`. (Its start may be later than `when`: a creator may name a
+ * thread before the thread itself has run.)
+ */
+static struct weft_thread *thread_at(pthread_t key, uint64_t when)
+{
+	struct weft_thread *best = NULL;
+
+	for (struct weft_thread *c = ex.threads; c; c = c->next) {
+		if (c->self != key || c->origin == WEFT_THREAD_MAIN)
+			continue;
+		if (c->exit_seen && weft_load_relaxed(&c->end_ns) < when)
+			continue;
+		if (!best || c->start_ns < best->start_ns)
+			best = c;
+	}
+	return best;
+}
+
 static void on_name(struct weft_thread *t, const struct weft_event *ev)
 {
-	struct tinfo *e;
+	struct weft_thread *target;
 
-	/*
-	 * A thread naming itself (the common case) is named directly: pthread_t
-	 * values are reused as soon as a thread is joined, so the map may already
-	 * hold a newer thread with the same value.
-	 */
-	if ((pthread_t)ev->object == t->self) {
-		memcpy(t->name, ev->u.name, sizeof(t->name));
-		t->named = true;
+	/* A thread naming itself (the common case) needs no search. */
+	target = (pthread_t)ev->object == t->self ? t : thread_at((pthread_t)ev->object, ev->t0);
+	if (target) {
+		memcpy(target->name, ev->u.name, sizeof(target->name));
+		target->named = true;
 		return;
 	}
-	e = map_find((pthread_t)ev->object);
-	if (e && e->live) {
-		memcpy(e->live->name, ev->u.name, sizeof(e->live->name));
-		e->live->named = true;
-		return;
-	}
+	/* Not registered yet: its creator named it before it ran. */
 	if (ex.n_pending < PENDING_NAMES) {
 		ex.pending[ex.n_pending].key = (pthread_t)ev->object;
 		memcpy(ex.pending[ex.n_pending].name, ev->u.name, sizeof(ev->u.name));
@@ -303,12 +317,13 @@ static void on_name(struct weft_thread *t, const struct weft_event *ev)
 	}
 }
 
-static void on_detach(const struct weft_event *ev)
+static void on_detach(struct weft_thread *t, const struct weft_event *ev)
 {
-	struct tinfo *e = map_find((pthread_t)ev->object);
+	struct weft_thread *target =
+		(pthread_t)ev->object == t->self ? t : thread_at((pthread_t)ev->object, ev->t0);
 
-	if (e && e->live)
-		e->live->detached = true;
+	if (target)
+		target->detached = true;
 }
 
 /* The thread a join waited for: the one holding that pthread_t at the time. */
@@ -404,7 +419,7 @@ static void on_event(const struct weft_event *ev, void *arg)
 		on_wait(t, ev);
 		break;
 	case WEFT_EV_DETACH:
-		on_detach(ev);
+		on_detach(t, ev);
 		break;
 	default:
 		break;
@@ -444,10 +459,16 @@ static void cycle(void)
 	struct weft_thread **pp, *t;
 
 	take_new_threads();
-	for (t = ex.threads; t; t = t->next)
+	/*
+	 * Two passes. First, for each thread, whether it has exited (acquire,
+	 * pairing with its release) *before* draining its ring, so every event it
+	 * recorded is drained now. Only then are exited threads ended and freed:
+	 * events drained from other rings in the first pass may name them.
+	 */
+	for (t = ex.threads; t; t = t->next) {
 		t->exit_seen = weft_load_acquire(&t->exited) != 0;
-	for (t = ex.threads; t; t = t->next)
 		drain_thread(t);
+	}
 	for (pp = &ex.threads; (t = *pp);) {
 		if (!t->exit_seen) {
 			pp = &t->next;

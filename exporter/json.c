@@ -208,8 +208,14 @@ void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
 		bool valid;
 
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			p++;
+			/* The common case: a run of plain ASCII, copied at once. */
+			const uint8_t *q = p + 1;
+
+			while (q < end && *q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+				q++;
+			memcpy(o, p, (size_t)(q - p));
+			o += q - p;
+			p = q;
 		} else if (c == '"' || c == '\\') {
 			*o++ = '\\';
 			*o++ = (char)c;

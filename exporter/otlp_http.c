@@ -290,14 +290,14 @@ static bool header_value_ok(const char *s)
 
 static void add_pair(const char *key, const char *value, void *arg)
 {
-	static const char *const reserved[] = {"content-type", "content-encoding",
-					       "content-length", "transfer-encoding", "expect"};
+	static const char *const reserved[] = {"content-type", "content-encoding", "content-length",
+					       "transfer-encoding", "expect"};
 	struct weft_otlp_pairs *p = arg;
 
 	/* Names are checked, values never printed: they are often credentials. */
 	if (!header_token(key) || !header_value_ok(value)) {
-		weft_warn("%s: ignoring header '%s': not a valid HTTP header name or value",
-			  p->var, header_token(key) ? key : "(invalid name)");
+		weft_warn("%s: ignoring header '%s': not a valid HTTP header name or value", p->var,
+			  header_token(key) ? key : "(invalid name)");
 		return;
 	}
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
@@ -315,8 +315,8 @@ static void add_pair(const char *key, const char *value, void *arg)
 		}
 	}
 	if (p->n == WEFT_OTLP_MAX_HEADERS) {
-		weft_warn("%s: more than %d headers; ignoring '%s'", p->var,
-			  WEFT_OTLP_MAX_HEADERS, key);
+		weft_warn("%s: more than %d headers; ignoring '%s'", p->var, WEFT_OTLP_MAX_HEADERS,
+			  key);
 		return;
 	}
 	p->key[p->n] = key;
@@ -497,8 +497,8 @@ static int channel_new_handles(struct weft_otlp *o, struct weft_otlp_channel *ch
 	if (ch->abandoned >= WEFT_OTLP_MAX_ABANDONED)
 		SETOPT(o, ch, CURLOPT_FORBID_REUSE, 1L);
 	if (!ok) {
-		weft_warn("otlp: libcurl %s refused an option for %s; dropping the %s",
-			  c->version, ch->shown, ch->name);
+		weft_warn("otlp: libcurl %s refused an option for %s; dropping the %s", c->version,
+			  ch->shown, ch->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -790,10 +790,9 @@ static int channel_send(struct weft_otlp *o, struct weft_otlp_channel *ch, const
 		}
 		if (once)
 			goto give_up;
-		wake = weft_clock_now() + (f.has_retry_after ? f.retry_after_ns
-							     : jittered(o, backoff));
-		backoff = backoff * 2 < WEFT_OTLP_BACKOFF_MAX ? backoff * 2
-							      : WEFT_OTLP_BACKOFF_MAX;
+		wake = weft_clock_now() +
+		       (f.has_retry_after ? f.retry_after_ns : jittered(o, backoff));
+		backoff = backoff * 2 < WEFT_OTLP_BACKOFF_MAX ? backoff * 2 : WEFT_OTLP_BACKOFF_MAX;
 		/* Wait, unless the next attempt would come too late anyway. */
 		for (;;) {
 			d = effective_deadline(o, ch, deadline);
@@ -893,8 +892,8 @@ static int channel_open(struct weft_otlp *o, struct weft_otlp_channel *ch,
 			enum weft_otlp_signal signal, const struct weft_config *cfg)
 {
 	const bool traces = signal == WEFT_OTLP_SIGNAL_TRACES;
-	const char *own_var = traces ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-				     : "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+	const char *own_var =
+	    traces ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 	bool from_own;
 	char why[160];
 
@@ -916,10 +915,9 @@ static int channel_open(struct weft_otlp *o, struct weft_otlp_channel *ch,
 	if (!ch->body)
 		return -ENOMEM;
 	weft_sockets_init(&ch->socks);
-	return build_headers(o, ch, cfg->headers,
-			     traces ? cfg->traces_headers : cfg->metrics_headers,
-			     traces ? "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
-				    : "OTEL_EXPORTER_OTLP_METRICS_HEADERS");
+	return build_headers(
+	    o, ch, cfg->headers, traces ? cfg->traces_headers : cfg->metrics_headers,
+	    traces ? "OTEL_EXPORTER_OTLP_TRACES_HEADERS" : "OTEL_EXPORTER_OTLP_METRICS_HEADERS");
 }
 
 /* A forked child: the parent's connections are closed here and never used. */

@@ -17,8 +17,8 @@ static bool ratio_decide(double ratio, const struct weft_trace_id *trace)
 	return (lower >> 1) < bound;
 }
 
-bool weft_sampler_decide(enum weft_sampler sampler, double ratio,
-			 const struct weft_trace_id *trace, bool has_parent, uint8_t parent_flags)
+bool weft_sampler_decide(enum weft_sampler sampler, double ratio, const struct weft_trace_id *trace,
+			 bool has_parent, uint8_t parent_flags)
 {
 	bool parent_sampled = (parent_flags & WEFT_TRACE_FLAG_SAMPLED) != 0;
 

@@ -33,8 +33,8 @@
  *   parentbased_*: the parent's sampled flag when there is a parent, else the
  *     root sampler named after the prefix.
  */
-bool weft_sampler_decide(enum weft_sampler sampler, double ratio,
-			 const struct weft_trace_id *trace, bool has_parent, uint8_t parent_flags);
+bool weft_sampler_decide(enum weft_sampler sampler, double ratio, const struct weft_trace_id *trace,
+			 bool has_parent, uint8_t parent_flags);
 
 /*
  * Decides for this process's trace from weft_cfg and weft_process and stores

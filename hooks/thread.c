@@ -75,24 +75,27 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		return rc;
 	}
 	self = weft_hook_thread(WEFT_HOOK_THREAD);
-	if (!self)
+	if (!self) {
+		errno = saved;
 		return real(thread, attr, start_routine, arg);
+	}
 
 	weft_guard_enter();
 	child = weft_thread_prepare_child(self, start_routine);
 	weft_guard_leave();
-	if (!child) {
-		errno = saved;
+	errno = saved;
+	if (!child)
 		return real(thread, attr, start_routine, arg);
-	}
 	child->next = arg; /* the trampoline takes it back before publishing */
+	/* errno is the caller's going in, and whatever the real call left coming out. */
 	rc = real(thread, attr, thread_trampoline, child);
 	if (rc != 0) {
+		saved = errno;
 		weft_guard_enter();
 		weft_registry_free(child);
 		weft_guard_leave();
+		errno = saved;
 	}
-	errno = saved;
 	return rc;
 }
 
@@ -237,6 +240,7 @@ WEFT_EXPORT int pthread_detach(pthread_t th)
 	memset(&ev, 0, sizeof(ev));
 	ev.type = WEFT_EV_DETACH;
 	ev.object = (uint64_t)th;
+	ev.t0 = weft_clock_now();
 	weft_record(self, &ev);
 	errno = saved;
 	return rc;
@@ -272,22 +276,16 @@ WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 }
 
 /*
- * pthread_exit: ends the calling thread; never returns. For threads weft
- * started, the trampoline's cleanup handler records the end during the
- * unwind. For the main thread (the process span's thread) it records that
- * the thread is gone, so the live-thread count is right while the process
- * goes on; the process span itself ends when the last thread calls exit.
+ * pthread_exit: ends the calling thread; never returns. weft records nothing
+ * here: every thread's end — return, pthread_exit or cancellation, the main
+ * thread's included — is recorded by the cleanup handler of the trampoline or
+ * by the thread-specific-data destructor weft registers for every thread it
+ * knows (agent/agent.c), both of which run during the real call.
  */
 WEFT_EXPORT void pthread_exit(void *ret)
 {
 	void (*real)(void *) = WEFT_REAL(pthread_exit);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_THREAD);
 
-	if (self && self->origin == WEFT_THREAD_MAIN) {
-		weft_guard_enter();
-		weft_thread_end(self);
-		weft_guard_leave();
-	}
 	if (real)
 		real(ret);
 	/* Unreachable unless libc has no pthread_exit: end the thread anyway. */

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,6 +273,7 @@ static void sleep_ms(long ms)
 }
 
 static void *volatile sink;
+static _Atomic pid_t worker_tid[12];
 
 static void *worker(void *arg)
 {
@@ -280,6 +282,7 @@ static void *worker(void *arg)
 	void *p;
 
 	program_thread = 1;
+	atomic_store(&worker_tid[id], (pid_t)syscall(SYS_gettid));
 	snprintf(name, sizeof(name), "own-%u", (unsigned)id);
 	pthread_setname_np(pthread_self(), name);
 	for (int i = 0; i < 100; i++) {
@@ -321,7 +324,10 @@ int main(void)
 	rc |= pthread_clockjoin_np(t[3], NULL, CLOCK_MONOTONIC, &ts);
 	rc |= pthread_detach(t[4]);
 	rc |= pthread_join(t[5], NULL);
-	sleep_ms(100); /* the detached thread ends */
+	/* Until the detached thread has ended and its stack is back in the cache. */
+	while (atomic_load(&worker_tid[4]) == 0 ||
+	       syscall(SYS_tgkill, (long)getpid(), (long)atomic_load(&worker_tid[4]), 0L) == 0)
+		sleep_ms(1);
 
 	/* A second round, after the first threads' stacks went to the cache. */
 	for (uintptr_t i = 0; i < N; i++)

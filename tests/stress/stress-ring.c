@@ -98,6 +98,11 @@ static struct weft_thread *register_self(uint32_t cap, enum weft_thread_origin o
 {
 	struct weft_thread *t = weft_registry_alloc(cap);
 
+	if (t && weft_registry_ring(t) < 0) {
+		weft_registry_free(t);
+		t = NULL;
+	}
+
 	/* Not assert_true: the harness counters belong to the main thread. */
 	if (!t) {
 		fprintf(stderr, "weft_registry_alloc(%u) failed\n", cap);

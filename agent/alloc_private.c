@@ -1,0 +1,38 @@
+/*
+ * Keeps the private allocator private: it must not read the program's
+ * allocator configuration.
+ *
+ * Debian's jemalloc archive reads MALLOC_CONF (through secure_getenv) and the
+ * /etc/malloc.conf symlink (through readlink) when it initialises — which it
+ * does from its own constructor, in every program weft is preloaded into. A
+ * program that configures *its* jemalloc with MALLOC_CONF=stats_print:true
+ * would get our allocator's statistics too; abort_conf:true with an option our
+ * build lacks would abort it. These two definitions live only in libweft.so
+ * and are local to it (the version script exports neither), so they are what
+ * the archive's references bind to, and nothing outside weft sees them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+char *secure_getenv(const char *name);
+ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
+
+char *secure_getenv(const char *name)
+{
+	if (strcmp(name, "MALLOC_CONF") == 0 || getauxval(AT_SECURE))
+		return NULL;
+	return getenv(name);
+}
+
+ssize_t readlink(const char *restrict path, char *restrict buf, size_t len)
+{
+	if (strcmp(path, "/etc/malloc.conf") == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return syscall(SYS_readlink, path, buf, len);
+}
