@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages weft needs to build and test are installed.
+# As root it installs what is missing with apt-get; otherwise it prints the
+# exact command to run and exits 1. Sourced by scripts/quickstart and
+# scripts/test (`deps_ensure build` or `deps_ensure test`).
+
+# To build libweft.so and its example.
+WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libunwind-dev libprotobuf-c-dev
+    protobuf-c-compiler libcurl4-openssl-dev libjemalloc-dev zlib1g-dev python3)
+# To run every test: the launcher tests read ELF headers (binutils), the OTLP
+# tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), and
+# the static-binary launcher test links against glibc's static archive.
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm)
+
+deps_missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            printf '%s\n' "$p"
+    done
+}
+
+deps_ensure() {
+    local want=("${WEFT_BUILD_PACKAGES[@]}")
+    [ "${1:-build}" = test ] && want+=("${WEFT_TEST_PACKAGES[@]}")
+    local missing
+    missing=$(deps_missing "${want[@]}" | tr '\n' ' ')
+    [ -z "${missing// /}" ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "weft: installing ${missing}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >&2
+        return
+    fi
+    echo "weft: these Debian packages are missing; install them first:" >&2
+    echo "  sudo apt-get install -y ${missing}" >&2
+    exit 1
+}
