@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +52,13 @@
 /* Percent of OTEL_BSP_EXPORT_TIMEOUT, from the start of exit, for each signal. */
 #define WEFT_OTLP_EXIT_SHARE_TRACES  50
 #define WEFT_OTLP_EXIT_SHARE_METRICS 90
+/*
+ * Once exiting, no retry starts later than a quarter of OTEL_BSP_EXPORT_TIMEOUT,
+ * at most 5 s, after the exit began: a collector that is down must not hold
+ * every exiting process for the whole timeout (an attempt already running may
+ * still use its signal's share).
+ */
+#define WEFT_OTLP_EXIT_RETRY_WINDOW (5 * NSEC_PER_SEC)
 
 #define WEFT_OTLP_DEFAULT_ENDPOINT "http://localhost:4318"
 #define WEFT_OTLP_RESPONSE_MAX	   (64 * 1024)
@@ -92,6 +100,7 @@ struct weft_otlp_channel {
 	unsigned abandoned;
 	uint64_t quiet_until; /* cooling down after a collector was found down */
 	int quiet_err;
+	struct weft_otlp_channel *sibling; /* the other signal's, when it has the same origin */
 	/* The last response. */
 	char status_line[96];
 	char retry_after[64];
@@ -112,15 +121,31 @@ struct weft_otlp {
 	struct weft_gzip *gz;
 	uint64_t request_timeout_ns;
 	uint64_t exit_budget_ns;
+	uint64_t exit_window_ns;
 	uint64_t exit_seen_ns;
 	char certificate[WEFT_CONFIG_STR];
 	char user_agent[64];
 	struct weft_rng rng;
 	pid_t pid;
+	/* Forked while the parent was inside libcurl: libcurl is not used here. */
+	bool fork_unsafe;
+	struct weft_sink *fallback;
+	bool fallback_tried;
 };
 
 /* The sink of this process, so that a forked child can retire the parent's. */
 static struct weft_otlp *current;
+
+/*
+ * Set while the exporter is inside the dynamic loader or libcurl (loading it,
+ * or running a transfer: TLS, the resolver, curl's own state). A process
+ * forked at such a moment inherits those libraries' locks held and their
+ * state half-changed by a thread that does not exist in it, so the child
+ * never calls into them: it writes the file output instead. Stored with
+ * sequential consistency so that the value a fork copies is never older than
+ * the work it guards.
+ */
+static _Atomic int in_libcurl;
 
 /* --- Small string helpers (ASCII, locale-free) -------------------------- */
 
@@ -185,6 +210,24 @@ static const char *signal_url(const char *base, const char *own, const char *pat
 		n--;
 	snprintf(out + n, outlen - n, "/%s", path);
 	return out;
+}
+
+/* Whether two URLs have the same scheme, host and port (case-insensitively). */
+static bool same_origin(const char *a, const char *b)
+{
+	const char *ea = strstr(a, "://"), *eb = strstr(b, "://");
+	size_t na, nb;
+
+	if (!ea || !eb)
+		return false;
+	na = (size_t)(ea + 3 - a) + strcspn(ea + 3, "/?#");
+	nb = (size_t)(eb + 3 - b) + strcspn(eb + 3, "/?#");
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+			return false;
+	return true;
 }
 
 /* The URL for messages: any user:password@ removed. */
@@ -324,19 +367,52 @@ static void add_pair(const char *key, const char *value, void *arg)
 	p->n++;
 }
 
+/*
+ * Parses one headers variable. Items that are not key=value are dropped here,
+ * with a warning that does not show them (they are often credentials), before
+ * weft_resource_parse_pairs, which would print them.
+ */
 static int parse_headers(const char *raw, const char *var, char **buf, struct weft_otlp_pairs *p)
 {
-	size_t len = strlen(raw) + 2;
+	size_t len = strlen(raw) + 2, o = 0, item = 0;
+	char *clean;
+	int err;
 
 	p->n = 0;
 	p->var = var;
 	*buf = NULL;
 	if (!raw[0])
 		return 0;
+	clean = weft_alloc(len);
 	*buf = weft_alloc(len);
-	if (!*buf)
+	if (!clean || !*buf) {
+		weft_free(clean);
 		return -ENOMEM;
-	return weft_resource_parse_pairs(raw, *buf, len, add_pair, p);
+	}
+	for (const char *q = raw; *q; item++) {
+		size_t n = strcspn(q, ",");
+		const char *eq = memchr(q, '=', n);
+		size_t k = 0;
+
+		while (k < n && (q[k] == ' ' || q[k] == '\t'))
+			k++;
+		if (eq && q + k != eq) {
+			if (o)
+				clean[o++] = ',';
+			memcpy(clean + o, q, n);
+			o += n;
+		} else if (n > k) {
+			weft_warn("%s: ignoring item %zu: not key=value (not shown)", var,
+				  item + 1);
+		}
+		q += n;
+		if (*q == ',')
+			q++;
+	}
+	clean[o] = '\0';
+	err = weft_resource_parse_pairs(clean, *buf, len, add_pair, p);
+	weft_free(clean);
+	return err;
 }
 
 static struct curl_slist *append_line(const struct weft_curl *c, struct curl_slist *list,
@@ -499,6 +575,9 @@ static int channel_new_handles(struct weft_otlp *o, struct weft_otlp_channel *ch
 	if (!ok) {
 		weft_warn("otlp: libcurl %s refused an option for %s; dropping the %s", c->version,
 			  ch->shown, ch->name);
+		/* Not connected: leaving them costs memory, never a descriptor. */
+		ch->easy = NULL;
+		ch->multi = NULL;
 		return -EINVAL;
 	}
 	return 0;
@@ -605,9 +684,11 @@ static CURLcode run_transfer(struct weft_otlp *o, struct weft_otlp_channel *ch)
 	CURLMsg *msg;
 	int running = 1, queued;
 
+	atomic_store(&in_libcurl, 1);
 	mc = c->multi_add_handle(ch->multi, ch->easy);
 	if (mc != CURLM_OK) {
 		snprintf(ch->errbuf, sizeof(ch->errbuf), "%s", c->multi_strerror(mc));
+		atomic_store(&in_libcurl, 0);
 		return CURLE_FAILED_INIT;
 	}
 	for (;;) {
@@ -625,6 +706,7 @@ static CURLcode run_transfer(struct weft_otlp *o, struct weft_otlp_channel *ch)
 	if (mc != CURLM_OK && !ch->errbuf[0])
 		snprintf(ch->errbuf, sizeof(ch->errbuf), "%s", c->multi_strerror(mc));
 	c->multi_remove_handle(ch->multi, ch->easy);
+	atomic_store(&in_libcurl, 0);
 	return result;
 }
 
@@ -796,6 +878,16 @@ static int channel_send(struct weft_otlp *o, struct weft_otlp_channel *ch, const
 		/* Wait, unless the next attempt would come too late anyway. */
 		for (;;) {
 			d = effective_deadline(o, ch, deadline);
+			if (o->exit_seen_ns) {
+				/* Exiting: the last retry starts at the end of the window. */
+				uint64_t last = o->exit_seen_ns + o->exit_window_ns;
+
+				if (wake > last) {
+					if (f.has_retry_after || weft_clock_now() >= last)
+						goto give_up;
+					wake = last;
+				}
+			}
 			if (wake + WEFT_OTLP_MIN_ATTEMPT > d)
 				goto give_up;
 			now = weft_clock_now();
@@ -806,8 +898,13 @@ static int channel_send(struct weft_otlp *o, struct weft_otlp_channel *ch, const
 	}
 give_up:
 	if (attempts) {
+		/* The other signal's collector, if it is the same, is down too. */
 		ch->quiet_until = weft_clock_now() + WEFT_OTLP_COOLDOWN;
 		ch->quiet_err = f.err;
+		if (ch->sibling) {
+			ch->sibling->quiet_until = ch->quiet_until;
+			ch->sibling->quiet_err = f.err;
+		}
 	}
 	report_failure(ch, &f, items, attempts, true);
 	return f.err;
@@ -840,6 +937,28 @@ static struct weft_otlp *sink_otlp(struct weft_sink *sink)
 	return sink->priv;
 }
 
+/*
+ * A process forked while its parent's exporter was inside libcurl: the file
+ * output, opened at the first export (a child that execs or _exits at once
+ * never gets a file).
+ */
+static bool fallback(struct weft_otlp *o)
+{
+	char path[WEFT_CONFIG_STR + 64];
+
+	if (o->fallback_tried)
+		return o->fallback != NULL;
+	o->fallback_tried = true;
+	weft_config_expand_path(weft_cfg.output_path, weft_resource_service_name(), getpid(), path,
+				sizeof(path));
+	o->fallback = weft_jsonl_open(path);
+	if (o->fallback)
+		weft_warn("otlp: this process was forked while weft was inside libcurl, which it "
+			  "cannot use safely here; writing %s instead",
+			  path);
+	return o->fallback != NULL;
+}
+
 static int otlp_export_spans(struct weft_sink *sink, const struct weft_resource *res,
 			     const struct weft_span *spans, size_t n)
 {
@@ -852,6 +971,8 @@ static int otlp_export_spans(struct weft_sink *sink, const struct weft_resource 
 		return -EINVAL;
 	if (!n)
 		return 0;
+	if (o->fork_unsafe)
+		return fallback(o) ? o->fallback->export_spans(o->fallback, res, spans, n) : -EIO;
 	err = weft_otlp_encode_traces(res, spans, n, &buf, &len);
 	if (err)
 		return err;
@@ -871,6 +992,9 @@ static int otlp_export_metrics(struct weft_sink *sink, const struct weft_resourc
 		return -EINVAL;
 	if (!n)
 		return 0;
+	if (o->fork_unsafe)
+		return fallback(o) ? o->fallback->export_metrics(o->fallback, res, metrics, n)
+				   : -EIO;
 	for (size_t i = 0; i < n; i++)
 		points += metrics[i].n_points;
 	err = weft_otlp_encode_metrics(res, metrics, n, &buf, &len);
@@ -886,6 +1010,10 @@ static int otlp_export_metrics(struct weft_sink *sink, const struct weft_resourc
  */
 static void otlp_shutdown(struct weft_sink *sink)
 {
+	struct weft_otlp *o = sink_otlp(sink);
+
+	if (o->fallback && o->fallback->shutdown)
+		o->fallback->shutdown(o->fallback);
 }
 
 static int channel_open(struct weft_otlp *o, struct weft_otlp_channel *ch,
@@ -938,29 +1066,47 @@ struct weft_sink *weft_otlp_open(const struct weft_config *cfg)
 	const struct weft_curl *c;
 	struct weft_otlp *o;
 
+	bool unsafe = atomic_load(&in_libcurl) != 0;
+
 	retire_parent_sink();
-	c = weft_curl_load();
-	if (!c) {
-		weft_warn("%s; writing the file output instead", weft_curl_error());
-		return NULL;
+	c = NULL;
+	if (!unsafe) {
+		atomic_store(&in_libcurl, 1);
+		c = weft_curl_load();
+		atomic_store(&in_libcurl, 0);
+		if (!c) {
+			weft_warn("%s; writing the file output instead", weft_curl_error());
+			return NULL;
+		}
 	}
 	o = weft_zalloc(sizeof(*o));
 	if (!o)
 		return NULL;
 	o->c = c;
+	o->fork_unsafe = unsafe;
 	o->pid = getpid();
 	o->request_timeout_ns = cfg->otlp_timeout_ns;
 	o->exit_budget_ns = cfg->bsp_export_timeout_ns;
+	o->exit_window_ns = cfg->bsp_export_timeout_ns / 4 < WEFT_OTLP_EXIT_RETRY_WINDOW
+				? cfg->bsp_export_timeout_ns / 4
+				: WEFT_OTLP_EXIT_RETRY_WINDOW;
 	snprintf(o->certificate, sizeof(o->certificate), "%s", cfg->certificate);
 	snprintf(o->user_agent, sizeof(o->user_agent), "weft/%s", WEFT_VERSION);
 	weft_ids_seed(&o->rng, (uint64_t)getpid() ^ 0x6f746c70u);
-	if (cfg->gzip)
+	if (cfg->gzip && !unsafe) {
+		atomic_store(&in_libcurl, 1);
 		o->gz = weft_gzip_new(); /* NULL: uncompressed, after a warning */
+		atomic_store(&in_libcurl, 0);
+	}
 	for (int s = 0; s < 2; s++) {
 		int err;
 
 		if (!want[s])
 			continue;
+		if (unsafe) {
+			o->has[s] = true;
+			continue;
+		}
 		err = channel_open(o, &o->ch[s], (enum weft_otlp_signal)s, cfg);
 		if (err) {
 			if (err == -ENOMEM)
@@ -969,6 +1115,10 @@ struct weft_sink *weft_otlp_open(const struct weft_config *cfg)
 			return NULL;
 		}
 		o->has[s] = true;
+	}
+	if (o->has[0] && o->has[1] && !unsafe && same_origin(o->ch[0].url, o->ch[1].url)) {
+		o->ch[0].sibling = &o->ch[1];
+		o->ch[1].sibling = &o->ch[0];
 	}
 	o->sink.name = "otlp";
 	o->sink.export_spans = otlp_export_spans;

@@ -13,26 +13,36 @@
  * CA store, or OTEL_EXPORTER_OTLP_CERTIFICATE when set.
  *
  * Retry: only 429, 502, 503 and 504 and transport failures (connection
- * refused or reset, timeouts, send and receive errors, name resolution) are
- * retried, with exponential backoff (1 s, doubling, at most 5 s, each wait
- * drawn uniformly from half to one and a half times that) or after the
- * server's Retry-After (seconds or an HTTP date) when it sent one; each
- * request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT and the whole export,
- * retries included, by OTEL_BSP_EXPORT_TIMEOUT (spans) or
+ * refused or reset, timeouts, send and receive errors, name resolution, a
+ * failed TLS handshake) are retried, with exponential backoff (1 s, doubling,
+ * at most 5 s, each wait drawn uniformly from half to one and a half times
+ * that) or after the server's Retry-After (seconds or an HTTP date) when it
+ * sent one; each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT and the
+ * whole export, retries included, by OTEL_BSP_EXPORT_TIMEOUT (spans) or
  * OTEL_METRIC_EXPORT_TIMEOUT (metrics). A batch still not delivered then is
  * dropped (the caller counts it), and for the next 5 s further batches of that
- * signal are dropped at once rather than stalling the exporter thread on a
- * collector known to be down. Any other status (400, 401, 404, 413, ...) is
- * final: the batch is dropped without a retry. A 2xx answer with a partial
- * success is logged once per signal and not retried.
+ * signal (and of the other, when it goes to the same scheme, host and port)
+ * are dropped at once rather than stalling the exporter thread on a collector
+ * known to be down. Any other status (400, 401, 404, 413, a redirect, ...) and
+ * any other failure (a certificate that does not verify, ...) is final: the
+ * batch is dropped without a retry. A 2xx answer with a partial success is
+ * logged once per signal and not retried.
  *
- * Once the program is exiting (main returned or exit() was called) retries
- * are cut short so that the final export fits OTEL_BSP_EXPORT_TIMEOUT: spans
- * get the first half of it, metrics until nine tenths of it.
+ * Once the program is exiting (main returned or exit() was called) the final
+ * export is kept within OTEL_BSP_EXPORT_TIMEOUT: spans get the first half of
+ * it, metrics until nine tenths of it; no retry starts later than a quarter of
+ * it (at most 5 s) after the exit began; and a signal found down in the last
+ * 5 s gets one attempt, not retries.
  *
  * The first failure of each kind (an HTTP status, a transport error) prints
  * one `weft:` line naming the signal's endpoint (without any user:password
  * part) and the reason; later ones are only counted.
+ *
+ * A process forked while its parent's exporter was inside libcurl (loading it,
+ * or in a transfer) inherits libcurl, its TLS library and the resolver with
+ * locks held by a thread that does not exist in it; such a child never calls
+ * into them and writes its telemetry to the file output (WEFT_OUTPUT) instead,
+ * after one `weft:` line. Other children open connections of their own.
  *
  * Everything here runs on the exporter thread, whose guard keeps weft's hooks
  * out of libcurl's calls; see curl_dl.h for how libcurl is loaded and

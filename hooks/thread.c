@@ -219,6 +219,27 @@ WEFT_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 }
 
 /*
+ * Records a fact about thread `th` (detached, named) after a successful call.
+ * The exporter resolves `th` against thread lifetimes at time t0, because
+ * pthread_t values are reused.
+ */
+static void record_about(struct weft_thread *self, enum weft_event_type type, pthread_t th,
+			 const char *name)
+{
+	int saved = errno;
+	struct weft_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = (uint16_t)type;
+	ev.object = (uint64_t)th;
+	ev.t0 = weft_clock_now();
+	if (name)
+		strncpy(ev.u.name, name, sizeof(ev.u.name) - 1);
+	weft_record(self, &ev);
+	errno = saved;
+}
+
+/*
  * pthread_detach: marks a thread as never to be joined; returns 0 or an error
  * number. weft records that the thread was detached (a detached thread that
  * is still running at exit is not a leak) after a successful call.
@@ -227,22 +248,14 @@ WEFT_EXPORT int pthread_detach(pthread_t th)
 {
 	int (*real)(pthread_t) = WEFT_REAL(pthread_detach);
 	struct weft_thread *self;
-	struct weft_event ev;
-	int rc, saved;
+	int rc;
 
 	if (!real)
 		return ENOSYS;
 	self = weft_hook_thread(WEFT_HOOK_THREAD);
 	rc = real(th);
-	if (!self || rc != 0)
-		return rc;
-	saved = errno;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = WEFT_EV_DETACH;
-	ev.object = (uint64_t)th;
-	ev.t0 = weft_clock_now();
-	weft_record(self, &ev);
-	errno = saved;
+	if (self && rc == 0)
+		record_about(self, WEFT_EV_DETACH, th, NULL);
 	return rc;
 }
 
@@ -255,23 +268,14 @@ WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 {
 	int (*real)(pthread_t, const char *) = WEFT_REAL(pthread_setname_np);
 	struct weft_thread *self;
-	struct weft_event ev;
-	int rc, saved;
+	int rc;
 
 	if (!real)
 		return ENOSYS;
 	self = weft_hook_thread(WEFT_HOOK_THREAD);
 	rc = real(th, name);
-	if (!self || rc != 0)
-		return rc;
-	saved = errno;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = WEFT_EV_NAME;
-	ev.object = (uint64_t)th;
-	ev.t0 = weft_clock_now();
-	strncpy(ev.u.name, name, sizeof(ev.u.name) - 1);
-	weft_record(self, &ev);
-	errno = saved;
+	if (self && rc == 0)
+		record_about(self, WEFT_EV_NAME, th, name);
 	return rc;
 }
 

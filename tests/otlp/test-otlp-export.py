@@ -165,10 +165,13 @@ def check_headers():
             "OTEL_EXPORTER_OTLP_HEADERS":
                 "x-common=c1, X-Over=general,authorization=Basic%20dXNlcjpwdw%3D%3D",
             "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-over=traces%2Cvalue,x-only-traces=1",
-            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-only-metrics=%E2%9C%93",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-only-metrics=%E2%9C%93,Bearer secret1,"
+                                                  "bad name=secret2,x-crlf=a%0D%0Asecret3",
         })
         equal(r.rc, 0, "headers: exit code")
-        equal(otlptest.weft_lines(r.stderr), [], "headers: no weft: lines")
+        lines = otlptest.weft_lines(r.stderr)
+        equal(len(lines), 3, f"headers: one line per bad item: {lines}")
+        check(not any("secret" in line for line in lines), "headers: values never printed")
         th = one(rx.requests("traces", wait=2), "headers traces")["headers"]
         mh = one(rx.requests("metrics", wait=2), "headers metrics")["headers"]
     for h, what in ((th, "traces"), (mh, "metrics")):
@@ -337,8 +340,24 @@ def check_fork():
               "fork: the child's process span has a parent in the parent process")
 
 
+def check_forkstorm():
+    """Children forked while the exporter is still loading libcurl or sending."""
+    with Receiver() as rx:
+        r = run([otlptest.otlp_program("timed-work"), "2", "forkstorm"], rx.url)
+        equal(r.rc, 0, "fork storm: exit code")
+        check("children ok" in r.stdout, f"fork storm: every child exited with 0: {r.stdout}")
+        tr = rx.requests("traces", wait=2)
+    names = {otlptest.resource_of(q).get("process.executable.name") for q in tr}
+    check("timed-work" in names, "fork storm: the parent's spans arrive")
+    for line in otlptest.weft_lines(r.stderr):
+        check("forked while weft was inside libcurl" in line, f"fork storm: {line}")
+    for f in r.files:
+        check(os.path.getsize(f) > 0, f"fork storm: fallback file {f} holds the child's data")
+
+
 check_content()
 check_fork()
+check_forkstorm()
 check_https()
 check_gzip()
 check_headers()

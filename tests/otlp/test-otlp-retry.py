@@ -62,6 +62,21 @@ def check_down_then_up():
             holder["rx"].stop()
 
 
+def check_dead_collector():
+    """Nothing listens: the exit is delayed by seconds, not by OTEL_BSP_EXPORT_TIMEOUT (30 s)."""
+    port = otlptest.free_port()
+    t0 = time.monotonic()
+    r = run([WORKER_POOL], f"http://127.0.0.1:{port}")
+    took = time.monotonic() - t0
+    print(f"info: dead collector: exit after {took:.1f} s")
+    equal(r.rc, 0, "dead collector: exit code")
+    check(4 <= took < 9, f"dead collector: retried for the exit window only ({took:.1f} s)")
+    lines = otlptest.weft_lines(r.stderr)
+    equal(len(lines), 2, f"dead collector: one line per signal: {lines}")
+    check(all(f"127.0.0.1:{port}" in line and "onnect" in line for line in lines),
+          f"dead collector: names the endpoint and the reason: {lines}")
+
+
 def check_retry_after(status, retry_after, min_gap_ms, what):
     with Receiver("--status", status, "--fail-count", "1", "--retry-after", retry_after) as rx:
         r = run([WORKER_POOL], rx.url, env={"OTEL_BSP_EXPORT_TIMEOUT": "20s"})
@@ -214,6 +229,7 @@ def check_no_libcurl():
 
 
 check_down_then_up()
+check_dead_collector()
 check_retry_after("503", "2", 2000, "503 Retry-After: 2")
 date = email.utils.formatdate(time.time() + 4, usegmt=True)
 check_retry_after("429", date, 2000, "429 Retry-After: HTTP date")

@@ -12,6 +12,11 @@
  * With `fork`, it then sleeps 300 ms (so that weft has exported and holds a
  * connection), forks a child that runs two rounds and calls exit(0), waits
  * for it, runs two more rounds itself and returns.
+ *
+ * With `forkstorm`, it first forks 20 children, one after the other, at once
+ * (while weft's exporter is still starting: loading libcurl, connecting);
+ * even ones run a round and call exit(0), odd ones exec /bin/true. Prints
+ * "children ok" when every child exited with 0.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -58,6 +63,25 @@ int main(int argc, char **argv)
 	struct timespec pause = {.tv_sec = 0, .tv_nsec = 300000000};
 	pid_t pid;
 
+	if (argc > 2 && strcmp(argv[2], "forkstorm") == 0) {
+		int bad = 0;
+
+		for (int i = 0; i < 20; i++) {
+			pid = fork();
+			if (pid < 0)
+				return 1;
+			if (pid == 0) {
+				if (i % 2)
+					execl("/bin/true", "true", (char *)NULL);
+				exit(run_rounds(1));
+			}
+			if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+			    WEXITSTATUS(status) != 0)
+				bad++;
+		}
+		if (!bad)
+			printf("children ok\n");
+	}
 	if (run_rounds(rounds))
 		return 1;
 	printf("elapsed_ms=%.1f\n", now_ms() - t0);
