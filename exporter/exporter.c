@@ -38,15 +38,17 @@
 
 enum { MAX_SINKS = 3, PENDING_NAMES = 64 };
 
-/* What the exporter remembers of a thread by its pthread_t (for names, joins). */
+/*
+ * What the exporter remembers of a thread by its pthread_t after its state is
+ * freed, for the join that reaped it (drained possibly a cycle later).
+ */
 struct tinfo {
 	pthread_t key;
 	bool used;
-	struct weft_thread *live; /* NULL once ended */
 	pid_t tid;
 	struct weft_trace_id trace;
 	uint64_t span;
-	uint64_t start_ns, end_ns;
+	uint64_t start_ns;
 	/* The previous thread that had this pthread_t, for a join drained late. */
 	pid_t prev_tid;
 	struct weft_trace_id prev_trace;
@@ -194,12 +196,10 @@ static void thread_seen(struct weft_thread *t)
 			e->prev_span = e->span;
 			e->prev_start_ns = e->start_ns;
 		}
-		e->live = t;
 		e->tid = t->tid;
 		e->trace = t->trace;
 		e->span = t->span;
 		e->start_ns = t->start_ns;
-		e->end_ns = 0;
 	}
 	/* A name set before the thread registered itself. */
 	for (size_t i = 0; i < ex.n_pending; i++) {
@@ -443,17 +443,6 @@ static void drain_thread(struct weft_thread *t)
 		export_spans();
 }
 
-static void thread_ended(struct weft_thread *t)
-{
-	struct tinfo *e = map_find(t->self);
-
-	ex.live--;
-	if (e && e->live == t) {
-		e->live = NULL;
-		e->end_ns = weft_load_relaxed(&t->end_ns);
-	}
-}
-
 static void cycle(void)
 {
 	struct weft_thread **pp, *t;
@@ -475,7 +464,7 @@ static void cycle(void)
 			continue;
 		}
 		*pp = t->next;
-		thread_ended(t);
+		ex.live--;
 		if (t->origin != WEFT_THREAD_MAIN)
 			finish_thread_span(t, weft_load_relaxed(&t->end_ns), false);
 		weft_fetch_add_relaxed(&weft_registry_pending_exits, (uint32_t)-1);

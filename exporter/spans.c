@@ -9,7 +9,7 @@ static struct weft_qspan *queue;
 /* Where spans of a trace that is not sampled are assembled, then forgotten. */
 static struct weft_qspan unsampled;
 static bool process_unsampled;
-static size_t queue_cap, queue_len, max_queue, max_batch;
+static size_t queue_len, max_queue, max_batch;
 static struct weft_span *batch;
 
 void weft_spans_init(size_t queue_size, size_t batch_size)
@@ -48,7 +48,6 @@ struct weft_qspan *weft_spans_reserve(bool reserved)
 		queue = weft_alloc((max_queue + 1) * sizeof(*queue));
 		if (!queue)
 			return NULL;
-		queue_cap = max_queue + 1;
 	}
 	q = &queue[queue_len++];
 init:
@@ -152,6 +151,6 @@ size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 void weft_spans_reset(void)
 {
 	queue = NULL;
-	queue_cap = queue_len = 0;
+	queue_len = 0;
 	batch = NULL;
 }
