@@ -232,6 +232,7 @@ static void new_process_identity(void)
 	weft_store_relaxed(&weft_process.exit_code, 0);
 	weft_store_relaxed(&weft_process.exit_code_set, 0);
 	weft_store_relaxed(&weft_process.main_exited, 0);
+	weft_store_relaxed(&weft_process.exiting, 0);
 }
 
 static void atfork_prepare(void)

@@ -36,6 +36,7 @@ struct weft_process {
 	_Atomic int exit_code;
 	_Atomic int exit_code_set;
 	_Atomic int main_exited; /* the main thread called pthread_exit */
+	_Atomic int exiting;     /* the final export has begun */
 };
 
 extern _Atomic int weft_agent_state;

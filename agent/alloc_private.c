@@ -18,6 +18,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/*
+ * The private allocator's own settings (jemalloc reads this symbol; the
+ * archive's definition is weak). One arena: the agent allocates little, from
+ * few threads. Freed pages are returned to the kernel after 30 s rather than
+ * at once: purging means madvise, whose TLB shootdowns interrupt every core
+ * running the program, and the agent's memory is reused within that time.
+ */
+const char *malloc_conf = "narenas:1,dirty_decay_ms:30000,muzzy_decay_ms:0,background_thread:false";
+
 char *secure_getenv(const char *name);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
 

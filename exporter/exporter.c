@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -690,6 +691,14 @@ static void final_export(void)
 static void *exporter_main(void *arg)
 {
 	prctl(PR_SET_NAME, "weft-exporter", 0, 0, 0);
+	/*
+	 * Behind the program's threads when they compete for a core (Linux nice
+	 * values are per thread): telemetry work should use idle time first.
+	 * Nice 10 still gets about a tenth of a contended core, so a saturated
+	 * program's rings are still drained; what cannot keep up is dropped and
+	 * counted, never waited for.
+	 */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	setup();
 	while (weft_load_acquire(&exporter_state) == EXPORTER_RUNNING) {
 		uint32_t seen = weft_load_relaxed(&wake_word);
@@ -764,6 +773,9 @@ void weft_exporter_shutdown(void)
 {
 	uint64_t deadline;
 	int expected = EXPORTER_RUNNING;
+
+	/* Outputs shorten their retries from here on (exporter/otlp_http.c). */
+	weft_store_release(&weft_process.exiting, 1);
 
 	if (!weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_STOPPING)) {
 		/* No exporter thread (never started, or it stepped aside): export here. */

@@ -791,7 +791,8 @@ static uint64_t effective_deadline(struct weft_otlp *o, struct weft_otlp_channel
 {
 	uint64_t cut;
 
-	if (!o->exit_seen_ns && weft_load_acquire(&weft_process.exit_code_set))
+	if (!o->exit_seen_ns && (weft_load_acquire(&weft_process.exit_code_set) ||
+				 weft_load_acquire(&weft_process.exiting)))
 		o->exit_seen_ns = weft_clock_now();
 	if (!o->exit_seen_ns)
 		return deadline;
