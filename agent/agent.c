@@ -187,20 +187,24 @@ void weft_thread_end(struct weft_thread *t)
 {
 	uint32_t pending;
 
+	/*
+	 * glibc ends the process when its last thread ends. Once the main thread
+	 * has gone and no application thread is left, the exporter thread must
+	 * not be that last thread: whoever sees both facts wakes it so that it
+	 * steps aside. Two threads write the two facts (main its exit, the last
+	 * thread the count) and each then reads the other's: sequentially
+	 * consistent operations guarantee at least one of them sees both. Main
+	 * publishes first, and nothing reads *t once weft_registry_exit has
+	 * handed it to the exporter, which may free it at once.
+	 */
+	if (t->origin == WEFT_THREAD_MAIN)
+		atomic_store(&weft_process.main_exited, 1);
 	weft_registry_exit(t, weft_clock_now());
 	/* Bound the memory held by exited threads: wake the exporter early. */
 	pending = weft_load_relaxed(&weft_registry_pending_exits);
 	if (pending == WEFT_EXPORTER_PENDING_EXITS_WAKE)
 		weft_exporter_wake();
-	if (t->origin == WEFT_THREAD_MAIN)
-		weft_store_release(&weft_process.main_exited, 1);
-	/*
-	 * glibc ends the process when its last thread ends. Once the main thread
-	 * has gone and no application thread is left, the exporter thread must
-	 * not be that last thread: wake it so that it steps aside.
-	 */
-	if (weft_load_acquire(&weft_registry_live) == 0 &&
-	    weft_load_acquire(&weft_process.main_exited))
+	if (atomic_load(&weft_registry_live) == 0 && atomic_load(&weft_process.main_exited))
 		weft_exporter_wake();
 }
 

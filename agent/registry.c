@@ -71,7 +71,8 @@ void weft_registry_exit(struct weft_thread *t, uint64_t end_ns)
 	weft_store_relaxed(&t->wait_kind, 0);
 	weft_store_relaxed(&t->end_ns, end_ns);
 	weft_fetch_add_relaxed(&weft_registry_pending_exits, 1);
-	weft_fetch_add_acq_rel(&weft_registry_live, -1);
+	/* Sequentially consistent: see weft_thread_end. */
+	atomic_fetch_sub(&weft_registry_live, 1);
 	/* Release: the ring writes and end time above are visible with `exited`. */
 	weft_store_release(&t->exited, 1);
 }
