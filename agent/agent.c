@@ -62,6 +62,9 @@ const char *weft_wait_kind_name(enum weft_wait_kind kind)
 static pthread_key_t adopted_key;
 static bool adopted_key_ok;
 
+/* glibc's PTHREAD_KEY_2NDLEVEL_SIZE: keys below it never allocate. */
+#define WEFT_KEY_FREE_SLOTS 32
+
 static void adopted_thread_end(void *arg)
 {
 	struct weft_thread *t = arg;
@@ -97,6 +100,7 @@ struct weft_thread *weft_thread_adopt(void)
 {
 	struct weft_thread *t;
 	bool is_main = gettid() == getpid();
+	int saved = errno;
 
 	if (weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)
 		return NULL;
@@ -112,13 +116,19 @@ struct weft_thread *weft_thread_adopt(void)
 			t->span = weft_ids_span(&t->rng);
 			t->cur_span = t->span;
 		}
-		/* Main included: it may end by pthread_exit or by being cancelled. */
+		/*
+		 * Main included: it may end by pthread_exit or by being cancelled.
+		 * (With a key index past glibc's first 32, this one call allocates
+		 * with the program's calloc; see weft_thread_begin.)
+		 */
 		if (adopted_key_ok)
 			pthread_setspecific(adopted_key, t);
 		weft_self = t;
+		weft_fetch_add_relaxed(&weft_registry_live, 1);
 		weft_registry_push(t);
 	}
 	weft_guard_leave();
+	errno = saved;
 	return t;
 }
 
@@ -168,7 +178,15 @@ struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void 
 	t->span = weft_ids_span(&creator->rng);
 	t->cur_span = t->span;
 	t->start_routine = (uintptr_t)fn;
+	/* Live from now: see weft_registry_live. */
+	weft_fetch_add_relaxed(&weft_registry_live, 1);
 	return t;
+}
+
+void weft_thread_abandon_child(struct weft_thread *t)
+{
+	atomic_fetch_sub(&weft_registry_live, 1);
+	weft_registry_free(t);
 }
 
 void weft_thread_begin(struct weft_thread *t)
@@ -179,7 +197,13 @@ void weft_thread_begin(struct weft_thread *t)
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
 	weft_self = t;
 	weft_registry_push(t);
-	if (adopted_key_ok)
+	/*
+	 * glibc keeps the first 32 keys' values in the thread descriptor; past
+	 * that, pthread_setspecific allocates with the program's calloc. Threads
+	 * weft starts end through the trampoline's cleanup handler anyway, so the
+	 * key (which also covers cancellation) is used only when it is free.
+	 */
+	if (adopted_key_ok && adopted_key < WEFT_KEY_FREE_SLOTS)
 		pthread_setspecific(adopted_key, t);
 }
 
@@ -262,7 +286,7 @@ static void atfork_child(void)
 {
 	struct weft_thread *t = weft_self;
 
-	weft_guard_depth = 1;
+	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
 	if (t && !t->dead) {
@@ -272,18 +296,21 @@ static void atfork_child(void)
 	new_process_identity();
 	if (t && !t->dead) {
 		weft_ring_init(&t->ring, t->ring.slots, (uint32_t)(t->ring.mask + 1));
+		t->ring_dropped_seen = 0;
+		t->named = t->detached = t->exit_seen = t->seen = false;
 		t->tid = gettid();
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;
 		weft_ids_seed(&t->rng, (uint64_t)t->tid);
 		become_main(t);
+		weft_fetch_add_relaxed(&weft_registry_live, 1);
 		weft_registry_push(t);
 	}
 	weft_exporter_after_fork_child();
-	weft_guard_depth = 0;
+	weft_guard_leave();
 }
 
-bool weft_agent_init(void)
+static bool agent_init(void)
 {
 	int expected = WEFT_AGENT_UNINIT;
 	struct weft_trace_id tp_trace;
@@ -337,6 +364,16 @@ bool weft_agent_init(void)
 		weft_warn("cannot start the exporter thread; telemetry will be written at exit");
 	weft_guard_leave();
 	return true;
+}
+
+/* Any hook may be the first: initialising must leave errno as it found it. */
+bool weft_agent_init(void)
+{
+	int saved = errno;
+	bool ready = agent_init();
+
+	errno = saved;
+	return ready;
 }
 
 __attribute__((constructor)) static void weft_agent_constructor(void)

@@ -105,6 +105,9 @@ void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wai
 /* Starting a thread: state for the new thread, parented on the creator's span. */
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *));
 
+/* The real pthread_create failed: uncount and free the prepared state. */
+void weft_thread_abandon_child(struct weft_thread *t);
+
 /* Called on the new thread before its start routine runs. */
 void weft_thread_begin(struct weft_thread *t);
 

@@ -33,7 +33,6 @@ typedef int (*weft_main_fn)(int, char **, char **);
 	X(pthread_detach, int, (pthread_t), NULL)                                                  \
 	X(pthread_setname_np, int, (pthread_t, const char *), NULL)                                \
 	X(pthread_exit, void, (void *), NULL)                                                      \
-	X(exit, void, (int), NULL)                                                                 \
 	X(__libc_start_main, int,                                                                  \
 	  (weft_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *),   \
 	  NULL)

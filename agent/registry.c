@@ -49,7 +49,6 @@ void weft_registry_push(struct weft_thread *t)
 {
 	struct weft_thread *head = weft_load_relaxed(&registry_head);
 
-	weft_fetch_add_relaxed(&weft_registry_live, 1);
 	/*
 	 * Release: everything written to *t before the push (ids, tid, start
 	 * time) is visible to the exporter once it has taken the stack.

@@ -99,7 +99,11 @@ void weft_registry_exit(struct weft_thread *t, uint64_t end_ns);
 /* Exited threads not yet collected by the exporter. */
 extern _Atomic uint32_t weft_registry_pending_exits;
 
-/* Application threads registered and not yet ended (the main thread included). */
+/*
+ * Application threads alive or about to be (the main thread included). A
+ * created thread is counted by its creator before the real pthread_create,
+ * so the count never reads zero while a new thread has yet to register.
+ */
 extern _Atomic int32_t weft_registry_live;
 
 /* Forked child: forget every published state (they belong to the parent). */

@@ -1,11 +1,13 @@
 /*
  * Process hooks: how the program ends.
  *
- * The process span carries the exit code, so weft needs it whichever way the
- * program ends normally: returning from main (glibc then calls exit inside
- * libc, where no interposition reaches, so we wrap main itself) or calling
- * exit from any thread. The flush itself runs from the library destructor,
- * after the program's own atexit handlers.
+ * The process span carries the exit status, so weft needs it whichever way
+ * the program ends normally: returning from main, exit from any thread, or
+ * exit called inside libc itself (error(3), err(3), argp...), where no
+ * interposition reaches. One mechanism covers all of them: an on_exit
+ * handler, which glibc hands the status. It is registered from inside
+ * __libc_start_main, after glibc has registered the loader's finaliser, so
+ * that it runs before the library destructors — weft's flush among them.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,18 +19,21 @@ static weft_main_fn program_main;
 int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
 		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 
+static void note_exit_status(int status, void *arg)
+{
+	weft_agent_set_exit_code(status);
+}
+
 static int main_wrapper(int argc, char **argv, char **envp)
 {
-	int rc = program_main(argc, argv, envp);
-
-	weft_agent_set_exit_code(rc);
-	return rc;
+	on_exit(note_exit_status, NULL);
+	return program_main(argc, argv, envp);
 }
 
 /*
  * __libc_start_main: glibc's entry from _start; calls main and then exit with
- * its result. weft passes a wrapper for main that notes the result; argument
- * handling, init/fini and the stack are untouched.
+ * its result. weft passes a wrapper for main that registers its exit-status
+ * handler first; argument handling, init/fini and the stack are untouched.
  */
 WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
 				  void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
@@ -40,19 +45,4 @@ WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void
 		_exit(127);
 	program_main = main;
 	return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
-}
-
-/*
- * exit: runs atexit handlers and destructors, flushes stdio, ends the process
- * with `status`; never returns. weft notes the status for the process span
- * and calls the real exit; its own flush runs from its destructor.
- */
-WEFT_EXPORT void exit(int status)
-{
-	void (*real)(int) = WEFT_REAL(exit);
-
-	weft_agent_set_exit_code(status);
-	if (real)
-		real(status);
-	_exit(status);
 }

@@ -92,7 +92,7 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	if (rc != 0) {
 		saved = errno;
 		weft_guard_enter();
-		weft_registry_free(child);
+		weft_thread_abandon_child(child);
 		weft_guard_leave();
 		errno = saved;
 	}

@@ -43,6 +43,24 @@ equal(s.get("parentSpanId"), p["spanId"], "sleeper under the process")
 check("weft.thread.running_at_exit" not in s["attrs"], "sleeper ended before exit")
 equal(out.value("process.thread.count"), 0, "no live thread at the end")
 
+# main calls pthread_exit before its only thread has even run: the exporter
+# must keep going (the thread counts as live from pthread_create), exporting
+# on schedule while that thread works.
+r = Run([T, "main-exit-churn"], env={"OTEL_BSP_SCHEDULE_DELAY": "50"}, timeout=60)
+equal(r.rc, 0, "main-exit-churn exit code")
+out = r.only()
+span_lines = [l for l in out.lines if l.startswith('{"resourceSpans"')]
+check(len(span_lines) >= 3, f"spans exported on schedule, not only at exit ({len(span_lines)} requests)")
+equal(len(out.named("thread inner")), 20, "all 20 threads")
+equal(out.value("weft.agent.events.dropped", weft_drop_reason="ring_full"), 0, "nothing dropped")
+
+# exit called inside libc (error(3)): the status still reaches the process span.
+r = Run([T, "error-exit", "5"])
+equal(r.rc, 5, "error(3) exit code")
+out, p = process_span(r)
+equal(p["attrs"].get("process.exit.code"), 5, "process.exit.code from error(3)")
+equal(p.get("status", {}).get("code"), 2, "status ERROR")
+
 # A detached thread still running when main returns.
 r = Run([T, "detached"])
 equal(r.rc, 0, "exit code")

@@ -10,6 +10,9 @@
  *   join-wait MS      main joins a thread that sleeps MS milliseconds
  *   exit-thread CODE  a second thread calls exit(CODE) while main is blocked
  *   main-exit         main calls pthread_exit; the last thread ends the process
+ *   main-exit-churn   main calls pthread_exit at once; another thread then
+ *                     starts and joins 20 threads, 20 ms apart
+ *   error-exit CODE   error(3) ends the process (exit called inside libc)
  *   return CODE       main returns CODE
  *   detached          a detached thread still running when main returns
  *   cancel            a thread blocked in sleep is cancelled, then joined
@@ -18,6 +21,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <error.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
@@ -104,6 +108,18 @@ static void *exiter(void *arg)
 	exit((int)(long)arg);
 }
 
+static void *churner(void *arg)
+{
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+
+		start_or_die(&t, inner, NULL);
+		join_or_die(t);
+		sleep_ms(20);
+	}
+	return arg;
+}
+
 static void *forever(void *arg)
 {
 	for (;;)
@@ -154,6 +170,11 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "main-exit") == 0) {
 		start_or_die(&t, sleeper, (void *)50);
 		pthread_exit(NULL);
+	} else if (strcmp(mode, "main-exit-churn") == 0) {
+		start_or_die(&t, churner, NULL);
+		pthread_exit(NULL);
+	} else if (strcmp(mode, "error-exit") == 0) {
+		error((int)a, 0, "giving up as asked");
 	} else if (strcmp(mode, "return") == 0) {
 		return (int)a;
 	} else if (strcmp(mode, "detached") == 0) {
