@@ -111,6 +111,7 @@ struct weft_thread *weft_thread_adopt(void)
 			become_main(t);
 		} else {
 			/* Created behind our back: a child of the process span. */
+			weft_exporter_ensure_started();
 			t->trace = weft_process.trace;
 			t->parent_span = weft_process.span;
 			t->span = weft_ids_span(&t->rng);
@@ -178,6 +179,8 @@ struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void 
 	t->span = weft_ids_span(&creator->rng);
 	t->cur_span = t->span;
 	t->start_routine = (uintptr_t)fn;
+	/* The program is about to have a second thread: weft needs its own. */
+	weft_exporter_ensure_started();
 	/* Live from now: see weft_registry_live. */
 	weft_fetch_add_relaxed(&weft_registry_live, 1);
 	return t;
@@ -360,8 +363,6 @@ static bool agent_init(void)
 	/* The main thread is the process span's thread; adopt it now if we are on it. */
 	if (gettid() == getpid() && !weft_self)
 		weft_thread_adopt();
-	if (weft_exporter_start() < 0)
-		weft_warn("cannot start the exporter thread; telemetry will be written at exit");
 	weft_guard_leave();
 	return true;
 }

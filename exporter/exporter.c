@@ -78,6 +78,7 @@ static struct {
 	struct weft_sink *file, *console, *otlp;
 	bool otlp_failed;
 	bool setup_done, shut_down;
+	bool facts_done;
 } ex;
 
 /*
@@ -430,6 +431,7 @@ static void on_event(const struct weft_event *ev, void *arg)
 /* --- The cycle ------------------------------------------------------------ */
 
 static void export_spans(void);
+static void process_facts(void);
 
 static void drain_thread(struct weft_thread *t)
 {
@@ -585,7 +587,6 @@ static void setup(void)
 	if (ex.setup_done)
 		return;
 	ex.setup_done = true;
-	weft_resource_build();
 	weft_sampler_setup();
 	weft_ids_seed(&ex.rng, (uint64_t)gettid());
 	weft_spans_init(weft_cfg.bsp_max_queue, weft_cfg.bsp_max_batch);
@@ -653,6 +654,7 @@ static void final_export(void)
 {
 	uint64_t end = weft_clock_now();
 
+	process_facts();
 	setup();
 	if (ex.shut_down)
 		return;
@@ -739,21 +741,40 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
-int weft_exporter_start(void)
+/*
+ * Facts about the process that must be read on one of its own threads while
+ * the main thread lives: /proc/self/exe and /proc/self/cmdline stop resolving
+ * once the thread-group leader has exited. Read once per process, by whoever
+ * starts the exporter or, with none started, by the final export.
+ */
+static void process_facts(void)
+{
+	if (ex.facts_done)
+		return;
+	ex.facts_done = true;
+	weft_resource_build();
+	weft_symbols_init();
+}
+
+/*
+ * Starts the exporter thread, once, when the program first has a second
+ * thread: a single-threaded program stays single-threaded (unshare(2) of a
+ * user namespace, for one, refuses multi-threaded callers), and a fork that
+ * execs at once costs no thread and leaves no file. Its telemetry is exported
+ * at exit, on the exiting thread. The CAS from NONE is the claim; shutdown
+ * claims NONE too, so a start never races a final export.
+ */
+void weft_exporter_ensure_started(void)
 {
 	pthread_t th;
 	pthread_attr_t attr;
 	sigset_t all, old;
-	int rc;
+	int expected = EXPORTER_NONE, rc;
 
-	/*
-	 * Facts about the process that must be read now, on the starting thread:
-	 * /proc/self/exe and /proc/self/cmdline stop resolving once the main
-	 * thread has exited, which may happen before the exporter first runs.
-	 */
-	weft_resource_build();
-	weft_symbols_init();
-	weft_store_relaxed(&exporter_state, EXPORTER_RUNNING);
+	if (weft_load_acquire(&exporter_state) != EXPORTER_NONE ||
+	    !weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_RUNNING))
+		return;
+	process_facts();
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -764,9 +785,17 @@ int weft_exporter_start(void)
 	rc = pthread_create(&th, &attr, exporter_main, NULL); /* guard set: an agent thread */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		weft_store_relaxed(&exporter_state, EXPORTER_NONE);
-	return rc == 0 ? 0 : -rc;
+	if (rc == 0)
+		return;
+	weft_warn("cannot start the exporter thread (%s); telemetry will be written at exit",
+		  strerror(rc));
+	expected = EXPORTER_RUNNING;
+	if (!weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_NONE)) {
+		/* Shutdown began meanwhile and waits for a thread that never came. */
+		final_export();
+		weft_store_release(&done_word, 1);
+		futex(&done_word, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
 }
 
 void weft_exporter_shutdown(void)
@@ -778,7 +807,15 @@ void weft_exporter_shutdown(void)
 	weft_store_release(&weft_process.exiting, 1);
 
 	if (!weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_STOPPING)) {
-		/* No exporter thread (never started, or it stepped aside): export here. */
+		/*
+		 * No exporter thread: never started (claim NONE, so none starts now)
+		 * or it stepped aside (LEAVING). Export here.
+		 */
+		if (expected == EXPORTER_NONE &&
+		    !weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_STOPPING)) {
+			weft_exporter_shutdown(); /* a start won the race: wait for it */
+			return;
+		}
 		if (expected != EXPORTER_STOPPING)
 			final_export();
 		return;
@@ -813,7 +850,6 @@ void weft_exporter_after_fork_child(void)
 	weft_spans_reset();
 	weft_symbols_reset();
 	weft_store_relaxed(&wake_word, 0);
+	/* A new thread in the child starts its exporter; until then, none. */
 	weft_store_relaxed(&exporter_state, EXPORTER_NONE);
-	if (weft_exporter_start() < 0)
-		weft_warn("cannot start the exporter thread in the forked child");
 }

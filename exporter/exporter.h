@@ -12,8 +12,12 @@
 /* Exited-but-uncollected threads that make an exiting thread wake the exporter. */
 #define WEFT_EXPORTER_PENDING_EXITS_WAKE 1024
 
-/* Starts the exporter thread; 0 or a negative errno. */
-int weft_exporter_start(void);
+/*
+ * Starts the exporter thread if it has not been started: called when the
+ * program gets a second thread. Until then (and if it cannot start), the
+ * final export runs on the exiting thread.
+ */
+void weft_exporter_ensure_started(void);
 
 /* Asks the exporter for an early cycle; async-signal-safe, never blocks. */
 void weft_exporter_wake(void);
@@ -25,7 +29,7 @@ void weft_exporter_wake(void);
  */
 void weft_exporter_shutdown(void);
 
-/* In a forked child: forget the parent's pending data, start a new thread. */
+/* In a forked child: forget the parent's pending data; start again lazily. */
 void weft_exporter_after_fork_child(void);
 
 #endif

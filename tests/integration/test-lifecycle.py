@@ -54,6 +54,16 @@ check(len(span_lines) >= 3, f"spans exported on schedule, not only at exit ({len
 equal(len(out.named("thread inner")), 20, "all 20 threads")
 equal(out.value("weft.agent.events.dropped", weft_drop_reason="ring_full"), 0, "nothing dropped")
 
+# A program that never starts a thread stays single-threaded under weft (its
+# exporter thread starts with the program's first pthread_create): what the
+# kernel allows only single-threaded processes works as natively, and the
+# telemetry is written at exit all the same.
+native = Run([T, "unshare"], preload=False, expect_file=False)
+r = Run([T, "unshare"])
+equal(r.rc, native.rc, "unshare(CLONE_NEWUSER): same result as natively")
+out, p = process_span(r)
+equal(out.value("process.thread.count"), 1, "single-threaded run still exported")
+
 # exit called inside libc (error(3)): the status still reaches the process span.
 r = Run([T, "error-exit", "5"])
 equal(r.rc, 5, "error(3) exit code")

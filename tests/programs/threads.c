@@ -13,6 +13,8 @@
  *   main-exit-churn   main calls pthread_exit at once; another thread then
  *                     starts and joins 20 threads, 20 ms apart
  *   error-exit CODE   error(3) ends the process (exit called inside libc)
+ *   unshare           single-threaded: unshare(CLONE_NEWUSER), which the kernel
+ *                     refuses to multi-threaded callers; exit 0, or 10 + errno
  *   return CODE       main returns CODE
  *   detached          a detached thread still running when main returns
  *   cancel            a thread blocked in sleep is cancelled, then joined
@@ -25,6 +27,7 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +176,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "main-exit-churn") == 0) {
 		start_or_die(&t, churner, NULL);
 		pthread_exit(NULL);
+	} else if (strcmp(mode, "unshare") == 0) {
+		return unshare(CLONE_NEWUSER) == 0 ? 0 : 10 + errno;
 	} else if (strcmp(mode, "error-exit") == 0) {
 		error((int)a, 0, "giving up as asked");
 	} else if (strcmp(mode, "return") == 0) {
