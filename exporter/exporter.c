@@ -29,7 +29,7 @@
 #include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/metrics.h"
-#include "exporter/otlp_http.h"
+#include "exporter/outputs.h"
 #include "exporter/report.h"
 #include "exporter/resource.h"
 #include "exporter/sampler.h"
@@ -37,7 +37,7 @@
 #include "exporter/spans.h"
 #include "exporter/symbols.h"
 
-enum { MAX_SINKS = 3, PENDING_NAMES = 64 };
+enum { PENDING_NAMES = 64 };
 
 /*
  * What the exporter remembers of a thread by its pthread_t after its state is
@@ -62,8 +62,7 @@ struct pending_name {
 };
 
 static struct {
-	struct weft_sink *trace_sinks[MAX_SINKS], *metric_sinks[MAX_SINKS];
-	size_t n_trace_sinks, n_metric_sinks;
+	struct weft_outputs out;
 	struct weft_thread *threads; /* every live (and not yet freed) state */
 	struct tinfo *map;
 	size_t map_cap, map_n;
@@ -75,8 +74,6 @@ static struct {
 		*spans_exported, *export_failures;
 	struct weft_report report;
 	struct weft_rng rng;
-	struct weft_sink *file, *console, *otlp;
-	bool otlp_failed;
 	bool setup_done, shut_down;
 	bool facts_done;
 } ex;
@@ -481,7 +478,7 @@ static void export_spans(void)
 {
 	size_t failed_batches, failed_spans, n;
 
-	n = weft_spans_export(ex.trace_sinks, ex.n_trace_sinks, weft_resource_get(),
+	n = weft_spans_export(ex.out.traces, ex.out.n_traces, weft_resource_get(),
 			      &failed_batches, &failed_spans);
 	weft_metrics_add(ex.spans_exported, NULL, (int64_t)n);
 	weft_metrics_add(ex.export_failures, signal_traces, (int64_t)failed_batches);
@@ -513,68 +510,15 @@ static void export_metrics(void)
 
 	collect_gauges();
 	n = weft_metrics_collect(&metrics, weft_clock_to_unix(weft_process.start_ns), now);
-	for (size_t k = 0; k < ex.n_metric_sinks; k++)
-		if (ex.metric_sinks[k]->export_metrics(ex.metric_sinks[k], weft_resource_get(),
+	for (size_t k = 0; k < ex.out.n_metrics; k++)
+		if (ex.out.metrics[k]->export_metrics(ex.out.metrics[k], weft_resource_get(),
 						       metrics, n) == 0)
 			ok = true;
-	if (!ok && ex.n_metric_sinks)
+	if (!ok && ex.out.n_metrics)
 		weft_metrics_add(ex.export_failures, signal_metrics, 1);
 }
 
 /* --- Setup -------------------------------------------------------------- */
-
-static struct weft_sink *open_file_sink(void)
-{
-	char path[WEFT_CONFIG_STR + 64];
-
-	if (ex.file)
-		return ex.file;
-	weft_config_expand_path(weft_cfg.output_path, weft_resource_service_name(), getpid(), path,
-				sizeof(path));
-	ex.file = weft_jsonl_open(path);
-	if (ex.file) {
-		snprintf(ex.report.output, sizeof(ex.report.output), "%s", path);
-		return ex.file;
-	}
-	/* Nothing recorded is silently lost: fall back to a private file in /tmp. */
-	weft_config_expand_path("/tmp/weft-%n-%p.jsonl", weft_resource_service_name(), getpid(),
-				path, sizeof(path));
-	ex.file = weft_jsonl_open(path);
-	if (ex.file) {
-		weft_warn("writing telemetry to %s instead", path);
-		snprintf(ex.report.output, sizeof(ex.report.output), "%s", path);
-	}
-	return ex.file;
-}
-
-static size_t open_sinks(unsigned outputs, struct weft_sink **sinks)
-{
-	size_t n = 0;
-
-	if (outputs & WEFT_OUT_OTLP) {
-		/* One sink serves both signals; opened once (again in a forked child). */
-		if (!ex.otlp && !ex.otlp_failed) {
-			ex.otlp = weft_otlp_open(&weft_cfg);
-			ex.otlp_failed = !ex.otlp;
-		}
-		if (ex.otlp)
-			sinks[n++] = ex.otlp;
-		else
-			outputs |= WEFT_OUT_FILE; /* weft_otlp_open said why */
-	}
-	if (outputs & WEFT_OUT_FILE) {
-		struct weft_sink *s = open_file_sink();
-		if (s)
-			sinks[n++] = s;
-	}
-	if (outputs & WEFT_OUT_CONSOLE) {
-		if (!ex.console)
-			ex.console = weft_console_open(STDERR_FILENO);
-		if (ex.console)
-			sinks[n++] = ex.console;
-	}
-	return n;
-}
 
 static void setup(void)
 {
@@ -616,8 +560,8 @@ static void setup(void)
 	weft_metrics_add(ex.spans_exported, NULL, 0);
 	weft_metrics_add(ex.export_failures, signal_traces, 0);
 	weft_metrics_add(ex.export_failures, signal_metrics, 0);
-	ex.n_trace_sinks = open_sinks(weft_cfg.traces_out, ex.trace_sinks);
-	ex.n_metric_sinks = open_sinks(weft_cfg.metrics_out, ex.metric_sinks);
+	weft_outputs_open(&ex.out);
+	snprintf(ex.report.output, sizeof(ex.report.output), "%s", ex.out.file_path);
 	ex.report.start_ns = weft_process.start_ns;
 	ex.next_spans_ns = weft_clock_now() + weft_cfg.bsp_schedule_delay_ns;
 	ex.next_metrics_ns = weft_clock_now() + weft_cfg.metric_interval_ns;
@@ -675,17 +619,7 @@ static void final_export(void)
 	ex.report.spans_exported = weft_metrics_value(ex.spans_exported, NULL);
 	if (weft_cfg.report[0])
 		weft_report_write(&ex.report, weft_cfg.report);
-	for (size_t k = 0; k < ex.n_trace_sinks; k++)
-		if (ex.trace_sinks[k]->shutdown) {
-			bool shared = false;
-			for (size_t j = 0; j < ex.n_metric_sinks; j++)
-				shared |= ex.metric_sinks[j] == ex.trace_sinks[k];
-			if (!shared)
-				ex.trace_sinks[k]->shutdown(ex.trace_sinks[k]);
-		}
-	for (size_t k = 0; k < ex.n_metric_sinks; k++)
-		if (ex.metric_sinks[k]->shutdown)
-			ex.metric_sinks[k]->shutdown(ex.metric_sinks[k]);
+	weft_outputs_shutdown(&ex.out);
 }
 
 /* --- The thread --------------------------------------------------------- */
