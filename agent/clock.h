@@ -25,6 +25,15 @@ static inline uint64_t weft_clock_realtime(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * `t + delay`, saturating at UINT64_MAX: every deadline is computed with this,
+ * so that a huge configured duration means "never", not a wrapped past time.
+ */
+static inline uint64_t weft_clock_after(uint64_t t, uint64_t delay)
+{
+	return t > UINT64_MAX - delay ? UINT64_MAX : t + delay;
+}
+
 /* Unix time minus monotonic time, measured at start. */
 extern int64_t weft_clock_offset;
 

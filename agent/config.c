@@ -57,6 +57,7 @@ enum kind {
 	K_STR,      /* char[], stored verbatim */
 	K_REPORT,   /* char[]: off, stderr or a path */
 	K_DURATION, /* uint64_t nanoseconds */
+	K_SIZE,     /* uint64_t bytes: a number with an optional unit (KB, MiB...) */
 	K_UINT,     /* uint32_t within [min, max] */
 	K_RING,     /* uint32_t power of two within [min, max], rounded up */
 	K_STACKS,   /* uint32_t depth: off, on or a number */
@@ -146,6 +147,8 @@ static const struct keyword hook_families[] = {
 	{ .name = v, .kind = K_DURATION, FIELD(f), .def = d, .min = lo, .max = UINT64_MAX }
 #define UINT(v, f, d, lo, hi) \
 	{ .name = v, .kind = K_UINT, FIELD(f), .def = d, .min = lo, .max = hi }
+#define SIZE(v, f, d, lo, hi) \
+	{ .name = v, .kind = K_SIZE, FIELD(f), .def = d, .min = lo, .max = hi }
 #define RING(v, f, d) \
 	{ .name = v, .kind = K_RING, FIELD(f), .def = d, .min = RING_MIN, .max = RING_MAX }
 #define STACKS(v, f, d) { .name = v, .kind = K_STACKS, FIELD(f), .def = d }
@@ -191,6 +194,8 @@ static const struct row rows[] = {
 	STR("TRACEPARENT", traceparent),
 	PATH("WEFT_OUTPUT", output_path, "weft-%n-%p.jsonl"),
 	REPORT("WEFT_REPORT", report, "off"),
+	DURATION("WEFT_EXIT_TIMEOUT", exit_timeout_ns, "1s", 1),
+	SIZE("WEFT_OUTPUT_MAX_SIZE", output_max_size, "100MB", 0, UINT64_MAX),
 	DURATION("WEFT_SPAN_MIN_WAIT", span_min_wait_ns, "1ms", 0),
 	ENUM("WEFT_TASK_PARENT", task_parent, "link", task_parents),
 	STACKS("WEFT_STACKS", stack_depth, "on"),
@@ -299,6 +304,47 @@ static const struct {
 };
 
 /* A whole number and an optional unit; no unit means milliseconds. */
+/* Byte units for K_SIZE; decimal and binary, as people write them. */
+static const struct {
+	const char *suffix;
+	uint64_t bytes;
+} size_units[] = {
+	{ "B", 1 },
+	{ "KB", 1000 },
+	{ "MB", 1000 * 1000 },
+	{ "GB", 1000 * 1000 * 1000 },
+	{ "KiB", 1024 },
+	{ "MiB", 1024 * 1024 },
+	{ "GiB", 1024 * 1024 * 1024 },
+};
+
+static int parse_size(struct slice s, uint64_t *out)
+{
+	size_t digits = 0, i;
+	uint64_t v, mul = 1;
+	int r;
+
+	s = trim(s.p, s.n);
+	while (digits < s.n && is_digit(s.p[digits]))
+		digits++;
+	r = parse_u64((struct slice){ s.p, digits }, &v);
+	if (r < 0)
+		return r;
+	s = trim(s.p + digits, s.n - digits);
+	if (s.n) {
+		for (i = 0; i < ARRAY_SIZE(size_units); i++)
+			if (eq(s, size_units[i].suffix))
+				break;
+		if (i == ARRAY_SIZE(size_units))
+			return -EINVAL;
+		mul = size_units[i].bytes;
+	}
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
 static int parse_duration(struct slice s, uint64_t *out_ns)
 {
 	size_t digits = 0;
@@ -559,6 +605,19 @@ static int parse_row(const struct row *r, void *field, const char *raw, char *wh
 		}
 		store_uint(field, r->size, v);
 		return 0;
+	case K_SIZE:
+		err = parse_size(s, &v);
+		if (err == -EINVAL) {
+			snprintf(why, wlen, "not a size (like 100MB, 64KiB; no unit is bytes)");
+			return -EINVAL;
+		}
+		if (err < 0 || v < r->min || v > r->max) {
+			snprintf(why, wlen, "out of range (%" PRIu64 "..%" PRIu64 " bytes)",
+				 r->min, r->max);
+			return -EINVAL;
+		}
+		store_uint(field, r->size, v);
+		return 0;
 	case K_UINT:
 	case K_RING:
 		err = parse_u64(s, &v);
@@ -659,6 +718,7 @@ static void render(const struct row *r, const void *field, char *buf, size_t len
 	case K_UINT:
 	case K_RING:
 	case K_STACKS:
+	case K_SIZE:
 		snprintf(buf, len, "%" PRIu64, v);
 		break;
 	case K_RATIO:
@@ -776,6 +836,9 @@ void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const cha
 			emit(&l, batch, batch_raw, why);
 		}
 	}
+	/* The exit budget is part of the export timeout, never more. */
+	if (cfg->exit_timeout_ns > cfg->bsp_export_timeout_ns)
+		cfg->exit_timeout_ns = cfg->bsp_export_timeout_ns;
 }
 
 static const char *env_get(const char *name)

@@ -88,6 +88,8 @@ struct weft_config {
 	/* weft's own. */
 	char output_path[WEFT_CONFIG_STR];      /* WEFT_OUTPUT, weft-%n-%p.jsonl */
 	char report[WEFT_CONFIG_STR];           /* WEFT_REPORT: "" = off, "stderr", or a path */
+	uint64_t exit_timeout_ns;               /* WEFT_EXIT_TIMEOUT, 1 s (<= BSP export timeout) */
+	uint64_t output_max_size;               /* WEFT_OUTPUT_MAX_SIZE, bytes, 100 MB; 0 = no limit */
 	uint64_t span_min_wait_ns;              /* WEFT_SPAN_MIN_WAIT, 1 ms */
 	enum weft_task_parent task_parent;      /* WEFT_TASK_PARENT */
 	uint32_t stack_depth;                   /* WEFT_STACKS: 0 off, 1 = default depth 16, N */
