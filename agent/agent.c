@@ -21,7 +21,6 @@
 #include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/real.h"
-#include "exporter/exporter.h"
 
 _Atomic int weft_agent_state;
 struct weft_config weft_cfg;
@@ -31,26 +30,26 @@ __thread unsigned weft_guard_depth __attribute__((tls_model("initial-exec")));
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)
 {
+#define WEFT_WAIT_NAME(name, text) [WEFT_WAIT_##name] = text,
 	static const char *const names[WEFT_WAIT_KIND_COUNT] = {
 		[WEFT_WAIT_NONE] = "none",
-		[WEFT_WAIT_MUTEX] = "mutex",
-		[WEFT_WAIT_RWLOCK_READ] = "rwlock.read",
-		[WEFT_WAIT_RWLOCK_WRITE] = "rwlock.write",
-		[WEFT_WAIT_COND] = "cond",
-		[WEFT_WAIT_SEM] = "sem",
-		[WEFT_WAIT_BARRIER] = "barrier",
-		[WEFT_WAIT_JOIN] = "join",
-		[WEFT_WAIT_PIPE_READ] = "pipe.read",
-		[WEFT_WAIT_PIPE_WRITE] = "pipe.write",
-		[WEFT_WAIT_SOCKET_RECV] = "socket.recv",
-		[WEFT_WAIT_SOCKET_SEND] = "socket.send",
-		[WEFT_WAIT_CONNECT] = "connect",
-		[WEFT_WAIT_ACCEPT] = "accept",
-		[WEFT_WAIT_POLL] = "poll",
-		[WEFT_WAIT_SLEEP] = "sleep",
+		WEFT_WAIT_KINDS(WEFT_WAIT_NAME)
 	};
+#undef WEFT_WAIT_NAME
 
 	return (unsigned)kind < WEFT_WAIT_KIND_COUNT ? names[kind] : "unknown";
+}
+
+const char *weft_event_type_name(enum weft_event_type type)
+{
+#define WEFT_EVENT_NAME(name, member) [WEFT_EV_##name] = #name,
+	static const char *const names[WEFT_EV_COUNT] = {
+		[WEFT_EV_NONE] = "NONE",
+		WEFT_EVENTS(WEFT_EVENT_NAME)
+	};
+#undef WEFT_EVENT_NAME
+
+	return (unsigned)type < WEFT_EV_COUNT ? names[type] : "unknown";
 }
 
 /*
@@ -93,6 +92,7 @@ static void become_main(struct weft_thread *t)
 	t->trace = weft_process.trace;
 	t->span = weft_process.span;
 	t->parent_span = weft_process.parent_span;
+	t->cur_trace = t->trace;
 	t->cur_span = t->span;
 }
 
@@ -111,10 +111,11 @@ struct weft_thread *weft_thread_adopt(void)
 			become_main(t);
 		} else {
 			/* Created behind our back: a child of the process span. */
-			weft_exporter_ensure_started();
+			weft_consumer.start();
 			t->trace = weft_process.trace;
 			t->parent_span = weft_process.span;
 			t->span = weft_ids_span(&t->rng);
+			t->cur_trace = t->trace;
 			t->cur_span = t->span;
 		}
 		/*
@@ -145,25 +146,31 @@ int weft_thread_ring(struct weft_thread *t)
 	return rc;
 }
 
-void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wait_kind kind,
-		     uint64_t t0, uint64_t t1, const void *object, const void *pc)
+void weft_thread_resend_ctx(struct weft_thread *t)
 {
-	uint64_t hi = 0, lo = 0;
+	struct weft_event ev = { .h = { .type = WEFT_EV_CTX, .t0 = weft_clock_now() } };
 
-	for (int i = 0; i < 8; i++) {
-		hi = hi << 8 | t->trace.b[i];
-		lo = lo << 8 | t->trace.b[8 + i];
+	ev.u.ctx.trace = t->cur_trace;
+	ev.u.ctx.span = t->cur_span;
+	t->ctx_stale = !weft_ring_push(&t->ring, &ev);
+}
+
+void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span,
+			  uint64_t parent)
+{
+	struct weft_event ev = { .h = { .type = WEFT_EV_CTX, .t0 = weft_clock_now() } };
+
+	t->cur_trace = *trace;
+	t->cur_span = span;
+	ev.u.ctx.trace = *trace;
+	ev.u.ctx.span = span;
+	ev.u.ctx.parent_span = parent;
+	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0) {
+		t->ctx_stale = true;
+		return;
 	}
-	memset(ev, 0, sizeof(*ev));
-	ev->type = WEFT_EV_WAIT;
-	ev->kind = (uint16_t)kind;
-	ev->t0 = t0;
-	ev->t1 = t1;
-	ev->object = (uint64_t)(uintptr_t)object;
-	ev->pc = (uint64_t)(uintptr_t)pc;
-	ev->u.w.span = t->cur_span;
-	ev->u.w.a = hi;
-	ev->u.w.b = lo;
+	/* If it is dropped, the next event that fits sends the context first. */
+	t->ctx_stale = !weft_ring_push(&t->ring, &ev);
 }
 
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *))
@@ -174,13 +181,14 @@ struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void 
 		return NULL;
 	t->origin = WEFT_THREAD_CREATED;
 	t->creator_tid = creator->tid;
-	t->trace = creator->trace;
+	t->trace = creator->cur_trace;
 	t->parent_span = creator->cur_span;
 	t->span = weft_ids_span(&creator->rng);
+	t->cur_trace = t->trace;
 	t->cur_span = t->span;
 	t->start_routine = (uintptr_t)fn;
 	/* The program is about to have a second thread: weft needs its own. */
-	weft_exporter_ensure_started();
+	weft_consumer.start();
 	/* Live from now: see weft_registry_live. */
 	weft_fetch_add_relaxed(&weft_registry_live, 1);
 	return t;
@@ -229,15 +237,16 @@ void weft_thread_end(struct weft_thread *t)
 	weft_registry_exit(t, weft_clock_now());
 	/* Bound the memory held by exited threads: wake the exporter early. */
 	pending = weft_load_relaxed(&weft_registry_pending_exits);
-	if (pending == WEFT_EXPORTER_PENDING_EXITS_WAKE)
-		weft_exporter_wake();
+	if (pending == WEFT_CONSUMER_PENDING_EXITS_WAKE)
+		weft_consumer_wake();
 	if (atomic_load(&weft_registry_live) == 0 && atomic_load(&weft_process.main_exited))
-		weft_exporter_wake();
+		weft_consumer_wake();
 }
 
 void weft_agent_set_exit_code(int code)
 {
-	weft_store_relaxed(&weft_process.exit_code, code);
+	/* What the process really returns: exit(256) exits 0, exit(-1) 255. */
+	weft_store_relaxed(&weft_process.exit_code, code & 0xff);
 	weft_store_release(&weft_process.exit_code_set, 1);
 }
 
@@ -294,13 +303,14 @@ static void atfork_child(void)
 	weft_registry_reset_after_fork();
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
-		weft_process.trace = t->trace;
+		weft_process.trace = t->cur_trace;
 	}
 	new_process_identity();
 	if (t && !t->dead) {
 		weft_ring_init(&t->ring, t->ring.slots, (uint32_t)(t->ring.mask + 1));
-		t->ring_dropped_seen = 0;
-		t->named = t->detached = t->exit_seen = t->seen = false;
+		t->dropped_seen = 0;
+		t->exit_seen = t->ctx_stale = false;
+		t->consumer = NULL;
 		t->tid = gettid();
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;
@@ -309,7 +319,7 @@ static void atfork_child(void)
 		weft_fetch_add_relaxed(&weft_registry_live, 1);
 		weft_registry_push(t);
 	}
-	weft_exporter_after_fork_child();
+	weft_consumer.after_fork_child();
 	weft_guard_leave();
 }
 
@@ -395,7 +405,7 @@ __attribute__((destructor)) static void weft_agent_destructor(void)
 
 	if (weft_load_acquire(&weft_agent_state) == WEFT_AGENT_READY) {
 		weft_guard_enter();
-		weft_exporter_shutdown();
+		weft_consumer.shutdown();
 		weft_guard_leave();
 	}
 	errno = saved;

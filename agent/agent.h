@@ -14,6 +14,7 @@
 
 #include "agent/atomic.h"
 #include "agent/config.h"
+#include "agent/consumer.h"
 #include "agent/event.h"
 #include "agent/guard.h"
 #include "agent/registry.h"
@@ -37,6 +38,7 @@ struct weft_process {
 	_Atomic int exit_code_set;
 	_Atomic int main_exited; /* the main thread called pthread_exit */
 	_Atomic int exiting;     /* the final export has begun */
+	uint64_t exiting_ns;     /* monotonic: when it began */
 };
 
 extern _Atomic int weft_agent_state;
@@ -82,25 +84,34 @@ static inline bool weft_hooks_enabled(unsigned family)
 /* Gives a thread's ring its slots (first event); a failure counts a drop. */
 int weft_thread_ring(struct weft_thread *t);
 
-/* Asks the exporter thread for an early cycle (exporter/exporter.h). */
-void weft_exporter_wake(void);
+/* Records the thread's current span context again (a CTX record was dropped). */
+void weft_thread_resend_ctx(struct weft_thread *t);
 
 /*
- * Records one event. When the ring reaches its wake mark the exporter is
- * woken (one futex wake, once per crossing), so a busy thread's ring is
- * drained before it fills rather than at the next scheduled export.
+ * Records one event, from the thread or its signal handlers (the ring is
+ * reentrant). When the ring reaches its wake mark the consumer is woken (one
+ * futex wake, once per crossing), so a busy thread's ring is drained before
+ * it fills rather than at the next scheduled export. The first event of a
+ * thread allocates its slots with the guard set; a signal handler arriving
+ * in that window passes through unrecorded.
  */
 static inline void weft_record(struct weft_thread *t, const struct weft_event *ev)
 {
 	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0)
 		return;
+	if (__builtin_expect(t->ctx_stale, 0))
+		weft_thread_resend_ctx(t);
 	if (weft_ring_push(&t->ring, ev) && weft_ring_pending(&t->ring) == t->ring.wake_at)
-		weft_exporter_wake();
+		weft_consumer_wake();
 }
 
-/* Fills a WAIT event with the thread's current span context. */
-void weft_event_wait(struct weft_thread *t, struct weft_event *ev, enum weft_wait_kind kind,
-		     uint64_t t0, uint64_t t1, const void *object, const void *pc);
+/*
+ * Makes `span` (in `trace`, child of `parent`) the thread's current span:
+ * what its waits, the threads it creates and its hand-offs belong to from
+ * now on. Records a CTX event so that the consumer follows.
+ */
+void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span,
+			  uint64_t parent);
 
 /* Starting a thread: state for the new thread, parented on the creator's span. */
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *));

@@ -2,62 +2,149 @@
  * The raw facts hooks record: one fixed 64-byte record per event, so a ring
  * slot is one cache line and a record is copied with a few stores.
  *
- * Hooks record; the exporter interprets (heaptrack's track/interpret split).
- * Nothing here is a span yet: a WAIT event becomes a histogram point and, if
- * long enough, a `wait <kind>` span, on the exporter thread.
+ * A record is a 16-byte header (type, wait kind, flags, the wrapped call's
+ * result, the start time) and a 48-byte payload whose layout the type
+ * chooses. Hooks record; the exporter interprets (heaptrack's track/interpret
+ * split): nothing here is a span yet.
+ *
+ * Span context is not copied into every record. A thread's events are drained
+ * in the order it recorded them, so the exporter knows the thread's current
+ * span from its state (the thread span) and from CTX records, which the agent
+ * records only when the current span changes (a task starts or ends). A span
+ * link in a payload is a span id alone: the exporter knows the trace of every
+ * span a thread made current and resolves it.
+ *
+ * Every event type is one row of WEFT_EVENTS, which generates the enum and
+ * the names; exporter/interp.c maps each type to the interpreter that owns it.
  */
 #ifndef WEFT_AGENT_EVENT_H
 #define WEFT_AGENT_EVENT_H
 
 #include <stdint.h>
 
+#include "agent/ids.h"
+
+/* X(NAME, payload member) */
+#define WEFT_EVENTS(X)                                                                             \
+	X(CTX, ctx)       /* the thread's current span changed */                                  \
+	X(NAME, about)    /* a thread was named: object = target pthread_t */                      \
+	X(DETACH, about)  /* a thread was detached: object = target pthread_t */                   \
+	X(WAIT, wait)     /* a call blocked: kind, t0..t1, object, caller */
+
+#define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
 	WEFT_EV_NONE = 0,
-	WEFT_EV_NAME,   /* a thread was named: object = target pthread_t, name */
-	WEFT_EV_WAIT,   /* a call blocked: kind, t0..t1, object, pc, span */
-	WEFT_EV_DETACH, /* a thread was detached: object = target pthread_t */
+	WEFT_EVENTS(WEFT_EVENT_ENUM) WEFT_EV_COUNT
 };
+#undef WEFT_EVENT_ENUM
 
-/* weft.wait.kind values; names in weft_wait_kind_name(). */
+/* "wait", "name", ...: for diagnostics and tests. */
+const char *weft_event_type_name(enum weft_event_type type);
+
+/* weft.wait.kind values, in the contract's spelling (TELEMETRY.md). */
+#define WEFT_WAIT_KINDS(X)                                                                         \
+	X(MUTEX, "mutex")                                                                          \
+	X(RWLOCK_READ, "rwlock.read")                                                              \
+	X(RWLOCK_WRITE, "rwlock.write")                                                            \
+	X(COND, "cond")                                                                            \
+	X(SEM, "sem")                                                                              \
+	X(BARRIER, "barrier")                                                                      \
+	X(JOIN, "join")                                                                            \
+	X(PIPE_READ, "pipe.read")                                                                  \
+	X(PIPE_WRITE, "pipe.write")                                                                \
+	X(SOCKET_RECV, "socket.recv")                                                              \
+	X(SOCKET_SEND, "socket.send")                                                              \
+	X(CONNECT, "connect")                                                                      \
+	X(ACCEPT, "accept")                                                                        \
+	X(POLL, "poll")                                                                            \
+	X(SLEEP, "sleep")
+
+#define WEFT_WAIT_ENUM(name, text) WEFT_WAIT_##name,
 enum weft_wait_kind {
 	WEFT_WAIT_NONE = 0,
-	WEFT_WAIT_MUTEX,
-	WEFT_WAIT_RWLOCK_READ,
-	WEFT_WAIT_RWLOCK_WRITE,
-	WEFT_WAIT_COND,
-	WEFT_WAIT_SEM,
-	WEFT_WAIT_BARRIER,
-	WEFT_WAIT_JOIN,
-	WEFT_WAIT_PIPE_READ,
-	WEFT_WAIT_PIPE_WRITE,
-	WEFT_WAIT_SOCKET_RECV,
-	WEFT_WAIT_SOCKET_SEND,
-	WEFT_WAIT_CONNECT,
-	WEFT_WAIT_ACCEPT,
-	WEFT_WAIT_POLL,
-	WEFT_WAIT_SLEEP,
-	WEFT_WAIT_KIND_COUNT,
+	WEFT_WAIT_KINDS(WEFT_WAIT_ENUM) WEFT_WAIT_KIND_COUNT
 };
+#undef WEFT_WAIT_ENUM
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind);
 
+/* Header flags. */
+enum {
+	WEFT_EVF_ERRNO = 1u << 0, /* `result` is -errno of a call that failed with -1 */
+};
+
+/* The most span links one record carries (more: several records). */
+#define WEFT_EVENT_LINKS 2
+
+struct weft_event_header {
+	uint8_t type;   /* enum weft_event_type */
+	uint8_t kind;   /* enum weft_wait_kind, where the type has one */
+	uint16_t flags; /* WEFT_EVF_* */
+	int32_t result; /* the wrapped call's return value, where useful */
+	uint64_t t0;    /* monotonic ns: when it happened, or began */
+};
+
+/* CTX: the span that is current on the thread from now on. */
+struct weft_ev_ctx {
+	struct weft_trace_id trace;
+	uint64_t span;
+	uint64_t parent_span;
+	uint64_t reserved[2];
+};
+
+/* NAME, DETACH: a fact about another (or this) thread. */
+struct weft_ev_about {
+	uint64_t object;  /* the target's pthread_t */
+	char name[24];    /* NAME: NUL-terminated, at most 15 chars in Linux */
+	uint64_t reserved[2];
+};
+
+/* WAIT: a call that blocked. */
+struct weft_ev_wait {
+	uint64_t t1;                       /* monotonic ns: when it returned */
+	uint64_t object;                   /* what it waited on: an address, a pthread_t, fd */
+	uint64_t pc;                       /* the hooked function's caller */
+	int32_t holder_tid;                /* the lock's owner when the wait began; 0: none */
+	uint32_t stack;                    /* a captured stack's id; 0: none */
+	uint64_t links[WEFT_EVENT_LINKS];  /* producer span ids (hand-offs); 0: none */
+};
+
+/* Room for what the coming families record (channels, sockets) in the same slot. */
+struct weft_ev_io {
+	uint64_t t1;
+	uint64_t pc;
+	uint32_t channel; /* the exporter's channel id */
+	uint32_t fd;
+	uint64_t bytes;
+	uint64_t offset;  /* the channel's byte offset before this transfer */
+	uint64_t link;    /* producer span id; 0: none */
+};
+
+struct weft_ev_peer {
+	uint8_t addr[16]; /* IPv4-mapped or IPv6, network order */
+	uint16_t port;    /* host order */
+	uint8_t family;   /* AF_* */
+	uint8_t transport;
+	int32_t fd;
+	uint64_t pc;
+	uint64_t t1;
+	uint64_t reserved;
+};
+
 struct weft_event {
-	uint16_t type;   /* enum weft_event_type */
-	uint16_t kind;   /* enum weft_wait_kind for WAIT */
-	int32_t result;  /* the wrapped call's return value, where useful */
-	uint64_t t0;     /* monotonic ns */
-	uint64_t t1;     /* monotonic ns */
-	uint64_t object; /* address of the waited-on object, or a pthread_t */
-	uint64_t pc;     /* the caller of the hooked function */
+	struct weft_event_header h;
 	union {
-		char name[24]; /* NAME: NUL-terminated, at most 15 chars in Linux */
-		struct {
-			uint64_t span; /* the thread's current span when the wait began */
-			uint64_t a, b;
-		} w;
+		struct weft_ev_ctx ctx;
+		struct weft_ev_about about;
+		struct weft_ev_wait wait;
+		struct weft_ev_io io;
+		struct weft_ev_peer peer;
+		uint64_t raw[6];
 	} u;
 };
 
+_Static_assert(sizeof(struct weft_event_header) == 16, "a 16-byte header");
+_Static_assert(sizeof(((struct weft_event *)0)->u) == 48, "a 48-byte payload");
 _Static_assert(sizeof(struct weft_event) == 64, "an event is one cache line");
 
 #endif

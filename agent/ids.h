@@ -12,7 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "exporter/model.h"
+struct weft_trace_id {
+	uint8_t b[16];
+};
+
+struct weft_span_id {
+	uint8_t b[8];
+};
 
 struct weft_rng {
 	uint64_t s[4];

@@ -1,49 +1,54 @@
 /*
  * The real-symbol table: the functions our hooks stand in front of.
  *
- * One X-macro list names every interposed function with its type (LTTng-UST's
- * ustfork.c model). The table is resolved whole from the constructor, and each
- * entry lazily on first use, because another library's constructor — or the
- * dynamic loader itself — may call a hook before ours has run. Resolution is
- * idempotent and lock-free: concurrent resolvers store the same pointer.
+ * One X-macro list, WEFT_REAL_SYMBOLS, names every interposed function once
+ * (LTTng-UST's ustfork.c model). Everything else is generated from it:
  *
- * A symbol that cannot be resolved leaves its entry NULL; the hook then fails
- * the call with ENOSYS rather than crash. A hook reached while this thread is
+ * - the table's entries, typed with `__typeof__` from libc's own prototype,
+ *   so an entry cannot disagree with libc; and since every hook is defined
+ *   in a file that includes the same libc header, the compiler rejects a hook
+ *   whose signature differs from libc's;
+ * - the failure each hook returns when the real function cannot be had (the
+ *   error convention column): pthread-style calls return ENOSYS, syscall-style
+ *   ones return -1 with errno ENOSYS;
+ * - libweft.map, the version script that exports exactly these names
+ *   (hooks/meson.build preprocesses hooks/libweft.map.in against this file),
+ *   linked with --no-undefined-version so a row without a hook fails the
+ *   link. A hook calls WEFT_REAL_OR_FAIL(name), which names the row's fields,
+ *   so a hook without a row fails to compile; the symbols test checks that
+ *   what is exported is exactly the rows.
+ *
+ * Resolution is lazy and idempotent: the whole table from the constructor, and
+ * each entry on first use, because another library's constructor — or the
+ * dynamic loader itself — may call a hook before ours has run. Concurrent
+ * resolvers store the same pointer. A hook reached while this thread is
  * inside dlsym (a custom allocator that locks, say) finds its entry NULL and
- * the thread marked as resolving, and fails the same way instead of recursing.
+ * the thread marked as resolving, and fails as a missing symbol would, instead
+ * of recursing.
  */
 #ifndef WEFT_AGENT_REAL_H
 #define WEFT_AGENT_REAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
 typedef int (*weft_main_fn)(int, char **, char **);
 
-/* X(name, return type, parameter list, glibc symbol version or NULL) */
-#define WEFT_REAL_SYMBOLS(X)                                                                       \
-	X(pthread_create, int,                                                                     \
-	  (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *), NULL)                \
-	X(pthread_join, int, (pthread_t, void **), NULL)                                           \
-	X(pthread_tryjoin_np, int, (pthread_t, void **), NULL)                                     \
-	X(pthread_timedjoin_np, int, (pthread_t, void **, const struct timespec *), NULL)          \
-	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, const struct timespec *),     \
-	  NULL)                                                                                    \
-	X(pthread_detach, int, (pthread_t), NULL)                                                  \
-	X(pthread_setname_np, int, (pthread_t, const char *), NULL)                                \
-	X(pthread_exit, void, (void *), NULL)                                                      \
-	X(__libc_start_main, int,                                                                  \
-	  (weft_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *),   \
-	  NULL)
+/* glibc's entry from _start; no public header declares it. */
+int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
+		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 
-#define WEFT_REAL_FIELD(name, ret, params, version) ret(*name) params;
+#include "agent/real_list.h"
+
+#define WEFT_REAL_FIELD(name, fail, version) __typeof__(name) *name;
 struct weft_real_table {
 	WEFT_REAL_SYMBOLS(WEFT_REAL_FIELD)
 };
 #undef WEFT_REAL_FIELD
 
-#define WEFT_REAL_INDEX(name, ret, params, version) WEFT_REAL_IDX_##name,
+#define WEFT_REAL_INDEX(name, fail, version) WEFT_REAL_IDX_##name,
 enum weft_real_index {
 	WEFT_REAL_SYMBOLS(WEFT_REAL_INDEX) WEFT_REAL_COUNT
 };
@@ -66,5 +71,43 @@ void *weft_real_resolve(enum weft_real_index idx);
 	(__builtin_expect(weft_real.name != NULL, 1)                                               \
 		 ? weft_real.name                                                                  \
 		 : __extension__(__typeof__(weft_real.name))weft_real_resolve(WEFT_REAL_IDX_##name))
+
+/* What a hook returns when its real function is missing, by convention. */
+static inline int weft_real_fail_RET(void)
+{
+	return ENOSYS;
+}
+
+static inline int weft_real_fail_ERRNO(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+static inline void *weft_real_fail_NULL(void)
+{
+	errno = ENOSYS;
+	return (void *)0;
+}
+
+#define WEFT_REAL_FAIL_FN(name, fail, version)                                                     \
+	static inline __typeof__(weft_real_fail_##fail()) weft_real_fail_##name(void)              \
+	{                                                                                          \
+		return weft_real_fail_##fail();                                                    \
+	}
+#define weft_real_fail_NORETURN() 0
+WEFT_REAL_SYMBOLS(WEFT_REAL_FAIL_FN)
+#undef weft_real_fail_NORETURN
+#undef WEFT_REAL_FAIL_FN
+
+/*
+ * A hook's first line: `real` is the real function, or the hook returns its
+ * row's failure. Naming the row's fields makes a hook without a row a
+ * compile error.
+ */
+#define WEFT_REAL_OR_FAIL(name)                                                                    \
+	__typeof__(weft_real.name) const real = WEFT_REAL(name);                                   \
+	if (__builtin_expect(real == NULL, 0))                                                     \
+	return weft_real_fail_##name()
 
 #endif

@@ -64,6 +64,78 @@ struct weft_thread *weft_registry_take(void)
 	return weft_exchange_acq_rel(&registry_head, (struct weft_thread *)NULL);
 }
 
+struct cycle_ctx {
+	struct weft_thread *t;
+	const struct weft_registry_visitor *v;
+	void *arg;
+};
+
+static void cycle_event(const struct weft_event *ev, void *arg)
+{
+	struct cycle_ctx *c = arg;
+
+	c->v->event(c->t, ev, c->arg);
+}
+
+static void cycle_take(struct weft_registry_reader *r, const struct weft_registry_visitor *v,
+		       void *arg)
+{
+	struct weft_thread *list = weft_registry_take(), *rev = NULL;
+
+	/* The registry is a stack; reverse it to report threads in publication order. */
+	while (list) {
+		struct weft_thread *next = list->next;
+
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct weft_thread *next = rev->next;
+
+		if (v->taken)
+			v->taken(rev, arg);
+		rev->next = r->threads;
+		r->threads = rev;
+		rev = next;
+	}
+}
+
+void weft_registry_cycle(struct weft_registry_reader *r, const struct weft_registry_visitor *v,
+			 void *arg)
+{
+	struct weft_thread **pp, *t;
+
+	cycle_take(r, v, arg);
+	for (t = r->threads; t; t = t->next) {
+		struct cycle_ctx c = { t, v, arg };
+		uint64_t dropped;
+
+		/* Acquire: pairs with the owner's release store in weft_registry_exit. */
+		t->exit_seen = weft_load_acquire(&t->exited) != 0;
+		if (v->event)
+			weft_ring_drain(&t->ring, cycle_event, &c);
+		else
+			weft_ring_drain(&t->ring, NULL, NULL);
+		/* The ring's counter only grows; report what is new since last time. */
+		dropped = weft_ring_dropped(&t->ring);
+		if (v->drained)
+			v->drained(t, dropped - t->dropped_seen, arg);
+		t->dropped_seen = dropped;
+	}
+	for (pp = &r->threads; (t = *pp);) {
+		if (!t->exit_seen) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		if (v->exited)
+			v->exited(t, arg);
+		weft_fetch_add_relaxed(&weft_registry_pending_exits, (uint32_t)-1);
+		weft_registry_free(t);
+	}
+}
+
 void weft_registry_exit(struct weft_thread *t, uint64_t end_ns)
 {
 	weft_self = &weft_thread_dead;

@@ -1,5 +1,5 @@
 /*
- * Per-thread state and the registry that hands it to the exporter.
+ * Per-thread state and the registry that hands it to the consumer (the exporter).
  *
  * Each application thread weft sees owns one `struct weft_thread`, allocated
  * from the private allocator together with its event ring. Publication is a
@@ -35,7 +35,7 @@ enum weft_thread_origin {
 
 struct weft_thread {
 	/* Set before publication, then immutable. */
-	struct weft_thread *next; /* registry link: the pusher's, then the exporter's */
+	struct weft_thread *next; /* registry link: the pusher's, then the consumer's */
 	enum weft_thread_origin origin;
 	pid_t tid;
 	pid_t creator_tid;
@@ -46,23 +46,22 @@ struct weft_thread {
 	uint64_t parent_span; /* zero: root */
 	uintptr_t start_routine;
 
-	/* Written by the owner, read by the exporter. */
+	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;
 	_Atomic int exited;
 	_Atomic int wait_kind; /* enum weft_wait_kind: what it blocks on right now */
 
 	/* Owner only. */
-	uint64_t cur_span;
+	struct weft_trace_id cur_trace; /* the current span's trace */
+	uint64_t cur_span;              /* the current span: its own, or a task's */
+	bool ctx_stale;                 /* a CTX record was dropped: send it again */
 	struct weft_rng rng;
 	bool dead; /* the sentinel: hooks pass through */
 
-	/* Exporter only. */
-	char name[24];
-	bool named;
-	bool seen;
-	bool detached;
+	/* Consumer only: the registry's protocol, and the consumer's own record. */
 	bool exit_seen;
-	uint64_t ring_dropped_seen;
+	uint64_t dropped_seen;
+	void *consumer;
 
 	/* The ring; its slots are allocated on the first event. */
 	struct weft_ring ring;
@@ -87,8 +86,38 @@ void weft_registry_free(struct weft_thread *t);
 /* Publishes a state to the exporter. */
 void weft_registry_push(struct weft_thread *t);
 
-/* Exporter: takes every state pushed since the last call (newest first). */
+/* Consumer: takes every state pushed since the last call (newest first). */
 struct weft_thread *weft_registry_take(void);
+
+/*
+ * The consumer's side of the protocol, in one place (the exporter and the
+ * stress test both run it). A reader holds every state taken and not yet
+ * freed. One cycle:
+ *   1. takes the states published since the last cycle and reports each, in
+ *      publication order, to `taken`;
+ *   2. for every state: reads `exited` (acquire) *before* draining the ring,
+ *      so that a thread found exited has had every event it recorded drained
+ *      now; drains the ring into `event`; reports new drops to `drained`;
+ *   3. reports each state found exited in step 2 to `exited`, then unlinks
+ *      and frees it: the only place a state is freed. Events drained in step
+ *      2 from other rings may name an exited thread, hence the second pass.
+ * `drained` is called after every drain, with the drops (possibly none) the
+ * ring counted since the previous one.
+ * Every callback may be NULL.
+ */
+struct weft_registry_reader {
+	struct weft_thread *threads; /* taken, not yet freed; newest first */
+};
+
+struct weft_registry_visitor {
+	void (*taken)(struct weft_thread *t, void *arg);
+	void (*event)(struct weft_thread *t, const struct weft_event *ev, void *arg);
+	void (*drained)(struct weft_thread *t, uint64_t new_drops, void *arg);
+	void (*exited)(struct weft_thread *t, void *arg);
+};
+
+void weft_registry_cycle(struct weft_registry_reader *r, const struct weft_registry_visitor *v,
+			 void *arg);
 
 /*
  * Marks the calling thread's state exited (end time, sentinel, release) and

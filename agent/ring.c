@@ -4,6 +4,8 @@ void weft_ring_init(struct weft_ring *ring, struct weft_event *slots, uint32_t c
 {
 	ring->slots = slots;
 	weft_store_relaxed(&ring->head, 0);
+	weft_store_relaxed(&ring->reserve, 0);
+	weft_store_relaxed(&ring->nest, 0);
 	weft_store_relaxed(&ring->tail, 0);
 	weft_store_relaxed(&ring->dropped, 0);
 	ring->mask = capacity - 1;
@@ -22,8 +24,9 @@ size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_even
 
 	if (head == tail)
 		return 0; /* Also: no slots yet, and none may be read. */
-	for (uint64_t i = tail; i != head; i++)
-		fn(&ring->slots[i & ring->mask], arg);
+	if (fn)
+		for (uint64_t i = tail; i != head; i++)
+			fn(&ring->slots[i & ring->mask], arg);
 	/* Release: our reads of the slots happen before the producer reuses them. */
 	weft_store_release(&ring->tail, head);
 	return (size_t)(head - tail);

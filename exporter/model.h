@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/ids.h"
+
 enum weft_value_type {
 	WEFT_VALUE_STRING,
 	WEFT_VALUE_INT,
@@ -52,14 +54,6 @@ enum weft_status_code {
 	WEFT_STATUS_UNSET = 0,
 	WEFT_STATUS_OK = 1,
 	WEFT_STATUS_ERROR = 2,
-};
-
-struct weft_trace_id {
-	uint8_t b[16];
-};
-
-struct weft_span_id {
-	uint8_t b[8];
 };
 
 struct weft_span_event {

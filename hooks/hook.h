@@ -13,7 +13,13 @@
 
 #include "agent/agent.h"
 #include "agent/real.h"
+#include "agent/wait.h"
 
+/*
+ * Marks a hook for export. The version script (generated from the rows of
+ * agent/real_list.h) decides what libweft.so exports; this attribute makes the
+ * definition eligible, and the symbols test checks the two agree.
+ */
 #define WEFT_EXPORT __attribute__((visibility("default")))
 
 /*

@@ -16,9 +16,6 @@
 
 static weft_main_fn program_main;
 
-int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
-		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
-
 static void note_exit_status(int status, void *arg)
 {
 	weft_agent_set_exit_code(status);
@@ -38,8 +35,7 @@ static int main_wrapper(int argc, char **argv, char **envp)
 WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
 				  void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
 {
-	int (*real)(weft_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void),
-		    void *) = WEFT_REAL(__libc_start_main);
+	__typeof__(weft_real.__libc_start_main) real = WEFT_REAL(__libc_start_main);
 
 	if (!real)
 		_exit(127);

@@ -55,13 +55,10 @@ static void *thread_trampoline(void *arg)
 WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*start_routine)(void *), void *arg)
 {
-	int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
-		WEFT_REAL(pthread_create);
+	WEFT_REAL_OR_FAIL(pthread_create);
 	int saved = errno, rc;
 	struct weft_thread *self, *child;
 
-	if (!real)
-		return ENOSYS;
 	if (weft_guard_active()) {
 		struct weft_agent_thread_start *s = weft_alloc(sizeof(*s));
 
@@ -100,70 +97,30 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 }
 
 /*
- * Records a join that blocked: the waiting gauge while it blocks, then one
- * WAIT event with its duration. `rc` is the join's result.
- */
-static int join_slow(struct weft_thread *self, pthread_t th, const void *pc,
-		     int (*wait)(pthread_t, void **, clockid_t, const struct timespec *),
-		     void **ret, clockid_t clk, const struct timespec *abstime)
-{
-	struct weft_event ev;
-	uint64_t t0, t1;
-	int rc, saved;
-
-	weft_store_relaxed(&self->wait_kind, WEFT_WAIT_JOIN);
-	t0 = weft_clock_now();
-	rc = wait(th, ret, clk, abstime);
-	t1 = weft_clock_now();
-	saved = errno;
-	weft_store_relaxed(&self->wait_kind, WEFT_WAIT_NONE);
-	weft_event_wait(self, &ev, WEFT_WAIT_JOIN, t0, t1, (const void *)th, pc);
-	ev.result = rc;
-	weft_record(self, &ev);
-	errno = saved;
-	return rc;
-}
-
-static int join_forever(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
-{
-	return WEFT_REAL(pthread_join)(th, ret);
-}
-
-static int join_timed(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
-{
-	return WEFT_REAL(pthread_timedjoin_np)(th, ret, abstime);
-}
-
-static int join_clock(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime)
-{
-	return WEFT_REAL(pthread_clockjoin_np)(th, ret, clk, abstime);
-}
-
-/*
  * The three blocking joins share one shape. Fast path: pthread_tryjoin_np,
  * which succeeds at once when the thread has already ended (no clock read, no
  * event) and returns the same error join would for a detached or invalid
  * thread. Only EBUSY — the join will block — takes the slow path through the
- * real blocking call, which is also the cancellation point.
+ * real blocking call, which is also the cancellation point. JOIN(real call)
+ * is that shape; `real` and the arguments are the hook's own.
  */
-static int join_common(pthread_t th, void **ret, clockid_t clk, const struct timespec *abstime,
-		       int (*wait)(pthread_t, void **, clockid_t, const struct timespec *),
-		       bool available, const void *pc)
-{
-	int (*tryjoin)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);
-	struct weft_thread *self;
-	int rc;
-
-	if (!available)
-		return ENOSYS;
-	self = weft_hook_thread(WEFT_HOOK_THREAD);
-	if (!self || !tryjoin)
-		return wait(th, ret, clk, abstime);
-	rc = tryjoin(th, ret);
-	if (rc != EBUSY)
-		return rc;
-	return join_slow(self, th, pc, wait, ret, clk, abstime);
-}
+#define JOIN(call)                                                                                 \
+	do {                                                                                       \
+		int (*tryjoin_)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);              \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_THREAD);                    \
+		struct weft_wait w_;                                                               \
+		int rc_;                                                                           \
+                                                                                                   \
+		if (!self_ || !tryjoin_)                                                           \
+			return call;                                                               \
+		rc_ = tryjoin_(th, ret);                                                           \
+		if (rc_ != EBUSY)                                                                  \
+			return rc_;                                                                \
+		weft_wait_begin(&w_, self_, WEFT_WAIT_JOIN, (const void *)th, WEFT_CALLER);        \
+		rc_ = call;                                                                        \
+		weft_wait_end(&w_, rc_);                                                           \
+		return rc_;                                                                        \
+	} while (0)
 
 /*
  * pthread_join: waits for a thread to end and reaps it; returns 0 or an error
@@ -173,8 +130,8 @@ static int join_common(pthread_t th, void **ret, clockid_t clk, const struct tim
  */
 WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
 {
-	return join_common(th, ret, 0, NULL, join_forever, WEFT_REAL(pthread_join) != NULL,
-			   __builtin_return_address(0));
+	WEFT_REAL_OR_FAIL(pthread_join);
+	JOIN(real(th, ret));
 }
 
 /*
@@ -184,25 +141,22 @@ WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
  */
 WEFT_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timespec *abstime)
 {
-	return join_common(th, ret, 0, abstime, join_timed,
-			   WEFT_REAL(pthread_timedjoin_np) != NULL, __builtin_return_address(0));
+	WEFT_REAL_OR_FAIL(pthread_timedjoin_np);
+	JOIN(real(th, ret, abstime));
 }
 
 /* pthread_clockjoin_np: pthread_timedjoin_np against a chosen clock. */
 WEFT_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk,
 				     const struct timespec *abstime)
 {
+	WEFT_REAL_OR_FAIL(pthread_clockjoin_np);
 	/*
 	 * glibc rejects other clocks with EINVAL before touching the thread; the
 	 * tryjoin fast path would reap it instead, so such calls pass through.
 	 */
-	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) {
-		int (*real)(pthread_t, void **, clockid_t, const struct timespec *) =
-			WEFT_REAL(pthread_clockjoin_np);
-		return real ? real(th, ret, clk, abstime) : ENOSYS;
-	}
-	return join_common(th, ret, clk, abstime, join_clock,
-			   WEFT_REAL(pthread_clockjoin_np) != NULL, __builtin_return_address(0));
+	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+		return real(th, ret, clk, abstime);
+	JOIN(real(th, ret, clk, abstime));
 }
 
 /*
@@ -211,10 +165,7 @@ WEFT_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk,
  */
 WEFT_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 {
-	int (*real)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);
-
-	if (!real)
-		return ENOSYS;
+	WEFT_REAL_OR_FAIL(pthread_tryjoin_np);
 	return real(th, ret);
 }
 
@@ -227,14 +178,11 @@ static void record_about(struct weft_thread *self, enum weft_event_type type, pt
 			 const char *name)
 {
 	int saved = errno;
-	struct weft_event ev;
+	struct weft_event ev = { .h = { .type = (uint8_t)type, .t0 = weft_clock_now() } };
 
-	memset(&ev, 0, sizeof(ev));
-	ev.type = (uint16_t)type;
-	ev.object = (uint64_t)th;
-	ev.t0 = weft_clock_now();
+	ev.u.about.object = (uint64_t)th;
 	if (name)
-		strncpy(ev.u.name, name, sizeof(ev.u.name) - 1);
+		strncpy(ev.u.about.name, name, sizeof(ev.u.about.name) - 1);
 	weft_record(self, &ev);
 	errno = saved;
 }
@@ -246,13 +194,10 @@ static void record_about(struct weft_thread *self, enum weft_event_type type, pt
  */
 WEFT_EXPORT int pthread_detach(pthread_t th)
 {
-	int (*real)(pthread_t) = WEFT_REAL(pthread_detach);
-	struct weft_thread *self;
+	WEFT_REAL_OR_FAIL(pthread_detach);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_THREAD);
 	int rc;
 
-	if (!real)
-		return ENOSYS;
-	self = weft_hook_thread(WEFT_HOOK_THREAD);
 	rc = real(th);
 	if (self && rc == 0)
 		record_about(self, WEFT_EV_DETACH, th, NULL);
@@ -266,13 +211,10 @@ WEFT_EXPORT int pthread_detach(pthread_t th)
  */
 WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 {
-	int (*real)(pthread_t, const char *) = WEFT_REAL(pthread_setname_np);
-	struct weft_thread *self;
+	WEFT_REAL_OR_FAIL(pthread_setname_np);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_THREAD);
 	int rc;
 
-	if (!real)
-		return ENOSYS;
-	self = weft_hook_thread(WEFT_HOOK_THREAD);
 	rc = real(th, name);
 	if (self && rc == 0)
 		record_about(self, WEFT_EV_NAME, th, name);
@@ -288,7 +230,7 @@ WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
  */
 WEFT_EXPORT void pthread_exit(void *ret)
 {
-	void (*real)(void *) = WEFT_REAL(pthread_exit);
+	__typeof__(weft_real.pthread_exit) real = WEFT_REAL(pthread_exit);
 
 	if (real)
 		real(ret);

@@ -15,7 +15,7 @@ written its OTLP JSON Lines file; the disabled run must have written nothing.
     behaviour.py own-malloc LIBWEFT OWN_MALLOC
     behaviour.py malloc-conf LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py bootstrap  LIBWEFT EARLY_MAIN RTLD_NEXT DLOPEN_MAIN LIBDLCTOR
-    behaviour.py symbols    LIBWEFT LIBWEFT_MAP NM
+    behaviour.py symbols    LIBWEFT LIBWEFT_MAP HOOKS_ARCHIVE NM
 
 Prints one line per failed check and a final `N passed, N failed`; exits 1 on
 failure, 77 when the test cannot run here.
@@ -428,15 +428,33 @@ def nm(nm_prog, lib, which):
     return names
 
 
-def cmd_symbols(lib, mapfile, nm_prog):
+def hook_exports(archive):
+    """Functions the hooks mark for export (global, default visibility, defined)."""
+    out = subprocess.run(["readelf", "-Ws", archive], capture_output=True, text=True,
+                         check=True).stdout
+    names = set()
+    for line in out.splitlines():
+        f = line.split()
+        # Num: Value Size Type Bind Vis Ndx Name
+        if len(f) >= 8 and f[3] == "FUNC" and f[4] == "GLOBAL" and f[5] == "DEFAULT" \
+                and f[6] != "UND":
+            names.add(f[7])
+    return names
+
+
+def cmd_symbols(lib, mapfile, hooks_archive, nm_prog):
     if not nm_prog or not shutil.which(nm_prog):
         skip("nm not found")
     want = map_globals(mapfile)
     check(len(want) > 0, f"no global names found in {mapfile}")
     got = nm(nm_prog, lib, "--defined-only")
-    check(got == want, "libweft.so exports exactly the names in libweft.map",
-          f"exported but not in the map: {sorted(got - want)}\n"
-          f"in the map but not exported: {sorted(want - got)}")
+    check(got == want, "libweft.so exports exactly the rows of agent/real_list.h",
+          f"exported but not a row: {sorted(got - want)}\n"
+          f"a row but not exported: {sorted(want - got)}")
+    hooks = hook_exports(hooks_archive)
+    check(hooks == want, "every hook marked WEFT_EXPORT is a row, and every row is a hook",
+          f"hooks without a row: {sorted(hooks - want)}\n"
+          f"rows without a hook: {sorted(want - hooks)}")
     undefined = nm(nm_prog, lib, "--undefined-only")
     bad = sorted(undefined & ALLOCATORS)
     check(not bad, "libweft.so references no malloc-family symbol (they would bind to the "
@@ -464,7 +482,7 @@ def main():
     elif cmd == "bootstrap":
         cmd_bootstrap(lib, *args[1:5])
     elif cmd == "symbols":
-        cmd_symbols(lib, args[1], args[2] if len(args) > 2 else "nm")
+        cmd_symbols(lib, args[1], args[2], args[3] if len(args) > 3 else "nm")
     else:
         print(f"unknown command {cmd}")
         sys.exit(2)

@@ -8,7 +8,8 @@
  * producers push as fast as they can until told to stop; a spawner keeps
  * starting short-lived threads that push a few hundred events and exit.
  *
- * The main thread is the exporter and runs exporter/exporter.c's cycle():
+ * The main thread is the exporter and runs the registry's consumer protocol
+ * (weft_registry_cycle, which exporter/exporter.c runs too):
  * take newly published states; snapshot `exited` (acquire) for every state
  * *before* draining; drain every ring; free exactly the states found exited
  * in the snapshot. Because the snapshot precedes the drain, a state's final
@@ -80,16 +81,17 @@ static void make_event(uint32_t serial, uint64_t seq, struct weft_event *ev)
 {
 	uint64_t k = ((uint64_t)serial << 40) ^ seq;
 
-	ev->type = (uint16_t)(WEFT_EV_WAIT + (seq & 0xff));
-	ev->kind = (uint16_t)serial;
-	ev->result = (int32_t)(uint32_t)(k * 2654435761u);
-	ev->t0 = seq;
-	ev->t1 = k * 0x9e3779b97f4a7c15ull;
-	ev->object = serial;
-	ev->pc = ~k;
-	ev->u.w.span = k ^ 0x5555aaaa5555aaaaull;
-	ev->u.w.a = (k << 17) | (k >> 47);
-	ev->u.w.b = k * 0xff51afd7ed558ccdull + seq;
+	ev->h.type = (uint8_t)(WEFT_EV_WAIT + (seq & 0xff));
+	ev->h.kind = (uint8_t)serial;
+	ev->h.flags = (uint16_t)(serial >> 8);
+	ev->h.result = (int32_t)(uint32_t)(k * 2654435761u);
+	ev->h.t0 = seq;
+	ev->u.raw[0] = k * 0x9e3779b97f4a7c15ull;
+	ev->u.raw[1] = serial;
+	ev->u.raw[2] = ~k;
+	ev->u.raw[3] = k ^ 0x5555aaaa5555aaaaull;
+	ev->u.raw[4] = (k << 17) | (k >> 47);
+	ev->u.raw[5] = k * 0xff51afd7ed558ccdull + seq;
 }
 
 /* Allocates, fills and publishes a state, as the agent does when it first sees a thread. */
@@ -190,66 +192,59 @@ static void *spawner(void *arg)
 
 /* --- The consumer: exporter/exporter.c's cycle() ----------------------------------------- */
 
-static struct weft_thread *threads; /* the consumer's private list */
+static struct weft_registry_reader reader; /* the consumer's private list */
 static uint64_t total_consumed, total_dropped, total_freed, cycles;
 
-static void on_event(const struct weft_event *ev, void *arg)
+static void on_taken(struct weft_thread *t, void *arg)
 {
-	struct weft_thread *t = arg;
+	recs[t->tid].taken++;
+}
+
+static void on_event(struct weft_thread *t, const struct weft_event *ev, void *arg)
+{
 	uint32_t serial = (uint32_t)t->tid;
 	struct rec *r = &recs[serial];
 	struct weft_event want;
 
-	make_event(serial, ev->t0, &want);
+	make_event(serial, ev->h.t0, &want);
 	if (memcmp(&want, ev, sizeof(want)) != 0)
 		r->bad++;
-	if (ev->t0 < r->next_seq)
+	if (ev->h.t0 < r->next_seq)
 		r->order++;
-	r->next_seq = ev->t0 + 1;
+	r->next_seq = ev->h.t0 + 1;
 	r->consumed++;
+	total_consumed++;
 }
 
+static void on_drained(struct weft_thread *t, uint64_t new_drops, void *arg)
+{
+	total_dropped += new_drops;
+}
+
+/* A state found exited before its last drain: nothing is left in its ring. */
+static void on_exited(struct weft_thread *t, void *arg)
+{
+	struct rec *r = &recs[t->tid];
+
+	r->dropped = weft_ring_dropped(&t->ring);
+	expect_int(r->consumed + r->dropped, r->attempted);
+	expect_int(r->consumed, r->pushed);
+	expect_true(weft_load_relaxed(&t->end_ns) >= t->start_ns);
+	r->freed++;
+	total_freed++;
+}
+
+static const struct weft_registry_visitor visitor = {
+	.taken = on_taken,
+	.event = on_event,
+	.drained = on_drained,
+	.exited = on_exited,
+};
+
+/* The exporter's cycle: agent/registry.c's consumer protocol, which this test checks. */
 static void cycle(void)
 {
-	struct weft_thread *t, *next, **pp;
-
-	/* 1. Take what was published since the last cycle. */
-	for (t = weft_registry_take(); t; t = next) {
-		next = t->next;
-		t->next = threads;
-		threads = t;
-		recs[t->tid].taken++;
-	}
-	/* 2. Which threads have exited, before draining. */
-	for (t = threads; t; t = t->next)
-		t->exit_seen = weft_load_acquire(&t->exited) != 0;
-	/* 3. Drain every ring; count new drops the way the exporter does. */
-	for (t = threads; t; t = t->next) {
-		uint64_t dropped;
-
-		total_consumed += weft_ring_drain(&t->ring, on_event, t);
-		dropped = weft_ring_dropped(&t->ring);
-		total_dropped += dropped - t->ring_dropped_seen;
-		t->ring_dropped_seen = dropped;
-	}
-	/* 4. Free exactly the states seen exited in step 2; nothing is left in their rings. */
-	for (pp = &threads; (t = *pp);) {
-		struct rec *r = &recs[t->tid];
-
-		if (!t->exit_seen) {
-			pp = &t->next;
-			continue;
-		}
-		*pp = t->next;
-		r->dropped = weft_ring_dropped(&t->ring);
-		expect_int(r->consumed + r->dropped, r->attempted);
-		expect_int(r->consumed, r->pushed);
-		expect_true(weft_load_relaxed(&t->end_ns) >= t->start_ns);
-		r->freed++;
-		total_freed++;
-		weft_fetch_add_relaxed(&weft_registry_pending_exits, (uint32_t)-1);
-		weft_registry_free(t);
-	}
+	weft_registry_cycle(&reader, &visitor, NULL);
 	cycles++;
 }
 
@@ -289,7 +284,7 @@ int main(void)
 
 	/* Every thread has exited: one cycle takes, drains and frees everything that is left. */
 	cycle();
-	expect_true(threads == NULL);
+	expect_true(reader.threads == NULL);
 	expect_true(weft_registry_take() == NULL);
 	expect_int(weft_load_relaxed(&weft_registry_pending_exits), 0);
 

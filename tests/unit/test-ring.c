@@ -23,16 +23,17 @@
 static void make_event(uint64_t seq, struct weft_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->type = (uint16_t)(seq * 3 + 1);
-	ev->kind = (uint16_t)(seq >> 16);
-	ev->result = (int32_t)(uint32_t)(seq * 2654435761u);
-	ev->t0 = seq;
-	ev->t1 = seq * 0x9e3779b97f4a7c15ull;
-	ev->object = ~seq;
-	ev->pc = seq ^ 0xa5a5a5a55a5a5a5aull;
-	ev->u.w.span = seq + 0x0123456789abcdefull;
-	ev->u.w.a = (seq << 32) | (seq >> 32);
-	ev->u.w.b = seq * 0xff51afd7ed558ccdull + 7;
+	ev->h.type = (uint8_t)(seq * 3 + 1);
+	ev->h.kind = (uint8_t)(seq >> 8);
+	ev->h.flags = (uint16_t)(seq >> 16);
+	ev->h.result = (int32_t)(uint32_t)(seq * 2654435761u);
+	ev->h.t0 = seq;
+	ev->u.raw[0] = seq * 0x9e3779b97f4a7c15ull;
+	ev->u.raw[1] = ~seq;
+	ev->u.raw[2] = seq ^ 0xa5a5a5a55a5a5a5aull;
+	ev->u.raw[3] = seq + 0x0123456789abcdefull;
+	ev->u.raw[4] = (seq << 32) | (seq >> 32);
+	ev->u.raw[5] = seq * 0xff51afd7ed558ccdull + 7;
 }
 
 /* What a drain callback checks against: the next sequence number expected. */
@@ -50,7 +51,7 @@ static void check_event(const struct weft_event *ev, void *arg)
 {
 	struct expect *x = arg;
 	struct weft_event want;
-	uint64_t seq = ev->t0;
+	uint64_t seq = ev->h.t0;
 
 	make_event(seq, &want);
 	if (memcmp(&want, ev, sizeof(want)) != 0)
@@ -168,6 +169,7 @@ static void test_counter_wrap(void)
 
 	weft_ring_init(&ring, slots, cap);
 	atomic_store(&ring.head, UINT64_MAX - 20);
+	atomic_store(&ring.reserve, UINT64_MAX - 20);
 	atomic_store(&ring.tail, UINT64_MAX - 20);
 	for (int round = 0; round < 10; round++) {
 		uint32_t ok = 0;

@@ -1,0 +1,36 @@
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/atomic.h"
+#include "agent/consumer.h"
+
+_Atomic uint32_t weft_consumer_word;
+
+static void nothing(void)
+{
+}
+
+/* Overridden by the exporter's strong definition in libweft.so. */
+__attribute__((weak)) const struct weft_consumer weft_consumer = {
+	.start = nothing,
+	.shutdown = nothing,
+	.after_fork_child = nothing,
+};
+
+void weft_consumer_wake(void)
+{
+	weft_fetch_add_relaxed(&weft_consumer_word, 1);
+	syscall(SYS_futex, &weft_consumer_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void weft_consumer_wait(uint32_t seen, uint64_t timeout_ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000u),
+			       .tv_nsec = (long)(timeout_ns % 1000000000u) };
+
+	/* A timeout past any sensible one is no timeout (and cannot overflow tv_sec). */
+	syscall(SYS_futex, &weft_consumer_word, FUTEX_WAIT_PRIVATE, seen,
+		timeout_ns >= UINT64_C(1) << 62 ? NULL : &ts, NULL, 0);
+}

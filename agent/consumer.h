@@ -1,0 +1,49 @@
+/*
+ * What the agent needs from whoever consumes its events (the exporter).
+ *
+ * The agent records; a consumer drains the rings on its own thread. The
+ * dependency points one way: the agent declares this interface and the
+ * wake-up word, the exporter implements the interface. libweft.so links the
+ * exporter's definition of `weft_consumer`; a program that links the agent
+ * alone (the unit and stress tests) gets the agent's weak default, which does
+ * nothing, so the agent builds and runs without any exporter.
+ */
+#ifndef WEFT_AGENT_CONSUMER_H
+#define WEFT_AGENT_CONSUMER_H
+
+#include <stdint.h>
+
+struct weft_consumer {
+	/*
+	 * The program is about to have a second thread: start the consumer's
+	 * thread if it has none. Called with the guard set; idempotent.
+	 */
+	void (*start)(void);
+	/* Final drain and export at process exit, within the configured budget. */
+	void (*shutdown)(void);
+	/* In a forked child, with only the forking thread left. */
+	void (*after_fork_child)(void);
+};
+
+extern const struct weft_consumer weft_consumer;
+
+/*
+ * The word the consumer sleeps on (a futex). Recording threads bump it and
+ * wake the consumer when a ring reaches its wake mark, when many threads have
+ * exited, or at exit; the consumer waits for it to change.
+ */
+extern _Atomic uint32_t weft_consumer_word;
+
+/* Asks the consumer for an early cycle: async-signal-safe, never blocks. */
+void weft_consumer_wake(void);
+
+/*
+ * Consumer side: sleeps until the word differs from `seen`, a wake, or
+ * `timeout_ns` (UINT64_MAX: no timeout) has passed.
+ */
+void weft_consumer_wait(uint32_t seen, uint64_t timeout_ns);
+
+/* Exited-but-uncollected threads at which an exiting thread wakes the consumer. */
+#define WEFT_CONSUMER_PENDING_EXITS_WAKE 1024
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * The slow path of every blocking hook, written once.
+ *
+ * A hook that is about to block (its non-blocking attempt failed, or the call
+ * cannot be tried without blocking) brackets the real call:
+ *
+ *	struct weft_wait w;
+ *
+ *	weft_wait_begin(&w, self, WEFT_WAIT_JOIN, (void *)th, WEFT_CALLER);
+ *	rc = real(th, ret);
+ *	weft_wait_end(&w, rc);
+ *
+ * begin publishes what the thread is blocked on (the weft.thread.waiting
+ * gauge reads it) and takes the start time; end takes the end time, clears
+ * the waiting state (restoring an interrupted wait's, for a wait inside a
+ * signal handler), records one WAIT event and leaves errno as the real call
+ * left it. Neither changes errno, neither allocates (but for a thread's very
+ * first event, which allocates its ring with the guard set), and neither
+ * blocks. The guard is not held while recording, so that a signal handler's
+ * own hooks still record (the ring is reentrant). Between begin and end a
+ * hook may add facts to the event: a holder, a stack, producer links.
+ */
+#ifndef WEFT_AGENT_WAIT_H
+#define WEFT_AGENT_WAIT_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "agent/clock.h"
+
+/* The caller of the hook: where the program blocked. */
+#define WEFT_CALLER __builtin_return_address(0)
+
+struct weft_wait {
+	struct weft_thread *t;
+	int prev_kind;
+	struct weft_event ev;
+};
+
+static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
+				   enum weft_wait_kind kind, const void *object, const void *pc)
+{
+	w->t = t;
+	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT, .kind = (uint8_t)kind };
+	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
+					      .pc = (uint64_t)(uintptr_t)pc };
+	w->prev_kind = weft_load_relaxed(&t->wait_kind);
+	weft_store_relaxed(&t->wait_kind, (int)kind);
+	w->ev.h.t0 = weft_clock_now();
+}
+
+/* Ends a wait whose call returns 0 or an error number (pthread style). */
+static inline void weft_wait_end(struct weft_wait *w, int rc)
+{
+	int saved = errno;
+
+	w->ev.u.wait.t1 = weft_clock_now();
+	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	w->ev.h.result = rc;
+	weft_record(w->t, &w->ev);
+	errno = saved;
+}
+
+/* Ends a wait whose call returns -1 and sets errno on failure (syscall style). */
+static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
+{
+	int saved = errno;
+
+	w->ev.u.wait.t1 = weft_clock_now();
+	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	if (rc == -1) {
+		w->ev.h.result = -saved;
+		w->ev.h.flags |= WEFT_EVF_ERRNO;
+	} else {
+		w->ev.h.result = rc > INT32_MAX ? INT32_MAX : (int32_t)rc;
+	}
+	weft_record(w->t, &w->ev);
+	errno = saved;
+}
+
+#endif

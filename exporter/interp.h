@@ -1,0 +1,72 @@
+/*
+ * Interpreters: the exporter's one table of per-family event handlers.
+ *
+ * Each hook family's events are interpreted by one file that owns that
+ * family's instruments and state (exporter/threads.c, exporter/waits.c, ...).
+ * The exporter's loop (exporter.c) only drains rings and calls this table:
+ * set-up, each thread as it is first seen, each event by its type, gauges
+ * before each metric export, each thread's end, and a forked child's reset.
+ * A new family adds one interpreter row, its event rows, and nothing else.
+ */
+#ifndef WEFT_EXPORTER_INTERP_H
+#define WEFT_EXPORTER_INTERP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/event.h"
+#include "agent/ids.h"
+#include "agent/registry.h"
+
+/*
+ * The exporter's own record of a thread (weft_thread.consumer): what it
+ * learns from events, kept off the thread's state, which the thread shares.
+ */
+struct weft_xthread {
+	char name[24];
+	bool named;
+	bool detached;
+	/* The span current on the thread at the event being interpreted (CTX). */
+	struct weft_trace_id cur_trace;
+	uint64_t cur_span;
+};
+
+static inline struct weft_xthread *weft_xthread(const struct weft_thread *t)
+{
+	return (struct weft_xthread *)t->consumer;
+}
+
+struct weft_interp {
+	const char *name;
+	/* Instruments; once per process (again in a forked child, after after_fork). */
+	void (*setup)(void);
+	/* A thread published since the last cycle, in publication order. */
+	void (*thread_taken)(struct weft_thread *t);
+	/* One event of a type this interpreter owns (see interp.c). */
+	void (*event)(struct weft_thread *t, const struct weft_event *ev);
+	/* Set gauges; before each metric export. */
+	void (*collect)(void);
+	/* A thread ended at end_ns; `at_exit`: still running when the process ended. */
+	void (*thread_ended)(struct weft_thread *t, uint64_t end_ns, bool at_exit);
+	/* In a forked child: forget the parent's state. */
+	void (*after_fork)(void);
+};
+
+/* X(interpreter): every interpreter, in calling order. */
+#define WEFT_INTERPRETERS(X)                                                                       \
+	X(threads)                                                                                 \
+	X(waits)
+
+#define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
+WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)
+#undef WEFT_INTERP_DECLARE
+
+/* The calls the loop makes, each fanned out to every interpreter. */
+void weft_interp_setup(void);
+void weft_interp_thread_taken(struct weft_thread *t);
+void weft_interp_event(struct weft_thread *t, const struct weft_event *ev);
+void weft_interp_collect(void);
+void weft_interp_thread_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit);
+void weft_interp_after_fork(void);
+
+#endif

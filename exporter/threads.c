@@ -1,0 +1,289 @@
+/*
+ * The thread interpreter: thread spans, counts, names and detaches.
+ *
+ * A thread's span is assembled from the state its creator prepared (ids,
+ * parent, start routine) and the end time it stored when it ended; what
+ * events add — a name, a detach, a change of current span — is kept in the
+ * exporter's record of the thread. Names and detaches may target another
+ * thread by pthread_t, which glibc reuses, so a target is resolved against
+ * thread lifetimes at the event's time. A pthread_t map remembers, after a
+ * thread's state is freed, who held each pthread_t, for the join that reaped
+ * it (which may be drained a cycle later).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/alloc.h"
+#include "agent/clock.h"
+#include "exporter/exporter.h"
+#include "exporter/interp.h"
+#include "exporter/metrics.h"
+#include "exporter/symbols.h"
+#include "exporter/threads.h"
+
+enum { PENDING_NAMES = 64 };
+
+/* The pthread_t map: the latest holder of a value, and the one before. */
+struct tinfo {
+	pthread_t key;
+	bool used;
+	struct weft_thread_ref cur, prev;
+	uint64_t cur_start_ns, prev_start_ns;
+};
+
+/* A name set before the named thread registered itself. */
+struct pending_name {
+	pthread_t key;
+	char name[24];
+};
+
+static struct {
+	struct tinfo *map;
+	size_t map_cap, map_n;
+	struct pending_name pending[PENDING_NAMES];
+	size_t n_pending;
+	int64_t live, peak;
+	struct weft_instrument *count, *created;
+} th;
+
+/* --- The pthread_t map ------------------------------------------------- */
+
+static size_t map_slot(pthread_t key, size_t cap)
+{
+	return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 24) & (cap - 1);
+}
+
+static struct tinfo *map_find(pthread_t key)
+{
+	if (!th.map_cap)
+		return NULL;
+	for (size_t j = map_slot(key, th.map_cap); th.map[j].used; j = (j + 1) & (th.map_cap - 1))
+		if (th.map[j].key == key)
+			return &th.map[j];
+	return NULL;
+}
+
+static struct tinfo *map_insert(pthread_t key)
+{
+	struct tinfo *e = map_find(key);
+	size_t j;
+
+	if (e)
+		return e;
+	if ((th.map_n + 1) * 2 > th.map_cap) {
+		size_t cap = th.map_cap ? th.map_cap * 2 : 64;
+		struct tinfo *m = weft_zalloc(cap * sizeof(*m));
+
+		if (!m)
+			return NULL;
+		for (size_t i = 0; i < th.map_cap; i++) {
+			if (!th.map[i].used)
+				continue;
+			for (j = map_slot(th.map[i].key, cap); m[j].used; j = (j + 1) & (cap - 1))
+				;
+			m[j] = th.map[i];
+		}
+		weft_free(th.map);
+		th.map = m;
+		th.map_cap = cap;
+	}
+	for (j = map_slot(key, th.map_cap); th.map[j].used; j = (j + 1) & (th.map_cap - 1))
+		;
+	th.map[j].used = true;
+	th.map[j].key = key;
+	th.map_n++;
+	return &th.map[j];
+}
+
+bool weft_threads_join_target(pthread_t key, uint64_t when, struct weft_thread_ref *out)
+{
+	struct tinfo *e = map_find(key);
+
+	if (!e)
+		return false;
+	if (e->cur.span && e->cur_start_ns <= when) {
+		*out = e->cur;
+		return true;
+	}
+	if (e->prev.span && e->prev_start_ns <= when) {
+		*out = e->prev;
+		return true;
+	}
+	return false;
+}
+
+/* --- Threads ------------------------------------------------------------ */
+
+static const char *pool_name(const struct weft_thread *t)
+{
+	const char *sym = weft_symbols_name(t->start_routine);
+
+	return sym ? sym : "thread";
+}
+
+static void threads_setup(void)
+{
+	static const char *const pool_key[] = { "weft.pool.name" };
+
+	th.count = weft_metrics_sum("process.thread.count", "Live threads.", "{thread}", false, 0,
+				    NULL);
+	th.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
+				      1, pool_key);
+}
+
+static void threads_taken(struct weft_thread *t)
+{
+	struct weft_xthread *x = weft_xthread(t);
+	struct tinfo *e;
+
+	th.live++;
+	if (th.live > th.peak)
+		th.peak = th.live;
+	weft_exporter_report()->peak_threads = th.peak;
+	if (t->origin != WEFT_THREAD_MAIN) {
+		const char *pool = pool_name(t);
+
+		weft_metrics_add(th.created, &pool, 1);
+		weft_report_thread_created(weft_exporter_report(), pool);
+	}
+	e = map_insert(t->self);
+	if (e) {
+		if (e->cur.span) {
+			e->prev = e->cur;
+			e->prev_start_ns = e->cur_start_ns;
+		}
+		e->cur = (struct weft_thread_ref){ t->tid, t->trace, t->span };
+		e->cur_start_ns = t->start_ns;
+	}
+	/* A name set before the thread registered itself. */
+	for (size_t i = 0; i < th.n_pending; i++) {
+		if (th.pending[i].key != t->self)
+			continue;
+		memcpy(x->name, th.pending[i].name, sizeof(x->name));
+		x->named = true;
+		th.pending[i] = th.pending[--th.n_pending];
+		i--;
+	}
+}
+
+/*
+ * The thread that had pthread_t `key` at time `when`. glibc hands a pthread_t
+ * to a new thread as soon as the old one is joined, so one value can name
+ * several states in the list: the right one is the earliest that had not yet
+ * ended at `when`. (Its start may be later than `when`: a creator may name a
+ * thread before the thread itself has run.)
+ */
+static struct weft_thread *thread_at(pthread_t key, uint64_t when)
+{
+	struct weft_thread *best = NULL;
+
+	for (struct weft_thread *c = weft_exporter_threads(); c; c = c->next) {
+		if (c->self != key || c->origin == WEFT_THREAD_MAIN || !c->consumer)
+			continue;
+		if (c->exit_seen && weft_load_relaxed(&c->end_ns) < when)
+			continue;
+		if (!best || c->start_ns < best->start_ns)
+			best = c;
+	}
+	return best;
+}
+
+static struct weft_thread *about_target(struct weft_thread *t, const struct weft_event *ev)
+{
+	/* A thread naming itself (the common case) needs no search. */
+	if ((pthread_t)ev->u.about.object == t->self)
+		return t;
+	return thread_at((pthread_t)ev->u.about.object, ev->h.t0);
+}
+
+static void on_name(struct weft_thread *t, const struct weft_event *ev)
+{
+	struct weft_thread *target = about_target(t, ev);
+
+	if (target) {
+		struct weft_xthread *x = weft_xthread(target);
+
+		memcpy(x->name, ev->u.about.name, sizeof(x->name));
+		x->name[sizeof(x->name) - 1] = '\0';
+		x->named = true;
+		return;
+	}
+	/* Not registered yet: its creator named it before it ran. */
+	if (th.n_pending < PENDING_NAMES) {
+		th.pending[th.n_pending].key = (pthread_t)ev->u.about.object;
+		memcpy(th.pending[th.n_pending].name, ev->u.about.name, sizeof(ev->u.about.name));
+		th.pending[th.n_pending].name[sizeof(ev->u.about.name) - 1] = '\0';
+		th.n_pending++;
+	}
+}
+
+static void threads_event(struct weft_thread *t, const struct weft_event *ev)
+{
+	struct weft_thread *target;
+
+	switch (ev->h.type) {
+	case WEFT_EV_CTX:
+		weft_xthread(t)->cur_trace = ev->u.ctx.trace;
+		weft_xthread(t)->cur_span = ev->u.ctx.span;
+		break;
+	case WEFT_EV_NAME:
+		on_name(t, ev);
+		break;
+	case WEFT_EV_DETACH:
+		target = about_target(t, ev);
+		if (target)
+			weft_xthread(target)->detached = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void threads_collect(void)
+{
+	weft_metrics_set(th.count, NULL, th.live);
+}
+
+static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
+{
+	struct weft_xthread *x = weft_xthread(t);
+	const char *sym = weft_symbols_name(t->start_routine);
+	struct weft_qspan *q;
+
+	if (!at_exit)
+		th.live--;
+	if (t->origin == WEFT_THREAD_MAIN)
+		return; /* its span is the process span */
+	q = weft_exporter_span(&t->trace, t->span, t->parent_span, t->start_ns, end_ns, "thread ",
+			       x->named ? x->name : sym ? sym : "thread");
+	if (!q)
+		return;
+	weft_qspan_attr_int(q, "thread.id", t->tid);
+	if (x->named) {
+		memcpy(q->thread_name, x->name, sizeof(q->thread_name));
+		weft_qspan_attr_str(q, "thread.name", q->thread_name);
+	}
+	if (sym)
+		weft_qspan_attr_str(q, "code.function.name", sym);
+	if (at_exit)
+		weft_qspan_attr_bool(q, "weft.thread.running_at_exit", true);
+	if (x->detached)
+		weft_qspan_attr_bool(q, "weft.thread.detached", true);
+}
+
+static void threads_after_fork(void)
+{
+	/* The parent's map may have been mid-change at the fork: leak it, start anew. */
+	memset(&th, 0, sizeof(th));
+}
+
+const struct weft_interp weft_interp_threads = {
+	.name = "threads",
+	.setup = threads_setup,
+	.thread_taken = threads_taken,
+	.event = threads_event,
+	.collect = threads_collect,
+	.thread_ended = threads_ended,
+	.after_fork = threads_after_fork,
+};

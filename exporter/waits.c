@@ -1,0 +1,125 @@
+/*
+ * The wait interpreter: every call that blocked.
+ *
+ * A WAIT event becomes a point of weft.wait.duration (by kind and calling
+ * function) and, when it lasted at least WEFT_SPAN_MIN_WAIT, a `wait <kind>`
+ * span under the span that was current on the thread. What each kind adds —
+ * the joined thread for a join — is looked up here. The weft.thread.waiting
+ * gauge counts the threads blocked at collection time, from the state each
+ * thread publishes while it blocks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "exporter/exporter.h"
+#include "exporter/interp.h"
+#include "exporter/metrics.h"
+#include "exporter/symbols.h"
+#include "exporter/threads.h"
+
+/* weft.wait.duration buckets, in seconds: 1 µs to 10 s by decades. */
+static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 };
+
+/* Wait kinds whose hooks exist: each gets a weft.thread.waiting point. */
+static const enum weft_wait_kind implemented_kinds[] = { WEFT_WAIT_JOIN };
+
+static struct {
+	struct weft_instrument *waiting, *duration;
+} wt;
+
+static void waits_setup(void)
+{
+	static const char *const kind_key[] = { "weft.wait.kind" };
+	static const char *const wait_keys[] = { "weft.wait.kind", "code.function.name" };
+
+	wt.waiting = weft_metrics_gauge("weft.thread.waiting", "Threads blocked right now.",
+					"{thread}", 1, kind_key);
+	wt.duration = weft_metrics_histogram("weft.wait.duration",
+					     "Time blocked in calls that blocked.", "s", 2,
+					     wait_keys, wait_bounds,
+					     sizeof(wait_bounds) / sizeof(wait_bounds[0]));
+}
+
+/* A join's span links to the joined thread's: what it waited for. */
+static void join_link(struct weft_qspan *q, const struct weft_event *ev)
+{
+	struct weft_thread_ref target;
+
+	if (weft_cfg.span_link_limit == 0 ||
+	    !weft_threads_join_target((pthread_t)ev->u.wait.object, ev->u.wait.t1, &target))
+		return;
+	weft_qspan_attr_int(q, "weft.target.thread.id", target.tid);
+	q->link.trace_id = target.trace;
+	weft_span_id_from_u64(target.span, &q->link.span_id);
+	q->link_attrs[0].key = "weft.link.kind";
+	q->link_attrs[0].type = WEFT_VALUE_STRING;
+	q->link_attrs[0].v.s = "join";
+	q->link.attrs = q->link_attrs;
+	q->link.n_attrs = 1;
+	q->s.links = &q->link;
+	q->s.n_links = 1;
+}
+
+static void waits_event(struct weft_thread *t, const struct weft_event *ev)
+{
+	const struct weft_xthread *x = weft_xthread(t);
+	const char *kind = weft_wait_kind_name((enum weft_wait_kind)ev->h.kind);
+	const char *fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
+	const char *vals[2] = { kind, fn ? fn : "unknown" };
+	uint64_t dur = ev->u.wait.t1 - ev->h.t0;
+	struct weft_qspan *q;
+
+	weft_metrics_record(wt.duration, vals, (double)dur / 1e9);
+	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);
+	if (dur < weft_cfg.span_min_wait_ns)
+		return;
+	q = weft_exporter_span(&x->cur_trace, 0, x->cur_span, ev->h.t0, ev->u.wait.t1, "wait ",
+			       kind);
+	if (!q)
+		return;
+	weft_qspan_attr_int(q, "thread.id", t->tid);
+	if (x->named) {
+		memcpy(q->thread_name, x->name, sizeof(q->thread_name));
+		weft_qspan_attr_str(q, "thread.name", q->thread_name);
+	}
+	weft_qspan_attr_str(q, "weft.wait.kind", kind);
+	if (fn)
+		weft_qspan_attr_str(q, "code.function.name", fn);
+	snprintf(q->object, sizeof(q->object), "0x%llx", (unsigned long long)ev->u.wait.object);
+	weft_qspan_attr_str(q, "weft.object", q->object);
+	if (ev->h.result != 0)
+		weft_qspan_attr_int(q, "weft.wait.result", ev->h.result);
+	if (ev->h.kind == WEFT_WAIT_JOIN)
+		join_link(q, ev);
+}
+
+static void waits_collect(void)
+{
+	int64_t waiting[WEFT_WAIT_KIND_COUNT] = { 0 };
+
+	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
+		int k = weft_load_relaxed(&t->wait_kind);
+
+		if (!t->exit_seen && k > 0 && k < WEFT_WAIT_KIND_COUNT)
+			waiting[k]++;
+	}
+	for (size_t i = 0; i < sizeof(implemented_kinds) / sizeof(implemented_kinds[0]); i++) {
+		const char *kind = weft_wait_kind_name(implemented_kinds[i]);
+
+		weft_metrics_set(wt.waiting, &kind, waiting[implemented_kinds[i]]);
+	}
+}
+
+static void waits_after_fork(void)
+{
+	memset(&wt, 0, sizeof(wt));
+}
+
+const struct weft_interp weft_interp_waits = {
+	.name = "waits",
+	.setup = waits_setup,
+	.event = waits_event,
+	.collect = waits_collect,
+	.after_fork = waits_after_fork,
+};
