@@ -93,16 +93,20 @@ void weft_thread_resend_ctx(struct weft_thread *t);
  * futex wake, once per crossing), so a busy thread's ring is drained before
  * it fills rather than at the next scheduled export. The first event of a
  * thread allocates its slots with the guard set; a signal handler arriving
- * in that window passes through unrecorded.
+ * in that window passes through unrecorded. False: dropped (and counted).
  */
-static inline void weft_record(struct weft_thread *t, const struct weft_event *ev)
+static inline bool weft_record(struct weft_thread *t, const struct weft_event *ev)
 {
+	bool ok;
+
 	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0)
-		return;
+		return false;
 	if (__builtin_expect(t->ctx_stale, 0))
 		weft_thread_resend_ctx(t);
-	if (weft_ring_push(&t->ring, ev) && weft_ring_pending(&t->ring) == t->ring.wake_at)
+	ok = weft_ring_push(&t->ring, ev);
+	if (ok && weft_ring_pending(&t->ring) == t->ring.wake_at)
 		weft_consumer_wake();
+	return ok;
 }
 
 /*
