@@ -151,7 +151,7 @@ static const struct weft_registry_visitor visitor = {
 	.exited = visit_exited,
 };
 
-static void cycle(void)
+void weft_exporter_cycle(void)
 {
 	weft_registry_cycle(&ex.reader, &visitor, NULL);
 }
@@ -188,7 +188,7 @@ static void export_metrics(void)
 
 /* --- Setup -------------------------------------------------------------- */
 
-static void setup(void)
+void weft_exporter_setup(void)
 {
 	static const char *const reason_key[] = { "weft.drop.reason" };
 	static const char *const signal_key[] = { "weft.signal" };
@@ -254,11 +254,11 @@ static void final_export(void)
 	uint64_t end = weft_clock_now();
 
 	process_facts();
-	setup();
+	weft_exporter_setup();
 	if (ex.shut_down)
 		return;
 	ex.shut_down = true;
-	cycle();
+	weft_exporter_cycle();
 	/* Threads still running at exit: their spans end with the process. */
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);
@@ -288,7 +288,7 @@ static void *exporter_main(void *arg)
 	 * counted, never waited for.
 	 */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-	setup();
+	weft_exporter_setup();
 	while (weft_load_acquire(&exporter_state) == EXPORTER_RUNNING) {
 		uint32_t seen = weft_load_relaxed(&weft_consumer_word);
 		uint64_t now = weft_clock_now();
@@ -308,7 +308,7 @@ static void *exporter_main(void *arg)
 				return NULL;
 			break;
 		}
-		cycle();
+		weft_exporter_cycle();
 		now = weft_clock_now();
 		if (now >= ex.next_spans_ns) {
 			export_spans();

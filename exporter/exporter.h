@@ -25,6 +25,15 @@ enum weft_drop_reason {
 	WEFT_DROP_REASON_COUNT,
 };
 
+/*
+ * Instruments, interpreters and outputs, from weft_cfg; once per process.
+ * The loop runs it first; unit tests run it with outputs set to none.
+ */
+void weft_exporter_setup(void);
+
+/* One cycle: every ring drained through the interpreters (the loop's step). */
+void weft_exporter_cycle(void);
+
 /* Counts telemetry recorded but not delivered. */
 void weft_exporter_drop(enum weft_drop_reason reason, int64_t n);
 
