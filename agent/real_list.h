@@ -11,8 +11,15 @@
  *
  * Conventions: RET (return ENOSYS), ERRNO (errno = ENOSYS, return -1),
  * NULL (errno = ENOSYS, return NULL), NORETURN (the hook handles it itself).
+ *
+ * WEFT_EXTRA_ROWS is empty; tests/behaviour/rows.py defines it to show that a
+ * row without a hook, or a hook without a row, fails the build.
  */
+#ifndef WEFT_EXTRA_ROWS
+#define WEFT_EXTRA_ROWS(X)
+#endif
 #define WEFT_REAL_SYMBOLS(X)                                                                       \
+	WEFT_EXTRA_ROWS(X)                                                                         \
 	X(__libc_start_main, NORETURN, NULL)                                                       \
 	X(pthread_create, RET, NULL)                                                               \
 	X(pthread_join, RET, NULL)                                                                 \
