@@ -165,7 +165,7 @@ static const struct row rows[] = {
 	UINT("WEFT_HOLD_SAMPLE", hold_sample, "64", 0, 1u << 20),
 	RING("WEFT_RING_SIZE", ring_size, "1024"),
 	UINT("WEFT_CARDINALITY_LIMIT", cardinality_limit, "500", 2, 1u << 20),
-	BOOL("WEFT_CAPTURE_ARGS", capture_args, "true"),
+	BOOL("WEFT_CAPTURE_ARGS", capture_args, "false"),
 	ENUM("WEFT_LOG_LEVEL", log_level, "warn", log_levels),
 	LIST("WEFT_HOOKS", hooks, "all", hook_families, "hook family"),
 };

@@ -97,7 +97,7 @@ struct weft_config {
 	uint32_t hold_sample;                   /* WEFT_HOLD_SAMPLE: 1 in N, 0 off; 64 */
 	uint32_t ring_size;                     /* WEFT_RING_SIZE: events, power of two, 1024 */
 	uint32_t cardinality_limit;             /* WEFT_CARDINALITY_LIMIT, 500 */
-	bool capture_args;                      /* WEFT_CAPTURE_ARGS, 1 */
+	bool capture_args;                      /* WEFT_CAPTURE_ARGS, 0: may hold secrets */
 	enum weft_log_level log_level;          /* WEFT_LOG_LEVEL, warn */
 	unsigned hooks;                         /* WEFT_HOOKS, all */
 };
