@@ -3,7 +3,8 @@
  *
  * Every variable weft honours is one row of the table in config.c. Parsing
  * never allocates, never fails the program: a malformed value prints one
- * `weft:` warning line on stderr and leaves the default in place.
+ * `weft:` warning line on stderr and leaves the default in place; a duration
+ * outside its range is clamped to the nearer bound, with one line too.
  */
 #ifndef WEFT_AGENT_CONFIG_H
 #define WEFT_AGENT_CONFIG_H
@@ -61,7 +62,7 @@ struct weft_config {
 	/* OpenTelemetry's. */
 	bool sdk_disabled;                      /* OTEL_SDK_DISABLED */
 	char service_name[WEFT_CONFIG_STR];     /* OTEL_SERVICE_NAME ("" = unset) */
-	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES, raw */
+	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES: k=v items only */
 	unsigned traces_out;                    /* OTEL_TRACES_EXPORTER */
 	unsigned metrics_out;                   /* OTEL_METRICS_EXPORTER */
 	char endpoint[WEFT_CONFIG_STR];         /* OTEL_EXPORTER_OTLP_ENDPOINT */
@@ -71,16 +72,16 @@ struct weft_config {
 	char traces_headers[4 * WEFT_CONFIG_STR];
 	char metrics_headers[4 * WEFT_CONFIG_STR];
 	char certificate[WEFT_CONFIG_STR];      /* OTEL_EXPORTER_OTLP_CERTIFICATE */
-	uint64_t otlp_timeout_ns;               /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s */
+	uint64_t otlp_timeout_ns;               /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
 	bool gzip;                              /* OTEL_EXPORTER_OTLP_COMPRESSION */
 	enum weft_sampler sampler;              /* OTEL_TRACES_SAMPLER */
 	double sampler_ratio;                   /* OTEL_TRACES_SAMPLER_ARG, 1.0 */
-	uint64_t bsp_schedule_delay_ns;         /* OTEL_BSP_SCHEDULE_DELAY, 5 s */
+	uint64_t bsp_schedule_delay_ns;         /* OTEL_BSP_SCHEDULE_DELAY, 5 s, 1 ms..1 h */
 	uint32_t bsp_max_queue;                 /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
 	uint32_t bsp_max_batch;                 /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
-	uint64_t bsp_export_timeout_ns;         /* OTEL_BSP_EXPORT_TIMEOUT, 30 s */
-	uint64_t metric_interval_ns;            /* OTEL_METRIC_EXPORT_INTERVAL, 60 s */
-	uint64_t metric_timeout_ns;             /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s */
+	uint64_t bsp_export_timeout_ns;         /* OTEL_BSP_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
+	uint64_t metric_interval_ns;            /* OTEL_METRIC_EXPORT_INTERVAL, 60 s, 10 ms..1 h */
+	uint64_t metric_timeout_ns;             /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
 	uint32_t span_link_limit;               /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
 	uint32_t span_attr_limit;               /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
 	char traceparent[128];                  /* TRACEPARENT, raw ("" = unset) */
@@ -88,15 +89,15 @@ struct weft_config {
 	/* weft's own. */
 	char output_path[WEFT_CONFIG_STR];      /* WEFT_OUTPUT, weft-%n-%p.jsonl */
 	char report[WEFT_CONFIG_STR];           /* WEFT_REPORT: "" = off, "stderr", or a path */
-	uint64_t exit_timeout_ns;               /* WEFT_EXIT_TIMEOUT, 1 s (<= BSP export timeout) */
-	uint64_t output_max_size;               /* WEFT_OUTPUT_MAX_SIZE, bytes, 100 MB; 0 = no limit */
-	uint64_t span_min_wait_ns;              /* WEFT_SPAN_MIN_WAIT, 1 ms */
+	uint64_t exit_timeout_ns;               /* WEFT_EXIT_TIMEOUT, 1 s, 1 ms..export timeout */
+	uint64_t output_max_size;               /* WEFT_OUTPUT_MAX_SIZE, 100 MB; 0 = no limit */
+	uint64_t span_min_wait_ns;              /* WEFT_SPAN_MIN_WAIT, 1 ms, 0..1 h */
 	enum weft_task_parent task_parent;      /* WEFT_TASK_PARENT */
 	uint32_t stack_depth;                   /* WEFT_STACKS: 0 off, 1 = default depth 16, N */
 	uint32_t hold_sample;                   /* WEFT_HOLD_SAMPLE: 1 in N, 0 off; 64 */
 	uint32_t ring_size;                     /* WEFT_RING_SIZE: events, power of two, 1024 */
 	uint32_t cardinality_limit;             /* WEFT_CARDINALITY_LIMIT, 500 */
-	bool capture_args;                      /* WEFT_CAPTURE_ARGS, 1 */
+	bool capture_args;                      /* WEFT_CAPTURE_ARGS, 0: may hold secrets */
 	enum weft_log_level log_level;          /* WEFT_LOG_LEVEL, warn */
 	unsigned hooks;                         /* WEFT_HOOKS, all */
 };
@@ -111,8 +112,13 @@ void weft_config_load(struct weft_config *cfg);
 void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const char *name),
 			   void (*warn)(const char *line));
 
-/* Parsers, exposed for tests. Each returns 0, or -EINVAL leaving *out untouched. */
+/*
+ * Parsers, exposed for tests. Each returns 0, or -EINVAL leaving *out
+ * untouched; a number too large for 64 bits is -EINVAL here (the loader
+ * clamps such a duration instead).
+ */
 int weft_config_parse_duration(const char *s, uint64_t *out_ns);
+int weft_config_parse_size(const char *s, uint64_t *out_bytes);
 int weft_config_parse_bool(const char *s, bool *out);
 
 /*

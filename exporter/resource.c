@@ -7,7 +7,6 @@
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
-#include "agent/log.h"
 #include "exporter/resource.h"
 
 enum { MAX_ATTRS = 48, MAX_ARGS = 256 };
@@ -21,7 +20,8 @@ static char exe_path[512];
 static char host_name[256];
 static char cmdline[8192];
 static const char *args[MAX_ARGS];
-static char user_pairs[4 * WEFT_CONFIG_STR];
+/* Decoded pairs take at most the raw length plus one NUL. */
+static char user_pairs[sizeof(weft_cfg.resource_attrs) + 2];
 
 static void set_attr(const char *key, enum weft_value_type type, const void *value)
 {
@@ -91,11 +91,14 @@ int weft_resource_parse_pairs(const char *s, char *buf, size_t buflen,
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		char *key, *value;
 
+		/*
+		 * An item that is not key=value is skipped without a word: the
+		 * configuration has already said so, once for the whole variable
+		 * (OTEL_RESOURCE_ATTRIBUTES), or the caller has (headers, which
+		 * are never shown).
+		 */
 		eq = memchr(p, '=', len);
-		if (!eq || eq == p) {
-			if (len)
-				weft_warn("ignoring malformed key=value pair '%.*s'", (int)len, p);
-		} else {
+		if (eq && eq != p) {
 			key = out;
 			value = decode(p, (size_t)(eq - p), key);
 			out = decode(eq + 1, len - (size_t)(eq - p) - 1, value);

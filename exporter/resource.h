@@ -16,8 +16,11 @@ const char *weft_resource_service_name(void);
 
 /*
  * Parses OTEL_RESOURCE_ATTRIBUTES-style `k=v,k2=v2` with percent-decoding into
- * buf; calls fn for each pair. Malformed pairs are skipped with a warning.
- * Exposed for tests and for OTEL_EXPORTER_OTLP_HEADERS.
+ * buf; calls fn for each pair. Items that are not key=value, or whose key is
+ * empty, are skipped silently: the caller reports them (the configuration
+ * does for OTEL_RESOURCE_ATTRIBUTES, in one line). Returns 0, or -ENOSPC if
+ * buflen is below strlen(s) + 2. Exposed for tests and for
+ * OTEL_EXPORTER_OTLP_HEADERS.
  */
 int weft_resource_parse_pairs(const char *s, char *buf, size_t buflen,
 			      void (*fn)(const char *key, const char *value, void *arg), void *arg);

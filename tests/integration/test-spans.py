@@ -10,7 +10,8 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 # --- The bundled example: 6 created threads, exact tree. ----------------------
-r = Run([program("worker-pool"), "-n", "200", "-w", "4"])
+# Command arguments are recorded only on request (WEFT_CAPTURE_ARGS=1).
+r = Run([program("worker-pool"), "-n", "200", "-w", "4"], env={"WEFT_CAPTURE_ARGS": "1"})
 equal(r.rc, 0, "worker-pool exit code")
 out = r.only()
 spans = out.spans
@@ -63,7 +64,8 @@ equal(res.get("service.name"), "worker-pool", "service.name defaults to the exec
 equal(res.get("process.pid"), proc["attrs"]["process.pid"], "resource pid")
 equal(res.get("process.executable.name"), "worker-pool", "process.executable.name")
 equal(res.get("process.executable.path"), program("worker-pool"), "process.executable.path")
-equal(res.get("process.command_args"), [program("worker-pool"), "-n", "200", "-w", "4"], "command args")
+equal(res.get("process.command_args"), [program("worker-pool"), "-n", "200", "-w", "4"],
+      "command args with WEFT_CAPTURE_ARGS=1")
 equal(res.get("telemetry.sdk.name"), "weft", "telemetry.sdk.name")
 check(res.get("host.name"), "host.name present")
 check(re.match(r"^[0-9a-f-]{36}$", res.get("service.instance.id", "")), "service.instance.id is a uuid")

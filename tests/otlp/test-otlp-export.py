@@ -31,6 +31,7 @@ def check_content():
             "OTEL_SERVICE_NAME": "wp-test",
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test%20env,team=core",
             "WEFT_SPAN_MIN_WAIT": "0",
+            "WEFT_CAPTURE_ARGS": "1",
         })
         equal(r.rc, 0, "worker-pool exit code")
         equal(otlptest.weft_lines(r.stderr), [], "no weft: lines")
