@@ -352,9 +352,13 @@ static bool agent_init(void)
 		weft_process.parent_span = tp_span;
 		weft_process.flags = tp_flags;
 	} else {
-		if (weft_cfg.traceparent[0])
+		if (weft_cfg.traceparent[0]) {
+			char shown[WEFT_LOG_ESCAPED_SIZE];
+
 			weft_warn("TRACEPARENT=%s: not a valid W3C traceparent; starting a new trace",
-				  weft_cfg.traceparent);
+				  weft_log_escape(weft_cfg.traceparent, strlen(weft_cfg.traceparent),
+						  shown, sizeof(shown)));
+		}
 		weft_ids_trace(&rng, &weft_process.trace);
 		weft_process.flags = 1;
 	}
