@@ -22,6 +22,15 @@ equal(p["attrs"].get("process.exit.code"), 4, "process.exit.code from main's ret
 equal(p.get("status", {}).get("code"), 2, "non-zero exit: status ERROR")
 equal(p.get("status", {}).get("message"), "exit code 4", "status message")
 
+# The status the process really returns: exit(256) exits 0, exit(-1) exits 255.
+for status, want in (("256", 0), ("-1", 255), ("511", 255)):
+    r = Run([T, "return", status])
+    equal(r.rc, want, f"main returning {status} exits {want}")
+    out, p = process_span(r)
+    equal(p["attrs"].get("process.exit.code"), want,
+          f"process.exit.code is what the process returned for {status}")
+    equal(p.get("status", {}).get("code", 0), 2 if want else 0, f"status for exit {want}")
+
 # exit() from a second thread while main blocks in join.
 r = Run([T, "exit-thread", "3"])
 equal(r.rc, 3, "exit code from a thread's exit()")
