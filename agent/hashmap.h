@@ -74,6 +74,14 @@ struct weft_hashmap {
 /* An empty table of entry_size-byte entries; allocates nothing. */
 void weft_hashmap_init(struct weft_hashmap *m, size_t entry_size, weft_hashmap_eq_fn eq);
 
+/* The same as a static initializer: static struct weft_hashmap m = WEFT_HASHMAP_INIT(...). */
+#define WEFT_HASHMAP_INIT(entry_size_, eq_)                                                        \
+	{                                                                                          \
+		.slots = NULL, .cap = 0, .n = 0,                                                   \
+		.stride = (sizeof(uint64_t) + (entry_size_) + 7) & ~(size_t)7,                     \
+		.entry_size = (entry_size_), .eq = (eq_),                                          \
+	}
+
 /* Frees the slots; the table is empty and usable again afterwards. */
 void weft_hashmap_destroy(struct weft_hashmap *m);
 

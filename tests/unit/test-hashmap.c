@@ -173,6 +173,18 @@ static void test_basic(void)
 	expect_int(weft_hashmap_reserve(&m, 10), 0);
 	expect_int(m.cap, 256);
 	weft_hashmap_destroy(&m);
+
+	/* The static initializer makes the same table as init. */
+	{
+		static struct weft_hashmap sm = WEFT_HASHMAP_INIT(sizeof(struct u64_entry),
+								  weft_hashmap_eq_u64);
+
+		weft_hashmap_init(&m, sizeof(struct u64_entry), weft_hashmap_eq_u64);
+		expect_true(memcmp(&sm, &m, sizeof(m)) == 0);
+		put_u64(&sm, 7, 7, 1)->val = 8;
+		expect_int(find_u64(&sm, 7, 7)->val, 8);
+		weft_hashmap_destroy(&sm);
+	}
 }
 
 /* Entries larger than the stored hash, of a size that is not a multiple of 8. */
