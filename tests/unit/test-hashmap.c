@@ -176,8 +176,8 @@ static void test_basic(void)
 
 	/* The static initializer makes the same table as init. */
 	{
-		static struct weft_hashmap sm = WEFT_HASHMAP_INIT(sizeof(struct u64_entry),
-								  weft_hashmap_eq_u64);
+		static struct weft_hashmap sm =
+		    WEFT_HASHMAP_INIT(sizeof(struct u64_entry), weft_hashmap_eq_u64);
 
 		weft_hashmap_init(&m, sizeof(struct u64_entry), weft_hashmap_eq_u64);
 		expect_true(memcmp(&sm, &m, sizeof(m)) == 0);
@@ -418,9 +418,9 @@ static void test_other_keys(void)
 		struct stack_key k = {pcs, n};
 		struct stack_entry *se;
 
-		assert_int(weft_hashmap_put(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])), &k,
-					    &p),
-			   1);
+		assert_int(
+		    weft_hashmap_put(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])), &k, &p),
+		    1);
 		se = p;
 		memcpy(se->pcs, pcs, n * sizeof(pcs[0]));
 		se->n = n;
