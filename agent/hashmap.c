@@ -3,9 +3,6 @@
 #include "agent/alloc.h"
 #include "agent/hashmap.h"
 
-/* Set in every stored hash, so that 0 marks an empty slot. */
-#define STORED_BIT ((uint64_t)1 << 63)
-
 static inline unsigned char *slot_at(const struct weft_hashmap *m, size_t i)
 {
 	return m->slots + i * m->stride;
@@ -47,29 +44,6 @@ void weft_hashmap_destroy(struct weft_hashmap *m)
 	m->n = 0;
 }
 
-/*
- * The slot that holds key (*found) or, when none does, the empty slot that
- * ends key's probe run. The table is never full (load <= 1/2), so the loop
- * ends. cap must not be 0.
- */
-static size_t probe(const struct weft_hashmap *m, uint64_t stored, const void *key, bool *found)
-{
-	size_t mask = m->cap - 1;
-
-	for (size_t i = (size_t)stored & mask;; i = (i + 1) & mask) {
-		uint64_t h = slot_hash(m, i);
-
-		if (h == 0) {
-			*found = false;
-			return i;
-		}
-		if (h == stored && m->eq(slot_entry(m, i), key)) {
-			*found = true;
-			return i;
-		}
-	}
-}
-
 /* The first empty slot from a stored hash's home, in a table of cap slots at base. */
 static size_t first_empty(const unsigned char *base, size_t cap, size_t stride, uint64_t stored)
 {
@@ -107,25 +81,14 @@ static int resize(struct weft_hashmap *m, size_t cap)
 	return 0;
 }
 
-void *weft_hashmap_find(const struct weft_hashmap *m, uint64_t hash, const void *key)
-{
-	bool found;
-	size_t i;
-
-	if (m->n == 0)
-		return NULL;
-	i = probe(m, hash | STORED_BIT, key, &found);
-	return found ? slot_entry(m, i) : NULL;
-}
-
 int weft_hashmap_put(struct weft_hashmap *m, uint64_t hash, const void *key, void **entry)
 {
-	uint64_t stored = hash | STORED_BIT;
+	uint64_t stored = hash | WEFT_HASHMAP_STORED_BIT;
 	bool found = false;
 	size_t i = 0;
 
 	if (m->cap) {
-		i = probe(m, stored, key, &found);
+		i = weft_hashmap_probe(m, stored, key, &found);
 		if (found) {
 			*entry = slot_entry(m, i);
 			return 0;
@@ -186,7 +149,7 @@ int weft_hashmap_remove(struct weft_hashmap *m, uint64_t hash, const void *key)
 
 	if (m->n == 0)
 		return -ENOENT;
-	i = probe(m, hash | STORED_BIT, key, &found);
+	i = weft_hashmap_probe(m, hash | WEFT_HASHMAP_STORED_BIT, key, &found);
 	if (!found)
 		return -ENOENT;
 	remove_at(m, i);

@@ -85,8 +85,49 @@ void weft_hashmap_init(struct weft_hashmap *m, size_t entry_size, weft_hashmap_e
 /* Frees the slots; the table is empty and usable again afterwards. */
 void weft_hashmap_destroy(struct weft_hashmap *m);
 
+/* Set in every stored hash, so that 0 marks an empty slot. */
+#define WEFT_HASHMAP_STORED_BIT ((uint64_t)1 << 63)
+
+/*
+ * Internal, inline because every look-up runs it: the slot that holds key
+ * (*found) or, when none does, the empty slot that ends key's probe run. The
+ * table is never full (load <= 1/2), so the loop ends. cap must not be 0.
+ */
+static inline size_t weft_hashmap_probe(const struct weft_hashmap *m, uint64_t stored,
+					const void *key, bool *found)
+{
+	/* Locals, so that the call to eq does not make the compiler reload them. */
+	const unsigned char *slots = m->slots;
+	size_t mask = m->cap - 1, stride = m->stride;
+	weft_hashmap_eq_fn eq = m->eq;
+
+	for (size_t i = (size_t)stored & mask;; i = (i + 1) & mask) {
+		const unsigned char *slot = slots + i * stride;
+		uint64_t h;
+
+		memcpy(&h, slot, sizeof(h));
+		if (h == 0) {
+			*found = false;
+			return i;
+		}
+		if (h == stored && eq(slot + sizeof(uint64_t), key)) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
 /* The entry holding key, or NULL. */
-void *weft_hashmap_find(const struct weft_hashmap *m, uint64_t hash, const void *key);
+static inline void *weft_hashmap_find(const struct weft_hashmap *m, uint64_t hash, const void *key)
+{
+	bool found;
+	size_t i;
+
+	if (m->n == 0)
+		return NULL;
+	i = weft_hashmap_probe(m, hash | WEFT_HASHMAP_STORED_BIT, key, &found);
+	return found ? m->slots + i * m->stride + sizeof(uint64_t) : NULL;
+}
 
 /*
  * Finds key's entry or makes one. Returns 0 with *entry the existing entry,
