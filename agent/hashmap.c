@@ -87,6 +87,10 @@ int weft_hashmap_put(struct weft_hashmap *m, uint64_t hash, const void *key, voi
 	bool found = false;
 	size_t i = 0;
 
+	if (!m->stride) {
+		*entry = NULL;
+		return -EINVAL;
+	}
 	if (m->cap) {
 		i = weft_hashmap_probe(m, stored, key, &found);
 		if (found) {

@@ -71,7 +71,11 @@ struct weft_hashmap {
 /* The capacity of the first allocation (16 slots: 8 entries before growing). */
 #define WEFT_HASHMAP_MIN_CAP 16
 
-/* An empty table of entry_size-byte entries; allocates nothing. */
+/*
+ * An empty table of entry_size-byte entries; allocates nothing. A zero-filled
+ * struct weft_hashmap is not a table (put returns -EINVAL): after a memset of
+ * a structure holding one, init it again.
+ */
 void weft_hashmap_init(struct weft_hashmap *m, size_t entry_size, weft_hashmap_eq_fn eq);
 
 /* The same as a static initializer: static struct weft_hashmap m = WEFT_HASHMAP_INIT(...). */
@@ -133,7 +137,8 @@ static inline void *weft_hashmap_find(const struct weft_hashmap *m, uint64_t has
  * Finds key's entry or makes one. Returns 0 with *entry the existing entry,
  * 1 with *entry a new, zero-filled entry into which the caller must write the
  * key (before the next find, so that eq recognises it), or -ENOMEM when the
- * table was full and could not grow (*entry NULL, the table unchanged).
+ * table was full and could not grow (*entry NULL, the table unchanged), or
+ * -EINVAL for a table never initialised.
  */
 int weft_hashmap_put(struct weft_hashmap *m, uint64_t hash, const void *key, void **entry);
 

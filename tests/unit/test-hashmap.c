@@ -174,6 +174,19 @@ static void test_basic(void)
 	expect_int(m.cap, 256);
 	weft_hashmap_destroy(&m);
 
+	/* A zero-filled struct is no table: found empty, put refused. */
+	{
+		struct weft_hashmap z;
+		void *p = (void *)1;
+
+		memset(&z, 0, sizeof(z));
+		key = 1;
+		expect_true(weft_hashmap_find(&z, 1, &key) == NULL);
+		expect_int(weft_hashmap_put(&z, 1, &key, &p), -EINVAL);
+		expect_true(p == NULL);
+		expect_int(weft_hashmap_count(&z), 0);
+	}
+
 	/* The static initializer makes the same table as init. */
 	{
 		static struct weft_hashmap sm =
