@@ -20,9 +20,8 @@
  * program-counter array.
  *
  * Probing. Linear: from the home slot, one slot at a time, wrapping at the end.
- * Invariant: every entry lies in the run of occupied slots that starts at or
- * before its home slot, with no empty slot between its home and its slot. So a
- * search stops at the first empty slot.
+ * Invariant: no empty slot lies between an entry's home slot and the slot it
+ * is in (cyclically), so a search may stop at the first empty slot it meets.
  *
  * Load. The table grows (doubles) before an insertion would take it past half
  * full: at load a <= 1/2 linear probing costs on average about 1.5 probes for a
