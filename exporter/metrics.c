@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "agent/alloc.h"
+#include "agent/hashmap.h"
 #include "exporter/metrics.h"
 
 enum { MAX_INSTRUMENTS = 64 };
@@ -9,7 +10,6 @@ struct series {
 	const char *vals[WEFT_METRICS_MAX_KEYS]; /* owned copies */
 	struct weft_attr attrs[WEFT_METRICS_MAX_KEYS];
 	size_t n_attrs;
-	uint64_t hash;
 	bool overflow;
 	int64_t value; /* sum and gauge */
 	uint64_t count;
@@ -26,10 +26,18 @@ struct weft_instrument {
 	const double *bounds;
 	size_t n_bounds;
 	uint32_t limit;
-	/* Open addressing on hash; capacity is a power of two. */
-	struct series **table;
-	size_t cap, n;
+	/*
+	 * Entries are struct series pointers, found by the values' hash: the
+	 * series themselves never move, as collect's model points into them.
+	 */
+	struct weft_hashmap series;
 	struct series *overflow;
+};
+
+/* What a series is looked up by. */
+struct series_key {
+	const struct weft_instrument *inst;
+	const char *const *vals;
 };
 
 static struct weft_instrument *instruments[MAX_INSTRUMENTS];
@@ -47,6 +55,29 @@ static const struct weft_attr overflow_attr = {
 void weft_metrics_set_limit(uint32_t limit)
 {
 	cardinality_limit = limit < 2 ? 2 : limit;
+}
+
+static uint64_t hash_vals(const struct weft_instrument *inst, const char *const *vals)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < inst->n_keys; i++) {
+		for (const unsigned char *p = (const unsigned char *)vals[i]; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ull;
+		h = (h ^ 0xff) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static bool series_eq(const void *entry, const void *key)
+{
+	const struct series *s = *(struct series *const *)entry;
+	const struct series_key *k = key;
+
+	for (size_t i = 0; i < k->inst->n_keys; i++)
+		if (strcmp(s->vals[i], k->vals[i]) != 0)
+			return false;
+	return true;
 }
 
 static struct weft_instrument *instrument_new(const char *name, const char *desc,
@@ -68,6 +99,7 @@ static struct weft_instrument *instrument_new(const char *name, const char *desc
 	for (size_t i = 0; i < n_keys; i++)
 		inst->keys[i] = keys[i];
 	inst->limit = cardinality_limit;
+	weft_hashmap_init(&inst->series, sizeof(struct series *), series_eq);
 	instruments[n_instruments++] = inst;
 	return inst;
 }
@@ -104,29 +136,6 @@ struct weft_instrument *weft_metrics_histogram(const char *name, const char *des
 	return inst;
 }
 
-static uint64_t hash_vals(const struct weft_instrument *inst, const char *const *vals)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (size_t i = 0; i < inst->n_keys; i++) {
-		for (const unsigned char *p = (const unsigned char *)vals[i]; *p; p++)
-			h = (h ^ *p) * 0x100000001b3ull;
-		h = (h ^ 0xff) * 0x100000001b3ull;
-	}
-	return h;
-}
-
-static bool series_matches(const struct weft_instrument *inst, const struct series *s,
-			   uint64_t h, const char *const *vals)
-{
-	if (s->hash != h)
-		return false;
-	for (size_t i = 0; i < inst->n_keys; i++)
-		if (strcmp(s->vals[i], vals[i]) != 0)
-			return false;
-	return true;
-}
-
 static struct series *series_alloc(const struct weft_instrument *inst)
 {
 	struct series *s = weft_zalloc(sizeof(*s));
@@ -143,42 +152,26 @@ static struct series *series_alloc(const struct weft_instrument *inst)
 	return s;
 }
 
-static int table_grow(struct weft_instrument *inst)
+static struct series *series_find(struct weft_instrument *inst, uint64_t h,
+				  const char *const *vals)
 {
-	size_t cap = inst->cap ? inst->cap * 2 : 16;
-	struct series **t = weft_zalloc(cap * sizeof(*t));
+	struct series_key key = {inst, vals};
+	struct series **e = weft_hashmap_find(&inst->series, h, &key);
 
-	if (!t)
-		return -1;
-	for (size_t i = 0; i < inst->cap; i++) {
-		struct series *s = inst->table[i];
-		size_t j;
-
-		if (!s)
-			continue;
-		for (j = s->hash & (cap - 1); t[j]; j = (j + 1) & (cap - 1))
-			;
-		t[j] = s;
-	}
-	weft_free(inst->table);
-	inst->table = t;
-	inst->cap = cap;
-	return 0;
+	return e ? *e : NULL;
 }
 
 static struct series *series_get(struct weft_instrument *inst, const char *const *vals)
 {
 	uint64_t h = hash_vals(inst, vals);
-	struct series *s;
-	size_t j;
+	struct series_key key = {inst, vals};
+	struct series *s = series_find(inst, h, vals);
+	void *e;
 
-	if (inst->cap) {
-		for (j = h & (inst->cap - 1); (s = inst->table[j]); j = (j + 1) & (inst->cap - 1))
-			if (series_matches(inst, s, h, vals))
-				return s;
-	}
+	if (s)
+		return s;
 	/* One slot stays for the overflow series, so the total never exceeds the limit. */
-	if (inst->n + 1 >= inst->limit) {
+	if (weft_hashmap_count(&inst->series) + 1 >= inst->limit) {
 		if (!inst->overflow) {
 			inst->overflow = series_alloc(inst);
 			if (inst->overflow) {
@@ -189,12 +182,14 @@ static struct series *series_get(struct weft_instrument *inst, const char *const
 		}
 		return inst->overflow;
 	}
-	if ((inst->n + 1) * 2 > inst->cap && table_grow(inst) < 0)
-		return NULL;
 	s = series_alloc(inst);
 	if (!s)
 		return NULL;
-	s->hash = h;
+	if (weft_hashmap_put(&inst->series, h, &key, &e) < 0) {
+		weft_free(s->buckets);
+		weft_free(s);
+		return NULL;
+	}
 	for (size_t i = 0; i < inst->n_keys; i++) {
 		s->vals[i] = weft_strdup(vals[i]);
 		if (!s->vals[i])
@@ -204,10 +199,7 @@ static struct series *series_get(struct weft_instrument *inst, const char *const
 		s->attrs[i].v.s = s->vals[i];
 	}
 	s->n_attrs = inst->n_keys;
-	for (j = h & (inst->cap - 1); inst->table[j]; j = (j + 1) & (inst->cap - 1))
-		;
-	inst->table[j] = s;
-	inst->n++;
+	*(struct series **)e = s;
 	return s;
 }
 
@@ -248,16 +240,9 @@ void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, 
 
 int64_t weft_metrics_value(struct weft_instrument *inst, const char *const *vals)
 {
-	uint64_t h;
-	struct series *s;
+	struct series *s = inst ? series_find(inst, hash_vals(inst, vals), vals) : NULL;
 
-	if (!inst || !inst->cap)
-		return 0;
-	h = hash_vals(inst, vals);
-	for (size_t j = h & (inst->cap - 1); (s = inst->table[j]); j = (j + 1) & (inst->cap - 1))
-		if (series_matches(inst, s, h, vals))
-			return s->value;
-	return 0;
+	return s ? s->value : 0;
 }
 
 static void fill_point(const struct weft_instrument *inst, const struct series *s,
@@ -286,7 +271,8 @@ size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_
 	size_t total = 0, n_metrics = 0, k = 0;
 
 	for (size_t i = 0; i < n_instruments; i++)
-		total += instruments[i]->n + (instruments[i]->overflow ? 1 : 0);
+		total += weft_hashmap_count(&instruments[i]->series) +
+			 (instruments[i]->overflow ? 1 : 0);
 	if (!out_metrics)
 		out_metrics = weft_zalloc(MAX_INSTRUMENTS * sizeof(*out_metrics));
 	if (total > out_points_cap) {
@@ -305,14 +291,13 @@ size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_
 	for (size_t i = 0; i < n_instruments; i++) {
 		struct weft_instrument *inst = instruments[i];
 		struct weft_metric *m;
-		size_t first = k;
+		struct series **e;
+		size_t first = k, pos = 0;
 
-		if (inst->n == 0 && !inst->overflow)
+		if (weft_hashmap_count(&inst->series) == 0 && !inst->overflow)
 			continue;
-		for (size_t j = 0; j < inst->cap; j++)
-			if (inst->table[j])
-				fill_point(inst, inst->table[j], &out_points[k++], start_unix_nano,
-					   now_unix_nano);
+		while ((e = weft_hashmap_next(&inst->series, &pos)))
+			fill_point(inst, *e, &out_points[k++], start_unix_nano, now_unix_nano);
 		if (inst->overflow)
 			fill_point(inst, inst->overflow, &out_points[k++], start_unix_nano,
 				   now_unix_nano);

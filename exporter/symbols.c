@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/alloc.h"
+#include "agent/hashmap.h"
 #include "exporter/symbols.h"
 
 enum { MAX_MODULES = 64 };
@@ -25,15 +26,16 @@ struct module {
 	bool failed;
 };
 
+/* The cache's entries, by address (the first 8 bytes, for weft_hashmap_eq_u64). */
 struct cache_entry {
-	uintptr_t addr;
+	uint64_t addr;
 	const char *name; /* NULL: looked up, nothing found */
 };
 
 static struct module modules[MAX_MODULES];
 static size_t n_modules;
-static struct cache_entry *cache;
-static size_t cache_cap, cache_n;
+static struct weft_hashmap cache =
+	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);
 
 static void module_load(struct module *m)
 {
@@ -141,29 +143,6 @@ static const char *lookup(uintptr_t addr)
 	return symtab_lookup(path, addr - (lm ? lm->l_addr : 0));
 }
 
-static int cache_grow(void)
-{
-	size_t cap = cache_cap ? cache_cap * 2 : 256;
-	struct cache_entry *c = weft_zalloc(cap * sizeof(*c));
-
-	if (!c)
-		return -1;
-	for (size_t i = 0; i < cache_cap; i++) {
-		size_t j;
-
-		if (!cache[i].addr)
-			continue;
-		for (j = (cache[i].addr * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); c[j].addr;
-		     j = (j + 1) & (cap - 1))
-			;
-		c[j] = cache[i];
-	}
-	weft_free(cache);
-	cache = c;
-	cache_cap = cap;
-	return 0;
-}
-
 void weft_symbols_init(void)
 {
 	exe_path();
@@ -171,27 +150,28 @@ void weft_symbols_init(void)
 
 const char *weft_symbols_name(uintptr_t addr)
 {
+	uint64_t key = addr, h = weft_hashmap_hash_u64(key);
+	struct cache_entry *e;
 	const char *name;
-	size_t j;
+	void *p;
 
 	if (!addr)
 		return NULL;
-	if ((cache_n + 1) * 2 > cache_cap && cache_grow() < 0)
-		return lookup(addr);
-	for (j = (addr * 0x9e3779b97f4a7c15ull >> 20) & (cache_cap - 1); cache[j].addr;
-	     j = (j + 1) & (cache_cap - 1))
-		if (cache[j].addr == addr)
-			return cache[j].name;
+	e = weft_hashmap_find(&cache, h, &key);
+	if (e)
+		return e->name;
 	name = lookup(addr);
+	/* Short of memory, the answer is given uncached. */
+	if (weft_hashmap_put(&cache, h, &key, &p) < 0)
+		return name;
 	/* The name points into a mapping or the loader's tables; intern a copy. */
-	cache[j].addr = addr;
-	cache[j].name = name ? weft_strdup(name) : NULL;
-	cache_n++;
-	return cache[j].name;
+	e = p;
+	e->addr = key;
+	e->name = name ? weft_strdup(name) : NULL;
+	return e->name;
 }
 
 void weft_symbols_reset(void)
 {
-	cache = NULL;
-	cache_cap = cache_n = 0;
+	weft_hashmap_init(&cache, sizeof(struct cache_entry), weft_hashmap_eq_u64);
 }
