@@ -10,12 +10,14 @@
  * thread's state is freed, who held each pthread_t, for the join that reaped
  * it (which may be drained a cycle later).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
+#include "agent/hashmap.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
@@ -26,11 +28,12 @@ enum { PENDING_NAMES = 64 };
 
 /* The pthread_t map: the latest holder of a value, and the one before. */
 struct tinfo {
-	pthread_t key;
-	bool used;
+	pthread_t key; /* first: weft_hashmap_eq_u64 compares the first 8 bytes */
 	struct weft_thread_ref cur, prev;
 	uint64_t cur_start_ns, prev_start_ns;
 };
+
+_Static_assert(offsetof(struct tinfo, key) == 0 && sizeof(pthread_t) == 8, "a u64 key first");
 
 /* A name set before the named thread registered itself. */
 struct pending_name {
@@ -39,8 +42,7 @@ struct pending_name {
 };
 
 static struct {
-	struct tinfo *map;
-	size_t map_cap, map_n;
+	struct weft_hashmap map;
 	struct pending_name pending[PENDING_NAMES];
 	size_t n_pending;
 	int64_t live, peak;
@@ -49,51 +51,25 @@ static struct {
 
 /* --- The pthread_t map ------------------------------------------------- */
 
-static size_t map_slot(pthread_t key, size_t cap)
-{
-	return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 24) & (cap - 1);
-}
-
 static struct tinfo *map_find(pthread_t key)
 {
-	if (!th.map_cap)
-		return NULL;
-	for (size_t j = map_slot(key, th.map_cap); th.map[j].used; j = (j + 1) & (th.map_cap - 1))
-		if (th.map[j].key == key)
-			return &th.map[j];
-	return NULL;
+	uint64_t k = (uint64_t)key;
+
+	return weft_hashmap_find(&th.map, weft_hashmap_hash_u64(k), &k);
 }
 
+/* The entry for `key`, new ones zeroed; NULL when memory runs out. */
 static struct tinfo *map_insert(pthread_t key)
 {
-	struct tinfo *e = map_find(key);
-	size_t j;
+	uint64_t k = (uint64_t)key;
+	void *e;
+	int r = weft_hashmap_put(&th.map, weft_hashmap_hash_u64(k), &k, &e);
 
-	if (e)
-		return e;
-	if ((th.map_n + 1) * 2 > th.map_cap) {
-		size_t cap = th.map_cap ? th.map_cap * 2 : 64;
-		struct tinfo *m = weft_zalloc(cap * sizeof(*m));
-
-		if (!m)
-			return NULL;
-		for (size_t i = 0; i < th.map_cap; i++) {
-			if (!th.map[i].used)
-				continue;
-			for (j = map_slot(th.map[i].key, cap); m[j].used; j = (j + 1) & (cap - 1))
-				;
-			m[j] = th.map[i];
-		}
-		weft_free(th.map);
-		th.map = m;
-		th.map_cap = cap;
-	}
-	for (j = map_slot(key, th.map_cap); th.map[j].used; j = (j + 1) & (th.map_cap - 1))
-		;
-	th.map[j].used = true;
-	th.map[j].key = key;
-	th.map_n++;
-	return &th.map[j];
+	if (r < 0)
+		return NULL;
+	if (r == 1)
+		((struct tinfo *)e)->key = key;
+	return e;
 }
 
 bool weft_threads_join_target(pthread_t key, uint64_t when, struct weft_thread_ref *out)
@@ -126,6 +102,7 @@ static void threads_setup(void)
 {
 	static const char *const pool_key[] = { "weft.pool.name" };
 
+	weft_hashmap_init(&th.map, sizeof(struct tinfo), weft_hashmap_eq_u64);
 	th.count = weft_metrics_sum("process.thread.count", "Live threads.", "{thread}", false, 0,
 				    NULL);
 	th.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
