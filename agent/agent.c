@@ -19,6 +19,8 @@
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
+#include "agent/handoff.h"
+#include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/real.h"
 
@@ -72,6 +74,37 @@ static void adopted_thread_end(void *arg)
 		weft_thread_end(t);
 }
 
+/* Acquisitions until the next sampled hold: 1 in WEFT_HOLD_SAMPLE on average. */
+static void hold_countdown(struct weft_thread *t)
+{
+	uint32_t n = weft_cfg.hold_sample;
+
+	t->hold_countdown = n ? 1 + (uint32_t)(weft_ids_next(&t->rng) % (2 * (uint64_t)n - 1))
+			      : UINT32_MAX;
+}
+
+void weft_lock_hold_begin(struct weft_thread *t, const void *object)
+{
+	hold_countdown(t);
+	if (t->hold_obj || !weft_cfg.hold_sample)
+		return; /* one sampled hold at a time */
+	t->hold_obj = (uintptr_t)object;
+	t->hold_t0 = weft_clock_now();
+}
+
+void weft_lock_hold_end(struct weft_thread *t, const void *pc)
+{
+	int saved = errno;
+	struct weft_event ev = { .h = { .type = WEFT_EV_HOLD, .t0 = t->hold_t0 } };
+
+	ev.u.wait.t1 = weft_clock_now();
+	ev.u.wait.object = t->hold_obj;
+	ev.u.wait.pc = (uint64_t)(uintptr_t)pc;
+	t->hold_obj = 0;
+	weft_record(t, &ev);
+	errno = saved;
+}
+
 static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 {
 	struct weft_thread *t = weft_registry_alloc(weft_cfg.ring_size);
@@ -83,6 +116,7 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
+	hold_countdown(t);
 	return t;
 }
 
@@ -206,6 +240,7 @@ void weft_thread_begin(struct weft_thread *t)
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
+	hold_countdown(t);
 	weft_self = t;
 	weft_registry_push(t);
 	/*
@@ -254,10 +289,13 @@ void *weft_agent_thread_trampoline(void *arg)
 {
 	struct weft_agent_thread_start start = *(struct weft_agent_thread_start *)arg;
 
-	weft_free(arg);
-	/* Agent threads (the exporter, libcurl's resolver) are never observed. */
+	/*
+	 * Agent threads (the exporter, libcurl's resolver) are never observed:
+	 * the guard first, before anything (the allocator's locks) reaches a hook.
+	 */
 	weft_guard_depth = 1;
 	weft_self = &weft_thread_dead;
+	weft_free(arg);
 	return start.fn(start.arg);
 }
 
@@ -301,6 +339,7 @@ static void atfork_child(void)
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
+	weft_handoff_reset();
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
 		weft_process.trace = t->cur_trace;
@@ -311,6 +350,7 @@ static void atfork_child(void)
 		t->dropped_seen = 0;
 		t->exit_seen = t->ctx_stale = false;
 		t->consumer = NULL;
+		memset((void *)t->acquired, 0, sizeof(t->acquired));
 		t->tid = gettid();
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;

@@ -29,7 +29,8 @@
 	X(CTX, ctx)       /* the thread's current span changed */                                  \
 	X(NAME, about)    /* a thread was named: object = target pthread_t */                      \
 	X(DETACH, about)  /* a thread was detached: object = target pthread_t */                   \
-	X(WAIT, wait)     /* a call blocked: kind, t0..t1, object, caller */
+	X(WAIT, wait)     /* a call blocked: kind, t0..t1, object, caller */                       \
+	X(HOLD, wait)     /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */
 
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
@@ -57,7 +58,8 @@ const char *weft_event_type_name(enum weft_event_type type);
 	X(CONNECT, "connect")                                                                      \
 	X(ACCEPT, "accept")                                                                        \
 	X(POLL, "poll")                                                                            \
-	X(SLEEP, "sleep")
+	X(SLEEP, "sleep")                                                                          \
+	X(SPIN, "spin")
 
 #define WEFT_WAIT_ENUM(name, text) WEFT_WAIT_##name,
 enum weft_wait_kind {

@@ -12,7 +12,7 @@ struct real_entry {
 	const char *version;
 };
 
-#define WEFT_REAL_ENTRY(name, fail, version) {#name, version},
+#define WEFT_REAL_ENTRY(name, fail, version, fallback) {#name, version},
 static const struct real_entry real_entries[WEFT_REAL_COUNT] = {
 	WEFT_REAL_SYMBOLS(WEFT_REAL_ENTRY)
 };

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -42,13 +43,33 @@ int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(voi
 
 #include "agent/real_list.h"
 
-#define WEFT_REAL_FIELD(name, fail, version) __typeof__(name) *name;
+/*
+ * The fallbacks (see real_list.h). glibc exports these as compatibility
+ * symbols only (version GLIBC_2.2.5, not the default), which a program cannot
+ * link against by name: each is declared under a weft_ name bound to the
+ * versioned symbol. weft defines none of these names, so they always bind
+ * to libc.
+ */
+#define WEFT_GLIBC_ALIAS(ret, name, params)                                                        \
+	ret weft_glibc##name params;                                                               \
+	__asm__(".symver weft_glibc" #name ", " #name "@GLIBC_2.2.5")
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_lock, (pthread_mutex_t *m));
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_trylock, (pthread_mutex_t *m));
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_unlock, (pthread_mutex_t *m));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_rdlock, (pthread_rwlock_t *rw));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_wrlock, (pthread_rwlock_t *rw));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_tryrdlock, (pthread_rwlock_t *rw));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_trywrlock, (pthread_rwlock_t *rw));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_unlock, (pthread_rwlock_t *rw));
+#undef WEFT_GLIBC_ALIAS
+
+#define WEFT_REAL_FIELD(name, fail, version, fallback) __typeof__(name) *name;
 struct weft_real_table {
 	WEFT_REAL_SYMBOLS(WEFT_REAL_FIELD)
 };
 #undef WEFT_REAL_FIELD
 
-#define WEFT_REAL_INDEX(name, fail, version) WEFT_REAL_IDX_##name,
+#define WEFT_REAL_INDEX(name, fail, version, fallback) WEFT_REAL_IDX_##name,
 enum weft_real_index {
 	WEFT_REAL_SYMBOLS(WEFT_REAL_INDEX) WEFT_REAL_COUNT
 };
@@ -63,14 +84,23 @@ void weft_real_resolve_all(void);
 void *weft_real_resolve(enum weft_real_index idx);
 
 /*
- * The real function, resolving it on first use; NULL if unavailable.
+ * Per row: resolves the entry, else returns the row's fallback (NULL if none).
  * (__extension__: POSIX guarantees the object-to-function pointer conversion
  * that dlsym needs; ISO C does not, and -Wpedantic says so.)
  */
+#define WEFT_REAL_GET_FN(name, fail, version, fallback)                                            \
+	static inline __typeof__(weft_real.name) weft_real_get_##name(void)                        \
+	{                                                                                          \
+		__typeof__(weft_real.name) p = __extension__(__typeof__(weft_real.name))            \
+			weft_real_resolve(WEFT_REAL_IDX_##name);                                   \
+		return p ? p : fallback;                                                           \
+	}
+WEFT_REAL_SYMBOLS(WEFT_REAL_GET_FN)
+#undef WEFT_REAL_GET_FN
+
+/* The real function, resolving it on first use; NULL if unavailable. */
 #define WEFT_REAL(name)                                                                            \
-	(__builtin_expect(weft_real.name != NULL, 1)                                               \
-		 ? weft_real.name                                                                  \
-		 : __extension__(__typeof__(weft_real.name))weft_real_resolve(WEFT_REAL_IDX_##name))
+	(__builtin_expect(weft_real.name != NULL, 1) ? weft_real.name : weft_real_get_##name())
 
 /* What a hook returns when its real function is missing, by convention. */
 static inline int weft_real_fail_RET(void)
@@ -90,7 +120,7 @@ static inline void *weft_real_fail_NULL(void)
 	return (void *)0;
 }
 
-#define WEFT_REAL_FAIL_FN(name, fail, version)                                                     \
+#define WEFT_REAL_FAIL_FN(name, fail, version, fallback)                                                     \
 	static inline __typeof__(weft_real_fail_##fail()) weft_real_fail_##name(void)              \
 	{                                                                                          \
 		return weft_real_fail_##fail();                                                    \

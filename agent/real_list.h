@@ -7,10 +7,19 @@
 #define WEFT_AGENT_REAL_LIST_H
 
 /*
- * X(name, failure convention, glibc symbol version or NULL)
+ * X(name, failure convention, glibc symbol version or NULL, fallback or NULL)
  *
  * Conventions: RET (return ENOSYS), ERRNO (errno = ENOSYS, return -1),
  * NULL (errno = ENOSYS, return NULL), NORETURN (the hook handles it itself).
+ *
+ * The fallback is a function libc exports under another name (glibc's
+ * __pthread_mutex_lock and friends exist for exactly this; agent/real.h
+ * declares them as weft_glibc__pthread_...): a hook reached
+ * while its entry cannot be resolved — inside dlsym, when a program's malloc
+ * takes a mutex — calls it, so a lock is always taken for real.
+ *
+ * The condition variables bind their GLIBC_2.3.2 versions (dlsym would too,
+ * as they are the default ones; naming them keeps it so).
  *
  * WEFT_EXTRA_ROWS is empty; tests/behaviour/rows.py defines it to show that a
  * row without a hook, or a hook without a row, fails the build.
@@ -18,16 +27,44 @@
 #ifndef WEFT_EXTRA_ROWS
 #define WEFT_EXTRA_ROWS(X)
 #endif
+
 #define WEFT_REAL_SYMBOLS(X)                                                                       \
 	WEFT_EXTRA_ROWS(X)                                                                         \
-	X(__libc_start_main, NORETURN, NULL)                                                       \
-	X(pthread_create, RET, NULL)                                                               \
-	X(pthread_join, RET, NULL)                                                                 \
-	X(pthread_tryjoin_np, RET, NULL)                                                           \
-	X(pthread_timedjoin_np, RET, NULL)                                                         \
-	X(pthread_clockjoin_np, RET, NULL)                                                         \
-	X(pthread_detach, RET, NULL)                                                               \
-	X(pthread_setname_np, RET, NULL)                                                           \
-	X(pthread_exit, NORETURN, NULL)
+	X(__libc_start_main, NORETURN, NULL, NULL)                                                 \
+	X(pthread_create, RET, NULL, NULL)                                                         \
+	X(pthread_join, RET, NULL, NULL)                                                           \
+	X(pthread_tryjoin_np, RET, NULL, NULL)                                                     \
+	X(pthread_timedjoin_np, RET, NULL, NULL)                                                   \
+	X(pthread_clockjoin_np, RET, NULL, NULL)                                                   \
+	X(pthread_detach, RET, NULL, NULL)                                                         \
+	X(pthread_setname_np, RET, NULL, NULL)                                                     \
+	X(pthread_exit, NORETURN, NULL, NULL)                                                      \
+	X(pthread_mutex_lock, RET, NULL, weft_glibc__pthread_mutex_lock)                                     \
+	X(pthread_mutex_trylock, RET, NULL, weft_glibc__pthread_mutex_trylock)                               \
+	X(pthread_mutex_timedlock, RET, NULL, NULL)                                                \
+	X(pthread_mutex_clocklock, RET, NULL, NULL)                                                \
+	X(pthread_mutex_unlock, RET, NULL, weft_glibc__pthread_mutex_unlock)                                 \
+	X(pthread_rwlock_rdlock, RET, NULL, weft_glibc__pthread_rwlock_rdlock)                               \
+	X(pthread_rwlock_wrlock, RET, NULL, weft_glibc__pthread_rwlock_wrlock)                               \
+	X(pthread_rwlock_tryrdlock, RET, NULL, weft_glibc__pthread_rwlock_tryrdlock)                         \
+	X(pthread_rwlock_trywrlock, RET, NULL, weft_glibc__pthread_rwlock_trywrlock)                         \
+	X(pthread_rwlock_timedrdlock, RET, NULL, NULL)                                             \
+	X(pthread_rwlock_timedwrlock, RET, NULL, NULL)                                             \
+	X(pthread_rwlock_clockrdlock, RET, NULL, NULL)                                             \
+	X(pthread_rwlock_clockwrlock, RET, NULL, NULL)                                             \
+	X(pthread_rwlock_unlock, RET, NULL, weft_glibc__pthread_rwlock_unlock)                               \
+	X(pthread_cond_wait, RET, "GLIBC_2.3.2", NULL)                                             \
+	X(pthread_cond_timedwait, RET, "GLIBC_2.3.2", NULL)                                        \
+	X(pthread_cond_clockwait, RET, NULL, NULL)                                                 \
+	X(pthread_cond_signal, RET, "GLIBC_2.3.2", NULL)                                           \
+	X(pthread_cond_broadcast, RET, "GLIBC_2.3.2", NULL)                                        \
+	X(sem_wait, ERRNO, NULL, NULL)                                                             \
+	X(sem_timedwait, ERRNO, NULL, NULL)                                                        \
+	X(sem_clockwait, ERRNO, NULL, NULL)                                                        \
+	X(sem_trywait, ERRNO, NULL, NULL)                                                          \
+	X(sem_post, ERRNO, NULL, NULL)                                                             \
+	X(pthread_barrier_wait, RET, NULL, NULL)                                                   \
+	X(pthread_spin_lock, RET, NULL, NULL)                                                      \
+	X(pthread_spin_trylock, RET, NULL, NULL)
 
 #endif

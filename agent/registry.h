@@ -49,12 +49,26 @@ struct weft_thread {
 	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;
 	_Atomic int exited;
-	_Atomic int wait_kind; /* enum weft_wait_kind: what it blocks on right now */
+	/*
+	 * The wait in progress, on view for the consumer without stopping the
+	 * thread (gauges, stuck threads, deadlocks): kind is stored last when a
+	 * wait begins and cleared first when it ends, so a reader that sees a
+	 * kind sees the object, start and holder of that wait or a later one.
+	 */
+	_Atomic int wait_kind;          /* enum weft_wait_kind; 0: not blocked */
+	_Atomic uint64_t wait_object;   /* what it waits on */
+	_Atomic uint64_t wait_since;    /* monotonic ns */
+	_Atomic int32_t wait_holder;    /* the lock's owner when the wait began; 0: none */
+	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
+	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
 
 	/* Owner only. */
 	struct weft_trace_id cur_trace; /* the current span's trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
+	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
+	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
+	uint64_t hold_t0;
 	struct weft_rng rng;
 	bool dead; /* the sentinel: hooks pass through */
 

@@ -41,13 +41,37 @@ struct weft_wait {
 static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 				   enum weft_wait_kind kind, const void *object, const void *pc)
 {
+	uint64_t now = weft_clock_now();
+
 	w->t = t;
-	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT, .kind = (uint8_t)kind };
+	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT, .kind = (uint8_t)kind,
+					      .t0 = now };
 	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
 					      .pc = (uint64_t)(uintptr_t)pc };
 	w->prev_kind = weft_load_relaxed(&t->wait_kind);
-	weft_store_relaxed(&t->wait_kind, (int)kind);
-	w->ev.h.t0 = weft_clock_now();
+	/* On view: the object, the start, no holder yet; the kind last. */
+	weft_store_relaxed(&t->wait_object, (uint64_t)(uintptr_t)object);
+	weft_store_relaxed(&t->wait_since, now);
+	weft_store_relaxed(&t->wait_holder, 0);
+	weft_store_release(&t->wait_kind, (int)kind);
+}
+
+/* The lock's owner when the wait began (a kernel thread id), on view and in the event. */
+static inline void weft_wait_holder(struct weft_wait *w, int32_t tid)
+{
+	w->ev.u.wait.holder_tid = tid;
+	weft_store_relaxed(&w->t->wait_holder, tid);
+}
+
+/* A producer's span handed to this wait (a signal, a post): a span link. */
+static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
+{
+	for (int i = 0; i < WEFT_EVENT_LINKS; i++) {
+		if (!w->ev.u.wait.links[i]) {
+			w->ev.u.wait.links[i] = span;
+			return;
+		}
+	}
 }
 
 /* Ends a wait whose call returns 0 or an error number (pthread style). */

@@ -15,7 +15,8 @@
 	X(CTX, threads)                                                                            \
 	X(NAME, threads)                                                                           \
 	X(DETACH, threads)                                                                         \
-	X(WAIT, waits)
+	X(WAIT, waits)                                                                             \
+	X(HOLD, locks)
 
 #define WEFT_ONE(...) +1
 _Static_assert(0 WEFT_EVENT_OWNERS(WEFT_ONE) == WEFT_EV_COUNT - 1,

@@ -29,6 +29,8 @@ struct weft_xthread {
 	/* The span current on the thread at the event being interpreted (CTX). */
 	struct weft_trace_id cur_trace;
 	uint64_t cur_span;
+	/* The thread's acquisition counters as last collected (exporter/locks.c). */
+	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
 };
 
 static inline struct weft_xthread *weft_xthread(const struct weft_thread *t)
@@ -55,7 +57,8 @@ struct weft_interp {
 /* X(interpreter): every interpreter, in calling order. */
 #define WEFT_INTERPRETERS(X)                                                                       \
 	X(threads)                                                                                 \
-	X(waits)
+	X(waits)                                                                                   \
+	X(locks)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

@@ -99,6 +99,28 @@ void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value)
 	}
 }
 
+void weft_qspan_link(struct weft_qspan *q, const struct weft_trace_id *trace, uint64_t span,
+		     const char *kind)
+{
+	size_t i = q->s.n_links;
+	struct weft_span_link *l;
+
+	if (i >= WEFT_QSPAN_LINKS || i >= weft_cfg.span_link_limit) {
+		q->s.dropped_links++;
+		return;
+	}
+	l = &q->links[i];
+	l->trace_id = *trace;
+	weft_span_id_from_u64(span, &l->span_id);
+	q->link_attrs[i].key = "weft.link.kind";
+	q->link_attrs[i].type = WEFT_VALUE_STRING;
+	q->link_attrs[i].v.s = kind;
+	l->attrs = &q->link_attrs[i];
+	l->n_attrs = 1;
+	q->s.links = q->links;
+	q->s.n_links = i + 1;
+}
+
 size_t weft_spans_queued(void)
 {
 	return queue_len;

@@ -17,12 +17,13 @@
 #include "exporter/sink.h"
 
 #define WEFT_QSPAN_ATTRS 12
+#define WEFT_QSPAN_LINKS 3
 
 struct weft_qspan {
 	struct weft_span s;
 	struct weft_attr attrs[WEFT_QSPAN_ATTRS];
-	struct weft_span_link link;
-	struct weft_attr link_attrs[2];
+	struct weft_span_link links[WEFT_QSPAN_LINKS];
+	struct weft_attr link_attrs[WEFT_QSPAN_LINKS];
 	char name[128];
 	char thread_name[24];
 	char object[24];
@@ -49,6 +50,14 @@ struct weft_qspan *weft_spans_reserve(bool reserved);
 void weft_qspan_attr_str(struct weft_qspan *q, const char *key, const char *value);
 void weft_qspan_attr_int(struct weft_qspan *q, const char *key, int64_t value);
 void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value);
+
+/*
+ * Adds a span link with one attribute, weft.link.kind = `kind` (a string that
+ * outlives the span: a literal). Past WEFT_QSPAN_LINKS or
+ * OTEL_SPAN_LINK_COUNT_LIMIT it is counted as dropped.
+ */
+void weft_qspan_link(struct weft_qspan *q, const struct weft_trace_id *trace, uint64_t span,
+		     const char *kind);
 
 size_t weft_spans_queued(void);
 size_t weft_spans_batch_size(void);

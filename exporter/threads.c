@@ -41,8 +41,23 @@ struct pending_name {
 	char name[24];
 };
 
+/* The kernel id map: live threads by tid (u64 key first, for weft_hashmap_eq_u64). */
+struct tidref {
+	uint64_t tid;
+	struct weft_thread *t;
+};
+
+/* Recent spans' traces, direct-mapped by span id: bounded, overwritten. */
+#define SPAN_CACHE 4096
+struct span_trace {
+	uint64_t span;
+	struct weft_trace_id trace;
+};
+
 static struct {
 	struct weft_hashmap map;
+	struct weft_hashmap tids;
+	struct span_trace *spans;
 	struct pending_name pending[PENDING_NAMES];
 	size_t n_pending;
 	int64_t live, peak;
@@ -89,6 +104,35 @@ bool weft_threads_join_target(pthread_t key, uint64_t when, struct weft_thread_r
 	return false;
 }
 
+/* --- Threads by kernel id, spans by id ------------------------------------ */
+
+struct weft_thread *weft_threads_by_tid(pid_t tid)
+{
+	uint64_t k = (uint64_t)tid;
+	struct tidref *r = weft_hashmap_find(&th.tids, weft_hashmap_hash_u64(k), &k);
+
+	return r ? r->t : NULL;
+}
+
+static void span_seen(uint64_t span, const struct weft_trace_id *trace)
+{
+	struct span_trace *e;
+
+	if (!th.spans || !span)
+		return;
+	e = &th.spans[weft_hashmap_hash_u64(span) & (SPAN_CACHE - 1)];
+	e->span = span;
+	e->trace = *trace;
+}
+
+void weft_threads_trace_of(uint64_t span, struct weft_trace_id *out)
+{
+	const struct span_trace *e =
+		th.spans ? &th.spans[weft_hashmap_hash_u64(span) & (SPAN_CACHE - 1)] : NULL;
+
+	*out = e && e->span == span ? e->trace : weft_process.trace;
+}
+
 /* --- Threads ------------------------------------------------------------ */
 
 static const char *pool_name(const struct weft_thread *t)
@@ -103,6 +147,8 @@ static void threads_setup(void)
 	static const char *const pool_key[] = { "weft.pool.name" };
 
 	weft_hashmap_init(&th.map, sizeof(struct tinfo), weft_hashmap_eq_u64);
+	weft_hashmap_init(&th.tids, sizeof(struct tidref), weft_hashmap_eq_u64);
+	th.spans = weft_zalloc(SPAN_CACHE * sizeof(*th.spans));
 	th.count = weft_metrics_sum("process.thread.count", "Live threads.", "{thread}", false, 0,
 				    NULL);
 	th.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
@@ -124,6 +170,16 @@ static void threads_taken(struct weft_thread *t)
 		weft_metrics_add(th.created, &pool, 1);
 		weft_report_thread_created(weft_exporter_report(), pool);
 	}
+	{
+		uint64_t k = (uint64_t)t->tid;
+		void *r;
+
+		if (weft_hashmap_put(&th.tids, weft_hashmap_hash_u64(k), &k, &r) >= 0) {
+			((struct tidref *)r)->tid = k;
+			((struct tidref *)r)->t = t;
+		}
+	}
+	span_seen(t->span, &t->trace);
 	e = map_insert(t->self);
 	if (e) {
 		if (e->cur.span) {
@@ -203,6 +259,7 @@ static void threads_event(struct weft_thread *t, const struct weft_event *ev)
 	case WEFT_EV_CTX:
 		weft_xthread(t)->cur_trace = ev->u.ctx.trace;
 		weft_xthread(t)->cur_span = ev->u.ctx.span;
+		span_seen(ev->u.ctx.span, &ev->u.ctx.trace);
 		break;
 	case WEFT_EV_NAME:
 		on_name(t, ev);
@@ -228,8 +285,15 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 	const char *sym = weft_symbols_name(t->start_routine);
 	struct weft_qspan *q;
 
-	if (!at_exit)
+	if (!at_exit) {
+		uint64_t k = (uint64_t)t->tid;
+		struct tidref *r = weft_hashmap_find(&th.tids, weft_hashmap_hash_u64(k), &k);
+
 		th.live--;
+		/* Only if it is still this thread's: a new one may have its tid already. */
+		if (r && r->t == t)
+			weft_hashmap_remove_entry(&th.tids, r);
+	}
 	if (t->origin == WEFT_THREAD_MAIN)
 		return; /* its span is the process span */
 	q = weft_exporter_span(&t->trace, t->span, t->parent_span, t->start_ns, end_ns, "thread ",

@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
+#include "exporter/locks.h"
 #include "exporter/metrics.h"
 #include "exporter/symbols.h"
 #include "exporter/threads.h"
@@ -22,7 +23,10 @@
 static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 };
 
 /* Wait kinds whose hooks exist: each gets a weft.thread.waiting point. */
-static const enum weft_wait_kind implemented_kinds[] = { WEFT_WAIT_JOIN };
+static const enum weft_wait_kind implemented_kinds[] = {
+	WEFT_WAIT_MUTEX, WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
+	WEFT_WAIT_COND,	 WEFT_WAIT_SEM,		WEFT_WAIT_BARRIER,	WEFT_WAIT_JOIN,
+};
 
 static struct {
 	struct weft_instrument *waiting, *duration;
@@ -46,19 +50,34 @@ static void join_link(struct weft_qspan *q, const struct weft_event *ev)
 {
 	struct weft_thread_ref target;
 
-	if (weft_cfg.span_link_limit == 0 ||
-	    !weft_threads_join_target((pthread_t)ev->u.wait.object, ev->u.wait.t1, &target))
+	if (!weft_threads_join_target((pthread_t)ev->u.wait.object, ev->u.wait.t1, &target))
 		return;
 	weft_qspan_attr_int(q, "weft.target.thread.id", target.tid);
-	q->link.trace_id = target.trace;
-	weft_span_id_from_u64(target.span, &q->link.span_id);
-	q->link_attrs[0].key = "weft.link.kind";
-	q->link_attrs[0].type = WEFT_VALUE_STRING;
-	q->link_attrs[0].v.s = "join";
-	q->link.attrs = q->link_attrs;
-	q->link.n_attrs = 1;
-	q->s.links = &q->link;
-	q->s.n_links = 1;
+	weft_qspan_link(q, &target.trace, target.span, "join");
+}
+
+/* A lock's owner when the wait began: its id, and a link to its current span. */
+static void holder_link(struct weft_qspan *q, const struct weft_event *ev)
+{
+	struct weft_thread *h = weft_threads_by_tid(ev->u.wait.holder_tid);
+	const struct weft_xthread *hx = h ? weft_xthread(h) : NULL;
+
+	weft_qspan_attr_int(q, "weft.holder.thread.id", ev->u.wait.holder_tid);
+	if (hx)
+		weft_qspan_link(q, &hx->cur_trace, hx->cur_span, "holder");
+}
+
+/* What handed this wait its work: a signal or a post, by kind. */
+static const char *handoff_kind(enum weft_wait_kind kind)
+{
+	switch (kind) {
+	case WEFT_WAIT_COND:
+		return "cond.signal";
+	case WEFT_WAIT_SEM:
+		return "sem.post";
+	default:
+		return "handoff";
+	}
 }
 
 static void waits_event(struct weft_thread *t, const struct weft_event *ev)
@@ -72,6 +91,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 
 	weft_metrics_record(wt.duration, vals, (double)dur / 1e9);
 	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);
+	if (weft_locks_is_lock((enum weft_wait_kind)ev->h.kind))
+		weft_locks_contended((enum weft_wait_kind)ev->h.kind, vals[1]);
 	if (dur < weft_cfg.span_min_wait_ns)
 		return;
 	q = weft_exporter_span(&x->cur_trace, 0, x->cur_span, ev->h.t0, ev->u.wait.t1, "wait ",
@@ -92,6 +113,15 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 		weft_qspan_attr_int(q, "weft.wait.result", ev->h.result);
 	if (ev->h.kind == WEFT_WAIT_JOIN)
 		join_link(q, ev);
+	if (ev->u.wait.holder_tid)
+		holder_link(q, ev);
+	for (int i = 0; i < WEFT_EVENT_LINKS && ev->u.wait.links[i]; i++) {
+		struct weft_trace_id trace;
+
+		weft_threads_trace_of(ev->u.wait.links[i], &trace);
+		weft_qspan_link(q, &trace, ev->u.wait.links[i],
+				handoff_kind((enum weft_wait_kind)ev->h.kind));
+	}
 }
 
 static void waits_collect(void)

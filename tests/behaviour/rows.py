@@ -38,7 +38,7 @@ def run(cmd):
 
 def main():
     root, archive, cc = sys.argv[1], sys.argv[2], sys.argv[3:]
-    extra_row = "-DWEFT_EXTRA_ROWS(X)=X(weft_probe_hook, RET, NULL)"
+    extra_row = "-DWEFT_EXTRA_ROWS(X)=X(weft_probe_hook, RET, NULL, NULL)"
     with tempfile.TemporaryDirectory() as tmp:
         def map_from(defs, name):
             out = os.path.join(tmp, name)

@@ -1,0 +1,67 @@
+#include <stdbool.h>
+#include <string.h>
+
+#include "agent/atomic.h"
+#include "agent/handoff.h"
+
+#define HANDOFF_SLOTS 4096u
+
+struct slot {
+	_Atomic uint32_t lock;
+	_Atomic uint64_t seq;
+	_Atomic uint64_t object;
+	_Atomic uint64_t span;
+};
+
+static struct slot slots[HANDOFF_SLOTS];
+
+static struct slot *slot_of(const void *object)
+{
+	uint64_t a = (uint64_t)(uintptr_t)object;
+
+	return &slots[((a >> 3) * 0x9e3779b97f4a7c15ull >> 52) & (HANDOFF_SLOTS - 1)];
+}
+
+void weft_handoff_publish(const void *object, uint64_t span)
+{
+	struct slot *s = slot_of(object);
+	uint64_t seq;
+
+	if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+		return; /* another writer (or our own interrupted frame): skip */
+	seq = weft_load_relaxed(&s->seq);
+	/* Odd while writing: a reader that sees it, or sees it change, gives up. */
+	weft_store_relaxed(&s->seq, seq + 1);
+	atomic_thread_fence(memory_order_release);
+	weft_store_relaxed(&s->object, (uint64_t)(uintptr_t)object);
+	weft_store_relaxed(&s->span, span);
+	/* Release: the fields above are visible to whoever sees the even seq. */
+	weft_store_release(&s->seq, seq + 2);
+	weft_store_release(&s->lock, 0);
+}
+
+uint64_t weft_handoff_mark(const void *object)
+{
+	return weft_load_acquire(&slot_of(object)->seq);
+}
+
+uint64_t weft_handoff_take(const void *object, uint64_t mark)
+{
+	struct slot *s = slot_of(object);
+	uint64_t seq = weft_load_acquire(&s->seq), obj, span;
+
+	if (seq == mark || (seq & 1))
+		return 0;
+	obj = weft_load_relaxed(&s->object);
+	span = weft_load_relaxed(&s->span);
+	/* The reads above happen before the second read of seq. */
+	atomic_thread_fence(memory_order_acquire);
+	if (weft_load_relaxed(&s->seq) != seq || obj != (uint64_t)(uintptr_t)object)
+		return 0;
+	return span;
+}
+
+void weft_handoff_reset(void)
+{
+	memset((void *)slots, 0, sizeof(slots));
+}

@@ -1,0 +1,99 @@
+/*
+ * Condition variable hooks: every wait timed, every signal a hand-off.
+ *
+ * A wait on a condition variable always blocks, so each is timed around the
+ * real call and recorded. A signal or broadcast leaves the signalling
+ * thread's current span on the condition variable (agent/handoff.h); a
+ * waiter that returns 0 after a signal since its wait began gets that span
+ * as a `cond.signal` link. Every waiter woken by a broadcast finds the same
+ * publication; a timed-out wait (ETIMEDOUT) or a spurious wake-up with no
+ * signal since the wait began gets none.
+ *
+ * glibc has two versions of these functions; the rows bind GLIBC_2.3.2, the
+ * default one that every program built since 2003 uses.
+ */
+#include <pthread.h>
+
+#include "agent/handoff.h"
+#include "agent/lock.h"
+#include "hooks/hook.h"
+
+/*
+ * The shape of every wait: the mutex is released for the wait (ending a
+ * sampled hold of it), the hand-off mark is taken, the real call `call` is
+ * timed, and a signal since the mark becomes the wait's link.
+ */
+#define COND_WAIT(c, m, call)                                                                      \
+	do {                                                                                       \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_COND);                      \
+		struct weft_wait w_;                                                               \
+		uint64_t mark_, span_;                                                             \
+		int rc_;                                                                           \
+                                                                                                   \
+		if (!self_)                                                                        \
+			return call;                                                               \
+		weft_lock_released(self_, m, WEFT_CALLER);                                         \
+		mark_ = weft_handoff_mark(c);                                                      \
+		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
+		rc_ = call;                                                                        \
+		if (rc_ == 0 && (span_ = weft_handoff_take(c, mark_)) != 0)                        \
+			weft_wait_link(&w_, span_);                                                \
+		weft_wait_end(&w_, rc_);                                                           \
+		return rc_;                                                                        \
+	} while (0)
+
+/*
+ * pthread_cond_wait: atomically releases the mutex and waits for a signal,
+ * then reacquires the mutex; returns 0 (spurious wake-ups included) or an
+ * error number, and is a cancellation point (a cancelled waiter reacquires
+ * the mutex before its cleanup handlers run). weft times the wait and links a
+ * signal that woke it; the wait, the reacquisition and the cancellation are
+ * the real call's.
+ */
+WEFT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_cond_wait);
+	COND_WAIT(c, m, real(c, m));
+}
+
+/* pthread_cond_timedwait: as pthread_cond_wait, giving up with ETIMEDOUT at abstime. */
+WEFT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+				       const struct timespec *abstime)
+{
+	WEFT_REAL_OR_FAIL(pthread_cond_timedwait);
+	COND_WAIT(c, m, real(c, m, abstime));
+}
+
+/* pthread_cond_clockwait: pthread_cond_timedwait against a chosen clock. */
+WEFT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+				       const struct timespec *abstime)
+{
+	WEFT_REAL_OR_FAIL(pthread_cond_clockwait);
+	COND_WAIT(c, m, real(c, m, clk, abstime));
+}
+
+/*
+ * pthread_cond_signal: wakes at least one waiter, if any; returns 0. weft
+ * leaves the caller's current span on the condition variable first, so the
+ * woken waiter finds it; it never blocks doing so.
+ */
+WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+	WEFT_REAL_OR_FAIL(pthread_cond_signal);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
+
+	if (self)
+		weft_handoff_publish(c, self->cur_span);
+	return real(c);
+}
+
+/* pthread_cond_broadcast: wakes every waiter; each finds the caller's span. */
+WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
+{
+	WEFT_REAL_OR_FAIL(pthread_cond_broadcast);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
+
+	if (self)
+		weft_handoff_publish(c, self->cur_span);
+	return real(c);
+}

@@ -1,0 +1,156 @@
+/*
+ * Mutex and spin lock hooks: acquisitions counted, contention timed.
+ *
+ * Every acquisition first tries the lock without blocking (the real try
+ * operation, which for each mutex type — normal, recursive, errorcheck,
+ * adaptive, robust, priority-inherit or -protect — acquires exactly when the
+ * blocking call would acquire at once, with the same result). Success costs a
+ * thread-local counter. Only when the try says the lock is held (EBUSY) does
+ * the hook take the slow path: the owner's thread id is read from the mutex
+ * (glibc keeps it in every type), the wait is timed around the real blocking
+ * call, and one WAIT event is recorded. The real call then decides
+ * everything: a self-deadlock on an errorcheck mutex returns EDEADLK, a
+ * normal one deadlocks, as natively.
+ */
+#include <pthread.h>
+
+#include "agent/lock.h"
+#include "hooks/hook.h"
+
+/* The owner's kernel thread id; a racy read of the program's mutex, on purpose. */
+static int mutex_owner(const pthread_mutex_t *m)
+{
+	return ((const volatile pthread_mutex_t *)m)->__data.__owner & 0x3fffffff;
+}
+
+/* The results with which a lock call returns holding the lock. */
+static bool acquired(int rc)
+{
+	return rc == 0 || rc == EOWNERDEAD;
+}
+
+/*
+ * The shape of every blocking mutex acquisition: try, count, or time the real
+ * blocking call `call` with the owner as holder. `real` is the hook's own.
+ */
+#define MUTEX_ACQUIRE(m, call)                                                                     \
+	do {                                                                                       \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
+		struct weft_wait w_;                                                               \
+		int rc_;                                                                           \
+                                                                                                   \
+		if (!self_)                                                                        \
+			return call;                                                               \
+		rc_ = WEFT_REAL(pthread_mutex_trylock)(m);                                         \
+		if (rc_ == EBUSY) {                                                                \
+			weft_wait_begin(&w_, self_, WEFT_WAIT_MUTEX, m, WEFT_CALLER);              \
+			weft_wait_holder(&w_, mutex_owner(m));                                     \
+			rc_ = call;                                                                \
+			weft_wait_end(&w_, rc_);                                                   \
+		}                                                                                  \
+		if (acquired(rc_))                                                                 \
+			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
+		return rc_;                                                                        \
+	} while (0)
+
+/*
+ * pthread_mutex_lock: acquires the mutex, blocking while another thread holds
+ * it; returns 0, EOWNERDEAD (robust, acquired), or an error number (EDEADLK,
+ * EAGAIN, EINVAL, ENOTRECOVERABLE), never sets errno, and is no cancellation
+ * point. weft counts the acquisition, and times and records only a call that
+ * found the mutex held; it never changes the result or the blocking. Called
+ * inside dlsym (a malloc that locks), it locks through glibc's
+ * __pthread_mutex_lock.
+ */
+WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
+	MUTEX_ACQUIRE(m, real(m));
+}
+
+/* pthread_mutex_timedlock: as pthread_mutex_lock, giving up with ETIMEDOUT at abstime. */
+WEFT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_timedlock);
+	MUTEX_ACQUIRE(m, real(m, abstime));
+}
+
+/* pthread_mutex_clocklock: pthread_mutex_timedlock against a chosen clock. */
+WEFT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
+					const struct timespec *abstime)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_clocklock);
+	/* Other clocks are EINVAL before anything is tried: pass them through. */
+	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+		return real(m, clk, abstime);
+	MUTEX_ACQUIRE(m, real(m, clk, abstime));
+}
+
+/*
+ * pthread_mutex_trylock: acquires the mutex only if that needs no wait;
+ * returns 0, EOWNERDEAD, EBUSY or an error number. Never blocks: weft counts
+ * a successful acquisition and nothing else.
+ */
+WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_trylock);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	int rc = real(m);
+
+	if (self && acquired(rc))
+		weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+	return rc;
+}
+
+/*
+ * pthread_mutex_unlock: releases the mutex; returns 0 or an error number
+ * (EPERM for an errorcheck or robust mutex the caller does not own). weft ends
+ * a sampled hold of this mutex first (attributed to the caller), then calls
+ * the real function.
+ */
+WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+
+	if (self)
+		weft_lock_released(self, m, WEFT_CALLER);
+	return real(m);
+}
+
+/*
+ * pthread_spin_lock: spins until the lock is free; returns 0 (or EDEADLK
+ * where an implementation detects self-deadlock). Spinning is waiting too: an
+ * acquisition that found the lock held is timed as a `spin` wait.
+ */
+WEFT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
+{
+	WEFT_REAL_OR_FAIL(pthread_spin_lock);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	struct weft_wait w;
+	int rc;
+
+	if (!self)
+		return real(l);
+	rc = WEFT_REAL(pthread_spin_trylock)(l);
+	if (rc == EBUSY) {
+		weft_wait_begin(&w, self, WEFT_WAIT_SPIN, (const void *)l, WEFT_CALLER);
+		rc = real(l);
+		weft_wait_end(&w, rc);
+	}
+	if (rc == 0)
+		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+	return rc;
+}
+
+/* pthread_spin_trylock: never spins; a success is counted. */
+WEFT_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
+{
+	WEFT_REAL_OR_FAIL(pthread_spin_trylock);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	int rc = real(l);
+
+	if (self && rc == 0)
+		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+	return rc;
+}
