@@ -13,41 +13,27 @@ const char *ename(int e)
 {
 	static _Thread_local char buf[32];
 
+	/* One name per line. */
+	/* clang-format off */
 	switch (e) {
-	case 0:
-		return "0";
-	case SENTINEL:
-		return "kept";
-	case EINVAL:
-		return "EINVAL";
-	case EDEADLK:
-		return "EDEADLK";
-	case ESRCH:
-		return "ESRCH";
-	case EBUSY:
-		return "EBUSY";
-	case ETIMEDOUT:
-		return "ETIMEDOUT";
-	case ERANGE:
-		return "ERANGE";
-	case EAGAIN:
-		return "EAGAIN";
-	case ENOMEM:
-		return "ENOMEM";
-	case EPERM:
-		return "EPERM";
-	case ENOSYS:
-		return "ENOSYS";
-	case EINTR:
-		return "EINTR";
-	case ENOENT:
-		return "ENOENT";
-	case EOVERFLOW:
-		return "EOVERFLOW";
-	default:
-		snprintf(buf, sizeof(buf), "%d", e);
-		return buf;
+	case 0: return "0";
+	case SENTINEL: return "kept";
+	case EINVAL: return "EINVAL";
+	case EDEADLK: return "EDEADLK";
+	case ESRCH: return "ESRCH";
+	case EBUSY: return "EBUSY";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ERANGE: return "ERANGE";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EPERM: return "EPERM";
+	case ENOSYS: return "ENOSYS";
+	case EINTR: return "EINTR";
+	case ENOENT: return "ENOENT";
+	case EOVERFLOW: return "EOVERFLOW";
+	default: snprintf(buf, sizeof(buf), "%d", e); return buf;
 	}
+	/* clang-format on */
 }
 
 void show(const char *what, int rc, int err)
