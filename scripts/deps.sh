@@ -8,9 +8,11 @@
 WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libunwind-dev libprotobuf-c-dev
     protobuf-c-compiler libcurl4-openssl-dev libjemalloc-dev zlib1g-dev python3)
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
-# tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), and
-# the static-binary launcher test links against glibc's static archive.
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm)
+# tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), the
+# static-binary launcher test links against glibc's static archive, and
+# scripts/check-format needs clang-format 14 exactly (other versions format
+# differently).
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm clang-format-14)
 
 deps_missing() {
     local p

@@ -1,0 +1,95 @@
+/*
+ * The tools every part of the behaviour program shares: printing a call's
+ * result and errno deterministically, clocks and deadlines, and "gated"
+ * threads that block until released. Then the list of checks, one function
+ * per part of the libc contract, each defined in the file of its family:
+ *
+ *     behaviour-join.c    create, join, detach, tryjoin, timedjoin, clockjoin
+ *     behaviour-thread.c  return values and pthread_exit, names, attributes,
+ *                         many threads, nested creation
+ *     behaviour-cancel.c  cancellation of a thread blocked in a join
+ *     behaviour-signal.c  signals delivered during joins, and to sigwait()
+ *
+ * behaviour.c runs them in order (the "contract" mode) and holds the exit
+ * paths. See there for what is printed and why it must be deterministic.
+ */
+#ifndef WEFT_TESTS_BEHAVIOUR_H
+#define WEFT_TESTS_BEHAVIOUR_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* errno is set to this before each observed call: `errno=kept` if it stays. */
+#define SENTINEL 1234
+#define MS       1000000LL
+
+/* An errno or return value by name ("kept" for SENTINEL). */
+const char *ename(int e);
+/* Prints one line: what, a return value and an errno, by name. */
+void show(const char *what, int rc, int err);
+/* Prints a call's result and the errno it left; yields the result. */
+int observe(const char *what, int rc);
+/* Calls `expr` with errno at the sentinel, prints the result, yields it. */
+#define OBSERVE(what, expr) (errno = SENTINEL, observe((what), (expr)))
+/* Prints one line: what, and a number (a boolean for anything timing-dependent). */
+void fact(const char *what, long value);
+
+long long now_ns(clockid_t clk);
+/* The absolute time `from_now_ns` from now on clock `clk`. */
+struct timespec deadline(clockid_t clk, long long from_now_ns);
+long long ts_ns(const struct timespec *ts);
+void sleep_ms(long ms);
+/* Aborts with a SETUP FAILED line when a call the test relies on fails. */
+void must(int rc, const char *what);
+void sem_wait_all(sem_t *s);
+
+/* A thread that blocks until released, then returns its value. */
+struct gate {
+	sem_t go;      /* posted by main: finish */
+	sem_t started; /* posted by the thread when it runs */
+	sem_t leaving; /* posted by the thread just before it returns */
+	void *value;
+	pid_t tid;
+};
+
+/* Starts a gated thread returning `value`; returns once it runs. */
+pthread_t start_gated(struct gate *g, void *value);
+/* Releases a gated thread and waits until it has (all but) ended. */
+void release(struct gate *g);
+/* Waits until a released thread has ended, as the kernel sees it. */
+void settle(const struct gate *g);
+
+/* Start routines: returns its argument; sleeps 200 ms, then returns it. */
+void *returns_arg(void *arg);
+void *sleeps_then_returns(void *arg);
+
+/* behaviour-join.c */
+void check_create_basic(void);
+void check_join(void);
+void check_detach(void);
+void check_tryjoin(void);
+void check_timedjoin(void);
+void check_clockjoin(void);
+
+/* behaviour-thread.c */
+void check_values(void);
+void check_setname(void);
+void check_attr(void);
+void check_many(void);
+void check_nested(void);
+
+/* behaviour-cancel.c */
+void check_cancel(void);
+
+/* behaviour-signal.c */
+void check_signal(void);
+void check_signal_target(void);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * The JSON writer the file output is built on: structure and commas, string
+ * escaping, UTF-8 passed through or replaced, doubles (shortest round trip,
+ * non-finite values, any locale), the nesting limit, and growing the buffer.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+
+#include "exporter/json.h"
+#include "harness.h"
+
+static void check_json(struct weft_json *j, const char *expected)
+{
+	assert_int(weft_json_error(j), 0);
+	char *got = strndup(j->buf ? j->buf : "", j->len);
+
+	expect_str(got, expected);
+	free(got);
+	weft_json_reset(j);
+}
+
+static void test_json_writer(void)
+{
+	struct weft_json j;
+	char d[WEFT_JSON_DOUBLE_MAX];
+
+	weft_json_init(&j);
+
+	/* Structure and commas. */
+	weft_json_begin_object(&j);
+	weft_json_key(&j, "a");
+	weft_json_begin_array(&j);
+	weft_json_end_array(&j);
+	weft_json_key(&j, "b");
+	weft_json_begin_array(&j);
+	weft_json_u64(&j, 1);
+	weft_json_begin_object(&j);
+	weft_json_end_object(&j);
+	weft_json_begin_array(&j);
+	weft_json_bool(&j, false);
+	weft_json_end_array(&j);
+	weft_json_string(&j, NULL);
+	weft_json_end_array(&j);
+	weft_json_key(&j, "c");
+	weft_json_u64_string(&j, UINT64_MAX);
+	weft_json_key(&j, "d");
+	weft_json_i64_string(&j, INT64_MIN);
+	weft_json_key(&j, "e");
+	weft_json_i64_string(&j, 0);
+	weft_json_key(&j, "f");
+	weft_json_hex(&j, (const uint8_t *)"\x00\x0f\xf0\xff", 4);
+	weft_json_end_object(&j);
+	check_json(&j, "{\"a\":[],\"b\":[1,{},[false],\"\"],\"c\":\"18446744073709551615\","
+		       "\"d\":\"-9223372036854775808\",\"e\":\"0\",\"f\":\"000ff0ff\"}");
+
+	/* Escaping: quotes, backslash, every control character form, DEL, NUL. */
+	weft_json_string_n(&j, "\"\\/\b\f\n\r\t\x1f\x7f\0x", 12);
+	check_json(&j, "\"\\\"\\\\/\\u0008\\u000c\\u000a\\u000d\\u0009\\u001f\\u007f\\u0000x\"");
+
+	/* Valid UTF-8 of every length passes through. */
+	weft_json_string(&j,
+			 "\xc2\xa9 \xe2\x82\xac \xef\xbf\xbf \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+	check_json(&j, "\"\xc2\xa9 \xe2\x82\xac \xef\xbf\xbf \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"");
+
+	/* Invalid UTF-8: one U+FFFD per maximal ill-formed subpart. */
+	weft_json_string(&j, "a\x80z");                   /* lone continuation */
+	weft_json_string(&j, "\xc0\xaf");                 /* overlong: two bad bytes */
+	weft_json_string(&j, "\xe0\x80\xaf");             /* overlong three-byte form */
+	weft_json_string(&j, "\xed\xa0\x80");             /* a surrogate */
+	weft_json_string(&j, "\xf4\x90\x80\x80");         /* above U+10FFFF */
+	weft_json_string(&j, "\xe2\x82");                 /* truncated at the end */
+	weft_json_string(&j, "\xe2\x82x");                /* truncated before ASCII */
+	weft_json_string(&j, "\xf0\x9f\x98\xe2\x82\xac"); /* truncated before a valid one */
+	weft_json_string(&j, "\xfe\xff\xf5");             /* never valid */
+	check_json(&j, "\"a\\ufffdz\"\"\\ufffd\\ufffd\"\"\\ufffd\\ufffd\\ufffd\""
+		       "\"\\ufffd\\ufffd\\ufffd\"\"\\ufffd\\ufffd\\ufffd\\ufffd\"\"\\ufffd\""
+		       "\"\\ufffdx\"\"\\ufffd\xe2\x82\xac\"\"\\ufffd\\ufffd\\ufffd\"");
+
+	/* Doubles: shortest round trip, non-finite as proto3 strings. */
+	weft_json_begin_array(&j);
+	weft_json_double(&j, 0.1);
+	weft_json_double(&j, 1.5);
+	weft_json_double(&j, -0.0);
+	weft_json_double(&j, 0);
+	weft_json_double(&j, 1e300);
+	weft_json_double(&j, 1e-5);
+	weft_json_double(&j, 5e-324);
+	weft_json_double(&j, 1.0 / 3);
+	weft_json_double(&j, 123456789012345678.0);
+	weft_json_double(&j, NAN);
+	weft_json_double(&j, INFINITY);
+	weft_json_double(&j, -INFINITY);
+	weft_json_end_array(&j);
+	check_json(&j, "[0.1,1.5,-0,0,1e+300,1e-05,4.94065645841247e-324,0.3333333333333333,"
+		       "1.2345678901234568e+17,\"NaN\",\"Infinity\",\"-Infinity\"]");
+
+	/* A locale with a decimal comma changes nothing. */
+	if (setlocale(LC_NUMERIC, "de_DE.UTF-8") || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+		weft_json_format_double(d, 2.25);
+		expect_str(d, "2.25");
+		setlocale(LC_NUMERIC, "C");
+	} else {
+		printf("no decimal-comma locale installed: locale check skipped\n");
+	}
+
+	/* Nesting past the limit is an error, and errors are sticky. */
+	for (int i = 0; i <= WEFT_JSON_MAX_DEPTH; i++)
+		weft_json_begin_array(&j);
+	expect_int(weft_json_error(&j), -EINVAL);
+	weft_json_u64(&j, 1);
+	expect_int(weft_json_error(&j), -EINVAL);
+	weft_json_reset(&j);
+	expect_int(weft_json_error(&j), 0);
+
+	/* appendf grows the buffer when the text does not fit. */
+	weft_json_free(&j);
+	weft_json_appendf(&j, "%0300d|%s", 7, "end");
+	assert_int(weft_json_error(&j), 0);
+	expect_int(j.len, 304);
+	expect_true(memcmp(j.buf + 299, "7|end", 5) == 0);
+	weft_json_free(&j);
+}
+
+int main(void)
+{
+	test_json_writer();
+	return harness_done();
+}
