@@ -33,6 +33,11 @@ typedef int (*weft_main_fn)(int, char **, char **);
 	X(pthread_detach, int, (pthread_t), NULL)                                                  \
 	X(pthread_setname_np, int, (pthread_t, const char *), NULL)                                \
 	X(pthread_exit, void, (void *), NULL)                                                      \
+	X(close, int, (int), NULL)                                                                 \
+	X(close_range, int, (unsigned int, unsigned int, int), NULL)                               \
+	X(closefrom, void, (int), NULL)                                                            \
+	X(dup2, int, (int, int), NULL)                                                             \
+	X(dup3, int, (int, int, int), NULL)                                                        \
 	X(__libc_start_main, int,                                                                  \
 	  (weft_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *),   \
 	  NULL)
