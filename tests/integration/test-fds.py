@@ -36,6 +36,9 @@ for how in ["close", "double", "close_range", "closefrom"]:
     if how == "close_range":
         equal(kv(r.stdout).get("close_range"), "0", "close_range reports success")
     equal(open(mine).read(), "program\n", f"{how}: the program's file holds only its bytes")
+    before = kv(r.stdout).get("before")
+    check(before is not None, f"{how}: weft's file was open before the close")
+    equal(kv(r.stdout).get("after"), before, f"{how}: and is still open, on the same number")
     out = r.only()
     equal(len(out.named("thread")), 3, f"{how}: every thread span delivered")
     equal(len(out.named("process")), 1, f"{how}: the process span delivered")

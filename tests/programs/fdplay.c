@@ -18,6 +18,7 @@
  *   chroot DIR         chroot into DIR (in a new user namespace when not root),
  *                      then exit
  *   churn N            create and join N threads, one at a time
+ *   quick-exit         start a thread (and so weft's exporter), then _exit
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,12 +51,36 @@ static void write_str(int fd, const char *s)
 		perror("write");
 }
 
+/* Prints `label N` for each descriptor of the process that names a .jsonl file. */
+static void show_jsonl_fds(const char *label)
+{
+	char link[64], target[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (d && (e = readdir(d))) {
+		int num = atoi(e->d_name);
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", num);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strstr(target, ".jsonl") && num != dirfd(d))
+			printf("%s %d\n", label, num);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int closeall(const char *how, const char *file)
 {
 	int fd;
 
 	one_thread();
 	usleep(300 * 1000); /* OTEL_BSP_SCHEDULE_DELAY is short in the test: an export */
+	show_jsonl_fds("before");
 	if (strcmp(how, "close_range") == 0) {
 		printf("close_range %d\n", close_range(3, ~0U, 0));
 	} else if (strcmp(how, "closefrom") == 0) {
@@ -76,6 +101,7 @@ static int closeall(const char *how, const char *file)
 	printf("fd %d\n", fd);
 	one_thread();
 	write_str(fd, "program\n");
+	show_jsonl_fds("after");
 	usleep(300 * 1000);
 	one_thread();
 	return 0;
@@ -174,6 +200,11 @@ int main(int argc, char **argv)
 			one_thread();
 		return 0;
 	}
-	fprintf(stderr, "usage: fdplay closeall|dup2|fill|stderr|chroot|churn ...\n");
+	if (strcmp(mode, "quick-exit") == 0) {
+		one_thread();
+		usleep(100 * 1000);
+		_exit(0);
+	}
+	fprintf(stderr, "usage: fdplay closeall|dup2|fill|stderr|chroot|churn|quick-exit ...\n");
 	return 2;
 }
