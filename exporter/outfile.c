@@ -22,8 +22,9 @@
 /* How long one write may wait on a full FIFO or pipe while the program runs. */
 #define OUTFILE_WRITE_TIMEOUT_MS 1000
 
-/* Not an errno: an existing file that belongs to another user. */
+/* Not errnos: an existing file that belongs to another user; a reader that stalls. */
 #define OUTFILE_NOT_OURS (-100000)
+#define OUTFILE_STALLED (-100001)
 
 struct weft_outfile {
 	int h;	 /* the owned descriptor's handle, -1 when not open */
@@ -50,6 +51,9 @@ static const char *outfile_strerror(int err)
 
 	if (err == OUTFILE_NOT_OURS)
 		return "the file belongs to another user";
+	if (err == OUTFILE_STALLED)
+		return "its reader does not keep up (a write waits at most 1 s, and all writes at "
+		       "exit WEFT_EXIT_TIMEOUT)";
 	/* strerror's text without its locale machinery (which may malloc). */
 	s = strerrordesc_np(-err);
 	return s ? s : "Unknown error";
@@ -276,7 +280,7 @@ static int write_all(int fd, const char *buf, size_t len, int ms, size_t *done)
 		if (!deadline)
 			deadline = now + (uint64_t)ms * 1000000u;
 		if (now >= deadline)
-			return -ETIMEDOUT;
+			return OUTFILE_STALLED;
 		if (poll(&pfd, 1, (int)((deadline - now + 999999u) / 1000000u)) < 0 && errno != EINTR)
 			return -errno;
 	}
@@ -299,7 +303,7 @@ static int write_line(struct weft_outfile *f, const char *line, size_t len)
 		r = write_all(fd, "\n", 1, ms, &done);
 		f->partial = done == 0;
 	}
-	r = f->partial ? -ETIMEDOUT : write_all(fd, line, len, ms, &done);
+	r = f->partial ? OUTFILE_STALLED : write_all(fd, line, len, ms, &done);
 	f->partial |= r < 0 && done > 0;
 	weft_fd_unuse(f->h);
 	if (r == -EBADF) {
@@ -353,7 +357,7 @@ void weft_outfile_close(struct weft_outfile *f)
 	if (f->h >= 0)
 		weft_fd_close(f->h);
 	if (f->lost_spans || f->lost_metrics)
-		weft_warn("%s: %llu spans and %llu metric collections were not written (%s)",
+		weft_warn("%s: %llu spans and %llu metric collections were not written: %s",
 			  f->shown, (unsigned long long)f->lost_spans,
 			  (unsigned long long)f->lost_metrics, outfile_strerror(f->last_err));
 	weft_free(f);
