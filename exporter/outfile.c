@@ -21,6 +21,7 @@
 
 /* How long one write may wait on a full FIFO or pipe while the program runs. */
 #define OUTFILE_WRITE_TIMEOUT_MS 1000
+#define OUTFILE_POLL_SLICE_NS (50 * 1000000ull)
 
 /* Not errnos: an existing file that belongs to another user; a reader that stalls. */
 #define OUTFILE_NOT_OURS (-100000)
@@ -240,31 +241,31 @@ static void maybe_rotate(struct weft_outfile *f, size_t len)
 }
 
 /*
- * How long a write may wait: a second while the program runs; once it exits,
- * what is left of WEFT_EXIT_TIMEOUT for all writes together.
+ * When a write waiting for a full pipe must give up: a second after it began
+ * while the program runs; once the process exits, when WEFT_EXIT_TIMEOUT has
+ * passed since the exit began — also for a write that began before.
  */
-static int timeout_ms(struct weft_outfile *f)
+static uint64_t give_up_at(struct weft_outfile *f, uint64_t began)
 {
-	uint64_t now = weft_clock_now(), left;
+	uint64_t now = weft_clock_now(), limit = began + OUTFILE_WRITE_TIMEOUT_MS * 1000000ull;
 
 	if (!weft_load_acquire(&weft_process.exiting))
-		return OUTFILE_WRITE_TIMEOUT_MS;
+		return limit;
 	if (!f->exit_deadline)
 		f->exit_deadline = weft_clock_after(now, weft_cfg.exit_timeout_ns);
-	left = f->exit_deadline > now ? (f->exit_deadline - now) / 1000000u : 0;
-	return left < OUTFILE_WRITE_TIMEOUT_MS ? (int)left : OUTFILE_WRITE_TIMEOUT_MS;
+	return f->exit_deadline < limit ? f->exit_deadline : limit;
 }
 
-/* write(2) until done, waiting at most `ms` in all for a full pipe; *done counts bytes. */
-static int write_all(int fd, const char *buf, size_t len, int ms, size_t *done)
+/* write(2) until done or given up (give_up_at); *done counts bytes. */
+static int write_all(struct weft_outfile *f, int fd, const char *buf, size_t len, size_t *done)
 {
-	uint64_t deadline = 0;
+	uint64_t began = 0;
 
 	*done = 0;
 	while (*done < len) {
 		ssize_t w = write(fd, buf + *done, len - *done);
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		uint64_t now;
+		uint64_t now, until;
 
 		if (w > 0) {
 			*done += (size_t)w;
@@ -277,11 +278,15 @@ static int write_all(int fd, const char *buf, size_t len, int ms, size_t *done)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
 		now = weft_clock_now();
-		if (!deadline)
-			deadline = now + (uint64_t)ms * 1000000u;
-		if (now >= deadline)
+		if (!began)
+			began = now;
+		until = give_up_at(f, began);
+		if (now >= until)
 			return OUTFILE_STALLED;
-		if (poll(&pfd, 1, (int)((deadline - now + 999999u) / 1000000u)) < 0 && errno != EINTR)
+		/* In slices, so that an exit that begins meanwhile is noticed. */
+		if (until - now > OUTFILE_POLL_SLICE_NS)
+			until = now + OUTFILE_POLL_SLICE_NS;
+		if (poll(&pfd, 1, (int)((until - now + 999999u) / 1000000u)) < 0 && errno != EINTR)
 			return -errno;
 	}
 	return 0;
@@ -289,7 +294,7 @@ static int write_all(int fd, const char *buf, size_t len, int ms, size_t *done)
 
 static int write_line(struct weft_outfile *f, const char *line, size_t len)
 {
-	int fd = weft_fd_use(f->h), ms = timeout_ms(f), r;
+	int fd = weft_fd_use(f->h), r;
 	size_t done;
 
 	if (fd < 0) {
@@ -300,10 +305,10 @@ static int write_line(struct weft_outfile *f, const char *line, size_t len)
 	}
 	if (f->partial) {
 		/* The last line was cut short: end it, so this one parses. */
-		r = write_all(fd, "\n", 1, ms, &done);
+		r = write_all(f, fd, "\n", 1, &done);
 		f->partial = done == 0;
 	}
-	r = f->partial ? OUTFILE_STALLED : write_all(fd, line, len, ms, &done);
+	r = f->partial ? OUTFILE_STALLED : write_all(f, fd, line, len, &done);
 	f->partial |= r < 0 && done > 0;
 	weft_fd_unuse(f->h);
 	if (r == -EBADF) {
