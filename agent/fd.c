@@ -44,6 +44,16 @@ _Atomic int weft_fd_fast_limit = INT_MAX;
 static struct fd_slot slots[WEFT_FD_SLOTS];
 static _Atomic int change_lock;
 static int stderr_handle = -1, output_dir_handle = -1;
+/*
+ * The process the table describes. A vfork child shares the table's memory
+ * but has its own descriptor table: it must never change the table.
+ */
+static pid_t table_pid;
+
+static bool in_table_process(void)
+{
+	return !table_pid || getpid() == table_pid;
+}
 
 /* A slot's descriptor, -1 when none (stored + 1 so that zeroed memory is empty). */
 static int slot_fd(struct fd_slot *s)
@@ -392,6 +402,8 @@ bool weft_fd_yield(int fd)
 	int saved = errno;
 	bool stray = false;
 
+	if (!in_table_process())
+		return false; /* a vfork child: weft's descriptors are the parent's */
 	weft_guard_enter();
 	change_begin();
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
@@ -421,6 +433,30 @@ bool weft_fd_yield(int fd)
 	return stray;
 }
 
+void weft_fd_stderr_redirected(void)
+{
+	struct fd_slot *s;
+	int saved = errno, old, copy;
+
+	if (stderr_handle < 0 || !in_table_process())
+		return;
+	weft_guard_enter();
+	change_begin();
+	s = slot_of(stderr_handle);
+	old = s ? slot_fd(s) : -1;
+	copy = s ? place(STDERR_FILENO) : -1;
+	if (s && copy >= 0) {
+		slot_set(s, copy);
+		while (atomic_load(&s->users))
+			sched_yield();
+		if (old >= 0)
+			raw_close(old);
+	}
+	change_end();
+	weft_guard_leave();
+	errno = saved;
+}
+
 /*
  * fork waits for a change in progress, so that the child's table describes
  * its descriptors. Not when the forking thread is inside weft (it could hold
@@ -448,6 +484,7 @@ static void atfork_parent(void)
 void weft_fd_after_fork_child(void)
 {
 	locked_for_fork = false;
+	table_pid = getpid();
 	atomic_store(&change_lock, 1);
 	atomic_store(&weft_fd_fast_limit, 0);
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
@@ -488,6 +525,7 @@ void weft_fd_init(const char *output_pattern)
 	if (done)
 		return;
 	done = true;
+	table_pid = getpid();
 	stderr_handle = own_copy(STDERR_FILENO, WEFT_FD_INHERIT);
 	if (stderr_handle == WEFT_FD_NOT_YET)
 		stderr_handle = -EBADF;

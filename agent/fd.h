@@ -136,6 +136,16 @@ void weft_fd_init(const char *output_pattern);
 int weft_fd_stderr(void);
 int weft_fd_output_dir(void);
 
+/*
+ * The program made descriptor 2 a copy of another file (dup2/dup3 onto 2, as
+ * daemon(3) does with /dev/null): weft's copy follows, so weft never holds
+ * the old stderr open — a pipe whose reader waits for end-of-file (a shell's
+ * $(...), a log collector) gets it when the program lets go, as without weft.
+ * A close(2) is not followed: weft keeps writing to the stderr the program
+ * had, never to a file the program's next open puts at 2.
+ */
+void weft_fd_stderr_redirected(void);
+
 /* How many slots are in use (tests). */
 int weft_fd_count(void);
 

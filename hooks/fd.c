@@ -147,6 +147,8 @@ WEFT_EXPORT void closefrom(int lowfd)
  * number, so it gets it: when it is weft's, weft first moves its descriptor
  * elsewhere (weft_fd_yield), then the real call runs. If the real call fails,
  * the copy weft left at newfd is closed, so the number is free as before.
+ * A program that redirects its stderr (newfd 2) takes weft's messages along
+ * (weft_fd_stderr_redirected), so weft never holds the old one open.
  */
 WEFT_EXPORT int dup2(int oldfd, int newfd)
 {
@@ -162,6 +164,8 @@ WEFT_EXPORT int dup2(int oldfd, int newfd)
 		real_close(newfd);
 		errno = saved;
 	}
+	if (r == STDERR_FILENO && oldfd != newfd)
+		weft_fd_stderr_redirected();
 	return r;
 }
 
@@ -183,5 +187,7 @@ WEFT_EXPORT int dup3(int oldfd, int newfd, int flags)
 		real_close(newfd);
 		errno = saved;
 	}
+	if (r == STDERR_FILENO)
+		weft_fd_stderr_redirected();
 	return r;
 }

@@ -11,6 +11,7 @@ the stderr the program had when weft started.
 """
 import os
 import sys
+import time
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +91,21 @@ check("weft: cannot write /proc/nonexistent/out.jsonl" in r.stderr,
 for l in r.stderr.splitlines():
     if " instead" in l:
         os.unlink(l.split("to ", 1)[1].split(" instead")[0])
+
+# The console output too writes to the stderr the program had at start.
+os.unlink(mine)
+r = Run([P, "stderr", mine], env={"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"},
+        expect_file=False)
+equal(open(mine).read(), "program\n", "console: nothing written into the program's file")
+check("weft: span process" in r.stderr, f"console: the spans reached the original stderr: {r.stderr!r}")
+
+# A daemon that redirects its standard streams with dup2 lets go of the
+# caller's pipes at once, as natively: weft's copy of stderr follows the
+# redirection instead of holding the pipe open for the daemon's lifetime.
+t0 = time.monotonic()
+r = Run([P, "daemon"], expect_file=False)
+took = time.monotonic() - t0
+check(took < 2.0, f"daemon: the caller got end-of-file at once ({took:.1f} s)")
 
 # A chroot before the first export: the file is opened through the directory
 # descriptor taken at start.

@@ -19,6 +19,8 @@
  *                      then exit
  *   churn N            create and join N threads, one at a time
  *   quick-exit         start a thread (and so weft's exporter), then _exit
+ *   daemon             fork; the parent exits at once, the child redirects its
+ *                      standard streams to /dev/null with dup2 and lives 3 s
  */
 #include <dirent.h>
 #include <errno.h>
@@ -198,6 +200,20 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "churn") == 0 && argc > 2) {
 		for (int i = atoi(argv[2]); i > 0; i--)
 			one_thread();
+		return 0;
+	}
+	if (strcmp(mode, "daemon") == 0) {
+		int n;
+
+		if (fork() != 0)
+			return 0;
+		setsid();
+		n = open("/dev/null", O_RDWR);
+		dup2(n, 0);
+		dup2(n, 1);
+		dup2(n, 2);
+		one_thread();
+		sleep(3);
 		return 0;
 	}
 	if (strcmp(mode, "quick-exit") == 0) {
