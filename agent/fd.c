@@ -397,20 +397,25 @@ int weft_fd_next_owned(int fd)
 	return next;
 }
 
+/* Waits until no weft_fd_use of slot s is in flight (a write: bounded). */
+static void wait_for_users(struct fd_slot *s)
+{
+	while (atomic_load(&s->users))
+		sched_yield();
+}
+
 bool weft_fd_yield(int fd)
 {
-	int saved = errno;
-	bool stray = false;
+	struct fd_slot *s = NULL;
+	int saved = errno, moved = -1;
+	bool pinned = false;
 
 	if (!in_table_process())
 		return false; /* a vfork child: weft's descriptors are the parent's */
 	weft_guard_enter();
 	change_begin();
-	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
-		struct fd_slot *s = &slots[i];
-		int moved;
-
-		if (slot_fd(s) != fd)
+	for (int i = 0; i < WEFT_FD_SLOTS && !s; i++) {
+		if (slot_fd(&slots[i]) != fd)
 			continue;
 		/*
 		 * A pinned descriptor cannot move under its user: the handle goes
@@ -418,41 +423,47 @@ bool weft_fd_yield(int fd)
 		 * the old one stays open until the program's call replaces it, and
 		 * is no longer weft's.
 		 */
-		moved = (s->flags & WEFT_FD_PINNED) ? -1 : place(fd);
+		s = &slots[i];
+		pinned = s->flags & WEFT_FD_PINNED;
+		moved = pinned ? -1 : place(fd);
 		slot_set(s, moved);
-		while (atomic_load(&s->users))
-			sched_yield();
-		if (moved < 0 && !(s->flags & WEFT_FD_PINNED))
-			raw_close(fd); /* no room elsewhere: weft loses this one */
-		stray = moved >= 0;
-		break;
 	}
 	change_end();
+	/*
+	 * Outside the lock: a user of the old number may need the lock to finish
+	 * (opening a file in a directory it holds).
+	 */
+	if (s)
+		wait_for_users(s);
+	if (s && moved < 0 && !pinned)
+		raw_close(fd); /* no room elsewhere: weft loses this one */
 	weft_guard_leave();
 	errno = saved;
-	return stray;
+	return moved >= 0;
 }
 
 void weft_fd_stderr_redirected(void)
 {
 	struct fd_slot *s;
-	int saved = errno, old, copy;
+	int saved = errno, old = -1, copy = -1;
 
 	if (stderr_handle < 0 || !in_table_process())
 		return;
 	weft_guard_enter();
 	change_begin();
 	s = slot_of(stderr_handle);
-	old = s ? slot_fd(s) : -1;
-	copy = s ? place(STDERR_FILENO) : -1;
+	if (s) {
+		old = slot_fd(s);
+		copy = place(STDERR_FILENO);
+		if (copy >= 0)
+			slot_set(s, copy);
+	}
+	change_end();
 	if (s && copy >= 0) {
-		slot_set(s, copy);
-		while (atomic_load(&s->users))
-			sched_yield();
+		wait_for_users(s);
 		if (old >= 0)
 			raw_close(old);
 	}
-	change_end();
 	weft_guard_leave();
 	errno = saved;
 }
