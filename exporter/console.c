@@ -26,7 +26,7 @@
 
 struct console {
 	struct weft_sink sink;
-	int fd;	    /* -1: weft's copy of stderr, `handle` */
+	int fd; /* -1: weft's copy of stderr, `handle` */
 	int handle;
 	dev_t dev;
 	ino_t ino;

@@ -21,11 +21,11 @@
 
 /* How long one write may wait on a full FIFO or pipe while the program runs. */
 #define OUTFILE_WRITE_TIMEOUT_MS 1000
-#define OUTFILE_POLL_SLICE_NS (50 * 1000000ull)
+#define OUTFILE_POLL_SLICE_NS	 (50 * 1000000ull)
 
 /* Not errnos: an existing file that belongs to another user; a reader that stalls. */
 #define OUTFILE_NOT_OURS (-100000)
-#define OUTFILE_STALLED (-100001)
+#define OUTFILE_STALLED	 (-100001)
 
 struct weft_outfile {
 	int h;	 /* the owned descriptor's handle, -1 when not open */
@@ -125,8 +125,8 @@ static int open_file(struct weft_outfile *f)
 		if (h < 0)
 			continue; /* removed meanwhile: create it again */
 		fd = weft_fd_use(h);
-		if (fd >= 0 && fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) &&
-		    st.st_uid != geteuid()) {
+		if (fd >= 0 && fstat(fd, &st) == 0 &&
+		    (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) && st.st_uid != geteuid()) {
 			weft_fd_unuse(h);
 			weft_fd_close(h);
 			h = OUTFILE_NOT_OURS;

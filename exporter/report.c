@@ -110,7 +110,8 @@ static void report_format(const struct weft_report *r, struct weft_json *b)
 				  r->waits[i].function);
 	weft_json_appendf(b, "  spans exported: %lld\n", (long long)r->spans_exported);
 	if (r->dropped)
-		weft_json_appendf(b, "  NOT DELIVERED: %lld events (see weft.agent.events.dropped)\n",
+		weft_json_appendf(b,
+				  "  NOT DELIVERED: %lld events (see weft.agent.events.dropped)\n",
 				  (long long)r->dropped);
 	if (r->output[0])
 		weft_json_appendf(b, "  telemetry: %s\n", r->output);

@@ -91,7 +91,8 @@ static int close_stretches(unsigned int first, unsigned int last, int flags)
 
 		if (next == INT_MAX || (unsigned int)next > last)
 			return real_close_range(lo, last, flags);
-		if ((unsigned int)next > lo && (r = real_close_range(lo, (unsigned)next - 1, flags)))
+		if ((unsigned int)next > lo &&
+		    (r = real_close_range(lo, (unsigned)next - 1, flags)))
 			return r;
 		lo = (unsigned int)next + 1;
 	}
