@@ -141,8 +141,8 @@ static int open_file(struct weft_outfile *f)
 /* Opens the file, or the fallback; 0 or -errno (said once). */
 static int ensure_open(struct weft_outfile *f)
 {
-	char path[PATH_MAX];
-	int h, fb;
+	char path[PATH_MAX], shown[PATH_MAX];
+	int h, fh;
 
 	if (f->h >= 0)
 		return 0;
@@ -152,21 +152,24 @@ static int ensure_open(struct weft_outfile *f)
 		f->open_warned = false;
 		return 0;
 	}
-	if (!f->on_fallback && f->fallback && (fb = f->fallback(path, sizeof(path))) == 0) {
-		char shown[PATH_MAX];
-
+	if (!f->on_fallback && f->fallback && f->fallback(path, sizeof(path)) == 0) {
 		snprintf(shown, sizeof(shown), "%s", f->shown);
 		f->on_fallback = true;
 		f->dir = -1;
 		snprintf(f->name, sizeof(f->name), "%s", path);
 		snprintf(f->shown, sizeof(f->shown), "%s", path);
 		memset(f->spans_in, 0, sizeof(f->spans_in));
-		if (ensure_open(f) == 0) {
+		fh = open_file(f);
+		if (fh >= 0) {
 			weft_warn("cannot write %s: %s; writing telemetry to %s instead", shown,
 				  outfile_strerror(h), path);
+			f->h = fh;
 			return 0;
 		}
-		return f->last_err;
+		weft_warn("cannot write %s: %s, nor the fallback %s: %s", shown,
+			  outfile_strerror(h), path, outfile_strerror(fh));
+		f->open_warned = true;
+		h = fh;
 	}
 	if (!f->open_warned)
 		weft_warn("cannot write %s: %s", f->shown, outfile_strerror(h));

@@ -79,6 +79,15 @@ equal(kv(r.stdout).get("opened"), "37", "40 minus the standard streams")
 check(len(r.by_pid) >= 1 and any(o.named("process") for o in r.by_pid.values()),
       "ulimit -n 40, every descriptor in use at exit: the process span delivered")
 
+# No room above the limit (soft = hard) and every descriptor in use at exit:
+# weft cannot deliver, and says once what was lost and why.
+r = Run(["sh", "-c", f"ulimit -n 40 && exec {P} fill 40"], expect_file=False)
+equal(r.rc, 0, "ulimit -n 40 (hard): program fine")
+w = [l for l in r.stderr.splitlines() if l.startswith("weft:")]
+check(any("Too many open files" in l for l in w), f"says why: {w}")
+check(any("spans" in l and "not written" in l for l in w), f"says what was lost: {w}")
+check(len(w) <= 3, f"said once: {w}")
+
 # Messages go to the stderr the program had when weft started, not to the file
 # the program later opened on descriptor 2.
 d = tempfile.mkdtemp(prefix="weft-stderr-")
