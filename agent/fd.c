@@ -3,12 +3,13 @@
  * numbers, and the moves a program's dup2 forces. The algorithm and its
  * limits are described in agent/fd.h.
  *
- * Memory orders. Each slot's `fd` is the only field read without the lock
- * (by the hooks, on any thread); `users` implements the hand-off between a
- * weft user and a program thread moving the descriptor (weft_fd_yield):
+ * Memory orders. Each slot's `num` (its descriptor) is the only field read
+ * without the lock (by the hooks, on any thread); `users` implements the
+ * hand-off between a weft user and a program thread moving the descriptor
+ * (weft_fd_yield), which waits outside the lock:
  *
- *   user:   users++ ; n = fd ; ...write(n)... ; users--
- *   mover:  fd = new ; while (users) wait ; (the program's dup2 replaces old)
+ *   user:   users++ ; n = num ; ...write(n)... ; users--
+ *   mover:  num = new ; while (users) wait ; (the program's dup2 replaces old)
  *
  * Both sides use sequentially consistent operations, so either the user's
  * increment comes first in the single total order (and the mover waits for
@@ -128,7 +129,10 @@ static int place(int fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return dup_from(fd, 3);
 	if (rl.rlim_cur > WEFT_FD_HIGH_CAP) {
-		/* Well below a huge soft limit: the program's count is not affected. */
+		/*
+		 * Well below a huge soft limit: the program's numbers change only
+		 * if it opens more than WEFT_FD_HIGH_CAP descriptors.
+		 */
 		r = dup_from(fd, WEFT_FD_HIGH_CAP);
 		if (r >= 0)
 			return r;

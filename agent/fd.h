@@ -37,7 +37,9 @@
  * What remains: a close that passed its fast-path test just before a change
  * began, and then closes the number weft's open returned (a program closing a
  * descriptor it does not own, concurrently with weft opening a file) is not
- * seen. The window is a few instructions long, and only at an open.
+ * seen. The window is a few instructions long, and only at an open. The
+ * soft-limit raise is process-wide for one fcntl: a program's getrlimit at that
+ * instant sees the raised value, and its setrlimit at that instant is undone.
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
