@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/fd.h"
 #include "agent/log.h"
 
 static enum weft_log_level log_level = WEFT_LOG_WARN;
@@ -21,7 +22,7 @@ void weft_log_set_level(enum weft_log_level level)
 void weft_log(enum weft_log_level level, const char *fmt, ...)
 {
 	char buf[1024];
-	int saved = errno;
+	int saved = errno, h, fd;
 	va_list ap;
 	size_t n;
 
@@ -36,14 +37,23 @@ void weft_log(enum weft_log_level level, const char *fmt, ...)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
 	buf[n++] = '\n';
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+	/*
+	 * To weft's copy of the stderr the program had when weft started, not to
+	 * whatever a later open put at descriptor 2; before agent start took the
+	 * copy, to descriptor 2; when there was no stderr at start, nowhere.
+	 */
+	h = weft_fd_stderr();
+	fd = h == WEFT_FD_NOT_YET ? STDERR_FILENO : weft_fd_use(h);
+	for (size_t off = 0; fd >= 0 && off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break;
 		off += (size_t)w;
 	}
+	if (fd >= 0 && h != WEFT_FD_NOT_YET)
+		weft_fd_unuse(h);
 	errno = saved;
 }
 

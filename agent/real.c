@@ -1,5 +1,7 @@
 #include <dlfcn.h>
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "agent/atomic.h"
 #include "agent/guard.h"
@@ -52,4 +54,29 @@ void weft_real_resolve_all(void)
 {
 	for (int i = 0; i < WEFT_REAL_COUNT; i++)
 		weft_real_resolve((enum weft_real_index)i);
+}
+
+int weft_sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+int weft_sys_close_range(unsigned int first, unsigned int last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+void weft_sys_closefrom(int lowfd)
+{
+	syscall(SYS_close_range, lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u, 0);
+}
+
+int weft_sys_dup2(int oldfd, int newfd)
+{
+	return (int)syscall(SYS_dup2, oldfd, newfd);
+}
+
+int weft_sys_dup3(int oldfd, int newfd, int flags)
+{
+	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }

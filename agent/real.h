@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -62,6 +63,13 @@ WEFT_GLIBC_ALIAS(int, __pthread_rwlock_tryrdlock, (pthread_rwlock_t *rw));
 WEFT_GLIBC_ALIAS(int, __pthread_rwlock_trywrlock, (pthread_rwlock_t *rw));
 WEFT_GLIBC_ALIAS(int, __pthread_rwlock_unlock, (pthread_rwlock_t *rw));
 #undef WEFT_GLIBC_ALIAS
+
+/* Fallbacks that are the system call itself (agent/real.c). */
+int weft_sys_close(int fd);
+int weft_sys_close_range(unsigned int first, unsigned int last, int flags);
+void weft_sys_closefrom(int lowfd);
+int weft_sys_dup2(int oldfd, int newfd);
+int weft_sys_dup3(int oldfd, int newfd, int flags);
 
 #define WEFT_REAL_FIELD(name, fail, version, fallback) __typeof__(name) *name;
 struct weft_real_table {

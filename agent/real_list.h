@@ -14,7 +14,8 @@
  *
  * The fallback is a function libc exports under another name (glibc's
  * __pthread_mutex_lock and friends exist for exactly this; agent/real.h
- * declares them as weft_glibc__pthread_...): a hook reached
+ * declares them as weft_glibc__pthread_...), or the system call itself for a
+ * thin wrapper (weft_sys_close and the like, in agent/real.c): a hook reached
  * while its entry cannot be resolved — inside dlsym, when a program's malloc
  * takes a mutex — calls it, so a lock is always taken for real.
  *
@@ -65,6 +66,11 @@
 	X(sem_post, ERRNO, NULL, NULL)                                                             \
 	X(pthread_barrier_wait, RET, NULL, NULL)                                                   \
 	X(pthread_spin_lock, RET, NULL, NULL)                                                      \
-	X(pthread_spin_trylock, RET, NULL, NULL)
+	X(pthread_spin_trylock, RET, NULL, NULL)                                                   \
+	X(close, ERRNO, NULL, weft_sys_close)                                                      \
+	X(close_range, ERRNO, NULL, weft_sys_close_range)                                          \
+	X(closefrom, NORETURN, NULL, weft_sys_closefrom)                                           \
+	X(dup2, ERRNO, NULL, weft_sys_dup2)                                                        \
+	X(dup3, ERRNO, NULL, weft_sys_dup3)
 
 #endif

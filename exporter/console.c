@@ -3,19 +3,21 @@
  * the `none` output (accepts everything, keeps nothing).
  *
  * One line per span and one per metric point, all lines of one export built
- * in memory and written together. The descriptor is the program's own stderr:
- * we never duplicate it (a copy would keep a pipe open after the program closed
- * it, and whoever reads the pipe would wait for an EOF that never comes), so
- * before each write we check with fstat that the number still names the file
- * it named at the start. If the program closed it or put something else there,
- * the export is dropped rather than written into the program's data.
+ * in memory and written together. For the program's stderr
+ * (WEFT_CONSOLE_STDERR) the lines go to weft's own copy of the stderr the
+ * program had when weft started (agent/fd.h): an owned descriptor the program
+ * cannot close or replace, so a file the program later opens on descriptor 2
+ * never receives them. Given another descriptor (tests), we check with fstat
+ * before each write that it still names the file it named at the start.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/alloc.h"
+#include "agent/fd.h"
 #include "agent/log.h"
 #include "exporter/json.h"
 #include "exporter/sink.h"
@@ -24,7 +26,8 @@
 
 struct console {
 	struct weft_sink sink;
-	int fd;
+	int fd; /* -1: weft's copy of stderr, `handle` */
+	int handle;
 	dev_t dev;
 	ino_t ino;
 	struct weft_json buf;
@@ -208,13 +211,18 @@ static void console_point(struct weft_json *b, const struct weft_metric *m,
 	weft_json_append(b, "\n", 1);
 }
 
-/* Writes the lines if the descriptor is still the one we were given. */
+/* Writes the lines to weft's stderr, or to fd if it is still the one we were given. */
 static int console_flush(struct console *c)
 {
 	struct stat st;
-	int r = weft_json_error(&c->buf);
+	int r = weft_json_error(&c->buf), fd;
 
-	if (r == 0) {
+	if (r == 0 && c->fd < 0) {
+		fd = c->handle == WEFT_CONSOLE_STDERR ? STDERR_FILENO : weft_fd_use(c->handle);
+		r = fd < 0 ? fd : weft_json_write_fd(&c->buf, fd, CONSOLE_WRITE_TIMEOUT_MS);
+		if (fd >= 0 && c->handle != WEFT_CONSOLE_STDERR)
+			weft_fd_unuse(c->handle);
+	} else if (r == 0) {
 		if (fstat(c->fd, &st) < 0 || st.st_dev != c->dev || st.st_ino != c->ino)
 			r = -EBADF;
 		else
@@ -257,7 +265,7 @@ static void console_shutdown(struct weft_sink *sink)
 {
 	struct console *c = sink->priv;
 
-	/* The descriptor is the program's: it stays open. */
+	/* The descriptor is the program's, or weft's stderr copy: it stays open. */
 	weft_json_free(&c->buf);
 	weft_free(c);
 }
@@ -267,7 +275,7 @@ struct weft_sink *weft_console_open(int fd)
 	struct console *c;
 	struct stat st;
 
-	if (fstat(fd, &st) < 0) {
+	if (fd != WEFT_CONSOLE_STDERR && fstat(fd, &st) < 0) {
 		const char *s = strerrordesc_np(errno);
 
 		weft_warn("cannot write to fd %d: %s", fd, s ? s : "Unknown error");
@@ -279,8 +287,15 @@ struct weft_sink *weft_console_open(int fd)
 		return NULL;
 	}
 	c->fd = fd;
-	c->dev = st.st_dev;
-	c->ino = st.st_ino;
+	if (fd == WEFT_CONSOLE_STDERR) {
+		/* weft's copy; before agent start took one (tests), descriptor 2 itself. */
+		int h = weft_fd_stderr();
+
+		c->handle = h == WEFT_FD_NOT_YET ? WEFT_CONSOLE_STDERR : h;
+	} else {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
 	weft_json_init(&c->buf);
 	c->sink.name = "console";
 	c->sink.export_spans = console_export_spans;

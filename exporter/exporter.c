@@ -42,6 +42,7 @@ static struct {
 	struct weft_instrument *dropped, *spans_exported, *export_failures;
 	struct weft_report report;
 	struct weft_rng rng;
+	uint64_t rotated_seen; /* spans the file output's rotation has deleted, so far */
 	bool setup_done, shut_down;
 	bool facts_done;
 } ex;
@@ -63,6 +64,7 @@ static const char *const drop_reasons[WEFT_DROP_REASON_COUNT][1] = {
 	[WEFT_DROP_RING_FULL] = { "ring_full" },
 	[WEFT_DROP_QUEUE_FULL] = { "queue_full" },
 	[WEFT_DROP_EXPORT_FAILED] = { "export_failed" },
+	[WEFT_DROP_ROTATED] = { "rotated" },
 };
 static const char *const signal_traces[] = { "traces" };
 static const char *const signal_metrics[] = { "metrics" };
@@ -167,6 +169,10 @@ static void export_spans(void)
 	weft_metrics_add(ex.spans_exported, NULL, (int64_t)n);
 	weft_metrics_add(ex.export_failures, signal_traces, (int64_t)failed_batches);
 	weft_exporter_drop(WEFT_DROP_EXPORT_FAILED, (int64_t)failed_spans);
+	/* What the file output's rotation deleted since last time. */
+	n = weft_outputs_rotated_spans(&ex.out);
+	weft_exporter_drop(WEFT_DROP_ROTATED, (int64_t)(n - ex.rotated_seen));
+	ex.rotated_seen = n;
 }
 
 static void export_metrics(void)
@@ -216,7 +222,6 @@ void weft_exporter_setup(void)
 	weft_metrics_add(ex.export_failures, signal_traces, 0);
 	weft_metrics_add(ex.export_failures, signal_metrics, 0);
 	weft_outputs_open(&ex.out);
-	snprintf(ex.report.output, sizeof(ex.report.output), "%s", ex.out.file_path);
 	ex.report.start_ns = weft_process.start_ns;
 	ex.next_spans_ns = weft_clock_after(weft_clock_now(), weft_cfg.bsp_schedule_delay_ns);
 	ex.next_metrics_ns = weft_clock_after(weft_clock_now(), weft_cfg.metric_interval_ns);
@@ -270,6 +275,9 @@ static void final_export(void)
 	for (int r = 0; r < WEFT_DROP_REASON_COUNT; r++)
 		ex.report.dropped += weft_metrics_value(ex.dropped, drop_reasons[r]);
 	ex.report.spans_exported = weft_metrics_value(ex.spans_exported, NULL);
+	/* Where the file went: the fallback, if the configured path failed. */
+	snprintf(ex.report.output, sizeof(ex.report.output), "%s",
+		 weft_outputs_file_path(&ex.out) ? weft_outputs_file_path(&ex.out) : "");
 	if (weft_cfg.report[0])
 		weft_report_write(&ex.report, weft_cfg.report);
 	weft_outputs_shutdown(&ex.out);

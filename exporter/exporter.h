@@ -22,6 +22,7 @@ enum weft_drop_reason {
 	WEFT_DROP_RING_FULL,
 	WEFT_DROP_QUEUE_FULL,
 	WEFT_DROP_EXPORT_FAILED,
+	WEFT_DROP_ROTATED, /* written, then deleted with the oldest backup file */
 	WEFT_DROP_REASON_COUNT,
 };
 

@@ -8,121 +8,35 @@
  * in memory and written with one write(2) sequence on an O_APPEND descriptor,
  * so processes sharing the file interleave by whole lines.
  *
- * The descriptor lives inside a program that may close every fd it did not
- * open (daemons, shells, closefrom()). We remember the file's device and inode
- * and check them with fstat before each write: if the number now names
- * something else, it is the program's, and we neither write to it nor close
- * it; we open the path again (still refusing a symlink) and carry on.
+ * The file itself — lazy creation, ownership of the descriptor, rotation,
+ * bounded writes, saying what was lost — is exporter/outfile.c's.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent/alloc.h"
 #include "agent/log.h"
 #include "exporter/json.h"
+#include "exporter/outfile.h"
 #include "exporter/sink.h"
-
-/* How long one export may wait on a full FIFO or device. */
-#define JSONL_WRITE_TIMEOUT_MS 1000
 
 /* A buffer that grew past this after a huge batch is given back. */
 #define JSONL_KEEP_BUFFER (4u << 20)
 
 struct jsonl {
 	struct weft_sink sink;
-	int fd; /* -1: none at the moment */
-	dev_t dev;
-	ino_t ino;
-	bool warned; /* the current failure to reopen has been reported */
+	struct weft_outfile *file;
 	struct weft_json json;
-	char path[]; /* absolute when the working directory was known */
 };
 
-/*
- * Opens the output file. O_NOFOLLOW refuses a symlink as the last component;
- * O_NONBLOCK keeps a FIFO without a reader from blocking us (it fails with
- * ENXIO) and bounds writes to one with a stalled reader; it changes nothing
- * for a regular file. Returns the fd or a negative errno.
- */
-static int jsonl_open_fd(const char *path, dev_t *dev, ino_t *ino)
+static int jsonl_flush(struct jsonl *s, size_t spans, size_t metrics)
 {
-	struct stat st;
-	int fd, err;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-	if (fd < 0)
-		return -errno;
-	if (fd <= STDERR_FILENO) {
-		/*
-		 * The program started with a standard stream closed: keep out of
-		 * 0-2, or its next open() would not get the number it expects and
-		 * its printf would land in our file.
-		 */
-		int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-
-		err = errno;
-		close(fd);
-		if (moved < 0)
-			return -err;
-		fd = moved;
-	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return fd;
-}
-
-/*
- * strerror's text without strerror's locale machinery: translating a message
- * can load a catalogue with the program's malloc.
- */
-static const char *jsonl_strerror(int err)
-{
-	const char *s = strerrordesc_np(err);
-
-	return s ? s : "Unknown error";
-}
-
-/* Our descriptor, checked and reopened when needed, or a negative errno. */
-static int jsonl_fd(struct jsonl *s)
-{
-	struct stat st;
-	int fd;
-
-	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-		return s->fd;
-	/* Closed behind our back, perhaps reused: forget the number, never close it. */
-	s->fd = -1;
-	fd = jsonl_open_fd(s->path, &s->dev, &s->ino);
-	if (fd < 0) {
-		if (!s->warned)
-			weft_warn("cannot write %s: %s", s->path, jsonl_strerror(-fd));
-		s->warned = true;
-		return fd;
-	}
-	s->warned = false;
-	s->fd = fd;
-	return fd;
-}
-
-static int jsonl_flush(struct jsonl *s)
-{
-	int fd, r;
+	int r;
 
 	weft_json_append(&s->json, "\n", 1);
 	r = weft_json_error(&s->json);
-	if (r == 0) {
-		fd = jsonl_fd(s);
-		r = fd < 0 ? fd : weft_json_write_fd(&s->json, fd, JSONL_WRITE_TIMEOUT_MS);
-	}
+	if (r == 0)
+		r = weft_outfile_write(s->file, s->json.buf, s->json.len, spans, metrics);
 	if (s->json.cap > JSONL_KEEP_BUFFER)
 		weft_json_free(&s->json);
 	weft_json_reset(&s->json);
@@ -334,7 +248,7 @@ static int jsonl_export_spans(struct weft_sink *sink, const struct weft_resource
 	for (size_t i = 0; i < n; i++)
 		json_span(j, &spans[i]);
 	json_end_request(j);
-	return jsonl_flush(s);
+	return jsonl_flush(s, n, 0);
 }
 
 /* A NumberDataPoint; the value is a oneof, so it is written even when zero. */
@@ -444,54 +358,27 @@ static int jsonl_export_metrics(struct weft_sink *sink, const struct weft_resour
 	for (size_t i = 0; i < n; i++)
 		json_metric(j, &metrics[i]);
 	json_end_request(j);
-	return jsonl_flush(s);
+	return jsonl_flush(s, 0, 1);
 }
 
 static void jsonl_shutdown(struct weft_sink *sink)
 {
 	struct jsonl *s = sink->priv;
-	struct stat st;
 
-	/* Close the descriptor only if it is still the file we opened. */
-	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-		close(s->fd);
+	weft_outfile_close(s->file);
 	weft_json_free(&s->json);
 	weft_free(s);
 }
 
-struct weft_sink *weft_jsonl_open(const char *path)
+struct weft_sink *weft_jsonl_open_file(struct weft_outfile *f)
 {
-	char cwd[PATH_MAX];
-	size_t cwd_len = 0, path_len = strlen(path);
-	struct jsonl *s;
-	int fd;
+	struct jsonl *s = weft_zalloc(sizeof(*s));
 
-	/*
-	 * Reopening happens later, perhaps after the program changed directory:
-	 * make a relative path absolute now. If the working directory cannot be
-	 * named, the relative path is the best there is.
-	 */
-	if (path[0] && path[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/')
-		cwd_len = strlen(cwd);
-	s = weft_zalloc(sizeof(*s) + cwd_len + 1 + path_len + 1);
 	if (!s) {
-		weft_warn("cannot write %s: %s", path, jsonl_strerror(ENOMEM));
+		weft_outfile_close(f);
 		return NULL;
 	}
-	if (cwd_len) {
-		memcpy(s->path, cwd, cwd_len);
-		if (cwd[cwd_len - 1] != '/')
-			s->path[cwd_len++] = '/';
-	}
-	memcpy(s->path + cwd_len, path, path_len + 1);
-
-	fd = jsonl_open_fd(s->path, &s->dev, &s->ino);
-	if (fd < 0) {
-		weft_warn("cannot write %s: %s", path, jsonl_strerror(-fd));
-		weft_free(s);
-		return NULL;
-	}
-	s->fd = fd;
+	s->file = f;
 	weft_json_init(&s->json);
 	s->sink.name = "file";
 	s->sink.export_spans = jsonl_export_spans;
@@ -499,4 +386,20 @@ struct weft_sink *weft_jsonl_open(const char *path)
 	s->sink.shutdown = jsonl_shutdown;
 	s->sink.priv = s;
 	return &s->sink;
+}
+
+/* An explicit path, created now: one line and NULL when it cannot be. */
+struct weft_sink *weft_jsonl_open(const char *path)
+{
+	struct weft_outfile *f = weft_outfile_new(-1, path, path, 0, NULL);
+
+	if (!f) {
+		weft_warn("cannot write %s: %s", path, strerrordesc_np(ENOMEM));
+		return NULL;
+	}
+	if (weft_outfile_open_now(f) < 0) {
+		weft_outfile_close(f);
+		return NULL;
+	}
+	return weft_jsonl_open_file(f);
 }

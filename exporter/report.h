@@ -41,7 +41,13 @@ void weft_report_thread_created(struct weft_report *r, const char *pool);
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
 
-/* `where`: "stderr" or a path (created 0600, never through a symlink). */
+/*
+ * `where`: "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
+ * in which %p is the pid and %n the service name, as in WEFT_OUTPUT; created
+ * 0600 with O_EXCL, never through a symlink; an existing file of this user is
+ * appended to, never truncated (another process of the same program may have
+ * written its report there), one of another user refused.
+ */
 void weft_report_write(const struct weft_report *r, const char *where);
 
 #endif

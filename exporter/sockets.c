@@ -1,53 +1,12 @@
+/*
+ * The exporter's own sockets (see sockets.h): created and owned through
+ * agent/fd.h, pinned because libcurl uses them by number.
+ */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/fd.h"
 #include "exporter/sockets.h"
-
-/*
- * Where our sockets go: just below the soft descriptor limit when it is the
- * common 1024, at most 1024 - 64 otherwise so the kernel's descriptor table
- * does not grow for us. Below 128 there is no room to move away from the
- * program, and sockets keep the number socket() gave them.
- */
-static int high_base(void)
-{
-	static int base = -1;
-	struct rlimit rl;
-
-	if (base >= 0)
-		return base;
-	base = 0;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rlim_t top = rl.rlim_cur < 1024 ? rl.rlim_cur : 1024;
-
-		if (top >= 128)
-			base = (int)top - 64;
-	}
-	return base;
-}
-
-static bool identity(int fd, dev_t *dev, ino_t *ino)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-		return false;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return true;
-}
-
-static bool still_ours(const struct weft_socket *s)
-{
-	dev_t dev;
-	ino_t ino;
-
-	return identity(s->fd, &dev, &ino) && dev == s->dev && ino == s->ino;
-}
 
 void weft_sockets_init(struct weft_sockets *t)
 {
@@ -57,48 +16,35 @@ void weft_sockets_init(struct weft_sockets *t)
 
 int weft_sockets_open(struct weft_sockets *t, int family, int type, int protocol)
 {
-	int fd, base = high_base();
 	struct weft_socket *s;
+	int h;
 
 	if (t->n == WEFT_SOCKETS_MAX) {
 		errno = EMFILE;
 		return -1;
 	}
-	fd = socket(family, type | SOCK_CLOEXEC, protocol);
-	if (fd < 0)
-		return -1;
-	if (base && fd < base) {
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
-
-		/* No free number up there: keep the low one. */
-		if (high >= 0) {
-			close(fd);
-			fd = high;
-		}
-	}
-	s = &t->s[t->n];
-	if (!identity(fd, &s->dev, &s->ino)) {
-		close(fd);
-		errno = EBADF;
+	h = weft_fd_socket(family, type, protocol, WEFT_FD_PINNED);
+	if (h < 0) {
+		errno = -h;
 		return -1;
 	}
-	s->fd = fd;
-	t->n++;
-	return fd;
+	s = &t->s[t->n++];
+	s->handle = h;
+	s->fd = weft_fd_number(h);
+	return s->fd;
 }
 
 int weft_sockets_close(struct weft_sockets *t, int fd)
 {
-	struct weft_socket s;
-
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->s[i].fd != fd)
+		struct weft_socket s = t->s[i];
+
+		if (s.fd != fd)
 			continue;
 		/* Forget it first: from here on it is not in the table. */
-		s = t->s[i];
 		t->s[i] = t->s[--t->n];
-		if (s.fd >= 0 && still_ours(&s) && t->pid == getpid())
-			return close(fd);
+		/* Closed only while still weft's (not taken by a dup2, not a parent's). */
+		weft_fd_close(s.handle);
 		return 0;
 	}
 	/* Not a socket we opened: never close what may be the program's. */
@@ -110,7 +56,7 @@ bool weft_sockets_intact(const struct weft_sockets *t)
 	if (t->pid != getpid())
 		return t->n == 0;
 	for (size_t i = 0; i < t->n; i++)
-		if (!still_ours(&t->s[i]))
+		if (weft_fd_number(t->s[i].handle) != t->s[i].fd)
 			return false;
 	return true;
 }
@@ -118,7 +64,6 @@ bool weft_sockets_intact(const struct weft_sockets *t)
 void weft_sockets_abandon(struct weft_sockets *t)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (still_ours(&t->s[i]))
-			close(t->s[i].fd);
+		weft_fd_close(t->s[i].handle);
 	t->n = 0;
 }

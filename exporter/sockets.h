@@ -8,21 +8,20 @@
  * program's file, and closing it would close the program's descriptor.
  *
  * So the otlp output creates its sockets itself (libcurl's open-socket
- * callback): close-on-exec, and moved to a high number, out of the range a
- * program's next open() gets. Each is remembered with its identity (the
- * socket's device and inode, which no other open file shares). Before every
- * request the output checks that each socket of the connection it is about to
- * reuse still has that identity; if one does not, the connection is abandoned
- * whole — libcurl is never called on that handle again, so it never reads,
- * writes, shuts down or closes the number — and a fresh one is opened. The
- * close callback closes a socket only while it is still ours. In a forked
- * child, the sockets inherited from the parent are closed (when still ours)
- * and never used.
+ * callback) as weft's own descriptors (agent/fd.h): close-on-exec, at a high
+ * number, and out of the program's reach — its close, close_range and
+ * closefrom leave them open. They are pinned: libcurl uses them by number, so
+ * they never move. The one thing a program can still do is dup2 onto one of
+ * those numbers; the number is then the program's, the socket's handle goes
+ * stale, and before every request the output checks (weft_sockets_intact)
+ * that each socket of the connection it is about to reuse is still weft's.
+ * If one is not, the connection is abandoned whole — libcurl is never called
+ * on that handle again, so it never reads, writes, shuts down or closes the
+ * number — and a fresh one is opened. In a forked child, the sockets
+ * inherited from the parent are closed at fork (agent/fd.c) and never used.
  *
- * What remains: a program that closes our socket and reuses its number while
- * a request is in flight on it (between the check and the end of the
- * request) is not detected; the window is one request long, and the high
- * number makes the reuse itself unlikely.
+ * What remains: a dup2 onto a socket's number while a request is in flight
+ * on it is not detected until the request ends.
  */
 #ifndef WEFT_EXPORTER_SOCKETS_H
 #define WEFT_EXPORTER_SOCKETS_H
@@ -35,8 +34,7 @@
 
 struct weft_socket {
 	int fd;
-	dev_t dev;
-	ino_t ino;
+	int handle; /* agent/fd.h */
 };
 
 /* The sockets of one connection owner (one libcurl handle). */
@@ -54,15 +52,15 @@ void weft_sockets_init(struct weft_sockets *t);
  */
 int weft_sockets_open(struct weft_sockets *t, int family, int type, int protocol);
 
-/* close(2) for libcurl: forgets fd and closes it only if it is still ours. */
+/* close(2) for libcurl: forgets fd and closes it only if it is still weft's. */
 int weft_sockets_close(struct weft_sockets *t, int fd);
 
-/* Whether every recorded socket is still ours (and in this process). */
+/* Whether every recorded socket is still weft's (and in this process). */
 bool weft_sockets_intact(const struct weft_sockets *t);
 
 /*
  * The owner is being abandoned (its handle is never used again): closes the
- * sockets that are still ours, forgets them all.
+ * sockets that are still weft's, forgets them all.
  */
 void weft_sockets_abandon(struct weft_sockets *t);
 

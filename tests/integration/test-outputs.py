@@ -5,7 +5,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, program, check, equal, done  # noqa: E402
+from weftrun import Output, Run, program, check, equal, done  # noqa: E402
 
 T = program("threads")
 
@@ -27,30 +27,32 @@ check(len(files) == 1 and files[0].startswith("weft-threads-") and files[0].ends
       f"default output name in the working directory: {files}")
 
 # Never through a symlink: the link's target is untouched, the data goes to a
-# private fallback with one warning.
+# private fallback directory with one warning saying why and where.
 d = tempfile.mkdtemp(prefix="weft-link-")
+tmpd = tempfile.mkdtemp(prefix="weft-tmpdir-")
 target = os.path.join(d, "victim")
 with open(target, "w") as f:
     f.write("precious\n")
 os.symlink(target, os.path.join(d, "out.jsonl"))
-r = Run([T, "nested"], env={"WEFT_OUTPUT": os.path.join(d, "out.jsonl"), "OTEL_SERVICE_NAME": "linktest"},
-        expect_file=False)
+r = Run([T, "nested"], env={"WEFT_OUTPUT": os.path.join(d, "out.jsonl"), "OTEL_SERVICE_NAME": "linktest",
+                            "TMPDIR": tmpd, "XDG_RUNTIME_DIR": ""}, expect_file=False)
 equal(open(target).read(), "precious\n", "symlink target untouched")
 equal(r.rc, 0, "program unaffected")
 warn = [l for l in r.stderr.splitlines() if l.startswith("weft:")]
-equal(len(warn), 2, "one line saying why, one saying where the data went")
-fallback = f"/tmp/weft-linktest-{out.span('process')['attrs']['process.pid']}.jsonl"
-check(any("/tmp/weft-linktest-" in l for l in warn), "fallback path named")
-for l in warn:
-    if "instead" in l:
-        path = l.split("to ", 1)[1].split(" instead")[0]
-        check(os.path.exists(path), "fallback file exists")
-        os.unlink(path)
+equal(len(warn), 1, "one line saying why and where the data went")
+private = os.path.join(tmpd, f"weft-{os.geteuid()}")
+check(any(f"{private}/weft-linktest-" in l and "Too many levels of symbolic links" in l for l in warn),
+      f"fallback path in the private directory named: {warn}")
+equal(stat.S_IMODE(os.stat(private).st_mode), 0o700, "private directory is 0700")
+fb = os.listdir(private)
+check(len(fb) == 1 and Output(os.path.join(private, fb[0])).named("process"), "fallback file written")
 
 # An unwritable directory: same fallback, program fine.
-r = Run([T, "nested"], env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl"}, expect_file=False)
+r = Run([T, "nested"], env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl", "TMPDIR": tmpd,
+                            "XDG_RUNTIME_DIR": ""}, expect_file=False)
 equal(r.rc, 0, "unwritable output: program fine")
-check(r.stderr.count("weft:") == 2, "unwritable output: two weft lines")
+check(r.stderr.count("weft:") == 1, "unwritable output: one weft line")
+equal(len(os.listdir(private)), 2, "unwritable output: fallback file written")
 
 # Console output: readable spans and metrics on stderr, no file.
 r = Run([T, "nested"], env={"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"},

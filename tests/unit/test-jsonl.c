@@ -193,82 +193,6 @@ static void test_symlink_refused(void)
 	expect_int(lstat(tmp_path("target.jsonl"), &st), -1);
 }
 
-struct export_args {
-	struct weft_sink *sink;
-	int r1, r2;
-};
-
-static void export_twice(void *arg)
-{
-	struct export_args *a = arg;
-
-	a->r1 = a->sink->export_metrics(a->sink, &sample_resource, sample_metrics, 1);
-	a->r2 = a->sink->export_metrics(a->sink, &sample_resource, sample_metrics, 1);
-}
-
-static void test_fd_stolen(void)
-{
-	const char *real = tmp_path("real.jsonl"), *impostor = tmp_path("impostor.txt");
-	struct weft_sink *sink = weft_jsonl_open(real);
-	struct export_args args;
-	struct stat st, ist;
-	int fd, ifd, fd2;
-	char *err;
-
-	assert_true(sink != NULL);
-	expect_int(sink->export_spans(sink, &sample_resource, sample_spans, 1), 0);
-	fd = fd_of(real);
-	assert_true(fd > 2);
-
-	/* The program closes our descriptor and puts its own file on the number. */
-	ifd = open(impostor, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(ifd >= 0);
-	close(fd);
-	assert_int(dup2(ifd, fd), fd);
-	close(ifd);
-
-	expect_int(sink->export_spans(sink, &sample_resource, sample_spans, 1), 0);
-	expect_int(count_lines(real), 2);
-	expect_int(count_lines(impostor), 0);
-	fd2 = fd_of(real);
-	expect_true(fd2 > 2 && fd2 != fd);
-
-	/* Closed and not reused: reopened as well. */
-	close(fd2);
-	expect_int(sink->export_metrics(sink, &sample_resource, sample_metrics, 1), 0);
-	expect_int(count_lines(real), 3);
-	validate_with_python(real);
-
-	/*
-	 * Replaced by a symlink while we were not looking: the reopen refuses it,
-	 * says so once, and the symlink's target is never created.
-	 */
-	fd2 = fd_of(real);
-	assert_true(fd2 > 2);
-	close(fd2);
-	expect_int(unlink(real), 0);
-	expect_int(symlink(tmp_path("elsewhere.jsonl"), real), 0);
-	args.sink = sink;
-	err = capture_stderr(export_twice, &args);
-	expect_int(args.r1, -ELOOP);
-	expect_int(args.r2, -ELOOP);
-	assert_true(err != NULL);
-	/* One line, not one per failed export. */
-	expect_true(strchr(err, '\n') == err + strlen(err) - 1);
-	expect_true(strstr(err, "weft: cannot write ") == err);
-	expect_true(strstr(err, ": Too many levels of symbolic links\n") != NULL);
-	free(err);
-	expect_int(lstat(tmp_path("elsewhere.jsonl"), &st), -1);
-
-	/* Shutting down leaves the program's descriptor alone. */
-	sink->shutdown(sink);
-	expect_int(fstat(fd, &st), 0);
-	expect_int(stat(impostor, &ist), 0);
-	expect_true(st.st_ino == ist.st_ino && st.st_dev == ist.st_dev);
-	expect_int(count_lines(impostor), 0);
-	close(fd);
-}
-
 static void test_relative_path(void)
 {
 	char cwd[PATH_MAX];
@@ -296,7 +220,6 @@ int main(void)
 	assert_true(dir != NULL);
 	test_file_exact();
 	test_symlink_refused();
-	test_fd_stolen();
 	test_relative_path();
 	tmpdir_remove();
 	return harness_done();

@@ -1,0 +1,154 @@
+/*
+ * weft's own descriptors, kept out of the program's way (LTTng-UST's fd
+ * tracker is the model).
+ *
+ * weft holds a handful of descriptors inside a program that may close every
+ * descriptor it did not open (daemons, closefrom, close_range, a double close)
+ * and then open its own files on the same numbers. Checking a number before
+ * using it (fstat) cannot work: the check and the use are two calls, and the
+ * program can close and reopen in between. So weft owns its descriptors
+ * instead:
+ *
+ * - weft_fd_own() moves a descriptor to a high number: at the soft
+ *   RLIMIT_NOFILE (raised to the hard limit just for the F_DUPFD, then
+ *   restored: a descriptor above the soft limit stays valid, and the program
+ *   can still open exactly as many as natively, with the same numbers); when
+ *   the hard limit leaves no room, the highest free number below the soft
+ *   limit. Soft limits above WEFT_FD_HIGH_CAP are treated as that cap, so the
+ *   kernel's descriptor table never grows to millions of entries for us.
+ * - The close, close_range, closefrom, dup2 and dup3 hooks (hooks/fd.c) ask
+ *   weft_fd_is_owned(): close of an owned number succeeds without closing;
+ *   close_range and closefrom skip owned numbers; dup2/dup3 onto an owned
+ *   number first moves weft's descriptor elsewhere (weft_fd_yield), then lets
+ *   the program have the number.
+ * - weft code never keeps a bare number: it keeps a handle and brackets each
+ *   use with weft_fd_use()/weft_fd_unuse(), so a move never happens under a
+ *   write in flight.
+ *
+ * The table (a few slots) is read lock-free. Changes — owning, closing,
+ * moving — take a small spin lock that is held only across a few
+ * non-blocking system calls. While a change is in progress, `fast_limit`
+ * is 0, so every close goes to the slow path and waits for the change to end:
+ * a program can never close the low number an open just returned to weft
+ * before weft moved it up. Otherwise `fast_limit` is the lowest owned number,
+ * and close of anything below it — every descriptor of an ordinary program —
+ * costs one load and one compare.
+ *
+ * What remains: a close that passed its fast-path test just before a change
+ * began, and then closes the number weft's open returned (a program closing a
+ * descriptor it does not own, concurrently with weft opening a file) is not
+ * seen. The window is a few instructions long, and only at an open. The
+ * soft-limit raise is process-wide for one fcntl: a program's getrlimit at that
+ * instant sees the raised value, and its setrlimit at that instant is undone.
+ */
+#ifndef WEFT_AGENT_FD_H
+#define WEFT_AGENT_FD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/atomic.h"
+
+enum { WEFT_FD_SLOTS = 16, WEFT_FD_HIGH_CAP = 4096 };
+
+/* weft_fd_own flags. */
+enum {
+	/* A forked child keeps it (the stderr copy, the output directory). */
+	WEFT_FD_INHERIT = 1,
+	/*
+	 * Used by number outside weft_fd_use (libcurl's sockets): never moved.
+	 * A dup2 onto it hands the number to the program and the handle goes
+	 * stale; its user sees that with weft_fd_number and abandons it.
+	 */
+	WEFT_FD_PINNED = 2,
+};
+
+/* Every number below it is neither owned nor being changed (see above). */
+extern _Atomic int weft_fd_fast_limit;
+
+/* Whether fd is one of weft's, or a change is in progress: the hooks' test. */
+static inline bool weft_fd_maybe_owned(int fd)
+{
+	return __builtin_expect(fd >= weft_load_acquire(&weft_fd_fast_limit), 0);
+}
+
+/*
+ * Takes fd (a descriptor weft just opened) into the table, moved to a high
+ * number, close-on-exec. Returns a handle (>= 0) or a negative errno; on
+ * failure fd is closed. When no higher number is free, fd is owned where it
+ * is.
+ */
+int weft_fd_own(int fd, unsigned flags);
+
+/*
+ * Opens a file with openat(dirfd, path, flags, mode) and owns the result
+ * without ever letting the program close the number in between. When every
+ * number below the soft limit is in use, opens above it (the limit raised for
+ * the call). Returns a handle or a negative errno.
+ */
+int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsigned own_flags);
+
+/* socket(2), close-on-exec, owned the same way. */
+int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);
+
+/* The current number of a handle, marked in use; -EBADF if it was taken. */
+int weft_fd_use(int h);
+void weft_fd_unuse(int h);
+
+/* The current number without marking it (PINNED users); -EBADF if taken. */
+int weft_fd_number(int h);
+
+/* Closes an owned descriptor (if still weft's) and forgets the handle. */
+int weft_fd_close(int h);
+
+/*
+ * Forgets the handle without closing: the number was found closed (EBADF on
+ * a write), which only a raw system call can do behind the hooks' back.
+ */
+int weft_fd_forget(int h);
+
+/*
+ * For the hooks, slow path. weft_fd_is_owned waits for a change in progress
+ * (unless this thread is inside weft). weft_fd_yield makes way for a program's
+ * dup2/dup3 onto fd: moves weft's descriptor elsewhere (or lets its handle go
+ * stale) so that the real call can take the number. Returns true when a
+ * copy that is no longer weft's remains at fd: the caller closes it if its
+ * real call fails.
+ */
+bool weft_fd_is_owned(int fd);
+bool weft_fd_yield(int fd);
+
+/*
+ * The next owned number at or above fd, or INT_MAX when there is none: how
+ * close_range and closefrom split their range around weft's descriptors.
+ */
+int weft_fd_next_owned(int fd);
+
+/* In a forked child: closes what the child does not inherit. */
+void weft_fd_after_fork_child(void);
+
+/*
+ * What agent initialisation opens: a copy of the program's stderr, and the
+ * directory of the output file (so that the file can be created after a
+ * chroot). Each is a handle, or negative when there is none.
+ */
+void weft_fd_init(const char *output_pattern);
+#define WEFT_FD_NOT_YET (-1) /* weft_fd_stderr before weft_fd_init: use fd 2 itself */
+int weft_fd_stderr(void);
+int weft_fd_output_dir(void);
+
+/*
+ * The program made descriptor 2 a copy of another file (dup2/dup3 onto 2, as
+ * daemon(3) does with /dev/null): weft's copy follows, so weft never holds
+ * the old stderr open — a pipe whose reader waits for end-of-file (a shell's
+ * $(...), a log collector) gets it when the program lets go, as without weft.
+ * A close(2) is not followed: weft keeps writing to the stderr the program
+ * had, never to a file the program's next open puts at 2.
+ */
+void weft_fd_stderr_redirected(void);
+
+/* How many slots are in use (tests). */
+int weft_fd_count(void);
+
+#endif

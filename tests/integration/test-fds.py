@@ -1,0 +1,132 @@
+"""weft's own descriptors under a program that handles descriptors carelessly.
+
+A program that closes every descriptor it did not open (close loops, a double
+close, close_range, closefrom) and then opens a file must get exactly the
+number it gets natively, and its file must receive only its own bytes; weft's
+output must survive with every span. A dup2 onto weft's descriptor gives the
+program the number and weft moves elsewhere. The program can open exactly as
+many descriptors as natively under a soft RLIMIT_NOFILE, with the same numbers,
+and exit with all of them open without losing telemetry. weft's messages go to
+the stderr the program had when weft started.
+"""
+import os
+import sys
+import time
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, check, done, equal, program  # noqa: E402
+
+P = program("fdplay")
+FAST = {"OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "100"}
+
+
+def kv(stdout):
+    return dict(l.split(" ", 1) for l in stdout.splitlines() if " " in l)
+
+
+for how in ["close", "double", "close_range", "closefrom"]:
+    d = tempfile.mkdtemp(prefix="weft-fds-")
+    mine = os.path.join(d, "mine.txt")
+    native = Run([P, "closeall", how, mine], env=FAST, preload=False, expect_file=False)
+    native_fd = kv(native.stdout).get("fd")
+    os.unlink(mine)
+    r = Run([P, "closeall", how, mine], env=FAST)
+    equal(r.rc, 0, f"{how}: program fine")
+    equal(kv(r.stdout).get("fd"), native_fd, f"{how}: the program's open gets the native number")
+    if how == "close_range":
+        equal(kv(r.stdout).get("close_range"), "0", "close_range reports success")
+    equal(open(mine).read(), "program\n", f"{how}: the program's file holds only its bytes")
+    before = kv(r.stdout).get("before")
+    check(before is not None, f"{how}: weft's file was open before the close")
+    equal(kv(r.stdout).get("after"), before, f"{how}: and is still open, on the same number")
+    out = r.only()
+    equal(len(out.named("thread")), 3, f"{how}: every thread span delivered")
+    equal(len(out.named("process")), 1, f"{how}: the process span delivered")
+    check(len(out.lines) >= 4, f"{how}: weft kept exporting after the close ({len(out.lines)} lines)")
+    check("weft:" not in r.stderr, f"{how}: nothing to say: {r.stderr!r}")
+
+# dup2 onto weft's descriptor: the program gets the number, weft moves.
+d = tempfile.mkdtemp(prefix="weft-dup2-")
+mine = os.path.join(d, "mine.txt")
+r = Run([P, "dup2", mine], env=FAST)
+got = kv(r.stdout)
+n = int(got.get("replaced", "0"))
+check(n >= 1, f"the program found weft's file descriptor: {r.stdout!r}")
+check(all(v.split()[0] == v.split()[1] for k, v in got.items() if k == "dup2"), "dup2 returned newfd")
+equal(open(mine).read(), "program\n" * n, "the program's file holds only its bytes")
+out = r.only()
+equal(len(out.named("thread")), 3, "dup2: every thread span delivered after the move")
+check("weft:" not in r.stderr, f"dup2: nothing to say: {r.stderr!r}")
+
+# Descriptor numbers and count under a soft limit: exactly as natively, and
+# exiting with every descriptor open loses nothing.
+native = Run([P, "fill", "64"], preload=False, expect_file=False)
+r = Run([P, "fill", "64"])
+equal(kv(r.stdout), kv(native.stdout), "the same count and numbers under ulimit -n 64")
+equal(kv(r.stdout).get("opened"), "61", "64 minus the standard streams")
+out = r.only()
+equal(len(out.named("process")), 1, "every descriptor in use at exit: the process span delivered")
+check("weft:" not in r.stderr, f"fill: nothing to say: {r.stderr!r}")
+
+# The same with the soft limit set before the program starts (weft's copy of
+# stderr and its output directory are taken with that limit).
+sh = ["sh", "-c", f"ulimit -Sn 40 && exec {P} fill 40"]
+native = Run(sh, preload=False, expect_file=False)
+r = Run(sh)
+equal(kv(r.stdout), kv(native.stdout), "the same count and numbers under ulimit -n 40")
+equal(kv(r.stdout).get("opened"), "37", "40 minus the standard streams")
+check(len(r.by_pid) >= 1 and any(o.named("process") for o in r.by_pid.values()),
+      "ulimit -n 40, every descriptor in use at exit: the process span delivered")
+
+# No room above the limit (soft = hard) and every descriptor in use at exit:
+# weft cannot deliver, and says once what was lost and why.
+r = Run(["sh", "-c", f"ulimit -n 40 && exec {P} fill 40"], expect_file=False)
+equal(r.rc, 0, "ulimit -n 40 (hard): program fine")
+w = [l for l in r.stderr.splitlines() if l.startswith("weft:")]
+check(any("Too many open files" in l for l in w), f"says why: {w}")
+check(any("spans" in l and "not written" in l for l in w), f"says what was lost: {w}")
+check(len(w) <= 3, f"said once: {w}")
+
+# Messages go to the stderr the program had when weft started, not to the file
+# the program later opened on descriptor 2.
+d = tempfile.mkdtemp(prefix="weft-stderr-")
+mine = os.path.join(d, "mine.txt")
+r = Run([P, "stderr", mine], env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl"}, expect_file=False)
+equal(kv(r.stdout).get("fd"), "2", "the program's file got descriptor 2")
+equal(open(mine).read(), "program\n", "weft wrote nothing into the program's file")
+check("weft: cannot write /proc/nonexistent/out.jsonl" in r.stderr,
+      f"the message reached the original stderr: {r.stderr!r}")
+for l in r.stderr.splitlines():
+    if " instead" in l:
+        os.unlink(l.split("to ", 1)[1].split(" instead")[0])
+
+# The console output too writes to the stderr the program had at start.
+os.unlink(mine)
+r = Run([P, "stderr", mine], env={"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"},
+        expect_file=False)
+equal(open(mine).read(), "program\n", "console: nothing written into the program's file")
+check("weft: span process" in r.stderr, f"console: the spans reached the original stderr: {r.stderr!r}")
+
+# A daemon that redirects its standard streams with dup2 lets go of the
+# caller's pipes at once, as natively: weft's copy of stderr follows the
+# redirection instead of holding the pipe open for the daemon's lifetime.
+t0 = time.monotonic()
+r = Run([P, "daemon"], expect_file=False)
+took = time.monotonic() - t0
+check(took < 2.0, f"daemon: the caller got end-of-file at once ({took:.1f} s)")
+
+# A chroot before the first export: the file is opened through the directory
+# descriptor taken at start.
+d = tempfile.mkdtemp(prefix="weft-chroot-")
+jail = tempfile.mkdtemp(prefix="weft-jail-")
+r = Run([P, "chroot", jail], env={"WEFT_OUTPUT": os.path.join(d, "out-%p.jsonl")},
+        expect_file=False)
+if r.rc == 77:
+    print("chroot not possible here: skipped", r.stderr)
+else:
+    equal(r.stdout, "chrooted\n", "the program chrooted")
+    files = os.listdir(d)
+    equal(len(files), 1, f"the output written outside the chroot: {files} {r.stderr!r}")
+    check("weft:" not in r.stderr, f"chroot: nothing to say: {r.stderr!r}")
+done()

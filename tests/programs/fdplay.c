@@ -1,0 +1,226 @@
+/*
+ * A program that handles descriptors carelessly, one way per mode (argv[1]),
+ * for tests/integration/test-fds.py. Each mode prints what it saw on stdout,
+ * one `key value` per line, so that a native run and a run under weft can be
+ * compared.
+ *
+ *   closeall HOW FILE  start a thread, let weft export once, close every
+ *                      descriptor from 3 (HOW: close, close_range, closefrom,
+ *                      double), open FILE, write "program\n" into it, let weft
+ *                      export again, then exit
+ *   dup2 FILE          dup2 FILE's descriptor onto every descriptor of the
+ *                      process that names a .jsonl file, and write
+ *                      "program\n" to each
+ *   fill LIMIT         set the soft RLIMIT_NOFILE to LIMIT, open /dev/null until
+ *                      EMFILE, print how many and the numbers, exit with all open
+ *   stderr FILE        close descriptor 2, open FILE (it gets 2), write
+ *                      "program\n", exit
+ *   chroot DIR         chroot into DIR (in a new user namespace when not root),
+ *                      then exit
+ *   churn N            create and join N threads, one at a time
+ *   quick-exit         start a thread (and so weft's exporter), then _exit
+ *   daemon             fork; the parent exits at once, the child redirects its
+ *                      standard streams to /dev/null with dup2 and lives 3 s
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void *work(void *arg)
+{
+	return arg;
+}
+
+static void one_thread(void)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, work, NULL);
+	pthread_join(t, NULL);
+}
+
+static void write_str(int fd, const char *s)
+{
+	if (write(fd, s, strlen(s)) < 0)
+		perror("write");
+}
+
+/* Prints `label N` for each descriptor of the process that names a .jsonl file. */
+static void show_jsonl_fds(const char *label)
+{
+	char link[64], target[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (d && (e = readdir(d))) {
+		int num = atoi(e->d_name);
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", num);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strstr(target, ".jsonl") && num != dirfd(d))
+			printf("%s %d\n", label, num);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int closeall(const char *how, const char *file)
+{
+	int fd;
+
+	one_thread();
+	usleep(300 * 1000); /* OTEL_BSP_SCHEDULE_DELAY is short in the test: an export */
+	show_jsonl_fds("before");
+	if (strcmp(how, "close_range") == 0) {
+		printf("close_range %d\n", close_range(3, ~0U, 0));
+	} else if (strcmp(how, "closefrom") == 0) {
+		closefrom(3);
+	} else {
+		struct rlimit rl;
+		int n = 0;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		for (int i = 3; i < (int)rl.rlim_cur + 64 && i < 70000; i++)
+			n += close(i) == 0;
+		if (strcmp(how, "double") == 0)
+			for (int i = 3; i < (int)rl.rlim_cur + 64 && i < 70000; i++)
+				n += close(i) == 0;
+		printf("closed %d\n", n);
+	}
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	printf("fd %d\n", fd);
+	one_thread();
+	write_str(fd, "program\n");
+	show_jsonl_fds("after");
+	usleep(300 * 1000);
+	one_thread();
+	return 0;
+}
+
+static int dup2_onto(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644), n = 0;
+	char link[64], target[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	one_thread();
+	usleep(300 * 1000);
+	d = opendir("/proc/self/fd");
+	while (d && (e = readdir(d))) {
+		int num = atoi(e->d_name);
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", num);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (!strstr(target, ".jsonl") || num == dirfd(d))
+			continue;
+		printf("dup2 %d %d\n", num, dup2(fd, num));
+		write_str(num, "program\n");
+		n++;
+	}
+	if (d)
+		closedir(d);
+	printf("replaced %d\n", n);
+	one_thread();
+	usleep(300 * 1000);
+	one_thread();
+	return 0;
+}
+
+static int fill(int limit)
+{
+	struct rlimit rl;
+	int n = 0, last = -1, fd;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = (rlim_t)limit;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		perror("setrlimit");
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+		n++;
+		last = fd;
+	}
+	printf("opened %d\nlast %d\nerrno %d\n", n, last, errno);
+	return 0;
+}
+
+static int stderr_reuse(const char *file)
+{
+	close(2);
+	printf("fd %d\n", open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	write_str(2, "program\n");
+	return 0;
+}
+
+static int do_chroot(const char *dir)
+{
+	if (geteuid() != 0 && unshare(CLONE_NEWUSER) != 0) {
+		perror("unshare");
+		return 77;
+	}
+	if (chroot(dir) != 0 || chdir("/") != 0) {
+		perror("chroot");
+		return 77;
+	}
+	printf("chrooted\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "closeall") == 0 && argc > 3)
+		return closeall(argv[2], argv[3]);
+	if (strcmp(mode, "dup2") == 0 && argc > 2)
+		return dup2_onto(argv[2]);
+	if (strcmp(mode, "fill") == 0 && argc > 2)
+		return fill(atoi(argv[2]));
+	if (strcmp(mode, "stderr") == 0 && argc > 2)
+		return stderr_reuse(argv[2]);
+	if (strcmp(mode, "chroot") == 0 && argc > 2)
+		return do_chroot(argv[2]);
+	if (strcmp(mode, "churn") == 0 && argc > 2) {
+		for (int i = atoi(argv[2]); i > 0; i--)
+			one_thread();
+		return 0;
+	}
+	if (strcmp(mode, "daemon") == 0) {
+		int n;
+
+		if (fork() != 0)
+			return 0;
+		setsid();
+		n = open("/dev/null", O_RDWR);
+		dup2(n, 0);
+		dup2(n, 1);
+		dup2(n, 2);
+		one_thread();
+		sleep(3);
+		return 0;
+	}
+	if (strcmp(mode, "quick-exit") == 0) {
+		one_thread();
+		usleep(100 * 1000);
+		_exit(0);
+	}
+	fprintf(stderr, "usage: fdplay closeall|dup2|fill|stderr|chroot|churn|quick-exit ...\n");
+	return 2;
+}

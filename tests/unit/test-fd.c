@@ -1,0 +1,247 @@
+/*
+ * agent/fd.c: weft's owned descriptors. Placement above the soft limit (and
+ * below it when the hard limit leaves no room), the table and its handles,
+ * the hooks' tests, moving out of a dup2's way while a write is in flight,
+ * and what a forked child keeps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/fd.h"
+#include "harness.h"
+
+static struct rlimit original;
+
+static void set_limits(rlim_t soft, rlim_t hard)
+{
+	struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+
+	assert_int(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static int soft_limit(void)
+{
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return (int)rl.rlim_cur;
+}
+
+static bool is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static int lowest_free(void)
+{
+	int fd = open("/dev/null", O_RDONLY), r = fd;
+
+	close(fd);
+	return r;
+}
+
+/* Above the soft limit, which is put back; the program's next open is unchanged. */
+static void test_above_soft_limit(void)
+{
+	int before = lowest_free(), h, fd;
+
+	set_limits(64, original.rlim_max);
+	h = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0);
+	assert_true(h >= 0);
+	fd = weft_fd_number(h);
+	expect_true(fd >= 64 && fd < 64 + 2 * WEFT_FD_SLOTS);
+	expect_int(soft_limit(), 64);
+	expect_int(fcntl(fd, F_GETFD), FD_CLOEXEC);
+	expect_int(lowest_free(), before);
+	/* The hooks' tests. */
+	expect_true(!weft_fd_maybe_owned(before));
+	expect_true(weft_fd_maybe_owned(fd));
+	expect_true(weft_fd_is_owned(fd));
+	expect_true(!weft_fd_is_owned(fd + 1));
+	expect_int(weft_fd_next_owned(0), fd);
+	expect_int(weft_fd_next_owned(fd + 1), INT_MAX);
+	expect_int(weft_fd_count(), 1);
+	/* Closing: the number is closed, the handle stale, the fast path back to all. */
+	expect_int(weft_fd_close(h), 0);
+	expect_true(!is_open(fd));
+	expect_int(weft_fd_use(h), -EBADF);
+	expect_int(weft_fd_close(h), -EBADF);
+	expect_int(weft_fd_count(), 0);
+	expect_int(atomic_load(&weft_fd_fast_limit), INT_MAX);
+}
+
+/*
+ * No room above the soft limit: the highest free number below it. In a child:
+ * a lowered hard limit cannot be raised again without privilege.
+ */
+static void test_below_when_no_room(void)
+{
+	int h, h2, status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		assert_int(waitpid(pid, &status, 0), pid);
+		expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		return;
+	}
+	set_limits(64, 64);
+	h = weft_fd_socket(AF_UNIX, SOCK_STREAM, 0, 0);
+	assert_true(h >= 0);
+	expect_int(weft_fd_number(h), 63);
+	h2 = weft_fd_own(open("/dev/null", O_RDONLY), 0);
+	assert_true(h2 >= 0);
+	expect_int(weft_fd_number(h2), 62);
+	expect_int(atomic_load(&weft_fd_fast_limit), 62);
+	weft_fd_close(h);
+	weft_fd_close(h2);
+	_exit(harness_failures ? 1 : 0);
+}
+
+/* Every number below the soft limit in use: opened above it all the same. */
+static void test_every_descriptor_in_use(void)
+{
+	int fds[64], n = 0, fd, h;
+
+	set_limits(32, original.rlim_max);
+	while (n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+		fds[n++] = fd;
+	expect_int(errno, EMFILE);
+	h = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0);
+	assert_true(h >= 0);
+	expect_true(weft_fd_number(h) >= 32);
+	expect_int(soft_limit(), 32);
+	/* The program still cannot open more than natively. */
+	expect_int(open("/dev/null", O_RDONLY), -1);
+	weft_fd_close(h);
+	while (n > 0)
+		close(fds[--n]);
+	set_limits(original.rlim_cur, original.rlim_max);
+}
+
+static void test_table_full(void)
+{
+	int h[WEFT_FD_SLOTS], fd;
+
+	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
+		h[i] = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0);
+		assert_true(h[i] >= 0);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	expect_int(weft_fd_own(fd, 0), -EMFILE);
+	expect_true(!is_open(fd)); /* consumed */
+	expect_int(weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0), -EMFILE);
+	for (int i = 0; i < WEFT_FD_SLOTS; i++)
+		weft_fd_close(h[i]);
+	/* A freed slot's new handle differs from the old one. */
+	fd = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0);
+	expect_true(fd >= 0 && fd != h[0]);
+	expect_int(weft_fd_number(h[0]), -EBADF);
+	weft_fd_close(fd);
+}
+
+struct holder {
+	int h;
+	int fd_seen;
+	atomic_int using;
+};
+
+static void *hold_for_a_while(void *arg)
+{
+	struct holder *x = arg;
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	x->fd_seen = weft_fd_use(x->h);
+	atomic_store(&x->using, 1);
+	nanosleep(&ts, NULL);
+	atomic_store(&x->using, 2);
+	weft_fd_unuse(x->h);
+	return NULL;
+}
+
+/*
+ * A dup2 onto weft's number: weft moves first, and the move waits for a write
+ * in flight on the old number to finish.
+ */
+static void test_yield(void)
+{
+	struct holder x = {.h = weft_fd_openat(AT_FDCWD, "/dev/null", O_WRONLY, 0, 0)};
+	pthread_t t;
+	int old, now;
+
+	assert_true(x.h >= 0);
+	old = weft_fd_number(x.h);
+	pthread_create(&t, NULL, hold_for_a_while, &x);
+	while (!atomic_load(&x.using))
+		;
+	expect_true(weft_fd_yield(old)); /* a stray copy stays at old until the dup2 */
+	expect_int(atomic_load(&x.using), 2);
+	pthread_join(t, NULL);
+	expect_int(x.fd_seen, old);
+	now = weft_fd_number(x.h);
+	expect_true(now >= 0 && now != old);
+	expect_true(!weft_fd_is_owned(old));
+	expect_true(weft_fd_is_owned(now));
+	expect_true(is_open(old));
+	close(old);
+	/* Nothing of weft's at a number: nothing to do. */
+	expect_true(!weft_fd_yield(old));
+	weft_fd_close(x.h);
+
+	/* Pinned (libcurl's sockets): never moved, the handle goes stale instead. */
+	x.h = weft_fd_socket(AF_UNIX, SOCK_STREAM, 0, WEFT_FD_PINNED);
+	old = weft_fd_number(x.h);
+	expect_true(!weft_fd_yield(old));
+	expect_int(weft_fd_number(x.h), -EBADF);
+	expect_true(is_open(old)); /* the program's dup2 replaces it */
+	expect_int(weft_fd_close(x.h), 0);
+	expect_true(is_open(old)); /* never closed by weft: the number is the program's */
+	close(old);
+	expect_int(weft_fd_count(), 0);
+}
+
+/* A forked child keeps the inherited descriptors and closes the others. */
+static void test_fork(void)
+{
+	int keep = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, WEFT_FD_INHERIT);
+	int drop = weft_fd_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0, 0);
+	int kfd = weft_fd_number(keep), dfd = weft_fd_number(drop), status;
+	pid_t pid;
+
+	weft_fd_init(NULL); /* registers the fork handler; a copy of stderr */
+	pid = fork();
+	if (pid == 0) {
+		int ok = is_open(kfd) && weft_fd_number(keep) == kfd && !is_open(dfd) &&
+			 weft_fd_number(drop) == -EBADF && weft_fd_use(weft_fd_stderr()) >= 0;
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int(waitpid(pid, &status, 0), pid);
+	expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	expect_true(is_open(dfd));
+	weft_fd_close(keep);
+	weft_fd_close(drop);
+}
+
+int main(void)
+{
+	getrlimit(RLIMIT_NOFILE, &original);
+	if (original.rlim_max < 256) {
+		printf("hard RLIMIT_NOFILE below 256: skipped\n");
+		return HARNESS_SKIP;
+	}
+	test_above_soft_limit();
+	test_below_when_no_room();
+	test_every_descriptor_in_use();
+	test_table_full();
+	test_yield();
+	test_fork();
+	return harness_done();
+}
