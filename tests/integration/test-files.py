@@ -99,9 +99,15 @@ for f in files:
     size = os.path.getsize(os.path.join(d, f))
     check(size <= 40 * 1000 + 40 * 1024, f"{f} bounded: {size} bytes")
     Output(os.path.join(d, f))  # every line parses
-check(any(s["name"] == "process" for s in Output(os.path.join(d, "out.jsonl")).spans),
-      "the newest file has the process span")
+newest = Output(os.path.join(d, "out.jsonl"))
+check(any(s["name"] == "process" for s in newest.spans), "the newest file has the process span")
 equal(weft_lines(r.stderr), [], "rotation: nothing to say")
+# Exact accounting: every span exported is in a kept file or counted as rotated away.
+kept = sum(len(Output(os.path.join(d, f)).spans) for f in files)
+rotated = newest.value("weft.agent.events.dropped", weft_drop_reason="rotated")
+check(rotated > 0, f"rotation deleted spans and counted them: {rotated}")
+equal(kept + rotated, newest.value("weft.agent.spans.exported"),
+      "kept + rotated == spans exported")
 
 # A file of another user at the output path is refused (even by root): the data
 # goes to a private directory, never into their file.
