@@ -5,12 +5,13 @@
 # scripts/test (`deps_ensure build` or `deps_ensure test`).
 
 # To build libweft.so and its example.
-WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libunwind-dev libprotobuf-c-dev
+WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libprotobuf-c-dev
     protobuf-c-compiler libcurl4-openssl-dev libjemalloc-dev zlib1g-dev python3)
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
 # tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), and
-# the static-binary launcher test links against glibc's static archive.
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm)
+# the static-binary launcher test links against glibc's static archive, the
+# unwinder tests build C++ programs (g++) and run one under memcheck (valgrind).
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind)
 
 deps_missing() {
     local p
