@@ -10,8 +10,9 @@ WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libprotobuf-c-dev
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
 # tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), and
 # the static-binary launcher test links against glibc's static archive, the
-# unwinder tests build C++ programs (g++) and run one under memcheck (valgrind).
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind)
+# unwinder tests build C++ programs (g++) and run one under memcheck (valgrind),
+# and the exit-from-a-signal-handler test stops a thread with gdb.
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb)
 
 deps_missing() {
     local p
