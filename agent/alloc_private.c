@@ -11,6 +11,7 @@
  * and are local to it (the version script exports neither), so they are what
  * the archive's references bind to, and nothing outside weft sees them.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:30000,muzzy_dec
 
 char *secure_getenv(const char *name);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
+double exp(double x);
+double log(double x);
+double round(double x);
 
 char *secure_getenv(const char *name)
 {
@@ -58,4 +62,35 @@ ssize_t readlink(const char *restrict path, char *restrict buf, size_t len)
 		return -1;
 	}
 	return syscall(SYS_readlink, path, buf, len);
+}
+
+/*
+ * jemalloc's heap profiler is the archive's only user of libm (exp, log and
+ * round, for its sampling intervals and statistics). The profiler is off and cannot be turned on —
+ * its configuration is the constant above, MALLOC_CONF and /etc/malloc.conf
+ * are hidden from it — so these are never called; defining them here spares
+ * every process the loading of libm.so.6 at start. Should one be called after
+ * all, it answers from libm if the program has loaded it, else with NaN.
+ */
+static double libm_call(const char *name, double x)
+{
+	double (*fn)(double);
+
+	*(void **)&fn = dlsym(RTLD_DEFAULT, name);
+	return fn ? fn(x) : __builtin_nan("");
+}
+
+double exp(double x)
+{
+	return libm_call("exp", x);
+}
+
+double log(double x)
+{
+	return libm_call("log", x);
+}
+
+double round(double x)
+{
+	return libm_call("round", x);
 }
