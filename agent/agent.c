@@ -447,10 +447,25 @@ __attribute__((destructor)) static void weft_agent_destructor(void)
 {
 	int saved = errno;
 
-	if (weft_load_acquire(&weft_agent_state) == WEFT_AGENT_READY) {
-		weft_guard_enter();
-		weft_consumer.shutdown();
-		weft_guard_leave();
+	if (weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY) {
+		errno = saved;
+		return;
 	}
+	/*
+	 * exit() called from a signal handler that interrupted this thread inside
+	 * the private allocator: the thread may hold one of its locks, which the
+	 * final export needs — on the exporter thread, which would block until
+	 * OTEL_BSP_EXPORT_TIMEOUT, or here, which would never end. Say so and exit
+	 * without the final export.
+	 */
+	if (weft_alloc_busy) {
+		weft_warn("exit() interrupted weft's allocator (a signal handler called it); "
+			  "exiting without the final export");
+		errno = saved;
+		return;
+	}
+	weft_guard_enter();
+	weft_consumer.shutdown();
+	weft_guard_leave();
 	errno = saved;
 }

@@ -6,6 +6,11 @@
  * program's malloc never reaches them. We call jemalloc's non-standard entry
  * points (mallocx, dallocx) rather than malloc/free so that the binding is
  * unambiguous at link time: libc defines no symbol of these names.
+ *
+ * Every call marks the calling thread as inside the allocator for its
+ * duration (weft_alloc_busy). jemalloc takes locks; a signal handler that
+ * interrupts a thread holding one and calls exit() must not then wait for
+ * work that needs that lock (agent/agent.c's destructor asks).
  */
 #ifndef WEFT_AGENT_ALLOC_H
 #define WEFT_AGENT_ALLOC_H
@@ -20,33 +25,69 @@ void dallocx(void *ptr, int flags);
 #define WEFT_MALLOCX_ZERO 0x40 /* jemalloc's MALLOCX_ZERO */
 #define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
 
+/*
+ * Non-zero while this thread is inside the private allocator (agent/alloc.c).
+ * Read only by this thread, possibly from a signal handler that interrupted
+ * it: the signal fences keep the compiler from moving the marks across the
+ * call, and nothing else is needed between a thread and its own handler.
+ */
+extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+
+static inline void weft_alloc_enter(void)
+{
+	weft_alloc_busy++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void weft_alloc_leave(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	weft_alloc_busy--;
+}
+
+static inline void *weft_mallocx(size_t n, int flags)
+{
+	void *p;
+
+	weft_alloc_enter();
+	p = mallocx(n ? n : 1, flags);
+	weft_alloc_leave();
+	return p;
+}
+
 static inline void *weft_alloc(size_t n)
 {
-	return mallocx(n ? n : 1, 0);
+	return weft_mallocx(n, 0);
 }
 
 static inline void *weft_zalloc(size_t n)
 {
-	return mallocx(n ? n : 1, WEFT_MALLOCX_ZERO);
+	return weft_mallocx(n, WEFT_MALLOCX_ZERO);
 }
 
 /* Aligned to a cache line (64 bytes), for lock-free structures; not zeroed. */
 static inline void *weft_alloc_cacheline(size_t n)
 {
-	return mallocx(n ? n : 1, WEFT_MALLOCX_LG_ALIGN(6));
+	return weft_mallocx(n, WEFT_MALLOCX_LG_ALIGN(6));
 }
 
 static inline void *weft_realloc(void *p, size_t n)
 {
 	if (!p)
 		return weft_alloc(n);
-	return rallocx(p, n ? n : 1, 0);
+	weft_alloc_enter();
+	p = rallocx(p, n ? n : 1, 0);
+	weft_alloc_leave();
+	return p;
 }
 
 static inline void weft_free(void *p)
 {
-	if (p)
-		dallocx(p, 0);
+	if (!p)
+		return;
+	weft_alloc_enter();
+	dallocx(p, 0);
+	weft_alloc_leave();
 }
 
 static inline char *weft_strdup(const char *s)

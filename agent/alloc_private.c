@@ -11,6 +11,7 @@
  * and are local to it (the version script exports neither), so they are what
  * the archive's references bind to, and nothing outside weft sees them.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,32 @@
 
 /*
  * The private allocator's own settings (jemalloc reads this symbol; the
- * archive's definition is weak). One arena: the agent allocates little, from
- * few threads. Freed pages are returned to the kernel after 30 s rather than
- * at once: purging means madvise, whose TLB shootdowns interrupt every core
- * running the program, and the agent's memory is reused within that time.
+ * archive's definition is weak).
+ *
+ * No thread cache (tcache:false). jemalloc gives every thread that allocates a
+ * cache of its own, created on the thread's first allocation (a zeroed 32 KiB
+ * block: recycled pages are zeroed with madvise(MADV_DONTNEED)) and flushed and
+ * destroyed when the thread ends. The agent allocates on a program thread only
+ * for that thread's ring, at its first event, so for a short-lived thread the
+ * cache is pure cost: with eight threads creating threads that name
+ * themselves, the madvise calls and their TLB shootdowns made the program
+ * 5.5 times as expensive in CPU (tests/bench/bench-threads-concurrent). Without
+ * it each allocation takes the arena's lock for a few dozen instructions.
+ *
+ * One arena: the agent allocates little, and more arenas measured no faster
+ * here while holding more memory (each keeps its own freed pages). Freed pages
+ * are returned to the kernel after 30 s rather than at once: purging means
+ * madvise, whose TLB shootdowns interrupt every core running the program, and
+ * the agent's memory is reused within that time.
  */
-const char *malloc_conf = "narenas:1,dirty_decay_ms:30000,muzzy_decay_ms:0,background_thread:false";
+const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:30000,muzzy_decay_ms:0,"
+			  "background_thread:false";
 
 char *secure_getenv(const char *name);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
+double exp(double x);
+double log(double x);
+double round(double x);
 
 char *secure_getenv(const char *name)
 {
@@ -44,4 +62,35 @@ ssize_t readlink(const char *restrict path, char *restrict buf, size_t len)
 		return -1;
 	}
 	return syscall(SYS_readlink, path, buf, len);
+}
+
+/*
+ * jemalloc's heap profiler is the archive's only user of libm (exp, log and
+ * round, for its sampling intervals and statistics). The profiler is off and cannot be turned on —
+ * its configuration is the constant above, MALLOC_CONF and /etc/malloc.conf
+ * are hidden from it — so these are never called; defining them here spares
+ * every process the loading of libm.so.6 at start. Should one be called after
+ * all, it answers from libm if the program has loaded it, else with NaN.
+ */
+static double libm_call(const char *name, double x)
+{
+	double (*fn)(double);
+
+	*(void **)&fn = dlsym(RTLD_DEFAULT, name);
+	return fn ? fn(x) : __builtin_nan("");
+}
+
+double exp(double x)
+{
+	return libm_call("exp", x);
+}
+
+double log(double x)
+{
+	return libm_call("log", x);
+}
+
+double round(double x)
+{
+	return libm_call("round", x);
 }

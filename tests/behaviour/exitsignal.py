@@ -1,0 +1,120 @@
+"""exit() from a signal handler ends the process promptly under weft.
+
+    exitsignal.py stress LIBWEFT EXIT_SIGNAL
+        the handler runs on whichever thread the kernel picks while four
+        threads create, name and join threads: twenty runs, each must end
+        with the handler's status 3 within a few seconds (the export timeout
+        is set far longer, so a wait for it shows);
+    exitsignal.py inside-allocator LIBWEFT EXIT_SIGNAL GDB
+        deterministic: gdb stops a program thread inside weft's private
+        allocator while it holds a bin lock (jemalloc's arena_slab_reg_alloc)
+        and delivers the signal there. Before the fix the exporter's final
+        export blocked on that lock until OTEL_BSP_EXPORT_TIMEOUT.
+
+Prints `N passed, N failed`; exits 1 on failure, 77 when it cannot run here.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from behaviour import check, done, skip  # noqa: E402
+
+EXPORT_TIMEOUT = "30s"
+PROMPT = 8.0  # seconds: far below the export timeout, room for a busy machine
+
+
+def env_for(lib, d):
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WEFT_"))}
+    e["LD_PRELOAD"] = lib
+    e["OTEL_BSP_EXPORT_TIMEOUT"] = EXPORT_TIMEOUT
+    e["WEFT_OUTPUT"] = os.path.join(d, "weft-%p.jsonl")
+    return e
+
+
+def cmd_stress(lib, prog):
+    d = tempfile.mkdtemp(prefix="weft-exitsignal-")
+    for i in range(20):
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run([prog, str(5 + 7 * i % 60), "4"], env=env_for(lib, d), cwd=d,
+                               capture_output=True, text=True, timeout=60)
+            rc, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, err = "timeout", ""
+        took = time.monotonic() - t0
+        check(rc == 3, f"run {i}: exit status {rc}, the handler's is 3", err[-2000:])
+        check(took < PROMPT, f"run {i}: exit took {took:.1f} s", err[-2000:])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+GDB_SCRIPT = """set pagination off
+set confirm off
+set startup-with-shell off
+set breakpoint pending on
+handle SIGUSR1 nostop noprint pass
+{env}
+break arena_slab_reg_alloc if $_thread >= 3
+ignore 1 200
+run 60000 2
+delete
+echo WEFT-STOPPED-INSIDE-ALLOCATOR\\n
+signal SIGUSR1
+"""
+
+
+def cmd_inside_allocator(lib, prog, gdb):
+    if not gdb or not shutil.which(gdb):
+        skip("gdb not found")
+    d = tempfile.mkdtemp(prefix="weft-exitsignal-")
+    env = env_for(lib, d)
+    script = os.path.join(d, "cmds.gdb")
+    with open(script, "w") as f:
+        f.write(GDB_SCRIPT.format(env="\n".join(
+            f"set environment {k}={env[k]}" for k in
+            ("LD_PRELOAD", "OTEL_BSP_EXPORT_TIMEOUT", "WEFT_OUTPUT"))))
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([gdb, "-batch", "-nx", "-x", script, "--args", prog], cwd=d,
+                           capture_output=True, text=True, timeout=120)
+        out = p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+    took = time.monotonic() - t0
+    if "WEFT-STOPPED-INSIDE-ALLOCATOR" not in out:
+        shutil.rmtree(d, ignore_errors=True)
+        if "exited with code 03" in out:
+            skip("the allocator breakpoint was never reached (jemalloc's internals changed?)")
+        skip("gdb could not run the program here: " + out[-500:])
+    check("exited with code 03" in out, "the handler's exit status 3 reached the shell",
+          out[-3000:])
+    check(took < 10 + PROMPT,
+          f"exit from inside the allocator took {took:.1f} s (gdb included)", out[-3000:])
+    check("did not finish within OTEL_BSP_EXPORT_TIMEOUT" not in out,
+          "the exit did not wait for the export timeout", out[-3000:])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__)
+        sys.exit(2)
+    cmd = sys.argv[1]
+    args = [os.path.abspath(a) if a and os.path.exists(a) else a for a in sys.argv[2:]]
+    if not os.path.exists(args[0]):
+        skip(f"{args[0]} not built")
+    if cmd == "stress":
+        cmd_stress(args[0], args[1])
+    elif cmd == "inside-allocator":
+        cmd_inside_allocator(args[0], args[1], args[2] if len(args) > 2 else "")
+    else:
+        print(f"unknown command {cmd}")
+        sys.exit(2)
+    done()
+
+
+if __name__ == "__main__":
+    main()

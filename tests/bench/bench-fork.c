@@ -1,0 +1,219 @@
+/*
+ * fork, vfork+exec and posix_spawn, natively and under weft, in one run.
+ *
+ * Two workloads, each run by a worker process (this program re-executed with
+ * --worker) natively, under weft and under weft with OTEL_SDK_DISABLED=true:
+ *
+ *   fork   a parent with four running threads forks 200 children one after
+ *          another; each child returns from a function and calls exit(0)
+ *          (so under weft it ends as a process of its own, with its export);
+ *   spawn  100 vfork+execve and 100 posix_spawn of a trivial program (this
+ *          one with --child), each waited for: under weft each child loads
+ *          libweft.so again, so this is mostly start-up cost.
+ *
+ * Prints the median wall time of each workload per mode, weft's ratio to
+ * native, and the CPU time (user + system) of the worker and its children.
+ * Usage: bench-fork [path/to/libweft.so] [rounds]
+ */
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_ROUNDS = 32, MODES = 3, FORKS = 200, SPAWNS = 100 };
+
+extern char **environ;
+static const char *const mode_names[MODES] = {"native", "weft", "disabled"};
+static volatile int stop;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void *spin(void *arg)
+{
+	while (!stop) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+	return arg;
+}
+
+static int wait_ok(pid_t pid)
+{
+	int status;
+
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+static int fork_workload(void)
+{
+	pthread_t t[4];
+	int ok = 1;
+
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, spin, NULL);
+	for (int i = 0; i < FORKS && ok; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			exit(0);
+		ok = wait_ok(pid);
+	}
+	stop = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	return ok;
+}
+
+/* Its own frame: nothing of the caller's lives across vfork. */
+__attribute__((noinline)) static pid_t vfork_exec(const char *self, char **argv)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0) {
+		execve(self, argv, environ);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int spawn_workload(const char *self)
+{
+	char *argv[] = {(char *)self, "--child", NULL};
+	int ok = 1;
+
+	for (int i = 0; i < SPAWNS && ok; i++) {
+		ok = wait_ok(vfork_exec(self, argv));
+	}
+	for (int i = 0; i < SPAWNS && ok; i++) {
+		pid_t pid;
+		ok = posix_spawn(&pid, self, NULL, NULL, argv, environ) == 0 && wait_ok(pid);
+	}
+	return ok;
+}
+
+/* Prints "<ms> <cpu ms>" for the workload. */
+static int worker(const char *self, const char *which)
+{
+	struct rusage self_ru, kids_ru;
+	double t0 = now_ns();
+	int ok = strcmp(which, "fork") == 0 ? fork_workload() : spawn_workload(self);
+
+	getrusage(RUSAGE_SELF, &self_ru);
+	getrusage(RUSAGE_CHILDREN, &kids_ru);
+	printf("%.3f %.3f\n", (now_ns() - t0) / 1e6,
+	       (double)(self_ru.ru_utime.tv_sec + self_ru.ru_stime.tv_sec + kids_ru.ru_utime.tv_sec +
+			kids_ru.ru_stime.tv_sec) * 1e3 +
+		       (double)(self_ru.ru_utime.tv_usec + self_ru.ru_stime.tv_usec +
+				kids_ru.ru_utime.tv_usec + kids_ru.ru_stime.tv_usec) / 1e3);
+	return ok ? 0 : 1;
+}
+
+static int run_worker(const char *self, const char *lib, int mode, const char *which, double *ms,
+		      double *cpu)
+{
+	int fd[2];
+	char buf[128] = {0};
+	pid_t pid;
+	ssize_t r;
+
+	if (pipe(fd) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		unsetenv("LD_PRELOAD");
+		unsetenv("OTEL_SDK_DISABLED");
+		if (mode > 0)
+			setenv("LD_PRELOAD", lib, 1);
+		if (mode == 2)
+			setenv("OTEL_SDK_DISABLED", "true", 1);
+		execl(self, self, "--worker", which, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	r = read(fd[0], buf, sizeof(buf) - 1);
+	close(fd[0]);
+	if (!wait_ok(pid) || r <= 0 || sscanf(buf, "%lf %lf", ms, cpu) != 2)
+		return -1;
+	return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
+	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	const char *const workloads[2] = {"fork", "spawn"};
+	char self[4096], dir[] = "/tmp/weft-bench-fork-XXXXXX", out[4200];
+	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
+	ssize_t len;
+
+	if (argc > 1 && strcmp(argv[1], "--child") == 0)
+		return 0;
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0)
+		return 1;
+	self[len] = '\0';
+	if (argc > 2 && strcmp(argv[1], "--worker") == 0)
+		return worker(self, argv[2]);
+	if (access(lib, R_OK) != 0) {
+		fprintf(stderr, "bench-fork: cannot find %s\n", lib);
+		return 77;
+	}
+	if (rounds < 1)
+		rounds = 1;
+	if (rounds > MAX_ROUNDS)
+		rounds = MAX_ROUNDS;
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(out, sizeof(out), "%s/weft-%%p.jsonl", dir);
+	setenv("WEFT_OUTPUT", out, 1);
+	for (int w = 0; w < 2; w++) {
+		run_worker(self, lib, 1, workloads[w], &ignored, &ignored); /* warm up */
+		for (int r = 0; r < rounds; r++)
+			for (int m = 0; m < MODES; m++)
+				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r]) != 0) {
+					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
+						mode_names[m]);
+					return 1;
+				}
+		for (int m = 0; m < MODES; m++) {
+			qsort(ms[m], (size_t)rounds, sizeof(double), cmp);
+			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
+		}
+		printf("%s: native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx); CPU "
+		       "native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx) (median of %d)\n",
+		       w == 0 ? "200 forks of a threaded parent" : "100 vfork+exec + 100 posix_spawn",
+		       ms[0][rounds / 2], ms[1][rounds / 2], ms[1][rounds / 2] / ms[0][rounds / 2],
+		       ms[2][rounds / 2], ms[2][rounds / 2] / ms[0][rounds / 2], cpu[0][rounds / 2],
+		       cpu[1][rounds / 2], cpu[1][rounds / 2] / cpu[0][rounds / 2], cpu[2][rounds / 2],
+		       cpu[2][rounds / 2] / cpu[0][rounds / 2], rounds);
+		fflush(stdout);
+	}
+	/* Each weft child wrote a file: remove them. */
+	{
+		char cmd[4300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench-fork: could not remove %s\n", dir);
+	}
+	return 0;
+}
