@@ -30,7 +30,8 @@
 	X(NAME, about)    /* a thread was named: object = target pthread_t */                      \
 	X(DETACH, about)  /* a thread was detached: object = target pthread_t */                   \
 	X(WAIT, wait)     /* a call blocked: kind, t0..t1, object, caller */                       \
-	X(HOLD, wait)     /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */
+	X(HOLD, wait)     /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */     \
+	X(STACK, stack)   /* part of a captured stack: program counters from `first` on */
 
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
@@ -133,6 +134,15 @@ struct weft_ev_peer {
 	uint64_t reserved;
 };
 
+/* STACK: program counters first..first+5 of stack `id` (agent/stack.h). */
+struct weft_ev_stack {
+	uint32_t id;
+	uint8_t first; /* index of pcs[0] in the stack */
+	uint8_t total; /* frames in the whole stack */
+	uint16_t reserved;
+	uint64_t pcs[5];
+};
+
 struct weft_event {
 	struct weft_event_header h;
 	union {
@@ -141,6 +151,7 @@ struct weft_event {
 		struct weft_ev_wait wait;
 		struct weft_ev_io io;
 		struct weft_ev_peer peer;
+		struct weft_ev_stack stack;
 		uint64_t raw[6];
 	} u;
 };

@@ -27,6 +27,9 @@
 #include "agent/ids.h"
 #include "agent/ring.h"
 
+/* Stack ids a thread remembers having recorded (agent/stack.h). */
+#define WEFT_STACK_SENT 8
+
 enum weft_thread_origin {
 	WEFT_THREAD_MAIN,    /* the process's initial thread: its span is `process` */
 	WEFT_THREAD_CREATED, /* started through our pthread_create */
@@ -69,6 +72,8 @@ struct weft_thread {
 	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
+	uint64_t stack_next_ns;              /* no stack captured before this time */
+	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
 	bool dead; /* the sentinel: hooks pass through */
 

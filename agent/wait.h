@@ -18,7 +18,9 @@
  * first event, which allocates its ring with the guard set), and neither
  * blocks. The guard is not held while recording, so that a signal handler's
  * own hooks still record (the ring is reentrant). Between begin and end a
- * hook may add facts to the event: a holder, a stack, producer links.
+ * hook may add facts to the event: a holder, producer links. With
+ * WEFT_STACKS, begin keeps the caller's stack too (rate-limited,
+ * agent/stack.h).
  */
 #ifndef WEFT_AGENT_WAIT_H
 #define WEFT_AGENT_WAIT_H
@@ -28,6 +30,7 @@
 
 #include "agent/agent.h"
 #include "agent/clock.h"
+#include "agent/stack.h"
 
 /* The caller of the hook: where the program blocked. */
 #define WEFT_CALLER __builtin_return_address(0)
@@ -54,6 +57,8 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	weft_store_relaxed(&t->wait_since, now);
 	weft_store_relaxed(&t->wait_holder, 0);
 	weft_store_release(&t->wait_kind, (int)kind);
+	if (__builtin_expect(weft_cfg.stack_depth != 0, 0))
+		w->ev.u.wait.stack = weft_stack_capture(t, now);
 }
 
 /* The lock's owner when the wait began (a kernel thread id), on view and in the event. */

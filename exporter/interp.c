@@ -16,7 +16,8 @@
 	X(NAME, threads)                                                                           \
 	X(DETACH, threads)                                                                         \
 	X(WAIT, waits)                                                                             \
-	X(HOLD, locks)
+	X(HOLD, locks)                                                                             \
+	X(STACK, stacks)
 
 #define WEFT_ONE(...) +1
 _Static_assert(0 WEFT_EVENT_OWNERS(WEFT_ONE) == WEFT_EV_COUNT - 1,

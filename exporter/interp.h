@@ -58,7 +58,8 @@ struct weft_interp {
 #define WEFT_INTERPRETERS(X)                                                                       \
 	X(threads)                                                                                 \
 	X(waits)                                                                                   \
-	X(locks)
+	X(locks)                                                                                   \
+	X(stacks)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

@@ -16,6 +16,7 @@
 #include "exporter/interp.h"
 #include "exporter/locks.h"
 #include "exporter/metrics.h"
+#include "exporter/stacks.h"
 #include "exporter/symbols.h"
 #include "exporter/threads.h"
 
@@ -115,6 +116,12 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 		join_link(q, ev);
 	if (ev->u.wait.holder_tid)
 		holder_link(q, ev);
+	if (ev->u.wait.stack) {
+		const char *text = weft_stacks_text(ev->u.wait.stack);
+
+		if (text)
+			weft_qspan_attr_str(q, "code.stacktrace", text);
+	}
 	for (int i = 0; i < WEFT_EVENT_LINKS && ev->u.wait.links[i]; i++) {
 		struct weft_trace_id trace;
 

@@ -139,4 +139,20 @@ for _ in range(5):
     for s in out.spans:
         check(s["spanId"] not in seen, "span id unique across runs")
         seen.add(s["spanId"])
+# --- Stacks (WEFT_STACKS, on by default): a wait's stack starts in the program.
+r = Run([program("worker-pool"), "-n", "200", "-w", "4"], env={"WEFT_SPAN_MIN_WAIT": "0"})
+out = r.only()
+waits = [s for s in out.spans if s["name"] == "wait cond" and
+         s["attrs"].get("thread.name", "").startswith("worker-")]
+check(len(waits) > 0, "workers' cond waits are spans")
+stacked = [s for s in waits if "code.stacktrace" in s["attrs"]]
+check(len(stacked) > 0, "some carry a stack (one per thread per millisecond at most)")
+for s in stacked:
+    frames = s["attrs"]["code.stacktrace"].split("\n")
+    equal(frames[0], "worker", "the stack starts at the caller (weft's frames left out)")
+    check("thread_trampoline" not in frames, "no frame of libweft.so")
+r = Run([program("worker-pool"), "-n", "200", "-w", "4"],
+        env={"WEFT_SPAN_MIN_WAIT": "0", "WEFT_STACKS": "0"})
+check(not any("code.stacktrace" in s["attrs"] for s in r.only().spans), "WEFT_STACKS=0: none")
+
 done()

@@ -1,0 +1,49 @@
+#include <errno.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/hashmap.h"
+#include "agent/stack.h"
+#include "agent/unwind.h"
+
+/* Program counters in one STACK record. */
+#define STACK_PER_EVENT 5
+
+/*
+ * noinline: the first two frames unwound are then this function and the hook
+ * that called it, which are skipped so that the stack starts in the program.
+ */
+__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now)
+{
+	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + 2];
+	uint32_t depth = weft_cfg.stack_depth, id;
+	unsigned slot;
+	int n, saved = errno;
+
+	if (!depth || now < t->stack_next_ns)
+		return 0;
+	t->stack_next_ns = now + WEFT_STACK_INTERVAL_NS;
+	if (depth > WEFT_UNWIND_MAX_FRAMES)
+		depth = WEFT_UNWIND_MAX_FRAMES;
+	n = weft_unwind_capture(pcs, (int)depth + 2) - 2;
+	errno = saved;
+	if (n <= 0)
+		return 0;
+	id = (uint32_t)weft_hashmap_hash_bytes(pcs + 2, (size_t)n * sizeof(pcs[0])) | 1u;
+	slot = id % WEFT_STACK_SENT;
+	if (t->stack_sent[slot] == id)
+		return id;
+	for (int i = 0; i < n; i += STACK_PER_EVENT) {
+		struct weft_event ev = { .h = { .type = WEFT_EV_STACK, .t0 = now } };
+
+		ev.u.stack.id = id;
+		ev.u.stack.first = (uint8_t)i;
+		ev.u.stack.total = (uint8_t)n;
+		for (int k = 0; k < STACK_PER_EVENT && i + k < n; k++)
+			ev.u.stack.pcs[k] = pcs[2 + i + k];
+		if (!weft_record(t, &ev))
+			return 0; /* incomplete: the exporter would not have it */
+	}
+	t->stack_sent[slot] = id;
+	return id;
+}

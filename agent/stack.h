@@ -1,0 +1,29 @@
+/*
+ * Stacks at the start of recorded waits (WEFT_STACKS).
+ *
+ * A wait that blocks may keep the calling thread's stack: captured with
+ * libgcc's unwinder (agent/unwind.h), at most one per thread per
+ * WEFT_STACK_INTERVAL_NS (a thread that blocks constantly pays for one
+ * unwind a millisecond, not one per wait), and identified by a hash of its
+ * program counters. The first time a thread uses a stack it records the
+ * program counters as STACK events, five to a record, ahead of the wait that
+ * refers to the stack by id; later waits with the same stack carry the id
+ * alone (each thread remembers the last few ids it sent). Names come later,
+ * on the exporter thread (exporter/stacks.c).
+ */
+#ifndef WEFT_AGENT_STACK_H
+#define WEFT_AGENT_STACK_H
+
+#include <stdint.h>
+
+#include "agent/registry.h"
+
+#define WEFT_STACK_INTERVAL_NS 1000000u
+
+/*
+ * The calling hook's caller's stack, recorded if new to this thread; its id,
+ * or 0 when none is kept (off, rate-limited, nothing unwound).
+ */
+uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now);
+
+#endif
