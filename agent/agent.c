@@ -168,16 +168,18 @@ struct weft_thread *weft_thread_adopt(void)
 	return t;
 }
 
-int weft_thread_ring(struct weft_thread *t)
+enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *ev)
 {
 	int rc;
 
 	weft_guard_enter();
 	rc = weft_registry_ring(t);
 	weft_guard_leave();
-	if (rc < 0)
-		weft_store_relaxed(&t->ring.dropped, weft_load_relaxed(&t->ring.dropped) + 1);
-	return rc;
+	if (rc < 0) {
+		weft_fetch_add_relaxed(&t->ring.dropped, 1);
+		return WEFT_PUSH_DROPPED;
+	}
+	return weft_ring_push_ex(&t->ring, ev);
 }
 
 void weft_thread_resend_ctx(struct weft_thread *t)
@@ -186,7 +188,8 @@ void weft_thread_resend_ctx(struct weft_thread *t)
 
 	ev.u.ctx.trace = t->cur_trace;
 	ev.u.ctx.span = t->cur_span;
-	t->ctx_stale = !weft_ring_push(&t->ring, &ev);
+	t->ctx_stale = false;
+	t->ctx_stale = !weft_record(t, &ev);
 }
 
 void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span,
@@ -199,12 +202,9 @@ void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *tra
 	ev.u.ctx.trace = *trace;
 	ev.u.ctx.span = span;
 	ev.u.ctx.parent_span = parent;
-	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0) {
-		t->ctx_stale = true;
-		return;
-	}
 	/* If it is dropped, the next event that fits sends the context first. */
-	t->ctx_stale = !weft_ring_push(&t->ring, &ev);
+	t->ctx_stale = false;
+	t->ctx_stale = !weft_record(t, &ev);
 }
 
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *))
@@ -346,7 +346,8 @@ static void atfork_child(void)
 	}
 	new_process_identity();
 	if (t && !t->dead) {
-		weft_ring_init(&t->ring, t->ring.slots, (uint32_t)(t->ring.mask + 1));
+		weft_ring_init(&t->ring, weft_load_relaxed(&t->ring.slots),
+			       (uint32_t)(t->ring.mask + 1));
 		t->dropped_seen = 0;
 		t->exit_seen = t->ctx_stale = false;
 		t->consumer = NULL;

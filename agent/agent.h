@@ -81,8 +81,11 @@ static inline bool weft_hooks_enabled(unsigned family)
 	return (weft_cfg.hooks & family) != 0;
 }
 
-/* Gives a thread's ring its slots (first event); a failure counts a drop. */
-int weft_thread_ring(struct weft_thread *t);
+/*
+ * The thread's inline ring slots are full: allocates its full ring (with the
+ * guard set; a failure counts a drop) and pushes `ev` again.
+ */
+enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *ev);
 
 /* Records the thread's current span context again (a CTX record was dropped). */
 void weft_thread_resend_ctx(struct weft_thread *t);
@@ -91,22 +94,23 @@ void weft_thread_resend_ctx(struct weft_thread *t);
  * Records one event, from the thread or its signal handlers (the ring is
  * reentrant). When the ring reaches its wake mark the consumer is woken (one
  * futex wake, once per crossing), so a busy thread's ring is drained before
- * it fills rather than at the next scheduled export. The first event of a
- * thread allocates its slots with the guard set; a signal handler arriving
- * in that window passes through unrecorded. False: dropped (and counted).
+ * it fills rather than at the next scheduled export. When the inline slots
+ * fill, the full ring is allocated with the guard set; a signal handler
+ * arriving in that window passes through unrecorded. False: dropped (and
+ * counted).
  */
 static inline bool weft_record(struct weft_thread *t, const struct weft_event *ev)
 {
-	bool ok;
+	enum weft_push st;
 
-	if (__builtin_expect(t->ring.slots == NULL, 0) && weft_thread_ring(t) < 0)
-		return false;
 	if (__builtin_expect(t->ctx_stale, 0))
 		weft_thread_resend_ctx(t);
-	ok = weft_ring_push(&t->ring, ev);
-	if (ok && weft_ring_pending(&t->ring) == t->ring.wake_at)
+	st = weft_ring_push_ex(&t->ring, ev);
+	if (__builtin_expect(st == WEFT_PUSH_GROW, 0))
+		st = weft_thread_grow(t, ev);
+	if (st == WEFT_PUSH_OK && weft_ring_pending(&t->ring) == t->ring.wake_at)
 		weft_consumer_wake();
-	return ok;
+	return st == WEFT_PUSH_OK;
 }
 
 /*

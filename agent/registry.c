@@ -19,7 +19,7 @@ struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
 	if (!t)
 		return NULL;
 	memset(t, 0, sizeof(*t));
-	/* The slots come with the thread's first event (weft_registry_ring). */
+	/* Inline slots first; the full ring when they fill (weft_registry_ring). */
 	weft_ring_init(&t->ring, NULL, ring_capacity);
 	return t;
 }
@@ -27,21 +27,20 @@ struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
 int weft_registry_ring(struct weft_thread *t)
 {
 	/* Not zeroed: a slot is written before it is published and read. */
-	struct weft_event *slots = weft_alloc_cacheline(weft_ring_bytes((uint32_t)t->ring.mask + 1));
+	struct weft_event *slots;
 
+	if (weft_load_relaxed(&t->ring.slots))
+		return 0;
+	slots = weft_alloc_cacheline(weft_ring_bytes((uint32_t)t->ring.mask + 1));
 	if (!slots)
 		return -ENOMEM;
-	/*
-	 * A plain store: the consumer reads `slots` only after an acquire load
-	 * of `head` that returns a later release store of ours.
-	 */
-	t->ring.slots = slots;
+	weft_ring_grow(&t->ring, slots);
 	return 0;
 }
 
 void weft_registry_free(struct weft_thread *t)
 {
-	weft_free(t->ring.slots);
+	weft_free(weft_load_relaxed(&t->ring.slots));
 	weft_free(t);
 }
 

@@ -93,10 +93,10 @@ extern __thread struct weft_thread *weft_self __attribute__((tls_model("initial-
 extern struct weft_thread weft_thread_dead;
 
 /*
- * Allocates a zeroed state whose ring has no slots yet; NULL on failure.
- * Most short-lived threads never record an event (their start and end live in
- * the state), so the slots are allocated by weft_registry_ring, on the owning
- * thread, before its first event: 0 or -ENOMEM.
+ * Allocates a zeroed state whose ring uses its inline slots; NULL on failure.
+ * Most short-lived threads record few events or none (their start and end
+ * live in the state), so the full ring is allocated by weft_registry_ring, on
+ * the owning thread, only when the inline slots fill: 0 or -ENOMEM.
  */
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity);
 int weft_registry_ring(struct weft_thread *t);

@@ -2,7 +2,9 @@
 
 void weft_ring_init(struct weft_ring *ring, struct weft_event *slots, uint32_t capacity)
 {
-	ring->slots = slots;
+	weft_store_relaxed(&ring->slots, slots);
+	weft_store_relaxed(&ring->switch_at, 0);
+	ring->first_mask = (capacity < WEFT_RING_FIRST ? capacity : WEFT_RING_FIRST) - 1;
 	weft_store_relaxed(&ring->head, 0);
 	weft_store_relaxed(&ring->reserve, 0);
 	weft_store_relaxed(&ring->nest, 0);
@@ -21,12 +23,15 @@ size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_even
 {
 	uint64_t tail = weft_load_relaxed(&ring->tail);
 	uint64_t head = weft_load_acquire(&ring->head);
+	/* After the acquire of head: the slots and switch_at of every event below it. */
+	struct weft_event *big = weft_load_relaxed(&ring->slots);
+	uint64_t sw = weft_load_relaxed(&ring->switch_at);
 
 	if (head == tail)
-		return 0; /* Also: no slots yet, and none may be read. */
+		return 0;
 	if (fn)
 		for (uint64_t i = tail; i != head; i++)
-			fn(&ring->slots[i & ring->mask], arg);
+			fn(weft_ring_slot(ring, big, sw, i), arg);
 	/* Release: our reads of the slots happen before the producer reuses them. */
 	weft_store_release(&ring->tail, head);
 	return (size_t)(head - tail);

@@ -34,6 +34,16 @@
  *   `reserve` read after every slot below it was written, so it never goes
  *   backwards and never covers an unwritten slot.
  *
+ * Two stages. Most threads record a handful of events in their whole life,
+ * so a ring starts with WEFT_RING_FIRST slots held inline in the thread's
+ * state: no allocation at all. When those fill, the owner (the outermost
+ * frame only, never a signal handler) allocates the full ring and grows into
+ * it: it stores `switch_at` (the first index that lives in the new slots) and
+ * then the slots pointer, both before any event at or past `switch_at` is
+ * published, so the consumer's acquire load of `head` makes both visible.
+ * Events below `switch_at` stay where they are, in the inline slots, until
+ * drained; an index's slot is chosen by comparing it with `switch_at`.
+ *
  * Producer-side accesses to `reserve`, `nest` and `dropped` are atomics (the
  * handler is the only other party), ordered against each other with signal
  * fences, which constrain the compiler only. head and tail live on separate
@@ -52,15 +62,28 @@
 /* The fewest pending events at which a ring asks the exporter for an early drain. */
 #define WEFT_RING_MIN_WAKE 32
 
+/* Slots held inline, before a ring grows into its own (a power of two). */
+#define WEFT_RING_FIRST 16
+
+/* What a push did. */
+enum weft_push {
+	WEFT_PUSH_OK,
+	WEFT_PUSH_DROPPED, /* full: dropped and counted */
+	WEFT_PUSH_GROW,    /* the inline slots are full: grow (weft_ring_grow), push again */
+};
+
 struct weft_ring {
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint64_t reserve;
 	_Atomic uint64_t dropped;
 	_Atomic uint32_t nest;
 	_Alignas(64) _Atomic uint64_t tail;
-	uint64_t mask;
-	uint64_t wake_at; /* pending count at which the producer asks for a drain */
-	struct weft_event *slots; /* capacity records, allocated with the ring's owner */
+	uint64_t mask;       /* of the full ring: capacity - 1 */
+	uint64_t first_mask; /* of the inline slots: min(capacity, WEFT_RING_FIRST) - 1 */
+	uint64_t wake_at;    /* pending count at which the producer asks for a drain */
+	_Atomic uint64_t switch_at;          /* the first index in `slots` */
+	_Atomic(struct weft_event *) slots;  /* the full ring; NULL until grown */
+	struct weft_event first[WEFT_RING_FIRST];
 };
 
 /* Bytes of slot storage for a ring of `capacity` events (a power of two). */
@@ -69,7 +92,28 @@ static inline size_t weft_ring_bytes(uint32_t capacity)
 	return (size_t)capacity * sizeof(struct weft_event);
 }
 
+/*
+ * Sets a ring up empty. With `slots` (capacity records), the ring uses them
+ * from the start; with NULL, it starts in its inline slots and grows later.
+ */
 void weft_ring_init(struct weft_ring *ring, struct weft_event *slots, uint32_t capacity);
+
+/* Owner, outside any push (nest 0): moves on to `slots` (capacity records). */
+static inline void weft_ring_grow(struct weft_ring *ring, struct weft_event *slots)
+{
+	weft_store_relaxed(&ring->switch_at, weft_load_relaxed(&ring->reserve));
+	atomic_signal_fence(memory_order_seq_cst);
+	weft_store_relaxed(&ring->slots, slots);
+}
+
+/* The slot of index i, given the full ring's slots (or NULL) and switch_at. */
+static inline struct weft_event *weft_ring_slot(struct weft_ring *ring, struct weft_event *big,
+						uint64_t sw, uint64_t i)
+{
+	if (big && (int64_t)(i - sw) >= 0)
+		return &big[i & ring->mask];
+	return &ring->first[i & ring->first_mask];
+}
 
 /* Outermost push: publish every claimed slot (see the comment above). */
 static inline void weft_ring_publish(struct weft_ring *ring)
@@ -90,35 +134,53 @@ static inline void weft_ring_publish(struct weft_ring *ring)
 }
 
 /*
- * Producer side, from the owning thread or its signal handlers. Never blocks;
- * false means the event was dropped and counted.
+ * Producer side, from the owning thread or its signal handlers. Never blocks.
+ * GROW comes only to the outermost frame of a ring still in its inline slots;
+ * a nested push (a signal handler) that finds them full drops.
  */
-static inline bool weft_ring_push(struct weft_ring *ring, const struct weft_event *ev)
+static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring,
+					       const struct weft_event *ev)
 {
 	uint32_t depth = weft_load_relaxed(&ring->nest) + 1;
+	struct weft_event *big;
+	enum weft_push st = WEFT_PUSH_OK;
 	uint64_t tail, r;
-	bool ok = true;
 
 	weft_store_relaxed(&ring->nest, depth);
 	atomic_signal_fence(memory_order_seq_cst);
 	tail = weft_load_acquire(&ring->tail);
 	r = weft_load_relaxed(&ring->reserve);
+	big = weft_load_relaxed(&ring->slots);
 	do {
-		if (r - tail > ring->mask) {
-			weft_fetch_add_relaxed(&ring->dropped, 1);
-			ok = false;
+		if (r - tail > (big ? ring->mask : ring->first_mask)) {
+			if (!big && depth == 1 && ring->mask > ring->first_mask) {
+				st = WEFT_PUSH_GROW;
+			} else {
+				weft_fetch_add_relaxed(&ring->dropped, 1);
+				st = WEFT_PUSH_DROPPED;
+			}
 			break;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&ring->reserve, &r, r + 1,
 							memory_order_relaxed, memory_order_relaxed));
-	if (ok)
-		ring->slots[r & ring->mask] = *ev;
+	if (st == WEFT_PUSH_OK)
+		*weft_ring_slot(ring, big, weft_load_relaxed(&ring->switch_at), r) = *ev;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (depth == 1)
 		weft_ring_publish(ring);
 	else
 		weft_store_relaxed(&ring->nest, depth - 1);
-	return ok;
+	return st;
+}
+
+/* A push that never grows: false means the event was dropped and counted. */
+static inline bool weft_ring_push(struct weft_ring *ring, const struct weft_event *ev)
+{
+	enum weft_push st = weft_ring_push_ex(ring, ev);
+
+	if (st == WEFT_PUSH_GROW)
+		weft_fetch_add_relaxed(&ring->dropped, 1);
+	return st == WEFT_PUSH_OK;
 }
 
 /*

@@ -303,6 +303,8 @@ static void test_waits(struct weft_thread *main_t)
 	const struct captured *s;
 	const struct weft_point *p;
 
+	uint64_t w_span = w->span; /* w is freed once its end is collected */
+
 	weft_exporter_cycle();
 	end_thread(w, t0 + 5 * MS);
 	wait_event(main_t, WEFT_WAIT_JOIN, 0x3000, t0, t0 + 100000, 0); /* 0.1 ms */
@@ -322,7 +324,7 @@ static void test_waits(struct weft_thread *main_t)
 	expect_str(s->attrs, "thread.id=1;weft.wait.kind=join;code.function.name=interp_caller;"
 			     "weft.object=0x3000;weft.target.thread.id=201;");
 	expect_int(s->n_links, 1);
-	expect_true(s->link_span == w->span);
+	expect_true(s->link_span == w_span);
 	expect_str(s->link_kind, "join");
 	s = span_named("wait mutex");
 	assert_true(s != NULL);

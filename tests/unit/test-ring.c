@@ -170,6 +170,7 @@ static void test_counter_wrap(void)
 	weft_ring_init(&ring, slots, cap);
 	atomic_store(&ring.head, UINT64_MAX - 20);
 	atomic_store(&ring.reserve, UINT64_MAX - 20);
+	atomic_store(&ring.switch_at, UINT64_MAX - 20);
 	atomic_store(&ring.tail, UINT64_MAX - 20);
 	for (int round = 0; round < 10; round++) {
 		uint32_t ok = 0;
@@ -282,6 +283,59 @@ static void test_concurrent(void)
 	free(x.seen);
 }
 
+/*
+ * Two stages: a ring set up without slots holds WEFT_RING_FIRST events inline;
+ * the next push asks to grow (nothing dropped); after growing, events land in
+ * the new slots while the inline ones are drained first, in order; a nested
+ * push (a signal handler) that finds the inline slots full drops instead.
+ */
+static void test_grow(void)
+{
+	static struct weft_ring ring;
+	struct weft_event ev;
+	struct expect x = {.exact = true};
+	uint64_t seq = 0;
+
+	weft_ring_init(&ring, NULL, 64);
+	for (int i = 0; i < WEFT_RING_FIRST; i++) {
+		make_event(seq++, &ev);
+		expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	}
+	make_event(seq, &ev);
+	/* A nested frame cannot grow: it drops. */
+	atomic_store(&ring.nest, 1);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_DROPPED);
+	atomic_store(&ring.nest, 0);
+	expect_int(weft_ring_dropped(&ring), 1);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_GROW);
+	expect_int(weft_ring_dropped(&ring), 1);
+	expect_int(weft_ring_pending(&ring), WEFT_RING_FIRST);
+	/* Grow while all the inline events are still pending, and fill past them. */
+	weft_ring_grow(&ring, slots);
+	for (int i = 0; i < 48; i++) {
+		make_event(seq++, &ev);
+		expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	}
+	/* 16 inline + 48 new = 64 pending: the full ring is full. */
+	make_event(seq, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_DROPPED);
+	expect_int(weft_ring_drain(&ring, check_event, &x), 64);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+	/* And on, through the new slots only. */
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 40; i++) {
+			make_event(seq++, &ev);
+			expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+		}
+		expect_int(weft_ring_drain(&ring, check_event, &x), 40);
+	}
+	expect_int(x.count, seq);
+	expect_int(x.bad, 0);
+	expect_int(x.order, 0);
+	expect_int(weft_ring_dropped(&ring), 2);
+}
+
 int main(void)
 {
 	test_capacity(1);
@@ -293,6 +347,7 @@ int main(void)
 	test_wraparound(16);
 	test_wraparound(1024);
 	test_counter_wrap();
+	test_grow();
 	test_interleaved();
 	test_concurrent();
 	return harness_done();
