@@ -62,6 +62,9 @@ WEFT_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 WEFT_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_timedrdlock);
+	/* glibc rejects a malformed deadline even when the lock is free. */
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(rw, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_READ, pthread_rwlock_tryrdlock, real(rw, abstime));
 }
 
@@ -69,6 +72,8 @@ WEFT_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct ti
 WEFT_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_timedwrlock);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(rw, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_WRITE, pthread_rwlock_trywrlock, real(rw, abstime));
 }
 
@@ -77,7 +82,7 @@ WEFT_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
 					   const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_clockrdlock);
-	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+	if (weft_hook_bad_deadline(clk, abstime))
 		return real(rw, clk, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_READ, pthread_rwlock_tryrdlock, real(rw, clk, abstime));
 }
@@ -87,7 +92,7 @@ WEFT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
 					   const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_clockwrlock);
-	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+	if (weft_hook_bad_deadline(clk, abstime))
 		return real(rw, clk, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_WRITE, pthread_rwlock_trywrlock,
 		       real(rw, clk, abstime));
