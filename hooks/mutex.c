@@ -11,6 +11,14 @@
  * call, and one WAIT event is recorded. The real call then decides
  * everything: a self-deadlock on an errorcheck mutex returns EDEADLK, a
  * normal one deadlocks, as natively.
+ *
+ * Robust mutexes are the exception: glibc's trylock of a robust mutex that
+ * is no longer recoverable returns ENOTRECOVERABLE but leaves the lock word
+ * holding the caller's id (it unlocks only `if (oldval == id)`, after a
+ * compare-and-swap that left oldval 0), so a try in front of the program's
+ * lock would leave its mutex locked where natively it is not. For a robust
+ * mutex the hook reads the lock word instead: free (or its owner dead), the
+ * real call is made untimed; held, it is timed. Only telemetry is racy.
  */
 #include <pthread.h>
 
@@ -21,6 +29,23 @@
 static int mutex_owner(const pthread_mutex_t *m)
 {
 	return ((const volatile pthread_mutex_t *)m)->__data.__owner & 0x3fffffff;
+}
+
+/* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of the mutex kind. */
+#define MUTEX_KIND_ROBUST 16
+
+/*
+ * The try in front of a blocking acquisition: the real trylock, or for a
+ * robust mutex (see above) EBUSY when the lock word names a live owner and
+ * a value the slow path never sees (-1) otherwise.
+ */
+static int mutex_try(pthread_mutex_t *m)
+{
+	const volatile pthread_mutex_t *v = m;
+
+	if (!(v->__data.__kind & MUTEX_KIND_ROBUST))
+		return WEFT_REAL(pthread_mutex_trylock)(m);
+	return (v->__data.__lock & 0x3fffffff) ? EBUSY : -1;
 }
 
 /* The results with which a lock call returns holding the lock. */
@@ -41,12 +66,14 @@ static bool acquired(int rc)
                                                                                                    \
 		if (!self_)                                                                        \
 			return call;                                                               \
-		rc_ = WEFT_REAL(pthread_mutex_trylock)(m);                                         \
+		rc_ = mutex_try(m);                                                                \
 		if (rc_ == EBUSY) {                                                                \
 			weft_wait_begin(&w_, self_, WEFT_WAIT_MUTEX, m, WEFT_CALLER);              \
 			weft_wait_holder(&w_, mutex_owner(m));                                     \
 			rc_ = call;                                                                \
 			weft_wait_end(&w_, rc_);                                                   \
+		} else if (rc_ == -1) {                                                            \
+			rc_ = call;                                                                \
 		}                                                                                  \
 		if (acquired(rc_))                                                                 \
 			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
