@@ -163,10 +163,8 @@ static const struct {
 	int type;
 	const char *name;
 } mutex_types[] = {
-	{ PTHREAD_MUTEX_NORMAL, "normal" },
-	{ PTHREAD_MUTEX_RECURSIVE, "recursive" },
-	{ PTHREAD_MUTEX_ERRORCHECK, "errorcheck" },
-	{ PTHREAD_MUTEX_ADAPTIVE_NP, "adaptive" },
+	{ PTHREAD_MUTEX_NORMAL, "normal" },         { PTHREAD_MUTEX_RECURSIVE, "recursive" },
+	{ PTHREAD_MUTEX_ERRORCHECK, "errorcheck" }, { PTHREAD_MUTEX_ADAPTIVE_NP, "adaptive" },
 	{ PTHREAD_MUTEX_DEFAULT, "default" },
 };
 
@@ -451,8 +449,7 @@ static void rw_other(struct runner *r)
 	ts = deadline(CLOCK_REALTIME, 20 * MS);
 	OBSERVE("rwlock other: timedwrlock", pthread_rwlock_timedwrlock(rw, &ts));
 	ts = deadline(CLOCK_MONOTONIC, 20 * MS);
-	OBSERVE("rwlock other: clockrdlock",
-		pthread_rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts));
+	OBSERVE("rwlock other: clockrdlock", pthread_rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &ts));
 	ts = deadline(CLOCK_REALTIME, 20 * MS);
 	OBSERVE("rwlock other: clockwrlock", pthread_rwlock_clockwrlock(rw, CLOCK_REALTIME, &ts));
 }

@@ -104,7 +104,8 @@ static void cond_timeouts(struct cq *q)
 	OBSERVE("cond: clockwait monotonic",
 		pthread_cond_clockwait(&q->c, &q->m, CLOCK_MONOTONIC, &ts));
 	ts = deadline(CLOCK_REALTIME, 20 * MS);
-	OBSERVE("cond: clockwait realtime", pthread_cond_clockwait(&q->c, &q->m, CLOCK_REALTIME, &ts));
+	OBSERVE("cond: clockwait realtime",
+		pthread_cond_clockwait(&q->c, &q->m, CLOCK_REALTIME, &ts));
 	OBSERVE("cond: clockwait CLOCK_BOOTTIME",
 		pthread_cond_clockwait(&q->c, &q->m, CLOCK_BOOTTIME, &ts));
 	OBSERVE("cond: clockwait CPU-time clock",
@@ -503,7 +504,8 @@ void check_barrier(void)
 	fact("barrier: errors", other);
 	OBSERVE("barrier: destroy", pthread_barrier_destroy(&b));
 	OBSERVE("barrier: init 1", pthread_barrier_init(&b, NULL, 1));
-	fact("barrier: wait alone is serial", pthread_barrier_wait(&b) == PTHREAD_BARRIER_SERIAL_THREAD);
+	fact("barrier: wait alone is serial",
+	     pthread_barrier_wait(&b) == PTHREAD_BARRIER_SERIAL_THREAD);
 	OBSERVE("barrier: destroy", pthread_barrier_destroy(&b));
 	OBSERVE("barrier: init 0", pthread_barrier_init(&b, NULL, 0));
 }
