@@ -166,7 +166,7 @@ WEFT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 		weft_wait_end(&w, rc);
 	}
 	if (rc == 0)
-		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+		weft_lock_counted(self, WEFT_WAIT_SPIN); /* no unlock hook: never sampled */
 	return rc;
 }
 
@@ -178,6 +178,6 @@ WEFT_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 	int rc = real(l);
 
 	if (self && rc == 0)
-		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+		weft_lock_counted(self, WEFT_WAIT_SPIN);
 	return rc;
 }
