@@ -9,8 +9,9 @@
  * the hook take the slow path: the owner's thread id is read from the mutex
  * (glibc keeps it in every type), the wait is timed around the real blocking
  * call, and one WAIT event is recorded. The real call then decides
- * everything: a self-deadlock on an errorcheck mutex returns EDEADLK, a
- * normal one deadlocks, as natively.
+ * everything: a self-deadlock on a normal mutex deadlocks, as natively (and
+ * is timed: a wait on oneself); on an errorcheck mutex it returns EDEADLK at
+ * once, which is no wait, so that call is made untimed.
  *
  * Robust mutexes are the exception: glibc's trylock of a robust mutex that
  * is no longer recoverable returns ENOTRECOVERABLE but leaves the lock word
@@ -31,21 +32,30 @@ static int mutex_owner(const pthread_mutex_t *m)
 	return ((const volatile pthread_mutex_t *)m)->__data.__owner & 0x3fffffff;
 }
 
-/* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of the mutex kind. */
+/* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of the mutex kind, and its type bits. */
 #define MUTEX_KIND_ROBUST 16
+#define MUTEX_KIND_TYPE   3
 
 /*
- * The try in front of a blocking acquisition: the real trylock, or for a
- * robust mutex (see above) EBUSY when the lock word names a live owner and
- * a value the slow path never sees (-1) otherwise.
+ * The try in front of a blocking acquisition: EBUSY when the call would
+ * block, else the result of an acquisition made (0, EOWNERDEAD, an error),
+ * or -1 when the real call is to be made untimed. That is the real trylock,
+ * but for a robust mutex (see above), whose lock word is read instead, and
+ * for an errorcheck mutex the caller holds: its lock returns EDEADLK at once.
  */
-static int mutex_try(pthread_mutex_t *m)
+static int mutex_try(pthread_mutex_t *m, const struct weft_thread *self)
 {
 	const volatile pthread_mutex_t *v = m;
+	int rc;
 
 	if (!(v->__data.__kind & MUTEX_KIND_ROBUST))
-		return WEFT_REAL(pthread_mutex_trylock)(m);
-	return (v->__data.__lock & 0x3fffffff) ? EBUSY : -1;
+		rc = WEFT_REAL(pthread_mutex_trylock)(m);
+	else
+		rc = (v->__data.__lock & 0x3fffffff) ? EBUSY : -1;
+	if (rc == EBUSY && (v->__data.__kind & MUTEX_KIND_TYPE) == PTHREAD_MUTEX_ERRORCHECK &&
+	    mutex_owner(m) == self->tid)
+		return -1;
+	return rc;
 }
 
 /* The results with which a lock call returns holding the lock. */
@@ -66,7 +76,7 @@ static bool acquired(int rc)
                                                                                                    \
 		if (!self_)                                                                        \
 			return call;                                                               \
-		rc_ = mutex_try(m);                                                                \
+		rc_ = mutex_try(m, self_);                                                         \
 		if (rc_ == EBUSY) {                                                                \
 			weft_wait_begin(&w_, self_, WEFT_WAIT_MUTEX, m, WEFT_CALLER);              \
 			weft_wait_holder(&w_, mutex_owner(m));                                     \

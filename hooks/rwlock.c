@@ -28,7 +28,9 @@ static int rwlock_writer(const pthread_rwlock_t *rw)
 		if (!self_)                                                                        \
 			return call;                                                               \
 		rc_ = WEFT_REAL(try)(rw);                                                          \
-		if (rc_ == EBUSY) {                                                                \
+		if (rc_ == EBUSY && rwlock_writer(rw) == self_->tid) {                             \
+			rc_ = call; /* the caller writes: EDEADLK at once */                       \
+		} else if (rc_ == EBUSY) {                                                         \
 			weft_wait_begin(&w_, self_, kind, rw, WEFT_CALLER);                        \
 			weft_wait_holder(&w_, rwlock_writer(rw));                                  \
 			rc_ = call;                                                                \
