@@ -61,6 +61,8 @@ WEFT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				       const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_timedwait);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(c, m, abstime); /* EINVAL at once: no wait, the mutex kept */
 	COND_WAIT(c, m, real(c, m, abstime));
 }
 
@@ -69,6 +71,8 @@ WEFT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
 				       const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_clockwait);
+	if (weft_hook_bad_deadline(clk, abstime))
+		return real(c, m, clk, abstime);
 	COND_WAIT(c, m, real(c, m, clk, abstime));
 }
 
