@@ -15,13 +15,17 @@ from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
 
 ETIMEDOUT = 110
 
+# Rings large enough that no event is dropped: main alone records 1,000+ holds
+# in a burst (the default ring holds 1,024 events).
 ENV = {"WEFT_SPAN_MIN_WAIT": "0", "WEFT_HOLD_SAMPLE": "1",
-       "OTEL_METRIC_EXPORT_INTERVAL": "100"}
+       "OTEL_METRIC_EXPORT_INTERVAL": "100", "WEFT_RING_SIZE": "16384"}
 
 r = Run([program("syncplay")], env=ENV)
 equal(r.rc, 0, "syncplay exit status")
 check(r.stdout.rstrip().endswith("done"), f"syncplay ran to the end: {r.stdout[-500:]}")
 out = r.only()
+equal(out.value("weft.agent.events.dropped", weft_drop_reason="ring_full"), 0,
+      "no event dropped: every count below is exact")
 
 tids, n = {}, {}
 for line in r.stdout.splitlines():
@@ -145,12 +149,21 @@ for (kind, fn), count in want_waits.items():
     equal(hist_count("weft.wait.duration", weft_wait_kind=kind, code_function_name=fn), count,
           f"weft.wait.duration count for {kind} in {fn}")
 
+# Calls that fail at once (EDEADLK, EINVAL) never blocked: no wait, no contention.
+equal([s["name"] for s in out.spans if s["attrs"].get("code.function.name") == "refusals"], [],
+      "no wait span for calls refused at once (self-deadlock, malformed deadline)")
+equal([p for p in out.points("weft.wait.duration")
+       if attrs(p.get("attributes")).get("code.function.name") == "refusals"], [],
+      "no weft.wait.duration point for calls refused at once")
+
 # contend: N + N; queue: consumer 1 + producer K; broadcast: 3 waiters + main;
-# plain: U; gauge: main + the waiter. Condvar re-acquisitions are glibc's own.
-equal(out.value("weft.lock.acquisitions", weft_wait_kind="mutex"), 2 * N + 1 + K + 4 + U + 2,
+# plain: U; refusals: 2; gauge: main + the waiter. Condvar re-acquisitions are
+# glibc's own.
+MUTEXES = 2 * N + 1 + K + 4 + U + 2 + 2
+equal(out.value("weft.lock.acquisitions", weft_wait_kind="mutex"), MUTEXES,
       "weft.lock.acquisitions for mutexes: exact")
 equal(out.value("weft.lock.acquisitions", weft_wait_kind="rwlock.read"), R, "rwlock.read")
-equal(out.value("weft.lock.acquisitions", weft_wait_kind="rwlock.write"), W, "rwlock.write")
+equal(out.value("weft.lock.acquisitions", weft_wait_kind="rwlock.write"), W + 1, "rwlock.write")
 equal(out.value("weft.lock.acquisitions", weft_wait_kind="spin"), S, "spin")
 
 # WEFT_HOLD_SAMPLE=1: every hold, by the function that released it (a wait on
@@ -159,7 +172,7 @@ holds = {attrs(p.get("attributes")).get("code.function.name"): int(p.get("count"
          for p in out.points("weft.lock.hold.duration")}
 equal(holds, {"contend_holder": N, "contend_waiter": N, "producer": K, "consumer": 1,
               "bcast_waiter": 3, "run_broadcast": 1, "uncontended": U, "rw_pairs": R + W,
-              "run_gauge": 1, "gauge_waiter": 1},
+              "refusals": 3, "run_gauge": 1, "gauge_waiter": 1},
       "weft.lock.hold.duration: one point per hold, at the unlocking function")
 
 # The gauge: main holds mg for 400 ms with gauge_waiter blocked on it.
@@ -180,6 +193,6 @@ equal(r.rc, 0, "syncplay with WEFT_HOLD_SAMPLE=0")
 out = r.only()
 equal(sum(int(p.get("count", 0)) for p in out.points("weft.lock.hold.duration")), 0,
       "WEFT_HOLD_SAMPLE=0: no hold is timed")
-equal(out.value("weft.lock.acquisitions", weft_wait_kind="mutex"), 2 * N + 1 + K + 4 + U + 2,
+equal(out.value("weft.lock.acquisitions", weft_wait_kind="mutex"), MUTEXES,
       "acquisitions are counted all the same")
 done()

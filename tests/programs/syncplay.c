@@ -22,6 +22,12 @@
  *   spin       main: S spin lock/unlock pairs.
  *   plain      main: U uncontended mutex lock/unlock pairs (in uncontended),
  *              R rdlock/unlock and W wrlock/unlock pairs (in rw_pairs).
+ *   refusals   main: calls that fail at once and never block — an errorcheck
+ *              mutex locked again (EDEADLK), a read and a write lock asked
+ *              by the writer (EDEADLK), condvar waits with a malformed
+ *              deadline or an unsupported clock (EINVAL): no waits at all.
+ *              Acquisitions: one errorcheck lock, one mutex for the condvar,
+ *              one write lock.
  *   gauge      main holds Mg for 400 ms while gauge_waiter is blocked on it.
  *
  * It prints `tid <role> <tid>` for each thread and `count <name> <n>` for
@@ -31,6 +37,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -347,6 +354,38 @@ static NOINLINE void rw_pairs(void)
 	}
 }
 
+/* ----------------------------------------------------------------- refusals */
+
+static NOINLINE void refusals(void)
+{
+	static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_cond_t cc = PTHREAD_COND_INITIALIZER;
+	const struct timespec bad = { .tv_sec = 0, .tv_nsec = -1 };
+	struct timespec later;
+	pthread_mutexattr_t a;
+	pthread_mutex_t e;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&e, &a);
+	pthread_mutexattr_destroy(&a);
+	clock_gettime(CLOCK_REALTIME, &later);
+	later.tv_sec += 10;
+	if (pthread_mutex_lock(&e) != 0 || pthread_mutex_lock(&e) != EDEADLK ||
+	    pthread_mutex_timedlock(&e, &later) != EDEADLK || pthread_mutex_unlock(&e) != 0)
+		fail("errorcheck self-lock");
+	pthread_mutex_destroy(&e);
+	if (pthread_rwlock_wrlock(&rw) != 0 || pthread_rwlock_rdlock(&rw) != EDEADLK ||
+	    pthread_rwlock_wrlock(&rw) != EDEADLK || pthread_rwlock_unlock(&rw) != 0)
+		fail("rwlock self-deadlock");
+	pthread_mutex_lock(&cm);
+	if (pthread_cond_timedwait(&cc, &cm, &bad) != EINVAL ||
+	    pthread_cond_clockwait(&cc, &cm, CLOCK_BOOTTIME, &later) != EINVAL)
+		fail("condvar malformed deadline");
+	pthread_mutex_unlock(&cm);
+}
+
 /* -------------------------------------------------------------------- gauge */
 
 static pthread_mutex_t mg = PTHREAD_MUTEX_INITIALIZER;
@@ -385,6 +424,7 @@ int main(void)
 	spin_pairs();
 	uncontended();
 	rw_pairs();
+	refusals();
 	run_gauge();
 	printf("done\n");
 	return 0;
