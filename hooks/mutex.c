@@ -91,6 +91,21 @@ static bool acquired(int rc)
 	} while (0)
 
 /*
+ * A timed acquisition with a deadline glibc rejects: it returns EINVAL at
+ * once if the mutex is held, or acquires a free one without looking at the
+ * deadline. Either way no wait: the real call, untimed, counted if acquired.
+ */
+#define MUTEX_UNTIMED(m, call)                                                                     \
+	do {                                                                                       \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
+		int rc_ = call;                                                                    \
+                                                                                                   \
+		if (self_ && acquired(rc_))                                                        \
+			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
+		return rc_;                                                                        \
+	} while (0)
+
+/*
  * pthread_mutex_lock: acquires the mutex, blocking while another thread holds
  * it; returns 0, EOWNERDEAD (robust, acquired), or an error number (EDEADLK,
  * EAGAIN, EINVAL, ENOTRECOVERABLE), never sets errno, and is no cancellation
@@ -109,6 +124,8 @@ WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 WEFT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_timedlock);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		MUTEX_UNTIMED(m, real(m, abstime));
 	MUTEX_ACQUIRE(m, real(m, abstime));
 }
 
@@ -120,6 +137,8 @@ WEFT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
 	/* Other clocks are EINVAL before anything is tried: pass them through. */
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return real(m, clk, abstime);
+	if (weft_hook_bad_deadline(clk, abstime))
+		MUTEX_UNTIMED(m, real(m, clk, abstime));
 	MUTEX_ACQUIRE(m, real(m, clk, abstime));
 }
 
