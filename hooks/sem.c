@@ -123,6 +123,7 @@ WEFT_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 		return real(b);
 	weft_wait_begin(&w, self, WEFT_WAIT_BARRIER, b, WEFT_CALLER);
 	rc = real(b);
-	weft_wait_end(&w, rc);
+	/* The serial thread's -1 is a success, not a result worth an attribute. */
+	weft_wait_end(&w, rc == PTHREAD_BARRIER_SERIAL_THREAD ? 0 : rc);
 	return rc;
 }
