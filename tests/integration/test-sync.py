@@ -139,6 +139,13 @@ check(all(len(s.get("links", [])) == 1 and len(links(s, "sem.post")) == 1 and
       "every sem_wait woken by a post has exactly one sem.post link, to the poster's span")
 check(all(not s.get("links") for s in sem_timed_out), "the timed-out sem wait has no link")
 
+# ------------------------------------------------------------------ barriers
+
+bar = waits("barrier", "contend_holder") + waits("barrier", "contend_waiter")
+equal(len(bar), 4 * N, "every barrier arrival is a wait")
+equal([s["attrs"].get("weft.wait.result") for s in bar if "weft.wait.result" in s["attrs"]], [],
+      "a barrier's serial thread (PTHREAD_BARRIER_SERIAL_THREAD) is no error result")
+
 # ------------------------------------------------------------------- metrics
 
 want_waits = {("mutex", "contend_waiter"): N, ("mutex", "gauge_waiter"): 1,

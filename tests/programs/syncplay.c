@@ -25,7 +25,8 @@
  *   refusals   main: calls that fail at once and never block — an errorcheck
  *              mutex locked again (EDEADLK), a read and a write lock asked
  *              by the writer (EDEADLK), condvar waits with a malformed
- *              deadline or an unsupported clock (EINVAL): no waits at all.
+ *              deadline or an unsupported clock, timed locks of a held
+ *              mutex with a malformed deadline (EINVAL): no waits at all.
  *              Acquisitions: one errorcheck lock, one mutex for the condvar,
  *              one write lock.
  *   gauge      main holds Mg for 400 ms while gauge_waiter is blocked on it.
@@ -383,6 +384,10 @@ static NOINLINE void refusals(void)
 	if (pthread_cond_timedwait(&cc, &cm, &bad) != EINVAL ||
 	    pthread_cond_clockwait(&cc, &cm, CLOCK_BOOTTIME, &later) != EINVAL)
 		fail("condvar malformed deadline");
+	/* cm is held (by main): a malformed deadline is EINVAL at once. */
+	if (pthread_mutex_timedlock(&cm, &bad) != EINVAL ||
+	    pthread_mutex_clocklock(&cm, CLOCK_MONOTONIC, &bad) != EINVAL)
+		fail("mutex malformed deadline");
 	pthread_mutex_unlock(&cm);
 }
 
