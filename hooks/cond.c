@@ -27,6 +27,7 @@
 	do {                                                                                       \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_COND);                      \
 		struct weft_wait w_;                                                               \
+		WEFT_WAIT_UNWIND(unwind_);                                                         \
 		uint64_t mark_, span_;                                                             \
 		int rc_;                                                                           \
                                                                                                    \
@@ -35,7 +36,9 @@
 		weft_lock_released(self_, m, WEFT_CALLER);                                         \
 		mark_ = weft_handoff_mark(c);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
+		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
+		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0 && (span_ = weft_handoff_take(c, mark_)) != 0)                        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end(&w_, rc_);                                                           \

@@ -41,6 +41,7 @@ static uint32_t sem_value(const sem_t *s)
 	do {                                                                                       \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_SEM);                       \
 		struct weft_wait w_;                                                               \
+		WEFT_WAIT_UNWIND(unwind_);                                                         \
 		uint64_t mark_, span_;                                                             \
 		int rc_;                                                                           \
                                                                                                    \
@@ -48,7 +49,9 @@ static uint32_t sem_value(const sem_t *s)
 			return call;                                                               \
 		mark_ = weft_handoff_mark(s);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_SEM, s, WEFT_CALLER);                        \
+		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
+		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_)) != 0)                        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
