@@ -139,6 +139,35 @@ check(all(len(s.get("links", [])) == 1 and len(links(s, "sem.post")) == 1 and
       "every sem_wait woken by a post has exactly one sem.post link, to the poster's span")
 check(all(not s.get("links") for s in sem_timed_out), "the timed-out sem wait has no link")
 
+# ------------------------------------------------------------- cancellation
+
+# A wait ended by cancellation is a wait all the same, ended with ECANCELED ...
+ECANCELED = 125
+for kind, fn, result in (("cond", "cancelled_cond", ECANCELED),
+                         ("sem", "cancelled_sem", -ECANCELED),
+                         ("join", "cancelled_join", ECANCELED)):
+    got = [s["attrs"].get("weft.wait.result") for s in waits(kind, fn)]
+    equal(got, [result], f"the {kind} wait a cancellation ended, with its result")
+    equal(hist_count("weft.wait.duration", weft_wait_kind=kind, code_function_name=fn), 1,
+          f"weft.wait.duration has the cancelled {kind} wait")
+
+# ... and the thread is not on view as blocked while its cleanup handlers run.
+window = [tuple(int(x) for x in line.split()[1:3]) for line in r.stdout.splitlines()
+          if line.startswith("cancel_window ")]
+in_window = []
+for ml in out.metric_lines:
+    m = ml.get("weft.thread.waiting")
+    pts = {attrs(p.get("attributes")).get("weft.wait.kind"): (int(p.get("timeUnixNano", 0)),
+                                                               int(p.get("asInt", 0)))
+           for p in (m or {}).get("gauge", {}).get("dataPoints", [])}
+    t = pts.get("cond", (0, 0))[0]
+    if window and window[0][0] <= t <= window[0][1]:
+        in_window.append({k: v for k, (_, v) in pts.items() if k in ("cond", "sem", "join")})
+check(len(in_window) >= 1, f"a metric export while the cancelled threads clean up: {window}")
+check(all(w == {"cond": 0, "sem": 0, "join": 1} for w in in_window),
+      "while cancelled waiters run their cleanup handlers, weft.thread.waiting counts none "
+      f"of them (only main, in join): {in_window}")
+
 # ------------------------------------------------------------------ barriers
 
 bar = waits("barrier", "contend_holder") + waits("barrier", "contend_waiter")
@@ -164,9 +193,9 @@ equal([p for p in out.points("weft.wait.duration")
       "no weft.wait.duration point for calls refused at once")
 
 # contend: N + N; queue: consumer 1 + producer K; broadcast: 3 waiters + main;
-# plain: U; refusals: 2; gauge: main + the waiter. Condvar re-acquisitions are
-# glibc's own.
-MUTEXES = 2 * N + 1 + K + 4 + U + 2 + 2
+# plain: U; refusals: 2; cancel: 1; gauge: main + the waiter. Condvar
+# re-acquisitions are glibc's own.
+MUTEXES = 2 * N + 1 + K + 4 + U + 2 + 1 + 2
 equal(out.value("weft.lock.acquisitions", weft_wait_kind="mutex"), MUTEXES,
       "weft.lock.acquisitions for mutexes: exact")
 equal(out.value("weft.lock.acquisitions", weft_wait_kind="rwlock.read"), R, "rwlock.read")
@@ -179,7 +208,7 @@ holds = {attrs(p.get("attributes")).get("code.function.name"): int(p.get("count"
          for p in out.points("weft.lock.hold.duration")}
 equal(holds, {"contend_holder": N, "contend_waiter": N, "producer": K, "consumer": 1,
               "bcast_waiter": 3, "run_broadcast": 1, "uncontended": U, "rw_pairs": R + W,
-              "refusals": 3, "run_gauge": 1, "gauge_waiter": 1},
+              "refusals": 3, "cancelled_cond": 1, "run_gauge": 1, "gauge_waiter": 1},
       "weft.lock.hold.duration: one point per hold, at the unlocking function")
 
 # The gauge: main holds mg for 400 ms with gauge_waiter blocked on it.

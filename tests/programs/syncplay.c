@@ -29,6 +29,12 @@
  *              mutex with a malformed deadline (EINVAL): no waits at all.
  *              Acquisitions: one errorcheck lock, one mutex for the condvar,
  *              one write lock.
+ *   cancel     three threads, blocked in pthread_cond_wait (cancelled_cond),
+ *              sem_wait (cancelled_sem) and pthread_join (cancelled_join),
+ *              are cancelled; each cleanup handler then runs for 600 ms, in
+ *              which no thread is blocked in a condvar or a semaphore and
+ *              only main in a join. Prints `cancel_window START END` (realtime
+ *              ns) for the part of it the test checks.
  *   gauge      main holds Mg for 400 ms while gauge_waiter is blocked on it.
  *
  * It prints `tid <role> <tid>` for each thread and `count <name> <n>` for
@@ -391,6 +397,96 @@ static NOINLINE void refusals(void)
 	pthread_mutex_unlock(&cm);
 }
 
+/* ------------------------------------------------------------------- cancel */
+
+static pthread_mutex_t cm2 = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cc2 = PTHREAD_COND_INITIALIZER;
+static sem_t never;
+static pthread_t sleeper;
+static _Atomic pid_t cancel_tids[3];
+
+static void slow_cleanup(void *arg)
+{
+	sleep_ms(600);
+	if (arg)
+		pthread_mutex_unlock(arg);
+}
+
+static void *sleeps(void *arg)
+{
+	sleep_ms(3000);
+	return NULL;
+}
+
+static void *cancelled_cond(void *arg)
+{
+	announce("cancelled_cond", &cancel_tids[0]);
+	pthread_mutex_lock(&cm2);
+	pthread_cleanup_push(slow_cleanup, &cm2);
+	for (;;)
+		pthread_cond_wait(&cc2, &cm2);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void *cancelled_sem(void *arg)
+{
+	announce("cancelled_sem", &cancel_tids[1]);
+	pthread_cleanup_push(slow_cleanup, NULL);
+	for (;;)
+		sem_wait(&never);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static void *cancelled_join(void *arg)
+{
+	announce("cancelled_join", &cancel_tids[2]);
+	pthread_cleanup_push(slow_cleanup, NULL);
+	pthread_join(sleeper, NULL);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static long long realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static NOINLINE void run_cancel(void)
+{
+	void *(*const fns[3])(void *) = { cancelled_cond, cancelled_sem, cancelled_join };
+	const void *objs[3] = { &cc2, &never, NULL };
+	pthread_t t[3];
+	long long t0;
+
+	sem_init(&never, 0, 0);
+	spawn(&sleeper, sleeps, NULL);
+	for (int i = 0; i < 3; i++) {
+		pid_t tid;
+
+		spawn(&t[i], fns[i], NULL);
+		tid = await_tid(&cancel_tids[i]);
+		/* A join waits on the joined thread's tid word, inside its pthread_t. */
+		if (objs[i])
+			blocked_on(tid, objs[i], i == 0 ? sizeof(cc2) : sizeof(never));
+		else
+			blocked_on(tid, (const void *)sleeper, 4096);
+	}
+	t0 = realtime_ns();
+	for (int i = 0; i < 3; i++)
+		pthread_cancel(t[i]);
+	for (int i = 0; i < 3; i++)
+		join(t[i]);
+	printf("cancel_window %lld %lld\n", t0 + 100000000LL, t0 + 500000000LL);
+	pthread_cancel(sleeper);
+	join(sleeper);
+	sem_destroy(&never);
+}
+
 /* -------------------------------------------------------------------- gauge */
 
 static pthread_mutex_t mg = PTHREAD_MUTEX_INITIALIZER;
@@ -430,6 +526,7 @@ int main(void)
 	uncontended();
 	rw_pairs();
 	refusals();
+	run_cancel();
 	run_gauge();
 	printf("done\n");
 	return 0;
