@@ -31,7 +31,7 @@
  *              one write lock.
  *   cancel     three threads, blocked in pthread_cond_wait (cancelled_cond),
  *              sem_wait (cancelled_sem) and pthread_join (cancelled_join),
- *              are cancelled; each cleanup handler then runs for 600 ms, in
+ *              are cancelled; each cleanup handler then runs for 800 ms, in
  *              which no thread is blocked in a condvar or a semaphore and
  *              only main in a join. Prints `cancel_window START END` (realtime
  *              ns) for the part of it the test checks.
@@ -407,7 +407,7 @@ static _Atomic pid_t cancel_tids[3];
 
 static void slow_cleanup(void *arg)
 {
-	sleep_ms(600);
+	sleep_ms(800);
 	if (arg)
 		pthread_mutex_unlock(arg);
 }
@@ -481,7 +481,8 @@ static NOINLINE void run_cancel(void)
 		pthread_cancel(t[i]);
 	for (int i = 0; i < 3; i++)
 		join(t[i]);
-	printf("cancel_window %lld %lld\n", t0 + 100000000LL, t0 + 500000000LL);
+	/* Leaves time for the cancellations to arrive, and for the cleanups to end. */
+	printf("cancel_window %lld %lld\n", t0 + 250000000LL, t0 + 650000000LL);
 	pthread_cancel(sleeper);
 	join(sleeper);
 	sem_destroy(&never);
