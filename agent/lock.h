@@ -27,11 +27,21 @@ void weft_lock_hold_begin(struct weft_thread *t, const void *object);
 /* Ends the sampled hold: records a HOLD event. */
 void weft_lock_hold_end(struct weft_thread *t, const void *pc);
 
+/*
+ * A lock of `kind` was acquired, counted only: for locks whose release weft
+ * does not see (spin locks), whose hold must never be sampled — a sampled
+ * hold that never ends would stop the thread's sampling for good.
+ */
+static inline void weft_lock_counted(struct weft_thread *t, enum weft_wait_kind kind)
+{
+	weft_store_relaxed(&t->acquired[kind], weft_load_relaxed(&t->acquired[kind]) + 1);
+}
+
 /* A lock of `kind` was acquired by this thread (blocking or not). */
 static inline void weft_lock_acquired(struct weft_thread *t, enum weft_wait_kind kind,
 				      const void *object)
 {
-	weft_store_relaxed(&t->acquired[kind], weft_load_relaxed(&t->acquired[kind]) + 1);
+	weft_lock_counted(t, kind);
 	if (__builtin_expect(--t->hold_countdown == 0, 0))
 		weft_lock_hold_begin(t, object);
 }

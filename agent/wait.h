@@ -26,6 +26,7 @@
 #define WEFT_AGENT_WAIT_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/agent.h"
@@ -47,7 +48,8 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	uint64_t now = weft_clock_now();
 
 	w->t = t;
-	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT, .kind = (uint8_t)kind,
+	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT,
+					      .kind = (uint8_t)kind,
 					      .t0 = now };
 	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
 					      .pc = (uint64_t)(uintptr_t)pc };
@@ -107,5 +109,39 @@ static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
 	weft_record(w->t, &w->ev);
 	errno = saved;
 }
+
+/*
+ * A wait that a cancellation unwinds (condvar and semaphore waits and joins
+ * are cancellation points): the real call never returns, so weft_wait_end
+ * never runs, and the thread would stay on view as blocked — through its
+ * cleanup handlers — with the wait lost. A hook declares a guard with
+ * WEFT_WAIT_UNWIND, arms it after weft_wait_begin and disarms it after the
+ * end; if the frame is unwound in between (the build has -fexceptions, so a
+ * cleanup attribute runs on a forced unwind), the guard ends the wait with
+ * ECANCELED before the program's own cleanup handlers run, errno kept.
+ */
+struct weft_wait_unwind {
+	struct weft_wait *w; /* armed: the wait in progress */
+	bool sys;            /* the call is -1/errno style */
+};
+
+static inline void weft_wait_unwound(struct weft_wait_unwind *u)
+{
+	int saved;
+
+	if (__builtin_expect(u->w == NULL, 1))
+		return;
+	saved = errno;
+	if (u->sys) {
+		errno = ECANCELED;
+		weft_wait_end_sys(u->w, -1);
+	} else {
+		weft_wait_end(u->w, ECANCELED);
+	}
+	errno = saved;
+}
+
+#define WEFT_WAIT_UNWIND(name)                                                                     \
+	struct weft_wait_unwind name __attribute__((cleanup(weft_wait_unwound))) = { NULL, false }
 
 #endif

@@ -27,6 +27,7 @@
 	do {                                                                                       \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_COND);                      \
 		struct weft_wait w_;                                                               \
+		WEFT_WAIT_UNWIND(unwind_);                                                         \
 		uint64_t mark_, span_;                                                             \
 		int rc_;                                                                           \
                                                                                                    \
@@ -35,7 +36,9 @@
 		weft_lock_released(self_, m, WEFT_CALLER);                                         \
 		mark_ = weft_handoff_mark(c);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
+		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
+		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0 && (span_ = weft_handoff_take(c, mark_)) != 0)                        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end(&w_, rc_);                                                           \
@@ -61,6 +64,8 @@ WEFT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				       const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_timedwait);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(c, m, abstime); /* EINVAL at once: no wait, the mutex kept */
 	COND_WAIT(c, m, real(c, m, abstime));
 }
 
@@ -69,6 +74,8 @@ WEFT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
 				       const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_clockwait);
+	if (weft_hook_bad_deadline(clk, abstime))
+		return real(c, m, clk, abstime);
 	COND_WAIT(c, m, real(c, m, clk, abstime));
 }
 

@@ -10,6 +10,8 @@
 #define WEFT_HOOKS_HOOK_H
 
 #include <errno.h>
+#include <stdbool.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "agent/real.h"
@@ -33,6 +35,18 @@ static inline struct weft_thread *weft_hook_thread(unsigned family)
 	if (!weft_agent_ready() || !weft_hooks_enabled(family))
 		return NULL;
 	return weft_thread_current();
+}
+
+/*
+ * Whether a deadline is one glibc's timed waits reject with EINVAL before
+ * anything else (a clock its futexes do not support, a malformed tv_nsec):
+ * such a call never blocks, and the hooks pass it through untouched. A NULL
+ * deadline is left to the real call (glibc's rwlocks then wait forever).
+ */
+static inline bool weft_hook_bad_deadline(clockid_t clk, const struct timespec *abstime)
+{
+	return abstime && ((clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC) ||
+			   (unsigned long)abstime->tv_nsec >= 1000000000UL);
 }
 
 #endif

@@ -9,8 +9,17 @@
  * the hook take the slow path: the owner's thread id is read from the mutex
  * (glibc keeps it in every type), the wait is timed around the real blocking
  * call, and one WAIT event is recorded. The real call then decides
- * everything: a self-deadlock on an errorcheck mutex returns EDEADLK, a
- * normal one deadlocks, as natively.
+ * everything: a self-deadlock on a normal mutex deadlocks, as natively (and
+ * is timed: a wait on oneself); on an errorcheck mutex it returns EDEADLK at
+ * once, which is no wait, so that call is made untimed.
+ *
+ * Robust mutexes are the exception: glibc's trylock of a robust mutex that
+ * is no longer recoverable returns ENOTRECOVERABLE but leaves the lock word
+ * holding the caller's id (it unlocks only `if (oldval == id)`, after a
+ * compare-and-swap that left oldval 0), so a try in front of the program's
+ * lock would leave its mutex locked where natively it is not. For a robust
+ * mutex the hook reads the lock word instead: free (or its owner dead), the
+ * real call is made untimed; held, it is timed. Only telemetry is racy.
  */
 #include <pthread.h>
 
@@ -21,6 +30,32 @@
 static int mutex_owner(const pthread_mutex_t *m)
 {
 	return ((const volatile pthread_mutex_t *)m)->__data.__owner & 0x3fffffff;
+}
+
+/* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of the mutex kind, and its type bits. */
+#define MUTEX_KIND_ROBUST 16
+#define MUTEX_KIND_TYPE   3
+
+/*
+ * The try in front of a blocking acquisition: EBUSY when the call would
+ * block, else the result of an acquisition made (0, EOWNERDEAD, an error),
+ * or -1 when the real call is to be made untimed. That is the real trylock,
+ * but for a robust mutex (see above), whose lock word is read instead, and
+ * for an errorcheck mutex the caller holds: its lock returns EDEADLK at once.
+ */
+static int mutex_try(pthread_mutex_t *m, const struct weft_thread *self)
+{
+	const volatile pthread_mutex_t *v = m;
+	int rc;
+
+	if (!(v->__data.__kind & MUTEX_KIND_ROBUST))
+		rc = WEFT_REAL(pthread_mutex_trylock)(m);
+	else
+		rc = (v->__data.__lock & 0x3fffffff) ? EBUSY : -1;
+	if (rc == EBUSY && (v->__data.__kind & MUTEX_KIND_TYPE) == PTHREAD_MUTEX_ERRORCHECK &&
+	    mutex_owner(m) == self->tid)
+		return -1;
+	return rc;
 }
 
 /* The results with which a lock call returns holding the lock. */
@@ -41,14 +76,31 @@ static bool acquired(int rc)
                                                                                                    \
 		if (!self_)                                                                        \
 			return call;                                                               \
-		rc_ = WEFT_REAL(pthread_mutex_trylock)(m);                                         \
+		rc_ = mutex_try(m, self_);                                                         \
 		if (rc_ == EBUSY) {                                                                \
 			weft_wait_begin(&w_, self_, WEFT_WAIT_MUTEX, m, WEFT_CALLER);              \
 			weft_wait_holder(&w_, mutex_owner(m));                                     \
 			rc_ = call;                                                                \
 			weft_wait_end(&w_, rc_);                                                   \
+		} else if (rc_ == -1) {                                                            \
+			rc_ = call;                                                                \
 		}                                                                                  \
 		if (acquired(rc_))                                                                 \
+			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
+		return rc_;                                                                        \
+	} while (0)
+
+/*
+ * A timed acquisition with a deadline glibc rejects: it returns EINVAL at
+ * once if the mutex is held, or acquires a free one without looking at the
+ * deadline. Either way no wait: the real call, untimed, counted if acquired.
+ */
+#define MUTEX_UNTIMED(m, call)                                                                     \
+	do {                                                                                       \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
+		int rc_ = call;                                                                    \
+                                                                                                   \
+		if (self_ && acquired(rc_))                                                        \
 			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
 		return rc_;                                                                        \
 	} while (0)
@@ -72,6 +124,8 @@ WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 WEFT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_timedlock);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		MUTEX_UNTIMED(m, real(m, abstime));
 	MUTEX_ACQUIRE(m, real(m, abstime));
 }
 
@@ -83,6 +137,8 @@ WEFT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk,
 	/* Other clocks are EINVAL before anything is tried: pass them through. */
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return real(m, clk, abstime);
+	if (weft_hook_bad_deadline(clk, abstime))
+		MUTEX_UNTIMED(m, real(m, clk, abstime));
 	MUTEX_ACQUIRE(m, real(m, clk, abstime));
 }
 
@@ -139,7 +195,7 @@ WEFT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 		weft_wait_end(&w, rc);
 	}
 	if (rc == 0)
-		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+		weft_lock_counted(self, WEFT_WAIT_SPIN); /* no unlock hook: never sampled */
 	return rc;
 }
 
@@ -151,6 +207,6 @@ WEFT_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 	int rc = real(l);
 
 	if (self && rc == 0)
-		weft_lock_acquired(self, WEFT_WAIT_SPIN, (const void *)l);
+		weft_lock_counted(self, WEFT_WAIT_SPIN);
 	return rc;
 }

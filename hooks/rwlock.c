@@ -28,7 +28,9 @@ static int rwlock_writer(const pthread_rwlock_t *rw)
 		if (!self_)                                                                        \
 			return call;                                                               \
 		rc_ = WEFT_REAL(try)(rw);                                                          \
-		if (rc_ == EBUSY) {                                                                \
+		if (rc_ == EBUSY && rwlock_writer(rw) == self_->tid) {                             \
+			rc_ = call; /* the caller writes: EDEADLK at once */                       \
+		} else if (rc_ == EBUSY) {                                                         \
 			weft_wait_begin(&w_, self_, kind, rw, WEFT_CALLER);                        \
 			weft_wait_holder(&w_, rwlock_writer(rw));                                  \
 			rc_ = call;                                                                \
@@ -62,6 +64,9 @@ WEFT_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 WEFT_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_timedrdlock);
+	/* glibc rejects a malformed deadline even when the lock is free. */
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(rw, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_READ, pthread_rwlock_tryrdlock, real(rw, abstime));
 }
 
@@ -69,6 +74,8 @@ WEFT_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct ti
 WEFT_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_timedwrlock);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(rw, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_WRITE, pthread_rwlock_trywrlock, real(rw, abstime));
 }
 
@@ -77,7 +84,7 @@ WEFT_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
 					   const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_clockrdlock);
-	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+	if (weft_hook_bad_deadline(clk, abstime))
 		return real(rw, clk, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_READ, pthread_rwlock_tryrdlock, real(rw, clk, abstime));
 }
@@ -87,7 +94,7 @@ WEFT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
 					   const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(pthread_rwlock_clockwrlock);
-	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
+	if (weft_hook_bad_deadline(clk, abstime))
 		return real(rw, clk, abstime);
 	RWLOCK_ACQUIRE(rw, WEFT_WAIT_RWLOCK_WRITE, pthread_rwlock_trywrlock,
 		       real(rw, clk, abstime));

@@ -1,36 +1,57 @@
 /*
  * Semaphore and barrier hooks.
  *
- * sem_wait tries first (sem_trywait takes a unit exactly when sem_wait would
- * at once; like glibc's own fast path, it is no cancellation point then), and
- * times only a wait that blocks. sem_post leaves the poster's current span on
- * the semaphore (agent/handoff.h); a blocked waiter that then takes a unit
- * gets it as a `sem.post` link. A barrier wait blocks for every thread but
- * the last to arrive, so each is timed.
+ * sem_wait never tries first: glibc's sem_wait and sem_timedwait are
+ * cancellation points even when a unit is available, and sem_timedwait and
+ * sem_clockwait reject a malformed deadline or clock before they look at the
+ * value, so a sem_trywait in front would change what they do. Instead the
+ * hook reads the semaphore's value (glibc keeps it in the first word): a
+ * positive value means the real call will most likely take a unit at once,
+ * and it is made untimed; only a call made on an empty semaphore is timed.
+ * Either way the real call alone decides the result, the blocking and the
+ * cancellation. sem_post leaves the poster's current span on the semaphore
+ * (agent/handoff.h); a blocked waiter that then takes a unit gets it as a
+ * `sem.post` link. A barrier wait blocks for every thread but the last to
+ * arrive, so each is timed.
  */
 #include <semaphore.h>
+#include <stdint.h>
 
 #include "agent/handoff.h"
 #include "hooks/hook.h"
 
-/* The shape of every blocking semaphore wait; `call` returns 0 or -1 with errno. */
+/*
+ * The semaphore's value; a racy read of the program's semaphore, on purpose.
+ * glibc's struct new_sem: with 64-bit atomics, the value is the low half of
+ * the first 64-bit word; otherwise the first 32-bit word shifted right once.
+ */
+static uint32_t sem_value(const sem_t *s)
+{
+#if __WORDSIZE == 64
+	uint64_t data = *(const volatile uint64_t *)(const void *)s;
+
+	return (uint32_t)data;
+#else
+	return *(const volatile uint32_t *)(const void *)s >> 1;
+#endif
+}
+
+/* The shape of every semaphore wait; `call` returns 0 or -1 with errno. */
 #define SEM_WAIT(s, call)                                                                          \
 	do {                                                                                       \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_SEM);                       \
 		struct weft_wait w_;                                                               \
+		WEFT_WAIT_UNWIND(unwind_);                                                         \
 		uint64_t mark_, span_;                                                             \
-		int saved_ = errno, rc_;                                                           \
+		int rc_;                                                                           \
                                                                                                    \
-		if (!self_)                                                                        \
+		if (!self_ || sem_value(s) != 0)                                                   \
 			return call;                                                               \
-		if (WEFT_REAL(sem_trywait)(s) == 0)                                                \
-			return 0;                                                                  \
-		if (errno != EAGAIN)                                                               \
-			return call; /* EINVAL and the like: the real call says so */             \
-		errno = saved_;                                                                    \
 		mark_ = weft_handoff_mark(s);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_SEM, s, WEFT_CALLER);                        \
+		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
+		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_)) != 0)                        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
@@ -53,6 +74,8 @@ WEFT_EXPORT int sem_wait(sem_t *s)
 WEFT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(sem_timedwait);
+	if (weft_hook_bad_deadline(CLOCK_REALTIME, abstime))
+		return real(s, abstime); /* EINVAL, never blocks */
 	SEM_WAIT(s, real(s, abstime));
 }
 
@@ -60,6 +83,8 @@ WEFT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)
 WEFT_EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abstime)
 {
 	WEFT_REAL_OR_FAIL(sem_clockwait);
+	if (weft_hook_bad_deadline(clk, abstime))
+		return real(s, clk, abstime); /* EINVAL, never blocks */
 	SEM_WAIT(s, real(s, clk, abstime));
 }
 
@@ -101,6 +126,7 @@ WEFT_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 		return real(b);
 	weft_wait_begin(&w, self, WEFT_WAIT_BARRIER, b, WEFT_CALLER);
 	rc = real(b);
-	weft_wait_end(&w, rc);
+	/* The serial thread's -1 is a success, not a result worth an attribute. */
+	weft_wait_end(&w, rc == PTHREAD_BARRIER_SERIAL_THREAD ? 0 : rc);
 	return rc;
 }

@@ -106,9 +106,10 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
  */
 #define JOIN(call)                                                                                 \
 	do {                                                                                       \
-		int (*tryjoin_)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);              \
+		int (*tryjoin_)(pthread_t, void **) = WEFT_REAL(pthread_tryjoin_np);               \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_THREAD);                    \
 		struct weft_wait w_;                                                               \
+		WEFT_WAIT_UNWIND(unwind_);                                                         \
 		int rc_;                                                                           \
                                                                                                    \
 		if (!self_ || !tryjoin_)                                                           \
@@ -117,7 +118,9 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		if (rc_ != EBUSY)                                                                  \
 			return rc_;                                                                \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_JOIN, (const void *)th, WEFT_CALLER);        \
+		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
+		unwind_.w = NULL;                                                                  \
 		weft_wait_end(&w_, rc_);                                                           \
 		return rc_;                                                                        \
 	} while (0)

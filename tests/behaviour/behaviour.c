@@ -47,6 +47,15 @@ static int contract(void)
 	check_signal_target();
 	check_many();
 	check_nested();
+	check_mutex_types();
+	check_mutex_pp();
+	check_mutex_deadlines();
+	check_mutex_robust();
+	check_spin();
+	check_rwlock();
+	check_cond();
+	check_sem();
+	check_barrier();
 	return 0;
 }
 

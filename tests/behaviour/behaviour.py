@@ -13,6 +13,7 @@ written its OTLP JSON Lines file; the disabled run must have written nothing.
     behaviour.py contract   LIBWEFT BEHAVIOUR
     behaviour.py alloc      LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py own-malloc LIBWEFT OWN_MALLOC
+    behaviour.py mutex-malloc LIBWEFT MUTEX_MALLOC
     behaviour.py malloc-conf LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py bootstrap  LIBWEFT EARLY_MAIN RTLD_NEXT DLOPEN_MAIN LIBDLCTOR
     behaviour.py symbols    LIBWEFT LIBWEFT_MAP HOOKS_ARCHIVE NM
@@ -136,6 +137,24 @@ class Run:
                                 spans.append(s)
         return spans
 
+    def metric(self, name, want):
+        """A sum point's value, from the last export that has it (None if absent)."""
+        value = None
+        for f in self.outputs:
+            with open(f) as fh:
+                for line in fh:
+                    for rm in json.loads(line).get("resourceMetrics", []):
+                        for sm in rm.get("scopeMetrics", []):
+                            for m in sm.get("metrics", []):
+                                if m["name"] != name:
+                                    continue
+                                for p in m.get("sum", {}).get("dataPoints", []):
+                                    a = {x["key"]: next(iter(x["value"].values()), None)
+                                         for x in p.get("attributes", [])}
+                                    if a == want:
+                                        value = int(p.get("asInt", 0))
+        return value
+
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -216,7 +235,12 @@ def cmd_contract(lib, prog):
 def cmd_alloc(lib, alloc_check, jemalloc_check=None):
     compare(lib, "alloc-check", [alloc_check]).cleanup()
     if jemalloc_check:
-        compare(lib, "jemalloc-check", [jemalloc_check]).cleanup()
+        # jemalloc's own mutexes (pthread_mutex_trylock/lock) go through weft's hooks.
+        w = compare(lib, "jemalloc-check", [jemalloc_check], want_rc=0)
+        n = w.metric("weft.lock.acquisitions", {"weft.wait.kind": "mutex"})
+        check(n is not None and n > 0, "jemalloc-check: jemalloc's mutex acquisitions were "
+              f"seen by weft's hooks (weft.lock.acquisitions{{mutex}} = {n})")
+        w.cleanup()
     else:
         print("note: jemalloc-check not built (no jemalloc pkg-config); skipped")
 
@@ -310,6 +334,23 @@ def cmd_own_malloc(lib, prog):
                   "bookkeeping (strict)", detail)
     for r in (native, weft, disabled):
         r.cleanup()
+
+
+def cmd_mutex_malloc(lib, prog):
+    """
+    mutex-malloc's malloc takes a pthread mutex (see there): the hooks run
+    inside the program's allocator before weft is initialised, while weft
+    resolves its symbols, around fork() in atfork handlers and contended
+    from four threads. Each lock must be real: the program checks mutual
+    exclusion itself and must print the same under weft. Its threads lock
+    the allocator 48,000 times after main starts (2 x 4 threads x 3,000
+    malloc+free pairs); weft must have counted at least those.
+    """
+    w = compare(lib, "mutex-malloc", [prog], want_rc=0)
+    n = w.metric("weft.lock.acquisitions", {"weft.wait.kind": "mutex"})
+    check(n is not None and n >= 48000, "mutex-malloc: the allocator's acquisitions counted "
+          f"(weft.lock.acquisitions{{mutex}} = {n}, at least 48000)")
+    w.cleanup()
 
 
 def cmd_malloc_conf(lib, alloc_check, jemalloc_check=None):
@@ -477,6 +518,8 @@ def main():
         cmd_alloc(lib, args[1], args[2] if len(args) > 2 and args[2] else None)
     elif cmd == "own-malloc":
         cmd_own_malloc(lib, args[1])
+    elif cmd == "mutex-malloc":
+        cmd_mutex_malloc(lib, args[1])
     elif cmd == "malloc-conf":
         cmd_malloc_conf(lib, args[1], args[2] if len(args) > 2 and args[2] else None)
     elif cmd == "bootstrap":

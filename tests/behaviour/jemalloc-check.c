@@ -51,7 +51,7 @@ struct seen {
 	int named;
 };
 
-static const size_t sizes[6] = {1, 100, 1000, 5000, 70000, 1 << 20};
+static const size_t sizes[6] = { 1, 100, 1000, 5000, 70000, 1 << 20 };
 
 static void *worker(void *arg)
 {
@@ -77,6 +77,31 @@ static void *worker(void *arg)
 static void *nothing(void *arg)
 {
 	return arg;
+}
+
+/*
+ * Four threads allocating and freeing at once, small and large sizes: the
+ * large ones take jemalloc's arena and extent mutexes (through
+ * pthread_mutex_trylock/lock, weft's hooks), contended.
+ */
+static void *churn(void *arg)
+{
+	void *blocks[64];
+	int ok = 1;
+
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < 64; i++) {
+			size_t n = (size_t)1 << ((round + i) % 18);
+
+			blocks[i] = malloc(n);
+			ok &= blocks[i] != NULL;
+			if (blocks[i])
+				memset(blocks[i], i, n < 64 ? n : 64);
+		}
+		for (int i = 0; i < 64; i++)
+			free(blocks[i]);
+	}
+	return ok ? NULL : (void *)1;
 }
 
 int main(void)
@@ -172,5 +197,16 @@ int main(void)
 		zero &= c[i] == 0;
 	printf("calloc zeroed: %d\n", zero);
 	free(c);
+
+	rc = 0;
+	for (int i = 0; i < N; i++)
+		rc |= pthread_create(&t[i], NULL, churn, NULL);
+	for (int i = 0; i < N; i++) {
+		void *ret = (void *)1;
+
+		rc |= pthread_join(t[i], &ret);
+		rc |= ret != NULL;
+	}
+	printf("concurrent threads: %s\n", rc ? "error" : "ok");
 	return 0;
 }
