@@ -36,6 +36,12 @@
  *                         (default 300), so a test never leaves it behind.
  *   --tls-cert FILE       OTLP_RECEIVER_TLS_CERT, OTLP_RECEIVER_TLS_KEY: serve
  *   --tls-key FILE        https with this PEM certificate and key.
+ *   --mode M              OTLP_RECEIVER_MODE: how a collector misbehaves, after
+ *                         the request was read and recorded:
+ *                         normal   answer (the default);
+ *                         hang     never answer (the connection stays open);
+ *                         endless  answer 200 with a body that never ends;
+ *                         reset    reset the connection (TCP RST), no answer.
  *
  * The first line on stdout is "listening 127.0.0.1:PORT".
  *
@@ -65,7 +71,10 @@ const OPTIONS = {
     max_seconds: ['OTLP_RECEIVER_MAX_SECONDS', Number, 300],
     tls_cert: ['OTLP_RECEIVER_TLS_CERT', String, null],
     tls_key: ['OTLP_RECEIVER_TLS_KEY', String, null],
+    mode: ['OTLP_RECEIVER_MODE', String, 'normal'],
 };
+
+const MODES = ['normal', 'hang', 'endless', 'reset'];
 
 function usage(msg) {
     process.stderr.write(`receiver.js: ${msg}\n`);
@@ -111,6 +120,8 @@ function parseConfig(argv, env) {
     for (const n of ['port', 'status', 'fail_count', 'delay_ms', 'max_seconds'])
         if (!Number.isFinite(cfg[n]))
             usage(`--${n.replace(/_/g, '-')} needs a number`);
+    if (!MODES.includes(cfg.mode))
+        usage(`--mode must be one of ${MODES.join(', ')}`);
     cfg.path_signals = pathSignals;
     return cfg;
 }
@@ -179,6 +190,28 @@ function chooseStatus() {
     return 200;
 }
 
+/* The collector's misbehaviour (--mode), once the request is recorded. */
+function misbehave(req, res) {
+    if (cfg.mode === 'hang')
+        return; /* the socket stays open, unanswered, until the client gives up */
+    if (cfg.mode === 'reset') {
+        req.socket.resetAndDestroy();
+        return;
+    }
+    /* endless: a 200 whose chunked body goes on until the client hangs up. */
+    res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+    const chunk = Buffer.alloc(16384, 0x0a);
+    let closed = false;
+    res.on('close', () => { closed = true; });
+    const pump = () => {
+        while (!closed && res.write(chunk))
+            ;
+        if (!closed)
+            res.once('drain', pump);
+    };
+    pump();
+}
+
 async function handle(req, res) {
     const path = req.url;
     if (path.split('?')[0] === '/control')
@@ -240,6 +273,8 @@ async function handle(req, res) {
         line.status = httpStatus;
     }
     record(line);
+    if (cfg.mode !== 'normal')
+        return misbehave(req, res);
 
     if (cfg.delay_ms > 0)
         await sleep(cfg.delay_ms);
