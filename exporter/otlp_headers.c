@@ -100,7 +100,7 @@ void weft_otlp_headers_problems(const struct weft_otlp_headers *h, const char *v
 	}
 	if (o < outlen)
 		snprintf(out + o, outlen - o,
-			 "); header names and values are not shown, they may be secrets");
+			 "); names and values are not shown");
 }
 
 /*
