@@ -222,8 +222,9 @@ static void test_retryable_vs_final(void)
 	SCRIPT(S503, OK);
 	expect_int(send(&st, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
-	/* The wait was the backoff (1 s, jittered to exactly 1 s here). */
-	expect_int(w.starts[1] - w.starts[0], 1 * S + MS);
+	/* The wait was the backoff (1 s, jittered to the middle here). */
+	expect_int(w.starts[1] - w.starts[0], weft_otlp_jitter(1 * S, 512) + MS);
+	expect_true(weft_otlp_jitter(1 * S, 512) > 1 * S - MS / 1000);
 
 	SCRIPT(S400, OK);
 	expect_int(send(&st, &ex, 30 * S, &r), -EIO);
@@ -271,7 +272,7 @@ static void test_backoff_grows_capped(void)
 	expect_int(send(&st, &ex, 60 * S, &r), 0);
 	expect_int(r.attempts, 7);
 	for (size_t i = 0; i < 6; i++)
-		expect_int(w.starts[i + 1] - w.starts[i], gaps[i] + MS);
+		expect_int(w.starts[i + 1] - w.starts[i], weft_otlp_jitter(gaps[i], 512) + MS);
 }
 
 static void test_deadline(void)
@@ -287,10 +288,12 @@ static void test_deadline(void)
 	expect_int(send(&st, &ex, 10 * S, &r), -EAGAIN);
 	expect_int(r.attempts, 4);
 	expect_true(w.now <= t0 + 10 * S);
-	expect_int(w.starts[3] - t0, 7 * S + 3 * MS);
+	expect_int(w.starts[3] - t0, weft_otlp_jitter(1 * S, 512) + weft_otlp_jitter(2 * S, 512) +
+					     weft_otlp_jitter(4 * S, 512) + 3 * MS);
 
 	/* An attempt is bounded by what is left of the export's time. */
 	SCRIPT(HANG);
+	st = (struct weft_otlp_retry){0};
 	t0 = w.now;
 	expect_int(send(&st, &ex, 3 * S, &r), -ETIMEDOUT);
 	expect_int(r.attempts, 1);
