@@ -194,13 +194,28 @@ def check_refused():
     if not path:
         return
     # Still refused: the file is kept as it was, and the status says so.
-    p = send(path, f"http://127.0.0.1:{port}")
+    fast = {"OTEL_BSP_EXPORT_TIMEOUT": "1s", "OTEL_METRIC_EXPORT_TIMEOUT": "1s"}
+    p = send(path, f"http://127.0.0.1:{port}", env=fast)
     check(p.returncode != 0, "weft send to a refused port: non-zero status")
     equal(len(p.stderr.splitlines()), 1, f"weft send failing: one line: {p.stderr!r}")
     check(path in p.stderr and "onnect" in p.stderr, f"weft send failing says why: {p.stderr!r}")
     check(os.path.exists(path), "weft send failing: the file is kept")
     equal(sum(n for s, n, _ in read_spool(path) if s == "traces"), 7, "kept whole")
-    check_send(path, "refused", POOL_SPANS)
+    # Spans delivered, metrics refused: the file keeps only the metrics request, so that
+    # sending it again sends nothing twice.
+    with Receiver() as rx:
+        p = send(path, rx.url, env=dict(fast, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=
+                                         f"http://127.0.0.1:{port}/v1/metrics"))
+        tr = rx.requests("traces", wait=2)
+    check(p.returncode != 0, "weft send, metrics refused: non-zero status")
+    check("could not deliver 1 metrics request" in p.stderr and "delivered 7 spans" in p.stderr,
+          f"weft send, metrics refused: says what was and was not delivered: {p.stderr!r}")
+    equal(collections.Counter(s["name"] for s in otlptest.spans_of(tr)), POOL_SPANS,
+          "weft send, metrics refused: the spans were delivered")
+    equal([s for s, _, _ in read_spool(path)], ["metrics"],
+          "weft send, metrics refused: the file keeps the metrics request only")
+    equal(stat.S_IMODE(os.stat(path).st_mode), 0o600, "the rewritten spool's mode")
+    check_send(path, "refused", collections.Counter(), metric_requests=1)
 
 
 def check_reset():
