@@ -79,8 +79,8 @@ void weft_otlp_headers_problems(const struct weft_otlp_headers *h, const char *v
 	    [WEFT_OTLP_HDR_NOT_PAIR] = "not key=value",
 	    [WEFT_OTLP_HDR_INVALID] = "not a valid HTTP header name or value",
 	    [WEFT_OTLP_HDR_RESERVED] = "a header weft sets itself",
-	    [WEFT_OTLP_HDR_TOO_MANY] = "over the limit of " WEFT_OTLP_STR(WEFT_OTLP_MAX_HEADERS)
-				       " headers",
+	    [WEFT_OTLP_HDR_TOO_MANY] =
+		"over the limit of " WEFT_OTLP_STR(WEFT_OTLP_MAX_HEADERS) " headers",
 	};
 	size_t total = 0, o;
 	int k = 0;
@@ -99,8 +99,7 @@ void weft_otlp_headers_problems(const struct weft_otlp_headers *h, const char *v
 				      h->ignored[i], why[i]);
 	}
 	if (o < outlen)
-		snprintf(out + o, outlen - o,
-			 "); names and values are not shown");
+		snprintf(out + o, outlen - o, "); names and values are not shown");
 }
 
 /*

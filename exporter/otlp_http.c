@@ -80,8 +80,8 @@ static void log_partial_success(struct weft_otlp_channel *ch)
 
 	if (ch->partial_logged || !k->body_len)
 		return;
-	if (weft_otlp_decode_partial_success((int)ch->signal, k->body, k->body_len, &rejected,
-					     msg, sizeof(msg)) != 0)
+	if (weft_otlp_decode_partial_success((int)ch->signal, k->body, k->body_len, &rejected, msg,
+					     sizeof(msg)) != 0)
 		return;
 	if (rejected <= 0 && !msg[0])
 		return;
@@ -112,8 +112,8 @@ static void report_failure(struct weft_otlp_channel *ch, const struct weft_otlp_
  * At exit: a body that could not be delivered in the exit budget is kept in
  * the spool; the one line about it comes at shutdown.
  */
-static int spool(struct weft_otlp *o, struct weft_otlp_channel *ch, const uint8_t *buf,
-		 size_t len, size_t items, const struct weft_otlp_result *r)
+static int spool(struct weft_otlp *o, struct weft_otlp_channel *ch, const uint8_t *buf, size_t len,
+		 size_t items, const struct weft_otlp_result *r)
 {
 	if (!o->spool_shown) {
 		o->spool_shown = ch->shown;
@@ -140,7 +140,8 @@ static int deliver(struct weft_otlp *o, struct weft_otlp_channel *ch, uint8_t *b
 		err = weft_gzip_compress(o->gz, buf, len, &body, &body_len);
 		if (err) {
 			r->err = r->f.err = err;
-			snprintf(r->f.why, sizeof(r->f.why), "cannot compress (%s)", strerror(-err));
+			snprintf(r->f.why, sizeof(r->f.why), "cannot compress (%s)",
+				 strerror(-err));
 			weft_free(buf);
 			return err;
 		}

@@ -142,8 +142,9 @@ int weft_otlp_retry_send(struct weft_otlp_retry *st, const struct weft_otlp_env 
 		if (once || (ex->seen_ns && res->f.transport))
 			break;
 		wake = weft_clock_after(env->now(env->arg),
-					res->f.has_retry_after ? res->f.retry_after_ns
-							       : weft_otlp_jitter(backoff, env->random(env->arg)));
+					res->f.has_retry_after
+					    ? res->f.retry_after_ns
+					    : weft_otlp_jitter(backoff, env->random(env->arg)));
 		backoff = weft_otlp_backoff_next(backoff);
 		if (!wait_until(&t, wake))
 			break;

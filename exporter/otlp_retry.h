@@ -58,8 +58,8 @@ enum weft_otlp_outcome {
 
 /* Why an attempt failed. */
 struct weft_otlp_failure {
-	int err;        /* what the export returns */
-	long kind;      /* an HTTP status, or 1000 + a transport code: one message per kind */
+	int err;	/* what the export returns */
+	long kind;	/* an HTTP status, or 1000 + a transport code: one message per kind */
 	bool transport; /* no HTTP answer (refused, reset, timed out, ...) */
 	bool has_retry_after;
 	uint64_t retry_after_ns;
@@ -115,10 +115,10 @@ struct weft_otlp_retry {
 };
 
 struct weft_otlp_result {
-	int err;	   /* 0: delivered */
-	unsigned attempts; /* requests made */
-	bool final;	   /* a failure another attempt would repeat (not worth keeping) */
-	bool cooling;	   /* failed at once: the collector was found down moments ago */
+	int err;		    /* 0: delivered */
+	unsigned attempts;	    /* requests made */
+	bool final;		    /* a failure another attempt would repeat (not worth keeping) */
+	bool cooling;		    /* failed at once: the collector was found down moments ago */
 	struct weft_otlp_failure f; /* the last failure */
 };
 

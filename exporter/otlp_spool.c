@@ -41,8 +41,7 @@ static void dir_of(const char *path, char *out, size_t outlen)
 }
 
 /* dir/weft-<service>-<pid><suffix>.spool, with dir made absolute. */
-static void name_in(const char *dir, const char *service, int pid, int n, char *out,
-		    size_t outlen)
+static void name_in(const char *dir, const char *service, int pid, int n, char *out, size_t outlen)
 {
 	char file[WEFT_CONFIG_STR], cwd[WEFT_OTLP_SPOOL_PATH / 2];
 
@@ -57,16 +56,6 @@ static void name_in(const char *dir, const char *service, int pid, int n, char *
 			 strcmp(dir, ".") ? "/" : "", file);
 	else
 		snprintf(out, outlen, "%s/%s", dir, file);
-}
-
-void weft_otlp_spool_path(const char *output_pattern, const char *service, int pid, char *out,
-			  size_t outlen)
-{
-	char expanded[WEFT_CONFIG_STR + 64], dir[WEFT_CONFIG_STR + 64];
-
-	weft_config_expand_path(output_pattern, service, pid, expanded, sizeof(expanded));
-	dir_of(expanded, dir, sizeof(dir));
-	name_in(dir, service, pid, 0, out, outlen);
 }
 
 int weft_otlp_spool_create(const char *path)
@@ -151,9 +140,8 @@ static int spool_open_new(struct weft_otlp_spool *s, const char *output_pattern,
 	return first;
 }
 
-int weft_otlp_spool_add(struct weft_otlp_spool *s, const char *output_pattern,
-			const char *service, int signal, const uint8_t *body, size_t len,
-			size_t items)
+int weft_otlp_spool_add(struct weft_otlp_spool *s, const char *output_pattern, const char *service,
+			int signal, const uint8_t *body, size_t len, size_t items)
 {
 	int fd, err;
 

@@ -43,20 +43,12 @@ struct weft_otlp_spool {
 };
 
 /*
- * The spool's name for this process: the directory of output_pattern
- * (WEFT_OUTPUT) expanded, made absolute, and weft-<service>-<pid>.spool.
- */
-void weft_otlp_spool_path(const char *output_pattern, const char *service, int pid, char *out,
-			  size_t outlen);
-
-/*
  * Appends one request body (signal 0 traces, 1 metrics) to s, creating the
  * file at the first call (see above for where). Returns 0, or a negative errno
  * after counting the request as lost (s->err says why).
  */
-int weft_otlp_spool_add(struct weft_otlp_spool *s, const char *output_pattern,
-			const char *service, int signal, const uint8_t *body, size_t len,
-			size_t items);
+int weft_otlp_spool_add(struct weft_otlp_spool *s, const char *output_pattern, const char *service,
+			int signal, const uint8_t *body, size_t len, size_t items);
 
 /* Creates path (O_EXCL, O_NOFOLLOW, 0600) with the spool header; a descriptor or -errno. */
 int weft_otlp_spool_create(const char *path);

@@ -234,8 +234,8 @@ static CURLcode run_transfer(struct weft_otlp_conn *k, struct weft_otlp_try *t)
 			break;
 		}
 		/* CURLOPT_TIMEOUT_MS bounds the transfer; the exit may end it sooner. */
-		mc = c->multi_wait(k->multi, NULL, 0, (int)(WEFT_OTLP_NAP / WEFT_OTLP_NSEC_PER_MSEC),
-				   NULL);
+		mc = c->multi_wait(k->multi, NULL, 0,
+				   (int)(WEFT_OTLP_NAP / WEFT_OTLP_NSEC_PER_MSEC), NULL);
 		if (mc != CURLM_OK)
 			break;
 	}
@@ -244,7 +244,8 @@ static CURLcode run_transfer(struct weft_otlp_conn *k, struct weft_otlp_try *t)
 			result = msg->data.result;
 	if (cut) {
 		result = CURLE_OPERATION_TIMEDOUT;
-		snprintf(k->errbuf, sizeof(k->errbuf), "no answer before the program's exit deadline");
+		snprintf(k->errbuf, sizeof(k->errbuf),
+			 "no answer before the program's exit deadline");
 	}
 	if (mc != CURLM_OK && !k->errbuf[0])
 		snprintf(k->errbuf, sizeof(k->errbuf), "%s", c->multi_strerror(mc));
@@ -255,8 +256,7 @@ static CURLcode run_transfer(struct weft_otlp_conn *k, struct weft_otlp_try *t)
 }
 
 enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, size_t len,
-					      struct weft_otlp_try *t,
-					      struct weft_otlp_failure *f)
+					      struct weft_otlp_try *t, struct weft_otlp_failure *f)
 {
 	struct weft_otlp_conn *k = arg;
 	const struct weft_curl *c = k->c;
@@ -306,7 +306,7 @@ enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, si
 		 k->status_line[0] ? k->status_line : "an HTTP response without a status");
 	if (!weft_otlp_status_retryable(status))
 		return WEFT_OTLP_FINAL;
-	f->has_retry_after = weft_otlp_retry_after_parse(k->retry_after, time(NULL), c->getdate,
-							  &f->retry_after_ns);
+	f->has_retry_after =
+	    weft_otlp_retry_after_parse(k->retry_after, time(NULL), c->getdate, &f->retry_after_ns);
 	return WEFT_OTLP_RETRY;
 }

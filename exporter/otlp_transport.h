@@ -34,7 +34,7 @@
 #include "exporter/otlp_retry.h"
 #include "exporter/sockets.h"
 
-#define WEFT_OTLP_RESPONSE_MAX (64 * 1024)
+#define WEFT_OTLP_RESPONSE_MAX	(64 * 1024)
 #define WEFT_OTLP_MAX_ABANDONED 8
 
 struct weft_otlp_conn {
@@ -65,8 +65,7 @@ int weft_otlp_conn_init(struct weft_otlp_conn *k);
 
 /* A struct weft_otlp_transport attempt; arg is the conn. */
 enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, size_t len,
-					      struct weft_otlp_try *t,
-					      struct weft_otlp_failure *f);
+					      struct weft_otlp_try *t, struct weft_otlp_failure *f);
 
 /* A forked child's copy of the parent's connection: closed here, never used. */
 void weft_otlp_conn_retire(struct weft_otlp_conn *k);

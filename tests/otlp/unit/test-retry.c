@@ -35,12 +35,12 @@ uint64_t weft_ids_next(struct weft_rng *rng)
 /* --- The fake world ------------------------------------------------------ */
 
 enum step {
-	OK,      /* 200 */
-	S503,    /* 503 without Retry-After */
+	OK,	 /* 200 */
+	S503,	 /* 503 without Retry-After */
 	S503_RA, /* 503 with Retry-After: ra_ns */
-	S400,    /* 400: final */
+	S400,	 /* 400: final */
 	REFUSED, /* connection refused: a transport failure, at once */
-	HANG,    /* no answer: the attempt runs to its limit (or the moving deadline) */
+	HANG,	 /* no answer: the attempt runs to its limit (or the moving deadline) */
 };
 
 static struct {
@@ -141,7 +141,7 @@ static void script(size_t n, const enum step *steps)
 	w.n_steps = n;
 }
 
-#define SCRIPT(...)                                                                               \
+#define SCRIPT(...)                                                                                \
 	do {                                                                                       \
 		const enum step s_[] = {__VA_ARGS__};                                              \
 		script(sizeof(s_) / sizeof(s_[0]), s_);                                            \
@@ -289,7 +289,7 @@ static void test_deadline(void)
 	expect_int(r.attempts, 4);
 	expect_true(w.now <= t0 + 10 * S);
 	expect_int(w.starts[3] - t0, weft_otlp_jitter(1 * S, 512) + weft_otlp_jitter(2 * S, 512) +
-					     weft_otlp_jitter(4 * S, 512) + 3 * MS);
+					 weft_otlp_jitter(4 * S, 512) + 3 * MS);
 
 	/* An attempt is bounded by what is left of the export's time. */
 	SCRIPT(HANG);
