@@ -29,6 +29,8 @@
 #include "exporter/resource.h"
 
 #define WEFT_OTLP_SEEN_KINDS 16
+/* The most of the exit's wait kept for writing the spool after the budget. */
+#define WEFT_OTLP_SPOOL_RESERVE (250 * WEFT_OTLP_NSEC_PER_MSEC)
 #define WEFT_OTLP_URL_MAX    (WEFT_CONFIG_STR + 16)
 
 struct weft_otlp_channel {
@@ -365,6 +367,21 @@ static int open_channels(struct weft_otlp *o, const struct weft_config *cfg, con
 	return err;
 }
 
+/*
+ * The exit budget: WEFT_EXIT_TIMEOUT, less room to write the spool when it
+ * comes close to OTEL_BSP_EXPORT_TIMEOUT, which is how long the exiting
+ * thread waits for the final export (exporter.c): a fifth of that wait, at
+ * most WEFT_OTLP_SPOOL_RESERVE, stays for writing what was not delivered.
+ */
+static uint64_t exit_budget(const struct weft_config *cfg)
+{
+	uint64_t wait = cfg->bsp_export_timeout_ns, reserve = wait / 5;
+
+	if (reserve > WEFT_OTLP_SPOOL_RESERVE)
+		reserve = WEFT_OTLP_SPOOL_RESERVE;
+	return cfg->exit_timeout_ns < wait - reserve ? cfg->exit_timeout_ns : wait - reserve;
+}
+
 static struct weft_otlp *otlp_new(const struct weft_config *cfg, const bool want[2], bool quiet)
 {
 	const struct weft_curl *c = NULL;
@@ -390,7 +407,7 @@ static struct weft_otlp *otlp_new(const struct weft_config *cfg, const bool want
 	o->fork_unsafe = unsafe;
 	o->pid = getpid();
 	o->request_timeout_ns = cfg->otlp_timeout_ns;
-	o->exit.budget_ns = cfg->exit_timeout_ns;
+	o->exit.budget_ns = exit_budget(cfg);
 	snprintf(o->certificate, sizeof(o->certificate), "%s", cfg->certificate);
 	snprintf(o->user_agent, sizeof(o->user_agent), "weft/%s", WEFT_VERSION);
 	if (unsafe) {
