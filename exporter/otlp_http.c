@@ -127,7 +127,8 @@ static int spool(struct weft_otlp *o, struct weft_otlp_channel *ch, const uint8_
 
 /*
  * One encoded body (buf, which this frees) → maybe gzip → the retry policy.
- * Returns 0 when delivered, or kept in the spool at exit.
+ * Returns 0 when delivered, or kept in the spool at exit (the caller then
+ * counts the spans as exported: they are not lost).
  */
 static int deliver(struct weft_otlp *o, struct weft_otlp_channel *ch, uint8_t *buf, size_t len,
 		   size_t items, struct weft_otlp_result *r)
@@ -153,9 +154,12 @@ static int deliver(struct weft_otlp *o, struct weft_otlp_channel *ch, uint8_t *b
 	if (!err) {
 		log_partial_success(ch);
 	} else if (o->exit.seen_ns && !r->final && !o->quiet) {
-		/* Counted, and said at shutdown, by the spool. */
-		spool(o, ch, buf, len, items, r);
-		err = 0;
+		/*
+		 * Kept in the spool (said at shutdown): not lost, so not counted as
+		 * a failed export; a body the spool could not take is.
+		 */
+		if (spool(o, ch, buf, len, items, r) == 0)
+			err = 0;
 	} else if (!o->quiet && !r->cooling) {
 		report_failure(ch, r, items);
 	}
