@@ -253,6 +253,19 @@ def check_spool_fallback():
         os.unlink(m.group(1))
 
 
+def check_damaged_spool():
+    """A cut spool file is not sent at all (nothing twice, nothing half), and kept."""
+    d = weftrun.Run(["true"], preload=False, expect_file=False).dir
+    path = os.path.join(d, "cut.spool")
+    with open(path, "wb") as f:
+        f.write(b"WEFTSPL1" + struct.pack("<BBBBII", 1, 0, 0, 0, 3, 100) + b"x" * 10)
+    p = send(path, "http://127.0.0.1:9")
+    equal(p.returncode, 1, "damaged spool: status")
+    check("damaged" in p.stderr and "kept" in p.stderr, f"damaged spool: says so: {p.stderr!r}")
+    check(os.path.exists(path), "damaged spool: kept")
+
+
+check_damaged_spool()
 check_refused()
 check_never_answers()
 check_never_answers_single_thread()
