@@ -158,6 +158,8 @@ static int deliver(struct weft_otlp *o, struct weft_otlp_channel *ch, uint8_t *b
 		 * Kept in the spool (said at shutdown): not lost, so not counted as
 		 * a failed export; a body the spool could not take is.
 		 */
+		weft_debug("otlp: %s not delivered before exit after %u attempt(s): %s", ch->name,
+			   r->attempts, r->f.why);
 		if (spool(o, ch, buf, len, items, r) == 0)
 			err = 0;
 	} else if (!o->quiet && !r->cooling) {

@@ -75,15 +75,22 @@ uint64_t weft_otlp_try_limit(struct weft_otlp_try *t)
 	return left < t->request_timeout_ns ? left : t->request_timeout_ns;
 }
 
-/* Waits until wake, or returns false when an attempt then would come too late. */
-static bool wait_until(struct weft_otlp_try *t, uint64_t wake)
+/*
+ * Waits until wake, or returns false when an attempt then would come too
+ * late. Once the program is exiting, a backoff (not a server's Retry-After,
+ * which is honoured as sent) is cut to half of what is left of the budget,
+ * so that an export that failed just before the exit gets another attempt
+ * within it rather than none.
+ */
+static bool wait_until(struct weft_otlp_try *t, uint64_t wake, bool retry_after)
 {
 	for (;;) {
-		uint64_t d = weft_otlp_try_deadline(t), now;
+		uint64_t d = weft_otlp_try_deadline(t), now = t->env->now(t->env->arg);
 
+		if (t->exit->seen_ns && !retry_after && d > now && wake > now + (d - now) / 2)
+			wake = now + (d - now) / 2;
 		if (weft_clock_after(wake, WEFT_OTLP_MIN_ATTEMPT) > d)
 			return false;
-		now = t->env->now(t->env->arg);
 		if (now >= wake)
 			return true;
 		t->env->sleep(t->env->arg, wake - now < WEFT_OTLP_NAP ? wake - now : WEFT_OTLP_NAP);
@@ -100,7 +107,7 @@ int weft_otlp_retry_send(struct weft_otlp_retry *st, const struct weft_otlp_env 
 				  .exit = ex,
 				  .deadline = weft_clock_after(now, export_timeout_ns),
 				  .request_timeout_ns = request_timeout_ns};
-	bool once = false;
+	bool once = false, broken_retried = false;
 
 	*res = (struct weft_otlp_result){.err = -ETIMEDOUT};
 	res->f.err = -ETIMEDOUT;
@@ -139,14 +146,21 @@ int weft_otlp_retry_send(struct weft_otlp_retry *st, const struct weft_otlp_env 
 			break;
 		}
 		weft_otlp_try_deadline(&t);
-		if (once || (ex->seen_ns && res->f.transport))
+		if (once)
 			break;
+		if (ex->seen_ns && res->f.transport) {
+			/* Exiting: only a connection that broke is tried again, once, at once. */
+			if (!res->f.broken || broken_retried)
+				break;
+			broken_retried = true;
+			continue;
+		}
 		wake = weft_clock_after(env->now(env->arg),
 					res->f.has_retry_after
 					    ? res->f.retry_after_ns
 					    : weft_otlp_jitter(backoff, env->random(env->arg)));
 		backoff = weft_otlp_backoff_next(backoff);
-		if (!wait_until(&t, wake))
+		if (!wait_until(&t, wake, res->f.has_retry_after))
 			break;
 	}
 	if (res->attempts) {

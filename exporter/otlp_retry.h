@@ -19,10 +19,15 @@
  * - Exit: from the moment the program is seen exiting, every export and every
  *   attempt, of both signals, shares one deadline, WEFT_EXIT_TIMEOUT after
  *   that moment (an attempt already in flight is cut there too). While
- *   exiting, a transport failure (refused, reset, timed out) is not retried:
- *   a collector that is not there must not hold up the exit; only a
- *   retryable HTTP answer is, while the budget lasts. A signal cooling down
- *   gets one attempt at exit rather than none.
+ *   exiting, a transport failure (refused, timed out, a name that does not
+ *   resolve) is not retried: a collector that is not there must not hold up
+ *   the exit. A connection that broke (reset, closed: often a keep-alive
+ *   connection the collector had just dropped) gets one more attempt at
+ *   once, on a new connection, and no more. A retryable HTTP answer is
+ *   retried while the budget lasts, a backoff then being cut to half of
+ *   what is left (an export that failed just before the exit still gets an
+ *   attempt within it). A signal cooling down gets one attempt at exit
+ *   rather than none.
  *
  * Everything the policy needs from the world (the clock, sleeping, random
  * numbers, whether the program is exiting) comes through struct
@@ -61,6 +66,7 @@ struct weft_otlp_failure {
 	int err;	/* what the export returns */
 	long kind;	/* an HTTP status, or 1000 + a transport code: one message per kind */
 	bool transport; /* no HTTP answer (refused, reset, timed out, ...) */
+	bool broken;	/* of those, a connection that broke after it was made */
 	bool has_retry_after;
 	uint64_t retry_after_ns;
 	char why[320]; /* for messages */

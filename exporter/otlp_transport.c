@@ -188,6 +188,22 @@ static bool curl_retryable(CURLcode rc)
 	}
 }
 
+/* A connection that was made and then broke (reset, closed under us). */
+static bool curl_broken(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int curl_errno(CURLcode rc)
 {
 	switch (rc) {
@@ -267,6 +283,7 @@ enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, si
 
 	f->has_retry_after = false;
 	f->transport = false;
+	f->broken = false;
 	err = conn_ready(k);
 	if (err) {
 		f->err = err;
@@ -293,6 +310,7 @@ enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, si
 		f->err = curl_errno(rc);
 		f->kind = 1000 + (long)rc;
 		f->transport = true;
+		f->broken = curl_broken(rc);
 		snprintf(f->why, sizeof(f->why), "%s%s%s%s", c->easy_strerror(rc),
 			 k->errbuf[0] ? " (" : "", k->errbuf, k->errbuf[0] ? ")" : "");
 		return curl_retryable(rc) ? WEFT_OTLP_RETRY : WEFT_OTLP_FINAL;

@@ -40,6 +40,7 @@ enum step {
 	S503_RA, /* 503 with Retry-After: ra_ns */
 	S400,	 /* 400: final */
 	REFUSED, /* connection refused: a transport failure, at once */
+	RESET,	 /* the connection broke (reset, or a keep-alive the collector dropped) */
 	HANG,	 /* no answer: the attempt runs to its limit (or the moving deadline) */
 };
 
@@ -91,6 +92,7 @@ static enum weft_otlp_outcome fake_attempt(void *arg, const uint8_t *body, size_
 		w.starts[w.attempts] = w.now;
 	w.attempts++;
 	f->transport = false;
+	f->broken = false;
 	f->has_retry_after = false;
 	w.now += MS; /* every answer takes a millisecond */
 	switch (s) {
@@ -115,6 +117,13 @@ static enum weft_otlp_outcome fake_attempt(void *arg, const uint8_t *body, size_
 		f->kind = 1007;
 		f->transport = true;
 		strcpy(f->why, "refused");
+		return WEFT_OTLP_RETRY;
+	case RESET:
+		f->err = -EIO;
+		f->kind = 1056;
+		f->transport = true;
+		f->broken = true;
+		strcpy(f->why, "reset");
 		return WEFT_OTLP_RETRY;
 	case HANG:
 		/* As the libcurl transport does: wake every nap, stop at the deadline. */
@@ -365,6 +374,22 @@ static void test_exit_budget(void)
 	expect_int(r.attempts, 1);
 	expect_int(w.slept, 0);
 
+	/* A connection that broke is tried again once, at once, then no more. */
+	SCRIPT(RESET, OK);
+	w.exit_at = w.now;
+	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
+	traces = (struct weft_otlp_retry){0};
+	expect_int(send(&traces, &ex, 30 * S, &r), 0);
+	expect_int(r.attempts, 2);
+	expect_int(w.slept, 0);
+	SCRIPT(RESET, RESET, OK);
+	w.exit_at = w.now;
+	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
+	traces = (struct weft_otlp_retry){0};
+	expect_int(send(&traces, &ex, 30 * S, &r), -EIO);
+	expect_int(r.attempts, 2);
+	expect_int(w.slept, 0);
+
 	/* A retryable answer is retried while the budget lasts. */
 	SCRIPT(S503_RA, OK);
 	w.ra_ns = 1 * S;
@@ -374,15 +399,37 @@ static void test_exit_budget(void)
 	expect_int(send(&traces, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
 
-	/* The exit begins during the wait between attempts: the wait is cut short. */
+	/*
+	 * The exit begins during the wait between attempts (a 1 s backoff): the
+	 * wait is cut to half of what is left, and the next attempt made in time.
+	 */
 	SCRIPT(S503, OK);
+	t0 = w.now;
+	w.exit_at = t0 + 200 * MS;
+	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
+	traces = (struct weft_otlp_retry){0};
+	expect_int(send(&traces, &ex, 30 * S, &r), 0);
+	expect_int(r.attempts, 2);
+	expect_true(w.starts[1] >= t0 + 400 * MS && w.starts[1] <= t0 + 500 * MS);
+	/* Always failing: attempts at halves of what is left, never past the budget. */
+	SCRIPT(S503);
+	t0 = w.now;
+	w.exit_at = t0 + 200 * MS;
+	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
+	traces = (struct weft_otlp_retry){0};
+	expect_int(send(&traces, &ex, 30 * S, &r), -EAGAIN);
+	expect_true(r.attempts >= 3 && r.attempts <= 8);
+	expect_true(w.now <= t0 + 700 * MS);
+	/* A Retry-After that ends past the budget is honoured: no attempt before it. */
+	SCRIPT(S503_RA, OK);
+	w.ra_ns = 1 * S;
 	t0 = w.now;
 	w.exit_at = t0 + 200 * MS;
 	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
 	traces = (struct weft_otlp_retry){0};
 	expect_int(send(&traces, &ex, 30 * S, &r), -EAGAIN);
 	expect_int(r.attempts, 1);
-	expect_true(w.now <= t0 + 700 * MS + WEFT_OTLP_NAP);
+	expect_true(w.now <= t0 + 700 * MS);
 
 	/* The exit begins during an attempt in flight: it ends within the budget. */
 	SCRIPT(HANG);
