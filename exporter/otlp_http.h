@@ -32,7 +32,8 @@
  * export has one budget, WEFT_EXIT_TIMEOUT (default 1 s, never more than
  * OTEL_BSP_EXPORT_TIMEOUT), from the moment the exit is seen, shared by both
  * signals and every attempt, an export already in flight included; a
- * connection that is refused or reset is not retried then. What cannot be
+ * connection that is refused is not retried then, one that broke only once
+ * (otlp_retry.h). What cannot be
  * delivered within it is not lost: it is written to a spool file beside the
  * file output (otlp_spool.h) and named in one `weft:` line at shutdown, and
  * `weft send FILE` delivers it later (weft-send, below).
