@@ -33,8 +33,14 @@
 /* weft's allocator is jemalloc's extended API; here, the C library's. */
 void *mallocx(size_t size, int flags)
 {
-	void *p = malloc(size);
+	size_t align = (size_t)1 << (flags & 0x3f);
+	void *p;
 
+	/* jemalloc's low six flag bits are lg(alignment); zero means none asked. */
+	if (flags & 0x3f)
+		p = aligned_alloc(align, (size + align - 1) & ~(align - 1));
+	else
+		p = malloc(size);
 	if (p && (flags & WEFT_MALLOCX_ZERO))
 		memset(p, 0, size);
 	return p;
