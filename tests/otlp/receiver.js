@@ -25,7 +25,8 @@
  *   --status N            OTLP_RECEIVER_STATUS; answer N (e.g. 503, 400, 429) ...
  *   --fail-count K        OTLP_RECEIVER_FAIL_COUNT; ... to the first K requests,
  *                         then 200 (default: every request).
- *   --retry-after S       OTLP_RECEIVER_RETRY_AFTER; Retry-After on those answers.
+ *   --retry-after S       OTLP_RECEIVER_RETRY_AFTER; Retry-After on those answers;
+ *                         "date+N": an HTTP date N seconds after the answer.
  *   --delay-ms D          OTLP_RECEIVER_DELAY_MS; wait D ms before each answer.
  *   --partial-rejected N  OTLP_RECEIVER_PARTIAL_REJECTED; 200 answers carry a
  *   --partial-message M   OTLP_RECEIVER_PARTIAL_MESSAGE;  partial success.
@@ -180,6 +181,12 @@ async function control(req, res) {
         Buffer.from(JSON.stringify(state) + '\n'));
 }
 
+/* The Retry-After value: as given, or "date+N" as the HTTP date N seconds from now. */
+function retryAfter(v) {
+    const m = /^date\+(\d+)$/.exec(v);
+    return m ? new Date(Date.now() + Number(m[1]) * 1000).toUTCString() : v;
+}
+
 /* The status this request gets: the configured failure for the first K, else 200. */
 function chooseStatus() {
     const failing = cfg.fail_count < 0 || counters.failed < cfg.fail_count;
@@ -287,7 +294,7 @@ async function handle(req, res) {
         else if (signal)
             out = otlp.encodeResponse(signal);
     } else if (cfg.retry_after !== null && httpStatus === status) {
-        headers['Retry-After'] = String(cfg.retry_after);
+        headers['Retry-After'] = retryAfter(String(cfg.retry_after));
     }
     reply(res, httpStatus, headers, out);
 }
