@@ -414,13 +414,19 @@ static void exporter_shutdown(void)
 		return;
 	}
 	weft_consumer_wake();
-	deadline = weft_clock_after(weft_clock_now(), weft_cfg.bsp_export_timeout_ns);
+	/*
+	 * The outputs stop delivering at WEFT_EXIT_TIMEOUT after the exit began
+	 * (otlp_http.c); what follows — encoding what is left, writing the spool
+	 * and the report — gets one more second.
+	 */
+	deadline = weft_clock_after(weft_clock_now(),
+				    weft_clock_after(weft_cfg.exit_timeout_ns, 1000000000u));
 	while (!weft_load_acquire(&done_word)) {
 		uint64_t now = weft_clock_now();
 		struct timespec ts;
 
 		if (now >= deadline) {
-			weft_warn("export did not finish within OTEL_BSP_EXPORT_TIMEOUT; "
+			weft_warn("export did not finish within WEFT_EXIT_TIMEOUT (and a second); "
 				  "exiting without it");
 			break;
 		}

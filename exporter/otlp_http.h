@@ -29,10 +29,14 @@
  * logged once per signal and not retried.
  *
  * Once the program is exiting (main returned or exit() was called) the final
- * export is kept within OTEL_BSP_EXPORT_TIMEOUT: spans get the first half of
- * it, metrics until nine tenths of it; no retry starts later than a quarter of
- * it (at most 5 s) after the exit began; and a signal found down in the last
- * 5 s gets one attempt, not retries.
+ * export has one budget, WEFT_EXIT_TIMEOUT (default 1 s, never more than
+ * OTEL_BSP_EXPORT_TIMEOUT), from the moment the exit is seen, shared by both
+ * signals and every attempt, an export already in flight included; a
+ * connection that is refused is not retried then, one that broke only once
+ * (otlp_retry.h). What cannot be
+ * delivered within it is not lost: it is written to a spool file beside the
+ * file output (otlp_spool.h) and named in one `weft:` line at shutdown, and
+ * `weft send FILE` delivers it later (weft-send, below).
  *
  * The first failure of each kind (an HTTP status, a transport error) prints
  * one `weft:` line naming the signal's endpoint (without any user:password
@@ -51,6 +55,9 @@
 #ifndef WEFT_EXPORTER_OTLP_HTTP_H
 #define WEFT_EXPORTER_OTLP_HTTP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "agent/config.h"
 #include "exporter/sink.h"
 
@@ -62,5 +69,22 @@
  * parent's connections are closed in the child and never used).
  */
 struct weft_sink *weft_otlp_open(const struct weft_config *cfg);
+
+/*
+ * For weft-send: the same exporter for both signals whatever
+ * OTEL_{TRACES,METRICS}_EXPORTER say, which prints no failure of its own
+ * (weft_otlp_client_send returns them). NULL, after one line, when libcurl
+ * cannot be loaded or an endpoint is not an http(s) URL.
+ */
+struct weft_otlp;
+struct weft_otlp *weft_otlp_client_open(const struct weft_config *cfg);
+
+/*
+ * Sends one encoded request body (signal 0 traces, 1 metrics) with the
+ * retry policy of otlp_retry.h. Returns 0, or a negative errno with the
+ * endpoint and the reason in why.
+ */
+int weft_otlp_client_send(struct weft_otlp *o, int signal, const uint8_t *body, size_t len,
+			  char *why, size_t wlen);
 
 #endif

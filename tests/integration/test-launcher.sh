@@ -425,6 +425,50 @@ else
     skip "the real library ($real not built)"
 fi
 
+# --- weft send ---------------------------------------------------------------
+
+run "$weft" send
+expect "send: no file is a usage error" 2 stderr 'no spool file given'
+run "$weft" send --help
+expect "send --help" 0 stdout 'weft send FILE'
+run env WEFT_SEND="$tmp/no-such-sender" "$weft" send x.spool
+expect "send: a WEFT_SEND that does not exist" 127 stderr 'WEFT_SEND='
+# A stand-in sender: prints its arguments, exits 5.
+printf '#!/bin/sh\necho "sender $*"\nexit 5\n' >"$tmp/fake-send"
+chmod +x "$tmp/fake-send"
+run env WEFT_SEND="$tmp/fake-send" "$weft" send 'a b.spool' c.spool
+expect "send: runs WEFT_SEND with the files, its status passed through" 5 \
+    stdout '^sender a b\.spool c\.spool$'
+# The install layout: bin/weft, lib/libweft.so and lib/weft/weft-send.
+mkdir -p "$tmp/sendprefix/bin" "$tmp/sendprefix/lib/weft"
+cp "$weft" "$tmp/sendprefix/bin/weft"
+cp "$dummy" "$tmp/sendprefix/lib/libweft.so"
+cp "$tmp/fake-send" "$tmp/sendprefix/lib/weft/weft-send"
+run env -u WEFT_LIB -u WEFT_SEND "$tmp/sendprefix/bin/weft" send d.spool
+expect "send: finds weft/weft-send beside an installed libweft.so" 5 stdout '^sender d\.spool$'
+rm -f "$tmp/sendprefix/lib/weft/weft-send"
+run env -u WEFT_LIB -u WEFT_SEND "$tmp/sendprefix/bin/weft" send d.spool
+expect "send: no weft-send found, said so" 127 stderr 'weft-send not found' \
+    stderr 'sendprefix/lib/weft/weft-send'
+real_send=$builddir/exporter/weft-send
+if [[ -x $real_send ]]; then
+    if [[ $builddir == "$srcdir/build" ]]; then
+        run env -u WEFT_SEND "$weft" send "$tmp/no-such.spool"
+        expect "send: finds the build tree's weft-send" 1 stderr "weft-send: $tmp/no-such.spool: "
+    fi
+    printf 'not a spool\n' >"$tmp/bad.spool"
+    run env WEFT_SEND="$real_send" "$weft" send "$tmp/bad.spool"
+    expect "send: a file that is not a spool: one line, kept" 1 \
+        stderr 'bad\.spool: not a weft spool file'
+    if [[ -f $tmp/bad.spool && $(wc -l <"$tmp/stderr") == 1 ]]; then
+        ok "send: the bad file is kept, one line"
+    else
+        not_ok "send: the bad file is kept, one line"
+    fi
+else
+    skip "weft send with the real sender ($real_send not built)"
+fi
+
 ((skipped == 0)) || printf '%d skipped\n' "$skipped"
 printf '%d passed, %d failed\n' "$passed" "$failed"
 ((failed == 0))

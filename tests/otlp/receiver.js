@@ -25,7 +25,8 @@
  *   --status N            OTLP_RECEIVER_STATUS; answer N (e.g. 503, 400, 429) ...
  *   --fail-count K        OTLP_RECEIVER_FAIL_COUNT; ... to the first K requests,
  *                         then 200 (default: every request).
- *   --retry-after S       OTLP_RECEIVER_RETRY_AFTER; Retry-After on those answers.
+ *   --retry-after S       OTLP_RECEIVER_RETRY_AFTER; Retry-After on those answers;
+ *                         "date+N": an HTTP date N seconds after the answer.
  *   --delay-ms D          OTLP_RECEIVER_DELAY_MS; wait D ms before each answer.
  *   --partial-rejected N  OTLP_RECEIVER_PARTIAL_REJECTED; 200 answers carry a
  *   --partial-message M   OTLP_RECEIVER_PARTIAL_MESSAGE;  partial success.
@@ -36,6 +37,12 @@
  *                         (default 300), so a test never leaves it behind.
  *   --tls-cert FILE       OTLP_RECEIVER_TLS_CERT, OTLP_RECEIVER_TLS_KEY: serve
  *   --tls-key FILE        https with this PEM certificate and key.
+ *   --mode M              OTLP_RECEIVER_MODE: how a collector misbehaves, after
+ *                         the request was read and recorded:
+ *                         normal   answer (the default);
+ *                         hang     never answer (the connection stays open);
+ *                         endless  answer 200 with a body that never ends;
+ *                         reset    reset the connection (TCP RST), no answer.
  *
  * The first line on stdout is "listening 127.0.0.1:PORT".
  *
@@ -65,7 +72,10 @@ const OPTIONS = {
     max_seconds: ['OTLP_RECEIVER_MAX_SECONDS', Number, 300],
     tls_cert: ['OTLP_RECEIVER_TLS_CERT', String, null],
     tls_key: ['OTLP_RECEIVER_TLS_KEY', String, null],
+    mode: ['OTLP_RECEIVER_MODE', String, 'normal'],
 };
+
+const MODES = ['normal', 'hang', 'endless', 'reset'];
 
 function usage(msg) {
     process.stderr.write(`receiver.js: ${msg}\n`);
@@ -111,6 +121,8 @@ function parseConfig(argv, env) {
     for (const n of ['port', 'status', 'fail_count', 'delay_ms', 'max_seconds'])
         if (!Number.isFinite(cfg[n]))
             usage(`--${n.replace(/_/g, '-')} needs a number`);
+    if (!MODES.includes(cfg.mode))
+        usage(`--mode must be one of ${MODES.join(', ')}`);
     cfg.path_signals = pathSignals;
     return cfg;
 }
@@ -169,6 +181,12 @@ async function control(req, res) {
         Buffer.from(JSON.stringify(state) + '\n'));
 }
 
+/* The Retry-After value: as given, or "date+N" as the HTTP date N seconds from now. */
+function retryAfter(v) {
+    const m = /^date\+(\d+)$/.exec(v);
+    return m ? new Date(Date.now() + Number(m[1]) * 1000).toUTCString() : v;
+}
+
 /* The status this request gets: the configured failure for the first K, else 200. */
 function chooseStatus() {
     const failing = cfg.fail_count < 0 || counters.failed < cfg.fail_count;
@@ -177,6 +195,28 @@ function chooseStatus() {
         return cfg.status;
     }
     return 200;
+}
+
+/* The collector's misbehaviour (--mode), once the request is recorded. */
+function misbehave(req, res) {
+    if (cfg.mode === 'hang')
+        return; /* the socket stays open, unanswered, until the client gives up */
+    if (cfg.mode === 'reset') {
+        req.socket.resetAndDestroy();
+        return;
+    }
+    /* endless: a 200 whose chunked body goes on until the client hangs up. */
+    res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+    const chunk = Buffer.alloc(16384, 0x0a);
+    let closed = false;
+    res.on('close', () => { closed = true; });
+    const pump = () => {
+        while (!closed && res.write(chunk))
+            ;
+        if (!closed)
+            res.once('drain', pump);
+    };
+    pump();
 }
 
 async function handle(req, res) {
@@ -240,6 +280,8 @@ async function handle(req, res) {
         line.status = httpStatus;
     }
     record(line);
+    if (cfg.mode !== 'normal')
+        return misbehave(req, res);
 
     if (cfg.delay_ms > 0)
         await sleep(cfg.delay_ms);
@@ -252,7 +294,7 @@ async function handle(req, res) {
         else if (signal)
             out = otlp.encodeResponse(signal);
     } else if (cfg.retry_after !== null && httpStatus === status) {
-        headers['Retry-After'] = String(cfg.retry_after);
+        headers['Retry-After'] = retryAfter(String(cfg.retry_after));
     }
     reply(res, httpStatus, headers, out);
 }

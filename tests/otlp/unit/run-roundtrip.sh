@@ -8,7 +8,7 @@ sample=${1:?usage: run-roundtrip.sh ENCODE_SAMPLE}
 
 # The error paths need no node: they run (and may fail) even when the rest skips.
 "$sample" --errors || exit 1
-sh "$here/setup.sh" || exit $?
+sh "$here/../setup.sh" || exit $?
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT

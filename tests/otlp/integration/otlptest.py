@@ -16,12 +16,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+# tests/otlp: the receiver, its decoder and its npm setup, shared by every kind of test.
+OTLP_DIR = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(OTLP_DIR, "..", "integration"))
 
 import weftrun  # noqa: E402  (after the path is set)
 from weftrun import attrs, check, equal  # noqa: E402,F401
 
-OTLP_PROGRAMS = os.path.abspath(os.path.join(weftrun.BUILD, "tests", "otlp"))
+OTLP_PROGRAMS = os.path.abspath(os.path.join(weftrun.BUILD, "tests", "otlp", "integration"))
 
 # The fake libcurl.so.4 is for the one test that asks for it, never by accident.
 if "LD_LIBRARY_PATH" in os.environ:
@@ -31,7 +33,7 @@ if "LD_LIBRARY_PATH" in os.environ:
 
 def setup_or_skip():
     """Installs the receiver's npm packages; exits 77 (skipped) without node."""
-    rc = subprocess.run(["sh", os.path.join(HERE, "setup.sh")]).returncode
+    rc = subprocess.run(["sh", os.path.join(OTLP_DIR, "setup.sh")]).returncode
     if rc == 77:
         print("skipped: node and npm are needed for the OTLP receiver")
         sys.exit(77)
@@ -57,7 +59,7 @@ class Receiver:
     def __init__(self, *options, port=0, max_seconds=120, env=None):
         self.dir = tempfile.mkdtemp(prefix="weft-otlp-")
         self.out = os.path.join(self.dir, "requests.jsonl")
-        argv = ["node", os.path.join(HERE, "receiver.js"), "--port", str(port), "--out",
+        argv = ["node", os.path.join(OTLP_DIR, "receiver.js"), "--port", str(port), "--out",
                 self.out, "--max-seconds", str(max_seconds)] + [str(o) for o in options]
         e = dict(os.environ)
         e.update(env or {})

@@ -13,7 +13,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const otlp = require('./otlp.js');
+const otlp = require('../otlp.js');
 
 let passed = 0;
 let failed = 0;
