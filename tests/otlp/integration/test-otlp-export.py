@@ -318,14 +318,25 @@ def check_https():
 
 def check_fork():
     """A forked child exports on a connection of its own, in the parent's trace."""
-    with Receiver() as rx:
-        r = run([otlptest.otlp_program("timed-work"), "3", "fork"], rx.url,
-                env={"OTEL_BSP_SCHEDULE_DELAY": "50ms", "OTEL_METRIC_EXPORT_INTERVAL": "50ms"})
-        equal(r.rc, 0, "fork: exit code")
-        equal(otlptest.weft_lines(r.stderr), [], "fork: no weft: lines")
-        tr = rx.requests("traces", wait=2)
-        check(all(q["status"] == 200 and q["error"] is None for q in rx.requests()),
-              "fork: every request well formed")
+    # A fork that lands while the exporter is inside libcurl (a request every
+    # 50 ms; long ones on a loaded machine) makes the child write its file
+    # instead, by design (README: fork). That is not what this checks: run
+    # again, a few times at most, for a fork between requests.
+    for attempt in range(4):
+        with Receiver() as rx:
+            r = run([otlptest.otlp_program("timed-work"), "3", "fork"], rx.url,
+                    env={"OTEL_BSP_SCHEDULE_DELAY": "50ms",
+                         "OTEL_METRIC_EXPORT_INTERVAL": "50ms"})
+            lines = otlptest.weft_lines(r.stderr)
+            inside = [line for line in lines if "forked while weft was inside libcurl" in line]
+            if inside and attempt < 3:
+                continue
+            equal(r.rc, 0, "fork: exit code")
+            equal(lines, [], "fork: no weft: lines")
+            tr = rx.requests("traces", wait=2)
+            check(all(q["status"] == 200 and q["error"] is None for q in rx.requests()),
+                  "fork: every request well formed")
+        break
     by_pid = {}
     for q in tr:
         pid = otlptest.resource_of(q).get("process.pid")
