@@ -92,6 +92,7 @@ static const struct keyword hook_families[] = {
 #define FIELD(f) \
 	.off = offsetof(struct weft_config, f), .size = sizeof(((struct weft_config *)0)->f)
 
+/* clang-format off */
 #define BOOL(v, f, d) { .name = v, .kind = K_BOOL, FIELD(f), .def = d }
 #define STR(v, f) { .name = v, .kind = K_STR, FIELD(f), .def = "" }
 #define PAIRS(v, f) { .name = v, .kind = K_PAIRS, FIELD(f), .def = "" }
@@ -112,6 +113,7 @@ static const struct keyword hook_families[] = {
 #define LIST(v, f, d, w, item) \
 	{ .name = v, .kind = K_LIST, FIELD(f), .def = d, .words = w, .what = item }
 #define PROTOCOL(v) { .name = v, .kind = K_PROTOCOL, .def = "http/protobuf" }
+/* clang-format on */
 
 #define MS NSEC_PER_MSEC
 #define HOUR NSEC_PER_HOUR

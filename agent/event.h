@@ -36,7 +36,7 @@
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
 	WEFT_EV_NONE = 0,
-	WEFT_EVENTS(WEFT_EVENT_ENUM) WEFT_EV_COUNT
+	WEFT_EVENTS(WEFT_EVENT_ENUM) WEFT_EV_COUNT,
 };
 #undef WEFT_EVENT_ENUM
 
@@ -65,7 +65,7 @@ const char *weft_event_type_name(enum weft_event_type type);
 #define WEFT_WAIT_ENUM(name, text) WEFT_WAIT_##name,
 enum weft_wait_kind {
 	WEFT_WAIT_NONE = 0,
-	WEFT_WAIT_KINDS(WEFT_WAIT_ENUM) WEFT_WAIT_KIND_COUNT
+	WEFT_WAIT_KINDS(WEFT_WAIT_ENUM) WEFT_WAIT_KIND_COUNT,
 };
 #undef WEFT_WAIT_ENUM
 

@@ -54,14 +54,14 @@ int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(voi
 #define WEFT_GLIBC_ALIAS(ret, name, params)                                                        \
 	ret weft_glibc##name params;                                                               \
 	__asm__(".symver weft_glibc" #name ", " #name "@GLIBC_2.2.5")
-WEFT_GLIBC_ALIAS(int, __pthread_mutex_lock, (pthread_mutex_t *m));
-WEFT_GLIBC_ALIAS(int, __pthread_mutex_trylock, (pthread_mutex_t *m));
-WEFT_GLIBC_ALIAS(int, __pthread_mutex_unlock, (pthread_mutex_t *m));
-WEFT_GLIBC_ALIAS(int, __pthread_rwlock_rdlock, (pthread_rwlock_t *rw));
-WEFT_GLIBC_ALIAS(int, __pthread_rwlock_wrlock, (pthread_rwlock_t *rw));
-WEFT_GLIBC_ALIAS(int, __pthread_rwlock_tryrdlock, (pthread_rwlock_t *rw));
-WEFT_GLIBC_ALIAS(int, __pthread_rwlock_trywrlock, (pthread_rwlock_t *rw));
-WEFT_GLIBC_ALIAS(int, __pthread_rwlock_unlock, (pthread_rwlock_t *rw));
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_lock, (pthread_mutex_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_trylock, (pthread_mutex_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_mutex_unlock, (pthread_mutex_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_rdlock, (pthread_rwlock_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_wrlock, (pthread_rwlock_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_tryrdlock, (pthread_rwlock_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_trywrlock, (pthread_rwlock_t *));
+WEFT_GLIBC_ALIAS(int, __pthread_rwlock_unlock, (pthread_rwlock_t *));
 #undef WEFT_GLIBC_ALIAS
 
 /* Fallbacks that are the system call itself (agent/real.c). */
@@ -79,7 +79,7 @@ struct weft_real_table {
 
 #define WEFT_REAL_INDEX(name, fail, version, fallback) WEFT_REAL_IDX_##name,
 enum weft_real_index {
-	WEFT_REAL_SYMBOLS(WEFT_REAL_INDEX) WEFT_REAL_COUNT
+	WEFT_REAL_SYMBOLS(WEFT_REAL_INDEX) WEFT_REAL_COUNT,
 };
 #undef WEFT_REAL_INDEX
 

@@ -36,6 +36,7 @@ static const char *ename(int e)
 {
 	static char buf[32];
 
+	/* clang-format off */
 	switch (e) {
 	case 0: return "0";
 	case SENTINEL: return "kept";
@@ -43,6 +44,7 @@ static const char *ename(int e)
 	case ENOMEM: return "ENOMEM";
 	default: snprintf(buf, sizeof(buf), "%d", e); return buf;
 	}
+	/* clang-format on */
 }
 
 /* What one thread saw; printed by main after the join, in thread order. */
