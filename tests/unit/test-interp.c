@@ -21,6 +21,7 @@
 #include "exporter/metrics.h"
 #include "exporter/resource.h"
 #include "exporter/spans.h"
+#include "exporter/stacks.h"
 #include "exporter/symbols.h"
 #include "tests/unit/harness.h"
 
@@ -384,6 +385,127 @@ static void test_waiting_gauge(struct weft_thread *main_t)
 	take_spans();
 }
 
+/*
+ * Locks: acquisitions from the thread's own counters (as deltas, at each
+ * collection), contentions from lock waits, hold times from HOLD events
+ * attributed to the unlocking function; a wait with a holder carries its id
+ * and a `holder` link to the holder's current span; a cond wait with a
+ * producer span carries a `cond.signal` link to it.
+ */
+static void test_locks(struct weft_thread *main_t)
+{
+	uint64_t t0 = weft_clock_now();
+	struct weft_thread *h = make_thread(WEFT_THREAD_CREATED, 401, (pthread_t)0x5000, main_t, t0);
+	struct weft_event ev = { .h = { .type = WEFT_EV_HOLD, .t0 = t0 } };
+	const struct weft_point *p;
+	const struct captured *s;
+
+	weft_exporter_cycle();
+	weft_store_relaxed(&h->acquired[WEFT_WAIT_MUTEX], 7);
+	weft_store_relaxed(&h->acquired[WEFT_WAIT_SPIN], 2);
+	weft_interp_collect();
+	expect_int(int_value("weft.lock.acquisitions", "weft.wait.kind", "mutex"), 7);
+	expect_int(int_value("weft.lock.acquisitions", "weft.wait.kind", "spin"), 2);
+	expect_int(int_value("weft.lock.acquisitions", "weft.wait.kind", "rwlock.read"), 0);
+	weft_store_relaxed(&h->acquired[WEFT_WAIT_MUTEX], 10);
+	weft_interp_collect();
+	expect_int(int_value("weft.lock.acquisitions", "weft.wait.kind", "mutex"), 10);
+
+	/* A sampled hold of 2 ms, released in interp_caller. */
+	ev.u.wait.t1 = t0 + 2 * MS;
+	ev.u.wait.object = 0x77;
+	ev.u.wait.pc = (uint64_t)(uintptr_t)interp_caller;
+	assert_true(weft_record(main_t, &ev));
+	/* A contended mutex wait held by h, and a cond wait woken by h's signal. */
+	{
+		struct weft_event w = { .h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_MUTEX,
+					       .t0 = t0 } };
+		struct weft_event c = { .h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_COND,
+					       .t0 = t0 } };
+
+		w.u.wait.t1 = t0 + 4 * MS;
+		w.u.wait.object = 0x77;
+		w.u.wait.pc = (uint64_t)(uintptr_t)interp_caller;
+		w.u.wait.holder_tid = 401;
+		assert_true(weft_record(main_t, &w));
+		c.u.wait.t1 = t0 + 5 * MS;
+		c.u.wait.object = 0x88;
+		c.u.wait.pc = (uint64_t)(uintptr_t)interp_caller;
+		c.u.wait.links[0] = h->span;
+		assert_true(weft_record(main_t, &c));
+	}
+	weft_exporter_cycle();
+	p = point("weft.lock.hold.duration", "code.function.name", "interp_caller");
+	assert_true(p != NULL);
+	expect_int(p->count, 1);
+	expect_true(p->sum > 0.0019 && p->sum < 0.0021);
+	p = point("weft.lock.contentions", "weft.wait.kind", "mutex");
+	assert_true(p != NULL);
+	expect_int(p->as_int, 2); /* this one and test_waits' mutex wait */
+	take_spans();
+	s = span_named("wait mutex");
+	assert_true(s != NULL);
+	expect_str(s->attrs, "thread.id=1;weft.wait.kind=mutex;code.function.name=interp_caller;"
+			     "weft.object=0x77;weft.holder.thread.id=401;");
+	expect_int(s->n_links, 1);
+	expect_true(s->link_span == h->span);
+	expect_str(s->link_kind, "holder");
+	s = span_named("wait cond");
+	assert_true(s != NULL);
+	expect_int(s->n_links, 1);
+	expect_true(s->link_span == h->span);
+	expect_str(s->link_kind, "cond.signal");
+	end_thread(h, weft_clock_now());
+	weft_exporter_cycle();
+	take_spans();
+}
+
+/*
+ * Stacks: STACK records put a stack together by id (pieces of five); a wait
+ * that names it carries code.stacktrace, innermost frame first; an
+ * incomplete stack gives none.
+ */
+static void test_stacks(struct weft_thread *main_t)
+{
+	uint64_t t0 = weft_clock_now();
+	struct weft_event st = { .h = { .type = WEFT_EV_STACK, .t0 = t0 } };
+	struct weft_event w = { .h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_SEM, .t0 = t0 } };
+	const struct captured *s;
+
+	/*
+	 * Seven frames, in two records: two in libc (frames in this program are
+	 * left out, as libweft.so's are in a preloaded process), then five
+	 * addresses no module holds.
+	 */
+	st.u.stack.id = 0x1234;
+	st.u.stack.total = 7;
+	st.u.stack.first = 0;
+	st.u.stack.pcs[0] = (uint64_t)(uintptr_t)qsort + 1;
+	st.u.stack.pcs[1] = (uint64_t)(uintptr_t)abort + 1;
+	for (int k = 2; k < 5; k++)
+		st.u.stack.pcs[k] = 0x1000 + (uint64_t)k;
+	assert_true(weft_record(main_t, &st));
+	st.u.stack.first = 5;
+	st.u.stack.pcs[0] = 0x2001;
+	st.u.stack.pcs[1] = 0x2002;
+	assert_true(weft_record(main_t, &st));
+	/* Another stack that never completes. */
+	st.u.stack.id = 0x5678;
+	st.u.stack.first = 0;
+	assert_true(weft_record(main_t, &st));
+	w.u.wait.t1 = t0 + 3 * MS;
+	w.u.wait.stack = 0x1234;
+	assert_true(weft_record(main_t, &w));
+	weft_exporter_cycle();
+	expect_str(weft_stacks_text(0x1234), "qsort\nabort\n0x1001\n0x1002\n0x1003\n0x2000\n0x2001");
+	expect_true(weft_stacks_text(0x5678) == NULL);
+	expect_true(weft_stacks_text(0x9999) == NULL);
+	take_spans();
+	s = span_named("wait sem");
+	assert_true(s != NULL);
+	expect_true(strstr(s->attrs, "code.stacktrace=qsort\nabort\n0x1001\n") != NULL);
+}
+
 int main(void)
 {
 	struct weft_thread *main_t;
@@ -395,5 +517,7 @@ int main(void)
 	test_waits(main_t);
 	test_ctx_resent(main_t);
 	test_waiting_gauge(main_t);
+	test_locks(main_t);
+	test_stacks(main_t);
 	return harness_done();
 }
