@@ -83,13 +83,26 @@ static void hold_countdown(struct weft_thread *t)
 			      : UINT32_MAX;
 }
 
+/* A sampled hold older than this is given up: its unlock may never be seen. */
+#define HOLD_STALE_NS (10 * 1000000000ull)
+
 void weft_lock_hold_begin(struct weft_thread *t, const void *object)
 {
+	uint64_t now;
+
 	hold_countdown(t);
-	if (t->hold_obj || !weft_cfg.hold_sample)
-		return; /* one sampled hold at a time */
+	if (!weft_cfg.hold_sample)
+		return;
+	now = weft_clock_now();
+	/*
+	 * One sampled hold at a time; but a lock re-initialised while held (in a
+	 * fork handler), or a robust mutex whose owner died, is never unlocked
+	 * through us: a sample that old is replaced rather than block sampling.
+	 */
+	if (t->hold_obj && now - t->hold_t0 < HOLD_STALE_NS)
+		return;
 	t->hold_obj = (uintptr_t)object;
-	t->hold_t0 = weft_clock_now();
+	t->hold_t0 = now;
 }
 
 void weft_lock_hold_end(struct weft_thread *t, const void *pc)
@@ -351,6 +364,7 @@ static void atfork_child(void)
 		t->dropped_seen = 0;
 		t->exit_seen = t->ctx_stale = false;
 		t->consumer = NULL;
+		t->hold_obj = 0; /* the parent's locks were re-initialised, or are the parent's */
 		memset((void *)t->acquired, 0, sizeof(t->acquired));
 		t->tid = gettid();
 		t->self = pthread_self();
