@@ -33,10 +33,8 @@ __thread unsigned weft_guard_depth __attribute__((tls_model("initial-exec")));
 const char *weft_wait_kind_name(enum weft_wait_kind kind)
 {
 #define WEFT_WAIT_NAME(name, text) [WEFT_WAIT_##name] = text,
-	static const char *const names[WEFT_WAIT_KIND_COUNT] = {
-		[WEFT_WAIT_NONE] = "none",
-		WEFT_WAIT_KINDS(WEFT_WAIT_NAME)
-	};
+	static const char *const names[WEFT_WAIT_KIND_COUNT] = { [WEFT_WAIT_NONE] = "none",
+								 WEFT_WAIT_KINDS(WEFT_WAIT_NAME) };
 #undef WEFT_WAIT_NAME
 
 	return (unsigned)kind < WEFT_WAIT_KIND_COUNT ? names[kind] : "unknown";
@@ -45,10 +43,8 @@ const char *weft_wait_kind_name(enum weft_wait_kind kind)
 const char *weft_event_type_name(enum weft_event_type type)
 {
 #define WEFT_EVENT_NAME(name, member) [WEFT_EV_##name] = #name,
-	static const char *const names[WEFT_EV_COUNT] = {
-		[WEFT_EV_NONE] = "NONE",
-		WEFT_EVENTS(WEFT_EVENT_NAME)
-	};
+	static const char *const names[WEFT_EV_COUNT] = { [WEFT_EV_NONE] = "NONE",
+							  WEFT_EVENTS(WEFT_EVENT_NAME) };
 #undef WEFT_EVENT_NAME
 
 	return (unsigned)type < WEFT_EV_COUNT ? names[type] : "unknown";
@@ -79,8 +75,8 @@ static void hold_countdown(struct weft_thread *t)
 {
 	uint32_t n = weft_cfg.hold_sample;
 
-	t->hold_countdown = n ? 1 + (uint32_t)(weft_ids_next(&t->rng) % (2 * (uint64_t)n - 1))
-			      : UINT32_MAX;
+	t->hold_countdown =
+		n ? 1 + (uint32_t)(weft_ids_next(&t->rng) % (2 * (uint64_t)n - 1)) : UINT32_MAX;
 }
 
 /* A sampled hold older than this is given up: its unlock may never be seen. */
@@ -410,9 +406,10 @@ static bool agent_init(void)
 		if (weft_cfg.traceparent[0]) {
 			char shown[WEFT_LOG_ESCAPED_SIZE];
 
-			weft_warn("TRACEPARENT=%s: not a valid W3C traceparent; starting a new trace",
-				  weft_log_escape(weft_cfg.traceparent, strlen(weft_cfg.traceparent),
-						  shown, sizeof(shown)));
+			weft_warn(
+				"TRACEPARENT=%s: not a valid W3C traceparent; starting a new trace",
+				weft_log_escape(weft_cfg.traceparent, strlen(weft_cfg.traceparent),
+						shown, sizeof(shown)));
 		}
 		weft_ids_trace(&rng, &weft_process.trace);
 		weft_process.flags = 1;

@@ -22,7 +22,7 @@ void *mallocx(size_t size, int flags);
 void *rallocx(void *ptr, size_t size, int flags);
 void dallocx(void *ptr, int flags);
 
-#define WEFT_MALLOCX_ZERO 0x40 /* jemalloc's MALLOCX_ZERO */
+#define WEFT_MALLOCX_ZERO         0x40 /* jemalloc's MALLOCX_ZERO */
 #define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
 
 /*

@@ -89,7 +89,7 @@ static const struct keyword hook_families[] = {
 	{ NULL, 0 },
 };
 
-#define FIELD(f) \
+#define FIELD(f)                                                                                   \
 	.off = offsetof(struct weft_config, f), .size = sizeof(((struct weft_config *)0)->f)
 
 /* clang-format off */
@@ -115,7 +115,7 @@ static const struct keyword hook_families[] = {
 #define PROTOCOL(v) { .name = v, .kind = K_PROTOCOL, .def = "http/protobuf" }
 /* clang-format on */
 
-#define MS NSEC_PER_MSEC
+#define MS   NSEC_PER_MSEC
 #define HOUR NSEC_PER_HOUR
 
 /*
@@ -274,4 +274,3 @@ void weft_config_load(struct weft_config *cfg)
 {
 	weft_config_load_from(cfg, env_get, NULL);
 }
-

@@ -60,46 +60,46 @@ enum weft_hook_family {
 
 struct weft_config {
 	/* OpenTelemetry's. */
-	bool sdk_disabled;                      /* OTEL_SDK_DISABLED */
-	char service_name[WEFT_CONFIG_STR];     /* OTEL_SERVICE_NAME ("" = unset) */
+	bool sdk_disabled;                        /* OTEL_SDK_DISABLED */
+	char service_name[WEFT_CONFIG_STR];       /* OTEL_SERVICE_NAME ("" = unset) */
 	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES: k=v items only */
-	unsigned traces_out;                    /* OTEL_TRACES_EXPORTER */
-	unsigned metrics_out;                   /* OTEL_METRICS_EXPORTER */
-	char endpoint[WEFT_CONFIG_STR];         /* OTEL_EXPORTER_OTLP_ENDPOINT */
-	char traces_endpoint[WEFT_CONFIG_STR];  /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
-	char metrics_endpoint[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT */
-	char headers[4 * WEFT_CONFIG_STR];      /* OTEL_EXPORTER_OTLP_HEADERS, raw */
+	unsigned traces_out;                      /* OTEL_TRACES_EXPORTER */
+	unsigned metrics_out;                     /* OTEL_METRICS_EXPORTER */
+	char endpoint[WEFT_CONFIG_STR];           /* OTEL_EXPORTER_OTLP_ENDPOINT */
+	char traces_endpoint[WEFT_CONFIG_STR];    /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
+	char metrics_endpoint[WEFT_CONFIG_STR];   /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT */
+	char headers[4 * WEFT_CONFIG_STR];        /* OTEL_EXPORTER_OTLP_HEADERS, raw */
 	char traces_headers[4 * WEFT_CONFIG_STR];
 	char metrics_headers[4 * WEFT_CONFIG_STR];
-	char certificate[WEFT_CONFIG_STR];      /* OTEL_EXPORTER_OTLP_CERTIFICATE */
-	uint64_t otlp_timeout_ns;               /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
-	bool gzip;                              /* OTEL_EXPORTER_OTLP_COMPRESSION */
-	enum weft_sampler sampler;              /* OTEL_TRACES_SAMPLER */
-	double sampler_ratio;                   /* OTEL_TRACES_SAMPLER_ARG, 1.0 */
-	uint64_t bsp_schedule_delay_ns;         /* OTEL_BSP_SCHEDULE_DELAY, 5 s, 1 ms..1 h */
-	uint32_t bsp_max_queue;                 /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
-	uint32_t bsp_max_batch;                 /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
-	uint64_t bsp_export_timeout_ns;         /* OTEL_BSP_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
-	uint64_t metric_interval_ns;            /* OTEL_METRIC_EXPORT_INTERVAL, 60 s, 10 ms..1 h */
-	uint64_t metric_timeout_ns;             /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
-	uint32_t span_link_limit;               /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
-	uint32_t span_attr_limit;               /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
-	char traceparent[128];                  /* TRACEPARENT, raw ("" = unset) */
+	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
+	uint64_t otlp_timeout_ns;          /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
+	bool gzip;                         /* OTEL_EXPORTER_OTLP_COMPRESSION */
+	enum weft_sampler sampler;         /* OTEL_TRACES_SAMPLER */
+	double sampler_ratio;              /* OTEL_TRACES_SAMPLER_ARG, 1.0 */
+	uint64_t bsp_schedule_delay_ns;    /* OTEL_BSP_SCHEDULE_DELAY, 5 s, 1 ms..1 h */
+	uint32_t bsp_max_queue;            /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
+	uint32_t bsp_max_batch;            /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
+	uint64_t bsp_export_timeout_ns;    /* OTEL_BSP_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
+	uint64_t metric_interval_ns;       /* OTEL_METRIC_EXPORT_INTERVAL, 60 s, 10 ms..1 h */
+	uint64_t metric_timeout_ns;        /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
+	uint32_t span_link_limit;          /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
+	uint32_t span_attr_limit;          /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
+	char traceparent[128];             /* TRACEPARENT, raw ("" = unset) */
 
 	/* weft's own. */
-	char output_path[WEFT_CONFIG_STR];      /* WEFT_OUTPUT, weft-%n-%p.jsonl */
-	char report[WEFT_CONFIG_STR];           /* WEFT_REPORT: "" = off, "stderr", or a path */
-	uint64_t exit_timeout_ns;               /* WEFT_EXIT_TIMEOUT, 1 s, 1 ms..export timeout */
-	uint64_t output_max_size;               /* WEFT_OUTPUT_MAX_SIZE, 100 MB; 0 = no limit */
-	uint64_t span_min_wait_ns;              /* WEFT_SPAN_MIN_WAIT, 1 ms, 0..1 h */
-	enum weft_task_parent task_parent;      /* WEFT_TASK_PARENT */
-	uint32_t stack_depth;                   /* WEFT_STACKS: 0 off, 1 = default depth 16, N */
-	uint32_t hold_sample;                   /* WEFT_HOLD_SAMPLE: 1 in N, 0 off; 64 */
-	uint32_t ring_size;                     /* WEFT_RING_SIZE: events, power of two, 1024 */
-	uint32_t cardinality_limit;             /* WEFT_CARDINALITY_LIMIT, 500 */
-	bool capture_args;                      /* WEFT_CAPTURE_ARGS, 0: may hold secrets */
-	enum weft_log_level log_level;          /* WEFT_LOG_LEVEL, warn */
-	unsigned hooks;                         /* WEFT_HOOKS, all */
+	char output_path[WEFT_CONFIG_STR]; /* WEFT_OUTPUT, weft-%n-%p.jsonl */
+	char report[WEFT_CONFIG_STR];      /* WEFT_REPORT: "" = off, "stderr", or a path */
+	uint64_t exit_timeout_ns;          /* WEFT_EXIT_TIMEOUT, 1 s, 1 ms..export timeout */
+	uint64_t output_max_size;          /* WEFT_OUTPUT_MAX_SIZE, 100 MB; 0 = no limit */
+	uint64_t span_min_wait_ns;         /* WEFT_SPAN_MIN_WAIT, 1 ms, 0..1 h */
+	enum weft_task_parent task_parent; /* WEFT_TASK_PARENT */
+	uint32_t stack_depth;              /* WEFT_STACKS: 0 off, 1 = default depth 16, N */
+	uint32_t hold_sample;              /* WEFT_HOLD_SAMPLE: 1 in N, 0 off; 64 */
+	uint32_t ring_size;                /* WEFT_RING_SIZE: events, power of two, 1024 */
+	uint32_t cardinality_limit;        /* WEFT_CARDINALITY_LIMIT, 500 */
+	bool capture_args;                 /* WEFT_CAPTURE_ARGS, 0: may hold secrets */
+	enum weft_log_level log_level;     /* WEFT_LOG_LEVEL, warn */
+	unsigned hooks;                    /* WEFT_HOOKS, all */
 };
 
 /* Reads the environment into cfg (defaults first). Warnings go to stderr. */

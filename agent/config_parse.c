@@ -503,8 +503,8 @@ int weft_config_parse_row(const struct row *r, void *field, const char *raw, cha
 			return -EINVAL;
 		}
 		if (err < 0 || v < r->min || v > r->max) {
-			snprintf(why, wlen, "out of range (%" PRIu64 "..%" PRIu64 " bytes)",
-				 r->min, r->max);
+			snprintf(why, wlen, "out of range (%" PRIu64 "..%" PRIu64 " bytes)", r->min,
+				 r->max);
 			return -EINVAL;
 		}
 		weft_config_store_uint(field, r->size, v);

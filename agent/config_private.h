@@ -22,14 +22,14 @@
 
 #define NSEC_PER_USEC UINT64_C(1000)
 #define NSEC_PER_MSEC UINT64_C(1000000)
-#define NSEC_PER_SEC UINT64_C(1000000000)
-#define NSEC_PER_MIN (60 * NSEC_PER_SEC)
+#define NSEC_PER_SEC  UINT64_C(1000000000)
+#define NSEC_PER_MIN  (60 * NSEC_PER_SEC)
 #define NSEC_PER_HOUR (3600 * NSEC_PER_SEC)
 
-#define RING_MIN 2u
-#define RING_MAX (1u << 20)
+#define RING_MIN            2u
+#define RING_MAX            (1u << 20)
 #define STACK_DEFAULT_DEPTH 16u
-#define STACK_MAX_DEPTH 128u
+#define STACK_MAX_DEPTH     128u
 
 /* A piece of a string that we may not modify. */
 struct slice {

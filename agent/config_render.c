@@ -62,8 +62,8 @@ static void render_ratio(double d, char *buf, size_t len)
 void weft_config_render(const struct row *r, const void *field, char *buf, size_t len)
 {
 	bool text = r->kind == K_STR || r->kind == K_PAIRS || r->kind == K_REPORT;
-	uint64_t v = r->size && r->kind != K_RATIO && !text ? weft_config_load_uint(field, r->size)
-							    : 0;
+	uint64_t v =
+		r->size && r->kind != K_RATIO && !text ? weft_config_load_uint(field, r->size) : 0;
 	double d;
 
 	buf[0] = '\0';

@@ -26,12 +26,12 @@
 
 /* X(NAME, payload member) */
 #define WEFT_EVENTS(X)                                                                             \
-	X(CTX, ctx)       /* the thread's current span changed */                                  \
-	X(NAME, about)    /* a thread was named: object = target pthread_t */                      \
-	X(DETACH, about)  /* a thread was detached: object = target pthread_t */                   \
-	X(WAIT, wait)     /* a call blocked: kind, t0..t1, object, caller */                       \
-	X(HOLD, wait)     /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */     \
-	X(STACK, stack)   /* part of a captured stack: program counters from `first` on */
+	X(CTX, ctx)      /* the thread's current span changed */                                   \
+	X(NAME, about)   /* a thread was named: object = target pthread_t */                       \
+	X(DETACH, about) /* a thread was detached: object = target pthread_t */                    \
+	X(WAIT, wait)    /* a call blocked: kind, t0..t1, object, caller */                        \
+	X(HOLD, wait)    /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */      \
+	X(STACK, stack)  /* part of a captured stack: program counters from `first` on */
 
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
@@ -97,19 +97,19 @@ struct weft_ev_ctx {
 
 /* NAME, DETACH: a fact about another (or this) thread. */
 struct weft_ev_about {
-	uint64_t object;  /* the target's pthread_t */
-	char name[24];    /* NAME: NUL-terminated, at most 15 chars in Linux */
+	uint64_t object; /* the target's pthread_t */
+	char name[24];   /* NAME: NUL-terminated, at most 15 chars in Linux */
 	uint64_t reserved[2];
 };
 
 /* WAIT: a call that blocked. */
 struct weft_ev_wait {
-	uint64_t t1;                       /* monotonic ns: when it returned */
-	uint64_t object;                   /* what it waited on: an address, a pthread_t, fd */
-	uint64_t pc;                       /* the hooked function's caller */
-	int32_t holder_tid;                /* the lock's owner when the wait began; 0: none */
-	uint32_t stack;                    /* a captured stack's id; 0: none */
-	uint64_t links[WEFT_EVENT_LINKS];  /* producer span ids (hand-offs); 0: none */
+	uint64_t t1;                      /* monotonic ns: when it returned */
+	uint64_t object;                  /* what it waited on: an address, a pthread_t, fd */
+	uint64_t pc;                      /* the hooked function's caller */
+	int32_t holder_tid;               /* the lock's owner when the wait began; 0: none */
+	uint32_t stack;                   /* a captured stack's id; 0: none */
+	uint64_t links[WEFT_EVENT_LINKS]; /* producer span ids (hand-offs); 0: none */
 };
 
 /* Room for what the coming families record (channels, sockets) in the same slot. */
@@ -119,8 +119,8 @@ struct weft_ev_io {
 	uint32_t channel; /* the exporter's channel id */
 	uint32_t fd;
 	uint64_t bytes;
-	uint64_t offset;  /* the channel's byte offset before this transfer */
-	uint64_t link;    /* producer span id; 0: none */
+	uint64_t offset; /* the channel's byte offset before this transfer */
+	uint64_t link;   /* producer span id; 0: none */
 };
 
 struct weft_ev_peer {

@@ -60,9 +60,9 @@ typedef bool (*weft_hashmap_eq_fn)(const void *entry, const void *key);
 
 struct weft_hashmap {
 	unsigned char *slots; /* cap slots of stride bytes each; NULL until the first put */
-	size_t cap;	      /* 0 or a power of two */
-	size_t n;	      /* entries held */
-	size_t stride;	      /* 8 (the stored hash) + entry size, rounded up to 8 */
+	size_t cap;           /* 0 or a power of two */
+	size_t n;             /* entries held */
+	size_t stride;        /* 8 (the stored hash) + entry size, rounded up to 8 */
 	size_t entry_size;
 	weft_hashmap_eq_fn eq;
 };

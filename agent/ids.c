@@ -21,7 +21,7 @@ static uint64_t splitmix64(uint64_t *x)
 
 void weft_ids_init_process(void)
 {
-	uint64_t buf[2] = {0, 0};
+	uint64_t buf[2] = { 0, 0 };
 	ssize_t n = getrandom(buf, sizeof(buf), GRND_NONBLOCK);
 
 	if (n != (ssize_t)sizeof(buf)) {

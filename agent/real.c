@@ -14,10 +14,9 @@ struct real_entry {
 	const char *version;
 };
 
-#define WEFT_REAL_ENTRY(name, fail, version, fallback) {#name, version},
-static const struct real_entry real_entries[WEFT_REAL_COUNT] = {
-	WEFT_REAL_SYMBOLS(WEFT_REAL_ENTRY)
-};
+#define WEFT_REAL_ENTRY(name, fail, version, fallback) { #name, version },
+static const struct real_entry real_entries[WEFT_REAL_COUNT] = { WEFT_REAL_SYMBOLS(
+	WEFT_REAL_ENTRY) };
 #undef WEFT_REAL_ENTRY
 
 /* This thread is inside dlsym: a nested hook must not resolve again. */

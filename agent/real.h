@@ -99,7 +99,7 @@ void *weft_real_resolve(enum weft_real_index idx);
 #define WEFT_REAL_GET_FN(name, fail, version, fallback)                                            \
 	static inline __typeof__(weft_real.name) weft_real_get_##name(void)                        \
 	{                                                                                          \
-		__typeof__(weft_real.name) p = __extension__(__typeof__(weft_real.name))            \
+		__typeof__(weft_real.name) p = __extension__(__typeof__(weft_real.name))           \
 			weft_real_resolve(WEFT_REAL_IDX_##name);                                   \
 		return p ? p : fallback;                                                           \
 	}
@@ -128,7 +128,7 @@ static inline void *weft_real_fail_NULL(void)
 	return (void *)0;
 }
 
-#define WEFT_REAL_FAIL_FN(name, fail, version, fallback)                                                     \
+#define WEFT_REAL_FAIL_FN(name, fail, version, fallback)                                           \
 	static inline __typeof__(weft_real_fail_##fail()) weft_real_fail_##name(void)              \
 	{                                                                                          \
 		return weft_real_fail_##fail();                                                    \

@@ -40,20 +40,20 @@
 	X(pthread_detach, RET, NULL, NULL)                                                         \
 	X(pthread_setname_np, RET, NULL, NULL)                                                     \
 	X(pthread_exit, NORETURN, NULL, NULL)                                                      \
-	X(pthread_mutex_lock, RET, NULL, weft_glibc__pthread_mutex_lock)                                     \
-	X(pthread_mutex_trylock, RET, NULL, weft_glibc__pthread_mutex_trylock)                               \
+	X(pthread_mutex_lock, RET, NULL, weft_glibc__pthread_mutex_lock)                           \
+	X(pthread_mutex_trylock, RET, NULL, weft_glibc__pthread_mutex_trylock)                     \
 	X(pthread_mutex_timedlock, RET, NULL, NULL)                                                \
 	X(pthread_mutex_clocklock, RET, NULL, NULL)                                                \
-	X(pthread_mutex_unlock, RET, NULL, weft_glibc__pthread_mutex_unlock)                                 \
-	X(pthread_rwlock_rdlock, RET, NULL, weft_glibc__pthread_rwlock_rdlock)                               \
-	X(pthread_rwlock_wrlock, RET, NULL, weft_glibc__pthread_rwlock_wrlock)                               \
-	X(pthread_rwlock_tryrdlock, RET, NULL, weft_glibc__pthread_rwlock_tryrdlock)                         \
-	X(pthread_rwlock_trywrlock, RET, NULL, weft_glibc__pthread_rwlock_trywrlock)                         \
+	X(pthread_mutex_unlock, RET, NULL, weft_glibc__pthread_mutex_unlock)                       \
+	X(pthread_rwlock_rdlock, RET, NULL, weft_glibc__pthread_rwlock_rdlock)                     \
+	X(pthread_rwlock_wrlock, RET, NULL, weft_glibc__pthread_rwlock_wrlock)                     \
+	X(pthread_rwlock_tryrdlock, RET, NULL, weft_glibc__pthread_rwlock_tryrdlock)               \
+	X(pthread_rwlock_trywrlock, RET, NULL, weft_glibc__pthread_rwlock_trywrlock)               \
 	X(pthread_rwlock_timedrdlock, RET, NULL, NULL)                                             \
 	X(pthread_rwlock_timedwrlock, RET, NULL, NULL)                                             \
 	X(pthread_rwlock_clockrdlock, RET, NULL, NULL)                                             \
 	X(pthread_rwlock_clockwrlock, RET, NULL, NULL)                                             \
-	X(pthread_rwlock_unlock, RET, NULL, weft_glibc__pthread_rwlock_unlock)                               \
+	X(pthread_rwlock_unlock, RET, NULL, weft_glibc__pthread_rwlock_unlock)                     \
 	X(pthread_cond_wait, RET, "GLIBC_2.3.2", NULL)                                             \
 	X(pthread_cond_timedwait, RET, "GLIBC_2.3.2", NULL)                                        \
 	X(pthread_cond_clockwait, RET, NULL, NULL)                                                 \

@@ -6,7 +6,7 @@
 #include "agent/registry.h"
 
 __thread struct weft_thread *weft_self __attribute__((tls_model("initial-exec")));
-struct weft_thread weft_thread_dead = {.dead = true};
+struct weft_thread weft_thread_dead = { .dead = true };
 _Atomic uint32_t weft_registry_pending_exits;
 _Atomic int32_t weft_registry_live;
 

@@ -58,10 +58,10 @@ struct weft_thread {
 	 * wait begins and cleared first when it ends, so a reader that sees a
 	 * kind sees the object, start and holder of that wait or a later one.
 	 */
-	_Atomic int wait_kind;          /* enum weft_wait_kind; 0: not blocked */
-	_Atomic uint64_t wait_object;   /* what it waits on */
-	_Atomic uint64_t wait_since;    /* monotonic ns */
-	_Atomic int32_t wait_holder;    /* the lock's owner when the wait began; 0: none */
+	_Atomic int wait_kind;        /* enum weft_wait_kind; 0: not blocked */
+	_Atomic uint64_t wait_object; /* what it waits on */
+	_Atomic uint64_t wait_since;  /* monotonic ns */
+	_Atomic int32_t wait_holder;  /* the lock's owner when the wait began; 0: none */
 	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
 	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
 
@@ -72,7 +72,7 @@ struct weft_thread {
 	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
-	uint64_t stack_next_ns;              /* no stack captured before this time */
+	uint64_t stack_next_ns;               /* no stack captured before this time */
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
 	bool dead; /* the sentinel: hooks pass through */

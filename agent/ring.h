@@ -78,11 +78,11 @@ struct weft_ring {
 	_Atomic uint64_t dropped;
 	_Atomic uint32_t nest;
 	_Alignas(64) _Atomic uint64_t tail;
-	uint64_t mask;       /* of the full ring: capacity - 1 */
-	uint64_t first_mask; /* of the inline slots: min(capacity, WEFT_RING_FIRST) - 1 */
-	uint64_t wake_at;    /* pending count at which the producer asks for a drain */
-	_Atomic uint64_t switch_at;          /* the first index in `slots` */
-	_Atomic(struct weft_event *) slots;  /* the full ring; NULL until grown */
+	uint64_t mask;              /* of the full ring: capacity - 1 */
+	uint64_t first_mask;        /* of the inline slots: min(capacity, WEFT_RING_FIRST) - 1 */
+	uint64_t wake_at;           /* pending count at which the producer asks for a drain */
+	_Atomic uint64_t switch_at; /* the first index in `slots` */
+	_Atomic(struct weft_event *) slots; /* the full ring; NULL until grown */
 	struct weft_event first[WEFT_RING_FIRST];
 };
 
@@ -138,8 +138,7 @@ static inline void weft_ring_publish(struct weft_ring *ring)
  * GROW comes only to the outermost frame of a ring still in its inline slots;
  * a nested push (a signal handler) that finds them full drops.
  */
-static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring,
-					       const struct weft_event *ev)
+static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const struct weft_event *ev)
 {
 	uint32_t depth = weft_load_relaxed(&ring->nest) + 1;
 	struct weft_event *big;
@@ -161,8 +160,8 @@ static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring,
 			}
 			break;
 		}
-	} while (!atomic_compare_exchange_weak_explicit(&ring->reserve, &r, r + 1,
-							memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&ring->reserve, &r, r + 1, memory_order_relaxed, memory_order_relaxed));
 	if (st == WEFT_PUSH_OK)
 		*weft_ring_slot(ring, big, weft_load_relaxed(&ring->switch_at), r) = *ev;
 	atomic_signal_fence(memory_order_seq_cst);

@@ -65,7 +65,7 @@ static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
  */
 __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 {
-	struct capture c = {.pcs = pcs, .max = max, .n = 0, .skip = 1};
+	struct capture c = { .pcs = pcs, .max = max, .n = 0, .skip = 1 };
 	int saved = errno;
 
 	if (!pcs || max <= 0)

@@ -127,8 +127,9 @@ static const char *console_kind(enum weft_span_kind kind)
  */
 static void console_span(struct weft_json *b, const struct weft_span *sp)
 {
-	uint64_t dur =
-	    sp->end_unix_nano > sp->start_unix_nano ? sp->end_unix_nano - sp->start_unix_nano : 0;
+	uint64_t dur = sp->end_unix_nano > sp->start_unix_nano
+			       ? sp->end_unix_nano - sp->start_unix_nano
+			       : 0;
 	const char *kind = console_kind(sp->kind);
 	bool root = true;
 
@@ -321,9 +322,9 @@ static int none_export_metrics(struct weft_sink *sink, const struct weft_resourc
 
 /* Stateless, so one instance serves every caller and opening cannot fail. */
 static struct weft_sink none_sink = {
-    .name = "none",
-    .export_spans = none_export_spans,
-    .export_metrics = none_export_metrics,
+	.name = "none",
+	.export_spans = none_export_spans,
+	.export_metrics = none_export_metrics,
 };
 
 struct weft_sink *weft_none_open(void)

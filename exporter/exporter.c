@@ -164,8 +164,8 @@ static void export_spans(void)
 {
 	size_t failed_batches, failed_spans, n;
 
-	n = weft_spans_export(ex.out.traces, ex.out.n_traces, weft_resource_get(),
-			      &failed_batches, &failed_spans);
+	n = weft_spans_export(ex.out.traces, ex.out.n_traces, weft_resource_get(), &failed_batches,
+			      &failed_spans);
 	weft_metrics_add(ex.spans_exported, NULL, (int64_t)n);
 	weft_metrics_add(ex.export_failures, signal_traces, (int64_t)failed_batches);
 	weft_exporter_drop(WEFT_DROP_EXPORT_FAILED, (int64_t)failed_spans);
@@ -186,7 +186,7 @@ static void export_metrics(void)
 	n = weft_metrics_collect(&metrics, weft_clock_to_unix(weft_process.start_ns), now);
 	for (size_t k = 0; k < ex.out.n_metrics; k++)
 		if (ex.out.metrics[k]->export_metrics(ex.out.metrics[k], weft_resource_get(),
-						       metrics, n) == 0)
+						      metrics, n) == 0)
 			ok = true;
 	if (!ok && ex.out.n_metrics)
 		weft_metrics_add(ex.export_failures, signal_metrics, 1);
@@ -211,9 +211,9 @@ void weft_exporter_setup(void)
 				      true, 1, reason_key);
 	ex.spans_exported = weft_metrics_sum("weft.agent.spans.exported",
 					     "Spans handed to an output.", "{span}", true, 0, NULL);
-	ex.export_failures = weft_metrics_sum("weft.agent.export.failures",
-					      "Export requests that failed.", "{request}", true, 1,
-					      signal_key);
+	ex.export_failures =
+		weft_metrics_sum("weft.agent.export.failures", "Export requests that failed.",
+				 "{request}", true, 1, signal_key);
 	weft_interp_setup();
 	/* Series that exist from the start, so that a zero is reported as zero. */
 	for (int r = 0; r < WEFT_DROP_REASON_COUNT; r++)
@@ -301,7 +301,7 @@ static void *exporter_main(void *arg)
 		uint32_t seen = weft_load_relaxed(&weft_consumer_word);
 		uint64_t now = weft_clock_now();
 		uint64_t deadline = ex.next_spans_ns < ex.next_metrics_ns ? ex.next_spans_ns
-									   : ex.next_metrics_ns;
+									  : ex.next_metrics_ns;
 
 		if (now < deadline)
 			weft_consumer_wait(seen, deadline - now);

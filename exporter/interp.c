@@ -25,9 +25,7 @@ _Static_assert(0 WEFT_EVENT_OWNERS(WEFT_ONE) == WEFT_EV_COUNT - 1,
 #undef WEFT_ONE
 
 #define WEFT_OWNER(type, interp) [WEFT_EV_##type] = &weft_interp_##interp,
-static const struct weft_interp *const owners[WEFT_EV_COUNT] = {
-	WEFT_EVENT_OWNERS(WEFT_OWNER)
-};
+static const struct weft_interp *const owners[WEFT_EV_COUNT] = { WEFT_EVENT_OWNERS(WEFT_OWNER) };
 #undef WEFT_OWNER
 
 #define WEFT_ENTRY(name) &weft_interp_##name,

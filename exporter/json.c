@@ -435,7 +435,7 @@ int weft_json_write_fd(const struct weft_json *j, int fd, int timeout_ms)
 		return j->err;
 	while (off < j->len) {
 		ssize_t w = write(fd, j->buf + off, j->len - off);
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		int64_t left;
 
 		if (w > 0) {

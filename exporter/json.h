@@ -30,9 +30,9 @@ struct weft_json {
 	char *buf; /* not NUL-terminated; len bytes are valid */
 	size_t len;
 	size_t cap;
-	int err;	/* 0, or the first failure as a negative errno */
+	int err;        /* 0, or the first failure as a negative errno */
 	unsigned depth; /* containers open */
-	uint64_t more;	/* bit d: the container at depth d already has a member */
+	uint64_t more;  /* bit d: the container at depth d already has a member */
 	bool after_key; /* a key was written and its value has not been */
 };
 
@@ -58,7 +58,7 @@ void weft_json_key(struct weft_json *j, const char *key);
 void weft_json_string(struct weft_json *j, const char *s);
 void weft_json_string_n(struct weft_json *j, const char *s, size_t n);
 void weft_json_bool(struct weft_json *j, bool v);
-void weft_json_u64(struct weft_json *j, uint64_t v);	    /* a number: 42 */
+void weft_json_u64(struct weft_json *j, uint64_t v);        /* a number: 42 */
 void weft_json_u64_string(struct weft_json *j, uint64_t v); /* a string: "42" */
 void weft_json_i64_string(struct weft_json *j, int64_t v);  /* a string: "-42" */
 /* A number, or "NaN", "Infinity", "-Infinity" as proto3 JSON writes them. */
@@ -72,7 +72,7 @@ void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n);
  */
 void weft_json_append(struct weft_json *j, const char *s, size_t n);
 void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 /* The string's contents, escaped as in weft_json_string, without the quotes. */
 void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n);
 

@@ -158,7 +158,7 @@ static void json_begin_request(struct weft_json *j, const struct weft_resource *
 
 static void json_end_request(struct weft_json *j)
 {
-	weft_json_end_array(j);	 /* items */
+	weft_json_end_array(j);  /* items */
 	weft_json_end_object(j); /* scope* */
 	weft_json_end_array(j);
 	weft_json_end_object(j); /* resource* */

@@ -58,13 +58,12 @@ static void locks_setup(void)
 	lk.acquisitions = weft_metrics_sum("weft.lock.acquisitions",
 					   "Lock acquisitions, uncontended and contended.",
 					   "{acquisition}", true, 1, kind_key);
-	lk.contentions = weft_metrics_sum("weft.lock.contentions",
-					  "Lock acquisitions that had to wait.", "{contention}",
-					  true, 2, contention_keys);
-	lk.hold = weft_metrics_histogram("weft.lock.hold.duration",
-					 "Time locks were held, sampled (WEFT_HOLD_SAMPLE).", "s",
-					 1, fn_key, hold_bounds,
-					 sizeof(hold_bounds) / sizeof(hold_bounds[0]));
+	lk.contentions =
+		weft_metrics_sum("weft.lock.contentions", "Lock acquisitions that had to wait.",
+				 "{contention}", true, 2, contention_keys);
+	lk.hold = weft_metrics_histogram(
+		"weft.lock.hold.duration", "Time locks were held, sampled (WEFT_HOLD_SAMPLE).", "s",
+		1, fn_key, hold_bounds, sizeof(hold_bounds) / sizeof(hold_bounds[0]));
 	/* Every lock kind is reported, zero included. */
 	for (size_t i = 0; i < N_LOCK_KINDS; i++) {
 		const char *kind = weft_wait_kind_name(lock_kinds[i]);
@@ -86,7 +85,8 @@ static void collect_thread(struct weft_thread *t)
 		const char *kind = weft_wait_kind_name(k);
 
 		if (now != x->acquired_seen[k])
-			weft_metrics_add(lk.acquisitions, &kind, (int64_t)(now - x->acquired_seen[k]));
+			weft_metrics_add(lk.acquisitions, &kind,
+					 (int64_t)(now - x->acquired_seen[k]));
 		x->acquired_seen[k] = now;
 	}
 }

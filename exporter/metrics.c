@@ -49,8 +49,9 @@ static struct weft_metric *out_metrics;
 static struct weft_point *out_points;
 static size_t out_points_cap;
 
-static const struct weft_attr overflow_attr = {
-	.key = "otel.metric.overflow", .type = WEFT_VALUE_BOOL, .v.b = true};
+static const struct weft_attr overflow_attr = { .key = "otel.metric.overflow",
+						.type = WEFT_VALUE_BOOL,
+						.v.b = true };
 
 void weft_metrics_set_limit(uint32_t limit)
 {
@@ -80,9 +81,9 @@ static bool series_eq(const void *entry, const void *key)
 	return true;
 }
 
-static struct weft_instrument *instrument_new(const char *name, const char *desc,
-					      const char *unit, enum weft_metric_type type,
-					      size_t n_keys, const char *const *keys)
+static struct weft_instrument *instrument_new(const char *name, const char *desc, const char *unit,
+					      enum weft_metric_type type, size_t n_keys,
+					      const char *const *keys)
 {
 	struct weft_instrument *inst;
 
@@ -121,10 +122,9 @@ struct weft_instrument *weft_metrics_gauge(const char *name, const char *desc, c
 	return instrument_new(name, desc, unit, WEFT_METRIC_GAUGE, n_keys, keys);
 }
 
-struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc,
-					       const char *unit, size_t n_keys,
-					       const char *const *keys, const double *bounds,
-					       size_t n_bounds)
+struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc, const char *unit,
+					       size_t n_keys, const char *const *keys,
+					       const double *bounds, size_t n_bounds)
 {
 	struct weft_instrument *inst =
 		instrument_new(name, desc, unit, WEFT_METRIC_HISTOGRAM, n_keys, keys);
@@ -152,10 +152,9 @@ static struct series *series_alloc(const struct weft_instrument *inst)
 	return s;
 }
 
-static struct series *series_find(struct weft_instrument *inst, uint64_t h,
-				  const char *const *vals)
+static struct series *series_find(struct weft_instrument *inst, uint64_t h, const char *const *vals)
 {
-	struct series_key key = {inst, vals};
+	struct series_key key = { inst, vals };
 	struct series **e = weft_hashmap_find(&inst->series, h, &key);
 
 	return e ? *e : NULL;
@@ -164,7 +163,7 @@ static struct series *series_find(struct weft_instrument *inst, uint64_t h,
 static struct series *series_get(struct weft_instrument *inst, const char *const *vals)
 {
 	uint64_t h = hash_vals(inst, vals);
-	struct series_key key = {inst, vals};
+	struct series_key key = { inst, vals };
 	struct series *s = series_find(inst, h, vals);
 	void *e;
 

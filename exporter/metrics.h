@@ -22,10 +22,9 @@ struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, con
 					 bool monotonic, size_t n_keys, const char *const *keys);
 struct weft_instrument *weft_metrics_gauge(const char *name, const char *desc, const char *unit,
 					   size_t n_keys, const char *const *keys);
-struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc,
-					       const char *unit, size_t n_keys,
-					       const char *const *keys, const double *bounds,
-					       size_t n_bounds);
+struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc, const char *unit,
+					       size_t n_keys, const char *const *keys,
+					       const double *bounds, size_t n_bounds);
 
 /* vals has one string per key of the instrument. */
 void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta);

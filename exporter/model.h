@@ -93,7 +93,7 @@ struct weft_span {
 };
 
 enum weft_metric_type {
-	WEFT_METRIC_SUM,       /* Counter (monotonic) or UpDownCounter */
+	WEFT_METRIC_SUM, /* Counter (monotonic) or UpDownCounter */
 	WEFT_METRIC_GAUGE,
 	WEFT_METRIC_HISTOGRAM, /* explicit buckets */
 };

@@ -32,7 +32,7 @@
 /* The response types, for the partial success. */
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_trace_response;
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse
-    pb_metrics_response;
+	pb_metrics_response;
 
 #define PB_TRACE_RESPONSE                                                                          \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
@@ -241,9 +241,9 @@ int weft_otlp_decode_partial_success(int signal, const uint8_t *buf, size_t len,
 				     char *msg, size_t msglen)
 {
 	ProtobufCAllocator allocator = {
-	    .alloc = weft_otlp_pb_alloc,
-	    .free = weft_otlp_pb_free,
-	    .allocator_data = NULL,
+		.alloc = weft_otlp_pb_alloc,
+		.free = weft_otlp_pb_free,
+		.allocator_data = NULL,
 	};
 	const ProtobufCMessageDescriptor *desc;
 	ProtobufCMessage *resp;

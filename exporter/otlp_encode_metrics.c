@@ -19,11 +19,11 @@ typedef Opentelemetry__Proto__Metrics__V1__Histogram pb_histogram;
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint pb_number_point;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_histogram_point;
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
-    pb_metrics_request;
+	pb_metrics_request;
 
 #define PB_METRIC_DATA(x) OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##x
-#define PB_NUMBER(x)	  OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_##x
-#define PB_HIST(x)	  OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__##x
+#define PB_NUMBER(x)      OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_##x
+#define PB_HIST(x)        OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__##x
 #define PB_TEMPORALITY(x)                                                                          \
 	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_##x
 #define PB_CUMULATIVE PB_TEMPORALITY(CUMULATIVE)
@@ -44,7 +44,7 @@ static int weft_otlp_number_points(struct weft_otlp_arena *a, const struct weft_
 		int err;
 
 		pts[i] =
-		    (pb_number_point)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
+			(pb_number_point)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
 		pts[i].start_time_unix_nano = p->start_unix_nano;
 		pts[i].time_unix_nano = p->time_unix_nano;
 		if (p->is_double) {
@@ -82,7 +82,7 @@ static int weft_otlp_histogram_points(struct weft_otlp_arena *a, const struct we
 		if ((p->n_bounds && !p->bounds) || !p->bucket_counts)
 			return -EINVAL;
 		*hp = (pb_histogram_point)
-		    OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
+			OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
 		hp->start_time_unix_nano = p->start_unix_nano;
 		hp->time_unix_nano = p->time_unix_nano;
 		hp->count = p->count;
@@ -165,7 +165,7 @@ int weft_otlp_encode_metrics(const struct weft_resource *res, const struct weft_
 			     uint8_t **out, size_t *out_len)
 {
 	pb_metrics_request req =
-	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
 	pb_resource_metrics rm = OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
 	pb_scope_metrics sm = OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
 	pb_resource_metrics *rm_ptr = &rm;

@@ -22,15 +22,15 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb
 #define PB_KIND(x)   OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##x
 #define PB_STATUS(x) OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_##x
 _Static_assert(WEFT_OTLP_SAME(WEFT_SPAN_KIND_UNSPECIFIED, PB_KIND(UNSPECIFIED)) &&
-		   WEFT_OTLP_SAME(WEFT_SPAN_KIND_INTERNAL, PB_KIND(INTERNAL)) &&
-		   WEFT_OTLP_SAME(WEFT_SPAN_KIND_SERVER, PB_KIND(SERVER)) &&
-		   WEFT_OTLP_SAME(WEFT_SPAN_KIND_CLIENT, PB_KIND(CLIENT)) &&
-		   WEFT_OTLP_SAME(WEFT_SPAN_KIND_PRODUCER, PB_KIND(PRODUCER)) &&
-		   WEFT_OTLP_SAME(WEFT_SPAN_KIND_CONSUMER, PB_KIND(CONSUMER)),
+		       WEFT_OTLP_SAME(WEFT_SPAN_KIND_INTERNAL, PB_KIND(INTERNAL)) &&
+		       WEFT_OTLP_SAME(WEFT_SPAN_KIND_SERVER, PB_KIND(SERVER)) &&
+		       WEFT_OTLP_SAME(WEFT_SPAN_KIND_CLIENT, PB_KIND(CLIENT)) &&
+		       WEFT_OTLP_SAME(WEFT_SPAN_KIND_PRODUCER, PB_KIND(PRODUCER)) &&
+		       WEFT_OTLP_SAME(WEFT_SPAN_KIND_CONSUMER, PB_KIND(CONSUMER)),
 	       "span kinds are OTLP's");
 _Static_assert(WEFT_OTLP_SAME(WEFT_STATUS_UNSET, PB_STATUS(UNSET)) &&
-		   WEFT_OTLP_SAME(WEFT_STATUS_OK, PB_STATUS(OK)) &&
-		   WEFT_OTLP_SAME(WEFT_STATUS_ERROR, PB_STATUS(ERROR)),
+		       WEFT_OTLP_SAME(WEFT_STATUS_OK, PB_STATUS(OK)) &&
+		       WEFT_OTLP_SAME(WEFT_STATUS_ERROR, PB_STATUS(ERROR)),
 	       "status codes are OTLP's");
 
 static inline bool weft_otlp_span_id_is_zero(const struct weft_span_id *id)
@@ -107,7 +107,7 @@ static int weft_otlp_span(struct weft_otlp_arena *a, const struct weft_span *s, 
 	/* A root span has no parent_span_id at all: a zero length is not encoded. */
 	if (!weft_otlp_span_id_is_zero(&s->parent_span_id))
 		ps->parent_span_id =
-		    weft_otlp_bytes(s->parent_span_id.b, sizeof(s->parent_span_id.b));
+			weft_otlp_bytes(s->parent_span_id.b, sizeof(s->parent_span_id.b));
 	ps->flags = s->flags;
 	ps->name = (char *)s->name;
 	ps->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
@@ -148,7 +148,7 @@ int weft_otlp_encode_traces(const struct weft_resource *res, const struct weft_s
 			    size_t n, uint8_t **out, size_t *out_len)
 {
 	pb_trace_request req =
-	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
 	pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
 	pb_resource_spans *rs_ptr = &rs;

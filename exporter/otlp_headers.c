@@ -14,8 +14,8 @@
 #define WEFT_OTLP_STR_(x) #x
 #define WEFT_OTLP_STR(x)  WEFT_OTLP_STR_(x)
 
-static const char *const reserved[] = {"content-type", "content-encoding", "content-length",
-				       "transfer-encoding", "expect"};
+static const char *const reserved[] = { "content-type", "content-encoding", "content-length",
+					"transfer-encoding", "expect" };
 
 static bool header_token(const char *s)
 {
@@ -76,11 +76,11 @@ void weft_otlp_headers_problems(const struct weft_otlp_headers *h, const char *v
 				size_t outlen)
 {
 	static const char *const why[WEFT_OTLP_HDR_PROBLEMS] = {
-	    [WEFT_OTLP_HDR_NOT_PAIR] = "not key=value",
-	    [WEFT_OTLP_HDR_INVALID] = "not a valid HTTP header name or value",
-	    [WEFT_OTLP_HDR_RESERVED] = "a header weft sets itself",
-	    [WEFT_OTLP_HDR_TOO_MANY] =
-		"over the limit of " WEFT_OTLP_STR(WEFT_OTLP_MAX_HEADERS) " headers",
+		[WEFT_OTLP_HDR_NOT_PAIR] = "not key=value",
+		[WEFT_OTLP_HDR_INVALID] = "not a valid HTTP header name or value",
+		[WEFT_OTLP_HDR_RESERVED] = "a header weft sets itself",
+		[WEFT_OTLP_HDR_TOO_MANY] =
+			"over the limit of " WEFT_OTLP_STR(WEFT_OTLP_MAX_HEADERS) " headers",
 	};
 	size_t total = 0, o;
 	int k = 0;

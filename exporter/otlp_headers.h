@@ -28,7 +28,7 @@
 /* Why items of a variable were ignored. */
 enum weft_otlp_header_problem {
 	WEFT_OTLP_HDR_NOT_PAIR, /* not key=value */
-	WEFT_OTLP_HDR_INVALID,	/* not a valid HTTP header name or value */
+	WEFT_OTLP_HDR_INVALID,  /* not a valid HTTP header name or value */
 	WEFT_OTLP_HDR_RESERVED, /* a header weft sets itself */
 	WEFT_OTLP_HDR_TOO_MANY, /* more than WEFT_OTLP_MAX_HEADERS */
 	WEFT_OTLP_HDR_PROBLEMS,
@@ -39,7 +39,7 @@ struct weft_otlp_headers {
 	const char *key[WEFT_OTLP_MAX_HEADERS];
 	const char *value[WEFT_OTLP_MAX_HEADERS];
 	size_t n;
-	size_t items;				/* items the variable held */
+	size_t items;                           /* items the variable held */
 	size_t ignored[WEFT_OTLP_HDR_PROBLEMS]; /* by reason */
 	char *buf;
 };

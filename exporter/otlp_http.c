@@ -31,7 +31,7 @@
 #define WEFT_OTLP_SEEN_KINDS 16
 /* The most of the exit's wait kept for writing the spool after the budget. */
 #define WEFT_OTLP_SPOOL_RESERVE (250 * WEFT_OTLP_NSEC_PER_MSEC)
-#define WEFT_OTLP_URL_MAX    (WEFT_CONFIG_STR + 16)
+#define WEFT_OTLP_URL_MAX       (WEFT_CONFIG_STR + 16)
 
 struct weft_otlp_channel {
 	enum weft_otlp_signal signal;
@@ -133,12 +133,13 @@ static int spool(struct weft_otlp *o, struct weft_otlp_channel *ch, const uint8_
 static int deliver(struct weft_otlp *o, struct weft_otlp_channel *ch, uint8_t *buf, size_t len,
 		   size_t items, struct weft_otlp_result *r)
 {
-	const struct weft_otlp_transport tr = {.attempt = weft_otlp_conn_attempt, .arg = &ch->conn};
+	const struct weft_otlp_transport tr = { .attempt = weft_otlp_conn_attempt,
+						.arg = &ch->conn };
 	const uint8_t *body = buf;
 	size_t body_len = len;
 	int err;
 
-	*r = (struct weft_otlp_result){0};
+	*r = (struct weft_otlp_result){ 0 };
 	if (o->gz) {
 		err = weft_gzip_compress(o->gz, buf, len, &body, &body_len);
 		if (err) {
@@ -301,8 +302,8 @@ static int channel_open(struct weft_otlp *o, struct weft_otlp_channel *ch,
 			const struct weft_otlp_headers *common, const struct weft_otlp_headers *own)
 {
 	const bool traces = signal == WEFT_OTLP_SIGNAL_TRACES;
-	const char *own_var =
-	    traces ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+	const char *own_var = traces ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+				     : "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 	bool from_own;
 	char why[160];
 	int err;
@@ -346,11 +347,11 @@ static void retire_parent_sink(void)
 /* The channels of want[], their headers parsed once per variable. */
 static int open_channels(struct weft_otlp *o, const struct weft_config *cfg, const bool want[2])
 {
-	static const char *const vars[3] = {"OTEL_EXPORTER_OTLP_HEADERS",
-					    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-					    "OTEL_EXPORTER_OTLP_METRICS_HEADERS"};
-	const char *raw[3] = {cfg->headers, cfg->traces_headers, cfg->metrics_headers};
-	struct weft_otlp_headers h[3] = {0};
+	static const char *const vars[3] = { "OTEL_EXPORTER_OTLP_HEADERS",
+					     "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+					     "OTEL_EXPORTER_OTLP_METRICS_HEADERS" };
+	const char *raw[3] = { cfg->headers, cfg->traces_headers, cfg->metrics_headers };
+	struct weft_otlp_headers h[3] = { 0 };
 	int err = 0;
 
 	for (int i = 0; i < 3 && !err; i++)
@@ -439,8 +440,8 @@ static struct weft_otlp *otlp_new(const struct weft_config *cfg, const bool want
 
 struct weft_sink *weft_otlp_open(const struct weft_config *cfg)
 {
-	const bool want[2] = {(cfg->traces_out & WEFT_OUT_OTLP) != 0,
-			      (cfg->metrics_out & WEFT_OUT_OTLP) != 0};
+	const bool want[2] = { (cfg->traces_out & WEFT_OUT_OTLP) != 0,
+			       (cfg->metrics_out & WEFT_OUT_OTLP) != 0 };
 	struct weft_otlp *o;
 
 	retire_parent_sink();
@@ -460,7 +461,7 @@ struct weft_sink *weft_otlp_open(const struct weft_config *cfg)
 
 struct weft_otlp *weft_otlp_client_open(const struct weft_config *cfg)
 {
-	const bool want[2] = {true, true};
+	const bool want[2] = { true, true };
 
 	return otlp_new(cfg, want, true);
 }

@@ -50,7 +50,7 @@ struct weft_otlp_arena {
 
 #define WEFT_OTLP_CHUNK_MIN ((size_t)16 << 10)
 #define WEFT_OTLP_CHUNK_MAX ((size_t)8 << 20)
-#define WEFT_OTLP_ALIGN	    alignof(max_align_t)
+#define WEFT_OTLP_ALIGN     alignof(max_align_t)
 
 /* The first chunk holds estimate bytes (clamped to the bounds above); nothing is allocated yet. */
 void weft_otlp_arena_init(struct weft_otlp_arena *a, size_t estimate);
@@ -81,7 +81,7 @@ static inline void *weft_otlp_arena_array(struct weft_otlp_arena *a, size_t n, s
 
 static inline ProtobufCBinaryData weft_otlp_bytes(const uint8_t *b, size_t len)
 {
-	return (ProtobufCBinaryData){.len = len, .data = (uint8_t *)b};
+	return (ProtobufCBinaryData){ .len = len, .data = (uint8_t *)b };
 }
 
 /* A key-value pair and its value, allocated together by weft_otlp_attrs(). */

@@ -103,13 +103,13 @@ int weft_otlp_retry_send(struct weft_otlp_retry *st, const struct weft_otlp_env 
 			 const uint8_t *body, size_t len, struct weft_otlp_result *res)
 {
 	uint64_t now = env->now(env->arg), backoff = WEFT_OTLP_BACKOFF_INITIAL, wake;
-	struct weft_otlp_try t = {.env = env,
-				  .exit = ex,
-				  .deadline = weft_clock_after(now, export_timeout_ns),
-				  .request_timeout_ns = request_timeout_ns};
+	struct weft_otlp_try t = { .env = env,
+				   .exit = ex,
+				   .deadline = weft_clock_after(now, export_timeout_ns),
+				   .request_timeout_ns = request_timeout_ns };
 	bool once = false, broken_retried = false;
 
-	*res = (struct weft_otlp_result){.err = -ETIMEDOUT};
+	*res = (struct weft_otlp_result){ .err = -ETIMEDOUT };
 	res->f.err = -ETIMEDOUT;
 	res->f.kind = 998;
 	snprintf(res->f.why, sizeof(res->f.why), "no time left before the export deadline");
@@ -157,8 +157,8 @@ int weft_otlp_retry_send(struct weft_otlp_retry *st, const struct weft_otlp_env 
 		}
 		wake = weft_clock_after(env->now(env->arg),
 					res->f.has_retry_after
-					    ? res->f.retry_after_ns
-					    : weft_otlp_jitter(backoff, env->random(env->arg)));
+						? res->f.retry_after_ns
+						: weft_otlp_jitter(backoff, env->random(env->arg)));
 		backoff = weft_otlp_backoff_next(backoff);
 		if (!wait_until(&t, wake, res->f.has_retry_after))
 			break;
@@ -185,8 +185,8 @@ static uint64_t real_now(void *arg)
 
 static void real_sleep(void *arg, uint64_t ns)
 {
-	struct timespec ts = {.tv_sec = (time_t)(ns / WEFT_OTLP_NSEC_PER_SEC),
-			      .tv_nsec = (long)(ns % WEFT_OTLP_NSEC_PER_SEC)};
+	struct timespec ts = { .tv_sec = (time_t)(ns / WEFT_OTLP_NSEC_PER_SEC),
+			       .tv_nsec = (long)(ns % WEFT_OTLP_NSEC_PER_SEC) };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -214,7 +214,8 @@ static bool real_exiting(void *arg)
 const struct weft_otlp_env *weft_otlp_env_real(void)
 {
 	static const struct weft_otlp_env env = {
-	    .now = real_now, .sleep = real_sleep, .random = real_random, .exiting = real_exiting};
+		.now = real_now, .sleep = real_sleep, .random = real_random, .exiting = real_exiting
+	};
 
 	return &env;
 }

@@ -43,11 +43,11 @@
 #include <time.h>
 
 #define WEFT_OTLP_NSEC_PER_MSEC UINT64_C(1000000)
-#define WEFT_OTLP_NSEC_PER_SEC	UINT64_C(1000000000)
+#define WEFT_OTLP_NSEC_PER_SEC  UINT64_C(1000000000)
 
 /* Backoff between attempts: 1 s, doubling, capped at 5 s, before jitter. */
 #define WEFT_OTLP_BACKOFF_INITIAL (1 * WEFT_OTLP_NSEC_PER_SEC)
-#define WEFT_OTLP_BACKOFF_MAX	  (5 * WEFT_OTLP_NSEC_PER_SEC)
+#define WEFT_OTLP_BACKOFF_MAX     (5 * WEFT_OTLP_NSEC_PER_SEC)
 /* After an export gave up on a collector that is down: fail at once for this long. */
 #define WEFT_OTLP_COOLDOWN (5 * WEFT_OTLP_NSEC_PER_SEC)
 /* An attempt needs at least this much of the export's time left to be made. */
@@ -63,10 +63,10 @@ enum weft_otlp_outcome {
 
 /* Why an attempt failed. */
 struct weft_otlp_failure {
-	int err;	/* what the export returns */
-	long kind;	/* an HTTP status, or 1000 + a transport code: one message per kind */
+	int err;        /* what the export returns */
+	long kind;      /* an HTTP status, or 1000 + a transport code: one message per kind */
 	bool transport; /* no HTTP answer (refused, reset, timed out, ...) */
-	bool broken;	/* of those, a connection that broke after it was made */
+	bool broken;    /* of those, a connection that broke after it was made */
 	bool has_retry_after;
 	uint64_t retry_after_ns;
 	char why[320]; /* for messages */
@@ -91,7 +91,7 @@ struct weft_otlp_exit {
 struct weft_otlp_try {
 	const struct weft_otlp_env *env;
 	struct weft_otlp_exit *exit;
-	uint64_t deadline;	     /* the export's own, before the exit cuts it */
+	uint64_t deadline;           /* the export's own, before the exit cuts it */
 	uint64_t request_timeout_ns; /* OTEL_EXPORTER_OTLP_TIMEOUT */
 };
 
@@ -121,10 +121,10 @@ struct weft_otlp_retry {
 };
 
 struct weft_otlp_result {
-	int err;		    /* 0: delivered */
-	unsigned attempts;	    /* requests made */
-	bool final;		    /* a failure another attempt would repeat (not worth keeping) */
-	bool cooling;		    /* failed at once: the collector was found down moments ago */
+	int err;                    /* 0: delivered */
+	unsigned attempts;          /* requests made */
+	bool final;                 /* a failure another attempt would repeat (not worth keeping) */
+	bool cooling;               /* failed at once: the collector was found down moments ago */
 	struct weft_otlp_failure f; /* the last failure */
 };
 

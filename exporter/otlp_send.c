@@ -98,8 +98,8 @@ static void describe(char *out, size_t outlen, const size_t items[2], const size
 
 static bool send_file(struct weft_otlp *o, const char *path)
 {
-	size_t len, pos = WEFT_OTLP_SPOOL_HEAD, n = 0, items[2] = {0}, recs[2] = {0};
-	size_t fitems[2] = {0}, frecs[2] = {0};
+	size_t len, pos = WEFT_OTLP_SPOOL_HEAD, n = 0, items[2] = { 0 }, recs[2] = { 0 };
+	size_t fitems[2] = { 0 }, frecs[2] = { 0 };
 	struct weft_otlp_spooled rec;
 	char why[400] = "", sent[96], kept[96];
 	bool *failed = NULL;

@@ -76,8 +76,8 @@ int weft_otlp_spool_create(const char *path)
 
 int weft_otlp_spool_append(int fd, int signal, const uint8_t *body, size_t len, size_t items)
 {
-	uint8_t head[WEFT_OTLP_SPOOL_REC_HEAD] = {(uint8_t)(signal + 1)};
-	struct iovec iov[2] = {{head, sizeof(head)}, {(void *)body, len}};
+	uint8_t head[WEFT_OTLP_SPOOL_REC_HEAD] = { (uint8_t)(signal + 1) };
+	struct iovec iov[2] = { { head, sizeof(head) }, { (void *)body, len } };
 	size_t want = sizeof(head) + len, done = 0;
 	struct stat st;
 	int err = 0;
@@ -118,7 +118,7 @@ static int spool_open_new(struct weft_otlp_spool *s, const char *output_pattern,
 			  const char *service)
 {
 	char expanded[WEFT_CONFIG_STR + 64], dir[WEFT_CONFIG_STR + 64];
-	const char *dirs[2] = {dir, "/tmp"};
+	const char *dirs[2] = { dir, "/tmp" };
 	int fd = -EINVAL, first = 0;
 
 	weft_config_expand_path(output_pattern, service, getpid(), expanded, sizeof(expanded));

@@ -29,16 +29,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT_OTLP_SPOOL_MAGIC	 "WEFTSPL1"
-#define WEFT_OTLP_SPOOL_HEAD	 8
+#define WEFT_OTLP_SPOOL_MAGIC    "WEFTSPL1"
+#define WEFT_OTLP_SPOOL_HEAD     8
 #define WEFT_OTLP_SPOOL_REC_HEAD 12
-#define WEFT_OTLP_SPOOL_PATH	 640
+#define WEFT_OTLP_SPOOL_PATH     640
 
 /* What one process spooled. Starts zeroed. */
 struct weft_otlp_spool {
 	char path[WEFT_OTLP_SPOOL_PATH]; /* "" until created */
-	int err;			 /* why it could not be created or written, or 0 */
-	size_t records[2], items[2];	 /* kept, by signal (0 traces, 1 metrics) */
+	int err;                         /* why it could not be created or written, or 0 */
+	size_t records[2], items[2];     /* kept, by signal (0 traces, 1 metrics) */
 	size_t lost_records[2], lost_items[2];
 };
 

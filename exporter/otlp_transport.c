@@ -324,7 +324,7 @@ enum weft_otlp_outcome weft_otlp_conn_attempt(void *arg, const uint8_t *body, si
 		 k->status_line[0] ? k->status_line : "an HTTP response without a status");
 	if (!weft_otlp_status_retryable(status))
 		return WEFT_OTLP_FINAL;
-	f->has_retry_after =
-	    weft_otlp_retry_after_parse(k->retry_after, time(NULL), c->getdate, &f->retry_after_ns);
+	f->has_retry_after = weft_otlp_retry_after_parse(k->retry_after, time(NULL), c->getdate,
+							 &f->retry_after_ns);
 	return WEFT_OTLP_RETRY;
 }

@@ -34,7 +34,7 @@
 #include "exporter/otlp_retry.h"
 #include "exporter/sockets.h"
 
-#define WEFT_OTLP_RESPONSE_MAX	(64 * 1024)
+#define WEFT_OTLP_RESPONSE_MAX  (64 * 1024)
 #define WEFT_OTLP_MAX_ABANDONED 8
 
 struct weft_otlp_conn {

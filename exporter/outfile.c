@@ -21,14 +21,14 @@
 
 /* How long one write may wait on a full FIFO or pipe while the program runs. */
 #define OUTFILE_WRITE_TIMEOUT_MS 1000
-#define OUTFILE_POLL_SLICE_NS	 (50 * 1000000ull)
+#define OUTFILE_POLL_SLICE_NS    (50 * 1000000ull)
 
 /* Not errnos: an existing file that belongs to another user; a reader that stalls. */
 #define OUTFILE_NOT_OURS (-100000)
-#define OUTFILE_STALLED	 (-100001)
+#define OUTFILE_STALLED  (-100001)
 
 struct weft_outfile {
-	int h;	 /* the owned descriptor's handle, -1 when not open */
+	int h;   /* the owned descriptor's handle, -1 when not open */
 	int dir; /* the directory's handle, -1: `name` is a path */
 	uint64_t max_size;
 	weft_outfile_fallback_fn fallback;
@@ -36,7 +36,7 @@ struct weft_outfile {
 	bool open_warned;   /* the current failure to open was reported */
 	bool write_warned;  /* a failure to write was reported */
 	bool rotate_warned; /* a failure to rotate was reported */
-	bool partial;	    /* the last line was cut short: start the next on a new line */
+	bool partial;       /* the last line was cut short: start the next on a new line */
 	int last_err;
 	uint64_t lost_spans, lost_metrics;
 	uint64_t spans_in[WEFT_OUTFILE_BACKUPS + 1]; /* spans written to name, name.1, ... */
@@ -267,7 +267,7 @@ static int write_all(struct weft_outfile *f, int fd, const char *buf, size_t len
 	*done = 0;
 	while (*done < len) {
 		ssize_t w = write(fd, buf + *done, len - *done);
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		uint64_t now, until;
 
 		if (w > 0) {

@@ -28,7 +28,7 @@ struct weft_sink {
  */
 struct weft_sink *weft_jsonl_open(const char *path);
 struct weft_sink *weft_console_open(int fd); /* fd, or WEFT_CONSOLE_STDERR */
-#define WEFT_CONSOLE_STDERR (-1)		     /* weft's copy of the program's stderr */
+#define WEFT_CONSOLE_STDERR (-1)             /* weft's copy of the program's stderr */
 struct weft_sink *weft_none_open(void);
 
 #endif

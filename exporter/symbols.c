@@ -19,7 +19,7 @@ struct module {
 	char path[256];
 	const unsigned char *map;
 	size_t size;
-	const ElfW(Sym) *syms;
+	const ElfW(Sym) * syms;
 	size_t n_syms;
 	const char *strtab;
 	size_t strtab_size;
@@ -39,8 +39,8 @@ static struct weft_hashmap cache =
 
 static void module_load(struct module *m)
 {
-	const ElfW(Ehdr) *eh;
-	const ElfW(Shdr) *sh;
+	const ElfW(Ehdr) * eh;
+	const ElfW(Shdr) * sh;
 	struct stat st;
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
 
@@ -64,7 +64,7 @@ static void module_load(struct module *m)
 		return;
 	sh = (const ElfW(Shdr) *)(m->map + eh->e_shoff);
 	for (size_t i = 0; i < eh->e_shnum; i++) {
-		const ElfW(Shdr) *str;
+		const ElfW(Shdr) * str;
 
 		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
 			continue;

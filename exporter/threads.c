@@ -297,7 +297,9 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 	if (t->origin == WEFT_THREAD_MAIN)
 		return; /* its span is the process span */
 	q = weft_exporter_span(&t->trace, t->span, t->parent_span, t->start_ns, end_ns, "thread ",
-			       x->named ? x->name : sym ? sym : "thread");
+			       x->named ? x->name
+			       : sym    ? sym
+					: "thread");
 	if (!q)
 		return;
 	weft_qspan_attr_int(q, "thread.id", t->tid);

@@ -26,7 +26,7 @@ static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 
 /* Wait kinds whose hooks exist: each gets a weft.thread.waiting point. */
 static const enum weft_wait_kind implemented_kinds[] = {
 	WEFT_WAIT_MUTEX, WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
-	WEFT_WAIT_COND,	 WEFT_WAIT_SEM,		WEFT_WAIT_BARRIER,	WEFT_WAIT_JOIN,
+	WEFT_WAIT_COND,  WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
 };
 
 static struct {
@@ -40,10 +40,9 @@ static void waits_setup(void)
 
 	wt.waiting = weft_metrics_gauge("weft.thread.waiting", "Threads blocked right now.",
 					"{thread}", 1, kind_key);
-	wt.duration = weft_metrics_histogram("weft.wait.duration",
-					     "Time blocked in calls that blocked.", "s", 2,
-					     wait_keys, wait_bounds,
-					     sizeof(wait_bounds) / sizeof(wait_bounds[0]));
+	wt.duration = weft_metrics_histogram(
+		"weft.wait.duration", "Time blocked in calls that blocked.", "s", 2, wait_keys,
+		wait_bounds, sizeof(wait_bounds) / sizeof(wait_bounds[0]));
 }
 
 /* A join's span links to the joined thread's: what it waited for. */

@@ -28,8 +28,8 @@
 
 #define SENTINEL 1234
 
-static const size_t sizes[] = {0, 1, 8, 24, 25, 100, 1000, 4000, 4096, 65536,
-			       100000, 131072, 1 << 20, 3 << 20};
+static const size_t sizes[] = { 0,    1,    8,     24,     25,     100,     1000,
+				4000, 4096, 65536, 100000, 131072, 1 << 20, 3 << 20 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 static const char *ename(int e)
@@ -50,9 +50,9 @@ static const char *ename(int e)
 /* What one thread saw; printed by main after the join, in thread order. */
 struct seen {
 	size_t usable[NSIZES];
-	int zeroed;   /* calloc memory was zero */
+	int zeroed;       /* calloc memory was zero */
 	int realloc_kept; /* realloc kept the contents */
-	int aligned;  /* every aligned allocation was aligned */
+	int aligned;      /* every aligned allocation was aligned */
 	int errno_kept;
 };
 
@@ -162,8 +162,8 @@ static void errors(void)
 	errno = SENTINEL;
 	p = malloc(10);
 	void *q = realloc(p, size_max - 4096);
-	printf("realloc huge: %s errno=%s original intact=%d\n", q ? "ptr" : "NULL",
-	       ename(errno), q == NULL && malloc_usable_size(p) >= 10);
+	printf("realloc huge: %s errno=%s original intact=%d\n", q ? "ptr" : "NULL", ename(errno),
+	       q == NULL && malloc_usable_size(p) >= 10);
 	free(q ? q : p);
 	errno = SENTINEL;
 	p = NULL;

@@ -42,7 +42,7 @@ static int spawn(const char *prefix, int n)
 	int ok = 1;
 
 	for (intptr_t i = 0; i < n; i++) {
-		struct named_arg a = {.value = i + 100};
+		struct named_arg a = { .value = i + 100 };
 		pthread_t t;
 		void *ret = NULL;
 		char name[16];

@@ -40,8 +40,8 @@ int main(int argc, char **argv)
 {
 	long ms = argc > 1 ? atol(argv[1]) : 50;
 	int creators = argc > 2 ? atoi(argv[2]) : 4;
-	struct sigaction sa = {.sa_handler = on_signal};
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 	pthread_t t;
 
 	sigemptyset(&sa.sa_mask);

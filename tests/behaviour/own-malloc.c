@@ -57,9 +57,9 @@ enum fn {
 };
 
 static const char *const fn_names[F_COUNT] = {
-	"malloc",	 "free",	   "free(NULL)",	 "calloc",
-	"realloc",	 "memalign",	   "posix_memalign", "aligned_alloc",
-	"valloc",	 "pvalloc",	   "malloc_usable_size"};
+	"malloc",         "free",          "free(NULL)", "calloc",  "realloc",           "memalign",
+	"posix_memalign", "aligned_alloc", "valloc",     "pvalloc", "malloc_usable_size"
+};
 
 /*
  * The counters, by function and by whether the calling thread is one the
@@ -113,7 +113,7 @@ static void count(enum fn f)
 /* ---------------------------------------------------------- the allocator */
 
 #define ARENA_BYTES ((size_t)1 << 34)
-#define HDR 16
+#define HDR         16
 
 static _Atomic(char *) arena;
 static atomic_size_t arena_used;
@@ -267,7 +267,7 @@ EXPORT size_t malloc_usable_size(void *p)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }

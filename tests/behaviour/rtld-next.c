@@ -54,19 +54,20 @@ static void round_trip(const char *how, create_fn create, join_fn join)
 	if (crc == 0)
 		jrc = join ? join(t, &ret) : -1;
 	err = errno;
-	printf("%-26s found=%d create=%d join=%d value ok=%d errno kept=%d\n", how,
-	       create && join, crc, jrc, ret == (void *)0x77, err == 1234);
+	printf("%-26s found=%d create=%d join=%d value ok=%d errno kept=%d\n", how, create && join,
+	       crc, jrc, ret == (void *)0x77, err == 1234);
 }
 
 #define LOOKUP(handle, type, name) (__extension__(type) dlsym((handle), (name)))
 
 int main(void)
 {
-	static const char *const names[] = {"pthread_create", "pthread_join",
-					    "pthread_tryjoin_np", "pthread_timedjoin_np",
-					    "pthread_clockjoin_np", "pthread_detach",
-					    "pthread_setname_np", "pthread_exit", "exit",
-					    "__libc_start_main"};
+	static const char *const names[] = {
+		"pthread_create",       "pthread_join",         "pthread_tryjoin_np",
+		"pthread_timedjoin_np", "pthread_clockjoin_np", "pthread_detach",
+		"pthread_setname_np",   "pthread_exit",         "exit",
+		"__libc_start_main"
+	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)

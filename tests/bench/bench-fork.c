@@ -28,7 +28,7 @@
 enum { MAX_ROUNDS = 32, MODES = 3, FORKS = 200, SPAWNS = 100 };
 
 extern char **environ;
-static const char *const mode_names[MODES] = {"native", "weft", "disabled"};
+static const char *const mode_names[MODES] = { "native", "weft", "disabled" };
 static volatile int stop;
 
 static double now_ns(void)
@@ -42,7 +42,7 @@ static double now_ns(void)
 static void *spin(void *arg)
 {
 	while (!stop) {
-		struct timespec ts = {0, 200000};
+		struct timespec ts = { 0, 200000 };
 		nanosleep(&ts, NULL);
 	}
 	return arg;
@@ -89,7 +89,7 @@ __attribute__((noinline)) static pid_t vfork_exec(const char *self, char **argv)
 
 static int spawn_workload(const char *self)
 {
-	char *argv[] = {(char *)self, "--child", NULL};
+	char *argv[] = { (char *)self, "--child", NULL };
 	int ok = 1;
 
 	for (int i = 0; i < SPAWNS && ok; i++) {
@@ -112,10 +112,12 @@ static int worker(const char *self, const char *which)
 	getrusage(RUSAGE_SELF, &self_ru);
 	getrusage(RUSAGE_CHILDREN, &kids_ru);
 	printf("%.3f %.3f\n", (now_ns() - t0) / 1e6,
-	       (double)(self_ru.ru_utime.tv_sec + self_ru.ru_stime.tv_sec + kids_ru.ru_utime.tv_sec +
-			kids_ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(self_ru.ru_utime.tv_sec + self_ru.ru_stime.tv_sec +
+			kids_ru.ru_utime.tv_sec + kids_ru.ru_stime.tv_sec) *
+			       1e3 +
 		       (double)(self_ru.ru_utime.tv_usec + self_ru.ru_stime.tv_usec +
-				kids_ru.ru_utime.tv_usec + kids_ru.ru_stime.tv_usec) / 1e3);
+				kids_ru.ru_utime.tv_usec + kids_ru.ru_stime.tv_usec) /
+			       1e3);
 	return ok ? 0 : 1;
 }
 
@@ -123,7 +125,7 @@ static int run_worker(const char *self, const char *lib, int mode, const char *w
 		      double *cpu)
 {
 	int fd[2];
-	char buf[128] = {0};
+	char buf[128] = { 0 };
 	pid_t pid;
 	ssize_t r;
 
@@ -161,7 +163,7 @@ int main(int argc, char **argv)
 {
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
-	const char *const workloads[2] = {"fork", "spawn"};
+	const char *const workloads[2] = { "fork", "spawn" };
 	char self[4096], dir[] = "/tmp/weft-bench-fork-XXXXXX", out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
 	ssize_t len;
@@ -190,7 +192,8 @@ int main(int argc, char **argv)
 		run_worker(self, lib, 1, workloads[w], &ignored, &ignored); /* warm up */
 		for (int r = 0; r < rounds; r++)
 			for (int m = 0; m < MODES; m++)
-				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r]) != 0) {
+				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r]) !=
+				    0) {
 					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
 						mode_names[m]);
 					return 1;
@@ -200,12 +203,14 @@ int main(int argc, char **argv)
 			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
 		}
 		printf("%s: native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx); CPU "
-		       "native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx) (median of %d)\n",
-		       w == 0 ? "200 forks of a threaded parent" : "100 vfork+exec + 100 posix_spawn",
+		       "native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx) (median of "
+		       "%d)\n",
+		       w == 0 ? "200 forks of a threaded parent"
+			      : "100 vfork+exec + 100 posix_spawn",
 		       ms[0][rounds / 2], ms[1][rounds / 2], ms[1][rounds / 2] / ms[0][rounds / 2],
 		       ms[2][rounds / 2], ms[2][rounds / 2] / ms[0][rounds / 2], cpu[0][rounds / 2],
-		       cpu[1][rounds / 2], cpu[1][rounds / 2] / cpu[0][rounds / 2], cpu[2][rounds / 2],
-		       cpu[2][rounds / 2] / cpu[0][rounds / 2], rounds);
+		       cpu[1][rounds / 2], cpu[1][rounds / 2] / cpu[0][rounds / 2],
+		       cpu[2][rounds / 2], cpu[2][rounds / 2] / cpu[0][rounds / 2], rounds);
 		fflush(stdout);
 	}
 	/* Each weft child wrote a file: remove them. */

@@ -67,30 +67,31 @@ static void pin(int cpu)
 }
 
 static const struct weft_attr res_attrs[] = {
-    {.key = "service.name", .type = WEFT_VALUE_STRING, .v.s = "bench"},
-    {.key = "service.instance.id",
-     .type = WEFT_VALUE_STRING,
-     .v.s = "6f1c2b9e-1d7a-4a3b-9f2e-0c8d7e6f5a4b"},
-    {.key = "process.pid", .type = WEFT_VALUE_INT, .v.i = 4242},
-    {.key = "process.executable.name", .type = WEFT_VALUE_STRING, .v.s = "bench-otlp-send"},
-    {.key = "host.name", .type = WEFT_VALUE_STRING, .v.s = "localhost"},
-    {.key = "telemetry.sdk.name", .type = WEFT_VALUE_STRING, .v.s = "weft"},
-    {.key = "telemetry.sdk.version", .type = WEFT_VALUE_STRING, .v.s = WEFT_VERSION},
+	{ .key = "service.name", .type = WEFT_VALUE_STRING, .v.s = "bench" },
+	{ .key = "service.instance.id",
+	  .type = WEFT_VALUE_STRING,
+	  .v.s = "6f1c2b9e-1d7a-4a3b-9f2e-0c8d7e6f5a4b" },
+	{ .key = "process.pid", .type = WEFT_VALUE_INT, .v.i = 4242 },
+	{ .key = "process.executable.name", .type = WEFT_VALUE_STRING, .v.s = "bench-otlp-send" },
+	{ .key = "host.name", .type = WEFT_VALUE_STRING, .v.s = "localhost" },
+	{ .key = "telemetry.sdk.name", .type = WEFT_VALUE_STRING, .v.s = "weft" },
+	{ .key = "telemetry.sdk.version", .type = WEFT_VALUE_STRING, .v.s = WEFT_VERSION },
 };
 
 static const struct weft_resource resource = {
-    .attrs = res_attrs,
-    .n_attrs = sizeof(res_attrs) / sizeof(res_attrs[0]),
-    .scope_name = "weft",
-    .scope_version = WEFT_VERSION,
+	.attrs = res_attrs,
+	.n_attrs = sizeof(res_attrs) / sizeof(res_attrs[0]),
+	.scope_name = "weft",
+	.scope_version = WEFT_VERSION,
 };
 
 static void make_spans(void)
 {
 	uint64_t t = 1700000000000000000ull, x = 0x9e3779b97f4a7c15ull;
 
-	link_attr[0] =
-	    (struct weft_attr){.key = "weft.link.kind", .type = WEFT_VALUE_STRING, .v.s = "join"};
+	link_attr[0] = (struct weft_attr){ .key = "weft.link.kind",
+					   .type = WEFT_VALUE_STRING,
+					   .v.s = "join" };
 	for (int i = 0; i < BATCH; i++) {
 		struct weft_span *s = &spans[i];
 
@@ -106,18 +107,24 @@ static void make_spans(void)
 		links[i].attrs = link_attr;
 		links[i].n_attrs = 1;
 		snprintf(objects[i], sizeof(objects[i]), "0x7f%010x", (unsigned)(x & 0xffffffffu));
-		attrs[i][0] = (struct weft_attr){
-		    .key = "thread.id", .type = WEFT_VALUE_INT, .v.i = 10000 + i};
-		attrs[i][1] = (struct weft_attr){
-		    .key = "thread.name", .type = WEFT_VALUE_STRING, .v.s = "worker-3"};
-		attrs[i][2] = (struct weft_attr){
-		    .key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "join"};
-		attrs[i][3] = (struct weft_attr){
-		    .key = "code.function.name", .type = WEFT_VALUE_STRING, .v.s = "dispatcher"};
-		attrs[i][4] = (struct weft_attr){
-		    .key = "weft.object", .type = WEFT_VALUE_STRING, .v.s = objects[i]};
-		attrs[i][5] = (struct weft_attr){
-		    .key = "weft.target.thread.id", .type = WEFT_VALUE_INT, .v.i = 20000 + i};
+		attrs[i][0] = (struct weft_attr){ .key = "thread.id",
+						  .type = WEFT_VALUE_INT,
+						  .v.i = 10000 + i };
+		attrs[i][1] = (struct weft_attr){ .key = "thread.name",
+						  .type = WEFT_VALUE_STRING,
+						  .v.s = "worker-3" };
+		attrs[i][2] = (struct weft_attr){ .key = "weft.wait.kind",
+						  .type = WEFT_VALUE_STRING,
+						  .v.s = "join" };
+		attrs[i][3] = (struct weft_attr){ .key = "code.function.name",
+						  .type = WEFT_VALUE_STRING,
+						  .v.s = "dispatcher" };
+		attrs[i][4] = (struct weft_attr){ .key = "weft.object",
+						  .type = WEFT_VALUE_STRING,
+						  .v.s = objects[i] };
+		attrs[i][5] = (struct weft_attr){ .key = "weft.target.thread.id",
+						  .type = WEFT_VALUE_INT,
+						  .v.i = 20000 + i };
 		s->flags = 1;
 		s->name = "wait join";
 		s->kind = WEFT_SPAN_KIND_INTERNAL;
@@ -184,7 +191,7 @@ out:
 
 static pid_t start_receiver(int *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	pid_t pid;

@@ -24,7 +24,7 @@
 
 enum { MAX_ROUNDS = 64, MODES = 3 };
 
-static const char *const mode_names[MODES] = {"native", "weft", "disabled"};
+static const char *const mode_names[MODES] = { "native", "weft", "disabled" };
 
 static double now_ns(void)
 {
@@ -49,7 +49,7 @@ static double children_cpu_us(void)
  */
 static double round_us(const char *self, char **envp, long n, double *cpu)
 {
-	char *argv[] = {(char *)self, "--child", NULL};
+	char *argv[] = { (char *)self, "--child", NULL };
 	double t0 = now_ns(), c0 = children_cpu_us();
 
 	for (long i = 0; i < n; i++) {
@@ -137,7 +137,8 @@ int main(int argc, char **argv)
 		for (int m = 0; m < MODES; m++) {
 			us[m][r] = round_us(self, envs[m], n, &cpu[m][r]);
 			if (us[m][r] < 0) {
-				fprintf(stderr, "bench-startup: a %s child failed\n", mode_names[m]);
+				fprintf(stderr, "bench-startup: a %s child failed\n",
+					mode_names[m]);
 				return 1;
 			}
 		}
@@ -150,8 +151,9 @@ int main(int argc, char **argv)
 	}
 	printf("process start+exit (median of %d rounds of %ld): native %.0f us, weft %.0f us "
 	       "(+%.0f us), disabled %.0f us (+%.0f us); weft's extra ranged %.0f..%.0f us\n",
-	       rounds, n, us[0][rounds / 2], us[1][rounds / 2], us[1][rounds / 2] - us[0][rounds / 2],
-	       us[2][rounds / 2], us[2][rounds / 2] - us[0][rounds / 2], us[1][0] - us[0][rounds - 1],
+	       rounds, n, us[0][rounds / 2], us[1][rounds / 2],
+	       us[1][rounds / 2] - us[0][rounds / 2], us[2][rounds / 2],
+	       us[2][rounds / 2] - us[0][rounds / 2], us[1][0] - us[0][rounds - 1],
 	       us[1][rounds - 1] - us[0][0]);
 	/* The children's own CPU time: steadier than wall time on a busy machine. */
 	printf("  CPU per process (user+system, median): native %.0f us, weft %.0f us (+%.0f us), "

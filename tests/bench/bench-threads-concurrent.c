@@ -88,10 +88,10 @@ struct result {
 
 static struct result run_worker(const char *self, const char *lib, long n, int creators)
 {
-	struct result res = {-1, -1, -1, -1};
+	struct result res = { -1, -1, -1, -1 };
 	struct rusage ru;
 	int fd[2], status;
-	char buf[64] = {0}, nbuf[32], cbuf[16];
+	char buf[64] = { 0 }, nbuf[32], cbuf[16];
 	pid_t pid;
 	ssize_t r;
 

@@ -49,7 +49,7 @@ static int worker(long n)
 static double run_worker(const char *self, const char *lib, long n)
 {
 	int fd[2];
-	char buf[64] = {0}, nbuf[32];
+	char buf[64] = { 0 }, nbuf[32];
 	pid_t pid;
 	ssize_t r;
 

@@ -48,9 +48,9 @@ struct pool {
 	pthread_cond_t progress;  /* the reporter waits for half the items */
 	unsigned items[QUEUE_CAPACITY];
 	unsigned head, count;
-	int closed;	   /* no more items will be pushed */
-	unsigned total;	   /* items the dispatcher will push */
-	unsigned done;	   /* items processed so far */
+	int closed;        /* no more items will be pushed */
+	unsigned total;    /* items the dispatcher will push */
+	unsigned done;     /* items processed so far */
 	uint64_t checksum; /* sum of the items' results */
 	unsigned nworkers;
 };
@@ -122,7 +122,7 @@ static void name_self(const char *name)
 static uint64_t process(unsigned item)
 {
 	if (item % 2 == 0) {
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 		return item;
@@ -182,7 +182,7 @@ void *dispatcher(void *arg)
 	name_self("dispatcher");
 
 	for (unsigned i = 0; i < p->nworkers; i++) {
-		args[i] = (struct worker_arg){.pool = p, .index = i};
+		args[i] = (struct worker_arg){ .pool = p, .index = i };
 		threads[i] = start(worker, &args[i]);
 	}
 
@@ -239,12 +239,12 @@ static unsigned parse_count(const char *s, unsigned min, unsigned max, const cha
 int main(int argc, char **argv)
 {
 	static struct pool pool = {
-	    .lock = PTHREAD_MUTEX_INITIALIZER,
-	    .not_empty = PTHREAD_COND_INITIALIZER,
-	    .not_full = PTHREAD_COND_INITIALIZER,
-	    .progress = PTHREAD_COND_INITIALIZER,
-	    .total = 200,
-	    .nworkers = 4,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.not_empty = PTHREAD_COND_INITIALIZER,
+		.not_full = PTHREAD_COND_INITIALIZER,
+		.progress = PTHREAD_COND_INITIALIZER,
+		.total = 200,
+		.nworkers = 4,
 	};
 	int opt;
 

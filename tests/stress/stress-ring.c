@@ -43,8 +43,8 @@
 #include "tests/unit/harness.h"
 
 enum {
-	N_LONG = 3,	/* long-lived producers */
-	N_BATCH = 4,	/* short-lived threads alive at once */
+	N_LONG = 3,     /* long-lived producers */
+	N_BATCH = 4,    /* short-lived threads alive at once */
 	LONG_CAP = 256, /* ring capacities: small, so rings fill and drop */
 	SHORT_CAP = 64,
 	MAX_SHORT_EVENTS = 400,
@@ -65,8 +65,8 @@ struct rec {
 	/* Consumer. */
 	uint64_t consumed;
 	uint64_t next_seq; /* lowest sequence number the next record may carry */
-	uint64_t bad;	   /* corrupted records */
-	uint64_t order;	   /* records out of order or repeated */
+	uint64_t bad;      /* corrupted records */
+	uint64_t order;    /* records out of order or repeated */
 	uint32_t taken;
 	uint32_t freed;
 	uint64_t dropped; /* the ring's count at free time */
@@ -272,7 +272,7 @@ int main(void)
 		cycle();
 		/* Sometimes be slow, as an exporter busy encoding is. */
 		if ((cycles & 255) == 0) {
-			struct timespec ts = {0, 200000};
+			struct timespec ts = { 0, 200000 };
 			nanosleep(&ts, NULL);
 		}
 	}

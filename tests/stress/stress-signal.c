@@ -207,10 +207,8 @@ int main(void)
 	       "%llu recorded, %llu consumed; %llu dropped\n",
 	       (unsigned long long)prods[CTX_MAIN].attempted,
 	       (unsigned long long)cons[CTX_MAIN].consumed, (unsigned long long)handler_runs,
-	       (unsigned long long)handler_nested,
-	       (unsigned long long)prods[CTX_HANDLER].attempted,
-	       (unsigned long long)cons[CTX_HANDLER].consumed,
-	       (unsigned long long)total_dropped);
+	       (unsigned long long)handler_nested, (unsigned long long)prods[CTX_HANDLER].attempted,
+	       (unsigned long long)cons[CTX_HANDLER].consumed, (unsigned long long)total_dropped);
 	expect_true(handler_runs >= 2000);
 	if (!SANITIZE_THREAD)
 		expect_true(handler_nested > 0);

@@ -48,8 +48,8 @@ static int harness_checks;
 				     #b, _a ? _a : "(null)", _b ? _b : "(null)");                  \
 	} while (0)
 
-#define expect_true(c) HARNESS_CHECK(0, c)
-#define assert_true(c) HARNESS_CHECK(1, c)
+#define expect_true(c)   HARNESS_CHECK(0, c)
+#define assert_true(c)   HARNESS_CHECK(1, c)
 #define expect_int(a, b) HARNESS_CHECK_INT(0, a, b)
 #define assert_int(a, b) HARNESS_CHECK_INT(1, a, b)
 #define expect_str(a, b) HARNESS_CHECK_STR(0, a, b)

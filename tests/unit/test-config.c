@@ -68,10 +68,11 @@ static void test_defaults(void)
 static void test_blank_is_unset(void)
 {
 	struct weft_config c;
-	static const char *const names[] = { "WEFT_LOG_LEVEL", "OTEL_TRACES_EXPORTER",
-					     "WEFT_RING_SIZE", "OTEL_SERVICE_NAME",
-					     "OTEL_EXPORTER_OTLP_ENDPOINT", "WEFT_OUTPUT",
-					     "OTEL_RESOURCE_ATTRIBUTES", "WEFT_OUTPUT_MAX_SIZE" };
+	static const char *const names[] = {
+		"WEFT_LOG_LEVEL",           "OTEL_TRACES_EXPORTER",        "WEFT_RING_SIZE",
+		"OTEL_SERVICE_NAME",        "OTEL_EXPORTER_OTLP_ENDPOINT", "WEFT_OUTPUT",
+		"OTEL_RESOURCE_ATTRIBUTES", "WEFT_OUTPUT_MAX_SIZE"
+	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		load1(&c, names[i], "");

@@ -12,9 +12,9 @@
 #include "agent/config.h"
 #include "tests/unit/harness.h"
 
-#define US UINT64_C(1000)
-#define MS UINT64_C(1000000)
-#define SEC UINT64_C(1000000000)
+#define US   UINT64_C(1000)
+#define MS   UINT64_C(1000000)
+#define SEC  UINT64_C(1000000000)
 #define HOUR (3600 * SEC)
 
 /* The fake environment. */

@@ -21,7 +21,7 @@ static struct rlimit original;
 
 static void set_limits(rlim_t soft, rlim_t hard)
 {
-	struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+	struct rlimit rl = { .rlim_cur = soft, .rlim_max = hard };
 
 	assert_int(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
@@ -156,7 +156,7 @@ struct holder {
 static void *hold_for_a_while(void *arg)
 {
 	struct holder *x = arg;
-	struct timespec ts = {0, 200 * 1000 * 1000};
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
 
 	x->fd_seen = weft_fd_use(x->h);
 	atomic_store(&x->using, 1);
@@ -172,7 +172,7 @@ static void *hold_for_a_while(void *arg)
  */
 static void test_yield(void)
 {
-	struct holder x = {.h = weft_fd_openat(AT_FDCWD, "/dev/null", O_WRONLY, 0, 0)};
+	struct holder x = { .h = weft_fd_openat(AT_FDCWD, "/dev/null", O_WRONLY, 0, 0) };
 	pthread_t t;
 	int old, now;
 

@@ -190,7 +190,7 @@ static void test_basic(void)
 	/* The static initializer makes the same table as init. */
 	{
 		static struct weft_hashmap sm =
-		    WEFT_HASHMAP_INIT(sizeof(struct u64_entry), weft_hashmap_eq_u64);
+			WEFT_HASHMAP_INIT(sizeof(struct u64_entry), weft_hashmap_eq_u64);
 
 		weft_hashmap_init(&m, sizeof(struct u64_entry), weft_hashmap_eq_u64);
 		expect_true(memcmp(&sm, &m, sizeof(m)) == 0);
@@ -256,7 +256,7 @@ static void test_all_collide(void)
 	expect_true(find_u64(&m, h, N) == NULL);
 
 	/* Delete from the middle, the start and the end of the run, checking all each time. */
-	static const uint64_t order[] = {100, 0, 199, 1, 198, 50, 51, 52, 150};
+	static const uint64_t order[] = { 100, 0, 199, 1, 198, 50, 51, 52, 150 };
 	for (size_t d = 0; d < sizeof(order) / sizeof(order[0]); d++) {
 		uint64_t key = order[d];
 
@@ -302,20 +302,20 @@ struct shift_case {
 };
 
 static const struct shift_case shift_cases[] = {
-    {"whole run shifts back", 4, {3, 3, 3, 3}, 0, {-1, 3, 4, 5}},
-    /*
-     * 0@3 1@4 2@5 3@6: deleting 0 moves 1 (home 3) back; 2 and 3 (home 5)
-     * are at or past home 5 relative to the new hole at 4, so they stay.
-     */
-    {"entries at home stay", 4, {3, 3, 5, 5}, 0, {-1, 3, 5, 6}},
-    /* 0@3 1@4 2@5 (homes 3, 4, 3): 1 is at home and stays, 2 moves over it to 3. */
-    {"skip then move", 3, {3, 4, 3}, 0, {-1, 4, 3}},
-    {"last of run", 3, {3, 3, 3}, 2, {3, 4, -1}},
-    {"no run", 2, {3, 9}, 0, {-1, 9}},
-    /* 0@15 1@0 2@1 3@2 (homes 15, 15, 15, 0): the run wraps and shifts back across the end. */
-    {"wrap around", 4, {15, 15, 15, 0}, 0, {-1, 15, 0, 1}},
-    /* 0@14 1@15 2@0 3@1 (homes 14, 14, 0, 15): 2 is at home; 3 (home 15) moves to 15. */
-    {"wrap, partial", 4, {14, 14, 0, 15}, 1, {14, -1, 0, 15}},
+	{ "whole run shifts back", 4, { 3, 3, 3, 3 }, 0, { -1, 3, 4, 5 } },
+	/*
+	 * 0@3 1@4 2@5 3@6: deleting 0 moves 1 (home 3) back; 2 and 3 (home 5)
+	 * are at or past home 5 relative to the new hole at 4, so they stay.
+	 */
+	{ "entries at home stay", 4, { 3, 3, 5, 5 }, 0, { -1, 3, 5, 6 } },
+	/* 0@3 1@4 2@5 (homes 3, 4, 3): 1 is at home and stays, 2 moves over it to 3. */
+	{ "skip then move", 3, { 3, 4, 3 }, 0, { -1, 4, 3 } },
+	{ "last of run", 3, { 3, 3, 3 }, 2, { 3, 4, -1 } },
+	{ "no run", 2, { 3, 9 }, 0, { -1, 9 } },
+	/* 0@15 1@0 2@1 3@2 (homes 15, 15, 15, 0): the run wraps and shifts back across the end. */
+	{ "wrap around", 4, { 15, 15, 15, 0 }, 0, { -1, 15, 0, 1 } },
+	/* 0@14 1@15 2@0 3@1 (homes 14, 14, 0, 15): 2 is at home; 3 (home 15) moves to 15. */
+	{ "wrap, partial", 4, { 14, 14, 0, 15 }, 1, { 14, -1, 0, 15 } },
 };
 
 static void test_backward_shift(void)
@@ -394,8 +394,8 @@ static bool stack_eq(const void *entry, const void *key)
 
 static void test_other_keys(void)
 {
-	static const char *const t1[] = {"ab", "c"}, *const t2[] = {"a", "bc"};
-	static const uintptr_t pcs[] = {0x401000, 0x401234, 0x7f0000001000, 0x7f0000002000};
+	static const char *const t1[] = { "ab", "c" }, *const t2[] = { "a", "bc" };
+	static const uintptr_t pcs[] = { 0x401000, 0x401234, 0x7f0000001000, 0x7f0000002000 };
 	struct weft_hashmap m;
 	struct tuple_entry *te;
 	void *p;
@@ -418,7 +418,7 @@ static void test_other_keys(void)
 	/* The same tuple in other buffers is the same key. */
 	{
 		char a[4] = "ab", c[4] = "c";
-		const char *t3[] = {a, c};
+		const char *t3[] = { a, c };
 
 		te = weft_hashmap_find(&m, tuple_hash(t3), t3);
 		expect_true(te && te->value == 1);
@@ -428,12 +428,12 @@ static void test_other_keys(void)
 	/* Stacks: a stack and its own prefixes are different keys. */
 	weft_hashmap_init(&m, sizeof(struct stack_entry), stack_eq);
 	for (size_t n = 1; n <= 4; n++) {
-		struct stack_key k = {pcs, n};
+		struct stack_key k = { pcs, n };
 		struct stack_entry *se;
 
-		assert_int(
-		    weft_hashmap_put(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])), &k, &p),
-		    1);
+		assert_int(weft_hashmap_put(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])),
+					    &k, &p),
+			   1);
 		se = p;
 		memcpy(se->pcs, pcs, n * sizeof(pcs[0]));
 		se->n = n;
@@ -441,9 +441,9 @@ static void test_other_keys(void)
 	}
 	expect_int(weft_hashmap_count(&m), 4);
 	for (size_t n = 1; n <= 4; n++) {
-		struct stack_key k = {pcs, n};
+		struct stack_key k = { pcs, n };
 		struct stack_entry *se =
-		    weft_hashmap_find(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])), &k);
+			weft_hashmap_find(&m, weft_hashmap_hash_bytes(pcs, n * sizeof(pcs[0])), &k);
 
 		expect_true(se && se->id == n);
 	}
@@ -451,7 +451,7 @@ static void test_other_keys(void)
 
 	/* The helpers spread nearby inputs over the low bits that choose a slot. */
 	{
-		uint8_t seen[256] = {0};
+		uint8_t seen[256] = { 0 };
 		int distinct = 0;
 
 		for (uint64_t x = 0; x < 256; x++)

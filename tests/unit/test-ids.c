@@ -68,7 +68,7 @@ static void test_span_unique(void)
 static void test_span_skips_zero(void)
 {
 	/* xoshiro256** returns rotl(s[1] * 5, 7) * 9: zero exactly when s[1] == 0. */
-	struct weft_rng rng = {.s = {1, 0, 2, 3}};
+	struct weft_rng rng = { .s = { 1, 0, 2, 3 } };
 	struct weft_rng copy = rng;
 
 	expect_int(weft_ids_next(&copy), 0);
@@ -229,8 +229,8 @@ static void hex(const uint8_t *b, size_t n, char *out)
 
 static void test_span_bytes(void)
 {
-	static const uint64_t vals[] = {1, 0x0123456789abcdefull, 0xff00000000000000ull, UINT64_MAX,
-					0x8000000000000001ull};
+	static const uint64_t vals[] = { 1, 0x0123456789abcdefull, 0xff00000000000000ull,
+					 UINT64_MAX, 0x8000000000000001ull };
 	struct weft_span_id id;
 	char got[17], want[17];
 

@@ -209,8 +209,9 @@ static void about(struct weft_thread *t, enum weft_event_type type, pthread_t ta
 static void wait_event(struct weft_thread *t, enum weft_wait_kind kind, uint64_t object,
 		       uint64_t t0, uint64_t t1, int result)
 {
-	struct weft_event ev = { .h = { .type = WEFT_EV_WAIT, .kind = (uint8_t)kind, .t0 = t0,
-					.result = result } };
+	struct weft_event ev = {
+		.h = { .type = WEFT_EV_WAIT, .kind = (uint8_t)kind, .t0 = t0, .result = result }
+	};
 
 	ev.u.wait.t1 = t1;
 	ev.u.wait.object = object;
@@ -284,7 +285,8 @@ static void test_threads(struct weft_thread *main_t)
 	expect_true(sa->parent == main_t->span);
 	expect_true(sb->parent == main_t->span);
 	expect_true(memcmp(&sa->trace, &weft_process.trace, sizeof(sa->trace)) == 0);
-	expect_str(sa->attrs, "thread.id=101;thread.name=early-name;code.function.name=interp_worker;");
+	expect_str(sa->attrs,
+		   "thread.id=101;thread.name=early-name;code.function.name=interp_worker;");
 	expect_str(sb->attrs, "thread.id=102;thread.name=second;code.function.name=interp_worker;"
 			      "weft.thread.detached=true;");
 	expect_int(sb->end - sb->start, 11 * MS - 2);
@@ -298,7 +300,8 @@ static void test_threads(struct weft_thread *main_t)
 static void test_waits(struct weft_thread *main_t)
 {
 	uint64_t t0 = weft_clock_now();
-	struct weft_thread *w = make_thread(WEFT_THREAD_CREATED, 201, (pthread_t)0x3000, main_t, t0);
+	struct weft_thread *w =
+		make_thread(WEFT_THREAD_CREATED, 201, (pthread_t)0x3000, main_t, t0);
 	struct weft_trace_id task_trace;
 	uint64_t task_span = weft_ids_span(&rng);
 	const struct captured *s;
@@ -370,8 +373,8 @@ static void test_ctx_resent(struct weft_thread *main_t)
 /* The waiting gauge counts threads blocked at collection, by kind. */
 static void test_waiting_gauge(struct weft_thread *main_t)
 {
-	struct weft_thread *w = make_thread(WEFT_THREAD_CREATED, 301, (pthread_t)0x4000, main_t,
-					    weft_clock_now());
+	struct weft_thread *w =
+		make_thread(WEFT_THREAD_CREATED, 301, (pthread_t)0x4000, main_t, weft_clock_now());
 
 	weft_exporter_cycle();
 	weft_store_relaxed(&w->wait_kind, WEFT_WAIT_JOIN);
@@ -395,7 +398,8 @@ static void test_waiting_gauge(struct weft_thread *main_t)
 static void test_locks(struct weft_thread *main_t)
 {
 	uint64_t t0 = weft_clock_now();
-	struct weft_thread *h = make_thread(WEFT_THREAD_CREATED, 401, (pthread_t)0x5000, main_t, t0);
+	struct weft_thread *h =
+		make_thread(WEFT_THREAD_CREATED, 401, (pthread_t)0x5000, main_t, t0);
 	struct weft_event ev = { .h = { .type = WEFT_EV_HOLD, .t0 = t0 } };
 	const struct weft_point *p;
 	const struct captured *s;
@@ -418,10 +422,12 @@ static void test_locks(struct weft_thread *main_t)
 	assert_true(weft_record(main_t, &ev));
 	/* A contended mutex wait held by h, and a cond wait woken by h's signal. */
 	{
-		struct weft_event w = { .h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_MUTEX,
-					       .t0 = t0 } };
-		struct weft_event c = { .h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_COND,
-					       .t0 = t0 } };
+		struct weft_event w = {
+			.h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_MUTEX, .t0 = t0 }
+		};
+		struct weft_event c = {
+			.h = { .type = WEFT_EV_WAIT, .kind = WEFT_WAIT_COND, .t0 = t0 }
+		};
 
 		w.u.wait.t1 = t0 + 4 * MS;
 		w.u.wait.object = 0x77;
@@ -497,7 +503,8 @@ static void test_stacks(struct weft_thread *main_t)
 	w.u.wait.stack = 0x1234;
 	assert_true(weft_record(main_t, &w));
 	weft_exporter_cycle();
-	expect_str(weft_stacks_text(0x1234), "qsort\nabort\n0x1001\n0x1002\n0x1003\n0x2000\n0x2001");
+	expect_str(weft_stacks_text(0x1234),
+		   "qsort\nabort\n0x1001\n0x1002\n0x1003\n0x2000\n0x2001");
 	expect_true(weft_stacks_text(0x5678) == NULL);
 	expect_true(weft_stacks_text(0x9999) == NULL);
 	take_spans();

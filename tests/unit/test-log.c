@@ -48,15 +48,21 @@ static void test_utf8(void)
 	expect_str(ESC("\xc3"), "\\xc3");
 	expect_str(ESC("\xc3("), "\\xc3(");
 	expect_str(ESC("\x80"), "\\x80");
-	expect_str(ESC("\xc0\xaf"), "\\xc0\\xaf");             /* overlong '/' */
-	expect_str(ESC("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");    /* overlong */
-	expect_str(ESC("\xed\xa0\x80"), "\\xed\\xa0\\x80");    /* a surrogate */
+	expect_str(ESC("\xc0\xaf"), "\\xc0\\xaf");                   /* overlong '/' */
+	expect_str(ESC("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");          /* overlong */
+	expect_str(ESC("\xed\xa0\x80"), "\\xed\\xa0\\x80");          /* a surrogate */
 	expect_str(ESC("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); /* past U+10FFFF */
-	expect_str(ESC("\xe2\x82"), "\\xe2\\x82");             /* cut short */
+	expect_str(ESC("\xe2\x82"), "\\xe2\\x82");                   /* cut short */
 	/* Well-formed but invisible or line-breaking: C1 NEL, LS, RLO. */
-	expect_str(ESC("a\xc2\x85" "b"), "a\\xc2\\x85b");
-	expect_str(ESC("a\xe2\x80\xa8" "b"), "a\\xe2\\x80\\xa8b");
-	expect_str(ESC("a\xe2\x80\xae" "b"), "a\\xe2\\x80\\xaeb");
+	expect_str(ESC("a\xc2\x85"
+		       "b"),
+		   "a\\xc2\\x85b");
+	expect_str(ESC("a\xe2\x80\xa8"
+		       "b"),
+		   "a\\xe2\\x80\\xa8b");
+	expect_str(ESC("a\xe2\x80\xae"
+		       "b"),
+		   "a\\xe2\\x80\\xaeb");
 }
 
 static void test_cut(void)

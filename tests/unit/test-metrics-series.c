@@ -17,13 +17,13 @@
 
 static void test_keys(void)
 {
-	static const char *const keys[] = {"k1", "k2", "k3"};
-	const char *v1[] = {"a", "b", "c"}, *v2[] = {"a", "b", "d"}, *v3[] = {"x", "b", "c"};
+	static const char *const keys[] = { "k1", "k2", "k3" };
+	const char *v1[] = { "a", "b", "c" }, *v2[] = { "a", "b", "d" }, *v3[] = { "x", "b", "c" };
 	/* Tuples whose concatenations are equal must stay apart. */
-	const char *c1[] = {"ab", "c", ""}, *c2[] = {"a", "bc", ""}, *c3[] = {"", "abc", ""};
+	const char *c1[] = { "ab", "c", "" }, *c2[] = { "a", "bc", "" }, *c3[] = { "", "abc", "" };
 	/* Values that are prefixes of one another. */
-	const char *p1[] = {"wait", "", ""}, *p2[] = {"waiting", "", ""};
-	const char *p3[] = {"wai", "", ""};
+	const char *p1[] = { "wait", "", "" }, *p2[] = { "waiting", "", "" };
+	const char *p3[] = { "wai", "", "" };
 	struct weft_instrument *s;
 	const struct weft_metric *m;
 	const struct weft_point *p;
@@ -68,7 +68,7 @@ static void test_keys(void)
 	/* The series owns copies of the values: the caller's buffers may change. */
 	{
 		char buf[16];
-		const char *vb[] = {buf, "b", "c"};
+		const char *vb[] = { buf, "b", "c" };
 
 		snprintf(buf, sizeof(buf), "temp");
 		weft_metrics_add(s, vb, 1000);
@@ -78,14 +78,14 @@ static void test_keys(void)
 		expect_int(weft_metrics_value(s, vb), 1000);
 		m = collect_one("test.keys", NULL);
 		assert_true(m != NULL);
-		p = find_point(m, 3, keys, (const char *[]){"temp", "b", "c"});
+		p = find_point(m, 3, keys, (const char *[]){ "temp", "b", "c" });
 		assert_true(p != NULL);
 		expect_true(p->attrs[0].v.s != buf);
 	}
 
 	/* More keys than WEFT_METRICS_MAX_KEYS: no instrument. */
 	{
-		static const char *const four[] = {"a", "b", "c", "d"};
+		static const char *const four[] = { "a", "b", "c", "d" };
 
 		expect_true(weft_metrics_sum("test.four", "", "1", true, 4, four) == NULL);
 	}
@@ -109,7 +109,7 @@ enum { N_COLLIDE = 40 };
 
 static void test_same_slot(void)
 {
-	static const char *const keys[] = {"v"};
+	static const char *const keys[] = { "v" };
 	static char names[N_COLLIDE][16];
 	struct weft_instrument *s;
 	const struct weft_metric *m;
@@ -129,16 +129,16 @@ static void test_same_slot(void)
 		memcpy(names[n++], v, sizeof(v));
 	}
 	for (int i = 0; i < N_COLLIDE; i++) {
-		const char *v[] = {names[i]};
+		const char *v[] = { names[i] };
 		weft_metrics_add(s, v, i + 1);
 	}
 	/* Again, after the table has grown and been rehashed. */
 	for (int i = 0; i < N_COLLIDE; i++) {
-		const char *v[] = {names[i]};
+		const char *v[] = { names[i] };
 		weft_metrics_add(s, v, 1000);
 	}
 	for (int i = 0; i < N_COLLIDE; i++) {
-		const char *v[] = {names[i]};
+		const char *v[] = { names[i] };
 		if (weft_metrics_value(s, v) == i + 1001)
 			found++;
 	}
@@ -148,7 +148,7 @@ static void test_same_slot(void)
 	expect_int(m->n_points, N_COLLIDE);
 	found = 0;
 	for (int i = 0; i < N_COLLIDE; i++) {
-		const char *v[] = {names[i]};
+		const char *v[] = { names[i] };
 		const struct weft_point *p = find_point(m, 1, keys, v);
 		if (p && p->as_int == i + 1001)
 			found++;
@@ -157,7 +157,7 @@ static void test_same_slot(void)
 
 	/* A value absent from a crowded table is absent, not a neighbour's. */
 	{
-		const char *v[] = {"absent"};
+		const char *v[] = { "absent" };
 
 		expect_int(weft_metrics_value(s, v), 0);
 	}
@@ -170,15 +170,15 @@ static void test_same_slot(void)
  */
 static void test_series_stay_put(void)
 {
-	static const char *const keys[] = {"k"};
-	static const double bounds[] = {1};
+	static const char *const keys[] = { "k" };
+	static const double bounds[] = { 1 };
 	const struct weft_attr *attrs_before;
 	const uint64_t *buckets_before;
 	const struct weft_metric *m;
 	const struct weft_point *p;
-	const char *first[] = {"first"};
+	const char *first[] = { "first" };
 	char buf[16];
-	const char *v[] = {buf};
+	const char *v[] = { buf };
 	struct weft_instrument *h;
 
 	weft_metrics_reset();
@@ -217,8 +217,8 @@ static void test_series_stay_put(void)
  */
 static void check_limit(uint32_t limit, int n_tuples, size_t want_series, bool want_overflow)
 {
-	static const char *const keys[] = {"id", "side"};
-	static const double bounds[] = {10};
+	static const char *const keys[] = { "id", "side" };
+	static const double bounds[] = { 10 };
 	struct weft_instrument *s, *h;
 	const struct weft_metric *m;
 	const struct weft_point *ov;
@@ -226,7 +226,7 @@ static void check_limit(uint32_t limit, int n_tuples, size_t want_series, bool w
 	uint64_t hcount = 0;
 	int own = 0, n_own = (int)want_series - (want_overflow ? 1 : 0);
 	char buf[32];
-	const char *vals[] = {buf, "x"};
+	const char *vals[] = { buf, "x" };
 
 	weft_metrics_reset();
 	weft_metrics_set_limit(limit);
@@ -317,13 +317,13 @@ static void test_limit(void)
 		struct weft_instrument *before, *after;
 		const struct weft_metric *m;
 		char buf[16];
-		const char *v[] = {buf};
+		const char *v[] = { buf };
 
 		weft_metrics_reset();
 		weft_metrics_set_limit(500);
-		before = weft_metrics_sum("test.before", "", "1", true, 1, (const char *[]){"k"});
+		before = weft_metrics_sum("test.before", "", "1", true, 1, (const char *[]){ "k" });
 		weft_metrics_set_limit(4);
-		after = weft_metrics_sum("test.after", "", "1", true, 1, (const char *[]){"k"});
+		after = weft_metrics_sum("test.after", "", "1", true, 1, (const char *[]){ "k" });
 		assert_true(before && after);
 		for (int i = 0; i < 20; i++) {
 			snprintf(buf, sizeof(buf), "%d", i);

@@ -17,8 +17,8 @@
 
 static void test_sums(void)
 {
-	static const char *const keys[] = {"kind"};
-	const char *mutex[] = {"mutex"}, *cond[] = {"cond"}, *none[] = {"none"};
+	static const char *const keys[] = { "kind" };
+	const char *mutex[] = { "mutex" }, *cond[] = { "cond" }, *none[] = { "none" };
 	struct weft_instrument *c, *ud;
 	const struct weft_metric *m;
 	const struct weft_point *p;
@@ -101,8 +101,8 @@ static void test_sums(void)
 
 static void test_gauges(void)
 {
-	static const char *const keys[] = {"state"};
-	const char *run[] = {"running"}, *blk[] = {"blocked"};
+	static const char *const keys[] = { "state" };
+	const char *run[] = { "running" }, *blk[] = { "blocked" };
 	struct weft_instrument *g;
 	const struct weft_metric *m;
 	const struct weft_point *p;
@@ -136,9 +136,9 @@ static void test_gauges(void)
 
 static void test_histogram(void)
 {
-	static const char *const keys[] = {"kind"};
-	static const double bounds[] = {0, 5, 10, 25};
-	const char *a[] = {"a"}, *b[] = {"b"};
+	static const char *const keys[] = { "kind" };
+	static const double bounds[] = { 0, 5, 10, 25 };
+	const char *a[] = { "a" }, *b[] = { "b" };
 	struct weft_instrument *h;
 	const struct weft_metric *m;
 	const struct weft_point *p;
@@ -146,10 +146,10 @@ static void test_histogram(void)
 	 * Bucket i is (bounds[i-1], bounds[i]]: a value equal to a bound goes to
 	 * that bound's bucket; the last bucket is (25, +inf).
 	 */
-	static const double vals[] = {-3, 0, 0.5, 5, 5.0001, 10, 10.5, 25, 25.0000001, 1e9};
-	static const size_t bucket[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4};
+	static const double vals[] = { -3, 0, 0.5, 5, 5.0001, 10, 10.5, 25, 25.0000001, 1e9 };
+	static const size_t bucket[] = { 0, 0, 1, 1, 2, 2, 3, 3, 4, 4 };
 	const size_t n_vals = sizeof(vals) / sizeof(vals[0]);
-	uint64_t want[5] = {0};
+	uint64_t want[5] = { 0 };
 	double sum = 0;
 
 	weft_metrics_reset();
@@ -193,7 +193,7 @@ static void test_histogram(void)
 
 	/* min and max start from the first value, even when all values are positive or negative. */
 	{
-		const char *c[] = {"c"}, *d[] = {"d"};
+		const char *c[] = { "c" }, *d[] = { "d" };
 
 		weft_metrics_record(h, c, 3);
 		weft_metrics_record(h, c, 4);
@@ -213,7 +213,7 @@ static void test_histogram(void)
 	/* No bounds: one bucket holds everything. */
 	{
 		struct weft_instrument *h0 =
-		    weft_metrics_histogram("test.hist0", "", "1", 0, NULL, NULL, 0);
+			weft_metrics_histogram("test.hist0", "", "1", 0, NULL, NULL, 0);
 
 		assert_true(h0 != NULL);
 		weft_metrics_record(h0, NULL, 1);
@@ -229,7 +229,7 @@ static void test_histogram(void)
 
 static void test_collect_model(void)
 {
-	static const double bounds[] = {1, 2};
+	static const double bounds[] = { 1, 2 };
 	const struct weft_metric *ms;
 	struct weft_instrument *a, *b, *c, *unused;
 	size_t n;

@@ -38,12 +38,12 @@ static void make_event(uint64_t seq, struct weft_event *ev)
 
 /* What a drain callback checks against: the next sequence number expected. */
 struct expect {
-	uint64_t next;	/* single-threaded: exact; concurrent: a lower bound */
+	uint64_t next;  /* single-threaded: exact; concurrent: a lower bound */
 	uint64_t count; /* records seen */
-	uint64_t bad;	/* records that were not make_event(seq) */
+	uint64_t bad;   /* records that were not make_event(seq) */
 	uint64_t order; /* records out of order or repeated */
-	bool exact;	/* every seq must equal next (no drops in between) */
-	uint8_t *seen;	/* concurrent test: one byte per sequence number */
+	bool exact;     /* every seq must equal next (no drops in between) */
+	uint8_t *seen;  /* concurrent test: one byte per sequence number */
 	uint64_t n_seen;
 };
 
@@ -76,7 +76,7 @@ static void test_capacity(uint32_t cap)
 {
 	struct weft_ring ring;
 	struct weft_event ev;
-	struct expect x = {.exact = true};
+	struct expect x = { .exact = true };
 	uint64_t seq = 0;
 
 	weft_ring_init(&ring, slots, cap);
@@ -123,7 +123,7 @@ static void test_wraparound(uint32_t cap)
 {
 	struct weft_ring ring;
 	struct weft_event ev;
-	struct expect x = {0};
+	struct expect x = { 0 };
 	uint64_t seq = 0, pushed = 0, dropped = 0, drained = 0;
 
 	weft_ring_init(&ring, slots, cap);
@@ -163,7 +163,7 @@ static void test_counter_wrap(void)
 {
 	struct weft_ring ring;
 	struct weft_event ev;
-	struct expect x = {.exact = true};
+	struct expect x = { .exact = true };
 	const uint32_t cap = 8;
 	uint64_t seq = 0;
 
@@ -201,7 +201,7 @@ static void test_interleaved(void)
 {
 	struct weft_ring ring;
 	struct weft_event ev;
-	struct expect x = {.exact = true};
+	struct expect x = { .exact = true };
 	uint64_t seq = 0;
 
 	weft_ring_init(&ring, slots, 4);
@@ -249,7 +249,7 @@ static void test_concurrent(void)
 {
 	static struct mt m;
 	static struct weft_event mt_slots[MT_CAP];
-	struct expect x = {0};
+	struct expect x = { 0 };
 	pthread_t th;
 	uint64_t consumed = 0, dup = 0, dropped;
 	bool done;
@@ -293,7 +293,7 @@ static void test_grow(void)
 {
 	static struct weft_ring ring;
 	struct weft_event ev;
-	struct expect x = {.exact = true};
+	struct expect x = { .exact = true };
 	uint64_t seq = 0;
 
 	weft_ring_init(&ring, NULL, 64);

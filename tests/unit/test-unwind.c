@@ -120,7 +120,7 @@ static void check_known_frames(const struct probe *p, const char *where)
 
 static void test_known_frames(void)
 {
-	struct probe p = {.max = WEFT_UNWIND_MAX_FRAMES};
+	struct probe p = { .max = WEFT_UNWIND_MAX_FRAMES };
 
 	allocations = 0;
 	level1(&p);
@@ -133,8 +133,8 @@ static void test_known_frames(void)
 
 static void test_limits(void)
 {
-	struct probe p = {.max = 2};
-	uintptr_t sentinel[4] = {1, 2, 3, 4};
+	struct probe p = { .max = 2 };
+	uintptr_t sentinel[4] = { 1, 2, 3, 4 };
 
 	level1(&p);
 	expect_int(p.n, 2);
@@ -165,7 +165,7 @@ __attribute__((noinline)) static int recurse(int n, struct probe *p)
 
 static void test_deep(void)
 {
-	struct probe p = {.max = WEFT_UNWIND_MAX_FRAMES};
+	struct probe p = { .max = WEFT_UNWIND_MAX_FRAMES };
 
 	expect_int(recurse(200, &p), WEFT_UNWIND_MAX_FRAMES);
 	check_known_frames(&p, "200 frames deep");

@@ -23,31 +23,31 @@ static double now(void)
 }
 
 static const struct weft_attr resource_attrs[] = {
-    {.key = "service.name", .type = WEFT_VALUE_STRING, .v.s = "bench"},
-    {.key = "process.pid", .type = WEFT_VALUE_INT, .v.i = 4242},
-    {.key = "host.name", .type = WEFT_VALUE_STRING, .v.s = "bench-host"},
-    {.key = "telemetry.sdk.name", .type = WEFT_VALUE_STRING, .v.s = "weft"},
-    {.key = "telemetry.sdk.version", .type = WEFT_VALUE_STRING, .v.s = "0.1.0"},
+	{ .key = "service.name", .type = WEFT_VALUE_STRING, .v.s = "bench" },
+	{ .key = "process.pid", .type = WEFT_VALUE_INT, .v.i = 4242 },
+	{ .key = "host.name", .type = WEFT_VALUE_STRING, .v.s = "bench-host" },
+	{ .key = "telemetry.sdk.name", .type = WEFT_VALUE_STRING, .v.s = "weft" },
+	{ .key = "telemetry.sdk.version", .type = WEFT_VALUE_STRING, .v.s = "0.1.0" },
 };
 
 static const struct weft_resource resource = {
-    .attrs = resource_attrs,
-    .n_attrs = 5,
-    .scope_name = "weft",
-    .scope_version = "0.1.0",
+	.attrs = resource_attrs,
+	.n_attrs = 5,
+	.scope_name = "weft",
+	.scope_version = "0.1.0",
 };
 
 static const struct weft_attr span_attrs[] = {
-    {.key = "thread.id", .type = WEFT_VALUE_INT, .v.i = 4243},
-    {.key = "thread.name", .type = WEFT_VALUE_STRING, .v.s = "worker-3"},
-    {.key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "mutex"},
-    {.key = "code.function.name", .type = WEFT_VALUE_STRING, .v.s = "queue_push"},
-    {.key = "weft.object", .type = WEFT_VALUE_STRING, .v.s = "0x55d0c0ffee10"},
-    {.key = "weft.holder.thread.id", .type = WEFT_VALUE_INT, .v.i = 4250},
+	{ .key = "thread.id", .type = WEFT_VALUE_INT, .v.i = 4243 },
+	{ .key = "thread.name", .type = WEFT_VALUE_STRING, .v.s = "worker-3" },
+	{ .key = "weft.wait.kind", .type = WEFT_VALUE_STRING, .v.s = "mutex" },
+	{ .key = "code.function.name", .type = WEFT_VALUE_STRING, .v.s = "queue_push" },
+	{ .key = "weft.object", .type = WEFT_VALUE_STRING, .v.s = "0x55d0c0ffee10" },
+	{ .key = "weft.holder.thread.id", .type = WEFT_VALUE_INT, .v.i = 4250 },
 };
 
 static const struct weft_attr link_attrs[] = {
-    {.key = "weft.link.kind", .type = WEFT_VALUE_STRING, .v.s = "holder"},
+	{ .key = "weft.link.kind", .type = WEFT_VALUE_STRING, .v.s = "holder" },
 };
 
 int main(int argc, char **argv)

@@ -37,7 +37,7 @@ enum { FILES = 24, DUP_FIRST = 940, DUP_LAST = 1023, THREADS = 4 };
 
 static void *work(void *arg)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
 
 	pthread_setname_np(pthread_self(), arg);
 	nanosleep(&ts, NULL);
@@ -64,7 +64,7 @@ static void run_threads(const char *prefix)
 
 static void pause_ms(long ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;

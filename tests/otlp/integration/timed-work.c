@@ -28,7 +28,7 @@
 
 static void *work(void *arg)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = 5000000};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 5000000 };
 
 	nanosleep(&ts, NULL);
 	return arg;
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 40, status;
 	double t0 = now_ms();
-	struct timespec pause = {.tv_sec = 0, .tv_nsec = 300000000};
+	struct timespec pause = { .tv_sec = 0, .tv_nsec = 300000000 };
 	pid_t pid;
 
 	if (argc > 2 && strcmp(argv[2], "forkstorm") == 0) {

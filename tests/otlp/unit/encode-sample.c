@@ -359,11 +359,11 @@ static void check_large_batch(void)
 	}
 	EXPECT(weft_otlp_encode_traces(&resource, many, n, &buf, &len) == 0);
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-	    NULL, len, buf);
+		NULL, len, buf);
 	EXPECT(req && req->n_resource_spans == 1 && req->resource_spans[0]->n_scope_spans == 1);
 	if (req && req->n_resource_spans == 1 && req->resource_spans[0]->n_scope_spans == 1) {
 		Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
-		    req->resource_spans[0]->scope_spans[0];
+			req->resource_spans[0]->scope_spans[0];
 
 		EXPECT(ss->n_spans == n);
 		for (size_t i = 0; i < ss->n_spans && i < n; i++) {
@@ -376,19 +376,21 @@ static void check_large_batch(void)
 		}
 	}
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
-	    req, NULL);
+		req, NULL);
 	weft_free(buf);
 	free(many);
 }
 
 static int check_errors(void)
 {
-	static const char *const no_items[] = {NULL};
-	struct weft_attr bad_type = {.key = "k", .type = (enum weft_value_type)99};
-	struct weft_attr bad_array = {
-	    .key = "k", .type = WEFT_VALUE_STRING_ARRAY, .v.strs = {NULL, 2}};
-	struct weft_attr null_item = {
-	    .key = "k", .type = WEFT_VALUE_STRING_ARRAY, .v.strs = {no_items, 1}};
+	static const char *const no_items[] = { NULL };
+	struct weft_attr bad_type = { .key = "k", .type = (enum weft_value_type)99 };
+	struct weft_attr bad_array = { .key = "k",
+				       .type = WEFT_VALUE_STRING_ARRAY,
+				       .v.strs = { NULL, 2 } };
+	struct weft_attr null_item = { .key = "k",
+				       .type = WEFT_VALUE_STRING_ARRAY,
+				       .v.strs = { no_items, 1 } };
 	struct weft_span s = spans[2];
 	struct weft_metric m = metrics[5];
 	struct weft_point p = duration_points[0];
@@ -463,8 +465,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	err =
-	    weft_otlp_encode_traces(&resource, spans, sizeof(spans) / sizeof(spans[0]), &buf, &len);
+	err = weft_otlp_encode_traces(&resource, spans, sizeof(spans) / sizeof(spans[0]), &buf,
+				      &len);
 	if (err) {
 		fprintf(stderr, "encode traces: %s\n", strerror(-err));
 		return 1;

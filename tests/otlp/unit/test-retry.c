@@ -35,13 +35,13 @@ uint64_t weft_ids_next(struct weft_rng *rng)
 /* --- The fake world ------------------------------------------------------ */
 
 enum step {
-	OK,	 /* 200 */
-	S503,	 /* 503 without Retry-After */
+	OK,      /* 200 */
+	S503,    /* 503 without Retry-After */
 	S503_RA, /* 503 with Retry-After: ra_ns */
-	S400,	 /* 400: final */
+	S400,    /* 400: final */
 	REFUSED, /* connection refused: a transport failure, at once */
-	RESET,	 /* the connection broke (reset, or a keep-alive the collector dropped) */
-	HANG,	 /* no answer: the attempt runs to its limit (or the moving deadline) */
+	RESET,   /* the connection broke (reset, or a keep-alive the collector dropped) */
+	HANG,    /* no answer: the attempt runs to its limit (or the moving deadline) */
 };
 
 static struct {
@@ -79,7 +79,8 @@ static bool fake_exiting(void *arg)
 }
 
 static const struct weft_otlp_env env = {
-    .now = fake_now, .sleep = fake_sleep, .random = fake_random, .exiting = fake_exiting};
+	.now = fake_now, .sleep = fake_sleep, .random = fake_random, .exiting = fake_exiting
+};
 
 static enum weft_otlp_outcome fake_attempt(void *arg, const uint8_t *body, size_t len,
 					   struct weft_otlp_try *t, struct weft_otlp_failure *f)
@@ -138,7 +139,7 @@ static enum weft_otlp_outcome fake_attempt(void *arg, const uint8_t *body, size_
 	return WEFT_OTLP_FINAL;
 }
 
-static const struct weft_otlp_transport tr = {.attempt = fake_attempt};
+static const struct weft_otlp_transport tr = { .attempt = fake_attempt };
 
 /* A fresh world at t = 100 s with this script. */
 static void script(size_t n, const enum step *steps)
@@ -152,14 +153,14 @@ static void script(size_t n, const enum step *steps)
 
 #define SCRIPT(...)                                                                                \
 	do {                                                                                       \
-		const enum step s_[] = {__VA_ARGS__};                                              \
+		const enum step s_[] = { __VA_ARGS__ };                                            \
 		script(sizeof(s_) / sizeof(s_[0]), s_);                                            \
 	} while (0)
 
 static int send(struct weft_otlp_retry *st, struct weft_otlp_exit *ex, uint64_t timeout,
 		struct weft_otlp_result *r)
 {
-	static const uint8_t body[4] = {1, 2, 3, 4};
+	static const uint8_t body[4] = { 1, 2, 3, 4 };
 
 	return weft_otlp_retry_send(st, &env, ex, &tr, timeout, 10 * S, body, sizeof(body), r);
 }
@@ -173,8 +174,8 @@ static time_t fake_getdate(const char *s, const time_t *unused)
 
 static void test_pure(void)
 {
-	static const long retryable[] = {429, 502, 503, 504};
-	static const long final[] = {200, 301, 400, 401, 403, 404, 408, 413, 500, 501, 505};
+	static const long retryable[] = { 429, 502, 503, 504 };
+	static const long final[] = { 200, 301, 400, 401, 403, 404, 408, 413, 500, 501, 505 };
 	uint64_t b = WEFT_OTLP_BACKOFF_INITIAL, ns = 7;
 
 	for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++)
@@ -224,8 +225,8 @@ static void test_pure(void)
 
 static void test_retryable_vs_final(void)
 {
-	struct weft_otlp_retry st = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	struct weft_otlp_retry st = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 
 	SCRIPT(S503, OK);
@@ -250,8 +251,8 @@ static void test_retryable_vs_final(void)
 
 static void test_retry_after(void)
 {
-	struct weft_otlp_retry st = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	struct weft_otlp_retry st = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 
 	/* Honoured exactly, instead of the backoff. */
@@ -272,9 +273,9 @@ static void test_retry_after(void)
 
 static void test_backoff_grows_capped(void)
 {
-	static const uint64_t gaps[] = {1 * S, 2 * S, 4 * S, 5 * S, 5 * S, 5 * S};
-	struct weft_otlp_retry st = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	static const uint64_t gaps[] = { 1 * S, 2 * S, 4 * S, 5 * S, 5 * S, 5 * S };
+	struct weft_otlp_retry st = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 
 	SCRIPT(S503, S503, S503, S503, S503, S503, OK);
@@ -286,8 +287,8 @@ static void test_backoff_grows_capped(void)
 
 static void test_deadline(void)
 {
-	struct weft_otlp_retry st = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	struct weft_otlp_retry st = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 	uint64_t t0;
 
@@ -298,11 +299,11 @@ static void test_deadline(void)
 	expect_int(r.attempts, 4);
 	expect_true(w.now <= t0 + 10 * S);
 	expect_int(w.starts[3] - t0, weft_otlp_jitter(1 * S, 512) + weft_otlp_jitter(2 * S, 512) +
-					 weft_otlp_jitter(4 * S, 512) + 3 * MS);
+					     weft_otlp_jitter(4 * S, 512) + 3 * MS);
 
 	/* An attempt is bounded by what is left of the export's time. */
 	SCRIPT(HANG);
-	st = (struct weft_otlp_retry){0};
+	st = (struct weft_otlp_retry){ 0 };
 	t0 = w.now;
 	expect_int(send(&st, &ex, 3 * S, &r), -ETIMEDOUT);
 	expect_int(r.attempts, 1);
@@ -311,8 +312,8 @@ static void test_deadline(void)
 
 static void test_cooldown(void)
 {
-	struct weft_otlp_retry traces = {0}, metrics = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	struct weft_otlp_retry traces = { 0 }, metrics = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 
 	traces.sibling = &metrics;
@@ -337,9 +338,9 @@ static void test_cooldown(void)
 
 	/* At exit a signal cooling down gets one attempt, not none and not retries. */
 	SCRIPT(S503);
-	traces = (struct weft_otlp_retry){.quiet_until = w.now + 4 * S, .quiet_err = -EAGAIN};
+	traces = (struct weft_otlp_retry){ .quiet_until = w.now + 4 * S, .quiet_err = -EAGAIN };
 	w.exit_at = w.now;
-	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
+	ex = (struct weft_otlp_exit){ .budget_ns = 1 * S };
 	expect_int(send(&traces, &ex, 30 * S, &r), -EAGAIN);
 	expect_int(r.attempts, 1);
 	expect_int(w.slept, 0);
@@ -347,8 +348,8 @@ static void test_cooldown(void)
 
 static void test_exit_budget(void)
 {
-	struct weft_otlp_retry traces = {0}, metrics = {0};
-	struct weft_otlp_exit ex = {.budget_ns = 1 * S};
+	struct weft_otlp_retry traces = { 0 }, metrics = { 0 };
+	struct weft_otlp_exit ex = { .budget_ns = 1 * S };
 	struct weft_otlp_result r;
 	uint64_t t0;
 
@@ -368,8 +369,8 @@ static void test_exit_budget(void)
 	SCRIPT(REFUSED, OK);
 	t0 = w.now;
 	w.exit_at = t0;
-	ex = (struct weft_otlp_exit){.budget_ns = 20 * S};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 20 * S };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), -ECONNREFUSED);
 	expect_int(r.attempts, 1);
 	expect_int(w.slept, 0);
@@ -377,15 +378,15 @@ static void test_exit_budget(void)
 	/* A connection that broke is tried again once, at once, then no more. */
 	SCRIPT(RESET, OK);
 	w.exit_at = w.now;
-	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 1 * S };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
 	expect_int(w.slept, 0);
 	SCRIPT(RESET, RESET, OK);
 	w.exit_at = w.now;
-	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 1 * S };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), -EIO);
 	expect_int(r.attempts, 2);
 	expect_int(w.slept, 0);
@@ -394,8 +395,8 @@ static void test_exit_budget(void)
 	SCRIPT(S503_RA, OK);
 	w.ra_ns = 1 * S;
 	w.exit_at = w.now;
-	ex = (struct weft_otlp_exit){.budget_ns = 3 * S};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 3 * S };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
 
@@ -406,8 +407,8 @@ static void test_exit_budget(void)
 	SCRIPT(S503, OK);
 	t0 = w.now;
 	w.exit_at = t0 + 200 * MS;
-	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 500 * MS };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
 	expect_true(w.starts[1] >= t0 + 400 * MS && w.starts[1] <= t0 + 500 * MS);
@@ -415,8 +416,8 @@ static void test_exit_budget(void)
 	SCRIPT(S503);
 	t0 = w.now;
 	w.exit_at = t0 + 200 * MS;
-	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 500 * MS };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), -EAGAIN);
 	expect_true(r.attempts >= 3 && r.attempts <= 8);
 	expect_true(w.now <= t0 + 700 * MS);
@@ -425,8 +426,8 @@ static void test_exit_budget(void)
 	w.ra_ns = 1 * S;
 	t0 = w.now;
 	w.exit_at = t0 + 200 * MS;
-	ex = (struct weft_otlp_exit){.budget_ns = 500 * MS};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 500 * MS };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), -EAGAIN);
 	expect_int(r.attempts, 1);
 	expect_true(w.now <= t0 + 700 * MS);
@@ -435,8 +436,8 @@ static void test_exit_budget(void)
 	SCRIPT(HANG);
 	t0 = w.now;
 	w.exit_at = t0 + 2 * S;
-	ex = (struct weft_otlp_exit){.budget_ns = 1 * S};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = 1 * S };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), -ETIMEDOUT);
 	expect_int(r.attempts, 1);
 	expect_true(w.now >= t0 + 3 * S && w.now <= t0 + 3 * S + WEFT_OTLP_NAP + MS);
@@ -444,8 +445,8 @@ static void test_exit_budget(void)
 	/* A budget that would overflow the clock means "no cut", not the past. */
 	SCRIPT(S503, OK);
 	w.exit_at = w.now;
-	ex = (struct weft_otlp_exit){.budget_ns = UINT64_MAX};
-	traces = (struct weft_otlp_retry){0};
+	ex = (struct weft_otlp_exit){ .budget_ns = UINT64_MAX };
+	traces = (struct weft_otlp_retry){ 0 };
 	expect_int(send(&traces, &ex, 30 * S, &r), 0);
 	expect_int(r.attempts, 2);
 }
