@@ -224,9 +224,16 @@ static void rotate(struct weft_outfile *f)
 	f->h = -1;
 }
 
-static void maybe_rotate(struct weft_outfile *f, size_t len)
+/*
+ * Rotates when `len` more bytes would take the file past the limit. A metrics
+ * line (`slack`) may go up to twice the limit instead: it carries the count of
+ * spans rotation has deleted so far, so it must not itself delete more that
+ * it cannot count; the next spans line rotates.
+ */
+static void maybe_rotate(struct weft_outfile *f, size_t len, bool slack)
 {
 	struct stat st;
+	uint64_t limit = slack ? f->max_size * 2 : f->max_size;
 	int fd;
 
 	if (!f->max_size || f->rotate_warned)
@@ -235,7 +242,7 @@ static void maybe_rotate(struct weft_outfile *f, size_t len)
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    (uint64_t)st.st_size + len <= f->max_size) {
+	    (uint64_t)st.st_size + len <= limit) {
 		weft_fd_unuse(f->h);
 		return;
 	}
@@ -328,7 +335,7 @@ int weft_outfile_write(struct weft_outfile *f, const char *line, size_t len, siz
 	int r = ensure_open(f);
 
 	if (r == 0) {
-		maybe_rotate(f, len);
+		maybe_rotate(f, len, spans == 0 && metrics > 0);
 		r = ensure_open(f);
 	}
 	if (r == 0)
