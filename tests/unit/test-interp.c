@@ -503,8 +503,7 @@ static void test_stacks(struct weft_thread *main_t)
 	w.u.wait.stack = 0x1234;
 	assert_true(weft_record(main_t, &w));
 	weft_exporter_cycle();
-	expect_str(weft_stacks_text(0x1234),
-		   "rand\nabort\n0x1001\n0x1002\n0x1003\n0x2000\n0x2001");
+	expect_str(weft_stacks_text(0x1234), "rand\nabort\n0x1001\n0x1002\n0x1003\n0x2000\n0x2001");
 	expect_true(weft_stacks_text(0x5678) == NULL);
 	expect_true(weft_stacks_text(0x9999) == NULL);
 	take_spans();
