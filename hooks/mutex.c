@@ -54,6 +54,37 @@ static bool acquired(int rc)
 	} while (0)
 
 /*
+ * The part of pthread_mutex_lock that follows a try that did not return 0:
+ * exactly MUTEX_ACQUIRE's, out of line, so that the path of a free lock
+ * saves and restores no registers. `pc` is the hook's caller.
+ */
+static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
+						     int rc, const void *pc)
+{
+	struct weft_wait w;
+
+	if (rc == EBUSY) {
+		weft_wait_begin(&w, self, WEFT_WAIT_MUTEX, m, pc);
+		weft_wait_holder(&w, mutex_owner(m));
+		rc = weft_real.pthread_mutex_lock(m);
+		weft_wait_end(&w, rc);
+	}
+	if (acquired(rc))
+		weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+	return rc;
+}
+
+/* pthread_mutex_unlock when it may end a sampled hold (see there). */
+static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const void *pc)
+{
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+
+	if (self)
+		weft_lock_released(self, m, pc);
+	return weft_real.pthread_mutex_unlock(m);
+}
+
+/*
  * pthread_mutex_lock: acquires the mutex, blocking while another thread holds
  * it; returns 0, EOWNERDEAD (robust, acquired), or an error number (EDEADLK,
  * EAGAIN, EINVAL, ENOTRECOVERABLE), never sets errno, and is no cancellation
@@ -65,7 +96,17 @@ static bool acquired(int rc)
 WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
-	MUTEX_ACQUIRE(m, real(m));
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	int rc;
+
+	if (!self)
+		return real(m);
+	/* The hottest hook: MUTEX_ACQUIRE with everything but a free lock out of line. */
+	rc = WEFT_REAL(pthread_mutex_trylock)(m);
+	if (__builtin_expect(rc != 0, 0))
+		return mutex_lock_slow(self, m, rc, WEFT_CALLER);
+	weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+	return 0;
 }
 
 /* pthread_mutex_timedlock: as pthread_mutex_lock, giving up with ETIMEDOUT at abstime. */
@@ -111,10 +152,15 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	struct weft_thread *t = weft_self;
 
-	if (self)
-		weft_lock_released(self, m, WEFT_CALLER);
+	/*
+	 * Only a thread not yet registered, or one sampling this mutex's hold,
+	 * has anything to do here (every other case of weft_hook_thread ends in
+	 * weft_lock_released doing nothing); the full test is made out of line.
+	 */
+	if (__builtin_expect(t == NULL || t->hold_obj == (uintptr_t)m, 0))
+		return mutex_unlock_slow(m, WEFT_CALLER);
 	return real(m);
 }
 
