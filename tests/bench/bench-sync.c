@@ -17,10 +17,12 @@
  * prints each configuration's median and range and the ratio of the medians.
  * Usage:
  *
- *   bench-sync [path/to/libweft.so] [workload|all] [scale] [rounds]
+ *   bench-sync [path/to/libweft.so] [workload|all] [scale] [rounds] [null.so]
  *
  * `scale` multiplies each workload's operation count (1 is about 0.1-0.5 s a
- * process). Telemetry goes to OTEL_*_EXPORTER=none unless
+ * process). `null.so` (built as tests/bench/libbench-null-preload.so) is an
+ * interposer that only forwards: its column is the floor that any LD_PRELOAD
+ * tool pays, so weft's own cost is the gap between `weft` and `null`. Telemetry goes to OTEL_*_EXPORTER=none unless
  * WEFT_BENCH_OUTPUT=file, as in bench-threads. WEFT_BENCH_LTTNG=PATH names
  * another wrapper, WEFT_BENCH_LTTNG=none skips it. Without an LTTng session
  * daemon the wrapper's tracepoints are disabled ("tracing off"): what is
@@ -292,7 +294,8 @@ int main(int argc, char **argv)
 	double scale = argc > 3 ? atof(argv[3]) : 1.0;
 	int rounds = argc > 4 ? atoi(argv[4]) : 7;
 	char self[4096], lttng_buf[4096];
-	struct config c[3];
+	const char *null_lib = argc > 5 ? argv[5] : NULL;
+	struct config c[4];
 	int nc = 0, rc = 0;
 	const char *lttng;
 	ssize_t len;
@@ -321,6 +324,8 @@ int main(int argc, char **argv)
 	}
 	c[nc++] = (struct config){ .label = "native" };
 	c[nc++] = (struct config){ .label = "weft", .preload = lib };
+	if (null_lib && access(null_lib, R_OK) == 0)
+		c[nc++] = (struct config){ .label = "null", .preload = null_lib };
 	lttng = find_lttng(lttng_buf, sizeof(lttng_buf));
 	if (lttng)
 		c[nc++] = (struct config){ .label = "lttng", .preload = lttng };
