@@ -8,7 +8,7 @@
 # the throughput ratio (native time / weft time: 1.00 is native, the target
 # is >= 0.97). With LTTng-UST's pthread wrapper installed and
 # WEFT_BENCH_LTTNG unset or a path, an `lttng` column runs it too
-# (WEFT_BENCH_LTTNG=none skips it).
+# (WEFT_BENCH_LTTNG=none skips it). WEFT_BENCH_ONLY picks workloads.
 #
 #   tests/bench/real-programs.sh [build-dir] [rounds]
 #
@@ -102,6 +102,8 @@ run_pigz() {
     pigz -p 2 -c input > "$1"
 }
 workloads=(sysbench_mutex sysbench_threads stress_ng pigz)
+# WEFT_BENCH_ONLY="sysbench_threads pigz" runs only those.
+[ -n "${WEFT_BENCH_ONLY:-}" ] && read -r -a workloads <<<"$WEFT_BENCH_ONLY"
 declare -A label=(
     [sysbench_mutex]="sysbench mutex --threads=2 --mutex-num=1024 --mutex-locks=10000000 --mutex-loops=100"
     [sysbench_threads]="sysbench threads --threads=2 --thread-yields=100 --thread-locks=4 --events=4000"
@@ -143,7 +145,7 @@ summary() {
     fi
 }
 
-make_input
+[[ " ${workloads[*]} " == *" pigz "* ]] && make_input
 status=0
 for w in "${workloads[@]}"; do
     for c in "${configs[@]}"; do : > "times.$c"; done
