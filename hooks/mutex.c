@@ -4,8 +4,9 @@
  * Every acquisition first tries the lock without blocking (the real try
  * operation, which for each mutex type — normal, recursive, errorcheck,
  * adaptive, robust, priority-inherit or -protect — acquires exactly when the
- * blocking call would acquire at once, with the same result). Success costs a
- * thread-local counter. Only when the try says the lock is held (EBUSY) does
+ * blocking call would acquire at once, with the same result); only
+ * pthread_mutex_lock, the hottest, skips the try for a mutex whose lock word
+ * reads 0 (see there). Success costs a thread-local counter. Only when the try says the lock is held (EBUSY) does
  * the hook take the slow path: the owner's thread id is read from the mutex
  * (glibc keeps it in every type), the wait is timed around the real blocking
  * call, and one WAIT event is recorded. The real call then decides
@@ -21,6 +22,12 @@
 static int mutex_owner(const pthread_mutex_t *m)
 {
 	return ((const volatile pthread_mutex_t *)m)->__data.__owner & 0x3fffffff;
+}
+
+/* The lock word, 0 when the mutex is free; a racy read, as above. */
+static int mutex_word(const pthread_mutex_t *m)
+{
+	return ((const volatile pthread_mutex_t *)m)->__data.__lock;
 }
 
 /* The results with which a lock call returns holding the lock. */
@@ -54,14 +61,14 @@ static bool acquired(int rc)
 	} while (0)
 
 /*
- * The part of pthread_mutex_lock that follows a try that did not return 0:
- * exactly MUTEX_ACQUIRE's, out of line, so that the path of a free lock
- * saves and restores no registers. `pc` is the hook's caller.
+ * pthread_mutex_lock of a mutex that does not look free: exactly
+ * MUTEX_ACQUIRE's way, out of line. `pc` is the hook's caller.
  */
 static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
-						     int rc, const void *pc)
+						     const void *pc)
 {
 	struct weft_wait w;
+	int rc = WEFT_REAL(pthread_mutex_trylock)(m);
 
 	if (rc == EBUSY) {
 		weft_wait_begin(&w, self, WEFT_WAIT_MUTEX, m, pc);
@@ -101,12 +108,23 @@ WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 
 	if (!self)
 		return real(m);
-	/* The hottest hook: MUTEX_ACQUIRE with everything but a free lock out of line. */
-	rc = WEFT_REAL(pthread_mutex_trylock)(m);
-	if (__builtin_expect(rc != 0, 0))
-		return mutex_lock_slow(self, m, rc, WEFT_CALLER);
-	weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
-	return 0;
+	/*
+	 * The hottest hook. A mutex whose lock word reads 0 is free (every
+	 * type keeps 0 there when unlocked, but a priority-protect one, whose
+	 * ceiling lives there too): it is locked with the real lock itself,
+	 * because glibc's trylock of a free mutex costs about as much again as
+	 * its lock (bench-sync). Another thread may take it between the read
+	 * and the lock: then this call blocks untimed (one wait unrecorded,
+	 * the result the real call's as always). Any other word takes
+	 * MUTEX_ACQUIRE's way, out of line: try, and time the lock if busy.
+	 */
+	if (__builtin_expect(mutex_word(m) == 0, 1)) {
+		rc = real(m);
+		if (__builtin_expect(acquired(rc), 1))
+			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+		return rc;
+	}
+	return mutex_lock_slow(self, m, WEFT_CALLER);
 }
 
 /* pthread_mutex_timedlock: as pthread_mutex_lock, giving up with ETIMEDOUT at abstime. */
