@@ -6,12 +6,12 @@
  * adaptive, robust, priority-inherit or -protect — acquires exactly when the
  * blocking call would acquire at once, with the same result); only
  * pthread_mutex_lock, the hottest, skips the try for a mutex whose lock word
- * reads 0 (see there). Success costs a thread-local counter. Only when the try says the lock is held (EBUSY) does
- * the hook take the slow path: the owner's thread id is read from the mutex
- * (glibc keeps it in every type), the wait is timed around the real blocking
- * call, and one WAIT event is recorded. The real call then decides
- * everything: a self-deadlock on an errorcheck mutex returns EDEADLK, a
- * normal one deadlocks, as natively.
+ * reads 0 (see there). Success costs a thread-local counter. Only when the
+ * try says the lock is held (EBUSY) does the hook take the slow path: the
+ * owner's thread id is read from the mutex (glibc keeps it in every type),
+ * the wait is timed around the real blocking call, and one WAIT event is
+ * recorded. The real call then decides everything: a self-deadlock on an
+ * errorcheck mutex returns EDEADLK, a normal one deadlocks, as natively.
  */
 #include <pthread.h>
 
