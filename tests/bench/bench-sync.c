@@ -22,11 +22,12 @@
  * `scale` multiplies each workload's operation count (1 is about 0.1-0.5 s a
  * process). `null.so` (built as tests/bench/libbench-null-preload.so) is an
  * interposer that only forwards: its column is the floor that any LD_PRELOAD
- * tool pays, so weft's own cost is the gap between `weft` and `null`. Telemetry goes to OTEL_*_EXPORTER=none unless
- * WEFT_BENCH_OUTPUT=file, as in bench-threads. WEFT_BENCH_LTTNG=PATH names
- * another wrapper, WEFT_BENCH_LTTNG=none skips it. Without an LTTng session
- * daemon the wrapper's tracepoints are disabled ("tracing off"): what is
- * measured then is the cost of its interposition and its tracepoint checks.
+ * tool pays, so weft's own cost is the gap between `weft` and `null`.
+ * Telemetry goes to OTEL_*_EXPORTER=none unless WEFT_BENCH_OUTPUT=file, as in
+ * bench-threads. WEFT_BENCH_LTTNG=PATH names another wrapper,
+ * WEFT_BENCH_LTTNG=none skips it. Without an LTTng session daemon the
+ * wrapper's tracepoints are disabled ("tracing off"): what is measured then
+ * is the cost of its interposition and its tracepoint checks.
  *
  * The worker alone, for instruction counts (valgrind --tool=callgrind):
  *
@@ -41,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ROUNDS 64
+#define MAX_ROUNDS        64
 #define CONTENDED_THREADS 4
 
 static double now_ns(void)
@@ -234,13 +235,13 @@ static const char *find_lttng(char *buf, size_t size)
 
 	if (env)
 		return strcmp(env, "none") == 0 || access(env, R_OK) != 0 ? NULL : env;
-	if (!dladdr(__extension__(void *)printf, &info) || !info.dli_fname)
+	if (!dladdr(__extension__(void *) printf, &info) || !info.dli_fname)
 		return NULL;
 	slash = strrchr(info.dli_fname, '/');
 	if (!slash)
 		return NULL;
-	snprintf(buf, size, "%.*s/liblttng-ust-pthread-wrapper.so.1",
-		 (int)(slash - info.dli_fname), info.dli_fname);
+	snprintf(buf, size, "%.*s/liblttng-ust-pthread-wrapper.so.1", (int)(slash - info.dli_fname),
+		 info.dli_fname);
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
@@ -250,8 +251,8 @@ struct config {
 	double v[MAX_ROUNDS];
 };
 
-static int bench(const char *self, const struct workload *w, struct config *c, int nc,
-		 double scale, int rounds)
+static int bench(const char *self, const struct workload *w, struct config *c, int nc, double scale,
+		 int rounds)
 {
 	long n = (long)((double)w->n * scale);
 	double med[4];
@@ -330,7 +331,8 @@ int main(int argc, char **argv)
 	if (lttng)
 		c[nc++] = (struct config){ .label = "lttng", .preload = lttng };
 	else
-		printf("(LTTng-UST's liblttng-ust-pthread-wrapper.so.1 not found: no lttng column)\n");
+		printf("(LTTng-UST's liblttng-ust-pthread-wrapper.so.1 not found: no lttng "
+		       "column)\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < NWORKLOADS && rc == 0; i++)
 		if (strcmp(which, "all") == 0 || strcmp(which, workloads[i].name) == 0)

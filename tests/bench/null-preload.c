@@ -16,7 +16,7 @@ static int (*real_signal)(pthread_cond_t *);
 
 /* Resolved before main (the workloads call nothing earlier). */
 /* dlsym's pointer as the variable's type (POSIX allows what ISO C does not). */
-#define RESOLVE(var, sym) (var = __extension__(__typeof__(var))sym)
+#define RESOLVE(var, sym) (var = __extension__(__typeof__(var)) sym)
 
 /* Resolved before main (the workloads call nothing earlier). */
 __attribute__((constructor)) static void resolve(void)
