@@ -105,6 +105,45 @@ static bool acquired(int rc)
 		return rc_;                                                                        \
 	} while (0)
 
+/* The lock word, 0 when the mutex is free; a racy read, as above. */
+static int mutex_word(const pthread_mutex_t *m)
+{
+	return ((const volatile pthread_mutex_t *)m)->__data.__lock;
+}
+
+/*
+ * pthread_mutex_lock of a mutex that does not look free: exactly
+ * MUTEX_ACQUIRE's way, out of line. `pc` is the hook's caller.
+ */
+static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
+						     const void *pc)
+{
+	struct weft_wait w;
+	int rc = mutex_try(m, self);
+
+	if (rc == EBUSY) {
+		weft_wait_begin(&w, self, WEFT_WAIT_MUTEX, m, pc);
+		weft_wait_holder(&w, mutex_owner(m));
+		rc = weft_real.pthread_mutex_lock(m);
+		weft_wait_end(&w, rc);
+	} else if (rc == -1) {
+		rc = weft_real.pthread_mutex_lock(m);
+	}
+	if (acquired(rc))
+		weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+	return rc;
+}
+
+/* pthread_mutex_unlock when it may end a sampled hold (see there). */
+static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const void *pc)
+{
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+
+	if (self)
+		weft_lock_released(self, m, pc);
+	return weft_real.pthread_mutex_unlock(m);
+}
+
 /*
  * pthread_mutex_lock: acquires the mutex, blocking while another thread holds
  * it; returns 0, EOWNERDEAD (robust, acquired), or an error number (EDEADLK,
@@ -117,7 +156,28 @@ static bool acquired(int rc)
 WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
-	MUTEX_ACQUIRE(m, real(m));
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	int rc;
+
+	if (!self)
+		return real(m);
+	/*
+	 * The hottest hook. A mutex whose lock word reads 0 is free (every
+	 * type keeps 0 there when unlocked, but a priority-protect one, whose
+	 * ceiling lives there too): it is locked with the real lock itself,
+	 * because glibc's trylock of a free mutex costs about as much again as
+	 * its lock (bench-sync). Another thread may take it between the read
+	 * and the lock: then this call blocks untimed (one wait unrecorded,
+	 * the result the real call's as always). Any other word takes
+	 * MUTEX_ACQUIRE's way, out of line.
+	 */
+	if (__builtin_expect(mutex_word(m) == 0, 1)) {
+		rc = real(m);
+		if (__builtin_expect(acquired(rc), 1))
+			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
+		return rc;
+	}
+	return mutex_lock_slow(self, m, WEFT_CALLER);
 }
 
 /* pthread_mutex_timedlock: as pthread_mutex_lock, giving up with ETIMEDOUT at abstime. */
@@ -167,10 +227,15 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	struct weft_thread *t = weft_self;
 
-	if (self)
-		weft_lock_released(self, m, WEFT_CALLER);
+	/*
+	 * Only a thread not yet registered, or one sampling this mutex's hold,
+	 * has anything to do here (every other case of weft_hook_thread ends in
+	 * weft_lock_released doing nothing); the full test is made out of line.
+	 */
+	if (__builtin_expect(t == NULL || t->hold_obj == (uintptr_t)m, 0))
+		return mutex_unlock_slow(m, WEFT_CALLER);
 	return real(m);
 }
 
