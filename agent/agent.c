@@ -114,9 +114,19 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 	errno = saved;
 }
 
-static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
+/* A new thread state, observing the configured hook families. */
+static struct weft_thread *thread_alloc(void)
 {
 	struct weft_thread *t = weft_registry_alloc(weft_cfg.ring_size);
+
+	if (t)
+		t->hooks = weft_cfg.hooks;
+	return t;
+}
+
+static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
+{
+	struct weft_thread *t = thread_alloc();
 
 	if (!t)
 		return NULL;
@@ -218,7 +228,7 @@ void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *tra
 
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *))
 {
-	struct weft_thread *t = weft_registry_alloc(weft_cfg.ring_size);
+	struct weft_thread *t = thread_alloc();
 
 	if (!t)
 		return NULL;

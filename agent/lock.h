@@ -16,6 +16,7 @@
 #ifndef WEFT_AGENT_LOCK_H
 #define WEFT_AGENT_LOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/agent.h"
@@ -37,12 +38,21 @@ static inline void weft_lock_counted(struct weft_thread *t, enum weft_wait_kind 
 	weft_store_relaxed(&t->acquired[kind], weft_load_relaxed(&t->acquired[kind]) + 1);
 }
 
+/*
+ * Counts an acquisition of `kind`; true when this one's hold is to be
+ * sampled (the caller then calls weft_lock_hold_begin).
+ */
+static inline bool weft_lock_count(struct weft_thread *t, enum weft_wait_kind kind)
+{
+	weft_lock_counted(t, kind);
+	return __builtin_expect(--t->hold_countdown == 0, 0);
+}
+
 /* A lock of `kind` was acquired by this thread (blocking or not). */
 static inline void weft_lock_acquired(struct weft_thread *t, enum weft_wait_kind kind,
 				      const void *object)
 {
-	weft_lock_counted(t, kind);
-	if (__builtin_expect(--t->hold_countdown == 0, 0))
+	if (weft_lock_count(t, kind))
 		weft_lock_hold_begin(t, object);
 }
 

@@ -76,6 +76,12 @@ struct weft_thread {
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
 	bool dead; /* the sentinel: hooks pass through */
+	/*
+	 * The hook families observed on this thread (WEFT_HOOKS), 0 on the
+	 * sentinel: a hook's whole "observe this call?" test for a registered
+	 * thread is one load and one bit test (hooks/hook.h).
+	 */
+	unsigned hooks;
 
 	/* Consumer only: the registry's protocol, and the consumer's own record. */
 	bool exit_seen;

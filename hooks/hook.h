@@ -41,7 +41,7 @@ static inline struct weft_thread *weft_hook_thread(unsigned family)
 	 */
 	t = weft_self;
 	if (__builtin_expect(t != NULL, 1))
-		return !t->dead && weft_hooks_enabled(family) ? t : NULL;
+		return t->hooks & family ? t : NULL; /* 0 on the dead thread's sentinel */
 	if (!weft_agent_ready() || !weft_hooks_enabled(family))
 		return NULL;
 	return weft_thread_current();

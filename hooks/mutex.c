@@ -134,14 +134,39 @@ static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, p
 	return rc;
 }
 
-/* pthread_mutex_unlock when it may end a sampled hold (see there). */
+/* pthread_mutex_lock the general way (see there): every check, every case. */
+static __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t *m, const void *pc)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+
+	if (!self)
+		return real(m);
+	if (mutex_word(m) == 0) {
+		if (weft_lock_count(self, WEFT_WAIT_MUTEX))
+			weft_lock_hold_begin(self, m);
+		return real(m);
+	}
+	return mutex_lock_slow(self, m, pc);
+}
+
+/* pthread_mutex_lock of a free mutex whose hold is sampled. */
+static __attribute__((noinline)) int mutex_lock_sampled(struct weft_thread *self,
+							pthread_mutex_t *m)
+{
+	weft_lock_hold_begin(self, m);
+	return weft_real.pthread_mutex_lock(m);
+}
+
+/* pthread_mutex_unlock when it may end a sampled hold, or before resolution (see there). */
 static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const void *pc)
 {
+	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
 
 	if (self)
 		weft_lock_released(self, m, pc);
-	return weft_real.pthread_mutex_unlock(m);
+	return real(m);
 }
 
 /*
@@ -155,27 +180,35 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
  */
 WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
-	int rc;
+	__typeof__(weft_real.pthread_mutex_lock) real = weft_real.pthread_mutex_lock;
+	struct weft_thread *self = weft_self;
 
-	if (!self)
+	/*
+	 * The hottest hook, written so that every path of its own ends in a
+	 * tail call: no frame, nothing saved. Anything unusual — the symbol not
+	 * yet resolved, agent code (the guard), a thread not yet registered —
+	 * goes the general way, out of line.
+	 */
+	if (__builtin_expect(!real || weft_guard_active() || !self, 0))
+		return mutex_lock_general(m, WEFT_CALLER);
+	if (!(self->hooks & WEFT_HOOK_MUTEX)) /* family off, or the thread has ended */
 		return real(m);
 	/*
-	 * The hottest hook. A mutex whose lock word reads 0 is free (every
-	 * type keeps 0 there when unlocked, but a priority-protect one, whose
-	 * ceiling lives there too): it is locked with the real lock itself,
-	 * because glibc's trylock of a free mutex costs about as much again as
-	 * its lock (bench-sync). Another thread may take it between the read
-	 * and the lock: then this call blocks untimed (one wait unrecorded,
-	 * the result the real call's as always). Any other word takes
-	 * MUTEX_ACQUIRE's way, out of line.
+	 * A mutex whose lock word reads 0 is free (every type keeps 0 there
+	 * when unlocked, but a priority-protect one, whose ceiling lives there
+	 * too): it is locked with the real lock itself, because glibc's
+	 * trylock of a free mutex costs about as much again as its lock
+	 * (bench-sync). Another thread may take it between the read and the
+	 * lock: then this call blocks untimed (one wait unrecorded, the result
+	 * the real call's as always). The acquisition is counted before the
+	 * call (a mutex that is not a valid one, EINVAL, or an unrecoverable
+	 * robust one, ENOTRECOVERABLE, is counted once too many). Any other
+	 * word takes MUTEX_ACQUIRE's way, out of line.
 	 */
 	if (__builtin_expect(mutex_word(m) == 0, 1)) {
-		rc = real(m);
-		if (__builtin_expect(acquired(rc), 1))
-			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
-		return rc;
+		if (weft_lock_count(self, WEFT_WAIT_MUTEX))
+			return mutex_lock_sampled(self, m);
+		return real(m);
 	}
 	return mutex_lock_slow(self, m, WEFT_CALLER);
 }
@@ -226,15 +259,16 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
  */
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
+	__typeof__(weft_real.pthread_mutex_unlock) real = weft_real.pthread_mutex_unlock;
 	struct weft_thread *t = weft_self;
 
 	/*
 	 * Only a thread not yet registered, or one sampling this mutex's hold,
 	 * has anything to do here (every other case of weft_hook_thread ends in
-	 * weft_lock_released doing nothing); the full test is made out of line.
+	 * weft_lock_released doing nothing); the full test is made out of line,
+	 * as is the symbol's first resolution, so that this path is frameless.
 	 */
-	if (__builtin_expect(t == NULL || t->hold_obj == (uintptr_t)m, 0))
+	if (__builtin_expect(!real || t == NULL || t->hold_obj == (uintptr_t)m, 0))
 		return mutex_unlock_slow(m, WEFT_CALLER);
 	return real(m);
 }
