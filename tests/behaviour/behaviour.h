@@ -20,35 +20,6 @@
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-/* behaviour-sync-lock.c: a thread running fn(r) (run_start), joined by run_join. */
-struct runner {
-	pthread_t th;
-	pid_t tid;
-	sem_t started, go, done;
-	void (*fn)(struct runner *r);
-	void *arg;
-	const char *name;
-	int flag;         /* what the check asks of it */
-	int rc, rc2, err; /* what it saw */
-};
-
-pid_t tid_self(void);
-/* Waits until thread `tid` is blocked in a futex call on the object at [obj, obj+size). */
-void blocked_on(pid_t tid, const void *obj, size_t size);
-void run_start(struct runner *r, void (*fn)(struct runner *), void *arg);
-void run_join(struct runner *r);
-void check_mutex_types(void);
-void check_mutex_pp(void);
-void check_mutex_deadlines(void);
-void check_mutex_robust(void);
-void check_spin(void);
-void check_rwlock(void);
-
-/* behaviour-sync-wait.c */
-void check_cond(void);
-void check_sem(void);
-void check_barrier(void);
-
 #endif
 
 #include <errno.h>
