@@ -81,16 +81,25 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
 	}
 }
 
+/*
+ * Both ends: the end time, the waiting state given back (an interrupted
+ * wait's, for one inside a signal handler), the record; errno as it was.
+ */
+static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
+{
+	w->ev.u.wait.t1 = weft_clock_now();
+	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	weft_record(w->t, &w->ev);
+	errno = saved_errno;
+}
+
 /* Ends a wait whose call returns 0 or an error number (pthread style). */
 static inline void weft_wait_end(struct weft_wait *w, int rc)
 {
 	int saved = errno;
 
-	w->ev.u.wait.t1 = weft_clock_now();
-	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 	w->ev.h.result = rc;
-	weft_record(w->t, &w->ev);
-	errno = saved;
+	weft_wait_finish(w, saved);
 }
 
 /* Ends a wait whose call returns -1 and sets errno on failure (syscall style). */
@@ -98,16 +107,13 @@ static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
 {
 	int saved = errno;
 
-	w->ev.u.wait.t1 = weft_clock_now();
-	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 	if (rc == -1) {
 		w->ev.h.result = -saved;
 		w->ev.h.flags |= WEFT_EVF_ERRNO;
 	} else {
 		w->ev.h.result = rc > INT32_MAX ? INT32_MAX : (int32_t)rc;
 	}
-	weft_record(w->t, &w->ev);
-	errno = saved;
+	weft_wait_finish(w, saved);
 }
 
 /*
