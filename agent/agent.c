@@ -201,6 +201,7 @@ enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *
 	return weft_ring_push_ex(&t->ring, ev);
 }
 
+/* Records the current span context (again, when stale). */
 void weft_thread_resend_ctx(struct weft_thread *t)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX, .t0 = weft_clock_now() } };
@@ -211,19 +212,12 @@ void weft_thread_resend_ctx(struct weft_thread *t)
 	t->ctx_stale = !weft_record(t, &ev);
 }
 
-void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span,
-			  uint64_t parent)
+void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span)
 {
-	struct weft_event ev = { .h = { .type = WEFT_EV_CTX, .t0 = weft_clock_now() } };
-
 	t->cur_trace = *trace;
 	t->cur_span = span;
-	ev.u.ctx.trace = *trace;
-	ev.u.ctx.span = span;
-	ev.u.ctx.parent_span = parent;
 	/* If it is dropped, the next event that fits sends the context first. */
-	t->ctx_stale = false;
-	t->ctx_stale = !weft_record(t, &ev);
+	weft_thread_resend_ctx(t);
 }
 
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *))

@@ -114,12 +114,11 @@ static inline bool weft_record(struct weft_thread *t, const struct weft_event *e
 }
 
 /*
- * Makes `span` (in `trace`, child of `parent`) the thread's current span:
- * what its waits, the threads it creates and its hand-offs belong to from
- * now on. Records a CTX event so that the consumer follows.
+ * Makes `span` (in `trace`) the thread's current span: what its waits, the
+ * threads it creates and its hand-offs belong to from now on. Records a CTX
+ * event so that the consumer follows.
  */
-void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span,
-			  uint64_t parent);
+void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span);
 
 /* Starting a thread: state for the new thread, parented on the creator's span. */
 struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void *(*fn)(void *));

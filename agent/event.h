@@ -91,8 +91,7 @@ struct weft_event_header {
 struct weft_ev_ctx {
 	struct weft_trace_id trace;
 	uint64_t span;
-	uint64_t parent_span;
-	uint64_t reserved[2];
+	uint64_t reserved[3];
 };
 
 /* NAME, DETACH: a fact about another (or this) thread. */

@@ -314,7 +314,7 @@ static void test_waits(struct weft_thread *main_t)
 	wait_event(main_t, WEFT_WAIT_JOIN, 0x3000, t0, t0 + 100000, 0); /* 0.1 ms */
 	wait_event(main_t, WEFT_WAIT_JOIN, 0x3000, t0, t0 + 6 * MS, 0);
 	weft_ids_trace(&rng, &task_trace);
-	weft_thread_set_span(main_t, &task_trace, task_span, main_t->span);
+	weft_thread_set_span(main_t, &task_trace, task_span);
 	wait_event(main_t, WEFT_WAIT_MUTEX, 0xabc, t0 + 7 * MS, t0 + 9 * MS, 22);
 	weft_exporter_cycle();
 	take_spans();
@@ -356,7 +356,7 @@ static void test_ctx_resent(struct weft_thread *main_t)
 	for (int i = 0; i < 64; i++)
 		about(main_t, WEFT_EV_DETACH, (pthread_t)0x9999, NULL, t0);
 	weft_ids_trace(&rng, &trace);
-	weft_thread_set_span(main_t, &trace, span, 0);
+	weft_thread_set_span(main_t, &trace, span);
 	expect_true(main_t->ctx_stale);
 	weft_exporter_cycle(); /* drains; the dropped CTX is counted */
 	wait_event(main_t, WEFT_WAIT_SLEEP, 0, t0, t0 + 3 * MS, 0);
