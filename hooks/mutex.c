@@ -65,20 +65,17 @@ static bool acquired(int rc)
 }
 
 /*
- * The shape of every blocking mutex acquisition: try, count, or time the real
- * blocking call `call` with the owner as holder. `real` is the hook's own.
+ * The shape of every blocking mutex acquisition, for a thread `self` that is
+ * observed: try, count, or time the real blocking call `call` with the owner
+ * as holder; `pc` is the hook's caller.
  */
-#define MUTEX_ACQUIRE(m, call)                                                                     \
+#define MUTEX_ACQUIRE_AS(self, m, pc, call)                                                        \
 	do {                                                                                       \
-		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
 		struct weft_wait w_;                                                               \
-		int rc_;                                                                           \
+		int rc_ = mutex_try(m, self);                                                      \
                                                                                                    \
-		if (!self_)                                                                        \
-			return call;                                                               \
-		rc_ = mutex_try(m, self_);                                                         \
 		if (rc_ == EBUSY) {                                                                \
-			weft_wait_begin(&w_, self_, WEFT_WAIT_MUTEX, m, WEFT_CALLER);              \
+			weft_wait_begin(&w_, self, WEFT_WAIT_MUTEX, m, pc);                        \
 			weft_wait_holder(&w_, mutex_owner(m));                                     \
 			rc_ = call;                                                                \
 			weft_wait_end(&w_, rc_);                                                   \
@@ -86,8 +83,18 @@ static bool acquired(int rc)
 			rc_ = call;                                                                \
 		}                                                                                  \
 		if (acquired(rc_))                                                                 \
-			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
+			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);                              \
 		return rc_;                                                                        \
+	} while (0)
+
+/* The same in a hook: the calling thread, if observed; else the call alone. */
+#define MUTEX_ACQUIRE(m, call)                                                                     \
+	do {                                                                                       \
+		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
+                                                                                                   \
+		if (!self_)                                                                        \
+			return call;                                                               \
+		MUTEX_ACQUIRE_AS(self_, m, WEFT_CALLER, call);                                     \
 	} while (0)
 
 /*
@@ -112,29 +119,19 @@ static int mutex_word(const pthread_mutex_t *m)
 }
 
 /*
- * pthread_mutex_lock of a mutex that does not look free: exactly
- * MUTEX_ACQUIRE's way, out of line. `pc` is the hook's caller.
+ * pthread_mutex_lock of a mutex that does not look free: MUTEX_ACQUIRE's
+ * way, out of line. `pc` is the hook's caller.
  */
 static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
 						     const void *pc)
 {
-	struct weft_wait w;
-	int rc = mutex_try(m, self);
-
-	if (rc == EBUSY) {
-		weft_wait_begin(&w, self, WEFT_WAIT_MUTEX, m, pc);
-		weft_wait_holder(&w, mutex_owner(m));
-		rc = weft_real.pthread_mutex_lock(m);
-		weft_wait_end(&w, rc);
-	} else if (rc == -1) {
-		rc = weft_real.pthread_mutex_lock(m);
-	}
-	if (acquired(rc))
-		weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);
-	return rc;
+	MUTEX_ACQUIRE_AS(self, m, pc, weft_real.pthread_mutex_lock(m));
 }
 
-/* pthread_mutex_lock the general way (see there): every check, every case. */
+/*
+ * pthread_mutex_lock the general way (see there): the symbol resolved (or its
+ * fallback), the full observe test, then the try in front of the real lock.
+ */
 static __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t *m, const void *pc)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
@@ -142,12 +139,7 @@ static __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t *m, cons
 
 	if (!self)
 		return real(m);
-	if (mutex_word(m) == 0) {
-		if (weft_lock_count(self, WEFT_WAIT_MUTEX))
-			weft_lock_hold_begin(self, m);
-		return real(m);
-	}
-	return mutex_lock_slow(self, m, pc);
+	MUTEX_ACQUIRE_AS(self, m, pc, real(m));
 }
 
 /* pthread_mutex_lock of a free mutex whose hold is sampled. */
