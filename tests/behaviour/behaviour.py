@@ -81,6 +81,20 @@ def skip(why):
     sys.exit(77)
 
 
+def command_line(doc, least=3):
+    """(command, arguments) from sys.argv, the arguments that name files made
+    absolute (programs run in a fresh directory each); prints `doc` and exits
+    2 with fewer than `least` words, skips when the library (the first
+    argument) is not built."""
+    if len(sys.argv) < least:
+        print(doc)
+        sys.exit(2)
+    args = [os.path.abspath(a) if a and os.path.exists(a) else a for a in sys.argv[2:]]
+    if not os.path.exists(args[0]):
+        skip(f"{args[0]} not built")
+    return sys.argv[1], args
+
+
 def diff(a, b, name_a, name_b):
     lines = difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                  name_a, name_b, n=2)
@@ -503,15 +517,8 @@ def cmd_symbols(lib, mapfile, hooks_archive, nm_prog):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__)
-        sys.exit(2)
-    cmd = sys.argv[1]
-    # Programs run in a fresh directory each: make every path absolute.
-    args = [os.path.abspath(a) if a and os.path.exists(a) else a for a in sys.argv[2:]]
+    cmd, args = command_line(__doc__)
     lib = args[0]
-    if not os.path.exists(lib):
-        skip(f"{lib} not built")
     if cmd == "contract":
         cmd_contract(lib, args[1])
     elif cmd == "alloc":

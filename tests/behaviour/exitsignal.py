@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from behaviour import check, done, skip  # noqa: E402
+from behaviour import check, command_line, done, skip  # noqa: E402
 
 EXPORT_TIMEOUT = "30s"
 PROMPT = 8.0  # seconds: far below the export timeout, room for a busy machine
@@ -99,13 +99,7 @@ def cmd_inside_allocator(lib, prog, gdb):
 
 
 def main():
-    if len(sys.argv) < 4:
-        print(__doc__)
-        sys.exit(2)
-    cmd = sys.argv[1]
-    args = [os.path.abspath(a) if a and os.path.exists(a) else a for a in sys.argv[2:]]
-    if not os.path.exists(args[0]):
-        skip(f"{args[0]} not built")
+    cmd, args = command_line(__doc__, least=4)
     if cmd == "stress":
         cmd_stress(args[0], args[1])
     elif cmd == "inside-allocator":

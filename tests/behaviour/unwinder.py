@@ -68,14 +68,8 @@ def cmd_linkage(lib, readelf, nm):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__)
-        sys.exit(2)
-    cmd = sys.argv[1]
-    args = [os.path.abspath(a) if a and os.path.exists(a) else a for a in sys.argv[2:]]
+    cmd, args = behaviour.command_line(__doc__)
     lib = args[0]
-    if not os.path.exists(lib):
-        skip(f"{lib} not built")
     if cmd == "guard":
         cmd_guard(lib, args[1], args[2])
     elif cmd == "throw":
