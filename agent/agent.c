@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/channel.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
@@ -333,6 +334,7 @@ static void atfork_prepare(void)
 
 static void atfork_parent(void)
 {
+	weft_chan_after_fork(false);
 	weft_guard_leave();
 }
 
@@ -353,6 +355,7 @@ static void atfork_child(void)
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
 	weft_handoff_reset();
+	weft_chan_after_fork(true);
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
 		weft_process.trace = t->cur_trace;

@@ -31,7 +31,8 @@
 	X(DETACH, about) /* a thread was detached: object = target pthread_t */                    \
 	X(WAIT, wait)    /* a call blocked: kind, t0..t1, object, caller */                        \
 	X(HOLD, wait)    /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */      \
-	X(STACK, stack)  /* part of a captured stack: program counters from `first` on */
+	X(STACK, stack)  /* part of a captured stack: program counters from `first` on */          \
+	X(LINK, link)    /* hand-off links for the thread's wait that began at wait_t0 */
 
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
@@ -106,20 +107,24 @@ struct weft_ev_wait {
 	uint64_t t1;                      /* monotonic ns: when it returned */
 	uint64_t object;                  /* what it waited on: an address, a pthread_t, fd */
 	uint64_t pc;                      /* the hooked function's caller */
-	int32_t holder_tid;               /* the lock's owner when the wait began; 0: none */
+	union {
+		int32_t holder_tid; /* a lock: its owner when the wait began; 0: none */
+		uint32_t channel;   /* a channel wait (pipe.*, socket.*): its slot id */
+	};
 	uint32_t stack;                   /* a captured stack's id; 0: none */
 	uint64_t links[WEFT_EVENT_LINKS]; /* producer span ids (hand-offs); 0: none */
 };
 
-/* Room for what the coming families record (channels, sockets) in the same slot. */
-struct weft_ev_io {
-	uint64_t t1;
-	uint64_t pc;
-	uint32_t channel; /* the exporter's channel id */
-	uint32_t fd;
-	uint64_t bytes;
-	uint64_t offset; /* the channel's byte offset before this transfer */
-	uint64_t link;   /* producer span id; 0: none */
+/*
+ * LINK: producer spans for a wait already recorded by this thread — the
+ * links past the two a WAIT carries, or those of a channel read that
+ * followed a poll wait (the read consumed what the poll waited for).
+ */
+struct weft_ev_link {
+	uint64_t wait_t0; /* the wait's start: which wait */
+	uint64_t links[4];
+	uint32_t channel; /* the channel whose writers these are (the links' kind) */
+	uint32_t reserved;
 };
 
 struct weft_ev_peer {
@@ -148,7 +153,7 @@ struct weft_event {
 		struct weft_ev_ctx ctx;
 		struct weft_ev_about about;
 		struct weft_ev_wait wait;
-		struct weft_ev_io io;
+		struct weft_ev_link link;
 		struct weft_ev_peer peer;
 		struct weft_ev_stack stack;
 		uint64_t raw[6];

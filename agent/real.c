@@ -1,4 +1,5 @@
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -78,4 +79,40 @@ int weft_sys_dup2(int oldfd, int newfd)
 int weft_sys_dup3(int oldfd, int newfd, int flags)
 {
 	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+int weft_sys_dup(int fd)
+{
+	return (int)syscall(SYS_dup, fd);
+}
+
+int weft_sys_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	unsigned long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+ssize_t weft_sys_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+ssize_t weft_sys_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+ssize_t weft_sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_readv, fd, iov, n);
+}
+
+ssize_t weft_sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_writev, fd, iov, n);
 }

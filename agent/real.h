@@ -35,8 +35,24 @@
 #include <unistd.h>
 #include <stdbool.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 typedef int (*weft_main_fn)(int, char **, char **);
+
+/* Fortified entry points (_FORTIFY_SOURCE programs call these); declared only under fortify. */
+ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       __SOCKADDR_ARG addr, socklen_t *addr_len);
+int __open_2(const char *path, int oflag);
+int __open64_2(const char *path, int oflag);
+int __openat_2(int dirfd, const char *path, int oflag);
+int __openat64_2(int dirfd, const char *path, int oflag);
 
 /* glibc's entry from _start; no public header declares it. */
 int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
@@ -70,6 +86,12 @@ int weft_sys_close_range(unsigned int first, unsigned int last, int flags);
 void weft_sys_closefrom(int lowfd);
 int weft_sys_dup2(int oldfd, int newfd);
 int weft_sys_dup3(int oldfd, int newfd, int flags);
+int weft_sys_dup(int fd);
+int weft_sys_fcntl(int fd, int cmd, ...);
+ssize_t weft_sys_read(int fd, void *buf, size_t n);
+ssize_t weft_sys_write(int fd, const void *buf, size_t n);
+ssize_t weft_sys_readv(int fd, const struct iovec *iov, int n);
+ssize_t weft_sys_writev(int fd, const struct iovec *iov, int n);
 
 #define WEFT_REAL_FIELD(name, fail, version, fallback) __typeof__(name) *name;
 struct weft_real_table {

@@ -71,6 +71,39 @@
 	X(close_range, ERRNO, NULL, weft_sys_close_range)                                          \
 	X(closefrom, NORETURN, NULL, weft_sys_closefrom)                                           \
 	X(dup2, ERRNO, NULL, weft_sys_dup2)                                                        \
-	X(dup3, ERRNO, NULL, weft_sys_dup3)
+	X(dup3, ERRNO, NULL, weft_sys_dup3)                                                        \
+	X(dup, ERRNO, NULL, weft_sys_dup)                                                          \
+	X(fcntl, ERRNO, NULL, weft_sys_fcntl)                                                      \
+	X(fcntl64, ERRNO, NULL, weft_sys_fcntl)                                                    \
+	X(ioctl, ERRNO, NULL, NULL)                                                                \
+	/* Channels (hooks/io.c): creation, FIFO opens, transfers. */                              \
+	X(pipe, ERRNO, NULL, NULL)                                                                 \
+	X(pipe2, ERRNO, NULL, NULL)                                                                \
+	X(eventfd, ERRNO, NULL, NULL)                                                              \
+	X(socketpair, ERRNO, NULL, NULL)                                                           \
+	X(mkfifo, ERRNO, NULL, NULL)                                                               \
+	X(mkfifoat, ERRNO, NULL, NULL)                                                             \
+	X(mknod, ERRNO, NULL, NULL)                                                                \
+	X(mknodat, ERRNO, NULL, NULL)                                                              \
+	X(open, ERRNO, NULL, NULL)                                                                 \
+	X(open64, ERRNO, NULL, NULL)                                                               \
+	X(openat, ERRNO, NULL, NULL)                                                               \
+	X(openat64, ERRNO, NULL, NULL)                                                             \
+	X(__open_2, ERRNO, NULL, NULL)                                                             \
+	X(__open64_2, ERRNO, NULL, NULL)                                                           \
+	X(__openat_2, ERRNO, NULL, NULL)                                                           \
+	X(__openat64_2, ERRNO, NULL, NULL)                                                         \
+	X(read, ERRNO, NULL, weft_sys_read)                                                        \
+	X(write, ERRNO, NULL, weft_sys_write)                                                      \
+	X(readv, ERRNO, NULL, weft_sys_readv)                                                      \
+	X(writev, ERRNO, NULL, weft_sys_writev)                                                    \
+	X(__read_chk, ERRNO, NULL, NULL)                                                           \
+	X(recv, ERRNO, NULL, NULL)                                                                 \
+	X(send, ERRNO, NULL, NULL)                                                                 \
+	X(recvfrom, ERRNO, NULL, NULL)                                                             \
+	X(sendto, ERRNO, NULL, NULL)                                                               \
+	X(__recv_chk, ERRNO, NULL, NULL)                                                           \
+	X(__recvfrom_chk, ERRNO, NULL, NULL)                                                       \
+	X(splice, ERRNO, NULL, NULL)
 
 #endif

@@ -75,6 +75,9 @@ struct weft_thread {
 	uint64_t stack_next_ns;               /* no stack captured before this time */
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
+	/* The last wait recorded: a channel read after a poll wait links to it. */
+	uint64_t last_wait_t0;
+	uint8_t last_wait_kind;
 	bool dead; /* the sentinel: hooks pass through */
 	/*
 	 * The hook families observed on this thread (WEFT_HOOKS), 0 on the

@@ -89,8 +89,19 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 {
 	w->ev.u.wait.t1 = weft_clock_now();
 	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	w->t->last_wait_t0 = w->ev.h.t0;
+	w->t->last_wait_kind = w->ev.h.kind;
 	weft_record(w->t, &w->ev);
 	errno = saved_errno;
+}
+
+/*
+ * The call did not block after all (a non-blocking descriptor answered
+ * EAGAIN): the waiting state is given back and nothing is recorded.
+ */
+static inline void weft_wait_cancel(struct weft_wait *w)
+{
+	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 }
 
 /* Ends a wait whose call returns 0 or an error number (pthread style). */

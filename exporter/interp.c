@@ -17,7 +17,8 @@
 	X(DETACH, threads)                                                                         \
 	X(WAIT, waits)                                                                             \
 	X(HOLD, locks)                                                                             \
-	X(STACK, stacks)
+	X(STACK, stacks)                                                                           \
+	X(LINK, channels)
 
 #define WEFT_ONE(...) +1
 _Static_assert(0 WEFT_EVENT_OWNERS(WEFT_ONE) == WEFT_EV_COUNT - 1,

@@ -18,6 +18,8 @@
 #include "agent/ids.h"
 #include "agent/registry.h"
 
+struct weft_qspan;
+
 /*
  * The exporter's own record of a thread (weft_thread.consumer): what it
  * learns from events, kept off the thread's state, which the thread shares.
@@ -29,6 +31,13 @@ struct weft_xthread {
 	/* The span current on the thread at the event being interpreted (CTX). */
 	struct weft_trace_id cur_trace;
 	uint64_t cur_span;
+	/*
+	 * The thread's last wait span while it may still be amended (LINK
+	 * events): valid while the span queue's export count is `last_wait_epoch`.
+	 */
+	struct weft_qspan *last_wait;
+	uint64_t last_wait_t0;
+	uint64_t last_wait_epoch;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */
 	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
 };
@@ -59,7 +68,8 @@ struct weft_interp {
 	X(threads)                                                                                 \
 	X(waits)                                                                                   \
 	X(locks)                                                                                   \
-	X(stacks)
+	X(stacks)                                                                                  \
+	X(channels)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

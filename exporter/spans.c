@@ -10,6 +10,7 @@ static struct weft_qspan *queue;
 static struct weft_qspan unsampled;
 static bool process_unsampled;
 static size_t queue_len, max_queue, max_batch;
+static uint64_t exports; /* times the queue was emptied: a queued span pointer's epoch */
 static struct weft_span *batch;
 
 void weft_spans_init(size_t queue_size, size_t batch_size)
@@ -167,7 +168,13 @@ size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 		}
 	}
 	queue_len = 0;
+	exports++;
 	return delivered;
+}
+
+uint64_t weft_spans_exports(void)
+{
+	return exports;
 }
 
 void weft_spans_reset(void)

@@ -17,7 +17,7 @@
 #include "exporter/sink.h"
 
 #define WEFT_QSPAN_ATTRS 12
-#define WEFT_QSPAN_LINKS 3
+#define WEFT_QSPAN_LINKS 8
 
 struct weft_qspan {
 	struct weft_span s;
@@ -70,6 +70,12 @@ size_t weft_spans_batch_size(void);
 size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 			 const struct weft_resource *res, size_t *failed_batches,
 			 size_t *failed_spans);
+
+/*
+ * How many times the queue has been emptied: a queued span's pointer stays
+ * valid (and its span unsent) while this has not moved.
+ */
+uint64_t weft_spans_exports(void);
 
 /* A forked child: forget the parent's queued spans. */
 void weft_spans_reset(void);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "exporter/channels.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/locks.h"
@@ -25,9 +26,23 @@ static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 
 
 /* Wait kinds whose hooks exist: each gets a weft.thread.waiting point. */
 static const enum weft_wait_kind implemented_kinds[] = {
-	WEFT_WAIT_MUTEX, WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
-	WEFT_WAIT_COND,  WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
+	WEFT_WAIT_MUTEX,     WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
+	WEFT_WAIT_COND,      WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
+	WEFT_WAIT_PIPE_READ, WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,
 };
+
+/* A wait on a channel: its event names the channel, and its object is a descriptor. */
+static bool channel_wait(enum weft_wait_kind kind)
+{
+	return kind == WEFT_WAIT_PIPE_READ || kind == WEFT_WAIT_PIPE_WRITE ||
+	       kind == WEFT_WAIT_SOCKET_RECV || kind == WEFT_WAIT_SOCKET_SEND;
+}
+
+/* Waits whose object is a descriptor number, shown as `fd:N`. */
+static bool fd_wait(enum weft_wait_kind kind)
+{
+	return channel_wait(kind) || kind == WEFT_WAIT_POLL;
+}
 
 static struct {
 	struct weft_instrument *waiting, *duration;
@@ -82,7 +97,8 @@ static const char *handoff_kind(enum weft_wait_kind kind)
 
 static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 {
-	const struct weft_xthread *x = weft_xthread(t);
+	struct weft_xthread *x = weft_xthread(t);
+	enum weft_wait_kind k = (enum weft_wait_kind)ev->h.kind;
 	const char *kind = weft_wait_kind_name((enum weft_wait_kind)ev->h.kind);
 	const char *fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
 	const char *vals[2] = { kind, fn ? fn : "unknown" };
@@ -107,12 +123,28 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	weft_qspan_attr_str(q, "weft.wait.kind", kind);
 	if (fn)
 		weft_qspan_attr_str(q, "code.function.name", fn);
-	snprintf(q->object, sizeof(q->object), "0x%llx", (unsigned long long)ev->u.wait.object);
+	if (fd_wait(k))
+		snprintf(q->object, sizeof(q->object), "fd:%lld", (long long)ev->u.wait.object);
+	else
+		snprintf(q->object, sizeof(q->object), "0x%llx",
+			 (unsigned long long)ev->u.wait.object);
 	weft_qspan_attr_str(q, "weft.object", q->object);
+	x->last_wait = q;
+	x->last_wait_t0 = ev->h.t0;
+	x->last_wait_epoch = weft_spans_exports();
 	if (ev->h.result != 0)
 		weft_qspan_attr_int(q, "weft.wait.result", ev->h.result);
 	if (ev->h.kind == WEFT_WAIT_JOIN)
 		join_link(q, ev);
+	if (channel_wait(k)) {
+		const char *name = weft_channels_name(ev->u.wait.channel);
+
+		if (name)
+			weft_qspan_attr_str(q, "weft.channel.name", name);
+		for (int i = 0; i < WEFT_EVENT_LINKS; i++)
+			weft_channels_link(q, ev->u.wait.channel, ev->u.wait.links[i]);
+		return;
+	}
 	if (ev->u.wait.holder_tid)
 		holder_link(q, ev);
 	if (ev->u.wait.stack) {

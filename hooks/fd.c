@@ -7,9 +7,12 @@
  * must see exactly what it would see without weft: its call succeeds, as if
  * the descriptor had been closed.
  *
- * These hooks observe nothing. Their common path is one load and one compare
- * (weft_fd_maybe_owned: is the number at least the lowest owned one?), then
- * the real call. close must stay async-signal-safe: the slow path only reads
+ * They also keep the channel table (agent/channel.h) in step with the
+ * program's descriptors: a closed channel descriptor leaves the table before
+ * the real close (after it, the number could already be another thread's new
+ * descriptor), a duplicate joins it after the real call succeeded. Their
+ * common path is one load and one compare (weft_fd_maybe_owned: is the number
+ * at least the lowest owned one?), one table lookup, then the real call. close must stay async-signal-safe: the slow path only reads
  * the table and, while weft is changing it on another thread, yields.
  *
  * A symbol that cannot be resolved falls back to the system call itself (the
@@ -17,11 +20,18 @@
  * call each, and failing a close with ENOSYS would leak the program's
  * descriptor.
  */
+/* fcntl and fcntl64 are both defined here: no renaming by _FILE_OFFSET_BITS (hooks/io.c). */
+#undef _FILE_OFFSET_BITS
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <limits.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/channel.h"
 #include "agent/fd.h"
 #include "agent/guard.h"
 #include "hooks/hook.h"
@@ -68,6 +78,8 @@ WEFT_EXPORT int close(int fd)
 {
 	if (weft_fd_maybe_owned(fd) && weft_fd_is_owned(fd))
 		return 0;
+	if (weft_chan_fd(fd))
+		weft_chan_closed(fd);
 	return real_close(fd);
 }
 
@@ -105,6 +117,8 @@ WEFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	unsigned int top = last > INT_MAX ? INT_MAX : last;
 
+	if (first <= last && !(flags & CLOSE_RANGE_CLOEXEC))
+		weft_chan_closed_range(first, last);
 	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !weft_fd_maybe_owned((int)top))
 		return real_close_range(first, last, flags);
 	return close_stretches(first, last, flags);
@@ -122,6 +136,7 @@ WEFT_EXPORT void closefrom(int lowfd)
 	unsigned int lo = lowfd < 0 ? 0 : (unsigned int)lowfd;
 	int next;
 
+	weft_chan_closed_range(lo, ~0u);
 	while (weft_fd_maybe_owned(INT_MAX) && (next = weft_fd_next_owned((int)lo)) != INT_MAX) {
 		for (unsigned int fd = lo; fd < (unsigned int)next;) {
 			if (real_close_range(fd, (unsigned int)next - 1, 0) == 0)
@@ -131,6 +146,16 @@ WEFT_EXPORT void closefrom(int lowfd)
 		lo = (unsigned int)next + 1;
 	}
 	real((int)lo);
+}
+
+/* A duplicate was made: newfd is now what oldfd is, channel or not. */
+static void dup_done(int oldfd, int newfd)
+{
+	int saved = errno;
+
+	if (weft_chan_fd(oldfd) || weft_chan_fd(newfd))
+		weft_chan_dup(oldfd, newfd);
+	errno = saved;
 }
 
 /*
@@ -158,6 +183,8 @@ WEFT_EXPORT int dup2(int oldfd, int newfd)
 	}
 	if (r == STDERR_FILENO && oldfd != newfd)
 		weft_fd_stderr_redirected();
+	if (r >= 0)
+		dup_done(oldfd, newfd);
 	return r;
 }
 
@@ -181,5 +208,100 @@ WEFT_EXPORT int dup3(int oldfd, int newfd, int flags)
 	}
 	if (r == STDERR_FILENO)
 		weft_fd_stderr_redirected();
+	if (r >= 0)
+		dup_done(oldfd, newfd);
+	return r;
+}
+
+/* dup: the lowest free descriptor as a copy of fd; or -1 with errno (EBADF, EMFILE). */
+WEFT_EXPORT int dup(int fd)
+{
+	WEFT_REAL_OR_FAIL(dup);
+	int r = real(fd);
+
+	if (r >= 0)
+		dup_done(fd, r);
+	return r;
+}
+
+/*
+ * What a successful fcntl changed for the channel table: F_DUPFD and
+ * F_DUPFD_CLOEXEC made a duplicate, F_SETFL may have changed O_NONBLOCK,
+ * F_SETPIPE_SZ the pipe's capacity (its result).
+ */
+static int fcntl_done(int fd, int cmd, int r)
+{
+	int saved = errno;
+
+	if (r < 0 || !weft_chan_fd(fd))
+		return r;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		weft_chan_dup(fd, r);
+		break;
+	case F_SETFL:
+		weft_chan_flags_changed(fd);
+		break;
+	case F_SETPIPE_SZ:
+		weft_chan_resized(fd, r);
+		break;
+	default:
+		break;
+	}
+	errno = saved;
+	return r;
+}
+
+/*
+ * fcntl, fcntl64: the real call with the program's third argument passed on
+ * as it came (an int or a pointer: one register either way); its result and
+ * errno unchanged (a cancellation point for F_SETLKW).
+ */
+WEFT_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	WEFT_REAL_OR_FAIL(fcntl);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_done(fd, cmd, real(fd, cmd, arg));
+}
+
+WEFT_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	WEFT_REAL_OR_FAIL(fcntl64);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_done(fd, cmd, real(fd, cmd, arg));
+}
+
+/*
+ * ioctl: the real call, argument passed on as it came; FIONBIO on a channel
+ * changed its O_NONBLOCK.
+ */
+WEFT_EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	WEFT_REAL_OR_FAIL(ioctl);
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	r = real(fd, request, arg);
+	if (r == 0 && request == FIONBIO && weft_chan_fd(fd)) {
+		int saved = errno;
+
+		weft_chan_flags_changed(fd);
+		errno = saved;
+	}
 	return r;
 }

@@ -1,0 +1,718 @@
+/*
+ * Channels: the slot table, the descriptor table, and the accounting of each
+ * transfer (agent/channel.h says what and why).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/channel.h"
+#include "agent/wait.h"
+
+_Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
+
+static _Atomic(struct weft_chan *) slot_chunks[WEFT_CHAN_SLOT_CHUNKS];
+static _Atomic uint32_t slot_high;  /* ids 1..slot_high have been handed out */
+static _Atomic uint64_t free_top;   /* freed ids: (tag << 32) | id, a tagged stack */
+static _Atomic uint64_t create_seq; /* creation order */
+static _Atomic uint64_t fork_seq;   /* channels created before the last fork are shared */
+static _Atomic int fd_max = -1;     /* the highest descriptor ever given an entry */
+static _Atomic int nowait_unsupported[WEFT_CHAN_FIFO + 1];
+static pid_t table_pid; /* the process the table describes (a vfork child shares it) */
+
+/* Free slots are linked through their first record (unused while free). */
+#define FREE_NEXT(c) ((c)->q[0].rec[0].span)
+
+const char *weft_chan_kind_name(enum weft_chan_kind kind)
+{
+	switch (kind) {
+	case WEFT_CHAN_PIPE:
+		return "pipe";
+	case WEFT_CHAN_EVENTFD:
+		return "eventfd";
+	case WEFT_CHAN_SOCKETPAIR:
+		return "socketpair";
+	case WEFT_CHAN_FIFO:
+		return "fifo";
+	default:
+		return "channel";
+	}
+}
+
+/* Zeroed memory for a table chunk, installed once; NULL when mmap fails. */
+static void *chunk_get(_Atomic(void *) *where, size_t size)
+{
+	void *p = weft_load_acquire(where), *expected = NULL;
+
+	if (p)
+		return p;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!atomic_compare_exchange_strong_explicit(where, &expected, p, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		munmap(p, size);
+		return expected;
+	}
+	return p;
+}
+
+struct weft_chan *weft_chan_slot(uint32_t id)
+{
+	struct weft_chan *chunk;
+
+	if (id == 0 || id > WEFT_CHAN_MAX)
+		return NULL;
+	chunk = weft_load_acquire(&slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK]);
+	return chunk ? &chunk[(id - 1) % WEFT_CHAN_SLOT_CHUNK] : NULL;
+}
+
+uint32_t weft_chan_high(void)
+{
+	return weft_load_acquire(&slot_high);
+}
+
+/* An entry's slot id and the slot; NULL when the entry names none. */
+static struct weft_chan *entry_slot(uint32_t e)
+{
+	return weft_chan_slot(weft_chan_entry_id(e));
+}
+
+static _Atomic uint32_t *fd_cell(int fd, bool create)
+{
+	_Atomic uint32_t *chunk;
+	unsigned u = (unsigned)fd;
+
+	if (u >= WEFT_CHAN_FD_CHUNK * WEFT_CHAN_FD_CHUNKS)
+		return NULL;
+	if (create)
+		chunk = chunk_get((_Atomic(void *) *)&weft_chan_fds[u / WEFT_CHAN_FD_CHUNK],
+				  WEFT_CHAN_FD_CHUNK * sizeof(uint32_t));
+	else
+		chunk = weft_load_acquire(&weft_chan_fds[u / WEFT_CHAN_FD_CHUNK]);
+	return chunk ? &chunk[u % WEFT_CHAN_FD_CHUNK] : NULL;
+}
+
+/* Whether this is the process the table belongs to, and not a vfork child sharing it. */
+static bool table_owner(void)
+{
+	return table_pid == 0 || (pid_t)syscall(SYS_getpid) == table_pid;
+}
+
+/* ------------------------------------------------------------ slots */
+
+static uint32_t slot_take(void)
+{
+	uint64_t top = weft_load_acquire(&free_top), next;
+	uint32_t id;
+
+	while ((id = (uint32_t)top) != 0) {
+		struct weft_chan *c = weft_chan_slot(id);
+
+		next = (top & ~0xffffffffull) + (1ull << 32) + (uint32_t)weft_load_relaxed(
+									&FREE_NEXT(c));
+		if (atomic_compare_exchange_weak_explicit(&free_top, &top, next,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return id;
+	}
+	id = atomic_fetch_add_explicit(&slot_high, 1, memory_order_acq_rel) + 1;
+	if (id > WEFT_CHAN_MAX ||
+	    !chunk_get((_Atomic(void *) *)&slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK],
+		       WEFT_CHAN_SLOT_CHUNK * sizeof(struct weft_chan))) {
+		atomic_fetch_sub_explicit(&slot_high, 1, memory_order_relaxed);
+		return 0;
+	}
+	return id;
+}
+
+void weft_chan_slot_free(uint32_t id)
+{
+	struct weft_chan *c = weft_chan_slot(id);
+	uint64_t top = weft_load_relaxed(&free_top), next;
+
+	weft_store_release(&c->state, WEFT_CHAN_FREE);
+	do {
+		weft_store_relaxed(&FREE_NEXT(c), (uint32_t)top);
+		next = (top & ~0xffffffffull) + (1ull << 32) + id;
+	} while (!atomic_compare_exchange_weak_explicit(&free_top, &top, next,
+							memory_order_acq_rel,
+							memory_order_relaxed));
+}
+
+static void fd_set_entry(int fd, uint32_t e);
+
+/* A fresh slot of `kind`, live, with no descriptor yet; 0 when full. */
+static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
+{
+	uint32_t id;
+	struct weft_chan *c;
+	uint32_t gen;
+
+	if (!table_pid)
+		table_pid = (pid_t)syscall(SYS_getpid);
+	id = slot_take();
+	if (!id)
+		return 0;
+	c = weft_chan_slot(id);
+	gen = c->gen + 1;
+	weft_store_relaxed(&c->state, WEFT_CHAN_CLAIMED);
+	memset(c->q, 0, sizeof(c->q));
+	memset(c->seen, 0, sizeof(c->seen));
+	c->refs[0] = c->refs[1] = 0;
+	c->gen = gen;
+	c->kind = (uint8_t)kind;
+	c->semaphore = false;
+	c->capacity = 0;
+	c->pc = (uint64_t)(uintptr_t)pc;
+	c->seq = atomic_fetch_add_explicit(&create_seq, 1, memory_order_relaxed) + 1;
+	return id;
+}
+
+bool weft_chan_shared(const struct weft_chan *c)
+{
+	if (c->kind == WEFT_CHAN_FIFO || c->seq <= weft_load_relaxed(&fork_seq))
+		return true;
+	/* One end gone from this process: its other holder may be elsewhere. */
+	return (c->kind == WEFT_CHAN_PIPE || c->kind == WEFT_CHAN_SOCKETPAIR) &&
+	       (weft_load_relaxed(&c->refs[0]) == 0 || weft_load_relaxed(&c->refs[1]) == 0);
+}
+
+/* ------------------------------------------------------------ descriptors */
+
+static void entry_release(uint32_t e)
+{
+	struct weft_chan *c = entry_slot(e);
+	int end = (e & WEFT_CHAN_END1) ? 1 : 0;
+	uint32_t live = WEFT_CHAN_LIVE;
+
+	if (!c)
+		return;
+	atomic_fetch_sub_explicit(&c->refs[end], 1, memory_order_acq_rel);
+	if (c->kind == WEFT_CHAN_FIFO)
+		return; /* the FIFO outlives its opens: it can be opened again */
+	if (weft_load_acquire(&c->refs[0]) <= 0 && weft_load_acquire(&c->refs[1]) <= 0)
+		atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
+							memory_order_acq_rel, memory_order_relaxed);
+}
+
+static void fd_set_entry(int fd, uint32_t e)
+{
+	_Atomic uint32_t *cell = fd_cell(fd, true);
+	uint32_t old;
+	int max;
+
+	if (!cell)
+		return;
+	if (e) {
+		struct weft_chan *c = entry_slot(e);
+
+		atomic_fetch_add_explicit(&c->refs[(e & WEFT_CHAN_END1) ? 1 : 0], 1,
+					  memory_order_acq_rel);
+	}
+	old = atomic_exchange_explicit(cell, e, memory_order_acq_rel);
+	if (old)
+		entry_release(old); /* closed behind the hooks' back (a raw system call) */
+	max = weft_load_relaxed(&fd_max);
+	while (fd > max && !atomic_compare_exchange_weak_explicit(&fd_max, &max, fd,
+								  memory_order_relaxed,
+								  memory_order_relaxed))
+		;
+}
+
+/* What descriptor `i` of a new channel of `kind` does. */
+static uint32_t new_entry(enum weft_chan_kind kind, uint32_t id, int i, int flags)
+{
+	uint32_t e = id << WEFT_CHAN_SLOT_SHIFT;
+
+	switch (kind) {
+	case WEFT_CHAN_PIPE:
+		e |= i == 0 ? WEFT_CHAN_READ : (WEFT_CHAN_WRITE | WEFT_CHAN_END1);
+		break;
+	case WEFT_CHAN_SOCKETPAIR:
+		/* End 0 writes queue 0 and reads queue 1; end 1 the other way. */
+		e |= WEFT_CHAN_READ | WEFT_CHAN_WRITE |
+		     (i == 0 ? WEFT_CHAN_RQ1 : (WEFT_CHAN_WQ1 | WEFT_CHAN_END1));
+		break;
+	default:
+		e |= WEFT_CHAN_READ | WEFT_CHAN_WRITE;
+		break;
+	}
+	if (flags & O_NONBLOCK)
+		e |= WEFT_CHAN_NONBLOCK;
+	return e;
+}
+
+uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int flags,
+			  uint64_t initial, const void *pc)
+{
+	uint32_t id = slot_open(kind, pc);
+	struct weft_chan *c = weft_chan_slot(id);
+
+	if (!c)
+		return 0;
+	if (kind == WEFT_CHAN_EVENTFD) {
+		c->semaphore = (flags & EFD_SEMAPHORE) != 0;
+		c->q[0].tx_units = initial;
+	}
+	if (kind == WEFT_CHAN_PIPE) {
+		long cap = syscall(SYS_fcntl, fds[1], F_GETPIPE_SZ);
+
+		c->capacity = cap > 0 ? (uint32_t)cap : 0;
+	}
+	/* Live before its descriptors name it: an entry never names a closed slot. */
+	c->refs[0] = 1; /* held until the entries are in: a close cannot end it early */
+	weft_store_release(&c->state, WEFT_CHAN_LIVE);
+	for (int i = 0; i < n; i++)
+		fd_set_entry(fds[i], new_entry(kind, id, i, flags));
+	entry_release(id << WEFT_CHAN_SLOT_SHIFT); /* the creation's own hold on end 0 */
+	return id;
+}
+
+void weft_chan_closed(int fd)
+{
+	_Atomic uint32_t *cell;
+	uint32_t old;
+
+	if (!weft_chan_fd(fd) || !table_owner())
+		return;
+	cell = fd_cell(fd, false);
+	old = atomic_exchange_explicit(cell, 0, memory_order_acq_rel);
+	if (old)
+		entry_release(old);
+}
+
+void weft_chan_closed_range(unsigned int first, unsigned int last)
+{
+	int max = weft_load_relaxed(&fd_max);
+
+	if (max < 0 || first > (unsigned)max)
+		return;
+	if (last > (unsigned)max)
+		last = (unsigned)max;
+	for (unsigned int fd = first; fd <= last; fd++) {
+		if (!weft_load_acquire(&weft_chan_fds[fd / WEFT_CHAN_FD_CHUNK])) {
+			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
+			continue;
+		}
+		weft_chan_closed((int)fd);
+	}
+}
+
+void weft_chan_dup(int oldfd, int newfd)
+{
+	uint32_t e = weft_chan_fd(oldfd);
+
+	if (oldfd == newfd || !table_owner())
+		return;
+	if (!e && !weft_chan_fd(newfd))
+		return;
+	fd_set_entry(newfd, e);
+}
+
+void weft_chan_flags_changed(int fd)
+{
+	_Atomic uint32_t *cell = fd_cell(fd, false);
+
+	if (cell && weft_load_relaxed(cell))
+		atomic_fetch_and_explicit(cell, ~(uint32_t)WEFT_CHAN_NONBLOCK,
+					  memory_order_relaxed);
+}
+
+void weft_chan_resized(int fd, int capacity)
+{
+	struct weft_chan *c = entry_slot(weft_chan_fd(fd));
+
+	if (c && capacity > 0)
+		c->capacity = (uint32_t)capacity;
+}
+
+void weft_chan_find_fds(uint32_t id, int fds[2])
+{
+	int max = weft_load_relaxed(&fd_max);
+
+	fds[0] = fds[1] = -1;
+	for (int fd = 0; fd <= max; fd++) {
+		uint32_t e;
+
+		if (!weft_load_acquire(&weft_chan_fds[fd / WEFT_CHAN_FD_CHUNK])) {
+			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
+			continue;
+		}
+		e = weft_chan_fd(fd);
+		if (e && weft_chan_entry_id(e) == id && fds[(e & WEFT_CHAN_END1) ? 1 : 0] < 0)
+			fds[(e & WEFT_CHAN_END1) ? 1 : 0] = fd;
+	}
+}
+
+void weft_chan_after_fork(bool child)
+{
+	weft_store_relaxed(&fork_seq, weft_load_relaxed(&create_seq));
+	if (!child)
+		return;
+	table_pid = (pid_t)syscall(SYS_getpid);
+	/* The child's counts are its own: its exporter starts from zero. */
+	for (uint32_t id = 1; id <= weft_chan_high(); id++) {
+		struct weft_chan *c = weft_chan_slot(id);
+
+		if (!c)
+			break;
+		for (int i = 0; i < 2; i++) {
+			c->q[i].tx_bytes = c->q[i].tx_msgs = 0;
+			c->q[i].rx_bytes = c->q[i].rx_msgs = 0;
+		}
+		memset(c->seen, 0, sizeof(c->seen));
+	}
+}
+
+/* ------------------------------------------------------------ FIFOs */
+
+enum { FIFO_PATHS = 16, FIFO_PATH_MAX = 256 };
+
+static struct {
+	_Atomic int count;
+	_Atomic int lock;
+	struct {
+		char path[FIFO_PATH_MAX];
+		uint32_t id;
+	} made[FIFO_PATHS];
+} fifos;
+
+void weft_chan_fifo_made(const char *path, const void *pc)
+{
+	int n;
+	uint32_t id;
+
+	if (strlen(path) >= FIFO_PATH_MAX)
+		return;
+	while (atomic_exchange_explicit(&fifos.lock, 1, memory_order_acquire))
+		;
+	n = weft_load_relaxed(&fifos.count);
+	if (n < FIFO_PATHS && (id = slot_open(WEFT_CHAN_FIFO, pc))) {
+		weft_store_release(&weft_chan_slot(id)->state, WEFT_CHAN_LIVE);
+		strcpy(fifos.made[n].path, path);
+		fifos.made[n].id = id;
+		weft_store_release(&fifos.count, n + 1);
+	}
+	weft_store_release(&fifos.lock, 0);
+}
+
+void weft_chan_fifo_open(const char *path, int fd, int oflags)
+{
+	int n = weft_load_acquire(&fifos.count);
+
+	for (int i = 0; i < n; i++) {
+		uint32_t e = fifos.made[i].id << WEFT_CHAN_SLOT_SHIFT;
+
+		if (strcmp(fifos.made[i].path, path) != 0)
+			continue;
+		switch (oflags & O_ACCMODE) {
+		case O_RDONLY:
+			e |= WEFT_CHAN_READ;
+			break;
+		case O_WRONLY:
+			e |= WEFT_CHAN_WRITE | WEFT_CHAN_END1;
+			break;
+		default:
+			e |= WEFT_CHAN_READ | WEFT_CHAN_WRITE;
+			break;
+		}
+		if (oflags & O_NONBLOCK)
+			e |= WEFT_CHAN_NONBLOCK;
+		fd_set_entry(fd, e);
+		return;
+	}
+}
+
+/* ------------------------------------------------------------ hand-off records */
+
+/* Appends a record for a write about to happen; returns its index. */
+static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t units)
+{
+	uint32_t i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
+	struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+
+	weft_store_relaxed(&r->seq, 0);
+	atomic_thread_fence(memory_order_release);
+	weft_store_relaxed(&r->len, units);
+	weft_store_relaxed(&r->span, span);
+	weft_store_release(&r->seq, i + 1);
+	return i;
+}
+
+/* The write is over: the record keeps what it really wrote. */
+static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
+{
+	struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+
+	if (weft_load_acquire(&r->seq) == i + 1)
+		weft_store_release(&r->len, units);
+}
+
+struct weft_links {
+	uint64_t span[8];
+	int n;
+};
+
+static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
+{
+	if (!span || span == self)
+		return;
+	for (int i = 0; i < l->n; i++)
+		if (l->span[i] == span)
+			return;
+	if (l->n < (int)(sizeof(l->span) / sizeof(l->span[0])))
+		l->span[l->n++] = span;
+}
+
+/* A read took `units`: the records they came from, in order; their spans are its links. */
+static void rec_consume(struct weft_chan_queue *q, uint64_t units, uint64_t self,
+			struct weft_links *out)
+{
+	uint64_t pos = weft_load_acquire(&q->rpos);
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		uint32_t idx = (uint32_t)(pos >> 32), widx = weft_load_acquire(&q->widx);
+		uint64_t off = (uint32_t)pos, left = units;
+
+		out->n = 0;
+		if ((uint32_t)(widx - idx) > WEFT_CHAN_RECS) {
+			idx = widx - WEFT_CHAN_RECS; /* lapped: the oldest still here */
+			off = 0;
+		}
+		while (left && idx != widx) {
+			struct weft_chan_rec *r = &q->rec[idx % WEFT_CHAN_RECS];
+			uint32_t seq = weft_load_acquire(&r->seq);
+			uint64_t len = weft_load_acquire(&r->len), span = weft_load_acquire(&r->span);
+			uint64_t take;
+
+			atomic_thread_fence(memory_order_acquire);
+			if (seq != idx + 1 || weft_load_relaxed(&r->seq) != seq)
+				break; /* still being written, or overwritten */
+			take = len > off ? len - off : 0;
+			if (take > left)
+				take = left;
+			if (take)
+				links_add(out, span, self);
+			left -= take;
+			off += take;
+			if (off >= len) {
+				idx++;
+				off = 0;
+			}
+		}
+		if (off > UINT32_MAX)
+			off = UINT32_MAX;
+		if (atomic_compare_exchange_strong_explicit(&q->rpos, &pos,
+							    ((uint64_t)idx << 32) | off,
+							    memory_order_acq_rel,
+							    memory_order_acquire))
+			return;
+	}
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static enum weft_wait_kind wait_kind(const struct weft_chan *c, bool write)
+{
+	if (c->kind == WEFT_CHAN_SOCKETPAIR)
+		return write ? WEFT_WAIT_SOCKET_SEND : WEFT_WAIT_SOCKET_RECV;
+	return write ? WEFT_WAIT_PIPE_WRITE : WEFT_WAIT_PIPE_READ;
+}
+
+/* The units a transfer of `n` bytes moved: bytes, or an eventfd's counter value. */
+static uint64_t units_of(const struct weft_chan *c, const struct weft_chan_op *op, ssize_t n)
+{
+	uint64_t v;
+
+	if (n <= 0)
+		return 0;
+	if (c->kind != WEFT_CHAN_EVENTFD)
+		return (uint64_t)n;
+	if (!op->value || n != sizeof(v))
+		return 1;
+	memcpy(&v, op->value, sizeof(v));
+	return v;
+}
+
+/* Links past the two a WAIT carries, or for the poll wait a read followed. */
+static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
+			 const struct weft_links *l, int from)
+{
+	while (from < l->n) {
+		struct weft_event ev = { .h = { .type = WEFT_EV_LINK, .t0 = weft_clock_now() } };
+
+		ev.u.link.wait_t0 = wait_t0;
+		ev.u.link.channel = id;
+		for (int i = 0; i < 4 && from < l->n; i++)
+			ev.u.link.links[i] = l->span[from++];
+		weft_record(t, &ev);
+	}
+}
+
+/* Whether a read of a private channel would block: nothing is waiting, a writer remains. */
+static bool read_would_block(const struct weft_chan *c, const struct weft_chan_queue *q)
+{
+	return weft_load_acquire(&q->tx_units) == weft_load_relaxed(&q->rx_units);
+}
+
+static void set_nonblock_hint(int fd, uint32_t e)
+{
+	_Atomic uint32_t *cell = fd_cell(fd, false);
+	uint32_t expected = e;
+
+	if (cell)
+		atomic_compare_exchange_strong_explicit(cell, &expected, e | WEFT_CHAN_NONBLOCK,
+							memory_order_relaxed, memory_order_relaxed);
+}
+
+static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
+{
+	uint32_t id = weft_chan_entry_id(op->entry);
+	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
+	bool wait = false;
+	struct weft_wait w;
+	struct weft_links l = { .n = 0 };
+	ssize_t r;
+	int saved;
+
+	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
+		if (!weft_chan_shared(c)) {
+			wait = read_would_block(c, q);
+		} else if (op->can_try && !weft_load_relaxed(&nowait_unsupported[c->kind])) {
+			r = op->call(op, true);
+			if (r >= 0 || errno != EAGAIN) {
+				if (r >= 0 || errno != EOPNOTSUPP)
+					goto done;
+				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
+			} else {
+				wait = true;
+			}
+		}
+	}
+	if (wait) {
+		weft_wait_begin(&w, t, wait_kind(c, false), (void *)(intptr_t)op->fd, op->pc);
+		w.ev.u.wait.channel = id;
+	}
+	r = op->call(op, false);
+	if (wait && r < 0 && errno == EAGAIN) {
+		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
+		set_nonblock_hint(op->fd, op->entry);
+		return r;
+	}
+done:
+	saved = errno;
+	if (r > 0) {
+		uint64_t units = units_of(c, op, r);
+
+		atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
+		rec_consume(q, units, t ? t->cur_span : 0, &l);
+	}
+	if (wait) {
+		for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
+			weft_wait_link(&w, l.span[i]);
+		weft_wait_end_sys(&w, r);
+		record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
+	} else if (t && l.n && t->last_wait_kind == WEFT_WAIT_POLL) {
+		record_links(t, t->last_wait_t0, id, &l, 0);
+	}
+	errno = saved;
+	return r;
+}
+
+static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
+{
+	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
+	uint64_t planned = op->len, units;
+	bool wait = false;
+	struct weft_wait w;
+	uint32_t rec;
+	ssize_t r;
+	int saved;
+
+	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
+		memcpy(&planned, op->value, sizeof(planned));
+	rec = rec_append(q, t ? t->cur_span : 0, planned);
+	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
+	    !weft_chan_shared(c)) {
+		uint64_t depth = weft_load_relaxed(&q->tx_units) - weft_load_relaxed(&q->rx_units);
+
+		wait = depth + op->len > c->capacity;
+	}
+	if (wait) {
+		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
+		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
+	}
+	r = op->call(op, false);
+	saved = errno;
+	units = units_of(c, op, r);
+	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
+		units = planned;
+	rec_settle(q, rec, units);
+	if (r > 0) {
+		atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
+	}
+	if (wait) {
+		if (r < 0 && saved == EAGAIN) {
+			weft_wait_cancel(&w);
+			set_nonblock_hint(op->fd, op->entry);
+		} else {
+			weft_wait_end_sys(&w, r);
+		}
+	}
+	errno = saved;
+	return r;
+}
+
+ssize_t weft_chan_io(struct weft_chan_op *op)
+{
+	struct weft_chan *c = entry_slot(op->entry);
+	struct weft_thread *t;
+
+	if (weft_guard_active() || !c || weft_load_acquire(&c->state) != WEFT_CHAN_LIVE)
+		return op->call(op, false);
+	if (!(op->entry & (op->write ? WEFT_CHAN_WRITE : WEFT_CHAN_READ)))
+		return op->call(op, false); /* the wrong end: the real call fails, EBADF */
+	t = weft_self;
+	if (t && t->dead)
+		t = NULL;
+	return op->write ? chan_write(op, c, t) : chan_read(op, c, t);
+}
+
+void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc)
+{
+	uint32_t ein = weft_chan_fd(in_fd), eout = weft_chan_fd(out_fd);
+	struct weft_chan *c;
+
+	(void)pc;
+	if (n <= 0 || weft_guard_active())
+		return;
+	if ((c = entry_slot(eout)) && (eout & WEFT_CHAN_WRITE)) {
+		struct weft_chan_queue *q = &c->q[(eout & WEFT_CHAN_WQ1) ? 1 : 0];
+		struct weft_thread *t = weft_self;
+		uint32_t rec = rec_append(q, t && !t->dead ? t->cur_span : 0, (uint64_t)n);
+
+		rec_settle(q, rec, (uint64_t)n);
+		atomic_fetch_add_explicit(&q->tx_units, (uint64_t)n, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
+	}
+	if ((c = entry_slot(ein)) && (ein & WEFT_CHAN_READ)) {
+		struct weft_chan_queue *q = &c->q[(ein & WEFT_CHAN_RQ1) ? 1 : 0];
+		struct weft_links l = { .n = 0 };
+
+		atomic_fetch_add_explicit(&q->rx_units, (uint64_t)n, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
+		rec_consume(q, (uint64_t)n, 0, &l);
+	}
+}

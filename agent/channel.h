@@ -1,0 +1,227 @@
+/*
+ * Channels: pipes, FIFOs, eventfds and socketpairs, seen the way an
+ * instrumented Go channel is (issue 9; names in TELEMETRY.md).
+ *
+ * A channel is one slot of a table that lives for the process and is read by
+ * the exporter without stopping anyone, like a thread's state: its kind, the
+ * function that created it, how many descriptors the process holds on each
+ * end, and per direction ("queue": bytes written on one side, read on the
+ * other) the counters and the hand-off records. A pipe, a FIFO and an eventfd
+ * have one queue; a socketpair has two, one per direction.
+ *
+ * The descriptor table maps each descriptor number to an entry (a slot and
+ * what the descriptor does with it) or 0. It is two-level, its chunks
+ * allocated on first use and never freed, and read without a lock: the read
+ * and write hooks' whole cost on a descriptor that is not a channel is
+ * weft_chan_fd(). Entries follow the descriptors: creation, dup, dup2, dup3,
+ * fcntl(F_DUPFD*), close, close_range, closefrom (hooks/fd.c, hooks/io.c).
+ *
+ * Hand-offs. A writer appends a record (its current span, the units it is
+ * writing) to the queue before its write and settles the record's length
+ * after it. A reader consumes records in order for the units it read, and
+ * the distinct writer spans it passes are its links. The records are a ring
+ * of WEFT_CHAN_RECS per queue, so the memory is bounded: a reader lapped by
+ * its writers skips to the oldest record still there.
+ *
+ * Blocking. A read is a wait when it would block. For a channel whose every
+ * descriptor is in this process ("private"), the queue's own counts answer
+ * that with no system call: nothing written is waiting and a writer is still
+ * there. A channel that was open across a fork is "shared" (the other
+ * process reads and writes what weft does not see): a read first tries not
+ * to block (RWF_NOWAIT, MSG_DONTWAIT), and only when that finds nothing does
+ * the real call run, timed. A write to a private pipe is a wait when the pipe
+ * has no room for it. Units are bytes, except for an eventfd, whose units are
+ * the counter's value (a read takes it all, or 1 in semaphore mode).
+ */
+#ifndef WEFT_AGENT_CHANNEL_H
+#define WEFT_AGENT_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/atomic.h"
+
+enum weft_chan_kind {
+	WEFT_CHAN_NONE = 0,
+	WEFT_CHAN_PIPE,
+	WEFT_CHAN_EVENTFD,
+	WEFT_CHAN_SOCKETPAIR,
+	WEFT_CHAN_FIFO,
+};
+
+/* "pipe", "eventfd", ...: the name's prefix. */
+const char *weft_chan_kind_name(enum weft_chan_kind kind);
+
+enum {
+	WEFT_CHAN_RECS = 8,         /* hand-off records per queue */
+	WEFT_CHAN_FD_CHUNK = 1024,  /* descriptors per table chunk */
+	WEFT_CHAN_FD_CHUNKS = 1024, /* descriptors 0 .. 1M-1 */
+	WEFT_CHAN_SLOT_CHUNK = 256, /* channel slots per chunk */
+	WEFT_CHAN_SLOT_CHUNKS = 256,
+	WEFT_CHAN_MAX = WEFT_CHAN_SLOT_CHUNK * WEFT_CHAN_SLOT_CHUNKS,
+};
+
+/*
+ * A descriptor's entry: bits 0-1 what it can do (READ, WRITE), bit 2 the
+ * queue it reads, bit 3 the queue it writes, bit 4 the end it holds (for the
+ * per-end counts), bit 5 the hint that its file is non-blocking, bits 6-31
+ * the slot index + 1.
+ */
+enum {
+	WEFT_CHAN_READ = 1u << 0,
+	WEFT_CHAN_WRITE = 1u << 1,
+	WEFT_CHAN_RQ1 = 1u << 2,
+	WEFT_CHAN_WQ1 = 1u << 3,
+	WEFT_CHAN_END1 = 1u << 4,
+	WEFT_CHAN_NONBLOCK = 1u << 5,
+	WEFT_CHAN_SLOT_SHIFT = 6,
+};
+
+static inline uint32_t weft_chan_entry_id(uint32_t e)
+{
+	return e >> WEFT_CHAN_SLOT_SHIFT;
+}
+
+/* One write: the writer's span, the units it wrote (settled after the call). */
+struct weft_chan_rec {
+	_Atomic uint32_t seq; /* the record's index + 1 once written; 0 while changing */
+	_Atomic uint64_t len;
+	_Atomic uint64_t span;
+};
+
+struct weft_chan_queue {
+	/* Writers' line. */
+	_Atomic uint64_t tx_units; /* settled: what readers can have */
+	_Atomic uint64_t tx_bytes;
+	_Atomic uint64_t tx_msgs;
+	_Atomic uint32_t widx; /* records appended */
+	struct weft_chan_rec rec[WEFT_CHAN_RECS];
+	/* Readers' line. */
+	_Atomic uint64_t rx_units __attribute__((aligned(64)));
+	_Atomic uint64_t rx_bytes;
+	_Atomic uint64_t rx_msgs;
+	_Atomic uint64_t rpos; /* next record index << 32 | units consumed in it */
+};
+
+enum weft_chan_state {
+	WEFT_CHAN_FREE = 0,
+	WEFT_CHAN_CLAIMED, /* being set up by its creator */
+	WEFT_CHAN_LIVE,
+	WEFT_CHAN_CLOSED, /* every descriptor closed; the exporter takes its last counts */
+};
+
+struct weft_chan {
+	_Atomic uint32_t state; /* enum weft_chan_state */
+	uint32_t gen;           /* incremented at each reuse of the slot */
+	uint8_t kind;           /* enum weft_chan_kind */
+	bool semaphore;         /* an eventfd with EFD_SEMAPHORE */
+	uint32_t capacity;      /* a pipe's buffer, bytes; 0: unknown */
+	uint64_t seq;           /* creation order in the process */
+	uint64_t pc;            /* the creating function's call site */
+	_Atomic int32_t refs[2]; /* descriptors held on each end */
+	struct weft_chan_queue q[2];
+
+	/* The exporter's: kept here so that a forked child's exporter finds them. */
+	_Atomic uint32_t named; /* gen + 1 once `name` is set for this gen */
+	char name[64];
+	uint64_t seen[4]; /* tx bytes, tx msgs, rx bytes, rx msgs as last exported */
+	uint32_t closed_seen; /* gen + 1 once the exporter saw it closed */
+};
+
+extern _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
+
+/* The descriptor's entry, 0 when it is no channel: the hooks' test. */
+static inline uint32_t weft_chan_fd(int fd)
+{
+	_Atomic uint32_t *chunk;
+
+	if (__builtin_expect((unsigned)fd >= WEFT_CHAN_FD_CHUNK * WEFT_CHAN_FD_CHUNKS, 0))
+		return 0;
+	chunk = weft_load_acquire(&weft_chan_fds[(unsigned)fd / WEFT_CHAN_FD_CHUNK]);
+	if (__builtin_expect(chunk == NULL, 1))
+		return 0;
+	return weft_load_relaxed(&chunk[(unsigned)fd % WEFT_CHAN_FD_CHUNK]);
+}
+
+/* A slot by id (entry >> WEFT_CHAN_SLOT_SHIFT); NULL for 0 or one never allocated. */
+struct weft_chan *weft_chan_slot(uint32_t id);
+
+/* Slots ever handed out: the exporter scans 1 .. weft_chan_high(). */
+uint32_t weft_chan_high(void);
+
+/*
+ * A channel was created on fds[0..n-1] (pipe: read end, write end;
+ * socketpair: both ends; eventfd, FIFO end: one). `flags` are the creating
+ * call's (O_NONBLOCK / EFD_NONBLOCK / SOCK_NONBLOCK give the non-blocking
+ * hint; EFD_SEMAPHORE); `initial` is an eventfd's starting value. Returns
+ * the slot id, 0 when the table is full.
+ */
+uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int flags,
+			  uint64_t initial, const void *pc);
+
+/* The exporter gives a closed slot back once it has taken its last counts. */
+void weft_chan_slot_free(uint32_t id);
+
+/*
+ * A FIFO: mkfifo remembered `path`; an open of the same path joins the
+ * channel (one per path, both ends). weft_chan_fifo_open returns quickly
+ * when no FIFO was made.
+ */
+void weft_chan_fifo_made(const char *path, const void *pc);
+void weft_chan_fifo_open(const char *path, int fd, int oflags);
+
+/* Descriptor changes. close: before the real call. dup: after a successful one. */
+void weft_chan_closed(int fd);
+void weft_chan_closed_range(unsigned int first, unsigned int last);
+void weft_chan_dup(int oldfd, int newfd);
+/* fcntl(F_SETFL) and ioctl(FIONBIO) changed the file's flags: forget the hint. */
+void weft_chan_flags_changed(int fd);
+/* fcntl(F_SETPIPE_SZ) returned the new capacity. */
+void weft_chan_resized(int fd, int capacity);
+
+/*
+ * One transfer on a channel descriptor, built by the hook. `call` runs the
+ * real function with the program's arguments, or (nowait) the same transfer
+ * without blocking (RWF_NOWAIT, MSG_DONTWAIT); it returns what the function
+ * returns, errno set. `value` points at the eventfd counter value being
+ * written or read (the buffer), NULL for others.
+ */
+struct weft_chan_op {
+	int fd;
+	uint32_t entry;
+	bool write;
+	bool can_try; /* `call` supports nowait */
+	const void *pc;
+	const void *value;
+	size_t len; /* bytes asked for */
+	ssize_t (*call)(struct weft_chan_op *op, bool nowait);
+	void *args; /* the hook's own arguments, for `call` */
+};
+
+/*
+ * Runs the transfer: accounting, hand-off records and links, a wait when it
+ * blocked; returns what the real call returned, errno as it left it.
+ */
+ssize_t weft_chan_io(struct weft_chan_op *op);
+
+/*
+ * splice moved `n` bytes between in_fd and out_fd (either may be a channel):
+ * counted, no wait.
+ */
+void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc);
+
+/* Fork: the parent's and child's channels are shared from now on; the child's counts restart. */
+void weft_chan_after_fork(bool child);
+
+/*
+ * Every descriptor whose entry names slot `id`, for the exporter's FIONREAD
+ * (one per end at most): the first descriptor on end 0 and on end 1, or -1.
+ */
+void weft_chan_find_fds(uint32_t id, int fds[2]);
+
+/* Whether the channel was open across a fork (its other process is out of view). */
+bool weft_chan_shared(const struct weft_chan *c);
+
+#endif
