@@ -63,6 +63,23 @@ static void close_pair(const int p[2])
 	close(p[1]);
 }
 
+/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
+static int sleeping(pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	int s = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
+		s = close_paren[1] == ' ' && close_paren[2] == 'S';
+	fclose(f);
+	return s;
+}
+
 /*
  * Waits until thread `tid` is blocked in one of the system calls `nrs`
  * (ended by -1) with first argument `a0` (any when a0 is -1).
@@ -84,7 +101,7 @@ static void blocked_in(pid_t tid, long a0, const long *nrs)
 					ok |= nr == *n && (a0 == -1 || (long)arg == a0);
 			fclose(f);
 		}
-		if (ok)
+		if (ok && sleeping(tid))
 			return;
 		sleep_ms(1);
 	}
