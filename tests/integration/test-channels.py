@@ -16,11 +16,12 @@ tests/programs/channels.h), so every count below is exact:
   fifo        mkfifo + two opens are one channel; a read ended by EOF has no link.
   writers     three writers take turns: each read links to the writer of its
               bytes; one read after a poll consumed two writers' bytes (one of
-              them twice) and the reader's own: two links, no duplicate, no self.
+              them twice) and the reader's own: two links, no duplicate, no self;
+              with OTEL_SPAN_LINK_COUNT_LIMIT=1, one.
   fullpipe    a write that blocked on a full pipe: one `wait pipe.write`.
   xproc       a child writes, the parent holds the read end only: the queue
-              depth is FIONREAD, sampled by the exporter; a regular file is no
-              channel.
+              depth is FIONREAD, sampled by the exporter; a regular file and a
+              UDP socket are no channels.
   reuse       a pipe closed and its numbers reused by a file and a new pipe:
               the new pipe is channel #2, the file no channel, dup/dup2/dup3/
               F_DUPFD_CLOEXEC/close_range followed; closed channels disappear.
@@ -39,9 +40,9 @@ CHANNEL_METRICS = ("weft.channel.io", "weft.channel.messages", "weft.channel.que
 class Play:
     """One run of a channel program: its output and what it printed."""
 
-    def __init__(self, argv, what):
+    def __init__(self, argv, what, env=None):
         self.what = what
-        self.r = Run(argv, env=ENV)
+        self.r = Run(argv, env=dict(ENV, **(env or {})))
         equal(self.r.rc, 0, f"{what}: exit status")
         check(self.r.stdout.rstrip().endswith("done"),
               f"{what}: ran to the end: {self.r.stdout[-500:]!r} {self.r.stderr[-500:]!r}")
@@ -274,6 +275,17 @@ if equal(len(pw), 1, "writers: one `wait poll` for the merged read"):
     equal(len(pw[0].get("links", [])), 2, "writers: and has no other link")
     check(not any(points_to(ln, reader) for ln in pw[0].get("links", [])), "writers: no self link")
 
+# OTEL_SPAN_LINK_COUNT_LIMIT=1: the merged read's wait keeps one of its two links.
+p = Play([program("chanplay"), "writers"], "writers, one link per span",
+         env={"OTEL_SPAN_LINK_COUNT_LIMIT": "1"})
+writers = {p.thread_span(f"writer{k}").get("spanId") for k in range(3)}
+rw = p.waits("pipe.read", "reader")
+equal([len(links(s, "pipe")) for s in rw], [1] * TURNS, "writers, limit 1: each turn's one link")
+pw = p.waits("poll", "reader")
+check(len(pw) == 1 and len(pw[0].get("links", [])) == 1 and
+      pw[0]["links"][0].get("spanId") in writers,
+      f"writers, limit 1: the merged read's wait has one link, to a writer: {describe_links(pw)}")
+
 # ------------------------------------------------------------------- fullpipe
 
 p = Play([program("chanplay"), "fullpipe"], "fullpipe")
@@ -300,7 +312,8 @@ check(1 in waiting and waiting[-1:] == [0],
 p = Play([program("chanplay"), "xproc"], "xproc")
 XN, FILE_BYTES = p.n.get("XN", -1), p.n.get("FILE_BYTES", -1)
 CH = "pipe:make_xpipe#1"
-equal(channel_names(p.out), {CH}, "xproc: the pipe is the parent's only channel (the file is none)")
+equal(channel_names(p.out), {CH},
+      "xproc: the pipe is the parent's only channel (the file and the UDP socket are none)")
 d = depths(p.out, CH)
 check(XN in d, f"xproc: the parent's depth showed the child's {XN} bytes (FIONREAD): {d}")
 check(d and max(d) == XN and d[-1] == 0, f"xproc: never more, and 0 at the end: {d}")
@@ -309,7 +322,7 @@ equal(io(p.out, "weft.channel.messages", CH, "receive"), 1, "xproc: in one read"
 check(io(p.out, "weft.channel.io", CH, "transmit") in (None, 0),
       "xproc: the parent transmitted nothing")
 check(all(FILE_BYTES not in v for v in series(p.out, "weft.channel.io").values()),
-      "xproc: the regular file's bytes are counted nowhere")
+      "xproc: the regular file's and the UDP socket's bytes are counted nowhere")
 child = p.r.by_pid.get(p.pid.get("child"))
 if check(child is not None, f"xproc: the child wrote its output: {p.r.files}"):
     equal(channel_names(child), {CH}, "xproc: the child's channel is the pipe it inherited")

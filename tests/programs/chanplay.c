@@ -31,8 +31,8 @@
  *   xproc      pipe:make_xpipe#1 across fork: the child writes XN bytes and
  *              lives on XLIVE_MS; the parent waits until they are readable
  *              (poll), does not read for HOLD_MS, reads them, waits for the
- *              child. It also writes and reads back FILE_BYTES bytes of a
- *              regular file (regular.txt), which is no channel.
+ *              child. Before and after, it moves FILE_BYTES bytes through a
+ *              regular file and a loopback UDP socket, which are no channels.
  *   reuse      pipe:make_reused#1 moves 10 bytes and is closed; a file opened
  *              next gets its read end's number; pipe:make_reused#2 (on the old
  *              write end's number) moves 20 bytes; the file is dup2()ed over
@@ -49,7 +49,9 @@
 #define _GNU_SOURCE
 #endif
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -486,17 +488,28 @@ static void run_fullpipe(void)
 
 /* --------------------------------------------------------------------- xproc */
 
-/* A regular file, written and read back: no channel. */
-static void regular_file(void)
+/*
+ * Descriptors that are no channel: a regular file written and read back, and
+ * an ordinary (UDP, loopback) socket that sends FILE_BYTES to itself.
+ */
+static void not_channels(void)
 {
 	char buf[FILE_BYTES];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
 	int f = open("regular.txt", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	memset(buf, 'x', sizeof(buf));
 	MUST(write(f, buf, sizeof(buf)), FILE_BYTES);
 	MUST(lseek(f, 0, SEEK_SET), 0);
 	MUST(read(f, buf, sizeof(buf)), FILE_BYTES);
 	close(f);
+	MUST(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	MUST(getsockname(u, (struct sockaddr *)&a, &len), 0);
+	MUST(sendto(u, buf, FILE_BYTES, 0, (struct sockaddr *)&a, sizeof(a)), FILE_BYTES);
+	MUST(recv(u, buf, sizeof(buf), 0), FILE_BYTES);
+	close(u);
 }
 
 CREATOR void make_xpipe(void)
@@ -513,7 +526,7 @@ static void run_xproc(void)
 	int status;
 	pid_t child;
 
-	regular_file();
+	not_channels();
 	make_xpipe();
 	child = fork();
 	if (child < 0)
@@ -536,7 +549,7 @@ static void run_xproc(void)
 	MUST(read(fds[0], buf, sizeof(buf)), 0);
 	close(fds[0]);
 	sleep_ms(HOLD_MS);
-	regular_file();
+	not_channels();
 }
 
 /* --------------------------------------------------------------------- reuse */
