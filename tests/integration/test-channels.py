@@ -65,6 +65,17 @@ class Play:
         equal(self.out.value("weft.agent.events.dropped", weft_drop_reason="ring_full"), 0,
               f"{what}: no event dropped, so every count below is exact")
 
+    def counts(self, *names):
+        """The constants the program printed as `count <name> <n>` (-1 if not)."""
+        check(all(k in self.n for k in names), f"{self.what}: the program printed its counts")
+        return [self.n.get(k, -1) for k in names]
+
+    def fds(self, name):
+        """The descriptors printed as `fd <name> ...` ([-1, -1] if none)."""
+        got = self.fd.get(name)
+        check(got is not None, f"{self.what}: the program printed its descriptors {name}")
+        return got or [-1, -1]
+
     def thread_span(self, role, out=None):
         """The span of thread `role` (the process span for main)."""
         out = out or self.out
@@ -81,6 +92,13 @@ class Play:
         found = [s for s in self.out.spans if s["name"] == f"wait {kind}"
                  and s["attrs"].get("thread.id") == self.tids.get(role)]
         return sorted(found, key=lambda s: int(s.get("startTimeUnixNano", 0)))
+
+
+CHANPLAY_COUNTS = ("M", "SIZE", "REQ", "RESP", "TURNS", "XN", "FILE_BYTES")
+
+
+def chanplay(mode, what=None, env=None):
+    return Play([program("chanplay"), mode], what or mode, env)
 
 
 def links(s, kind=None):
@@ -158,15 +176,16 @@ def check_read_waits(p, spans, kind, channel, fd, fn, writer_span, link_kind):
           f"{p.what}: weft.object of the `wait {kind}` spans is the descriptor")
     equal(sorted({s["attrs"].get("code.function.name") for s in spans}), [fn],
           f"{p.what}: code.function.name of the `wait {kind}` spans is the caller")
-    check(all(one_link_to(s, link_kind, writer_span) for s in spans),
-          f"{p.what}: every `wait {kind}` has exactly one link, of kind {link_kind}, to the "
-          f"writer's span {writer_span.get('spanId')}: {describe_links(spans)}")
+    bad = [s for s in spans if not one_link_to(s, link_kind, writer_span)]
+    check(not bad, f"{p.what}: every `wait {kind}` has exactly one link, of kind {link_kind}, "
+          f"to the writer's span {writer_span.get('spanId')}: {len(bad)} of {len(spans)} do "
+          f"not, the first: {describe_links(bad[:3])}")
 
 
 # ------------------------------------------------------------------- pipeline
 
 p = Play([program("pipeline")], "pipeline")
-M, B, SIZE = p.n.get("M", -1), p.n.get("B", -1), p.n.get("SIZE", -1)
+M, B, SIZE = p.counts("M", "B", "SIZE")
 P1, P2 = "pipe:make_pipes#1", "pipe:make_pipes#2"
 equal(channel_names(p.out), {P1, P2}, "pipeline: the channels and their names")
 for ch in (P1, P2):
@@ -175,8 +194,8 @@ s1, s2, s3 = p.thread_span("stage1"), p.thread_span("stage2"), p.thread_span("st
 w2, w3 = p.waits("pipe.read", "stage2"), p.waits("pipe.read", "stage3")
 equal(len(w2), M + B, "pipeline: stage2 blocked in every read")
 equal(len(w3), M, "pipeline: stage3 blocked in every lockstep read, and in no slowed one")
-check_read_waits(p, w2, "pipe.read", P1, p.fd["pipe1"][0], "stage2", s1, "pipe")
-check_read_waits(p, w3, "pipe.read", P2, p.fd["pipe2"][0], "stage3", s2, "pipe")
+check_read_waits(p, w2, "pipe.read", P1, p.fds("pipe1")[0], "stage2", s1, "pipe")
+check_read_waits(p, w3, "pipe.read", P2, p.fds("pipe2")[0], "stage3", s2, "pipe")
 check(all(s.get("parentSpanId") == s2.get("spanId") for s in w2) and
       all(s.get("parentSpanId") == s3.get("spanId") for s in w3),
       "pipeline: each `wait pipe.read` is a child of its reader's thread span")
@@ -195,8 +214,8 @@ for ch in (P1, P2):
 
 # ----------------------------------------------------------------------- poll
 
-p = Play([program("chanplay"), "poll"], "poll")
-M, SIZE = p.n.get("M", -1), p.n.get("SIZE", -1)
+p = chanplay("poll")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "pipe:make_poll_pipe#1"
 equal(channel_names(p.out), {CH}, "poll: the channel")
 check_io(p, CH, M * SIZE, M, M * SIZE, M)
@@ -215,45 +234,49 @@ equal(hist_count(p.out, weft_wait_kind="poll", code_function_name="await_readabl
 
 # -------------------------------------------------------------------- eventfd
 
-p = Play([program("chanplay"), "eventfd"], "eventfd")
+p = chanplay("eventfd")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "eventfd:make_eventfd#1"
 equal(channel_names(p.out), {CH}, "eventfd: the channel")
 check_io(p, CH, 8 * M, M, 8 * M, M)
 ew = p.waits("pipe.read", "waiter")
 equal(len(ew), M, "eventfd: the waiter blocked in every read")
-check_read_waits(p, ew, "pipe.read", CH, p.fd["eventfd"][0], "waiter", p.thread_span("main"),
+check_read_waits(p, ew, "pipe.read", CH, p.fds("eventfd")[0], "waiter", p.thread_span("main"),
                  "eventfd")
 
 # ----------------------------------------------------------------- socketpair
 
-p = Play([program("chanplay"), "socketpair"], "socketpair")
-REQ, RESP = p.n.get("REQ", -1), p.n.get("RESP", -1)
+p = chanplay("socketpair")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "socketpair:make_socketpair#1"
 equal(channel_names(p.out), {CH}, "socketpair: the channel")
 check_io(p, CH, M * (REQ + RESP), 2 * M, M * (REQ + RESP), 2 * M)
 server, client = p.thread_span("server"), p.thread_span("client")
 sw, cw = p.waits("socket.recv", "server"), p.waits("socket.recv", "client")
 equal((len(sw), len(cw)), (M, M), "socketpair: server and client blocked in every receive")
-check_read_waits(p, sw, "socket.recv", CH, p.fd["socketpair"][1], "server", client, "socket")
-check_read_waits(p, cw, "socket.recv", CH, p.fd["socketpair"][0], "client", server, "socket")
+check_read_waits(p, sw, "socket.recv", CH, p.fds("socketpair")[1], "server", client, "socket")
+check_read_waits(p, cw, "socket.recv", CH, p.fds("socketpair")[0], "client", server, "socket")
 equal(len(p.out.named("wait pipe.read")), 0, "socketpair: reads on a socketpair are socket.recv")
 
 # ----------------------------------------------------------------------- fifo
 
-p = Play([program("chanplay"), "fifo"], "fifo")
+p = chanplay("fifo")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "fifo:make_fifo#1"
 equal(channel_names(p.out), {CH}, "fifo: both opens are one channel, named after mkfifo's caller")
 check_io(p, CH, M * SIZE, M, M * SIZE, M)
 fw = p.waits("pipe.read", "fifo_reader")
 equal(len(fw), M + 1, "fifo: the reader blocked in every read, and in the one EOF ended")
-check_read_waits(p, fw[:M], "pipe.read", CH, p.fd["fifo_read"][0], "fifo_reader",
+check_read_waits(p, fw[:M], "pipe.read", CH, p.fds("fifo_read")[0], "fifo_reader",
                  p.thread_span("fifo_writer"), "pipe")
-check(len(fw) > M and not fw[M].get("links"), f"fifo: the read EOF ended has no link: {describe_links(fw[M:])}")
+eof = fw[M:] if M >= 0 else []
+check(len(eof) == 1 and not eof[0].get("links"),
+      f"fifo: the read EOF ended has no link: {describe_links(eof)}")
 
 # -------------------------------------------------------------------- writers
 
-p = Play([program("chanplay"), "writers"], "writers")
-TURNS = p.n.get("TURNS", -1)
+p = chanplay("writers")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "pipe:make_shared_pipe#1"
 equal(channel_names(p.out), {CH}, "writers: one channel")
 check_io(p, CH, (TURNS + 4) * SIZE, TURNS + 4, (TURNS + 4) * SIZE, TURNS + 1)
@@ -276,8 +299,8 @@ if equal(len(pw), 1, "writers: one `wait poll` for the merged read"):
     check(not any(points_to(ln, reader) for ln in pw[0].get("links", [])), "writers: no self link")
 
 # OTEL_SPAN_LINK_COUNT_LIMIT=1: the merged read's wait keeps one of its two links.
-p = Play([program("chanplay"), "writers"], "writers, one link per span",
-         env={"OTEL_SPAN_LINK_COUNT_LIMIT": "1"})
+p = chanplay("writers", "writers, one link per span", {"OTEL_SPAN_LINK_COUNT_LIMIT": "1"})
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 writers = {p.thread_span(f"writer{k}").get("spanId") for k in range(3)}
 rw = p.waits("pipe.read", "reader")
 equal([len(links(s, "pipe")) for s in rw], [1] * TURNS, "writers, limit 1: each turn's one link")
@@ -288,7 +311,8 @@ check(len(pw) == 1 and len(pw[0].get("links", [])) == 1 and
 
 # ------------------------------------------------------------------- fullpipe
 
-p = Play([program("chanplay"), "fullpipe"], "fullpipe")
+p = chanplay("fullpipe")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "pipe:make_full_pipe#1"
 equal(channel_names(p.out), {CH}, "fullpipe: the channel")
 check_io(p, CH, 65536 + SIZE, 2, 65536 + SIZE, 2)
@@ -296,7 +320,7 @@ ww = p.waits("pipe.write", "filler")
 equal(len(ww), 1, "fullpipe: one `wait pipe.write`, the write into the full pipe")
 equal([(s["attrs"].get("weft.channel.name"), s["attrs"].get("weft.object"),
         s["attrs"].get("code.function.name")) for s in ww],
-      [(CH, f"fd:{p.fd['pipe'][1]}", "filler")], "fullpipe: its channel, descriptor and caller")
+      [(CH, f"fd:{p.fds('pipe')[1]}", "filler")], "fullpipe: its channel, descriptor and caller")
 equal(len(p.out.named("wait pipe.read")), 0, "fullpipe: no read blocked")
 equal(hist_count(p.out, weft_wait_kind="pipe.write", code_function_name="filler"), 1,
       "fullpipe: weft.wait.duration{pipe.write, filler}")
@@ -309,8 +333,8 @@ check(1 in waiting and waiting[-1:] == [0],
 
 # ---------------------------------------------------------------------- xproc
 
-p = Play([program("chanplay"), "xproc"], "xproc")
-XN, FILE_BYTES = p.n.get("XN", -1), p.n.get("FILE_BYTES", -1)
+p = chanplay("xproc")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 CH = "pipe:make_xpipe#1"
 equal(channel_names(p.out), {CH},
       "xproc: the pipe is the parent's only channel (the file and the UDP socket are none)")
@@ -331,7 +355,8 @@ if check(child is not None, f"xproc: the child wrote its output: {p.r.files}"):
 
 # ---------------------------------------------------------------------- reuse
 
-p = Play([program("chanplay"), "reuse"], "reuse")
+p = chanplay("reuse")
+M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 R1, R2 = "pipe:make_reused#1", "pipe:make_reused#2"
 equal(p.lines.get("same_number_file"), [["1"]], "reuse: the file got the closed read end's number")
 equal(p.lines.get("same_number_pipe"), [["1"]], "reuse: the new pipe got the old write end's number")
