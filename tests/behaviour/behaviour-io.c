@@ -138,6 +138,7 @@ static void *blocked_main(void *arg)
 
 	atomic_store(&b->tid, tid_self());
 	errno = SENTINEL;
+	/* clang-format off */
 	switch (b->how) {
 	case DO_READ: b->rc = read(b->fd, b->buf, b->len); break;
 	case DO_READV: b->rc = readv(b->fd, iov, 2); break;
@@ -146,6 +147,7 @@ static void *blocked_main(void *arg)
 	case DO_EPOLL: b->rc = epoll_wait(b->fd, &ev, 1, -1); break;
 	case DO_POLL: b->rc = poll(&pfd, 1, -1); break;
 	}
+	/* clang-format on */
 	b->err = errno;
 	b->returned_ns = now_ns(CLOCK_MONOTONIC);
 	return NULL;
@@ -163,6 +165,7 @@ static void start_blocked(struct blocked *b, enum how how, int fd, size_t len)
 	must(pthread_create(&b->th, NULL, blocked_main, b), "create");
 	while (atomic_load(&b->tid) == 0)
 		sleep_ms(1);
+	/* clang-format off */
 	switch (how) {
 	case DO_READ: BLOCKED_IN(b->tid, fd, SYS_read); break;
 	case DO_READV: BLOCKED_IN(b->tid, fd, SYS_readv); break;
@@ -171,6 +174,7 @@ static void start_blocked(struct blocked *b, enum how how, int fd, size_t len)
 	case DO_EPOLL: BLOCKED_IN(b->tid, fd, SYS_epoll_wait, SYS_epoll_pwait); break;
 	case DO_POLL: BLOCKED_IN(b->tid, -1, SYS_poll, SYS_ppoll); break;
 	}
+	/* clang-format on */
 }
 
 static void finish_blocked(struct blocked *b, const char *what)
@@ -603,7 +607,8 @@ static void check_descriptors(void)
 		IO("  fcntl(F_GETFD) on it", fcntl(n, F_GETFD));
 	IO("  the pipe's other write end still works", write(p[1], "on", 2));
 	IO("  read through 100", read(100, buf, sizeof(buf)));
-	IO("close_range(100, 100, CLOSE_RANGE_CLOEXEC)", close_range(100, 100, CLOSE_RANGE_CLOEXEC));
+	IO("close_range(100, 100, CLOSE_RANGE_CLOEXEC)",
+	   close_range(100, 100, CLOSE_RANGE_CLOEXEC));
 	IO("  close-on-exec", fcntl(100, F_GETFD));
 	IO("  write", write(p[1], "ok", 2));
 	IO("  still reads", read(100, buf, sizeof(buf)));

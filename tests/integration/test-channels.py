@@ -81,7 +81,8 @@ class Play:
         out = out or self.out
         if role == "main":
             return out.span("process")
-        found = [s for s in out.named("thread ") if s["attrs"].get("thread.id") == self.tids.get(role)]
+        found = [s for s in out.named("thread ")
+                 if s["attrs"].get("thread.id") == self.tids.get(role)]
         check(len(found) == 1, f"{self.what}: one span for thread {role}, got {len(found)}")
         if found:
             equal(found[0]["name"], f"thread {role}", f"{self.what}: the span of thread {role}")
@@ -225,7 +226,8 @@ calls = [c[1] for c in p.lines.get("call", [])]
 equal(len(pw), M, f"poll: one `wait poll` per readiness call ({calls})")
 equal(sorted({s["attrs"].get("code.function.name") for s in pw}), ["await_readable"],
       "poll: code.function.name of the `wait poll` spans")
-missing = [calls[i] for i, s in enumerate(pw) if i < len(calls) and not one_link_to(s, "pipe", producer)]
+missing = [calls[i] for i, s in enumerate(pw)
+           if i < len(calls) and not one_link_to(s, "pipe", producer)]
 equal(missing, [], "poll: the readiness calls whose `wait poll` lacks exactly one `pipe` link "
       "to the producer's span (the read that followed consumed its bytes)")
 equal(p.waits("pipe.read", "consumer"), [], "poll: the reads after the wait did not block")
@@ -359,7 +361,8 @@ p = chanplay("reuse")
 M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
 R1, R2 = "pipe:make_reused#1", "pipe:make_reused#2"
 equal(p.lines.get("same_number_file"), [["1"]], "reuse: the file got the closed read end's number")
-equal(p.lines.get("same_number_pipe"), [["1"]], "reuse: the new pipe got the old write end's number")
+equal(p.lines.get("same_number_pipe"), [["1"]],
+      "reuse: the new pipe got the old write end's number")
 equal(channel_names(p.out), {R1, R2}, "reuse: the new pipe is channel #2; the file is no channel")
 check_io(p, R1, 10, 1, 10, 1)
 check_io(p, R2, 90, 3, 90, 3)
@@ -369,8 +372,8 @@ for ch in (R1, R2):
     check(depths(p.out, ch)[-1:] == [0], f"reuse: {ch} had a last depth point of 0: "
           f"{depths(p.out, ch)}")
 last = p.out.metric_lines[-1] if p.out.metric_lines else {}
-left = [attrs(x.get("attributes")).get("weft.channel.name")
-        for x in (last.get("weft.channel.queue.depth") or {}).get("gauge", {}).get("dataPoints", [])]
+gauge = (last.get("weft.channel.queue.depth") or {}).get("gauge", {})
+left = [attrs(x.get("attributes")).get("weft.channel.name") for x in gauge.get("dataPoints", [])]
 equal(left, [], "reuse: a channel whose every descriptor is closed disappears from the depth gauge")
 equal(len(p.out.named("wait pipe.")), 0, "reuse: no call blocked")
 done()

@@ -26,10 +26,10 @@
 #define NOINLINE __attribute__((noinline))
 
 /* Ends the program when a call the test relies on did not do what it must. */
-#define MUST(expr, want)                                                                   \
-	do {                                                                               \
-		if ((long)(expr) != (long)(want))                                          \
-			fail(#expr);                                                       \
+#define MUST(expr, want)                                                                           \
+	do {                                                                                       \
+		if ((long)(expr) != (long)(want))                                                  \
+			fail(#expr);                                                               \
 	} while (0)
 
 static inline pid_t tid_self(void)

@@ -113,6 +113,7 @@ static NOINLINE void await_readable(int i, int ep, int fd)
 
 	FD_ZERO(&set);
 	FD_SET(fd, &set);
+	/* clang-format off */
 	switch (i) {
 	case 0: rc = epoll_wait(ep, &ev, 1, -1); break;
 	case 1: rc = epoll_pwait(ep, &ev, 1, -1, NULL); break;
@@ -122,6 +123,7 @@ static NOINLINE void await_readable(int i, int ep, int fd)
 	case 5: rc = select(fd + 1, &set, NULL, NULL, NULL); break;
 	case 6: rc = pselect(fd + 1, &set, NULL, NULL, NULL, NULL); break;
 	}
+	/* clang-format on */
 	if (rc != 1)
 		fail("a readiness call did not report the one ready descriptor");
 }
@@ -129,6 +131,7 @@ static NOINLINE void await_readable(int i, int ep, int fd)
 /* The system calls readiness call i may block in, and its first argument (-1: any). */
 static void blocked_ready(pid_t tid, int i, int ep)
 {
+	/* clang-format off */
 	switch (i) {
 	case 0: BLOCKED_IN(tid, ep, SYS_epoll_wait, SYS_epoll_pwait); break;
 	case 1: BLOCKED_IN(tid, ep, SYS_epoll_pwait); break;
@@ -137,6 +140,7 @@ static void blocked_ready(pid_t tid, int i, int ep)
 	case 4: BLOCKED_IN(tid, -1, SYS_ppoll); break;
 	default: BLOCKED_IN(tid, -1, SYS_select, SYS_pselect6); break;
 	}
+	/* clang-format on */
 }
 
 static int poll_ep;
@@ -377,7 +381,7 @@ static void run_fifo(void)
 
 /* ------------------------------------------------------------------- writers */
 
-static _Atomic int merged;    /* steps of the merged read */
+static _Atomic int merged; /* steps of the merged read */
 
 static void *shared_reader(void *arg)
 {
@@ -612,10 +616,14 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*run)(void);
 	} modes[] = {
-		{ "poll", run_poll },		{ "eventfd", run_eventfd },
-		{ "socketpair", run_socketpair }, { "fifo", run_fifo },
-		{ "writers", run_writers },	{ "fullpipe", run_fullpipe },
-		{ "xproc", run_xproc },		{ "reuse", run_reuse },
+		{ "poll", run_poll },
+		{ "eventfd", run_eventfd },
+		{ "socketpair", run_socketpair },
+		{ "fifo", run_fifo },
+		{ "writers", run_writers },
+		{ "fullpipe", run_fullpipe },
+		{ "xproc", run_xproc },
+		{ "reuse", run_reuse },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -629,6 +637,7 @@ int main(int argc, char **argv)
 		printf("done\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: chanplay poll|eventfd|socketpair|fifo|writers|fullpipe|xproc|reuse\n");
+	fprintf(stderr,
+		"usage: chanplay poll|eventfd|socketpair|fifo|writers|fullpipe|xproc|reuse\n");
 	return 2;
 }
