@@ -277,6 +277,7 @@ static void check_transfers(void)
 	IO("splice out of a pipe at EOF", splice(q[0], NULL, p[1], NULL, 100, 0));
 	IO("splice between two non-pipes", splice(f, NULL, s[0], NULL, 10, 0));
 	close(f);
+	unlink("io-splice.txt");
 	close_pair(p);
 	close(q[0]);
 
@@ -567,6 +568,7 @@ static void check_descriptors(void)
 	content("  read the dup of the old end", buf, IO("  read", read(d, buf, sizeof(buf))));
 	close(p[0]);
 	close(f);
+	unlink("io-reuse.txt");
 	p[0] = d;
 
 	/* Every copy of the write end works; EOF comes when the last one closes. */

@@ -509,6 +509,7 @@ static void not_channels(void)
 	MUST(lseek(f, 0, SEEK_SET), 0);
 	MUST(read(f, buf, sizeof(buf)), FILE_BYTES);
 	close(f);
+	unlink("regular.txt");
 	MUST(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
 	MUST(getsockname(u, (struct sockaddr *)&a, &len), 0);
 	MUST(sendto(u, buf, FILE_BYTES, 0, (struct sockaddr *)&a, sizeof(a)), FILE_BYTES);
@@ -607,6 +608,7 @@ static void run_reuse(void)
 	MUST(close_range(90, 90, 0), 0);
 	close(q[0]);
 	close(f);
+	unlink("reuse.txt");
 	sleep_ms(HOLD_MS);
 }
 
