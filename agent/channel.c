@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -114,11 +115,10 @@ static uint32_t slot_take(void)
 	while ((id = (uint32_t)top) != 0) {
 		struct weft_chan *c = weft_chan_slot(id);
 
-		next = (top & ~0xffffffffull) + (1ull << 32) + (uint32_t)weft_load_relaxed(
-									&FREE_NEXT(c));
-		if (atomic_compare_exchange_weak_explicit(&free_top, &top, next,
-							  memory_order_acq_rel,
-							  memory_order_acquire))
+		next = (top & ~0xffffffffull) + (1ull << 32) +
+		       (uint32_t)weft_load_relaxed(&FREE_NEXT(c));
+		if (atomic_compare_exchange_weak_explicit(
+			    &free_top, &top, next, memory_order_acq_rel, memory_order_acquire))
 			return id;
 	}
 	id = atomic_fetch_add_explicit(&slot_high, 1, memory_order_acq_rel) + 1;
@@ -140,8 +140,7 @@ void weft_chan_slot_free(uint32_t id)
 	do {
 		weft_store_relaxed(&FREE_NEXT(c), (uint32_t)top);
 		next = (top & ~0xffffffffull) + (1ull << 32) + id;
-	} while (!atomic_compare_exchange_weak_explicit(&free_top, &top, next,
-							memory_order_acq_rel,
+	} while (!atomic_compare_exchange_weak_explicit(&free_top, &top, next, memory_order_acq_rel,
 							memory_order_relaxed));
 }
 
@@ -219,9 +218,8 @@ static void fd_set_entry(int fd, uint32_t e)
 	if (old)
 		entry_release(old); /* closed behind the hooks' back (a raw system call) */
 	max = weft_load_relaxed(&fd_max);
-	while (fd > max && !atomic_compare_exchange_weak_explicit(&fd_max, &max, fd,
-								  memory_order_relaxed,
-								  memory_order_relaxed))
+	while (fd > max && !atomic_compare_exchange_weak_explicit(
+				   &fd_max, &max, fd, memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -488,7 +486,8 @@ static void rec_consume(struct weft_chan_queue *q, uint64_t units, uint64_t self
 		while (left && idx != widx) {
 			struct weft_chan_rec *r = &q->rec[idx % WEFT_CHAN_RECS];
 			uint32_t seq = weft_load_acquire(&r->seq);
-			uint64_t len = weft_load_acquire(&r->len), span = weft_load_acquire(&r->span);
+			uint64_t len = weft_load_acquire(&r->len),
+				 span = weft_load_acquire(&r->span);
 			uint64_t take;
 
 			atomic_thread_fence(memory_order_acquire);
@@ -508,10 +507,9 @@ static void rec_consume(struct weft_chan_queue *q, uint64_t units, uint64_t self
 		}
 		if (off > UINT32_MAX)
 			off = UINT32_MAX;
-		if (atomic_compare_exchange_strong_explicit(&q->rpos, &pos,
-							    ((uint64_t)idx << 32) | off,
-							    memory_order_acq_rel,
-							    memory_order_acquire))
+		if (atomic_compare_exchange_strong_explicit(
+			    &q->rpos, &pos, ((uint64_t)idx << 32) | off, memory_order_acq_rel,
+			    memory_order_acquire))
 			return;
 	}
 }
@@ -558,7 +556,27 @@ static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
 /* Whether a read of a private channel would block: nothing is waiting, a writer remains. */
 static bool read_would_block(const struct weft_chan *c, const struct weft_chan_queue *q)
 {
-	return weft_load_acquire(&q->tx_units) == weft_load_relaxed(&q->rx_units);
+	/*
+	 * A write under way may have put its bytes in already (its reader can
+	 * even wake and read before the writer counts them): in-flight units
+	 * count as there. <= : a reader can count what it took before its
+	 * writer has.
+	 */
+	uint64_t there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
+
+	return (int64_t)(there - weft_load_relaxed(&q->rx_units)) <= 0;
+}
+
+/*
+ * Whether a read would find something (data, end of file, an error) now: a
+ * zero-timeout poll, made as the system call itself so that it is not seen
+ * as the program's poll.
+ */
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return syscall(SYS_poll, &p, 1, 0) != 0;
 }
 
 static void set_nonblock_hint(int fd, uint32_t e)
@@ -589,10 +607,14 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			if (r >= 0 || errno != EAGAIN) {
 				if (r >= 0 || errno != EOPNOTSUPP)
 					goto done;
+				/* A FIFO has no RWF_NOWAIT: ask poll from now on. */
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
+				wait = !readable_now(op->fd);
 			} else {
 				wait = true;
 			}
+		} else {
+			wait = !readable_now(op->fd);
 		}
 	}
 	if (wait) {
@@ -640,6 +662,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
 		memcpy(&planned, op->value, sizeof(planned));
 	rec = rec_append(q, t ? t->cur_span : 0, planned);
+	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    !weft_chan_shared(c)) {
 		uint64_t depth = weft_load_relaxed(&q->tx_units) - weft_load_relaxed(&q->rx_units);
@@ -661,6 +684,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
+	atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (wait) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w);

@@ -93,7 +93,8 @@ struct weft_chan_rec {
 
 struct weft_chan_queue {
 	/* Writers' line. */
-	_Atomic uint64_t tx_units; /* settled: what readers can have */
+	_Atomic uint64_t tx_units;    /* settled: what readers can have */
+	_Atomic uint64_t tx_inflight; /* units of writes under way: maybe there already */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t tx_msgs;
 	_Atomic uint32_t widx; /* records appended */
@@ -113,20 +114,20 @@ enum weft_chan_state {
 };
 
 struct weft_chan {
-	_Atomic uint32_t state; /* enum weft_chan_state */
-	uint32_t gen;           /* incremented at each reuse of the slot */
-	uint8_t kind;           /* enum weft_chan_kind */
-	bool semaphore;         /* an eventfd with EFD_SEMAPHORE */
-	uint32_t capacity;      /* a pipe's buffer, bytes; 0: unknown */
-	uint64_t seq;           /* creation order in the process */
-	uint64_t pc;            /* the creating function's call site */
+	_Atomic uint32_t state;  /* enum weft_chan_state */
+	uint32_t gen;            /* incremented at each reuse of the slot */
+	uint8_t kind;            /* enum weft_chan_kind */
+	bool semaphore;          /* an eventfd with EFD_SEMAPHORE */
+	uint32_t capacity;       /* a pipe's buffer, bytes; 0: unknown */
+	uint64_t seq;            /* creation order in the process */
+	uint64_t pc;             /* the creating function's call site */
 	_Atomic int32_t refs[2]; /* descriptors held on each end */
 	struct weft_chan_queue q[2];
 
 	/* The exporter's: kept here so that a forked child's exporter finds them. */
 	_Atomic uint32_t named; /* gen + 1 once `name` is set for this gen */
 	char name[64];
-	uint64_t seen[4]; /* tx bytes, tx msgs, rx bytes, rx msgs as last exported */
+	uint64_t seen[4];     /* tx bytes, tx msgs, rx bytes, rx msgs as last exported */
 	uint32_t closed_seen; /* gen + 1 once the exporter saw it closed */
 };
 

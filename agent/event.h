@@ -104,9 +104,9 @@ struct weft_ev_about {
 
 /* WAIT: a call that blocked. */
 struct weft_ev_wait {
-	uint64_t t1;                      /* monotonic ns: when it returned */
-	uint64_t object;                  /* what it waited on: an address, a pthread_t, fd */
-	uint64_t pc;                      /* the hooked function's caller */
+	uint64_t t1;     /* monotonic ns: when it returned */
+	uint64_t object; /* what it waited on: an address, a pthread_t, fd */
+	uint64_t pc;     /* the hooked function's caller */
 	union {
 		int32_t holder_tid; /* a lock: its owner when the wait began; 0: none */
 		uint32_t channel;   /* a channel wait (pipe.*, socket.*): its slot id */

@@ -47,8 +47,8 @@ typedef int (*weft_main_fn)(int, char **, char **);
 /* Fortified entry points (_FORTIFY_SOURCE programs call these); declared only under fortify. */
 ssize_t __read_chk(int fd, void *buf, size_t nbytes, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-		       __SOCKADDR_ARG addr, socklen_t *addr_len);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, __SOCKADDR_ARG addr,
+		       socklen_t *addr_len);
 int __open_2(const char *path, int oflag);
 int __open64_2(const char *path, int oflag);
 int __openat_2(int dirfd, const char *path, int oflag);

@@ -9,8 +9,8 @@
  * and weft.channel.messages; its depth is set on weft.channel.queue.depth —
  * from the queues' own counts for a private channel, from FIONREAD on one of
  * its descriptors for a shared one. A closed channel is exported once more,
- * then its slot is given back to the agent (one cycle later, so that every
- * event naming it has been drained).
+ * its depth gauge then disappears and its slot is given back to the agent
+ * (one cycle later, so that every event naming it has been drained).
  *
  * LINK events add links to the thread's last wait span while it is still in
  * the queue (a read's links past the two its WAIT carried; a read after a
@@ -50,8 +50,8 @@ static void channels_setup(void)
 	static const char *const io_keys[] = { "weft.channel.name", "network.io.direction" };
 	static const char *const name_key[] = { "weft.channel.name" };
 
-	ch.io = weft_metrics_sum("weft.channel.io", "Bytes moved through a channel.", "By", true,
-				 2, io_keys);
+	ch.io = weft_metrics_sum("weft.channel.io", "Bytes moved through a channel.", "By", true, 2,
+				 io_keys);
 	ch.messages = weft_metrics_sum("weft.channel.messages",
 				       "Calls that moved data through a channel.", "{message}",
 				       true, 2, io_keys);
@@ -127,7 +127,8 @@ static void name_new(uint32_t high)
 			return;
 		fn = weft_symbols_name((uintptr_t)first->pc);
 		snprintf(prefix, sizeof(prefix), "%s:%s",
-			 weft_chan_kind_name((enum weft_chan_kind)first->kind), fn ? fn : "unknown");
+			 weft_chan_kind_name((enum weft_chan_kind)first->kind),
+			 fn ? fn : "unknown");
 		n = prefix_next(prefix);
 		snprintf(first->name, sizeof(first->name), "%s#%u", prefix, n);
 		weft_store_release(&first->named, first->gen + 1);
@@ -217,7 +218,10 @@ static void channels_collect(void)
 		name = c->name;
 		export_counts(c);
 		if (st == WEFT_CHAN_CLOSED) {
-			if (c->closed_seen == c->gen + 1) {
+			/* At exit there is no later cycle: it goes now. */
+			if (c->closed_seen == c->gen + 1 ||
+			    weft_load_acquire(&weft_process.exiting)) {
+				weft_metrics_forget(ch.depth, &name);
 				weft_chan_slot_free(id);
 				continue;
 			}

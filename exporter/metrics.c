@@ -264,10 +264,52 @@ static void fill_point(const struct weft_instrument *inst, const struct series *
 	}
 }
 
+/* Series forgotten since the last collect: the last model may still point into them. */
+static struct series **forgotten;
+static size_t n_forgotten, cap_forgotten;
+
+static void series_free(struct series *s)
+{
+	for (size_t i = 0; i < s->n_attrs && !s->overflow; i++)
+		if (s->vals[i] && *s->vals[i])
+			weft_free((void *)s->vals[i]);
+	weft_free(s->buckets);
+	weft_free(s);
+}
+
+void weft_metrics_forget(struct weft_instrument *inst, const char *const *vals)
+{
+	uint64_t h;
+	struct series_key key = { inst, vals };
+	struct series **e;
+
+	if (!inst)
+		return;
+	h = hash_vals(inst, vals);
+	e = weft_hashmap_find(&inst->series, h, &key);
+	if (!e)
+		return;
+	if (n_forgotten == cap_forgotten) {
+		size_t cap = cap_forgotten ? cap_forgotten * 2 : 16;
+		struct series **p = weft_realloc(forgotten, cap * sizeof(*p));
+
+		if (!p)
+			return; /* kept: a stale point is better than a dangling one */
+		forgotten = p;
+		cap_forgotten = cap;
+	}
+	forgotten[n_forgotten++] = *e;
+	weft_hashmap_remove_entry(&inst->series, e);
+}
+
 size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_nano,
 			    uint64_t now_unix_nano)
 {
 	size_t total = 0, n_metrics = 0, k = 0;
+
+	for (size_t i = 0; i < n_forgotten; i++)
+		series_free(forgotten[i]);
+	n_forgotten = 0;
 
 	for (size_t i = 0; i < n_instruments; i++)
 		total += weft_hashmap_count(&instruments[i]->series) +
@@ -315,6 +357,8 @@ size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_
 
 void weft_metrics_reset(void)
 {
+	forgotten = NULL;
+	n_forgotten = cap_forgotten = 0;
 	n_instruments = 0;
 	out_metrics = NULL;
 	out_points = NULL;

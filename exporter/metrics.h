@@ -32,6 +32,13 @@ void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int
 void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value);
 
 /* A series' current value (sums and gauges), for reports and tests; 0 if absent. */
+/*
+ * Drops a series (a gauge of something that is gone): it is no longer
+ * exported. Its memory is freed at the next collect, after the model that
+ * may show it has been used.
+ */
+void weft_metrics_forget(struct weft_instrument *inst, const char *const *vals);
+
 int64_t weft_metrics_value(struct weft_instrument *inst, const char *const *vals);
 
 /*

@@ -12,8 +12,9 @@
  * the real close (after it, the number could already be another thread's new
  * descriptor), a duplicate joins it after the real call succeeded. Their
  * common path is one load and one compare (weft_fd_maybe_owned: is the number
- * at least the lowest owned one?), one table lookup, then the real call. close must stay async-signal-safe: the slow path only reads
- * the table and, while weft is changing it on another thread, yields.
+ * at least the lowest owned one?), one table lookup, then the real call. close must stay
+ * async-signal-safe: the slow path only reads the table and, while weft is changing it on another
+ * thread, yields.
  *
  * A symbol that cannot be resolved falls back to the system call itself (the
  * rows' fallbacks, agent/real.c): these are thin wrappers over one system

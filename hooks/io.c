@@ -162,7 +162,7 @@ static int opened(int fd, const char *path, int flags)
 
 /* The mode argument exists only with O_CREAT or O_TMPFILE. */
 #define OPEN_MODE(flags, last)                                                                     \
-	__extension__({                                                                                    \
+	__extension__({                                                                            \
 		mode_t m_ = 0;                                                                     \
 		if ((flags) & (O_CREAT | O_TMPFILE)) {                                             \
 			va_list ap_;                                                               \
@@ -243,8 +243,9 @@ struct xfer {
 };
 
 /* A transfer on a channel descriptor: weft_chan_io with the hook's own call. */
-static ssize_t chan_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
-			 struct xfer *x, size_t len, const void *pc)
+static ssize_t chan_xfer(int fd, uint32_t e, bool write,
+			 ssize_t (*call)(struct weft_chan_op *, bool), struct xfer *x, size_t len,
+			 const void *pc)
 {
 	struct weft_chan_op op = {
 		.fd = fd,
@@ -289,16 +290,16 @@ static ssize_t call_read_chk(struct weft_chan_op *op, bool nowait)
 	struct xfer *x = op->args;
 	struct iovec iov = { x->buf, x->n };
 
-	return nowait ? read_nowait(op->fd, &iov, 1) :
-			WEFT_REAL(__read_chk)(op->fd, x->buf, x->n, x->buflen);
+	return nowait ? read_nowait(op->fd, &iov, 1)
+		      : WEFT_REAL(__read_chk)(op->fd, x->buf, x->n, x->buflen);
 }
 
 static ssize_t call_readv(struct weft_chan_op *op, bool nowait)
 {
 	struct xfer *x = op->args;
 
-	return nowait ? read_nowait(op->fd, x->iov, x->iovcnt) :
-			WEFT_REAL(readv)(op->fd, x->iov, x->iovcnt);
+	return nowait ? read_nowait(op->fd, x->iov, x->iovcnt)
+		      : WEFT_REAL(readv)(op->fd, x->iov, x->iovcnt);
 }
 
 static ssize_t call_write(struct weft_chan_op *op, bool nowait)

@@ -524,13 +524,26 @@ CREATOR void make_xpipe(void)
 	printf("fd pipe %d %d\n", fds[0], fds[1]);
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 static void run_xproc(void)
 {
 	char buf[XN + 100];
 	struct pollfd pfd;
 	int status;
 	pid_t child;
+	pthread_t th;
 
+	/*
+	 * weft's exporter thread starts with the program's second thread (a
+	 * single-threaded program exports at exit only): one thread, so that
+	 * the depth is sampled while the child's bytes wait.
+	 */
+	if (pthread_create(&th, NULL, nothing, NULL) != 0 || pthread_join(th, NULL) != 0)
+		fail("pthread_create");
 	not_channels();
 	make_xpipe();
 	child = fork();
