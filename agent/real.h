@@ -30,8 +30,11 @@
 #define WEFT_AGENT_REAL_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <time.h>

@@ -71,6 +71,13 @@
 	X(close_range, ERRNO, NULL, weft_sys_close_range)                                          \
 	X(closefrom, NORETURN, NULL, weft_sys_closefrom)                                           \
 	X(dup2, ERRNO, NULL, weft_sys_dup2)                                                        \
-	X(dup3, ERRNO, NULL, weft_sys_dup3)
+	X(dup3, ERRNO, NULL, weft_sys_dup3)                                                        \
+	X(poll, ERRNO, NULL, NULL)                                                                 \
+	X(ppoll, ERRNO, NULL, NULL)                                                                \
+	X(select, ERRNO, NULL, NULL)                                                               \
+	X(pselect, ERRNO, NULL, NULL)                                                              \
+	X(epoll_wait, ERRNO, NULL, NULL)                                                           \
+	X(epoll_pwait, ERRNO, NULL, NULL)                                                          \
+	X(epoll_pwait2, ERRNO, NULL, NULL)
 
 #endif
