@@ -56,6 +56,7 @@ static int contract(void)
 	check_cond();
 	check_sem();
 	check_barrier();
+	check_poll();
 	return 0;
 }
 

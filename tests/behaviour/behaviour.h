@@ -11,6 +11,7 @@
  *     behaviour-signal.c  signals delivered during joins, and to sigwait()
  *     behaviour-sync-lock.c  every mutex type, spin locks, read-write locks
  *     behaviour-sync-wait.c  condition variables, semaphores, barriers
+ *     behaviour-poll.c    poll, ppoll, select, pselect and the epoll waits
  *
  * behaviour.c runs them in order (the "contract" mode) and holds the exit
  * paths. See there for what is printed and why it must be deterministic.
@@ -122,5 +123,8 @@ void check_rwlock(void);
 void check_cond(void);
 void check_sem(void);
 void check_barrier(void);
+
+/* behaviour-poll.c */
+void check_poll(void);
 
 #endif
