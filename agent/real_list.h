@@ -74,6 +74,8 @@
 	X(dup3, ERRNO, NULL, weft_sys_dup3)                                                        \
 	X(poll, ERRNO, NULL, NULL)                                                                 \
 	X(ppoll, ERRNO, NULL, NULL)                                                                \
+	X(__poll_chk, ERRNO, NULL, NULL)                                                           \
+	X(__ppoll_chk, ERRNO, NULL, NULL)                                                          \
 	X(select, ERRNO, NULL, NULL)                                                               \
 	X(pselect, ERRNO, NULL, NULL)                                                              \
 	X(epoll_wait, ERRNO, NULL, NULL)                                                           \

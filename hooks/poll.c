@@ -1,6 +1,7 @@
 /*
  * Readiness waits: poll, ppoll, select, pselect, epoll_wait, epoll_pwait and
- * epoll_pwait2, as waits of kind `poll`.
+ * epoll_pwait2 (and __poll_chk, __ppoll_chk: poll and ppoll in a program
+ * built with _FORTIFY_SOURCE), as waits of kind `poll`.
  *
  * Only a call that would block is timed and recorded. A call with a zero
  * timeout passes straight through. Any other call is first tried: the real
@@ -150,6 +151,27 @@ WEFT_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	POLL_WAIT(self, nfds ? fds[0].fd : 0, real(fds, nfds, timeout));
 }
 
+/*
+ * __poll_chk: poll in a program built with _FORTIFY_SOURCE, given the size of
+ * the array as the compiler knows it; aborts the program (__chk_fail) when
+ * nfds entries do not fit, else is poll. weft leaves that check to the real
+ * function (each call below is the real __poll_chk) and otherwise does what
+ * it does for poll.
+ */
+WEFT_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
+{
+	WEFT_REAL_OR_FAIL(__poll_chk);
+	struct weft_thread *self;
+	int rc;
+
+	if (timeout == 0 || fdslen / sizeof(*fds) < nfds ||
+	    !(self = weft_hook_thread(WEFT_HOOK_POLL)))
+		return real(fds, nfds, timeout, fdslen);
+	if ((rc = real(fds, nfds, 0, fdslen)) != 0)
+		return rc;
+	POLL_WAIT(self, nfds ? fds[0].fd : 0, real(fds, nfds, timeout, fdslen));
+}
+
 /* Whether a timespec is one the kernel accepts as a timeout (else EINVAL). */
 static bool ts_valid(const struct timespec *ts)
 {
@@ -184,6 +206,23 @@ WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tm
 	if ((rc = real(fds, nfds, &zero, sigmask)) != 0)
 		return rc;
 	POLL_WAIT(self, nfds ? fds[0].fd : 0, real(fds, nfds, tmo, sigmask));
+}
+
+/* __ppoll_chk: ppoll in a fortified program (see __poll_chk). */
+WEFT_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
+			    const sigset_t *sigmask, size_t fdslen)
+{
+	WEFT_REAL_OR_FAIL(__ppoll_chk);
+	static const struct timespec zero;
+	struct weft_thread *self;
+	int rc;
+
+	if ((tmo && (!ts_valid(tmo) || ts_zero(tmo))) || fdslen / sizeof(*fds) < nfds ||
+	    !(self = weft_hook_thread(WEFT_HOOK_POLL)))
+		return real(fds, nfds, tmo, sigmask, fdslen);
+	if ((rc = real(fds, nfds, &zero, sigmask, fdslen)) != 0)
+		return rc;
+	POLL_WAIT(self, nfds ? fds[0].fd : 0, real(fds, nfds, tmo, sigmask, fdslen));
 }
 
 /* ---------------------------------------------------------------- select */

@@ -23,6 +23,9 @@
  *              alone: `park_window START END` (realtime ns) brackets the
  *              part of it in which it is the only thread blocked in a poll.
  *
+ * Built twice: plainly, and with _FORTIFY_SOURCE (pollplay-fortify), where
+ * poll and ppoll are __poll_chk and __ppoll_chk.
+ *
  * It prints `tid <role> <tid>`, `fd <role> <fd>` (the descriptor each wait is
  * on: weft.object), `count B <n>`, then `done`.
  */
@@ -46,6 +49,13 @@
 #define B 3
 
 #define NOINLINE __attribute__((noinline))
+
+/*
+ * The number of entries of every poll and ppoll call: not a constant, so that
+ * built with _FORTIFY_SOURCE (pollplay-fortify) the calls go through
+ * __poll_chk and __ppoll_chk, which check it against the array's size.
+ */
+static volatile nfds_t one = 1;
 
 static void sleep_ms(long ms)
 {
@@ -126,10 +136,10 @@ static NOINLINE void *wait_poll(void *arg)
 	announce(w, p.fd);
 	for (int i = 1; i <= B; i++) {
 		atomic_store(&w->phase, i);
-		expect(poll(&p, 1, i == 1 ? -1 : 10000), 1, "poll");
+		expect(poll(&p, one, i == 1 ? -1 : 10000), 1, "poll");
 		consumed(w);
 	}
-	expect(poll(&p, 1, 30), 0, "poll timing out");
+	expect(poll(&p, one, 30), 0, "poll timing out");
 	return NULL;
 }
 
@@ -144,10 +154,10 @@ static NOINLINE void *wait_ppoll(void *arg)
 	announce(w, p.fd);
 	for (int i = 1; i <= B; i++) {
 		atomic_store(&w->phase, i);
-		expect(ppoll(&p, 1, i == 1 ? NULL : &ts, i == 3 ? &none : NULL), 1, "ppoll");
+		expect(ppoll(&p, one, i == 1 ? NULL : &ts, i == 3 ? &none : NULL), 1, "ppoll");
 		consumed(w);
 	}
-	expect(ppoll(&p, 1, &short_ts, NULL), 0, "ppoll timing out");
+	expect(ppoll(&p, one, &short_ts, NULL), 0, "ppoll timing out");
 	return NULL;
 }
 
@@ -311,8 +321,8 @@ static NOINLINE void ready_calls(void)
 	epfd = make_epoll(p[0]);
 	/* Nothing to read: a zero timeout returns 0 at once. */
 	pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	expect(poll(&pf, 1, 0), 0, "poll, zero timeout");
-	expect(ppoll(&pf, 1, &zero, NULL), 0, "ppoll, zero timeout");
+	expect(poll(&pf, one, 0), 0, "poll, zero timeout");
+	expect(ppoll(&pf, one, &zero, NULL), 0, "ppoll, zero timeout");
 	FD_ZERO(&r);
 	FD_SET(p[0], &r);
 	tv = (struct timeval){ 0, 0 };
@@ -325,10 +335,10 @@ static NOINLINE void ready_calls(void)
 	/* A byte to read: every call, with a long or no timeout, returns 1 at once. */
 	if (write(p[1], "x", 1) != 1)
 		fail("write");
-	expect(poll(&pf, 1, 5000), 1, "poll, ready");
-	expect(poll(&pf, 1, -1), 1, "poll, ready, no timeout");
-	expect(ppoll(&pf, 1, &ts, NULL), 1, "ppoll, ready");
-	expect(ppoll(&pf, 1, NULL, NULL), 1, "ppoll, ready, no timeout");
+	expect(poll(&pf, one, 5000), 1, "poll, ready");
+	expect(poll(&pf, one, -1), 1, "poll, ready, no timeout");
+	expect(ppoll(&pf, one, &ts, NULL), 1, "ppoll, ready");
+	expect(ppoll(&pf, one, NULL, NULL), 1, "ppoll, ready, no timeout");
 	FD_SET(p[0], &r);
 	tv = (struct timeval){ 5, 0 };
 	expect(select(p[0] + 1, &r, NULL, NULL, &tv), 1, "select, ready");
