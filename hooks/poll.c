@@ -88,7 +88,7 @@
  * asking the kernel on every call. The pages are 4 KiB steps, the smallest
  * page Linux has; a larger page is asked about more than once, never wrongly.
  */
-#define POLL_PAGE    4096UL
+#define POLL_PAGE     4096UL
 #define POLL_REMEMBER 4
 
 static __thread uintptr_t readable_pages[POLL_REMEMBER] __attribute__((tls_model("initial-exec")));
@@ -200,8 +200,7 @@ WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tm
 	int rc;
 
 	/* glibc copies *tmo before the system call: reading it is what it does. */
-	if ((tmo && (!ts_valid(tmo) || ts_zero(tmo))) ||
-	    !(self = weft_hook_thread(WEFT_HOOK_POLL)))
+	if ((tmo && (!ts_valid(tmo) || ts_zero(tmo))) || !(self = weft_hook_thread(WEFT_HOOK_POLL)))
 		return real(fds, nfds, tmo, sigmask);
 	if ((rc = real(fds, nfds, &zero, sigmask)) != 0)
 		return rc;

@@ -140,8 +140,9 @@ static int pobserve(const char *what, int rc)
 /* Whether thread `tid` sleeps in a poll-family system call right now. */
 static int asleep_in_poll(pid_t tid)
 {
-	static const long calls[] = { SYS_poll,       SYS_ppoll,      SYS_select,      SYS_pselect6,
-				      SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2 };
+	static const long calls[] = { SYS_poll,        SYS_ppoll,      SYS_select,
+				      SYS_pselect6,    SYS_epoll_wait, SYS_epoll_pwait,
+				      SYS_epoll_pwait2 };
 	char path[64], buf[256];
 	long nr = -1;
 	FILE *f;
@@ -200,13 +201,15 @@ static void check_results(void)
 		put(&c);
 		snprintf(what, sizeof(what), "%s: ready, zero timeout", pfn_name[f]);
 		rc = POBSERVE(what, pcall(f, &c, 0, NULL));
-		fact("  revents / in set / event", f <= P_PPOLL ? c.revents
-						   : f <= P_PSELECT ? c.in_set : c.event_fd);
+		fact("  revents / in set / event", f <= P_PPOLL     ? c.revents
+						   : f <= P_PSELECT ? c.in_set
+								    : c.event_fd);
 		t0 = now_ns(CLOCK_MONOTONIC);
 		snprintf(what, sizeof(what), "%s: ready, 5 s", pfn_name[f]);
 		rc = POBSERVE(what, pcall(f, &c, 5000, NULL));
-		fact("  revents / in set / event", f <= P_PPOLL ? c.revents
-						   : f <= P_PSELECT ? c.in_set : c.event_fd);
+		fact("  revents / in set / event", f <= P_PPOLL     ? c.revents
+						   : f <= P_PSELECT ? c.in_set
+								    : c.event_fd);
 		snprintf(what, sizeof(what), "%s: ready, no timeout", pfn_name[f]);
 		rc = POBSERVE(what, pcall(f, &c, -1, NULL));
 		fact("  at once", now_ns(CLOCK_MONOTONIC) - t0 < 1000 * MS);
@@ -217,8 +220,9 @@ static void check_results(void)
 		c.wr = -1;
 		snprintf(what, sizeof(what), "%s: writer gone, 5 s", pfn_name[f]);
 		POBSERVE(what, pcall(f, &c, 5000, NULL));
-		fact("  revents / in set / event", f <= P_PPOLL ? c.revents
-						   : f <= P_PSELECT ? c.in_set : c.event_fd);
+		fact("  revents / in set / event", f <= P_PPOLL     ? c.revents
+						   : f <= P_PSELECT ? c.in_set
+								    : c.event_fd);
 		chan_close(&c);
 	}
 }
@@ -259,7 +263,7 @@ static void check_wakeups(void)
 			snprintf(what, sizeof(what), "%s: woken by a write (%s)", pfn_name[f],
 				 inf ? "no timeout" : "5 s");
 			POBSERVE(what, pcall(f, &c, inf ? -1 : 5000, NULL));
-			fact("  revents / in set / event", f <= P_PPOLL ? c.revents
+			fact("  revents / in set / event", f <= P_PPOLL     ? c.revents
 							   : f <= P_PSELECT ? c.in_set
 									    : c.event_fd);
 			pthread_join(th, NULL);
@@ -373,8 +377,7 @@ static void check_select_details(void)
 	tv = (struct timeval){ 0, -1 };
 	POBSERVE("select: negative microseconds", select(c.rd + 1, &r, NULL, NULL, &tv));
 	tv = (struct timeval){ 1, 0 };
-	POBSERVE("select: bad set pointer", select(c.rd + 1, bad_ptr(), NULL, NULL,
-						   &tv));
+	POBSERVE("select: bad set pointer", select(c.rd + 1, bad_ptr(), NULL, NULL, &tv));
 	POBSERVE("select: unmapped set, no timeout", select(c.rd + 1, NULL, none, NULL, NULL));
 	POBSERVE("select: nothing, 50 ms",
 		 select(0, NULL, NULL, NULL, &(struct timeval){ 0, 50000 }));
@@ -417,8 +420,7 @@ static void check_epoll_details(void)
 	POBSERVE("epoll_wait: then ready, 1 s", epoll_wait(c.ep, ev, 2, 1000));
 	take(&c);
 	POBSERVE("epoll_pwait: bad sigmask", epoll_pwait(c.ep, ev, 2, 1000, badmask));
-	POBSERVE("epoll_pwait2: bad timeout pointer",
-		 epoll_pwait2(c.ep, ev, 2, bad_ptr(), NULL));
+	POBSERVE("epoll_pwait2: bad timeout pointer", epoll_pwait2(c.ep, ev, 2, bad_ptr(), NULL));
 	put(&c);
 	POBSERVE("epoll_pwait2: ready, bad timeout pointer",
 		 epoll_pwait2(c.ep, ev, 2, bad_ptr(), NULL));
@@ -480,7 +482,8 @@ static void check_poll_signals(void)
 
 				chan_open(&c, EPOLLIN);
 				handled = 0;
-				l = (struct later){ .tid = tid_self(), .sig = SIGUSR1,
+				l = (struct later){ .tid = tid_self(),
+						    .sig = SIGUSR1,
 						    .target = pthread_self() };
 				must(pthread_create(&th, NULL, act_when_asleep, &l), "create");
 				snprintf(what, sizeof(what), "%s interrupted (%s, %s)", pfn_name[f],

@@ -264,8 +264,8 @@ static NOINLINE void *wait_epoll_pwait2(void *arg)
 /* Whether thread `tid` sleeps in a poll-family system call. */
 static int asleep_in_poll(pid_t tid)
 {
-	static const long calls[] = { SYS_poll,       SYS_ppoll,       SYS_select,
-				      SYS_pselect6,   SYS_epoll_wait,  SYS_epoll_pwait,
+	static const long calls[] = { SYS_poll,        SYS_ppoll,      SYS_select,
+				      SYS_pselect6,    SYS_epoll_wait, SYS_epoll_pwait,
 				      SYS_epoll_pwait2 };
 	char path[64], buf[256];
 	long nr = -1;
@@ -371,12 +371,12 @@ static NOINLINE void *epoll_parked(void *arg)
 
 int main(void)
 {
-	static void *(*const fns[])(void *) = { wait_poll,       wait_ppoll,       wait_select,
-						wait_pselect,    wait_epoll_wait,  wait_epoll_pwait,
+	static void *(*const fns[])(void *) = { wait_poll,        wait_ppoll,      wait_select,
+						wait_pselect,     wait_epoll_wait, wait_epoll_pwait,
 						wait_epoll_pwait2 };
-	static const char *const roles[] = { "wait_poll",       "wait_ppoll",
-					     "wait_select",     "wait_pselect",
-					     "wait_epoll_wait", "wait_epoll_pwait",
+	static const char *const roles[] = { "wait_poll",        "wait_ppoll",
+					     "wait_select",      "wait_pselect",
+					     "wait_epoll_wait",  "wait_epoll_pwait",
 					     "wait_epoll_pwait2" };
 	struct waiter ws[7];
 	pthread_t th[7], parked;
