@@ -5,11 +5,12 @@
  * finds them), timeouts zero, short, negative or absent, select's update of
  * its timeval, edge-triggered and one-shot events, EINTR from a handler with
  * and without SA_RESTART (Linux restarts none of these), the atomic signal
- * mask of ppoll, pselect, epoll_pwait and epoll_pwait2, and cancellation.
+ * mask of ppoll, pselect, epoll_pwait and epoll_pwait2, and cancellation
+ * (those three in behaviour-poll-signal.c).
  *
- * A thread is interrupted or cancelled only once the kernel shows it asleep
- * in a poll-family system call (asleep_in_poll), so that the signal reaches
- * the blocking call, never weft's zero-timeout try before it.
+ * A byte is written, and a thread interrupted or cancelled, only once the
+ * kernel shows it asleep in a poll-family system call (asleep_in_poll), so
+ * that it reaches the blocking call, never weft's zero-timeout try before it.
  */
 #include <poll.h>
 #include <signal.h>
@@ -24,23 +25,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "behaviour.h"
+#include "behaviour-poll.h"
 
-/* The seven functions, called alike: on a pipe's read end (or its epoll). */
-enum pfn { P_POLL, P_PPOLL, P_SELECT, P_PSELECT, P_EPOLL_WAIT, P_EPOLL_PWAIT, P_EPOLL_PWAIT2, P_N };
+const char *const pfn_name[P_N] = { "poll",       "ppoll",       "select",      "pselect",
+				    "epoll_wait", "epoll_pwait", "epoll_pwait2" };
 
-static const char *const pfn_name[P_N] = { "poll",       "ppoll",       "select",      "pselect",
-					   "epoll_wait", "epoll_pwait", "epoll_pwait2" };
-
-/* A pipe, an epoll instance watching its read end, and what the last call saw. */
-struct chan {
-	int rd, wr, ep;
-	int revents;  /* poll, ppoll: revents of the one entry */
-	int in_set;   /* select, pselect: whether rd is still in the set */
-	int event_fd; /* epoll: data.fd of the first event */
-};
-
-static void chan_open(struct chan *c, uint32_t events)
+void chan_open(struct chan *c, uint32_t events)
 {
 	int p[2];
 	struct epoll_event ev = { .events = events };
@@ -54,27 +44,26 @@ static void chan_open(struct chan *c, uint32_t events)
 	must(epoll_ctl(c->ep, EPOLL_CTL_ADD, c->rd, &ev), "epoll_ctl");
 }
 
-static void chan_close(struct chan *c)
+void chan_close(struct chan *c)
 {
 	close(c->ep);
 	close(c->rd);
 	close(c->wr);
 }
 
-static void put(struct chan *c)
+void put(struct chan *c)
 {
 	must(write(c->wr, "x", 1) == 1 ? 0 : errno, "write");
 }
 
-static void take(struct chan *c)
+void take(struct chan *c)
 {
 	char b;
 
 	must(read(c->rd, &b, 1) == 1 ? 0 : errno, "read");
 }
 
-/* Calls `f` on c with a timeout in ms (negative: none) and `mask` (NULL: none). */
-static int pcall(enum pfn f, struct chan *c, long ms, const sigset_t *mask)
+int pcall(enum pfn f, struct chan *c, long ms, const sigset_t *mask)
 {
 	struct pollfd p = { .fd = c->rd, .events = POLLIN };
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -126,16 +115,13 @@ static const char *errname(int e)
 	}
 }
 
-/* One line: what, the result, errno by name. */
-static int pobserve(const char *what, int rc)
+int pobserve(const char *what, int rc)
 {
 	int e = errno;
 
 	printf("%-52s rc=%d errno=%s\n", what, rc, errname(e));
 	return rc;
 }
-
-#define POBSERVE(what, expr) (errno = SENTINEL, pobserve((what), (expr)))
 
 /* Whether thread `tid` sleeps in a poll-family system call right now. */
 static int asleep_in_poll(pid_t tid)
@@ -159,7 +145,7 @@ static int asleep_in_poll(pid_t tid)
 	return 0;
 }
 
-static void wait_asleep(pid_t tid)
+void wait_asleep(pid_t tid)
 {
 	for (int i = 0; i < 20000; i++) {
 		if (asleep_in_poll(tid))
@@ -177,6 +163,18 @@ static void *bad_ptr(void)
 	static void *volatile p = (void *)(uintptr_t)1;
 
 	return p;
+}
+
+void *act_when_asleep(void *arg)
+{
+	struct later *l = arg;
+
+	wait_asleep(l->tid);
+	if (l->sig)
+		pthread_kill(l->target, l->sig);
+	else
+		put(l->c);
+	return NULL;
 }
 
 /* ------------------------------------------------------------- results */
@@ -225,26 +223,6 @@ static void check_results(void)
 								    : c.event_fd);
 		chan_close(&c);
 	}
-}
-
-/* A byte written by another thread while the caller is blocked. */
-struct later {
-	struct chan *c;
-	pid_t tid;
-	int sig; /* 0: write a byte; else send this signal */
-	pthread_t target;
-};
-
-static void *act_when_asleep(void *arg)
-{
-	struct later *l = arg;
-
-	wait_asleep(l->tid);
-	if (l->sig)
-		pthread_kill(l->target, l->sig);
-	else
-		put(l->c);
-	return NULL;
 }
 
 static void check_wakeups(void)
@@ -442,198 +420,6 @@ static void check_epoll_details(void)
 		chan_close(&c);
 	}
 	munmap(none, 4096);
-}
-
-/* ---------------------------------------------------------------- signals */
-
-static volatile sig_atomic_t handled;
-
-static void on_usr1(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	handled++;
-	errno = saved;
-}
-
-static void check_poll_signals(void)
-{
-	static const int flags[] = { SA_RESTART, 0 };
-	char what[96];
-
-	for (unsigned i = 0; i < 2; i++) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;
-		sa.sa_flags = flags[i];
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR1, &sa, NULL);
-		for (int f = 0; f < P_N; f++) {
-			for (int inf = 0; inf < 2; inf++) {
-				struct chan c;
-				struct later l;
-				pthread_t th;
-				long long t0;
-				struct timeval tv = { 5, 0 };
-				fd_set r;
-				int rc;
-
-				chan_open(&c, EPOLLIN);
-				handled = 0;
-				l = (struct later){ .tid = tid_self(),
-						    .sig = SIGUSR1,
-						    .target = pthread_self() };
-				must(pthread_create(&th, NULL, act_when_asleep, &l), "create");
-				snprintf(what, sizeof(what), "%s interrupted (%s, %s)", pfn_name[f],
-					 flags[i] ? "SA_RESTART" : "no SA_RESTART",
-					 inf ? "no timeout" : "5 s");
-				t0 = now_ns(CLOCK_MONOTONIC);
-				if (f == P_SELECT && !inf) {
-					/* select: the time left, after an interruption. */
-					FD_ZERO(&r);
-					FD_SET(c.rd, &r);
-					errno = SENTINEL;
-					rc = pobserve(what, select(c.rd + 1, &r, NULL, NULL, &tv));
-					fact("  timeval: time left, below 5 s",
-					     tv.tv_sec < 5 && (tv.tv_sec > 0 || tv.tv_usec > 0));
-					fact("  set untouched", FD_ISSET(c.rd, &r));
-				} else {
-					rc = POBSERVE(what, pcall(f, &c, inf ? -1 : 5000, NULL));
-				}
-				(void)rc;
-				fact("  returned early", now_ns(CLOCK_MONOTONIC) - t0 < 4000 * MS);
-				fact("  handler ran", handled);
-				pthread_join(th, NULL);
-				chan_close(&c);
-			}
-		}
-	}
-	signal(SIGUSR1, SIG_DFL);
-}
-
-/*
- * The mask of ppoll, pselect, epoll_pwait and epoll_pwait2, in force for the
- * call alone: a signal blocked outside and pending is delivered inside, at
- * once (EINTR); one the mask keeps blocked stays pending through a call that
- * finds a descriptor ready, and through one that times out.
- */
-static void check_poll_sigmask(void)
-{
-	static const enum pfn masked[] = { P_PPOLL, P_PSELECT, P_EPOLL_PWAIT, P_EPOLL_PWAIT2 };
-	struct sigaction sa;
-	sigset_t usr1, old, open_mask, pending;
-	char what[96];
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &usr1, &old);
-	open_mask = old;
-	sigdelset(&open_mask, SIGUSR1);
-	for (unsigned i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
-		enum pfn f = masked[i];
-		struct chan c;
-		struct later l;
-		pthread_t th;
-		long long t0;
-
-		chan_open(&c, EPOLLIN);
-		handled = 0;
-		pthread_kill(pthread_self(), SIGUSR1);
-		t0 = now_ns(CLOCK_MONOTONIC);
-		snprintf(what, sizeof(what), "%s: pending signal, mask opens it", pfn_name[f]);
-		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
-		fact("  at once", now_ns(CLOCK_MONOTONIC) - t0 < 1000 * MS);
-		fact("  handler ran", handled);
-
-		handled = 0;
-		pthread_kill(pthread_self(), SIGUSR1);
-		put(&c);
-		snprintf(what, sizeof(what), "%s: pending signal kept blocked, ready", pfn_name[f]);
-		POBSERVE(what, pcall(f, &c, 5000, &usr1));
-		take(&c);
-		snprintf(what, sizeof(what), "%s: pending signal kept blocked, 50 ms", pfn_name[f]);
-		POBSERVE(what, pcall(f, &c, 50, &usr1));
-		sigpending(&pending);
-		fact("  still pending", sigismember(&pending, SIGUSR1));
-		fact("  handler ran", handled);
-		snprintf(what, sizeof(what), "%s: then a mask that opens it", pfn_name[f]);
-		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
-		fact("  handler ran", handled);
-
-		/* Sent while the call sleeps: the mask opens it there. */
-		handled = 0;
-		l = (struct later){ .tid = tid_self(), .sig = SIGUSR1, .target = pthread_self() };
-		must(pthread_create(&th, NULL, act_when_asleep, &l), "create");
-		snprintf(what, sizeof(what), "%s: signal while asleep, mask opens it", pfn_name[f]);
-		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
-		fact("  handler ran", handled);
-		pthread_join(th, NULL);
-		sigpending(&pending);
-		fact("  nothing pending after", sigismember(&pending, SIGUSR1));
-		chan_close(&c);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	signal(SIGUSR1, SIG_DFL);
-}
-
-/* ---------------------------------------------------------- cancellation */
-
-struct cancelled {
-	enum pfn f;
-	struct chan *c;
-	pid_t tid;
-	sem_t started;
-};
-
-static void cleanup_note(void *arg)
-{
-	*(int *)arg = 1;
-}
-
-static int cleaned;
-
-static void *blocks_forever(void *arg)
-{
-	struct cancelled *k = arg;
-
-	k->tid = tid_self();
-	pthread_cleanup_push(cleanup_note, &cleaned);
-	sem_post(&k->started);
-	pcall(k->f, k->c, -1, NULL);
-	pthread_cleanup_pop(0);
-	return NULL;
-}
-
-static void check_poll_cancel(void)
-{
-	char what[80];
-
-	for (int f = 0; f < P_N; f++) {
-		struct chan c;
-		struct cancelled k = { .f = f, .c = &c };
-		pthread_t th;
-		void *ret = NULL;
-
-		chan_open(&c, EPOLLIN);
-		sem_init(&k.started, 0, 0);
-		cleaned = 0;
-		must(pthread_create(&th, NULL, blocks_forever, &k), "create");
-		sem_wait_all(&k.started);
-		wait_asleep(k.tid);
-		pthread_cancel(th);
-		pthread_join(th, &ret);
-		snprintf(what, sizeof(what), "%s: cancelled while blocked", pfn_name[f]);
-		fact(what, ret == PTHREAD_CANCELED);
-		fact("  cleanup handler ran", cleaned);
-		sem_destroy(&k.started);
-		chan_close(&c);
-	}
 }
 
 void check_poll(void)
