@@ -30,8 +30,11 @@
 #define WEFT_AGENT_REAL_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <time.h>
@@ -57,6 +60,14 @@ int __openat64_2(int dirfd, const char *path, int oflag);
 /* glibc's entry from _start; no public header declares it. */
 int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
 		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+
+/*
+ * What poll and ppoll become in a program built with _FORTIFY_SOURCE when the
+ * array's size is known; declared by glibc's headers only in such a build.
+ */
+int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+		const sigset_t *sigmask, size_t fdslen);
 
 #include "agent/real_list.h"
 

@@ -104,6 +104,16 @@
 	X(sendto, ERRNO, NULL, NULL)                                                               \
 	X(__recv_chk, ERRNO, NULL, NULL)                                                           \
 	X(__recvfrom_chk, ERRNO, NULL, NULL)                                                       \
-	X(splice, ERRNO, NULL, NULL)
+	X(splice, ERRNO, NULL, NULL)                                                               \
+	/* Readiness waits (hooks/poll.c). */                                                      \
+	X(poll, ERRNO, NULL, NULL)                                                                 \
+	X(ppoll, ERRNO, NULL, NULL)                                                                \
+	X(__poll_chk, ERRNO, NULL, NULL)                                                           \
+	X(__ppoll_chk, ERRNO, NULL, NULL)                                                          \
+	X(select, ERRNO, NULL, NULL)                                                               \
+	X(pselect, ERRNO, NULL, NULL)                                                              \
+	X(epoll_wait, ERRNO, NULL, NULL)                                                           \
+	X(epoll_pwait, ERRNO, NULL, NULL)                                                          \
+	X(epoll_pwait2, ERRNO, NULL, NULL)
 
 #endif

@@ -8,6 +8,7 @@
  * gauge counts the threads blocked at collection time, from the state each
  * thread publishes while it blocks.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 
 static const enum weft_wait_kind implemented_kinds[] = {
 	WEFT_WAIT_MUTEX,     WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
 	WEFT_WAIT_COND,      WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
-	WEFT_WAIT_PIPE_READ, WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,
+	WEFT_WAIT_PIPE_READ, WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,  WEFT_WAIT_POLL,
 };
 
 /* A wait on a channel: its event names the channel, and its object is a descriptor. */
@@ -36,12 +37,6 @@ static bool channel_wait(enum weft_wait_kind kind)
 {
 	return kind == WEFT_WAIT_PIPE_READ || kind == WEFT_WAIT_PIPE_WRITE ||
 	       kind == WEFT_WAIT_SOCKET_RECV || kind == WEFT_WAIT_SOCKET_SEND;
-}
-
-/* Waits whose object is a descriptor number, shown as `fd:N`. */
-static bool fd_wait(enum weft_wait_kind kind)
-{
-	return channel_wait(kind) || kind == WEFT_WAIT_POLL;
 }
 
 static struct {
@@ -58,6 +53,23 @@ static void waits_setup(void)
 	wt.duration = weft_metrics_histogram(
 		"weft.wait.duration", "Time blocked in calls that blocked.", "s", 2, wait_keys,
 		wait_bounds, sizeof(wait_bounds) / sizeof(wait_bounds[0]));
+}
+
+/* Kinds whose object is a descriptor (weft.object `fd:N`), not an address. */
+static bool object_is_fd(enum weft_wait_kind kind)
+{
+	switch (kind) {
+	case WEFT_WAIT_POLL:
+	case WEFT_WAIT_PIPE_READ:
+	case WEFT_WAIT_PIPE_WRITE:
+	case WEFT_WAIT_SOCKET_RECV:
+	case WEFT_WAIT_SOCKET_SEND:
+	case WEFT_WAIT_CONNECT:
+	case WEFT_WAIT_ACCEPT:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* A join's span links to the joined thread's: what it waited for. */
@@ -123,8 +135,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	weft_qspan_attr_str(q, "weft.wait.kind", kind);
 	if (fn)
 		weft_qspan_attr_str(q, "code.function.name", fn);
-	if (fd_wait(k))
-		snprintf(q->object, sizeof(q->object), "fd:%lld", (long long)ev->u.wait.object);
+	if (object_is_fd(k))
+		snprintf(q->object, sizeof(q->object), "fd:%d", (int)ev->u.wait.object);
 	else
 		snprintf(q->object, sizeof(q->object), "0x%llx",
 			 (unsigned long long)ev->u.wait.object);

@@ -57,6 +57,7 @@ static int contract(void)
 	check_sem();
 	check_barrier();
 	check_io();
+	check_poll();
 	return 0;
 }
 

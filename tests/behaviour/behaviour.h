@@ -12,6 +12,7 @@
  *     behaviour-sync-lock.c  every mutex type, spin locks, read-write locks
  *     behaviour-sync-wait.c  condition variables, semaphores, barriers
  *     behaviour-io.c      pipes, eventfds, socketpairs: I/O, signals, descriptors
+ *     behaviour-poll.c    poll, ppoll, select, pselect and the epoll waits
  *
  * behaviour.c runs them in order (the "contract" mode) and holds the exit
  * paths. See there for what is printed and why it must be deterministic.
@@ -126,5 +127,7 @@ void check_barrier(void);
 
 /* behaviour-io.c */
 void check_io(void);
+/* behaviour-poll.c */
+void check_poll(void);
 
 #endif
