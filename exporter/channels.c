@@ -178,6 +178,13 @@ static int64_t depth_of(uint32_t id, const struct weft_chan *c, bool *known)
 		if (tx > rx)
 			d += c->kind == WEFT_CHAN_EVENTFD ? 8 : (int64_t)(tx - rx);
 	}
+	/*
+	 * A reader counts what it took just after taking it: a sample between
+	 * the two can see a writer's next bytes and not yet the reader's. A
+	 * pipe never holds more than its capacity.
+	 */
+	if (c->capacity && d > (int64_t)c->capacity)
+		d = c->capacity;
 	return d;
 }
 

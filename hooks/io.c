@@ -334,6 +334,15 @@ static ssize_t call_sendto(struct weft_chan_op *op, bool nowait)
 	return WEFT_REAL(sendto)(op->fd, x->buf, x->n, x->flags, x->to, x->tolen);
 }
 
+/* read on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_read(uint32_t e, const void *pc, int fd, void *buf,
+						   size_t n)
+{
+	struct xfer x = { .buf = buf, .n = n };
+
+	return chan_xfer(fd, e, false, call_read, &x, n, pc);
+}
+
 /*
  * read: up to n bytes into buf; the count (0 at end of file), or -1 with
  * errno (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR). A cancellation
@@ -343,11 +352,19 @@ WEFT_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	WEFT_REAL_OR_FAIL(read);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n);
-	return chan_xfer(fd, e, false, call_read, &x, n, WEFT_CALLER);
+	return slow_read(e, WEFT_CALLER, fd, buf, n);
+}
+
+/* __read_chk on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_read_chk(uint32_t e, const void *pc, int fd,
+						       void *buf, size_t n, size_t buflen)
+{
+	struct xfer x = { .buf = buf, .n = n, .buflen = buflen };
+
+	return chan_xfer(fd, e, false, call_read_chk, &x, n, pc);
 }
 
 /*
@@ -358,11 +375,19 @@ WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	WEFT_REAL_OR_FAIL(__read_chk);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n, .buflen = buflen };
 
 	if (__builtin_expect(e == 0, 1) || n > buflen)
 		return real(fd, buf, n, buflen);
-	return chan_xfer(fd, e, false, call_read_chk, &x, n, WEFT_CALLER);
+	return slow_read_chk(e, WEFT_CALLER, fd, buf, n, buflen);
+}
+
+/* readv on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_readv(uint32_t e, const void *pc, int fd,
+						    const struct iovec *iov, int iovcnt)
+{
+	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
+
+	return chan_xfer(fd, e, false, call_readv, &x, iov_total(iov, iovcnt), pc);
 }
 
 /* readv: read into iovcnt buffers; as read, plus EINVAL for a bad vector. */
@@ -370,11 +395,19 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	WEFT_REAL_OR_FAIL(readv);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
 
 	if (__builtin_expect(e == 0, 1) || iovcnt <= 0 || iovcnt > 1024)
 		return real(fd, iov, iovcnt);
-	return chan_xfer(fd, e, false, call_readv, &x, iov_total(iov, iovcnt), WEFT_CALLER);
+	return slow_readv(e, WEFT_CALLER, fd, iov, iovcnt);
+}
+
+/* write on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_write(uint32_t e, const void *pc, int fd,
+						    const void *buf, size_t n)
+{
+	struct xfer x = { .buf = (void *)buf, .n = n };
+
+	return chan_xfer(fd, e, true, call_write, &x, n, pc);
 }
 
 /*
@@ -386,11 +419,19 @@ WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	WEFT_REAL_OR_FAIL(write);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = (void *)buf, .n = n };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n);
-	return chan_xfer(fd, e, true, call_write, &x, n, WEFT_CALLER);
+	return slow_write(e, WEFT_CALLER, fd, buf, n);
+}
+
+/* writev on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_writev(uint32_t e, const void *pc, int fd,
+						     const struct iovec *iov, int iovcnt)
+{
+	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
+
+	return chan_xfer(fd, e, true, call_writev, &x, iov_total(iov, iovcnt), pc);
 }
 
 /* writev: write from iovcnt buffers; as write. */
@@ -398,11 +439,10 @@ WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	WEFT_REAL_OR_FAIL(writev);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
 
 	if (__builtin_expect(e == 0, 1) || iovcnt <= 0 || iovcnt > 1024)
 		return real(fd, iov, iovcnt);
-	return chan_xfer(fd, e, true, call_writev, &x, iov_total(iov, iovcnt), WEFT_CALLER);
+	return slow_writev(e, WEFT_CALLER, fd, iov, iovcnt);
 }
 
 /*
@@ -420,6 +460,15 @@ static ssize_t chan_recv(int fd, uint32_t e, struct xfer *x, const void *pc)
 	return chan_xfer(fd, e, false, call_recvfrom, x, x->n, pc);
 }
 
+/* recv on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_recv(uint32_t e, const void *pc, int fd, void *buf,
+						   size_t n, int flags)
+{
+	struct xfer x = { .buf = buf, .n = n, .flags = flags };
+
+	return chan_recv(fd, e, &x, pc);
+}
+
 /*
  * recv, recvfrom: receive up to n bytes; the count (0 at orderly shutdown),
  * or -1 with errno (EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINTR, EINVAL,
@@ -430,11 +479,20 @@ WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	WEFT_REAL_OR_FAIL(recv);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n, .flags = flags };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n, flags);
-	return chan_recv(fd, e, &x, WEFT_CALLER);
+	return slow_recv(e, WEFT_CALLER, fd, buf, n, flags);
+}
+
+/* recvfrom on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_recvfrom(uint32_t e, const void *pc, int fd,
+						       void *buf, size_t n, int flags,
+						       __SOCKADDR_ARG addr, socklen_t *addrlen)
+{
+	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
+
+	return chan_recv(fd, e, &x, pc);
 }
 
 WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
@@ -442,11 +500,19 @@ WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_
 {
 	WEFT_REAL_OR_FAIL(recvfrom);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n, flags, addr, addrlen);
-	return chan_recv(fd, e, &x, WEFT_CALLER);
+	return slow_recvfrom(e, WEFT_CALLER, fd, buf, n, flags, addr, addrlen);
+}
+
+/* __recv_chk on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t
+slow_recv_chk(uint32_t e, const void *pc, int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	struct xfer x = { .buf = buf, .n = n, .flags = flags };
+
+	return chan_recv(fd, e, &x, pc);
 }
 
 /* __recv_chk, __recvfrom_chk: the fortified forms; abort (the real ones do) past buflen. */
@@ -454,11 +520,21 @@ WEFT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int f
 {
 	WEFT_REAL_OR_FAIL(__recv_chk);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n, .flags = flags };
 
 	if (__builtin_expect(e == 0, 1) || n > buflen)
 		return real(fd, buf, n, buflen, flags);
-	return chan_recv(fd, e, &x, WEFT_CALLER);
+	return slow_recv_chk(e, WEFT_CALLER, fd, buf, n, buflen, flags);
+}
+
+/* __recvfrom_chk on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_recvfrom_chk(uint32_t e, const void *pc, int fd,
+							   void *buf, size_t n, size_t buflen,
+							   int flags, __SOCKADDR_ARG addr,
+							   socklen_t *addrlen)
+{
+	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
+
+	return chan_recv(fd, e, &x, pc);
 }
 
 WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
@@ -466,11 +542,19 @@ WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 {
 	WEFT_REAL_OR_FAIL(__recvfrom_chk);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
 
 	if (__builtin_expect(e == 0, 1) || n > buflen)
 		return real(fd, buf, n, buflen, flags, addr, addrlen);
-	return chan_recv(fd, e, &x, WEFT_CALLER);
+	return slow_recvfrom_chk(e, WEFT_CALLER, fd, buf, n, buflen, flags, addr, addrlen);
+}
+
+/* send on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_send(uint32_t e, const void *pc, int fd,
+						   const void *buf, size_t n, int flags)
+{
+	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags };
+
+	return chan_xfer(fd, e, true, call_sendto, &x, n, pc);
 }
 
 /*
@@ -483,11 +567,20 @@ WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	WEFT_REAL_OR_FAIL(send);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n, flags);
-	return chan_xfer(fd, e, true, call_sendto, &x, n, WEFT_CALLER);
+	return slow_send(e, WEFT_CALLER, fd, buf, n, flags);
+}
+
+/* sendto on a channel: out of line, so that the common path stays a lookup and a call. */
+static __attribute__((noinline)) ssize_t slow_sendto(uint32_t e, const void *pc, int fd,
+						     const void *buf, size_t n, int flags,
+						     __CONST_SOCKADDR_ARG to, socklen_t tolen)
+{
+	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags, .to = to, .tolen = tolen };
+
+	return chan_xfer(fd, e, true, call_sendto, &x, n, pc);
 }
 
 WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG to,
@@ -495,11 +588,10 @@ WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST
 {
 	WEFT_REAL_OR_FAIL(sendto);
 	uint32_t e = weft_chan_fd(fd);
-	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags, .to = to, .tolen = tolen };
 
 	if (__builtin_expect(e == 0, 1))
 		return real(fd, buf, n, flags, to, tolen);
-	return chan_xfer(fd, e, true, call_sendto, &x, n, WEFT_CALLER);
+	return slow_sendto(e, WEFT_CALLER, fd, buf, n, flags, to, tolen);
 }
 
 /*
