@@ -665,9 +665,11 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    !weft_chan_shared(c)) {
-		uint64_t depth = weft_load_relaxed(&q->tx_units) - weft_load_relaxed(&q->rx_units);
+		/* Signed: a reader can count what it took before its writer has. */
+		int64_t depth = (int64_t)(weft_load_relaxed(&q->tx_units) -
+					  weft_load_relaxed(&q->rx_units));
 
-		wait = depth + op->len > c->capacity;
+		wait = (depth > 0 ? (uint64_t)depth : 0) + op->len > c->capacity;
 	}
 	if (wait) {
 		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);

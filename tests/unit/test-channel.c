@@ -1,0 +1,262 @@
+/*
+ * agent/channel.c: the descriptor table (entries, duplicates, closes, ranges,
+ * numbers past the first chunk), a channel's life (live while any descriptor
+ * holds it, closed after the last, its slot reused with a new generation), the
+ * shared test, and a transfer's accounting: counters per direction, the
+ * would-block answer, the wait recorded for a read that blocked and its links
+ * to the writers' spans (none to the reader's own, no duplicates), and the
+ * records a lapped reader skips.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/channel.h"
+#include "harness.h"
+
+static struct weft_chan *chan_of(int fd)
+{
+	return weft_chan_slot(weft_chan_entry_id(weft_chan_fd(fd)));
+}
+
+/* A transfer whose "real call" is this: moves `result` bytes, or fails with `err`. */
+struct fake {
+	ssize_t result;
+	int err;
+	int calls;
+};
+
+static ssize_t fake_call(struct weft_chan_op *op, bool nowait)
+{
+	struct fake *f = op->args;
+
+	(void)nowait;
+	f->calls++;
+	if (f->result < 0)
+		errno = f->err;
+	return f->result;
+}
+
+static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
+{
+	struct fake f = { result, err, 0 };
+	struct weft_chan_op op = { .fd = fd,
+				   .entry = weft_chan_fd(fd),
+				   .write = write,
+				   .pc = (void *)0x1234,
+				   .len = len,
+				   .call = fake_call,
+				   .args = &f };
+
+	return weft_chan_io(&op);
+}
+
+/* Every event the thread recorded since the last call, in order. */
+static struct weft_event events[64];
+static size_t n_events;
+
+static void collect(const struct weft_event *ev, void *arg)
+{
+	(void)arg;
+	if (n_events < 64)
+		events[n_events++] = *ev;
+}
+
+static size_t drain(struct weft_thread *t)
+{
+	n_events = 0;
+	weft_ring_drain(&t->ring, collect, NULL);
+	return n_events;
+}
+
+static void test_table(void)
+{
+	int p[2], d, hi;
+	struct weft_chan *c;
+	uint32_t gen, id;
+
+	assert_int(pipe(p), 0);
+	expect_int(weft_chan_fd(p[0]), 0);
+	id = weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
+	assert_true(id != 0);
+	c = chan_of(p[0]);
+	assert_true(c != NULL);
+	expect_true(c == chan_of(p[1]));
+	expect_int(weft_chan_fd(p[0]) & (WEFT_CHAN_READ | WEFT_CHAN_WRITE), WEFT_CHAN_READ);
+	expect_int(weft_chan_fd(p[1]) & (WEFT_CHAN_READ | WEFT_CHAN_WRITE | WEFT_CHAN_END1),
+		   WEFT_CHAN_WRITE | WEFT_CHAN_END1);
+	expect_int(c->state, WEFT_CHAN_LIVE);
+	expect_int(c->refs[0], 1);
+	expect_int(c->refs[1], 1);
+	expect_true(c->capacity >= 4096);
+	expect_true(!weft_chan_shared(c));
+
+	/* A duplicate past the first chunk of the table. */
+	hi = fcntl(p[0], F_DUPFD, 3000);
+	assert_true(hi >= 3000);
+	weft_chan_dup(p[0], hi);
+	expect_true(chan_of(hi) == c);
+	expect_int(c->refs[0], 2);
+	d = dup(p[1]);
+	weft_chan_dup(p[1], d);
+	expect_int(c->refs[1], 2);
+
+	/* The read end's last holder left: shared (its other holder may be elsewhere)... */
+	weft_chan_closed(p[0]);
+	close(p[0]);
+	weft_chan_closed_range((unsigned)hi, (unsigned)hi);
+	close(hi);
+	expect_int(weft_chan_fd(hi), 0);
+	expect_int(c->refs[0], 0);
+	expect_int(c->state, WEFT_CHAN_LIVE);
+	expect_true(weft_chan_shared(c));
+	/* ...and closed with the write end's. A non-channel dup over one releases it. */
+	weft_chan_closed(p[1]);
+	close(p[1]);
+	expect_int(c->state, WEFT_CHAN_LIVE);
+	assert_true(dup2(STDIN_FILENO, d) == d);
+	weft_chan_dup(STDIN_FILENO, d);
+	expect_int(weft_chan_fd(d), 0);
+	expect_int(c->state, WEFT_CHAN_CLOSED);
+	close(d);
+
+	/* Given back, the slot is reused with a new generation. */
+	gen = c->gen;
+	weft_chan_slot_free(id);
+	assert_int(pipe(p), 0);
+	weft_chan_create(WEFT_CHAN_PIPE, p, 2, O_NONBLOCK, 0, (void *)0x1234);
+	expect_true(chan_of(p[0]) == c);
+	expect_int(c->gen, gen + 1);
+	expect_true(weft_chan_fd(p[0]) & WEFT_CHAN_NONBLOCK);
+	weft_chan_flags_changed(p[0]);
+	expect_true(!(weft_chan_fd(p[0]) & WEFT_CHAN_NONBLOCK));
+	weft_chan_closed_range(0, ~0u);
+	expect_int(weft_chan_fd(p[0]), 0);
+	expect_int(weft_chan_fd(p[1]), 0);
+	expect_int(c->state, WEFT_CHAN_CLOSED);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_transfers(struct weft_thread *me)
+{
+	int p[2], e;
+	struct weft_chan *c;
+	struct weft_ev_wait *w;
+
+	assert_int(pipe(p), 0);
+	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
+	c = chan_of(p[0]);
+	drain(me);
+
+	/* Two writers' spans: 10 bytes from span 0x111, 5 from 0x222. */
+	me->cur_span = 0x111;
+	expect_int(xfer(p[1], true, 10, 10, 0), 10);
+	me->cur_span = 0x222;
+	expect_int(xfer(p[1], true, 5, 5, 0), 5);
+	expect_int(c->q[0].tx_bytes, 15);
+	expect_int(c->q[0].tx_msgs, 2);
+	expect_int(c->q[0].tx_inflight, 0);
+	expect_int(drain(me), 0); /* nothing blocked */
+
+	/* A read of 12 that found data did not block: counted, no wait. */
+	me->cur_span = 0x333;
+	expect_int(xfer(p[0], false, 12, 12, 0), 12);
+	expect_int(c->q[0].rx_bytes, 12);
+	expect_int(drain(me), 0);
+	/* The last 3 are waiting: no wait either; then the pipe is empty: a wait. */
+	expect_int(xfer(p[0], false, 64, 3, 0), 3);
+	expect_int(drain(me), 0);
+	me->cur_span = 0x111;
+	expect_int(xfer(p[1], true, 4, 4, 0), 4);
+	expect_int(xfer(p[0], false, 64, 4, 0), 4); /* data there: no wait */
+	expect_int(drain(me), 0);
+	me->cur_span = 0x444;
+	expect_int(xfer(p[1], true, 2, 2, 0), 2);
+	me->cur_span = 0x555;
+	expect_int(xfer(p[1], true, 2, 2, 0), 2);
+	me->cur_span = 0x333;
+	expect_int(xfer(p[0], false, 64, 2, 0), 2);
+	expect_int(drain(me), 0);
+	expect_int(xfer(p[0], false, 64, 2, 0), 2);
+	expect_int(drain(me), 0);
+	/* Empty now: this read blocks, and ends with nothing read (no links). */
+	c->q[0].tx_units = c->q[0].rx_units; /* as the fake moved no real bytes */
+	expect_int(xfer(p[0], false, 64, 0, 0), 0);
+	assert_int(drain(me), 1);
+	expect_int(events[0].h.type, WEFT_EV_WAIT);
+	expect_int(events[0].h.kind, WEFT_WAIT_PIPE_READ);
+	w = &events[0].u.wait;
+	expect_int(w->channel, weft_chan_entry_id(weft_chan_fd(p[0])));
+	expect_int(w->object, p[0]);
+	expect_int(w->links[0], 0); /* it read nothing: no links */
+
+	/* A blocked read that took bytes of two writers and of its own span. */
+	me->cur_span = 0x666;
+	expect_int(xfer(p[1], true, 1, 1, 0), 1);
+	me->cur_span = 0x777;
+	expect_int(xfer(p[1], true, 1, 1, 0), 1);
+	me->cur_span = 0x666;
+	expect_int(xfer(p[1], true, 1, 1, 0), 1);
+	c->q[0].tx_units = c->q[0].rx_units; /* look empty to the reader */
+	expect_int(xfer(p[0], false, 64, 3, 0), 3);
+	assert_int(drain(me), 1);
+	expect_int(events[0].u.wait.links[0], 0x777); /* 0x666 is the reader's own span */
+	expect_int(events[0].u.wait.links[1], 0);
+
+	/* A non-blocking descriptor's EAGAIN: no wait, and the hint remembered. */
+	errno = 0;
+	expect_int(xfer(p[0], false, 64, -1, EAGAIN), -1);
+	expect_int(errno, EAGAIN);
+	expect_int(drain(me), 0);
+	expect_true(weft_chan_fd(p[0]) & WEFT_CHAN_NONBLOCK);
+	/* A failed write leaves nothing behind. */
+	errno = 0;
+	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
+	expect_int(errno, EPIPE);
+	expect_int(c->q[0].tx_inflight, 0);
+
+	/* Lapped: 20 writers' records, the reader keeps the newest 8 and links two of them. */
+	for (int i = 0; i < 20; i++) {
+		me->cur_span = 0x1000 + (uint64_t)i;
+		xfer(p[1], true, 1, 1, 0);
+	}
+	me->cur_span = 0x333;
+	weft_chan_flags_changed(p[0]);
+	c->q[0].tx_units = c->q[0].rx_units;
+	expect_int(xfer(p[0], false, 64, 2, 0), 2);
+	assert_int(drain(me), 1);
+	expect_int(events[0].u.wait.links[0], 0x1000 + 12);
+	expect_int(events[0].u.wait.links[1], 0x1000 + 13);
+
+	weft_chan_closed(p[0]);
+	weft_chan_closed(p[1]);
+	close(p[0]);
+	close(p[1]);
+
+	/* An eventfd: its units are the counter's value; a read takes them all. */
+	e = eventfd(3, 0);
+	weft_chan_create(WEFT_CHAN_EVENTFD, &e, 1, 0, 3, (void *)0x1234);
+	c = chan_of(e);
+	expect_int(c->q[0].tx_units, 3);
+	expect_int(weft_chan_fd(e) & (WEFT_CHAN_READ | WEFT_CHAN_WRITE),
+		   WEFT_CHAN_READ | WEFT_CHAN_WRITE);
+	weft_chan_closed(e);
+	close(e);
+	expect_int(c->state, WEFT_CHAN_CLOSED);
+}
+
+int main(void)
+{
+	struct weft_thread *me = weft_registry_alloc(64);
+
+	assert_true(me != NULL);
+	weft_self = me;
+	weft_cfg.stack_depth = 0; /* waits without stacks: one WAIT event each */
+	test_table();
+	test_transfers(me);
+	return harness_done();
+}
