@@ -9,11 +9,15 @@
 #              older memcslap), a fixed number of get/set operations from
 #              2 client threads over 16 connections; memcached alone is
 #              preloaded, the load generator runs natively. Compared:
-#              memcaslap's transactions per second.
+#              memcaslap's transactions per second (tps) and operations per
+#              second of memcached's own CPU time (ops/cpu-s: user + system,
+#              read from /proc before it ends; steadier on a shared machine).
 #   stress_ng  `stress-ng --pipe 2 --eventfd 2 --metrics-brief` with a fixed
 #              op count per stressor (each stressor is a parent and a child
 #              process writing to and reading from a pipe or an eventfd).
-#              Compared: each stressor's bogo ops/s (real time).
+#              Compared: each stressor's bogo ops/s by real time (pipe,
+#              eventfd) and by its processes' CPU time (pipe/cpu-s,
+#              eventfd/cpu-s: user + system).
 #
 # Each workload runs ROUNDS times natively and under weft, interleaved (the
 # order alternates every round); printed: median and range of each rate and
@@ -53,7 +57,7 @@ free_port() {
 # One memcached run with LD_PRELOAD=$1 ('' natively): "tps VALUE" on stdout.
 # memcached is started for the run and ended (by its pid) after it.
 run_memcached() {
-    local pre=$1 port pid tps i
+    local pre=$1 port pid tps ticks i
     port=$(free_port)
     LD_PRELOAD=$pre memcached -t 2 -p "$port" -U 0 -l 127.0.0.1 -u root -m 64 \
         > memcached.log 2>&1 &
@@ -69,11 +73,17 @@ run_memcached() {
         tail -5 memcaslap.out >&2
         return 1
     }
+    # memcached's CPU time (user + system, in clock ticks) before it ends.
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill "$pid"
     wait "$pid" || true
     tps=$(awk '/^Run time:/ {for (i = 1; i < NF; i++) if ($i == "TPS:") print $(i + 1)}' memcaslap.out)
-    [ -n "$tps" ] || { tail -5 memcaslap.out >&2; return 1; }
+    if [ -z "$tps" ] || [ "$ticks" -le 0 ]; then
+        tail -5 memcaslap.out >&2
+        return 1
+    fi
     echo "tps $tps"
+    echo "ops/cpu-s $((memcached_ops * $(getconf CLK_TCK) / ticks))"
 }
 
 # One stress-ng run: "pipe VALUE" and "eventfd VALUE" (bogo ops/s, real time).
@@ -86,17 +96,16 @@ run_stress_ng() {
         tail -5 stress-ng.out >&2
         return 1
     }
-    awk '$4 ~ /^(pipe|eventfd)$/ && NF == 10 {print $4, $9}' stress-ng.out
+    awk '$4 ~ /^(pipe|eventfd)$/ && NF == 10 {print $4, $9; print $4 "/cpu-s", $10}' stress-ng.out
 }
 
 workloads=(memcached stress_ng)
 [ -n "${WEFT_BENCH_ONLY:-}" ] && read -r -a workloads <<<"$WEFT_BENCH_ONLY"
 declare -A label=(
-    [memcached]="memcached -t 2 under memcaslap -T 2 -c 16 -x $memcached_ops, transactions/s"
-    [stress_ng]="stress-ng --pipe 2 --pipe-ops $pipe_ops --eventfd 2 --eventfd-ops $eventfd_ops --metrics-brief, bogo ops/s (real time)"
+    [memcached]="memcached -t 2 under memcaslap -T 2 -c 16 -x $memcached_ops"
+    [stress_ng]="stress-ng --pipe 2 --pipe-ops $pipe_ops --eventfd 2 --eventfd-ops $eventfd_ops --metrics-brief"
 )
-declare -A metrics=([memcached]="tps" [stress_ng]="pipe eventfd")
-declare -A unit=([memcached]="/s" [stress_ng]="/s")
+declare -A metrics=([memcached]="tps ops/cpu-s" [stress_ng]="pipe pipe/cpu-s eventfd eventfd/cpu-s")
 
 for w in "${workloads[@]}"; do
     [ -n "${label[$w]:-}" ] || { echo "real-programs-io: no workload $w" >&2; exit 2; }
@@ -115,5 +124,5 @@ for w in "${workloads[@]}"; do
     done
     echo "${label[$w]} ($rounds rounds):"
     # shellcheck disable=SC2086 # one word per metric
-    bench_rates_summary "${unit[$w]}" ${metrics[$w]}
+    bench_rates_summary ${metrics[$w]}
 done

@@ -48,23 +48,22 @@ median_range() {
     sort -n | awk '{v[NR] = $1} END {printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
 
-# bench_rates_summary UNIT NAME...: for each NAME, the median and range of the
+# bench_rates_summary NAME...: for each NAME, the median and range of the
 # rates (higher is better) that lines "NAME VALUE" of rates.CONFIG hold, for
 # every configuration in ${configs[@]} (the first is native), and each other
 # configuration's throughput relative to native (its median over native's:
 # the target is >= 0.97).
 # shellcheck disable=SC2154 # configs is the calling script's
 bench_rates_summary() {
-    local unit=$1 s c nmed nmin nmax med min max
-    shift
+    local s c nmed nmin nmax med min max
     for s in "$@"; do
         read -r nmed nmin nmax < <(awk -v s="$s" '$1 == s {print $2}' "rates.${configs[0]}" | median_range)
-        printf '    %-8s %-6s %12.1f %s (%.1f-%.1f)\n' "$s" "${configs[0]}" "$nmed" "$unit" "$nmin" "$nmax"
+        printf '    %-14s %-6s %12.1f (%.1f-%.1f)\n' "$s" "${configs[0]}" "$nmed" "$nmin" "$nmax"
         for c in "${configs[@]:1}"; do
             read -r med min max < <(awk -v s="$s" '$1 == s {print $2}' "rates.$c" | median_range)
-            awk -v s="$s" -v c="$c" -v u="$unit" -v m="$med" -v lo="$min" -v hi="$max" -v n="$nmed" 'BEGIN {
+            awk -v s="$s" -v c="$c" -v m="$med" -v lo="$min" -v hi="$max" -v n="$nmed" 'BEGIN {
                 r = m / n
-                printf "    %-8s %-6s %12.1f %s (%.1f-%.1f)  throughput %.3f of native%s\n", s, c, m, u, lo, hi, r,
+                printf "    %-14s %-6s %12.1f (%.1f-%.1f)  throughput %.3f of native%s\n", s, c, m, lo, hi, r,
                     (c == "weft" ? (r >= 0.97 ? "  (target >= 0.97)" : "  (target >= 0.97, MISSED)") : "")}'
         done
     done
