@@ -17,29 +17,13 @@
 # Packages (sysbench, stress-ng, pigz) are installed with apt-get when run as
 # root; otherwise the script names them and exits 77.
 set -euo pipefail
+# shellcheck source=real-programs-lib.sh
+. "$(dirname "$0")/real-programs-lib.sh"
 build=${1:-build}
 rounds=${2:-5}
-lib=$(realpath "$build/hooks/libweft.so" 2>/dev/null || true)
-[ -r "$lib" ] || { echo "real-programs: build $build/hooks/libweft.so first" >&2; exit 77; }
-
-need=()
-for p in sysbench stress-ng pigz; do command -v "$p" >/dev/null || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-    else
-        echo "real-programs: install these Debian packages first: sudo apt-get install -y ${need[*]}" >&2
-        exit 77
-    fi
-fi
-
-scratch=$(mktemp -d /tmp/weft-real-XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
-if [ "${WEFT_BENCH_OUTPUT:-}" = none ]; then
-    export OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none
-fi
+lib=$(bench_weft_lib "$build")
+bench_need_packages sysbench stress-ng pigz
+bench_scratch
 
 configs=(native weft)
 lttng=$(dirname "$(ldd "$(command -v pigz)" | awk '/libc.so.6/ {print $3}')")/liblttng-ust-pthread-wrapper.so.1
@@ -123,10 +107,6 @@ one_run() {
             time "run_$w" "out.$c" 2>/dev/null
         fi
     } 2>&1 | awk '{printf "%.3f %.3f\n", $1, $2 + $3}'
-}
-
-median_range() {
-    sort -n | awk '{v[NR] = $1} END {printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
 
 # Prints "label median min max" of column $2 of the runs in $1, with the

@@ -1,0 +1,219 @@
+/*
+ * The shared benchmark driver (bench-driver.h): worker processes, rounds,
+ * medians and ratios.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-driver.h"
+
+#define MAX_ROUNDS  64
+#define MAX_CONFIGS 3
+
+struct config {
+	const char *label;
+	const char *preload; /* NULL: natively */
+	struct bench_result v[MAX_ROUNDS];
+};
+
+static double clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Both clocks when the current batch's setup ended. */
+static struct bench_result batch_start;
+
+void bench_batch_start(void)
+{
+	batch_start.wall = clock_ns(CLOCK_MONOTONIC);
+	batch_start.cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+int bench_best_of(int (*batch)(long n), long n, int batches, struct bench_result *r)
+{
+	long each = n / batches > 0 ? n / batches : 1;
+
+	for (int b = 0; b < batches; b++) {
+		double wall, cpu;
+
+		bench_batch_start(); /* in case the batch does not */
+		if (batch(each) != 0)
+			return -1;
+		wall = (clock_ns(CLOCK_MONOTONIC) - batch_start.wall) / (double)each;
+		cpu = (clock_ns(CLOCK_PROCESS_CPUTIME_ID) - batch_start.cpu) / (double)each;
+		if (b == 0 || wall < r->wall)
+			r->wall = wall;
+		if (b == 0 || cpu < r->cpu)
+			r->cpu = cpu;
+	}
+	return 0;
+}
+
+static const struct bench_workload *workload_named(const struct bench_workload *w, size_t nw,
+						   const char *name)
+{
+	for (size_t i = 0; i < nw; i++)
+		if (strcmp(w[i].name, name) == 0)
+			return &w[i];
+	return NULL;
+}
+
+static int worker(const struct bench_workload *w, long n)
+{
+	struct bench_result r;
+
+	if (!w || n <= 0)
+		return 2;
+	if (w->run(n, &r) != 0)
+		return 1;
+	printf("%.2f %.2f\n", r.wall, r.cpu);
+	return 0;
+}
+
+/* One worker process under `preload` (NULL: natively): 0 and its result, or -1. */
+static int run_worker(const char *self, const char *preload, const char *name, long n,
+		      struct bench_result *res)
+{
+	int fd[2], status;
+	char buf[128] = { 0 }, nbuf[32];
+	pid_t pid;
+	ssize_t r;
+
+	if (pipe(fd) != 0)
+		return -1;
+	snprintf(nbuf, sizeof(nbuf), "%ld", n);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		if (preload)
+			setenv("LD_PRELOAD", preload, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		execl(self, self, "--worker", name, nbuf, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	r = read(fd[0], buf, sizeof(buf) - 1);
+	close(fd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	return r > 0 && sscanf(buf, "%lf %lf", &res->wall, &res->cpu) == 2 ? 0 : -1;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Prints the median and range of one measure (0: wall-clock, 1: CPU) of c's
+ * rounds, its ratio to `native` when that is set and the target when that is;
+ * returns the median.
+ */
+static double report(const struct config *c, int rounds, int measure, double native, double target)
+{
+	double v[MAX_ROUNDS], med;
+
+	for (int i = 0; i < rounds; i++)
+		v[i] = measure ? c->v[i].cpu : c->v[i].wall;
+	qsort(v, (size_t)rounds, sizeof(double), cmp);
+	med = v[rounds / 2];
+	printf("    %-7s median %9.1f ns  range %.1f-%.1f", c->label, med, v[0], v[rounds - 1]);
+	if (native > 0)
+		printf("  ratio %.3fx", med / native);
+	if (target > 0)
+		printf("  (target <= %.2fx%s)", target, med / native <= target ? "" : ", MISSED");
+	printf("\n");
+	return med;
+}
+
+static int bench(const char *prog, const char *self, const struct bench_workload *w,
+		 struct config *c, int nc, double scale, int rounds)
+{
+	long n = (long)((double)w->n * scale);
+	struct bench_result warm;
+
+	for (int k = 0; k < nc; k++) /* warm up caches and the page cache */
+		run_worker(self, c[k].preload, w->name, n / 10 > 0 ? n / 10 : 1, &warm);
+	for (int i = 0; i < rounds; i++) {
+		/* Interleave, and rotate who goes first, so that drift falls on all. */
+		for (int j = 0; j < nc; j++) {
+			int k = (i + j) % nc;
+
+			if (run_worker(self, c[k].preload, w->name, n, &c[k].v[i]) != 0) {
+				fprintf(stderr, "%s: %s worker failed under %s\n", prog, w->name,
+					c[k].label);
+				return 1;
+			}
+		}
+	}
+	printf("%s (%d rounds of %ld):\n", w->what, rounds, n);
+	for (int measure = 0; measure < 2; measure++) {
+		double native;
+
+		printf(measure ? "  CPU time (user + system, all threads):\n" : "  wall-clock:\n");
+		native = report(&c[0], rounds, measure, 0, 0);
+		for (int k = 1; k < nc; k++)
+			report(&c[k], rounds, measure, native, k == 1 ? w->target : 0);
+	}
+	return 0;
+}
+
+int bench_main(int argc, char **argv, const char *prog, const struct bench_workload *workloads,
+	       size_t nworkloads)
+{
+	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
+	const char *which = argc > 2 ? argv[2] : "all";
+	double scale = argc > 3 ? atof(argv[3]) : 1.0;
+	int rounds = argc > 4 ? atoi(argv[4]) : 7;
+	const char *null_lib = argc > 5 ? argv[5] : NULL;
+	struct config c[MAX_CONFIGS];
+	char self[4096];
+	int nc = 0, rc = 0;
+	ssize_t len;
+
+	if (argc > 3 && strcmp(argv[1], "--worker") == 0)
+		return worker(workload_named(workloads, nworkloads, argv[2]), atol(argv[3]));
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0 || access(lib, R_OK) != 0) {
+		fprintf(stderr, "%s: cannot find %s\n", prog, lib);
+		return 77;
+	}
+	self[len] = '\0';
+	if (rounds < 1 || rounds > MAX_ROUNDS || scale <= 0) {
+		fprintf(stderr, "%s: rounds must be 1-%d and scale positive\n", prog, MAX_ROUNDS);
+		return 2;
+	}
+	if (strcmp(which, "all") != 0 && !workload_named(workloads, nworkloads, which)) {
+		fprintf(stderr, "%s: no workload %s\n", prog, which);
+		return 2;
+	}
+	if (!getenv("WEFT_BENCH_OUTPUT")) {
+		setenv("OTEL_TRACES_EXPORTER", "none", 1);
+		setenv("OTEL_METRICS_EXPORTER", "none", 1);
+	} else {
+		setenv("WEFT_OUTPUT", "/tmp/weft-bench-%p.jsonl", 1);
+	}
+	c[nc++] = (struct config){ .label = "native" };
+	c[nc++] = (struct config){ .label = "weft", .preload = lib };
+	if (null_lib && access(null_lib, R_OK) == 0)
+		c[nc++] = (struct config){ .label = "null", .preload = null_lib };
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < nworkloads && rc == 0; i++)
+		if (strcmp(which, "all") == 0 || strcmp(which, workloads[i].name) == 0)
+			rc = bench(prog, self, &workloads[i], c, nc, scale, rounds);
+	return rc;
+}
