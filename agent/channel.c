@@ -173,6 +173,19 @@ static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
 	return id;
 }
 
+void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
+{
+	bool values = c->kind == WEFT_CHAN_EVENTFD; /* units are values, not bytes */
+
+	memset(out, 0, 4 * sizeof(out[0]));
+	for (int i = 0; i < 2; i++) {
+		out[0] += weft_load_relaxed(values ? &c->q[i].tx_bytes : &c->q[i].tx_units);
+		out[1] += weft_load_relaxed(&c->q[i].tx_msgs);
+		out[2] += weft_load_relaxed(values ? &c->q[i].rx_bytes : &c->q[i].rx_units);
+		out[3] += weft_load_relaxed(&c->q[i].rx_msgs);
+	}
+}
+
 bool weft_chan_shared(const struct weft_chan *c)
 {
 	if (c->kind == WEFT_CHAN_FIFO || c->seq <= weft_load_relaxed(&fork_seq))
@@ -354,17 +367,13 @@ void weft_chan_after_fork(bool child)
 	if (!child)
 		return;
 	table_pid = (pid_t)syscall(SYS_getpid);
-	/* The child's counts are its own: its exporter starts from zero. */
+	/* The child's counts are its own: its exporter counts from here. */
 	for (uint32_t id = 1; id <= weft_chan_high(); id++) {
 		struct weft_chan *c = weft_chan_slot(id);
 
 		if (!c)
 			break;
-		for (int i = 0; i < 2; i++) {
-			c->q[i].tx_bytes = c->q[i].tx_msgs = 0;
-			c->q[i].rx_bytes = c->q[i].rx_msgs = 0;
-		}
-		memset(c->seen, 0, sizeof(c->seen));
+		weft_chan_counts(c, c->seen);
 	}
 }
 
@@ -437,19 +446,28 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t un
 
 	weft_store_relaxed(&r->seq, 0);
 	atomic_thread_fence(memory_order_release);
+	weft_store_relaxed(&r->settled, 0);
 	weft_store_relaxed(&r->len, units);
 	weft_store_relaxed(&r->span, span);
 	weft_store_release(&r->seq, i + 1);
 	return i;
 }
 
-/* The write is over: the record keeps what it really wrote. */
+/*
+ * The write returned having moved `units`: they take their place in the
+ * queue's count, and the record says where.
+ */
 static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 {
 	struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+	uint64_t start =
+		units ? atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel) : 0;
 
-	if (weft_load_acquire(&r->seq) == i + 1)
-		weft_store_release(&r->len, units);
+	if (weft_load_acquire(&r->seq) != i + 1)
+		return; /* lapped while it wrote */
+	weft_store_relaxed(&r->start, start);
+	weft_store_relaxed(&r->len, units);
+	weft_store_release(&r->settled, 1);
 }
 
 struct weft_links {
@@ -468,49 +486,31 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 		l->span[l->n++] = span;
 }
 
-/* A read took `units`: the records they came from, in order; their spans are its links. */
-static void rec_consume(struct weft_chan_queue *q, uint64_t units, uint64_t self,
-			struct weft_links *out)
+/*
+ * The writers of units [r0, r1): the records that put units there, and the
+ * writes in flight when the range goes past what was settled.
+ */
+static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
+		     struct weft_links *out)
 {
-	uint64_t pos = weft_load_acquire(&q->rpos);
+	uint64_t settled_to = weft_load_acquire(&q->tx_units);
+	uint32_t widx = weft_load_acquire(&q->widx);
 
-	for (int attempt = 0; attempt < 4; attempt++) {
-		uint32_t idx = (uint32_t)(pos >> 32), widx = weft_load_acquire(&q->widx);
-		uint64_t off = (uint32_t)pos, left = units;
+	out->n = 0;
+	/* Oldest first, so that links come in the order the bytes did. */
+	for (uint32_t k = WEFT_CHAN_RECS; k > 0; k--) {
+		uint32_t i = widx - k;
+		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+		uint32_t seq = weft_load_acquire(&r->seq);
+		uint32_t settled = weft_load_acquire(&r->settled);
+		uint64_t start = weft_load_acquire(&r->start), len = weft_load_acquire(&r->len);
+		uint64_t span = weft_load_acquire(&r->span);
 
-		out->n = 0;
-		if ((uint32_t)(widx - idx) > WEFT_CHAN_RECS) {
-			idx = widx - WEFT_CHAN_RECS; /* lapped: the oldest still here */
-			off = 0;
-		}
-		while (left && idx != widx) {
-			struct weft_chan_rec *r = &q->rec[idx % WEFT_CHAN_RECS];
-			uint32_t seq = weft_load_acquire(&r->seq);
-			uint64_t len = weft_load_acquire(&r->len),
-				 span = weft_load_acquire(&r->span);
-			uint64_t take;
-
-			atomic_thread_fence(memory_order_acquire);
-			if (seq != idx + 1 || weft_load_relaxed(&r->seq) != seq)
-				break; /* still being written, or overwritten */
-			take = len > off ? len - off : 0;
-			if (take > left)
-				take = left;
-			if (take)
-				links_add(out, span, self);
-			left -= take;
-			off += take;
-			if (off >= len) {
-				idx++;
-				off = 0;
-			}
-		}
-		if (off > UINT32_MAX)
-			off = UINT32_MAX;
-		if (atomic_compare_exchange_strong_explicit(
-			    &q->rpos, &pos, ((uint64_t)idx << 32) | off, memory_order_acq_rel,
-			    memory_order_acquire))
-			return;
+		atomic_thread_fence(memory_order_acquire);
+		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
+			continue; /* never written, being rewritten, or lapped */
+		if (settled ? (len && start < r1 && start + len > r0) : r1 > settled_to)
+			links_add(out, span, self);
 	}
 }
 
@@ -553,18 +553,40 @@ static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
 	}
 }
 
-/* Whether a read of a private channel would block: nothing is waiting, a writer remains. */
-static bool read_would_block(const struct weft_chan *c, const struct weft_chan_queue *q)
+/*
+ * Whether a read of a private channel would block: nothing written (settled
+ * or under way: a write's bytes can be read before its writer returns) is
+ * left. The reader's own estimate of the writers' count is tried first; the
+ * writers' line is read only when it says empty. <= : a reader can count what
+ * it took before its writer has.
+ */
+static bool read_would_block(struct weft_chan_queue *q)
 {
-	/*
-	 * A write under way may have put its bytes in already (its reader can
-	 * even wake and read before the writer counts them): in-flight units
-	 * count as there. <= : a reader can count what it took before its
-	 * writer has.
-	 */
-	uint64_t there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
+	uint64_t rx = weft_load_relaxed(&q->rx_units), there = weft_load_relaxed(&q->tx_seen);
 
-	return (int64_t)(there - weft_load_relaxed(&q->rx_units)) <= 0;
+	if ((int64_t)(there - rx) > 0)
+		return false;
+	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
+	weft_store_relaxed(&q->tx_seen, there);
+	return (int64_t)(there - rx) <= 0;
+}
+
+/*
+ * Whether a write of `len` to a private pipe would block: no room. The
+ * writer's estimate of the readers' count is tried first (it is never ahead,
+ * so it never finds room that is not there).
+ */
+static bool write_would_block(const struct weft_chan *c, struct weft_chan_queue *q, size_t len)
+{
+	uint64_t tx = weft_load_relaxed(&q->tx_units), rx = weft_load_relaxed(&q->rx_seen);
+	int64_t depth = (int64_t)(tx - rx);
+
+	if ((depth > 0 ? (uint64_t)depth : 0) + len <= c->capacity)
+		return false;
+	rx = weft_load_acquire(&q->rx_units);
+	weft_store_relaxed(&q->rx_seen, rx);
+	depth = (int64_t)(tx - rx); /* signed: a reader can count before its writer */
+	return (depth > 0 ? (uint64_t)depth : 0) + len > c->capacity;
 }
 
 /*
@@ -589,19 +611,31 @@ static void set_nonblock_hint(int fd, uint32_t e)
 							memory_order_relaxed, memory_order_relaxed);
 }
 
+/* Whether this read wants its links: it blocked, or it follows the thread's poll wait. */
+static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
+		       uint64_t units, struct weft_links *l)
+{
+	l->n = 0;
+	if (!units)
+		return false;
+	rec_find(q, r0, r0 + units, t->cur_span, l);
+	return l->n > 0;
+}
+
 static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
 {
 	uint32_t id = weft_chan_entry_id(op->entry);
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
 	bool wait = false;
 	struct weft_wait w;
-	struct weft_links l = { .n = 0 };
+	struct weft_links l;
+	uint64_t units = 0, r0 = 0;
 	ssize_t r;
 	int saved;
 
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
 		if (!weft_chan_shared(c)) {
-			wait = read_would_block(c, q);
+			wait = read_would_block(q);
 		} else if (op->can_try && !weft_load_relaxed(&nowait_unsupported[c->kind])) {
 			r = op->call(op, true);
 			if (r >= 0 || errno != EAGAIN) {
@@ -630,19 +664,20 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 done:
 	saved = errno;
 	if (r > 0) {
-		uint64_t units = units_of(c, op, r);
-
-		atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
+		units = units_of(c, op, r);
+		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
 		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
-		rec_consume(q, units, t ? t->cur_span : 0, &l);
+		if (c->kind == WEFT_CHAN_EVENTFD)
+			atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
 	}
 	if (wait) {
-		for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
-			weft_wait_link(&w, l.span[i]);
+		if (read_links(q, t, r0, units, &l))
+			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
+				weft_wait_link(&w, l.span[i]);
 		weft_wait_end_sys(&w, r);
-		record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
-	} else if (t && l.n && t->last_wait_kind == WEFT_WAIT_POLL) {
+		if (l.n > WEFT_EVENT_LINKS)
+			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
+	} else if (t && t->last_wait_kind == WEFT_WAIT_POLL && read_links(q, t, r0, units, &l)) {
 		record_links(t, t->last_wait_t0, id, &l, 0);
 	}
 	errno = saved;
@@ -664,13 +699,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	rec = rec_append(q, t ? t->cur_span : 0, planned);
 	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
-	    !weft_chan_shared(c)) {
-		/* Signed: a reader can count what it took before its writer has. */
-		int64_t depth = (int64_t)(weft_load_relaxed(&q->tx_units) -
-					  weft_load_relaxed(&q->rx_units));
-
-		wait = (depth > 0 ? (uint64_t)depth : 0) + op->len > c->capacity;
-	}
+	    !weft_chan_shared(c))
+		wait = write_would_block(c, q, op->len);
 	if (wait) {
 		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
@@ -682,9 +712,9 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		units = planned;
 	rec_settle(q, rec, units);
 	if (r > 0) {
-		atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
+		if (c->kind == WEFT_CHAN_EVENTFD)
+			atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
 	}
 	atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (wait) {
@@ -725,20 +755,15 @@ void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc)
 	if ((c = entry_slot(eout)) && (eout & WEFT_CHAN_WRITE)) {
 		struct weft_chan_queue *q = &c->q[(eout & WEFT_CHAN_WQ1) ? 1 : 0];
 		struct weft_thread *t = weft_self;
-		uint32_t rec = rec_append(q, t && !t->dead ? t->cur_span : 0, (uint64_t)n);
 
-		rec_settle(q, rec, (uint64_t)n);
-		atomic_fetch_add_explicit(&q->tx_units, (uint64_t)n, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)n, memory_order_relaxed);
+		rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0, (uint64_t)n),
+			   (uint64_t)n);
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
 	if ((c = entry_slot(ein)) && (ein & WEFT_CHAN_READ)) {
 		struct weft_chan_queue *q = &c->q[(ein & WEFT_CHAN_RQ1) ? 1 : 0];
-		struct weft_links l = { .n = 0 };
 
 		atomic_fetch_add_explicit(&q->rx_units, (uint64_t)n, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)n, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
-		rec_consume(q, (uint64_t)n, 0, &l);
 	}
 }

@@ -17,11 +17,16 @@
  * fcntl(F_DUPFD*), close, close_range, closefrom (hooks/fd.c, hooks/io.c).
  *
  * Hand-offs. A writer appends a record (its current span, the units it is
- * writing) to the queue before its write and settles the record's length
- * after it. A reader consumes records in order for the units it read, and
- * the distinct writer spans it passes are its links. The records are a ring
- * of WEFT_CHAN_RECS per queue, so the memory is bounded: a reader lapped by
- * its writers skips to the oldest record still there.
+ * writing) before its write; when the write returns, the record gets the
+ * units' place in the queue: [start, start + len) of all units ever written,
+ * start taken from the queue's count as it adds to it. A read took [r0, r1)
+ * of the same count; when it needs its links (it blocked, or it follows a poll
+ * wait), it looks through the records for those overlapping its range, and
+ * for writes still in flight when its range goes past what was settled (their
+ * bytes can be read before their writer returns). Other reads touch no record.
+ * The records are a ring of WEFT_CHAN_RECS per queue, so the memory is
+ * bounded: a read whose bytes were written more than that many writes ago
+ * finds no link.
  *
  * Blocking. A read is a wait when it would block. For a channel whose every
  * descriptor is in this process ("private"), the queue's own counts answer
@@ -84,26 +89,38 @@ static inline uint32_t weft_chan_entry_id(uint32_t e)
 	return e >> WEFT_CHAN_SLOT_SHIFT;
 }
 
-/* One write: the writer's span, the units it wrote (settled after the call). */
+/*
+ * One write: the writer's span, and once the write returned, where its units
+ * went in the queue ([start, start + len) of the units ever written).
+ */
 struct weft_chan_rec {
-	_Atomic uint32_t seq; /* the record's index + 1 once written; 0 while changing */
-	_Atomic uint64_t len;
+	_Atomic uint32_t seq;     /* the record's index + 1 once written; 0 while changing */
+	_Atomic uint32_t settled; /* the write returned: start and len are final */
+	_Atomic uint64_t start;
+	_Atomic uint64_t len; /* planned units while in flight, then what it wrote */
 	_Atomic uint64_t span;
 };
 
+/*
+ * One direction. The writers' line and the readers' line are apart, and each
+ * side keeps the last value it read of the other's count (`*_seen`, never
+ * ahead of it), so that a transfer reads the other side's line only when its
+ * own estimate says it might block.
+ */
 struct weft_chan_queue {
 	/* Writers' line. */
 	_Atomic uint64_t tx_units;    /* settled: what readers can have */
 	_Atomic uint64_t tx_inflight; /* units of writes under way: maybe there already */
-	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t tx_msgs;
-	_Atomic uint32_t widx; /* records appended */
+	_Atomic uint64_t tx_bytes; /* an eventfd's bytes (units are its values) */
+	_Atomic uint64_t rx_seen;  /* rx_units, as a writer last read it */
+	_Atomic uint32_t widx;     /* records appended */
 	struct weft_chan_rec rec[WEFT_CHAN_RECS];
 	/* Readers' line. */
 	_Atomic uint64_t rx_units __attribute__((aligned(64)));
-	_Atomic uint64_t rx_bytes;
 	_Atomic uint64_t rx_msgs;
-	_Atomic uint64_t rpos; /* next record index << 32 | units consumed in it */
+	_Atomic uint64_t rx_bytes; /* an eventfd's bytes */
+	_Atomic uint64_t tx_seen;  /* tx_units + tx_inflight, as a reader last read them */
 };
 
 enum weft_chan_state {
@@ -127,8 +144,10 @@ struct weft_chan {
 	/* The exporter's: kept here so that a forked child's exporter finds them. */
 	_Atomic uint32_t named; /* gen + 1 once `name` is set for this gen */
 	char name[64];
-	uint64_t seen[4];     /* tx bytes, tx msgs, rx bytes, rx msgs as last exported */
-	uint32_t closed_seen; /* gen + 1 once the exporter saw it closed */
+	uint64_t seen[4]; /* tx bytes, tx msgs, rx bytes, rx msgs as last exported (a forked child:
+			     at its fork) */
+	uint64_t fork_base[4]; /* the counts at this process\'s fork: its own start there */
+	uint32_t closed_seen;  /* gen + 1 once the exporter saw it closed */
 };
 
 extern _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
@@ -221,6 +240,9 @@ void weft_chan_after_fork(bool child);
  * (one per end at most): the first descriptor on end 0 and on end 1, or -1.
  */
 void weft_chan_find_fds(uint32_t id, int fds[2]);
+
+/* Bytes and messages sent and received so far: tx bytes, tx msgs, rx bytes, rx msgs. */
+void weft_chan_counts(const struct weft_chan *c, uint64_t out[4]);
 
 /* Whether the channel was open across a fork (its other process is out of view). */
 bool weft_chan_shared(const struct weft_chan *c);

@@ -190,15 +190,10 @@ static int64_t depth_of(uint32_t id, const struct weft_chan *c, bool *known)
 
 static void export_counts(struct weft_chan *c)
 {
-	uint64_t now[4] = { 0 };
+	uint64_t now[4];
 	const char *tx[2] = { c->name, "transmit" }, *rx[2] = { c->name, "receive" };
 
-	for (int i = 0; i < 2; i++) {
-		now[0] += weft_load_relaxed(&c->q[i].tx_bytes);
-		now[1] += weft_load_relaxed(&c->q[i].tx_msgs);
-		now[2] += weft_load_relaxed(&c->q[i].rx_bytes);
-		now[3] += weft_load_relaxed(&c->q[i].rx_msgs);
-	}
+	weft_chan_counts(c, now);
 	/* Series exist from the first export, at 0 until something moves. */
 	weft_metrics_add(ch.io, tx, (int64_t)(now[0] - c->seen[0]));
 	weft_metrics_add(ch.messages, tx, (int64_t)(now[1] - c->seen[1]));

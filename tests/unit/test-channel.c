@@ -22,11 +22,14 @@ static struct weft_chan *chan_of(int fd)
 	return weft_chan_slot(weft_chan_entry_id(weft_chan_fd(fd)));
 }
 
-/* A transfer whose "real call" is this: moves `result` bytes, or fails with `err`. */
+/*
+ * A transfer whose "real call" is this: moves `result` bytes, or fails with
+ * `err`; `during`, if set, runs inside it (the writers a blocked read waits for).
+ */
 struct fake {
 	ssize_t result;
 	int err;
-	int calls;
+	void (*during)(void);
 };
 
 static ssize_t fake_call(struct weft_chan_op *op, bool nowait)
@@ -34,15 +37,17 @@ static ssize_t fake_call(struct weft_chan_op *op, bool nowait)
 	struct fake *f = op->args;
 
 	(void)nowait;
-	f->calls++;
+	if (f->during)
+		f->during();
 	if (f->result < 0)
 		errno = f->err;
 	return f->result;
 }
 
-static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
+static ssize_t xfer_during(int fd, bool write, size_t len, ssize_t result, int err,
+			   void (*during)(void))
 {
-	struct fake f = { result, err, 0 };
+	struct fake f = { result, err, during };
 	struct weft_chan_op op = { .fd = fd,
 				   .entry = weft_chan_fd(fd),
 				   .write = write,
@@ -52,6 +57,11 @@ static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
 				   .args = &f };
 
 	return weft_chan_io(&op);
+}
+
+static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
+{
+	return xfer_during(fd, write, len, result, err, NULL);
 }
 
 /* Every event the thread recorded since the last call, in order. */
@@ -141,50 +151,72 @@ static void test_table(void)
 	close(p[1]);
 }
 
-static void test_transfers(struct weft_thread *me)
+static struct weft_thread *me;
+static int wfd;
+
+/* Writers while a read is blocked: spans 0x666, 0x777, then 0x666 again, a byte each. */
+static void three_writers(void)
+{
+	uint64_t reader = me->cur_span;
+
+	me->cur_span = 0x666;
+	xfer(wfd, true, 1, 1, 0);
+	me->cur_span = 0x777;
+	xfer(wfd, true, 1, 1, 0);
+	me->cur_span = 0x666;
+	xfer(wfd, true, 1, 1, 0);
+	me->cur_span = reader;
+}
+
+/* Twenty writers, a byte each, spans 0x1000 + i. */
+static void twenty_writers(void)
+{
+	uint64_t reader = me->cur_span;
+
+	for (int i = 0; i < 20; i++) {
+		me->cur_span = 0x1000 + (uint64_t)i;
+		xfer(wfd, true, 1, 1, 0);
+	}
+	me->cur_span = reader;
+}
+
+static void test_transfers(void)
 {
 	int p[2], e;
 	struct weft_chan *c;
 	struct weft_ev_wait *w;
+	uint64_t counts[4];
 
 	assert_int(pipe(p), 0);
+	wfd = p[1];
 	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
 	c = chan_of(p[0]);
 	drain(me);
 
-	/* Two writers' spans: 10 bytes from span 0x111, 5 from 0x222. */
+	/* Two writers' spans: 10 bytes from span 0x111, 5 from 0x222; nothing blocks. */
 	me->cur_span = 0x111;
 	expect_int(xfer(p[1], true, 10, 10, 0), 10);
 	me->cur_span = 0x222;
 	expect_int(xfer(p[1], true, 5, 5, 0), 5);
-	expect_int(c->q[0].tx_bytes, 15);
+	expect_int(c->q[0].tx_units, 15);
 	expect_int(c->q[0].tx_msgs, 2);
 	expect_int(c->q[0].tx_inflight, 0);
-	expect_int(drain(me), 0); /* nothing blocked */
+	expect_int(drain(me), 0);
 
-	/* A read of 12 that found data did not block: counted, no wait. */
+	/* Reads that found data did not block: counted, no wait. */
 	me->cur_span = 0x333;
 	expect_int(xfer(p[0], false, 12, 12, 0), 12);
-	expect_int(c->q[0].rx_bytes, 12);
-	expect_int(drain(me), 0);
-	/* The last 3 are waiting: no wait either; then the pipe is empty: a wait. */
 	expect_int(xfer(p[0], false, 64, 3, 0), 3);
+	expect_int(c->q[0].rx_units, 15);
+	expect_int(c->q[0].rx_msgs, 2);
 	expect_int(drain(me), 0);
-	me->cur_span = 0x111;
-	expect_int(xfer(p[1], true, 4, 4, 0), 4);
-	expect_int(xfer(p[0], false, 64, 4, 0), 4); /* data there: no wait */
-	expect_int(drain(me), 0);
-	me->cur_span = 0x444;
-	expect_int(xfer(p[1], true, 2, 2, 0), 2);
-	me->cur_span = 0x555;
-	expect_int(xfer(p[1], true, 2, 2, 0), 2);
-	me->cur_span = 0x333;
-	expect_int(xfer(p[0], false, 64, 2, 0), 2);
-	expect_int(drain(me), 0);
-	expect_int(xfer(p[0], false, 64, 2, 0), 2);
-	expect_int(drain(me), 0);
-	/* Empty now: this read blocks, and ends with nothing read (no links). */
-	c->q[0].tx_units = c->q[0].rx_units; /* as the fake moved no real bytes */
+	weft_chan_counts(c, counts);
+	expect_int(counts[0], 15);
+	expect_int(counts[1], 2);
+	expect_int(counts[2], 15);
+	expect_int(counts[3], 2);
+
+	/* Empty: the read blocks, ends with nothing read (no links). */
 	expect_int(xfer(p[0], false, 64, 0, 0), 0);
 	assert_int(drain(me), 1);
 	expect_int(events[0].h.type, WEFT_EV_WAIT);
@@ -192,17 +224,11 @@ static void test_transfers(struct weft_thread *me)
 	w = &events[0].u.wait;
 	expect_int(w->channel, weft_chan_entry_id(weft_chan_fd(p[0])));
 	expect_int(w->object, p[0]);
-	expect_int(w->links[0], 0); /* it read nothing: no links */
+	expect_int(w->links[0], 0);
 
-	/* A blocked read that took bytes of two writers and of its own span. */
+	/* Empty again: it blocks while two writers (one with the reader's own span) write. */
 	me->cur_span = 0x666;
-	expect_int(xfer(p[1], true, 1, 1, 0), 1);
-	me->cur_span = 0x777;
-	expect_int(xfer(p[1], true, 1, 1, 0), 1);
-	me->cur_span = 0x666;
-	expect_int(xfer(p[1], true, 1, 1, 0), 1);
-	c->q[0].tx_units = c->q[0].rx_units; /* look empty to the reader */
-	expect_int(xfer(p[0], false, 64, 3, 0), 3);
+	expect_int(xfer_during(p[0], false, 64, 3, 0, three_writers), 3);
 	assert_int(drain(me), 1);
 	expect_int(events[0].u.wait.links[0], 0x777); /* 0x666 is the reader's own span */
 	expect_int(events[0].u.wait.links[1], 0);
@@ -213,24 +239,36 @@ static void test_transfers(struct weft_thread *me)
 	expect_int(errno, EAGAIN);
 	expect_int(drain(me), 0);
 	expect_true(weft_chan_fd(p[0]) & WEFT_CHAN_NONBLOCK);
+	weft_chan_flags_changed(p[0]);
 	/* A failed write leaves nothing behind. */
 	errno = 0;
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
 	expect_int(c->q[0].tx_inflight, 0);
+	expect_int(c->q[0].tx_units, 18);
 
-	/* Lapped: 20 writers' records, the reader keeps the newest 8 and links two of them. */
-	for (int i = 0; i < 20; i++) {
-		me->cur_span = 0x1000 + (uint64_t)i;
-		xfer(p[1], true, 1, 1, 0);
-	}
+	/*
+	 * Twenty writes while it blocks, of which it reads the first two: their
+	 * records were overwritten (8 are kept), so no link; the next read takes
+	 * the last eight... and links the writers of its range only.
+	 */
 	me->cur_span = 0x333;
-	weft_chan_flags_changed(p[0]);
-	c->q[0].tx_units = c->q[0].rx_units;
-	expect_int(xfer(p[0], false, 64, 2, 0), 2);
+	expect_int(xfer_during(p[0], false, 64, 2, 0, twenty_writers), 2);
 	assert_int(drain(me), 1);
-	expect_int(events[0].u.wait.links[0], 0x1000 + 12);
-	expect_int(events[0].u.wait.links[1], 0x1000 + 13);
+	expect_int(events[0].u.wait.links[0], 0);
+	expect_int(xfer(p[0], false, 10, 10, 0), 10); /* data there: no wait, no links */
+	expect_int(drain(me), 0);
+	me->last_wait_kind = WEFT_WAIT_POLL; /* as after a poll wait: links in a LINK event */
+	me->last_wait_t0 = 42;
+	expect_int(xfer(p[0], false, 64, 8, 0), 8);
+	assert_int(drain(me), 2);
+	expect_int(events[0].h.type, WEFT_EV_LINK);
+	expect_int(events[0].u.link.wait_t0, 42);
+	expect_int(events[0].u.link.links[0], 0x1000 + 12);
+	expect_int(events[0].u.link.links[3], 0x1000 + 15);
+	expect_int(events[1].u.link.links[0], 0x1000 + 16);
+	expect_int(events[1].u.link.links[3], 0x1000 + 19);
+	me->last_wait_kind = 0;
 
 	weft_chan_closed(p[0]);
 	weft_chan_closed(p[1]);
@@ -251,12 +289,11 @@ static void test_transfers(struct weft_thread *me)
 
 int main(void)
 {
-	struct weft_thread *me = weft_registry_alloc(64);
-
+	me = weft_registry_alloc(64);
 	assert_true(me != NULL);
 	weft_self = me;
 	weft_cfg.stack_depth = 0; /* waits without stacks: one WAIT event each */
 	test_table();
-	test_transfers(me);
+	test_transfers();
 	return harness_done();
 }
