@@ -44,6 +44,6 @@ void weft_consumer_wake(void);
 void weft_consumer_wait(uint32_t seen, uint64_t timeout_ns);
 
 /* Exited-but-uncollected threads at which an exiting thread wakes the consumer. */
-#define WEFT_CONSUMER_PENDING_EXITS_WAKE 1024
+#define WEFT_CONSUMER_PENDING_EXITS_WAKE 256
 
 #endif
