@@ -330,13 +330,20 @@ static void new_process_identity(void)
 	weft_store_relaxed(&weft_process.exiting, 0);
 }
 
+/*
+ * The private allocator's locks are taken last before the fork and released
+ * (or, in the child, reset) first after it, as its own handlers were when it
+ * registered them before ours: nothing may allocate between.
+ */
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
+	weft_alloc_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	weft_alloc_fork_parent();
 	weft_guard_leave();
 }
 
@@ -353,6 +360,7 @@ static void atfork_child(void)
 {
 	struct weft_thread *t = weft_self;
 
+	weft_alloc_fork_child();
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
@@ -425,10 +433,10 @@ static bool agent_init(void)
 	new_process_identity();
 	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
 	/*
-	 * The private allocator registers its own fork handlers when it first
-	 * initialises. Make that happen before we register ours: child handlers
-	 * run in registration order, so the allocator's locks are reset before
-	 * our child handler allocates, whatever the exporter held at fork time.
+	 * Initialise the private allocator before the first fork handler can run:
+	 * ours call its handlers (atfork_prepare), so that its locks are reset
+	 * before our child handler allocates, whatever the exporter held at fork
+	 * time.
 	 */
 	weft_free(weft_alloc(1));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
