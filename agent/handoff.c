@@ -22,7 +22,7 @@ static struct slot slots[HANDOFF_SLOTS];
  * copy or allocate its 32 pages (a page fault each) whatever it did next.
  */
 #define SLOTS_PER_PAGE (4096u / sizeof(struct slot))
-#define PAGES ((HANDOFF_SLOTS + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE)
+#define PAGES          ((HANDOFF_SLOTS + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE)
 _Static_assert(PAGES <= 64, "one bit per page in a 64-bit word");
 static _Atomic uint64_t touched;
 
@@ -90,15 +90,16 @@ void weft_handoff_reset(void)
 	for (size_t p = 0; p < PAGES; p++) {
 		if (!(pages & (UINT64_C(1) << p)))
 			continue;
-		for (size_t i = p * SLOTS_PER_PAGE; i < (p + 1) * SLOTS_PER_PAGE && i < HANDOFF_SLOTS;
-		     i++) {
+		for (size_t i = p * SLOTS_PER_PAGE;
+		     i < (p + 1) * SLOTS_PER_PAGE && i < HANDOFF_SLOTS; i++) {
 			struct slot *s = &slots[i];
 
 			if (!weft_load_relaxed(&s->lock))
 				continue;
 			weft_store_relaxed(&s->object, 0);
 			weft_store_relaxed(&s->span, 0);
-			weft_store_relaxed(&s->seq, (weft_load_relaxed(&s->seq) + 1) & ~UINT64_C(1));
+			weft_store_relaxed(&s->seq,
+					   (weft_load_relaxed(&s->seq) + 1) & ~UINT64_C(1));
 			weft_store_relaxed(&s->lock, 0);
 		}
 	}

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 		close(fd[1]);
-		if (pid < 0 || read(fd[0], &faults[i], sizeof(faults[i])) != (ssize_t)sizeof(faults[i]))
+		if (pid < 0 ||
+		    read(fd[0], &faults[i], sizeof(faults[i])) != (ssize_t)sizeof(faults[i]))
 			return 1;
 		close(fd[0]);
 		waitpid(pid, NULL, 0);
