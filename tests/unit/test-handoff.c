@@ -39,8 +39,15 @@ static void test_reset(void)
 	weft_handoff_publish(&c, 7);
 	before = minor_faults();
 	weft_handoff_reset();
-	/* The whole table is 32 pages; a reset touches none but those in use. */
+	/*
+	 * The whole table is 32 pages; a reset touches none but those in use.
+	 * (Not under ThreadSanitizer, whose shadow of each page read faults in.)
+	 */
+#ifndef __SANITIZE_THREAD__
 	expect_true(minor_faults() - before < 8);
+#else
+	(void)before;
+#endif
 	mark = weft_handoff_mark(&c);
 	expect_int(weft_handoff_take(&c, mark), 0);
 	weft_handoff_publish(&c, 8);
