@@ -52,16 +52,13 @@ const char *weft_event_type_name(enum weft_event_type type)
 }
 
 /*
- * A pthread key whose destructor tells us when a thread ends, however it ends.
- * Adopted threads have no trampoline; for threads we start it backs up the
- * trampoline's cleanup handler (a cancellation can unwind past it). Whichever
- * runs first ends the thread; the other finds weft_self already switched.
+ * A pthread key whose destructor tells us when a thread ends, however it ends:
+ * for adopted threads (and main), which have no trampoline. Threads weft
+ * starts end in the trampoline's cleanup handler (weft_thread_begin). The
+ * destructor ends the thread only if it is still this thread's state.
  */
 static pthread_key_t adopted_key;
 static bool adopted_key_ok;
-
-/* glibc's PTHREAD_KEY_2NDLEVEL_SIZE: keys below it never allocate. */
-#define WEFT_KEY_FREE_SLOTS 32
 
 static void adopted_thread_end(void *arg)
 {
@@ -258,13 +255,14 @@ void weft_thread_begin(struct weft_thread *t)
 	weft_self = t;
 	weft_registry_push(t);
 	/*
-	 * glibc keeps the first 32 keys' values in the thread descriptor; past
-	 * that, pthread_setspecific allocates with the program's calloc. Threads
-	 * weft starts end through the trampoline's cleanup handler anyway, so the
-	 * key (which also covers cancellation) is used only when it is free.
+	 * No pthread_setspecific here: a thread weft starts ends through the
+	 * trampoline's cleanup handler, which runs on return, pthread_exit and
+	 * cancellation alike (a cleanup attribute that glibc's forced unwind
+	 * honours; an unwind that cannot reach it aborts the process). Setting the
+	 * key would only cost every such thread glibc's walk of its key slots
+	 * when it ends (about 700 instructions, where a thread that never set a
+	 * key pays 5).
 	 */
-	if (adopted_key_ok && adopted_key < WEFT_KEY_FREE_SLOTS)
-		pthread_setspecific(adopted_key, t);
 }
 
 void weft_thread_end(struct weft_thread *t)
@@ -283,10 +281,16 @@ void weft_thread_end(struct weft_thread *t)
 	 */
 	if (t->origin == WEFT_THREAD_MAIN)
 		atomic_store(&weft_process.main_exited, 1);
-	weft_registry_exit(t, weft_clock_now());
-	/* Bound the memory held by exited threads: wake the exporter early. */
-	pending = weft_load_relaxed(&weft_registry_pending_exits);
-	if (pending == WEFT_CONSUMER_PENDING_EXITS_WAKE)
+	pending = weft_registry_exit(t, weft_clock_now());
+	/*
+	 * Bound the memory held by exited threads: wake the exporter early, at
+	 * every multiple of the mark. The count is the one this exit made, so
+	 * exactly one thread sees each multiple; a second load would let two
+	 * threads ending together both read past the mark and neither wake it,
+	 * leaving the ended threads' states to pile up until the next timed
+	 * cycle (seconds away).
+	 */
+	if (pending % WEFT_CONSUMER_PENDING_EXITS_WAKE == 0)
 		weft_consumer_wake();
 	if (atomic_load(&weft_registry_live) == 0 && atomic_load(&weft_process.main_exited))
 		weft_consumer_wake();
@@ -327,13 +331,20 @@ static void new_process_identity(void)
 	weft_store_relaxed(&weft_process.exiting, 0);
 }
 
+/*
+ * The private allocator's locks are taken last before the fork and released
+ * (or, in the child, reset) first after it, as its own handlers were when it
+ * registered them before ours: nothing may allocate between.
+ */
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
+	weft_alloc_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	weft_alloc_fork_parent();
 	weft_chan_after_fork(false);
 	weft_guard_leave();
 }
@@ -351,6 +362,7 @@ static void atfork_child(void)
 {
 	struct weft_thread *t = weft_self;
 
+	weft_alloc_fork_child();
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
@@ -424,10 +436,10 @@ static bool agent_init(void)
 	new_process_identity();
 	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
 	/*
-	 * The private allocator registers its own fork handlers when it first
-	 * initialises. Make that happen before we register ours: child handlers
-	 * run in registration order, so the allocator's locks are reset before
-	 * our child handler allocates, whatever the exporter held at fork time.
+	 * Initialise the private allocator before the first fork handler can run:
+	 * ours call its handlers (atfork_prepare), so that its locks are reset
+	 * before our child handler allocates, whatever the exporter held at fork
+	 * time.
 	 */
 	weft_free(weft_alloc(1));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

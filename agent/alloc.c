@@ -5,3 +5,12 @@
 #include "agent/alloc.h"
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+
+static void no_fork_handler(void)
+{
+}
+
+/* Overridden in libweft.so by agent/alloc_private.c; the unit tests' shim has none. */
+__attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_prepare(void);
+__attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_parent(void);
+__attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_child(void);

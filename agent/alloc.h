@@ -22,6 +22,15 @@ void *mallocx(size_t size, int flags);
 void *rallocx(void *ptr, size_t size, int flags);
 void dallocx(void *ptr, int flags);
 
+/*
+ * The private allocator's fork handlers, which it does not register itself
+ * (agent/alloc_private.c): around fork, prepare takes all its locks, parent
+ * and child release or reset them. Called by the agent's own handlers.
+ */
+void weft_alloc_fork_prepare(void);
+void weft_alloc_fork_parent(void);
+void weft_alloc_fork_child(void);
+
 #define WEFT_MALLOCX_ZERO         0x40 /* jemalloc's MALLOCX_ZERO */
 #define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
 

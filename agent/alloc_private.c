@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/alloc.h"
+
 /*
  * The private allocator's own settings (jemalloc reads this symbol; the
  * archive's definition is weak).
@@ -41,6 +43,21 @@
  */
 const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:30000,muzzy_decay_ms:0,"
 			  "background_thread:false";
+
+/*
+ * The private allocator's fork handlers (see pthread_atfork below). Every
+ * pthread_atfork in libweft.so binds to the definition below, not to libc's
+ * (whose own definition is a static stub in libc_nonshared.a that does just
+ * what ours does for everyone else: __register_atfork with this object's
+ * handle).
+ */
+void je_jemalloc_prefork(void);
+void je_jemalloc_postfork_parent(void);
+void je_jemalloc_postfork_child(void);
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+		      void *dso_handle);
+extern void *__dso_handle __attribute__((visibility("hidden")));
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 char *secure_getenv(const char *name);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
@@ -93,4 +110,37 @@ double log(double x)
 double round(double x)
 {
 	return libm_call("round", x);
+}
+
+/*
+ * jemalloc registers fork handlers when it initialises — from its own
+ * constructor, in every process weft is loaded into, disabled or not. They
+ * take and release each of its locks around every fork (dozens of mutexes
+ * over a dozen pages), so that a child can allocate: writes that cost the
+ * parent and the child a copied page each, about 37 page faults per fork here
+ * (perf record -e page-faults on tests/bench/bench-fork), for an allocator
+ * that a disabled agent never calls. So they are not registered: the agent's
+ * own fork handlers, registered only when it is enabled, call them at the
+ * place they ran before (agent/agent.c: first to prepare, first after).
+ */
+int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	if (prepare == je_jemalloc_prefork)
+		return 0;
+	return __register_atfork(prepare, parent, child, __dso_handle);
+}
+
+void weft_alloc_fork_prepare(void)
+{
+	je_jemalloc_prefork();
+}
+
+void weft_alloc_fork_parent(void)
+{
+	je_jemalloc_postfork_parent();
+}
+
+void weft_alloc_fork_child(void)
+{
+	je_jemalloc_postfork_child();
 }

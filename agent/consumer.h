@@ -43,7 +43,11 @@ void weft_consumer_wake(void);
  */
 void weft_consumer_wait(uint32_t seen, uint64_t timeout_ns);
 
-/* Exited-but-uncollected threads at which an exiting thread wakes the consumer. */
-#define WEFT_CONSUMER_PENDING_EXITS_WAKE 1024
+/*
+ * Exited-but-uncollected threads at whose every multiple an exiting thread
+ * wakes the consumer: bounds what ended threads' states hold (each about 1.6
+ * KiB) when threads come and go faster than the consumer's schedule.
+ */
+#define WEFT_CONSUMER_PENDING_EXITS_WAKE 64
 
 #endif

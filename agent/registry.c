@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -12,13 +13,71 @@ _Atomic int32_t weft_registry_live;
 
 static _Atomic(struct weft_thread *) registry_head;
 
+/*
+ * Recycled states: a few states of ended threads, kept for the next thread
+ * instead of going back to the private allocator.
+ *
+ * Without them every thread costs one allocation on its creator and one free
+ * on the exporter, each taking the allocator's one arena lock (no thread
+ * caches: see agent/alloc_private.c), which creators on several cores then
+ * contend for. Each slot is one pointer that changes hands whole: a freeing
+ * thread (the exporter, or a creator abandoning a state) fills an empty slot
+ * with a release compare-and-swap, and a creator empties a full one with an
+ * acquire exchange. A slot is owned by whoever's exchange or CAS moved its
+ * pointer, so no pointer can be taken twice and no ABA can arise: there is
+ * no list to unlink. A state that finds no empty slot is freed; a creator
+ * that finds no full slot allocates. At most SPARE_SLOTS states (about 1.6
+ * KiB each, without their full rings: 100 KiB) are held. There are as many as
+ * the exporter frees per early wake-up (WEFT_CONSUMER_PENDING_EXITS_WAKE), so
+ * that under thread churn most creations find one.
+ */
+#define SPARE_SLOTS 64
+
+static _Atomic(struct weft_thread *) spare[SPARE_SLOTS];
+
+static struct weft_thread *spare_take(void)
+{
+	for (unsigned i = 0; i < SPARE_SLOTS; i++) {
+		struct weft_thread *t;
+
+		/* A plain load first: an empty slot costs no write to a shared line. */
+		if (!weft_load_relaxed(&spare[i]))
+			continue;
+		/* Acquire: pairs with the release CAS that filled the slot. */
+		t = weft_exchange_acq_rel(&spare[i], (struct weft_thread *)NULL);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+static bool spare_put(struct weft_thread *t)
+{
+	for (unsigned i = 0; i < SPARE_SLOTS; i++) {
+		struct weft_thread *empty = NULL;
+
+		if (weft_load_relaxed(&spare[i]))
+			continue;
+		/* Release: our last reads and writes of *t come before its reuse. */
+		if (weft_cas_release(&spare[i], &empty, t))
+			return true;
+	}
+	return false;
+}
+
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
 {
-	struct weft_thread *t = weft_alloc_cacheline(sizeof(*t));
+	struct weft_thread *t = spare_take();
 
 	if (!t)
+		t = weft_alloc_cacheline(sizeof(*t));
+	if (!t)
 		return NULL;
-	memset(t, 0, sizeof(*t));
+	/*
+	 * Everything but the inline slots, which are written before they are
+	 * published and read: zeroing them too would write 1 KiB more per thread.
+	 */
+	memset(t, 0, offsetof(struct weft_thread, ring.first));
 	/* Inline slots first; the full ring when they fill (weft_registry_ring). */
 	weft_ring_init(&t->ring, NULL, ring_capacity);
 	return t;
@@ -41,7 +100,8 @@ int weft_registry_ring(struct weft_thread *t)
 void weft_registry_free(struct weft_thread *t)
 {
 	weft_free(weft_load_relaxed(&t->ring.slots));
-	weft_free(t);
+	if (!spare_put(t))
+		weft_free(t);
 }
 
 void weft_registry_push(struct weft_thread *t)
@@ -135,16 +195,19 @@ void weft_registry_cycle(struct weft_registry_reader *r, const struct weft_regis
 	}
 }
 
-void weft_registry_exit(struct weft_thread *t, uint64_t end_ns)
+uint32_t weft_registry_exit(struct weft_thread *t, uint64_t end_ns)
 {
+	uint32_t pending;
+
 	weft_self = &weft_thread_dead;
 	weft_store_relaxed(&t->wait_kind, 0);
 	weft_store_relaxed(&t->end_ns, end_ns);
-	weft_fetch_add_relaxed(&weft_registry_pending_exits, 1);
+	pending = weft_fetch_add_relaxed(&weft_registry_pending_exits, 1) + 1;
 	/* Sequentially consistent: see weft_thread_end. */
 	atomic_fetch_sub(&weft_registry_live, 1);
 	/* Release: the ring writes and end time above are visible with `exited`. */
 	weft_store_release(&t->exited, 1);
+	return pending;
 }
 
 void weft_registry_reset_after_fork(void)

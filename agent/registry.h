@@ -149,9 +149,10 @@ void weft_registry_cycle(struct weft_registry_reader *r, const struct weft_regis
 
 /*
  * Marks the calling thread's state exited (end time, sentinel, release) and
- * counts it as pending for the exporter.
+ * counts it as pending for the exporter. Returns the pending count this exit
+ * made: each value is returned to one exiting thread only.
  */
-void weft_registry_exit(struct weft_thread *t, uint64_t end_ns);
+uint32_t weft_registry_exit(struct weft_thread *t, uint64_t end_ns);
 
 /* Exited threads not yet collected by the exporter. */
 extern _Atomic uint32_t weft_registry_pending_exits;

@@ -102,7 +102,7 @@ static int spawn_workload(const char *self)
 	return ok;
 }
 
-/* Prints "<ms> <cpu ms>" for the workload. */
+/* Prints "<ms> <cpu ms> <page faults>" for the workload (the worker and its children). */
 static int worker(const char *self, const char *which)
 {
 	struct rusage self_ru, kids_ru;
@@ -111,18 +111,19 @@ static int worker(const char *self, const char *which)
 
 	getrusage(RUSAGE_SELF, &self_ru);
 	getrusage(RUSAGE_CHILDREN, &kids_ru);
-	printf("%.3f %.3f\n", (now_ns() - t0) / 1e6,
+	printf("%.3f %.3f %ld\n", (now_ns() - t0) / 1e6,
 	       (double)(self_ru.ru_utime.tv_sec + self_ru.ru_stime.tv_sec +
 			kids_ru.ru_utime.tv_sec + kids_ru.ru_stime.tv_sec) *
 			       1e3 +
 		       (double)(self_ru.ru_utime.tv_usec + self_ru.ru_stime.tv_usec +
 				kids_ru.ru_utime.tv_usec + kids_ru.ru_stime.tv_usec) /
-			       1e3);
+			       1e3,
+	       self_ru.ru_minflt + kids_ru.ru_minflt);
 	return ok ? 0 : 1;
 }
 
 static int run_worker(const char *self, const char *lib, int mode, const char *which, double *ms,
-		      double *cpu)
+		      double *cpu, double *faults)
 {
 	int fd[2];
 	char buf[128] = { 0 };
@@ -147,7 +148,7 @@ static int run_worker(const char *self, const char *lib, int mode, const char *w
 	close(fd[1]);
 	r = read(fd[0], buf, sizeof(buf) - 1);
 	close(fd[0]);
-	if (!wait_ok(pid) || r <= 0 || sscanf(buf, "%lf %lf", ms, cpu) != 2)
+	if (!wait_ok(pid) || r <= 0 || sscanf(buf, "%lf %lf %lf", ms, cpu, faults) != 3)
 		return -1;
 	return 0;
 }
@@ -165,7 +166,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *const workloads[2] = { "fork", "spawn" };
 	char self[4096], dir[] = "/tmp/weft-bench-fork-XXXXXX", out[4200];
-	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
+	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
 	ssize_t len;
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -189,11 +190,11 @@ int main(int argc, char **argv)
 	snprintf(out, sizeof(out), "%s/weft-%%p.jsonl", dir);
 	setenv("WEFT_OUTPUT", out, 1);
 	for (int w = 0; w < 2; w++) {
-		run_worker(self, lib, 1, workloads[w], &ignored, &ignored); /* warm up */
+		run_worker(self, lib, 1, workloads[w], &ignored, &ignored, &ignored); /* warm up */
 		for (int r = 0; r < rounds; r++)
 			for (int m = 0; m < MODES; m++)
-				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r]) !=
-				    0) {
+				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r],
+					       &pf[m][r]) != 0) {
 					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
 						mode_names[m]);
 					return 1;
@@ -201,6 +202,7 @@ int main(int argc, char **argv)
 		for (int m = 0; m < MODES; m++) {
 			qsort(ms[m], (size_t)rounds, sizeof(double), cmp);
 			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
+			qsort(pf[m], (size_t)rounds, sizeof(double), cmp);
 		}
 		printf("%s: native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx); CPU "
 		       "native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx) (median of "
@@ -211,6 +213,11 @@ int main(int argc, char **argv)
 		       ms[2][rounds / 2], ms[2][rounds / 2] / ms[0][rounds / 2], cpu[0][rounds / 2],
 		       cpu[1][rounds / 2], cpu[1][rounds / 2] / cpu[0][rounds / 2],
 		       cpu[2][rounds / 2], cpu[2][rounds / 2] / cpu[0][rounds / 2], rounds);
+		/* Page faults are steadier than time on a shared machine: per process made. */
+		printf("  page faults per child: native %.0f, weft %.0f, disabled %.0f\n",
+		       pf[0][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
+		       pf[1][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
+		       pf[2][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
 		fflush(stdout);
 	}
 	/* Each weft child wrote a file: remove them. */

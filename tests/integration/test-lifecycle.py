@@ -135,6 +135,19 @@ equal(r.rc, 0, "disabled: exit code")
 equal(r.files, [], "disabled: no output")
 equal(r.stderr, "", "disabled: silent")
 
+# What a fork costs a child that does nothing (page faults between fork and
+# _exit, median of 21, counted by the child): weft's fork handlers must not
+# rewrite whole tables in every child (the hand-off table's 32 pages did), and
+# disabled, weft must add none (its allocator's lock handling did, ~26).
+native = int(Run([program("forkfaults")], preload=False, expect_file=False).stdout)
+dis = int(Run([program("forkfaults")], env={"OTEL_SDK_DISABLED": "true"},
+              expect_file=False).stdout)
+on = int(Run([program("forkfaults")], env={"OTEL_TRACES_EXPORTER": "none",
+                                           "OTEL_METRICS_EXPORTER": "none"},
+             expect_file=False).stdout)
+check(dis <= native + 6, f"disabled: a forked child's page faults {dis}, native {native}")
+check(on <= native + 60, f"enabled: a forked child's page faults {on}, native {native}")
+
 # The exporter thread is invisible: it is not a span and not counted.
 r = Run([program("worker-pool")])
 out = r.only()
