@@ -488,17 +488,18 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 
 /*
  * The writers of units [r0, r1): the records that put units there, and the
- * writes in flight when the range goes past what was settled.
+ * writes in flight when the range goes past what was settled. Newest first,
+ * stopping at a settled record that ends before the range (older ones are
+ * earlier still); the links come out oldest first, as the bytes did.
  */
 static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
 		     struct weft_links *out)
 {
 	uint64_t settled_to = weft_load_acquire(&q->tx_units);
 	uint32_t widx = weft_load_acquire(&q->widx);
+	struct weft_links found = { .n = 0 };
 
-	out->n = 0;
-	/* Oldest first, so that links come in the order the bytes did. */
-	for (uint32_t k = WEFT_CHAN_RECS; k > 0; k--) {
+	for (uint32_t k = 1; k <= WEFT_CHAN_RECS; k++) {
 		uint32_t i = widx - k;
 		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
 		uint32_t seq = weft_load_acquire(&r->seq);
@@ -509,9 +510,18 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
 			continue; /* never written, being rewritten, or lapped */
-		if (settled ? (len && start < r1 && start + len > r0) : r1 > settled_to)
-			links_add(out, span, self);
+		if (!settled) {
+			if (r1 > settled_to)
+				links_add(&found, span, 0);
+		} else if (len && start < r1 && start + len > r0) {
+			links_add(&found, span, 0);
+		} else if (len && start + len <= r0) {
+			break;
+		}
 	}
+	out->n = 0;
+	for (int j = found.n - 1; j >= 0; j--)
+		links_add(out, found.span[j], self);
 }
 
 /* ------------------------------------------------------------ transfers */
