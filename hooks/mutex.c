@@ -300,8 +300,9 @@ WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 	/*
 	 * Only an unlock that may end a sampled hold has anything to do here:
 	 * every mutex whose hold this thread samples is in its unlock watch
-	 * (agent/lock.h), so any other goes straight to libc. The symbol's
-	 * first resolution goes the slow way too (mutex_unlock_next). Frameless.
+	 * (agent/lock.h), so any other goes straight to libc (resolved on the
+	 * first call: mutex_unlock_first). A thread not yet registered is not
+	 * adopted here: its next lock does that. Frameless.
 	 */
 	if (__builtin_expect(weft_tls.unlock_watch == (uintptr_t)m, 0))
 		return mutex_unlock_slow(m, WEFT_CALLER);
