@@ -29,7 +29,6 @@ _Atomic int weft_agent_state;
 struct weft_config weft_cfg;
 struct weft_process weft_process;
 int64_t weft_clock_offset;
-__thread unsigned weft_guard_depth __attribute__((tls_model("initial-exec")));
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)
 {
@@ -176,7 +175,7 @@ struct weft_thread *weft_thread_adopt(void)
 		 */
 		if (adopted_key_ok)
 			pthread_setspecific(adopted_key, t);
-		weft_self = t;
+		weft_self_set(t);
 		weft_fetch_add_relaxed(&weft_registry_live, 1);
 		weft_registry_push(t);
 	}
@@ -252,7 +251,7 @@ void weft_thread_begin(struct weft_thread *t)
 	t->start_ns = weft_clock_now();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
 	hold_countdown(t);
-	weft_self = t;
+	weft_self_set(t);
 	weft_registry_push(t);
 	/*
 	 * No pthread_setspecific here: a thread weft starts ends through the
@@ -312,7 +311,7 @@ void *weft_agent_thread_trampoline(void *arg)
 	 * the guard first, before anything (the allocator's locks) reaches a hook.
 	 */
 	weft_guard_depth = 1;
-	weft_self = &weft_thread_dead;
+	weft_self_set(&weft_thread_dead);
 	weft_free(arg);
 	return start.fn(start.arg);
 }

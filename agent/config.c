@@ -164,7 +164,7 @@ static const struct row rows[] = {
 	DURATION("WEFT_SPAN_MIN_WAIT", span_min_wait_ns, "1ms", 0, 1 * HOUR),
 	ENUM("WEFT_TASK_PARENT", task_parent, "link", task_parents),
 	STACKS("WEFT_STACKS", stack_depth, "on"),
-	UINT("WEFT_HOLD_SAMPLE", hold_sample, "64", 0, 1u << 20),
+	UINT("WEFT_HOLD_SAMPLE", hold_sample, "256", 0, 1u << 20),
 	RING("WEFT_RING_SIZE", ring_size, "1024"),
 	UINT("WEFT_CARDINALITY_LIMIT", cardinality_limit, "500", 2, 1u << 20),
 	BOOL("WEFT_CAPTURE_ARGS", capture_args, "false"),

@@ -1,18 +1,74 @@
 /*
- * The per-thread reentrancy guard.
+ * The per-thread block: the reentrancy guard, the thread's state, and the
+ * gate that the hottest hooks test.
  *
- * Set whenever agent code runs on a thread, and permanently on the agent's own
- * threads. A hook that finds it set calls the real function and nothing else:
- * this is what keeps weft from observing itself (its allocator's locks, its
- * exporter's sockets) and from recursing. The variable is initial-exec TLS so
- * that reading it never calls into the dynamic loader or allocates.
+ * The guard is set whenever agent code runs on a thread, and permanently on
+ * the agent's own threads. A hook that finds it set calls the real function
+ * and nothing else: this is what keeps weft from observing itself (its
+ * allocator's locks, its exporter's sockets) and from recursing.
+ *
+ * Everything a hook reads on every call lives in one initial-exec TLS block,
+ * so that one thread-pointer offset (one load from the GOT) serves them all,
+ * and reading it never calls into the dynamic loader or allocates:
+ * - `gate`: the guard depth in its high half, and in its low half the hook
+ *   families this thread does not observe (every family until the thread is
+ *   registered, every one again once it has ended). A fast path's whole
+ *   "observe this call?" test is one `test` of `gate` against its family and
+ *   the guard: zero means the guard is free, the thread registered and alive
+ *   and the family on (hence the agent READY and libc's symbols resolved).
+ *   The low half mirrors weft_self's `hooks`: weft_self_set writes both.
+ * - `self`: the thread's state (weft_self), NULL until registered.
+ * - `unlock_watch`: a lock whose unlock must take the hook's slow path; every
+ *   lock whose hold this thread is sampling is there (see agent/lock.h).
  */
 #ifndef WEFT_AGENT_GUARD_H
 #define WEFT_AGENT_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
-extern __thread unsigned weft_guard_depth __attribute__((tls_model("initial-exec")));
+struct weft_thread;
+
+struct weft_tls {
+	union {
+		struct {
+			uint16_t unobserved; /* hook families (WEFT_HOOK_*) passed through */
+			uint16_t guard;      /* the guard's depth */
+		};
+		uint32_t gate;
+	};
+	uintptr_t unlock_watch;
+	struct weft_thread *self;
+};
+
+extern __thread struct weft_tls weft_tls __attribute__((tls_model("initial-exec")));
+
+/* Every family unobserved: a thread not yet registered, or ended. */
+#define WEFT_TLS_UNOBSERVED_ALL 0xffffu
+
+/* The guard's bits in `gate`. */
+#define WEFT_TLS_GATE_GUARD 0xffff0000u
+
+/* The guard's depth, as an lvalue (the agent's threads set it to 1 for good). */
+#define weft_guard_depth (weft_tls.guard)
+
+/*
+ * The calling thread's state, NULL until registered (registry.h). Not an
+ * lvalue: weft_self_set writes it, with the gate.
+ */
+#define weft_self ((struct weft_thread *)weft_tls.self)
+
+/* Makes `t` the calling thread's state (NULL, a new state, the ended sentinel). */
+void weft_self_set(struct weft_thread *t);
+
+/*
+ * Whether a fast path for `family` may run: no guard, a registered live
+ * thread that observes the family.
+ */
+static inline bool weft_tls_open(unsigned family)
+{
+	return (weft_tls.gate & (WEFT_TLS_GATE_GUARD | family)) == 0;
+}
 
 static inline bool weft_guard_active(void)
 {

@@ -6,7 +6,10 @@
 #include "agent/alloc.h"
 #include "agent/registry.h"
 
-__thread struct weft_thread *weft_self __attribute__((tls_model("initial-exec")));
+/* The per-thread block (agent/guard.h): every family unobserved until registered. */
+__thread struct weft_tls weft_tls __attribute__((tls_model("initial-exec"))) = {
+	.unobserved = WEFT_TLS_UNOBSERVED_ALL,
+};
 struct weft_thread weft_thread_dead = { .dead = true };
 _Atomic uint32_t weft_registry_pending_exits;
 _Atomic int32_t weft_registry_live;
@@ -63,6 +66,12 @@ static bool spare_put(struct weft_thread *t)
 			return true;
 	}
 	return false;
+}
+
+void weft_self_set(struct weft_thread *t)
+{
+	weft_tls.self = t;
+	weft_tls.unobserved = t ? (uint16_t)~t->hooks : WEFT_TLS_UNOBSERVED_ALL;
 }
 
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
@@ -199,7 +208,7 @@ uint32_t weft_registry_exit(struct weft_thread *t, uint64_t end_ns)
 {
 	uint32_t pending;
 
-	weft_self = &weft_thread_dead;
+	weft_self_set(&weft_thread_dead);
 	weft_store_relaxed(&t->wait_kind, 0);
 	weft_store_relaxed(&t->end_ns, end_ns);
 	pending = weft_fetch_add_relaxed(&weft_registry_pending_exits, 1) + 1;

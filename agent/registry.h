@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "agent/atomic.h"
+#include "agent/guard.h"
 #include "agent/ids.h"
 #include "agent/ring.h"
 
@@ -95,8 +96,7 @@ struct weft_thread {
 	struct weft_ring ring;
 };
 
-/* The calling thread's state; NULL until registered. */
-extern __thread struct weft_thread *weft_self __attribute__((tls_model("initial-exec")));
+/* The calling thread's state, weft_self, lives in the per-thread block (agent/guard.h). */
 
 /* What a thread points at after its exit: hooks pass through. */
 extern struct weft_thread weft_thread_dead;

@@ -112,21 +112,43 @@ static bool acquired(int rc)
 		return rc_;                                                                        \
 	} while (0)
 
-/* The lock word, 0 when the mutex is free; a racy read, as above. */
-static int mutex_word(const pthread_mutex_t *m)
+/*
+ * Whether the lock word reads 0 (the mutex looks free); a racy read, as
+ * above. On x86-64 one compare with memory, whose flag the branch uses.
+ */
+static bool mutex_looks_free(const pthread_mutex_t *m)
 {
-	return ((const volatile pthread_mutex_t *)m)->__data.__lock;
+#ifdef __x86_64__
+	bool zero;
+
+	__asm__("cmpl $0, %1" : "=@ccz"(zero) : "m"(m->__data.__lock));
+	return zero;
+#else
+	return ((const volatile pthread_mutex_t *)m)->__data.__lock == 0;
+#endif
 }
 
 /*
- * pthread_mutex_lock of a mutex that does not look free: MUTEX_ACQUIRE's
- * way, out of line. `pc` is the hook's caller.
+ * pthread_mutex_lock of a mutex that does not look free, on a thread whose
+ * gate is open: MUTEX_ACQUIRE's way, out of line. `pc` is the hook's caller.
  */
 static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
 						     const void *pc)
 {
 	MUTEX_ACQUIRE_AS(self, m, pc, weft_real.pthread_mutex_lock(m));
 }
+
+/*
+ * Where the two hottest hooks' fast paths jump: libc's functions, after a
+ * first call that resolves them (mutex_lock_first, mutex_unlock_first).
+ * Never NULL, so that the fast paths need not test them. Written as
+ * weft_real's entries are (racing writers store the same pointer), and read
+ * plainly.
+ */
+static int mutex_lock_first(pthread_mutex_t *m);
+static int mutex_unlock_first(pthread_mutex_t *m);
+static __typeof__(pthread_mutex_lock) *mutex_lock_next = mutex_lock_first;
+static __typeof__(pthread_mutex_unlock) *mutex_unlock_next = mutex_unlock_first;
 
 /*
  * pthread_mutex_lock the general way (see there): the symbol resolved (or its
@@ -142,15 +164,31 @@ static __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t *m, cons
 	MUTEX_ACQUIRE_AS(self, m, pc, real(m));
 }
 
+/*
+ * The fast path's jump until the first call through it: the real lock
+ * (resolving it, or its fallback inside dlsym), then the jump goes straight
+ * to libc. The fast path has counted the acquisition already.
+ */
+static int mutex_lock_first(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
+	if (weft_real.pthread_mutex_lock) /* not the fallback */
+		mutex_lock_next = weft_real.pthread_mutex_lock;
+	return real(m);
+}
+
 /* pthread_mutex_lock of a free mutex whose hold is sampled. */
 static __attribute__((noinline)) int mutex_lock_sampled(struct weft_thread *self,
 							pthread_mutex_t *m)
 {
-	weft_lock_hold_begin(self, m);
+	weft_lock_sample(self, m);
 	return weft_real.pthread_mutex_lock(m);
 }
 
-/* pthread_mutex_unlock when it may end a sampled hold, or before resolution (see there). */
+/*
+ * pthread_mutex_unlock of the mutex in the unlock watch: ends a sampled hold
+ * of this mutex, and brings the watch back to the hold being sampled, if any.
+ */
 static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const void *pc)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
@@ -158,6 +196,16 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
 
 	if (self)
 		weft_lock_released(self, m, pc);
+	weft_lock_watch_sync();
+	return real(m);
+}
+
+/* The same for the unlock (not in the watch: no sampled hold ends here). */
+static int mutex_unlock_first(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
+	if (weft_real.pthread_mutex_unlock) /* not the fallback */
+		mutex_unlock_next = weft_real.pthread_mutex_unlock;
 	return real(m);
 }
 
@@ -172,19 +220,15 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
  */
 WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-	__typeof__(weft_real.pthread_mutex_lock) real = weft_real.pthread_mutex_lock;
-	struct weft_thread *self = weft_self;
-
 	/*
 	 * The hottest hook, written so that every path of its own ends in a
-	 * tail call: no frame, nothing saved. Anything unusual — the symbol not
-	 * yet resolved, agent code (the guard), a thread not yet registered —
-	 * goes the general way, out of line.
+	 * tail call: no frame, nothing saved. One test of the thread's gate
+	 * (agent/guard.h) says whether to observe at all: anything unusual —
+	 * agent code (the guard), a thread not yet registered or ended, the
+	 * family off — goes the general way, out of line.
 	 */
-	if (__builtin_expect(!real || weft_guard_active() || !self, 0))
+	if (__builtin_expect(!weft_tls_open(WEFT_HOOK_MUTEX), 0))
 		return mutex_lock_general(m, WEFT_CALLER);
-	if (!(self->hooks & WEFT_HOOK_MUTEX)) /* family off, or the thread has ended */
-		return real(m);
 	/*
 	 * A mutex whose lock word reads 0 is free (every type keeps 0 there
 	 * when unlocked, but a priority-protect one, whose ceiling lives there
@@ -197,12 +241,14 @@ WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	 * robust one, ENOTRECOVERABLE, is counted once too many). Any other
 	 * word takes MUTEX_ACQUIRE's way, out of line.
 	 */
-	if (__builtin_expect(mutex_word(m) == 0, 1)) {
+	if (__builtin_expect(mutex_looks_free(m), 1)) {
+		struct weft_thread *self = weft_self;
+
 		if (weft_lock_count(self, WEFT_WAIT_MUTEX))
 			return mutex_lock_sampled(self, m);
-		return real(m);
+		return mutex_lock_next(m);
 	}
-	return mutex_lock_slow(self, m, WEFT_CALLER);
+	return mutex_lock_slow(weft_self, m, WEFT_CALLER);
 }
 
 /* pthread_mutex_timedlock: as pthread_mutex_lock, giving up with ETIMEDOUT at abstime. */
@@ -251,18 +297,16 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
  */
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	__typeof__(weft_real.pthread_mutex_unlock) real = weft_real.pthread_mutex_unlock;
-	struct weft_thread *t = weft_self;
-
 	/*
-	 * Only a thread not yet registered, or one sampling this mutex's hold,
-	 * has anything to do here (every other case of weft_hook_thread ends in
-	 * weft_lock_released doing nothing); the full test is made out of line,
-	 * as is the symbol's first resolution, so that this path is frameless.
+	 * Only an unlock that may end a sampled hold has anything to do here:
+	 * every mutex whose hold this thread samples is in its unlock watch
+	 * (agent/lock.h), so any other goes straight to libc (resolved on the
+	 * first call: mutex_unlock_first). A thread not yet registered is not
+	 * adopted here: its next lock does that. Frameless.
 	 */
-	if (__builtin_expect(!real || t == NULL || t->hold_obj == (uintptr_t)m, 0))
+	if (__builtin_expect(weft_tls.unlock_watch == (uintptr_t)m, 0))
 		return mutex_unlock_slow(m, WEFT_CALLER);
-	return real(m);
+	return mutex_unlock_next(m);
 }
 
 /*

@@ -54,19 +54,25 @@ static double now_ns(void)
 }
 
 /*
- * Uncontended: n lock/unlock pairs in 5 batches; the best batch's ns per pair
- * (the least disturbed by the other programs on the machine). The mutex is
+ * Uncontended: n lock/unlock pairs in batches of UNCONTENDED_BATCH (at least
+ * 5 batches); the best batch's ns per pair. A batch lasts about 0.1 ms,
+ * shorter than a scheduler time slice, so on a busy machine most batches
+ * run undisturbed and the best one is the pair's own cost (with ~300
+ * sampled holds in it, at the default WEFT_HOLD_SAMPLE). The mutex is
  * volatile-addressed so the calls cannot be hoisted or merged.
  */
+#define UNCONTENDED_BATCH 20000
+
 static pthread_mutex_t lone = PTHREAD_MUTEX_INITIALIZER;
 
 static double work_uncontended(long n)
 {
 	pthread_mutex_t *volatile m = &lone;
-	long batch = n / 5 > 0 ? n / 5 : 1;
+	long batches = n / UNCONTENDED_BATCH > 5 ? n / UNCONTENDED_BATCH : 5;
+	long batch = n / batches > 0 ? n / batches : 1;
 	double best = -1;
 
-	for (int b = 0; b < 5; b++) {
+	for (long b = 0; b < batches; b++) {
 		double t0 = now_ns(), t;
 
 		for (long i = 0; i < batch; i++) {

@@ -115,7 +115,7 @@ static struct weft_thread *register_self(uint32_t cap, enum weft_thread_origin o
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
 	t->span = (uint64_t)serial + 1;
-	weft_self = t;
+	weft_self_set(t);
 	weft_registry_push(t);
 	return t;
 }

@@ -107,7 +107,7 @@ static void *producer_main(void *arg)
 	producer->tid = 1;
 	producer->self = pthread_self();
 	producer->start_ns = weft_clock_now();
-	weft_self = producer;
+	weft_self_set(producer);
 	weft_registry_push(producer);
 	atomic_store(&ready, true);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed))

@@ -291,7 +291,7 @@ int main(void)
 {
 	me = weft_registry_alloc(64);
 	assert_true(me != NULL);
-	weft_self = me;
+	weft_self_set(me);
 	weft_cfg.stack_depth = 0; /* waits without stacks: one WAIT event each */
 	test_table();
 	test_transfers();

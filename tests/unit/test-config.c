@@ -55,7 +55,7 @@ static void test_defaults(void)
 	expect_int(c->span_min_wait_ns, 1 * MS);
 	expect_int(c->task_parent, WEFT_TASK_PARENT_LINK);
 	expect_int(c->stack_depth, 16);
-	expect_int(c->hold_sample, 64);
+	expect_int(c->hold_sample, 256);
 	expect_int(c->ring_size, 1024);
 	expect_int(c->cardinality_limit, 500);
 	/* Command lines carry secrets: recorded only when asked for. */

@@ -1,0 +1,126 @@
+/*
+ * The per-thread block (agent/guard.h) and the mutex hooks' unlock watch
+ * (agent/lock.h): the gate that the mutex lock hook's fast path tests alone
+ * must be open exactly for a registered, live thread observing the family,
+ * outside the guard; and every lock whose hold is sampled must be in the
+ * watch that the unlock hook's fast path tests alone.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "agent/lock.h"
+#include "agent/registry.h"
+#include "tests/unit/harness.h"
+
+/* A thread's gate before it registers: closed for every family. */
+static void *fresh_thread(void *arg)
+{
+	bool *open = arg;
+
+	open[0] = weft_tls_open(WEFT_HOOK_MUTEX) || weft_tls_open(WEFT_HOOK_COND);
+	open[1] = weft_self != NULL || weft_guard_active();
+	return NULL;
+}
+
+static void test_gate(void)
+{
+	struct weft_thread *t = weft_registry_alloc(16);
+	pthread_t th;
+	bool other[2] = { true, true };
+
+	assert_true(t != NULL);
+	/* Not registered yet: every family passes through. */
+	expect_true(weft_self == NULL);
+	expect_true(!weft_tls_open(WEFT_HOOK_MUTEX));
+	expect_true(!weft_tls_open(WEFT_HOOK_THREAD));
+
+	/* Registered, observing mutexes and condvars only. */
+	t->hooks = WEFT_HOOK_MUTEX | WEFT_HOOK_COND;
+	weft_self_set(t);
+	expect_true(weft_self == t);
+	expect_true(weft_tls_open(WEFT_HOOK_MUTEX));
+	expect_true(weft_tls_open(WEFT_HOOK_COND));
+	expect_true(!weft_tls_open(WEFT_HOOK_RWLOCK));
+	expect_true(!weft_tls_open(WEFT_HOOK_SEM));
+
+	/* The guard closes it, nested, and leaving it reopens it. */
+	weft_guard_enter();
+	expect_true(weft_guard_active());
+	expect_true(!weft_tls_open(WEFT_HOOK_MUTEX));
+	weft_guard_enter();
+	weft_guard_leave();
+	expect_true(!weft_tls_open(WEFT_HOOK_MUTEX));
+	weft_guard_leave();
+	expect_true(!weft_guard_active());
+	expect_true(weft_tls_open(WEFT_HOOK_MUTEX));
+
+	/* Another thread's block is its own, closed until it registers. */
+	assert_int(pthread_create(&th, NULL, fresh_thread, other), 0);
+	assert_int(pthread_join(th, NULL), 0);
+	expect_true(!other[0]);
+	expect_true(!other[1]);
+	expect_true(weft_tls_open(WEFT_HOOK_MUTEX));
+
+	/* Ended: the sentinel observes nothing. */
+	weft_self_set(&weft_thread_dead);
+	expect_true(weft_self == &weft_thread_dead);
+	expect_true(!weft_tls_open(WEFT_HOOK_MUTEX));
+	expect_true(!weft_tls_open(WEFT_HOOK_COND));
+	weft_self_set(NULL);
+	expect_true(!weft_tls_open(WEFT_HOOK_MUTEX));
+	weft_registry_free(t);
+}
+
+static void test_unlock_watch(void)
+{
+	struct weft_thread *t = weft_registry_alloc(16);
+	int a, b;
+
+	assert_true(t != NULL);
+	t->hooks = WEFT_HOOK_MUTEX;
+	weft_self_set(t);
+	weft_cfg.hold_sample = 1;
+	expect_true(weft_tls.unlock_watch == 0);
+
+	/* A sampled hold puts its lock in the watch. */
+	weft_lock_sample(t, &a);
+	expect_true(t->hold_obj == (uintptr_t)&a);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
+
+	/* A second sample while one is held keeps the first: so does the watch. */
+	weft_lock_sample(t, &b);
+	expect_true(t->hold_obj == (uintptr_t)&a);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
+
+	/* The hold ends; the watch is left behind until a sync clears it. */
+	weft_lock_released(t, &a, NULL);
+	expect_true(t->hold_obj == 0);
+	weft_lock_watch_sync();
+	expect_true(weft_tls.unlock_watch == 0);
+
+	/* Through weft_lock_acquired too, when the countdown says so. */
+	t->hold_countdown = 1;
+	weft_lock_acquired(t, WEFT_WAIT_MUTEX, &b);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&b);
+	expect_int((int)weft_load_relaxed(&t->acquired[WEFT_WAIT_MUTEX]), 1);
+	weft_lock_released(t, &b, NULL);
+	weft_lock_watch_sync();
+
+	/* One counted acquisition per call, none sampled before the countdown ends. */
+	t->hold_countdown = 1000;
+	for (int i = 0; i < 999; i++)
+		expect_true(!weft_lock_count(t, WEFT_WAIT_MUTEX));
+	expect_true(weft_lock_count(t, WEFT_WAIT_MUTEX));
+	expect_int((int)weft_load_relaxed(&t->acquired[WEFT_WAIT_MUTEX]), 1001);
+	weft_self_set(NULL);
+	weft_registry_free(t);
+}
+
+int main(void)
+{
+	test_gate();
+	test_unlock_watch();
+	return harness_done();
+}
