@@ -255,32 +255,33 @@ static int fcntl_done(int fd, int cmd, int r)
 }
 
 /*
- * fcntl, fcntl64: the real call with the program's third argument passed on
- * as it came (an int or a pointer: one register either way); its result and
- * errno unchanged (a cancellation point for F_SETLKW).
+ * The third argument of a variadic fcntl or ioctl, as it came: an int or a
+ * pointer, one register either way, passed on untouched.
+ */
+#define PASSED_ARG(last)                                                                           \
+	__extension__({                                                                            \
+		va_list ap_;                                                                       \
+		void *arg_;                                                                        \
+		va_start(ap_, last);                                                               \
+		arg_ = va_arg(ap_, void *);                                                        \
+		va_end(ap_);                                                                       \
+		arg_;                                                                              \
+	})
+
+/*
+ * fcntl, fcntl64: the real call with the program's third argument; its
+ * result and errno unchanged (a cancellation point for F_SETLKW).
  */
 WEFT_EXPORT int fcntl(int fd, int cmd, ...)
 {
 	WEFT_REAL_OR_FAIL(fcntl);
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fcntl_done(fd, cmd, real(fd, cmd, arg));
+	return fcntl_done(fd, cmd, real(fd, cmd, PASSED_ARG(cmd)));
 }
 
 WEFT_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	WEFT_REAL_OR_FAIL(fcntl64);
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fcntl_done(fd, cmd, real(fd, cmd, arg));
+	return fcntl_done(fd, cmd, real(fd, cmd, PASSED_ARG(cmd)));
 }
 
 /*
@@ -290,14 +291,8 @@ WEFT_EXPORT int fcntl64(int fd, int cmd, ...)
 WEFT_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
 	WEFT_REAL_OR_FAIL(ioctl);
-	va_list ap;
-	void *arg;
-	int r;
+	int r = real(fd, request, PASSED_ARG(request));
 
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	r = real(fd, request, arg);
 	if (r == 0 && request == FIONBIO && weft_chan_fd(fd)) {
 		int saved = errno;
 

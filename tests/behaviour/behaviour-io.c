@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -234,6 +235,20 @@ static void check_nonblocking(void)
 	must(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0 ? 0 : errno, "socketpair");
 	IO("recv MSG_DONTWAIT on a blocking socket", recv(s[0], buf, sizeof(buf), MSG_DONTWAIT));
 	close_pair(s);
+
+	/* O_NONBLOCK changed after creation: by ioctl(FIONBIO) and by fcntl(F_SETFL). */
+	pipe_or_die(p, 0);
+	IO("ioctl FIONBIO on a pipe's read end", ioctl(p[0], FIONBIO, &(int){ 1 }));
+	IO("  F_GETFL has O_NONBLOCK", (fcntl(p[0], F_GETFL) & O_NONBLOCK) != 0);
+	IO("  read of the empty pipe", read(p[0], buf, sizeof(buf)));
+	IO("  ioctl FIONBIO off", ioctl(p[0], FIONBIO, &(int){ 0 }));
+	IO("  F_SETFL O_NONBLOCK", fcntl(p[0], F_SETFL, O_NONBLOCK));
+	IO("  read again", read(p[0], buf, sizeof(buf)));
+	IO("  F_SETFL 0", fcntl(p[0], F_SETFL, 0));
+	IO("  F_GETFL has no O_NONBLOCK", (fcntl(p[0], F_GETFL) & O_NONBLOCK) != 0);
+	IO("  ioctl on a bad descriptor", ioctl(-1, FIONBIO, &(int){ 1 }));
+	IO("  fcntl on a bad descriptor", fcntl(-1, F_GETFL));
+	close_pair(p);
 }
 
 /* ------------------------------------------------ transfers: short, EOF, kinds */
