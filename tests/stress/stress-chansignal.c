@@ -3,10 +3,17 @@
  * to pipes and an eventfd while the thread they interrupt is inside a read or
  * write hook, with exact accounting on both sides.
  *
- * A plain program: the stress suite runs it natively (and under the sanitizer
- * builds), where it checks its own results; tests/integration/test-chanstorm.py
- * runs it under weft and requires weft's channel metrics to equal the counts
- * it prints, and every wait span to be well-formed.
+ * A plain program: tests/integration/test-chanstorm.py runs it under weft
+ * (LD_PRELOAD) and requires weft's channel metrics to equal the counts it
+ * prints, and every wait span to be well-formed. Built with -DWEFT_CORE and
+ * stress-chansignal-weft.c it is the stress suite's `chan-signal-storm` (so
+ * it runs under the sanitizer builds too, which cannot preload): linked with
+ * the agent, its reads and writes go through weft_chan_io as the hooks' do,
+ * each thread records into its own ring, main drains the rings and checks
+ * every event, and at the end the channels' counters in weft's table must
+ * equal the program's counts. There a sender also runs `weft code` now and
+ * then (in_weft: the guard set for 20 us, as when its ring grows): handlers
+ * landing then must be counted too.
  *
  * Threads:
  * - PAIRS pairs of workers joined by two pipes each: one writes a length and
@@ -52,6 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/stress/stress-chansignal.h"
+
 #define CREATOR __attribute__((noinline, visibility("default")))
 
 struct chan;
@@ -60,21 +69,14 @@ void make_eventfd(struct chan *c);
 void make_hpipe(struct chan *c);
 void make_pair(struct chan *c, int n);
 
-enum { PAIRS = 2, BIG = 100000, HPIPE_SIZE = 4096, END_EFD = 1 };
+enum { BIG = 100000, HPIPE_SIZE = 4096, END_EFD = 1 };
 
-/* A channel's counts, each moved by whoever made the call. */
-struct chan {
-	char name[48];
-	int fd[2];
-	_Atomic uint64_t tx_bytes, tx_calls, rx_bytes, rx_calls;
-};
-
-static struct chan self_pipe, efd, hpipe, pair_pipe[PAIRS][2];
+struct chan self_pipe, efd, hpipe, pair_pipe[PAIRS][2];
 static _Atomic uint64_t eintr_seen, signals_handled, in_handler, efd_units_in, efd_units_out;
 static atomic_bool stop, handlers_off;
 static pthread_t workers[PAIRS][2];
 
-static void fail(const char *what)
+void fail(const char *what)
 {
 	printf("FAILED: %s (errno %d)\n", what, errno);
 	fflush(stdout);
@@ -89,12 +91,37 @@ static void counted(struct chan *c, int rx, ssize_t n)
 	atomic_fetch_add(rx ? &c->rx_calls : &c->tx_calls, 1);
 }
 
+/* ------------------------------------------------------------ native stand-ins */
+
+#ifndef WEFT_CORE
+void observed(void)
+{
+}
+
+void in_weft(void)
+{
+}
+
+void run_for(double secs)
+{
+	struct timespec run = { (time_t)secs, (long)((secs - (time_t)secs) * 1e9) };
+
+	while (nanosleep(&run, &run) != 0)
+		;
+}
+
+void check_weft(void)
+{
+}
+#endif
+
 /* ------------------------------------------------------------ channels */
 
 CREATOR void make_self_pipe(struct chan *c)
 {
 	if (pipe(c->fd) != 0)
 		fail("pipe");
+	CREATED(c->fd, 2, false);
 	/* The trick: a handler must never block on its own pipe. */
 	if (fcntl(c->fd[1], F_SETFL, O_NONBLOCK) != 0)
 		fail("fcntl O_NONBLOCK");
@@ -106,15 +133,20 @@ CREATOR void make_eventfd(struct chan *c)
 	c->fd[0] = c->fd[1] = eventfd(0, 0);
 	if (c->fd[0] < 0)
 		fail("eventfd");
+	CREATED(c->fd, 1, true);
 	snprintf(c->name, sizeof(c->name), "eventfd:make_eventfd#1");
 }
 
 CREATOR void make_hpipe(struct chan *c)
 {
+	int size;
+
 	if (pipe(c->fd) != 0)
 		fail("pipe");
-	if (fcntl(c->fd[1], F_SETPIPE_SZ, HPIPE_SIZE) < 0)
+	CREATED(c->fd, 2, false);
+	if ((size = fcntl(c->fd[1], F_SETPIPE_SZ, HPIPE_SIZE)) < 0)
 		fail("F_SETPIPE_SZ");
+	RESIZED(c->fd[1], size);
 	snprintf(c->name, sizeof(c->name), "pipe:make_hpipe#1");
 }
 
@@ -122,6 +154,7 @@ CREATOR void make_pair(struct chan *c, int n)
 {
 	if (pipe(c->fd) != 0)
 		fail("pipe");
+	CREATED(c->fd, 2, false);
 	snprintf(c->name, sizeof(c->name), "pipe:make_pair#%d", n);
 }
 
@@ -135,15 +168,15 @@ static void on_signal(int sig)
 
 	atomic_fetch_add(&in_handler, 1);
 	if (!atomic_load(&handlers_off)) {
-		counted(&self_pipe, 0, write(self_pipe.fd[1], "s", 1));
-		if (write(efd.fd[1], &one, sizeof(one)) == sizeof(one)) {
+		counted(&self_pipe, 0, WRITE(self_pipe.fd[1], "s", 1));
+		if (WRITE(efd.fd[1], &one, sizeof(one)) == sizeof(one)) {
 			counted(&efd, 0, sizeof(one));
 			atomic_fetch_add(&efd_units_in, one);
 		}
 		if (sig != SIGALRM) {
 			static const char h[16] = "hhhhhhhhhhhhhhhh";
 			/* Blocks when the slow drainer is behind; SIGUSR2 may end it (EINTR). */
-			counted(&hpipe, 0, write(hpipe.fd[1], h, 1 + (size_t)(sig & 7)));
+			counted(&hpipe, 0, WRITE(hpipe.fd[1], h, 1 + (size_t)(sig & 7)));
 		}
 		atomic_fetch_add(&signals_handled, 1);
 	}
@@ -192,7 +225,7 @@ static void write_all(struct chan *c, const void *buf, size_t n)
 	const char *p = buf;
 
 	while (n) {
-		ssize_t w = write(c->fd[1], p, n);
+		ssize_t w = WRITE(c->fd[1], p, n);
 
 		if (w < 0 && errno == EINTR) {
 			atomic_fetch_add(&eintr_seen, 1);
@@ -211,7 +244,7 @@ static void read_all(struct chan *c, void *buf, size_t n)
 	char *p = buf;
 
 	while (n) {
-		ssize_t r = read(c->fd[0], p, n);
+		ssize_t r = READ(c->fd[0], p, n);
 
 		if (r < 0 && errno == EINTR) {
 			atomic_fetch_add(&eintr_seen, 1);
@@ -240,6 +273,8 @@ static void *sender(void *arg)
 	int i = (int)(intptr_t)arg;
 	char *b = buffer(), ack;
 
+	observed();
+
 	for (uint32_t round = 1;; round++) {
 		uint32_t len = atomic_load(&stop) ? 0 : (round % 64 == 0 ? BIG : 1 + round % 300);
 
@@ -249,6 +284,8 @@ static void *sender(void *arg)
 		if (!len)
 			break;
 		write_all(&pair_pipe[i][0], b, len);
+		if (round % 4 == 0)
+			in_weft();
 		read_all(&pair_pipe[i][1], &ack, 1);
 		if (ack != (char)round)
 			fail("answer");
@@ -261,6 +298,8 @@ static void *receiver(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	char *b = buffer(), ack;
+
+	observed();
 
 	for (uint32_t round = 1;; round++) {
 		uint32_t len;
@@ -290,9 +329,10 @@ static void *drain_pipe(void *arg)
 	char b[256];
 	int slow = c == &hpipe;
 
+	observed();
 	block_signals();
 	for (;;) {
-		ssize_t r = read(c->fd[0], b, slow ? 64 : sizeof(b));
+		ssize_t r = READ(c->fd[0], b, slow ? 64 : sizeof(b));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -315,9 +355,10 @@ static void *drain_eventfd(void *arg)
 	uint64_t v;
 
 	(void)arg;
+	observed();
 	block_signals();
 	for (;;) {
-		ssize_t r = read(efd.fd[0], &v, sizeof(v));
+		ssize_t r = READ(efd.fd[0], &v, sizeof(v));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -374,8 +415,6 @@ int main(void)
 {
 	pthread_t drainers[3], storm_th;
 	struct itimerval it = { { 0, 100 }, { 0, 100 } }, off = { { 0, 0 }, { 0, 0 } };
-	double secs = seconds();
-	struct timespec run = { (time_t)secs, (long)((secs - (time_t)secs) * 1e9) };
 	uint64_t marker = (uint64_t)END_EFD << 40;
 	int k = 1;
 
@@ -404,8 +443,7 @@ int main(void)
 	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
 		fail("setitimer");
 
-	while (nanosleep(&run, &run) != 0)
-		;
+	run_for(seconds());
 	atomic_store(&stop, true);
 	pthread_join(storm_th, NULL);
 	for (int i = 0; i < PAIRS; i++)
@@ -420,14 +458,14 @@ int main(void)
 	ignore(SIGALRM);
 	while (atomic_load(&in_handler))
 		sched_yield();
-	while (write(self_pipe.fd[1], "E", 1) != 1)
+	while (WRITE(self_pipe.fd[1], "E", 1) != 1)
 		sched_yield(); /* the non-blocking end may be full */
 	counted(&self_pipe, 0, 1);
-	if (write(efd.fd[1], &marker, sizeof(marker)) != sizeof(marker))
+	if (WRITE(efd.fd[1], &marker, sizeof(marker)) != sizeof(marker))
 		fail("eventfd write");
 	counted(&efd, 0, sizeof(marker));
 	atomic_fetch_add(&efd_units_in, marker);
-	counted(&hpipe, 0, write(hpipe.fd[1], "E", 1));
+	counted(&hpipe, 0, WRITE(hpipe.fd[1], "E", 1));
 	for (int i = 0; i < 3; i++)
 		pthread_join(drainers[i], NULL);
 
@@ -443,6 +481,7 @@ int main(void)
 	       (unsigned long long)signals_handled);
 	if (!eintr_seen)
 		fail("no call was interrupted: the storm proved nothing");
+	check_weft();
 	printf("done\n");
 	return 0;
 }
