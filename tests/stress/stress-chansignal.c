@@ -25,10 +25,12 @@
  *   which the workers handle as programs must) in a tight loop, and a timer
  *   sends the process SIGALRM (SA_RESTART) every 100 us.
  * - Every handler writes 1 byte to a self-pipe (non-blocking write end) and
- *   adds 1 to an eventfd, as the self-pipe trick does; SIGUSR1 and SIGUSR2
- *   also write a few bytes to `hpipe`, a small pipe with a blocking write end
- *   that a slow drainer empties, so handlers block in write (a WAIT recorded
- *   from the handler, over whatever the interrupted frame was recording).
+ *   adds 1 to an eventfd, as the self-pipe trick does (the senders do too,
+ *   each round, so handlers interrupt writes to the same queue as well);
+ *   SIGUSR1 and SIGUSR2 also write a few bytes to `hpipe`, a small pipe with
+ *   a blocking write end that a slow drainer empties, so handlers block in
+ *   write (a WAIT recorded from the handler, over whatever the interrupted
+ *   frame was recording).
  * - Three drainers read the self-pipe, the eventfd and hpipe (blocking reads).
  *
  * Every transfer that moved bytes is counted by the thread or handler that
@@ -160,19 +162,26 @@ CREATOR void make_pair(struct chan *c, int n)
 
 /* ------------------------------------------------------------ handlers */
 
-/* The self-pipe trick: 1 byte and an eventfd increment, counted here; errno kept. */
+/* The self-pipe trick: 1 byte and an eventfd increment, counted; a full pipe takes none. */
+static void notify(void)
+{
+	uint64_t one = 1;
+
+	counted(&self_pipe, 0, WRITE(self_pipe.fd[1], "s", 1));
+	if (WRITE(efd.fd[1], &one, sizeof(one)) == sizeof(one)) {
+		counted(&efd, 0, sizeof(one));
+		atomic_fetch_add(&efd_units_in, one);
+	}
+}
+
+/* The handler: notify, and for the workers' signals a write to hpipe; errno kept. */
 static void on_signal(int sig)
 {
 	int saved = errno;
-	uint64_t one = 1;
 
 	atomic_fetch_add(&in_handler, 1);
 	if (!atomic_load(&handlers_off)) {
-		counted(&self_pipe, 0, WRITE(self_pipe.fd[1], "s", 1));
-		if (WRITE(efd.fd[1], &one, sizeof(one)) == sizeof(one)) {
-			counted(&efd, 0, sizeof(one));
-			atomic_fetch_add(&efd_units_in, one);
-		}
+		notify();
 		if (sig != SIGALRM) {
 			static const char h[16] = "hhhhhhhhhhhhhhhh";
 			/* Blocks when the slow drainer is behind; SIGUSR2 may end it (EINTR). */
@@ -284,6 +293,8 @@ static void *sender(void *arg)
 		if (!len)
 			break;
 		write_all(&pair_pipe[i][0], b, len);
+		/* The senders notify too: handlers then also nest in writes to the same queues. */
+		notify();
 		if (round % 4 == 0)
 			in_weft();
 		read_all(&pair_pipe[i][1], &ack, 1);
