@@ -742,15 +742,28 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 ssize_t weft_chan_io(struct weft_chan_op *op)
 {
 	struct weft_chan *c = entry_slot(op->entry);
-	struct weft_thread *t;
+	struct weft_thread *t = weft_self;
 
-	if (weft_guard_active() || !c || weft_load_acquire(&c->state) != WEFT_CHAN_LIVE)
+	if (!c || weft_load_acquire(&c->state) != WEFT_CHAN_LIVE)
 		return op->call(op, false);
 	if (!(op->entry & (op->write ? WEFT_CHAN_WRITE : WEFT_CHAN_READ)))
 		return op->call(op, false); /* the wrong end: the real call fails, EBADF */
-	t = weft_self;
-	if (t && t->dead)
+	/*
+	 * The guard. On an agent thread (or a thread past its end) the call is
+	 * weft's own: not counted. On a program thread it is set only while
+	 * weft's code runs there (growing the thread's ring, starting or ending
+	 * it), which never reads or writes a channel: the transfer comes from a
+	 * signal handler that interrupted that code (the self-pipe trick). Its
+	 * bytes are counted, as the reader's will be, but nothing is recorded
+	 * (no wait, no links): recording could grow the ring inside the growth.
+	 */
+	if (weft_guard_active()) {
+		if (t && t->dead)
+			return op->call(op, false);
 		t = NULL;
+	} else if (t && t->dead) {
+		t = NULL;
+	}
 	return op->write ? chan_write(op, c, t) : chan_read(op, c, t);
 }
 
