@@ -16,7 +16,8 @@
  *       PFD (the original write end), checks that CFD (the O_CLOEXEC pipe's
  *       read end) is closed, reads RN bytes from SFD (the socketpair's second
  *       end) and writes SN back, and says whether WEFT_CHANNELS is in its
- *       environment (it must never be).
+ *       environment (it must never be). Then makes a pipe of its own in
+ *       make_exec_pipe (pipe:make_exec_pipe#2 there) and moves NEW bytes.
  *
  * Prints `pid <role> <pid>`, `count <name> <n>`, facts, then `done` (the parent).
  */
@@ -28,7 +29,7 @@
 
 #include "channels.h"
 
-enum { N = 3000, RN = 70, SN = 500, WFD = 10 };
+enum { N = 3000, RN = 70, SN = 500, NEW = 5, WFD = 10 };
 
 extern char **environ;
 
@@ -124,6 +125,7 @@ static void *idle(void *arg)
 static void writer(char **argv)
 {
 	int wfd = atoi(argv[2]), pfd = atoi(argv[3]), cfd = atoi(argv[4]), sfd = atoi(argv[5]);
+	int np[2];
 
 	printf("pid writer %d\n", (int)getpid());
 	printf("weft_channels_env %s\n", getenv("WEFT_CHANNELS") ? "set" : "unset");
@@ -136,6 +138,12 @@ static void writer(char **argv)
 	close(wfd);
 	close(pfd);
 	close(sfd);
+	/* A pipe of its own from the same function: numbered after the inherited one. */
+	make_exec_pipe(np);
+	write_all(np[1], NEW);
+	MUST(read_all(np[0], NEW), NEW);
+	close(np[0]);
+	close(np[1]);
 }
 
 static void run_exec(const char *variant, const char *self, char **args)
@@ -193,7 +201,8 @@ int main(int argc, char **argv)
 	make_exec_pipe(p);
 	make_cloexec_pipe(q);
 	make_exec_socketpair(s);
-	printf("pid parent %d\ncount N %d\ncount RN %d\ncount SN %d\n", (int)getpid(), N, RN, SN);
+	printf("pid parent %d\ncount N %d\ncount RN %d\ncount SN %d\ncount NEW %d\n", (int)getpid(), N,
+	       RN, SN, NEW);
 	for (int i = 0; i < 2000 && !output_names(names, 3); i++)
 		sleep_ms(10);
 	printf("named %d\n", output_names(names, 3));
