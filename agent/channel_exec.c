@@ -205,7 +205,10 @@ static bool fd_fits(int fd, enum weft_chan_kind kind)
 	}
 }
 
-/* Parses the list into items[]; malformed items are skipped. Returns how many. */
+/*
+ * Parses the list into items[]; malformed items are skipped, and so is any
+ * item for a descriptor an earlier item named. Returns how many.
+ */
 static int parse(const char *s, struct item *items)
 {
 	int n = 0;
@@ -220,10 +223,13 @@ static int parse(const char *s, struct item *items)
 		fd = parse_uint(&s, WEFT_CHAN_FD_CHUNK * WEFT_CHAN_FD_CHUNKS);
 		if (fd >= 0 && *s == ':' && (s++, bits = parse_uint(&s, BITS_MASK + 1)) >= 0 &&
 		    *s == ':' && (bits & (WEFT_CHAN_READ | WEFT_CHAN_WRITE))) {
+			size_t klen;
+
 			name = s + 1;
 			for (int i = 0; i < n; i++)
 				dup |= items[i].fd == (int)fd;
-			if (!dup && next - name > 0 && next - name <= NAME_MAX_LEN) {
+			if (!dup && next - name > 0 && next - name <= NAME_MAX_LEN &&
+			    kind_of(name, (size_t)(next - name), &klen) != WEFT_CHAN_NONE) {
 				items[n] = (struct item){ .fd = (int)fd, .bits = (uint32_t)bits,
 							  .name = name,
 							  .len = (size_t)(next - name) };
