@@ -93,13 +93,15 @@ static char *put_item(char *p, int fd, uint32_t e)
 	return p;
 }
 
-char **weft_chan_exec_env(char *const envp[])
+char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool may_alloc,
+			  bool *allocated)
 {
 	int saved = errno, fd = -1, n = 0;
 	size_t nenv = 0, size;
 	uint32_t e;
 	char **copy, *var, *p, *end;
 
+	*allocated = false;
 	if (!envp || !preloads_weft(envp))
 		return NULL;
 	while ((fd = weft_chan_fd_next(fd + 1, &e)) >= 0)
@@ -109,10 +111,13 @@ char **weft_chan_exec_env(char *const envp[])
 	while (envp[nenv])
 		nenv++;
 	size = (nenv + 2) * sizeof(char *) + VAR_LEN + 2 + (size_t)n * ITEM_MAX;
-	copy = weft_alloc(size);
-	if (!copy) {
+	if (size <= buf_size) {
+		copy = buf;
+	} else if (!may_alloc || !(copy = weft_alloc(size))) {
 		errno = saved;
 		return NULL;
+	} else {
+		*allocated = true;
 	}
 	var = (char *)(copy + nenv + 2);
 	end = var + VAR_LEN + 2 + (size_t)n * ITEM_MAX - 1;

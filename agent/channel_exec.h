@@ -27,16 +27,20 @@
 #define WEFT_AGENT_CHANNEL_EXEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define WEFT_CHANNELS_VAR "WEFT_CHANNELS"
 
 /*
  * The environment an exec hook passes instead of `envp`: NULL when `envp`
  * goes unchanged (no channel descriptor survives the exec, the copy would not
- * preload libweft, no memory), else a copy from weft_alloc (free it with
- * weft_chan_exec_free when the exec fails). Leaves errno as it found it.
+ * preload libweft, no room), else a copy built in `buf` (`buf_size` bytes,
+ * the hook's stack) when it fits there, else from weft_alloc when `may_alloc`
+ * (*allocated then true: free it with weft_chan_exec_free if the exec
+ * fails). Leaves errno as it found it.
  */
-char **weft_chan_exec_env(char *const envp[]);
+char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool may_alloc,
+			  bool *allocated);
 void weft_chan_exec_free(char **env);
 
 /*

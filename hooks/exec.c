@@ -14,10 +14,15 @@
  * reaches, so every public name has its own hook: the list variants build
  * their argv on the stack (as glibc does) and go the way of the vector ones.
  * An exec that fails returns -1 with the real call's errno, the copy freed.
+ * The copy lives on the hook's stack when it fits (a 4 KiB buffer: an
+ * environment of a few hundred variables), so that execve stays
+ * async-signal-safe and usable in a vfork child.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
@@ -27,41 +32,59 @@
 
 extern char **environ;
 
-/* The environment to pass instead of `envp`, NULL for `envp` itself. */
-static char **exec_env(char *const envp[])
-{
-	char **copy;
+/*
+ * The copy of the environment, on the hook's stack when it fits (nearly
+ * always: no allocation, nothing to free, safe in a signal handler or a vfork
+ * child), else from weft's allocator.
+ */
+struct env_copy {
+	char **env;
+	bool allocated;
+	_Alignas(void *) char buf[4096];
+};
 
+/* The environment to pass: the copy, or `envp` itself. */
+static char *const *exec_env(struct env_copy *c, char *const envp[])
+{
+	bool may_alloc;
+
+	c->env = NULL;
+	c->allocated = false;
 	if (weft_guard_active() || !weft_agent_ready() || !weft_hooks_enabled(WEFT_HOOK_FD))
-		return NULL;
+		return envp;
+	/*
+	 * No allocation in a signal handler that interrupted weft's allocator on
+	 * this thread, nor in a vfork child (the memory would stay the parent's).
+	 */
+	may_alloc = !weft_alloc_busy && (pid_t)syscall(SYS_getpid) == weft_process.pid;
 	weft_guard_enter();
-	copy = weft_chan_exec_env(envp);
+	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated);
 	weft_guard_leave();
-	return copy;
+	return c->env ? c->env : envp;
 }
 
-/* After a failed exec: frees the copy, errno as the exec left it. */
-static int exec_failed(char **copy, int rc)
+/* After a failed exec: frees a copy from the allocator; returns rc, errno as the exec left it. */
+static int exec_failed(struct env_copy *c, int rc)
 {
-	if (copy) {
+	if (c->allocated) {
 		weft_guard_enter();
-		weft_chan_exec_free(copy);
+		weft_chan_exec_free(c->env);
 		weft_guard_leave();
 	}
 	return rc;
 }
 
-/* execve with the copy when there is one; how every variant without its own real call ends. */
-static int run_execve(const char *path, char *const argv[], char *const envp[], char **copy)
+/* execve with the copy: how the variants without an exec of their own to call end. */
+static int run_execve(const char *path, char *const argv[], struct env_copy *c)
 {
 	__typeof__(weft_real.execve) real = WEFT_REAL(execve);
 
 	if (!real) {
-		exec_failed(copy, -1);
+		exec_failed(c, -1);
 		errno = ENOSYS;
 		return -1;
 	}
-	return exec_failed(copy, real(path, argv, copy ? copy : envp));
+	return exec_failed(c, real(path, argv, c->env));
 }
 
 /*
@@ -73,18 +96,20 @@ static int run_execve(const char *path, char *const argv[], char *const envp[], 
 WEFT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(execve);
-	char **copy = exec_env(envp);
+	struct env_copy c;
 
-	return exec_failed(copy, real(path, argv, copy ? copy : envp));
+	return exec_failed(&c, real(path, argv, exec_env(&c, envp)));
 }
 
 /* execv: execve with the process's environment; returns only on failure, -1/errno. */
 WEFT_EXPORT int execv(const char *path, char *const argv[])
 {
 	WEFT_REAL_OR_FAIL(execv);
-	char **copy = exec_env(environ);
+	struct env_copy c;
 
-	return copy ? run_execve(path, argv, environ, copy) : real(path, argv);
+	if (exec_env(&c, environ) == environ)
+		return real(path, argv);
+	return run_execve(path, argv, &c);
 }
 
 /*
@@ -96,35 +121,33 @@ WEFT_EXPORT int execv(const char *path, char *const argv[])
 WEFT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(execvpe);
-	char **copy = exec_env(envp);
+	struct env_copy c;
 
-	return exec_failed(copy, real(file, argv, copy ? copy : envp));
+	return exec_failed(&c, real(file, argv, exec_env(&c, envp)));
 }
 
 /* execvp: execvpe with the process's environment; returns only on failure, -1/errno. */
 WEFT_EXPORT int execvp(const char *file, char *const argv[])
 {
 	WEFT_REAL_OR_FAIL(execvp);
-	__typeof__(weft_real.execvpe) vpe;
-	char **copy = exec_env(environ);
+	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
+	struct env_copy c;
 
-	if (!copy)
+	if (!vpe || exec_env(&c, environ) == environ)
 		return real(file, argv);
-	if (!(vpe = WEFT_REAL(execvpe)))
-		return exec_failed(copy, real(file, argv));
-	return exec_failed(copy, vpe(file, argv, copy));
+	return exec_failed(&c, vpe(file, argv, c.env));
 }
 
 /*
  * fexecve: execve of the file open on `fd`; returns only on failure,
- * -1/errno (EBADF, ENOENT when /proc is missing for a script, EINVAL, ...).
+ * -1/errno (EINVAL for a negative fd, EBADF, EACCES, ENOSYS, ...).
  */
 WEFT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(fexecve);
-	char **copy = exec_env(envp);
+	struct env_copy c;
 
-	return exec_failed(copy, real(fd, argv, copy ? copy : envp));
+	return exec_failed(&c, real(fd, argv, exec_env(&c, envp)));
 }
 
 /*
@@ -136,15 +159,12 @@ WEFT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *
 			 int flags)
 {
 	WEFT_REAL_OR_FAIL(execveat);
-	char **copy = exec_env(envp);
+	struct env_copy c;
 
-	return exec_failed(copy, real(dirfd, path, argv, copy ? copy : envp, flags));
+	return exec_failed(&c, real(dirfd, path, argv, exec_env(&c, envp), flags));
 }
 
-/*
- * The list variants' argv: `arg` and the variadic arguments up to the NULL,
- * counted first (the count, in *argc, sizes the caller's array).
- */
+/* The list variants' argc: `arg` and the variadic arguments before the NULL. */
 #define COUNT_ARGS(argc, arg)                                                                      \
 	do {                                                                                       \
 		va_list count_ap;                                                                  \
@@ -172,6 +192,7 @@ static void fill_args(char **argv, int argc, const char *arg, va_list *ap)
 WEFT_EXPORT int execl(const char *path, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execl);
+	struct env_copy c;
 	va_list ap;
 	int argc;
 
@@ -186,7 +207,10 @@ WEFT_EXPORT int execl(const char *path, const char *arg, ...)
 	va_start(ap, arg);
 	fill_args(argv, argc, arg, &ap);
 	va_end(ap);
-	return run_execve(path, argv, environ, exec_env(environ));
+	exec_env(&c, environ);
+	if (!c.env)
+		c.env = environ;
+	return run_execve(path, argv, &c);
 }
 
 /* execlp: execvp with the arguments listed; returns only on failure, -1/errno. */
@@ -194,8 +218,8 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execlp);
 	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
+	struct env_copy c;
 	va_list ap;
-	char **copy;
 	int argc;
 
 	(void)real;
@@ -213,8 +237,7 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 		errno = ENOSYS;
 		return -1;
 	}
-	copy = exec_env(environ);
-	return exec_failed(copy, vpe(file, argv, copy ? copy : environ));
+	return exec_failed(&c, vpe(file, argv, exec_env(&c, environ)));
 }
 
 /*
@@ -224,6 +247,7 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 WEFT_EXPORT int execle(const char *path, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execle);
+	struct env_copy c;
 	char *const *envp;
 	va_list ap;
 	int argc;
@@ -240,5 +264,8 @@ WEFT_EXPORT int execle(const char *path, const char *arg, ...)
 	fill_args(argv, argc, arg, &ap);
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
-	return run_execve(path, argv, envp, exec_env(envp));
+	exec_env(&c, envp);
+	if (!c.env)
+		c.env = (char **)envp;
+	return run_execve(path, argv, &c);
 }

@@ -35,6 +35,15 @@ static int count_var(char **env)
 	return n;
 }
 
+static _Alignas(void *) char stack_buf[4096];
+static bool allocated;
+
+/* The copy in the caller's buffer (the hooks' stack). */
+static char **env_of(char *const envp[])
+{
+	return weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated);
+}
+
 /* The list an exec would pass, and the copy around it. */
 static void test_env(void)
 {
@@ -47,7 +56,7 @@ static void test_env(void)
 	struct weft_chan *c;
 
 	/* No channel yet: the environment goes unchanged. */
-	expect_true(weft_chan_exec_env(envp) == NULL);
+	expect_true(env_of(envp) == NULL);
 	assert_int(pipe(p), 0);
 	id = weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, NULL);
 	assert_true(id != 0);
@@ -55,9 +64,10 @@ static void test_env(void)
 
 	/* Unnamed: the kind and the slot; both ends, each with its bits. */
 	errno = 1234;
-	copy = weft_chan_exec_env(envp);
+	copy = env_of(envp);
 	expect_int(errno, 1234);
 	assert_true(copy != NULL);
+	expect_true((char *)copy == stack_buf && !allocated);
 	snprintf(want, sizeof(want), "%d:%u:pipe@%u;%d:%u:pipe@%u", p[0], WEFT_CHAN_READ, id, p[1],
 		 WEFT_CHAN_WRITE | WEFT_CHAN_END1, id);
 	expect_str(var_of(copy), want);
@@ -67,26 +77,35 @@ static void test_env(void)
 	expect_str(copy[2], "B=2");
 	expect_true(copy[4] == NULL);
 	expect_str(envp[1], "WEFT_CHANNELS=7:1:pipe:stale#1"); /* the caller's is untouched */
+
+	/* Too big for the buffer: from the allocator if allowed, else nothing. */
+	copy = weft_chan_exec_env(envp, stack_buf, 16, true, &allocated);
+	assert_true(copy != NULL);
+	expect_true((char *)copy != stack_buf && allocated);
+	expect_str(var_of(copy), want);
+	errno = 1234;
 	weft_chan_exec_free(copy);
+	expect_int(errno, 1234);
+	expect_true(weft_chan_exec_env(envp, stack_buf, 16, false, &allocated) == NULL);
+	expect_true(!allocated);
 
 	/* Named, and the read end close-on-exec: only the write end, under its name. */
 	snprintf(c->name, sizeof(c->name), "pipe:make;it#3");
 	c->named = c->gen + 1;
 	assert_int(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
-	copy = weft_chan_exec_env(envp);
+	copy = env_of(envp);
 	assert_true(copy != NULL);
 	snprintf(want, sizeof(want), "%d:%u:pipe:make_it#3", p[1],
 		 WEFT_CHAN_WRITE | WEFT_CHAN_END1);
 	expect_str(var_of(copy), want);
-	weft_chan_exec_free(copy);
 
 	/* A new image without libweft would not read it: nothing added. */
-	expect_true(weft_chan_exec_env(no_preload) == NULL);
-	expect_true(weft_chan_exec_env(NULL) == NULL);
+	expect_true(env_of(no_preload) == NULL);
+	expect_true(env_of(NULL) == NULL);
 
 	/* Every descriptor close-on-exec: nothing to pass. */
 	assert_int(fcntl(p[1], F_SETFD, FD_CLOEXEC), 0);
-	expect_true(weft_chan_exec_env(envp) == NULL);
+	expect_true(env_of(envp) == NULL);
 	weft_chan_closed(p[0]);
 	weft_chan_closed(p[1]);
 	close(p[0]);
