@@ -235,7 +235,8 @@ static int parse(const char *s, struct item *items)
 				dup |= items[i].fd == (int)fd;
 			if (!dup && next - name > 0 && next - name <= NAME_MAX_LEN &&
 			    kind_of(name, (size_t)(next - name), &klen) != WEFT_CHAN_NONE) {
-				items[n] = (struct item){ .fd = (int)fd, .bits = (uint32_t)bits,
+				items[n] = (struct item){ .fd = (int)fd,
+							  .bits = (uint32_t)bits,
 							  .name = name,
 							  .len = (size_t)(next - name) };
 				n++;

@@ -33,8 +33,7 @@ extern char **environ;
 
 enum { KEEP_FD = 20, CLOEXEC_FD = 21, ENV_MAX = 4096 };
 
-static const char *const passed_through[] = { "LD_PRELOAD=", "WEFT_OUTPUT=",
-					      "OTEL_SDK_DISABLED=" };
+static const char *const passed_through[] = { "LD_PRELOAD=", "WEFT_OUTPUT=", "OTEL_SDK_DISABLED=" };
 static char self[4096];
 static char *args[] = { "zeroth", "echo", "20", "21", "two words", "", "last", NULL };
 static char *custom_env[8];
@@ -160,9 +159,11 @@ static void fails(const char *fn, const char *path, int fd, int flags)
 {
 	int rc = call(fn, path, fd, flags), e = errno;
 
-	printf("%s %s: rc %d errno %s; %s\n", fn, *path ? path : fd >= 0 ? "(fd)" : "(fd -1)", rc,
-	       ename(e),
-	       environ_state());
+	printf("%s %s: rc %d errno %s; %s\n", fn,
+	       *path     ? path
+	       : fd >= 0 ? "(fd)"
+			 : "(fd -1)",
+	       rc, ename(e), environ_state());
 }
 
 static void succeeds(const char *fn)
@@ -188,8 +189,10 @@ static void succeeds(const char *fn)
 
 int main(int argc, char **argv)
 {
-	static const char *const fns[] = { "execve", "execve-big", "execv", "execvp", "execvpe", "execl",
-					   "execlp", "execle", "fexecve", "execveat" };
+	static const char *const fns[] = {
+		"execve", "execve-big", "execv",  "execvp",  "execvpe",
+		"execl",  "execlp",     "execle", "fexecve", "execveat"
+	};
 	int p[2], q[2], noexec, n = 0;
 	ssize_t len;
 

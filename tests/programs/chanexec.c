@@ -73,9 +73,9 @@ static long read_all(int fd, long want)
 	long got = 0;
 
 	while (want < 0 || got < want) {
-		ssize_t r = read(fd, buf, want < 0 || want - got > (long)sizeof(buf)
-						  ? sizeof(buf)
-						  : (size_t)(want - got));
+		ssize_t r = read(fd, buf,
+				 want < 0 || want - got > (long)sizeof(buf) ? sizeof(buf)
+									    : (size_t)(want - got));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -201,8 +201,8 @@ int main(int argc, char **argv)
 	make_exec_pipe(p);
 	make_cloexec_pipe(q);
 	make_exec_socketpair(s);
-	printf("pid parent %d\ncount N %d\ncount RN %d\ncount SN %d\ncount NEW %d\n", (int)getpid(), N,
-	       RN, SN, NEW);
+	printf("pid parent %d\ncount N %d\ncount RN %d\ncount SN %d\ncount NEW %d\n", (int)getpid(),
+	       N, RN, SN, NEW);
 	for (int i = 0; i < 2000 && !output_names(names, 3); i++)
 		sleep_ms(10);
 	printf("named %d\n", output_names(names, 3));

@@ -47,8 +47,8 @@ static char **env_of(char *const envp[])
 /* The list an exec would pass, and the copy around it. */
 static void test_env(void)
 {
-	char *envp[] = { "A=1", "WEFT_CHANNELS=7:1:pipe:stale#1", "LD_PRELOAD=/x/libweft.so",
-			 "B=2", NULL };
+	char *envp[] = { "A=1", "WEFT_CHANNELS=7:1:pipe:stale#1", "LD_PRELOAD=/x/libweft.so", "B=2",
+			 NULL };
 	char *no_preload[] = { "A=1", NULL };
 	char want[256], **copy;
 	int p[2];
@@ -143,8 +143,8 @@ static void test_adopt(void)
 		 /* valid: an unnamed pipe end */
 		 "%d:1:pipe@4",
 		 p[0], p[1], s[1], e, file, fifo[0], fifo[0], fifo[0], fifo[0], fifo[0],
-		 "0123456789012345678901234567890123456789012345678901234567890123", p[0],
-		 fifo[0], fifo[0], fifo[0], lone[0]);
+		 "0123456789012345678901234567890123456789012345678901234567890123", p[0], fifo[0],
+		 fifo[0], fifo[0], lone[0]);
 	assert_int(setenv("BEFORE", "1", 1), 0);
 	assert_int(setenv("WEFT_CHANNELS", list, 1), 0);
 	assert_int(setenv("AFTER", "2", 1), 0);
@@ -203,9 +203,11 @@ static void test_adopt(void)
 /* Lists cut anywhere, and one far longer than the table takes: nothing, no crash. */
 static void test_garbage(void)
 {
-	static const char *const cut[] = { "", ":", "::", ":::", ";", "0", "0:", "0:1", "0:1:",
-					   "0:1:pipe", "0:1:pipe:", "0:1:pipe@", "0:1:pipe@;",
-					   "=", "0:1:=;", "\xff:\xff:\xff" };
+	static const char *const cut[] = {
+		"",           ":",   "::",     ":::",           ";",         "0",
+		"0:",         "0:1", "0:1:",   "0:1:pipe",      "0:1:pipe:", "0:1:pipe@",
+		"0:1:pipe@;", "=",   "0:1:=;", "\xff:\xff:\xff"
+	};
 	static char big[1 << 16];
 	size_t n = 0;
 
