@@ -195,7 +195,7 @@ static void entry_release(uint32_t e)
 	if (!c)
 		return;
 	atomic_fetch_sub_explicit(&c->refs[end], 1, memory_order_acq_rel);
-	if (c->kind == WEFT_CHAN_FIFO)
+	if (c->kind == WEFT_CHAN_FIFO && !c->inherited)
 		return; /* the FIFO outlives its opens: it can be opened again */
 	if (weft_load_acquire(&c->refs[0]) <= 0 && weft_load_acquire(&c->refs[1]) <= 0)
 		atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,

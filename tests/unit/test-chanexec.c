@@ -124,6 +124,7 @@ static void test_adopt(void)
 	char list[2048];
 	struct weft_chan *c;
 	const char *before_last;
+	uint32_t pipe_id;
 
 	assert_int(pipe(p), 0);
 	assert_int(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
@@ -158,6 +159,7 @@ static void test_adopt(void)
 	/* The pipe: one channel, both descriptors, its name kept, shared, counters at 0. */
 	c = chan_of(p[0]);
 	assert_true(c != NULL);
+	pipe_id = weft_chan_entry_id(weft_chan_fd(p[0]));
 	expect_true(chan_of(p[1]) == c);
 	expect_str(c->name, "pipe:make_pipes#1");
 	expect_int(c->named, c->gen + 1);
@@ -192,6 +194,21 @@ static void test_adopt(void)
 	expect_true(weft_chan_fd(file) == 0);
 	expect_true(weft_chan_fd(fifo[0]) == 0);
 	expect_true(weft_chan_fd(1000) == 0);
+
+	/* Closing every descriptor closes an inherited channel, a FIFO's too. */
+	weft_chan_closed(p[0]);
+	weft_chan_closed(p[1]);
+	expect_int(chan_of(p[0]) == NULL, 1);
+	expect_int(weft_chan_slot(pipe_id)->state, WEFT_CHAN_CLOSED);
+	snprintf(list, sizeof(list), "%d:3:fifo:make_fifo#1", fifo[1]);
+	assert_int(setenv("WEFT_CHANNELS", list, 1), 0);
+	expect_int(weft_chan_exec_init(true), 1);
+	c = chan_of(fifo[1]);
+	assert_true(c != NULL);
+	expect_int(c->kind, WEFT_CHAN_FIFO);
+	expect_str(c->name, "fifo:make_fifo#1");
+	weft_chan_closed(fifo[1]);
+	expect_int(c->state, WEFT_CHAN_CLOSED);
 
 	/* Without adoption (weft disabled) the variable still goes. */
 	assert_int(setenv("WEFT_CHANNELS", "1:1:pipe:x#1", 1), 0);
