@@ -39,7 +39,8 @@ static bool survives_exec(int fd)
 static bool preloads_weft(char *const env[])
 {
 	for (size_t i = 0; env[i]; i++)
-		if (strncmp(env[i], "LD_PRELOAD=", 11) == 0 && strstr(env[i] + 11, "libweft"))
+		if (env[i][0] == 'L' && strncmp(env[i], "LD_PRELOAD=", 11) == 0 &&
+		    strstr(env[i] + 11, "libweft"))
 			return true;
 	return false;
 }
@@ -102,11 +103,11 @@ char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool m
 	char **copy, *var, *p, *end;
 
 	*allocated = false;
-	if (!envp || !preloads_weft(envp))
+	if (!envp)
 		return NULL;
 	while ((fd = weft_chan_fd_next(fd + 1, &e)) >= 0)
 		n += survives_exec(fd);
-	if (n == 0)
+	if (n == 0 || !preloads_weft(envp))
 		return NULL;
 	while (envp[nenv])
 		nenv++;
@@ -131,7 +132,7 @@ char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool m
 	*p = '\0';
 	n = 0;
 	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(envp[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) != 0)
+		if (envp[i][0] != 'W' || strncmp(envp[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) != 0)
 			copy[n++] = envp[i];
 	copy[n++] = var;
 	copy[n] = NULL;
