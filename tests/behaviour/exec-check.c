@@ -9,12 +9,11 @@
  *     same array, the same pointers, the same strings, no WEFT_CHANNELS;
  *   - the same with an environment of 700 variables ("execve-big"), more
  *     than the hooks' stack buffer holds;
- *   - for each function, a child that execs this program in `echo` mode,
- *     which prints the argv and the environment it received (all of it but
- *     the variables that differ between the three runs: LD_PRELOAD,
- *     WEFT_OUTPUT, OTEL_SDK_DISABLED): exactly what was passed, in order, and
- *     no WEFT_CHANNELS; and which of its two inherited pipe descriptors are
- *     open (the one without FD_CLOEXEC, not the other).
+ *   - for each function, a child (and a vfork child for execve) that execs this program in `echo`
+ * mode, which prints the argv and the environment it received (all of it but the variables that
+ * differ between the three runs: LD_PRELOAD, WEFT_OUTPUT, OTEL_SDK_DISABLED): exactly what was
+ * passed, in order, and no WEFT_CHANNELS; and which of its two inherited pipe descriptors are open
+ * (the one without FD_CLOEXEC, not the other).
  *
  * A pipe end stays open without FD_CLOEXEC throughout, so that under weft
  * every exec takes the path that builds a copy of the environment.
@@ -187,6 +186,24 @@ static void succeeds(const char *fn)
 	printf("  child status %d\n", status);
 }
 
+/* The same from a vfork child (which shares this process's memory until the exec). */
+static void succeeds_vfork(const char *fn)
+{
+	int status;
+	pid_t child;
+
+	printf("vfork %s:\n", fn);
+	fflush(stdout);
+	child = vfork();
+	must(child >= 0, "vfork");
+	if (child == 0) {
+		call(fn, self, -1, 0);
+		_exit(1);
+	}
+	must(waitpid(child, &status, 0) == child, "waitpid");
+	printf("  child status %d\n", status);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const fns[] = {
@@ -251,6 +268,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		succeeds(fns[i]);
+	succeeds_vfork("execve");
+	succeeds_vfork("execve-big");
 	printf("%s\n", environ_state());
 	return 0;
 }
