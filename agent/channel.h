@@ -26,12 +26,13 @@
  * Blocking. A read is a wait when it would block. For a channel whose every
  * descriptor is in this process ("private"), the queue's own counts answer
  * that with no system call: nothing written is waiting and a writer is still
- * there. A channel open across a fork, or inherited across an exec, is "shared" (the other
- * process reads and writes what weft does not see): a read first tries not
- * to block (RWF_NOWAIT, MSG_DONTWAIT), and only when that finds nothing does
- * the real call run, timed. A write to a private pipe is a wait when the pipe
- * has no room for it. Units are bytes, except for an eventfd, whose units are
- * the counter's value (a read takes it all, or 1 in semaphore mode).
+ * there. A channel open across a fork, or inherited across an exec, is
+ * "shared" (the other process reads and writes what weft does not see): a
+ * read first tries not to block (RWF_NOWAIT, MSG_DONTWAIT), and only when
+ * that finds nothing does the real call run, timed. A write to a private
+ * pipe is a wait when the pipe has no room for it. Units are bytes, except
+ * for an eventfd, whose units are the counter's value (a read takes it all,
+ * or 1 in semaphore mode).
  */
 #ifndef WEFT_AGENT_CHANNEL_H
 #define WEFT_AGENT_CHANNEL_H
