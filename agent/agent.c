@@ -18,6 +18,7 @@
 
 #include "agent/agent.h"
 #include "agent/channel.h"
+#include "agent/channel_exec.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
@@ -407,6 +408,7 @@ static bool agent_init(void)
 	weft_real_resolve_all();
 	weft_config_load(&weft_cfg);
 	weft_log_set_level(weft_cfg.log_level);
+	weft_chan_exec_init(!weft_cfg.sdk_disabled && weft_hooks_enabled(WEFT_HOOK_FD));
 	if (weft_cfg.sdk_disabled) {
 		weft_store_release(&weft_agent_state, WEFT_AGENT_DISABLED);
 		weft_guard_leave();

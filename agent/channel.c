@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -167,6 +168,7 @@ static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
 	c->gen = gen;
 	c->kind = (uint8_t)kind;
 	c->semaphore = false;
+	c->inherited = false;
 	c->capacity = 0;
 	c->pc = (uint64_t)(uintptr_t)pc;
 	c->seq = atomic_fetch_add_explicit(&create_seq, 1, memory_order_relaxed) + 1;
@@ -188,7 +190,7 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 
 bool weft_chan_shared(const struct weft_chan *c)
 {
-	if (c->kind == WEFT_CHAN_FIFO || c->seq <= weft_load_relaxed(&fork_seq))
+	if (c->kind == WEFT_CHAN_FIFO || c->inherited || c->seq <= weft_load_relaxed(&fork_seq))
 		return true;
 	/* One end gone from this process: its other holder may be elsewhere. */
 	return (c->kind == WEFT_CHAN_PIPE || c->kind == WEFT_CHAN_SOCKETPAIR) &&
@@ -206,7 +208,7 @@ static void entry_release(uint32_t e)
 	if (!c)
 		return;
 	atomic_fetch_sub_explicit(&c->refs[end], 1, memory_order_acq_rel);
-	if (c->kind == WEFT_CHAN_FIFO)
+	if (c->kind == WEFT_CHAN_FIFO && !c->inherited)
 		return; /* the FIFO outlives its opens: it can be opened again */
 	if (weft_load_acquire(&c->refs[0]) <= 0 && weft_load_acquire(&c->refs[1]) <= 0)
 		atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
@@ -285,6 +287,26 @@ uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int f
 	return id;
 }
 
+uint32_t weft_chan_create_named(enum weft_chan_kind kind, const char *name, const int *fds,
+				const uint32_t *bits, int n)
+{
+	uint32_t id = slot_open(kind, NULL);
+	struct weft_chan *c = weft_chan_slot(id);
+	const uint32_t mask = (1u << WEFT_CHAN_SLOT_SHIFT) - 1;
+
+	if (!c)
+		return 0;
+	c->inherited = true;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	weft_store_release(&c->named, c->gen + 1);
+	c->refs[0] = 1; /* as in weft_chan_create */
+	weft_store_release(&c->state, WEFT_CHAN_LIVE);
+	for (int i = 0; i < n; i++)
+		fd_set_entry(fds[i], (id << WEFT_CHAN_SLOT_SHIFT) | (bits[i] & mask));
+	entry_release(id << WEFT_CHAN_SLOT_SHIFT);
+	return id;
+}
+
 void weft_chan_closed(int fd)
 {
 	_Atomic uint32_t *cell;
@@ -359,6 +381,25 @@ void weft_chan_find_fds(uint32_t id, int fds[2])
 		if (e && weft_chan_entry_id(e) == id && fds[(e & WEFT_CHAN_END1) ? 1 : 0] < 0)
 			fds[(e & WEFT_CHAN_END1) ? 1 : 0] = fd;
 	}
+}
+
+int weft_chan_fd_next(int from, uint32_t *entry)
+{
+	int max = weft_load_relaxed(&fd_max);
+
+	for (int fd = from < 0 ? 0 : from; fd <= max; fd++) {
+		uint32_t e;
+
+		if (!weft_load_acquire(&weft_chan_fds[fd / WEFT_CHAN_FD_CHUNK])) {
+			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
+			continue;
+		}
+		if ((e = weft_chan_fd(fd)) != 0) {
+			*entry = e;
+			return fd;
+		}
+	}
+	return -1;
 }
 
 void weft_chan_after_fork(bool child)

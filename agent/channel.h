@@ -31,12 +31,13 @@
  * Blocking. A read is a wait when it would block. For a channel whose every
  * descriptor is in this process ("private"), the queue's own counts answer
  * that with no system call: nothing written is waiting and a writer is still
- * there. A channel that was open across a fork is "shared" (the other
- * process reads and writes what weft does not see): a read first tries not
- * to block (RWF_NOWAIT, MSG_DONTWAIT), and only when that finds nothing does
- * the real call run, timed. A write to a private pipe is a wait when the pipe
- * has no room for it. Units are bytes, except for an eventfd, whose units are
- * the counter's value (a read takes it all, or 1 in semaphore mode).
+ * there. A channel open across a fork, or inherited across an exec, is
+ * "shared" (the other process reads and writes what weft does not see): a
+ * read first tries not to block (RWF_NOWAIT, MSG_DONTWAIT), and only when
+ * that finds nothing does the real call run, timed. A write to a private
+ * pipe is a wait when the pipe has no room for it. Units are bytes, except
+ * for an eventfd, whose units are the counter's value (a read takes it all,
+ * or 1 in semaphore mode).
  */
 #ifndef WEFT_AGENT_CHANNEL_H
 #define WEFT_AGENT_CHANNEL_H
@@ -135,6 +136,7 @@ struct weft_chan {
 	uint32_t gen;            /* incremented at each reuse of the slot */
 	uint8_t kind;            /* enum weft_chan_kind */
 	bool semaphore;          /* an eventfd with EFD_SEMAPHORE */
+	bool inherited;          /* open across the exec that started this image: shared */
 	uint32_t capacity;       /* a pipe's buffer, bytes; 0: unknown */
 	uint64_t seq;            /* creation order in the process */
 	uint64_t pc;             /* the creating function's call site */
@@ -244,7 +246,22 @@ void weft_chan_find_fds(uint32_t id, int fds[2]);
 /* Bytes and messages sent and received so far: tx bytes, tx msgs, rx bytes, rx msgs. */
 void weft_chan_counts(const struct weft_chan *c, uint64_t out[4]);
 
-/* Whether the channel was open across a fork (its other process is out of view). */
+/* Whether the channel was open across a fork or an exec (its other process is out of view). */
 bool weft_chan_shared(const struct weft_chan *c);
+
+/*
+ * The first descriptor >= `from` that has an entry, its entry in *entry; -1
+ * when there is none (agent/channel_exec.c walks the table with it).
+ */
+int weft_chan_fd_next(int from, uint32_t *entry);
+
+/*
+ * A channel inherited across exec (agent/channel_exec.h): a slot of `kind`
+ * already named `name` (the exporter keeps it), marked inherited, on fds[i]
+ * with entry bits bits[i] (the low WEFT_CHAN_SLOT_SHIFT bits of the entries
+ * the old image had). Returns the slot id, 0 when the table is full.
+ */
+uint32_t weft_chan_create_named(enum weft_chan_kind kind, const char *name, const int *fds,
+				const uint32_t *bits, int n);
 
 #endif

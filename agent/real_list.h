@@ -114,6 +114,16 @@
 	X(pselect, ERRNO, NULL, NULL)                                                              \
 	X(epoll_wait, ERRNO, NULL, NULL)                                                           \
 	X(epoll_pwait, ERRNO, NULL, NULL)                                                          \
-	X(epoll_pwait2, ERRNO, NULL, NULL)
+	X(epoll_pwait2, ERRNO, NULL, NULL)                                                         \
+	/* The exec family (hooks/exec.c): channels follow their descriptors. */                   \
+	X(execve, ERRNO, NULL, NULL)                                                               \
+	X(execv, ERRNO, NULL, NULL)                                                                \
+	X(execvp, ERRNO, NULL, NULL)                                                               \
+	X(execvpe, ERRNO, NULL, NULL)                                                              \
+	X(execl, ERRNO, NULL, NULL)                                                                \
+	X(execlp, ERRNO, NULL, NULL)                                                               \
+	X(execle, ERRNO, NULL, NULL)                                                               \
+	X(fexecve, ERRNO, NULL, NULL)                                                              \
+	X(execveat, ERRNO, NULL, NULL)
 
 #endif

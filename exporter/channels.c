@@ -45,6 +45,8 @@ static struct {
 	size_t n_prefixes, cap_prefixes;
 } ch;
 
+static void adopt_names(void);
+
 static void channels_setup(void)
 {
 	static const char *const io_keys[] = { "weft.channel.name", "network.io.direction" };
@@ -58,6 +60,8 @@ static void channels_setup(void)
 	ch.depth = weft_metrics_gauge("weft.channel.queue.depth",
 				      "Bytes written to a channel and not yet read.", "By", 1,
 				      name_key);
+	/* Channels named before the exporter started (inherited across exec). */
+	adopt_names();
 }
 
 /* The next number for a prefix; 0 when the table cannot grow. */
@@ -285,20 +289,26 @@ static void channels_event(struct weft_thread *t, const struct weft_event *ev)
 		weft_channels_link(x->last_wait, ev->u.link.channel, ev->u.link.links[i]);
 }
 
-static void channels_after_fork(void)
+/* Names the slots already have: later numbers follow them. */
+static void adopt_names(void)
 {
 	uint32_t high = weft_chan_high();
 
-	ch.io = ch.messages = ch.depth = NULL;
-	ch.prefixes = NULL;
-	ch.n_prefixes = ch.cap_prefixes = 0;
-	/* The parent's names stay (the slots keep them); new ones number after them. */
 	for (uint32_t id = 1; id <= high; id++) {
 		struct weft_chan *c = weft_chan_slot(id);
 
 		if (c && weft_load_acquire(&c->named) == c->gen + 1)
 			prefix_adopt(c->name);
 	}
+}
+
+static void channels_after_fork(void)
+{
+	ch.io = ch.messages = ch.depth = NULL;
+	ch.prefixes = NULL;
+	ch.n_prefixes = ch.cap_prefixes = 0;
+	/* The parent's names stay (the slots keep them); new ones number after them. */
+	adopt_names();
 }
 
 const struct weft_interp weft_interp_channels = {

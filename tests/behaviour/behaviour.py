@@ -13,6 +13,7 @@ written its OTLP JSON Lines file; the disabled run must have written nothing.
     behaviour.py contract   LIBWEFT BEHAVIOUR
     behaviour.py alloc      LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py own-malloc LIBWEFT OWN_MALLOC
+    behaviour.py exec       LIBWEFT EXEC_CHECK
     behaviour.py mutex-malloc LIBWEFT MUTEX_MALLOC
     behaviour.py malloc-conf LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py bootstrap  LIBWEFT EARLY_MAIN RTLD_NEXT DLOPEN_MAIN LIBDLCTOR
@@ -525,6 +526,8 @@ def main():
         cmd_alloc(lib, args[1], args[2] if len(args) > 2 and args[2] else None)
     elif cmd == "own-malloc":
         cmd_own_malloc(lib, args[1])
+    elif cmd == "exec":
+        compare(lib, "exec-check", [args[1]], want_rc=0).cleanup()
     elif cmd == "mutex-malloc":
         cmd_mutex_malloc(lib, args[1])
     elif cmd == "malloc-conf":

@@ -1,0 +1,271 @@
+/*
+ * Exec hooks: channels follow their descriptors into the new image.
+ *
+ * A pipe end, eventfd, socketpair end or FIFO end the program keeps open
+ * without FD_CLOEXEC across an exec is the same channel in the new image
+ * (agent/channel_exec.h). Each hook, when weft runs and such a descriptor
+ * exists, passes the real exec a copy of the environment with WEFT_CHANNELS
+ * added; the program's own environment, its argv and its envp are never
+ * changed. Otherwise — weft disabled or not ready, inside agent code, the
+ * descriptor family off, no channel survives the exec, the new image would
+ * not preload weft — the call goes through untouched.
+ *
+ * glibc's exec functions call execve internally, where no interposition
+ * reaches, so every public name has its own hook: the list variants build
+ * their argv on the stack (as glibc does) and go the way of the vector ones.
+ * An exec that fails returns -1 with the real call's errno, the copy freed.
+ * The copy lives on the hook's stack when it fits (a 4 KiB buffer: an
+ * environment of a few hundred variables), so that execve stays
+ * async-signal-safe and usable in a vfork child.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/alloc.h"
+#include "agent/channel_exec.h"
+#include "agent/guard.h"
+#include "hooks/hook.h"
+
+extern char **environ;
+
+/*
+ * The copy of the environment, on the hook's stack when it fits (nearly
+ * always: no allocation, nothing to free, safe in a signal handler or a vfork
+ * child), else from weft's allocator.
+ */
+struct env_copy {
+	char **env;
+	bool allocated;
+	_Alignas(void *) char buf[4096];
+};
+
+/* The environment to pass: the copy, or `envp` itself. */
+static char *const *exec_env(struct env_copy *c, char *const envp[])
+{
+	bool may_alloc;
+
+	c->env = NULL;
+	c->allocated = false;
+	if (weft_guard_active() || !weft_agent_ready() || !weft_hooks_enabled(WEFT_HOOK_FD))
+		return envp;
+	/*
+	 * No allocation in a signal handler that interrupted weft's allocator on
+	 * this thread, nor in a vfork child (the memory would stay the parent's).
+	 */
+	may_alloc = !weft_alloc_busy && (pid_t)syscall(SYS_getpid) == weft_process.pid;
+	weft_guard_enter();
+	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated);
+	weft_guard_leave();
+	return c->env ? c->env : envp;
+}
+
+/* After a failed exec: frees a copy from the allocator; returns rc, errno as the exec left it. */
+static int exec_failed(struct env_copy *c, int rc)
+{
+	if (c->allocated) {
+		weft_guard_enter();
+		weft_chan_exec_free(c->env);
+		weft_guard_leave();
+	}
+	return rc;
+}
+
+/* execve with the copy: how the variants without an exec of their own to call end. */
+static int run_execve(const char *path, char *const argv[], struct env_copy *c)
+{
+	__typeof__(weft_real.execve) real = WEFT_REAL(execve);
+
+	if (!real) {
+		exec_failed(c, -1);
+		errno = ENOSYS;
+		return -1;
+	}
+	return exec_failed(c, real(path, argv, c->env));
+}
+
+/*
+ * execve: replaces the process image with `path`, run with `argv` and
+ * `envp`; returns only on failure, -1 with errno (ENOENT, EACCES, ENOEXEC,
+ * E2BIG, ENOTDIR, ELOOP, ETXTBSY, EFAULT, ...). The new image gets `argv`
+ * exactly, and `envp` (plus WEFT_CHANNELS when channels survive the exec).
+ */
+WEFT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	WEFT_REAL_OR_FAIL(execve);
+	struct env_copy c;
+
+	return exec_failed(&c, real(path, argv, exec_env(&c, envp)));
+}
+
+/* execv: execve with the process's environment; returns only on failure, -1/errno. */
+WEFT_EXPORT int execv(const char *path, char *const argv[])
+{
+	WEFT_REAL_OR_FAIL(execv);
+	struct env_copy c;
+
+	if (exec_env(&c, environ) == environ)
+		return real(path, argv);
+	return run_execve(path, argv, &c);
+}
+
+/*
+ * execvpe: execve of `file` searched in PATH when it has no slash (a file
+ * found but not executable as a binary runs under /bin/sh); returns only on
+ * failure, -1/errno (ENOENT when found nowhere, EACCES when found only
+ * without permission, ...).
+ */
+WEFT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	WEFT_REAL_OR_FAIL(execvpe);
+	struct env_copy c;
+
+	return exec_failed(&c, real(file, argv, exec_env(&c, envp)));
+}
+
+/* execvp: execvpe with the process's environment; returns only on failure, -1/errno. */
+WEFT_EXPORT int execvp(const char *file, char *const argv[])
+{
+	WEFT_REAL_OR_FAIL(execvp);
+	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
+	struct env_copy c;
+
+	if (!vpe || exec_env(&c, environ) == environ)
+		return real(file, argv);
+	return exec_failed(&c, vpe(file, argv, c.env));
+}
+
+/*
+ * fexecve: execve of the file open on `fd`; returns only on failure,
+ * -1/errno (EINVAL for a negative fd, EBADF, EACCES, ENOSYS, ...).
+ */
+WEFT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	WEFT_REAL_OR_FAIL(fexecve);
+	struct env_copy c;
+
+	return exec_failed(&c, real(fd, argv, exec_env(&c, envp)));
+}
+
+/*
+ * execveat: execve of `path` relative to `dirfd` (AT_EMPTY_PATH: `dirfd`
+ * itself; AT_SYMLINK_NOFOLLOW); returns only on failure, -1/errno (EBADF,
+ * EINVAL for unknown flags, ELOOP, ...).
+ */
+WEFT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+			 int flags)
+{
+	WEFT_REAL_OR_FAIL(execveat);
+	struct env_copy c;
+
+	return exec_failed(&c, real(dirfd, path, argv, exec_env(&c, envp), flags));
+}
+
+/* The list variants' argc: `arg` and the variadic arguments before the NULL. */
+#define COUNT_ARGS(argc, arg)                                                                      \
+	do {                                                                                       \
+		va_list count_ap;                                                                  \
+		(argc) = 1;                                                                        \
+		va_start(count_ap, arg);                                                           \
+		while ((argc) < INT_MAX && va_arg(count_ap, const char *) != NULL)                 \
+			(argc)++;                                                                  \
+		va_end(count_ap);                                                                  \
+	} while (0)
+
+/* Fills argv[0..argc] from `arg` and `ap`, consuming the NULL that ends the list. */
+static void fill_args(char **argv, int argc, const char *arg, va_list *ap)
+{
+	argv[0] = (char *)arg;
+	for (int i = 1; i < argc; i++)
+		argv[i] = va_arg(*ap, char *);
+	(void)va_arg(*ap, char *);
+	argv[argc] = NULL;
+}
+
+/*
+ * execl: execv with the arguments listed, up to a NULL; returns only on
+ * failure, -1/errno (E2BIG when the list is too long).
+ */
+WEFT_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	WEFT_REAL_OR_FAIL(execl);
+	struct env_copy c;
+	va_list ap;
+	int argc;
+
+	(void)real;
+	COUNT_ARGS(argc, arg);
+	if (argc == INT_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	char *argv[argc + 1];
+
+	va_start(ap, arg);
+	fill_args(argv, argc, arg, &ap);
+	va_end(ap);
+	exec_env(&c, environ);
+	if (!c.env)
+		c.env = environ;
+	return run_execve(path, argv, &c);
+}
+
+/* execlp: execvp with the arguments listed; returns only on failure, -1/errno. */
+WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	WEFT_REAL_OR_FAIL(execlp);
+	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
+	struct env_copy c;
+	va_list ap;
+	int argc;
+
+	(void)real;
+	COUNT_ARGS(argc, arg);
+	if (argc == INT_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	char *argv[argc + 1];
+
+	va_start(ap, arg);
+	fill_args(argv, argc, arg, &ap);
+	va_end(ap);
+	if (!vpe) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return exec_failed(&c, vpe(file, argv, exec_env(&c, environ)));
+}
+
+/*
+ * execle: execve with the arguments listed, up to a NULL, then the
+ * environment; returns only on failure, -1/errno.
+ */
+WEFT_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	WEFT_REAL_OR_FAIL(execle);
+	struct env_copy c;
+	char *const *envp;
+	va_list ap;
+	int argc;
+
+	(void)real;
+	COUNT_ARGS(argc, arg);
+	if (argc == INT_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	char *argv[argc + 1];
+
+	va_start(ap, arg);
+	fill_args(argv, argc, arg, &ap);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	exec_env(&c, envp);
+	if (!c.env)
+		c.env = (char **)envp;
+	return run_execve(path, argv, &c);
+}
