@@ -59,7 +59,7 @@ static bool json_reserve(struct weft_json *j, size_t extra)
 	}
 	if (need <= j->cap)
 		return true;
-	cap = j->cap ? j->cap : 256;
+	cap = j->cap ? j->cap : 8192; /* a request's usual size: few reallocations */
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2) {
 			cap = need;
