@@ -218,9 +218,14 @@ void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int
 		s->value = value;
 }
 
-void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value)
+struct weft_series *weft_metrics_series(struct weft_instrument *inst, const char *const *vals)
 {
-	struct series *s = inst ? series_get(inst, vals) : NULL;
+	return inst ? (struct weft_series *)series_get(inst, vals) : NULL;
+}
+
+void weft_metrics_series_record(struct weft_instrument *inst, struct weft_series *ws, double value)
+{
+	struct series *s = (struct series *)ws;
 	size_t b = 0;
 
 	if (!s)
@@ -235,6 +240,11 @@ void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, 
 	while (b < inst->n_bounds && value > inst->bounds[b])
 		b++;
 	s->buckets[b]++;
+}
+
+void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value)
+{
+	weft_metrics_series_record(inst, weft_metrics_series(inst, vals), value);
 }
 
 int64_t weft_metrics_value(struct weft_instrument *inst, const char *const *vals)

@@ -17,6 +17,7 @@
 #define WEFT_METRICS_MAX_KEYS 3
 
 struct weft_instrument;
+struct weft_series;
 
 struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, const char *unit,
 					 bool monotonic, size_t n_keys, const char *const *keys);
@@ -30,6 +31,15 @@ struct weft_instrument *weft_metrics_histogram(const char *name, const char *des
 void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta);
 void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int64_t value);
 void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value);
+
+/*
+ * A series found once and kept (a histogram's or a sum's series live as long
+ * as the instrument): for a caller that records into the same series again
+ * and again, without hashing its values each time. NULL when it cannot be
+ * made (no memory); recording into NULL does nothing.
+ */
+struct weft_series *weft_metrics_series(struct weft_instrument *inst, const char *const *vals);
+void weft_metrics_series_record(struct weft_instrument *inst, struct weft_series *s, double value);
 
 /* A series' current value (sums and gauges), for reports and tests; 0 if absent. */
 /*

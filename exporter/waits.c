@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/hashmap.h"
 #include "exporter/channels.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
@@ -39,9 +40,42 @@ static bool channel_wait(enum weft_wait_kind kind)
 	       kind == WEFT_WAIT_SOCKET_RECV || kind == WEFT_WAIT_SOCKET_SEND;
 }
 
+/*
+ * Where waits happen repeats: a small direct-mapped cache from (kind, calling
+ * address) to the caller's name and its weft.wait.duration series, so that a
+ * wait costs neither a symbol lookup nor hashing the series' values (a
+ * condvar or pipe ping-pong records a wait per hand-off).
+ */
+#define SITE_CACHE 256
+
+struct wait_site {
+	uint64_t pc;
+	uint8_t kind;
+	const char *fn; /* the symbols cache's string; NULL: unknown */
+	struct weft_series *duration;
+};
+
 static struct {
 	struct weft_instrument *waiting, *duration;
+	struct wait_site sites[SITE_CACHE];
 } wt;
+
+static const struct wait_site *wait_site(enum weft_wait_kind k, uint64_t pc)
+{
+	struct wait_site *e = &wt.sites[(weft_hashmap_hash_u64(pc) + k) % SITE_CACHE];
+
+	if (e->pc != pc || e->kind != k || !e->duration) {
+		const char *vals[2];
+
+		e->pc = pc;
+		e->kind = (uint8_t)k;
+		e->fn = weft_symbols_name((uintptr_t)pc);
+		vals[0] = weft_wait_kind_name(k);
+		vals[1] = e->fn ? e->fn : "unknown";
+		e->duration = weft_metrics_series(wt.duration, vals);
+	}
+	return e;
+}
 
 static void waits_setup(void)
 {
@@ -112,12 +146,13 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	struct weft_xthread *x = weft_xthread(t);
 	enum weft_wait_kind k = (enum weft_wait_kind)ev->h.kind;
 	const char *kind = weft_wait_kind_name((enum weft_wait_kind)ev->h.kind);
-	const char *fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
+	const struct wait_site *site = wait_site(k, ev->u.wait.pc);
+	const char *fn = site->fn;
 	const char *vals[2] = { kind, fn ? fn : "unknown" };
 	uint64_t dur = ev->u.wait.t1 - ev->h.t0;
 	struct weft_qspan *q;
 
-	weft_metrics_record(wt.duration, vals, (double)dur / 1e9);
+	weft_metrics_series_record(wt.duration, site->duration, (double)dur / 1e9);
 	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);
 	if (weft_locks_is_lock((enum weft_wait_kind)ev->h.kind))
 		weft_locks_contended((enum weft_wait_kind)ev->h.kind, vals[1]);
