@@ -479,16 +479,32 @@ void weft_chan_fifo_open(const char *path, int fd, int oflags)
 
 /* ------------------------------------------------------------ hand-off records */
 
-/* Appends a record for a write about to happen; returns its index. */
-static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t units)
-{
-	uint32_t i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
-	struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+/* No record was appended: the write continues the newest one. */
+#define REC_NONE UINT32_MAX
 
+/*
+ * A write by `span` is about to happen: a record, unless the newest one is
+ * already this span's (then its range simply goes on, and the write stores
+ * nothing to the records: a single writer never touches them after its first
+ * write). Returns the new record's index, or REC_NONE.
+ */
+static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
+{
+	uint32_t i = weft_load_acquire(&q->widx);
+	struct weft_chan_rec *r;
+
+	if (i) {
+		r = &q->rec[(i - 1) % WEFT_CHAN_RECS];
+		if (weft_load_relaxed(&r->span) == span && weft_load_acquire(&r->seq) == i &&
+		    !weft_load_relaxed(&r->empty))
+			return REC_NONE;
+	}
+	i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
+	r = &q->rec[i % WEFT_CHAN_RECS];
 	weft_store_relaxed(&r->seq, 0);
 	atomic_thread_fence(memory_order_release);
 	weft_store_relaxed(&r->settled, 0);
-	weft_store_relaxed(&r->len, units);
+	weft_store_relaxed(&r->empty, 0);
 	weft_store_relaxed(&r->span, span);
 	weft_store_release(&r->seq, i + 1);
 	return i;
@@ -496,18 +512,23 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t un
 
 /*
  * The write returned having moved `units`: they take their place in the
- * queue's count, and the record says where.
+ * queue's count, and a new record says where its range starts. A record
+ * whose write moved nothing is void (its would-be range stays its
+ * predecessor's).
  */
 static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 {
-	struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+	struct weft_chan_rec *r;
 	uint64_t start =
 		units ? atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel) : 0;
 
+	if (i == REC_NONE)
+		return;
+	r = &q->rec[i % WEFT_CHAN_RECS];
 	if (weft_load_acquire(&r->seq) != i + 1)
 		return; /* lapped while it wrote */
 	weft_store_relaxed(&r->start, start);
-	weft_store_relaxed(&r->len, units);
+	weft_store_relaxed(&r->empty, units ? 0 : 1);
 	weft_store_release(&r->settled, 1);
 }
 
@@ -528,37 +549,46 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 }
 
 /*
- * The writers of units [r0, r1): the records that put units there, and the
- * writes in flight when the range goes past what was settled. Newest first,
- * stopping at a settled record that ends before the range (older ones are
- * earlier still); the links come out oldest first, as the bytes did.
+ * The writers of units [r0, r1). A settled record's range runs from its start
+ * to the next record's (the newest one's, to whatever is written next by the
+ * same span); records still in flight count when the range goes past what was
+ * settled (a write's bytes can be read before its writer returns). Newest
+ * first, stopping at a record that starts at or before r0; the links come out
+ * oldest first, as the bytes did.
  */
 static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
 		     struct weft_links *out)
 {
-	uint64_t settled_to = weft_load_acquire(&q->tx_units);
+	uint64_t settled_to = weft_load_acquire(&q->tx_units), end = UINT64_MAX;
 	uint32_t widx = weft_load_acquire(&q->widx);
 	struct weft_links found = { .n = 0 };
 
-	for (uint32_t k = 1; k <= WEFT_CHAN_RECS; k++) {
+	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
 		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
 		uint32_t seq = weft_load_acquire(&r->seq);
 		uint32_t settled = weft_load_acquire(&r->settled);
-		uint64_t start = weft_load_acquire(&r->start), len = weft_load_acquire(&r->len);
+		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
 		uint64_t span = weft_load_acquire(&r->span);
 
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
-			continue; /* never written, being rewritten, or lapped */
+			continue; /* being rewritten, or lapped */
 		if (!settled) {
+			/* In flight: its units will come after everything settled so far. */
 			if (r1 > settled_to)
 				links_add(&found, span, 0);
-		} else if (len && start < r1 && start + len > r0) {
-			links_add(&found, span, 0);
-		} else if (len && start + len <= r0) {
-			break;
+			if (end > settled_to)
+				end = settled_to;
+			continue;
 		}
+		if (empty)
+			continue; /* void: its write moved nothing */
+		if (start < r1 && end > r0)
+			links_add(&found, span, 0);
+		if (start <= r0)
+			break;
+		end = start;
 	}
 	out->n = 0;
 	for (int j = found.n - 1; j >= 0; j--)
@@ -747,7 +777,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 
 	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
 		memcpy(&planned, op->value, sizeof(planned));
-	rec = rec_append(q, t ? t->cur_span : 0, planned);
+	rec = rec_append(q, t ? t->cur_span : 0);
 	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    !weft_chan_shared(c))
@@ -820,8 +850,7 @@ void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc)
 		struct weft_chan_queue *q = &c->q[(eout & WEFT_CHAN_WQ1) ? 1 : 0];
 		struct weft_thread *t = weft_self;
 
-		rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0, (uint64_t)n),
-			   (uint64_t)n);
+		rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0), (uint64_t)n);
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
 	if ((c = entry_slot(ein)) && (ein & WEFT_CHAN_READ)) {

@@ -16,17 +16,17 @@
  * weft_chan_fd(). Entries follow the descriptors: creation, dup, dup2, dup3,
  * fcntl(F_DUPFD*), close, close_range, closefrom (hooks/fd.c, hooks/io.c).
  *
- * Hand-offs. A writer appends a record (its current span, the units it is
- * writing) before its write; when the write returns, the record gets the
- * units' place in the queue: [start, start + len) of all units ever written,
- * start taken from the queue's count as it adds to it. A read took [r0, r1)
+ * Hand-offs. A writer whose span is not the newest record's appends a record
+ * (its span) before its write; when the write returns, the record gets the
+ * place its units start at in the queue's count (taken as it adds to it), and
+ * the units from there to the next record's start are that span's. A read took [r0, r1)
  * of the same count; when it needs its links (it blocked, or it follows a poll
  * wait), it looks through the records for those overlapping its range, and
  * for writes still in flight when its range goes past what was settled (their
  * bytes can be read before their writer returns). Other reads touch no record.
  * The records are a ring of WEFT_CHAN_RECS per queue, so the memory is
- * bounded: a read whose bytes were written more than that many writes ago
- * finds no link.
+ * bounded: a read whose bytes were written before the last WEFT_CHAN_RECS
+ * changes of writer finds no link.
  *
  * Blocking. A read is a wait when it would block. For a channel whose every
  * descriptor is in this process ("private"), the queue's own counts answer
@@ -91,14 +91,15 @@ static inline uint32_t weft_chan_entry_id(uint32_t e)
 }
 
 /*
- * One write: the writer's span, and once the write returned, where its units
- * went in the queue ([start, start + len) of the units ever written).
+ * Where a writer's units start: from `start` (of the units ever written) to
+ * the next record's start, the units are this span's. A writer whose span is
+ * the newest record's appends none.
  */
 struct weft_chan_rec {
 	_Atomic uint32_t seq;     /* the record's index + 1 once written; 0 while changing */
-	_Atomic uint32_t settled; /* the write returned: start and len are final */
+	_Atomic uint32_t settled; /* its first write returned: start is final */
 	_Atomic uint64_t start;
-	_Atomic uint64_t len; /* planned units while in flight, then what it wrote */
+	_Atomic uint64_t empty; /* its first write moved nothing: the record is void */
 	_Atomic uint64_t span;
 };
 

@@ -180,12 +180,26 @@ static void twenty_writers(void)
 	me->cur_span = reader;
 }
 
+/* A read, after a poll wait, while the write of span 0xB is still in flight. */
+static void read_during_write(void)
+{
+	uint64_t writer = me->cur_span;
+
+	me->cur_span = 0xC;
+	me->last_wait_kind = WEFT_WAIT_POLL;
+	me->last_wait_t0 = 43;
+	xfer(wfd - 1, false, 64, 4, 0);
+	me->last_wait_kind = 0;
+	me->cur_span = writer;
+}
+
 static void test_transfers(void)
 {
 	int p[2], e;
 	struct weft_chan *c;
 	struct weft_ev_wait *w;
 	uint64_t counts[4];
+	uint32_t widx;
 
 	assert_int(pipe(p), 0);
 	wfd = p[1];
@@ -269,6 +283,28 @@ static void test_transfers(void)
 	expect_int(events[1].u.link.links[0], 0x1000 + 16);
 	expect_int(events[1].u.link.links[3], 0x1000 + 19);
 	me->last_wait_kind = 0;
+
+	/*
+	 * A read that takes a write still in flight: the in-flight record's
+	 * span, and not the settled one before it (whose range ends where the
+	 * settled units do).
+	 */
+	assert_int(p[1], p[0] + 1); /* read_during_write reads wfd - 1 */
+	me->cur_span = 0xA;
+	expect_int(xfer(p[1], true, 4, 4, 0), 4);
+	expect_int(xfer(p[0], false, 64, 4, 0), 4);
+	drain(me);
+	me->cur_span = 0xB;
+	expect_int(xfer_during(p[1], true, 4, 4, 0, read_during_write), 4);
+	assert_int(drain(me), 1);
+	expect_int(events[0].h.type, WEFT_EV_LINK);
+	expect_int(events[0].u.link.wait_t0, 43);
+	expect_int(events[0].u.link.links[0], 0xB);
+	expect_int(events[0].u.link.links[1], 0);
+	/* The same writer again: no new record, its range goes on. */
+	widx = c->q[0].widx;
+	expect_int(xfer(p[1], true, 4, 4, 0), 4);
+	expect_int(c->q[0].widx, widx);
 
 	weft_chan_closed(p[0]);
 	weft_chan_closed(p[1]);
