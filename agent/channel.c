@@ -559,7 +559,7 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
 		     struct weft_links *out)
 {
-	uint64_t settled_to = weft_load_acquire(&q->tx_units), end = UINT64_MAX;
+	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
 	uint32_t widx = weft_load_acquire(&q->widx);
 	struct weft_links found = { .n = 0 };
 
@@ -574,6 +574,14 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
 			continue; /* being rewritten, or lapped */
+		if (!settled && settled_to == UINT64_MAX) {
+			settled_to = weft_load_acquire(&q->tx_units);
+			/* Settled meanwhile (its units may be in settled_to): read it as such. */
+			if ((settled = weft_load_acquire(&r->settled))) {
+				start = weft_load_acquire(&r->start);
+				empty = weft_load_acquire(&r->empty);
+			}
+		}
 		if (!settled) {
 			/* In flight: its units will come after everything settled so far. */
 			if (r1 > settled_to)
