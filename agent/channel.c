@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -322,19 +323,13 @@ void weft_chan_closed(int fd)
 
 void weft_chan_closed_range(unsigned int first, unsigned int last)
 {
-	int max = weft_load_relaxed(&fd_max);
+	uint32_t e;
 
-	if (max < 0 || first > (unsigned)max)
+	if (first > INT_MAX)
 		return;
-	if (last > (unsigned)max)
-		last = (unsigned)max;
-	for (unsigned int fd = first; fd <= last; fd++) {
-		if (!weft_load_acquire(&weft_chan_fds[fd / WEFT_CHAN_FD_CHUNK])) {
-			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
-			continue;
-		}
-		weft_chan_closed((int)fd);
-	}
+	for (int fd = (int)first; (fd = weft_chan_fd_next(fd, &e)) >= 0 && (unsigned)fd <= last;
+	     fd++)
+		weft_chan_closed(fd);
 }
 
 void weft_chan_dup(int oldfd, int newfd)
@@ -367,20 +362,12 @@ void weft_chan_resized(int fd, int capacity)
 
 void weft_chan_find_fds(uint32_t id, int fds[2])
 {
-	int max = weft_load_relaxed(&fd_max);
+	uint32_t e;
 
 	fds[0] = fds[1] = -1;
-	for (int fd = 0; fd <= max; fd++) {
-		uint32_t e;
-
-		if (!weft_load_acquire(&weft_chan_fds[fd / WEFT_CHAN_FD_CHUNK])) {
-			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
-			continue;
-		}
-		e = weft_chan_fd(fd);
-		if (e && weft_chan_entry_id(e) == id && fds[(e & WEFT_CHAN_END1) ? 1 : 0] < 0)
+	for (int fd = 0; (fd = weft_chan_fd_next(fd, &e)) >= 0; fd++)
+		if (weft_chan_entry_id(e) == id && fds[(e & WEFT_CHAN_END1) ? 1 : 0] < 0)
 			fds[(e & WEFT_CHAN_END1) ? 1 : 0] = fd;
-	}
 }
 
 int weft_chan_fd_next(int from, uint32_t *entry)
