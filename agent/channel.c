@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -168,7 +167,6 @@ static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
 	c->refs[0] = c->refs[1] = 0;
 	c->gen = gen;
 	c->kind = (uint8_t)kind;
-	c->semaphore = false;
 	c->inherited = false;
 	c->capacity = 0;
 	c->pc = (uint64_t)(uintptr_t)pc;
@@ -239,22 +237,22 @@ static void fd_set_entry(int fd, uint32_t e)
 		;
 }
 
-/* What descriptor `i` of a new channel of `kind` does. */
-static uint32_t new_entry(enum weft_chan_kind kind, uint32_t id, int i, int flags)
+/* What descriptor `i` of a new channel of `kind` does: its entry's low bits. */
+static uint32_t new_entry_bits(enum weft_chan_kind kind, int i, int flags)
 {
-	uint32_t e = id << WEFT_CHAN_SLOT_SHIFT;
+	uint32_t e;
 
 	switch (kind) {
 	case WEFT_CHAN_PIPE:
-		e |= i == 0 ? WEFT_CHAN_READ : (WEFT_CHAN_WRITE | WEFT_CHAN_END1);
+		e = i == 0 ? WEFT_CHAN_READ : (WEFT_CHAN_WRITE | WEFT_CHAN_END1);
 		break;
 	case WEFT_CHAN_SOCKETPAIR:
 		/* End 0 writes queue 0 and reads queue 1; end 1 the other way. */
-		e |= WEFT_CHAN_READ | WEFT_CHAN_WRITE |
-		     (i == 0 ? WEFT_CHAN_RQ1 : (WEFT_CHAN_WQ1 | WEFT_CHAN_END1));
+		e = WEFT_CHAN_READ | WEFT_CHAN_WRITE |
+		    (i == 0 ? WEFT_CHAN_RQ1 : (WEFT_CHAN_WQ1 | WEFT_CHAN_END1));
 		break;
 	default:
-		e |= WEFT_CHAN_READ | WEFT_CHAN_WRITE;
+		e = WEFT_CHAN_READ | WEFT_CHAN_WRITE;
 		break;
 	}
 	if (flags & O_NONBLOCK)
@@ -262,30 +260,44 @@ static uint32_t new_entry(enum weft_chan_kind kind, uint32_t id, int i, int flag
 	return e;
 }
 
+/*
+ * Makes a set-up slot live on its descriptors, fds[i] with the entry bits
+ * bits[i] (the low WEFT_CHAN_SLOT_SHIFT bits: what it does with the slot).
+ * Live before its descriptors name it (an entry never names a closed slot),
+ * and held on end 0 until they are all in, so that a close racing the
+ * creation cannot end it early.
+ */
+static uint32_t slot_live(uint32_t id, const int *fds, const uint32_t *bits, int n)
+{
+	struct weft_chan *c = weft_chan_slot(id);
+	const uint32_t mask = (1u << WEFT_CHAN_SLOT_SHIFT) - 1;
+
+	c->refs[0] = 1;
+	weft_store_release(&c->state, WEFT_CHAN_LIVE);
+	for (int i = 0; i < n; i++)
+		fd_set_entry(fds[i], (id << WEFT_CHAN_SLOT_SHIFT) | (bits[i] & mask));
+	entry_release(id << WEFT_CHAN_SLOT_SHIFT);
+	return id;
+}
+
 uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int flags,
 			  uint64_t initial, const void *pc)
 {
-	uint32_t id = slot_open(kind, pc);
-	struct weft_chan *c = weft_chan_slot(id);
+	uint32_t id, bits[2];
+	struct weft_chan *c;
 
-	if (!c)
+	if (n > 2 || !(c = weft_chan_slot(id = slot_open(kind, pc))))
 		return 0;
-	if (kind == WEFT_CHAN_EVENTFD) {
-		c->semaphore = (flags & EFD_SEMAPHORE) != 0;
+	if (kind == WEFT_CHAN_EVENTFD)
 		c->q[0].tx_units = initial;
-	}
 	if (kind == WEFT_CHAN_PIPE) {
 		long cap = syscall(SYS_fcntl, fds[1], F_GETPIPE_SZ);
 
 		c->capacity = cap > 0 ? (uint32_t)cap : 0;
 	}
-	/* Live before its descriptors name it: an entry never names a closed slot. */
-	c->refs[0] = 1; /* held until the entries are in: a close cannot end it early */
-	weft_store_release(&c->state, WEFT_CHAN_LIVE);
 	for (int i = 0; i < n; i++)
-		fd_set_entry(fds[i], new_entry(kind, id, i, flags));
-	entry_release(id << WEFT_CHAN_SLOT_SHIFT); /* the creation's own hold on end 0 */
-	return id;
+		bits[i] = new_entry_bits(kind, i, flags);
+	return slot_live(id, fds, bits, n);
 }
 
 uint32_t weft_chan_create_named(enum weft_chan_kind kind, const char *name, const int *fds,
@@ -293,19 +305,13 @@ uint32_t weft_chan_create_named(enum weft_chan_kind kind, const char *name, cons
 {
 	uint32_t id = slot_open(kind, NULL);
 	struct weft_chan *c = weft_chan_slot(id);
-	const uint32_t mask = (1u << WEFT_CHAN_SLOT_SHIFT) - 1;
 
 	if (!c)
 		return 0;
 	c->inherited = true;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	weft_store_release(&c->named, c->gen + 1);
-	c->refs[0] = 1; /* as in weft_chan_create */
-	weft_store_release(&c->state, WEFT_CHAN_LIVE);
-	for (int i = 0; i < n; i++)
-		fd_set_entry(fds[i], (id << WEFT_CHAN_SLOT_SHIFT) | (bits[i] & mask));
-	entry_release(id << WEFT_CHAN_SLOT_SHIFT);
-	return id;
+	return slot_live(id, fds, bits, n);
 }
 
 void weft_chan_closed(int fd)
@@ -712,7 +718,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
 		if (!weft_chan_shared(c)) {
 			wait = read_would_block(q);
-		} else if (op->can_try && !weft_load_relaxed(&nowait_unsupported[c->kind])) {
+		} else if (!weft_load_relaxed(&nowait_unsupported[c->kind])) {
 			r = op->call(op, true);
 			if (r >= 0 || errno != EAGAIN) {
 				if (r >= 0 || errno != EOPNOTSUPP)
@@ -833,12 +839,11 @@ ssize_t weft_chan_io(struct weft_chan_op *op)
 	return op->write ? chan_write(op, c, t) : chan_read(op, c, t);
 }
 
-void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc)
+void weft_chan_spliced(int in_fd, int out_fd, ssize_t n)
 {
 	uint32_t ein = weft_chan_fd(in_fd), eout = weft_chan_fd(out_fd);
 	struct weft_chan *c;
 
-	(void)pc;
 	if (n <= 0 || weft_guard_active())
 		return;
 	if ((c = entry_slot(eout)) && (eout & WEFT_CHAN_WRITE)) {

@@ -136,7 +136,6 @@ struct weft_chan {
 	_Atomic uint32_t state;  /* enum weft_chan_state */
 	uint32_t gen;            /* incremented at each reuse of the slot */
 	uint8_t kind;            /* enum weft_chan_kind */
-	bool semaphore;          /* an eventfd with EFD_SEMAPHORE */
 	bool inherited;          /* open across the exec that started this image: shared */
 	uint32_t capacity;       /* a pipe's buffer, bytes; 0: unknown */
 	uint64_t seq;            /* creation order in the process */
@@ -215,7 +214,6 @@ struct weft_chan_op {
 	int fd;
 	uint32_t entry;
 	bool write;
-	bool can_try; /* `call` supports nowait */
 	const void *pc;
 	const void *value;
 	size_t len; /* bytes asked for */
@@ -233,7 +231,7 @@ ssize_t weft_chan_io(struct weft_chan_op *op);
  * splice moved `n` bytes between in_fd and out_fd (either may be a channel):
  * counted, no wait.
  */
-void weft_chan_spliced(int in_fd, int out_fd, ssize_t n, const void *pc);
+void weft_chan_spliced(int in_fd, int out_fd, ssize_t n);
 
 /* Fork: the parent's and child's channels are shared from now on; the child's counts restart. */
 void weft_chan_after_fork(bool child);

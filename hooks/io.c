@@ -251,7 +251,6 @@ static ssize_t chan_xfer(int fd, uint32_t e, bool write,
 		.fd = fd,
 		.entry = e,
 		.write = write,
-		.can_try = true,
 		.pc = pc,
 		.value = x->buf && len == sizeof(uint64_t) ? x->buf : NULL,
 		.len = len,
@@ -608,7 +607,7 @@ WEFT_EXPORT ssize_t splice(int fd_in, off64_t *off_in, int fd_out, off64_t *off_
 	if (r > 0 && (weft_chan_fd(fd_in) || weft_chan_fd(fd_out))) {
 		int saved = errno;
 
-		weft_chan_spliced(fd_in, fd_out, r, WEFT_CALLER);
+		weft_chan_spliced(fd_in, fd_out, r);
 		errno = saved;
 	}
 	return r;
