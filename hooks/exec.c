@@ -43,12 +43,12 @@ struct env_copy {
 	_Alignas(void *) char buf[4096];
 };
 
-/* The environment to pass: the copy, or `envp` itself. */
+/* The environment to pass, also left in c->env: the copy, or `envp` itself. */
 static char *const *exec_env(struct env_copy *c, char *const envp[])
 {
 	bool may_alloc;
 
-	c->env = NULL;
+	c->env = (char **)envp;
 	c->allocated = false;
 	if (weft_guard_active() || !weft_agent_ready() || !weft_hooks_enabled(WEFT_HOOK_FD))
 		return envp;
@@ -60,7 +60,9 @@ static char *const *exec_env(struct env_copy *c, char *const envp[])
 	weft_guard_enter();
 	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated);
 	weft_guard_leave();
-	return c->env ? c->env : envp;
+	if (!c->env)
+		c->env = (char **)envp;
+	return c->env;
 }
 
 /* After a failed exec: frees a copy from the allocator; returns rc, errno as the exec left it. */
@@ -208,8 +210,6 @@ WEFT_EXPORT int execl(const char *path, const char *arg, ...)
 	fill_args(argv, argc, arg, &ap);
 	va_end(ap);
 	exec_env(&c, environ);
-	if (!c.env)
-		c.env = environ;
 	return run_execve(path, argv, &c);
 }
 
@@ -265,7 +265,5 @@ WEFT_EXPORT int execle(const char *path, const char *arg, ...)
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
 	exec_env(&c, envp);
-	if (!c.env)
-		c.env = (char **)envp;
 	return run_execve(path, argv, &c);
 }
