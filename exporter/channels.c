@@ -43,6 +43,8 @@ static struct {
 	struct weft_instrument *io, *messages, *depth;
 	struct prefix_count *prefixes;
 	size_t n_prefixes, cap_prefixes;
+	struct weft_chan **new_chans; /* name_new's scratch list */
+	size_t cap_new;
 } ch;
 
 static void adopt_names(void);
@@ -107,35 +109,46 @@ static void prefix_adopt(const char *name)
 		ch.prefixes[ch.n_prefixes - 1].n = (uint32_t)n;
 }
 
-/* Names every live channel not named yet, in creation order. */
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = (*(struct weft_chan *const *)a)->seq, y = (*(struct weft_chan *const *)b)->seq;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Names every live channel not named yet, in creation order: one pass, one sort. */
 static void name_new(uint32_t high)
 {
-	for (;;) {
-		struct weft_chan *first = NULL;
-		char prefix[56];
-		const char *fn;
-		uint32_t n;
+	size_t n_new = 0;
 
-		for (uint32_t id = 1; id <= high; id++) {
-			struct weft_chan *c = weft_chan_slot(id);
-			uint32_t st = c ? weft_load_acquire(&c->state) : WEFT_CHAN_FREE;
+	for (uint32_t id = 1; id <= high; id++) {
+		struct weft_chan *c = weft_chan_slot(id);
+		uint32_t st = c ? weft_load_acquire(&c->state) : WEFT_CHAN_FREE;
 
-			if (st != WEFT_CHAN_LIVE && st != WEFT_CHAN_CLOSED)
-				continue;
-			if (weft_load_acquire(&c->named) == c->gen + 1)
-				continue;
-			if (!first || c->seq < first->seq)
-				first = c;
+		if ((st != WEFT_CHAN_LIVE && st != WEFT_CHAN_CLOSED) ||
+		    weft_load_acquire(&c->named) == c->gen + 1)
+			continue;
+		if (n_new == ch.cap_new) {
+			size_t cap = ch.cap_new ? ch.cap_new * 2 : 64;
+			struct weft_chan **p = weft_realloc(ch.new_chans, cap * sizeof(*p));
+
+			if (!p)
+				break; /* the rest are named at the next collect */
+			ch.new_chans = p;
+			ch.cap_new = cap;
 		}
-		if (!first)
-			return;
-		fn = weft_symbols_name((uintptr_t)first->pc);
+		ch.new_chans[n_new++] = c;
+	}
+	qsort(ch.new_chans, n_new, sizeof(ch.new_chans[0]), by_seq);
+	for (size_t i = 0; i < n_new; i++) {
+		struct weft_chan *c = ch.new_chans[i];
+		const char *fn = weft_symbols_name((uintptr_t)c->pc);
+		char prefix[56];
+
 		snprintf(prefix, sizeof(prefix), "%s:%s",
-			 weft_chan_kind_name((enum weft_chan_kind)first->kind),
-			 fn ? fn : "unknown");
-		n = prefix_next(prefix);
-		snprintf(first->name, sizeof(first->name), "%s#%u", prefix, n);
-		weft_store_release(&first->named, first->gen + 1);
+			 weft_chan_kind_name((enum weft_chan_kind)c->kind), fn ? fn : "unknown");
+		snprintf(c->name, sizeof(c->name), "%s#%u", prefix, prefix_next(prefix));
+		weft_store_release(&c->named, c->gen + 1);
 	}
 }
 
@@ -307,6 +320,8 @@ static void channels_after_fork(void)
 	ch.io = ch.messages = ch.depth = NULL;
 	ch.prefixes = NULL;
 	ch.n_prefixes = ch.cap_prefixes = 0;
+	ch.new_chans = NULL;
+	ch.cap_new = 0;
 	/* The parent's names stay (the slots keep them); new ones number after them. */
 	adopt_names();
 }
