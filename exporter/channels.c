@@ -139,6 +139,8 @@ static void name_new(uint32_t high)
 		}
 		ch.new_chans[n_new++] = c;
 	}
+	if (!n_new)
+		return;
 	qsort(ch.new_chans, n_new, sizeof(ch.new_chans[0]), by_seq);
 	for (size_t i = 0; i < n_new; i++) {
 		struct weft_chan *c = ch.new_chans[i];
