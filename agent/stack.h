@@ -1,7 +1,9 @@
 /*
- * Stacks at the start of recorded waits (WEFT_STACKS).
+ * Stacks of recorded waits (WEFT_STACKS).
  *
- * A wait that blocks may keep the calling thread's stack: captured with
+ * A wait that blocked for at least WEFT_SPAN_MIN_WAIT (so that it becomes a
+ * `wait` span) keeps the calling thread's stack, captured as the wait ends,
+ * still inside the hook: the stack the wait began with. Captured with
  * libgcc's unwinder (agent/unwind.h), at most one per thread per
  * WEFT_STACK_INTERVAL_NS (a thread that blocks constantly pays for one
  * unwind a millisecond, not one per wait), and identified by a hash of its

@@ -19,8 +19,8 @@
  * blocks. The guard is not held while recording, so that a signal handler's
  * own hooks still record (the ring is reentrant). Between begin and end a
  * hook may add facts to the event: a holder, producer links. With
- * WEFT_STACKS, begin keeps the caller's stack too (rate-limited,
- * agent/stack.h).
+ * WEFT_STACKS, end keeps the caller's stack too when the wait lasted long
+ * enough to become a span (agent/stack.h).
  */
 #ifndef WEFT_AGENT_WAIT_H
 #define WEFT_AGENT_WAIT_H
@@ -59,8 +59,6 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	weft_store_relaxed(&t->wait_since, now);
 	weft_store_relaxed(&t->wait_holder, 0);
 	weft_store_release(&t->wait_kind, (int)kind);
-	if (__builtin_expect(weft_cfg.stack_depth != 0, 0))
-		w->ev.u.wait.stack = weft_stack_capture(t, now);
 }
 
 /* The lock's owner when the wait began (a kernel thread id), on view and in the event. */
@@ -83,11 +81,18 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
 
 /*
  * Both ends: the end time, the waiting state given back (an interrupted
- * wait's, for one inside a signal handler), the record; errno as it was.
+ * wait's, for one inside a signal handler), the stack of a wait that will be
+ * a span, the record; errno as it was. The hook has not returned, so the
+ * stack is the one the wait began with; a shorter wait (most of them: a
+ * pipe ping-pong blocks for microseconds) is no span, and unwinding for it
+ * would be wasted.
  */
 static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 {
 	w->ev.u.wait.t1 = weft_clock_now();
+	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) &&
+	    w->ev.u.wait.t1 - w->ev.h.t0 >= weft_cfg.span_min_wait_ns)
+		w->ev.u.wait.stack = weft_stack_capture(w->t, w->ev.u.wait.t1);
 	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 	w->t->last_wait_t0 = w->ev.h.t0;
 	w->t->last_wait_kind = w->ev.h.kind;
