@@ -1,6 +1,6 @@
 /*
- * Channels: the slot table, the descriptor table, and the accounting of each
- * transfer (agent/channel.h says what and why).
+ * Channels: the slot table and the descriptor table (agent/channel.h says
+ * what and why); the transfers are agent/channel_io.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/channel.h"
+#include "agent/clock.h"
 #include "agent/wait.h"
 
 _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
@@ -24,8 +25,7 @@ static _Atomic uint64_t free_top;   /* freed ids: (tag << 32) | id, a tagged sta
 static _Atomic uint64_t create_seq; /* creation order */
 static _Atomic uint64_t fork_seq;   /* channels created before the last fork are shared */
 static _Atomic int fd_max = -1;     /* the highest descriptor ever given an entry */
-static _Atomic int nowait_unsupported[WEFT_CHAN_FIFO + 1];
-static pid_t table_pid; /* the process the table describes (a vfork child shares it) */
+static pid_t table_pid;             /* the process the table describes (a vfork child shares it) */
 
 /* Free slots are linked through their first record (unused while free). */
 #define FREE_NEXT(c) ((c)->q[0].rec[0].span)
@@ -79,10 +79,9 @@ uint32_t weft_chan_high(void)
 	return weft_load_acquire(&slot_high);
 }
 
-/* An entry's slot id and the slot; NULL when the entry names none. */
 static struct weft_chan *entry_slot(uint32_t e)
 {
-	return weft_chan_slot(weft_chan_entry_id(e));
+	return weft_chan_entry_slot(e);
 }
 
 static _Atomic uint32_t *fd_cell(int fd, bool create)
@@ -164,6 +163,7 @@ static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
 	weft_store_relaxed(&c->state, WEFT_CHAN_CLAIMED);
 	memset(c->q, 0, sizeof(c->q));
 	memset(c->seen, 0, sizeof(c->seen));
+	memset(&c->conn, 0, sizeof(c->conn));
 	c->refs[0] = c->refs[1] = 0;
 	c->gen = gen;
 	c->kind = (uint8_t)kind;
@@ -189,7 +189,9 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 
 bool weft_chan_shared(const struct weft_chan *c)
 {
-	if (c->kind == WEFT_CHAN_FIFO || c->inherited || c->seq <= weft_load_relaxed(&fork_seq))
+	/* A socket's other end is always elsewhere. */
+	if (c->kind == WEFT_CHAN_FIFO || c->kind == WEFT_CHAN_SOCKET || c->inherited ||
+	    c->seq <= weft_load_relaxed(&fork_seq))
 		return true;
 	/* One end gone from this process: its other holder may be elsewhere. */
 	return (c->kind == WEFT_CHAN_PIPE || c->kind == WEFT_CHAN_SOCKETPAIR) &&
@@ -209,9 +211,13 @@ static void entry_release(uint32_t e)
 	atomic_fetch_sub_explicit(&c->refs[end], 1, memory_order_acq_rel);
 	if (c->kind == WEFT_CHAN_FIFO && !c->inherited)
 		return; /* the FIFO outlives its opens: it can be opened again */
-	if (weft_load_acquire(&c->refs[0]) <= 0 && weft_load_acquire(&c->refs[1]) <= 0)
-		atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
-							memory_order_acq_rel, memory_order_relaxed);
+	if (weft_load_acquire(&c->refs[0]) > 0 || weft_load_acquire(&c->refs[1]) > 0)
+		return;
+	/* A connection ends when its last descriptor closes (unless it failed first). */
+	if (c->kind == WEFT_CHAN_SOCKET && !weft_load_relaxed(&c->conn.t_end))
+		weft_store_relaxed(&c->conn.t_end, weft_clock_now());
+	atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
+						memory_order_acq_rel, memory_order_relaxed);
 }
 
 static void fd_set_entry(int fd, uint32_t e)
@@ -245,6 +251,10 @@ static uint32_t new_entry_bits(enum weft_chan_kind kind, int i, int flags)
 	switch (kind) {
 	case WEFT_CHAN_PIPE:
 		e = i == 0 ? WEFT_CHAN_READ : (WEFT_CHAN_WRITE | WEFT_CHAN_END1);
+		break;
+	case WEFT_CHAN_SOCKET:
+		/* It sends on queue 0 and receives on queue 1. */
+		e = WEFT_CHAN_READ | WEFT_CHAN_WRITE | WEFT_CHAN_RQ1;
 		break;
 	case WEFT_CHAN_SOCKETPAIR:
 		/* End 0 writes queue 0 and reads queue 1; end 1 the other way. */
@@ -298,6 +308,18 @@ uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int f
 	for (int i = 0; i < n; i++)
 		bits[i] = new_entry_bits(kind, i, flags);
 	return slot_live(id, fds, bits, n);
+}
+
+uint32_t weft_chan_create_socket(int fd, int flags, const void *pc, const struct weft_conn *conn)
+{
+	uint32_t id = slot_open(WEFT_CHAN_SOCKET, pc), bits;
+	struct weft_chan *c = weft_chan_slot(id);
+
+	if (!c)
+		return 0;
+	c->conn = *conn;
+	bits = new_entry_bits(WEFT_CHAN_SOCKET, 0, flags);
+	return slot_live(id, &fd, &bits, 1);
 }
 
 uint32_t weft_chan_create_named(enum weft_chan_kind kind, const char *name, const int *fds,
@@ -356,6 +378,16 @@ void weft_chan_flags_changed(int fd)
 	if (cell && weft_load_relaxed(cell))
 		atomic_fetch_and_explicit(cell, ~(uint32_t)WEFT_CHAN_NONBLOCK,
 					  memory_order_relaxed);
+}
+
+void weft_chan_nonblock_hint(int fd, uint32_t e)
+{
+	_Atomic uint32_t *cell = fd_cell(fd, false);
+	uint32_t expected = e;
+
+	if (cell)
+		atomic_compare_exchange_strong_explicit(cell, &expected, e | WEFT_CHAN_NONBLOCK,
+							memory_order_relaxed, memory_order_relaxed);
 }
 
 void weft_chan_resized(int fd, int capacity)
@@ -467,396 +499,5 @@ void weft_chan_fifo_open(const char *path, int fd, int oflags)
 			e |= WEFT_CHAN_NONBLOCK;
 		fd_set_entry(fd, e);
 		return;
-	}
-}
-
-/* ------------------------------------------------------------ hand-off records */
-
-/* No record was appended: the write continues the newest one. */
-#define REC_NONE UINT32_MAX
-
-/*
- * A write by `span` is about to happen: a record, unless the newest one is
- * already this span's (then its range simply goes on, and the write stores
- * nothing to the records: a single writer never touches them after its first
- * write). Returns the new record's index, or REC_NONE.
- */
-static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
-{
-	uint32_t i = weft_load_acquire(&q->widx);
-	struct weft_chan_rec *r;
-
-	if (i) {
-		r = &q->rec[(i - 1) % WEFT_CHAN_RECS];
-		if (weft_load_relaxed(&r->span) == span && weft_load_acquire(&r->seq) == i &&
-		    !weft_load_relaxed(&r->empty))
-			return REC_NONE;
-	}
-	i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
-	r = &q->rec[i % WEFT_CHAN_RECS];
-	weft_store_relaxed(&r->seq, 0);
-	atomic_thread_fence(memory_order_release);
-	weft_store_relaxed(&r->settled, 0);
-	weft_store_relaxed(&r->empty, 0);
-	weft_store_relaxed(&r->span, span);
-	weft_store_release(&r->seq, i + 1);
-	return i;
-}
-
-/*
- * The write returned having moved `units`: they take their place in the
- * queue's count, and a new record says where its range starts. A record
- * whose write moved nothing is void (its would-be range stays its
- * predecessor's).
- */
-static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
-{
-	struct weft_chan_rec *r;
-	uint64_t start =
-		units ? atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel) : 0;
-
-	if (i == REC_NONE)
-		return;
-	r = &q->rec[i % WEFT_CHAN_RECS];
-	if (weft_load_acquire(&r->seq) != i + 1)
-		return; /* lapped while it wrote */
-	weft_store_relaxed(&r->start, start);
-	weft_store_relaxed(&r->empty, units ? 0 : 1);
-	weft_store_release(&r->settled, 1);
-}
-
-struct weft_links {
-	uint64_t span[8];
-	int n;
-};
-
-static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
-{
-	if (!span || span == self)
-		return;
-	for (int i = 0; i < l->n; i++)
-		if (l->span[i] == span)
-			return;
-	if (l->n < (int)(sizeof(l->span) / sizeof(l->span[0])))
-		l->span[l->n++] = span;
-}
-
-/*
- * The writers of units [r0, r1). A settled record's range runs from its start
- * to the next record's (the newest one's, to whatever is written next by the
- * same span); records still in flight count when the range goes past what was
- * settled (a write's bytes can be read before its writer returns). Newest
- * first, stopping at a record that starts at or before r0; the links come out
- * oldest first, as the bytes did.
- */
-static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
-		     struct weft_links *out)
-{
-	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
-	uint32_t widx = weft_load_acquire(&q->widx);
-	struct weft_links found = { .n = 0 };
-
-	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
-		uint32_t i = widx - k;
-		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
-		uint32_t seq = weft_load_acquire(&r->seq);
-		uint32_t settled = weft_load_acquire(&r->settled);
-		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
-		uint64_t span = weft_load_acquire(&r->span);
-
-		atomic_thread_fence(memory_order_acquire);
-		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
-			continue; /* being rewritten, or lapped */
-		if (!settled && settled_to == UINT64_MAX) {
-			settled_to = weft_load_acquire(&q->tx_units);
-			/* Settled meanwhile (its units may be in settled_to): read it as such. */
-			if ((settled = weft_load_acquire(&r->settled))) {
-				start = weft_load_acquire(&r->start);
-				empty = weft_load_acquire(&r->empty);
-			}
-		}
-		if (!settled) {
-			/* In flight: its units will come after everything settled so far. */
-			if (r1 > settled_to)
-				links_add(&found, span, 0);
-			if (end > settled_to)
-				end = settled_to;
-			continue;
-		}
-		if (empty)
-			continue; /* void: its write moved nothing */
-		if (start < r1 && end > r0)
-			links_add(&found, span, 0);
-		if (start <= r0)
-			break;
-		end = start;
-	}
-	out->n = 0;
-	for (int j = found.n - 1; j >= 0; j--)
-		links_add(out, found.span[j], self);
-}
-
-/* ------------------------------------------------------------ transfers */
-
-static enum weft_wait_kind wait_kind(const struct weft_chan *c, bool write)
-{
-	if (c->kind == WEFT_CHAN_SOCKETPAIR)
-		return write ? WEFT_WAIT_SOCKET_SEND : WEFT_WAIT_SOCKET_RECV;
-	return write ? WEFT_WAIT_PIPE_WRITE : WEFT_WAIT_PIPE_READ;
-}
-
-/* The units a transfer of `n` bytes moved: bytes, or an eventfd's counter value. */
-static uint64_t units_of(const struct weft_chan *c, const struct weft_chan_op *op, ssize_t n)
-{
-	uint64_t v;
-
-	if (n <= 0)
-		return 0;
-	if (c->kind != WEFT_CHAN_EVENTFD)
-		return (uint64_t)n;
-	if (!op->value || n != sizeof(v))
-		return 1;
-	memcpy(&v, op->value, sizeof(v));
-	return v;
-}
-
-/* Links past the two a WAIT carries, or for the poll wait a read followed. */
-static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
-			 const struct weft_links *l, int from)
-{
-	while (from < l->n) {
-		struct weft_event ev = { .h = { .type = WEFT_EV_LINK, .t0 = weft_clock_now() } };
-
-		ev.u.link.wait_t0 = wait_t0;
-		ev.u.link.channel = id;
-		for (int i = 0; i < 4 && from < l->n; i++)
-			ev.u.link.links[i] = l->span[from++];
-		weft_record(t, &ev);
-	}
-}
-
-/*
- * Whether a read of a private channel would block: nothing written (settled
- * or under way: a write's bytes can be read before its writer returns) is
- * left. The reader's own estimate of the writers' count is tried first; the
- * writers' line is read only when it says empty. <= : a reader can count what
- * it took before its writer has.
- */
-static bool read_would_block(struct weft_chan_queue *q)
-{
-	uint64_t rx = weft_load_relaxed(&q->rx_units), there = weft_load_relaxed(&q->tx_seen);
-
-	if ((int64_t)(there - rx) > 0)
-		return false;
-	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
-	weft_store_relaxed(&q->tx_seen, there);
-	return (int64_t)(there - rx) <= 0;
-}
-
-/*
- * Whether a write of `len` to a private pipe would block: no room. The
- * writer's estimate of the readers' count is tried first (it is never ahead,
- * so it never finds room that is not there).
- */
-static bool write_would_block(const struct weft_chan *c, struct weft_chan_queue *q, size_t len)
-{
-	uint64_t tx = weft_load_relaxed(&q->tx_units), rx = weft_load_relaxed(&q->rx_seen);
-	int64_t depth = (int64_t)(tx - rx);
-
-	if ((depth > 0 ? (uint64_t)depth : 0) + len <= c->capacity)
-		return false;
-	rx = weft_load_acquire(&q->rx_units);
-	weft_store_relaxed(&q->rx_seen, rx);
-	depth = (int64_t)(tx - rx); /* signed: a reader can count before its writer */
-	return (depth > 0 ? (uint64_t)depth : 0) + len > c->capacity;
-}
-
-/*
- * Whether a read would find something (data, end of file, an error) now: a
- * zero-timeout poll, made as the system call itself so that it is not seen
- * as the program's poll.
- */
-static bool readable_now(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return syscall(SYS_poll, &p, 1, 0) != 0;
-}
-
-static void set_nonblock_hint(int fd, uint32_t e)
-{
-	_Atomic uint32_t *cell = fd_cell(fd, false);
-	uint32_t expected = e;
-
-	if (cell)
-		atomic_compare_exchange_strong_explicit(cell, &expected, e | WEFT_CHAN_NONBLOCK,
-							memory_order_relaxed, memory_order_relaxed);
-}
-
-/* Whether this read wants its links: it blocked, or it follows the thread's poll wait. */
-static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
-		       uint64_t units, struct weft_links *l)
-{
-	l->n = 0;
-	if (!units)
-		return false;
-	rec_find(q, r0, r0 + units, t->cur_span, l);
-	return l->n > 0;
-}
-
-static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
-{
-	uint32_t id = weft_chan_entry_id(op->entry);
-	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
-	bool wait = false;
-	struct weft_wait w;
-	struct weft_links l;
-	uint64_t units = 0, r0 = 0;
-	ssize_t r;
-	int saved;
-
-	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
-		if (!weft_chan_shared(c)) {
-			wait = read_would_block(q);
-		} else if (!weft_load_relaxed(&nowait_unsupported[c->kind])) {
-			r = op->call(op, true);
-			if (r >= 0 || errno != EAGAIN) {
-				if (r >= 0 || errno != EOPNOTSUPP)
-					goto done;
-				/* A FIFO has no RWF_NOWAIT: ask poll from now on. */
-				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
-				wait = !readable_now(op->fd);
-			} else {
-				wait = true;
-			}
-		} else {
-			wait = !readable_now(op->fd);
-		}
-	}
-	if (wait) {
-		weft_wait_begin(&w, t, wait_kind(c, false), (void *)(intptr_t)op->fd, op->pc);
-		w.ev.u.wait.channel = id;
-	}
-	r = op->call(op, false);
-	if (wait && r < 0 && errno == EAGAIN) {
-		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
-		set_nonblock_hint(op->fd, op->entry);
-		return r;
-	}
-done:
-	saved = errno;
-	if (r > 0) {
-		units = units_of(c, op, r);
-		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
-		if (c->kind == WEFT_CHAN_EVENTFD)
-			atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
-	}
-	if (wait) {
-		if (read_links(q, t, r0, units, &l))
-			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
-				weft_wait_link(&w, l.span[i]);
-		weft_wait_end_sys(&w, r);
-		if (l.n > WEFT_EVENT_LINKS)
-			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
-	} else if (t && t->last_wait_kind == WEFT_WAIT_POLL && read_links(q, t, r0, units, &l)) {
-		record_links(t, t->last_wait_t0, id, &l, 0);
-	}
-	errno = saved;
-	return r;
-}
-
-static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
-{
-	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
-	uint64_t planned = op->len, units;
-	bool wait = false;
-	struct weft_wait w;
-	uint32_t rec;
-	ssize_t r;
-	int saved;
-
-	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
-		memcpy(&planned, op->value, sizeof(planned));
-	rec = rec_append(q, t ? t->cur_span : 0);
-	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
-	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
-	    !weft_chan_shared(c))
-		wait = write_would_block(c, q, op->len);
-	if (wait) {
-		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
-		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
-	}
-	r = op->call(op, false);
-	saved = errno;
-	units = units_of(c, op, r);
-	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
-		units = planned;
-	rec_settle(q, rec, units);
-	if (r > 0) {
-		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
-		if (c->kind == WEFT_CHAN_EVENTFD)
-			atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
-	}
-	atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
-	if (wait) {
-		if (r < 0 && saved == EAGAIN) {
-			weft_wait_cancel(&w);
-			set_nonblock_hint(op->fd, op->entry);
-		} else {
-			weft_wait_end_sys(&w, r);
-		}
-	}
-	errno = saved;
-	return r;
-}
-
-ssize_t weft_chan_io(struct weft_chan_op *op)
-{
-	struct weft_chan *c = entry_slot(op->entry);
-	struct weft_thread *t = weft_self;
-
-	if (!c || weft_load_acquire(&c->state) != WEFT_CHAN_LIVE)
-		return op->call(op, false);
-	if (!(op->entry & (op->write ? WEFT_CHAN_WRITE : WEFT_CHAN_READ)))
-		return op->call(op, false); /* the wrong end: the real call fails, EBADF */
-	/*
-	 * The guard. On an agent thread (or a thread past its end) the call is
-	 * weft's own: not counted. On a program thread it is set only while
-	 * weft's code runs there (growing the thread's ring, starting or ending
-	 * it), which never reads or writes a channel: the transfer comes from a
-	 * signal handler that interrupted that code (the self-pipe trick). Its
-	 * bytes are counted, as the reader's will be, but nothing is recorded
-	 * (no wait, no links): recording could grow the ring inside the growth.
-	 */
-	if (weft_guard_active()) {
-		if (t && t->dead)
-			return op->call(op, false);
-		t = NULL;
-	} else if (t && t->dead) {
-		t = NULL;
-	}
-	return op->write ? chan_write(op, c, t) : chan_read(op, c, t);
-}
-
-void weft_chan_spliced(int in_fd, int out_fd, ssize_t n)
-{
-	uint32_t ein = weft_chan_fd(in_fd), eout = weft_chan_fd(out_fd);
-	struct weft_chan *c;
-
-	if (n <= 0 || weft_guard_active())
-		return;
-	if ((c = entry_slot(eout)) && (eout & WEFT_CHAN_WRITE)) {
-		struct weft_chan_queue *q = &c->q[(eout & WEFT_CHAN_WQ1) ? 1 : 0];
-		struct weft_thread *t = weft_self;
-
-		rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0), (uint64_t)n);
-		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
-	}
-	if ((c = entry_slot(ein)) && (ein & WEFT_CHAN_READ)) {
-		struct weft_chan_queue *q = &c->q[(ein & WEFT_CHAN_RQ1) ? 1 : 0];
-
-		atomic_fetch_add_explicit(&q->rx_units, (uint64_t)n, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
 	}
 }

@@ -48,6 +48,7 @@
 #include <sys/types.h>
 
 #include "agent/atomic.h"
+#include "agent/ids.h"
 
 enum weft_chan_kind {
 	WEFT_CHAN_NONE = 0,
@@ -55,6 +56,8 @@ enum weft_chan_kind {
 	WEFT_CHAN_EVENTFD,
 	WEFT_CHAN_SOCKETPAIR,
 	WEFT_CHAN_FIFO,
+	WEFT_CHAN_SOCKET, /* a network or UNIX socket: a connection (agent/conn.h) */
+	WEFT_CHAN_KIND_COUNT,
 };
 
 /* "pipe", "eventfd", ...: the name's prefix. */
@@ -132,6 +135,36 @@ enum weft_chan_state {
 	WEFT_CHAN_CLOSED, /* every descriptor closed; the exporter takes its last counts */
 };
 
+/* An address of a socket's, as the exporter will print it (agent/conn.h). */
+struct weft_conn_addr {
+	uint8_t family; /* AF_INET, AF_INET6, AF_UNIX; 0: unknown */
+	uint16_t port;  /* host order */
+	uint8_t ip[16]; /* network order; the first 4 bytes for AF_INET */
+	char path[64];  /* AF_UNIX: the path, truncated; "" for an unnamed socket */
+};
+
+/*
+ * A network or UNIX socket's facts (kind WEFT_CHAN_SOCKET), written by the
+ * thread that made the slot before it is live, except `phase`, `error` and
+ * `t_end`, which move on while it lives (phase last, with release).
+ */
+struct weft_conn {
+	uint8_t side;          /* enum weft_conn_side */
+	uint8_t transport;     /* enum weft_conn_transport */
+	_Atomic uint8_t phase; /* enum weft_conn_phase */
+	_Atomic int32_t error; /* a failed connect's errno */
+	int32_t tid;           /* the thread that connected or accepted */
+	struct weft_conn_addr peer, local;
+	uint64_t t_open;            /* connect called, accept returned: monotonic ns */
+	_Atomic uint64_t t_end;     /* failed or closed: monotonic ns; 0 while open */
+	struct weft_trace_id trace; /* the connection span's trace, */
+	uint64_t parent_span;       /* its parent (the thread's current span), */
+	uint64_t span;              /* and its own id; 0: no span (not a stream connection) */
+	/* The exporter's. */
+	uint32_t counted; /* gen + 1 while counted in weft.socket.connections */
+	uint32_t spanned; /* gen + 1 once its span was made */
+};
+
 struct weft_chan {
 	_Atomic uint32_t state;  /* enum weft_chan_state */
 	uint32_t gen;            /* incremented at each reuse of the slot */
@@ -150,6 +183,8 @@ struct weft_chan {
 			     at its fork) */
 	uint64_t fork_base[4]; /* the counts at this process\'s fork: its own start there */
 	uint32_t closed_seen;  /* gen + 1 once the exporter saw it closed */
+
+	struct weft_conn conn; /* kind WEFT_CHAN_SOCKET only */
 };
 
 extern _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
@@ -170,6 +205,12 @@ static inline uint32_t weft_chan_fd(int fd)
 /* A slot by id (entry >> WEFT_CHAN_SLOT_SHIFT); NULL for 0 or one never allocated. */
 struct weft_chan *weft_chan_slot(uint32_t id);
 
+/* An entry's slot; NULL when the entry names none. */
+static inline struct weft_chan *weft_chan_entry_slot(uint32_t e)
+{
+	return weft_chan_slot(weft_chan_entry_id(e));
+}
+
 /* Slots ever handed out: the exporter scans 1 .. weft_chan_high(). */
 uint32_t weft_chan_high(void);
 
@@ -182,6 +223,13 @@ uint32_t weft_chan_high(void);
  */
 uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int flags,
 			  uint64_t initial, const void *pc);
+
+/*
+ * A socket's slot on `fd` with the facts `conn` (agent/conn.c makes them);
+ * `flags` as weft_chan_create's. Any entry `fd` had is replaced (a second
+ * connect on one socket is a new connection). The slot id, 0 when full.
+ */
+uint32_t weft_chan_create_socket(int fd, int flags, const void *pc, const struct weft_conn *conn);
 
 /* The exporter gives a closed slot back once it has taken its last counts. */
 void weft_chan_slot_free(uint32_t id);
@@ -200,6 +248,8 @@ void weft_chan_closed_range(unsigned int first, unsigned int last);
 void weft_chan_dup(int oldfd, int newfd);
 /* fcntl(F_SETFL) and ioctl(FIONBIO) changed the file's flags: forget the hint. */
 void weft_chan_flags_changed(int fd);
+/* A blocking-looking call answered EAGAIN: the file is non-blocking (entry e on fd). */
+void weft_chan_nonblock_hint(int fd, uint32_t e);
 /* fcntl(F_SETPIPE_SZ) returned the new capacity. */
 void weft_chan_resized(int fd, int capacity);
 
@@ -214,9 +264,18 @@ struct weft_chan_op {
 	int fd;
 	uint32_t entry;
 	bool write;
+	/*
+	 * Whether `call` can run without blocking and (a write) send the rest
+	 * after `skip` bytes: not with MSG_WAITALL (a non-blocking try would
+	 * return part of what the program asked for), nor for a vector too long
+	 * to be trimmed in place. Without it a socket's transfer is not tried
+	 * first (a read asks FIONREAD instead; a write is not timed).
+	 */
+	bool may_try;
 	const void *pc;
 	const void *value;
-	size_t len; /* bytes asked for */
+	size_t len;  /* bytes asked for */
+	size_t skip; /* a write: bytes a non-blocking try already sent; the call sends the rest */
 	ssize_t (*call)(struct weft_chan_op *op, bool nowait);
 	void *args; /* the hook's own arguments, for `call` */
 };
@@ -232,6 +291,12 @@ ssize_t weft_chan_io(struct weft_chan_op *op);
  * counted, no wait.
  */
 void weft_chan_spliced(int in_fd, int out_fd, ssize_t n);
+
+/*
+ * A call that is not timed (sendmmsg, recvmmsg, sendfile) moved `units` in
+ * `msgs` messages through fd, if it is a channel: counted.
+ */
+void weft_chan_moved(int fd, bool write, uint64_t units, uint64_t msgs);
 
 /* Fork: the parent's and child's channels are shared from now on; the child's counts restart. */
 void weft_chan_after_fork(bool child);

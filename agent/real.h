@@ -35,6 +35,7 @@
 #include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <time.h>

@@ -105,6 +105,20 @@
 	X(__recv_chk, ERRNO, NULL, NULL)                                                           \
 	X(__recvfrom_chk, ERRNO, NULL, NULL)                                                       \
 	X(splice, ERRNO, NULL, NULL)                                                               \
+	/* Sockets (hooks/socket.c). */                                                            \
+	X(socket, ERRNO, NULL, NULL)                                                               \
+	X(bind, ERRNO, NULL, NULL)                                                                 \
+	X(listen, ERRNO, NULL, NULL)                                                               \
+	X(connect, ERRNO, NULL, NULL)                                                              \
+	X(accept, ERRNO, NULL, NULL)                                                               \
+	X(accept4, ERRNO, NULL, NULL)                                                              \
+	X(getsockopt, ERRNO, NULL, NULL)                                                           \
+	X(sendmsg, ERRNO, NULL, NULL)                                                              \
+	X(recvmsg, ERRNO, NULL, NULL)                                                              \
+	X(sendmmsg, ERRNO, NULL, NULL)                                                             \
+	X(recvmmsg, ERRNO, NULL, NULL)                                                             \
+	X(sendfile, ERRNO, NULL, NULL)                                                             \
+	X(sendfile64, ERRNO, NULL, NULL)                                                           \
 	/* Readiness waits (hooks/poll.c). */                                                      \
 	X(poll, ERRNO, NULL, NULL)                                                                 \
 	X(ppoll, ERRNO, NULL, NULL)                                                                \

@@ -12,6 +12,8 @@
  * its depth gauge then disappears and its slot is given back to the agent
  * (one cycle later, so that every event naming it has been drained).
  *
+ * Sockets (kind WEFT_CHAN_SOCKET) are exporter/connections.c's.
+ *
  * LINK events add links to the thread's last wait span while it is still in
  * the queue (a read's links past the two its WAIT carried; a read after a
  * poll wait: the links go on the poll's span).
@@ -126,7 +128,7 @@ static void name_new(uint32_t high)
 		uint32_t st = c ? weft_load_acquire(&c->state) : WEFT_CHAN_FREE;
 
 		if ((st != WEFT_CHAN_LIVE && st != WEFT_CHAN_CLOSED) ||
-		    weft_load_acquire(&c->named) == c->gen + 1)
+		    c->kind == WEFT_CHAN_SOCKET || weft_load_acquire(&c->named) == c->gen + 1)
 			continue;
 		if (n_new == ch.cap_new) {
 			size_t cap = ch.cap_new ? ch.cap_new * 2 : 64;
@@ -234,7 +236,7 @@ static void channels_collect(void)
 		int64_t d;
 
 		if ((st != WEFT_CHAN_LIVE && st != WEFT_CHAN_CLOSED) ||
-		    weft_load_acquire(&c->named) != c->gen + 1)
+		    c->kind == WEFT_CHAN_SOCKET || weft_load_acquire(&c->named) != c->gen + 1)
 			continue;
 		name = c->name;
 		export_counts(c);

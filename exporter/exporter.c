@@ -277,6 +277,8 @@ static void final_export(void)
 	/* Threads still running at exit: their spans end with the process. */
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);
+	/* Spans the interpreters make when they collect (connections) go in this last batch. */
+	weft_interp_collect();
 	finish_process_span(end);
 	export_spans();
 	export_metrics();

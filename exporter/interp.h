@@ -69,7 +69,8 @@ struct weft_interp {
 	X(waits)                                                                                   \
 	X(locks)                                                                                   \
 	X(stacks)                                                                                  \
-	X(channels)
+	X(channels)                                                                                \
+	X(connections)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/alloc.h"
@@ -23,6 +24,7 @@ struct weft_instrument {
 	bool monotonic;
 	size_t n_keys;
 	const char *keys[WEFT_METRICS_MAX_KEYS];
+	unsigned int_keys; /* keys whose values are integers (weft_metrics_int_keys) */
 	const double *bounds;
 	size_t n_bounds;
 	uint32_t limit;
@@ -189,17 +191,33 @@ static struct series *series_get(struct weft_instrument *inst, const char *const
 		weft_free(s);
 		return NULL;
 	}
+	s->n_attrs = 0;
 	for (size_t i = 0; i < inst->n_keys; i++) {
+		struct weft_attr *a = &s->attrs[s->n_attrs];
+
 		s->vals[i] = weft_strdup(vals[i]);
 		if (!s->vals[i])
 			s->vals[i] = "";
-		s->attrs[i].key = inst->keys[i];
-		s->attrs[i].type = WEFT_VALUE_STRING;
-		s->attrs[i].v.s = s->vals[i];
+		a->key = inst->keys[i];
+		if (inst->int_keys & (1u << i)) {
+			if (!s->vals[i][0])
+				continue; /* no value: no attribute */
+			a->type = WEFT_VALUE_INT;
+			a->v.i = strtoll(s->vals[i], NULL, 10);
+		} else {
+			a->type = WEFT_VALUE_STRING;
+			a->v.s = s->vals[i];
+		}
+		s->n_attrs++;
 	}
-	s->n_attrs = inst->n_keys;
 	*(struct series **)e = s;
 	return s;
+}
+
+void weft_metrics_int_keys(struct weft_instrument *inst, unsigned mask)
+{
+	if (inst)
+		inst->int_keys = mask;
 }
 
 void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta)

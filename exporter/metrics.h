@@ -28,6 +28,13 @@ struct weft_instrument *weft_metrics_histogram(const char *name, const char *des
 					       const double *bounds, size_t n_bounds);
 
 /* vals has one string per key of the instrument. */
+/*
+ * The keys (bit i: key i) whose values are integers written in decimal: their
+ * attributes are integers (server.port), and an empty value leaves the
+ * attribute out. Set before the first series is made.
+ */
+void weft_metrics_int_keys(struct weft_instrument *inst, unsigned mask);
+
 void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta);
 void weft_metrics_set(struct weft_instrument *inst, const char *const *vals, int64_t value);
 void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, double value);

@@ -27,6 +27,7 @@ struct weft_qspan {
 	char name[128];
 	char thread_name[24];
 	char object[24];
+	char addr[2][64]; /* a connection's peer and server addresses */
 };
 
 void weft_spans_init(size_t max_queue, size_t max_batch);

@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/hashmap.h"
 #include "exporter/channels.h"
+#include "exporter/connections.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/locks.h"
@@ -150,6 +151,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	const char *fn = site->fn;
 	const char *vals[2] = { kind, fn ? fn : "unknown" };
 	uint64_t dur = ev->u.wait.t1 - ev->h.t0;
+	const struct weft_trace_id *trace = &x->cur_trace;
+	uint64_t parent = x->cur_span;
 	struct weft_qspan *q;
 
 	weft_metrics_series_record(wt.duration, site->duration, (double)dur / 1e9);
@@ -158,8 +161,10 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 		weft_locks_contended((enum weft_wait_kind)ev->h.kind, vals[1]);
 	if (dur < weft_cfg.span_min_wait_ns)
 		return;
-	q = weft_exporter_span(&x->cur_trace, 0, x->cur_span, ev->h.t0, ev->u.wait.t1, "wait ",
-			       kind);
+	/* A wait on a connection is a child of the connection's span. */
+	if (channel_wait(k) || k == WEFT_WAIT_CONNECT)
+		weft_connections_parent(ev->u.wait.channel, &trace, &parent);
+	q = weft_exporter_span(trace, 0, parent, ev->h.t0, ev->u.wait.t1, "wait ", kind);
 	if (!q)
 		return;
 	weft_qspan_attr_int(q, "thread.id", t->tid);
@@ -183,7 +188,14 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 		weft_qspan_attr_int(q, "weft.wait.result", ev->h.result);
 	if (ev->h.kind == WEFT_WAIT_JOIN)
 		join_link(q, ev);
-	if (channel_wait(k)) {
+	if (ev->u.wait.stack) {
+		const char *text = weft_stacks_text(ev->u.wait.stack);
+
+		if (text)
+			weft_qspan_attr_str(q, "code.stacktrace", text);
+	}
+	if (channel_wait(k) || k == WEFT_WAIT_CONNECT || k == WEFT_WAIT_ACCEPT) {
+		/* The payload names a channel or connection, not a holder. */
 		const char *name = weft_channels_name(ev->u.wait.channel);
 
 		if (name)
@@ -194,17 +206,11 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	}
 	if (ev->u.wait.holder_tid)
 		holder_link(q, ev);
-	if (ev->u.wait.stack) {
-		const char *text = weft_stacks_text(ev->u.wait.stack);
-
-		if (text)
-			weft_qspan_attr_str(q, "code.stacktrace", text);
-	}
 	for (int i = 0; i < WEFT_EVENT_LINKS && ev->u.wait.links[i]; i++) {
-		struct weft_trace_id trace;
+		struct weft_trace_id producer;
 
-		weft_threads_trace_of(ev->u.wait.links[i], &trace);
-		weft_qspan_link(q, &trace, ev->u.wait.links[i],
+		weft_threads_trace_of(ev->u.wait.links[i], &producer);
+		weft_qspan_link(q, &producer, ev->u.wait.links[i],
 				handoff_kind((enum weft_wait_kind)ev->h.kind));
 	}
 }

@@ -34,6 +34,7 @@
 
 #include "agent/channel.h"
 #include "hooks/hook.h"
+#include "hooks/xfer.h"
 
 /* ------------------------------------------------------------ creation */
 
@@ -228,29 +229,20 @@ WEFT_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 /* ------------------------------------------------------------ transfers */
 
-/* The arguments of every transfer call, whichever its shape. */
-struct xfer {
-	void *buf;
-	size_t n;
-	const struct iovec *iov;
-	int iovcnt;
-	int flags;
-	size_t buflen;
-	__SOCKADDR_ARG addr;
-	socklen_t *addrlen;
-	__CONST_SOCKADDR_ARG to;
-	socklen_t tolen;
-};
-
 /* A transfer on a channel descriptor: weft_chan_io with the hook's own call. */
-static ssize_t chan_xfer(int fd, uint32_t e, bool write,
-			 ssize_t (*call)(struct weft_chan_op *, bool), struct xfer *x, size_t len,
-			 const void *pc)
+ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
+		       struct weft_xfer *x, size_t len, const void *pc)
 {
-	struct weft_chan_op op = {
+	size_t iovcnt = x->msg ? x->msg->msg_iovlen : x->iov ? (size_t)x->iovcnt : 0;
+	struct weft_chan_op op;
+
+	if (x->flags & MSG_DONTWAIT)
+		e |= WEFT_CHAN_NONBLOCK;
+	op = (struct weft_chan_op){
 		.fd = fd,
 		.entry = e,
 		.write = write,
+		.may_try = !(x->flags & MSG_WAITALL) && (!write || iovcnt <= WEFT_XFER_TRIM_MAX),
 		.pc = pc,
 		.value = x->buf && len == sizeof(uint64_t) ? x->buf : NULL,
 		.len = len,
@@ -261,13 +253,29 @@ static ssize_t chan_xfer(int fd, uint32_t e, bool write,
 	return weft_chan_io(&op);
 }
 
-static size_t iov_total(const struct iovec *iov, int n)
+size_t weft_hook_iov_total(const struct iovec *iov, size_t n)
 {
 	size_t total = 0;
 
-	for (int i = 0; i < n && i < 1024; i++)
+	for (size_t i = 0; i < n && i < 1024; i++)
 		total += iov[i].iov_len;
 	return total;
+}
+
+size_t weft_hook_iov_trim(const struct iovec *iov, size_t n, size_t skip, struct iovec *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < WEFT_XFER_TRIM_MAX; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		out[k].iov_base = (char *)iov[i].iov_base + skip;
+		out[k++].iov_len = iov[i].iov_len - skip;
+		skip = 0;
+	}
+	return k;
 }
 
 /* The non-blocking attempt of a read-like call: one preadv2 with RWF_NOWAIT. */
@@ -278,7 +286,7 @@ static ssize_t read_nowait(int fd, const struct iovec *iov, int n)
 
 static ssize_t call_read(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
 	struct iovec iov = { x->buf, x->n };
 
 	return nowait ? read_nowait(op->fd, &iov, 1) : WEFT_REAL(read)(op->fd, x->buf, x->n);
@@ -286,7 +294,7 @@ static ssize_t call_read(struct weft_chan_op *op, bool nowait)
 
 static ssize_t call_read_chk(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
 	struct iovec iov = { x->buf, x->n };
 
 	return nowait ? read_nowait(op->fd, &iov, 1)
@@ -295,31 +303,49 @@ static ssize_t call_read_chk(struct weft_chan_op *op, bool nowait)
 
 static ssize_t call_readv(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
 
 	return nowait ? read_nowait(op->fd, x->iov, x->iovcnt)
 		      : WEFT_REAL(readv)(op->fd, x->iov, x->iovcnt);
 }
 
+/*
+ * A write's three forms (weft_chan_op): the program's call; on a socket,
+ * the same bytes without blocking (nowait); and the rest after `skip` bytes
+ * a try sent, with MSG_NOSIGNAL (the call has already sent part: it returns
+ * that part, without SIGPIPE, as the kernel's own blocking send would).
+ */
 static ssize_t call_write(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
 
-	(void)nowait;
+	if (nowait)
+		return WEFT_REAL(send)(op->fd, x->buf, x->n, MSG_DONTWAIT);
+	if (op->skip)
+		return WEFT_REAL(send)(op->fd, (char *)x->buf + op->skip, x->n - op->skip,
+				       MSG_NOSIGNAL);
 	return WEFT_REAL(write)(op->fd, x->buf, x->n);
 }
 
 static ssize_t call_writev(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
+	struct iovec rest[WEFT_XFER_TRIM_MAX];
+	struct msghdr m = { .msg_iov = (struct iovec *)x->iov, .msg_iovlen = (size_t)x->iovcnt };
 
-	(void)nowait;
+	if (nowait)
+		return WEFT_REAL(sendmsg)(op->fd, &m, MSG_DONTWAIT);
+	if (op->skip) {
+		m.msg_iovlen = weft_hook_iov_trim(x->iov, (size_t)x->iovcnt, op->skip, rest);
+		m.msg_iov = rest;
+		return WEFT_REAL(sendmsg)(op->fd, &m, MSG_NOSIGNAL);
+	}
 	return WEFT_REAL(writev)(op->fd, x->iov, x->iovcnt);
 }
 
 static ssize_t call_recvfrom(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
 	int flags = x->flags | (nowait ? MSG_DONTWAIT : 0);
 
 	return WEFT_REAL(recvfrom)(op->fd, x->buf, x->n, flags, x->addr, x->addrlen);
@@ -327,19 +353,20 @@ static ssize_t call_recvfrom(struct weft_chan_op *op, bool nowait)
 
 static ssize_t call_sendto(struct weft_chan_op *op, bool nowait)
 {
-	struct xfer *x = op->args;
+	struct weft_xfer *x = op->args;
+	int flags = x->flags | (nowait ? MSG_DONTWAIT : op->skip ? MSG_NOSIGNAL : 0);
 
-	(void)nowait;
-	return WEFT_REAL(sendto)(op->fd, x->buf, x->n, x->flags, x->to, x->tolen);
+	return WEFT_REAL(sendto)(op->fd, (char *)x->buf + op->skip, x->n - op->skip, flags, x->to,
+				 x->tolen);
 }
 
 /* read on a channel: out of line, so that the common path stays a lookup and a call. */
 static __attribute__((noinline)) ssize_t slow_read(uint32_t e, const void *pc, int fd, void *buf,
 						   size_t n)
 {
-	struct xfer x = { .buf = buf, .n = n };
+	struct weft_xfer x = { .buf = buf, .n = n };
 
-	return chan_xfer(fd, e, false, call_read, &x, n, pc);
+	return weft_hook_xfer(fd, e, false, call_read, &x, n, pc);
 }
 
 /*
@@ -361,9 +388,9 @@ WEFT_EXPORT ssize_t read(int fd, void *buf, size_t n)
 static __attribute__((noinline)) ssize_t slow_read_chk(uint32_t e, const void *pc, int fd,
 						       void *buf, size_t n, size_t buflen)
 {
-	struct xfer x = { .buf = buf, .n = n, .buflen = buflen };
+	struct weft_xfer x = { .buf = buf, .n = n, .buflen = buflen };
 
-	return chan_xfer(fd, e, false, call_read_chk, &x, n, pc);
+	return weft_hook_xfer(fd, e, false, call_read_chk, &x, n, pc);
 }
 
 /*
@@ -384,9 +411,10 @@ WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 static __attribute__((noinline)) ssize_t slow_readv(uint32_t e, const void *pc, int fd,
 						    const struct iovec *iov, int iovcnt)
 {
-	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
+	struct weft_xfer x = { .iov = iov, .iovcnt = iovcnt };
 
-	return chan_xfer(fd, e, false, call_readv, &x, iov_total(iov, iovcnt), pc);
+	return weft_hook_xfer(fd, e, false, call_readv, &x,
+			      weft_hook_iov_total(iov, (size_t)iovcnt), pc);
 }
 
 /* readv: read into iovcnt buffers; as read, plus EINVAL for a bad vector. */
@@ -404,9 +432,9 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 static __attribute__((noinline)) ssize_t slow_write(uint32_t e, const void *pc, int fd,
 						    const void *buf, size_t n)
 {
-	struct xfer x = { .buf = (void *)buf, .n = n };
+	struct weft_xfer x = { .buf = (void *)buf, .n = n };
 
-	return chan_xfer(fd, e, true, call_write, &x, n, pc);
+	return weft_hook_xfer(fd, e, true, call_write, &x, n, pc);
 }
 
 /*
@@ -428,9 +456,10 @@ WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 static __attribute__((noinline)) ssize_t slow_writev(uint32_t e, const void *pc, int fd,
 						     const struct iovec *iov, int iovcnt)
 {
-	struct xfer x = { .iov = iov, .iovcnt = iovcnt };
+	struct weft_xfer x = { .iov = iov, .iovcnt = iovcnt };
 
-	return chan_xfer(fd, e, true, call_writev, &x, iov_total(iov, iovcnt), pc);
+	return weft_hook_xfer(fd, e, true, call_writev, &x,
+			      weft_hook_iov_total(iov, (size_t)iovcnt), pc);
 }
 
 /* writev: write from iovcnt buffers; as write. */
@@ -448,7 +477,7 @@ WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
  * A receive on a channel: MSG_PEEK takes nothing (not counted); MSG_DONTWAIT
  * never blocks (never a wait).
  */
-static ssize_t chan_recv(int fd, uint32_t e, struct xfer *x, const void *pc)
+static ssize_t chan_recv(int fd, uint32_t e, struct weft_xfer *x, const void *pc)
 {
 	if (x->flags & MSG_PEEK)
 		e = 0;
@@ -456,14 +485,14 @@ static ssize_t chan_recv(int fd, uint32_t e, struct xfer *x, const void *pc)
 		e |= WEFT_CHAN_NONBLOCK;
 	if (!weft_chan_entry_id(e))
 		return WEFT_REAL(recvfrom)(fd, x->buf, x->n, x->flags, x->addr, x->addrlen);
-	return chan_xfer(fd, e, false, call_recvfrom, x, x->n, pc);
+	return weft_hook_xfer(fd, e, false, call_recvfrom, x, x->n, pc);
 }
 
 /* recv on a channel: out of line, so that the common path stays a lookup and a call. */
 static __attribute__((noinline)) ssize_t slow_recv(uint32_t e, const void *pc, int fd, void *buf,
 						   size_t n, int flags)
 {
-	struct xfer x = { .buf = buf, .n = n, .flags = flags };
+	struct weft_xfer x = { .buf = buf, .n = n, .flags = flags };
 
 	return chan_recv(fd, e, &x, pc);
 }
@@ -489,7 +518,9 @@ static __attribute__((noinline)) ssize_t slow_recvfrom(uint32_t e, const void *p
 						       void *buf, size_t n, int flags,
 						       __SOCKADDR_ARG addr, socklen_t *addrlen)
 {
-	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
+	struct weft_xfer x = {
+		.buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen
+	};
 
 	return chan_recv(fd, e, &x, pc);
 }
@@ -509,7 +540,7 @@ WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_
 static __attribute__((noinline)) ssize_t
 slow_recv_chk(uint32_t e, const void *pc, int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	struct xfer x = { .buf = buf, .n = n, .flags = flags };
+	struct weft_xfer x = { .buf = buf, .n = n, .flags = flags };
 
 	return chan_recv(fd, e, &x, pc);
 }
@@ -531,7 +562,9 @@ static __attribute__((noinline)) ssize_t slow_recvfrom_chk(uint32_t e, const voi
 							   int flags, __SOCKADDR_ARG addr,
 							   socklen_t *addrlen)
 {
-	struct xfer x = { .buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen };
+	struct weft_xfer x = {
+		.buf = buf, .n = n, .flags = flags, .addr = addr, .addrlen = addrlen
+	};
 
 	return chan_recv(fd, e, &x, pc);
 }
@@ -551,9 +584,9 @@ WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 static __attribute__((noinline)) ssize_t slow_send(uint32_t e, const void *pc, int fd,
 						   const void *buf, size_t n, int flags)
 {
-	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags };
+	struct weft_xfer x = { .buf = (void *)buf, .n = n, .flags = flags };
 
-	return chan_xfer(fd, e, true, call_sendto, &x, n, pc);
+	return weft_hook_xfer(fd, e, true, call_sendto, &x, n, pc);
 }
 
 /*
@@ -577,9 +610,11 @@ static __attribute__((noinline)) ssize_t slow_sendto(uint32_t e, const void *pc,
 						     const void *buf, size_t n, int flags,
 						     __CONST_SOCKADDR_ARG to, socklen_t tolen)
 {
-	struct xfer x = { .buf = (void *)buf, .n = n, .flags = flags, .to = to, .tolen = tolen };
+	struct weft_xfer x = {
+		.buf = (void *)buf, .n = n, .flags = flags, .to = to, .tolen = tolen
+	};
 
-	return chan_xfer(fd, e, true, call_sendto, &x, n, pc);
+	return weft_hook_xfer(fd, e, true, call_sendto, &x, n, pc);
 }
 
 WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG to,

@@ -1,0 +1,440 @@
+/*
+ * Channel transfers: the accounting of each read and write, the hand-off
+ * records and the links they give, and the waits of those that block
+ * (agent/channel.h says what and why; the tables are agent/channel.c's).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/channel.h"
+#include "agent/conn.h"
+#include "agent/wait.h"
+
+/* Kinds whose descriptors answered RWF_NOWAIT with EOPNOTSUPP (a FIFO): poll is asked instead. */
+static _Atomic int nowait_unsupported[WEFT_CHAN_KIND_COUNT];
+
+static struct weft_chan *entry_slot(uint32_t e)
+{
+	return weft_chan_entry_slot(e);
+}
+
+/* ------------------------------------------------------------ hand-off records */
+
+/* No record was appended: the write continues the newest one. */
+#define REC_NONE UINT32_MAX
+
+/*
+ * A write by `span` is about to happen: a record, unless the newest one is
+ * already this span's (then its range simply goes on, and the write stores
+ * nothing to the records: a single writer never touches them after its first
+ * write). Returns the new record's index, or REC_NONE.
+ */
+static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
+{
+	uint32_t i = weft_load_acquire(&q->widx);
+	struct weft_chan_rec *r;
+
+	if (i) {
+		r = &q->rec[(i - 1) % WEFT_CHAN_RECS];
+		if (weft_load_relaxed(&r->span) == span && weft_load_acquire(&r->seq) == i &&
+		    !weft_load_relaxed(&r->empty))
+			return REC_NONE;
+	}
+	i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
+	r = &q->rec[i % WEFT_CHAN_RECS];
+	weft_store_relaxed(&r->seq, 0);
+	atomic_thread_fence(memory_order_release);
+	weft_store_relaxed(&r->settled, 0);
+	weft_store_relaxed(&r->empty, 0);
+	weft_store_relaxed(&r->span, span);
+	weft_store_release(&r->seq, i + 1);
+	return i;
+}
+
+/*
+ * The write returned having moved `units`: they take their place in the
+ * queue's count, and a new record says where its range starts. A record
+ * whose write moved nothing is void (its would-be range stays its
+ * predecessor's).
+ */
+static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
+{
+	struct weft_chan_rec *r;
+	uint64_t start =
+		units ? atomic_fetch_add_explicit(&q->tx_units, units, memory_order_acq_rel) : 0;
+
+	if (i == REC_NONE)
+		return;
+	r = &q->rec[i % WEFT_CHAN_RECS];
+	if (weft_load_acquire(&r->seq) != i + 1)
+		return; /* lapped while it wrote */
+	weft_store_relaxed(&r->start, start);
+	weft_store_relaxed(&r->empty, units ? 0 : 1);
+	weft_store_release(&r->settled, 1);
+}
+
+struct weft_links {
+	uint64_t span[8];
+	int n;
+};
+
+static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
+{
+	if (!span || span == self)
+		return;
+	for (int i = 0; i < l->n; i++)
+		if (l->span[i] == span)
+			return;
+	if (l->n < (int)(sizeof(l->span) / sizeof(l->span[0])))
+		l->span[l->n++] = span;
+}
+
+/*
+ * The writers of units [r0, r1). A settled record's range runs from its start
+ * to the next record's (the newest one's, to whatever is written next by the
+ * same span); records still in flight count when the range goes past what was
+ * settled (a write's bytes can be read before its writer returns). Newest
+ * first, stopping at a record that starts at or before r0; the links come out
+ * oldest first, as the bytes did.
+ */
+static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
+		     struct weft_links *out)
+{
+	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
+	uint32_t widx = weft_load_acquire(&q->widx);
+	struct weft_links found = { .n = 0 };
+
+	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
+		uint32_t i = widx - k;
+		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
+		uint32_t seq = weft_load_acquire(&r->seq);
+		uint32_t settled = weft_load_acquire(&r->settled);
+		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
+		uint64_t span = weft_load_acquire(&r->span);
+
+		atomic_thread_fence(memory_order_acquire);
+		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
+			continue; /* being rewritten, or lapped */
+		if (!settled && settled_to == UINT64_MAX) {
+			settled_to = weft_load_acquire(&q->tx_units);
+			/* Settled meanwhile (its units may be in settled_to): read it as such. */
+			if ((settled = weft_load_acquire(&r->settled))) {
+				start = weft_load_acquire(&r->start);
+				empty = weft_load_acquire(&r->empty);
+			}
+		}
+		if (!settled) {
+			/* In flight: its units will come after everything settled so far. */
+			if (r1 > settled_to)
+				links_add(&found, span, 0);
+			if (end > settled_to)
+				end = settled_to;
+			continue;
+		}
+		if (empty)
+			continue; /* void: its write moved nothing */
+		if (start < r1 && end > r0)
+			links_add(&found, span, 0);
+		if (start <= r0)
+			break;
+		end = start;
+	}
+	out->n = 0;
+	for (int j = found.n - 1; j >= 0; j--)
+		links_add(out, found.span[j], self);
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static enum weft_wait_kind wait_kind(const struct weft_chan *c, bool write)
+{
+	if (c->kind == WEFT_CHAN_SOCKETPAIR || c->kind == WEFT_CHAN_SOCKET)
+		return write ? WEFT_WAIT_SOCKET_SEND : WEFT_WAIT_SOCKET_RECV;
+	return write ? WEFT_WAIT_PIPE_WRITE : WEFT_WAIT_PIPE_READ;
+}
+
+/* The units a transfer of `n` bytes moved: bytes, or an eventfd's counter value. */
+static uint64_t units_of(const struct weft_chan *c, const struct weft_chan_op *op, ssize_t n)
+{
+	uint64_t v;
+
+	if (n <= 0)
+		return 0;
+	if (c->kind != WEFT_CHAN_EVENTFD)
+		return (uint64_t)n;
+	if (!op->value || n != sizeof(v))
+		return 1;
+	memcpy(&v, op->value, sizeof(v));
+	return v;
+}
+
+/* Links past the two a WAIT carries, or for the poll wait a read followed. */
+static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
+			 const struct weft_links *l, int from)
+{
+	while (from < l->n) {
+		struct weft_event ev = { .h = { .type = WEFT_EV_LINK, .t0 = weft_clock_now() } };
+
+		ev.u.link.wait_t0 = wait_t0;
+		ev.u.link.channel = id;
+		for (int i = 0; i < 4 && from < l->n; i++)
+			ev.u.link.links[i] = l->span[from++];
+		weft_record(t, &ev);
+	}
+}
+
+/*
+ * Whether a read of a private channel would block: nothing written (settled
+ * or under way: a write's bytes can be read before its writer returns) is
+ * left. The reader's own estimate of the writers' count is tried first; the
+ * writers' line is read only when it says empty. <= : a reader can count what
+ * it took before its writer has.
+ */
+static bool read_would_block(struct weft_chan_queue *q)
+{
+	uint64_t rx = weft_load_relaxed(&q->rx_units), there = weft_load_relaxed(&q->tx_seen);
+
+	if ((int64_t)(there - rx) > 0)
+		return false;
+	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
+	weft_store_relaxed(&q->tx_seen, there);
+	return (int64_t)(there - rx) <= 0;
+}
+
+/*
+ * Whether a write of `len` to a private pipe would block: no room. The
+ * writer's estimate of the readers' count is tried first (it is never ahead,
+ * so it never finds room that is not there).
+ */
+static bool write_would_block(const struct weft_chan *c, struct weft_chan_queue *q, size_t len)
+{
+	uint64_t tx = weft_load_relaxed(&q->tx_units), rx = weft_load_relaxed(&q->rx_seen);
+	int64_t depth = (int64_t)(tx - rx);
+
+	if ((depth > 0 ? (uint64_t)depth : 0) + len <= c->capacity)
+		return false;
+	rx = weft_load_acquire(&q->rx_units);
+	weft_store_relaxed(&q->rx_seen, rx);
+	depth = (int64_t)(tx - rx); /* signed: a reader can count before its writer */
+	return (depth > 0 ? (uint64_t)depth : 0) + len > c->capacity;
+}
+
+/*
+ * Whether a read would find something (data, end of file, an error) now: a
+ * zero-timeout poll, made as the system call itself so that it is not seen
+ * as the program's poll.
+ */
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return syscall(SYS_poll, &p, 1, 0) != 0;
+}
+
+/*
+ * Whether a read of `len` bytes that waits for all of them (MSG_WAITALL)
+ * has them now; a descriptor FIONREAD does not answer is asked poll.
+ */
+static bool ready_now(int fd, size_t len)
+{
+	int avail = 0;
+
+	if (syscall(SYS_ioctl, fd, FIONREAD, &avail) != 0)
+		return readable_now(fd);
+	return avail > 0 && (size_t)avail >= len;
+}
+
+/* Whether this read wants its links: it blocked, or it follows the thread's poll wait. */
+static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
+		       uint64_t units, struct weft_links *l)
+{
+	l->n = 0;
+	if (!units)
+		return false;
+	rec_find(q, r0, r0 + units, t->cur_span, l);
+	return l->n > 0;
+}
+
+static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
+{
+	uint32_t id = weft_chan_entry_id(op->entry);
+	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
+	bool wait = false;
+	struct weft_wait w;
+	struct weft_links l;
+	uint64_t units = 0, r0 = 0;
+	ssize_t r;
+	int saved;
+
+	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
+		if (!weft_chan_shared(c)) {
+			wait = read_would_block(q);
+		} else if (!op->may_try) {
+			wait = !ready_now(op->fd,
+					  op->len); /* MSG_WAITALL: all of it, or it blocks */
+		} else if (!weft_load_relaxed(&nowait_unsupported[c->kind])) {
+			r = op->call(op, true);
+			if (r >= 0 || errno != EAGAIN) {
+				if (r >= 0 || errno != EOPNOTSUPP)
+					goto done;
+				/* A FIFO has no RWF_NOWAIT: ask poll from now on. */
+				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
+				wait = !readable_now(op->fd);
+			} else {
+				wait = true;
+			}
+		} else {
+			wait = !readable_now(op->fd);
+		}
+	}
+	if (wait) {
+		weft_wait_begin(&w, t, wait_kind(c, false), (void *)(intptr_t)op->fd, op->pc);
+		w.ev.u.wait.channel = id;
+	}
+	r = op->call(op, false);
+	if (wait && r < 0 && errno == EAGAIN) {
+		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
+		weft_chan_nonblock_hint(op->fd, op->entry);
+		return r;
+	}
+done:
+	saved = errno;
+	if (r > 0) {
+		units = units_of(c, op, r);
+		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
+		if (c->kind == WEFT_CHAN_EVENTFD)
+			atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
+	}
+	if (c->kind == WEFT_CHAN_SOCKET) {
+		/* No writer of a socket's bytes is in this process: no links. */
+		if (wait)
+			weft_wait_end_sys(&w, r);
+		weft_conn_transferred(c, r, saved);
+	} else if (wait) {
+		if (read_links(q, t, r0, units, &l))
+			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
+				weft_wait_link(&w, l.span[i]);
+		weft_wait_end_sys(&w, r);
+		if (l.n > WEFT_EVENT_LINKS)
+			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
+	} else if (t && t->last_wait_kind == WEFT_WAIT_POLL && read_links(q, t, r0, units, &l)) {
+		record_links(t, t->last_wait_t0, id, &l, 0);
+	}
+	errno = saved;
+	return r;
+}
+
+static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
+{
+	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
+	uint64_t planned = op->len, units;
+	bool wait = false;
+	struct weft_wait w;
+	uint32_t rec;
+	ssize_t r;
+	int saved;
+
+	if (c->kind == WEFT_CHAN_SOCKET)
+		return weft_conn_write(op, c, t);
+	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
+		memcpy(&planned, op->value, sizeof(planned));
+	rec = rec_append(q, t ? t->cur_span : 0);
+	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
+	    !weft_chan_shared(c))
+		wait = write_would_block(c, q, op->len);
+	if (wait) {
+		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
+		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
+	}
+	r = op->call(op, false);
+	saved = errno;
+	units = units_of(c, op, r);
+	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
+		units = planned;
+	rec_settle(q, rec, units);
+	if (r > 0) {
+		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
+		if (c->kind == WEFT_CHAN_EVENTFD)
+			atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
+	}
+	atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	if (wait) {
+		if (r < 0 && saved == EAGAIN) {
+			weft_wait_cancel(&w);
+			weft_chan_nonblock_hint(op->fd, op->entry);
+		} else {
+			weft_wait_end_sys(&w, r);
+		}
+	}
+	errno = saved;
+	return r;
+}
+
+ssize_t weft_chan_io(struct weft_chan_op *op)
+{
+	struct weft_chan *c = entry_slot(op->entry);
+	struct weft_thread *t = weft_self;
+
+	if (!c || weft_load_acquire(&c->state) != WEFT_CHAN_LIVE)
+		return op->call(op, false);
+	if (!(op->entry & (op->write ? WEFT_CHAN_WRITE : WEFT_CHAN_READ)))
+		return op->call(op, false); /* the wrong end: the real call fails, EBADF */
+	/*
+	 * The guard. On an agent thread (or a thread past its end) the call is
+	 * weft's own: not counted. On a program thread it is set only while
+	 * weft's code runs there (growing the thread's ring, starting or ending
+	 * it), which never reads or writes a channel: the transfer comes from a
+	 * signal handler that interrupted that code (the self-pipe trick). Its
+	 * bytes are counted, as the reader's will be, but nothing is recorded
+	 * (no wait, no links): recording could grow the ring inside the growth.
+	 */
+	if (weft_guard_active()) {
+		if (t && t->dead)
+			return op->call(op, false);
+		t = NULL;
+	} else if (t && t->dead) {
+		t = NULL;
+	}
+	return op->write ? chan_write(op, c, t) : chan_read(op, c, t);
+}
+
+void weft_chan_moved(int fd, bool write, uint64_t units, uint64_t msgs)
+{
+	uint32_t e = weft_chan_fd(fd);
+	struct weft_chan *c = entry_slot(e);
+	struct weft_chan_queue *q;
+
+	if (!c || !units || weft_guard_active() ||
+	    !(e & (write ? WEFT_CHAN_WRITE : WEFT_CHAN_READ)))
+		return;
+	if (write) {
+		struct weft_thread *t = weft_self;
+
+		q = &c->q[(e & WEFT_CHAN_WQ1) ? 1 : 0];
+		if (c->kind == WEFT_CHAN_SOCKET)
+			atomic_fetch_add_explicit(&q->tx_units, units, memory_order_relaxed);
+		else
+			rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0), units);
+		atomic_fetch_add_explicit(&q->tx_msgs, msgs, memory_order_relaxed);
+	} else {
+		q = &c->q[(e & WEFT_CHAN_RQ1) ? 1 : 0];
+		atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&q->rx_msgs, msgs, memory_order_relaxed);
+	}
+}
+
+void weft_chan_spliced(int in_fd, int out_fd, ssize_t n)
+{
+	if (n <= 0)
+		return;
+	weft_chan_moved(out_fd, true, (uint64_t)n, 1);
+	weft_chan_moved(in_fd, false, (uint64_t)n, 1);
+}

@@ -1,0 +1,52 @@
+/*
+ * What the transfer hooks share (hooks/io.c, hooks/socket.c): the arguments
+ * of every transfer call whichever its shape, and the step into the channel
+ * code (agent/channel.h).
+ */
+#ifndef WEFT_HOOKS_XFER_H
+#define WEFT_HOOKS_XFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "agent/channel.h"
+
+/* The longest vector a write on a socket trims in place to send its rest. */
+#define WEFT_XFER_TRIM_MAX 64
+
+/* The arguments of every transfer call, whichever its shape. */
+struct weft_xfer {
+	void *buf;
+	size_t n;
+	const struct iovec *iov;
+	int iovcnt;
+	int flags;
+	size_t buflen;
+	__SOCKADDR_ARG addr;
+	socklen_t *addrlen;
+	__CONST_SOCKADDR_ARG to;
+	socklen_t tolen;
+	const struct msghdr *msg; /* sendmsg, recvmsg */
+};
+
+/*
+ * A transfer on a channel descriptor (entry e): weft_chan_io with the hook's
+ * own `call`; `len` is the bytes asked for. MSG_DONTWAIT in x->flags makes it
+ * a call that never blocks.
+ */
+ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
+		       struct weft_xfer *x, size_t len, const void *pc);
+
+/* The bytes of a vector (its first 1024 buffers: the most a call accepts). */
+size_t weft_hook_iov_total(const struct iovec *iov, size_t n);
+
+/*
+ * The part of iov[0..n) after its first `skip` bytes, in out (at most
+ * WEFT_XFER_TRIM_MAX entries); the number of entries.
+ */
+size_t weft_hook_iov_trim(const struct iovec *iov, size_t n, size_t skip, struct iovec *out);
+
+#endif
