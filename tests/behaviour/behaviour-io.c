@@ -35,24 +35,6 @@
 
 #include "behaviour.h"
 
-/* One line: what, a return value (any size) and the errno left, by name. */
-static long io_observe(const char *what, long rc)
-{
-	int err = errno;
-	const char *name = err == SENTINEL ? "kept" : err == 0 ? "0" : strerrorname_np(err);
-
-	printf("%-44s rc=%ld errno=%s\n", what, rc, name ? name : "?");
-	return rc;
-}
-
-#define IO(what, expr) (errno = SENTINEL, io_observe((what), (long)(expr)))
-
-/* Prints a buffer's first `n` bytes (n from a call's result), or nothing. */
-static void content(const char *what, const char *buf, long n)
-{
-	printf("%-44s \"%.*s\"\n", what, n > 0 ? (int)n : 0, buf);
-}
-
 static void pipe_or_die(int p[2], int flags)
 {
 	must(pipe2(p, flags) == 0 ? 0 : errno, "pipe2");
@@ -63,55 +45,6 @@ static void close_pair(const int p[2])
 	close(p[0]);
 	close(p[1]);
 }
-
-/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
-static int sleeping(pid_t tid)
-{
-	char path[64], buf[512], *close_paren;
-	FILE *f;
-	int s = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
-		s = close_paren[1] == ' ' && close_paren[2] == 'S';
-	fclose(f);
-	return s;
-}
-
-/*
- * Waits until thread `tid` is blocked in one of the system calls `nrs`
- * (ended by -1) with first argument `a0` (any when a0 is -1).
- */
-static void blocked_in(pid_t tid, long a0, const long *nrs)
-{
-	char path[64], buf[256];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	for (int i = 0; i < 20000; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -2;
-		unsigned long arg = 0;
-		int ok = 0;
-
-		if (f) {
-			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %lx", &nr, &arg) == 2)
-				for (const long *n = nrs; *n != -1; n++)
-					ok |= nr == *n && (a0 == -1 || (long)arg == a0);
-			fclose(f);
-		}
-		if (ok && sleeping(tid))
-			return;
-		sleep_ms(1);
-	}
-	printf("SETUP FAILED: thread never blocked in the call\n");
-	fflush(stdout);
-	abort();
-}
-
-#define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
 
 /* ------------------------------------------------- a thread blocked in a call */
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "behaviour.h"
 
@@ -58,6 +59,7 @@ static int contract(void)
 	check_barrier();
 	check_io();
 	check_poll();
+	check_socket();
 	return 0;
 }
 
@@ -167,4 +169,67 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "behaviour: unknown mode %s\n", mode);
 	return 2;
+}
+
+/* One line: what, a return value (any size) and the errno left, by name. */
+long io_observe(const char *what, long rc)
+{
+	int err = errno;
+	const char *name = err == SENTINEL ? "kept" : err == 0 ? "0" : strerrorname_np(err);
+
+	printf("%-44s rc=%ld errno=%s\n", what, rc, name ? name : "?");
+	return rc;
+}
+
+/* Prints a buffer's first `n` bytes (n from a call's result), or nothing. */
+void content(const char *what, const char *buf, long n)
+{
+	printf("%-44s \"%.*s\"\n", what, n > 0 ? (int)n : 0, buf);
+}
+
+/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
+int sleeping(pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	int s = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
+		s = close_paren[1] == ' ' && close_paren[2] == 'S';
+	fclose(f);
+	return s;
+}
+
+/*
+ * Waits until thread `tid` is blocked in one of the system calls `nrs`
+ * (ended by -1) with first argument `a0` (any when a0 is -1).
+ */
+void blocked_in(pid_t tid, long a0, const long *nrs)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	for (int i = 0; i < 20000; i++) {
+		FILE *f = fopen(path, "r");
+		long nr = -2;
+		unsigned long arg = 0;
+		int ok = 0;
+
+		if (f) {
+			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %lx", &nr, &arg) == 2)
+				for (const long *n = nrs; *n != -1; n++)
+					ok |= nr == *n && (a0 == -1 || (long)arg == a0);
+			fclose(f);
+		}
+		if (ok && sleeping(tid))
+			return;
+		sleep_ms(1);
+	}
+	printf("SETUP FAILED: thread never blocked in the call\n");
+	fflush(stdout);
+	abort();
 }

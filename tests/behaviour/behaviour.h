@@ -13,6 +13,7 @@
  *     behaviour-sync-wait.c  condition variables, semaphores, barriers
  *     behaviour-io.c      pipes, eventfds, socketpairs: I/O, signals, descriptors
  *     behaviour-poll.c    poll, ppoll, select, pselect and the epoll waits
+ *     behaviour-socket.c  TCP and UNIX sockets: connect, accept, transfers
  *
  * behaviour.c runs them in order (the "contract" mode) and holds the exit
  * paths. See there for what is printed and why it must be deterministic.
@@ -69,6 +70,20 @@ pthread_t start_gated(struct gate *g, void *value);
 void release(struct gate *g);
 /* Waits until a released thread has ended, as the kernel sees it. */
 void settle(const struct gate *g);
+
+/* One line: what, a return value (any size) and the errno left, by name. */
+long io_observe(const char *what, long rc);
+#define IO(what, expr) (errno = SENTINEL, io_observe((what), (long)(expr)))
+/* Prints a buffer's first `n` bytes (n from a call's result), or nothing. */
+void content(const char *what, const char *buf, long n);
+/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
+int sleeping(pid_t tid);
+/*
+ * Waits until thread `tid` is blocked in one of the system calls `nrs`
+ * (ended by -1) with first argument `a0` (any when a0 is -1).
+ */
+void blocked_in(pid_t tid, long a0, const long *nrs);
+#define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
 
 /* Start routines: returns its argument; sleeps 200 ms, then returns it. */
 void *returns_arg(void *arg);
@@ -129,5 +144,7 @@ void check_barrier(void);
 void check_io(void);
 /* behaviour-poll.c */
 void check_poll(void);
+/* behaviour-socket.c */
+void check_socket(void);
 
 #endif
