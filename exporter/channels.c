@@ -98,7 +98,8 @@ static void prefix_adopt(const char *name)
 		return;
 	memcpy(prefix, name, (size_t)(hash - name));
 	prefix[hash - name] = '\0';
-	/* The digits weft wrote (not strtoul: its locale tables are pages a short process never touched). */
+	/* The digits weft wrote (not strtoul: its locale tables are pages a short process never
+	 * touched). */
 	n = 0;
 	for (const char *d = hash + 1; *d >= '0' && *d <= '9'; d++)
 		n = n > (ULONG_MAX - 9) / 10 ? ULONG_MAX : n * 10 + (unsigned long)(*d - '0');

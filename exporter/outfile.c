@@ -42,9 +42,11 @@ struct weft_outfile {
 	uint64_t spans_in[WEFT_OUTFILE_BACKUPS + 1]; /* spans written to name, name.1, ... */
 	uint64_t rotated_spans;
 	uint64_t exit_deadline; /* 0 until the process exits */
-	/* One allocation holds both strings (name first): a path's length, not PATH_MAX twice. */
+	/* One block holds both strings (name first): a path's length, not PATH_MAX twice. */
 	char *name;  /* what is opened: relative to dir, or a path */
 	char *shown; /* what messages call it */
+	size_t inline_cap;
+	char inline_names[]; /* the first names' block, in the structure's own allocation */
 };
 
 static const char *outfile_strerror(int err)
@@ -65,13 +67,14 @@ static const char *outfile_strerror(int err)
 static int set_names(struct weft_outfile *f, const char *name, const char *shown)
 {
 	size_t a = strlen(name) + 1, b = strlen(shown) + 1;
-	char *p = weft_alloc(a + b);
+	char *p = a + b <= f->inline_cap ? f->inline_names : weft_alloc(a + b);
 
 	if (!p)
 		return -ENOMEM;
+	if (f->name != f->inline_names)
+		weft_free(f->name);
 	memcpy(p, name, a);
 	memcpy(p + a, shown, b);
-	weft_free(f->name);
 	f->name = p;
 	f->shown = p + a;
 	return 0;
@@ -80,15 +83,10 @@ static int set_names(struct weft_outfile *f, const char *name, const char *shown
 struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const char *shown,
 				      uint64_t max_size, weft_outfile_fallback_fn fallback)
 {
-	struct weft_outfile *f = weft_zalloc(sizeof(*f));
+	struct weft_outfile *f;
 	char cwd[PATH_MAX], path[PATH_MAX];
+	size_t cap;
 
-	if (!f)
-		return NULL;
-	f->h = -1;
-	f->dir = dir_handle;
-	f->max_size = max_size;
-	f->fallback = fallback;
 	/*
 	 * Without a directory descriptor the file may be opened later, perhaps
 	 * after the program changed directory: make a relative path absolute now.
@@ -98,6 +96,16 @@ struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const ch
 	    snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
 		     name) < (int)sizeof(path))
 		name = path;
+	/* One allocation for the structure and its names. */
+	cap = strlen(name) + strlen(shown) + 2;
+	f = weft_zalloc(sizeof(*f) + cap);
+	if (!f)
+		return NULL;
+	f->inline_cap = cap;
+	f->h = -1;
+	f->dir = dir_handle;
+	f->max_size = max_size;
+	f->fallback = fallback;
 	if (set_names(f, name, shown) < 0) {
 		weft_free(f);
 		return NULL;
@@ -392,6 +400,7 @@ void weft_outfile_close(struct weft_outfile *f)
 		weft_warn("%s: %llu spans and %llu metric collections were not written: %s",
 			  f->shown, (unsigned long long)f->lost_spans,
 			  (unsigned long long)f->lost_metrics, outfile_strerror(f->last_err));
-	weft_free(f->name);
+	if (f->name != f->inline_names)
+		weft_free(f->name);
 	weft_free(f);
 }
