@@ -18,6 +18,7 @@
  * the queue (a read's links past the two its WAIT carried; a read after a
  * poll wait: the links go on the poll's span).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,11 @@ static void prefix_adopt(const char *name)
 		return;
 	memcpy(prefix, name, (size_t)(hash - name));
 	prefix[hash - name] = '\0';
-	n = strtoul(hash + 1, NULL, 10);
+	/* The digits weft wrote (not strtoul: its locale tables are pages a short process never
+	 * touched). */
+	n = 0;
+	for (const char *d = hash + 1; *d >= '0' && *d <= '9'; d++)
+		n = n > (ULONG_MAX - 9) / 10 ? ULONG_MAX : n * 10 + (unsigned long)(*d - '0');
 	for (size_t i = 0; i < ch.n_prefixes; i++) {
 		if (strcmp(ch.prefixes[i].prefix, prefix) == 0) {
 			if (ch.prefixes[i].n < n)

@@ -85,37 +85,43 @@ static void json_put(struct weft_json *j, const char *s, size_t n)
 	j->len += n;
 }
 
-static void json_putc(struct weft_json *j, char c)
-{
-	if (!json_reserve(j, 1))
-		return;
-	j->buf[j->len++] = c;
-}
-
-/* Called before every value and key: the comma between members. */
-static void json_sep(struct weft_json *j)
+/*
+ * Starts a value or key: makes room for the comma before it and `extra` more
+ * bytes, writes the comma if one is due, and returns where the value goes
+ * (NULL after an error). The caller writes at most `extra` bytes there and
+ * sets j->len past them. One reserve for the whole value.
+ */
+static char *json_value_at(struct weft_json *j, size_t extra)
 {
 	uint64_t bit = UINT64_C(1) << j->depth;
+	char *o;
 
+	if (extra > SIZE_MAX - 1 || !json_reserve(j, extra + 1))
+		return NULL;
+	o = j->buf + j->len;
 	if (j->after_key) {
 		j->after_key = false;
-		return;
+	} else if (j->depth) {
+		if (j->more & bit)
+			*o++ = ',';
+		j->more |= bit;
 	}
-	if (j->depth == 0)
-		return;
-	if (j->more & bit)
-		json_putc(j, ',');
-	j->more |= bit;
+	return o;
 }
 
 static void json_open(struct weft_json *j, char c)
 {
-	json_sep(j);
+	char *o;
+
 	if (j->depth >= WEFT_JSON_MAX_DEPTH) {
 		json_fail(j, -EINVAL);
 		return;
 	}
-	json_putc(j, c);
+	o = json_value_at(j, 1);
+	if (!o)
+		return;
+	*o++ = c;
+	j->len = (size_t)(o - j->buf);
 	j->depth++;
 	j->more &= ~(UINT64_C(1) << j->depth);
 }
@@ -126,7 +132,9 @@ static void json_close(struct weft_json *j, char c)
 		json_fail(j, -EINVAL);
 		return;
 	}
-	json_putc(j, c);
+	if (!json_reserve(j, 1))
+		return;
+	j->buf[j->len++] = c;
 	j->depth--;
 }
 
@@ -189,29 +197,32 @@ static size_t utf8_sequence(const uint8_t *p, size_t n, bool *valid)
 	return need;
 }
 
-void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
+/* Bytes copied as they are: printable ASCII but for the quote and the backslash. */
+#define PLAIN16(c)                                                                                 \
+	PLAIN1(c), PLAIN1(c + 1), PLAIN1(c + 2), PLAIN1(c + 3), PLAIN1(c + 4), PLAIN1(c + 5),      \
+		PLAIN1(c + 6), PLAIN1(c + 7), PLAIN1(c + 8), PLAIN1(c + 9), PLAIN1(c + 10),        \
+		PLAIN1(c + 11), PLAIN1(c + 12), PLAIN1(c + 13), PLAIN1(c + 14), PLAIN1(c + 15)
+#define PLAIN1(c) ((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\')
+static const bool plain[256] = { PLAIN16(0x00), PLAIN16(0x10), PLAIN16(0x20), PLAIN16(0x30),
+				 PLAIN16(0x40), PLAIN16(0x50), PLAIN16(0x60), PLAIN16(0x70) };
+#undef PLAIN1
+#undef PLAIN16
+
+/* Writes s escaped at o, which has room for 6 * n bytes; returns the end. */
+static char *escape_into(char *o, const char *s, size_t n)
 {
 	const uint8_t *p = (const uint8_t *)s, *end = p + n;
-	char *o;
 
-	/* Every input byte becomes at most six output bytes. */
-	if (n > (SIZE_MAX - 16) / 6) {
-		json_fail(j, -EOVERFLOW);
-		return;
-	}
-	if (!json_reserve(j, 6 * n))
-		return;
-	o = j->buf + j->len;
 	while (p < end) {
 		uint8_t c = *p;
 		size_t len;
 		bool valid;
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (plain[c]) {
 			/* The common case: a run of plain ASCII, copied at once. */
 			const uint8_t *q = p + 1;
 
-			while (q < end && *q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+			while (q < end && plain[*q])
 				q++;
 			memcpy(o, p, (size_t)(q - p));
 			o += q - p;
@@ -237,16 +248,39 @@ void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
 			p += len;
 		}
 	}
-	j->len = (size_t)(o - j->buf);
+	return o;
+}
+
+/* Every input byte becomes at most six output bytes; `more` is room for the rest. */
+static bool escaped_fits(struct weft_json *j, size_t n, size_t more)
+{
+	if (n > (SIZE_MAX - 16 - more) / 6) {
+		json_fail(j, -EOVERFLOW);
+		return false;
+	}
+	return true;
+}
+
+void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
+{
+	if (!escaped_fits(j, n, 0) || !json_reserve(j, 6 * n))
+		return;
+	j->len = (size_t)(escape_into(j->buf + j->len, s, n) - j->buf);
 }
 
 void weft_json_string_n(struct weft_json *j, const char *s, size_t n)
 {
-	json_sep(j);
-	json_putc(j, '"');
-	if (s)
-		weft_json_append_escaped(j, s, n);
-	json_putc(j, '"');
+	char *o;
+
+	if (!s)
+		n = 0;
+	if (!escaped_fits(j, n, 2) || !(o = json_value_at(j, 6 * n + 2)))
+		return;
+	*o++ = '"';
+	if (n)
+		o = escape_into(o, s, n);
+	*o++ = '"';
+	j->len = (size_t)(o - j->buf);
 }
 
 void weft_json_string(struct weft_json *j, const char *s)
@@ -257,43 +291,89 @@ void weft_json_string(struct weft_json *j, const char *s)
 void weft_json_key(struct weft_json *j, const char *key)
 {
 	weft_json_string(j, key);
-	json_putc(j, ':');
+	if (!json_reserve(j, 1))
+		return;
+	j->buf[j->len++] = ':';
 	j->after_key = true;
+}
+
+void weft_json_raw_key(struct weft_json *j, const char *key, size_t n)
+{
+	weft_json_raw(j, key, n);
+	j->after_key = !j->err;
+}
+
+void weft_json_raw(struct weft_json *j, const char *s, size_t n)
+{
+	char *o = json_value_at(j, n);
+
+	if (!o)
+		return;
+	memcpy(o, s, n);
+	j->len = (size_t)(o + n - j->buf);
 }
 
 void weft_json_bool(struct weft_json *j, bool v)
 {
-	json_sep(j);
 	if (v)
-		json_put(j, "true", 4);
+		weft_json_raw(j, "true", 4);
 	else
-		json_put(j, "false", 5);
+		weft_json_raw(j, "false", 5);
 }
+
+/* "00" to "99": two digits per division. */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324"
+				  "25262728293031323334353637383940414243444546474849"
+				  "50515253545556575859606162636465666768697071727374"
+				  "75767778798081828384858687888990919293949596979899";
 
 /* Writes v in decimal at the end of buf[24]; returns where it starts. */
 static char *u64_digits(char buf[24], uint64_t v)
 {
 	char *p = buf + 24;
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
 	return p;
+}
+
+size_t weft_json_format_u64(char out[WEFT_JSON_U64_MAX], uint64_t v)
+{
+	char buf[24], *p = u64_digits(buf, v);
+	size_t n = (size_t)(buf + sizeof(buf) - p);
+
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return n;
 }
 
 static void json_int(struct weft_json *j, uint64_t mag, bool neg, bool quoted)
 {
-	char buf[24], *p = u64_digits(buf, mag);
+	char buf[24], *p = u64_digits(buf, mag), *o;
+	size_t n = (size_t)(buf + sizeof(buf) - p);
 
-	json_sep(j);
+	/* At most 20 digits, a sign and two quotes. */
+	o = json_value_at(j, 23);
+	if (!o)
+		return;
 	if (quoted)
-		json_putc(j, '"');
+		*o++ = '"';
 	if (neg)
-		json_putc(j, '-');
-	json_put(j, p, (size_t)(buf + sizeof(buf) - p));
+		*o++ = '-';
+	memcpy(o, p, n);
+	o += n;
 	if (quoted)
-		json_putc(j, '"');
+		*o++ = '"';
+	j->len = (size_t)(o - j->buf);
 }
 
 void weft_json_u64(struct weft_json *j, uint64_t v)
@@ -355,36 +435,40 @@ size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v)
 
 void weft_json_double(struct weft_json *j, double v)
 {
-	char buf[WEFT_JSON_DOUBLE_MAX];
+	char buf[WEFT_JSON_DOUBLE_MAX], *o;
 	size_t n = weft_json_format_double(buf, v);
+	bool quoted = !isfinite(v);
 
-	json_sep(j);
-	if (!isfinite(v))
-		json_putc(j, '"');
-	json_put(j, buf, n);
-	if (!isfinite(v))
-		json_putc(j, '"');
+	o = json_value_at(j, n + 2);
+	if (!o)
+		return;
+	if (quoted)
+		*o++ = '"';
+	memcpy(o, buf, n);
+	o += n;
+	if (quoted)
+		*o++ = '"';
+	j->len = (size_t)(o - j->buf);
 }
 
 void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n)
 {
 	char *o;
 
-	json_sep(j);
-	json_putc(j, '"');
-	if (n > SIZE_MAX / 2 - 1) {
+	if (n > SIZE_MAX / 2 - 2) {
 		json_fail(j, -EOVERFLOW);
 		return;
 	}
-	if (!json_reserve(j, 2 * n + 1))
+	o = json_value_at(j, 2 * n + 2);
+	if (!o)
 		return;
-	o = j->buf + j->len;
+	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
 		*o++ = hex_digits[bytes[i] >> 4];
 		*o++ = hex_digits[bytes[i] & 15];
 	}
-	j->len += 2 * n;
-	json_putc(j, '"');
+	*o++ = '"';
+	j->len = (size_t)(o - j->buf);
 }
 
 void weft_json_append(struct weft_json *j, const char *s, size_t n)

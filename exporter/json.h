@@ -23,6 +23,9 @@
 /* Containers nest at most this deep. */
 #define WEFT_JSON_MAX_DEPTH 63
 
+/* Enough for any uint64_t in decimal, with its NUL. */
+#define WEFT_JSON_U64_MAX 21
+
 /* Enough for any double weft_json_format_double() writes, with its NUL. */
 #define WEFT_JSON_DOUBLE_MAX 32
 
@@ -53,6 +56,13 @@ void weft_json_end_object(struct weft_json *j);
 void weft_json_begin_array(struct weft_json *j);
 void weft_json_end_array(struct weft_json *j);
 void weft_json_key(struct weft_json *j, const char *key);
+/*
+ * A key given whole, quotes and colon included (`"name":`), that needs no
+ * escaping: one reserve, one copy. weft_json_key_lit(j, "name") builds it
+ * from a string literal at compile time.
+ */
+void weft_json_raw_key(struct weft_json *j, const char *quoted_key, size_t n);
+#define weft_json_key_lit(j, lit) weft_json_raw_key((j), "\"" lit "\":", sizeof(lit) + 2)
 
 /* Values. A NULL string is written as "". */
 void weft_json_string(struct weft_json *j, const char *s);
@@ -71,6 +81,15 @@ void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n);
  * console's plain text. They do not count as a value for comma placement.
  */
 void weft_json_append(struct weft_json *j, const char *s, size_t n);
+/*
+ * Bytes that are already JSON, written as one value (a comma before them when
+ * one is due): a caller's pre-formed fragment such as `{"key":"`, continued
+ * with weft_json_append and weft_json_append_escaped. The caller keeps the
+ * fragment's brackets balanced; the writer does not see inside it.
+ */
+void weft_json_raw(struct weft_json *j, const char *s, size_t n);
+#define weft_json_raw_lit(j, lit)    weft_json_raw((j), lit, sizeof(lit) - 1)
+#define weft_json_append_lit(j, lit) weft_json_append((j), lit, sizeof(lit) - 1)
 void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The string's contents, escaped as in weft_json_string, without the quotes. */
@@ -81,6 +100,8 @@ void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n);
  * (non-finite values as NaN, Infinity, -Infinity); returns the length.
  */
 size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v);
+/* Formats v in decimal (NUL-terminated); returns the length. */
+size_t weft_json_format_u64(char out[WEFT_JSON_U64_MAX], uint64_t v);
 
 /*
  * Writes the whole buffer to fd with write(2), looping over partial writes

@@ -53,30 +53,30 @@ static void json_attr_value(struct weft_json *j, const struct weft_attr *a)
 	weft_json_begin_object(j);
 	switch (a->type) {
 	case WEFT_VALUE_STRING:
-		weft_json_key(j, "stringValue");
+		weft_json_key_lit(j, "stringValue");
 		weft_json_string(j, a->v.s);
 		break;
 	case WEFT_VALUE_INT:
-		weft_json_key(j, "intValue");
+		weft_json_key_lit(j, "intValue");
 		weft_json_i64_string(j, a->v.i);
 		break;
 	case WEFT_VALUE_DOUBLE:
-		weft_json_key(j, "doubleValue");
+		weft_json_key_lit(j, "doubleValue");
 		weft_json_double(j, a->v.d);
 		break;
 	case WEFT_VALUE_BOOL:
-		weft_json_key(j, "boolValue");
+		weft_json_key_lit(j, "boolValue");
 		weft_json_bool(j, a->v.b);
 		break;
 	case WEFT_VALUE_STRING_ARRAY:
-		weft_json_key(j, "arrayValue");
+		weft_json_key_lit(j, "arrayValue");
 		weft_json_begin_object(j);
 		if (a->v.strs.n) {
-			weft_json_key(j, "values");
+			weft_json_key_lit(j, "values");
 			weft_json_begin_array(j);
 			for (size_t i = 0; i < a->v.strs.n; i++) {
 				weft_json_begin_object(j);
-				weft_json_key(j, "stringValue");
+				weft_json_key_lit(j, "stringValue");
 				weft_json_string(j, a->v.strs.items[i]);
 				weft_json_end_object(j);
 			}
@@ -93,66 +93,85 @@ static void json_attrs(struct weft_json *j, const struct weft_attr *attrs, size_
 {
 	if (!n)
 		return;
-	weft_json_key(j, "attributes");
+	weft_json_key_lit(j, "attributes");
 	weft_json_begin_array(j);
 	for (size_t i = 0; i < n; i++) {
+		const struct weft_attr *a = &attrs[i];
+		const char *key = a->key ? a->key : "";
+
+		if (a->type == WEFT_VALUE_STRING) {
+			/* The usual kind, as three fixed pieces around two escaped strings. */
+			const char *v = a->v.s ? a->v.s : "";
+
+			weft_json_raw_lit(j, "{\"key\":\"");
+			weft_json_append_escaped(j, key, strlen(key));
+			weft_json_append_lit(j, "\",\"value\":{\"stringValue\":\"");
+			weft_json_append_escaped(j, v, strlen(v));
+			weft_json_append_lit(j, "\"}}");
+			continue;
+		}
 		weft_json_begin_object(j);
-		weft_json_key(j, "key");
-		weft_json_string(j, attrs[i].key);
-		weft_json_key(j, "value");
-		json_attr_value(j, &attrs[i]);
+		weft_json_key_lit(j, "key");
+		weft_json_string(j, key);
+		weft_json_key_lit(j, "value");
+		json_attr_value(j, a);
 		weft_json_end_object(j);
 	}
 	weft_json_end_array(j);
 }
 
+/* A key literal with its quotes and colon, and its length: for weft_json_raw_key. */
+#define QKEY(lit) "\"" lit "\":", sizeof(lit) + 2
+
 /* A fixed64 or uint32 field, left out when zero as proto3 JSON does. */
-static void json_u64_field(struct weft_json *j, const char *key, uint64_t v)
+static void json_u64_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v)
 {
 	if (!v)
 		return;
-	weft_json_key(j, key);
+	weft_json_raw_key(j, qkey, n);
 	weft_json_u64_string(j, v);
 }
 
-static void json_count_field(struct weft_json *j, const char *key, uint64_t v)
+static void json_count_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v)
 {
 	if (!v)
 		return;
-	weft_json_key(j, key);
+	weft_json_raw_key(j, qkey, n);
 	weft_json_u64(j, v);
 }
 
-static void json_string_field(struct weft_json *j, const char *key, const char *s)
+static void json_string_field(struct weft_json *j, const char *qkey, size_t n, const char *s)
 {
 	if (!nonempty(s))
 		return;
-	weft_json_key(j, key);
+	weft_json_raw_key(j, qkey, n);
 	weft_json_string(j, s);
 }
 
 /* {"resource":{..},"scope<Kind>":[{"scope":{..},"<items>":[ — the caller adds the items. */
-static void json_begin_request(struct weft_json *j, const struct weft_resource *res,
-			       const char *resource_key, const char *scope_key,
-			       const char *items_key)
+#define json_begin_request(j, res, resource_key, scope_key, items_key)                             \
+	json_begin_request_q(j, res, QKEY(resource_key), QKEY(scope_key), QKEY(items_key))
+static void json_begin_request_q(struct weft_json *j, const struct weft_resource *res,
+				 const char *resource_key, size_t resource_n, const char *scope_key,
+				 size_t scope_n, const char *items_key, size_t items_n)
 {
 	weft_json_begin_object(j);
-	weft_json_key(j, resource_key);
+	weft_json_raw_key(j, resource_key, resource_n);
 	weft_json_begin_array(j);
 	weft_json_begin_object(j);
-	weft_json_key(j, "resource");
+	weft_json_key_lit(j, "resource");
 	weft_json_begin_object(j);
 	json_attrs(j, res->attrs, res->n_attrs);
 	weft_json_end_object(j);
-	weft_json_key(j, scope_key);
+	weft_json_raw_key(j, scope_key, scope_n);
 	weft_json_begin_array(j);
 	weft_json_begin_object(j);
-	weft_json_key(j, "scope");
+	weft_json_key_lit(j, "scope");
 	weft_json_begin_object(j);
-	json_string_field(j, "name", res->scope_name);
-	json_string_field(j, "version", res->scope_version);
+	json_string_field(j, QKEY("name"), res->scope_name);
+	json_string_field(j, QKEY("version"), res->scope_version);
 	weft_json_end_object(j);
-	weft_json_key(j, items_key);
+	weft_json_raw_key(j, items_key, items_n);
 	weft_json_begin_array(j);
 }
 
@@ -177,58 +196,58 @@ static bool all_zero(const uint8_t *b, size_t n)
 static void json_span(struct weft_json *j, const struct weft_span *sp)
 {
 	weft_json_begin_object(j);
-	weft_json_key(j, "traceId");
+	weft_json_key_lit(j, "traceId");
 	weft_json_hex(j, sp->trace_id.b, sizeof(sp->trace_id.b));
-	weft_json_key(j, "spanId");
+	weft_json_key_lit(j, "spanId");
 	weft_json_hex(j, sp->span_id.b, sizeof(sp->span_id.b));
 	if (!all_zero(sp->parent_span_id.b, sizeof(sp->parent_span_id.b))) {
-		weft_json_key(j, "parentSpanId");
+		weft_json_key_lit(j, "parentSpanId");
 		weft_json_hex(j, sp->parent_span_id.b, sizeof(sp->parent_span_id.b));
 	}
-	json_count_field(j, "flags", sp->flags);
-	json_string_field(j, "name", sp->name);
-	json_count_field(j, "kind", (uint64_t)sp->kind);
-	json_u64_field(j, "startTimeUnixNano", sp->start_unix_nano);
-	json_u64_field(j, "endTimeUnixNano", sp->end_unix_nano);
+	json_count_field(j, QKEY("flags"), sp->flags);
+	json_string_field(j, QKEY("name"), sp->name);
+	json_count_field(j, QKEY("kind"), (uint64_t)sp->kind);
+	json_u64_field(j, QKEY("startTimeUnixNano"), sp->start_unix_nano);
+	json_u64_field(j, QKEY("endTimeUnixNano"), sp->end_unix_nano);
 	json_attrs(j, sp->attrs, sp->n_attrs);
-	json_count_field(j, "droppedAttributesCount", sp->dropped_attrs);
+	json_count_field(j, QKEY("droppedAttributesCount"), sp->dropped_attrs);
 	if (sp->n_events) {
-		weft_json_key(j, "events");
+		weft_json_key_lit(j, "events");
 		weft_json_begin_array(j);
 		for (size_t i = 0; i < sp->n_events; i++) {
 			const struct weft_span_event *ev = &sp->events[i];
 
 			weft_json_begin_object(j);
-			json_u64_field(j, "timeUnixNano", ev->time_unix_nano);
-			json_string_field(j, "name", ev->name);
+			json_u64_field(j, QKEY("timeUnixNano"), ev->time_unix_nano);
+			json_string_field(j, QKEY("name"), ev->name);
 			json_attrs(j, ev->attrs, ev->n_attrs);
 			weft_json_end_object(j);
 		}
 		weft_json_end_array(j);
 	}
-	json_count_field(j, "droppedEventsCount", sp->dropped_events);
+	json_count_field(j, QKEY("droppedEventsCount"), sp->dropped_events);
 	if (sp->n_links) {
-		weft_json_key(j, "links");
+		weft_json_key_lit(j, "links");
 		weft_json_begin_array(j);
 		for (size_t i = 0; i < sp->n_links; i++) {
 			const struct weft_span_link *l = &sp->links[i];
 
 			weft_json_begin_object(j);
-			weft_json_key(j, "traceId");
+			weft_json_key_lit(j, "traceId");
 			weft_json_hex(j, l->trace_id.b, sizeof(l->trace_id.b));
-			weft_json_key(j, "spanId");
+			weft_json_key_lit(j, "spanId");
 			weft_json_hex(j, l->span_id.b, sizeof(l->span_id.b));
 			json_attrs(j, l->attrs, l->n_attrs);
 			weft_json_end_object(j);
 		}
 		weft_json_end_array(j);
 	}
-	json_count_field(j, "droppedLinksCount", sp->dropped_links);
+	json_count_field(j, QKEY("droppedLinksCount"), sp->dropped_links);
 	if (sp->status != WEFT_STATUS_UNSET || nonempty(sp->status_message)) {
-		weft_json_key(j, "status");
+		weft_json_key_lit(j, "status");
 		weft_json_begin_object(j);
-		json_count_field(j, "code", (uint64_t)sp->status);
-		json_string_field(j, "message", sp->status_message);
+		json_count_field(j, QKEY("code"), (uint64_t)sp->status);
+		json_string_field(j, QKEY("message"), sp->status_message);
 		weft_json_end_object(j);
 	}
 	weft_json_end_object(j);
@@ -251,18 +270,44 @@ static int jsonl_export_spans(struct weft_sink *sink, const struct weft_resource
 	return jsonl_flush(s, n, 0);
 }
 
+/*
+ * A point's start and time as quoted decimal text, kept from the last point:
+ * every point of one collection has the same two.
+ */
+struct time_text {
+	uint64_t v;
+	size_t n;
+	char s[WEFT_JSON_U64_MAX + 2];
+};
+static struct time_text start_text, now_text;
+
+static void json_time_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v,
+			    struct time_text *t)
+{
+	if (!v)
+		return;
+	if (t->v != v || !t->n) {
+		t->s[0] = '"';
+		t->n = weft_json_format_u64(t->s + 1, v) + 2;
+		t->s[t->n - 1] = '"';
+		t->v = v;
+	}
+	weft_json_raw_key(j, qkey, n);
+	weft_json_raw(j, t->s, t->n);
+}
+
 /* A NumberDataPoint; the value is a oneof, so it is written even when zero. */
 static void json_number_point(struct weft_json *j, const struct weft_point *p)
 {
 	weft_json_begin_object(j);
 	json_attrs(j, p->attrs, p->n_attrs);
-	json_u64_field(j, "startTimeUnixNano", p->start_unix_nano);
-	json_u64_field(j, "timeUnixNano", p->time_unix_nano);
+	json_time_field(j, QKEY("startTimeUnixNano"), p->start_unix_nano, &start_text);
+	json_time_field(j, QKEY("timeUnixNano"), p->time_unix_nano, &now_text);
 	if (p->is_double) {
-		weft_json_key(j, "asDouble");
+		weft_json_key_lit(j, "asDouble");
 		weft_json_double(j, p->as_double);
 	} else {
-		weft_json_key(j, "asInt");
+		weft_json_key_lit(j, "asInt");
 		weft_json_i64_string(j, p->as_int);
 	}
 	weft_json_end_object(j);
@@ -276,29 +321,29 @@ static void json_histogram_point(struct weft_json *j, const struct weft_point *p
 {
 	weft_json_begin_object(j);
 	json_attrs(j, p->attrs, p->n_attrs);
-	json_u64_field(j, "startTimeUnixNano", p->start_unix_nano);
-	json_u64_field(j, "timeUnixNano", p->time_unix_nano);
-	json_u64_field(j, "count", p->count);
-	weft_json_key(j, "sum");
+	json_time_field(j, QKEY("startTimeUnixNano"), p->start_unix_nano, &start_text);
+	json_time_field(j, QKEY("timeUnixNano"), p->time_unix_nano, &now_text);
+	json_u64_field(j, QKEY("count"), p->count);
+	weft_json_key_lit(j, "sum");
 	weft_json_double(j, p->sum);
 	if (p->bucket_counts) {
-		weft_json_key(j, "bucketCounts");
+		weft_json_key_lit(j, "bucketCounts");
 		weft_json_begin_array(j);
 		for (size_t i = 0; i <= p->n_bounds; i++)
 			weft_json_u64_string(j, p->bucket_counts[i]);
 		weft_json_end_array(j);
 	}
 	if (p->n_bounds) {
-		weft_json_key(j, "explicitBounds");
+		weft_json_key_lit(j, "explicitBounds");
 		weft_json_begin_array(j);
 		for (size_t i = 0; i < p->n_bounds; i++)
 			weft_json_double(j, p->bounds[i]);
 		weft_json_end_array(j);
 	}
 	if (p->count) {
-		weft_json_key(j, "min");
+		weft_json_key_lit(j, "min");
 		weft_json_double(j, p->min);
-		weft_json_key(j, "max");
+		weft_json_key_lit(j, "max");
 		weft_json_double(j, p->max);
 	}
 	weft_json_end_object(j);
@@ -307,23 +352,23 @@ static void json_histogram_point(struct weft_json *j, const struct weft_point *p
 static void json_metric(struct weft_json *j, const struct weft_metric *m)
 {
 	weft_json_begin_object(j);
-	json_string_field(j, "name", m->name);
-	json_string_field(j, "description", m->description);
-	json_string_field(j, "unit", m->unit);
+	json_string_field(j, QKEY("name"), m->name);
+	json_string_field(j, QKEY("description"), m->description);
+	json_string_field(j, QKEY("unit"), m->unit);
 	switch (m->type) {
 	case WEFT_METRIC_SUM:
-		weft_json_key(j, "sum");
+		weft_json_key_lit(j, "sum");
 		break;
 	case WEFT_METRIC_GAUGE:
-		weft_json_key(j, "gauge");
+		weft_json_key_lit(j, "gauge");
 		break;
 	case WEFT_METRIC_HISTOGRAM:
-		weft_json_key(j, "histogram");
+		weft_json_key_lit(j, "histogram");
 		break;
 	}
 	weft_json_begin_object(j);
 	if (m->n_points) {
-		weft_json_key(j, "dataPoints");
+		weft_json_key_lit(j, "dataPoints");
 		weft_json_begin_array(j);
 		for (size_t i = 0; i < m->n_points; i++) {
 			if (m->type == WEFT_METRIC_HISTOGRAM)
@@ -334,11 +379,11 @@ static void json_metric(struct weft_json *j, const struct weft_metric *m)
 		weft_json_end_array(j);
 	}
 	if (m->type != WEFT_METRIC_GAUGE) {
-		weft_json_key(j, "aggregationTemporality");
+		weft_json_key_lit(j, "aggregationTemporality");
 		weft_json_u64(j, WEFT_TEMPORALITY_CUMULATIVE);
 	}
 	if (m->type == WEFT_METRIC_SUM && m->monotonic) {
-		weft_json_key(j, "isMonotonic");
+		weft_json_key_lit(j, "isMonotonic");
 		weft_json_bool(j, true);
 	}
 	weft_json_end_object(j);

@@ -9,8 +9,9 @@ enum { MAX_INSTRUMENTS = 64 };
 
 struct series {
 	const char *vals[WEFT_METRICS_MAX_KEYS]; /* owned copies */
+	size_t n_vals;
 	struct weft_attr attrs[WEFT_METRICS_MAX_KEYS];
-	size_t n_attrs;
+	size_t n_attrs; /* an empty integer value has none (weft_metrics_int_keys) */
 	bool overflow;
 	int64_t value; /* sum and gauge */
 	uint64_t count;
@@ -42,14 +43,65 @@ struct series_key {
 	const char *const *vals;
 };
 
-static struct weft_instrument *instruments[MAX_INSTRUMENTS];
-static size_t n_instruments;
-static uint32_t cardinality_limit = 500;
+/* The cardinality limit until weft_metrics_set_limit says otherwise. */
+#define DEFAULT_LIMIT 500
 
-/* Collection output, rebuilt on every collect. */
-static struct weft_metric *out_metrics;
-static struct weft_point *out_points;
-static size_t out_points_cap;
+/*
+ * Instruments, series, their values and the first collection's output come
+ * from one static block while it lasts, one after the other, and then from
+ * the heap: a short process's metrics touch three or four pages instead of a
+ * new allocator slab (a page fault each) per size class, and take no
+ * allocator lock. The block is never given back, not even in a forked child
+ * (which leaks the parent's instruments, as it leaks heap ones): untouched,
+ * its memory is still zero. A forgotten series goes on a free list and is
+ * reused; its values, when they are in the block, stay there.
+ */
+#define POOL_SIZE (16u * 1024)
+
+/*
+ * The module's state with the block, on the pages the block begins with
+ * (the bss is touched a page at a time: apart, they would cost a fault more).
+ */
+static struct {
+	size_t n_instruments;
+	size_t pool_used;
+	struct series *free_series; /* linked through vals[0] */
+	uint32_t cardinality_limit; /* 0: DEFAULT_LIMIT */
+	/* Collection output, rebuilt on every collect: the metrics, then the points. */
+	void *out_block;
+	size_t out_cap;
+	struct weft_instrument *instruments[MAX_INSTRUMENTS];
+	_Alignas(16) unsigned char pool[POOL_SIZE];
+} mt __attribute__((aligned(4096)));
+
+/* n zeroed bytes, 16-aligned; NULL when out of memory. */
+static void *pool_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n > POOL_SIZE - mt.pool_used)
+		return weft_zalloc(n);
+	p = mt.pool + mt.pool_used;
+	mt.pool_used += n;
+	return p;
+}
+
+static void pool_free(void *p)
+{
+	if (p && ((unsigned char *)p < mt.pool || (unsigned char *)p >= mt.pool + POOL_SIZE))
+		weft_free(p);
+}
+
+static char *pool_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = n > POOL_SIZE - mt.pool_used ? weft_alloc(n) : pool_alloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
 
 static const struct weft_attr overflow_attr = { .key = "otel.metric.overflow",
 						.type = WEFT_VALUE_BOOL,
@@ -57,7 +109,7 @@ static const struct weft_attr overflow_attr = { .key = "otel.metric.overflow",
 
 void weft_metrics_set_limit(uint32_t limit)
 {
-	cardinality_limit = limit < 2 ? 2 : limit;
+	mt.cardinality_limit = limit < 2 ? 2 : limit;
 }
 
 static uint64_t hash_vals(const struct weft_instrument *inst, const char *const *vals)
@@ -89,9 +141,9 @@ static struct weft_instrument *instrument_new(const char *name, const char *desc
 {
 	struct weft_instrument *inst;
 
-	if (n_instruments == MAX_INSTRUMENTS || n_keys > WEFT_METRICS_MAX_KEYS)
+	if (mt.n_instruments == MAX_INSTRUMENTS || n_keys > WEFT_METRICS_MAX_KEYS)
 		return NULL;
-	inst = weft_zalloc(sizeof(*inst));
+	inst = pool_alloc(sizeof(*inst));
 	if (!inst)
 		return NULL;
 	inst->name = name;
@@ -101,9 +153,9 @@ static struct weft_instrument *instrument_new(const char *name, const char *desc
 	inst->n_keys = n_keys;
 	for (size_t i = 0; i < n_keys; i++)
 		inst->keys[i] = keys[i];
-	inst->limit = cardinality_limit;
+	inst->limit = mt.cardinality_limit ? mt.cardinality_limit : DEFAULT_LIMIT;
 	weft_hashmap_init(&inst->series, sizeof(struct series *), series_eq);
-	instruments[n_instruments++] = inst;
+	mt.instruments[mt.n_instruments++] = inst;
 	return inst;
 }
 
@@ -138,16 +190,29 @@ struct weft_instrument *weft_metrics_histogram(const char *name, const char *des
 	return inst;
 }
 
+/* A series' memory back on the free list (its values and buckets are the caller's). */
+static void series_put_back(struct series *s)
+{
+	s->vals[0] = (const char *)mt.free_series;
+	mt.free_series = s;
+}
+
 static struct series *series_alloc(const struct weft_instrument *inst)
 {
-	struct series *s = weft_zalloc(sizeof(*s));
+	struct series *s = mt.free_series;
 
-	if (!s)
-		return NULL;
+	if (s) {
+		mt.free_series = (struct series *)s->vals[0];
+		memset(s, 0, sizeof(*s));
+	} else {
+		s = pool_alloc(sizeof(*s));
+		if (!s)
+			return NULL;
+	}
 	if (inst->type == WEFT_METRIC_HISTOGRAM) {
-		s->buckets = weft_zalloc((inst->n_bounds + 1) * sizeof(uint64_t));
+		s->buckets = pool_alloc((inst->n_bounds + 1) * sizeof(uint64_t));
 		if (!s->buckets) {
-			weft_free(s);
+			series_put_back(s);
 			return NULL;
 		}
 	}
@@ -187,15 +252,16 @@ static struct series *series_get(struct weft_instrument *inst, const char *const
 	if (!s)
 		return NULL;
 	if (weft_hashmap_put(&inst->series, h, &key, &e) < 0) {
-		weft_free(s->buckets);
-		weft_free(s);
+		pool_free(s->buckets);
+		series_put_back(s);
 		return NULL;
 	}
 	s->n_attrs = 0;
+	s->n_vals = inst->n_keys;
 	for (size_t i = 0; i < inst->n_keys; i++) {
 		struct weft_attr *a = &s->attrs[s->n_attrs];
 
-		s->vals[i] = weft_strdup(vals[i]);
+		s->vals[i] = pool_strdup(vals[i]);
 		if (!s->vals[i])
 			s->vals[i] = "";
 		a->key = inst->keys[i];
@@ -298,11 +364,11 @@ static size_t n_forgotten, cap_forgotten;
 
 static void series_free(struct series *s)
 {
-	for (size_t i = 0; i < s->n_attrs && !s->overflow; i++)
+	for (size_t i = 0; i < s->n_vals && !s->overflow; i++)
 		if (s->vals[i] && *s->vals[i])
-			weft_free((void *)s->vals[i]);
-	weft_free(s->buckets);
-	weft_free(s);
+			pool_free((void *)s->vals[i]);
+	pool_free(s->buckets);
+	series_put_back(s);
 }
 
 void weft_metrics_forget(struct weft_instrument *inst, const char *const *vals)
@@ -333,32 +399,34 @@ void weft_metrics_forget(struct weft_instrument *inst, const char *const *vals)
 size_t weft_metrics_collect(const struct weft_metric **out, uint64_t start_unix_nano,
 			    uint64_t now_unix_nano)
 {
-	size_t total = 0, n_metrics = 0, k = 0;
+	size_t total = 0, n_metrics = 0, k = 0, need;
+	struct weft_metric *out_metrics;
+	struct weft_point *out_points;
 
 	for (size_t i = 0; i < n_forgotten; i++)
 		series_free(forgotten[i]);
 	n_forgotten = 0;
 
-	for (size_t i = 0; i < n_instruments; i++)
-		total += weft_hashmap_count(&instruments[i]->series) +
-			 (instruments[i]->overflow ? 1 : 0);
-	if (!out_metrics)
-		out_metrics = weft_zalloc(MAX_INSTRUMENTS * sizeof(*out_metrics));
-	if (total > out_points_cap) {
-		struct weft_point *p = weft_realloc(out_points, total * sizeof(*p));
+	for (size_t i = 0; i < mt.n_instruments; i++)
+		total += weft_hashmap_count(&mt.instruments[i]->series) +
+			 (mt.instruments[i]->overflow ? 1 : 0);
+	need = mt.n_instruments * sizeof(*out_metrics) + total * sizeof(*out_points);
+	if (need > mt.out_cap) {
+		/* Rebuilt whole each time: nothing to copy into a larger block. */
+		void *p = pool_alloc(need);
+
 		if (!p) {
 			*out = NULL;
 			return 0;
 		}
-		out_points = p;
-		out_points_cap = total;
+		pool_free(mt.out_block);
+		mt.out_block = p;
+		mt.out_cap = need;
 	}
-	if (!out_metrics) {
-		*out = NULL;
-		return 0;
-	}
-	for (size_t i = 0; i < n_instruments; i++) {
-		struct weft_instrument *inst = instruments[i];
+	out_metrics = mt.out_block;
+	out_points = (struct weft_point *)(out_metrics + mt.n_instruments);
+	for (size_t i = 0; i < mt.n_instruments; i++) {
+		struct weft_instrument *inst = mt.instruments[i];
 		struct weft_metric *m;
 		struct series **e;
 		size_t first = k, pos = 0;
@@ -387,8 +455,8 @@ void weft_metrics_reset(void)
 {
 	forgotten = NULL;
 	n_forgotten = cap_forgotten = 0;
-	n_instruments = 0;
-	out_metrics = NULL;
-	out_points = NULL;
-	out_points_cap = 0;
+	mt.n_instruments = 0;
+	mt.out_block = NULL;
+	mt.out_cap = 0;
+	mt.free_series = NULL;
 }

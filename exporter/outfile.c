@@ -42,8 +42,11 @@ struct weft_outfile {
 	uint64_t spans_in[WEFT_OUTFILE_BACKUPS + 1]; /* spans written to name, name.1, ... */
 	uint64_t rotated_spans;
 	uint64_t exit_deadline; /* 0 until the process exits */
-	char shown[PATH_MAX];
-	char name[PATH_MAX];
+	/* One block holds both strings (name first): a path's length, not PATH_MAX twice. */
+	char *name;  /* what is opened: relative to dir, or a path */
+	char *shown; /* what messages call it */
+	size_t inline_cap;
+	char inline_names[]; /* the first names' block, in the structure's own allocation */
 };
 
 static const char *outfile_strerror(int err)
@@ -60,29 +63,53 @@ static const char *outfile_strerror(int err)
 	return s ? s : "Unknown error";
 }
 
+/* Replaces name and shown with copies of the two: 0, or -ENOMEM with both unchanged. */
+static int set_names(struct weft_outfile *f, const char *name, const char *shown)
+{
+	size_t a = strlen(name) + 1, b = strlen(shown) + 1;
+	char *p = a + b <= f->inline_cap ? f->inline_names : weft_alloc(a + b);
+
+	if (!p)
+		return -ENOMEM;
+	if (f->name != f->inline_names)
+		weft_free(f->name);
+	memcpy(p, name, a);
+	memcpy(p + a, shown, b);
+	f->name = p;
+	f->shown = p + a;
+	return 0;
+}
+
 struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const char *shown,
 				      uint64_t max_size, weft_outfile_fallback_fn fallback)
 {
-	struct weft_outfile *f = weft_zalloc(sizeof(*f));
-	char cwd[PATH_MAX];
+	struct weft_outfile *f;
+	char cwd[PATH_MAX], path[PATH_MAX];
+	size_t cap;
 
+	/*
+	 * Without a directory descriptor the file may be opened later, perhaps
+	 * after the program changed directory: make a relative path absolute now.
+	 * With no working directory to name (or too long a path), relative it stays.
+	 */
+	if (dir_handle < 0 && name[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' &&
+	    snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
+		     name) < (int)sizeof(path))
+		name = path;
+	/* One allocation for the structure and its names. */
+	cap = strlen(name) + strlen(shown) + 2;
+	f = weft_zalloc(sizeof(*f) + cap);
 	if (!f)
 		return NULL;
+	f->inline_cap = cap;
 	f->h = -1;
 	f->dir = dir_handle;
 	f->max_size = max_size;
 	f->fallback = fallback;
-	snprintf(f->shown, sizeof(f->shown), "%s", shown);
-	/*
-	 * Without a directory descriptor the file may be opened later, perhaps
-	 * after the program changed directory: make a relative path absolute now.
-	 */
-	if (dir_handle < 0 && name[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' &&
-	    snprintf(f->name, sizeof(f->name), "%s%s%s", cwd,
-		     cwd[strlen(cwd) - 1] == '/' ? "" : "/", name) < (int)sizeof(f->name))
-		return f;
-	/* No working directory to name (or too long a path): relative it stays. */
-	snprintf(f->name, sizeof(f->name), "%s", name);
+	if (set_names(f, name, shown) < 0) {
+		weft_free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -152,12 +179,10 @@ static int ensure_open(struct weft_outfile *f)
 		f->open_warned = false;
 		return 0;
 	}
-	if (!f->on_fallback && f->fallback && f->fallback(path, sizeof(path)) == 0) {
-		snprintf(shown, sizeof(shown), "%s", f->shown);
+	if (!f->on_fallback && f->fallback && f->fallback(path, sizeof(path)) == 0 &&
+	    snprintf(shown, sizeof(shown), "%s", f->shown) >= 0 && set_names(f, path, path) == 0) {
 		f->on_fallback = true;
 		f->dir = -1;
-		snprintf(f->name, sizeof(f->name), "%s", path);
-		snprintf(f->shown, sizeof(f->shown), "%s", path);
 		memset(f->spans_in, 0, sizeof(f->spans_in));
 		fh = open_file(f);
 		if (fh >= 0) {
@@ -375,5 +400,7 @@ void weft_outfile_close(struct weft_outfile *f)
 		weft_warn("%s: %llu spans and %llu metric collections were not written: %s",
 			  f->shown, (unsigned long long)f->lost_spans,
 			  (unsigned long long)f->lost_metrics, outfile_strerror(f->last_err));
+	if (f->name != f->inline_names)
+		weft_free(f->name);
 	weft_free(f);
 }

@@ -11,13 +11,22 @@
 
 enum { MAX_ATTRS = 48, MAX_ARGS = 256 };
 
-static struct weft_attr attrs[MAX_ATTRS];
-static size_t n_attrs;
-static struct weft_resource resource;
-static char service_name[WEFT_CONFIG_STR];
-static char instance_id[40];
-static char exe_path[512];
-static char host_name[256];
+/*
+ * What every build writes, together and on one page (bss pages are touched
+ * only when written: a process's exit pays one page fault here, not four).
+ */
+static struct {
+	struct weft_resource resource;
+	int64_t pid, ppid;
+	const char *exe_name;
+	size_t n_attrs;
+	char instance_id[40];
+	struct weft_attr attrs[MAX_ATTRS];
+	char exe_path[512];
+	char host_name[256];
+	char service_name[WEFT_CONFIG_STR];
+} rs __attribute__((aligned(4096)));
+_Static_assert(sizeof(rs) <= 4096, "the resource's strings fit one page");
 static char cmdline[8192];
 static const char *args[MAX_ARGS];
 /* Decoded pairs take at most the raw length plus one NUL. */
@@ -27,13 +36,13 @@ static void set_attr(const char *key, enum weft_value_type type, const void *val
 {
 	struct weft_attr *a = NULL;
 
-	for (size_t i = 0; i < n_attrs; i++)
-		if (strcmp(attrs[i].key, key) == 0)
-			a = &attrs[i];
+	for (size_t i = 0; i < rs.n_attrs; i++)
+		if (strcmp(rs.attrs[i].key, key) == 0)
+			a = &rs.attrs[i];
 	if (!a) {
-		if (n_attrs == MAX_ATTRS)
+		if (rs.n_attrs == MAX_ATTRS)
 			return;
-		a = &attrs[n_attrs++];
+		a = &rs.attrs[rs.n_attrs++];
 	}
 	a->key = key;
 	a->type = type;
@@ -136,80 +145,108 @@ static void read_cmdline(void)
 	cmdline[n] = '\0';
 	for (size_t i = 0; i < n && k < MAX_ARGS; i += strlen(cmdline + i) + 1)
 		args[k++] = cmdline + i;
-	attrs[n_attrs].key = "process.command_args";
-	attrs[n_attrs].type = WEFT_VALUE_STRING_ARRAY;
-	attrs[n_attrs].v.strs.items = args;
-	attrs[n_attrs].v.strs.n = k;
-	n_attrs++;
+	rs.attrs[rs.n_attrs].key = "process.command_args";
+	rs.attrs[rs.n_attrs].type = WEFT_VALUE_STRING_ARRAY;
+	rs.attrs[rs.n_attrs].v.strs.items = args;
+	rs.attrs[rs.n_attrs].v.strs.n = k;
+	rs.n_attrs++;
+}
+
+/* s cut to fit size bytes with its NUL; NULL as "(null)", as snprintf's "%s" would. */
+static void copy_str(char *out, size_t size, const char *s)
+{
+	size_t n;
+
+	if (!s)
+		s = "(null)";
+	n = strnlen(s, size - 1);
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* 8-4-4-4-12 lowercase hex digits, without printf. */
+static void format_uuid(const uint8_t r[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o = out;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[r[i] >> 4];
+		*o++ = hex[r[i] & 15];
+	}
+	*o = '\0';
+}
+
+const char *weft_resource_exe_path(void)
+{
+	return rs.exe_path;
 }
 
 void weft_resource_build(void)
 {
-	static int64_t pid, ppid;
-	static const char *exe_name;
 	struct utsname uts;
 	uint8_t r[16];
 	struct weft_rng rng;
 	ssize_t len;
 	const char *service_from_attrs = NULL;
 
-	n_attrs = 0;
-	pid = getpid();
-	ppid = getppid();
-	len = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
-	exe_path[len > 0 ? len : 0] = '\0';
-	exe_name = strrchr(exe_path, '/') ? strrchr(exe_path, '/') + 1 : exe_path;
+	rs.n_attrs = 0;
+	rs.pid = getpid();
+	rs.ppid = getppid();
+	len = readlink("/proc/self/exe", rs.exe_path, sizeof(rs.exe_path) - 1);
+	rs.exe_path[len > 0 ? len : 0] = '\0';
+	rs.exe_name = strrchr(rs.exe_path, '/') ? strrchr(rs.exe_path, '/') + 1 : rs.exe_path;
 
 	/* A random (version 4) UUID, unique per process, new in a forked child. */
-	weft_ids_seed(&rng, (uint64_t)pid);
+	weft_ids_seed(&rng, (uint64_t)rs.pid);
 	for (int i = 0; i < 16; i += 8) {
 		uint64_t v = weft_ids_next(&rng);
 		memcpy(r + i, &v, 8);
 	}
 	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
 	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-	snprintf(instance_id, sizeof(instance_id),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-		 r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-		 r[15]);
-	host_name[0] = '\0';
+	format_uuid(r, rs.instance_id);
+	rs.host_name[0] = '\0';
 	if (uname(&uts) == 0)
-		snprintf(host_name, sizeof(host_name), "%s", uts.nodename);
+		copy_str(rs.host_name, sizeof(uts.nodename),
+			 uts.nodename); /* smaller than host_name */
 
-	set_attr("service.name", WEFT_VALUE_STRING, exe_name);
-	set_attr("service.instance.id", WEFT_VALUE_STRING, instance_id);
-	set_attr("process.pid", WEFT_VALUE_INT, &pid);
-	set_attr("process.parent_pid", WEFT_VALUE_INT, &ppid);
-	set_attr("process.executable.name", WEFT_VALUE_STRING, exe_name);
-	set_attr("process.executable.path", WEFT_VALUE_STRING, exe_path);
+	set_attr("service.name", WEFT_VALUE_STRING, rs.exe_name);
+	set_attr("service.instance.id", WEFT_VALUE_STRING, rs.instance_id);
+	set_attr("process.pid", WEFT_VALUE_INT, &rs.pid);
+	set_attr("process.parent_pid", WEFT_VALUE_INT, &rs.ppid);
+	set_attr("process.executable.name", WEFT_VALUE_STRING, rs.exe_name);
+	set_attr("process.executable.path", WEFT_VALUE_STRING, rs.exe_path);
 	if (weft_cfg.capture_args)
 		read_cmdline();
-	set_attr("host.name", WEFT_VALUE_STRING, host_name);
+	set_attr("host.name", WEFT_VALUE_STRING, rs.host_name);
 	set_attr("telemetry.sdk.name", WEFT_VALUE_STRING, "weft");
 	set_attr("telemetry.sdk.version", WEFT_VALUE_STRING, WEFT_VERSION);
 	if (weft_cfg.resource_attrs[0])
 		weft_resource_parse_pairs(weft_cfg.resource_attrs, user_pairs, sizeof(user_pairs),
 					  add_user_attr, NULL);
 	/* OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES. */
-	for (size_t i = 0; i < n_attrs; i++)
-		if (strcmp(attrs[i].key, "service.name") == 0)
-			service_from_attrs = attrs[i].v.s;
-	snprintf(service_name, sizeof(service_name), "%s",
+	for (size_t i = 0; i < rs.n_attrs; i++)
+		if (strcmp(rs.attrs[i].key, "service.name") == 0)
+			service_from_attrs = rs.attrs[i].v.s;
+	copy_str(rs.service_name, sizeof(rs.service_name),
 		 weft_cfg.service_name[0] ? weft_cfg.service_name : service_from_attrs);
-	set_attr("service.name", WEFT_VALUE_STRING, service_name);
+	set_attr("service.name", WEFT_VALUE_STRING, rs.service_name);
 
-	resource.attrs = attrs;
-	resource.n_attrs = n_attrs;
-	resource.scope_name = "weft";
-	resource.scope_version = WEFT_VERSION;
+	rs.resource.attrs = rs.attrs;
+	rs.resource.n_attrs = rs.n_attrs;
+	rs.resource.scope_name = "weft";
+	rs.resource.scope_version = WEFT_VERSION;
 }
 
 const struct weft_resource *weft_resource_get(void)
 {
-	return &resource;
+	return &rs.resource;
 }
 
 const char *weft_resource_service_name(void)
 {
-	return service_name;
+	return rs.service_name;
 }

@@ -11,6 +11,9 @@ void weft_resource_build(void);
 
 const struct weft_resource *weft_resource_get(void);
 
+/* /proc/self/exe as the last build read it; "" before any build. */
+const char *weft_resource_exe_path(void);
+
 /* service.name as resolved (for the %n of WEFT_OUTPUT). */
 const char *weft_resource_service_name(void);
 

@@ -5,7 +5,16 @@
 #include "exporter/sampler.h"
 #include "exporter/spans.h"
 
-static struct weft_qspan *queue;
+/*
+ * The queue: its first slots are static, the rest one allocation of the whole
+ * bound, made when a span first needs it. A process that queues only its
+ * process span (most short ones) allocates nothing and touches one page: the
+ * large allocation and the jemalloc metadata it needs cost page faults at exit.
+ */
+#define FIRST_SLOTS 2
+static struct weft_qspan first_slots[FIRST_SLOTS];
+static struct weft_qspan *more_slots;
+static struct weft_span first_batch[FIRST_SLOTS];
 /* Where spans of a trace that is not sampled are assembled, then forgotten. */
 static struct weft_qspan unsampled;
 static bool process_unsampled;
@@ -26,6 +35,12 @@ void weft_spans_set_sampled(bool sampled)
 	process_unsampled = !sampled;
 }
 
+/* Slot i of the queue (max_queue + 1 >= FIRST_SLOTS: the bound is at least 1, plus one). */
+static struct weft_qspan *slot(size_t i)
+{
+	return i < FIRST_SLOTS ? &first_slots[i] : &more_slots[i - FIRST_SLOTS];
+}
+
 struct weft_qspan *weft_spans_reserve(bool reserved)
 {
 	struct weft_qspan *q;
@@ -41,16 +56,16 @@ struct weft_qspan *weft_spans_reserve(bool reserved)
 	}
 	if (queue_len >= max_queue + (reserved ? 1 : 0))
 		return NULL;
-	if (!queue) {
+	if (queue_len >= FIRST_SLOTS && !more_slots) {
 		/*
 		 * The whole bound at once: a queued span's model points into its own
 		 * slot, so the array never moves. Untouched pages cost no memory.
 		 */
-		queue = weft_alloc((max_queue + 1) * sizeof(*queue));
-		if (!queue)
+		more_slots = weft_alloc((max_queue + 1 - FIRST_SLOTS) * sizeof(*more_slots));
+		if (!more_slots)
 			return NULL;
 	}
-	q = &queue[queue_len++];
+	q = slot(queue_len++);
 init:
 	memset(q, 0, sizeof(*q));
 	q->s.attrs = q->attrs;
@@ -137,28 +152,31 @@ size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 			 size_t *failed_spans)
 {
 	size_t delivered = 0, next = 0;
+	struct weft_span *b;
 
 	*failed_batches = *failed_spans = 0;
 	if (!queue_len)
 		return 0;
-	if (!batch)
-		batch = weft_alloc((max_queue + 1) * sizeof(*batch));
+	if (queue_len <= FIRST_SLOTS)
+		b = first_batch;
+	else
+		b = batch ? batch : (batch = weft_alloc((max_queue + 1) * sizeof(*batch)));
 	while (next < queue_len) {
 		size_t n = 0;
 		bool ok = false;
 
 		/* Spans of a trace that is not sampled are skipped, not counted. */
 		for (; next < queue_len && n < max_batch; next++) {
-			if (!(queue[next].s.flags & WEFT_TRACE_FLAG_SAMPLED))
+			if (!(slot(next)->s.flags & WEFT_TRACE_FLAG_SAMPLED))
 				continue;
-			if (batch)
-				batch[n] = queue[next].s;
+			if (b)
+				b[n] = slot(next)->s;
 			n++;
 		}
 		if (!n)
 			break;
-		for (size_t k = 0; batch && k < n_sinks; k++)
-			if (sinks[k]->export_spans(sinks[k], res, batch, n) == 0)
+		for (size_t k = 0; b && k < n_sinks; k++)
+			if (sinks[k]->export_spans(sinks[k], res, b, n) == 0)
 				ok = true;
 		if (ok || !n_sinks) {
 			delivered += n;
@@ -179,7 +197,13 @@ uint64_t weft_spans_exports(void)
 
 void weft_spans_reset(void)
 {
-	queue = NULL;
+	/*
+	 * The parent's heap slots are leaked, not reused; the static ones are
+	 * reused, so the epoch moves on: no pointer to a queued span from before
+	 * the fork is taken as current.
+	 */
+	more_slots = NULL;
 	queue_len = 0;
 	batch = NULL;
+	exports++;
 }

@@ -10,6 +10,7 @@
 
 #include "agent/alloc.h"
 #include "agent/hashmap.h"
+#include "exporter/resource.h"
 #include "exporter/symbols.h"
 
 enum { MAX_MODULES = 64 };
@@ -117,8 +118,12 @@ static const char *symtab_lookup(const char *path, uintptr_t offset)
 static const char *exe_path(void)
 {
 	static char path[256];
+	const char *built = weft_resource_exe_path();
 	ssize_t n;
 
+	/* The resource has read it already, in any process that exports. */
+	if (built[0])
+		return built;
 	if (path[0])
 		return path;
 	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -145,7 +150,9 @@ static const char *lookup(uintptr_t addr)
 
 void weft_symbols_init(void)
 {
-	exe_path();
+	/* Nothing to read when the resource has it (and nothing of ours to touch). */
+	if (!weft_resource_exe_path()[0])
+		exe_path();
 }
 
 const char *weft_symbols_name(uintptr_t addr)

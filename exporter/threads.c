@@ -58,10 +58,11 @@ static struct {
 	struct weft_hashmap map;
 	struct weft_hashmap tids;
 	struct span_trace *spans;
-	struct pending_name pending[PENDING_NAMES];
 	size_t n_pending;
 	int64_t live, peak;
 	struct weft_instrument *count, *created;
+	struct pending_name
+		pending[PENDING_NAMES]; /* last: what every process uses shares a page */
 } th;
 
 /* --- The pthread_t map ------------------------------------------------- */
@@ -118,7 +119,17 @@ static void span_seen(uint64_t span, const struct weft_trace_id *trace)
 {
 	struct span_trace *e;
 
-	if (!th.spans || !span)
+	/*
+	 * A span of the process's own trace needs no entry: weft_threads_trace_of
+	 * answers that trace for a span it does not find. So the cache is made
+	 * only when another trace first appears (a context the program set), and
+	 * most processes never allocate it.
+	 */
+	if (!span || memcmp(trace, &weft_process.trace, sizeof(*trace)) == 0)
+		return;
+	if (!th.spans)
+		th.spans = weft_zalloc(SPAN_CACHE * sizeof(*th.spans));
+	if (!th.spans)
 		return;
 	e = &th.spans[weft_hashmap_hash_u64(span) & (SPAN_CACHE - 1)];
 	e->span = span;
@@ -148,7 +159,6 @@ static void threads_setup(void)
 
 	weft_hashmap_init(&th.map, sizeof(struct tinfo), weft_hashmap_eq_u64);
 	weft_hashmap_init(&th.tids, sizeof(struct tidref), weft_hashmap_eq_u64);
-	th.spans = weft_zalloc(SPAN_CACHE * sizeof(*th.spans));
 	th.count = weft_metrics_sum("process.thread.count", "Live threads.", "{thread}", false, 0,
 				    NULL);
 	th.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,

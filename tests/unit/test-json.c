@@ -122,8 +122,69 @@ static void test_json_writer(void)
 	weft_json_free(&j);
 }
 
+/* Keys and fragments given whole, and integers formatted without printf. */
+static void test_json_raw(void)
+{
+	struct weft_json j;
+	char u[WEFT_JSON_U64_MAX];
+
+	weft_json_init(&j);
+
+	/* A literal key places its comma like weft_json_key and takes its value after it. */
+	weft_json_begin_object(&j);
+	weft_json_key_lit(&j, "a");
+	weft_json_u64(&j, 1);
+	weft_json_key_lit(&j, "startTimeUnixNano");
+	weft_json_begin_array(&j);
+	weft_json_raw_lit(&j, "{\"k\":\"");
+	weft_json_append_escaped(&j, "q\"", 2);
+	weft_json_append_lit(&j, "\"}");
+	weft_json_raw_lit(&j, "7");
+	weft_json_u64_string(&j, 0);
+	weft_json_end_array(&j);
+	weft_json_raw_key(&j, "\"b\":", 4);
+	weft_json_bool(&j, true);
+	weft_json_end_object(&j);
+	check_json(&j, "{\"a\":1,\"startTimeUnixNano\":[{\"k\":\"q\\\"\"},7,\"0\"],\"b\":true}");
+
+	/* A raw value at the top level: no comma before it. */
+	weft_json_raw_lit(&j, "[]");
+	check_json(&j, "[]");
+
+	/* Integers: every digit count, both signs, the extremes. */
+	expect_int(weft_json_format_u64(u, 0), 1);
+	expect_str(u, "0");
+	expect_int(weft_json_format_u64(u, 9), 1);
+	expect_str(u, "9");
+	expect_int(weft_json_format_u64(u, 10), 2);
+	expect_str(u, "10");
+	expect_int(weft_json_format_u64(u, 100), 3);
+	expect_str(u, "100");
+	expect_int(weft_json_format_u64(u, 1796041795165499305ull), 19);
+	expect_str(u, "1796041795165499305");
+	expect_int(weft_json_format_u64(u, UINT64_MAX), 20);
+	expect_str(u, "18446744073709551615");
+	weft_json_begin_array(&j);
+	weft_json_i64_string(&j, -5);
+	weft_json_i64_string(&j, INT64_MAX);
+	weft_json_u64(&j, 1234567);
+	weft_json_double(&j, 0.5);
+	weft_json_double(&j, -INFINITY);
+	weft_json_end_array(&j);
+	check_json(&j, "[\"-5\",\"9223372036854775807\",1234567,0.5,\"-Infinity\"]");
+
+	/* Errors stay sticky through the new writers. */
+	weft_json_end_object(&j);
+	weft_json_key_lit(&j, "x");
+	weft_json_raw_lit(&j, "1");
+	expect_int(weft_json_error(&j), -EINVAL);
+	expect_int((long long)j.len, 0);
+	weft_json_free(&j);
+}
+
 int main(void)
 {
 	test_json_writer();
+	test_json_raw();
 	return harness_done();
 }
