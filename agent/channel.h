@@ -265,17 +265,14 @@ struct weft_chan_op {
 	uint32_t entry;
 	bool write;
 	/*
-	 * Whether `call` can run without blocking and (a write) send the rest
-	 * after `skip` bytes: not with MSG_WAITALL (a non-blocking try would
-	 * return part of what the program asked for), nor for a vector too long
-	 * to be trimmed in place. Without it a socket's transfer is not tried
-	 * first (a read asks FIONREAD instead; a write is not timed).
+	 * Whether a read can be tried without blocking first: not with
+	 * MSG_WAITALL, where the try would return part of what the program
+	 * asked for (FIONREAD answers instead).
 	 */
 	bool may_try;
 	const void *pc;
 	const void *value;
-	size_t len;  /* bytes asked for */
-	size_t skip; /* a write: bytes a non-blocking try already sent; the call sends the rest */
+	size_t len; /* bytes asked for */
 	ssize_t (*call)(struct weft_chan_op *op, bool nowait);
 	void *args; /* the hook's own arguments, for `call` */
 };

@@ -265,7 +265,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 {
 	uint32_t id = weft_chan_entry_id(op->entry);
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
-	bool wait = false;
+	bool wait = false, timed = false;
 	struct weft_wait w;
 	struct weft_links l;
 	uint64_t units = 0, r0 = 0;
@@ -273,7 +273,9 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	int saved;
 
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK)) {
-		if (!weft_chan_shared(c)) {
+		if (c->kind == WEFT_CHAN_SOCKET) {
+			timed = true; /* agent/conn.h: a socket's transfers are timed */
+		} else if (!weft_chan_shared(c)) {
 			wait = read_would_block(q);
 		} else if (!op->may_try) {
 			wait = !ready_now(op->fd,
@@ -293,16 +295,18 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			wait = !readable_now(op->fd);
 		}
 	}
-	if (wait) {
+	if (wait || timed) {
 		weft_wait_begin(&w, t, wait_kind(c, false), (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = id;
 	}
 	r = op->call(op, false);
-	if (wait && r < 0 && errno == EAGAIN) {
+	if ((wait || timed) && r < 0 && errno == EAGAIN) {
 		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
 		weft_chan_nonblock_hint(op->fd, op->entry);
 		return r;
 	}
+	if (timed)
+		wait = weft_wait_slept(&w);
 done:
 	saved = errno;
 	if (r > 0) {

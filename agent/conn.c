@@ -317,41 +317,25 @@ void weft_conn_transferred(struct weft_chan *c, ssize_t n, int err)
 ssize_t weft_conn_write(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
 {
 	struct weft_chan_queue *q = &c->q[0];
-	int entry_errno = errno, saved;
-	ssize_t r, first;
+	bool timed = t && !(op->entry & WEFT_CHAN_NONBLOCK);
 	struct weft_wait w;
+	ssize_t r;
+	int saved;
 
-	if (!t || !op->may_try || (op->entry & WEFT_CHAN_NONBLOCK) || op->len == 0) {
-		r = op->call(op, false);
-		goto done;
+	if (timed) {
+		weft_wait_begin(&w, t, WEFT_WAIT_SOCKET_SEND, (void *)(intptr_t)op->fd, op->pc);
+		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
 	}
-	/* What can go without blocking goes first; only the rest waits. */
-	r = op->call(op, true);
-	if (r < 0 ? errno != EAGAIN : (size_t)r >= op->len)
-		goto done;
-	first = r > 0 ? r : 0;
-	errno = entry_errno;
-	weft_wait_begin(&w, t, WEFT_WAIT_SOCKET_SEND, (void *)(intptr_t)op->fd, op->pc);
-	w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
-	op->skip = (size_t)first;
 	r = op->call(op, false);
 	saved = errno;
-	if (r < 0 && saved == EAGAIN && !first) {
-		/* The file is non-blocking after all (set where weft did not see it). */
-		weft_wait_cancel(&w);
-		weft_chan_nonblock_hint(op->fd, op->entry);
-		errno = saved;
-		goto done;
+	if (timed) {
+		if (r < 0 && saved == EAGAIN) {
+			weft_wait_cancel(&w); /* non-blocking after all */
+			weft_chan_nonblock_hint(op->fd, op->entry);
+		} else if (weft_wait_slept(&w)) {
+			weft_wait_end_sys(&w, r);
+		}
 	}
-	if (first) {
-		/* Part was sent: that is the result, as the kernel's own send gives it. */
-		r = r > 0 ? r + first : first;
-		saved = entry_errno;
-	}
-	weft_wait_end_sys(&w, r);
-	errno = saved;
-done:
-	saved = errno;
 	if (r > 0) {
 		atomic_fetch_add_explicit(&q->tx_units, (uint64_t)r, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);

@@ -17,13 +17,13 @@
  * the first transfer. Each connect on a socket starts a new connection (and
  * a new slot); a datagram socket counts bytes and has no span.
  *
- * Transfers go through the channel code (agent/channel_io.c): a read that
- * would block is tried without blocking first and timed when it does block
- * (`wait socket.recv`); a write on a blocking socket sends what it can
- * without blocking and, when that is not everything, is a `wait socket.send`
- * while the real call sends the rest (so the program's call still returns
- * only once all is sent, or with what a signal or an error left, as the
- * kernel's own blocking send does).
+ * Transfers go through the channel code (agent/channel_io.c), which makes
+ * the program's own call and only that: on a blocking socket each transfer
+ * is timed, and one that took long enough to have slept (WEFT_WAIT_SLEPT_NS,
+ * agent/wait.h) is a `wait socket.recv` or `wait socket.send`. Whether a
+ * socket call will block cannot be known without asking the kernel, and a
+ * non-blocking try first would cost a system call on every transfer that
+ * then blocks: a request/response server's every read.
  */
 #ifndef WEFT_AGENT_CONN_H
 #define WEFT_AGENT_CONN_H

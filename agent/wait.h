@@ -109,6 +109,24 @@ static inline void weft_wait_cancel(struct weft_wait *w)
 	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 }
 
+/*
+ * A call weft cannot ask beforehand whether it will block (a socket's
+ * transfer: the other end is in another process, and asking the kernel
+ * would be a system call on every transfer) is timed instead: it counts as
+ * a wait when it took at least WEFT_WAIT_SLEPT_NS, longer than a transfer
+ * that finds its data or room takes, shorter than going to sleep and being
+ * woken. Otherwise the wait is given back. errno is kept.
+ */
+#define WEFT_WAIT_SLEPT_NS 20000u
+
+static inline bool weft_wait_slept(struct weft_wait *w)
+{
+	if (weft_clock_now() - w->ev.h.t0 >= WEFT_WAIT_SLEPT_NS)
+		return true;
+	weft_wait_cancel(w);
+	return false;
+}
+
 /* Ends a wait whose call returns 0 or an error number (pthread style). */
 static inline void weft_wait_end(struct weft_wait *w, int rc)
 {

@@ -233,7 +233,6 @@ WEFT_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
 		       struct weft_xfer *x, size_t len, const void *pc)
 {
-	size_t iovcnt = x->msg ? x->msg->msg_iovlen : x->iov ? (size_t)x->iovcnt : 0;
 	struct weft_chan_op op;
 
 	if (x->flags & MSG_DONTWAIT)
@@ -242,7 +241,7 @@ ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct we
 		.fd = fd,
 		.entry = e,
 		.write = write,
-		.may_try = !(x->flags & MSG_WAITALL) && (!write || iovcnt <= WEFT_XFER_TRIM_MAX),
+		.may_try = !(x->flags & MSG_WAITALL),
 		.pc = pc,
 		.value = x->buf && len == sizeof(uint64_t) ? x->buf : NULL,
 		.len = len,
@@ -260,22 +259,6 @@ size_t weft_hook_iov_total(const struct iovec *iov, size_t n)
 	for (size_t i = 0; i < n && i < 1024; i++)
 		total += iov[i].iov_len;
 	return total;
-}
-
-size_t weft_hook_iov_trim(const struct iovec *iov, size_t n, size_t skip, struct iovec *out)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n && k < WEFT_XFER_TRIM_MAX; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		out[k].iov_base = (char *)iov[i].iov_base + skip;
-		out[k++].iov_len = iov[i].iov_len - skip;
-		skip = 0;
-	}
-	return k;
 }
 
 /* The non-blocking attempt of a read-like call: one preadv2 with RWF_NOWAIT. */
@@ -309,37 +292,19 @@ static ssize_t call_readv(struct weft_chan_op *op, bool nowait)
 		      : WEFT_REAL(readv)(op->fd, x->iov, x->iovcnt);
 }
 
-/*
- * A write's three forms (weft_chan_op): the program's call; on a socket,
- * the same bytes without blocking (nowait); and the rest after `skip` bytes
- * a try sent, with MSG_NOSIGNAL (the call has already sent part: it returns
- * that part, without SIGPIPE, as the kernel's own blocking send would).
- */
 static ssize_t call_write(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
 
-	if (nowait)
-		return WEFT_REAL(send)(op->fd, x->buf, x->n, MSG_DONTWAIT);
-	if (op->skip)
-		return WEFT_REAL(send)(op->fd, (char *)x->buf + op->skip, x->n - op->skip,
-				       MSG_NOSIGNAL);
+	(void)nowait;
 	return WEFT_REAL(write)(op->fd, x->buf, x->n);
 }
 
 static ssize_t call_writev(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
-	struct iovec rest[WEFT_XFER_TRIM_MAX];
-	struct msghdr m = { .msg_iov = (struct iovec *)x->iov, .msg_iovlen = (size_t)x->iovcnt };
 
-	if (nowait)
-		return WEFT_REAL(sendmsg)(op->fd, &m, MSG_DONTWAIT);
-	if (op->skip) {
-		m.msg_iovlen = weft_hook_iov_trim(x->iov, (size_t)x->iovcnt, op->skip, rest);
-		m.msg_iov = rest;
-		return WEFT_REAL(sendmsg)(op->fd, &m, MSG_NOSIGNAL);
-	}
+	(void)nowait;
 	return WEFT_REAL(writev)(op->fd, x->iov, x->iovcnt);
 }
 
@@ -354,10 +319,9 @@ static ssize_t call_recvfrom(struct weft_chan_op *op, bool nowait)
 static ssize_t call_sendto(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
-	int flags = x->flags | (nowait ? MSG_DONTWAIT : op->skip ? MSG_NOSIGNAL : 0);
 
-	return WEFT_REAL(sendto)(op->fd, (char *)x->buf + op->skip, x->n - op->skip, flags, x->to,
-				 x->tolen);
+	(void)nowait;
+	return WEFT_REAL(sendto)(op->fd, x->buf, x->n, x->flags, x->to, x->tolen);
 }
 
 /* read on a channel: out of line, so that the common path stays a lookup and a call. */

@@ -182,20 +182,9 @@ static ssize_t call_recvmsg(struct weft_chan_op *op, bool nowait)
 static ssize_t call_sendmsg(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
-	struct iovec rest[WEFT_XFER_TRIM_MAX];
-	struct msghdr m;
 
-	if (nowait)
-		return WEFT_REAL(sendmsg)(op->fd, x->msg, x->flags | MSG_DONTWAIT);
-	if (!op->skip)
-		return WEFT_REAL(sendmsg)(op->fd, x->msg, x->flags);
-	/* The rest, without the ancillary data the first part carried. */
-	m = *x->msg;
-	m.msg_iovlen = weft_hook_iov_trim(x->msg->msg_iov, x->msg->msg_iovlen, op->skip, rest);
-	m.msg_iov = rest;
-	m.msg_control = NULL;
-	m.msg_controllen = 0;
-	return WEFT_REAL(sendmsg)(op->fd, &m, x->flags | MSG_NOSIGNAL);
+	(void)nowait;
+	return WEFT_REAL(sendmsg)(op->fd, x->msg, x->flags);
 }
 
 /* recvmsg on a channel or socket: out of line, so that the common path stays a lookup and a call.

@@ -14,9 +14,6 @@
 
 #include "agent/channel.h"
 
-/* The longest vector a write on a socket trims in place to send its rest. */
-#define WEFT_XFER_TRIM_MAX 64
-
 /* The arguments of every transfer call, whichever its shape. */
 struct weft_xfer {
 	void *buf;
@@ -42,11 +39,5 @@ ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct we
 
 /* The bytes of a vector (its first 1024 buffers: the most a call accepts). */
 size_t weft_hook_iov_total(const struct iovec *iov, size_t n);
-
-/*
- * The part of iov[0..n) after its first `skip` bytes, in out (at most
- * WEFT_XFER_TRIM_MAX entries); the number of entries.
- */
-size_t weft_hook_iov_trim(const struct iovec *iov, size_t n, size_t skip, struct iovec *out);
 
 #endif
