@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -372,6 +373,7 @@ static void atfork_child(void)
 		weft_process.parent_span = t->cur_span;
 		weft_process.trace = t->cur_trace;
 	}
+	weft_process.forked = true;
 	new_process_identity();
 	if (t && !t->dead) {
 		weft_ring_init(&t->ring, weft_load_relaxed(&t->ring.slots),
@@ -398,6 +400,8 @@ static bool agent_init(void)
 	int expected = WEFT_AGENT_UNINIT;
 	struct weft_trace_id tp_trace;
 	uint64_t tp_span;
+	char inherited_tp[WEFT_TRACEPARENT_LEN + 1];
+	const char *traceparent = weft_cfg.traceparent;
 	uint8_t tp_flags;
 	struct weft_rng rng;
 
@@ -409,6 +413,9 @@ static bool agent_init(void)
 	weft_config_load(&weft_cfg);
 	weft_log_set_level(weft_cfg.log_level);
 	weft_chan_exec_init(!weft_cfg.sdk_disabled && weft_hooks_enabled(WEFT_HOOK_FD));
+	/* The context a parent under weft handed over wins over the program's TRACEPARENT. */
+	if (weft_exec_take_traceparent(inherited_tp))
+		traceparent = inherited_tp;
 	if (weft_cfg.sdk_disabled) {
 		weft_store_release(&weft_agent_state, WEFT_AGENT_DISABLED);
 		weft_guard_leave();
@@ -417,19 +424,19 @@ static bool agent_init(void)
 	weft_clock_init();
 	weft_ids_init_process();
 	weft_ids_seed(&rng, (uint64_t)getpid());
-	if (weft_cfg.traceparent[0] &&
-	    weft_ids_parse_traceparent(weft_cfg.traceparent, &tp_trace, &tp_span, &tp_flags) == 0) {
+	if (traceparent[0] &&
+	    weft_ids_parse_traceparent(traceparent, &tp_trace, &tp_span, &tp_flags) == 0) {
 		weft_process.trace = tp_trace;
 		weft_process.parent_span = tp_span;
 		weft_process.flags = tp_flags;
 	} else {
-		if (weft_cfg.traceparent[0]) {
+		if (traceparent[0]) {
 			char shown[WEFT_LOG_ESCAPED_SIZE];
 
 			weft_warn(
 				"TRACEPARENT=%s: not a valid W3C traceparent; starting a new trace",
-				weft_log_escape(weft_cfg.traceparent, strlen(weft_cfg.traceparent),
-						shown, sizeof(shown)));
+				weft_log_escape(traceparent, strlen(traceparent), shown,
+						sizeof(shown)));
 		}
 		weft_ids_trace(&rng, &weft_process.trace);
 		weft_process.flags = 1;
@@ -475,6 +482,35 @@ __attribute__((constructor)) static void weft_agent_constructor(void)
  * Runs from exit() after the program's atexit handlers: the last moment at
  * which the whole process is still there. Flushes within OTEL_BSP_EXPORT_TIMEOUT.
  */
+void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span)
+{
+	struct weft_thread *t = weft_self;
+	bool vforked = (pid_t)syscall(SYS_getpid) != weft_process.pid;
+
+	*trace = weft_process.trace;
+	*span = weft_process.span;
+	if (t && !t->dead && t->cur_span) {
+		*trace = t->cur_trace;
+		*span = t->cur_span;
+	}
+	if (vforked || weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)
+		return;
+	if (weft_process.forked && weft_consumer.idle()) {
+		/* Fork, then exec: the child is the forking span's, as if spawned. */
+		if (weft_process.parent_span) {
+			*trace = weft_process.trace;
+			*span = weft_process.parent_span;
+		}
+		return;
+	}
+	if (weft_alloc_busy)
+		return;
+	weft_store_relaxed(&weft_process.execed, 1);
+	weft_guard_enter();
+	weft_consumer.shutdown();
+	weft_guard_leave();
+}
+
 __attribute__((destructor)) static void weft_agent_destructor(void)
 {
 	int saved = errno;

@@ -39,11 +39,28 @@ struct weft_process {
 	_Atomic int main_exited; /* the main thread called pthread_exit */
 	_Atomic int exiting;     /* the final export has begun */
 	uint64_t exiting_ns;     /* monotonic: when it began */
+	bool forked;             /* a forked child (of a process weft ran in) */
+	_Atomic int execed;      /* ended by exec: the image was replaced */
 };
 
 extern _Atomic int weft_agent_state;
 extern struct weft_config weft_cfg;
 extern struct weft_process weft_process;
+
+/*
+ * An exec is about to replace the image (hooks/exec.c): the span the new
+ * image's process span is to be a child of, in *trace and *span. A process
+ * that did something (the original process, or a forked child that started
+ * threads) exports what it has first, as at exit, within WEFT_EXIT_TIMEOUT:
+ * its process span ends here (weft.process.exec), and the new image's is a
+ * child of the span current on the calling thread. A forked child that has
+ * only run to its exec (fork, then exec: a shell, make) exports nothing: the
+ * new image's process span is a child of the span that forked. Not in a vfork
+ * child (it shares the parent's memory: only the context is given), nor when
+ * a signal handler interrupted weft's allocator on this thread. Telemetry of
+ * an image whose exec then fails, from there on, is not exported.
+ */
+void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span);
 
 /* Initialises once; true when the agent records. Safe from any hook. */
 bool weft_agent_init(void);

@@ -94,24 +94,31 @@ static char *put_item(char *p, int fd, uint32_t e)
 	return p;
 }
 
-char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool may_alloc,
-			  bool *allocated)
+/* Whether env[i] is the variable `name` (given with its '='). */
+static bool is_var(const char *var, const char *name, size_t len)
 {
+	return var[0] == name[0] && strncmp(var, name, len) == 0;
+}
+
+char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool may_alloc,
+			  bool *allocated, bool channels, const char *traceparent)
+{
+	static const char tp_var[] = WEFT_TRACEPARENT_VAR "=";
 	int saved = errno, fd = -1, n = 0;
-	size_t nenv = 0, size;
+	size_t nenv = 0, size, tp_size = traceparent ? sizeof(tp_var) + strlen(traceparent) : 0;
 	uint32_t e;
-	char **copy, *var, *p, *end;
+	char **copy, *var, *tp, *p, *end;
 
 	*allocated = false;
 	if (!envp)
 		return NULL;
-	while ((fd = weft_chan_fd_next(fd + 1, &e)) >= 0)
+	while (channels && (fd = weft_chan_fd_next(fd + 1, &e)) >= 0)
 		n += survives_exec(fd);
-	if (n == 0 || !preloads_weft(envp))
+	if ((n == 0 && !traceparent) || !preloads_weft(envp))
 		return NULL;
 	while (envp[nenv])
 		nenv++;
-	size = (nenv + 2) * sizeof(char *) + VAR_LEN + 2 + (size_t)n * ITEM_MAX;
+	size = (nenv + 3) * sizeof(char *) + VAR_LEN + 2 + (size_t)n * ITEM_MAX + tp_size;
 	if (size <= buf_size) {
 		copy = buf;
 	} else if (!may_alloc || !(copy = weft_alloc(size))) {
@@ -120,22 +127,32 @@ char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool m
 	} else {
 		*allocated = true;
 	}
-	var = (char *)(copy + nenv + 2);
+	var = (char *)(copy + nenv + 3);
 	end = var + VAR_LEN + 2 + (size_t)n * ITEM_MAX - 1;
 	p = put_str(var, WEFT_CHANNELS_VAR "=");
 	/* The table may have grown since the count: only what fits. */
-	for (fd = weft_chan_fd_next(0, &e); fd >= 0 && end - p >= ITEM_MAX;
+	for (fd = weft_chan_fd_next(0, &e); n && fd >= 0 && end - p >= ITEM_MAX;
 	     fd = weft_chan_fd_next(fd + 1, &e))
 		p = put_item(p, fd, e);
 	if (p[-1] == ';')
 		p--;
 	*p = '\0';
-	n = 0;
-	for (size_t i = 0; i < nenv; i++)
-		if (envp[i][0] != 'W' || strncmp(envp[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) != 0)
-			copy[n++] = envp[i];
-	copy[n++] = var;
-	copy[n] = NULL;
+	tp = end + 1;
+	if (traceparent)
+		*put_str(put_str(tp, tp_var), traceparent) = '\0';
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < nenv; i++)
+			if (!is_var(envp[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) &&
+			    (!traceparent || !is_var(envp[i], tp_var, sizeof(tp_var) - 1)))
+				copy[k++] = envp[i];
+		if (n)
+			copy[k++] = var;
+		if (traceparent)
+			copy[k++] = tp;
+		copy[k] = NULL;
+	}
 	errno = saved;
 	return copy;
 }
@@ -295,28 +312,49 @@ static int adopt(const char *list)
 	return created;
 }
 
-int weft_chan_exec_init(bool adopt_them)
+/*
+ * Takes variable `name` (its length `len`, '=' included) out of the
+ * environment: its value (which stays valid: only the array changes), or
+ * NULL. In place and without libc's unsetenv: a hook may initialise the agent
+ * while its thread holds libc's environment lock.
+ */
+static const char *take_var(const char *name, size_t len)
 {
-	int saved = errno, created = 0;
 	char **env = environ;
+	const char *value = NULL;
 	size_t i = 0, j;
 
 	if (!env)
-		return 0;
-	while (env[i] && strncmp(env[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) != 0)
+		return NULL;
+	while (env[i] && strncmp(env[i], name, len) != 0)
 		i++;
 	if (!env[i])
-		return 0;
-	if (adopt_them)
-		created = adopt(env[i] + VAR_LEN + 1);
-	/*
-	 * Out of the environment, in place and without libc's unsetenv: a hook may
-	 * initialise the agent while its thread holds libc's environment lock.
-	 */
+		return NULL;
+	value = env[i] + len;
 	for (j = i; env[i]; i++)
-		if (strncmp(env[i], WEFT_CHANNELS_VAR "=", VAR_LEN + 1) != 0)
+		if (strncmp(env[i], name, len) != 0)
 			env[j++] = env[i];
 	env[j] = NULL;
+	return value;
+}
+
+int weft_chan_exec_init(bool adopt_them)
+{
+	int saved = errno, created = 0;
+	const char *list = take_var(WEFT_CHANNELS_VAR "=", VAR_LEN + 1);
+
+	if (list && adopt_them)
+		created = adopt(list);
 	errno = saved;
 	return created;
+}
+
+bool weft_exec_take_traceparent(char out[WEFT_TRACEPARENT_LEN + 1])
+{
+	const char *v = take_var(WEFT_TRACEPARENT_VAR "=", sizeof(WEFT_TRACEPARENT_VAR));
+
+	if (!v || strlen(v) != WEFT_TRACEPARENT_LEN)
+		return false;
+	memcpy(out, v, WEFT_TRACEPARENT_LEN + 1);
+	return true;
 }

@@ -29,18 +29,33 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "agent/ids.h"
+
 #define WEFT_CHANNELS_VAR "WEFT_CHANNELS"
 
 /*
- * The environment an exec hook passes instead of `envp`: NULL when `envp`
- * goes unchanged (no channel descriptor survives the exec, the copy would not
- * preload libweft, no room), else a copy built in `buf` (`buf_size` bytes,
- * the hook's stack) when it fits there, else from weft_alloc when `may_alloc`
+ * The context an exec or spawn hands the child's weft (W3C traceparent), so
+ * that the child's process span continues the trace. A variable of weft's
+ * own, taken out of the environment at start like WEFT_CHANNELS: the child
+ * program sees exactly the environment its parent passed, TRACEPARENT
+ * included if the program set one (for its own OpenTelemetry SDK).
+ */
+#define WEFT_TRACEPARENT_VAR "WEFT_TRACEPARENT"
+
+/*
+ * The environment an exec (or posix_spawn) hook passes instead of `envp`:
+ * NULL when `envp` goes unchanged (nothing to add, the copy would not preload
+ * libweft, no room), else a copy built in `buf` (`buf_size` bytes, the
+ * hook's stack) when it fits there, else from weft_alloc when `may_alloc`
  * (*allocated then true: free it with weft_chan_exec_free if the exec
- * fails). Leaves errno as it found it.
+ * fails). The copy carries WEFT_CHANNELS when `channels` and a channel
+ * descriptor survives the exec, and WEFT_TRACEPARENT=`traceparent` when that
+ * is not NULL: the W3C context of the span that started the child, which the
+ * child's weft takes as its process span's parent. Leaves errno as it found
+ * it.
  */
 char **weft_chan_exec_env(char *const envp[], void *buf, size_t buf_size, bool may_alloc,
-			  bool *allocated);
+			  bool *allocated, bool channels, const char *traceparent);
 void weft_chan_exec_free(char **env);
 
 /*
@@ -49,5 +64,11 @@ void weft_chan_exec_free(char **env);
  * of channels created.
  */
 int weft_chan_exec_init(bool adopt);
+
+/*
+ * At agent initialisation: WEFT_TRACEPARENT taken out of the environment;
+ * true with its value in `out` when it was there and of the right length.
+ */
+bool weft_exec_take_traceparent(char out[WEFT_TRACEPARENT_LEN + 1]);
 
 #endif

@@ -11,6 +11,8 @@
 #ifndef WEFT_AGENT_CONSUMER_H
 #define WEFT_AGENT_CONSUMER_H
 
+#include <stdbool.h>
+
 #include <stdint.h>
 
 struct weft_consumer {
@@ -23,6 +25,8 @@ struct weft_consumer {
 	void (*shutdown)(void);
 	/* In a forked child, with only the forking thread left. */
 	void (*after_fork_child)(void);
+	/* Whether the consumer's thread was never started (since the fork, in a forked child). */
+	bool (*idle)(void);
 };
 
 extern const struct weft_consumer weft_consumer;

@@ -162,3 +162,32 @@ int weft_ids_parse_traceparent(const char *s, struct weft_trace_id *trace, uint6
 	*flags = f;
 	return 0;
 }
+
+static char *put_hex(char *p, const uint8_t *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		*p++ = digits[b[i] >> 4];
+		*p++ = digits[b[i] & 15];
+	}
+	return p;
+}
+
+void weft_ids_format_traceparent(const struct weft_trace_id *trace, uint64_t span, uint8_t flags,
+				 char out[WEFT_TRACEPARENT_LEN + 1])
+{
+	struct weft_span_id sp;
+	char *p = out;
+
+	weft_span_id_from_u64(span, &sp);
+	*p++ = '0';
+	*p++ = '0';
+	*p++ = '-';
+	p = put_hex(p, trace->b, sizeof(trace->b));
+	*p++ = '-';
+	p = put_hex(p, sp.b, sizeof(sp.b));
+	*p++ = '-';
+	p = put_hex(p, &flags, 1);
+	*p = '\0';
+}

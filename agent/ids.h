@@ -47,4 +47,9 @@ uint64_t weft_span_id_to_u64(const struct weft_span_id *id);
 int weft_ids_parse_traceparent(const char *s, struct weft_trace_id *trace, uint64_t *span,
 			       uint8_t *flags);
 
+/* The W3C traceparent value (version 00) of a span: 55 characters and a NUL in `out`. */
+#define WEFT_TRACEPARENT_LEN 55
+void weft_ids_format_traceparent(const struct weft_trace_id *trace, uint64_t span, uint8_t flags,
+				 char out[WEFT_TRACEPARENT_LEN + 1]);
+
 #endif

@@ -131,6 +131,8 @@
 	X(epoll_pwait2, ERRNO, NULL, NULL)                                                         \
 	/* The exec family (hooks/exec.c): channels follow their descriptors. */                   \
 	X(execve, ERRNO, NULL, NULL)                                                               \
+	X(posix_spawn, RET, NULL, NULL)                                                            \
+	X(posix_spawnp, RET, NULL, NULL)                                                           \
 	X(execv, ERRNO, NULL, NULL)                                                                \
 	X(execvp, ERRNO, NULL, NULL)                                                               \
 	X(execvpe, ERRNO, NULL, NULL)                                                              \

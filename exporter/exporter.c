@@ -256,6 +256,11 @@ static void finish_process_span(uint64_t end_ns)
 	q->s.start_unix_nano = weft_clock_to_unix(weft_process.start_ns);
 	q->s.end_unix_nano = weft_clock_to_unix(end_ns);
 	weft_qspan_attr_int(q, "process.pid", weft_process.pid);
+	if (weft_load_relaxed(&weft_process.execed)) {
+		/* The image was replaced (exec): the process goes on, with no exit code yet. */
+		weft_qspan_attr_bool(q, "weft.process.exec", true);
+		return;
+	}
 	weft_qspan_attr_int(q, "process.exit.code", code);
 	if (code != 0) {
 		q->s.status = WEFT_STATUS_ERROR;
@@ -466,9 +471,15 @@ static void exporter_after_fork_child(void)
 	weft_store_relaxed(&exporter_state, EXPORTER_NONE);
 }
 
+static bool exporter_idle(void)
+{
+	return weft_load_acquire(&exporter_state) == EXPORTER_NONE;
+}
+
 /* The agent's consumer (agent/consumer.h): this exporter. */
 const struct weft_consumer weft_consumer = {
 	.start = exporter_start,
 	.shutdown = exporter_shutdown,
 	.after_fork_child = exporter_after_fork_child,
+	.idle = exporter_idle,
 };

@@ -1,14 +1,19 @@
 /*
- * Exec hooks: channels follow their descriptors into the new image.
+ * Exec and spawn hooks: the new image continues the trace, and channels
+ * follow their descriptors into it.
  *
- * A pipe end, eventfd, socketpair end or FIFO end the program keeps open
- * without FD_CLOEXEC across an exec is the same channel in the new image
- * (agent/channel_exec.h). Each hook, when weft runs and such a descriptor
- * exists, passes the real exec a copy of the environment with WEFT_CHANNELS
- * added; the program's own environment, its argv and its envp are never
- * changed. Otherwise — weft disabled or not ready, inside agent code, the
- * descriptor family off, no channel survives the exec, the new image would
- * not preload weft — the call goes through untouched.
+ * The child's process span is a child of the span that started it: each
+ * hook passes the real call a copy of the environment with WEFT_TRACEPARENT
+ * set to that span's W3C context (agent/channel_exec.h; the child's weft
+ * takes it out of the environment at start, so the child program sees what
+ * its parent passed). For an exec, this image's telemetry is exported first,
+ * as at exit (agent.h, weft_agent_exec). A pipe end, eventfd, socketpair end
+ * or FIFO end the program keeps open without FD_CLOEXEC across an exec is the
+ * same channel in the new image (agent/channel_exec.h): the copy carries
+ * WEFT_CHANNELS too. The program's own environment, its argv and its envp
+ * are never changed, and nothing is added for a new image that would not
+ * preload weft. Otherwise — weft disabled or not ready, inside agent code,
+ * the families off — the call goes through untouched.
  *
  * glibc's exec functions call execve internally, where no interposition
  * reaches, so every public name has its own hook: the list variants build
@@ -20,6 +25,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
@@ -43,14 +49,47 @@ struct env_copy {
 	_Alignas(void *) char buf[4096];
 };
 
-/* The environment to pass, also left in c->env: the copy, or `envp` itself. */
-static char *const *exec_env(struct env_copy *c, char *const envp[])
+/*
+ * The child's context (WEFT_TRACEPARENT): for an exec, the span weft_agent_exec chooses
+ * (after exporting this image's telemetry when there is some); for a spawn,
+ * the span current on the calling thread. NULL when the process family is off.
+ */
+static const char *traceparent(char out[WEFT_TRACEPARENT_LEN + 1], bool exec)
 {
+	struct weft_thread *t = weft_self;
+	struct weft_trace_id trace = weft_process.trace;
+	uint64_t span = weft_process.span;
+
+	if (!weft_hooks_enabled(WEFT_HOOK_PROCESS))
+		return NULL;
+	if (exec) {
+		weft_agent_exec(&trace, &span);
+	} else if (t && !t->dead && t->cur_span) {
+		trace = t->cur_trace;
+		span = t->cur_span;
+	}
+	weft_ids_format_traceparent(&trace, span, weft_process.flags & 1, out);
+	return out;
+}
+
+/*
+ * The environment to pass, also left in c->env: the copy, or `envp` itself.
+ * `exec`: an exec (this image ends), not a spawn. `channels`: whether the
+ * child's descriptors are the caller's (not after posix_spawn file actions,
+ * which may put others at their numbers).
+ */
+static char *const *spawn_env(struct env_copy *c, char *const envp[], bool exec, bool channels)
+{
+	char tp[WEFT_TRACEPARENT_LEN + 1];
+	const char *parent;
 	bool may_alloc;
 
 	c->env = (char **)envp;
 	c->allocated = false;
-	if (weft_guard_active() || !weft_agent_ready() || !weft_hooks_enabled(WEFT_HOOK_FD))
+	if (weft_guard_active() || !weft_agent_ready())
+		return envp;
+	parent = traceparent(tp, exec);
+	if (!parent && !weft_hooks_enabled(WEFT_HOOK_FD))
 		return envp;
 	/*
 	 * No allocation in a signal handler that interrupted weft's allocator on
@@ -58,11 +97,17 @@ static char *const *exec_env(struct env_copy *c, char *const envp[])
 	 */
 	may_alloc = !weft_alloc_busy && (pid_t)syscall(SYS_getpid) == weft_process.pid;
 	weft_guard_enter();
-	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated);
+	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated,
+				    channels && weft_hooks_enabled(WEFT_HOOK_FD), parent);
 	weft_guard_leave();
 	if (!c->env)
 		c->env = (char **)envp;
 	return c->env;
+}
+
+static char *const *exec_env(struct env_copy *c, char *const envp[])
+{
+	return spawn_env(c, envp, true, true);
 }
 
 /* After a failed exec: frees a copy from the allocator; returns rc, errno as the exec left it. */
@@ -266,4 +311,31 @@ WEFT_EXPORT int execle(const char *path, const char *arg, ...)
 	va_end(ap);
 	exec_env(&c, envp);
 	return run_execve(path, argv, &c);
+}
+
+/*
+ * posix_spawn, posix_spawnp: start `path` (posix_spawnp: `file`, searched in
+ * PATH) in a new process with argv, envp, the file actions and attributes;
+ * 0 with the child's pid in *pid, or an error number (errno is not the
+ * result). The child gets envp with WEFT_TRACEPARENT (and, without file
+ * actions, WEFT_CHANNELS) added when it preloads weft.
+ */
+WEFT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	WEFT_REAL_OR_FAIL(posix_spawn);
+	struct env_copy c;
+	char *const *env = spawn_env(&c, envp, false, fa == NULL);
+
+	return exec_failed(&c, real(pid, path, fa, attr, argv, env));
+}
+
+WEFT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	WEFT_REAL_OR_FAIL(posix_spawnp);
+	struct env_copy c;
+	char *const *env = spawn_env(&c, envp, false, fa == NULL);
+
+	return exec_failed(&c, real(pid, file, fa, attr, argv, env));
 }

@@ -41,7 +41,8 @@ static bool allocated;
 /* The copy in the caller's buffer (the hooks' stack). */
 static char **env_of(char *const envp[])
 {
-	return weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated);
+	return weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated, true,
+				  NULL);
 }
 
 /* The list an exec would pass, and the copy around it. */
@@ -79,14 +80,14 @@ static void test_env(void)
 	expect_str(envp[1], "WEFT_CHANNELS=7:1:pipe:stale#1"); /* the caller's is untouched */
 
 	/* Too big for the buffer: from the allocator if allowed, else nothing. */
-	copy = weft_chan_exec_env(envp, stack_buf, 16, true, &allocated);
+	copy = weft_chan_exec_env(envp, stack_buf, 16, true, &allocated, true, NULL);
 	assert_true(copy != NULL);
 	expect_true((char *)copy != stack_buf && allocated);
 	expect_str(var_of(copy), want);
 	errno = 1234;
 	weft_chan_exec_free(copy);
 	expect_int(errno, 1234);
-	expect_true(weft_chan_exec_env(envp, stack_buf, 16, false, &allocated) == NULL);
+	expect_true(weft_chan_exec_env(envp, stack_buf, 16, false, &allocated, true, NULL) == NULL);
 	expect_true(!allocated);
 
 	/* Named, and the read end close-on-exec: only the write end, under its name. */
@@ -110,6 +111,61 @@ static void test_env(void)
 	weft_chan_closed(p[1]);
 	close(p[0]);
 	close(p[1]);
+}
+
+/* WEFT_TRACEPARENT: added for an image that preloads weft; channels too. */
+static void test_traceparent(void)
+{
+	static const char tp[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	char *envp[] = { "TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00",
+			 "LD_PRELOAD=libweft.so", NULL };
+	char *no_preload[] = { "A=1", NULL };
+	char **copy;
+	int p[2];
+
+	copy = weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated, true, tp);
+	assert_true(copy != NULL);
+	/* The program's own TRACEPARENT goes through as it is; weft's context is its own. */
+	expect_str(copy[0], "TRACEPARENT=00-11111111111111111111111111111111-2222222222222222-00");
+	expect_str(copy[1], "LD_PRELOAD=libweft.so");
+	expect_str(copy[2],
+		   "WEFT_TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	expect_true(copy[3] == NULL);
+	expect_true(weft_chan_exec_env(no_preload, stack_buf, sizeof(stack_buf), false, &allocated,
+				       true, tp) == NULL);
+	/* With a channel: both, and the channels only when asked for. */
+	assert_int(pipe(p), 0);
+	assert_true(weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, NULL) != 0);
+	copy = weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated, true, tp);
+	assert_true(copy != NULL);
+	expect_int(count_var(copy), 1);
+	expect_str(copy[3],
+		   "WEFT_TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	expect_true(copy[4] == NULL);
+	copy = weft_chan_exec_env(envp, stack_buf, sizeof(stack_buf), false, &allocated, false, tp);
+	assert_true(copy != NULL);
+	expect_int(count_var(copy), 0);
+	weft_chan_closed(p[0]);
+	weft_chan_closed(p[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The format the child parses back. */
+static void test_format(void)
+{
+	struct weft_trace_id trace, back;
+	char out[WEFT_TRACEPARENT_LEN + 1];
+	uint64_t span;
+	uint8_t flags;
+
+	for (int i = 0; i < 16; i++)
+		trace.b[i] = (uint8_t)(0x10 * i + 1);
+	weft_ids_format_traceparent(&trace, 0x0123456789abcdefULL, 1, out);
+	expect_str(out, "00-01112131415161718191a1b1c1d1e1f1-0123456789abcdef-01");
+	assert_int(weft_ids_parse_traceparent(out, &back, &span, &flags), 0);
+	expect_true(memcmp(&back, &trace, sizeof(trace)) == 0);
+	expect_true(span == 0x0123456789abcdefULL && flags == 1);
 }
 
 static struct weft_chan *chan_of(int fd)
@@ -243,6 +299,8 @@ static void test_garbage(void)
 int main(void)
 {
 	test_env();
+	test_traceparent();
+	test_format();
 	test_adopt();
 	test_garbage();
 	return harness_done();

@@ -1,0 +1,78 @@
+"""The process tree: every child's `process` span continues its parent's trace.
+
+tests/programs/spawner.c starts children every way it can (see there): from
+a thread named `launcher`, posix_spawn, fork then exec, and vfork then exec;
+from the main thread, posix_spawnp; and last it execs itself into a new
+image. Each child's process span must be in the parent's trace, its parent
+the span current in the thread that started it (the launcher's thread span,
+or the process span for the main thread); a forked child that only execs
+leaves no process span of its own; the image replaced by exec exports its
+telemetry first, its process span marked weft.process.exec, and the new
+image's process span is its child. Natively the program prints the same.
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, program, check, equal, done  # noqa: E402
+
+
+def normalised(text):
+    return sorted(re.sub(r"\d+", "N", line) for line in text.splitlines())
+
+
+native = Run([program("spawner")], preload=False, expect_file=False)
+r = Run([program("spawner")])
+equal((native.rc, r.rc), (0, 0), "exit status natively and under weft")
+equal(normalised(r.stdout), normalised(native.stdout), "the same output natively and under weft")
+
+pids = {}
+for line in r.stdout.splitlines():
+    f = line.split()
+    if len(f) == 3 and f[0] == "spawned":
+        pids[f[1]] = int(f[2])
+    elif len(f) == 2 and f[0] == "replacing":
+        pids["self"] = int(f[1])
+check(set(pids) == {"spawned", "forked", "vforked", "main", "self"}, f"pids printed: {pids}")
+
+parent = r.by_pid.get(pids.get("self"))
+check(parent is not None, f"the parent's output: {r.files}")
+procs = [s for s in parent.spans if s["name"] == "process"] if parent else []
+equal(len(procs), 2, "the parent's pid has two process spans: its first image's and its second's")
+first = [s for s in procs if s["attrs"].get("weft.process.exec") is True]
+second = [s for s in procs if "weft.process.exec" not in s["attrs"]]
+equal((len(first), len(second)), (1, 1), "one image replaced by exec, one that exited")
+trace = first[0]["traceId"] if first else None
+launcher = [s for s in parent.spans if s["name"] == "thread launcher"] if parent else []
+equal(len(launcher), 1, "the launcher thread's span")
+if first and second and launcher:
+    check("process.exit.code" not in first[0]["attrs"], "an image replaced by exec has no exit code")
+    equal(second[0].get("parentSpanId"), first[0]["spanId"],
+          "the new image's process span is a child of the image it replaced (the main thread's span)")
+    equal(second[0]["traceId"], trace, "... in the same trace")
+    equal(second[0]["attrs"].get("process.exit.code"), 0, "the new image exited 0")
+    check(int(second[0]["startTimeUnixNano"]) >= int(first[0]["endTimeUnixNano"]) - 1_000_000,
+          "the new image starts where the old one ended")
+    for label, want in (("spawned", launcher[0]), ("forked", launcher[0]),
+                        ("vforked", launcher[0]), ("main", first[0])):
+        out = r.by_pid.get(pids.get(label))
+        check(out is not None, f"{label}: the child wrote its own output")
+        if not out:
+            continue
+        ps = [s for s in out.spans if s["name"] == "process"]
+        equal(len(ps), 1, f"{label}: one process span (a forked child that only execs has no "
+              "other)")
+        if ps:
+            equal(ps[0]["traceId"], trace, f"{label}: the child is in the parent's trace")
+            equal(ps[0].get("parentSpanId"), want["spanId"],
+                  f"{label}: its parent is the span of the thread that started it "
+                  f"({want['name']})")
+            equal(ps[0]["attrs"].get("process.exit.code"), 0, f"{label}: exit code")
+equal(len(r.by_pid), 5, "one output per process: the parent and its four children")
+
+# The family off: no context passed, each child its own trace.
+r = Run([program("spawner")], env={"WEFT_HOOKS": "thread,mutex,rwlock,cond,sem,fd,socket,poll"})
+traces = {s["traceId"] for out in r.by_pid.values() for s in out.spans if s["name"] == "process"}
+check(len(traces) >= 5, f"WEFT_HOOKS without process: the children start their own traces ({len(traces)})")
+done()
