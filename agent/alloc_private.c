@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -110,6 +111,36 @@ double log(double x)
 double round(double x)
 {
 	return libm_call("round", x);
+}
+
+/*
+ * The same holds for libgcc's unwinder, which the heap profiler uses for its
+ * stacks (prof_sys.o): _Unwind_Backtrace and _Unwind_GetIP are defined here,
+ * hidden, so that they do not make libgcc_s.so.1 a dependency of libweft.so
+ * (agent/unwind_link.c says why). Never called; should one be, it answers
+ * from the unwinder the program has loaded, else with an empty stack.
+ */
+struct _Unwind_Context;
+typedef int (*unwind_trace_fn)(struct _Unwind_Context *ctx, void *arg);
+int _Unwind_Backtrace(unwind_trace_fn fn, void *arg);
+uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
+
+#define URC_END_OF_STACK 5
+
+int _Unwind_Backtrace(unwind_trace_fn fn, void *arg)
+{
+	int (*real)(unwind_trace_fn fn, void *arg);
+
+	*(void **)&real = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace");
+	return real ? real(fn, arg) : URC_END_OF_STACK;
+}
+
+uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx)
+{
+	uintptr_t (*real)(struct _Unwind_Context *ctx);
+
+	*(void **)&real = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
+	return real ? real(ctx) : 0;
 }
 
 /*

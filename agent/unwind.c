@@ -26,15 +26,68 @@
  *     sigprocmask system calls per frame lookup; its per-thread cache lives
  *     in dynamic TLS, which glibc allocates with the program's malloc.
  *
- * libgcc's unwinder has none of these effects and is already in every process
- * weft is preloaded into (it is libweft.so's own dependency).
+ * libgcc's unwinder has none of these effects. It is not a dependency of
+ * libweft.so (a process whose agent is disabled should not load it): agent
+ * init opens libgcc_s.so.1 when stacks are on and keeps pointers to the two
+ * functions used here (weft_unwind_init); until then, a capture finds nothing.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <unwind.h>
 
 #include "agent/guard.h"
 #include "agent/unwind.h"
+
+static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn fn, void *arg);
+static _Unwind_Ptr (*unwind_get_ip)(struct _Unwind_Context *ctx);
+
+static int no_link(void)
+{
+	return 0;
+}
+
+/* Overridden in libweft.so by agent/unwind_link.c; the unit tests link libgcc_s. */
+__attribute__((weak, alias("no_link"))) int weft_unwind_link_prepare(void);
+
+/*
+ * No RTLD_NOLOAD probe first: when the library is loaded, dlopen finds it by
+ * its soname without touching the file system; when it is not, the probe
+ * would open and read the file only to find that out.
+ */
+void *weft_unwind_libgcc(void)
+{
+	int saved = errno;
+	void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
+
+	errno = saved;
+	return h;
+}
+
+int weft_unwind_init(void)
+{
+	_Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn fn, void *arg);
+	_Unwind_Ptr (*get_ip)(struct _Unwind_Context *ctx);
+	void *h;
+	int saved = errno;
+
+	if (__atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE))
+		return 0;
+	h = weft_unwind_libgcc();
+	if (!h)
+		return -ENOENT;
+	*(void **)&backtrace = dlvsym(h, "_Unwind_Backtrace", "GCC_3.3");
+	*(void **)&get_ip = dlvsym(h, "_Unwind_GetIP", "GCC_3.0");
+	errno = saved;
+	if (!backtrace || !get_ip)
+		return -ENOENT;
+	/* The forwarders of unwind_link.c, resolved now rather than in an unwind. */
+	weft_unwind_link_prepare();
+	/* Release: a thread that sees the backtrace pointer sees get_ip too. */
+	__atomic_store_n(&unwind_get_ip, get_ip, __ATOMIC_RELAXED);
+	__atomic_store_n(&unwind_backtrace, backtrace, __ATOMIC_RELEASE);
+	return 0;
+}
 
 struct capture {
 	uintptr_t *pcs;
@@ -46,7 +99,7 @@ struct capture {
 static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 {
 	struct capture *c = arg;
-	uintptr_t pc = (uintptr_t)_Unwind_GetIP(ctx);
+	uintptr_t pc = (uintptr_t)unwind_get_ip(ctx);
 
 	if (pc == 0)
 		return _URC_END_OF_STACK;
@@ -66,9 +119,11 @@ static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 {
 	struct capture c = { .pcs = pcs, .max = max, .n = 0, .skip = 1 };
+	_Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn fn, void *arg);
 	int saved = errno;
 
-	if (!pcs || max <= 0)
+	backtrace = __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE);
+	if (!pcs || max <= 0 || !backtrace)
 		return 0;
 	/*
 	 * libgcc's unwinder may call pthread_once and pthread_mutex_lock (frames
@@ -76,7 +131,7 @@ __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 	 * straight through.
 	 */
 	weft_guard_enter();
-	_Unwind_Backtrace(capture_frame, &c);
+	backtrace(capture_frame, &c);
 	weft_guard_leave();
 	errno = saved;
 	/* Keeps this frame a real call frame: no tail call into the unwinder. */
