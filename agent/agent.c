@@ -25,7 +25,6 @@
 #include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/real.h"
-#include "agent/unwind.h"
 
 _Atomic int weft_agent_state;
 struct weft_config weft_cfg;
@@ -416,8 +415,6 @@ static bool agent_init(void)
 		return false;
 	}
 	weft_clock_init();
-	if (weft_cfg.stack_depth)
-		weft_unwind_init(); /* opens libgcc_s.so.1: not a dependency of libweft.so */
 	weft_ids_init_process();
 	weft_ids_seed(&rng, (uint64_t)getpid());
 	if (weft_cfg.traceparent[0] &&

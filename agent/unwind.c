@@ -26,12 +26,18 @@
  *     sigprocmask system calls per frame lookup; its per-thread cache lives
  *     in dynamic TLS, which glibc allocates with the program's malloc.
  *
- * libgcc's unwinder has none of these effects. It is not a dependency of
- * libweft.so (a process whose agent is disabled should not load it): agent
- * init opens libgcc_s.so.1 when stacks are on and keeps pointers to the two
- * functions used here (weft_unwind_init); until then, a capture finds nothing.
+ * libgcc's unwinder has none of these effects. weft uses a private copy of it
+ * (scripts/private-unwinder.sh builds it from GCC's static libgcc_eh.a, with
+ * _Unwind_Backtrace and _Unwind_GetIP renamed weft_eh_backtrace and
+ * weft_eh_get_ip and everything else local), not libgcc_s.so.1's:
+ * libgcc_s.so.1 is no dependency of libweft.so (a process whose agent is
+ * disabled should not have to load it), and opening it at agent init would
+ * allocate with the program's malloc (the loader's allocations after start
+ * are the program's). The copy finds unwind tables with _dl_find_object, like
+ * libgcc_s's; the one thing it cannot see is code whose unwind tables were
+ * registered at run time with libgcc_s's __register_frame (JIT compilers):
+ * a stack stops at such a frame.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <unwind.h>
@@ -39,55 +45,9 @@
 #include "agent/guard.h"
 #include "agent/unwind.h"
 
-static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn fn, void *arg);
-static _Unwind_Ptr (*unwind_get_ip)(struct _Unwind_Context *ctx);
-
-static int no_link(void)
-{
-	return 0;
-}
-
-/* Overridden in libweft.so by agent/unwind_link.c; the unit tests link libgcc_s. */
-__attribute__((weak, alias("no_link"))) int weft_unwind_link_prepare(void);
-
-/*
- * No RTLD_NOLOAD probe first: when the library is loaded, dlopen finds it by
- * its soname without touching the file system; when it is not, the probe
- * would open and read the file only to find that out.
- */
-void *weft_unwind_libgcc(void)
-{
-	int saved = errno;
-	void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
-
-	errno = saved;
-	return h;
-}
-
-int weft_unwind_init(void)
-{
-	_Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn fn, void *arg);
-	_Unwind_Ptr (*get_ip)(struct _Unwind_Context *ctx);
-	void *h;
-	int saved = errno;
-
-	if (__atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE))
-		return 0;
-	h = weft_unwind_libgcc();
-	if (!h)
-		return -ENOENT;
-	*(void **)&backtrace = dlvsym(h, "_Unwind_Backtrace", "GCC_3.3");
-	*(void **)&get_ip = dlvsym(h, "_Unwind_GetIP", "GCC_3.0");
-	errno = saved;
-	if (!backtrace || !get_ip)
-		return -ENOENT;
-	/* The forwarders of unwind_link.c, resolved now rather than in an unwind. */
-	weft_unwind_link_prepare();
-	/* Release: a thread that sees the backtrace pointer sees get_ip too. */
-	__atomic_store_n(&unwind_get_ip, get_ip, __ATOMIC_RELAXED);
-	__atomic_store_n(&unwind_backtrace, backtrace, __ATOMIC_RELEASE);
-	return 0;
-}
+/* The private copy's entry points (see above), hidden in libweft.so. */
+_Unwind_Reason_Code weft_eh_backtrace(_Unwind_Trace_Fn fn, void *arg);
+_Unwind_Ptr weft_eh_get_ip(struct _Unwind_Context *ctx);
 
 struct capture {
 	uintptr_t *pcs;
@@ -99,7 +59,7 @@ struct capture {
 static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 {
 	struct capture *c = arg;
-	uintptr_t pc = (uintptr_t)unwind_get_ip(ctx);
+	uintptr_t pc = (uintptr_t)weft_eh_get_ip(ctx);
 
 	if (pc == 0)
 		return _URC_END_OF_STACK;
@@ -119,11 +79,9 @@ static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 {
 	struct capture c = { .pcs = pcs, .max = max, .n = 0, .skip = 1 };
-	_Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn fn, void *arg);
 	int saved = errno;
 
-	backtrace = __atomic_load_n(&unwind_backtrace, __ATOMIC_ACQUIRE);
-	if (!pcs || max <= 0 || !backtrace)
+	if (!pcs || max <= 0)
 		return 0;
 	/*
 	 * libgcc's unwinder may call pthread_once and pthread_mutex_lock (frames
@@ -131,7 +89,7 @@ __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 	 * straight through.
 	 */
 	weft_guard_enter();
-	backtrace(capture_frame, &c);
+	weft_eh_backtrace(capture_frame, &c);
 	weft_guard_leave();
 	errno = saved;
 	/* Keeps this frame a real call frame: no tail call into the unwinder. */

@@ -3,16 +3,14 @@
  *
  * A hook that decides to keep a stack (the start of a long wait, rate-limited)
  * calls weft_unwind_capture and stores the addresses in its event; naming them
- * is the exporter's work. The unwinder is libgcc's (_Unwind_Backtrace in
- * libgcc_s.so.1, which glibc loads for every pthread_cancel and pthread_exit
- * and every C++ program has):
+ * is the exporter's work. The unwinder is libgcc's, a private copy linked
+ * into libweft.so (unwind.c says why):
  *
  *   - it adds no _Unwind_* definition to the program's scope (libgcc_s is the
- *     library that legitimately defines them; libweft.so exports none);
- *   - it is opened once, at agent init when stacks are on (weft_unwind_init),
- *     never from a hook, so a capture never takes the loader lock; libweft.so
- *     does not depend on it, so a process whose agent is disabled does not
- *     load it;
+ *     library that legitimately defines them; libweft.so exports none, and
+ *     the copy's names are local or renamed);
+ *   - it needs no loading, so it never takes the loader lock from a hook and
+ *     costs nothing at process start;
  *   - on glibc 2.35 and later it finds unwind tables with _dl_find_object,
  *     which takes no lock and does not allocate; it opens no descriptor and
  *     changes no signal mask.
@@ -44,20 +42,9 @@
 int weft_unwind_capture(uintptr_t *pcs, int max);
 
 /*
- * Opens libgcc_s.so.1 (or finds it open) and keeps its _Unwind_Backtrace and
- * _Unwind_GetIP for weft_unwind_capture, which captures nothing before. Takes
- * the loader's lock: for agent init, never a hook. 0, or -ENOENT when
- * libgcc_s.so.1 or the functions cannot be found. Idempotent; errno kept.
- */
-int weft_unwind_init(void);
-
-/* libgcc_s.so.1's handle, opened if it is not loaded yet (NULL if absent); errno kept. */
-void *weft_unwind_libgcc(void);
-
-/*
  * libweft.so's forwarders to libgcc_s's personality routine and _Unwind_Resume
- * (agent/unwind_link.c): resolves them now, so that no unwind has to. 0 or
- * -ENOENT; a no-op returning 0 outside libweft.so.
+ * (agent/unwind_link.c, libweft.so only): resolves them, once; 0 or -ENOENT.
+ * Takes the loader's lock the first time.
  */
 int weft_unwind_link_prepare(void);
 

@@ -30,16 +30,15 @@
  * anything. In the cleanup phase it resolves libgcc_s's functions once, with
  * dlopen (which finds the library loaded, by its soname, without touching
  * the file system) and dlvsym. Both take the loader's lock: once per process,
- * on the first unwind that cleans up a weft frame — unless
- * weft_unwind_link_prepare ran before, as it does at agent init with
- * WEFT_STACKS on (the default), which opens libgcc_s.so.1 for stack capture
- * anyway. That one acquisition is the only new thing: a thread that another
- * thread cancels and then waits for while holding the loader's lock (a
- * library constructor that cancels and joins a worker) would wait for it —
- * glibc's own pthread_exit takes the same lock on the exiting thread the
- * first time it loads libgcc_s. The pointers are published with release
- * order and read with acquire order; two threads resolving at once find the
- * same functions.
+ * on the first unwind that cleans up a weft frame. That one acquisition is
+ * the only new thing: a thread that another thread cancels and then waits
+ * for while holding the loader's lock (a library constructor that cancels
+ * and joins a worker) would wait for it — as glibc's own pthread_exit takes
+ * the same lock on the exiting thread the first time it loads libgcc_s.
+ * Nothing resolves earlier on purpose: before the first unwind, libgcc_s.so.1
+ * may not be loaded, and loading it would allocate with the program's malloc.
+ * The pointers are published with release order and read with acquire order;
+ * two threads resolving at once find the same functions.
  *
  * The types are declared here rather than taken from <unwind.h>, which
  * declares these functions with default visibility.
@@ -67,6 +66,20 @@ typedef void (*resume_fn)(struct _Unwind_Exception *exc);
 static personality_fn gcc_personality;
 static resume_fn gcc_resume;
 
+/*
+ * No RTLD_NOLOAD probe first: when the library is loaded, dlopen finds it by
+ * its soname without touching the file system; when it is not, the probe
+ * would open and read the file only to find that out.
+ */
+static void *libgcc(void)
+{
+	int saved = errno;
+	void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
+
+	errno = saved;
+	return h;
+}
+
 int weft_unwind_link_prepare(void)
 {
 	void *h;
@@ -76,7 +89,7 @@ int weft_unwind_link_prepare(void)
 
 	if (__atomic_load_n(&gcc_resume, __ATOMIC_ACQUIRE))
 		return 0;
-	h = weft_unwind_libgcc();
+	h = libgcc();
 	if (!h)
 		return -ENOENT;
 	*(void **)&p = dlvsym(h, "__gcc_personality_v0", "GCC_3.3.1");

@@ -207,27 +207,10 @@ static void test_threads(void)
 	pthread_barrier_destroy(&go);
 }
 
-/*
- * libgcc_s.so.1 is not a dependency of libweft.so: captures find nothing
- * until weft_unwind_init has opened it (agent init does, with stacks on).
- */
-static void test_init(void)
-{
-	uintptr_t pcs[4];
-
-	expect_int(weft_unwind_capture(pcs, 4), 0);
-	errno = EDOM;
-	expect_int(weft_unwind_init(), 0);
-	expect_int(errno, EDOM);
-	expect_int(weft_unwind_init(), 0);
-	expect_true(weft_unwind_capture(pcs, 4) > 0);
-}
-
 int main(void)
 {
 	if (!COUNTING)
 		printf("sanitizer build: allocations are not counted\n");
-	test_init();
 	test_known_frames();
 	test_limits();
 	test_deep();
