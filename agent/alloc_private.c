@@ -4,11 +4,12 @@
  *
  * Debian's jemalloc archive reads MALLOC_CONF (through secure_getenv) and the
  * /etc/malloc.conf symlink (through readlink) when it initialises (at weft's
- * first allocation, see weft_alloc_first below). A program that configures *its* jemalloc with MALLOC_CONF=stats_print:true
- * would get our allocator's statistics too; abort_conf:true with an option our
- * build lacks would abort it. These two definitions live only in libweft.so
- * and are local to it (the version script exports neither), so they are what
- * the archive's references bind to, and nothing outside weft sees them.
+ * first allocation, see weft_alloc_first below). A program that configures
+ * *its* jemalloc with MALLOC_CONF=stats_print:true would get our allocator's
+ * statistics too; abort_conf:true with an option our build lacks would abort
+ * it. These two definitions live only in libweft.so and are local to it (the
+ * version script exports neither), so they are what the archive's references
+ * bind to, and nothing outside weft sees them.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -137,7 +138,7 @@ int _Unwind_Backtrace(unwind_trace_fn fn, void *arg)
 
 uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx)
 {
-	uintptr_t (*real)(struct _Unwind_Context *ctx);
+	uintptr_t (*real)(struct _Unwind_Context * ctx);
 
 	*(void **)&real = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
 	return real ? real(ctx) : 0;
@@ -149,9 +150,9 @@ uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx)
  * so that a child can allocate: writes that cost the parent and the child a
  * copied page each, about 37 page faults per fork here (perf record -e
  * page-faults on tests/bench/bench-fork), for an allocator that a disabled
- * agent never calls. So they are not registered: the agent's
- * own fork handlers, registered only when it is enabled, call them at the
- * place they ran before (agent/agent.c: first to prepare, first after).
+ * agent never calls. So they are not registered: the agent's own fork
+ * handlers, registered only when it is enabled, call them at the place they
+ * ran before (agent/agent.c: first to prepare, first after).
  */
 int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {

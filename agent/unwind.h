@@ -41,11 +41,4 @@
  */
 int weft_unwind_capture(uintptr_t *pcs, int max);
 
-/*
- * libweft.so's forwarders to libgcc_s's personality routine and _Unwind_Resume
- * (agent/unwind_link.c, libweft.so only): resolves them, once; 0 or -ENOENT.
- * Takes the loader's lock the first time.
- */
-int weft_unwind_link_prepare(void);
-
 #endif

@@ -48,16 +48,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "agent/unwind.h"
-
 struct _Unwind_Exception;
 struct _Unwind_Context;
 
 /* From the Itanium C++ ABI's base unwinding interface, as libgcc defines them. */
-#define UA_CLEANUP_PHASE 2
+#define UA_CLEANUP_PHASE       2
 #define URC_FATAL_PHASE2_ERROR 2
 #define URC_FATAL_PHASE1_ERROR 3
-#define URC_CONTINUE_UNWIND 8
+#define URC_CONTINUE_UNWIND    8
 
 typedef int (*personality_fn)(int version, int actions, uint64_t exception_class,
 			      struct _Unwind_Exception *exc, struct _Unwind_Context *ctx);
@@ -80,7 +78,8 @@ static void *libgcc(void)
 	return h;
 }
 
-int weft_unwind_link_prepare(void)
+/* Resolves both forwarders' targets, once: 0, or -ENOENT. Takes the loader's lock. */
+static int link_prepare(void)
 {
 	void *h;
 	personality_fn p;
@@ -117,7 +116,7 @@ int __gcc_personality_v0(int version, int actions, uint64_t exception_class,
 	if (!(actions & UA_CLEANUP_PHASE))
 		return URC_CONTINUE_UNWIND;
 	p = __atomic_load_n(&gcc_personality, __ATOMIC_ACQUIRE);
-	if (!p && weft_unwind_link_prepare() == 0)
+	if (!p && link_prepare() == 0)
 		p = __atomic_load_n(&gcc_personality, __ATOMIC_ACQUIRE);
 	/* No libgcc_s at all: the program could not have started with the NEEDED entry. */
 	if (!p)
@@ -130,7 +129,7 @@ void _Unwind_Resume(struct _Unwind_Exception *exc)
 {
 	resume_fn r = __atomic_load_n(&gcc_resume, __ATOMIC_ACQUIRE);
 
-	if (!r && weft_unwind_link_prepare() == 0)
+	if (!r && link_prepare() == 0)
 		r = __atomic_load_n(&gcc_resume, __ATOMIC_ACQUIRE);
 	if (!r)
 		abort();
