@@ -6,11 +6,20 @@
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
+int weft_alloc_ready;
+
 static void no_fork_handler(void)
 {
+}
+
+/* The unit tests' allocator (the C library's) needs no initialising. */
+static void ready_at_once(void)
+{
+	__atomic_store_n(&weft_alloc_ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Overridden in libweft.so by agent/alloc_private.c; the unit tests' shim has none. */
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_prepare(void);
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_parent(void);
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_child(void);
+__attribute__((weak, alias("ready_at_once"))) void weft_alloc_first(void);

@@ -31,6 +31,16 @@ void weft_alloc_fork_prepare(void);
 void weft_alloc_fork_parent(void);
 void weft_alloc_fork_child(void);
 
+/*
+ * Non-zero once the private allocator has initialised (agent/alloc_private.c).
+ * It initialises at weft's first allocation, not from a constructor: a process
+ * in which weft never allocates (OTEL_SDK_DISABLED=true) never pays for it.
+ * weft_alloc_first initialises it, excluding the agent's fork handlers, and
+ * sets the flag; the unit tests' allocator only sets the flag.
+ */
+extern int weft_alloc_ready;
+void weft_alloc_first(void);
+
 #define WEFT_MALLOCX_ZERO         0x40 /* jemalloc's MALLOCX_ZERO */
 #define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
 
@@ -58,6 +68,9 @@ static inline void *weft_mallocx(size_t n, int flags)
 {
 	void *p;
 
+	/* Acquire: the allocator's state, written by the thread that initialised it. */
+	if (__builtin_expect(!__atomic_load_n(&weft_alloc_ready, __ATOMIC_ACQUIRE), 0))
+		weft_alloc_first();
 	weft_alloc_enter();
 	p = mallocx(n ? n : 1, flags);
 	weft_alloc_leave();

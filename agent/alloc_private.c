@@ -3,16 +3,18 @@
  * allocator configuration.
  *
  * Debian's jemalloc archive reads MALLOC_CONF (through secure_getenv) and the
- * /etc/malloc.conf symlink (through readlink) when it initialises — which it
- * does from its own constructor, in every program weft is preloaded into. A
- * program that configures *its* jemalloc with MALLOC_CONF=stats_print:true
- * would get our allocator's statistics too; abort_conf:true with an option our
- * build lacks would abort it. These two definitions live only in libweft.so
- * and are local to it (the version script exports neither), so they are what
- * the archive's references bind to, and nothing outside weft sees them.
+ * /etc/malloc.conf symlink (through readlink) when it initialises (at weft's
+ * first allocation, see weft_alloc_first below). A program that configures
+ * *its* jemalloc with MALLOC_CONF=stats_print:true would get our allocator's
+ * statistics too; abort_conf:true with an option our build lacks would abort
+ * it. These two definitions live only in libweft.so and are local to it (the
+ * version script exports neither), so they are what the archive's references
+ * bind to, and nothing outside weft sees them.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -113,15 +115,44 @@ double round(double x)
 }
 
 /*
- * jemalloc registers fork handlers when it initialises — from its own
- * constructor, in every process weft is loaded into, disabled or not. They
- * take and release each of its locks around every fork (dozens of mutexes
- * over a dozen pages), so that a child can allocate: writes that cost the
- * parent and the child a copied page each, about 37 page faults per fork here
- * (perf record -e page-faults on tests/bench/bench-fork), for an allocator
- * that a disabled agent never calls. So they are not registered: the agent's
- * own fork handlers, registered only when it is enabled, call them at the
- * place they ran before (agent/agent.c: first to prepare, first after).
+ * The same holds for libgcc's unwinder, which the heap profiler uses for its
+ * stacks (prof_sys.o): _Unwind_Backtrace and _Unwind_GetIP are defined here,
+ * hidden, so that they do not make libgcc_s.so.1 a dependency of libweft.so
+ * (agent/unwind_link.c says why). Never called; should one be, it answers
+ * from the unwinder the program has loaded, else with an empty stack.
+ */
+struct _Unwind_Context;
+typedef int (*unwind_trace_fn)(struct _Unwind_Context *ctx, void *arg);
+int _Unwind_Backtrace(unwind_trace_fn fn, void *arg);
+uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx);
+
+#define URC_END_OF_STACK 5
+
+int _Unwind_Backtrace(unwind_trace_fn fn, void *arg)
+{
+	int (*real)(unwind_trace_fn fn, void *arg);
+
+	*(void **)&real = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace");
+	return real ? real(fn, arg) : URC_END_OF_STACK;
+}
+
+uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx)
+{
+	uintptr_t (*real)(struct _Unwind_Context * ctx);
+
+	*(void **)&real = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
+	return real ? real(ctx) : 0;
+}
+
+/*
+ * jemalloc registers fork handlers when it initialises. They take and release
+ * each of its locks around every fork (dozens of mutexes over a dozen pages),
+ * so that a child can allocate: writes that cost the parent and the child a
+ * copied page each, about 37 page faults per fork here (perf record -e
+ * page-faults on tests/bench/bench-fork), for an allocator that a disabled
+ * agent never calls. So they are not registered: the agent's own fork
+ * handlers, registered only when it is enabled, call them at the place they
+ * ran before (agent/agent.c: first to prepare, first after).
  */
 int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
@@ -130,17 +161,71 @@ int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(vo
 	return __register_atfork(prepare, parent, child, __dso_handle);
 }
 
+/*
+ * First initialisation, and fork.
+ *
+ * libweft.so links a copy of the archive without jemalloc's constructor
+ * (meson.build), so the allocator initialises at weft's first allocation
+ * (weft_mallocx calls weft_alloc_first while weft_alloc_ready is 0): in a
+ * process where the agent is disabled, never. jemalloc's constructor was also
+ * its protection against one hazard: a fork while another thread is half-way
+ * through initialising leaves the child an allocator whose state and locks
+ * are half made, and its first allocation deadlocks or crashes. Here the
+ * first initialisation and the agent's fork handlers exclude each other with
+ * init_lock: prepare takes it (waiting out an initialisation in progress),
+ * parent releases it and the child resets it, and jemalloc's own fork handlers
+ * run only when it is ready — never on an allocator that was not initialised,
+ * whose prefork would read thread state jemalloc never set up.
+ *
+ * init_lock is a spin lock that yields: taking a pthread mutex from here
+ * would go through weft's own hook. It is held for one initialisation, once
+ * per process, and around forks. weft_alloc_ready is written under it and
+ * with release order, so a thread that reads it set (acquire) sees the
+ * allocator's initialised state; in the fork handlers, which hold the lock,
+ * a relaxed read is enough.
+ */
+static int init_lock;
+
+static void init_lock_take(void)
+{
+	while (__atomic_exchange_n(&init_lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void init_lock_drop(void)
+{
+	__atomic_store_n(&init_lock, 0, __ATOMIC_RELEASE);
+}
+
+void weft_alloc_first(void)
+{
+	init_lock_take();
+	if (!__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+		weft_alloc_enter();
+		dallocx(mallocx(1, 0), 0);
+		weft_alloc_leave();
+		__atomic_store_n(&weft_alloc_ready, 1, __ATOMIC_RELEASE);
+	}
+	init_lock_drop();
+}
+
 void weft_alloc_fork_prepare(void)
 {
-	je_jemalloc_prefork();
+	init_lock_take();
+	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
+		je_jemalloc_prefork();
 }
 
 void weft_alloc_fork_parent(void)
 {
-	je_jemalloc_postfork_parent();
+	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
+		je_jemalloc_postfork_parent();
+	init_lock_drop();
 }
 
 void weft_alloc_fork_child(void)
 {
-	je_jemalloc_postfork_child();
+	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
+		je_jemalloc_postfork_child();
+	init_lock_drop();
 }

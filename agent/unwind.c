@@ -26,8 +26,17 @@
  *     sigprocmask system calls per frame lookup; its per-thread cache lives
  *     in dynamic TLS, which glibc allocates with the program's malloc.
  *
- * libgcc's unwinder has none of these effects and is already in every process
- * weft is preloaded into (it is libweft.so's own dependency).
+ * libgcc's unwinder has none of these effects. weft uses a private copy of it
+ * (scripts/private-unwinder.sh builds it from GCC's static libgcc_eh.a, with
+ * _Unwind_Backtrace and _Unwind_GetIP renamed weft_eh_backtrace and
+ * weft_eh_get_ip and everything else local), not libgcc_s.so.1's:
+ * libgcc_s.so.1 is no dependency of libweft.so (a process whose agent is
+ * disabled should not have to load it), and opening it at agent init would
+ * allocate with the program's malloc (the loader's allocations after start
+ * are the program's). The copy finds unwind tables with _dl_find_object, like
+ * libgcc_s's; the one thing it cannot see is code whose unwind tables were
+ * registered at run time with libgcc_s's __register_frame (JIT compilers):
+ * a stack stops at such a frame.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -35,6 +44,10 @@
 
 #include "agent/guard.h"
 #include "agent/unwind.h"
+
+/* The private copy's entry points (see above), hidden in libweft.so. */
+_Unwind_Reason_Code weft_eh_backtrace(_Unwind_Trace_Fn fn, void *arg);
+_Unwind_Ptr weft_eh_get_ip(struct _Unwind_Context *ctx);
 
 struct capture {
 	uintptr_t *pcs;
@@ -46,7 +59,7 @@ struct capture {
 static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 {
 	struct capture *c = arg;
-	uintptr_t pc = (uintptr_t)_Unwind_GetIP(ctx);
+	uintptr_t pc = (uintptr_t)weft_eh_get_ip(ctx);
 
 	if (pc == 0)
 		return _URC_END_OF_STACK;
@@ -76,7 +89,7 @@ __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 	 * straight through.
 	 */
 	weft_guard_enter();
-	_Unwind_Backtrace(capture_frame, &c);
+	weft_eh_backtrace(capture_frame, &c);
 	weft_guard_leave();
 	errno = saved;
 	/* Keeps this frame a real call frame: no tail call into the unwinder. */

@@ -3,12 +3,12 @@
  *
  * A hook that decides to keep a stack (the start of a long wait, rate-limited)
  * calls weft_unwind_capture and stores the addresses in its event; naming them
- * is the exporter's work. The unwinder is libgcc's (_Unwind_Backtrace in
- * libgcc_s.so.1, which libweft.so already needs for its cancellation cleanup
- * handlers and which glibc loads for every pthread_cancel and pthread_exit):
+ * is the exporter's work. The unwinder is libgcc's, a private copy linked
+ * into libweft.so (unwind.c says why):
  *
  *   - it adds no _Unwind_* definition to the program's scope (libgcc_s is the
- *     library that legitimately defines them; libweft.so exports none);
+ *     library that legitimately defines them; libweft.so exports none, and
+ *     the copy's names are local or renamed);
  *   - it needs no loading, so it never takes the loader lock from a hook and
  *     costs nothing at process start;
  *   - on glibc 2.35 and later it finds unwind tables with _dl_find_object,

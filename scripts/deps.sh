@@ -4,17 +4,18 @@
 # exact command to run and exits 1. Sourced by scripts/quickstart and
 # scripts/test (`deps_ensure build` or `deps_ensure test`).
 
-# To build libweft.so and its example.
-WEFT_BUILD_PACKAGES=(gcc pkg-config meson ninja-build libprotobuf-c-dev
+# To build libweft.so and its example (binutils: objcopy copies jemalloc's
+# archive without its constructor).
+WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libprotobuf-c-dev
     protobuf-c-compiler libcurl4-openssl-dev libjemalloc-dev zlib1g-dev python3)
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
 # tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), the
 # static-binary launcher test links against glibc's static archive, the
 # unwinder tests build C++ programs (g++) and run one under memcheck (valgrind),
-# the exit-from-a-signal-handler test stops a thread with gdb, and
-# scripts/check-format needs clang-format 14 exactly (other versions format
-# differently).
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb clang-format-14)
+# the exit-from-a-signal-handler test stops a thread with gdb, the linkage
+# test watches a start with strace, and scripts/check-format needs
+# clang-format 14 exactly (other versions format differently).
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb strace clang-format-14)
 
 deps_missing() {
     local p
