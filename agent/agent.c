@@ -511,7 +511,8 @@ void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span)
 	weft_guard_leave();
 }
 
-__attribute__((destructor)) static void weft_agent_destructor(void)
+/* The final export, as the process ends (exit's destructors, or _exit). */
+static void final_flush(void)
 {
 	int saved = errno;
 
@@ -536,4 +537,18 @@ __attribute__((destructor)) static void weft_agent_destructor(void)
 	weft_consumer.shutdown();
 	weft_guard_leave();
 	errno = saved;
+}
+
+__attribute__((destructor)) static void weft_agent_destructor(void)
+{
+	final_flush();
+}
+
+void weft_agent_quick_exit(int status)
+{
+	/* Not in a vfork child (the memory is the parent's), nor from weft's own code. */
+	if ((pid_t)syscall(SYS_getpid) != weft_process.pid || weft_guard_active())
+		return;
+	weft_agent_set_exit_code(status);
+	final_flush();
 }

@@ -62,6 +62,12 @@ extern struct weft_process weft_process;
  */
 void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span);
 
+/*
+ * _exit or _Exit(status) is about to end the process (hooks/process.c): the
+ * final export, as exit's would be, with that status.
+ */
+void weft_agent_quick_exit(int status);
+
 /* Initialises once; true when the agent records. Safe from any hook. */
 bool weft_agent_init(void);
 

@@ -32,6 +32,8 @@
 #define WEFT_REAL_SYMBOLS(X)                                                                       \
 	WEFT_EXTRA_ROWS(X)                                                                         \
 	X(__libc_start_main, NORETURN, NULL, NULL)                                                 \
+	X(_exit, NORETURN, NULL, NULL)                                                             \
+	X(_Exit, NORETURN, NULL, NULL)                                                             \
 	X(pthread_create, RET, NULL, NULL)                                                         \
 	X(pthread_join, RET, NULL, NULL)                                                           \
 	X(pthread_tryjoin_np, RET, NULL, NULL)                                                     \

@@ -8,8 +8,12 @@
  * handler, which glibc hands the status. It is registered from inside
  * __libc_start_main, after glibc has registered the loader's finaliser, so
  * that it runs before the library destructors — weft's flush among them.
+ *
+ * _exit and _Exit skip all of that (no atexit handlers, no destructors): their
+ * hooks export first, with the status they were given.
  */
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hooks/hook.h"
@@ -41,4 +45,32 @@ WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void
 		_exit(127);
 	program_main = main;
 	return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/*
+ * _exit, _Exit: end the process at once with `status` (no atexit handlers, no
+ * stdio flush, no destructors); never return. weft's final export runs first,
+ * as exit's would (bounded by WEFT_EXIT_TIMEOUT), except in a vfork child,
+ * in weft's own code, or when a signal handler interrupted weft's allocator.
+ */
+WEFT_EXPORT void _exit(int status)
+{
+	__typeof__(weft_real._exit) real = WEFT_REAL(_exit);
+
+	weft_agent_quick_exit(status);
+	if (real)
+		real(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+WEFT_EXPORT void _Exit(int status)
+{
+	__typeof__(weft_real._Exit) real = WEFT_REAL(_Exit);
+
+	weft_agent_quick_exit(status);
+	if (real)
+		real(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
 }

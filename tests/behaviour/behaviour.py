@@ -153,9 +153,11 @@ class Run:
         return spans
 
     def metric(self, name, want):
-        """A sum point's value, from the last export that has it (None if absent)."""
-        value = None
+        """A sum point's value in the last export that has it, the largest over the
+        run's processes (each forked child has its own output); None if absent."""
+        best = None
         for f in self.outputs:
+            value = None
             with open(f) as fh:
                 for line in fh:
                     for rm in json.loads(line).get("resourceMetrics", []):
@@ -168,7 +170,9 @@ class Run:
                                          for x in p.get("attributes", [])}
                                     if a == want:
                                         value = int(p.get("asInt", 0))
-        return value
+            if value is not None and (best is None or value > best):
+                best = value
+        return best
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -24,9 +24,20 @@ def weft_lines(stderr):
     return [l for l in stderr.splitlines() if l.startswith("weft:")]
 
 
-# A process that ends before anything was exported leaves no file at all.
+# A process that ends with _exit before anything was exported: _exit exports
+# first (its process span, its status), so the file it leaves is not empty.
 r = Run([P, "quick-exit"], expect_file=False)
 equal(r.rc, 0, "quick-exit: program fine")
+equal(len(r.files), 1, "quick-exit: one file")
+check(all(os.path.getsize(f) > 0 for f in r.files), "no empty file: _exit exported the process")
+if r.files:
+    procs = [s for s in r.only().spans if s["name"] == "process"]
+    equal([s["attrs"].get("process.exit.code") for s in procs], [0],
+          "the process span, with _exit's status")
+# A process that dies before anything was exported (SIGKILL: no exit path
+# runs) leaves no file at all: the file is made when there is something to write.
+r = Run(["/bin/sh", "-c", "kill -9 $$"], expect_file=False)
+equal(r.rc, -9, "killed by SIGKILL")
 equal(os.listdir(r.dir), [], "no empty file from a process that exported nothing")
 
 # A file name too long for the file system (a long service name): shortened,

@@ -13,6 +13,7 @@ image's process span is its child. Natively the program prints the same.
 import os
 import re
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from weftrun import Run, program, check, equal, done  # noqa: E402
@@ -70,6 +71,30 @@ if first and second and launcher:
                   f"({want['name']})")
             equal(ps[0]["attrs"].get("process.exit.code"), 0, f"{label}: exit code")
 equal(len(r.by_pid), 5, "one output per process: the parent and its four children")
+
+# A daemon: fork, setsid, fork, close every descriptor, (as root) chroot. It
+# keeps exporting; the intermediate child's _exit exports too, so the tree holds.
+for root in ([None, tempfile.mkdtemp(prefix="weft-chroot-")] if os.geteuid() == 0 else [None]):
+    what = "daemon in a chroot" if root else "daemon"
+    r = Run([program("daemonize")] + ([root] if root else []))
+    equal(r.rc, 0, f"{what}: the program ran")
+    m = re.search(r"daemon (\d+)", r.stdout)
+    check(m is not None, f"{what}: printed the daemon's pid")
+    d = r.by_pid.get(int(m.group(1))) if m else None
+    check(d is not None, f"{what}: the daemon wrote its output ({r.files})")
+    equal(len(r.by_pid), 3, f"{what}: the parent, the intermediate child (its _exit exports) "
+          "and the daemon")
+    if d:
+        equal(len([s for s in d.spans if s["name"] == "thread daemon-worker"]), 2,
+              f"{what}: both worker threads' spans")
+        ps = [s for s in d.spans if s["name"] == "process"]
+        ids = {s["spanId"]: s for out in r.by_pid.values() for s in out.spans}
+        chain, span = [], ps[0] if ps else None
+        while span:
+            chain.append(span)
+            span = ids.get(span.get("parentSpanId"))
+        equal(len(chain), 3, f"{what}: daemon → intermediate child → parent, all exported")
+        equal(len({s["traceId"] for s in chain}), 1, f"{what}: one trace")
 
 # The family off: no context passed, each child its own trace.
 r = Run([program("spawner")], env={"WEFT_HOOKS": "thread,mutex,rwlock,cond,sem,fd,socket,poll"})
