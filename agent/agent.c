@@ -26,6 +26,7 @@
 #include "agent/lock.h"
 #include "agent/log.h"
 #include "agent/real.h"
+#include "agent/signals.h"
 
 _Atomic int weft_agent_state;
 struct weft_config weft_cfg;
@@ -452,6 +453,7 @@ static bool agent_init(void)
 	weft_free(weft_alloc(1));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	weft_store_release(&weft_agent_state, WEFT_AGENT_READY);
+	weft_signals_init();
 
 	/* The main thread is the process span's thread; adopt it now if we are on it. */
 	if (gettid() == getpid() && !weft_self)
@@ -541,6 +543,21 @@ static void final_flush(void)
 
 __attribute__((destructor)) static void weft_agent_destructor(void)
 {
+	final_flush();
+}
+
+void weft_agent_signal_exit(int sig)
+{
+	if ((pid_t)syscall(SYS_getpid) != weft_process.pid || weft_guard_active())
+		return;
+	weft_store_relaxed(&weft_process.term_signal, sig);
+	/*
+	 * Without the exporter's thread the export would run here, in the
+	 * handler: not an OTLP one, which calls libcurl and so the program's
+	 * allocator, which the signal may have interrupted.
+	 */
+	if (weft_consumer.idle() && ((weft_cfg.traces_out | weft_cfg.metrics_out) & WEFT_OUT_OTLP))
+		return;
 	final_flush();
 }
 

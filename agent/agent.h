@@ -40,6 +40,7 @@ struct weft_process {
 	_Atomic int exiting;     /* the final export has begun */
 	uint64_t exiting_ns;     /* monotonic: when it began */
 	bool forked;             /* a forked child (of a process weft ran in) */
+	_Atomic int term_signal; /* the signal the process is dying of (agent/signals.h) */
 	_Atomic int execed;      /* ended by exec: the image was replaced */
 };
 
@@ -67,6 +68,12 @@ void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span);
  * final export, as exit's would be, with that status.
  */
 void weft_agent_quick_exit(int status);
+
+/*
+ * The process is about to die of `sig` (agent/signals.h, from its handler):
+ * the signal is recorded and, where safe, the final export runs.
+ */
+void weft_agent_signal_exit(int sig);
 
 /* Initialises once; true when the agent records. Safe from any hook. */
 bool weft_agent_init(void);

@@ -34,6 +34,9 @@
 	X(__libc_start_main, NORETURN, NULL, NULL)                                                 \
 	X(_exit, NORETURN, NULL, NULL)                                                             \
 	X(_Exit, NORETURN, NULL, NULL)                                                             \
+	X(sigaction, ERRNO, NULL, NULL)                                                            \
+	X(signal, NORETURN, NULL, NULL)                                                            \
+	X(sysv_signal, NORETURN, NULL, NULL)                                                       \
 	X(pthread_create, RET, NULL, NULL)                                                         \
 	X(pthread_join, RET, NULL, NULL)                                                           \
 	X(pthread_tryjoin_np, RET, NULL, NULL)                                                     \

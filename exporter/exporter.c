@@ -256,6 +256,17 @@ static void finish_process_span(uint64_t end_ns)
 	q->s.start_unix_nano = weft_clock_to_unix(weft_process.start_ns);
 	q->s.end_unix_nano = weft_clock_to_unix(end_ns);
 	weft_qspan_attr_int(q, "process.pid", weft_process.pid);
+	if (weft_load_relaxed(&weft_process.term_signal)) {
+		/* Dying of a signal (agent/signals.h): no exit code; a fault is a crash. */
+		int sig = weft_load_relaxed(&weft_process.term_signal);
+		const char *abbrev = sigabbrev_np(sig);
+
+		snprintf(q->object, sizeof(q->object), "SIG%s", abbrev ? abbrev : "?");
+		weft_qspan_attr_str(q, "weft.process.signal", q->object);
+		q->s.status = WEFT_STATUS_ERROR;
+		q->s.status_message = q->object;
+		return;
+	}
 	if (weft_load_relaxed(&weft_process.execed)) {
 		/* The image was replaced (exec): the process goes on, with no exit code yet. */
 		weft_qspan_attr_bool(q, "weft.process.exec", true);

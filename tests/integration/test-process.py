@@ -96,6 +96,33 @@ for root in ([None, tempfile.mkdtemp(prefix="weft-chroot-")] if os.geteuid() == 
         equal(len(chain), 3, f"{what}: daemon → intermediate child → parent, all exported")
         equal(len({s["traceId"] for s in chain}), 1, f"{what}: one trace")
 
+# Dying of a signal: the same death as natively, and the telemetry exported
+# first (tests/programs/sigplay.c).
+for mode, sig in (("term", "SIGTERM"), ("int", "SIGINT"), ("segv", "SIGSEGV"),
+                  ("abort", "SIGABRT"), ("handled", None), ("view", None)):
+    native = Run([program("sigplay"), mode], preload=False, expect_file=False)
+    for env in ({}, {"OTEL_SDK_DISABLED": "true"}):
+        r = Run([program("sigplay"), mode], env=env, expect_file=not env)
+        tag = f"sigplay {mode}" + (" (disabled)" if env else "")
+        equal(r.rc, native.rc, f"{tag}: the same exit status as natively")
+        equal(r.stdout, native.stdout, f"{tag}: the same output as natively")
+    out = r = Run([program("sigplay"), mode])
+    if mode == "view":
+        continue
+    out = r.only()
+    ps = [s for s in out.spans if s["name"] == "process"]
+    equal(len(ps), 1, f"sigplay {mode}: the process span was exported")
+    equal(len(out.named("thread sigplay-worker")), 1, f"sigplay {mode}: the thread's span too")
+    if ps and sig:
+        equal((ps[0]["attrs"].get("weft.process.signal"), ps[0].get("status", {}).get("code"),
+               ps[0].get("status", {}).get("message")), (sig, 2, sig),
+              f"sigplay {mode}: died of {sig}, status ERROR")
+        check("process.exit.code" not in ps[0]["attrs"], f"sigplay {mode}: no exit code")
+    elif ps:
+        equal(ps[0]["attrs"].get("process.exit.code"), 3,
+              "the program's own SIGTERM handler ran (its exit code), not weft's")
+        check("weft.process.signal" not in ps[0]["attrs"], "handled: no signal death recorded")
+
 # The family off: no context passed, each child its own trace.
 r = Run([program("spawner")], env={"WEFT_HOOKS": "thread,mutex,rwlock,cond,sem,fd,socket,poll"})
 traces = {s["traceId"] for out in r.by_pid.values() for s in out.spans if s["name"] == "process"}

@@ -1,0 +1,162 @@
+/*
+ * Signals that end the process: the final export before the program dies of
+ * one (agent/signals.h says what and why).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/real.h"
+#include "agent/signals.h"
+
+/* The signals weft stands in for while the program leaves them at SIG_DFL. */
+static const int managed[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSEGV,
+			       SIGBUS,  SIGFPE, SIGILL, SIGABRT };
+
+#define NSIG_TABLE 65
+
+/* glibc sets it (with its own restorer) on every handler it installs on x86-64. */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+static struct {
+	_Atomic int owned;     /* weft's handler is installed: the program sees SIG_DFL */
+	struct sigaction view; /* what the program last set as its SIG_DFL (mask, flags) */
+} sigs[NSIG_TABLE];
+
+static _Atomic int lock_word; /* one change of the table at a time */
+static _Atomic int dying;
+
+bool weft_signals_managed(int sig)
+{
+	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
+		if (managed[i] == sig)
+			return true;
+	return false;
+}
+
+static bool hardware_fault(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+}
+
+/* sigaction as the system call: weft's own changes are never the program's. */
+static int raw_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return WEFT_REAL(sigaction)(sig, act, old);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct sigaction dfl;
+
+	(void)uc;
+	if (sig > 0 && sig < NSIG_TABLE && !atomic_exchange(&dying, 1))
+		weft_agent_signal_exit(sig);
+	/* The program's own disposition again, SIG_DFL, and the signal delivered to it. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	raw_sigaction(sig, &dfl, NULL);
+	if (sig > 0 && sig < NSIG_TABLE)
+		weft_store_relaxed(&sigs[sig].owned, 0);
+	/*
+	 * A fault the instruction raised recurs when the handler returns, now
+	 * with the default action (a core dump, as natively); anything sent is
+	 * sent again, pending until the handler returns and the mask unblocks it.
+	 */
+	if (!(hardware_fault(sig) && si && si->si_code > 0))
+		syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+	errno = saved;
+}
+
+static void install(int sig)
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = on_signal;
+	act.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	if (raw_sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+	    (old.sa_flags & SA_SIGINFO))
+		return;
+	sigs[sig].view = old;
+	if (raw_sigaction(sig, &act, NULL) == 0)
+		weft_store_release(&sigs[sig].owned, 1);
+}
+
+void weft_signals_init(void)
+{
+	if (!weft_hooks_enabled(WEFT_HOOK_PROCESS))
+		return;
+	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
+		install(managed[i]);
+}
+
+static void lock(void)
+{
+	int expected = 0;
+
+	while (!atomic_compare_exchange_weak(&lock_word, &expected, 1)) {
+		expected = 0;
+		sched_yield();
+	}
+}
+
+static void unlock(void)
+{
+	atomic_store(&lock_word, 0);
+}
+
+int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction was, k, mine;
+	bool owned;
+	int r, saved;
+
+	lock();
+	/*
+	 * The kernel says whose handler is in place: weft's may have been
+	 * replaced, or put back, where no hook sees (inside libc: system()
+	 * ignores SIGINT and SIGQUIT while its child runs, then restores them).
+	 */
+	r = raw_sigaction(sig, NULL, &k);
+	owned = r == 0 && (k.sa_flags & SA_SIGINFO) && k.sa_sigaction == on_signal;
+	weft_store_release(&sigs[sig].owned, owned);
+	was = owned ? sigs[sig].view : k;
+	if (r != 0 || !act) {
+		/* Only asked (or a bad signal: the kernel's error). */
+	} else if (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO)) {
+		/* Default again: weft stands in for it (the program's mask and flags kept for
+		 * view). */
+		memset(&mine, 0, sizeof(mine));
+		mine.sa_sigaction = on_signal;
+		mine.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&mine.sa_mask);
+		r = owned ? 0 : raw_sigaction(sig, &mine, NULL);
+		if (r == 0) {
+			/* As the kernel keeps it, and reports it: with libc's restorer. */
+			sigs[sig].view = *act;
+			if (raw_sigaction(sig, NULL, &k) == 0 && (k.sa_flags & SA_RESTORER)) {
+				sigs[sig].view.sa_flags |= SA_RESTORER;
+				sigs[sig].view.sa_restorer = k.sa_restorer;
+			}
+			weft_store_release(&sigs[sig].owned, 1);
+		}
+	} else {
+		r = raw_sigaction(sig, act, NULL);
+		if (r == 0)
+			weft_store_release(&sigs[sig].owned, 0);
+	}
+	saved = errno;
+	unlock();
+	if (r == 0 && old)
+		*old = was;
+	errno = saved;
+	return r;
+}
