@@ -106,6 +106,13 @@ struct weft_config {
 void weft_config_load(struct weft_config *cfg);
 
 /*
+ * Same, into a cfg that is all zero already (static storage never written):
+ * what is zero by default is not written, so that the pages of the long
+ * string fields most processes leave empty are never touched.
+ */
+void weft_config_load_zeroed(struct weft_config *cfg);
+
+/*
  * Same, with getenv replaced: used by the unit tests. `warn` receives each
  * warning line (without the trailing newline); NULL means stderr.
  */

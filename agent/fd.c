@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -479,9 +480,16 @@ void weft_fd_stderr_redirected(void)
  */
 static bool locked_for_fork;
 
+/*
+ * Around fork the table's lock is held, so that the child never inherits a
+ * change half made — unless no other thread can be making one: a process
+ * that has never created a thread (glibc's __libc_single_threaded). Then the
+ * lock's release after the fork, a write that copies a page in the parent at
+ * every fork, is spared.
+ */
 static void atfork_prepare(void)
 {
-	if (weft_guard_active())
+	if (weft_guard_active() || __libc_single_threaded)
 		return;
 	change_begin();
 	locked_for_fork = true;
