@@ -77,10 +77,10 @@ void *weft_real_resolve(enum weft_real_index idx)
 struct next_obj {
 	ElfW(Addr) base;
 	const uint32_t *gnu_hash;
-	const ElfW(Sym) *symtab;
+	const ElfW(Sym) * symtab;
 	const char *strtab;
-	const ElfW(Half) *versym;
-	const ElfW(Verdef) *verdef;
+	const ElfW(Half) * versym;
+	const ElfW(Verdef) * verdef;
 };
 
 #define NEXT_MAX 32
@@ -151,7 +151,7 @@ static enum lookup next_obj_lookup(const struct next_obj *o, const char *name, u
 				   const char *version, void **out)
 {
 	const uint32_t *t = o->gnu_hash;
-	const ElfW(Addr) *bloom;
+	const ElfW(Addr) * bloom;
 	const uint32_t *buckets, *chain;
 	const ElfW(Sym) *found = NULL;
 	uint32_t nbuckets, symoffset, bloom_size, shift, idx;
@@ -207,7 +207,8 @@ static enum lookup next_obj_lookup(const struct next_obj *o, const char *name, u
 	if (!found)
 		return ABSENT;
 	/* An indirect function's address is what its resolver returns: dlsym's job. */
-	if (ELF64_ST_TYPE(found->st_info) == STT_GNU_IFUNC || ELF64_ST_TYPE(found->st_info) == STT_TLS)
+	if (ELF64_ST_TYPE(found->st_info) == STT_GNU_IFUNC ||
+	    ELF64_ST_TYPE(found->st_info) == STT_TLS)
 		return UNKNOWN;
 	*out = (void *)(o->base + found->st_value);
 	return FOUND;

@@ -78,8 +78,8 @@ void weft_self_set(struct weft_thread *t)
  * The first state asked for — the main thread's, adopted at start-up — is
  * static: a process starts without allocating (the private allocator
  * initialises itself on its first call, touching some thirty pages), and the
- * state is already zero (.bss), so only the lines written are touched. Once taken it behaves as any other state:
- * freed, it may go to a spare slot and be reused, but never to weft_free.
+ * state is already zero (.bss), so only the lines written are touched. Once taken it behaves as any
+ * other state: freed, it may go to a spare slot and be reused, but never to weft_free.
  */
 static _Alignas(64) struct weft_thread first_state;
 static _Atomic bool first_state_taken;

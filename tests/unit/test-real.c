@@ -59,7 +59,8 @@ static void test_versions(void)
 	expect_true(weft_real_find("pthread_cond_wait", "GLIBC_2.3.2") == v232);
 	expect_true(weft_real_find("pthread_cond_wait", "GLIBC_2.2.5") == v225);
 	/* No version: the default one, as dlsym. */
-	expect_true(weft_real_find("pthread_cond_wait", NULL) == dlsym(RTLD_NEXT, "pthread_cond_wait"));
+	expect_true(weft_real_find("pthread_cond_wait", NULL) ==
+		    dlsym(RTLD_NEXT, "pthread_cond_wait"));
 	/* Only a hidden (compatibility) version exists: dlsym finds none, nor do we. */
 	expect_true(weft_real_find("__pthread_mutex_lock", NULL) ==
 		    dlsym(RTLD_NEXT, "__pthread_mutex_lock"));
