@@ -351,25 +351,24 @@ static void new_process_identity(void)
 static __thread bool fork_locked_alloc __attribute__((tls_model("initial-exec")));
 
 /* Set once the private allocator is known to be initialised (see atfork_prepare). */
-static bool alloc_initialised;
+static _Atomic bool alloc_initialised;
 
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
-	fork_locked_alloc = !__libc_single_threaded || weft_alloc_busy;
-	if (!fork_locked_alloc)
-		return;
 	/*
-	 * Its fork handlers expect it initialised, which nothing at start-up
-	 * does any more (it initialises itself on its first call): the first
-	 * fork of a threaded process does it here, waiting for any other thread
-	 * that is doing it.
+	 * A process that forks has the private allocator initialised before its
+	 * first fork, here if nothing did it earlier (it initialises on its first
+	 * call, waiting for any other thread doing it): once in the parent,
+	 * rather than in every child that allocates (about thirty pages each).
 	 */
 	if (!weft_load_relaxed(&alloc_initialised) && !weft_alloc_busy) {
 		weft_free(weft_alloc(1));
 		weft_store_relaxed(&alloc_initialised, true);
 	}
-	weft_alloc_fork_prepare();
+	fork_locked_alloc = !__libc_single_threaded || weft_alloc_busy;
+	if (fork_locked_alloc)
+		weft_alloc_fork_prepare();
 }
 
 static void atfork_parent(void)

@@ -489,9 +489,19 @@ static bool locked_for_fork;
  */
 static void atfork_prepare(void)
 {
+	int expected = 0;
+
 	if (weft_guard_active() || __libc_single_threaded)
 		return;
-	change_begin();
+	/*
+	 * The lock alone: the fork changes nothing in the table, so the fast
+	 * limit stays as it is (storing it again after the fork would copy its
+	 * page in the parent, at every fork).
+	 */
+	while (!atomic_compare_exchange_weak(&change_lock, &expected, 1)) {
+		expected = 0;
+		sched_yield();
+	}
 	locked_for_fork = true;
 }
 
@@ -500,7 +510,7 @@ static void atfork_parent(void)
 	if (!locked_for_fork)
 		return;
 	locked_for_fork = false;
-	change_end();
+	atomic_store(&change_lock, 0);
 }
 
 /* Not inherited: the parent's files and sockets. The child opens its own. */
