@@ -200,16 +200,25 @@ static void emit(const struct loader *l, const struct row *r, const char *raw, c
 		weft_log(WEFT_LOG_WARN, "%s", line + 6);
 }
 
-static void apply_default(const struct weft_config *cfg, const struct row *r, void *field)
+static bool is_endpoint(const struct row *r)
+{
+	return r->kind == K_STR && (r->off == offsetof(struct weft_config, endpoint) ||
+				    r->off == offsetof(struct weft_config, traces_endpoint) ||
+				    r->off == offsetof(struct weft_config, metrics_endpoint));
+}
+
+/*
+ * Only the exporter lists have no fixed default: otlp when an endpoint was
+ * set, else file. Whether one was is the loader's note, not a read of the
+ * three fields, whose pages a process without endpoints never touches.
+ */
+static void apply_default(bool endpoint_set, const struct row *r, void *field)
 {
 	const char *def = r->def;
 	char why[WHY_SIZE];
 
-	/* Only the exporter lists have no fixed default. */
 	if (!def)
-		def = cfg->endpoint[0] || cfg->traces_endpoint[0] || cfg->metrics_endpoint[0]
-			      ? "otlp"
-			      : "file";
+		def = endpoint_set ? "otlp" : "file";
 	weft_config_parse_row(r, field, def, why, sizeof(why));
 }
 
@@ -295,6 +304,7 @@ static void load(struct weft_config *cfg, getter get, const void *ctx,
 	const struct row *batch = find_row(offsetof(struct weft_config, bsp_max_batch));
 	const char *batch_raw = NULL;
 	char why[WHY_SIZE];
+	bool endpoint_set = false;
 
 	if (!zeroed)
 		memset(cfg, 0, sizeof(*cfg));
@@ -304,12 +314,24 @@ static void load(struct weft_config *cfg, getter get, const void *ctx,
 		const char *raw;
 		int err;
 
-		if (!zeroed || !default_is_zero(r))
-			apply_default(cfg, r, field);
+		if (!zeroed) {
+			apply_default(endpoint_set, r, field);
+		} else if (r->size && r->size <= sizeof(uint64_t)) {
+			/* A number: stored only if not zero, which the field is already. */
+			uint64_t v = 0;
+
+			apply_default(endpoint_set, r, &v);
+			if (v)
+				memcpy(field, &v, r->size);
+		} else if (!default_is_zero(r)) {
+			apply_default(endpoint_set, r, field);
+		}
 		raw = get(ctx, r->name);
 		if (!raw || !weft_config_trim(raw, strlen(raw)).n)
 			continue;
 		err = weft_config_parse_row(r, field, raw, why, sizeof(why));
+		if (is_endpoint(r) && *(const char *)field)
+			endpoint_set = true;
 		if (err)
 			emit(&l, r, raw, why);
 		if (err == 0 && r == batch)
