@@ -467,17 +467,6 @@ static bool agent_init(void)
 	}
 	new_process_identity();
 	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
-	/*
-	 * The private allocator is initialised here, under the guard, only
-	 * because its own constructor, which runs after ours, would otherwise do
-	 * it on the program's thread, where the hooks observe its locks. Once
-	 * that constructor no longer initialises it (it then initialises on its
-	 * first call, always from agent code), these two lines go: nothing at
-	 * start-up needs it (the main thread's state is static), and the first
-	 * fork of a threaded process initialises it (atfork_prepare).
-	 */
-	weft_free(weft_alloc(1));
-	weft_store_relaxed(&alloc_initialised, true);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	weft_store_release(&weft_agent_state, WEFT_AGENT_READY);
 
