@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -337,16 +338,45 @@ static void new_process_identity(void)
  * The private allocator's locks are taken last before the fork and released
  * (or, in the child, reset) first after it, as its own handlers were when it
  * registered them before ours: nothing may allocate between.
+ *
+ * Only when another thread may be inside the allocator, though. Taking and
+ * resetting its locks writes a dozen of its pages in the parent and two dozen
+ * in the child, each a copied page (about 15 us) at every fork. A process
+ * that has never created a thread (glibc's __libc_single_threaded; weft's own
+ * exporter thread counts, as it is created with pthread_create) has no other
+ * thread to hold them, so its child finds the allocator as consistent as the
+ * forking thread left it — unless that thread is itself inside the allocator
+ * (a signal handler that forks), when the locks are taken as before.
+ * The decision is the forking thread's own (concurrent forks decide each
+ * for itself), kept in its thread-local storage for the handlers after fork.
  */
+static __thread bool fork_locked_alloc __attribute__((tls_model("initial-exec")));
+
+/* Set once the private allocator is known to be initialised (see atfork_prepare). */
+static _Atomic bool alloc_initialised;
+
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
-	weft_alloc_fork_prepare();
+	/*
+	 * A process that forks has the private allocator initialised before its
+	 * first fork, here if nothing did it earlier (it initialises on its first
+	 * call, waiting for any other thread doing it): once in the parent,
+	 * rather than in every child that allocates (about thirty pages each).
+	 */
+	if (!weft_load_relaxed(&alloc_initialised) && !weft_alloc_busy) {
+		weft_free(weft_alloc(1));
+		weft_store_relaxed(&alloc_initialised, true);
+	}
+	fork_locked_alloc = !__libc_single_threaded || weft_alloc_busy;
+	if (fork_locked_alloc)
+		weft_alloc_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
-	weft_alloc_fork_parent();
+	if (fork_locked_alloc)
+		weft_alloc_fork_parent();
 	weft_chan_after_fork(false);
 	weft_guard_leave();
 }
@@ -364,7 +394,8 @@ static void atfork_child(void)
 {
 	struct weft_thread *t = weft_self;
 
-	weft_alloc_fork_child();
+	if (fork_locked_alloc)
+		weft_alloc_fork_child();
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
@@ -411,7 +442,7 @@ static bool agent_init(void)
 
 	weft_guard_enter();
 	weft_real_resolve_all();
-	weft_config_load(&weft_cfg);
+	weft_config_load_zeroed(&weft_cfg);
 	weft_log_set_level(weft_cfg.log_level);
 	weft_chan_exec_init(!weft_cfg.sdk_disabled && weft_hooks_enabled(WEFT_HOOK_FD));
 	/* The context a parent under weft handed over wins over the program's TRACEPARENT. */
@@ -444,13 +475,6 @@ static bool agent_init(void)
 	}
 	new_process_identity();
 	adopted_key_ok = pthread_key_create(&adopted_key, adopted_thread_end) == 0;
-	/*
-	 * Initialise the private allocator before the first fork handler can run:
-	 * ours call its handlers (atfork_prepare), so that its locks are reset
-	 * before our child handler allocates, whatever the exporter held at fork
-	 * time.
-	 */
-	weft_free(weft_alloc(1));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	weft_store_release(&weft_agent_state, WEFT_AGENT_READY);
 	weft_signals_init();

@@ -429,7 +429,16 @@ int weft_chan_fd_next(int from, uint32_t *entry)
 
 void weft_chan_after_fork(bool child)
 {
-	weft_store_relaxed(&fork_seq, weft_load_relaxed(&create_seq));
+	uint64_t seq = weft_load_relaxed(&create_seq);
+
+	/*
+	 * Written only when it changes: after the fork every page is the
+	 * parent's and the child's until written, and a write copies it (about
+	 * 15 us) — in the parent too, at every fork of a process that creates no
+	 * channel between forks.
+	 */
+	if (weft_load_relaxed(&fork_seq) != seq)
+		weft_store_relaxed(&fork_seq, seq);
 	if (!child)
 		return;
 	table_pid = (pid_t)syscall(SYS_getpid);

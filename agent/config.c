@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/config.h"
 #include "agent/config_private.h"
@@ -199,16 +200,25 @@ static void emit(const struct loader *l, const struct row *r, const char *raw, c
 		weft_log(WEFT_LOG_WARN, "%s", line + 6);
 }
 
-static void apply_default(const struct weft_config *cfg, const struct row *r, void *field)
+static bool is_endpoint(const struct row *r)
+{
+	return r->kind == K_STR && (r->off == offsetof(struct weft_config, endpoint) ||
+				    r->off == offsetof(struct weft_config, traces_endpoint) ||
+				    r->off == offsetof(struct weft_config, metrics_endpoint));
+}
+
+/*
+ * Only the exporter lists have no fixed default: otlp when an endpoint was
+ * set, else file. Whether one was is the loader's note, not a read of the
+ * three fields, whose pages a process without endpoints never touches.
+ */
+static void apply_default(bool endpoint_set, const struct row *r, void *field)
 {
 	const char *def = r->def;
 	char why[WHY_SIZE];
 
-	/* Only the exporter lists have no fixed default. */
 	if (!def)
-		def = cfg->endpoint[0] || cfg->traces_endpoint[0] || cfg->metrics_endpoint[0]
-			      ? "otlp"
-			      : "file";
+		def = endpoint_set ? "otlp" : "file";
 	weft_config_parse_row(r, field, def, why, sizeof(why));
 }
 
@@ -220,26 +230,108 @@ static const struct row *find_row(size_t off)
 	return NULL;
 }
 
-void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const char *name),
-			   void (*warn)(const char *line))
+/* Whether a row's default leaves its field all zero (an empty string, or no field). */
+static bool default_is_zero(const struct row *r)
+{
+	switch (r->kind) {
+	case K_STR:
+	case K_PAIRS:
+		return r->def && !r->def[0];
+	case K_REPORT:
+		return r->def && strcmp(r->def, "off") == 0;
+	case K_PROTOCOL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The variables weft reads, found in one pass over the environment rather
+ * than with one getenv (a walk of the whole environment) per row: an entry is
+ * kept only if its name starts like one of the rows' (OTEL_, WEFT_,
+ * TRACEPARENT), and a row then looks among those few. When more are set than
+ * fit, getenv answers instead. The first entry of a name wins, as getenv's.
+ */
+#define ENV_KEPT 64
+
+struct env_view {
+	const char *kept[ENV_KEPT];
+	size_t n;
+	bool overflow;
+};
+
+static bool env_relevant(const char *e)
+{
+	return strncmp(e, "OTEL_", 5) == 0 || strncmp(e, "WEFT_", 5) == 0 ||
+	       strncmp(e, "TRACEPARENT=", 12) == 0;
+}
+
+static void env_view_init(struct env_view *v)
+{
+	v->n = 0;
+	v->overflow = false;
+	for (char **e = environ; e && *e; e++) {
+		if (((*e)[0] != 'O' && (*e)[0] != 'W' && (*e)[0] != 'T') || !env_relevant(*e))
+			continue;
+		if (v->n == ENV_KEPT) {
+			v->overflow = true;
+			return;
+		}
+		v->kept[v->n++] = *e;
+	}
+}
+
+static const char *env_view_get(const struct env_view *v, const char *name)
+{
+	size_t len = strlen(name);
+
+	/* A name the pass did not keep (none today) is looked up the usual way. */
+	if (v->overflow || (strncmp(name, "TRACEPARENT", len + 1) != 0 && !env_relevant(name)))
+		return getenv(name);
+	for (size_t i = 0; i < v->n; i++)
+		if (strncmp(v->kept[i], name, len) == 0 && v->kept[i][len] == '=')
+			return v->kept[i] + len + 1;
+	return NULL;
+}
+
+typedef const char *(*getter)(const void *ctx, const char *name);
+
+static void load(struct weft_config *cfg, getter get, const void *ctx,
+		 void (*warn)(const char *line), bool zeroed)
 {
 	const struct loader l = { cfg, warn };
 	const struct row *batch = find_row(offsetof(struct weft_config, bsp_max_batch));
 	const char *batch_raw = NULL;
 	char why[WHY_SIZE];
+	bool endpoint_set = false;
 
-	memset(cfg, 0, sizeof(*cfg));
+	if (!zeroed)
+		memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct row *r = &rows[i];
 		void *field = (char *)cfg + r->off;
 		const char *raw;
 		int err;
 
-		apply_default(cfg, r, field);
-		raw = get(r->name);
+		if (!zeroed) {
+			apply_default(endpoint_set, r, field);
+		} else if (r->size && r->size <= sizeof(uint64_t)) {
+			/* A number: stored only if not zero, which the field is already. */
+			uint64_t v = 0;
+
+			apply_default(endpoint_set, r, &v);
+			if (v)
+				memcpy(field, &v, r->size);
+		} else if (!default_is_zero(r)) {
+			apply_default(endpoint_set, r, field);
+		}
+		raw = get(ctx, r->name);
 		if (!raw || !weft_config_trim(raw, strlen(raw)).n)
 			continue;
 		err = weft_config_parse_row(r, field, raw, why, sizeof(why));
+		if (is_endpoint(r) && *(const char *)field)
+			endpoint_set = true;
 		if (err)
 			emit(&l, r, raw, why);
 		if (err == 0 && r == batch)
@@ -265,12 +357,40 @@ void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const cha
 		cfg->exit_timeout_ns = cfg->bsp_export_timeout_ns;
 }
 
-static const char *env_get(const char *name)
+struct from_ctx {
+	const char *(*get)(const char *name);
+};
+
+static const char *from_get(const void *ctx, const char *name)
 {
-	return getenv(name);
+	return ((const struct from_ctx *)ctx)->get(name);
+}
+
+void weft_config_load_from(struct weft_config *cfg, const char *(*get)(const char *name),
+			   void (*warn)(const char *line))
+{
+	const struct from_ctx ctx = { get };
+
+	load(cfg, from_get, &ctx, warn, false);
+}
+
+static const char *env_get(const void *ctx, const char *name)
+{
+	return env_view_get(ctx, name);
 }
 
 void weft_config_load(struct weft_config *cfg)
 {
-	weft_config_load_from(cfg, env_get, NULL);
+	struct env_view v;
+
+	env_view_init(&v);
+	load(cfg, env_get, &v, NULL, false);
+}
+
+void weft_config_load_zeroed(struct weft_config *cfg)
+{
+	struct env_view v;
+
+	env_view_init(&v);
+	load(cfg, env_get, &v, NULL, true);
 }

@@ -63,8 +63,6 @@ struct weft_config {
 	bool sdk_disabled;                        /* OTEL_SDK_DISABLED */
 	char service_name[WEFT_CONFIG_STR];       /* OTEL_SERVICE_NAME ("" = unset) */
 	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES: k=v items only */
-	unsigned traces_out;                      /* OTEL_TRACES_EXPORTER */
-	unsigned metrics_out;                     /* OTEL_METRICS_EXPORTER */
 	char endpoint[WEFT_CONFIG_STR];           /* OTEL_EXPORTER_OTLP_ENDPOINT */
 	char traces_endpoint[WEFT_CONFIG_STR];    /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
 	char metrics_endpoint[WEFT_CONFIG_STR];   /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT */
@@ -72,19 +70,25 @@ struct weft_config {
 	char traces_headers[4 * WEFT_CONFIG_STR];
 	char metrics_headers[4 * WEFT_CONFIG_STR];
 	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
-	uint64_t otlp_timeout_ns;          /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
-	bool gzip;                         /* OTEL_EXPORTER_OTLP_COMPRESSION */
-	enum weft_sampler sampler;         /* OTEL_TRACES_SAMPLER */
-	double sampler_ratio;              /* OTEL_TRACES_SAMPLER_ARG, 1.0 */
-	uint64_t bsp_schedule_delay_ns;    /* OTEL_BSP_SCHEDULE_DELAY, 5 s, 1 ms..1 h */
-	uint32_t bsp_max_queue;            /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
-	uint32_t bsp_max_batch;            /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
-	uint64_t bsp_export_timeout_ns;    /* OTEL_BSP_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
-	uint64_t metric_interval_ns;       /* OTEL_METRIC_EXPORT_INTERVAL, 60 s, 10 ms..1 h */
-	uint64_t metric_timeout_ns;        /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
-	uint32_t span_link_limit;          /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
-	uint32_t span_attr_limit;          /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
-	char traceparent[128];             /* TRACEPARENT, raw ("" = unset) */
+	/*
+	 * What is set by default comes after the long strings that are empty by
+	 * default, so that loading the defaults writes the last pages only.
+	 */
+	unsigned traces_out;            /* OTEL_TRACES_EXPORTER */
+	unsigned metrics_out;           /* OTEL_METRICS_EXPORTER */
+	uint64_t otlp_timeout_ns;       /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
+	bool gzip;                      /* OTEL_EXPORTER_OTLP_COMPRESSION */
+	enum weft_sampler sampler;      /* OTEL_TRACES_SAMPLER */
+	double sampler_ratio;           /* OTEL_TRACES_SAMPLER_ARG, 1.0 */
+	uint64_t bsp_schedule_delay_ns; /* OTEL_BSP_SCHEDULE_DELAY, 5 s, 1 ms..1 h */
+	uint32_t bsp_max_queue;         /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
+	uint32_t bsp_max_batch;         /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
+	uint64_t bsp_export_timeout_ns; /* OTEL_BSP_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
+	uint64_t metric_interval_ns;    /* OTEL_METRIC_EXPORT_INTERVAL, 60 s, 10 ms..1 h */
+	uint64_t metric_timeout_ns;     /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
+	uint32_t span_link_limit;       /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
+	uint32_t span_attr_limit;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
+	char traceparent[128];          /* TRACEPARENT, raw ("" = unset) */
 
 	/* weft's own. */
 	char output_path[WEFT_CONFIG_STR]; /* WEFT_OUTPUT, weft-%n-%p.jsonl */
@@ -104,6 +108,13 @@ struct weft_config {
 
 /* Reads the environment into cfg (defaults first). Warnings go to stderr. */
 void weft_config_load(struct weft_config *cfg);
+
+/*
+ * Same, into a cfg that is all zero already (static storage never written):
+ * what is zero by default is not written, so that the pages of the long
+ * string fields most processes leave empty are never touched.
+ */
+void weft_config_load_zeroed(struct weft_config *cfg);
 
 /*
  * Same, with getenv replaced: used by the unit tests. `warn` receives each

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -479,11 +480,28 @@ void weft_fd_stderr_redirected(void)
  */
 static bool locked_for_fork;
 
+/*
+ * Around fork the table's lock is held, so that the child never inherits a
+ * change half made — unless no other thread can be making one: a process
+ * that has never created a thread (glibc's __libc_single_threaded). Then the
+ * lock's release after the fork, a write that copies a page in the parent at
+ * every fork, is spared.
+ */
 static void atfork_prepare(void)
 {
-	if (weft_guard_active())
+	int expected = 0;
+
+	if (weft_guard_active() || __libc_single_threaded)
 		return;
-	change_begin();
+	/*
+	 * The lock alone: the fork changes nothing in the table, so the fast
+	 * limit stays as it is (storing it again after the fork would copy its
+	 * page in the parent, at every fork).
+	 */
+	while (!atomic_compare_exchange_weak(&change_lock, &expected, 1)) {
+		expected = 0;
+		sched_yield();
+	}
 	locked_for_fork = true;
 }
 
@@ -492,7 +510,7 @@ static void atfork_parent(void)
 	if (!locked_for_fork)
 		return;
 	locked_for_fork = false;
-	change_end();
+	atomic_store(&change_lock, 0);
 }
 
 /* Not inherited: the parent's files and sockets. The child opens its own. */

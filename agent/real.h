@@ -124,6 +124,13 @@ extern struct weft_real_table weft_real;
 /* Resolves every entry that is still NULL. */
 void weft_real_resolve_all(void);
 
+/*
+ * What RTLD_NEXT would find for name (at version, or the default one when
+ * NULL), looked up in the hash tables of the objects after this one without
+ * dlsym; NULL when not found or not decidable that way (agent/real.c).
+ */
+void *weft_real_find(const char *name, const char *version);
+
 /* Resolves one entry; returns it, or NULL when it cannot be had (see above). */
 void *weft_real_resolve(enum weft_real_index idx);
 

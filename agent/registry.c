@@ -74,10 +74,27 @@ void weft_self_set(struct weft_thread *t)
 	weft_tls.unobserved = t ? (uint16_t)~t->hooks : WEFT_TLS_UNOBSERVED_ALL;
 }
 
+/*
+ * The first state asked for — the main thread's, adopted at start-up — is
+ * static: a process starts without allocating (the private allocator
+ * initialises itself on its first call, touching some thirty pages), and the
+ * state is already zero (.bss), so only the lines written are touched. Once taken it behaves as any
+ * other state: freed, it may go to a spare slot and be reused, but never to weft_free.
+ */
+static _Alignas(64) struct weft_thread first_state;
+static _Atomic bool first_state_taken;
+
 struct weft_thread *weft_registry_alloc(uint32_t ring_capacity)
 {
 	struct weft_thread *t = spare_take();
+	bool no = false;
 
+	if (!t && !weft_load_relaxed(&first_state_taken) &&
+	    weft_cas_acq_rel(&first_state_taken, &no, true)) {
+		t = &first_state;
+		weft_ring_init(&t->ring, NULL, ring_capacity);
+		return t;
+	}
 	if (!t)
 		t = weft_alloc_cacheline(sizeof(*t));
 	if (!t)
@@ -109,7 +126,7 @@ int weft_registry_ring(struct weft_thread *t)
 void weft_registry_free(struct weft_thread *t)
 {
 	weft_free(weft_load_relaxed(&t->ring.slots));
-	if (!spare_put(t))
+	if (!spare_put(t) && t != &first_state)
 		weft_free(t);
 }
 

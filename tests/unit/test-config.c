@@ -558,6 +558,77 @@ static void test_real_env(void)
 	unsetenv("WEFT_HOOKS");
 }
 
+/*
+ * The real environment is read in one pass over environ: the first entry of a
+ * name wins, as with getenv, and names that merely start like weft's are not
+ * taken for them.
+ */
+static void test_real_env_first_wins(void)
+{
+	char **old = environ;
+	char *vars[] = { "PATH=/bin",
+			 "WEFT_RING_SIZEX=8",
+			 "WEFT_RING_SIZE=256",
+			 "WEFT_RING_SIZE=8192",
+			 "OTEL_SERVICE_NAME=svc",
+			 "TRACEPARENTS=no",
+			 "TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+			 NULL };
+	struct weft_config c;
+
+	environ = vars;
+	weft_config_load(&c);
+	environ = old;
+	expect_int(c.ring_size, 256);
+	expect_str(c.service_name, "svc");
+	expect_str(c.traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+}
+
+/* More of weft's variables than the pass keeps: getenv answers, with the same result. */
+static void test_real_env_many(void)
+{
+	char *vars[100];
+	char names[90][32];
+	char **old = environ;
+	struct weft_config c;
+	size_t n = 0;
+
+	for (int i = 0; i < 90; i++) {
+		snprintf(names[i], sizeof(names[i]), "OTEL_UNRELATED_%d=1", i);
+		vars[n++] = names[i];
+	}
+	vars[n++] = "WEFT_HOLD_SAMPLE=7";
+	vars[n] = NULL;
+	environ = vars;
+	weft_config_load(&c);
+	environ = old;
+	expect_int(c.hold_sample, 7);
+}
+
+/* Into zeroed storage, what is zero by default is not written: the result is the same. */
+static struct weft_config zeroed_cfg;
+
+static void test_load_zeroed(void)
+{
+	struct weft_config c;
+	char **old = environ;
+	char *vars[] = { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://collector:4318/v1/traces",
+			 "WEFT_STACKS=off", "OTEL_BSP_MAX_QUEUE_SIZE=100", NULL };
+
+	environ = vars;
+	memset(&c, 0x5a, sizeof(c));
+	weft_config_load(&c);
+	weft_config_load_zeroed(&zeroed_cfg);
+	environ = old;
+	expect_true(memcmp(&c, &zeroed_cfg, sizeof(c)) == 0);
+	/* An endpoint makes otlp the default exporter; numbers set by default are set. */
+	expect_int(zeroed_cfg.traces_out, WEFT_OUT_OTLP);
+	expect_int(zeroed_cfg.stack_depth, 0);
+	expect_int(zeroed_cfg.bsp_max_batch, 100);
+	expect_int(zeroed_cfg.ring_size, 1024);
+	expect_str(zeroed_cfg.output_path, "weft-%n-%p.jsonl");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -573,5 +644,8 @@ int main(void)
 	test_exporter_default();
 	test_stderr();
 	test_real_env();
+	test_real_env_first_wins();
+	test_real_env_many();
+	test_load_zeroed();
 	return harness_done();
 }
