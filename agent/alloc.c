@@ -8,6 +8,16 @@ __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
 int weft_alloc_ready;
 
+_Alignas(64) char weft_boot_arena[WEFT_BOOT_SIZE];
+
+/* The unit tests' allocator takes nothing from the arena (see alloc.h). */
+static void *boot_none(size_t n, size_t align)
+{
+	(void)n;
+	(void)align;
+	return NULL;
+}
+
 static void no_fork_handler(void)
 {
 }
@@ -23,3 +33,4 @@ __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_prepare(voi
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_parent(void);
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_child(void);
 __attribute__((weak, alias("ready_at_once"))) void weft_alloc_first(void);
+__attribute__((weak, alias("boot_none"))) void *weft_boot_take(size_t n, size_t align);

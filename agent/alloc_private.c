@@ -229,3 +229,25 @@ void weft_alloc_fork_child(void)
 		je_jemalloc_postfork_child();
 	init_lock_drop();
 }
+
+/* ------------------------------------------------------------ the boot arena (alloc.h) */
+
+static size_t boot_used;
+
+void *weft_boot_take(size_t n, size_t align)
+{
+	size_t old = __atomic_load_n(&boot_used, __ATOMIC_RELAXED), start, end;
+
+	if (align < sizeof(size_t))
+		align = sizeof(size_t);
+	do {
+		/* Room for the block's size just before it. */
+		start = (old + sizeof(size_t) + align - 1) & ~(align - 1);
+		end = start + ((n + 15) & ~(size_t)15);
+		if (end > WEFT_BOOT_SIZE)
+			return NULL;
+	} while (!__atomic_compare_exchange_n(&boot_used, &old, end, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	((size_t *)(weft_boot_arena + start))[-1] = n;
+	return weft_boot_arena + start;
+}

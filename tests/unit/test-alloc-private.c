@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,9 +61,12 @@ static void test_fork_uninitialised(void)
 	expect_true(uninitialised());
 }
 
+/* Larger than the boot arena takes (alloc.h): jemalloc's own first allocation. */
+#define BIG (WEFT_BOOT_MAX + 1)
+
 static void *first_alloc(void *arg)
 {
-	weft_free(weft_alloc(48));
+	weft_free(weft_alloc(BIG));
 	return NULL;
 }
 
@@ -84,10 +88,10 @@ static int race_trial(void)
 		void *p;
 
 		alarm(10);
-		p = weft_alloc(4096);
+		p = weft_alloc(BIG);
 		if (!p)
 			_exit(3);
-		memset(p, 1, 4096);
+		memset(p, 1, BIG);
 		weft_free(p);
 		_exit(0);
 	}
@@ -108,13 +112,51 @@ static void test_fork_during_first_alloc(void)
 	}
 }
 
-static void test_first_alloc(void)
+/*
+ * Small blocks come from the boot arena, and jemalloc stays uninitialised:
+ * aligned as asked, zeroed, their size kept for realloc, free a no-op.
+ */
+static void test_boot_arena(void)
 {
-	char *p = weft_strdup("first");
+	char *p = weft_strdup("first"), *q, *z;
+	void *line = weft_alloc_cacheline(100);
 
-	assert_true(p != NULL);
+	assert_true(p != NULL && line != NULL);
 	expect_str(p, "first");
+	expect_true(weft_boot_owns(p) && weft_boot_owns(line));
+	expect_int((int)((uintptr_t)line % 64), 0);
+	z = weft_zalloc(1000);
+	assert_true(z != NULL);
+	for (int i = 0; i < 1000; i++)
+		if (z[i] != 0)
+			expect_true(!"a zeroed block");
+	q = weft_realloc(p, 3000); /* copied out (to the arena again) */
+	assert_true(q != NULL && q != p);
+	expect_str(q, "first");
+	weft_free(p); /* ignored */
+	weft_free(q);
+	weft_free(z);
+	weft_free(line);
+	expect_true(uninitialised());
+	/* Past WEFT_BOOT_MAX: jemalloc. */
+	p = weft_alloc(BIG);
+	assert_true(p != NULL);
+	expect_true(!weft_boot_owns(p));
 	expect_true(!uninitialised());
+	weft_free(p);
+}
+
+/* Used up, the arena gives nothing more: every block is jemalloc's. */
+static void test_boot_used_up(void)
+{
+	void *p;
+	int taken = 0;
+
+	while ((p = weft_alloc(WEFT_BOOT_MAX)) != NULL && weft_boot_owns(p))
+		taken++;
+	expect_true(taken > 0 && (size_t)taken <= WEFT_BOOT_SIZE / WEFT_BOOT_MAX);
+	assert_true(p != NULL);
+	expect_true(!weft_boot_owns(p));
 	weft_free(p);
 }
 
@@ -125,6 +167,7 @@ int main(void)
 	test_fork_uninitialised();
 	test_fork_during_first_alloc();
 	expect_true(uninitialised());
-	test_first_alloc();
+	test_boot_arena();
+	test_boot_used_up();
 	return harness_done();
 }
