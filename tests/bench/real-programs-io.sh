@@ -12,6 +12,11 @@
 #              memcaslap's transactions per second (tps) and operations per
 #              second of memcached's own CPU time (ops/cpu-s: user + system,
 #              read from /proc before it ends; steadier on a shared machine).
+#   redis      `redis-server` (one event-loop thread serving its clients'
+#              sockets through epoll) under `redis-benchmark -q -t set,get
+#              -n 200000` (issue 10's real program); redis-server alone is
+#              preloaded. Compared: requests per second of SET and GET, and
+#              requests per second of redis-server's own CPU time.
 #   stress_ng  `stress-ng --pipe 2 --eventfd 2 --metrics-brief` with a fixed
 #              op count per stressor (each stressor is a parent and a child
 #              process writing to and reading from a pipe or an eventfd).
@@ -28,7 +33,8 @@
 #
 # weft runs with its defaults (file output into a scratch directory), as a
 # user would; WEFT_BENCH_OUTPUT=none turns its outputs off. Packages
-# (memcached, libmemcached-tools, stress-ng) are installed with apt-get when
+# (memcached, libmemcached-tools, redis-server, redis-tools, stress-ng) are
+# installed with apt-get when
 # run as root; otherwise the script names them and exits 77.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +43,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(realpath "${1:-build}")
 rounds=${2:-5}
 lib=$(bench_weft_lib "$build")
-bench_need_packages memcached libmemcached-tools stress-ng
+bench_need_packages memcached libmemcached-tools redis-server redis-tools stress-ng
 bench_scratch
 configs=(native weft)
 
@@ -86,6 +92,36 @@ run_memcached() {
     echo "ops/cpu-s $((memcached_ops * $(getconf CLK_TCK) / ticks))"
 }
 
+redis_ops=200000
+
+# One redis-server run with LD_PRELOAD=$1: "set VALUE", "get VALUE" (requests/s
+# as redis-benchmark reports them) and "ops/cpu-s VALUE" (both tests' requests
+# over redis-server's own CPU time).
+run_redis() {
+    local pre=$1 port pid ticks i
+    port=$(free_port)
+    LD_PRELOAD=$pre redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no > redis.log 2>&1 &
+    pid=$!
+    for i in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || { cat redis.log >&2; return 1; }
+        sleep 0.05
+    done
+    redis-benchmark -p "$port" -q -t set,get -n "$redis_ops" > redis-benchmark.out 2>&1 || {
+        kill "$pid"
+        wait "$pid" || true
+        tail -5 redis-benchmark.out >&2
+        return 1
+    }
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    kill "$pid"
+    wait "$pid" || true
+    tr '\r' '\n' < redis-benchmark.out |
+        awk '/^(SET|GET): [0-9.]+ requests per second/ {print tolower(substr($1, 1, 3)), $2}'
+    [ "$ticks" -gt 0 ] && echo "ops/cpu-s $((2 * redis_ops * $(getconf CLK_TCK) / ticks))"
+}
+
 # One stress-ng run: "pipe VALUE" and "eventfd VALUE" (bogo ops/s, real time).
 # In a session of its own: at its end stress-ng signals its whole process
 # group, which would otherwise include this script.
@@ -99,13 +135,14 @@ run_stress_ng() {
     awk '$4 ~ /^(pipe|eventfd)$/ && NF == 10 {print $4, $9; print $4 "/cpu-s", $10}' stress-ng.out
 }
 
-workloads=(memcached stress_ng)
+workloads=(memcached redis stress_ng)
 [ -n "${WEFT_BENCH_ONLY:-}" ] && read -r -a workloads <<<"$WEFT_BENCH_ONLY"
 declare -A label=(
     [memcached]="memcached -t 2 under memcaslap -T 2 -c 16 -x $memcached_ops"
+    [redis]="redis-server under redis-benchmark -q -t set,get -n $redis_ops"
     [stress_ng]="stress-ng --pipe 2 --pipe-ops $pipe_ops --eventfd 2 --eventfd-ops $eventfd_ops --metrics-brief"
 )
-declare -A metrics=([memcached]="tps ops/cpu-s" [stress_ng]="pipe pipe/cpu-s eventfd eventfd/cpu-s")
+declare -A metrics=([memcached]="tps ops/cpu-s" [redis]="set get ops/cpu-s" [stress_ng]="pipe pipe/cpu-s eventfd eventfd/cpu-s")
 
 for w in "${workloads[@]}"; do
     [ -n "${label[$w]:-}" ] || { echo "real-programs-io: no workload $w" >&2; exit 2; }
