@@ -47,6 +47,16 @@ WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void
 	return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* The export, then the real function (or the system call, if it cannot be had). */
+static __attribute__((noreturn)) void end_now(void (*real)(int), int status)
+{
+	weft_agent_quick_exit(status);
+	if (real)
+		real(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
 /*
  * _exit, _Exit: end the process at once with `status` (no atexit handlers, no
  * stdio flush, no destructors); never return. weft's final export runs first,
@@ -55,22 +65,10 @@ WEFT_EXPORT int __libc_start_main(weft_main_fn main, int argc, char **argv, void
  */
 WEFT_EXPORT void _exit(int status)
 {
-	__typeof__(weft_real._exit) real = WEFT_REAL(_exit);
-
-	weft_agent_quick_exit(status);
-	if (real)
-		real(status);
-	syscall(SYS_exit_group, status);
-	__builtin_unreachable();
+	end_now(WEFT_REAL(_exit), status);
 }
 
 WEFT_EXPORT void _Exit(int status)
 {
-	__typeof__(weft_real._Exit) real = WEFT_REAL(_Exit);
-
-	weft_agent_quick_exit(status);
-	if (real)
-		real(status);
-	syscall(SYS_exit_group, status);
-	__builtin_unreachable();
+	end_now(WEFT_REAL(_Exit), status);
 }

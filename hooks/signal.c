@@ -32,14 +32,20 @@ WEFT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 }
 
 /*
- * The old handler of a signal()-style call made with `act`; SIG_ERR with
- * errno on failure.
+ * A signal()-style call: `handler` with `flags`, the signal itself blocked in
+ * it when `self_blocked`; the old handler, or SIG_ERR with errno.
  */
-static __sighandler_t set_handler(int sig, const struct sigaction *act)
+static __sighandler_t set_handler(int sig, __sighandler_t handler, int flags, bool self_blocked)
 {
-	struct sigaction old;
+	struct sigaction act, old;
 
-	if (weft_signals_sigaction(sig, act, &old) != 0)
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	if (self_blocked)
+		sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
+	if (weft_signals_sigaction(sig, &act, &old) != 0)
 		return SIG_ERR;
 	return old.sa_handler;
 }
@@ -48,29 +54,18 @@ static __sighandler_t set_handler(int sig, const struct sigaction *act)
 WEFT_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 {
 	__typeof__(weft_real.signal) real = WEFT_REAL(signal);
-	struct sigaction act;
 
 	if (!standing_in(sig) || handler == SIG_ERR)
 		return real ? real(sig, handler) : SIG_ERR;
-	memset(&act, 0, sizeof(act));
-	act.sa_handler = handler;
-	sigemptyset(&act.sa_mask);
-	sigaddset(&act.sa_mask, sig);
-	act.sa_flags = SA_RESTART;
-	return set_handler(sig, &act);
+	return set_handler(sig, handler, SA_RESTART, true);
 }
 
 /* sysv_signal: System V semantics (the handler reset on entry, the signal not blocked). */
 WEFT_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 {
 	__typeof__(weft_real.sysv_signal) real = WEFT_REAL(sysv_signal);
-	struct sigaction act;
 
 	if (!standing_in(sig) || handler == SIG_ERR)
 		return real ? real(sig, handler) : SIG_ERR;
-	memset(&act, 0, sizeof(act));
-	act.sa_handler = handler;
-	sigemptyset(&act.sa_mask);
-	act.sa_flags = SA_RESETHAND | SA_NODEFER;
-	return set_handler(sig, &act);
+	return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER, false);
 }

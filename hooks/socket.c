@@ -277,15 +277,9 @@ WEFT_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 	return r;
 }
 
-/*
- * sendfile, sendfile64: copies up to count bytes from in_fd to out_fd in the
- * kernel; the count, or -1 with errno. Bytes into a socket or channel are
- * counted (not timed).
- */
-WEFT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+/* A sendfile's bytes into a socket or channel: counted (not timed). */
+static ssize_t sent_file(int out_fd, ssize_t r)
 {
-	WEFT_REAL_OR_FAIL(sendfile);
-	ssize_t r = real(out_fd, in_fd, offset, count);
 	int saved = errno;
 
 	if (r > 0 && weft_chan_fd(out_fd))
@@ -294,14 +288,18 @@ WEFT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	return r;
 }
 
+/*
+ * sendfile, sendfile64: copies up to count bytes from in_fd to out_fd in the
+ * kernel; the count, or -1 with errno.
+ */
+WEFT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	WEFT_REAL_OR_FAIL(sendfile);
+	return sent_file(out_fd, real(out_fd, in_fd, offset, count));
+}
+
 WEFT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
 	WEFT_REAL_OR_FAIL(sendfile64);
-	ssize_t r = real(out_fd, in_fd, offset, count);
-	int saved = errno;
-
-	if (r > 0 && weft_chan_fd(out_fd))
-		weft_chan_moved(out_fd, true, (uint64_t)r, 1);
-	errno = saved;
-	return r;
+	return sent_file(out_fd, real(out_fd, in_fd, offset, count));
 }

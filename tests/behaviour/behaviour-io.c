@@ -286,13 +286,7 @@ static void on_io_signal(int sig)
 
 static void handle(int sig, int flags)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_io_signal;
-	sa.sa_flags = flags;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
+	install_handler(sig, on_io_signal, flags);
 }
 
 static void check_blocking(void)

@@ -168,13 +168,7 @@ static void on_signal(int sig)
 
 static void handle(int sig, int flags)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = flags;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
+	install_handler(sig, on_signal, flags);
 }
 
 static void check_accept(void)

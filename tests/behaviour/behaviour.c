@@ -24,11 +24,13 @@
  */
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../programs/blocked.h"
 #include "behaviour.h"
 
 /* Every check of the libc contract, in order (see behaviour.h for where each lives). */
@@ -187,49 +189,22 @@ void content(const char *what, const char *buf, long n)
 	printf("%-44s \"%.*s\"\n", what, n > 0 ? (int)n : 0, buf);
 }
 
-/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
-int sleeping(pid_t tid)
-{
-	char path[64], buf[512], *close_paren;
-	FILE *f;
-	int s = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
-		s = close_paren[1] == ' ' && close_paren[2] == 'S';
-	fclose(f);
-	return s;
-}
-
-/*
- * Waits until thread `tid` is blocked in one of the system calls `nrs`
- * (ended by -1) with first argument `a0` (any when a0 is -1).
- */
 void blocked_in(pid_t tid, long a0, const long *nrs)
 {
-	char path[64], buf[256];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	for (int i = 0; i < 20000; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -2;
-		unsigned long arg = 0;
-		int ok = 0;
-
-		if (f) {
-			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %lx", &nr, &arg) == 2)
-				for (const long *n = nrs; *n != -1; n++)
-					ok |= nr == *n && (a0 == -1 || (long)arg == a0);
-			fclose(f);
-		}
-		if (ok && sleeping(tid))
-			return;
-		sleep_ms(1);
-	}
+	if (thread_blocked_in(tid, a0, nrs, 20000))
+		return;
 	printf("SETUP FAILED: thread never blocked in the call\n");
 	fflush(stdout);
 	abort();
+}
+
+void install_handler(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
 }

@@ -76,13 +76,13 @@ long io_observe(const char *what, long rc);
 #define IO(what, expr) (errno = SENTINEL, io_observe((what), (long)(expr)))
 /* Prints a buffer's first `n` bytes (n from a call's result), or nothing. */
 void content(const char *what, const char *buf, long n);
-/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
-int sleeping(pid_t tid);
 /*
  * Waits until thread `tid` is blocked in one of the system calls `nrs`
  * (ended by -1) with first argument `a0` (any when a0 is -1).
  */
 void blocked_in(pid_t tid, long a0, const long *nrs);
+/* Installs `fn` for `sig` with `flags` (SA_RESTART or not) and an empty mask. */
+void install_handler(int sig, void (*fn)(int), int flags);
 #define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
 
 /* Start routines: returns its argument; sleeps 200 ms, then returns it. */

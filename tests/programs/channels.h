@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocked.h"
+
 #define CREATOR  __attribute__((noinline, visibility("default")))
 #define NOINLINE __attribute__((noinline))
 
@@ -52,46 +54,11 @@ static inline void fail(const char *what)
 	exit(1);
 }
 
-/* Whether thread `tid` is asleep (state S): blocked, not merely preempted in a call. */
-static inline int sleeping(pid_t tid)
-{
-	char path[64], buf[512], *close_paren;
-	FILE *f;
-	int s = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
-		s = close_paren[1] == ' ' && close_paren[2] == 'S';
-	fclose(f);
-	return s;
-}
-
 /* Waits until `tid` is blocked in one of `nrs` (ended by -1) with first argument a0 (-1: any). */
 static inline void blocked_in(pid_t tid, long a0, const long *nrs)
 {
-	char path[64], buf[256];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	for (int i = 0; i < 30000; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -2;
-		unsigned long arg = 0;
-		int ok = 0;
-
-		if (f) {
-			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld %lx", &nr, &arg) == 2)
-				for (const long *n = nrs; *n != -1; n++)
-					ok |= nr == *n && (a0 == -1 || (long)arg == a0);
-			fclose(f);
-		}
-		if (ok && sleeping(tid))
-			return;
-		sleep_ms(1);
-	}
-	fail("a thread never blocked in the call");
+	if (!thread_blocked_in(tid, a0, nrs, 30000))
+		fail("a thread never blocked in the call");
 }
 
 #define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
