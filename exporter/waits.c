@@ -29,9 +29,10 @@ static const double wait_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 
 
 /* Wait kinds whose hooks exist: each gets a weft.thread.waiting point. */
 static const enum weft_wait_kind implemented_kinds[] = {
-	WEFT_WAIT_MUTEX,     WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
-	WEFT_WAIT_COND,      WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
-	WEFT_WAIT_PIPE_READ, WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,  WEFT_WAIT_POLL,
+	WEFT_WAIT_MUTEX,       WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
+	WEFT_WAIT_COND,        WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
+	WEFT_WAIT_PIPE_READ,   WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,  WEFT_WAIT_POLL,
+	WEFT_WAIT_SOCKET_SEND, WEFT_WAIT_CONNECT,     WEFT_WAIT_ACCEPT,
 };
 
 /* A wait on a channel: its event names the channel, and its object is a descriptor. */
