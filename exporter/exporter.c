@@ -27,6 +27,7 @@
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
+#include "exporter/otlp_retry.h"
 #include "exporter/outputs.h"
 #include "exporter/report.h"
 #include "exporter/resource.h"
@@ -44,6 +45,8 @@ static struct {
 	struct weft_rng rng;
 	uint64_t rotated_seen; /* spans the file output's rotation has deleted, so far */
 	bool setup_done, shut_down;
+	bool in_cycle;  /* weft_exporter_cycle is running: the registry's reader is busy */
+	bool exporting; /* export_spans is running: a full batch waits for it */
 	bool facts_done;
 } ex;
 
@@ -140,7 +143,7 @@ static void visit_event(struct weft_thread *t, const struct weft_event *ev, void
 /* A full batch is exported at once, rather than left to fill the queue. */
 static void export_full_batch(void)
 {
-	if (weft_spans_queued() >= weft_spans_batch_size())
+	if (!ex.exporting && weft_spans_queued() >= weft_spans_batch_size())
 		export_spans();
 }
 
@@ -165,7 +168,28 @@ static const struct weft_registry_visitor visitor = {
 
 void weft_exporter_cycle(void)
 {
+	ex.in_cycle = true;
 	weft_registry_cycle(&ex.reader, &visitor, NULL);
+	ex.in_cycle = false;
+}
+
+/*
+ * Between the attempts of a request the collector asked to retry later
+ * (exporter/otlp_retry.h): the rings are drained into the queue, unless the
+ * request was made from inside a cycle (a full batch exported while
+ * draining), whose reader cannot be re-entered. Nothing is exported from
+ * inside (no request within a request): a queue that fills meanwhile drops,
+ * counted as queue_full.
+ */
+static void drain_while_retrying(void)
+{
+	bool exporting = ex.exporting;
+
+	if (ex.in_cycle)
+		return;
+	ex.exporting = true;
+	weft_exporter_cycle();
+	ex.exporting = exporting;
 }
 
 /* --- Export ------------------------------------------------------------- */
@@ -174,8 +198,10 @@ static void export_spans(void)
 {
 	size_t failed_batches, failed_spans, n;
 
+	ex.exporting = true;
 	n = weft_spans_export(ex.out.traces, ex.out.n_traces, weft_resource_get(), &failed_batches,
 			      &failed_spans);
+	ex.exporting = false;
 	weft_metrics_add(ex.spans_exported, NULL, (int64_t)n);
 	weft_metrics_add(ex.export_failures, signal_traces, (int64_t)failed_batches);
 	weft_exporter_drop(WEFT_DROP_EXPORT_FAILED, (int64_t)failed_spans);
@@ -225,6 +251,7 @@ void weft_exporter_setup(void)
 		weft_metrics_sum("weft.agent.export.failures", "Export requests that failed.",
 				 "{request}", true, 1, signal_key);
 	weft_interp_setup();
+	weft_otlp_set_nap_hook(drain_while_retrying);
 	/* Series that exist from the start, so that a zero is reported as zero. */
 	for (int r = 0; r < WEFT_DROP_REASON_COUNT; r++)
 		weft_metrics_add(ex.dropped, drop_reasons[r], 0);

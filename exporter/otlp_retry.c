@@ -183,11 +183,28 @@ static uint64_t real_now(void *arg)
 	return weft_clock_now();
 }
 
+static void (*nap_hook)(void);
+
+void weft_otlp_set_nap_hook(void (*hook)(void))
+{
+	nap_hook = hook;
+}
+
+static bool real_exiting(void *arg);
+
 static void real_sleep(void *arg, uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / WEFT_OTLP_NSEC_PER_SEC),
-			       .tv_nsec = (long)(ns % WEFT_OTLP_NSEC_PER_SEC) };
+	uint64_t until = weft_clock_after(weft_clock_now(), ns), now;
+	struct timespec ts;
 
+	/* While a request waits to be retried, the rest of the exporter's work goes on. */
+	if (nap_hook && !real_exiting(arg))
+		nap_hook();
+	now = weft_clock_now();
+	if (now >= until)
+		return;
+	ts.tv_sec = (time_t)((until - now) / WEFT_OTLP_NSEC_PER_SEC);
+	ts.tv_nsec = (long)((until - now) % WEFT_OTLP_NSEC_PER_SEC);
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }

@@ -154,4 +154,12 @@ bool weft_otlp_retry_after_parse(const char *s, time_t now,
 /* The real world: the monotonic clock, nanosleep, weft's ids, weft_process. */
 const struct weft_otlp_env *weft_otlp_env_real(void);
 
+/*
+ * What the real environment's sleep does first, before the program exits:
+ * the exporter's work between a request's attempts (draining the threads'
+ * rings into the queue, so that a collector that asks to wait costs counted
+ * queue_full drops at worst, never ring_full ones). NULL: nothing.
+ */
+void weft_otlp_set_nap_hook(void (*hook)(void));
+
 #endif

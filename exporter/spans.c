@@ -147,26 +147,56 @@ size_t weft_spans_batch_size(void)
 	return max_batch;
 }
 
+/* A pointer into slot `from`, made to point at the same place in slot `to`. */
+#define REBASE(p, from, to)                                                                        \
+	do {                                                                                       \
+		const char *p_ = (const char *)(p);                                                \
+		if (p_ >= (const char *)(from) && p_ < (const char *)((from) + 1))                 \
+			(p) = (__typeof__(p))(void *)((char *)(to) + (p_ - (const char *)(from))); \
+	} while (0)
+
+/* Moves a queued span to another slot: its pointers into its own slot follow it. */
+static void move_slot(struct weft_qspan *to, const struct weft_qspan *from)
+{
+	memcpy(to, from, sizeof(*to));
+	REBASE(to->s.name, from, to);
+	REBASE(to->s.attrs, from, to);
+	REBASE(to->s.links, from, to);
+	REBASE(to->s.status_message, from, to);
+	for (size_t i = 0; i < to->s.n_attrs && i < WEFT_QSPAN_ATTRS; i++)
+		if (to->attrs[i].type == WEFT_VALUE_STRING)
+			REBASE(to->attrs[i].v.s, from, to);
+	for (size_t i = 0; i < to->s.n_links && i < WEFT_QSPAN_LINKS; i++) {
+		REBASE(to->links[i].attrs, from, to);
+		REBASE(to->link_attrs[i].v.s, from, to);
+	}
+}
+
 size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 			 const struct weft_resource *res, size_t *failed_batches,
 			 size_t *failed_spans)
 {
-	size_t delivered = 0, next = 0;
+	/*
+	 * What is queued now: while a request waits to be retried, the exporter
+	 * goes on draining the rings (otlp_retry.h), and spans queued meanwhile
+	 * stay for the next export.
+	 */
+	size_t delivered = 0, next = 0, end = queue_len;
 	struct weft_span *b;
 
 	*failed_batches = *failed_spans = 0;
-	if (!queue_len)
+	if (!end)
 		return 0;
-	if (queue_len <= FIRST_SLOTS)
+	if (end <= FIRST_SLOTS)
 		b = first_batch;
 	else
 		b = batch ? batch : (batch = weft_alloc((max_queue + 1) * sizeof(*batch)));
-	while (next < queue_len) {
+	while (next < end) {
 		size_t n = 0;
 		bool ok = false;
 
 		/* Spans of a trace that is not sampled are skipped, not counted. */
-		for (; next < queue_len && n < max_batch; next++) {
+		for (; next < end && n < max_batch; next++) {
 			if (!(slot(next)->s.flags & WEFT_TRACE_FLAG_SAMPLED))
 				continue;
 			if (b)
@@ -185,7 +215,9 @@ size_t weft_spans_export(struct weft_sink *const *sinks, size_t n_sinks,
 			*failed_spans += n;
 		}
 	}
-	queue_len = 0;
+	for (size_t i = end; i < queue_len; i++)
+		move_slot(slot(i - end), slot(i));
+	queue_len -= end;
 	exports++;
 	return delivered;
 }

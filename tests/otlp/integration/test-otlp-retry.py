@@ -107,6 +107,38 @@ def check_retry_after(status, retry_after, min_gap_ms, what):
         equal(otlptest.weft_lines(r.stderr), [], f"{what}: silent")
 
 
+def check_drain_while_retrying():
+    """While a request waits for its Retry-After, the rings are still drained.
+
+    timed-work's main thread records a join wait every round (about 6 ms),
+    into a ring of 64 events; the first export is answered 503 with
+    Retry-After: 3, so for 3 s the exporter waits to retry: about 500 events.
+    Drained meanwhile, none is lost from a ring, and every span arrives.
+    """
+    with Receiver("--status", "503", "--fail-count", "1", "--retry-after", "3") as rx:
+        r = run([TIMED_WORK, "600"], rx.url,
+                env={"OTEL_BSP_SCHEDULE_DELAY": "50ms", "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
+                     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096", "WEFT_RING_SIZE": "64",
+                     "WEFT_SPAN_MIN_WAIT": "1h", "OTEL_BSP_EXPORT_TIMEOUT": "20s"})
+        equal(r.rc, 0, "drain while retrying: exit code")
+        tr = rx.requests("traces", wait=2)
+        check(len(tr) >= 2 and tr[0]["status"] == 503,
+              f"drain while retrying: the first export was retried ({[q['status'] for q in tr]})")
+        if len(tr) >= 2:
+            check(tr[1]["time"] - tr[0]["time"] >= 2900, "drain while retrying: Retry-After kept")
+        equal(sum(span_count(q) for q in tr if q["status"] == 200), 600 * 4 + 1,
+              "drain while retrying: every span arrives (the retried batch and those queued "
+              "while it waited)")
+        mr = rx.requests("metrics", wait=2)
+        if check(len(mr) >= 1, "drain while retrying: metrics"):
+            m = otlptest.metrics_of(mr[-1])
+            equal(otlptest.value(m.get("weft.agent.events.dropped"), weft_drop_reason="ring_full"),
+                  0, "drain while retrying: no event lost from a ring while the exporter waited")
+            equal(otlptest.value(m.get("weft.agent.events.dropped"),
+                                 weft_drop_reason="queue_full"), 0,
+                  "drain while retrying: nor from the queue (4096 spans fit)")
+
+
 def check_400():
     with Receiver("--status", "400", "--fail-count", "1") as rx:
         r = run([WORKER_POOL], rx.url)
@@ -238,6 +270,7 @@ def check_no_libcurl():
 check_down_then_up()
 check_dead_collector()
 check_retry_after("503", "2", 2000, "503 Retry-After: 2")
+check_drain_while_retrying()
 # An HTTP date 3 s after the answer (whole seconds: 2 to 3 s of waiting).
 check_retry_after("429", "date+3", 2000, "429 Retry-After: HTTP date")
 check_400()
