@@ -9,7 +9,7 @@
  * (those three in behaviour-poll-signal.c).
  *
  * A byte is written, and a thread interrupted or cancelled, only once the
- * kernel shows it asleep in a poll-family system call (asleep_in_poll), so
+ * kernel shows it asleep in a poll-family system call (thread_asleep_in_poll), so
  * that it reaches the blocking call, never weft's zero-timeout try before it.
  */
 #include <poll.h>
@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../programs/blocked.h"
 #include "behaviour-poll.h"
 
 const char *const pfn_name[P_N] = { "poll",       "ppoll",       "select",      "pselect",
@@ -123,32 +124,10 @@ int pobserve(const char *what, int rc)
 	return rc;
 }
 
-/* Whether thread `tid` sleeps in a poll-family system call right now. */
-static int asleep_in_poll(pid_t tid)
-{
-	static const long calls[] = { SYS_poll,        SYS_ppoll,      SYS_select,
-				      SYS_pselect6,    SYS_epoll_wait, SYS_epoll_pwait,
-				      SYS_epoll_pwait2 };
-	char path[64], buf[256];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-		if (nr == calls[i])
-			return 1;
-	return 0;
-}
-
 void wait_asleep(pid_t tid)
 {
 	for (int i = 0; i < 20000; i++) {
-		if (asleep_in_poll(tid))
+		if (thread_asleep_in_poll(tid))
 			return;
 		sleep_ms(1);
 	}

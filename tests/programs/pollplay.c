@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocked.h"
+
 #define B 3
 
 #define NOINLINE __attribute__((noinline))
@@ -261,28 +263,6 @@ static NOINLINE void *wait_epoll_pwait2(void *arg)
 	return NULL;
 }
 
-/* Whether thread `tid` sleeps in a poll-family system call. */
-static int asleep_in_poll(pid_t tid)
-{
-	static const long calls[] = { SYS_poll,        SYS_ppoll,      SYS_select,
-				      SYS_pselect6,    SYS_epoll_wait, SYS_epoll_pwait,
-				      SYS_epoll_pwait2 };
-	char path[64], buf[256];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-		if (nr == calls[i])
-			return 1;
-	return 0;
-}
-
 /* Main's side: B times, once the waiter sleeps in its i-th call, one byte. */
 static void feed(struct waiter *w)
 {
@@ -293,7 +273,7 @@ static void feed(struct waiter *w)
 	for (int i = 1; i <= B; i++) {
 		int tries = 0;
 
-		while (atomic_load(&w->phase) != i || !asleep_in_poll(tid)) {
+		while (atomic_load(&w->phase) != i || !thread_asleep_in_poll(tid)) {
 			if (++tries > 20000)
 				fail("a waiter never blocked");
 			sleep_ms(1);
@@ -405,7 +385,7 @@ int main(void)
 	printf("fd epoll_parked %d\n", park_ep);
 	if (pthread_create(&parked, NULL, epoll_parked, &park_ep) != 0)
 		fail("pthread_create");
-	while (atomic_load(&parked_tid) == 0 || !asleep_in_poll(atomic_load(&parked_tid)))
+	while (atomic_load(&parked_tid) == 0 || !thread_asleep_in_poll(atomic_load(&parked_tid)))
 		sleep_ms(1);
 	t0 = realtime_ns();
 	sleep_ms(350);
