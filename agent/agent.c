@@ -505,39 +505,11 @@ __attribute__((constructor)) static void weft_agent_constructor(void)
 }
 
 /*
- * Runs from exit() after the program's atexit handlers: the last moment at
- * which the whole process is still there. Flushes within OTEL_BSP_EXPORT_TIMEOUT.
+ * The final export, as the process ends: from exit() after the program's
+ * atexit handlers (the library destructors run then: the last moment at which
+ * the whole process is still there), from _exit, from a dying signal's
+ * handler, before an exec. Flushes within WEFT_EXIT_TIMEOUT.
  */
-void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span)
-{
-	struct weft_thread *t = weft_self;
-	bool vforked = (pid_t)syscall(SYS_getpid) != weft_process.pid;
-
-	*trace = weft_process.trace;
-	*span = weft_process.span;
-	if (t && !t->dead && t->cur_span) {
-		*trace = t->cur_trace;
-		*span = t->cur_span;
-	}
-	if (vforked || weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)
-		return;
-	if (weft_process.forked && weft_consumer.idle()) {
-		/* Fork, then exec: the child is the forking span's, as if spawned. */
-		if (weft_process.parent_span) {
-			*trace = weft_process.trace;
-			*span = weft_process.parent_span;
-		}
-		return;
-	}
-	if (weft_alloc_busy)
-		return;
-	weft_store_relaxed(&weft_process.execed, 1);
-	weft_guard_enter();
-	weft_consumer.shutdown();
-	weft_guard_leave();
-}
-
-/* The final export, as the process ends (exit's destructors, or _exit). */
 static void final_flush(void)
 {
 	int saved = errno;
@@ -570,9 +542,40 @@ __attribute__((destructor)) static void weft_agent_destructor(void)
 	final_flush();
 }
 
+bool weft_agent_vfork_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != weft_process.pid;
+}
+
+void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span)
+{
+	struct weft_thread *t = weft_self;
+
+	*trace = weft_process.trace;
+	*span = weft_process.span;
+	if (t && !t->dead && t->cur_span) {
+		*trace = t->cur_trace;
+		*span = t->cur_span;
+	}
+	if (weft_agent_vfork_child() || weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)
+		return;
+	if (weft_process.forked && weft_consumer.idle()) {
+		/* Fork, then exec: the child is the forking span's, as if spawned. */
+		if (weft_process.parent_span) {
+			*trace = weft_process.trace;
+			*span = weft_process.parent_span;
+		}
+		return;
+	}
+	if (weft_alloc_busy)
+		return;
+	weft_store_relaxed(&weft_process.execed, 1);
+	final_flush();
+}
+
 void weft_agent_signal_exit(int sig)
 {
-	if ((pid_t)syscall(SYS_getpid) != weft_process.pid || weft_guard_active())
+	if (weft_agent_vfork_child() || weft_guard_active())
 		return;
 	weft_store_relaxed(&weft_process.term_signal, sig);
 	/*
@@ -588,7 +591,7 @@ void weft_agent_signal_exit(int sig)
 void weft_agent_quick_exit(int status)
 {
 	/* Not in a vfork child (the memory is the parent's), nor from weft's own code. */
-	if ((pid_t)syscall(SYS_getpid) != weft_process.pid || weft_guard_active())
+	if (weft_agent_vfork_child() || weft_guard_active())
 		return;
 	weft_agent_set_exit_code(status);
 	final_flush();

@@ -64,6 +64,12 @@ extern struct weft_process weft_process;
 void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span);
 
 /*
+ * Whether this is a vfork child: it shares the parent's memory (weft's state
+ * included) until it execs or exits, so it must change nothing of it.
+ */
+bool weft_agent_vfork_child(void);
+
+/*
  * _exit or _Exit(status) is about to end the process (hooks/process.c): the
  * final export, as exit's would be, with that status.
  */

@@ -28,7 +28,6 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
@@ -95,7 +94,7 @@ static char *const *spawn_env(struct env_copy *c, char *const envp[], bool exec,
 	 * No allocation in a signal handler that interrupted weft's allocator on
 	 * this thread, nor in a vfork child (the memory would stay the parent's).
 	 */
-	may_alloc = !weft_alloc_busy && (pid_t)syscall(SYS_getpid) == weft_process.pid;
+	may_alloc = !weft_alloc_busy && !weft_agent_vfork_child();
 	weft_guard_enter();
 	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated,
 				    channels && weft_hooks_enabled(WEFT_HOOK_FD), parent);
