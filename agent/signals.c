@@ -23,10 +23,11 @@ static const int managed[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSEGV,
 #define SA_RESTORER 0x04000000
 #endif
 
-static struct {
-	_Atomic int owned;     /* weft's handler is installed: the program sees SIG_DFL */
-	struct sigaction view; /* what the program last set as its SIG_DFL (mask, flags) */
-} sigs[NSIG_TABLE];
+/*
+ * What the program last set as its SIG_DFL (mask, flags), reported while
+ * weft's handler stands in; whether it does, the kernel says (sigaction).
+ */
+static struct sigaction views[NSIG_TABLE];
 
 static _Atomic int lock_word; /* one change of the table at a time */
 static _Atomic int dying;
@@ -62,8 +63,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	raw_sigaction(sig, &dfl, NULL);
-	if (sig > 0 && sig < NSIG_TABLE)
-		weft_store_relaxed(&sigs[sig].owned, 0);
 	/*
 	 * A fault the instruction raised recurs when the handler returns, now
 	 * with the default action (a core dump, as natively); anything sent is
@@ -74,20 +73,27 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-static void install(int sig)
+/* Puts weft's handler in for sig's default: the system call's result. */
+static int stand_in(int sig)
 {
-	struct sigaction act, old;
+	struct sigaction act;
 
 	memset(&act, 0, sizeof(act));
 	act.sa_sigaction = on_signal;
 	act.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&act.sa_mask);
+	return raw_sigaction(sig, &act, NULL);
+}
+
+static void install(int sig)
+{
+	struct sigaction old;
+
 	if (raw_sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
 	    (old.sa_flags & SA_SIGINFO))
 		return;
-	sigs[sig].view = old;
-	if (raw_sigaction(sig, &act, NULL) == 0)
-		weft_store_release(&sigs[sig].owned, 1);
+	views[sig] = old;
+	stand_in(sig);
 }
 
 void weft_signals_init(void)
@@ -115,7 +121,7 @@ static void unlock(void)
 
 int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	struct sigaction was, k, mine;
+	struct sigaction was, k;
 	bool owned;
 	int r, saved;
 
@@ -127,31 +133,23 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	 */
 	r = raw_sigaction(sig, NULL, &k);
 	owned = r == 0 && (k.sa_flags & SA_SIGINFO) && k.sa_sigaction == on_signal;
-	weft_store_release(&sigs[sig].owned, owned);
-	was = owned ? sigs[sig].view : k;
+	was = owned ? views[sig] : k;
 	if (r != 0 || !act) {
 		/* Only asked (or a bad signal: the kernel's error). */
 	} else if (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO)) {
 		/* Default again: weft stands in for it (the program's mask and flags kept for
 		 * view). */
-		memset(&mine, 0, sizeof(mine));
-		mine.sa_sigaction = on_signal;
-		mine.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigemptyset(&mine.sa_mask);
-		r = owned ? 0 : raw_sigaction(sig, &mine, NULL);
+		r = owned ? 0 : stand_in(sig);
 		if (r == 0) {
 			/* As the kernel keeps it, and reports it: with libc's restorer. */
-			sigs[sig].view = *act;
+			views[sig] = *act;
 			if (raw_sigaction(sig, NULL, &k) == 0 && (k.sa_flags & SA_RESTORER)) {
-				sigs[sig].view.sa_flags |= SA_RESTORER;
-				sigs[sig].view.sa_restorer = k.sa_restorer;
+				views[sig].sa_flags |= SA_RESTORER;
+				views[sig].sa_restorer = k.sa_restorer;
 			}
-			weft_store_release(&sigs[sig].owned, 1);
 		}
 	} else {
 		r = raw_sigaction(sig, act, NULL);
-		if (r == 0)
-			weft_store_release(&sigs[sig].owned, 0);
 	}
 	saved = errno;
 	unlock();
