@@ -181,8 +181,7 @@ struct weft_chan {
 	char name[64];
 	uint64_t seen[4]; /* tx bytes, tx msgs, rx bytes, rx msgs as last exported (a forked child:
 			     at its fork) */
-	uint64_t fork_base[4]; /* the counts at this process\'s fork: its own start there */
-	uint32_t closed_seen;  /* gen + 1 once the exporter saw it closed */
+	uint32_t closed_seen; /* gen + 1 once the exporter saw it closed */
 
 	struct weft_conn conn; /* kind WEFT_CHAN_SOCKET only */
 };

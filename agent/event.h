@@ -127,17 +127,6 @@ struct weft_ev_link {
 	uint32_t reserved;
 };
 
-struct weft_ev_peer {
-	uint8_t addr[16]; /* IPv4-mapped or IPv6, network order */
-	uint16_t port;    /* host order */
-	uint8_t family;   /* AF_* */
-	uint8_t transport;
-	int32_t fd;
-	uint64_t pc;
-	uint64_t t1;
-	uint64_t reserved;
-};
-
 /* STACK: program counters first..first+5 of stack `id` (agent/stack.h). */
 struct weft_ev_stack {
 	uint32_t id;
@@ -154,7 +143,6 @@ struct weft_event {
 		struct weft_ev_about about;
 		struct weft_ev_wait wait;
 		struct weft_ev_link link;
-		struct weft_ev_peer peer;
 		struct weft_ev_stack stack;
 		uint64_t raw[6];
 	} u;
