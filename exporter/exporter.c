@@ -211,6 +211,7 @@ static void export_spans(void)
 	ex.rotated_seen = n;
 }
 
+/* The metrics as they stand: the interpreters have collected just before (their gauges set). */
 static void export_metrics(void)
 {
 	const struct weft_metric *metrics;
@@ -218,7 +219,6 @@ static void export_metrics(void)
 	size_t n;
 	bool ok = false;
 
-	weft_interp_collect();
 	n = weft_metrics_collect(&metrics, weft_clock_to_unix(weft_process.start_ns), now);
 	for (size_t k = 0; k < ex.out.n_metrics; k++)
 		if (ex.out.metrics[k]->export_metrics(ex.out.metrics[k], weft_resource_get(),
@@ -320,7 +320,10 @@ static void final_export(void)
 	/* Threads still running at exit: their spans end with the process. */
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);
-	/* Spans the interpreters make when they collect (connections) go in this last batch. */
+	/*
+	 * The interpreters collect once, before the spans: those they make
+	 * (connections) go in this last batch, their gauges in the last metrics.
+	 */
 	weft_interp_collect();
 	finish_process_span(end);
 	export_spans();
@@ -378,6 +381,7 @@ static void *exporter_main(void *arg)
 			ex.next_spans_ns = weft_clock_after(now, weft_cfg.bsp_schedule_delay_ns);
 		}
 		if (now >= ex.next_metrics_ns) {
+			weft_interp_collect();
 			export_metrics();
 			ex.next_metrics_ns = weft_clock_after(now, weft_cfg.metric_interval_ns);
 		}
