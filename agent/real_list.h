@@ -145,6 +145,11 @@
 	X(execlp, ERRNO, NULL, NULL)                                                               \
 	X(execle, ERRNO, NULL, NULL)                                                               \
 	X(fexecve, ERRNO, NULL, NULL)                                                              \
-	X(execveat, ERRNO, NULL, NULL)
+	X(execveat, ERRNO, NULL, NULL)                                                             \
+	/* The shell starters (hooks/shell.c): the shell continues the trace. */                   \
+	X(system, ERRNO, NULL, NULL)                                                               \
+	X(popen, NULL, NULL, NULL)                                                                 \
+	X(pclose, ERRNO, NULL, NULL)                                                               \
+	X(fclose, ERRNO, NULL, NULL)
 
 #endif

@@ -33,20 +33,10 @@
 #include "agent/alloc.h"
 #include "agent/channel_exec.h"
 #include "agent/guard.h"
+#include "hooks/exec.h"
 #include "hooks/hook.h"
 
 extern char **environ;
-
-/*
- * The copy of the environment, on the hook's stack when it fits (nearly
- * always: no allocation, nothing to free, safe in a signal handler or a vfork
- * child), else from weft's allocator.
- */
-struct env_copy {
-	char **env;
-	bool allocated;
-	_Alignas(void *) char buf[4096];
-};
 
 /*
  * The child's context (WEFT_TRACEPARENT): for an exec, the span weft_agent_exec chooses
@@ -71,13 +61,7 @@ static const char *traceparent(char out[WEFT_TRACEPARENT_LEN + 1], bool exec)
 	return out;
 }
 
-/*
- * The environment to pass, also left in c->env: the copy, or `envp` itself.
- * `exec`: an exec (this image ends), not a spawn. `channels`: whether the
- * child's descriptors are the caller's (not after posix_spawn file actions,
- * which may put others at their numbers).
- */
-static char *const *spawn_env(struct env_copy *c, char *const envp[], bool exec, bool channels)
+char *const *weft_spawn_env(struct weft_env_copy *c, char *const envp[], bool exec, bool channels)
 {
 	char tp[WEFT_TRACEPARENT_LEN + 1];
 	const char *parent;
@@ -104,13 +88,12 @@ static char *const *spawn_env(struct env_copy *c, char *const envp[], bool exec,
 	return c->env;
 }
 
-static char *const *exec_env(struct env_copy *c, char *const envp[])
+static char *const *exec_env(struct weft_env_copy *c, char *const envp[])
 {
-	return spawn_env(c, envp, true, true);
+	return weft_spawn_env(c, envp, true, true);
 }
 
-/* After a failed exec: frees a copy from the allocator; returns rc, errno as the exec left it. */
-static int exec_failed(struct env_copy *c, int rc)
+int weft_spawn_env_done(struct weft_env_copy *c, int rc)
 {
 	if (c->allocated) {
 		weft_guard_enter();
@@ -121,16 +104,16 @@ static int exec_failed(struct env_copy *c, int rc)
 }
 
 /* execve with the copy: how the variants without an exec of their own to call end. */
-static int run_execve(const char *path, char *const argv[], struct env_copy *c)
+static int run_execve(const char *path, char *const argv[], struct weft_env_copy *c)
 {
 	__typeof__(weft_real.execve) real = WEFT_REAL(execve);
 
 	if (!real) {
-		exec_failed(c, -1);
+		weft_spawn_env_done(c, -1);
 		errno = ENOSYS;
 		return -1;
 	}
-	return exec_failed(c, real(path, argv, c->env));
+	return weft_spawn_env_done(c, real(path, argv, c->env));
 }
 
 /*
@@ -142,16 +125,16 @@ static int run_execve(const char *path, char *const argv[], struct env_copy *c)
 WEFT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(execve);
-	struct env_copy c;
+	struct weft_env_copy c;
 
-	return exec_failed(&c, real(path, argv, exec_env(&c, envp)));
+	return weft_spawn_env_done(&c, real(path, argv, exec_env(&c, envp)));
 }
 
 /* execv: execve with the process's environment; returns only on failure, -1/errno. */
 WEFT_EXPORT int execv(const char *path, char *const argv[])
 {
 	WEFT_REAL_OR_FAIL(execv);
-	struct env_copy c;
+	struct weft_env_copy c;
 
 	if (exec_env(&c, environ) == environ)
 		return real(path, argv);
@@ -167,9 +150,9 @@ WEFT_EXPORT int execv(const char *path, char *const argv[])
 WEFT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(execvpe);
-	struct env_copy c;
+	struct weft_env_copy c;
 
-	return exec_failed(&c, real(file, argv, exec_env(&c, envp)));
+	return weft_spawn_env_done(&c, real(file, argv, exec_env(&c, envp)));
 }
 
 /* execvp: execvpe with the process's environment; returns only on failure, -1/errno. */
@@ -177,11 +160,11 @@ WEFT_EXPORT int execvp(const char *file, char *const argv[])
 {
 	WEFT_REAL_OR_FAIL(execvp);
 	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
-	struct env_copy c;
+	struct weft_env_copy c;
 
 	if (!vpe || exec_env(&c, environ) == environ)
 		return real(file, argv);
-	return exec_failed(&c, vpe(file, argv, c.env));
+	return weft_spawn_env_done(&c, vpe(file, argv, c.env));
 }
 
 /*
@@ -191,9 +174,9 @@ WEFT_EXPORT int execvp(const char *file, char *const argv[])
 WEFT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(fexecve);
-	struct env_copy c;
+	struct weft_env_copy c;
 
-	return exec_failed(&c, real(fd, argv, exec_env(&c, envp)));
+	return weft_spawn_env_done(&c, real(fd, argv, exec_env(&c, envp)));
 }
 
 /*
@@ -205,9 +188,9 @@ WEFT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *
 			 int flags)
 {
 	WEFT_REAL_OR_FAIL(execveat);
-	struct env_copy c;
+	struct weft_env_copy c;
 
-	return exec_failed(&c, real(dirfd, path, argv, exec_env(&c, envp), flags));
+	return weft_spawn_env_done(&c, real(dirfd, path, argv, exec_env(&c, envp), flags));
 }
 
 /* The list variants' argc: `arg` and the variadic arguments before the NULL. */
@@ -238,7 +221,7 @@ static void fill_args(char **argv, int argc, const char *arg, va_list *ap)
 WEFT_EXPORT int execl(const char *path, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execl);
-	struct env_copy c;
+	struct weft_env_copy c;
 	va_list ap;
 	int argc;
 
@@ -262,7 +245,7 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execlp);
 	__typeof__(weft_real.execvpe) vpe = WEFT_REAL(execvpe);
-	struct env_copy c;
+	struct weft_env_copy c;
 	va_list ap;
 	int argc;
 
@@ -281,7 +264,7 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 		errno = ENOSYS;
 		return -1;
 	}
-	return exec_failed(&c, vpe(file, argv, exec_env(&c, environ)));
+	return weft_spawn_env_done(&c, vpe(file, argv, exec_env(&c, environ)));
 }
 
 /*
@@ -291,7 +274,7 @@ WEFT_EXPORT int execlp(const char *file, const char *arg, ...)
 WEFT_EXPORT int execle(const char *path, const char *arg, ...)
 {
 	WEFT_REAL_OR_FAIL(execle);
-	struct env_copy c;
+	struct weft_env_copy c;
 	char *const *envp;
 	va_list ap;
 	int argc;
@@ -323,18 +306,18 @@ WEFT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(posix_spawn);
-	struct env_copy c;
-	char *const *env = spawn_env(&c, envp, false, fa == NULL);
+	struct weft_env_copy c;
+	char *const *env = weft_spawn_env(&c, envp, false, fa == NULL);
 
-	return exec_failed(&c, real(pid, path, fa, attr, argv, env));
+	return weft_spawn_env_done(&c, real(pid, path, fa, attr, argv, env));
 }
 
 WEFT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WEFT_REAL_OR_FAIL(posix_spawnp);
-	struct env_copy c;
-	char *const *env = spawn_env(&c, envp, false, fa == NULL);
+	struct weft_env_copy c;
+	char *const *env = weft_spawn_env(&c, envp, false, fa == NULL);
 
-	return exec_failed(&c, real(pid, file, fa, attr, argv, env));
+	return weft_spawn_env_done(&c, real(pid, file, fa, attr, argv, env));
 }

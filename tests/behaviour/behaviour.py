@@ -14,6 +14,7 @@ written its OTLP JSON Lines file; the disabled run must have written nothing.
     behaviour.py alloc      LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py own-malloc LIBWEFT OWN_MALLOC
     behaviour.py exec       LIBWEFT EXEC_CHECK
+    behaviour.py shell      LIBWEFT SHELL_CHECK
     behaviour.py mutex-malloc LIBWEFT MUTEX_MALLOC
     behaviour.py malloc-conf LIBWEFT ALLOC_CHECK [JEMALLOC_CHECK]
     behaviour.py bootstrap  LIBWEFT EARLY_MAIN RTLD_NEXT DLOPEN_MAIN LIBDLCTOR
@@ -532,6 +533,8 @@ def main():
         cmd_own_malloc(lib, args[1])
     elif cmd == "exec":
         compare(lib, "exec-check", [args[1]], want_rc=0).cleanup()
+    elif cmd == "shell":
+        compare(lib, "shell-check", [args[1]], want_rc=0).cleanup()
     elif cmd == "mutex-malloc":
         cmd_mutex_malloc(lib, args[1])
     elif cmd == "malloc-conf":

@@ -2,8 +2,9 @@
 
 tests/programs/chanexec.c makes three channels, waits until its own output
 names them, forks; the child dup2()s the pipe's write end to descriptor 10 and
-execs the same program in writer mode, once per exec function. The exec'd
-image must export:
+execs the same program in writer mode, once per exec function, and once
+through system() (the shell inherits the descriptors and execs it). The
+exec'd image must export:
 
   pipe:make_exec_pipe#1        the parent's name; N bytes transmitted through
                                descriptor 10 and the original write end (one
@@ -25,7 +26,7 @@ from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
 
 ENV = {"OTEL_METRIC_EXPORT_INTERVAL": "100"}
 VARIANTS = ("execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
-            "execveat")
+            "execveat", "system")
 METRICS = ("weft.channel.io", "weft.channel.messages", "weft.channel.queue.depth")
 PIPE, PIPE2 = "pipe:make_exec_pipe#1", "pipe:make_exec_pipe#2"
 CLOEXEC, SOCK = "pipe:make_cloexec_pipe#1", "socketpair:make_exec_socketpair#1"

@@ -1,9 +1,9 @@
 """The process tree: every child's `process` span continues its parent's trace.
 
 tests/programs/spawner.c starts children every way it can (see there): from
-a thread named `launcher`, posix_spawn, fork then exec, and vfork then exec;
-from the main thread, posix_spawnp; and last it execs itself into a new
-image. Each child's process span must be in the parent's trace, its parent
+a thread named `launcher`, posix_spawn, fork then exec, vfork then exec,
+system and popen (whose shell starts the child); from the main thread,
+posix_spawnp; and last it execs itself into a new image. Each child's process span must be in the parent's trace, its parent
 the span current in the thread that started it (the launcher's thread span,
 or the process span for the main thread); a forked child that only execs
 leaves no process span of its own; the image replaced by exec exports its
@@ -29,13 +29,17 @@ equal((native.rc, r.rc), (0, 0), "exit status natively and under weft")
 equal(normalised(r.stdout), normalised(native.stdout), "the same output natively and under weft")
 
 pids = {}
+shells = {}
 for line in r.stdout.splitlines():
     f = line.split()
     if len(f) == 3 and f[0] == "spawned":
         pids[f[1]] = int(f[2])
     elif len(f) == 2 and f[0] == "replacing":
         pids["self"] = int(f[1])
+    elif f[-3:-1] in (["child", "system"], ["child", "popen"]):
+        shells[f[-2]] = int(f[-1])
 check(set(pids) == {"spawned", "forked", "vforked", "main", "self"}, f"pids printed: {pids}")
+check(set(shells) == {"system", "popen"}, f"the shells' children printed their pids: {shells}")
 
 parent = r.by_pid.get(pids.get("self"))
 check(parent is not None, f"the parent's output: {r.files}")
@@ -70,7 +74,29 @@ if first and second and launcher:
                   f"{label}: its parent is the span of the thread that started it "
                   f"({want['name']})")
             equal(ps[0]["attrs"].get("process.exit.code"), 0, f"{label}: exit code")
-equal(len(r.by_pid), 5, "one output per process: the parent and its four children")
+    # system and popen: the child's process span, its parent the shell's
+    # process span (in the shell's own output, the shell a child of the
+    # parent process), whose parent is the launcher's thread span.
+    for label, pid in shells.items():
+        out = r.by_pid.get(pid)
+        ps = [s for s in out.spans if s["name"] == "process"] if out else []
+        equal(len(ps), 1, f"{label}: the shell's child exported one process span")
+        shell = r.by_pid.get(out.resource.get("process.parent_pid")) if out else None
+        check(shell is not None and shell is not parent,
+              f"{label}: the shell wrote its own output")
+        sps = [s for s in shell.spans if s["name"] == "process"] if shell else []
+        equal(len(sps), 1, f"{label}: the shell's process span")
+        if ps and sps:
+            equal(shell.resource.get("process.parent_pid"), pids.get("self"),
+                  f"{label}: the shell is the parent's child")
+            equal((ps[0]["traceId"], sps[0]["traceId"]), (trace, trace),
+                  f"{label}: the shell and its child are in the parent's trace")
+            equal(ps[0].get("parentSpanId"), sps[0]["spanId"],
+                  f"{label}: the child's parent is the shell's process span")
+            equal(sps[0].get("parentSpanId"), launcher[0]["spanId"],
+                  f"{label}: the shell's parent is the span of the thread that ran {label}()")
+equal(len(r.by_pid), 9, "one output per process: the parent, its four children, and the two "
+      "shells and their children")
 
 # A daemon: fork, setsid, fork, close every descriptor, (as root) chroot. It
 # keeps exporting; the intermediate child's _exit exports too, so the tree holds.

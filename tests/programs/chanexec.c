@@ -9,7 +9,8 @@
  *       bytes on the socketpair, forks. The child dup2()s the pipe's write end
  *       to descriptor 10 and execs this program in writer mode with the exec
  *       function VARIANT (execve, execv, execvp, execvpe, execl, execlp,
- *       execle, fexecve, execveat). The parent reads the pipe to its end and
+ *       execle, fexecve, execveat), or has system()'s shell exec it
+ *       (`system`). The parent reads the pipe to its end and
  *       SN bytes from the socketpair, waits for the child.
  *   chanexec writer WFD PFD CFD SFD
  *       the exec'd image: writes N bytes to the pipe, half on WFD (10), half on
@@ -170,6 +171,16 @@ static void run_exec(const char *variant, const char *self, char **args)
 		fexecve(open(self, O_RDONLY | O_CLOEXEC), args, envp);
 	else if (strcmp(variant, "execveat") == 0)
 		execveat(AT_FDCWD, self, args, envp, 0);
+	else if (strcmp(variant, "system") == 0) {
+		/* The shell inherits the descriptors and execs the writer. */
+		char cmd[4200];
+		int st;
+
+		snprintf(cmd, sizeof(cmd), "exec '%s' %s %s %s %s %s", self, args[1], args[2],
+			 args[3], args[4], args[5]);
+		st = system(cmd);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+	}
 	printf("FAILED: %s: %s\n", variant, strerror(errno));
 	fflush(stdout);
 	_exit(1);

@@ -5,18 +5,23 @@
  *   spawner           a thread named `launcher` posix_spawns `spawner child
  *                     spawned` and waits for it; then forks a child that
  *                     execs `spawner child forked` at once, and waits, and
- *                     the same with vfork (`vforked`); then the main thread
+ *                     the same with vfork (`vforked`); then runs `spawner
+ *                     child system` with system(), and `spawner child popen`
+ *                     with popen() (reading its line); then the main thread
  *                     posix_spawnps `spawner child main`.
  *                     Last, it execs `spawner child replaced`: its own image
  *                     ends (its telemetry exported first) and the new one
  *                     continues the trace from the main thread's span.
- *   spawner child X   prints "child X" and exits 0.
+ *   spawner child X   prints "child X PID" and exits 0.
  *
- * Prints "spawned PID" per child, so the test can find each one's output.
+ * Prints "spawned LABEL PID" per child it knows the pid of, so the test can
+ * find each one's output; the shells' children print theirs ("child system
+ * PID", "popen read: child popen PID").
  */
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +37,23 @@ static void wait_for(pid_t pid, const char *label)
 	    WEXITSTATUS(status) != 0)
 		fprintf(stderr, "spawner: %s failed\n", label);
 	printf("spawned %s %d\n", label, (int)pid);
+}
+
+/* system() and popen() start a shell, which runs this program in child mode. */
+static void run_shells(void)
+{
+	char cmd[4200], line[256];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' child system", self);
+	if (system(cmd) != 0)
+		fprintf(stderr, "spawner: system failed\n");
+	snprintf(cmd, sizeof(cmd), "'%s' child popen", self);
+	f = popen(cmd, "r");
+	if (!f || !fgets(line, sizeof(line), f) || pclose(f) != 0)
+		fprintf(stderr, "spawner: popen failed\n");
+	else
+		printf("popen read: %s", line);
 }
 
 static void *launcher(void *arg)
@@ -59,6 +81,7 @@ static void *launcher(void *arg)
 		_exit(127);
 	}
 	wait_for(pid, "vforked");
+	run_shells();
 	return NULL;
 }
 
@@ -72,7 +95,7 @@ int main(int argc, char **argv)
 	self = argv[0];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 2 && strcmp(argv[1], "child") == 0) {
-		printf("child %s\n", argv[2]);
+		printf("child %s %d\n", argv[2], (int)getpid());
 		return 0;
 	}
 	pthread_create(&t, NULL, launcher, NULL);
