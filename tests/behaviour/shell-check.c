@@ -11,6 +11,8 @@
  *     inside system at once; SIGCHLD blocked in the caller meanwhile; the
  *     shell's blocked and ignored signals (the caller's mask, SIGINT at its
  *     default);
+ *   - a handled signal (no SA_RESTART) during system's or pclose's wait:
+ *     the wait goes on, the status is the shell's;
  *   - system in a thread that is cancelled: it returns at once (the shell
  *     killed), the handlers restored;
  *   - popen: what a shell writes is read, what is written reaches the
@@ -31,7 +33,13 @@
 
 enum { SENTINEL = 1234 };
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted, usr2;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	usr2++;
+}
 
 static void on_int(int sig)
 {
@@ -97,6 +105,10 @@ static void check_system(void)
 	run("SIGINT to the caller", cmd);
 	printf("handler ran %d times; SIGINT %s, SIGQUIT %s after\n", (int)interrupted,
 	       action(SIGINT), action(SIGQUIT));
+	/* A handled signal (no SA_RESTART) during the wait: the wait goes on. */
+	snprintf(cmd, sizeof(cmd), "sleep 0.1; kill -USR2 %d; sleep 0.1; exit 9", (int)getpid());
+	run("EINTR", cmd);
+	printf("SIGUSR2 handled %d times\n", (int)usr2);
 }
 
 static void *run_in_thread(void *arg)
@@ -202,6 +214,15 @@ static void check_popen(void)
 		printf("pclose reaped: %d errno=%s\n", rc, ename(errno));
 	}
 	signal(SIGCHLD, SIG_DFL);
+	/* A handled signal during pclose's wait: the wait goes on. */
+	snprintf(line, sizeof(line), "sleep 0.1; kill -USR2 %d; sleep 0.1; exit 5", (int)getpid());
+	f = open_shell(line, "r");
+	if (f) {
+		errno = SENTINEL;
+		rc = pclose(f);
+		printf("pclose interrupted: %d errno=%s; SIGUSR2 handled %d times\n", rc,
+		       ename(errno), (int)usr2);
+	}
 }
 
 int main(void)
@@ -212,6 +233,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
