@@ -38,6 +38,14 @@ struct weft_xthread {
 	struct weft_qspan *last_wait;
 	uint64_t last_wait_t0;
 	uint64_t last_wait_epoch;
+	/* The open task (exporter/tasks.c); span 0: none. */
+	struct {
+		uint64_t span;
+		struct weft_trace_id trace;
+		uint64_t start_ns;
+		uint64_t producers[WEFT_EVENT_LINKS];
+		enum weft_wait_kind kind;
+	} task;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */
 	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
 };
@@ -70,7 +78,8 @@ struct weft_interp {
 	X(locks)                                                                                   \
 	X(stacks)                                                                                  \
 	X(channels)                                                                                \
-	X(connections)
+	X(connections)                                                                             \
+	X(tasks)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

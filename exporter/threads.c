@@ -22,6 +22,7 @@
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
 #include "exporter/symbols.h"
+#include "exporter/tasks.h"
 #include "exporter/threads.h"
 
 enum { PENDING_NAMES = 64 };
@@ -146,13 +147,6 @@ void weft_threads_trace_of(uint64_t span, struct weft_trace_id *out)
 
 /* --- Threads ------------------------------------------------------------ */
 
-static const char *pool_name(const struct weft_thread *t)
-{
-	const char *sym = weft_symbols_name(t->start_routine);
-
-	return sym ? sym : "thread";
-}
-
 static void threads_setup(void)
 {
 	static const char *const pool_key[] = { "weft.pool.name" };
@@ -175,7 +169,7 @@ static void threads_taken(struct weft_thread *t)
 		th.peak = th.live;
 	weft_exporter_report()->peak_threads = th.peak;
 	if (t->origin != WEFT_THREAD_MAIN) {
-		const char *pool = pool_name(t);
+		const char *pool = weft_tasks_pool_name(t);
 
 		weft_metrics_add(th.created, &pool, 1);
 		weft_report_thread_created(weft_exporter_report(), pool);
@@ -267,6 +261,7 @@ static void threads_event(struct weft_thread *t, const struct weft_event *ev)
 
 	switch (ev->h.type) {
 	case WEFT_EV_CTX:
+		weft_tasks_ctx(t, ev);
 		weft_xthread(t)->cur_trace = ev->u.ctx.trace;
 		weft_xthread(t)->cur_span = ev->u.ctx.span;
 		span_seen(ev->u.ctx.span, &ev->u.ctx.trace);

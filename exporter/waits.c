@@ -22,6 +22,7 @@
 #include "exporter/metrics.h"
 #include "exporter/stacks.h"
 #include "exporter/symbols.h"
+#include "exporter/tasks.h"
 #include "exporter/threads.h"
 
 /* weft.wait.duration buckets, in seconds: 1 µs to 10 s by decades. */
@@ -152,9 +153,15 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	const char *fn = site->fn;
 	const char *vals[2] = { kind, fn ? fn : "unknown" };
 	uint64_t dur = ev->u.wait.t1 - ev->h.t0;
-	const struct weft_trace_id *trace = &x->cur_trace;
-	uint64_t parent = x->cur_span;
+	const struct weft_trace_id *trace;
+	uint64_t parent;
 	struct weft_qspan *q;
+
+	/* A receive from a work source: the task it ended is not its parent. */
+	if (ev->h.flags & WEFT_EVF_TASK_END)
+		weft_tasks_receive(t, ev->h.t0);
+	trace = &x->cur_trace;
+	parent = x->cur_span;
 
 	weft_metrics_series_record(wt.duration, site->duration, (double)dur / 1e9);
 	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);

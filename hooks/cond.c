@@ -7,7 +7,9 @@
  * waiter that returns 0 after a signal since its wait began gets that span
  * as a `cond.signal` link. Every waiter woken by a broadcast finds the same
  * publication; a timed-out wait (ETIMEDOUT) or a spurious wake-up with no
- * signal since the wait began gets none.
+ * signal since the wait began gets none. A condition variable is a work
+ * source (agent/task.h): a wait ends the thread's open task, and one woken
+ * by a signal starts a task.
  *
  * glibc has two versions of these functions; the rows bind GLIBC_2.3.2, the
  * default one that every program built since 2003 uses.
@@ -16,6 +18,7 @@
 
 #include "agent/handoff.h"
 #include "agent/lock.h"
+#include "agent/task.h"
 #include "hooks/hook.h"
 
 /*
@@ -36,12 +39,16 @@
 		weft_lock_released(self_, m, WEFT_CALLER);                                         \
 		mark_ = weft_handoff_mark(c);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
+		weft_task_receive(&w_);                                                            \
 		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		if (rc_ == 0 && (span_ = weft_handoff_take(c, mark_)) != 0)                        \
+		span_ = rc_ == 0 ? weft_handoff_take(c, mark_) : 0;                                \
+		if (span_)                                                                         \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end(&w_, rc_);                                                           \
+		if (span_)                                                                         \
+			weft_task_start(&w_);                                                      \
 		return rc_;                                                                        \
 	} while (0)
 

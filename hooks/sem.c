@@ -11,13 +11,16 @@
  * Either way the real call alone decides the result, the blocking and the
  * cancellation. sem_post leaves the poster's current span on the semaphore
  * (agent/handoff.h); a blocked waiter that then takes a unit gets it as a
- * `sem.post` link. A barrier wait blocks for every thread but the last to
+ * `sem.post` link. A semaphore is a work source (agent/task.h): a wait that
+ * blocks ends the thread's open task, and one that then takes a unit starts
+ * a task. A barrier wait blocks for every thread but the last to
  * arrive, so each is timed.
  */
 #include <semaphore.h>
 #include <stdint.h>
 
 #include "agent/handoff.h"
+#include "agent/task.h"
 #include "hooks/hook.h"
 
 /*
@@ -49,12 +52,15 @@ static uint32_t sem_value(const sem_t *s)
 			return call;                                                               \
 		mark_ = weft_handoff_mark(s);                                                      \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_SEM, s, WEFT_CALLER);                        \
+		weft_task_receive(&w_);                                                            \
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_)) != 0)                        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
+		if (rc_ == 0)                                                                      \
+			weft_task_start(&w_);                                                      \
 		return rc_;                                                                        \
 	} while (0)
 

@@ -22,11 +22,25 @@ equal(sorted(s["name"] for s in threads),
       ["thread dispatcher", "thread reporter"] + [f"thread worker-{i}" for i in range(4)],
       "thread span names")
 equal(len(spans), len(by_id), "span ids are unique")
+
+
+def root_of(s):
+    while s.get("parentSpanId") in by_id:
+        s = by_id[s["parentSpanId"]]
+    return s
+
+
 for s in spans:
     check(HEX32.match(s["traceId"]), f"trace id {s['traceId']} is 32 hex")
     check(HEX16.match(s["spanId"]), f"span id {s['spanId']} is 16 hex")
-    equal(s["traceId"], proc["traceId"], f"{s['name']} is in the process trace")
-    equal(s["kind"], 1, f"{s['name']} kind INTERNAL")
+    # Tasks (CONSUMER) are roots of their own traces (WEFT_TASK_PARENT=link),
+    # with what happened inside them; everything else is in the process trace.
+    root = root_of(s)
+    check(root is proc or root["name"].startswith("task "),
+          f"{s['name']}: its root is the process span or a task")
+    equal(s["traceId"], root["traceId"], f"{s['name']} is in its root's trace")
+    equal(s["kind"], 5 if s["name"].startswith("task ") else 1,
+          f"{s['name']} kind CONSUMER for a task, else INTERNAL")
     check(int(s["startTimeUnixNano"]) <= int(s["endTimeUnixNano"]), f"{s['name']} start <= end")
 check("parentSpanId" not in proc, "process span is a root")
 disp = out.span("thread dispatcher")

@@ -27,10 +27,12 @@ TIMED_WORK = otlptest.otlp_program("timed-work")
 WEFT = os.path.join(weftrun.SOURCE, "scripts", "weft")
 WEFT_SEND = os.path.abspath(os.path.join(weftrun.BUILD, "exporter", "weft-send"))
 
-# worker-pool's spans with no wait spans (WEFT_SPAN_MIN_WAIT=1h): exactly these.
+# worker-pool's spans with no wait spans (WEFT_SPAN_MIN_WAIT=1h) and no task
+# spans (the cond family off: no work source): exactly these.
 POOL_SPANS = collections.Counter(["process", "thread dispatcher", "thread reporter"] +
                                  [f"thread worker-{i}" for i in range(4)])
-NO_WAITS = {"WEFT_SPAN_MIN_WAIT": "1h"}
+NO_WAITS = {"WEFT_SPAN_MIN_WAIT": "1h",
+            "WEFT_HOOKS": "thread,mutex,rwlock,sem,fd,socket,poll,process"}
 
 
 def timed(argv, url, env=None):

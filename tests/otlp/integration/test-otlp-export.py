@@ -73,7 +73,8 @@ def check_content():
     ids = [s["spanId"] for s in spans]
     equal(len(set(ids)), len(ids), "span ids are unique")
     traces = {s["traceId"] for s in spans}
-    equal(len(traces), 1, "one trace")
+    tasks = [s for s in spans if s["name"].startswith("task ")]
+    equal(len(traces), 1 + len(tasks), "the process's trace, and one per task (each a root)")
     check(all(re.fullmatch(r"[0-9a-f]{32}", t) and t != "0" * 32 for t in traces),
           "trace id is 32 hex digits")
 
@@ -102,8 +103,18 @@ def check_content():
         check(s.get("parentSpanId") in by_id, f"wait span parent {s.get('parentSpanId')} exists")
     equal(len([s for s in joins if s["parentSpanId"] == process["spanId"]]), 2,
           "main's two joins are waits of the process span")
-    check(all(s["parentSpanId"] in (process["spanId"], dispatcher) for s in joins),
-          "only main and the dispatcher join")
+    dispatcher_tid = threads.get("thread dispatcher", {}).get("attrs", {}).get("thread.id")
+    check(all(s["parentSpanId"] == process["spanId"] or
+              by_id.get(s["parentSpanId"], {}).get("attrs", {}).get("thread.id") == dispatcher_tid
+              for s in joins),
+          "only main and the dispatcher (in its thread span or a task) join")
+    for s in tasks:
+        equal(s["kind"], 5, f"{s['name']}: kind CONSUMER")
+        equal(s.get("parentSpanId"), "", f"{s['name']}: a root")
+        equal([otlptest.attrs(link.get("attributes")).get("weft.link.kind")
+               for link in s.get("links", [])], ["cond.signal"], f"{s['name']}: its link")
+        check(all(link["spanId"] in by_id for link in s.get("links", [])),
+              f"{s['name']}: its link names a span of the run")
     for s in joins:
         links = s.get("links", [])
         equal(len(links), 1, "a join links to the joined thread")
@@ -112,7 +123,7 @@ def check_content():
             check(target.get("name", "").startswith("thread "), "join link target is a thread")
             equal(s["attrs"].get("weft.target.thread.id"),
                   target.get("attrs", {}).get("thread.id"), "join target thread id")
-    equal(len(spans), 1 + 6 + len(waits), "span count")
+    equal(len(spans), 1 + 6 + len(waits) + len(tasks), "span count")
 
     m = otlptest.metrics_of(mr)
     equal(otlptest.value(m.get("process.thread.count")), 1, "process.thread.count at exit")
@@ -255,7 +266,8 @@ def check_sampling():
     spans = sampled({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5",
                      "TRACEPARENT": tp})
     check(len(spans) >= 7, "traceidratio 0.5 samples a low trace id (the parent flag ignored)")
-    equal({s["traceId"] for s in spans}, {TRACE_LOW}, "the TRACEPARENT trace")
+    equal({s["traceId"] for s in spans if s["name"] == "process" or s["name"].startswith("thread ")},
+          {TRACE_LOW}, "the TRACEPARENT trace (tasks are roots of traces of their own)")
     proc = [s for s in spans if s["name"] == "process"]
     equal([s["parentSpanId"] for s in proc], [PARENT], "process span's parent is TRACEPARENT's")
     equal(sampled({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5",

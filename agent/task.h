@@ -1,0 +1,49 @@
+/*
+ * Tasks: the work items a thread runs, inferred from where it receives work.
+ *
+ * A work source is what a thread waits on for work: so far a condition
+ * variable and a semaphore (hooks/cond.c, hooks/sem.c). A receive from one
+ * ends the thread's open task as the receive begins — the wait for the next
+ * item is idle time, part of no task — and starts a new task as it ends when
+ * it brought work: a cond wait that returned 0 with a signal handed to it
+ * (a `cond.signal` link), a sem wait that blocked and then took a unit.
+ * Timeouts, errors, cancellations and spurious wake-ups start none.
+ *
+ * While a task is open its span is the thread's current span: the thread's
+ * waits, the threads it creates and the signals and posts it makes belong to
+ * it. With WEFT_TASK_PARENT=link (the default) a task is the root of a trace
+ * of its own, linked to its producers; with =child it is in the thread's
+ * trace, a child of its first producer's span (the exporter sets the parent).
+ *
+ * The agent only marks the boundaries, on the slow path of a wait that
+ * blocked: the receive's WAIT event carries WEFT_EVF_TASK_END when it ended
+ * a task, and a task's start is a CTX event with WEFT_EVF_TASK, its work
+ * source's kind and its producers. The exporter makes the `task <pool>` spans
+ * and the pool metrics (exporter/tasks.c). Neither allocates, blocks nor
+ * changes errno.
+ */
+#ifndef WEFT_AGENT_TASK_H
+#define WEFT_AGENT_TASK_H
+
+#include "agent/wait.h"
+
+/* A receive from a work source begins (after weft_wait_begin): the open task ends. */
+static inline void weft_task_receive(struct weft_wait *w)
+{
+	struct weft_thread *t = w->t;
+
+	if (__builtin_expect(t->in_task, 0)) {
+		t->in_task = false;
+		t->cur_trace = t->trace;
+		t->cur_span = t->span;
+		w->ev.h.flags |= WEFT_EVF_TASK_END;
+	}
+}
+
+/*
+ * The receive brought work (after weft_wait_end): a task starts at the
+ * wait's end, its producers the wait's links.
+ */
+void weft_task_start(struct weft_wait *w);
+
+#endif

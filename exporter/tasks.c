@@ -1,0 +1,264 @@
+/*
+ * The task interpreter: `task <pool>` spans and the pool metrics.
+ *
+ * The agent marks a task's start with a CTX event (WEFT_EVF_TASK: its span,
+ * trace, work source and producers) and its end with the WAIT event of the
+ * thread's next receive from a work source (WEFT_EVF_TASK_END), or the next
+ * task's start, or the thread's end (agent/task.h). The open task is kept in
+ * the exporter's record of the thread; its span is made when it ends.
+ *
+ * A pool is the set of threads started from one start routine; the main
+ * thread's pool is `main`, threads weft adopted (started some other way)
+ * form the pool `thread`. A pool is named after its start routine's symbol,
+ * unless the names the program gave its threads share a prefix (the name
+ * without its trailing number and separator: worker-0 … worker-3 → worker),
+ * which then wins. weft.pool.threads and weft.pool.busy are counted from the
+ * live threads at each collection: busy ones are inside a task.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/alloc.h"
+#include "exporter/exporter.h"
+#include "exporter/interp.h"
+#include "exporter/metrics.h"
+#include "exporter/spans.h"
+#include "exporter/symbols.h"
+#include "exporter/tasks.h"
+#include "exporter/threads.h"
+
+/* weft.task.duration buckets, in seconds: 1 µs to 10 s by decades. */
+static const double task_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 };
+
+/* The pools seen (a process has a handful): by start routine, 1 for main. */
+#define POOLS 64
+#define MAIN_KEY ((uintptr_t)1)
+
+struct pool {
+	uintptr_t key;
+	const char *sym;  /* the symbols cache's string, or NULL */
+	char prefix[24];  /* the threads' shared name prefix; "" none yet */
+	bool mixed;       /* the threads' names share no prefix */
+	int64_t threads;  /* counted at each collection */
+	int64_t busy;
+};
+
+static struct {
+	struct pool pools[POOLS];
+	size_t n_pools;
+	struct weft_instrument *threads, *busy, *duration;
+} tk;
+
+static struct pool *pool_of_key(uintptr_t key)
+{
+	for (size_t i = 0; i < tk.n_pools; i++)
+		if (tk.pools[i].key == key)
+			return &tk.pools[i];
+	if (tk.n_pools == POOLS)
+		return NULL;
+	tk.pools[tk.n_pools] = (struct pool){
+		.key = key,
+		.sym = key > MAIN_KEY ? weft_symbols_name(key) : NULL,
+	};
+	return &tk.pools[tk.n_pools++];
+}
+
+/* A thread name without its trailing number and separators: "worker-3" → "worker". */
+static void name_prefix(const char *name, char out[24])
+{
+	size_t n = strnlen(name, 23);
+
+	while (n > 0 && isdigit((unsigned char)name[n - 1]))
+		n--;
+	while (n > 0 && strchr("-_.:# /", name[n - 1]))
+		n--;
+	memcpy(out, name, n);
+	out[n] = '\0';
+}
+
+static struct pool *thread_pool(const struct weft_thread *t)
+{
+	const struct weft_xthread *x = weft_xthread(t);
+	struct pool *p;
+	char prefix[24];
+
+	p = pool_of_key(t->origin == WEFT_THREAD_MAIN      ? MAIN_KEY
+			: t->origin == WEFT_THREAD_ADOPTED ? 0
+							   : t->start_routine);
+	if (!p || t->origin == WEFT_THREAD_MAIN || !x || !x->named || p->mixed)
+		return p;
+	name_prefix(x->name, prefix);
+	if (!prefix[0])
+		p->mixed = true;
+	else if (!p->prefix[0])
+		memcpy(p->prefix, prefix, sizeof(prefix));
+	else if (strcmp(p->prefix, prefix) != 0)
+		p->mixed = true;
+	return p;
+}
+
+static const char *pool_name(const struct pool *p)
+{
+	if (!p)
+		return "thread";
+	if (p->key == MAIN_KEY)
+		return "main";
+	if (p->prefix[0] && !p->mixed)
+		return p->prefix;
+	return p->sym ? p->sym : "thread";
+}
+
+const char *weft_tasks_pool_name(const struct weft_thread *t)
+{
+	return pool_name(thread_pool(t));
+}
+
+/* The link kind of a work source's producers. */
+static const char *producer_kind(enum weft_wait_kind kind)
+{
+	switch (kind) {
+	case WEFT_WAIT_COND:
+		return "cond.signal";
+	case WEFT_WAIT_SEM:
+		return "sem.post";
+	default:
+		return "handoff";
+	}
+}
+
+/* Ends the thread's open task at end_ns (if one is open): its span and duration. */
+static void task_end(struct weft_thread *t, uint64_t end_ns)
+{
+	struct weft_xthread *x = weft_xthread(t);
+	const char *pool;
+	struct weft_qspan *q;
+	uint64_t parent = 0;
+	int first_link = 0;
+
+	if (!x || !x->task.span)
+		return;
+	pool = weft_tasks_pool_name(t);
+	if (end_ns < x->task.start_ns)
+		end_ns = x->task.start_ns;
+	weft_metrics_record(tk.duration, &pool, (double)(end_ns - x->task.start_ns) / 1e9);
+	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
+		/* A child of its first producer, else of the thread's span. */
+		parent = x->task.producers[0] ? x->task.producers[0] : t->span;
+		first_link = x->task.producers[0] ? 1 : 0;
+	}
+	q = weft_exporter_span(&x->task.trace, x->task.span, parent, x->task.start_ns, end_ns,
+			       "task ", pool);
+	x->task.span = 0;
+	if (!q)
+		return;
+	q->s.kind = WEFT_SPAN_KIND_CONSUMER;
+	weft_qspan_attr_int(q, "thread.id", t->tid);
+	if (x->named) {
+		memcpy(q->thread_name, x->name, sizeof(q->thread_name));
+		weft_qspan_attr_str(q, "thread.name", q->thread_name);
+	}
+	weft_qspan_attr_str(q, "weft.pool.name", q->name + strlen("task "));
+	if (x->task.kind != WEFT_WAIT_NONE)
+		weft_qspan_attr_str(q, "weft.wait.kind", weft_wait_kind_name(x->task.kind));
+	for (int i = first_link; i < WEFT_EVENT_LINKS && x->task.producers[i]; i++) {
+		struct weft_trace_id producer;
+
+		weft_threads_trace_of(x->task.producers[i], &producer);
+		weft_qspan_link(q, &producer, x->task.producers[i], producer_kind(x->task.kind));
+	}
+}
+
+void weft_tasks_receive(struct weft_thread *t, uint64_t t0)
+{
+	struct weft_xthread *x = weft_xthread(t);
+
+	task_end(t, t0);
+	x->cur_trace = t->trace;
+	x->cur_span = t->span;
+}
+
+void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
+{
+	struct weft_xthread *x = weft_xthread(t);
+
+	if (ev->u.ctx.span == x->task.span)
+		return; /* the same context sent again (a CTX record had been dropped) */
+	/* Any other change ends the open task: a new one starts, or none is current. */
+	task_end(t, ev->h.t0);
+	/* A task's context resent without its start (dropped): the task, without producers. */
+	if (ev->u.ctx.span == t->span)
+		return;
+	x->task.span = ev->u.ctx.span;
+	x->task.trace = ev->u.ctx.trace;
+	x->task.start_ns = ev->h.t0;
+	if (ev->h.flags & WEFT_EVF_TASK) {
+		x->task.kind = (enum weft_wait_kind)ev->h.kind;
+		memcpy(x->task.producers, ev->u.ctx.producers, sizeof(x->task.producers));
+	} else {
+		x->task.kind = WEFT_WAIT_NONE;
+		memset(x->task.producers, 0, sizeof(x->task.producers));
+	}
+}
+
+static void tasks_setup(void)
+{
+	static const char *const pool_key[] = { "weft.pool.name" };
+
+	tk.threads = weft_metrics_gauge("weft.pool.threads", "Live threads in the pool.",
+					"{thread}", 1, pool_key);
+	tk.busy = weft_metrics_gauge("weft.pool.busy", "Threads of the pool inside a task.",
+				     "{thread}", 1, pool_key);
+	tk.duration = weft_metrics_histogram(
+		"weft.task.duration", "Time from a task's start to its end.", "s", 1, pool_key,
+		task_bounds, sizeof(task_bounds) / sizeof(task_bounds[0]));
+}
+
+/* Whether a thread blocked in a wait of this kind is receiving from a work source. */
+static bool receiving(int kind)
+{
+	return kind == WEFT_WAIT_COND || kind == WEFT_WAIT_SEM;
+}
+
+static void tasks_collect(void)
+{
+	for (size_t i = 0; i < tk.n_pools; i++)
+		tk.pools[i].threads = tk.pools[i].busy = 0;
+	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
+		struct pool *p;
+
+		if (t->exit_seen || !t->consumer)
+			continue;
+		p = thread_pool(t);
+		if (!p)
+			continue;
+		p->threads++;
+		/* Inside a task, not waiting for its next one (the task ends as that wait begins). */
+		if (weft_xthread(t)->task.span && !receiving(weft_load_relaxed(&t->wait_kind)))
+			p->busy++;
+	}
+	for (size_t i = 0; i < tk.n_pools; i++) {
+		const char *name = pool_name(&tk.pools[i]);
+
+		weft_metrics_set(tk.threads, &name, tk.pools[i].threads);
+		weft_metrics_set(tk.busy, &name, tk.pools[i].busy);
+	}
+}
+
+static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
+{
+	task_end(t, end_ns);
+}
+
+static void tasks_after_fork(void)
+{
+	memset(&tk, 0, sizeof(tk));
+}
+
+const struct weft_interp weft_interp_tasks = {
+	.name = "tasks",
+	.setup = tasks_setup,
+	.collect = tasks_collect,
+	.thread_ended = tasks_ended,
+	.after_fork = tasks_after_fork,
+};

@@ -1,0 +1,109 @@
+"""Tasks and pools inferred from condition variables and semaphores.
+
+tests/programs/jobqueue.c hands every job to a worker that waits for it, so
+the tasks are exact (see there):
+
+  cond 1000 4   1,000 jobs and a stop broadcast through a mutex+condvar
+                queue: 1,004 `task worker` spans (the pool's threads are
+                named worker-0..3, start routine cond_worker), each one
+                CONSUMER, a root of its own trace, with one `cond.signal`
+                link to the span that handed it (main's current span);
+                weft.task.duration{worker} counts 1,004; at every export
+                busy ≤ threads; with the pool idle, an export sees 4
+                threads and none busy. With WEFT_TASK_PARENT=child the
+                tasks are in the process's trace, each a child of the span
+                its link would name.
+  sem 200 4     the same through a semaphore: 204 `task sem_worker` spans
+                (unnamed threads: the start routine names the pool), each
+                with a `sem.post` link.
+  idle          a thread that only takes a mutex, sleeps, and waits on a
+                condition variable until it times out: no task at all.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+
+ENV = {"OTEL_METRIC_EXPORT_INTERVAL": "100"}
+CONSUMER = 5
+
+
+def link_kinds(span):
+    return [attrs(link.get("attributes")).get("weft.link.kind") for link in span.get("links", [])]
+
+
+def histogram_count(out, name, pool):
+    for p in out.points(name):
+        if attrs(p.get("attributes")) == {"weft.pool.name": pool}:
+            return int(p.get("count", 0))
+    return None
+
+
+def gauge_history(out, name, pool):
+    """Each export's value of a pool gauge (None where it has no point)."""
+    values = []
+    for ml in out.metric_lines:
+        m = ml.get(name) or {}
+        value = None
+        for p in (m.get("gauge") or {}).get("dataPoints", []):
+            if attrs(p.get("attributes")) == {"weft.pool.name": pool}:
+                value = int(p.get("asInt", 0))
+        values.append(value)
+    return values
+
+
+def check_pool(mode, n, w, pool, kind, env=None):
+    native = Run([program("jobqueue"), mode, str(n), str(w)], preload=False, expect_file=False)
+    r = Run([program("jobqueue"), mode, str(n), str(w)], env=dict(ENV, **(env or {})))
+    what = f"{mode} {n} {w}" + (" (child)" if env else "")
+    equal((r.rc, r.stdout), (native.rc, native.stdout), f"{what}: the same result as natively")
+    out = r.only()
+    tasks = out.named(f"task {pool}")
+    equal(len(tasks), n + w, f"{what}: one task per hand-off to the pool ({n} jobs, {w} stops)")
+    equal({t.get("kind") for t in tasks}, {CONSUMER}, f"{what}: the tasks are CONSUMER spans")
+    if not env:
+        equal({tuple(link_kinds(t)) for t in tasks}, {(kind,)},
+              f"{what}: each task has one {kind} link, to the span that handed it its job")
+    equal({t["attrs"].get("weft.pool.name") for t in tasks}, {pool}, f"{what}: weft.pool.name")
+    equal(histogram_count(out, "weft.task.duration", pool), n + w,
+          f"{what}: weft.task.duration counts every task")
+    ids = {s["spanId"]: s for s in out.spans}
+    process = out.span("process")
+    targets = [ids.get(link["spanId"]) for t in tasks for link in t.get("links", [])]
+    check(all(targets), f"{what}: every link names a span of the run")
+    if env:
+        equal({t["traceId"] for t in tasks}, {process["traceId"]},
+              f"{what}: with WEFT_TASK_PARENT=child the tasks are in the process's trace")
+        parents = [ids.get(t.get("parentSpanId")) for t in tasks]
+        check(all(parents), f"{what}: each task is a child of a span of the run")
+        equal({not t.get("links") for t in tasks}, {True},
+              f"{what}: no link besides the parent (its one producer)")
+        # The span that handed the job over: main's (the process span, or a
+        # task of main's, woken by a worker that became idle).
+        equal({p["name"] for p in parents if p}, {"process", "task main"},
+              f"{what}: the tasks' parents are main's spans")
+    else:
+        check(all(not t.get("parentSpanId") for t in tasks), f"{what}: each task is a root")
+        equal(len({t["traceId"] for t in tasks}), n + w, f"{what}: each in a trace of its own")
+    threads = gauge_history(out, "weft.pool.threads", pool)
+    busy = gauge_history(out, "weft.pool.busy", pool)
+    check(all(b is None or (t is not None and b <= t) for b, t in zip(busy, threads)),
+          f"{what}: busy ≤ threads at every export: {list(zip(busy, threads))}")
+    return out, threads, busy
+
+
+out, threads, busy = check_pool("cond", 1000, 4, "worker", "cond.signal")
+check(any(t == 4 and b == 0 for t, b in zip(threads, busy)),
+      f"cond: an export saw the idle pool, 4 threads and none busy: {list(zip(threads, busy))}")
+equal(threads[-1], 0, "cond: the pool has no thread left at the end")
+check_pool("cond", 1000, 4, "worker", "cond.signal", env={"WEFT_TASK_PARENT": "child"})
+check_pool("sem", 200, 4, "sem_worker", "sem.post")
+
+r = Run([program("jobqueue"), "idle"])
+equal(r.rc, 0, "idle: exit status")
+out = r.only()
+equal([s["name"] for s in out.spans if s["name"].startswith("task")], [],
+      "idle: mutexes, sleeps and a timed-out condvar wait start no task")
+equal(len(out.named("wait cond")), 1, "idle: the timed-out wait is there, as a wait")
+done()

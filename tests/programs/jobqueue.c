@@ -1,0 +1,253 @@
+/*
+ * Job queues whose every job is handed to a worker that is waiting for it,
+ * for tests/integration/test-tasks.py: the number of tasks weft infers is
+ * then exact.
+ *
+ *   jobqueue cond N W   W workers ("worker-0" …, start routine cond_worker)
+ *                       take jobs from a one-slot mutex+condvar queue; main
+ *                       hands each of N jobs over only when a worker waits
+ *                       for it (it waits on `idle` for one), then waits for
+ *                       the N jobs done and every worker waiting, sleeps
+ *                       300 ms (pool idle), and stops the pool with a flag
+ *                       and one broadcast: N + W hand-offs to the pool.
+ *   jobqueue sem N W    the same with a semaphore (start routine
+ *                       sem_worker, unnamed threads): main posts a job only
+ *                       when the semaphore is 0 and every worker sleeps on
+ *                       it, then W posts of a stop job: N + W.
+ *   jobqueue idle       a thread ("locker") that only takes a mutex, sleeps
+ *                       and waits on a condition variable that times out:
+ *                       no hand-off, no task.
+ *
+ * Each worker counts the jobs it ran; prints "jobs N" (their sum) and
+ * "sum S" (of the job numbers), the same whatever the scheduling.
+ */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blocked.h"
+
+enum { MAX_WORKERS = 16 };
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t work, idle;
+	sem_t sem;
+	int waiting;    /* workers waiting for a job */
+	bool has_job;   /* the one slot is full */
+	int job;        /* its number */
+	int done;       /* jobs finished */
+	long sum;       /* of the finished jobs' numbers */
+	bool stop;
+	pid_t tids[MAX_WORKERS];
+} q = { .m = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+	.idle = PTHREAD_COND_INITIALIZER };
+
+static volatile unsigned long sink;
+
+/* A few microseconds of work. */
+static void run_job(int job)
+{
+	for (int i = 0; i < 2000; i++)
+		sink += (unsigned long)job * (unsigned long)i;
+}
+
+static void finish(int job)
+{
+	pthread_mutex_lock(&q.m);
+	q.done++;
+	q.sum += job;
+	pthread_mutex_unlock(&q.m);
+}
+
+static void *cond_worker(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "worker-%d", (int)(long)arg);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&q.m);
+	for (;;) {
+		q.waiting++;
+		pthread_cond_signal(&q.idle);
+		/*
+		 * At least one wait, even with a job in the slot: that job is the
+		 * one woken worker's, and `waiting` (what main hands jobs on)
+		 * counts no worker that could take a job without waiting for it.
+		 */
+		do
+			pthread_cond_wait(&q.work, &q.m);
+		while (!q.has_job && !q.stop);
+		q.waiting--;
+		if (!q.has_job)
+			break;
+		int job = q.job;
+
+		q.has_job = false;
+		pthread_cond_signal(&q.idle);
+		pthread_mutex_unlock(&q.m);
+		run_job(job);
+		pthread_mutex_lock(&q.m);
+		q.done++;
+		q.sum += job;
+	}
+	pthread_mutex_unlock(&q.m);
+	return NULL;
+}
+
+static void run_cond(int n, int w)
+{
+	pthread_t th[MAX_WORKERS];
+	struct timespec pause = { 0, 300000000L };
+
+	for (int i = 0; i < w; i++)
+		pthread_create(&th[i], NULL, cond_worker, (void *)(long)i);
+	pthread_mutex_lock(&q.m);
+	for (int i = 0; i < n; i++) {
+		while (q.waiting == 0 || q.has_job)
+			pthread_cond_wait(&q.idle, &q.m);
+		q.job = i;
+		q.has_job = true;
+		pthread_cond_signal(&q.work);
+	}
+	while (q.done < n || q.waiting < w)
+		pthread_cond_wait(&q.idle, &q.m);
+	pthread_mutex_unlock(&q.m);
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&q.m);
+	q.stop = true;
+	pthread_cond_broadcast(&q.work);
+	pthread_mutex_unlock(&q.m);
+	for (int i = 0; i < w; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void *sem_worker(void *arg)
+{
+	q.tids[(long)arg] = (pid_t)syscall(SYS_gettid);
+	for (;;) {
+		int job;
+
+		sem_wait(&q.sem);
+		pthread_mutex_lock(&q.m);
+		job = q.job;
+		q.has_job = false;
+		pthread_mutex_unlock(&q.m);
+		if (job < 0)
+			break;
+		run_job(job);
+		finish(job);
+	}
+	return NULL;
+}
+
+/*
+ * Until the semaphore is 0 and `alive` workers sleep on it (all that have
+ * not stopped): none can then take a post without blocking for it.
+ */
+static void await_sleepers(int w, int alive)
+{
+	static const long futex[] = { SYS_futex, -1 };
+	struct timespec ms = { 0, 1000000L };
+
+	for (;;) {
+		int v, asleep = 0;
+
+		sem_getvalue(&q.sem, &v);
+		for (int i = 0; v == 0 && i < w; i++)
+			asleep += q.tids[i] && thread_asleep_in(q.tids[i], (long)&q.sem, futex);
+		if (v == 0 && asleep >= alive)
+			return;
+		nanosleep(&ms, NULL);
+	}
+}
+
+static void run_sem(int n, int w)
+{
+	pthread_t th[MAX_WORKERS];
+	struct timespec ms = { 0, 1000000L };
+
+	sem_init(&q.sem, 0, 0);
+	for (int i = 0; i < w; i++)
+		pthread_create(&th[i], NULL, sem_worker, (void *)(long)i);
+	for (int i = 0; i <= n + w - 1; i++) {
+		bool full = true;
+
+		/* The previous job was read from the slot. */
+		while (full) {
+			pthread_mutex_lock(&q.m);
+			full = q.has_job;
+			pthread_mutex_unlock(&q.m);
+			if (full)
+				nanosleep(&ms, NULL);
+		}
+		await_sleepers(w, i < n ? w : w - (i - n));
+		pthread_mutex_lock(&q.m);
+		q.job = i < n ? i : -1;
+		q.has_job = true;
+		pthread_mutex_unlock(&q.m);
+		sem_post(&q.sem);
+	}
+	for (int i = 0; i < w; i++)
+		pthread_join(th[i], NULL);
+	while (q.done < n)
+		nanosleep(&ms, NULL);
+}
+
+static void *locker(void *arg)
+{
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	struct timespec ms = { 0, 1000000L }, deadline;
+
+	pthread_setname_np(pthread_self(), "locker");
+	for (int i = 0; i < 20; i++) {
+		pthread_mutex_lock(&q.m);
+		sink++;
+		pthread_mutex_unlock(&q.m);
+		nanosleep(&ms, NULL);
+	}
+	pthread_mutex_lock(&q.m);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += 20000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (pthread_cond_timedwait(&c, &q.m, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&q.m);
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 2 ? atoi(argv[2]) : 0, w = argc > 3 ? atoi(argv[3]) : 0;
+	pthread_t t;
+
+	if (argc > 1 && strcmp(argv[1], "idle") == 0) {
+		pthread_create(&t, NULL, locker, NULL);
+		pthread_mutex_lock(&q.m);
+		sink++;
+		pthread_mutex_unlock(&q.m);
+		pthread_join(t, NULL);
+		printf("idle done\n");
+		return 0;
+	}
+	if (argc != 4 || n < 0 || w < 1 || w > MAX_WORKERS) {
+		fprintf(stderr, "usage: jobqueue cond|sem N W | jobqueue idle\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "cond") == 0)
+		run_cond(n, w);
+	else
+		run_sem(n, w);
+	printf("jobs %d\nsum %ld\n", q.done, q.sum);
+	return q.done == n ? 0 : 1;
+}
