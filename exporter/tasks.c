@@ -32,15 +32,15 @@
 static const double task_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 };
 
 /* The pools seen (a process has a handful): by start routine, 1 for main. */
-#define POOLS 64
+#define POOLS    64
 #define MAIN_KEY ((uintptr_t)1)
 
 struct pool {
 	uintptr_t key;
-	const char *sym;  /* the symbols cache's string, or NULL */
-	char prefix[24];  /* the threads' shared name prefix; "" none yet */
-	bool mixed;       /* the threads' names share no prefix */
-	int64_t threads;  /* counted at each collection */
+	const char *sym; /* the symbols cache's string, or NULL */
+	char prefix[24]; /* the threads' shared name prefix; "" none yet */
+	bool mixed;      /* the threads' names share no prefix */
+	int64_t threads; /* counted at each collection */
 	int64_t busy;
 };
 
@@ -233,7 +233,8 @@ static void tasks_collect(void)
 		if (!p)
 			continue;
 		p->threads++;
-		/* Inside a task, not waiting for its next one (the task ends as that wait begins). */
+		/* Inside a task, not waiting for its next one (the task ends as that wait begins).
+		 */
 		if (weft_xthread(t)->task.span && !receiving(weft_load_relaxed(&t->wait_kind)))
 			p->busy++;
 	}

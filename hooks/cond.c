@@ -15,6 +15,7 @@
  * default one that every program built since 2003 uses.
  */
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "agent/handoff.h"
 #include "agent/lock.h"
@@ -87,6 +88,20 @@ WEFT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
 }
 
 /*
+ * Whether the condition variable has waiters: glibc counts them in __wrefs
+ * (shifted by 3), registered before the waiter releases the mutex, and its
+ * signal and broadcast return at once when there are none. A signal with no
+ * waiter hands nothing off, so weft publishes nothing either: in a queue
+ * that signals at every push and pop, most signals find no waiter, and the
+ * publication's stores (to a slot that every signaller writes) would lengthen
+ * the critical section they are made in.
+ */
+static bool has_waiters(pthread_cond_t *c)
+{
+	return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3) != 0;
+}
+
+/*
  * pthread_cond_signal: wakes at least one waiter, if any; returns 0. weft
  * leaves the caller's current span on the condition variable first, so the
  * woken waiter finds it; it never blocks doing so.
@@ -96,7 +111,7 @@ WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 	WEFT_REAL_OR_FAIL(pthread_cond_signal);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
-	if (self)
+	if (self && has_waiters(c))
 		weft_handoff_publish(c, self->cur_span);
 	return real(c);
 }
@@ -107,7 +122,7 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 	WEFT_REAL_OR_FAIL(pthread_cond_broadcast);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
-	if (self)
+	if (self && has_waiters(c))
 		weft_handoff_publish(c, self->cur_span);
 	return real(c);
 }

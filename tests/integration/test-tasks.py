@@ -25,7 +25,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
 
-ENV = {"OTEL_METRIC_EXPORT_INTERVAL": "100"}
+# The run makes about 2,100 spans (the worker tasks, main's, the waits), more
+# than the queue's default 2,048 if no export happened meanwhile.
+ENV = {"OTEL_METRIC_EXPORT_INTERVAL": "100", "OTEL_BSP_MAX_QUEUE_SIZE": "16384"}
 CONSUMER = 5
 
 
@@ -86,6 +88,8 @@ def check_pool(mode, n, w, pool, kind, env=None):
     else:
         check(all(not t.get("parentSpanId") for t in tasks), f"{what}: each task is a root")
         equal(len({t["traceId"] for t in tasks}), n + w, f"{what}: each in a trace of its own")
+    equal(out.value("weft.agent.events.dropped", weft_drop_reason="queue_full"), 0,
+          f"{what}: no span dropped")
     threads = gauge_history(out, "weft.pool.threads", pool)
     busy = gauge_history(out, "weft.pool.busy", pool)
     check(all(b is None or (t is not None and b <= t) for b, t in zip(busy, threads)),

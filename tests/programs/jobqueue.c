@@ -39,11 +39,11 @@ static struct {
 	pthread_mutex_t m;
 	pthread_cond_t work, idle;
 	sem_t sem;
-	int waiting;    /* workers waiting for a job */
-	bool has_job;   /* the one slot is full */
-	int job;        /* its number */
-	int done;       /* jobs finished */
-	long sum;       /* of the finished jobs' numbers */
+	int waiting;  /* workers waiting for a job */
+	bool has_job; /* the one slot is full */
+	int job;      /* its number */
+	int done;     /* jobs finished */
+	long sum;     /* of the finished jobs' numbers */
 	bool stop;
 	pid_t tids[MAX_WORKERS];
 } q = { .m = PTHREAD_MUTEX_INITIALIZER,
