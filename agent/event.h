@@ -75,7 +75,7 @@ const char *weft_wait_kind_name(enum weft_wait_kind kind);
 /* Header flags. */
 enum {
 	WEFT_EVF_ERRNO = 1u << 0, /* `result` is -errno of a call that failed with -1 */
-	/* WAIT: a receive from a work source; the thread's open task ended as it began. */
+	/* WAIT: a receive from the open task's work source; the task ended as it began. */
 	WEFT_EVF_TASK_END = 1u << 1,
 	/* CTX: a task starts (agent/task.h): `kind` its work source, `producers` its links. */
 	WEFT_EVF_TASK = 1u << 2,
@@ -94,14 +94,14 @@ struct weft_event_header {
 
 /*
  * CTX: the span that is current on the thread from now on. With
- * WEFT_EVF_TASK, a task span that starts at t0, and the producer spans that
- * handed it its work (0: none).
+ * WEFT_EVF_TASK, a task span that starts at t0, the producer spans that
+ * handed it its work (0: none) and its work source (the object waited on).
  */
 struct weft_ev_ctx {
 	struct weft_trace_id trace;
 	uint64_t span;
 	uint64_t producers[WEFT_EVENT_LINKS];
-	uint64_t reserved;
+	uint64_t source;
 };
 
 /* NAME, DETACH: a fact about another (or this) thread. */

@@ -70,6 +70,7 @@ struct weft_thread {
 	struct weft_trace_id cur_trace; /* the current span's trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
 	bool in_task;                   /* cur_span is a task's (agent/task.h) */
+	uint64_t task_source;           /* the open task's work source */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
 	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */

@@ -3,10 +3,13 @@
  *
  * A work source is what a thread waits on for work: so far a condition
  * variable and a semaphore (hooks/cond.c, hooks/sem.c). A receive from one
- * ends the thread's open task as the receive begins — the wait for the next
- * item is idle time, part of no task — and starts a new task as it ends when
- * it brought work: a cond wait that returned 0 with a signal handed to it
- * (a `cond.signal` link), a sem wait that blocked and then took a unit.
+ * starts a task as it ends, when it brought work — a cond wait that returned
+ * 0 with a signal handed to it (a `cond.signal` link), a sem wait that
+ * blocked and then took a unit — and no task is open. The task ends as the
+ * thread begins to wait on that same source again: the wait for the next
+ * item is idle time, part of no task. Waits on other objects inside a task
+ * are its children, even on another work source (pigz's compression
+ * threads wait for their turn to write inside a job: the job is one task).
  * Timeouts, errors, cancellations and spurious wake-ups start none.
  *
  * While a task is open its span is the thread's current span: the thread's
@@ -27,12 +30,12 @@
 
 #include "agent/wait.h"
 
-/* A receive from a work source begins (after weft_wait_begin): the open task ends. */
+/* A receive from a work source begins (after weft_wait_begin): the task from it ends. */
 static inline void weft_task_receive(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
-	if (__builtin_expect(t->in_task, 0)) {
+	if (__builtin_expect(t->in_task, 0) && t->task_source == w->ev.u.wait.object) {
 		t->in_task = false;
 		t->cur_trace = t->trace;
 		t->cur_span = t->span;
@@ -41,8 +44,8 @@ static inline void weft_task_receive(struct weft_wait *w)
 }
 
 /*
- * The receive brought work (after weft_wait_end): a task starts at the
- * wait's end, its producers the wait's links.
+ * The receive brought work (after weft_wait_end): unless a task is open, one
+ * starts at the wait's end, its producers the wait's links.
  */
 void weft_task_start(struct weft_wait *w);
 

@@ -44,6 +44,7 @@ struct weft_xthread {
 		struct weft_trace_id trace;
 		uint64_t start_ns;
 		uint64_t producers[WEFT_EVENT_LINKS];
+		uint64_t source; /* the work source (0: unknown) */
 		enum weft_wait_kind kind;
 	} task;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */

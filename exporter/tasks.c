@@ -3,8 +3,8 @@
  *
  * The agent marks a task's start with a CTX event (WEFT_EVF_TASK: its span,
  * trace, work source and producers) and its end with the WAIT event of the
- * thread's next receive from a work source (WEFT_EVF_TASK_END), or the next
- * task's start, or the thread's end (agent/task.h). The open task is kept in
+ * thread's next receive from that work source (WEFT_EVF_TASK_END), or the
+ * thread's end (agent/task.h). The open task is kept in
  * the exporter's record of the thread; its span is made when it ends.
  *
  * A pool is the set of threads started from one start routine; the main
@@ -194,9 +194,11 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	x->task.start_ns = ev->h.t0;
 	if (ev->h.flags & WEFT_EVF_TASK) {
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
+		x->task.source = ev->u.ctx.source;
 		memcpy(x->task.producers, ev->u.ctx.producers, sizeof(x->task.producers));
 	} else {
 		x->task.kind = WEFT_WAIT_NONE;
+		x->task.source = 0;
 		memset(x->task.producers, 0, sizeof(x->task.producers));
 	}
 }
@@ -214,10 +216,13 @@ static void tasks_setup(void)
 		task_bounds, sizeof(task_bounds) / sizeof(task_bounds[0]));
 }
 
-/* Whether a thread blocked in a wait of this kind is receiving from a work source. */
-static bool receiving(int kind)
+/* Whether thread `t` is blocked waiting on its task's work source: idle, not busy. */
+static bool receiving(const struct weft_thread *t)
 {
-	return kind == WEFT_WAIT_COND || kind == WEFT_WAIT_SEM;
+	int kind = weft_load_relaxed(&t->wait_kind);
+
+	return (kind == WEFT_WAIT_COND || kind == WEFT_WAIT_SEM) &&
+	       weft_load_relaxed(&t->wait_object) == weft_xthread(t)->task.source;
 }
 
 static void tasks_collect(void)
@@ -235,7 +240,7 @@ static void tasks_collect(void)
 		p->threads++;
 		/* Inside a task, not waiting for its next one (the task ends as that wait begins).
 		 */
-		if (weft_xthread(t)->task.span && !receiving(weft_load_relaxed(&t->wait_kind)))
+		if (weft_xthread(t)->task.span && !receiving(t))
 			p->busy++;
 	}
 	for (size_t i = 0; i < tk.n_pools; i++) {

@@ -14,6 +14,10 @@
  *                       sem_worker, unnamed threads): main posts a job only
  *                       when the semaphore is 0 and every worker sleeps on
  *                       it, then W posts of a stop job: N + W.
+ *   jobqueue inner N    cond mode with one worker, which inside each job asks
+ *                       a "helper" thread for an answer and waits for it on a
+ *                       second condition variable: a hand-off inside a task,
+ *                       which starts no task of its own (N + 1 worker tasks).
  *   jobqueue idle       a thread ("locker") that only takes a mutex, sleeps
  *                       and waits on a condition variable that times out:
  *                       no hand-off, no task.
@@ -51,6 +55,54 @@ static struct {
 	.idle = PTHREAD_COND_INITIALIZER };
 
 static volatile unsigned long sink;
+
+/* inner mode: the worker's question to the helper, and the answer. */
+static struct {
+	bool on;
+	pthread_mutex_t m;
+	pthread_cond_t ask, answer;
+	int question, reply; /* -1: none */
+	bool stop, ready;
+} help = { .m = PTHREAD_MUTEX_INITIALIZER,
+	   .ask = PTHREAD_COND_INITIALIZER,
+	   .answer = PTHREAD_COND_INITIALIZER,
+	   .question = -1,
+	   .reply = -1 };
+
+static void *helper(void *arg)
+{
+	pthread_setname_np(pthread_self(), "helper");
+	pthread_mutex_lock(&help.m);
+	/* Seen under the mutex: the helper is then waiting for the first question. */
+	help.ready = true;
+	for (;;) {
+		while (help.question < 0 && !help.stop)
+			pthread_cond_wait(&help.ask, &help.m);
+		if (help.question < 0)
+			break;
+		help.reply = help.question * 2;
+		help.question = -1;
+		pthread_cond_signal(&help.answer);
+	}
+	pthread_mutex_unlock(&help.m);
+	return arg;
+}
+
+/* Inside a job: ask the helper and wait for its answer. */
+static int ask_helper(int job)
+{
+	int reply;
+
+	pthread_mutex_lock(&help.m);
+	help.question = job;
+	pthread_cond_signal(&help.ask);
+	while (help.reply < 0)
+		pthread_cond_wait(&help.answer, &help.m);
+	reply = help.reply;
+	help.reply = -1;
+	pthread_mutex_unlock(&help.m);
+	return reply;
+}
 
 /* A few microseconds of work. */
 static void run_job(int job)
@@ -94,6 +146,8 @@ static void *cond_worker(void *arg)
 		pthread_cond_signal(&q.idle);
 		pthread_mutex_unlock(&q.m);
 		run_job(job);
+		if (help.on && ask_helper(job) != job * 2)
+			job = -1000000;
 		pthread_mutex_lock(&q.m);
 		q.done++;
 		q.sum += job;
@@ -241,13 +295,35 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 4 || n < 0 || w < 1 || w > MAX_WORKERS) {
-		fprintf(stderr, "usage: jobqueue cond|sem N W | jobqueue idle\n");
+		fprintf(stderr, "usage: jobqueue cond|sem|inner N W | jobqueue idle\n");
 		return 2;
 	}
-	if (strcmp(argv[1], "cond") == 0)
+	if (strcmp(argv[1], "inner") == 0) {
+		pthread_t h;
+
+		struct timespec ms = { 0, 1000000L };
+		bool ready = false;
+
+		help.on = true;
+		pthread_create(&h, NULL, helper, NULL);
+		while (!ready) {
+			pthread_mutex_lock(&help.m);
+			ready = help.ready;
+			pthread_mutex_unlock(&help.m);
+			if (!ready)
+				nanosleep(&ms, NULL);
+		}
 		run_cond(n, w);
-	else
+		pthread_mutex_lock(&help.m);
+		help.stop = true;
+		pthread_cond_signal(&help.ask);
+		pthread_mutex_unlock(&help.m);
+		pthread_join(h, NULL);
+	} else if (strcmp(argv[1], "cond") == 0) {
+		run_cond(n, w);
+	} else {
 		run_sem(n, w);
+	}
 	printf("jobs %d\nsum %ld\n", q.done, q.sum);
 	return q.done == n ? 0 : 1;
 }
