@@ -17,21 +17,116 @@
 /* The report is written at exit: a stalled stderr pipe may hold it this long. */
 #define REPORT_WRITE_TIMEOUT_MS 500
 
-void weft_report_thread_created(struct weft_report *r, const char *pool)
+/* --- Histograms ---------------------------------------------------------- */
+
+/* The bucket of `ns`: the value itself below 8, else 4 per power of two (report.h). */
+static unsigned hist_bucket(uint64_t ns)
 {
-	r->threads_created++;
-	for (size_t i = 0; i < r->n_pools; i++) {
-		if (strcmp(r->pools[i].name, pool) == 0) {
-			r->pools[i].count++;
-			return;
+	unsigned e;
+
+	if (ns < 8)
+		return (unsigned)ns;
+	e = 63u - (unsigned)__builtin_clzll(ns);
+	return 4u * (e - 1u) + (unsigned)((ns >> (e - 2u)) & 3u);
+}
+
+/* The middle of bucket `i` (its only value below 8). */
+static uint64_t hist_middle(unsigned i)
+{
+	uint64_t width;
+
+	if (i < 8)
+		return i;
+	width = (uint64_t)1 << (i / 4u - 1u);
+	return (4u + i % 4u) * width + width / 2u;
+}
+
+_Static_assert(WEFT_REPORT_HIST_BUCKETS == 4 * 62 + 3 + 1, "a bucket for UINT64_MAX");
+
+void weft_report_hist_add(struct weft_report_hist *h, uint64_t ns)
+{
+	if (h->count == 0 || ns < h->min)
+		h->min = ns;
+	if (ns > h->max)
+		h->max = ns;
+	h->count++;
+	h->buckets[hist_bucket(ns)]++;
+}
+
+uint64_t weft_report_hist_percentile(const struct weft_report_hist *h, double p)
+{
+	uint64_t rank, seen = 0, v = 0;
+
+	if (h->count == 0)
+		return 0;
+	/* The nearest rank: the smallest value with at least p of the values at or below it. */
+	rank = (uint64_t)(p * (double)h->count);
+	if ((double)rank < p * (double)h->count)
+		rank++; /* rounded up */
+	/* The smallest and the largest are known exactly. */
+	if (rank <= 1)
+		return h->min;
+	if (rank >= h->count)
+		return h->max;
+	for (unsigned i = 0; i < WEFT_REPORT_HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank) {
+			v = hist_middle(i);
+			break;
 		}
 	}
-	if (r->n_pools == WEFT_REPORT_POOLS) {
-		r->other_pools++;
+	return v < h->min ? h->min : v > h->max ? h->max : v;
+}
+
+/* --- What the exporter tells it ------------------------------------------ */
+
+void weft_report_thread_created(struct weft_report *r)
+{
+	r->threads_created++;
+}
+
+/* Pool `name`'s entry (names longer than the entry's are cut), or NULL when the table is full. */
+static struct weft_report_pool *report_pool(struct weft_report *r, const char *name)
+{
+	const size_t cut = sizeof(r->pools[0].name) - 1;
+
+	/* Once per task: compared up to the cut, copied only when new. */
+	for (size_t i = 0; i < r->n_pools; i++)
+		if (strncmp(r->pools[i].name, name, cut) == 0)
+			return &r->pools[i];
+	if (r->n_pools == WEFT_REPORT_POOLS)
+		return NULL;
+	snprintf(r->pools[r->n_pools].name, cut + 1, "%s", name);
+	return &r->pools[r->n_pools++];
+}
+
+void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t start_ns,
+			      uint64_t end_ns)
+{
+	struct weft_report_pool *p = report_pool(r, pool);
+
+	if (!p) {
+		r->other_threads++;
 		return;
 	}
-	snprintf(r->pools[r->n_pools].name, sizeof(r->pools[0].name), "%s", pool);
-	r->pools[r->n_pools++].count = 1;
+	p->threads++;
+	p->thread_ns += end_ns > start_ns ? end_ns - start_ns : 0;
+}
+
+void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration_ns,
+		      uint64_t queue_ns)
+{
+	struct weft_report_pool *p = report_pool(r, pool);
+
+	if (!p) {
+		r->other_tasks++;
+		return;
+	}
+	p->tasks++;
+	p->task_ns += duration_ns;
+	weft_report_hist_add(&p->task, duration_ns);
+	if (queue_ns != UINT64_MAX)
+		weft_report_hist_add(&p->queue, queue_ns);
 }
 
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
@@ -90,18 +185,100 @@ static int report_open(const char *where, char *path, size_t len)
 	return h;
 }
 
-static void report_format(const struct weft_report *r, struct weft_json *b)
+/*
+ * A duration for a person: 850ns, 12us, 1.5ms, 140ms, 2s (three significant
+ * digits at most, as the histograms hold no more); "-" for none.
+ */
+static const char *human_ns(uint64_t ns, bool known, char out[24])
+{
+	static const struct {
+		double ns;
+		const char *unit;
+	} units[] = { { 1, "ns" }, { 1e3, "us" }, { 1e6, "ms" }, { 1e9, "s" } };
+	size_t u = 0;
+	double x;
+
+	if (!known)
+		return "-";
+	/* The largest unit that shows at least 1 (999.5us rounds to 1ms, not 1000us). */
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && (double)ns >= units[u + 1].ns * 0.9995)
+		u++;
+	x = (double)ns / units[u].ns;
+	if (u == 0)
+		snprintf(out, 24, "%lluns", (unsigned long long)ns);
+	else if (x < 9.95 && (long long)(x * 10 + 0.5) % 10 != 0)
+		snprintf(out, 24, "%.1f%s", x, units[u].unit);
+	else
+		snprintf(out, 24, "%.0f%s", x, units[u].unit);
+	return out;
+}
+
+static int digits(int64_t v)
+{
+	int n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * One aligned line per pool: its threads, the tasks they ran, the fraction of
+ * their lifetimes spent in tasks, and the tasks' durations and queue times.
+ */
+static void format_pools(const struct weft_report *r, struct weft_json *b)
+{
+	int name_w = 4, threads_w = 1, tasks_w = 1;
+
+	if (r->n_pools == 0 && !r->other_threads && !r->other_tasks)
+		return;
+	for (size_t i = 0; i < r->n_pools; i++) {
+		const struct weft_report_pool *p = &r->pools[i];
+		int n = (int)strlen(p->name);
+
+		name_w = n > name_w ? n : name_w;
+		threads_w = digits(p->threads) > threads_w ? digits(p->threads) : threads_w;
+		tasks_w = digits(p->tasks) > tasks_w ? digits(p->tasks) : tasks_w;
+	}
+	weft_json_appendf(b, "  pools:\n");
+	for (size_t i = 0; i < r->n_pools; i++) {
+		const struct weft_report_pool *p = &r->pools[i];
+		const struct weft_report_hist *t = &p->task, *q = &p->queue;
+		char busy[8] = "-", v[4][24];
+
+		if (p->thread_ns) {
+			double pct = 100.0 * (double)p->task_ns / (double)p->thread_ns;
+
+			/* Some work, however little, is not shown as none. */
+			snprintf(busy, sizeof(busy), p->task_ns && pct < 0.5 ? "<1%%" : "%.0f%%",
+				 pct);
+		}
+		weft_json_appendf(
+			b,
+			"    %-*s  threads %*lld  tasks %*lld  busy %4s  task p50 %-5s p99 %-5s"
+			"  queue p50 %-5s p99 %s\n",
+			name_w, p->name, threads_w, (long long)p->threads, tasks_w,
+			(long long)p->tasks, busy,
+			human_ns(weft_report_hist_percentile(t, 0.5), t->count, v[0]),
+			human_ns(weft_report_hist_percentile(t, 0.99), t->count, v[1]),
+			human_ns(weft_report_hist_percentile(q, 0.5), q->count, v[2]),
+			human_ns(weft_report_hist_percentile(q, 0.99), q->count, v[3]));
+	}
+	if (r->other_threads || r->other_tasks)
+		weft_json_appendf(
+			b, "    (more pools than %d: %lld threads, %lld tasks not listed)\n",
+			WEFT_REPORT_POOLS, (long long)r->other_threads, (long long)r->other_tasks);
+}
+
+void weft_report_format(const struct weft_report *r, struct weft_json *b)
 {
 	weft_json_appendf(b, "weft report: pid %d, ran %.1f ms\n", (int)weft_process.pid,
 			  ms(r->end_ns - r->start_ns));
 	weft_json_appendf(b, "  threads: %lld created, %lld at most alive at once\n",
 			  (long long)r->threads_created, (long long)r->peak_threads);
-	for (size_t i = 0; i < r->n_pools; i++)
-		weft_json_appendf(b, "    %-40s %lld\n", r->pools[i].name,
-				  (long long)r->pools[i].count);
-	if (r->other_pools)
-		weft_json_appendf(b, "    %-40s %lld\n", "(other start routines)",
-				  (long long)r->other_pools);
+	format_pools(r, b);
 	weft_json_appendf(b, "  blocking calls: %llu, %.3f ms in all\n",
 			  (unsigned long long)r->waits_total, ms(r->waited_ns));
 	for (size_t i = 0; i < r->n_waits; i++)
@@ -133,7 +310,7 @@ void weft_report_write(const struct weft_report *r, const char *where)
 		}
 	}
 	weft_json_init(&b);
-	report_format(r, &b);
+	weft_report_format(r, &b);
 	/* The whole report in one write sequence: reports appended together never mix. */
 	fd = h == WEFT_FD_NOT_YET ? STDERR_FILENO : weft_fd_use(h);
 	err = fd < 0 ? fd : weft_json_write_fd(&b, fd, REPORT_WRITE_TIMEOUT_MS);

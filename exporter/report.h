@@ -1,15 +1,55 @@
 /*
  * The end-of-run report (WEFT_REPORT): what a person reads first.
  *
- * A few lines of plain text — run time, threads by pool, the longest waits,
- * anything weft could not deliver, and where the full telemetry went — written
- * at exit to stderr or a file. Fed by the exporter as it interprets events.
+ * A few lines of plain text — run time, threads, each pool's threads, tasks,
+ * busy fraction and task and queue times, the longest waits, anything weft
+ * could not deliver, and where the full telemetry went — written at exit to
+ * stderr or a file. Fed by the exporter as it interprets events; everything
+ * it keeps is in the structure (fixed size, nothing allocated).
  */
 #ifndef WEFT_EXPORTER_REPORT_H
 #define WEFT_EXPORTER_REPORT_H
 
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "exporter/json.h"
+
+/*
+ * A histogram of durations in nanoseconds that needs no allocation: below 8 ns
+ * one bucket per value, above, 4 buckets per power of two ([4w, 5w), [5w, 6w),
+ * [6w, 7w), [7w, 8w) for w a power of two), up to 2^64 - 1. A percentile read
+ * back is its bucket's middle, so within half a bucket of the true value:
+ * within 12.5% (w/2 of at least 4w), and exact below 8 ns and where it is the
+ * smallest or largest value (kept apart; any answer stays within them).
+ */
+enum { WEFT_REPORT_HIST_BUCKETS = 252 };
+
+struct weft_report_hist {
+	uint64_t count;
+	uint64_t min, max;
+	uint64_t buckets[WEFT_REPORT_HIST_BUCKETS];
+};
+
+void weft_report_hist_add(struct weft_report_hist *h, uint64_t ns);
+
+/* The value below which a fraction `p` (0 < p ≤ 1) of those added lie; 0 when empty. */
+uint64_t weft_report_hist_percentile(const struct weft_report_hist *h, double p);
+
+/*
+ * A pool (exporter/tasks.c names it: the threads started from one start
+ * routine; `main`; `thread`). Its threads are counted as they end — every
+ * thread ends, at the process's exit at the latest — because a thread's name,
+ * which may decide its pool, is set after it starts.
+ */
+struct weft_report_pool {
+	char name[64];
+	int64_t threads;
+	uint64_t thread_ns; /* the threads' lifetimes, added up */
+	int64_t tasks;
+	uint64_t task_ns; /* the tasks' durations, added up: busy = task_ns / thread_ns */
+	struct weft_report_hist task, queue;
+};
 
 enum { WEFT_REPORT_POOLS = 16, WEFT_REPORT_WAITS = 5 };
 
@@ -20,12 +60,9 @@ struct weft_report {
 	int64_t spans_exported;
 	int64_t dropped;
 	char output[576];
-	struct {
-		char name[64];
-		int64_t count;
-	} pools[WEFT_REPORT_POOLS];
+	struct weft_report_pool pools[WEFT_REPORT_POOLS];
 	size_t n_pools;
-	int64_t other_pools;
+	int64_t other_threads, other_tasks; /* of pools beyond the table */
 	struct {
 		char kind[16];
 		char function[64];
@@ -37,7 +74,19 @@ struct weft_report {
 	uint64_t waited_ns;
 };
 
-void weft_report_thread_created(struct weft_report *r, const char *pool);
+void weft_report_thread_created(struct weft_report *r);
+
+/* A thread of pool `pool` ended: it lived from start_ns to end_ns. */
+void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t start_ns,
+			      uint64_t end_ns);
+
+/*
+ * A task of pool `pool` ended: it ran duration_ns, after its work had waited
+ * queue_ns to be taken (UINT64_MAX: not known).
+ */
+void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration_ns,
+		      uint64_t queue_ns);
+
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
 
@@ -49,5 +98,8 @@ void weft_report_wait(struct weft_report *r, const char *kind, const char *funct
  * written its report there), one of another user refused.
  */
 void weft_report_write(const struct weft_report *r, const char *where);
+
+/* The report's text, appended to `b` (the buffer weft_report_write writes). */
+void weft_report_format(const struct weft_report *r, struct weft_json *b);
 
 #endif

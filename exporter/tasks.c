@@ -142,6 +142,7 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	if (end_ns < x->task.start_ns)
 		end_ns = x->task.start_ns;
 	weft_metrics_record(tk.duration, &pool, (double)(end_ns - x->task.start_ns) / 1e9);
+	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, UINT64_MAX);
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
 		parent = x->task.producers[0] ? x->task.producers[0] : t->span;

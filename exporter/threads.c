@@ -172,7 +172,7 @@ static void threads_taken(struct weft_thread *t)
 		const char *pool = weft_tasks_pool_name(t);
 
 		weft_metrics_add(th.created, &pool, 1);
-		weft_report_thread_created(weft_exporter_report(), pool);
+		weft_report_thread_created(weft_exporter_report());
 	}
 	{
 		uint64_t k = (uint64_t)t->tid;
@@ -299,6 +299,11 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 		if (r && r->t == t)
 			weft_hashmap_remove_entry(&th.tids, r);
 	}
+	/* Its pool's lifetime in the report; main's is the process's. */
+	weft_report_thread_ended(weft_exporter_report(), weft_tasks_pool_name(t),
+				 t->origin == WEFT_THREAD_MAIN ? weft_exporter_report()->start_ns
+							       : t->start_ns,
+				 end_ns);
 	if (t->origin == WEFT_THREAD_MAIN)
 		return; /* its span is the process span */
 	q = weft_exporter_span(&t->trace, t->span, t->parent_span, t->start_ns, end_ns, "thread ",
