@@ -169,7 +169,13 @@ static void threads_taken(struct weft_thread *t)
 		th.peak = th.live;
 	weft_exporter_report()->peak_threads = th.peak;
 	if (t->origin != WEFT_THREAD_MAIN) {
-		const char *pool = weft_tasks_pool_name(t);
+		/*
+		 * A thread not yet named counts under its start routine: its pool's
+		 * name from its threads' names (exporter/tasks.c) depends on which
+		 * of them were seen named so far, and would change with timing.
+		 */
+		const char *sym = weft_symbols_name(t->start_routine);
+		const char *pool = x->named ? weft_tasks_pool_name(t) : sym ? sym : "thread";
 
 		weft_metrics_add(th.created, &pool, 1);
 		weft_report_thread_created(weft_exporter_report());
