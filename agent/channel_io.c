@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/channel.h"
 #include "agent/conn.h"
+#include "agent/task.h"
 #include "agent/wait.h"
 
 /* Kinds whose descriptors answered RWF_NOWAIT with EOPNOTSUPP (a FIFO): poll is asked instead. */
@@ -261,6 +262,23 @@ static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_
 	return l->n > 0;
 }
 
+/*
+ * A read that did not block found an item a producer in this process wrote:
+ * a task of its own (agent/task.h), its links the writers'.
+ */
+static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, uint32_t id,
+		      const struct weft_links *l)
+{
+	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
+
+	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
+		producers[i] = l->span[i];
+	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
+			producers);
+	if (l->n > WEFT_EVENT_LINKS)
+		record_links(t, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
+}
+
 static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
 {
 	uint32_t id = weft_chan_entry_id(op->entry);
@@ -318,18 +336,28 @@ done:
 	}
 	if (c->kind == WEFT_CHAN_SOCKET) {
 		/* No writer of a socket's bytes is in this process: no links. */
-		if (wait)
+		if (wait) {
+			weft_task_receive(&w);
 			weft_wait_end_sys(&w, r);
+			if (r > 0)
+				weft_task_start(&w, id);
+		}
 		weft_conn_transferred(c, r, saved);
 	} else if (wait) {
+		weft_task_receive(&w);
 		if (read_links(q, t, r0, units, &l))
 			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
 				weft_wait_link(&w, l.span[i]);
 		weft_wait_end_sys(&w, r);
 		if (l.n > WEFT_EVENT_LINKS)
 			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
-	} else if (t && t->last_wait_kind == WEFT_WAIT_POLL && read_links(q, t, r0, units, &l)) {
-		record_links(t, t->last_wait_t0, id, &l, 0);
+		if (r > 0)
+			weft_task_start(&w, id);
+	} else if (t && r > 0 && read_links(q, t, r0, units, &l)) {
+		if (t->last_wait_kind == WEFT_WAIT_POLL)
+			record_links(t, t->last_wait_t0, id, &l, 0);
+		else
+			read_task(t, c, op->fd, id, &l);
 	}
 	errno = saved;
 	return r;

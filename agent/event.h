@@ -95,7 +95,8 @@ struct weft_event_header {
 /*
  * CTX: the span that is current on the thread from now on. With
  * WEFT_EVF_TASK, a task span that starts at t0, the producer spans that
- * handed it its work (0: none) and its work source (the object waited on).
+ * handed it its work (0: none) and its work source (the object waited on);
+ * the header's `result` is the channel it was read from (0: none).
  */
 struct weft_ev_ctx {
 	struct weft_trace_id trace;

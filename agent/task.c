@@ -6,16 +6,17 @@
 #include "agent/ids.h"
 #include "agent/task.h"
 
-void weft_task_start(struct weft_wait *w)
+void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
+		     uint32_t channel, uint64_t t0, const uint64_t *producers)
 {
-	struct weft_thread *t = w->t;
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
-					.kind = w->ev.h.kind,
+					.kind = (uint8_t)kind,
 					.flags = WEFT_EVF_TASK,
-					.t0 = w->ev.u.wait.t1 } };
+					.result = (int32_t)channel,
+					.t0 = t0 } };
 	int saved;
 
-	if (t->in_task)
+	if (t->in_task && t->task_source != source)
 		return; /* a hand-off inside a task: the wait's link */
 	saved = errno;
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_LINK)
@@ -23,8 +24,8 @@ void weft_task_start(struct weft_wait *w)
 	else
 		ev.u.ctx.trace = t->trace;
 	ev.u.ctx.span = weft_ids_span(&t->rng);
-	memcpy(ev.u.ctx.producers, w->ev.u.wait.links, sizeof(ev.u.ctx.producers));
-	ev.u.ctx.source = w->ev.u.wait.object;
+	memcpy(ev.u.ctx.producers, producers, sizeof(ev.u.ctx.producers));
+	ev.u.ctx.source = source;
 	t->cur_trace = ev.u.ctx.trace;
 	t->cur_span = ev.u.ctx.span;
 	t->task_source = ev.u.ctx.source;

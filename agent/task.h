@@ -1,8 +1,10 @@
 /*
  * Tasks: the work items a thread runs, inferred from where it receives work.
  *
- * A work source is what a thread waits on for work: so far a condition
- * variable and a semaphore (hooks/cond.c, hooks/sem.c). A receive from one
+ * A work source is what a thread waits on for work: a condition variable, a
+ * semaphore (hooks/cond.c, hooks/sem.c), a channel or stream socket it reads
+ * (agent/channel_io.c), a listener it accepts from (hooks/socket.c), a
+ * readiness wait that returned ready (hooks/poll.c). A receive from one
  * starts a task as it ends, when it brought work — a cond wait that returned
  * 0 with a signal handed to it (a `cond.signal` link), a sem wait that
  * blocked and then took a unit — and no task is open. The task ends as the
@@ -44,9 +46,24 @@ static inline void weft_task_receive(struct weft_wait *w)
 }
 
 /*
- * The receive brought work (after weft_wait_end): unless a task is open, one
- * starts at the wait's end, its producers the wait's links.
+ * A receive from `source` (of `kind`) brought work at t0, handed over by
+ * `producers` (WEFT_EVENT_LINKS span ids, 0: none) through `channel` (a
+ * channel's slot id, 0: none), a task starts, unless
+ * one from another source is open. One from the same source ends there: a
+ * read that finds its item waiting, without blocking, still starts a task
+ * of its own when a producer's link marks the item.
  */
-void weft_task_start(struct weft_wait *w);
+void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
+		     uint32_t channel, uint64_t t0, const uint64_t *producers);
+
+/*
+ * The wait brought work (after weft_wait_end): a task from it, its links the
+ * producers. `channel`: the channel read (0 for other waits).
+ */
+static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
+{
+	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.u.wait.object, channel,
+			w->ev.u.wait.t1, w->ev.u.wait.links);
+}
 
 #endif

@@ -34,6 +34,7 @@
 #include "exporter/metrics.h"
 #include "exporter/spans.h"
 #include "exporter/symbols.h"
+#include "exporter/tasks.h"
 #include "exporter/threads.h"
 
 /* Names handed out per kind and function: "pipe:main" → 2. */
@@ -304,6 +305,8 @@ static void channels_event(struct weft_thread *t, const struct weft_event *ev)
 {
 	struct weft_xthread *x = weft_xthread(t);
 
+	weft_tasks_link(t, ev->u.link.wait_t0, weft_channels_link_kind(ev->u.link.channel),
+			ev->u.link.links, 4);
 	if (!x->last_wait || x->last_wait_t0 != ev->u.link.wait_t0 ||
 	    x->last_wait_epoch != weft_spans_exports())
 		return; /* the wait made no span, or it has been sent */

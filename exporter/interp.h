@@ -38,12 +38,17 @@ struct weft_xthread {
 	struct weft_qspan *last_wait;
 	uint64_t last_wait_t0;
 	uint64_t last_wait_epoch;
+	/* The times of the thread's last WAIT event, whatever it became. */
+	uint64_t wait_t0, wait_t1;
 	/* The open task (exporter/tasks.c); span 0: none. */
 	struct {
 		uint64_t span;
 		struct weft_trace_id trace;
 		uint64_t start_ns;
-		uint64_t producers[WEFT_EVENT_LINKS];
+		uint64_t wait_t0; /* the wait whose end started it (0: none) */
+		uint64_t producers[8];
+		const char *kinds[8]; /* each producer's weft.link.kind */
+		uint8_t n_producers;
 		uint64_t source; /* the work source (0: unknown) */
 		enum weft_wait_kind kind;
 	} task;

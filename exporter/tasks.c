@@ -16,10 +16,12 @@
  * live threads at each collection: busy ones are inside a task.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "exporter/channels.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
@@ -42,12 +44,14 @@ struct pool {
 	bool mixed;      /* the threads' names share no prefix */
 	int64_t threads; /* counted at each collection */
 	int64_t busy;
+	int64_t created; /* threads started, all time */
+	char shown[64];  /* the name its series have now ("" none yet) */
 };
 
 static struct {
 	struct pool pools[POOLS];
 	size_t n_pools;
-	struct weft_instrument *threads, *busy, *duration;
+	struct weft_instrument *threads, *busy, *duration, *created;
 } tk;
 
 static struct pool *pool_of_key(uintptr_t key)
@@ -114,16 +118,42 @@ const char *weft_tasks_pool_name(const struct weft_thread *t)
 	return pool_name(thread_pool(t));
 }
 
-/* The link kind of a work source's producers. */
-static const char *producer_kind(enum weft_wait_kind kind)
+void weft_tasks_thread_created(const struct weft_thread *t)
+{
+	struct pool *p = thread_pool(t);
+
+	if (p)
+		p->created++;
+}
+
+/* The link kind of a work source's producers; `channel` the channel read, for a read. */
+static const char *producer_kind(enum weft_wait_kind kind, uint32_t channel)
 {
 	switch (kind) {
 	case WEFT_WAIT_COND:
 		return "cond.signal";
 	case WEFT_WAIT_SEM:
 		return "sem.post";
+	case WEFT_WAIT_PIPE_READ:
+	case WEFT_WAIT_SOCKET_RECV:
+		return weft_channels_link_kind(channel);
 	default:
 		return "handoff";
+	}
+}
+
+void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
+		     const uint64_t *spans, int n)
+{
+	struct weft_xthread *x = weft_xthread(t);
+
+	if (!x || !x->task.span || (wait_t0 && wait_t0 != x->task.wait_t0))
+		return;
+	for (int i = 0; i < n && spans[i]; i++) {
+		if (x->task.n_producers == sizeof(x->task.producers) / sizeof(x->task.producers[0]))
+			return;
+		x->task.kinds[x->task.n_producers] = kind;
+		x->task.producers[x->task.n_producers++] = spans[i];
 	}
 }
 
@@ -145,8 +175,8 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, UINT64_MAX);
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
-		parent = x->task.producers[0] ? x->task.producers[0] : t->span;
-		first_link = x->task.producers[0] ? 1 : 0;
+		parent = x->task.n_producers ? x->task.producers[0] : t->span;
+		first_link = x->task.n_producers ? 1 : 0;
 	}
 	q = weft_exporter_span(&x->task.trace, x->task.span, parent, x->task.start_ns, end_ns,
 			       "task ", pool);
@@ -162,11 +192,11 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	weft_qspan_attr_str(q, "weft.pool.name", q->name + strlen("task "));
 	if (x->task.kind != WEFT_WAIT_NONE)
 		weft_qspan_attr_str(q, "weft.wait.kind", weft_wait_kind_name(x->task.kind));
-	for (int i = first_link; i < WEFT_EVENT_LINKS && x->task.producers[i]; i++) {
+	for (int i = first_link; i < x->task.n_producers; i++) {
 		struct weft_trace_id producer;
 
 		weft_threads_trace_of(x->task.producers[i], &producer);
-		weft_qspan_link(q, &producer, x->task.producers[i], producer_kind(x->task.kind));
+		weft_qspan_link(q, &producer, x->task.producers[i], x->task.kinds[i]);
 	}
 }
 
@@ -193,14 +223,19 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	x->task.span = ev->u.ctx.span;
 	x->task.trace = ev->u.ctx.trace;
 	x->task.start_ns = ev->h.t0;
+	x->task.n_producers = 0;
+	/* Started as a wait ended: the LINK events of that wait are the task's too. */
+	x->task.wait_t0 = ev->h.t0 == x->wait_t1 ? x->wait_t0 : 0;
 	if (ev->h.flags & WEFT_EVF_TASK) {
+		const char *kind =
+			producer_kind((enum weft_wait_kind)ev->h.kind, (uint32_t)ev->h.result);
+
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
 		x->task.source = ev->u.ctx.source;
-		memcpy(x->task.producers, ev->u.ctx.producers, sizeof(x->task.producers));
+		weft_tasks_link(t, 0, kind, ev->u.ctx.producers, WEFT_EVENT_LINKS);
 	} else {
 		x->task.kind = WEFT_WAIT_NONE;
 		x->task.source = 0;
-		memset(x->task.producers, 0, sizeof(x->task.producers));
 	}
 }
 
@@ -212,6 +247,8 @@ static void tasks_setup(void)
 					"{thread}", 1, pool_key);
 	tk.busy = weft_metrics_gauge("weft.pool.busy", "Threads of the pool inside a task.",
 				     "{thread}", 1, pool_key);
+	tk.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
+				      1, pool_key);
 	tk.duration = weft_metrics_histogram(
 		"weft.task.duration", "Time from a task's start to its end.", "s", 1, pool_key,
 		task_bounds, sizeof(task_bounds) / sizeof(task_bounds[0]));
@@ -222,7 +259,7 @@ static bool receiving(const struct weft_thread *t)
 {
 	int kind = weft_load_relaxed(&t->wait_kind);
 
-	return (kind == WEFT_WAIT_COND || kind == WEFT_WAIT_SEM) &&
+	return kind != WEFT_WAIT_NONE && kind == (int)weft_xthread(t)->task.kind &&
 	       weft_load_relaxed(&t->wait_object) == weft_xthread(t)->task.source;
 }
 
@@ -245,10 +282,21 @@ static void tasks_collect(void)
 			p->busy++;
 	}
 	for (size_t i = 0; i < tk.n_pools; i++) {
-		const char *name = pool_name(&tk.pools[i]);
+		struct pool *p = &tk.pools[i];
+		const char *name = pool_name(p), *old = p->shown;
 
-		weft_metrics_set(tk.threads, &name, tk.pools[i].threads);
-		weft_metrics_set(tk.busy, &name, tk.pools[i].busy);
+		/* A pool renamed (its threads' names now share a prefix, or no more): new series.
+		 */
+		if (old[0] && strcmp(old, name) != 0) {
+			weft_metrics_forget(tk.threads, &old);
+			weft_metrics_forget(tk.busy, &old);
+			weft_metrics_forget(tk.created, &old);
+		}
+		snprintf(p->shown, sizeof(p->shown), "%s", name);
+		weft_metrics_set(tk.threads, &name, p->threads);
+		weft_metrics_set(tk.busy, &name, p->busy);
+		if (p->key != MAIN_KEY)
+			weft_metrics_set(tk.created, &name, p->created);
 	}
 }
 

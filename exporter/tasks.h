@@ -19,7 +19,22 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev);
  */
 void weft_tasks_receive(struct weft_thread *t, uint64_t t0);
 
-/* The thread's pool's name (weft.pool.name). */
+/*
+ * Producers of the thread's open task found after its start (LINK events):
+ * those of the wait that started it (`wait_t0`), or with wait_t0 0 the
+ * task's own; `kind` their weft.link.kind. Others are ignored.
+ */
+void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
+		     const uint64_t *spans, int n);
+
+/* A thread started (weft.thread.created, counted by pool at each collection). */
+void weft_tasks_thread_created(const struct weft_thread *t);
+
+/*
+ * The thread's pool's name (weft.pool.name). Also how a pool learns its
+ * threads' names: called when a thread is named, so that the shared prefix
+ * is decided on every name, not on those that happened to be looked at.
+ */
 const char *weft_tasks_pool_name(const struct weft_thread *t);
 
 #endif

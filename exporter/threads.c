@@ -61,7 +61,7 @@ static struct {
 	struct span_trace *spans;
 	size_t n_pending;
 	int64_t live, peak;
-	struct weft_instrument *count, *created;
+	struct weft_instrument *count;
 	struct pending_name
 		pending[PENDING_NAMES]; /* last: what every process uses shares a page */
 } th;
@@ -149,14 +149,10 @@ void weft_threads_trace_of(uint64_t span, struct weft_trace_id *out)
 
 static void threads_setup(void)
 {
-	static const char *const pool_key[] = { "weft.pool.name" };
-
 	weft_hashmap_init(&th.map, sizeof(struct tinfo), weft_hashmap_eq_u64);
 	weft_hashmap_init(&th.tids, sizeof(struct tidref), weft_hashmap_eq_u64);
 	th.count = weft_metrics_sum("process.thread.count", "Live threads.", "{thread}", false, 0,
 				    NULL);
-	th.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
-				      1, pool_key);
 }
 
 static void threads_taken(struct weft_thread *t)
@@ -169,15 +165,8 @@ static void threads_taken(struct weft_thread *t)
 		th.peak = th.live;
 	weft_exporter_report()->peak_threads = th.peak;
 	if (t->origin != WEFT_THREAD_MAIN) {
-		/*
-		 * A thread not yet named counts under its start routine: its pool's
-		 * name from its threads' names (exporter/tasks.c) depends on which
-		 * of them were seen named so far, and would change with timing.
-		 */
-		const char *sym = weft_symbols_name(t->start_routine);
-		const char *pool = x->named ? weft_tasks_pool_name(t) : sym ? sym : "thread";
-
-		weft_metrics_add(th.created, &pool, 1);
+		/* Counted by pool, shown under the pool's name at each collection. */
+		weft_tasks_thread_created(t);
 		weft_report_thread_created(weft_exporter_report());
 	}
 	{
@@ -205,6 +194,7 @@ static void threads_taken(struct weft_thread *t)
 			continue;
 		memcpy(x->name, th.pending[i].name, sizeof(x->name));
 		x->named = true;
+		weft_tasks_pool_name(t);
 		th.pending[i] = th.pending[--th.n_pending];
 		i--;
 	}
@@ -250,6 +240,7 @@ static void on_name(struct weft_thread *t, const struct weft_event *ev)
 		memcpy(x->name, ev->u.about.name, sizeof(x->name));
 		x->name[sizeof(x->name) - 1] = '\0';
 		x->named = true;
+		weft_tasks_pool_name(target); /* its pool sees every name its threads get */
 		return;
 	}
 	/* Not registered yet: its creator named it before it ran. */

@@ -49,7 +49,7 @@
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end(&w_, rc_);                                                           \
 		if (span_)                                                                         \
-			weft_task_start(&w_);                                                      \
+			weft_task_start(&w_, 0);                                                   \
 		return rc_;                                                                        \
 	} while (0)
 

@@ -47,6 +47,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/task.h"
 #include "hooks/hook.h"
 
 /*
@@ -61,10 +62,13 @@
                                                                                                    \
 		weft_wait_begin(&w_, (self), WEFT_WAIT_POLL, (const void *)(uintptr_t)(fd),        \
 				WEFT_CALLER);                                                      \
+		weft_task_receive(&w_);                                                            \
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
 		weft_wait_end_sys(&w_, rc_);                                                       \
+		if (rc_ > 0)                                                                       \
+			weft_task_start(&w_, 0);                                                   \
 		return rc_;                                                                        \
 	} while (0)
 

@@ -60,7 +60,7 @@ static uint32_t sem_value(const sem_t *s)
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
 		if (rc_ == 0)                                                                      \
-			weft_task_start(&w_);                                                      \
+			weft_task_start(&w_, 0);                                                   \
 		return rc_;                                                                        \
 	} while (0)
 

@@ -23,6 +23,7 @@
 
 #include "agent/channel.h"
 #include "agent/conn.h"
+#include "agent/task.h"
 #include "hooks/hook.h"
 #include "hooks/xfer.h"
 
@@ -120,7 +121,11 @@ static int accept_common(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags,
 			weft_wait_cancel(&w);
 			weft_chan_nonblock_hint(fd, e);
 		} else {
+			/* A listener is a work source (agent/task.h): a connection, a task. */
+			weft_task_receive(&w);
 			weft_wait_end_sys(&w, r);
+			if (r >= 0)
+				weft_task_start(&w, 0);
 		}
 	}
 	if (r >= 0 && t)

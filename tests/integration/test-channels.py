@@ -64,6 +64,9 @@ class Play:
             self.out = self.r.only()
         equal(self.out.value("weft.agent.events.dropped", weft_drop_reason="ring_full"), 0,
               f"{what}: no event dropped, so every count below is exact")
+        for out in self.r.by_pid.values():
+            TASK_THREAD.update({s["spanId"]: s["attrs"].get("thread.id", out.resource.get(
+                "process.pid")) for s in out.spans if s["name"].startswith("task ")})
 
     def counts(self, *names):
         """The constants the program printed as `count <name> <n>` (-1 if not)."""
@@ -107,8 +110,18 @@ def links(s, kind=None):
             attrs(ln.get("attributes")).get("weft.link.kind") == kind]
 
 
+# Task spans of every run so far, by id: their thread (agent/task.h). A writer
+# inside a task writes as its task, so a link to the writer may name the task.
+TASK_THREAD = {}
+
+
 def points_to(ln, target):
-    return ln.get("spanId") == target.get("spanId") and ln.get("traceId") == target.get("traceId")
+    """The link names the target span, or a task of the target's thread."""
+    if ln.get("spanId") == target.get("spanId") and ln.get("traceId") == target.get("traceId"):
+        return True
+    tid = TASK_THREAD.get(ln.get("spanId"))
+    want = target.get("attrs", {}).get("thread.id", target.get("attrs", {}).get("process.pid"))
+    return tid is not None and tid == want
 
 
 def one_link_to(s, kind, target):
