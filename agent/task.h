@@ -32,12 +32,24 @@
 
 #include "agent/wait.h"
 
+/*
+ * The work source a wait receives from: the object waited on, but for a
+ * readiness wait, whose descriptors an event loop changes from call to call:
+ * every readiness wait is the same source (the loop's).
+ */
+#define WEFT_TASK_SOURCE_POLL UINT64_MAX
+
+static inline uint64_t weft_task_source(const struct weft_wait *w)
+{
+	return w->ev.h.kind == WEFT_WAIT_POLL ? WEFT_TASK_SOURCE_POLL : w->ev.u.wait.object;
+}
+
 /* A receive from a work source begins (after weft_wait_begin): the task from it ends. */
 static inline void weft_task_receive(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
-	if (__builtin_expect(t->in_task, 0) && t->task_source == w->ev.u.wait.object) {
+	if (__builtin_expect(t->in_task, 0) && t->task_source == weft_task_source(w)) {
 		t->in_task = false;
 		t->cur_trace = t->trace;
 		t->cur_span = t->span;
@@ -62,7 +74,7 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
  */
 static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 {
-	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.u.wait.object, channel,
+	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, weft_task_source(w), channel,
 			w->ev.u.wait.t1, w->ev.u.wait.links);
 }
 

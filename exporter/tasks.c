@@ -9,11 +9,13 @@
  *
  * A pool is the set of threads started from one start routine; the main
  * thread's pool is `main`, threads weft adopted (started some other way)
- * form the pool `thread`. A pool is named after its start routine's symbol,
- * unless the names the program gave its threads share a prefix (the name
- * without its trailing number and separator: worker-0 … worker-3 → worker),
- * which then wins. weft.pool.threads and weft.pool.busy are counted from the
- * live threads at each collection: busy ones are inside a task.
+ * form the pool `thread`. A pool is named after the name the program gave
+ * its threads: their shared prefix when they differ by a trailing number, or
+ * end in a separator and a number (worker-0 … worker-3 → worker, and so a
+ * lone worker-0 too), else the name itself when they all have the same one
+ * (a single "stage2" stays stage2); after its start routine's symbol
+ * when they are unnamed or their names share no prefix. weft.pool.threads and weft.pool.busy are
+ * counted from the live threads at each collection: busy ones are inside a task.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -40,8 +42,11 @@ static const double task_bounds[] = { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10 
 struct pool {
 	uintptr_t key;
 	const char *sym; /* the symbols cache's string, or NULL */
-	char prefix[24]; /* the threads' shared name prefix; "" none yet */
-	bool mixed;      /* the threads' names share no prefix */
+	char first[24];  /* the first name one of its threads was given; "" none yet */
+	char prefix[24]; /* that name without its trailing number and separators */
+	bool several;    /* its threads have different names with that prefix */
+	bool indexed;    /* the first name ends in a separator and a number: "worker-0" */
+	bool mixed;      /* its threads' names share no prefix */
 	int64_t threads; /* counted at each collection */
 	int64_t busy;
 	int64_t created; /* threads started, all time */
@@ -93,12 +98,21 @@ static struct pool *thread_pool(const struct weft_thread *t)
 	if (!p || t->origin == WEFT_THREAD_MAIN || !x || !x->named || p->mixed)
 		return p;
 	name_prefix(x->name, prefix);
-	if (!prefix[0])
-		p->mixed = true;
-	else if (!p->prefix[0])
-		memcpy(p->prefix, prefix, sizeof(prefix));
-	else if (strcmp(p->prefix, prefix) != 0)
-		p->mixed = true;
+	if (!p->first[0]) {
+		size_t n = strlen(x->name), digits = n;
+
+		while (digits > 0 && isdigit((unsigned char)x->name[digits - 1]))
+			digits--;
+		memcpy(p->first, x->name, sizeof(p->first));
+		memcpy(p->prefix, prefix, sizeof(p->prefix));
+		p->indexed = prefix[0] && digits < n && digits > 0 &&
+			     strchr("-_.:# /", x->name[digits - 1]) != NULL;
+	} else if (strcmp(p->first, x->name) != 0) {
+		if (prefix[0] && strcmp(p->prefix, prefix) == 0)
+			p->several = true;
+		else
+			p->mixed = true;
+	}
 	return p;
 }
 
@@ -108,9 +122,9 @@ static const char *pool_name(const struct pool *p)
 		return "thread";
 	if (p->key == MAIN_KEY)
 		return "main";
-	if (p->prefix[0] && !p->mixed)
-		return p->prefix;
-	return p->sym ? p->sym : "thread";
+	if (p->mixed || !p->first[0])
+		return p->sym ? p->sym : "thread";
+	return p->several || p->indexed ? p->prefix : p->first;
 }
 
 const char *weft_tasks_pool_name(const struct weft_thread *t)
@@ -259,7 +273,10 @@ static bool receiving(const struct weft_thread *t)
 {
 	int kind = weft_load_relaxed(&t->wait_kind);
 
-	return kind != WEFT_WAIT_NONE && kind == (int)weft_xthread(t)->task.kind &&
+	if (kind == WEFT_WAIT_NONE || kind != (int)weft_xthread(t)->task.kind)
+		return false;
+	/* Every readiness wait is the same source (agent/task.h). */
+	return kind == WEFT_WAIT_POLL ||
 	       weft_load_relaxed(&t->wait_object) == weft_xthread(t)->task.source;
 }
 

@@ -18,6 +18,23 @@ the tasks are exact (see there):
                 with a `sem.post` link.
   idle          a thread that only takes a mutex, sleeps, and waits on a
                 condition variable until it times out: no task at all.
+
+Channels, sockets and readiness waits (tests/programs/pipeline.c, chanplay.c,
+jobqueue epoll):
+
+  pipeline      three stages joined by pipes, with WEFT_TASK_PARENT=child:
+                stage2 blocks for each of its M + B items (a task each, the
+                child of stage1's span, which wrote it); stage3 blocks for M
+                and finds the last B waiting in the pipe (a task each all the
+                same: each item's bytes carry their writer's link), each task
+                the child of the stage2 task that forwarded its item.
+  eventfd       the waiter blocks in every read: M tasks, each with one
+                `eventfd` link to main.
+  poll          the consumer waits in a readiness call, then reads the
+                message that made it ready: M tasks, each with the `pipe`
+                link its read found.
+  epoll N       a server waits in epoll_wait, accepts, answers: N tasks, each
+                the parent of its connection's `accept` span.
 """
 import collections
 import os
@@ -126,6 +143,65 @@ equal(len(answers) == 200 and all(s.get("links") for s in answers), True,
       f"inner: the worker's waits for answers are children of its tasks, linked to the "
       f"helper ({len(answers)})")
 equal(len(out.named("task helper")), 201, "inner: the helper's tasks, one per question and the stop")
+
+def chains(out):
+    ids = {s["spanId"]: s for s in out.spans}
+    return ids, lambda s: ids.get(s.get("parentSpanId"), {})
+
+
+r = Run([program("pipeline")], env=dict(ENV, WEFT_TASK_PARENT="child", WEFT_SPAN_MIN_WAIT="0"))
+equal(r.rc, 0, "pipeline: exit status")
+out = r.only()
+counts = {f[1]: int(f[2]) for f in (line.split() for line in r.stdout.splitlines())
+          if len(f) == 3 and f[0] == "count"}
+M, B = counts.get("M", -1), counts.get("B", -1)
+ids, parent = chains(out)
+t2, t3 = out.named("task stage2"), out.named("task stage3")
+equal((len(t2), len(t3)), (M + B, M + B), "pipeline: a task per item in stage2 and in stage3")
+equal(len(out.named("wait pipe.read")) - M - B, M,
+      f"pipeline: stage3 blocked for {M} items only (the other {B} were waiting)")
+equal({parent(t)["name"] for t in t2 if parent(t)}, {"thread stage1"},
+      "pipeline: each stage2 task is a child of stage1, which wrote its item")
+check(all(parent(t).get("name") == "task stage2" for t in t3),
+      "pipeline: each stage3 task is a child of a stage2 task, also the ones that did not block")
+equal(len({t.get("parentSpanId") for t in t3}), M + B,
+      "pipeline: each item's own: a chain stage3 → stage2 → stage1 per item")
+equal({t["traceId"] for t in t2 + t3}, {out.span("process")["traceId"]},
+      "pipeline: one trace")
+
+r = Run([program("chanplay"), "eventfd"], env=ENV)
+equal(r.rc, 0, "eventfd: exit status")
+out = r.only()
+counts = {f[1]: int(f[2]) for f in (line.split() for line in r.stdout.splitlines())
+          if len(f) == 3 and f[0] == "count"}
+tasks = out.named("task waiter")
+equal(len(tasks), counts.get("M"), "eventfd: a task per count the waiter read")
+main_span = out.span("process")["spanId"]
+equal({tuple((attrs(ln.get("attributes")).get("weft.link.kind"), ln["spanId"])
+             for ln in t.get("links", [])) for t in tasks}, {(("eventfd", main_span),)},
+      "eventfd: each linked to main, which wrote it")
+
+r = Run([program("chanplay"), "poll"], env=ENV)
+equal(r.rc, 0, "poll: exit status")
+out = r.only()
+tasks = out.named("task consumer")
+ids, parent = chains(out)
+equal(len(tasks), counts.get("M"), "poll: a task per readiness wait that returned ready")
+check(all([attrs(ln.get("attributes")).get("weft.link.kind") for ln in t.get("links", [])] ==
+          ["pipe"] and ids.get(t["links"][0]["spanId"], {}).get("name") == "thread producer"
+          for t in tasks),
+      "poll: each task has the `pipe` link of the read that followed its wait, to the producer")
+
+r = Run([program("jobqueue"), "epoll", "20"], env=ENV)
+equal((r.rc, r.stdout), (0, "served 20\n"), "epoll: the server answered every client")
+out = r.only()
+tasks = out.named("task acceptor")
+ids, parent = chains(out)
+equal(len(tasks), 20, "epoll: a task per ready epoll_wait")
+equal(sorted(parent(s).get("name", "") for s in out.named("accept")), ["task acceptor"] * 20,
+      "epoll: each accepted connection's span is the child of its task")
+equal(len({s.get("parentSpanId") for s in out.named("accept")}), 20,
+      "epoll: one connection per task")
 
 r = Run([program("jobqueue"), "idle"])
 equal(r.rc, 0, "idle: exit status")

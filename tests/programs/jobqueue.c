@@ -18,6 +18,12 @@
  *                       a "helper" thread for an answer and waits for it on a
  *                       second condition variable: a hand-off inside a task,
  *                       which starts no task of its own (N + 1 worker tasks).
+ *   jobqueue epoll N    an epoll server: a thread ("acceptor") waits in
+ *                       epoll_wait on a non-blocking loopback listener,
+ *                       accepts, reads a 4-byte request and answers it; main
+ *                       connects N times, each once the acceptor sleeps in
+ *                       epoll_wait: N ready waits, N tasks, each the parent
+ *                       of its connection's `accept` span.
  *   jobqueue idle       a thread ("locker") that only takes a mutex, sleeps
  *                       and waits on a condition variable that times out:
  *                       no hand-off, no task.
@@ -31,6 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +265,74 @@ static void run_sem(int n, int w)
 		nanosleep(&ms, NULL);
 }
 
+static struct {
+	int listener, ep, n;
+	pid_t tid;
+} srv;
+
+static void *acceptor(void *arg)
+{
+	struct epoll_event ev;
+
+	pthread_setname_np(pthread_self(), "acceptor");
+	srv.tid = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < srv.n; i++) {
+		char req[4];
+		int c;
+
+		while (epoll_wait(srv.ep, &ev, 1, -1) != 1)
+			;
+		c = accept4(srv.listener, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0 || read(c, req, sizeof(req)) != (ssize_t)sizeof(req) ||
+		    write(c, "done", 4) != 4)
+			fprintf(stderr, "jobqueue: acceptor failed\n");
+		if (c >= 0)
+			close(c);
+	}
+	return arg;
+}
+
+static int run_epoll(int n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct epoll_event ev = { .events = EPOLLIN };
+	socklen_t len = sizeof(a);
+	int served = 0;
+	pthread_t t;
+
+	srv.n = n;
+	srv.listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv.listener < 0 || bind(srv.listener, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(srv.listener, 16) != 0 ||
+	    getsockname(srv.listener, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	srv.ep = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = srv.listener;
+	if (srv.ep < 0 || epoll_ctl(srv.ep, EPOLL_CTL_ADD, srv.listener, &ev) != 0)
+		return -1;
+	pthread_create(&t, NULL, acceptor, NULL);
+	for (int i = 0; i < n; i++) {
+		struct timespec ms = { 0, 1000000L };
+		char reply[4];
+		int c;
+
+		while (!srv.tid || !thread_asleep_in_poll(srv.tid))
+			nanosleep(&ms, NULL);
+		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    write(c, "work", 4) != 4 || read(c, reply, 4) != 4)
+			fprintf(stderr, "jobqueue: client failed\n");
+		else
+			served++;
+		if (c >= 0)
+			close(c);
+	}
+	pthread_join(t, NULL);
+	close(srv.ep);
+	close(srv.listener);
+	return served;
+}
+
 static void *locker(void *arg)
 {
 	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
@@ -294,8 +372,13 @@ int main(int argc, char **argv)
 		printf("idle done\n");
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "epoll") == 0) {
+		printf("served %d\n", run_epoll(n));
+		return 0;
+	}
 	if (argc != 4 || n < 0 || w < 1 || w > MAX_WORKERS) {
-		fprintf(stderr, "usage: jobqueue cond|sem|inner N W | jobqueue idle\n");
+		fprintf(stderr,
+			"usage: jobqueue cond|sem|inner N W | jobqueue epoll N | jobqueue idle\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "inner") == 0) {
