@@ -148,7 +148,7 @@ static void become_main(struct weft_thread *t)
 	t->parent_span = weft_process.parent_span;
 	t->cur_trace = t->trace;
 	t->cur_span = t->span;
-	t->in_task = false;
+	weft_store_relaxed(&t->in_task, false);
 }
 
 struct weft_thread *weft_thread_adopt(void)

@@ -274,7 +274,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
 	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
-			producers);
+			producers, 0);
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
 }

@@ -95,14 +95,15 @@ struct weft_event_header {
 /*
  * CTX: the span that is current on the thread from now on. With
  * WEFT_EVF_TASK, a task span that starts at t0, the producer spans that
- * handed it its work (0: none) and its work source (the object waited on);
- * the header's `result` is the channel it was read from (0: none).
+ * handed it its work (0: none) and when the first did (0: unknown; its
+ * queue time runs from there to t0); the header's `result` is the channel it
+ * was read from (0: none).
  */
 struct weft_ev_ctx {
 	struct weft_trace_id trace;
 	uint64_t span;
 	uint64_t producers[WEFT_EVENT_LINKS];
-	uint64_t source;
+	uint64_t handoff_ns;
 };
 
 /* NAME, DETACH: a fact about another (or this) thread. */

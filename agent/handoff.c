@@ -11,6 +11,7 @@ struct slot {
 	_Atomic uint64_t seq;
 	_Atomic uint64_t object;
 	_Atomic uint64_t span;
+	_Atomic uint64_t t; /* when: monotonic ns */
 };
 
 static struct slot slots[HANDOFF_SLOTS];
@@ -33,7 +34,7 @@ static struct slot *slot_of(const void *object)
 	return &slots[((a >> 3) * 0x9e3779b97f4a7c15ull >> 52) & (HANDOFF_SLOTS - 1)];
 }
 
-void weft_handoff_publish(const void *object, uint64_t span)
+void weft_handoff_publish(const void *object, uint64_t span, uint64_t now)
 {
 	struct slot *s = slot_of(object);
 	uint64_t seq;
@@ -51,6 +52,7 @@ void weft_handoff_publish(const void *object, uint64_t span)
 	atomic_thread_fence(memory_order_release);
 	weft_store_relaxed(&s->object, (uint64_t)(uintptr_t)object);
 	weft_store_relaxed(&s->span, span);
+	weft_store_relaxed(&s->t, now);
 	/* Release: the fields above are visible to whoever sees the even seq. */
 	weft_store_release(&s->seq, seq + 2);
 	weft_store_release(&s->lock, 0);
@@ -61,19 +63,21 @@ uint64_t weft_handoff_mark(const void *object)
 	return weft_load_acquire(&slot_of(object)->seq);
 }
 
-uint64_t weft_handoff_take(const void *object, uint64_t mark)
+uint64_t weft_handoff_take(const void *object, uint64_t mark, uint64_t *when)
 {
 	struct slot *s = slot_of(object);
-	uint64_t seq = weft_load_acquire(&s->seq), obj, span;
+	uint64_t seq = weft_load_acquire(&s->seq), obj, span, t;
 
 	if (seq == mark || (seq & 1))
 		return 0;
 	obj = weft_load_relaxed(&s->object);
 	span = weft_load_relaxed(&s->span);
+	t = weft_load_relaxed(&s->t);
 	/* The reads above happen before the second read of seq. */
 	atomic_thread_fence(memory_order_acquire);
 	if (weft_load_relaxed(&s->seq) != seq || obj != (uint64_t)(uintptr_t)object)
 		return 0;
+	*when = t;
 	return span;
 }
 
@@ -98,6 +102,7 @@ void weft_handoff_reset(void)
 				continue;
 			weft_store_relaxed(&s->object, 0);
 			weft_store_relaxed(&s->span, 0);
+			weft_store_relaxed(&s->t, 0);
 			weft_store_relaxed(&s->seq,
 					   (weft_load_relaxed(&s->seq) + 1) & ~UINT64_C(1));
 			weft_store_relaxed(&s->lock, 0);

@@ -26,14 +26,14 @@
 
 #include <stdint.h>
 
-/* Publishes `span` as the last hand-off on `object`. Async-signal-safe. */
-void weft_handoff_publish(const void *object, uint64_t span);
+/* Publishes `span` as the last hand-off on `object`, made at `now`. Async-signal-safe. */
+void weft_handoff_publish(const void *object, uint64_t span, uint64_t now);
 
 /* The slot's publication count for `object`, before a wait. */
 uint64_t weft_handoff_mark(const void *object);
 
-/* The span handed off on `object` since `mark`, or 0. */
-uint64_t weft_handoff_take(const void *object, uint64_t mark);
+/* The span handed off on `object` since `mark` (*when: its time), or 0. */
+uint64_t weft_handoff_take(const void *object, uint64_t mark, uint64_t *when);
 
 /* A forked child: the parent's hand-offs mean nothing there. */
 void weft_handoff_reset(void);

@@ -63,14 +63,18 @@ struct weft_thread {
 	_Atomic uint64_t wait_object; /* what it waits on */
 	_Atomic uint64_t wait_since;  /* monotonic ns */
 	_Atomic int32_t wait_holder;  /* the lock's owner when the wait began; 0: none */
+	/*
+	 * The open task (agent/task.h): whether one is (cur_span is then its
+	 * span) and its work source, on view for the pool gauges.
+	 */
+	_Atomic bool in_task;
+	_Atomic uint64_t task_source;
 	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
 	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
 
 	/* Owner only. */
 	struct weft_trace_id cur_trace; /* the current span's trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
-	bool in_task;                   /* cur_span is a task's (agent/task.h) */
-	uint64_t task_source;           /* the open task's work source */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
 	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */

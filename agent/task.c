@@ -2,12 +2,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent/atomic.h"
 #include "agent/config.h"
 #include "agent/ids.h"
 #include "agent/task.h"
 
 void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers)
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
 					.kind = (uint8_t)kind,
@@ -16,7 +17,7 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 					.t0 = t0 } };
 	int saved;
 
-	if (t->in_task && t->task_source != source)
+	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)
 		return; /* a hand-off inside a task: the wait's link */
 	saved = errno;
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_LINK)
@@ -25,11 +26,11 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 		ev.u.ctx.trace = t->trace;
 	ev.u.ctx.span = weft_ids_span(&t->rng);
 	memcpy(ev.u.ctx.producers, producers, sizeof(ev.u.ctx.producers));
-	ev.u.ctx.source = source;
+	ev.u.ctx.handoff_ns = handoff_ns;
 	t->cur_trace = ev.u.ctx.trace;
 	t->cur_span = ev.u.ctx.span;
-	t->task_source = ev.u.ctx.source;
-	t->in_task = true;
+	weft_store_relaxed(&t->task_source, source);
+	weft_store_relaxed(&t->in_task, true);
 	/* Dropped: the next event that fits sends the context first (weft_record). */
 	if (!weft_record(t, &ev))
 		t->ctx_stale = true;

@@ -49,8 +49,9 @@ static inline void weft_task_receive(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
-	if (__builtin_expect(t->in_task, 0) && t->task_source == weft_task_source(w)) {
-		t->in_task = false;
+	if (__builtin_expect(weft_load_relaxed(&t->in_task), 0) &&
+	    weft_load_relaxed(&t->task_source) == weft_task_source(w)) {
+		weft_store_relaxed(&t->in_task, false);
 		t->cur_trace = t->trace;
 		t->cur_span = t->span;
 		w->ev.h.flags |= WEFT_EVF_TASK_END;
@@ -60,13 +61,14 @@ static inline void weft_task_receive(struct weft_wait *w)
 /*
  * A receive from `source` (of `kind`) brought work at t0, handed over by
  * `producers` (WEFT_EVENT_LINKS span ids, 0: none) through `channel` (a
- * channel's slot id, 0: none), a task starts, unless
+ * channel's slot id, 0: none), the first of them at `handoff_ns` (0:
+ * unknown; the task's queue time is from there to t0), a task starts, unless
  * one from another source is open. One from the same source ends there: a
  * read that finds its item waiting, without blocking, still starts a task
  * of its own when a producer's link marks the item.
  */
 void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers);
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns);
 
 /*
  * The wait brought work (after weft_wait_end): a task from it, its links the
@@ -75,7 +77,7 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 {
 	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, weft_task_source(w), channel,
-			w->ev.u.wait.t1, w->ev.u.wait.links);
+			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns);
 }
 
 #endif

@@ -39,6 +39,7 @@
 struct weft_wait {
 	struct weft_thread *t;
 	int prev_kind;
+	uint64_t handoff_ns; /* when the first link's producer handed it over (0: unknown) */
 	struct weft_event ev;
 };
 
@@ -48,6 +49,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	uint64_t now = weft_clock_now();
 
 	w->t = t;
+	w->handoff_ns = 0;
 	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT,
 					      .kind = (uint8_t)kind,
 					      .t0 = now };

@@ -49,7 +49,7 @@ struct weft_xthread {
 		uint64_t producers[8];
 		const char *kinds[8]; /* each producer's weft.link.kind */
 		uint8_t n_producers;
-		uint64_t source; /* the work source (0: unknown) */
+		uint64_t queue_ns; /* from the first producer's hand-off; UINT64_MAX: unknown */
 		enum weft_wait_kind kind;
 	} task;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */

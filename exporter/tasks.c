@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "agent/task.h"
 #include "exporter/channels.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
@@ -56,7 +57,7 @@ struct pool {
 static struct {
 	struct pool pools[POOLS];
 	size_t n_pools;
-	struct weft_instrument *threads, *busy, *duration, *created;
+	struct weft_instrument *threads, *busy, *duration, *queue, *created;
 } tk;
 
 static struct pool *pool_of_key(uintptr_t key)
@@ -186,7 +187,9 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	if (end_ns < x->task.start_ns)
 		end_ns = x->task.start_ns;
 	weft_metrics_record(tk.duration, &pool, (double)(end_ns - x->task.start_ns) / 1e9);
-	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, UINT64_MAX);
+	if (x->task.queue_ns != UINT64_MAX)
+		weft_metrics_record(tk.queue, &pool, (double)x->task.queue_ns / 1e9);
+	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, x->task.queue_ns);
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
 		parent = x->task.n_producers ? x->task.producers[0] : t->span;
@@ -245,11 +248,13 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 			producer_kind((enum weft_wait_kind)ev->h.kind, (uint32_t)ev->h.result);
 
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
-		x->task.source = ev->u.ctx.source;
+		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
+					   ? ev->h.t0 - ev->u.ctx.handoff_ns
+					   : UINT64_MAX;
 		weft_tasks_link(t, 0, kind, ev->u.ctx.producers, WEFT_EVENT_LINKS);
 	} else {
 		x->task.kind = WEFT_WAIT_NONE;
-		x->task.source = 0;
+		x->task.queue_ns = UINT64_MAX;
 	}
 }
 
@@ -261,6 +266,9 @@ static void tasks_setup(void)
 					"{thread}", 1, pool_key);
 	tk.busy = weft_metrics_gauge("weft.pool.busy", "Threads of the pool inside a task.",
 				     "{thread}", 1, pool_key);
+	tk.queue = weft_metrics_histogram(
+		"weft.task.queue.duration", "Time from a producer's hand-off to the task's start.",
+		"s", 1, pool_key, task_bounds, sizeof(task_bounds) / sizeof(task_bounds[0]));
 	tk.created = weft_metrics_sum("weft.thread.created", "Threads started.", "{thread}", true,
 				      1, pool_key);
 	tk.duration = weft_metrics_histogram(
@@ -268,16 +276,21 @@ static void tasks_setup(void)
 		task_bounds, sizeof(task_bounds) / sizeof(task_bounds[0]));
 }
 
-/* Whether thread `t` is blocked waiting on its task's work source: idle, not busy. */
-static bool receiving(const struct weft_thread *t)
+/*
+ * Whether thread `t` is inside a task now, as it says itself (agent/task.h):
+ * one is open and it is not waiting on its source for the next (the task ends
+ * as that wait begins; a thread blocked elsewhere inside a task is busy).
+ */
+static bool busy_now(const struct weft_thread *t)
 {
 	int kind = weft_load_relaxed(&t->wait_kind);
+	uint64_t source = weft_load_relaxed(&t->task_source);
 
-	if (kind == WEFT_WAIT_NONE || kind != (int)weft_xthread(t)->task.kind)
+	if (!weft_load_relaxed(&t->in_task))
 		return false;
-	/* Every readiness wait is the same source (agent/task.h). */
-	return kind == WEFT_WAIT_POLL ||
-	       weft_load_relaxed(&t->wait_object) == weft_xthread(t)->task.source;
+	if (kind == WEFT_WAIT_POLL)
+		return source != WEFT_TASK_SOURCE_POLL;
+	return kind == WEFT_WAIT_NONE || weft_load_relaxed(&t->wait_object) != source;
 }
 
 static void tasks_collect(void)
@@ -295,7 +308,7 @@ static void tasks_collect(void)
 		p->threads++;
 		/* Inside a task, not waiting for its next one (the task ends as that wait begins).
 		 */
-		if (weft_xthread(t)->task.span && !receiving(t))
+		if (busy_now(t))
 			p->busy++;
 	}
 	for (size_t i = 0; i < tk.n_pools; i++) {

@@ -44,7 +44,7 @@
 		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		span_ = rc_ == 0 ? weft_handoff_take(c, mark_) : 0;                                \
+		span_ = rc_ == 0 ? weft_handoff_take(c, mark_, &w_.handoff_ns) : 0;                \
 		if (span_)                                                                         \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end(&w_, rc_);                                                           \
@@ -112,7 +112,7 @@ WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span);
+		weft_handoff_publish(c, self->cur_span, weft_clock_now());
 	return real(c);
 }
 
@@ -123,6 +123,6 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span);
+		weft_handoff_publish(c, self->cur_span, weft_clock_now());
 	return real(c);
 }

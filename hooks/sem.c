@@ -17,6 +17,7 @@
  * arrive, so each is timed.
  */
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/handoff.h"
@@ -39,6 +40,22 @@ static uint32_t sem_value(const sem_t *s)
 #endif
 }
 
+/*
+ * Whether a thread waits on the semaphore: glibc counts its waiters in the
+ * high half of that word (with 64-bit atomics), registered before they
+ * block. A post with none hands nothing off: no publication (and no clock
+ * read). Without 64-bit atomics the count is elsewhere: always yes.
+ */
+static bool sem_waiters(const sem_t *s)
+{
+#if __WORDSIZE == 64
+	return (*(const volatile uint64_t *)(const void *)s >> 32) != 0;
+#else
+	(void)s;
+	return true;
+#endif
+}
+
 /* The shape of every semaphore wait; `call` returns 0 or -1 with errno. */
 #define SEM_WAIT(s, call)                                                                          \
 	do {                                                                                       \
@@ -56,7 +73,7 @@ static uint32_t sem_value(const sem_t *s)
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_)) != 0)                        \
+		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_, &w_.handoff_ns)) != 0)        \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
 		if (rc_ == 0)                                                                      \
@@ -111,8 +128,8 @@ WEFT_EXPORT int sem_post(sem_t *s)
 	WEFT_REAL_OR_FAIL(sem_post);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SEM);
 
-	if (self)
-		weft_handoff_publish(s, self->cur_span);
+	if (self && sem_waiters(s))
+		weft_handoff_publish(s, self->cur_span, weft_clock_now());
 	return real(s);
 }
 

@@ -92,6 +92,8 @@ def check_pool(mode, n, w, pool, kind, env=None):
     equal({t["attrs"].get("weft.pool.name") for t in tasks}, {pool}, f"{what}: weft.pool.name")
     equal(histogram_count(out, "weft.task.duration", pool), n + w,
           f"{what}: weft.task.duration counts every task")
+    equal(histogram_count(out, "weft.task.queue.duration", pool), n + w,
+          f"{what}: weft.task.queue.duration: every task's hand-off time is known")
     ids = {s["spanId"]: s for s in out.spans}
     process = out.span("process")
     dangling = [(t["startTimeUnixNano"], link["spanId"]) for t in tasks

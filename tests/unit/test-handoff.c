@@ -20,23 +20,26 @@ static long minor_faults(void)
 static void test_take(void)
 {
 	static int a, b;
-	uint64_t mark = weft_handoff_mark(&a);
+	uint64_t mark = weft_handoff_mark(&a), when = 0;
 
-	expect_int(weft_handoff_take(&a, mark), 0); /* nothing published since */
-	weft_handoff_publish(&a, 42);
-	expect_int(weft_handoff_take(&a, mark), 42);
+	expect_int(weft_handoff_take(&a, mark, &when), 0); /* nothing published since */
+	expect_int(when, 0);                               /* left alone */
+	weft_handoff_publish(&a, 42, 1000);
+	expect_int(weft_handoff_take(&a, mark, &when), 42);
+	expect_int(when, 1000); /* when it was published */
 	mark = weft_handoff_mark(&b);
-	weft_handoff_publish(&a, 43);
-	expect_int(weft_handoff_take(&b, mark), 0); /* another object */
+	weft_handoff_publish(&a, 43, 2000);
+	expect_int(weft_handoff_take(&b, mark, &when), 0); /* another object */
+	expect_int(when, 1000);
 }
 
 static void test_reset(void)
 {
 	static int c;
 	long before;
-	uint64_t mark;
+	uint64_t mark, when;
 
-	weft_handoff_publish(&c, 7);
+	weft_handoff_publish(&c, 7, 1);
 	before = minor_faults();
 	weft_handoff_reset();
 	/*
@@ -49,9 +52,9 @@ static void test_reset(void)
 	(void)before;
 #endif
 	mark = weft_handoff_mark(&c);
-	expect_int(weft_handoff_take(&c, mark), 0);
-	weft_handoff_publish(&c, 8);
-	expect_int(weft_handoff_take(&c, mark), 8);
+	expect_int(weft_handoff_take(&c, mark, &when), 0);
+	weft_handoff_publish(&c, 8, 2);
+	expect_int(weft_handoff_take(&c, mark, &when), 8);
 }
 
 int main(void)
