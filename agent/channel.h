@@ -120,12 +120,18 @@ struct weft_chan_queue {
 	_Atomic uint64_t tx_bytes; /* an eventfd's bytes (units are its values) */
 	_Atomic uint64_t rx_seen;  /* rx_units, as a writer last read it */
 	_Atomic uint32_t widx;     /* records appended */
-	struct weft_chan_rec rec[WEFT_CHAN_RECS];
+	/*
+	 * Apart from the counts, which every write changes: a reader that looks
+	 * at the newest record (a single writer's, which it leaves alone) does not
+	 * take the writers' line from them.
+	 */
+	struct weft_chan_rec rec[WEFT_CHAN_RECS] __attribute__((aligned(64)));
 	/* Readers' line. */
 	_Atomic uint64_t rx_units __attribute__((aligned(64)));
 	_Atomic uint64_t rx_msgs;
-	_Atomic uint64_t rx_bytes; /* an eventfd's bytes */
-	_Atomic uint64_t tx_seen;  /* tx_units + tx_inflight, as a reader last read them */
+	_Atomic uint64_t rx_bytes;  /* an eventfd's bytes */
+	_Atomic uint64_t tx_seen;   /* tx_units + tx_inflight, as a reader last read them */
+	_Atomic uint32_t widx_seen; /* widx, read after them: their records are below it */
 };
 
 enum weft_chan_state {

@@ -204,7 +204,9 @@ static bool read_would_block(struct weft_chan_queue *q)
 	if ((int64_t)(there - rx) > 0)
 		return false;
 	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
-	weft_store_relaxed(&q->tx_seen, there);
+	/* A write appends its record before its units count: these units' are below widx. */
+	weft_store_relaxed(&q->widx_seen, weft_load_acquire(&q->widx));
+	weft_store_release(&q->tx_seen, there);
 	return (int64_t)(there - rx) <= 0;
 }
 
@@ -263,6 +265,39 @@ static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_
 }
 
 /*
+ * Whether a read that did not block, from units r0 on, continues the open
+ * task: the task is from this descriptor, and the newest record began at or
+ * before r0 and is its first producer's (a writer that goes on writing from
+ * one span leaves one record: its bytes are one hand-off, however many reads
+ * take them). A few loads of lines the writer leaves alone in that case, so
+ * that a reader draining such a stream does not look for links at each read.
+ */
+static bool same_producer(struct weft_chan_queue *q, const struct weft_thread *t, int fd,
+			  uint64_t r0, uint64_t units)
+{
+	uint64_t seen;
+	uint32_t i;
+	struct weft_chan_rec *r;
+
+	if (!t->task_producer || !weft_load_relaxed(&t->in_task) ||
+	    weft_load_relaxed(&t->task_source) != (uint64_t)(intptr_t)fd)
+		return false;
+	/*
+	 * What the readers' side saw of the writers (read_would_block): bytes
+	 * written since are not decided here, and the writers' line, which
+	 * every write changes, is not read.
+	 */
+	seen = weft_load_acquire(&q->tx_seen);
+	i = weft_load_relaxed(&q->widx_seen);
+	if (!i || r0 + units > seen)
+		return false;
+	r = &q->rec[(i - 1) % WEFT_CHAN_RECS];
+	return weft_load_acquire(&r->seq) == i && weft_load_acquire(&r->settled) &&
+	       !weft_load_relaxed(&r->empty) && weft_load_relaxed(&r->start) <= r0 &&
+	       weft_load_relaxed(&r->span) == t->task_producer;
+}
+
+/*
  * A read that did not block found an item a producer in this process wrote:
  * a task of its own (agent/task.h), its links the writers'.
  */
@@ -271,6 +306,10 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 {
 	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
 
+	/* The bytes of the open task's producer still: no new item boundary. */
+	if (l->span[0] == t->task_producer && weft_load_relaxed(&t->in_task) &&
+	    weft_load_relaxed(&t->task_source) == (uint64_t)(intptr_t)fd)
+		return;
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
 	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
@@ -353,11 +392,12 @@ done:
 			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
 		if (r > 0)
 			weft_task_start(&w, id);
-	} else if (t && r > 0 && read_links(q, t, r0, units, &l)) {
-		if (t->last_wait_kind == WEFT_WAIT_POLL)
+	} else if (t && r > 0 && t->last_wait_kind == WEFT_WAIT_POLL) {
+		if (read_links(q, t, r0, units, &l))
 			record_links(t, t->last_wait_t0, id, &l, 0);
-		else
-			read_task(t, c, op->fd, id, &l);
+	} else if (t && r > 0 && !same_producer(q, t, op->fd, r0, units) &&
+		   read_links(q, t, r0, units, &l)) {
+		read_task(t, c, op->fd, id, &l);
 	}
 	errno = saved;
 	return r;
