@@ -267,7 +267,7 @@ static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_
 /*
  * Whether a read that did not block, from units r0 on, continues the open
  * task: the task is from this descriptor, and the newest record began at or
- * before r0 and is its first producer's (a writer that goes on writing from
+ * before r0 and is its newest producer's (a writer that goes on writing from
  * one span leaves one record: its bytes are one hand-off, however many reads
  * take them). A few loads of lines the writer leaves alone in that case, so
  * that a reader draining such a stream does not look for links at each read.
@@ -306,7 +306,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 {
 	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
 
-	/* The bytes of the open task's producer still: no new item boundary. */
+	/* The bytes of the open task's newest producer still: no new item boundary. */
 	if (l->span[0] == t->task_producer && weft_load_relaxed(&t->in_task) &&
 	    weft_load_relaxed(&t->task_source) == (uint64_t)(intptr_t)fd)
 		return;
@@ -314,6 +314,8 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 		producers[i] = l->span[i];
 	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
 			producers, 0);
+	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) == (uint64_t)fd)
+		t->task_producer = l->span[l->n - 1];
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
 }

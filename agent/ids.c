@@ -65,10 +65,21 @@ uint64_t weft_ids_next(struct weft_rng *rng)
 	return result;
 }
 
+/*
+ * A state never seeded (all zero) is xoshiro's one fixed point: it would give
+ * zeros forever, and the id loops below would never end. Seed it first.
+ */
+static void ensure_seeded(struct weft_rng *rng)
+{
+	if (__builtin_expect((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0, 0))
+		weft_ids_seed(rng, (uint64_t)(uintptr_t)rng);
+}
+
 uint64_t weft_ids_span(struct weft_rng *rng)
 {
 	uint64_t v;
 
+	ensure_seeded(rng);
 	do
 		v = weft_ids_next(rng);
 	while (v == 0);
@@ -97,6 +108,7 @@ void weft_ids_trace(struct weft_rng *rng, struct weft_trace_id *out)
 {
 	uint64_t hi, lo;
 
+	ensure_seeded(rng);
 	do {
 		hi = weft_ids_next(rng);
 		lo = weft_ids_next(rng);

@@ -69,7 +69,7 @@ struct weft_thread {
 	 */
 	_Atomic bool in_task;
 	_Atomic uint64_t task_source;
-	uint64_t task_producer; /* owner only: the open task's first producer (0: none) */
+	uint64_t task_producer; /* owner only: the open task's newest producer (0: none) */
 	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
 	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
 

@@ -27,7 +27,8 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	ev.u.ctx.span = weft_ids_span(&t->rng);
 	memcpy(ev.u.ctx.producers, producers, sizeof(ev.u.ctx.producers));
 	ev.u.ctx.handoff_ns = handoff_ns;
-	t->task_producer = producers[0];
+	/* The newest item's producer: a read that goes on with its bytes continues the task. */
+	t->task_producer = producers[1] ? producers[1] : producers[0];
 	t->cur_trace = ev.u.ctx.trace;
 	t->cur_span = ev.u.ctx.span;
 	weft_store_relaxed(&t->task_source, source);

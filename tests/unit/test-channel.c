@@ -217,13 +217,25 @@ static void test_transfers(void)
 	expect_int(c->q[0].tx_inflight, 0);
 	expect_int(drain(me), 0);
 
-	/* Reads that found data did not block: counted, no wait. */
+	/*
+	 * Reads that found data did not block: counted, no wait. The first found
+	 * items two producers wrote: a task (agent/task.h), linked to both; the
+	 * second goes on with the newest one's bytes: the same task.
+	 */
 	me->cur_span = 0x333;
 	expect_int(xfer(p[0], false, 12, 12, 0), 12);
 	expect_int(xfer(p[0], false, 64, 3, 0), 3);
 	expect_int(c->q[0].rx_units, 15);
 	expect_int(c->q[0].rx_msgs, 2);
-	expect_int(drain(me), 0);
+	assert_int(drain(me), 1);
+	expect_int(events[0].h.type, WEFT_EV_CTX);
+	expect_int(events[0].h.flags & WEFT_EVF_TASK, WEFT_EVF_TASK);
+	expect_int(events[0].h.kind, WEFT_WAIT_PIPE_READ);
+	expect_int(events[0].u.ctx.producers[0], 0x111);
+	expect_int(events[0].u.ctx.producers[1], 0x222);
+	expect_true(me->cur_span == events[0].u.ctx.span && me->cur_span != 0x333);
+	me->cur_span = 0x333;
+	weft_store_relaxed(&me->in_task, false);
 	weft_chan_counts(c, counts);
 	expect_int(counts[0], 15);
 	expect_int(counts[1], 2);
@@ -243,9 +255,14 @@ static void test_transfers(void)
 	/* Empty again: it blocks while two writers (one with the reader's own span) write. */
 	me->cur_span = 0x666;
 	expect_int(xfer_during(p[0], false, 64, 3, 0, three_writers), 3);
-	assert_int(drain(me), 1);
+	/* The wait, and the task it brought (the reader's own bytes are no producer's). */
+	assert_int(drain(me), 2);
 	expect_int(events[0].u.wait.links[0], 0x777); /* 0x666 is the reader's own span */
 	expect_int(events[0].u.wait.links[1], 0);
+	expect_int(events[1].h.type, WEFT_EV_CTX);
+	expect_int(events[1].u.ctx.producers[0], 0x777);
+	me->cur_span = 0x666;
+	weft_store_relaxed(&me->in_task, false);
 
 	/* A non-blocking descriptor's EAGAIN: no wait, and the hint remembered. */
 	errno = 0;
@@ -268,8 +285,13 @@ static void test_transfers(void)
 	 */
 	me->cur_span = 0x333;
 	expect_int(xfer_during(p[0], false, 64, 2, 0, twenty_writers), 2);
-	assert_int(drain(me), 1);
+	/* The wait, and a task without producers (it blocked for bytes it read). */
+	assert_int(drain(me), 2);
 	expect_int(events[0].u.wait.links[0], 0);
+	expect_int(events[1].h.type, WEFT_EV_CTX);
+	expect_int(events[1].u.ctx.producers[0], 0);
+	me->cur_span = 0x333;
+	weft_store_relaxed(&me->in_task, false);
 	expect_int(xfer(p[0], false, 10, 10, 0), 10); /* data there: no wait, no links */
 	expect_int(drain(me), 0);
 	me->last_wait_kind = WEFT_WAIT_POLL; /* as after a poll wait: links in a LINK event */

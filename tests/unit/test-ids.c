@@ -395,9 +395,24 @@ static void test_traceparent(void)
 	expect_invalid("00-" TID2 "-" SID2 "-0");
 }
 
+/* A generator never seeded (a zeroed thread state) still gives ids, at once. */
+static void test_unseeded(void)
+{
+	struct weft_rng zero = { { 0 } };
+	struct weft_trace_id t;
+
+	expect_true(weft_ids_span(&zero) != 0);
+	weft_ids_trace(&zero, &t);
+	expect_true(!trace_is_zero(&t));
+	memset(&zero, 0, sizeof(zero));
+	weft_ids_trace(&zero, &t);
+	expect_true(!trace_is_zero(&t));
+}
+
 int main(void)
 {
 	weft_ids_init_process();
+	test_unseeded();
 	test_span_unique();
 	test_span_skips_zero();
 	test_trace_nonzero();
