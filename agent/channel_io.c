@@ -54,6 +54,7 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
 	weft_store_relaxed(&r->settled, 0);
 	weft_store_relaxed(&r->empty, 0);
 	weft_store_relaxed(&r->span, span);
+	weft_store_relaxed(&r->t, weft_clock_now());
 	weft_store_release(&r->seq, i + 1);
 	return i;
 }
@@ -83,6 +84,12 @@ static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 struct weft_links {
 	uint64_t span[8];
 	int n;
+	/*
+	 * When the first unit read was written, if it was a record's first (an
+	 * item's hand-off time: later units of a record that goes on have no
+	 * time of their own); 0: unknown.
+	 */
+	uint64_t handoff_ns;
 };
 
 static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
@@ -109,7 +116,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 {
 	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
 	uint32_t widx = weft_load_acquire(&q->widx);
-	struct weft_links found = { .n = 0 };
+	struct weft_links found = { .n = 0, .handoff_ns = 0 };
 
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
@@ -117,7 +124,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		uint32_t seq = weft_load_acquire(&r->seq);
 		uint32_t settled = weft_load_acquire(&r->settled);
 		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
-		uint64_t span = weft_load_acquire(&r->span);
+		uint64_t span = weft_load_acquire(&r->span), rt = weft_load_acquire(&r->t);
 
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
@@ -134,6 +141,9 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 			/* In flight: its units will come after everything settled so far. */
 			if (r1 > settled_to)
 				links_add(&found, span, 0);
+			/* The read starts where the settled units end: at the oldest in flight. */
+			if (r0 == settled_to && span != self)
+				found.handoff_ns = rt;
 			if (end > settled_to)
 				end = settled_to;
 			continue;
@@ -142,11 +152,14 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 			continue; /* void: its write moved nothing */
 		if (start < r1 && end > r0)
 			links_add(&found, span, 0);
+		if (start == r0 && span != self)
+			found.handoff_ns = rt;
 		if (start <= r0)
 			break;
 		end = start;
 	}
 	out->n = 0;
+	out->handoff_ns = found.handoff_ns;
 	for (int j = found.n - 1; j >= 0; j--)
 		links_add(out, found.span[j], self);
 }
@@ -258,6 +271,7 @@ static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_
 		       uint64_t units, struct weft_links *l)
 {
 	l->n = 0;
+	l->handoff_ns = 0;
 	if (!units)
 		return false;
 	rec_find(q, r0, r0 + units, t->cur_span, l);
@@ -313,7 +327,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
 	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
-			producers, 0);
+			producers, l->handoff_ns);
 	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) == (uint64_t)fd)
 		t->task_producer = l->span[l->n - 1];
 	if (l->n > WEFT_EVENT_LINKS)
@@ -386,9 +400,11 @@ done:
 		weft_conn_transferred(c, r, saved);
 	} else if (wait) {
 		weft_task_receive(&w);
-		if (read_links(q, t, r0, units, &l))
+		if (read_links(q, t, r0, units, &l)) {
 			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
 				weft_wait_link(&w, l.span[i]);
+			w.handoff_ns = l.handoff_ns;
+		}
 		weft_wait_end_sys(&w, r);
 		if (l.n > WEFT_EVENT_LINKS)
 			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);

@@ -170,6 +170,18 @@ equal(len({t.get("parentSpanId") for t in t3}), M + B,
       "pipeline: each item's own: a chain stage3 → stage2 → stage1 per item")
 equal({t["traceId"] for t in t2 + t3}, {out.span("process")["traceId"]},
       "pipeline: one trace")
+# Queue time: from the write of an item's first byte to its task's start.
+# stage3 has one per item: the B slowed items waited in the pipe while it
+# slept (SLOW_MS, 400 ms), the others about a wake-up. stage1 writes every
+# item from one span (one hand-off record), so only stage2's first item has a
+# write time of its own.
+q3 = [p for p in out.points("weft.task.queue.duration")
+      if attrs(p.get("attributes")) == {"weft.pool.name": "stage3"}]
+equal(int(q3[0]["count"]) if q3 else None, M + B, "pipeline: a queue time for every stage3 item")
+slow = sum(int(c) for c in q3[0]["bucketCounts"][6:]) if q3 else None
+equal(slow, B, "pipeline: the slowed items waited over 100 ms in the pipe, the others less")
+equal(histogram_count(out, "weft.task.queue.duration", "stage2"), 1,
+      "pipeline: stage2's items share stage1's one hand-off record: one queue time")
 
 r = Run([program("chanplay"), "eventfd"], env=ENV)
 equal(r.rc, 0, "eventfd: exit status")
