@@ -293,8 +293,7 @@ static bool same_producer(struct weft_chan_queue *q, const struct weft_thread *t
 	uint32_t i;
 	struct weft_chan_rec *r;
 
-	if (!t->task_producer || !weft_load_relaxed(&t->in_task) ||
-	    weft_load_relaxed(&t->task_source) != (uint64_t)(intptr_t)fd)
+	if (!t->task_producer || !weft_task_from(t, (uint64_t)(intptr_t)fd))
 		return false;
 	/*
 	 * What the readers' side saw of the writers (read_would_block): bytes
@@ -321,15 +320,13 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
 
 	/* The bytes of the open task's newest producer still: no new item boundary. */
-	if (l->span[0] == t->task_producer && weft_load_relaxed(&t->in_task) &&
-	    weft_load_relaxed(&t->task_source) == (uint64_t)(intptr_t)fd)
+	if (l->span[0] == t->task_producer && weft_task_from(t, (uint64_t)(intptr_t)fd))
 		return;
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
-	weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
-			producers, l->handoff_ns);
-	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) == (uint64_t)fd)
-		t->task_producer = l->span[l->n - 1];
+	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
+			    producers, l->handoff_ns))
+		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
 }

@@ -7,7 +7,7 @@
 #include "agent/ids.h"
 #include "agent/task.h"
 
-void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
+bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
 		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
@@ -18,7 +18,7 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	int saved;
 
 	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)
-		return; /* a hand-off inside a task: the wait's link */
+		return false; /* a hand-off inside a task: the wait's link */
 	saved = errno;
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_LINK)
 		weft_ids_trace(&t->rng, &ev.u.ctx.trace);
@@ -37,4 +37,5 @@ void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	if (!weft_record(t, &ev))
 		t->ctx_stale = true;
 	errno = saved;
+	return true;
 }

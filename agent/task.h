@@ -44,13 +44,18 @@ static inline uint64_t weft_task_source(const struct weft_wait *w)
 	return w->ev.h.kind == WEFT_WAIT_POLL ? WEFT_TASK_SOURCE_POLL : w->ev.u.wait.object;
 }
 
+/* Whether the calling thread `t` has a task open, from `source`. */
+static inline bool weft_task_from(const struct weft_thread *t, uint64_t source)
+{
+	return weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) == source;
+}
+
 /* A receive from a work source begins (after weft_wait_begin): the task from it ends. */
 static inline void weft_task_receive(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
-	if (__builtin_expect(weft_load_relaxed(&t->in_task), 0) &&
-	    weft_load_relaxed(&t->task_source) == weft_task_source(w)) {
+	if (__builtin_expect(weft_task_from(t, weft_task_source(w)), 0)) {
 		weft_store_relaxed(&t->in_task, false);
 		t->cur_trace = t->trace;
 		t->cur_span = t->span;
@@ -62,12 +67,12 @@ static inline void weft_task_receive(struct weft_wait *w)
  * A receive from `source` (of `kind`) brought work at t0, handed over by
  * `producers` (WEFT_EVENT_LINKS span ids, 0: none) through `channel` (a
  * channel's slot id, 0: none), the first of them at `handoff_ns` (0:
- * unknown; the task's queue time is from there to t0), a task starts, unless
- * one from another source is open. One from the same source ends there: a
+ * unknown; the task's queue time is from there to t0), a task starts (true),
+ * unless one from another source is open (false). One from the same source ends there: a
  * read that finds its item waiting, without blocking, still starts a task
  * of its own when a producer's link marks the item.
  */
-void weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
+bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
 		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns);
 
 /*

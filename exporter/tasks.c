@@ -74,17 +74,25 @@ static struct pool *pool_of_key(uintptr_t key)
 	return &tk.pools[tk.n_pools++];
 }
 
-/* A thread name without its trailing number and separators: "worker-3" → "worker". */
-static void name_prefix(const char *name, char out[24])
+#define NAME_SEPARATORS "-_.:# /"
+
+/*
+ * A thread name without its trailing number and separators: "worker-3" →
+ * "worker". True when the name ends in a separator and a number (an index).
+ */
+static bool name_prefix(const char *name, char out[24])
 {
-	size_t n = strnlen(name, 23);
+	size_t len = strnlen(name, 23), n = len;
+	bool indexed;
 
 	while (n > 0 && isdigit((unsigned char)name[n - 1]))
 		n--;
-	while (n > 0 && strchr("-_.:# /", name[n - 1]))
+	indexed = n > 0 && n < len && strchr(NAME_SEPARATORS, name[n - 1]);
+	while (n > 0 && strchr(NAME_SEPARATORS, name[n - 1]))
 		n--;
 	memcpy(out, name, n);
 	out[n] = '\0';
+	return indexed && n > 0;
 }
 
 static struct pool *thread_pool(const struct weft_thread *t)
@@ -92,22 +100,18 @@ static struct pool *thread_pool(const struct weft_thread *t)
 	const struct weft_xthread *x = weft_xthread(t);
 	struct pool *p;
 	char prefix[24];
+	bool indexed;
 
 	p = pool_of_key(t->origin == WEFT_THREAD_MAIN      ? MAIN_KEY
 			: t->origin == WEFT_THREAD_ADOPTED ? 0
 							   : t->start_routine);
 	if (!p || t->origin == WEFT_THREAD_MAIN || !x || !x->named || p->mixed)
 		return p;
-	name_prefix(x->name, prefix);
+	indexed = name_prefix(x->name, prefix);
 	if (!p->first[0]) {
-		size_t n = strlen(x->name), digits = n;
-
-		while (digits > 0 && isdigit((unsigned char)x->name[digits - 1]))
-			digits--;
 		memcpy(p->first, x->name, sizeof(p->first));
 		memcpy(p->prefix, prefix, sizeof(p->prefix));
-		p->indexed = prefix[0] && digits < n && digits > 0 &&
-			     strchr("-_.:# /", x->name[digits - 1]) != NULL;
+		p->indexed = indexed;
 	} else if (strcmp(p->first, x->name) != 0) {
 		if (prefix[0] && strcmp(p->prefix, prefix) == 0)
 			p->several = true;
@@ -133,6 +137,11 @@ const char *weft_tasks_pool_name(const struct weft_thread *t)
 	return pool_name(thread_pool(t));
 }
 
+void weft_tasks_thread_named(const struct weft_thread *t)
+{
+	thread_pool(t); /* the pool decides its name on each of its threads' names */
+}
+
 void weft_tasks_thread_created(const struct weft_thread *t)
 {
 	struct pool *p = thread_pool(t);
@@ -141,8 +150,7 @@ void weft_tasks_thread_created(const struct weft_thread *t)
 		p->created++;
 }
 
-/* The link kind of a work source's producers; `channel` the channel read, for a read. */
-static const char *producer_kind(enum weft_wait_kind kind, uint32_t channel)
+const char *weft_tasks_link_kind(enum weft_wait_kind kind, uint32_t channel)
 {
 	switch (kind) {
 	case WEFT_WAIT_COND:
@@ -244,8 +252,8 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	/* Started as a wait ended: the LINK events of that wait are the task's too. */
 	x->task.wait_t0 = ev->h.t0 == x->wait_t1 ? x->wait_t0 : 0;
 	if (ev->h.flags & WEFT_EVF_TASK) {
-		const char *kind =
-			producer_kind((enum weft_wait_kind)ev->h.kind, (uint32_t)ev->h.result);
+		const char *kind = weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind,
+							(uint32_t)ev->h.result);
 
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0

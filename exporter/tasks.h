@@ -30,11 +30,19 @@ void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
 /* A thread started (weft.thread.created, counted by pool at each collection). */
 void weft_tasks_thread_created(const struct weft_thread *t);
 
-/*
- * The thread's pool's name (weft.pool.name). Also how a pool learns its
- * threads' names: called when a thread is named, so that the shared prefix
- * is decided on every name, not on those that happened to be looked at.
- */
+/* The thread's pool's name (weft.pool.name). */
 const char *weft_tasks_pool_name(const struct weft_thread *t);
+
+/*
+ * A thread was named: its pool sees the name, so that the shared prefix is
+ * decided on every name its threads get, not on those looked at by chance.
+ */
+void weft_tasks_thread_named(const struct weft_thread *t);
+
+/*
+ * weft.link.kind of the producers a receive of `kind` found: `cond.signal`,
+ * `sem.post`, or for a channel read the channel's (`channel`: its slot id).
+ */
+const char *weft_tasks_link_kind(enum weft_wait_kind kind, uint32_t channel);
 
 #endif

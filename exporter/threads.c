@@ -194,7 +194,7 @@ static void threads_taken(struct weft_thread *t)
 			continue;
 		memcpy(x->name, th.pending[i].name, sizeof(x->name));
 		x->named = true;
-		weft_tasks_pool_name(t);
+		weft_tasks_thread_named(t);
 		th.pending[i] = th.pending[--th.n_pending];
 		i--;
 	}
@@ -240,7 +240,7 @@ static void on_name(struct weft_thread *t, const struct weft_event *ev)
 		memcpy(x->name, ev->u.about.name, sizeof(x->name));
 		x->name[sizeof(x->name) - 1] = '\0';
 		x->named = true;
-		weft_tasks_pool_name(target); /* its pool sees every name its threads get */
+		weft_tasks_thread_named(target);
 		return;
 	}
 	/* Not registered yet: its creator named it before it ran. */

@@ -131,19 +131,6 @@ static void holder_link(struct weft_qspan *q, const struct weft_event *ev)
 		weft_qspan_link(q, &hx->cur_trace, hx->cur_span, "holder");
 }
 
-/* What handed this wait its work: a signal or a post, by kind. */
-static const char *handoff_kind(enum weft_wait_kind kind)
-{
-	switch (kind) {
-	case WEFT_WAIT_COND:
-		return "cond.signal";
-	case WEFT_WAIT_SEM:
-		return "sem.post";
-	default:
-		return "handoff";
-	}
-}
-
 static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 {
 	struct weft_xthread *x = weft_xthread(t);
@@ -221,7 +208,7 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 
 		weft_threads_trace_of(ev->u.wait.links[i], &producer);
 		weft_qspan_link(q, &producer, ev->u.wait.links[i],
-				handoff_kind((enum weft_wait_kind)ev->h.kind));
+				weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind, 0));
 	}
 }
 

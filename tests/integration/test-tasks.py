@@ -146,6 +146,12 @@ equal(len(answers) == 200 and all(s.get("links") for s in answers), True,
       f"helper ({len(answers)})")
 equal(len(out.named("task helper")), 201, "inner: the helper's tasks, one per question and the stop")
 
+def printed_counts(r):
+    """The constants a channel program printed as `count <name> <n>`."""
+    return {f[1]: int(f[2]) for f in (line.split() for line in r.stdout.splitlines())
+            if len(f) == 3 and f[0] == "count"}
+
+
 def chains(out):
     ids = {s["spanId"]: s for s in out.spans}
     return ids, lambda s: ids.get(s.get("parentSpanId"), {})
@@ -154,8 +160,7 @@ def chains(out):
 r = Run([program("pipeline")], env=dict(ENV, WEFT_TASK_PARENT="child", WEFT_SPAN_MIN_WAIT="0"))
 equal(r.rc, 0, "pipeline: exit status")
 out = r.only()
-counts = {f[1]: int(f[2]) for f in (line.split() for line in r.stdout.splitlines())
-          if len(f) == 3 and f[0] == "count"}
+counts = printed_counts(r)
 M, B = counts.get("M", -1), counts.get("B", -1)
 ids, parent = chains(out)
 t2, t3 = out.named("task stage2"), out.named("task stage3")
@@ -186,8 +191,7 @@ equal(histogram_count(out, "weft.task.queue.duration", "stage2"), 1,
 r = Run([program("chanplay"), "eventfd"], env=ENV)
 equal(r.rc, 0, "eventfd: exit status")
 out = r.only()
-counts = {f[1]: int(f[2]) for f in (line.split() for line in r.stdout.splitlines())
-          if len(f) == 3 and f[0] == "count"}
+counts = printed_counts(r)
 tasks = out.named("task waiter")
 equal(len(tasks), counts.get("M"), "eventfd: a task per count the waiter read")
 main_span = out.span("process")["spanId"]
