@@ -32,7 +32,6 @@
 _Atomic int weft_agent_state;
 struct weft_config weft_cfg;
 struct weft_process weft_process;
-int64_t weft_clock_offset;
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)
 {
@@ -112,6 +111,54 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 	ev.u.wait.pc = (uint64_t)(uintptr_t)pc;
 	t->hold_obj = 0;
 	weft_record(t, &ev);
+	errno = saved;
+}
+
+/* Pushes the held-back records, the thread's `deferred_busy` set by the caller. */
+static void deferred_push(struct weft_thread *t)
+{
+	for (uint8_t i = 0; i < t->deferred_n; i++)
+		weft_record_now(t, &t->deferred[i]);
+	t->deferred_n = 0;
+}
+
+/*
+ * A signal handler that records while its thread is inside one of these
+ * (deferred_busy) records at once, ahead of the records held back: their
+ * only disorder, and a rare one.
+ */
+bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev)
+{
+	bool held = false;
+
+	if (t->deferred_busy)
+		return false;
+	t->deferred_busy = true;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (t->deferred_n &&
+	    (!t->defer_lock || t->deferred_lock != t->defer_lock || t->deferred_n == WEFT_DEFERRED))
+		deferred_push(t);
+	if (t->defer_lock) {
+		t->deferred[t->deferred_n++] = *ev;
+		t->deferred_lock = t->defer_lock;
+		held = true;
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	t->deferred_busy = false;
+	return held;
+}
+
+void weft_deferred_flush(struct weft_thread *t)
+{
+	int saved = errno;
+
+	if (!t->deferred_n || t->deferred_busy)
+		return;
+	t->deferred_busy = true;
+	atomic_signal_fence(memory_order_seq_cst);
+	deferred_push(t);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->deferred_busy = false;
 	errno = saved;
 }
 
@@ -273,6 +320,8 @@ void weft_thread_end(struct weft_thread *t)
 {
 	uint32_t pending;
 
+	weft_deferred_flush(t);
+
 	/*
 	 * glibc ends the process when its last thread ends. Once the main thread
 	 * has gone and no application thread is left, the exporter thread must
@@ -400,7 +449,6 @@ static void atfork_child(void)
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
-	weft_handoff_reset();
 	weft_chan_after_fork(true);
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
@@ -532,6 +580,9 @@ static void final_flush(void)
 		errno = saved;
 		return;
 	}
+	/* The records this thread held back for an unlock that will not come now. */
+	if (weft_self && !weft_self->dead)
+		weft_deferred_flush(weft_self);
 	weft_guard_enter();
 	weft_consumer.shutdown();
 	weft_guard_leave();

@@ -127,15 +127,10 @@ enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *
 void weft_thread_resend_ctx(struct weft_thread *t);
 
 /*
- * Records one event, from the thread or its signal handlers (the ring is
- * reentrant). When the ring reaches its wake mark the consumer is woken (one
- * futex wake, once per crossing), so a busy thread's ring is drained before
- * it fills rather than at the next scheduled export. When the inline slots
- * fill, the full ring is allocated with the guard set; a signal handler
- * arriving in that window passes through unrecorded. False: dropped (and
- * counted).
+ * Records one event in the ring now (weft_record, but for the records held
+ * back, which it knows nothing of).
  */
-static inline bool weft_record(struct weft_thread *t, const struct weft_event *ev)
+static inline bool weft_record_now(struct weft_thread *t, const struct weft_event *ev)
 {
 	enum weft_push st;
 
@@ -147,6 +142,66 @@ static inline bool weft_record(struct weft_thread *t, const struct weft_event *e
 	if (st == WEFT_PUSH_OK && weft_ring_pending(&t->ring) == t->ring.wake_at)
 		weft_consumer_wake();
 	return st == WEFT_PUSH_OK;
+}
+
+/*
+ * The slow half of weft_record, with records held back or being held back:
+ * true when it held `ev` back, false when the caller is to record it now
+ * (the held ones recorded first).
+ */
+bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev);
+
+/* Records every event held back, now; errno kept. */
+void weft_deferred_flush(struct weft_thread *t);
+
+/*
+ * Records one event, from the thread or its signal handlers (the ring is
+ * reentrant). When the ring reaches its wake mark the consumer is woken (one
+ * futex wake, once per crossing), so a busy thread's ring is drained before
+ * it fills rather than at the next scheduled export. When the inline slots
+ * fill, the full ring is allocated with the guard set; a signal handler
+ * arriving in that window passes through unrecorded. False: dropped (and
+ * counted).
+ *
+ * Between weft_defer_begin and weft_defer_end the record is held back
+ * instead, in the thread's state, until the thread unlocks the lock it
+ * holds (or records anything else, or ends): see there. Records stay in
+ * order: any record made outside that window pushes the held ones first.
+ */
+static inline bool weft_record(struct weft_thread *t, const struct weft_event *ev)
+{
+	if (__builtin_expect((t->defer_lock | t->deferred_n) != 0, 0) &&
+	    weft_record_deferred(t, ev))
+		return true;
+	return weft_record_now(t, ev);
+}
+
+/*
+ * A hook that returns holding `lock` — a mutex it acquired after waiting
+ * for it, a condition variable's wait that reacquired it — records what it
+ * has to between weft_defer_begin and weft_defer_end. Those records are
+ * made after the thread's next unlock of the lock, outside the program's
+ * critical section: storing a record there (a line of the ring fetched,
+ * the ring's counters) lengthened every critical section that followed a
+ * contended acquisition, and with it the contention, by more than the
+ * record itself costs (a mutex+condvar job queue ran 1.15x slower for it).
+ * The unlock finds them through the thread's unlock watch (agent/guard.h);
+ * when the watch follows another lock's sampled hold, records are made at
+ * once.
+ */
+static inline void weft_defer_begin(struct weft_thread *t, const void *lock)
+{
+	uintptr_t watch = weft_tls.unlock_watch;
+
+	if (!watch || watch == (uintptr_t)lock)
+		t->defer_lock = (uintptr_t)lock;
+}
+
+static inline void weft_defer_end(struct weft_thread *t)
+{
+	if (t->defer_lock && t->deferred_n)
+		weft_tls.unlock_watch = t->deferred_lock;
+	t->defer_lock = 0;
 }
 
 /*

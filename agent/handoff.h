@@ -6,36 +6,55 @@
  * span into a span link. We cannot add fields to the program's objects, so
  * the span is kept in a fixed, direct-mapped table of slots indexed by a hash
  * of the object's address (bounded memory; two objects that share a slot
- * overwrite each other, which loses or, rarely, misattributes a link — never
- * blocks or fails the program's call).
+ * overwrite each other, which loses a link — never blocks or fails the
+ * program's call).
  *
- * A slot is a seqlock whose writers are serialised by a try-lock. A writer
- * takes the slot's lock with an exchange (if another writer holds it —
- * another thread, or the same thread interrupted by a signal handler — the
- * publication is skipped), makes `seq` odd, writes the object and span, makes
- * `seq` even again with release, and unlocks. A waiter takes a mark (the
- * slot's `seq`, acquire) before it blocks; after it wakes, weft_handoff_take
- * returns the span if the slot was published for the same object since the
- * mark. It reads an even seq (acquire), the fields, then seq again after an
- * acquire fence, and gives up rather than retry when they differ: a lost
- * link is acceptable, a wrong one is what we avoid. A spurious or timed-out
- * wake-up finds seq unchanged: no link.
+ * A publication is made inside the program's critical section, just before
+ * glibc's own locked instructions, which wait for every earlier load and
+ * store of the thread to complete, so it takes no lock and, most of the
+ * time, writes nothing: a queue signals at every push, and while a waiter
+ * is registered (glibc counts it until it has woken) every push's signal
+ * has a waiter, but only the first is a hand-off it has not seen. A slot
+ * holds the object, the span, the stamp (agent/clock.h) and a check, a hash
+ * of the three written last; and `waiting`, the stamp of the newest wait
+ * that began on the object. A publication whose object and span the slot
+ * holds already, stamped after the newest wait began, stands for this one
+ * too: the signaller only reads the slot (lines it has in its cache since
+ * its last signal, unless a waiter has begun since) and writes nothing. So
+ * the queue time runs from the first signal a waiter could have been woken
+ * by. (A locked exchange and four stores in front of every signal made a
+ * mutex+condvar job queue twice as slow as without weft.)
+ *
+ * Writers are not serialised: two publishing at once (or a signal handler's
+ * publication inside its thread's) may leave a mix of their fields, whose
+ * check matches neither, and a reader that reads a slot while it is being
+ * written may see such a mix too: a reader takes a publication only when the
+ * check matches the fields it read, which then are all one writer's. A lost
+ * link is acceptable; a wrong one is what we avoid.
+ *
+ * A waiter stamps its wait's beginning (weft_handoff_wait); after it wakes,
+ * a publication for its object stamped since then is the hand-off that woke
+ * it. A spurious or timed-out wake-up finds none newer. A forked child's
+ * waits begin after every publication the parent made.
  */
 #ifndef WEFT_AGENT_HANDOFF_H
 #define WEFT_AGENT_HANDOFF_H
 
 #include <stdint.h>
 
-/* Publishes `span` as the last hand-off on `object`, made at `now`. Async-signal-safe. */
-void weft_handoff_publish(const void *object, uint64_t span, uint64_t now);
+/*
+ * Publishes `span` as the hand-off on `object` now, unless the slot holds
+ * one that serves (see above). Async-signal-safe.
+ */
+void weft_handoff_publish(const void *object, uint64_t span);
 
-/* The slot's publication count for `object`, before a wait. */
-uint64_t weft_handoff_mark(const void *object);
+/* A wait on `object` begins: its stamp, which it passes to weft_handoff_take. */
+uint64_t weft_handoff_wait(const void *object);
 
-/* The span handed off on `object` since `mark` (*when: its time), or 0. */
-uint64_t weft_handoff_take(const void *object, uint64_t mark, uint64_t *when);
-
-/* A forked child: the parent's hand-offs mean nothing there. */
-void weft_handoff_reset(void);
+/*
+ * The span handed off on `object` at `since` or later (*stamp: its stamp),
+ * or 0.
+ */
+uint64_t weft_handoff_take(const void *object, uint64_t since, uint64_t *stamp);
 
 #endif

@@ -82,12 +82,18 @@ static inline void weft_lock_sample(struct weft_thread *t, const void *object)
 	weft_tls.unlock_watch = t->hold_obj;
 }
 
-/* Brings the unlock watch back to the calling thread's sampled hold, if any. */
+/*
+ * Brings the unlock watch back to the calling thread's sampled hold, if any,
+ * else to the lock whose unlock its held-back records wait for (agent.h).
+ */
 static inline void weft_lock_watch_sync(void)
 {
 	struct weft_thread *t = weft_self;
 
-	weft_tls.unlock_watch = t ? t->hold_obj : 0;
+	weft_tls.unlock_watch = !t              ? 0
+				: t->hold_obj   ? t->hold_obj
+				: t->deferred_n ? t->deferred_lock
+						: 0;
 }
 
 /* A lock of `kind` was acquired by this thread (blocking or not). */

@@ -28,6 +28,9 @@
 #include "agent/ids.h"
 #include "agent/ring.h"
 
+/* Records a thread holds back until it unlocks a lock (agent/agent.h). */
+#define WEFT_DEFERRED 3
+
 /* Stack ids a thread remembers having recorded (agent/stack.h). */
 #define WEFT_STACK_SENT 8
 
@@ -83,6 +86,16 @@ struct weft_thread {
 	uint64_t stack_next_ns;               /* no stack captured before this time */
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
+	/*
+	 * Records held back until a lock's unlock (agent/agent.h: weft_record):
+	 * while `defer_lock` is set, records go to `deferred` instead of the
+	 * ring, to be pushed once `deferred_lock` is unlocked.
+	 */
+	uintptr_t defer_lock;
+	uintptr_t deferred_lock;
+	uint8_t deferred_n;
+	bool deferred_busy; /* being added to or flushed: a signal handler records at once */
+	struct weft_event deferred[WEFT_DEFERRED];
 	/* The last wait recorded: a channel read after a poll wait links to it. */
 	uint64_t last_wait_t0;
 	uint8_t last_wait_kind;

@@ -85,4 +85,15 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns);
 }
 
+/*
+ * The same for a wait that took a hand-off published at `stamp`
+ * (agent/handoff.h; 0: none taken): the task's queue time starts there.
+ */
+static inline void weft_task_start_handed(struct weft_wait *w, uint64_t stamp)
+{
+	if (stamp)
+		w->handoff_ns = weft_stamp_clock(stamp, w->ev.u.wait.t1);
+	weft_task_start(w, 0);
+}
+
 #endif

@@ -46,7 +46,12 @@ struct weft_wait {
 static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 				   enum weft_wait_kind kind, const void *object, const void *pc)
 {
-	uint64_t now = weft_clock_now();
+	uint64_t now;
+
+	/* A thread about to sleep records what it held back first (agent.h). */
+	if (__builtin_expect(t->deferred_n != 0, 0))
+		weft_deferred_flush(t);
+	now = weft_clock_now();
 
 	w->t = t;
 	w->handoff_ns = 0;

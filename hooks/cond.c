@@ -24,32 +24,35 @@
 
 /*
  * The shape of every wait: the mutex is released for the wait (ending a
- * sampled hold of it), the hand-off mark is taken, the real call `call` is
- * timed, and a signal since the mark becomes the wait's link.
+ * sampled hold of it), the wait's start is stamped, the real call `call` is
+ * timed, and a signal published since that stamp becomes the wait's link.
  */
 #define COND_WAIT(c, m, call)                                                                      \
 	do {                                                                                       \
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_COND);                      \
 		struct weft_wait w_;                                                               \
 		WEFT_WAIT_UNWIND(unwind_);                                                         \
-		uint64_t mark_, span_;                                                             \
+		uint64_t since_, span_, stamp_ = 0;                                                \
 		int rc_;                                                                           \
                                                                                                    \
 		if (!self_)                                                                        \
 			return call;                                                               \
 		weft_lock_released(self_, m, WEFT_CALLER);                                         \
-		mark_ = weft_handoff_mark(c);                                                      \
+		since_ = weft_handoff_wait(c);                                                     \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
 		weft_task_receive(&w_);                                                            \
 		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		span_ = rc_ == 0 ? weft_handoff_take(c, mark_, &w_.handoff_ns) : 0;                \
+		span_ = rc_ == 0 ? weft_handoff_take(c, since_, &stamp_) : 0;                      \
 		if (span_)                                                                         \
 			weft_wait_link(&w_, span_);                                                \
+		/* Recorded after the unlock, outside the critical section. */                     \
+		weft_defer_begin(self_, m);                                                        \
 		weft_wait_end(&w_, rc_);                                                           \
 		if (span_)                                                                         \
-			weft_task_start(&w_, 0);                                                   \
+			weft_task_start_handed(&w_, stamp_);                                       \
+		weft_defer_end(self_);                                                             \
 		return rc_;                                                                        \
 	} while (0)
 
@@ -112,7 +115,7 @@ WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span, weft_clock_now());
+		weft_handoff_publish(c, self->cur_span);
 	return real(c);
 }
 
@@ -123,6 +126,6 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span, weft_clock_now());
+		weft_handoff_publish(c, self->cur_span);
 	return real(c);
 }

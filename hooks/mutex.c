@@ -78,7 +78,11 @@ static bool acquired(int rc)
 			weft_wait_begin(&w_, self, WEFT_WAIT_MUTEX, m, pc);                        \
 			weft_wait_holder(&w_, mutex_owner(m));                                     \
 			rc_ = call;                                                                \
+			/* Recorded after the unlock, outside the critical section. */             \
+			if (acquired(rc_))                                                         \
+				weft_defer_begin(self, m);                                         \
 			weft_wait_end(&w_, rc_);                                                   \
+			weft_defer_end(self);                                                      \
 		} else if (rc_ == -1) {                                                            \
 			rc_ = call;                                                                \
 		}                                                                                  \
@@ -187,17 +191,28 @@ static __attribute__((noinline)) int mutex_lock_sampled(struct weft_thread *self
 
 /*
  * pthread_mutex_unlock of the mutex in the unlock watch: ends a sampled hold
- * of this mutex, and brings the watch back to the hold being sampled, if any.
+ * of this mutex, records what was held back for this unlock (agent/agent.h)
+ * once the mutex is free, and brings the watch back to the hold being
+ * sampled, if any.
  */
 static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const void *pc)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+	int rc;
 
-	if (self)
-		weft_lock_released(self, m, pc);
+	if (!self) {
+		weft_lock_watch_sync();
+		return real(m);
+	}
+	/* The hold's end is timed here and recorded, with what waited for this unlock, after it. */
+	weft_defer_begin(self, m);
+	weft_lock_released(self, m, pc);
+	weft_defer_end(self);
+	rc = real(m);
+	weft_deferred_flush(self);
 	weft_lock_watch_sync();
-	return real(m);
+	return rc;
 }
 
 /* The same for the unlock (not in the watch: no sampled hold ends here). */

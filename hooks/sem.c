@@ -43,8 +43,8 @@ static uint32_t sem_value(const sem_t *s)
 /*
  * Whether a thread waits on the semaphore: glibc counts its waiters in the
  * high half of that word (with 64-bit atomics), registered before they
- * block. A post with none hands nothing off: no publication (and no clock
- * read). Without 64-bit atomics the count is elsewhere: always yes.
+ * block. A post with none hands nothing off: no publication. Without 64-bit atomics the count is
+ * elsewhere: always yes.
  */
 static bool sem_waiters(const sem_t *s)
 {
@@ -62,22 +62,22 @@ static bool sem_waiters(const sem_t *s)
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_SEM);                       \
 		struct weft_wait w_;                                                               \
 		WEFT_WAIT_UNWIND(unwind_);                                                         \
-		uint64_t mark_, span_;                                                             \
+		uint64_t since_, span_, stamp_ = 0;                                                \
 		int rc_;                                                                           \
                                                                                                    \
 		if (!self_ || sem_value(s) != 0)                                                   \
 			return call;                                                               \
-		mark_ = weft_handoff_mark(s);                                                      \
+		since_ = weft_handoff_wait(s);                                                     \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_SEM, s, WEFT_CALLER);                        \
 		weft_task_receive(&w_);                                                            \
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		if (rc_ == 0 && (span_ = weft_handoff_take(s, mark_, &w_.handoff_ns)) != 0)        \
+		if (rc_ == 0 && (span_ = weft_handoff_take(s, since_, &stamp_)) != 0)              \
 			weft_wait_link(&w_, span_);                                                \
 		weft_wait_end_sys(&w_, rc_);                                                       \
 		if (rc_ == 0)                                                                      \
-			weft_task_start(&w_, 0);                                                   \
+			weft_task_start_handed(&w_, stamp_);                                       \
 		return rc_;                                                                        \
 	} while (0)
 
@@ -129,7 +129,7 @@ WEFT_EXPORT int sem_post(sem_t *s)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SEM);
 
 	if (self && sem_waiters(s))
-		weft_handoff_publish(s, self->cur_span, weft_clock_now());
+		weft_handoff_publish(s, self->cur_span);
 	return real(s);
 }
 
