@@ -118,9 +118,118 @@ static void test_unlock_watch(void)
 	weft_registry_free(t);
 }
 
+/* The events in the ring, in order: their t0s, up to 8. */
+struct seen {
+	int n;
+	uint64_t t0[8];
+};
+
+static void collect(const struct weft_event *ev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8)
+		s->t0[s->n] = ev->h.t0;
+	s->n++;
+}
+
+static struct seen drained(struct weft_thread *t)
+{
+	struct seen s = { 0, { 0 } };
+
+	weft_ring_drain(&t->ring, collect, &s);
+	return s;
+}
+
+static void record(struct weft_thread *t, uint64_t t0)
+{
+	struct weft_event ev = { .h = { .type = WEFT_EV_WAIT, .t0 = t0 } };
+
+	weft_record(t, &ev);
+}
+
+static void test_deferred(void)
+{
+	struct weft_thread *t = weft_registry_alloc(16);
+	int a, b;
+	struct seen s;
+
+	assert_true(t != NULL);
+	t->hooks = WEFT_HOOK_MUTEX;
+	weft_self_set(t);
+	weft_cfg.hold_sample = 1;
+	weft_tls.unlock_watch = 0;
+
+	/* Held back while the lock is held: nothing in the ring, the lock in the watch. */
+	weft_defer_begin(t, &a);
+	record(t, 1);
+	record(t, 2);
+	weft_defer_end(t);
+	expect_int(drained(t).n, 0);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
+	/* The unlock's flush: both, in order; the watch cleared. */
+	weft_deferred_flush(t);
+	weft_lock_watch_sync();
+	s = drained(t);
+	expect_int(s.n, 2);
+	expect_int(s.t0[0], 1);
+	expect_int(s.t0[1], 2);
+	expect_true(weft_tls.unlock_watch == 0);
+
+	/* Any other record pushes the held ones first. */
+	weft_defer_begin(t, &a);
+	record(t, 3);
+	weft_defer_end(t);
+	record(t, 4);
+	s = drained(t);
+	expect_int(s.n, 2);
+	expect_int(s.t0[0], 3);
+	expect_int(s.t0[1], 4);
+
+	/* More than WEFT_DEFERRED held: the oldest go out, order kept. */
+	weft_defer_begin(t, &a);
+	for (uint64_t i = 5; i < 5 + WEFT_DEFERRED + 1; i++)
+		record(t, i);
+	weft_defer_end(t);
+	weft_deferred_flush(t);
+	s = drained(t);
+	expect_int(s.n, WEFT_DEFERRED + 1);
+	for (int i = 0; i < WEFT_DEFERRED + 1; i++)
+		expect_int(s.t0[i], 5 + (uint64_t)i);
+
+	/* Records held for another lock go out before new ones are held. */
+	weft_defer_begin(t, &a);
+	record(t, 10);
+	weft_defer_end(t);
+	weft_lock_watch_sync(); /* the watch back on a, where the records wait */
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
+	weft_tls.unlock_watch = 0;
+	weft_defer_begin(t, &b);
+	record(t, 11);
+	weft_defer_end(t);
+	expect_int(drained(t).n, 1); /* 10 */
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&b);
+	weft_deferred_flush(t);
+	expect_int(drained(t).n, 1); /* 11 */
+
+	/* The watch follows another lock's sampled hold: recorded at once. */
+	weft_lock_watch_sync();
+	weft_lock_sample(t, &b);
+	weft_defer_begin(t, &a);
+	record(t, 12);
+	weft_defer_end(t);
+	s = drained(t);
+	expect_int(s.n, 1);
+	expect_int(s.t0[0], 12);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)&b);
+	weft_self_set(NULL);
+	weft_registry_free(t);
+}
+
 int main(void)
 {
 	test_gate();
 	test_unlock_watch();
+	test_deferred();
 	return harness_done();
 }
