@@ -189,18 +189,11 @@ static uint64_t units_of(const struct weft_chan *c, const struct weft_chan_op *o
 }
 
 /* Links past the two a WAIT carries, or for the poll wait a read followed. */
-static void record_links(struct weft_thread *t, uint64_t wait_t0, uint32_t id,
-			 const struct weft_links *l, int from)
+static void record_links(struct weft_thread *t, const struct weft_chan *c, uint64_t wait_t0,
+			 uint32_t id, const struct weft_links *l, int from)
 {
-	while (from < l->n) {
-		struct weft_event ev = { .h = { .type = WEFT_EV_LINK, .t0 = weft_clock_now() } };
-
-		ev.u.link.wait_t0 = wait_t0;
-		ev.u.link.channel = id;
-		for (int i = 0; i < 4 && from < l->n; i++)
-			ev.u.link.links[i] = l->span[from++];
-		weft_record(t, &ev);
-	}
+	if (from < l->n)
+		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from);
 }
 
 /*
@@ -328,7 +321,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 			    producers, l->handoff_ns))
 		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
-		record_links(t, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
+		record_links(t, c, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
 }
 
 static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
@@ -403,13 +396,14 @@ done:
 			w.handoff_ns = l.handoff_ns;
 		}
 		weft_wait_end_sys(&w, r);
-		if (l.n > WEFT_EVENT_LINKS)
-			record_links(t, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
 		if (r > 0)
 			weft_task_start(&w, id);
+		/* After the task's start: they are its links too. */
+		if (l.n > WEFT_EVENT_LINKS)
+			record_links(t, c, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);
 	} else if (t && r > 0 && t->last_wait_kind == WEFT_WAIT_POLL) {
 		if (read_links(q, t, r0, units, &l))
-			record_links(t, t->last_wait_t0, id, &l, 0);
+			record_links(t, c, t->last_wait_t0, id, &l, 0);
 	} else if (t && r > 0 && !same_producer(q, t, op->fd, r0, units) &&
 		   read_links(q, t, r0, units, &l)) {
 		read_task(t, c, op->fd, id, &l);

@@ -2,27 +2,17 @@
 #include "agent/clock.h"
 #include "agent/handoff.h"
 
-#define HANDOFF_SLOTS 4096u
+#define BROADCAST 0x5bd1e9955bd1e995ull
 
-struct slot {
-	_Atomic uint64_t object;
-	_Atomic uint64_t span;
-	_Atomic uint64_t stamp;
-	_Atomic uint64_t check;   /* check_of(object, span, stamp), stored last */
-	_Atomic uint64_t waiting; /* the stamp of the newest wait begun on the object */
-} __attribute__((aligned(64)));   /* a line each: objects' slots never share one */
+struct weft_handoff_slot weft_handoff_slots[WEFT_HANDOFF_SLOTS];
 
-static struct slot slots[HANDOFF_SLOTS];
-
-static struct slot *slot_of(const void *object)
+static struct weft_handoff_slot *slot_of(const void *object)
 {
-	uint64_t a = (uint64_t)(uintptr_t)object;
-
-	return &slots[((a >> 3) * 0x9e3779b97f4a7c15ull >> 52) & (HANDOFF_SLOTS - 1)];
+	return &weft_handoff_slots[weft_handoff_index(object)];
 }
 
 /*
- * The check of a publication: a 64-bit mix of its three fields (a
+ * The check of a publication: a 64-bit mix of its object and fields (a
  * multiply-xorshift finalizer over their multiplicative combination), which
  * fields from two publications match only by a 1 in 2^64 chance.
  */
@@ -38,22 +28,32 @@ static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 	return h ^ (h >> 33);
 }
 
-void weft_handoff_publish(const void *object, uint64_t span)
+void weft_handoff_publish(const void *object, uint64_t span, bool all)
 {
-	struct slot *s = slot_of(object);
-	uint64_t o = (uint64_t)(uintptr_t)object, stamp = weft_load_relaxed(&s->stamp);
+	struct weft_handoff_slot *s = slot_of(object);
+	uint64_t o = (uint64_t)(uintptr_t)object, i, stamp, flip = all ? BROADCAST : 0;
+	struct weft_handoff_entry *e;
 
-	/* The standing publication: this object's, this span, whole, newer than every wait. */
-	if (weft_load_relaxed(&s->object) == o && weft_load_relaxed(&s->span) == span &&
-	    stamp >= weft_load_relaxed(&s->waiting) &&
-	    weft_load_relaxed(&s->check) == check_of(o, span, stamp))
+	i = weft_load_relaxed(&s->next);
+	e = &s->entry[(i - 1) % WEFT_HANDOFF_MAX];
+	stamp = weft_load_relaxed(&e->stamp);
+	/*
+	 * The standing publication: the newest, this object's, this span, the
+	 * same kind, no waiter's yet, and newer than every wait.
+	 */
+	if (weft_load_relaxed(&e->span) == span && stamp >= weft_load_relaxed(&s->waiting) &&
+	    !weft_load_relaxed(&e->claimed) &&
+	    weft_load_relaxed(&e->check) == (check_of(o, span, stamp) ^ flip))
 		return;
 	stamp = weft_stamp();
-	weft_store_relaxed(&s->object, o);
-	weft_store_relaxed(&s->span, span);
-	weft_store_relaxed(&s->stamp, stamp);
+	e = &s->entry[i % WEFT_HANDOFF_MAX];
+	weft_store_relaxed(&e->span, span);
+	weft_store_relaxed(&e->stamp, stamp);
+	weft_store_relaxed(&e->claimed, 0);
 	/* Release: a reader that sees this check sees the fields before it. */
-	weft_store_release(&s->check, check_of(o, span, stamp));
+	weft_store_release(&e->check, check_of(o, span, stamp) ^ flip);
+	/* And one that sees `next` sees the entry. */
+	weft_store_release(&s->next, i + 1);
 }
 
 uint64_t weft_handoff_wait(const void *object)
@@ -64,16 +64,68 @@ uint64_t weft_handoff_wait(const void *object)
 	return since;
 }
 
-uint64_t weft_handoff_take(const void *object, uint64_t since, uint64_t *stamp)
+/* Inserts (span, t) into spans/when, oldest first, each span once (at its oldest): the count. */
+static int insert(uint64_t *spans, uint64_t *when, int n, uint64_t span, uint64_t t)
 {
-	struct slot *s = slot_of(object);
-	uint64_t check = weft_load_acquire(&s->check);
-	uint64_t o = weft_load_relaxed(&s->object);
-	uint64_t span = weft_load_relaxed(&s->span);
-	uint64_t t = weft_load_relaxed(&s->stamp);
+	int at;
 
-	if (o != (uint64_t)(uintptr_t)object || t < since || !span || check != check_of(o, span, t))
-		return 0;
-	*stamp = t;
-	return span;
+	for (int j = 0; j < n; j++) {
+		if (spans[j] != span)
+			continue;
+		if (when[j] <= t)
+			return n; /* its first hand-off is in already */
+		/* An earlier hand-off of the same span: it replaces this one. */
+		for (n--; j < n; j++) {
+			spans[j] = spans[j + 1];
+			when[j] = when[j + 1];
+		}
+		break;
+	}
+	at = n;
+	while (at > 0 && when[at - 1] > t) {
+		spans[at] = spans[at - 1];
+		when[at] = when[at - 1];
+		at--;
+	}
+	spans[at] = span;
+	when[at] = t;
+	return n + 1;
+}
+
+int weft_handoff_take(const void *object, uint64_t since, uint64_t *spans, uint64_t *stamp)
+{
+	struct weft_handoff_slot *s = slot_of(object);
+	uint64_t o = (uint64_t)(uintptr_t)object, when[WEFT_HANDOFF_MAX];
+	uint64_t next = weft_load_acquire(&s->next), newest = 0, newest_t = 0;
+	int n = 0;
+
+	/* Newest first, until one from before the wait (the rest are older). */
+	for (uint64_t k = 1; k <= WEFT_HANDOFF_MAX; k++) {
+		struct weft_handoff_entry *e = &s->entry[(next - k) % WEFT_HANDOFF_MAX];
+		uint64_t check = weft_load_acquire(&e->check);
+		uint64_t span = weft_load_relaxed(&e->span);
+		uint64_t t = weft_load_relaxed(&e->stamp);
+		uint64_t want = check_of(o, span, t);
+
+		if (!span || (check != want && check != (want ^ BROADCAST)))
+			continue;
+		if (t < since)
+			break;
+		if (t >= newest_t) {
+			newest = span;
+			newest_t = t;
+		}
+		/* A signal's hand-off is one waiter's: the first to claim it. */
+		if (check == want &&
+		    (weft_load_relaxed(&e->claimed) ||
+		     atomic_exchange_explicit(&e->claimed, 1, memory_order_relaxed)))
+			continue;
+		n = insert(spans, when, n, span, t);
+	}
+	/* Every one claimed by waiters woken with this one: it shares the newest. */
+	if (!n && newest)
+		n = insert(spans, when, 0, newest, newest_t);
+	if (n)
+		*stamp = when[0];
+	return n;
 }

@@ -9,17 +9,23 @@
  * overwrite each other, which loses a link — never blocks or fails the
  * program's call).
  *
+ * A slot keeps the newest WEFT_HANDOFF_MAX publications, so that a waiter
+ * woken after several (results of a fan-out, signalled by the tasks that
+ * made them before the thread they wake has run) is linked to each; a
+ * signal's publication is claimed by the first waiter that takes it, so
+ * that waiters woken one after another each take their own.
+ *
  * A publication is made inside the program's critical section, just before
  * glibc's own locked instructions, which wait for every earlier load and
  * store of the thread to complete, so it takes no lock and, most of the
  * time, writes nothing: a queue signals at every push, and while a waiter
  * is registered (glibc counts it until it has woken) every push's signal
  * has a waiter, but only the first is a hand-off it has not seen. A slot
- * holds the object, the span, the stamp (agent/clock.h) and a check, a hash
- * of the three written last; and `waiting`, the stamp of the newest wait
- * that began on the object. A publication whose object and span the slot
- * holds already, stamped after the newest wait began, stands for this one
- * too: the signaller only reads the slot (lines it has in its cache since
+ * entry holds the span, the stamp (agent/clock.h) and a check, a hash of the
+ * object and both, written last; the slot, `waiting`, the stamp of the
+ * newest wait that began on the object. When the newest entry is this
+ * object's and span's, stamped after the newest wait began, it stands for
+ * this publication too: the signaller only reads the slot (lines it has in its cache since
  * its last signal, unless a waiter has begun since) and writes nothing. So
  * the queue time runs from the first signal a waiter could have been woken
  * by. (A locked exchange and four stores in front of every signal made a
@@ -40,21 +46,70 @@
 #ifndef WEFT_AGENT_HANDOFF_H
 #define WEFT_AGENT_HANDOFF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+/* The publications a slot keeps. */
+#define WEFT_HANDOFF_MAX 4
+
 /*
- * Publishes `span` as the hand-off on `object` now, unless the slot holds
- * one that serves (see above). Async-signal-safe.
+ * One publication: check is a hash of the object, span and stamp, stored
+ * last (a broadcast's with a constant flipped in); claimed: a waiter took it
+ * (a signal's is one waiter's; a broadcast's every waiter's, never claimed).
  */
-void weft_handoff_publish(const void *object, uint64_t span);
+struct weft_handoff_entry {
+	_Atomic uint64_t span;
+	_Atomic uint64_t stamp;
+	_Atomic uint64_t claimed;
+	_Atomic uint64_t check;
+};
+
+/*
+ * A slot: on its first line the stamp of the newest wait begun on the
+ * objects that map here and where the next publication goes: entry[next %
+ * WEFT_HANDOFF_MAX]; on the next two, the newest WEFT_HANDOFF_MAX
+ * publications, two to a line. The object is in each entry's check only: an
+ * entry another object left is not this object's, by its check.
+ */
+struct weft_handoff_slot {
+	_Alignas(64) _Atomic uint64_t waiting;
+	_Atomic uint64_t next;
+	_Alignas(64) struct weft_handoff_entry entry[WEFT_HANDOFF_MAX];
+};
+
+_Static_assert(sizeof(struct weft_handoff_entry) == 32, "two entries to a line");
+
+#define WEFT_HANDOFF_SLOTS 2048u
+
+extern struct weft_handoff_slot weft_handoff_slots[WEFT_HANDOFF_SLOTS];
+
+static inline uint32_t weft_handoff_index(const void *object)
+{
+	uint64_t a = (uint64_t)(uintptr_t)object;
+
+	return (uint32_t)((a >> 3) * 0x9e3779b97f4a7c15ull >> 53) & (WEFT_HANDOFF_SLOTS - 1);
+}
+
+/*
+ * A signal or post on `object` by `span` (`all`: a broadcast, which every
+ * waiter woken takes; a signal's or post's is taken by one waiter, the
+ * first that wakes — or, when waiters woken together have claimed every one,
+ * shared: see weft_handoff_take), made while glibc counts a waiter (one
+ * woken counts until it runs), as a hand-off now, unless the slot holds a
+ * publication that serves (see above). Async-signal-safe.
+ */
+void weft_handoff_publish(const void *object, uint64_t span, bool all);
 
 /* A wait on `object` begins: its stamp, which it passes to weft_handoff_take. */
 uint64_t weft_handoff_wait(const void *object);
 
 /*
- * The span handed off on `object` at `since` or later (*stamp: its stamp),
- * or 0.
+ * The wait that began at `since` has ended: the spans handed off on
+ * `object` since that no other waiter has taken (every broadcast's), oldest
+ * first, each once, into spans[WEFT_HANDOFF_MAX] — or, when waiters woken
+ * together took every one, the newest — : how many (*stamp: the oldest's
+ * stamp).
  */
-uint64_t weft_handoff_take(const void *object, uint64_t since, uint64_t *stamp);
+int weft_handoff_take(const void *object, uint64_t since, uint64_t *spans, uint64_t *stamp);
 
 #endif

@@ -39,3 +39,19 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	errno = saved;
 	return true;
 }
+
+void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
+		       uint32_t channel, const uint64_t *spans, int n)
+{
+	for (int from = 0; from < n;) {
+		struct weft_event ev = {
+			.h = { .type = WEFT_EV_LINK, .kind = (uint8_t)kind, .t0 = weft_clock_now() }
+		};
+
+		ev.u.link.wait_t0 = wait_t0;
+		ev.u.link.channel = channel;
+		for (int i = 0; i < 4 && from < n; i++)
+			ev.u.link.links[i] = spans[from++];
+		weft_record(t, &ev);
+	}
+}

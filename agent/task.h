@@ -30,6 +30,7 @@
 #ifndef WEFT_AGENT_TASK_H
 #define WEFT_AGENT_TASK_H
 
+#include "agent/handoff.h"
 #include "agent/wait.h"
 
 /*
@@ -86,14 +87,47 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 }
 
 /*
- * The same for a wait that took a hand-off published at `stamp`
- * (agent/handoff.h; 0: none taken): the task's queue time starts there.
+ * Links past the two a WAIT carries, recorded after it (LINK events): the
+ * producers `spans[0..n)` of the wait of `kind` that began at `wait_t0` (0:
+ * the open task's), through `channel` (0: none), become links of that
+ * wait's span and of the task it started.
  */
-static inline void weft_task_start_handed(struct weft_wait *w, uint64_t stamp)
+void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
+		       uint32_t channel, const uint64_t *spans, int n);
+
+/*
+ * A condition variable's or semaphore's wait that began at `since` returned
+ * 0: the hand-offs on `object` since (agent/handoff.h) into spans[], the
+ * first WEFT_EVENT_LINKS of them the wait's links (before weft_wait_end):
+ * how many (*stamp: the oldest's).
+ */
+static inline int weft_wait_take_handoffs(struct weft_wait *w, const void *object, uint64_t since,
+					  uint64_t *spans, uint64_t *stamp)
 {
-	if (stamp)
+	int n = weft_handoff_take(object, since, spans, stamp);
+
+	for (int i = 0; i < n && i < WEFT_EVENT_LINKS; i++)
+		weft_wait_link(w, spans[i]);
+	return n;
+}
+
+/*
+ * A condition variable's or semaphore's wait took `n` hand-offs (`spans`,
+ * oldest first, the oldest published at `stamp`: agent/handoff.h) before it
+ * ended (after weft_wait_end): a task from it, linked to each; its queue
+ * time starts at the oldest. `task`: whether the wait brought work even
+ * with none taken (a semaphore's unit).
+ */
+static inline void weft_task_start_handed(struct weft_wait *w, const uint64_t *spans, int n,
+					  uint64_t stamp, bool task)
+{
+	if (n)
 		w->handoff_ns = weft_stamp_clock(stamp, w->ev.u.wait.t1);
-	weft_task_start(w, 0);
+	if (n || task)
+		weft_task_start(w, 0);
+	if (n > WEFT_EVENT_LINKS)
+		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
+				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS);
 }
 
 #endif

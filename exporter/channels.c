@@ -291,27 +291,39 @@ const char *weft_channels_link_kind(uint32_t id)
 	}
 }
 
-void weft_channels_link(struct weft_qspan *q, uint32_t id, uint64_t span)
+/* A link of `kind` to a producer's span, in the producer's trace. */
+static void link_to(struct weft_qspan *q, uint64_t span, const char *kind)
 {
 	struct weft_trace_id trace;
 
 	if (!span)
 		return;
 	weft_threads_trace_of(span, &trace);
-	weft_qspan_link(q, &trace, span, weft_channels_link_kind(id));
+	weft_qspan_link(q, &trace, span, kind);
 }
 
+void weft_channels_link(struct weft_qspan *q, uint32_t id, uint64_t span)
+{
+	link_to(q, span, weft_channels_link_kind(id));
+}
+
+/*
+ * LINK: links past those a WAIT carries — a channel read's writers, a
+ * condition variable's or semaphore's signallers after a fan-in — for the
+ * wait's span and the task the wait started; their kind is the wait's.
+ */
 static void channels_event(struct weft_thread *t, const struct weft_event *ev)
 {
 	struct weft_xthread *x = weft_xthread(t);
+	const char *kind =
+		weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind, ev->u.link.channel);
 
-	weft_tasks_link(t, ev->u.link.wait_t0, weft_channels_link_kind(ev->u.link.channel),
-			ev->u.link.links, 4);
+	weft_tasks_link(t, ev->u.link.wait_t0, kind, ev->u.link.links, 4);
 	if (!x->last_wait || x->last_wait_t0 != ev->u.link.wait_t0 ||
 	    x->last_wait_epoch != weft_spans_exports())
 		return; /* the wait made no span, or it has been sent */
 	for (int i = 0; i < 4; i++)
-		weft_channels_link(x->last_wait, ev->u.link.channel, ev->u.link.links[i]);
+		link_to(x->last_wait, ev->u.link.links[i], kind);
 }
 
 /* Names the slots already have: later numbers follow them. */

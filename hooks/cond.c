@@ -32,8 +32,8 @@
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_COND);                      \
 		struct weft_wait w_;                                                               \
 		WEFT_WAIT_UNWIND(unwind_);                                                         \
-		uint64_t since_, span_, stamp_ = 0;                                                \
-		int rc_;                                                                           \
+		uint64_t since_, spans_[WEFT_HANDOFF_MAX], stamp_ = 0;                             \
+		int rc_, n_ = 0;                                                                   \
                                                                                                    \
 		if (!self_)                                                                        \
 			return call;                                                               \
@@ -41,17 +41,16 @@
 		since_ = weft_handoff_wait(c);                                                     \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
 		weft_task_receive(&w_);                                                            \
-		unwind_.w = &w_; /* a cancellation ends the wait (wait.h) */                       \
+		/* A cancellation ends the wait (wait.h). */                                       \
+		unwind_ = (struct weft_wait_unwind){ &w_, false };                                 \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		span_ = rc_ == 0 ? weft_handoff_take(c, since_, &stamp_) : 0;                      \
-		if (span_)                                                                         \
-			weft_wait_link(&w_, span_);                                                \
+		if (rc_ == 0)                                                                      \
+			n_ = weft_wait_take_handoffs(&w_, c, since_, spans_, &stamp_);             \
 		/* Recorded after the unlock, outside the critical section. */                     \
 		weft_defer_begin(self_, m);                                                        \
 		weft_wait_end(&w_, rc_);                                                           \
-		if (span_)                                                                         \
-			weft_task_start_handed(&w_, stamp_);                                       \
+		weft_task_start_handed(&w_, spans_, n_, stamp_, false);                            \
 		weft_defer_end(self_);                                                             \
 		return rc_;                                                                        \
 	} while (0)
@@ -95,9 +94,10 @@ WEFT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
  * (shifted by 3), registered before the waiter releases the mutex, and its
  * signal and broadcast return at once when there are none. A signal with no
  * waiter hands nothing off, so weft publishes nothing either: in a queue
- * that signals at every push and pop, most signals find no waiter, and the
- * publication's stores (to a slot that every signaller writes) would lengthen
- * the critical section they are made in.
+ * that signals at every push and pop, most signals find no waiter, and
+ * publishing them would lengthen the critical section they are made in. (A
+ * waiter woken counts until it runs: signals made before then are all its
+ * hand-offs, as a fan-in's results are.)
  */
 static bool has_waiters(pthread_cond_t *c)
 {
@@ -115,7 +115,7 @@ WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span);
+		weft_handoff_publish(c, self->cur_span, false);
 	return real(c);
 }
 
@@ -126,6 +126,6 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
 
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span);
+		weft_handoff_publish(c, self->cur_span, true);
 	return real(c);
 }

@@ -62,8 +62,8 @@ static bool sem_waiters(const sem_t *s)
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_SEM);                       \
 		struct weft_wait w_;                                                               \
 		WEFT_WAIT_UNWIND(unwind_);                                                         \
-		uint64_t since_, span_, stamp_ = 0;                                                \
-		int rc_;                                                                           \
+		uint64_t since_, spans_[WEFT_HANDOFF_MAX], stamp_ = 0;                             \
+		int rc_, n_ = 0;                                                                   \
                                                                                                    \
 		if (!self_ || sem_value(s) != 0)                                                   \
 			return call;                                                               \
@@ -73,11 +73,10 @@ static bool sem_waiters(const sem_t *s)
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		if (rc_ == 0 && (span_ = weft_handoff_take(s, since_, &stamp_)) != 0)              \
-			weft_wait_link(&w_, span_);                                                \
-		weft_wait_end_sys(&w_, rc_);                                                       \
 		if (rc_ == 0)                                                                      \
-			weft_task_start_handed(&w_, stamp_);                                       \
+			n_ = weft_wait_take_handoffs(&w_, s, since_, spans_, &stamp_);             \
+		weft_wait_end_sys(&w_, rc_);                                                       \
+		weft_task_start_handed(&w_, spans_, n_, stamp_, rc_ == 0);                         \
 		return rc_;                                                                        \
 	} while (0)
 
@@ -129,7 +128,7 @@ WEFT_EXPORT int sem_post(sem_t *s)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SEM);
 
 	if (self && sem_waiters(s))
-		weft_handoff_publish(s, self->cur_span);
+		weft_handoff_publish(s, self->cur_span, false);
 	return real(s);
 }
 

@@ -131,6 +131,42 @@ equal(threads[-1], 0, "cond: the pool has no thread left at the end")
 check_pool("cond", 1000, 4, "worker", "cond.signal", env={"WEFT_TASK_PARENT": "child"})
 check_pool("sem", 200, 4, "sem_worker", "sem.post")
 
+# A fan-out and fan-in (tests/programs/fanin.c): each round main hands a job
+# to each of 4 waiting workers with one broadcast, then waits for the 4
+# results, each handed to it waiting: 4 main tasks a round, each linked to the
+# worker task whose result woke it, and every worker task linked to the main
+# span that handed it its job (the last main task of the round before). More
+# results signalled before main runs are linked to the one task
+# (tests/unit/test-handoff.c).
+ROUNDS, FAN = 30, 4
+native = Run([program("fanin"), str(ROUNDS), str(FAN)], preload=False, expect_file=False)
+r = Run([program("fanin"), str(ROUNDS), str(FAN)], env=ENV)
+equal((r.rc, r.stdout), (native.rc, native.stdout), "fanin: the same result as natively")
+out = r.only()
+ids = {s["spanId"]: s for s in out.spans}
+fan = out.named("task fan")
+mains = out.named("task main")
+equal(len(fan), FAN * ROUNDS + FAN, "fanin: a worker task per job, and per worker for the stop")
+equal(len(mains), FAN * ROUNDS, "fanin: a main task per result")
+equal({tuple(link_kinds(t)) for t in mains}, {("cond.signal",)},
+      "fanin: each main task has one cond.signal link, to the result that woke it")
+linked = [ln["spanId"] for t in mains for ln in t.get("links", [])]
+equal(len(set(linked)), len(linked), "fanin: no worker task linked twice")
+equal({ids.get(x, {}).get("name") for x in linked}, {"task fan"},
+      "fanin: the main tasks' links name worker tasks")
+equal({tuple(link_kinds(t)) for t in fan}, {("cond.signal",)},
+      "fanin: each worker task has one cond.signal link (its job's hand-off)")
+by_producer = collections.Counter(ids.get(t["links"][0]["spanId"], {}).get("name") for t in fan)
+equal(dict(by_producer), {"process": FAN, "task main": FAN * ROUNDS},
+      "fanin: the first round's jobs come from the process span, later ones (and the stop) "
+      "from main's tasks")
+fan_out = collections.Counter(t["links"][0]["spanId"] for t in fan)
+equal(collections.Counter(fan_out[t["spanId"]] for t in mains),
+      collections.Counter({FAN: ROUNDS, 0: (FAN - 1) * ROUNDS}),
+      "fanin: the last main task of each round hands out the next round's jobs (or the stop)")
+unlinked = {t["spanId"] for t in fan} - set(linked)
+equal(len(unlinked), FAN, "fanin: every job's task is linked by a main task (all but the stop's)")
+
 # A hand-off inside a task (the worker waits for a helper's answer on another
 # condition variable): no task of its own; the wait is a child of the task.
 r = Run([program("jobqueue"), "inner", "200", "1"], env=dict(ENV, WEFT_SPAN_MIN_WAIT="0"))

@@ -1,6 +1,7 @@
 /*
  * The hand-off table: a take returns what was published on the same object
- * since the wait began, whole, and nothing else, with writers racing; a
+ * since the wait began, whole, and nothing else, with writers racing, up to
+ * the newest WEFT_HANDOFF_MAX producers (a fan-in); a
  * hand-off's stamp tells the waiter when it was made, to the clock's jitter.
  */
 #include <pthread.h>
@@ -41,40 +42,108 @@ static void test_stamp(void)
 	expect_true(weft_stamp_clock(weft_stamp() + 1000000000, now) <= now);
 }
 
+/* The oldest span handed off on `object` since `since` (*when: its stamp), or 0. */
+static uint64_t take1(const void *object, uint64_t since, uint64_t *when)
+{
+	uint64_t spans[WEFT_HANDOFF_MAX];
+
+	return weft_handoff_take(object, since, spans, when) ? spans[0] : 0;
+}
+
 static void test_take(void)
 {
 	static int a, b;
-	uint64_t when = 0, since = weft_handoff_wait(&a), first;
+	uint64_t when = 0, since = weft_handoff_wait(&a), first, spans[WEFT_HANDOFF_MAX];
 
-	expect_int(weft_handoff_take(&a, since, &when), 0); /* nothing published */
-	expect_int(when, 0);                                /* left alone */
-	weft_handoff_publish(&a, 42);
-	expect_int(weft_handoff_take(&a, since, &when), 42);
+	expect_int(take1(&a, since, &when), 0); /* nothing published */
+	expect_int(when, 0);                    /* left alone */
+	/* Published twice, no wait begun and not taken between: the first stands. */
+	weft_handoff_publish(&a, 42, false);
+	weft_handoff_publish(&a, 42, false);
+	expect_int(weft_handoff_take(&a, since, spans, &when), 1);
+	expect_int(spans[0], 42);
 	expect_true(when >= since); /* when it was published */
 	first = when;
-	expect_int(weft_handoff_take(&a, weft_stamp() + 1000, &when), 0); /* before the wait */
-	expect_int(weft_handoff_take(&b, 0, &when), 0);                   /* another object */
-	/* Published again with no wait begun since: the first one stands. */
-	weft_handoff_publish(&a, 42);
-	expect_int(weft_handoff_take(&a, since, &when), 42);
+	expect_int(take1(&a, weft_stamp() + 1000, &when), 0); /* before the wait */
+	expect_int(take1(&b, 0, &when), 0);                   /* another object */
+	/* Taken: another waiter woken with it finds no other, and shares it. */
+	expect_int(take1(&a, since, &when), 42);
 	expect_int(when, first);
-	/* A wait began: the next publication is new, and serves it. */
-	since = weft_handoff_wait(&a);
-	weft_handoff_publish(&a, 42);
-	expect_int(weft_handoff_take(&a, since, &when), 42);
-	expect_true(when >= since && when > first);
-	/* Another span is new too. */
-	first = when;
-	weft_handoff_publish(&a, 43);
-	expect_int(weft_handoff_take(&a, since, &when), 43);
+	/* Taken: the next signal is a new hand-off. */
+	weft_handoff_publish(&a, 42, false);
+	expect_int(take1(&a, since, &when), 42);
 	expect_true(when > first);
-	weft_handoff_publish(&a, 0);
-	expect_int(weft_handoff_take(&a, 0, &when), 0); /* no span: nothing to link */
+	/* A wait began: only what came since, oldest first, each its own. */
+	since = weft_handoff_wait(&a);
+	weft_handoff_publish(&a, 43, false);
+	first = weft_stamp();
+	weft_handoff_publish(&a, 44, false);
+	expect_int(weft_handoff_take(&a, since, spans, &when), 2);
+	expect_int(spans[0], 43);
+	expect_int(spans[1], 44);
+	expect_true(when >= since && when < first);
+	/* A broadcast is every waiter's: never claimed. */
+	since = weft_handoff_wait(&a);
+	weft_handoff_publish(&a, 45, true);
+	weft_handoff_publish(&a, 46, false);
+	expect_int(weft_handoff_take(&a, since, spans, &when), 2); /* 45 and 46 */
+	expect_int(weft_handoff_take(&a, since, spans, &when), 1); /* 46 was claimed */
+	expect_int(spans[0], 45);
+	weft_handoff_publish(&a, 0, false); /* no span: nothing to link */
+	expect_int(weft_handoff_take(&a, since, spans, &when), 1);
 }
 
 /*
- * Two objects that share a slot, found by trying: a publication on the
- * second overwrites the first's.
+ * A fan-in: more producers hand off to one waiter than a slot keeps; it
+ * gets the newest WEFT_HANDOFF_MAX, oldest first, each span once.
+ */
+static void test_fan_in(void)
+{
+	static int c;
+	uint64_t since = weft_handoff_wait(&c), spans[WEFT_HANDOFF_MAX], when;
+
+	for (uint64_t p = 1; p <= WEFT_HANDOFF_MAX + 1; p++)
+		weft_handoff_publish(&c, 100 + p, false);
+	expect_int(weft_handoff_take(&c, since, spans, &when), WEFT_HANDOFF_MAX);
+	for (int i = 0; i < WEFT_HANDOFF_MAX; i++)
+		expect_int(spans[i], 102 + (uint64_t)i);
+	/* A producer that hands off again is linked once. */
+	since = weft_handoff_wait(&c);
+	weft_handoff_publish(&c, 7, false);
+	weft_handoff_publish(&c, 8, false);
+	weft_handoff_publish(&c, 7, false);
+	expect_int(weft_handoff_take(&c, since, spans, &when), 2);
+	expect_int(spans[0], 7);
+	expect_int(spans[1], 8);
+}
+
+/*
+ * A signal with no waiter glibc counts publishes only while a wait has
+ * begun on the object and not yet taken its hand-offs: a waiter woken and
+ * reacquiring the mutex still receives a fan-in's later results.
+ */
+/*
+ * Two waiters on one object, woken one after the other: each takes the
+ * signal that woke it, not the other's (claimed), though both were made
+ * after both waits began.
+ */
+static void test_claims(void)
+{
+	static int d;
+	uint64_t s1 = weft_handoff_wait(&d), s2 = weft_handoff_wait(&d);
+	uint64_t spans[WEFT_HANDOFF_MAX], when;
+
+	weft_handoff_publish(&d, 6, false);
+	expect_int(weft_handoff_take(&d, s1, spans, &when), 1);
+	expect_int(spans[0], 6);
+	weft_handoff_publish(&d, 7, false);
+	expect_int(weft_handoff_take(&d, s2, spans, &when), 1);
+	expect_int(spans[0], 7);
+}
+
+/*
+ * Two objects that share a slot, found by trying: publications on the
+ * second overwrite the first's.
  */
 static char objects[1 << 16];
 static const void *obj_x, *obj_y;
@@ -85,9 +154,10 @@ static void find_colliding(void)
 
 	obj_x = &objects[0];
 	for (size_t i = 8; i < sizeof(objects); i += 8) {
-		weft_handoff_publish(obj_x, 1);
-		weft_handoff_publish(&objects[i], 2);
-		if (!weft_handoff_take(obj_x, 0, &when)) {
+		weft_handoff_publish(obj_x, 1, false);
+		for (uint64_t p = 2; p < 2 + WEFT_HANDOFF_MAX; p++)
+			weft_handoff_publish(&objects[i], p, false);
+		if (!take1(obj_x, 0, &when)) {
 			obj_y = &objects[i];
 			return;
 		}
@@ -109,14 +179,18 @@ static uint64_t concurrent_since;
 /* A take from `obj` (owner: the writer whose spans it holds), checked against the last one seen. */
 static void take_checked(const void *obj, uint64_t owner, uint64_t last[2])
 {
-	uint64_t when, span = weft_handoff_take(obj, concurrent_since, &when);
+	uint64_t when, spans[WEFT_HANDOFF_MAX];
+	int n = weft_handoff_take(obj, concurrent_since, spans, &when);
 
-	if (!span)
+	if (!n)
 		return;
 	atomic_fetch_add(&taken, 1);
-	if (span >> 40 != owner || (span == last[0]) != (when == last[1]))
+	for (int i = 0; i < n; i++)
+		if (spans[i] >> 40 != owner)
+			atomic_fetch_add(&wrong, 1);
+	if ((spans[0] == last[0]) != (when == last[1]))
 		atomic_fetch_add(&wrong, 1);
-	last[0] = span;
+	last[0] = spans[0];
 	last[1] = when;
 }
 
@@ -127,7 +201,7 @@ static void *writer(void *arg)
 	uint64_t last_x[2] = { 0, 0 }, last_y[2] = { 0, 0 };
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		weft_handoff_publish(obj, base + ++i);
+		weft_handoff_publish(obj, base + ++i, false);
 		take_checked(obj_x, 1, last_x);
 		take_checked(obj_y, 2, last_y);
 	}
@@ -161,30 +235,34 @@ static void test_concurrent(void)
 static void test_torn(void)
 {
 	static int obj;
-	struct slot *sl = slot_of(&obj);
+	struct weft_handoff_slot *sl = slot_of(&obj);
 	uint64_t when, since = weft_handoff_wait(&obj), span, stamp;
+	struct weft_handoff_entry *e;
 
-	weft_handoff_publish(&obj, 77);
-	expect_int(weft_handoff_take(&obj, since, &when), 77);
-	span = weft_load_relaxed(&sl->span);
-	stamp = weft_load_relaxed(&sl->stamp);
-	weft_store_relaxed(&sl->span, 78); /* another writer's span */
-	expect_int(weft_handoff_take(&obj, since, &when), 0);
-	weft_store_relaxed(&sl->span, span);
-	weft_store_relaxed(&sl->stamp, stamp + 1); /* another writer's stamp */
-	expect_int(weft_handoff_take(&obj, since, &when), 0);
-	weft_store_relaxed(&sl->stamp, stamp);
-	expect_int(weft_handoff_take(&obj, since, &when), 77); /* whole again */
-	/* A publisher finding the torn slot writes a whole publication. */
-	weft_store_relaxed(&sl->stamp, stamp + 1);
-	weft_handoff_publish(&obj, 77);
-	expect_int(weft_handoff_take(&obj, since, &when), 77);
+	weft_handoff_publish(&obj, 77, false);
+	e = &sl->entry[(weft_load_relaxed(&sl->next) - 1) % WEFT_HANDOFF_MAX];
+	expect_int(take1(&obj, since, &when), 77);
+	span = weft_load_relaxed(&e->span);
+	stamp = weft_load_relaxed(&e->stamp);
+	weft_store_relaxed(&e->span, 78); /* another writer's span */
+	expect_int(take1(&obj, since, &when), 0);
+	weft_store_relaxed(&e->span, span);
+	weft_store_relaxed(&e->stamp, stamp + 1); /* another writer's stamp */
+	expect_int(take1(&obj, since, &when), 0);
+	weft_store_relaxed(&e->stamp, stamp);
+	expect_int(take1(&obj, since, &when), 77); /* whole again */
+	/* A publisher finding the torn entry writes a whole publication. */
+	weft_store_relaxed(&e->stamp, stamp + 1);
+	weft_handoff_publish(&obj, 77, false);
+	expect_int(take1(&obj, since, &when), 77);
 }
 
 int main(void)
 {
 	test_stamp();
 	test_take();
+	test_fan_in();
+	test_claims();
 	test_torn();
 	test_concurrent();
 	return harness_done();

@@ -111,10 +111,14 @@ def check_content():
     for s in tasks:
         equal(s["kind"], 5, f"{s['name']}: kind CONSUMER")
         equal(s.get("parentSpanId"), "", f"{s['name']}: a root")
-        equal([otlptest.attrs(link.get("attributes")).get("weft.link.kind")
-               for link in s.get("links", [])], ["cond.signal"], f"{s['name']}: its link")
+        # One link per signal since the wait began that no other waiter
+        # took: a dispatcher woken for room links every worker that made some.
+        kinds = [otlptest.attrs(link.get("attributes")).get("weft.link.kind")
+                 for link in s.get("links", [])]
+        check(1 <= len(kinds) <= 4 and set(kinds) == {"cond.signal"},
+              f"{s['name']}: its links, 1 to 4 cond.signal: {kinds}")
         check(all(link["spanId"] in by_id for link in s.get("links", [])),
-              f"{s['name']}: its link names a span of the run")
+              f"{s['name']}: its links name spans of the run")
     for s in joins:
         links = s.get("links", [])
         equal(len(links), 1, "a join links to the joined thread")
