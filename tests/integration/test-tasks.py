@@ -109,8 +109,11 @@ def check_pool(mode, n, w, pool, kind, env=None):
               f"{what}: no link besides the parent (its one producer)")
         # The span that handed the job over: main's (the process span, or a
         # task of main's, woken by a worker that became idle).
-        equal({p["name"] for p in parents if p}, {"process", "task main"},
-              f"{what}: the tasks' parents are main's spans")
+        # (The process span only when main found a worker waiting without
+        # waiting itself first: a matter of timing.)
+        names = {p["name"] for p in parents if p}
+        check("task main" in names and names <= {"process", "task main"},
+              f"{what}: the tasks' parents are main's spans: {names}")
     else:
         check(all(not t.get("parentSpanId") for t in tasks), f"{what}: each task is a root")
         equal(len({t["traceId"] for t in tasks}), n + w, f"{what}: each in a trace of its own")
