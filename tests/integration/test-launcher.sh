@@ -469,6 +469,51 @@ else
     skip "weft send with the real sender ($real_send not built)"
 fi
 
+# meson install: the launcher in the bindir, finding the installed library
+# and sender by itself — no variable set, the build tree out of its reach (the
+# installation is moved away from where DESTDIR put it first).
+if [[ -f $builddir/hooks/libweft.so && -f $builddir/scripts/weft ]] && command -v meson >/dev/null; then
+    if meson install -C "$builddir" --no-rebuild --quiet --destdir "$tmp/dest" >"$tmp/install.log" 2>&1; then
+        ok "meson install into a DESTDIR"
+        prefix=$(find "$tmp/dest" -path '*/bin/weft' -type f | head -n 1)
+        prefix=${prefix%/bin/weft}
+        mv -- "$prefix" "$tmp/moved"
+        inst=$tmp/moved/bin/weft
+        if [[ -x $inst ]]; then
+            ok "the launcher is installed, executable"
+        else
+            not_ok "the launcher is installed, executable" "not found under $tmp/dest"
+        fi
+        run env -u WEFT_LIB -u WEFT_SEND -u LD_LIBRARY_PATH -u LD_PRELOAD \
+            "$inst" run --output "$tmp/inst-%p.jsonl" -- cat /proc/self/maps
+        expect "installed: preloads the installed library, found beside itself" 0 \
+            stdout "$tmp/moved/lib[^ ]*/libweft\.so\$"
+        if grep -q -F "$builddir" "$tmp/stdout"; then
+            not_ok "installed: nothing from the build tree is loaded"
+        else
+            ok "installed: nothing from the build tree is loaded"
+        fi
+        cp -- "$builddir/tests/programs/worker-pool" "$tmp/moved/example"
+        run env -u WEFT_LIB -u WEFT_SEND -u LD_LIBRARY_PATH -u LD_PRELOAD \
+            "$inst" run --output "$tmp/inst-example.jsonl" -- "$tmp/moved/example"
+        expect "installed: weft run on the bundled example" 0 \
+            stdout '^worker-pool: 200 items processed by 4 workers '
+        if [[ -s $tmp/inst-example.jsonl ]] &&
+            grep -q '"thread worker-3"' "$tmp/inst-example.jsonl"; then
+            ok "installed: the example's telemetry, its worker threads' spans included"
+        else
+            not_ok "installed: the example's telemetry, its worker threads' spans included"
+        fi
+        run env -u WEFT_LIB -u WEFT_SEND "$inst" send "$tmp/no-such.spool"
+        expect "installed: weft send finds the installed sender" 1 \
+            stderr "weft-send: $tmp/no-such.spool: "
+    else
+        not_ok "meson install into a DESTDIR" "$(cat "$tmp/install.log")"
+    fi
+else
+    skip "meson install (no libweft.so built, or no meson)"
+fi
+
 ((skipped == 0)) || printf '%d skipped\n' "$skipped"
 printf '%d passed, %d failed\n' "$passed" "$failed"
 ((failed == 0))
