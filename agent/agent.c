@@ -462,7 +462,7 @@ static void atfork_child(void)
 		t->dropped_seen = 0;
 		t->exit_seen = t->ctx_stale = false;
 		t->consumer = NULL;
-		t->hold_obj = 0; /* the parent's locks were re-initialised, or are the parent's */
+		t->hold_obj = 0;   /* the parent's locks were re-initialised, or are the parent's */
 		t->deferred_n = 0; /* records held back in the parent: the parent pushes them */
 		t->defer_lock = 0;
 		memset((void *)t->acquired, 0, sizeof(t->acquired));

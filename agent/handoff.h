@@ -1,5 +1,5 @@
 /*
- * Hand-offs: who last signalled a condition variable or posted a semaphore.
+ * Hand-offs: who recently signalled a condition variable or posted a semaphore.
  *
  * A signal, broadcast or post leaves the signalling thread's current span on
  * the object; a waiter that wakes from that object because of it turns the
@@ -19,17 +19,17 @@
  * glibc's own locked instructions, which wait for every earlier load and
  * store of the thread to complete, so it takes no lock and, most of the
  * time, writes nothing: a queue signals at every push, and while a waiter
- * is registered (glibc counts it until it has woken) every push's signal
- * has a waiter, but only the first is a hand-off it has not seen. A slot
- * entry holds the span, the stamp (agent/clock.h) and a check, a hash of the
- * object and both, written last; the slot, `waiting`, the stamp of the
- * newest wait that began on the object. When the newest entry is this
- * object's and span's, stamped after the newest wait began, it stands for
- * this publication too: the signaller only reads the slot (lines it has in its cache since
- * its last signal, unless a waiter has begun since) and writes nothing. So
- * the queue time runs from the first signal a waiter could have been woken
- * by. (A locked exchange and four stores in front of every signal made a
- * mutex+condvar job queue twice as slow as without weft.)
+ * is registered (glibc counts it until it has run) every push's signal has
+ * a waiter, but only the first is a hand-off it has not seen. An entry holds
+ * the span, the stamp (agent/clock.h) and a check, a hash of the object and
+ * both, written last; the slot holds `waiting`, the stamp of the newest wait
+ * begun on the object. When the newest entry is this object's and span's,
+ * of the same kind, not claimed, and stamped after the newest wait began,
+ * it stands for this publication too: the signaller only reads the slot
+ * (lines in its cache since its last signal, unless a waiter has come since)
+ * and writes nothing. So the queue time runs from the first signal a waiter
+ * could have been woken by. (A locked exchange and four stores in front of
+ * every signal made a mutex+condvar job queue twice as slow as without weft.)
  *
  * Writers are not serialised: two publishing at once (or a signal handler's
  * publication inside its thread's) may leave a mix of their fields, whose
