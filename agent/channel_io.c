@@ -188,12 +188,17 @@ static uint64_t units_of(const struct weft_chan *c, const struct weft_chan_op *o
 	return v;
 }
 
-/* Links past the two a WAIT carries, or for the poll wait a read followed. */
+/*
+ * Links past the two a WAIT carries, or for the poll wait a read followed
+ * (`from` 0: then with the first item's hand-off time, the queue time of
+ * the task that wait started).
+ */
 static void record_links(struct weft_thread *t, const struct weft_chan *c, uint64_t wait_t0,
 			 uint32_t id, const struct weft_links *l, int from)
 {
 	if (from < l->n)
-		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from);
+		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from,
+				  from == 0 ? l->handoff_ns : 0);
 }
 
 /*

@@ -126,14 +126,20 @@ struct weft_ev_wait {
 	uint64_t links[WEFT_EVENT_LINKS]; /* producer span ids (hand-offs); 0: none */
 };
 
+/* The most producer spans one LINK record carries. */
+#define WEFT_LINK_SPANS 3
+
 /*
  * LINK: producer spans for a wait already recorded by this thread — the
  * links past the two a WAIT carries, or those of a channel read that
- * followed a poll wait (the read consumed what the poll waited for).
+ * followed a poll wait (the read consumed what the poll waited for) — and,
+ * for the latter, when the first item read was handed over (0: unknown):
+ * the queue time of the task the poll wait started.
  */
 struct weft_ev_link {
 	uint64_t wait_t0; /* the wait's start: which wait */
-	uint64_t links[4];
+	uint64_t links[WEFT_LINK_SPANS];
+	uint64_t handoff_ns;
 	uint32_t channel; /* the channel whose writers these are (the links' kind) */
 	uint32_t reserved;
 };

@@ -318,11 +318,13 @@ static void channels_event(struct weft_thread *t, const struct weft_event *ev)
 	const char *kind =
 		weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind, ev->u.link.channel);
 
-	weft_tasks_link(t, ev->u.link.wait_t0, kind, ev->u.link.links, 4);
+	weft_tasks_link(t, ev->u.link.wait_t0, kind, ev->u.link.links, WEFT_LINK_SPANS);
+	if (ev->u.link.handoff_ns)
+		weft_tasks_handoff(t, ev->u.link.wait_t0, ev->u.link.handoff_ns);
 	if (!x->last_wait || x->last_wait_t0 != ev->u.link.wait_t0 ||
 	    x->last_wait_epoch != weft_spans_exports())
 		return; /* the wait made no span, or it has been sent */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < WEFT_LINK_SPANS; i++)
 		link_to(x->last_wait, ev->u.link.links[i], kind);
 }
 

@@ -180,6 +180,16 @@ void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
 	}
 }
 
+void weft_tasks_handoff(struct weft_thread *t, uint64_t wait_t0, uint64_t handoff_ns)
+{
+	struct weft_xthread *x = weft_xthread(t);
+
+	if (!x || !x->task.span || (wait_t0 && wait_t0 != x->task.wait_t0) ||
+	    x->task.queue_ns != UINT64_MAX || handoff_ns > x->task.start_ns)
+		return;
+	x->task.queue_ns = x->task.start_ns - handoff_ns;
+}
+
 /* Ends the thread's open task at end_ns (if one is open): its span and duration. */
 static void task_end(struct weft_thread *t, uint64_t end_ns)
 {

@@ -27,6 +27,13 @@ void weft_tasks_receive(struct weft_thread *t, uint64_t t0);
 void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
 		     const uint64_t *spans, int n);
 
+/*
+ * When the work of the thread's open task was handed over, found after its
+ * start (a readiness wait's task, from the read that followed): its queue
+ * time, if it has none. `wait_t0` as for weft_tasks_link.
+ */
+void weft_tasks_handoff(struct weft_thread *t, uint64_t wait_t0, uint64_t handoff_ns);
+
 /* A thread started (weft.thread.created, counted by pool at each collection). */
 void weft_tasks_thread_created(const struct weft_thread *t);
 

@@ -248,6 +248,10 @@ check(all([attrs(ln.get("attributes")).get("weft.link.kind") for ln in t.get("li
           ["pipe"] and ids.get(t["links"][0]["spanId"], {}).get("name") == "thread producer"
           for t in tasks),
       "poll: each task has the `pipe` link of the read that followed its wait, to the producer")
+# The producer writes every message from its one thread span: one hand-off
+# record, whose first write's time only the first item has (as stage2's).
+equal(histogram_count(out, "weft.task.queue.duration", "consumer"), 1,
+      "poll: the first task's queue time, from its read's hand-off record")
 
 r = Run([program("jobqueue"), "epoll", "20"], env=ENV)
 equal((r.rc, r.stdout), (0, "served 20\n"), "epoll: the server answered every client")

@@ -297,13 +297,17 @@ static void test_transfers(void)
 	me->last_wait_kind = WEFT_WAIT_POLL; /* as after a poll wait: links in a LINK event */
 	me->last_wait_t0 = 42;
 	expect_int(xfer(p[0], false, 64, 8, 0), 8);
-	assert_int(drain(me), 2);
+	assert_int(drain(me), 3); /* WEFT_LINK_SPANS to a record */
 	expect_int(events[0].h.type, WEFT_EV_LINK);
 	expect_int(events[0].u.link.wait_t0, 42);
 	expect_int(events[0].u.link.links[0], 0x1000 + 12);
-	expect_int(events[0].u.link.links[3], 0x1000 + 15);
-	expect_int(events[1].u.link.links[0], 0x1000 + 16);
-	expect_int(events[1].u.link.links[3], 0x1000 + 19);
+	expect_int(events[0].u.link.links[2], 0x1000 + 14);
+	expect_int(events[1].u.link.links[0], 0x1000 + 15);
+	expect_int(events[2].u.link.links[1], 0x1000 + 19);
+	expect_int(events[2].u.link.links[2], 0);
+	/* The first item's hand-off time, for the poll wait's task: in the first record only. */
+	expect_true(events[0].u.link.handoff_ns != 0);
+	expect_int(events[1].u.link.handoff_ns, 0);
 	me->last_wait_kind = 0;
 
 	/*
