@@ -4,11 +4,42 @@
 
 #define BROADCAST 0x5bd1e9955bd1e995ull
 
-struct weft_handoff_slot weft_handoff_slots[WEFT_HANDOFF_SLOTS];
+/*
+ * One publication: check is a hash of the object, span and stamp, stored
+ * last (a broadcast's with a constant flipped in); claimed: a waiter took it
+ * (a signal's is one waiter's; a broadcast's every waiter's, never claimed).
+ */
+struct weft_handoff_entry {
+	_Atomic uint64_t span;
+	_Atomic uint64_t stamp;
+	_Atomic uint64_t claimed;
+	_Atomic uint64_t check;
+};
+
+/*
+ * A slot: on its first line the stamp of the newest wait begun on the
+ * objects that map here and where the next publication goes: entry[next %
+ * WEFT_HANDOFF_MAX]; on the next two, the newest WEFT_HANDOFF_MAX
+ * publications, two to a line. The object is in each entry's check only: an
+ * entry another object left is not this object's, by its check.
+ */
+struct weft_handoff_slot {
+	_Alignas(64) _Atomic uint64_t waiting;
+	_Atomic uint64_t next;
+	_Alignas(64) struct weft_handoff_entry entry[WEFT_HANDOFF_MAX];
+};
+
+_Static_assert(sizeof(struct weft_handoff_entry) == 32, "two entries to a line");
+
+#define HANDOFF_SLOTS 2048u
+
+static struct weft_handoff_slot slots[HANDOFF_SLOTS];
 
 static struct weft_handoff_slot *slot_of(const void *object)
 {
-	return &weft_handoff_slots[weft_handoff_index(object)];
+	uint64_t a = (uint64_t)(uintptr_t)object;
+
+	return &slots[((a >> 3) * 0x9e3779b97f4a7c15ull >> 53) & (HANDOFF_SLOTS - 1)];
 }
 
 /*

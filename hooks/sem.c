@@ -43,8 +43,8 @@ static uint32_t sem_value(const sem_t *s)
 /*
  * Whether a thread waits on the semaphore: glibc counts its waiters in the
  * high half of that word (with 64-bit atomics), registered before they
- * block. A post with none hands nothing off: no publication. Without 64-bit atomics the count is
- * elsewhere: always yes.
+ * block. A post with none hands nothing off: no publication. Without 64-bit
+ * atomics the count is elsewhere: always yes.
  */
 static bool sem_waiters(const sem_t *s)
 {
