@@ -77,17 +77,12 @@ static const struct keyword exporters[] = {
 };
 
 static const struct keyword hook_families[] = {
-	{ "all", WEFT_HOOK_ALL },
-	{ "thread", WEFT_HOOK_THREAD },
-	{ "mutex", WEFT_HOOK_MUTEX },
-	{ "rwlock", WEFT_HOOK_RWLOCK },
-	{ "cond", WEFT_HOOK_COND },
-	{ "sem", WEFT_HOOK_SEM },
-	{ "fd", WEFT_HOOK_FD },
-	{ "socket", WEFT_HOOK_SOCKET },
-	{ "poll", WEFT_HOOK_POLL },
-	{ "process", WEFT_HOOK_PROCESS },
-	{ NULL, 0 },
+	{ "all", WEFT_HOOK_ALL },     { "thread", WEFT_HOOK_THREAD },
+	{ "mutex", WEFT_HOOK_MUTEX }, { "rwlock", WEFT_HOOK_RWLOCK },
+	{ "cond", WEFT_HOOK_COND },   { "sem", WEFT_HOOK_SEM },
+	{ "fd", WEFT_HOOK_FD },       { "socket", WEFT_HOOK_SOCKET },
+	{ "poll", WEFT_HOOK_POLL },   { "process", WEFT_HOOK_PROCESS },
+	{ "sleep", WEFT_HOOK_SLEEP }, { NULL, 0 },
 };
 
 #define FIELD(f)                                                                                   \

@@ -55,7 +55,8 @@ enum weft_hook_family {
 	WEFT_HOOK_SOCKET = 1u << 6,
 	WEFT_HOOK_POLL = 1u << 7,
 	WEFT_HOOK_PROCESS = 1u << 8,
-	WEFT_HOOK_ALL = 0x1ff,
+	WEFT_HOOK_SLEEP = 1u << 9,
+	WEFT_HOOK_ALL = 0x3ff,
 };
 
 struct weft_config {
