@@ -29,6 +29,7 @@
 #include "exporter/metrics.h"
 #include "exporter/otlp_retry.h"
 #include "exporter/outputs.h"
+#include "exporter/deadlocks.h"
 #include "exporter/report.h"
 #include "exporter/resource.h"
 #include "exporter/sampler.h"
@@ -39,7 +40,7 @@
 static struct {
 	struct weft_outputs out;
 	struct weft_registry_reader reader;
-	uint64_t next_spans_ns, next_metrics_ns;
+	uint64_t next_spans_ns, next_metrics_ns, next_walk_ns;
 	struct weft_instrument *dropped, *spans_exported, *export_failures;
 	struct weft_report report;
 	struct weft_rng rng;
@@ -262,6 +263,7 @@ void weft_exporter_setup(void)
 	ex.report.start_ns = weft_process.start_ns;
 	ex.next_spans_ns = weft_clock_after(weft_clock_now(), weft_cfg.bsp_schedule_delay_ns);
 	ex.next_metrics_ns = weft_clock_after(weft_clock_now(), weft_cfg.metric_interval_ns);
+	ex.next_walk_ns = weft_clock_after(weft_clock_now(), WEFT_DEADLOCK_WALK_NS);
 }
 
 /* --- Shutdown ----------------------------------------------------------- */
@@ -361,6 +363,8 @@ static void *exporter_main(void *arg)
 		uint64_t deadline = ex.next_spans_ns < ex.next_metrics_ns ? ex.next_spans_ns
 									  : ex.next_metrics_ns;
 
+		deadline = ex.next_walk_ns < deadline ? ex.next_walk_ns : deadline;
+
 		if (now < deadline)
 			weft_consumer_wait(seen, deadline - now);
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
@@ -384,6 +388,10 @@ static void *exporter_main(void *arg)
 			weft_interp_collect();
 			export_metrics();
 			ex.next_metrics_ns = weft_clock_after(now, weft_cfg.metric_interval_ns);
+		}
+		if (now >= ex.next_walk_ns) {
+			weft_deadlocks_walk(now);
+			ex.next_walk_ns = weft_clock_after(now, WEFT_DEADLOCK_WALK_NS);
 		}
 	}
 	final_export();

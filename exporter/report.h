@@ -51,7 +51,7 @@ struct weft_report_pool {
 	struct weft_report_hist task, queue;
 };
 
-enum { WEFT_REPORT_POOLS = 16, WEFT_REPORT_WAITS = 5 };
+enum { WEFT_REPORT_POOLS = 16, WEFT_REPORT_WAITS = 5, WEFT_REPORT_FINDINGS = 8 };
 
 struct weft_report {
 	uint64_t start_ns, end_ns;
@@ -72,6 +72,18 @@ struct weft_report {
 	size_t n_waits;
 	uint64_t waits_total;
 	uint64_t waited_ns;
+	/* Problems found, most important first (see weft_report_finding). */
+	struct {
+		int rank; /* enum weft_report_rank */
+		char text[480];
+	} findings[WEFT_REPORT_FINDINGS];
+	size_t n_findings;
+	int64_t other_findings; /* beyond the table */
+};
+
+/* How findings are ordered: a lower rank first, then in the order found. */
+enum weft_report_rank {
+	WEFT_REPORT_DEADLOCK,
 };
 
 void weft_report_thread_created(struct weft_report *r);
@@ -89,6 +101,9 @@ void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration
 
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
+
+/* A problem the run showed, in one line a person can act on (cut to fit). */
+void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text);
 
 /*
  * `where`: "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
