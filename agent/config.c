@@ -158,6 +158,7 @@ static const struct row rows[] = {
 	DURATION("WEFT_EXIT_TIMEOUT", exit_timeout_ns, "1s", 1 * MS, 1 * HOUR),
 	SIZE("WEFT_OUTPUT_MAX_SIZE", output_max_size, "100MB", 0, UINT64_MAX),
 	DURATION("WEFT_SPAN_MIN_WAIT", span_min_wait_ns, "1ms", 0, 1 * HOUR),
+	DURATION("WEFT_STUCK_AFTER", stuck_after_ns, "10s", 1 * MS, 24 * HOUR),
 	ENUM("WEFT_TASK_PARENT", task_parent, "link", task_parents),
 	STACKS("WEFT_STACKS", stack_depth, "on"),
 	UINT("WEFT_HOLD_SAMPLE", hold_sample, "256", 0, 1u << 20),

@@ -16,6 +16,7 @@
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
 #include "exporter/stacks.h"
+#include "exporter/stuck.h"
 #include "exporter/symbols.h"
 #include "exporter/tasks.h"
 #include "exporter/threads.h"
@@ -56,7 +57,7 @@ static pid_t owner_at(uint64_t addr)
 }
 
 /*
- * Copies what `t` has on view, if it is blocked in a wait that can deadlock.
+ * Copies what `t` has on view, if it is blocked.
  * The kind is published last and cleared first (agent/registry.h), and each
  * wait has its own start: a kind and start read the same before and after
  * the other fields mean those fields are that wait's.
@@ -66,7 +67,7 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x)
 	int kind = weft_load_acquire(&t->wait_kind);
 	uint64_t since = weft_load_relaxed(&t->wait_since);
 
-	if (!weft_wait_kind_can_deadlock((enum weft_wait_kind)kind))
+	if (kind == 0)
 		return false;
 	x->dl.object = weft_load_relaxed(&t->wait_object);
 	x->dl.pc = weft_load_relaxed(&t->wait_pc);
@@ -261,6 +262,7 @@ void weft_deadlocks_walk(uint64_t now)
 {
 	uint32_t walk = ++dl.walks;
 
+	weft_stuck_begin();
 	/* The waits on view, then who waits for whom. */
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);
@@ -269,6 +271,8 @@ void weft_deadlocks_walk(uint64_t now)
 			continue;
 		x->dl.next = NULL;
 		x->dl.blocked = !weft_load_acquire(&t->exited) && snapshot(t, x);
+		if (x->dl.blocked)
+			weft_stuck_check(t, x, now);
 	}
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);

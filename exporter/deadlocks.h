@@ -21,7 +21,10 @@
 
 #define WEFT_DEADLOCK_WALK_NS 500000000u
 
-/* One walk over the exporter's threads, at monotonic time `now`. */
+/*
+ * One walk over the exporter's threads, at monotonic time `now`; each
+ * blocked thread's wait is also checked for being stuck (exporter/stuck.h).
+ */
 void weft_deadlocks_walk(uint64_t now);
 
 #endif

@@ -31,6 +31,7 @@
 #include "exporter/outputs.h"
 #include "exporter/deadlocks.h"
 #include "exporter/report.h"
+#include "exporter/stuck.h"
 #include "exporter/resource.h"
 #include "exporter/sampler.h"
 #include "exporter/sink.h"
@@ -319,6 +320,8 @@ static void final_export(void)
 		return;
 	ex.shut_down = true;
 	weft_exporter_cycle();
+	/* Deadlocks, stuck and leaked threads as the process leaves them. */
+	weft_stuck_final(end);
 	/* Threads still running at exit: their spans end with the process. */
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);

@@ -56,7 +56,7 @@ struct weft_xthread {
 	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
 	/* Its wait as the last deadlock walk saw it (exporter/deadlocks.c). */
 	struct {
-		bool blocked; /* in a wait that can deadlock; the fields below are its */
+		bool blocked; /* in a wait; the fields below are its */
 		enum weft_wait_kind kind;
 		pid_t holder; /* whom it waits for (0: unknown) */
 		uint32_t stack;
@@ -67,6 +67,7 @@ struct weft_xthread {
 		uint64_t cycle_now,
 			cycle_prev; /* in a cycle this walk / the last, in the wait begun then */
 		uint64_t reported;  /* the wait (its start) it was reported in */
+		uint64_t stuck;     /* the wait (its start) found stuck (exporter/stuck.c) */
 	} dl;
 };
 
@@ -100,7 +101,8 @@ struct weft_interp {
 	X(channels)                                                                                \
 	X(connections)                                                                             \
 	X(tasks)                                                                                   \
-	X(deadlocks)
+	X(deadlocks)                                                                               \
+	X(stuck)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

@@ -84,6 +84,7 @@ struct weft_report {
 /* How findings are ordered: a lower rank first, then in the order found. */
 enum weft_report_rank {
 	WEFT_REPORT_DEADLOCK,
+	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
 };
 
 void weft_report_thread_created(struct weft_report *r);
