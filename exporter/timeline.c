@@ -378,14 +378,17 @@ static void write_args(struct timeline *t, const struct weft_json_node *attrs, u
 	weft_timeline_out_lit(o, "}");
 }
 
-static void write_common(struct timeline *t, const char *ph, const char *name, uint32_t pid,
-			 uint32_t tid, uint64_t ns)
+/* An event's start: `{"ph":..,"cat":..,"name":..,"pid":..,"tid":..,"ts":..`. */
+static void write_common(struct timeline *t, const char *ph, const char *cat, const char *name,
+			 uint32_t pid, uint32_t tid, uint64_t ns)
 {
 	struct weft_timeline_out *o = &t->out;
 
 	weft_timeline_out_event(o);
 	weft_timeline_out_lit(o, "{\"ph\":\"");
 	weft_timeline_out_raw(o, ph, strlen(ph));
+	weft_timeline_out_lit(o, "\",\"cat\":\"");
+	weft_timeline_out_raw(o, cat, strlen(cat));
 	weft_timeline_out_lit(o, "\",\"name\":");
 	weft_timeline_out_string(o, name);
 	weft_timeline_out_lit(o, ",\"pid\":");
@@ -439,11 +442,11 @@ static void write_links(struct timeline *t, const struct span_ix *c,
 		for (int end = 0; end < 2; end++) {
 			const struct span_ix *x = end ? c : p;
 
-			write_common(t, end ? "f" : "s", kind ? kind : "link", x->pid, x->tid,
-				     end ? to : from);
+			write_common(t, end ? "f" : "s", "link", kind ? kind : "link", x->pid,
+				     x->tid, end ? to : from);
 			if (end)
 				weft_timeline_out_lit(o, ",\"bp\":\"e\"");
-			weft_timeline_out_lit(o, ",\"cat\":\"link\",\"id\":");
+			weft_timeline_out_lit(o, ",\"id\":");
 			weft_timeline_out_u64(o, t->flows);
 			weft_timeline_out_lit(o, ",\"args\":{\"from\":");
 			weft_timeline_out_hex_id(o, p->id);
@@ -467,7 +470,7 @@ static void write_span_events(struct timeline *t, const struct span_ix *x,
 		if (strcmp(name, "weft.report") == 0)
 			continue; /* `weft report` prints it */
 		weft_json_read_u64(weft_json_read_get(j, e, "timeUnixNano"), &ns);
-		write_common(t, "i", name, x->pid, x->tid, ns);
+		write_common(t, "i", "event", name, x->pid, x->tid, ns);
 		weft_timeline_out_lit(&t->out, ",\"s\":\"t\"");
 		write_args(t, weft_json_read_get(j, e, "attributes"), 0, 0);
 		weft_timeline_out_lit(&t->out, "}");
@@ -486,26 +489,19 @@ static void emit_span(void *arg, const struct weft_otlp_resource *res,
 	x->flags |= F_EMITTED;
 	if (x->flags & F_ASYNC) {
 		t->async++;
-		write_common(t, "b", s->name, x->pid, x->tid, x->start);
-		weft_timeline_out_lit(o, ",\"cat\":\"");
-		weft_timeline_out_raw(o, rank_names[x->rank], strlen(rank_names[x->rank]));
-		weft_timeline_out_lit(o, "\",\"id\":");
+		write_common(t, "b", rank_names[x->rank], s->name, x->pid, x->tid, x->start);
+		weft_timeline_out_lit(o, ",\"id\":");
 		weft_timeline_out_hex_id(o, x->id);
 		write_args(t, s->attrs, s->span_id, s->parent_id);
 		weft_timeline_out_lit(o, "}");
-		write_common(t, "e", s->name, x->pid, x->tid, x->end);
-		weft_timeline_out_lit(o, ",\"cat\":\"");
-		weft_timeline_out_raw(o, rank_names[x->rank], strlen(rank_names[x->rank]));
-		weft_timeline_out_lit(o, "\",\"id\":");
+		write_common(t, "e", rank_names[x->rank], s->name, x->pid, x->tid, x->end);
+		weft_timeline_out_lit(o, ",\"id\":");
 		weft_timeline_out_hex_id(o, x->id);
 		weft_timeline_out_lit(o, "}");
 	} else {
-		write_common(t, "X", s->name, x->pid, x->tid, x->start);
+		write_common(t, "X", rank_names[x->rank], s->name, x->pid, x->tid, x->start);
 		weft_timeline_out_lit(o, ",\"dur\":");
 		weft_timeline_out_ts(o, x->end - x->start);
-		weft_timeline_out_lit(o, ",\"cat\":\"");
-		weft_timeline_out_raw(o, rank_names[x->rank], strlen(rank_names[x->rank]));
-		weft_timeline_out_lit(o, "\"");
 		write_args(t, s->attrs, s->span_id, s->parent_id);
 		weft_timeline_out_lit(o, "}");
 	}
@@ -539,7 +535,8 @@ static void emit_metric(void *arg, const struct weft_otlp_resource *res, const c
 		if (ns != at) {
 			if (at != UINT64_MAX)
 				weft_timeline_out_lit(o, "}}");
-			write_common(t, "C", name, (uint32_t)res->pid, (uint32_t)res->pid, ns);
+			write_common(t, "C", "metric", name, (uint32_t)res->pid, (uint32_t)res->pid,
+				     ns);
 			weft_timeline_out_lit(o, ",\"args\":{");
 			at = ns;
 			t->counters++;
@@ -595,12 +592,12 @@ static int write_metadata(struct timeline *t)
 	for (size_t i = 0; i < t->n_procs; i++) {
 		const struct proc_ix *p = &t->procs[order[i]];
 
-		write_common(t, "M", "process_name", p->pid, 0, t->base);
+		write_common(t, "M", "__metadata", "process_name", p->pid, 0, t->base);
 		snprintf(label, sizeof(label), " (%u)", p->pid);
 		weft_timeline_out_lit(o, ",\"args\":{\"name\":");
 		weft_timeline_out_string2(o, p->service ? p->service : "", label);
 		weft_timeline_out_lit(o, "}}");
-		write_common(t, "M", "process_sort_index", p->pid, 0, t->base);
+		write_common(t, "M", "__metadata", "process_sort_index", p->pid, 0, t->base);
 		weft_timeline_out_lit(o, ",\"args\":{\"sort_index\":");
 		weft_timeline_out_u64(o, i);
 		weft_timeline_out_lit(o, "}}");
@@ -608,7 +605,7 @@ static int write_metadata(struct timeline *t)
 	for (size_t i = 0; i < t->n_threads; i++) {
 		const struct thread_ix *th = &t->threads[i];
 
-		write_common(t, "M", "thread_name", th->pid, th->tid, t->base);
+		write_common(t, "M", "__metadata", "thread_name", th->pid, th->tid, t->base);
 		snprintf(label, sizeof(label), " (%u)", th->tid);
 		weft_timeline_out_lit(o, ",\"args\":{\"name\":");
 		weft_timeline_out_string2(o, thread_name(t, th), label);
