@@ -24,6 +24,7 @@ struct reading {
 	size_t n, cap;
 	const char *file;
 	const struct weft_otlp_reader *reader;
+	bool file_seen; /* the file being read named a process */
 	int err;
 };
 
@@ -31,6 +32,7 @@ static struct proc *proc_of(struct reading *x, const struct weft_otlp_resource *
 {
 	struct proc *p;
 
+	x->file_seen = true;
 	/* Processes are few: a linear search. */
 	for (size_t i = 0; i < x->n; i++)
 		if (x->procs[i].pid == res->pid)
@@ -114,6 +116,7 @@ static int by_start(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+/* Reads one file; one line on standard output when it names no process at all. */
 static int read_file(struct reading *x, const char *path)
 {
 	static const struct weft_otlp_visitor v = { .span = visit_span, .metric = visit_metric };
@@ -125,6 +128,7 @@ static int read_file(struct reading *x, const char *path)
 		return rc;
 	}
 	x->file = path;
+	x->file_seen = false;
 	x->reader = &r;
 	while (!x->err && (rc = weft_otlp_read_next(&r, &v, x)) > 0)
 		;
@@ -137,6 +141,10 @@ static int read_file(struct reading *x, const char *path)
 		fprintf(stderr, "weft report: %s: %s\n", path, strerror(-rc));
 	weft_otlp_read_close(&r);
 	x->reader = NULL;
+	if (!x->err && !x->file_seen)
+		printf("weft report: %s: no process in it: empty, or cut short before its first "
+		       "complete line\n",
+		       path);
 	return x->err ? x->err : rc == -EINVAL ? 0 : rc;
 }
 
