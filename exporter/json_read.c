@@ -131,6 +131,34 @@ static int unicode_escape(struct parse *x, char **out)
 	return 0;
 }
 
+/*
+ * The end of the plain bytes at p (before end): the first quote, backslash or
+ * control byte. Eight bytes at a time where there are eight: a byte b is
+ * found by the classic zero-byte test on b ^ c (for '"' and '\\') and on b
+ * itself after subtracting 0x20 (for bytes below 0x20, high bit clear).
+ */
+static char *plain_run(char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+	while (end - p >= 8) {
+		uint64_t w, q, b, c;
+
+		memcpy(&w, p, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		c = (q - ones) & ~q;
+		c |= (b - ones) & ~b;
+		c |= (w - ones * 0x20) & ~w;
+		if (c & highs)
+			break;
+		p += 8;
+	}
+	while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+		p++;
+	return p;
+}
+
 /* A string at x->p (just after its opening quote), decoded in place; sets *s and *len. */
 static int string(struct parse *x, const char **s, uint32_t *len)
 {
@@ -139,10 +167,8 @@ static int string(struct parse *x, const char **s, uint32_t *len)
 	*s = o;
 	for (;;) {
 		/* The plain run up to the next quote, backslash or control byte, at once. */
-		char *q = x->p;
+		char *q = plain_run(x->p, x->end);
 
-		while (q < x->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-			q++;
 		if (o != x->p)
 			memmove(o, x->p, (size_t)(q - x->p));
 		o += q - x->p;

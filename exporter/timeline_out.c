@@ -182,9 +182,21 @@ void weft_timeline_out_string2(struct weft_timeline_out *o, const char *a, const
 /* Whether a node's text is a JSON number as it is (not NaN, Infinity, hex). */
 static bool plain_number(const struct weft_json_node *v)
 {
+	size_t i = 0;
 	double d;
 
-	if (!v || !v->len || v->len != strspn(v->s, "-+0123456789.eE"))
+	if (!v || !v->len)
+		return false;
+	/* The usual case, an integer: digits after an optional '-', no leading zero. */
+	if (v->s[0] == '-')
+		i++;
+	if (i < v->len && v->s[i] >= '1' && v->s[i] <= '9') {
+		while (++i < v->len && v->s[i] >= '0' && v->s[i] <= '9')
+			;
+		if (i == v->len)
+			return true;
+	}
+	if (v->len != strspn(v->s, "-+0123456789.eE"))
 		return false;
 	return weft_json_read_double(v, &d) == 0 && d == d && d - d == 0;
 }
