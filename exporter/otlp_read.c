@@ -240,6 +240,17 @@ static void visit_metric(const struct weft_json_reader *j, const struct weft_jso
 		v->metric(arg, res, name, points);
 }
 
+/* Whether a line is to be parsed: it begins with one of r->only, when that is set. */
+static bool wanted(const struct weft_otlp_reader *r, const char *line, size_t n)
+{
+	if (!r->only)
+		return true;
+	for (const char *const *s = r->only; *s; s++)
+		if (n >= strlen(*s) && memcmp(line, *s, strlen(*s)) == 0)
+			return true;
+	return false;
+}
+
 int weft_otlp_read_next(struct weft_otlp_reader *r, const struct weft_otlp_visitor *v, void *arg)
 {
 	const struct weft_json_reader *j = &r->json;
@@ -254,7 +265,7 @@ int weft_otlp_read_next(struct weft_otlp_reader *r, const struct weft_otlp_visit
 		if (!line)
 			return err;
 		r->line++;
-	} while (n == 0 || (n == 1 && line[0] == '\r'));
+	} while (n == 0 || (n == 1 && line[0] == '\r') || !wanted(r, line, n));
 	r->why = NULL;
 	err = weft_json_read_parse(&r->json, line, n);
 	if (err == -ENOMEM)

@@ -49,6 +49,12 @@ struct weft_otlp_reader {
 	bool eof;
 	uint64_t line;   /* the number of the line last read (1 is the first) */
 	const char *why; /* when a line was refused: what was wrong with it */
+	/*
+	 * NULL, or a NULL-terminated list of strings: only lines that begin with
+	 * one of them are parsed and visited (a quick look for a few lines of a
+	 * large file); a line left out is not checked.
+	 */
+	const char *const *only;
 	struct weft_json_reader json;
 };
 

@@ -1,8 +1,12 @@
 /*
- * The timeline (exporter/timeline.h): the span index and the nesting
- * decision (first pass), then the events, streamed (second pass). The Trace
- * Event Format is Chrome's ("Trace Event Format", Google Docs), as Perfetto,
- * catapult and speedscope read it.
+ * The timeline (exporter/timeline.h). A quick first look at the lines that
+ * hold a process span or metrics (the only ones parsed) finds time 0; then
+ * one pass writes every event as it is read. What stays in memory is the
+ * span index (40 bytes a span, and its hash slot), each thread's outermost
+ * slices so far (to decide nesting as spans arrive), the links whose
+ * producer has not been read yet (16 bytes each, drawn at the end) and the
+ * names. The Trace Event Format is Chrome's ("Trace Event Format", Google
+ * Docs), as Perfetto, catapult and speedscope read it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,10 +33,29 @@ struct span_ix {
 	uint8_t rank, flags;
 };
 
+/* A slice's interval; an outermost one is one no other slice on its track contains (so far). */
+struct root {
+	uint64_t start, end;
+};
+
 struct thread_ix {
 	uint32_t pid, tid;
 	char *name;
 	bool named_by_thread_span; /* the name of its `thread` span: its last */
+	/* Its outermost slices so far (disjoint), and all its slices: by start. */
+	struct root *roots, *slices;
+	size_t n_roots, cap_roots, n_slices, cap_slices;
+};
+
+/* The kinds a link's arrow is named by (weft.link.kind); anything else is "link". */
+static const char *const link_kinds[] = { "link",    "cond.signal", "sem.post", "pipe",
+					  "eventfd", "socket",      "holder",   "join" };
+
+/* A link whose producer span had not been read when its consumer was. */
+struct pending {
+	uint64_t producer;
+	uint32_t consumer; /* index in the span index */
+	uint32_t kind;     /* in link_kinds */
 };
 
 struct proc_ix {
@@ -57,6 +80,9 @@ struct timeline {
 	struct proc_ix *procs;
 	size_t n_procs, cap_procs;
 	uint64_t base; /* the earliest process start: time 0 */
+	struct pending *pending;
+	size_t n_pending, cap_pending;
+	bool any_span; /* finding time 0 in a file with no process span nor metrics */
 	struct weft_otlp_reader *reader;
 	struct weft_timeline_out out;
 	uint64_t flows, unresolved, counters, async, duplicates;
@@ -200,15 +226,7 @@ static uint32_t tid_of(const struct weft_json_reader *j, const struct weft_otlp_
 	return (uint32_t)res->pid;
 }
 
-/* --- First pass: the index ----------------------------------------------- */
-
-static void note_time(struct timeline *t, struct proc_ix *p, uint64_t ns)
-{
-	if (ns && ns < t->base)
-		t->base = ns;
-	if (p && ns && ns < p->start)
-		p->start = ns;
-}
+/* --- Time 0 ------------------------------------------------------------------ */
 
 static int note_process(struct timeline *t, const struct weft_otlp_resource *res,
 			struct proc_ix **out)
@@ -223,138 +241,189 @@ static int note_process(struct timeline *t, const struct weft_otlp_resource *res
 	return 0;
 }
 
-static void index_span(void *arg, const struct weft_otlp_resource *res,
-		       const struct weft_otlp_span *s)
+static void note_start(struct timeline *t, const struct weft_otlp_resource *res, uint64_t ns)
 {
-	struct timeline *t = arg;
-	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
-	struct thread_ix *th;
-	struct proc_ix *p;
-	struct span_ix *x;
-	const char *name;
-	uint32_t *slot;
-
-	if (t->err || !s->span_id)
-		return;
-	if (note_process(t, res, &p) < 0 || map_grow(&t->span_map, span_key, t) < 0 ||
-	    reserve(&t->spans, &t->cap_spans, t->n_spans, sizeof(*t->spans)) < 0) {
-		t->err = -ENOMEM;
-		return;
-	}
-	note_time(t, p, s->start_ns);
-	slot = map_slot(&t->span_map, s->span_id, span_key, t);
-	if (*slot) {
-		t->duplicates++; /* the same span twice (a file given twice): once is enough */
-		return;
-	}
-	x = &t->spans[t->n_spans];
-	*x = (struct span_ix){ .id = s->span_id,
-			       .start = s->start_ns,
-			       .end = s->end_ns,
-			       .pid = (uint32_t)res->pid,
-			       .tid = tid_of(j, res, s),
-			       .rank = (uint8_t)rank_of(s) };
-	if (x->rank == RANK_CONNECTION)
-		x->flags |= F_ASYNC;
-	*slot = (uint32_t)++t->n_spans;
-	t->span_map.n++;
-	th = thread_of(t, x->pid, x->tid);
-	name = weft_otlp_attr_str(j, s->attrs, "thread.name");
-	if (!th) {
-		t->err = -ENOMEM;
-		return;
-	}
-	if (name && (!th->name || (x->rank == RANK_THREAD && !th->named_by_thread_span))) {
-		free(th->name);
-		th->name = strdup(name);
-		th->named_by_thread_span = x->rank == RANK_THREAD;
-	}
-}
-
-static void index_metric(void *arg, const struct weft_otlp_resource *res, const char *name,
-			 const struct weft_json_node *points)
-{
-	struct timeline *t = arg;
-	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
 	struct proc_ix *p;
 
-	if (t->err)
-		return;
 	if (note_process(t, res, &p) < 0) {
 		t->err = -ENOMEM;
 		return;
 	}
-	/* A cumulative sum's start is the process's start. */
+	if (ns && ns < p->start)
+		p->start = ns;
+}
+
+/* A process span's start is its process's; with `any_span`, every span's start counts. */
+static void start_of_span(void *arg, const struct weft_otlp_resource *res,
+			  const struct weft_otlp_span *s)
+{
+	struct timeline *t = arg;
+
+	if (t->any_span || strcmp(s->name, "process") == 0)
+		note_start(t, res, s->start_ns);
+}
+
+/* A cumulative sum's start is its process's start. */
+static void start_of_metric(void *arg, const struct weft_otlp_resource *res, const char *name,
+			    const struct weft_json_node *points)
+{
+	struct timeline *t = arg;
+	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
+
 	for (const struct weft_json_node *pt = weft_json_read_first(j, points); pt;
 	     pt = weft_json_read_next(j, pt)) {
 		uint64_t start = 0;
 
 		weft_json_read_u64(weft_json_read_get(j, pt, "startTimeUnixNano"), &start);
-		note_time(t, p, start);
+		note_start(t, res, start);
 	}
-}
-
-static const struct span_ix *sort_spans;
-
-static int by_track_then_time(const void *a, const void *b)
-{
-	const struct span_ix *x = &sort_spans[*(const uint32_t *)a];
-	const struct span_ix *y = &sort_spans[*(const uint32_t *)b];
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	if (x->end != y->end)
-		return x->end > y->end ? -1 : 1; /* the longer, the outer */
-	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
 /*
- * Which spans nest on their thread's track: by track and start, the longer
- * first, a stack of the slices open; a span that starts inside the top one
- * and ends after it cannot be drawn there, and goes to an async track.
+ * Time 0, the earliest process start: the start of the cumulative sums of
+ * each process's metrics, which weft exports from the process's start; only
+ * the metrics lines are parsed (a few lines of a large file). A file with
+ * none (a program killed before its first metrics export) is read whole,
+ * and its process spans, else its earliest span, count.
  */
-static int decide_nesting(struct timeline *t)
+static int find_time_zero(struct timeline *t, char **files, int n)
 {
-	uint32_t *order = malloc((t->n_spans ? t->n_spans : 1) * sizeof(*order));
-	uint32_t *stack = malloc((t->n_spans ? t->n_spans : 1) * sizeof(*stack));
-	size_t n = 0, depth = 0;
+	static const char *const needles[] = { "{\"resourceMetrics\"", NULL };
+	static const struct weft_otlp_visitor v = { .span = start_of_span,
+						    .metric = start_of_metric };
 
-	if (!order || !stack) {
-		free(order);
-		free(stack);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->n_spans; i++)
-		if (!(t->spans[i].flags & F_ASYNC))
-			order[n++] = (uint32_t)i;
-	sort_spans = t->spans;
-	qsort(order, n, sizeof(*order), by_track_then_time);
-	for (size_t i = 0; i < n; i++) {
-		struct span_ix *x = &t->spans[order[i]];
+	for (int f = 0; f < n && !t->err; f++) {
+		struct weft_otlp_reader r;
+		size_t known = t->n_procs;
+		int rc;
 
-		while (depth) {
-			const struct span_ix *top = &t->spans[stack[depth - 1]];
-
-			if (top->pid == x->pid && top->tid == x->tid && top->end > x->start)
+		for (int whole = 0; whole < 2; whole++) {
+			rc = weft_otlp_read_open(&r, files[f]);
+			if (rc < 0) {
+				fprintf(stderr, "weft timeline: %s: %s\n", files[f], strerror(-rc));
+				return rc;
+			}
+			r.only = whole ? NULL : needles;
+			t->reader = &r;
+			t->any_span = whole;
+			while (!t->err && weft_otlp_read_next(&r, &v, t) > 0)
+				;
+			weft_otlp_read_close(&r);
+			t->reader = NULL;
+			if (t->n_procs > known || t->err)
 				break;
-			depth--;
 		}
-		if (depth && x->end > t->spans[stack[depth - 1]].end) {
-			x->flags |= F_ASYNC;
-			continue;
-		}
-		stack[depth++] = order[i];
 	}
-	free(order);
-	free(stack);
+	for (size_t i = 0; i < t->n_procs; i++)
+		if (t->procs[i].start < t->base)
+			t->base = t->procs[i].start;
+	if (t->base == UINT64_MAX)
+		t->base = 0;
+	return t->err;
+}
+
+/* --- Nesting, as spans arrive ----------------------------------------------- */
+
+/* How many slices a span that arrived after its parent is checked against, at most. */
+#define LATE_SCAN_MAX 65536
+
+/* The first of n slices (by start) that starts at or after `ns`. */
+static size_t first_from(const struct root *a, size_t n, uint64_t ns)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid].start < ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Inserts x into a track's slices (by start); 0 or -ENOMEM. */
+static int add_slice(struct thread_ix *th, const struct span_ix *x)
+{
+	size_t i;
+
+	if (reserve(&th->slices, &th->cap_slices, th->n_slices, sizeof(*th->slices)) < 0)
+		return -ENOMEM;
+	/* Children come before their parent: the place is usually near the end. */
+	for (i = th->n_slices; i > 0 && th->slices[i - 1].start > x->start; i--)
+		;
+	memmove(&th->slices[i + 1], &th->slices[i], (th->n_slices - i) * sizeof(*th->slices));
+	th->slices[i] = (struct root){ x->start, x->end };
+	th->n_slices++;
 	return 0;
 }
 
-/* --- Second pass: the events ---------------------------------------------- */
+/*
+ * Whether x, inside outermost slice r, nests with the slices already drawn
+ * in r: each one it overlaps contains it or lies inside it. Bounded: past
+ * LATE_SCAN_MAX slices the answer is no.
+ */
+static bool nests_inside(const struct thread_ix *th, const struct root *r, const struct span_ix *x)
+{
+	size_t i = first_from(th->slices, th->n_slices, r->start), seen = 0;
+
+	for (; i < th->n_slices && th->slices[i].start < x->end; i++) {
+		const struct root *d = &th->slices[i];
+
+		if (++seen > LATE_SCAN_MAX)
+			return false;
+		if (d->end <= x->start || d->start >= x->end)
+			continue; /* apart */
+		if (!(d->start <= x->start && x->end <= d->end) &&
+		    !(x->start <= d->start && d->end <= x->end))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether slice x can be drawn on its thread's track, and if so, its place.
+ * Spans mostly arrive in the order they end (a child before its parent), so
+ * x usually lies outside every slice so far, containing some of them: it
+ * becomes an outermost slice, they its children. It cannot nest when it
+ * overlaps an outermost slice without containing it. A span that lies
+ * inside one (it arrived after its parent, e.g. a task that ended with its
+ * thread) is checked against the slices drawn inside it. 0, or -ENOMEM.
+ */
+static int place(struct thread_ix *th, const struct span_ix *x, bool *nests)
+{
+	size_t i = first_from(th->roots, th->n_roots, x->start), j;
+
+	*nests = false;
+	if (i < th->n_roots && th->roots[i].start == x->start && th->roots[i].end > x->end)
+		i++; /* x starts with that slice, inside it */
+	if (i > 0 && th->roots[i - 1].end > x->start) {
+		/* Inside outermost slice i - 1, or overlapping it. */
+		if (x->end > th->roots[i - 1].end || !nests_inside(th, &th->roots[i - 1], x))
+			return 0;
+		*nests = true;
+		return add_slice(th, x);
+	}
+	for (j = i; j < th->n_roots && th->roots[j].start < x->end; j++)
+		if (th->roots[j].end > x->end)
+			return 0;
+	if (j == i) {
+		/* Nothing absorbed: one more outermost slice, at i. */
+		if (reserve(&th->roots, &th->cap_roots, th->n_roots, sizeof(*th->roots)) < 0)
+			return -ENOMEM;
+		memmove(&th->roots[i + 1], &th->roots[i], (th->n_roots - i) * sizeof(*th->roots));
+		th->n_roots++;
+	} else if (j > i + 1) {
+		memmove(&th->roots[i + 1], &th->roots[j], (th->n_roots - j) * sizeof(*th->roots));
+		th->n_roots -= j - i - 1;
+	}
+	th->roots[i] = (struct root){ x->start, x->end };
+	*nests = true;
+	return add_slice(th, x);
+}
+
+/* --- The events --------------------------------------------------------------- */
 
 /* Arguments: the attributes as JSON values, then the span's ids. */
 static void write_args(struct timeline *t, const struct weft_json_node *attrs, uint64_t id,
@@ -415,45 +484,85 @@ static uint64_t inside(uint64_t ns, uint64_t start, uint64_t end)
  * wake-up) — on the producer's span, the point of it nearest that moment: a
  * joined thread's end, a signaller's span at the wake-up.
  */
+static void write_flow(struct timeline *t, const struct span_ix *p, const struct span_ix *c,
+		       const char *kind)
+{
+	struct weft_timeline_out *o = &t->out;
+	uint64_t to, from;
+
+	to = inside(c->rank == RANK_WAIT ? c->end : c->start, c->start, c->end);
+	from = inside(to, p->start, p->end);
+	if (from > to) /* the producer's span began later: as early as the consumer allows */
+		to = inside(from, c->start, c->end);
+	t->flows++;
+	for (int end = 0; end < 2; end++) {
+		const struct span_ix *x = end ? c : p;
+
+		write_common(t, end ? "f" : "s", "link", kind, x->pid, x->tid, end ? to : from);
+		if (end)
+			weft_timeline_out_lit(o, ",\"bp\":\"e\"");
+		weft_timeline_out_lit(o, ",\"id\":");
+		weft_timeline_out_u64(o, t->flows);
+		weft_timeline_out_lit(o, ",\"args\":{\"from\":");
+		weft_timeline_out_hex_id(o, p->id);
+		weft_timeline_out_lit(o, ",\"to\":");
+		weft_timeline_out_hex_id(o, c->id);
+		weft_timeline_out_lit(o, "}}");
+	}
+}
+
+static uint32_t link_kind(const char *kind)
+{
+	for (uint32_t k = 1; kind && k < sizeof(link_kinds) / sizeof(link_kinds[0]); k++)
+		if (strcmp(kind, link_kinds[k]) == 0)
+			return k;
+	return 0;
+}
+
+/* The links of consumer c: drawn now if their producer has been read, else later. */
 static void write_links(struct timeline *t, const struct span_ix *c,
 			const struct weft_json_node *links)
 {
 	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
-	struct weft_timeline_out *o = &t->out;
 
 	for (const struct weft_json_node *l = weft_json_read_first(j, links); l;
 	     l = weft_json_read_next(j, l)) {
-		const char *hex = weft_json_read_str(j, l, "spanId", "");
-		const char *kind = weft_otlp_attr_str(j, weft_json_read_get(j, l, "attributes"),
-						      "weft.link.kind");
-		const struct span_ix *p = find_span(t, weft_otlp_span_id(hex));
-		uint64_t to, from;
+		uint64_t id = weft_otlp_span_id(weft_json_read_str(j, l, "spanId", ""));
+		uint32_t kind = link_kind(weft_otlp_attr_str(
+			j, weft_json_read_get(j, l, "attributes"), "weft.link.kind"));
+		const struct span_ix *p = find_span(t, id);
 
-		if (!p) {
+		if (p) {
+			write_flow(t, p, c, link_kinds[kind]);
+			continue;
+		}
+		if (!id) {
 			t->unresolved++;
 			continue;
 		}
-		to = inside(c->rank == RANK_WAIT ? c->end : c->start, c->start, c->end);
-		from = inside(to, p->start, p->end);
-		if (from >
-		    to) /* the producer's span began later: as early as the consumer allows */
-			to = inside(from, c->start, c->end);
-		t->flows++;
-		for (int end = 0; end < 2; end++) {
-			const struct span_ix *x = end ? c : p;
-
-			write_common(t, end ? "f" : "s", "link", kind ? kind : "link", x->pid,
-				     x->tid, end ? to : from);
-			if (end)
-				weft_timeline_out_lit(o, ",\"bp\":\"e\"");
-			weft_timeline_out_lit(o, ",\"id\":");
-			weft_timeline_out_u64(o, t->flows);
-			weft_timeline_out_lit(o, ",\"args\":{\"from\":");
-			weft_timeline_out_hex_id(o, p->id);
-			weft_timeline_out_lit(o, ",\"to\":");
-			weft_timeline_out_hex_id(o, c->id);
-			weft_timeline_out_lit(o, "}}");
+		if (reserve(&t->pending, &t->cap_pending, t->n_pending, sizeof(*t->pending)) < 0) {
+			t->err = -ENOMEM;
+			return;
 		}
+		t->pending[t->n_pending++] = (struct pending){ .producer = id,
+							       .consumer = (uint32_t)(c - t->spans),
+							       .kind = kind };
+	}
+}
+
+/* The links whose producer came after their consumer, now that every span has been read. */
+static void write_pending(struct timeline *t)
+{
+	for (size_t i = 0; i < t->n_pending; i++) {
+		const struct pending *q = &t->pending[i];
+		const struct span_ix *p = find_span(t, q->producer);
+
+		if (!p)
+			t->unresolved++;
+		else
+			write_flow(t, p, &t->spans[q->consumer], link_kinds[q->kind]);
+		if (i % 4096 == 0 && weft_timeline_out_flush_if_full(&t->out) < 0)
+			t->err = -EIO;
 	}
 }
 
@@ -477,16 +586,65 @@ static void write_span_events(struct timeline *t, const struct span_ix *x,
 	}
 }
 
+/* Indexes span s (NULL: already read, from a file given twice) and names its thread. */
+static struct span_ix *index_span(struct timeline *t, const struct weft_otlp_resource *res,
+				  const struct weft_otlp_span *s)
+{
+	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
+	struct thread_ix *th;
+	struct proc_ix *p;
+	struct span_ix *x;
+	const char *name;
+	uint32_t *slot;
+	bool nests;
+
+	if (note_process(t, res, &p) < 0 || map_grow(&t->span_map, span_key, t) < 0 ||
+	    reserve(&t->spans, &t->cap_spans, t->n_spans, sizeof(*t->spans)) < 0)
+		goto oom;
+	slot = map_slot(&t->span_map, s->span_id, span_key, t);
+	if (*slot)
+		return NULL;
+	x = &t->spans[t->n_spans];
+	*x = (struct span_ix){ .id = s->span_id,
+			       .start = s->start_ns,
+			       .end = s->end_ns,
+			       .pid = (uint32_t)res->pid,
+			       .tid = tid_of(j, res, s),
+			       .rank = (uint8_t)rank_of(s) };
+	*slot = (uint32_t)++t->n_spans;
+	t->span_map.n++;
+	th = thread_of(t, x->pid, x->tid);
+	if (!th)
+		goto oom;
+	name = weft_otlp_attr_str(j, s->attrs, "thread.name");
+	if (name && (!th->name || (x->rank == RANK_THREAD && !th->named_by_thread_span))) {
+		free(th->name);
+		th->name = strdup(name);
+		th->named_by_thread_span = x->rank == RANK_THREAD;
+	}
+	if (x->rank == RANK_CONNECTION) {
+		x->flags |= F_ASYNC; /* it lives until close, across tasks */
+	} else {
+		if (place(th, x, &nests) < 0)
+			goto oom;
+		if (!nests)
+			x->flags |= F_ASYNC;
+	}
+	return x;
+oom:
+	t->err = -ENOMEM;
+	return NULL;
+}
+
 static void emit_span(void *arg, const struct weft_otlp_resource *res,
 		      const struct weft_otlp_span *s)
 {
 	struct timeline *t = arg;
 	struct weft_timeline_out *o = &t->out;
-	struct span_ix *x = find_span(t, s->span_id);
+	struct span_ix *x;
 
-	if (!x || (x->flags & F_EMITTED) || x->pid != (uint32_t)res->pid)
+	if (t->err || !s->span_id || !(x = index_span(t, res, s)))
 		return;
-	x->flags |= F_EMITTED;
 	if (x->flags & F_ASYNC) {
 		t->async++;
 		write_common(t, "b", rank_names[x->rank], s->name, x->pid, x->tid, x->start);
@@ -524,8 +682,9 @@ static void emit_metric(void *arg, const struct weft_otlp_resource *res, const c
 	const struct weft_json_reader *j = weft_otlp_read_json(t->reader);
 	struct weft_timeline_out *o = &t->out;
 	uint64_t at = UINT64_MAX;
+	struct proc_ix *p;
 
-	if (!counted(name))
+	if (t->err || note_process(t, res, &p) < 0 || !counted(name))
 		return;
 	for (const struct weft_json_node *pt = weft_json_read_first(j, points); pt;
 	     pt = weft_json_read_next(j, pt)) {
@@ -615,13 +774,11 @@ static int write_metadata(struct timeline *t)
 	return 0;
 }
 
-/*
- * Reads every file with visitor `v`, each up to its first line that is not a
- * complete request (which the first pass reports).
- */
-static int pass(struct timeline *t, char **files, int n, const struct weft_otlp_visitor *v,
-		bool first)
+/* Writes the events of every file, each up to its first line that is not a complete request. */
+static int convert(struct timeline *t, char **files, int n)
 {
+	static const struct weft_otlp_visitor emit = { .span = emit_span, .metric = emit_metric };
+
 	for (int f = 0; f < n && !t->err; f++) {
 		struct weft_otlp_reader r;
 		int rc = weft_otlp_read_open(&r, files[f]);
@@ -631,17 +788,17 @@ static int pass(struct timeline *t, char **files, int n, const struct weft_otlp_
 			return rc;
 		}
 		t->reader = &r;
-		while (!t->err && (rc = weft_otlp_read_next(&r, v, t)) > 0)
-			if (!first && weft_timeline_out_flush_if_full(&t->out) < 0)
+		while (!t->err && (rc = weft_otlp_read_next(&r, &emit, t)) > 0)
+			if (weft_timeline_out_flush_if_full(&t->out) < 0)
 				t->err = -EIO;
-		if (rc == -EINVAL && first) {
+		if (rc == -EINVAL) {
 			fprintf(stderr,
 				"weft timeline: %s: line %llu is cut short or not OTLP JSON (%s): "
 				"the "
 				"program was probably killed while writing it; converted the lines "
 				"before it\n",
 				files[f], (unsigned long long)r.line, r.why ? r.why : "?");
-		} else if (rc < 0 && rc != -EINVAL) {
+		} else if (rc < 0 && !t->err) {
 			fprintf(stderr, "weft timeline: %s: %s\n", files[f], strerror(-rc));
 			t->err = rc;
 		}
@@ -660,8 +817,12 @@ static void usage(FILE *f)
 
 static void timeline_free(struct timeline *t)
 {
-	for (size_t i = 0; i < t->n_threads; i++)
+	for (size_t i = 0; i < t->n_threads; i++) {
 		free(t->threads[i].name);
+		free(t->threads[i].roots);
+		free(t->threads[i].slices);
+	}
+	free(t->pending);
 	for (size_t i = 0; i < t->n_procs; i++)
 		free(t->procs[i].service);
 	free(t->threads);
@@ -674,9 +835,6 @@ static void timeline_free(struct timeline *t)
 
 int weft_timeline_main(int argc, char **argv)
 {
-	static const struct weft_otlp_visitor index = { .span = index_span,
-							.metric = index_metric };
-	static const struct weft_otlp_visitor emit = { .span = emit_span, .metric = emit_metric };
 	struct timeline t = { .base = UINT64_MAX };
 	const char *out = "trace.json";
 	char **files = calloc((size_t)argc + 1, sizeof(*files));
@@ -701,22 +859,21 @@ int weft_timeline_main(int argc, char **argv)
 	}
 	if (!n)
 		goto bad_usage;
-	rc = pass(&t, files, n, &index, true);
-	if (!rc)
-		rc = decide_nesting(&t);
+	rc = find_time_zero(&t, files, n);
 	if (!rc)
 		rc = weft_timeline_out_open(&t.out, out);
 	if (!rc) {
-		if (t.base == UINT64_MAX)
-			t.base = 0;
 		weft_timeline_out_lit(&t.out, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[");
-		rc = write_metadata(&t);
-	}
-	if (!rc)
-		rc = pass(&t, files, n, &emit, false);
-	if (!rc) {
+		rc = convert(&t, files, n);
+		if (!rc)
+			write_pending(&t);
+		if (!rc && !t.err)
+			rc = write_metadata(&t);
 		weft_timeline_out_lit(&t.out, "\n]}\n");
-		rc = weft_timeline_out_close(&t.out);
+		if (!rc)
+			rc = t.err;
+		if (weft_timeline_out_close(&t.out) < 0 && !rc)
+			rc = -EIO;
 	}
 	if (!rc)
 		fprintf(stderr,

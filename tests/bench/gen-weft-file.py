@@ -149,11 +149,11 @@ def main():
             batch.append(span(s, "task dispatcher", 5, 100 + i * 10, 105 + i * 10,
                               thread_attrs(PID + 1, "dispatcher") + [attr_s("weft.pool.name", "dispatcher")]))
             written += 1
-        for w in range(min(THREADS, N - written - 1)):
-            batch.append(span(sid(), "wait join", 1, 900 + w, last_end + w + 1,
+        for w in range(THREADS):  # one join after another, on the main thread
+            batch.append(span(sid(), "wait join", 1, last_end + w * 1000, last_end + (w + 1) * 1000,
                               wait_attrs(PID, "bench", "join", "main", "0x7f00%04x" % w), "0" * 15 + "1"))
             written += 1
-        batch.append(span("0" * 15 + "1", "process", 1, 0, last_end + THREADS + 10,
+        batch.append(span("0" * 15 + "1", "process", 1, 0, last_end + THREADS * 1000 + 10,
                           [attr_i("process.pid", PID), attr_i("process.exit.code", 0)]))
         written += 1
         flush()
