@@ -103,19 +103,21 @@ static char *next_line(struct weft_otlp_reader *r, size_t *n, int *err)
 
 uint64_t weft_otlp_span_id(const char *hex)
 {
+	/* Each hex digit's value, 16 for anything else (the NUL included). */
+	static const uint8_t value[256] = {
+		['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+		['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+		['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+		['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	}; /* stored plus one, so that 0 means no digit */
 	uint64_t v = 0;
 
 	for (int i = 0; i < 16; i++) {
-		char c = hex[i];
+		unsigned d = value[(unsigned char)hex[i]];
 
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v = v << 4 | (uint64_t)(c - 'A' + 10);
-		else
+		if (!d)
 			return 0;
+		v = v << 4 | (d - 1);
 	}
 	return hex[16] == '\0' ? v : 0;
 }

@@ -10,7 +10,8 @@
  *     (thread.id; the process span on the main thread's) with its attributes,
  *     and its span.id and parent.span.id, as args; a span that cannot nest
  *     on its track (connect and accept, which live until close, across tasks;
- *     anything whose interval overlaps another's without containing it) as an
+ *     anything whose interval overlaps another's without containing it, or
+ *     that arrives after its parent and overlaps a slice inside it) as an
  *     async slice "b"/"e" instead, cat = what it is, id = its span id;
  *   - span events (weft.deadlock, ...) but weft.report as instant events "i";
  *   - every span link whose producer is in the files as a flow "s" → "f"
@@ -20,11 +21,12 @@
  *     weft.channel.queue.depth and weft.pool.busy, one series per attribute
  *     set, from the metric points.
  *
- * Two passes over the files: the first keeps a small index of every span
- * (id, pid, tid, interval: TIMELINE_INDEX_BYTES a span, with its hash slot)
- * and the thread names, and decides which spans nest; the second streams the
- * events out as it reads. A line cut short ends its file's conversion, with
- * one warning.
+ * One pass writes the events as it reads (after a quick look at the metrics
+ * lines for time 0). What stays in memory: a 40-byte index entry a span (id,
+ * pid, tid, start, end) and its hash slot, each track's slices as 16-byte
+ * intervals (to decide nesting as spans arrive), the links whose producer
+ * comes later (16 bytes each, drawn at the end), and the names. A line cut
+ * short ends its file's conversion, with one warning.
  */
 #ifndef WEFT_EXPORTER_TIMELINE_H
 #define WEFT_EXPORTER_TIMELINE_H
