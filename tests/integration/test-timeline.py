@@ -19,7 +19,7 @@ Then reads the timeline with independent readers installed from npm
 (tests/timeline/package.json): @tracerbench/trace-model builds its own model
 (names, slices per thread, nesting) and speedscope's importer opens it in
 headless Chromium, whose screenshot is kept in the build directory
-(meson-logs/timeline-speedscope.png). Finally a copy of a file cut in the
+(meson-logs/timeline-speedscope.png, beside the timeline, timeline.json). Finally a copy of a file cut in the
 middle of its last line converts what came before it, with one warning.
 """
 import base64
@@ -258,8 +258,15 @@ def check_model(trace_path, trace, tracks):
 def check_speedscope(trace_path, tracks):
     """speedscope's importer in headless Chromium: one profile per thread; a screenshot."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None and os.geteuid() == 0:
+        # As root, as scripts/deps.sh would (WEFT_TEST_PACKAGES).
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+                       env=env, capture_output=True)
+        chromium = shutil.which("chromium")
     if not check(chromium is not None,
-                 "chromium is installed (apt-get install chromium; scripts/deps.sh)"):
+                 "chromium is installed (as root: apt-get install chromium)"):
         return
     page = os.path.join(NPM_DIR, "node_modules", "speedscope", "dist", "release", "index.html")
     d = tempfile.mkdtemp(prefix="weft-speedscope-")
@@ -332,6 +339,9 @@ for f in files:
     metrics += m
 out = os.path.join(work, "timeline.json")
 rc, err, trace = timeline(files, out)
+if os.path.exists(out):  # kept beside the screenshot, to open in Perfetto UI
+    os.makedirs(os.path.join(os.path.abspath(BUILD), "meson-logs"), exist_ok=True)
+    shutil.copy(out, os.path.join(os.path.abspath(BUILD), "meson-logs", "timeline.json"))
 equal(rc, 0, f"weft timeline: exit status ({err})")
 equal([l for l in err.splitlines() if not l.startswith("weft timeline: wrote ")], [],
       "weft timeline: no warning")
