@@ -101,7 +101,7 @@ static char *next_line(struct weft_otlp_reader *r, size_t *n, int *err)
 	}
 }
 
-uint64_t weft_otlp_span_id(const char *hex)
+uint64_t weft_otlp_read_span_id(const char *hex)
 {
 	/* Each hex digit's value, 16 for anything else (the NUL included). */
 	static const uint8_t value[256] = {
@@ -122,8 +122,9 @@ uint64_t weft_otlp_span_id(const char *hex)
 	return hex[16] == '\0' ? v : 0;
 }
 
-const struct weft_json_node *weft_otlp_attr(const struct weft_json_reader *j,
-					    const struct weft_json_node *attrs, const char *key)
+const struct weft_json_node *weft_otlp_read_attr(const struct weft_json_reader *j,
+						 const struct weft_json_node *attrs,
+						 const char *key)
 {
 	if (!attrs || attrs->type != WEFT_JSON_ARRAY)
 		return NULL;
@@ -137,16 +138,16 @@ const struct weft_json_node *weft_otlp_attr(const struct weft_json_reader *j,
 	return NULL;
 }
 
-const char *weft_otlp_attr_str(const struct weft_json_reader *j, const struct weft_json_node *attrs,
-			       const char *key)
+const char *weft_otlp_read_attr_str(const struct weft_json_reader *j,
+				    const struct weft_json_node *attrs, const char *key)
 {
-	return weft_json_read_str(j, weft_otlp_attr(j, attrs, key), "stringValue", NULL);
+	return weft_json_read_str(j, weft_otlp_read_attr(j, attrs, key), "stringValue", NULL);
 }
 
-int weft_otlp_attr_int(const struct weft_json_reader *j, const struct weft_json_node *attrs,
-		       const char *key, int64_t *out)
+int weft_otlp_read_attr_int(const struct weft_json_reader *j, const struct weft_json_node *attrs,
+			    const char *key, int64_t *out)
 {
-	const struct weft_json_node *v = weft_otlp_attr(j, attrs, key);
+	const struct weft_json_node *v = weft_otlp_read_attr(j, attrs, key);
 
 	if (weft_json_read_i64(weft_json_read_get(j, v, "intValue"), out) < 0)
 		return -ENOENT;
@@ -160,8 +161,8 @@ static void resource_of(const struct weft_json_reader *j, const struct weft_json
 		weft_json_read_get(j, weft_json_read_get(j, rs, "resource"), "attributes");
 
 	res->pid = 0;
-	weft_otlp_attr_int(j, attrs, "process.pid", &res->pid);
-	res->service = weft_otlp_attr_str(j, attrs, "service.name");
+	weft_otlp_read_attr_int(j, attrs, "process.pid", &res->pid);
+	res->service = weft_otlp_read_attr_str(j, attrs, "service.name");
 	if (!res->service)
 		res->service = "";
 }
@@ -179,13 +180,13 @@ static void visit_span(const struct weft_json_reader *j, const struct weft_json_
 		switch (m->key[0]) {
 		case 's':
 			if (strcmp(m->key, "spanId") == 0 && m->type == WEFT_JSON_STRING)
-				s.span_id = weft_otlp_span_id(m->s);
+				s.span_id = weft_otlp_read_span_id(m->s);
 			else if (strcmp(m->key, "startTimeUnixNano") == 0)
 				weft_json_read_u64(m, &s.start_ns);
 			break;
 		case 'p':
 			if (strcmp(m->key, "parentSpanId") == 0 && m->type == WEFT_JSON_STRING)
-				s.parent_id = weft_otlp_span_id(m->s);
+				s.parent_id = weft_otlp_read_span_id(m->s);
 			break;
 		case 'n':
 			if (strcmp(m->key, "name") == 0 && m->type == WEFT_JSON_STRING)

@@ -77,16 +77,17 @@ static inline const struct weft_json_reader *weft_otlp_read_json(const struct we
 }
 
 /* The AnyValue of attribute `key` in a KeyValue array, or NULL. */
-const struct weft_json_node *weft_otlp_attr(const struct weft_json_reader *j,
-					    const struct weft_json_node *attrs, const char *key);
+const struct weft_json_node *weft_otlp_read_attr(const struct weft_json_reader *j,
+						 const struct weft_json_node *attrs,
+						 const char *key);
 /* An attribute's string, or NULL when absent or not a string. */
-const char *weft_otlp_attr_str(const struct weft_json_reader *j, const struct weft_json_node *attrs,
-			       const char *key);
+const char *weft_otlp_read_attr_str(const struct weft_json_reader *j,
+				    const struct weft_json_node *attrs, const char *key);
 /* An attribute's integer: 0, or -ENOENT when absent or not an integer. */
-int weft_otlp_attr_int(const struct weft_json_reader *j, const struct weft_json_node *attrs,
-		       const char *key, int64_t *out);
+int weft_otlp_read_attr_int(const struct weft_json_reader *j, const struct weft_json_node *attrs,
+			    const char *key, int64_t *out);
 
 /* A span id of 16 hex digits as a number: 0 for anything else. */
-uint64_t weft_otlp_span_id(const char *hex);
+uint64_t weft_otlp_read_span_id(const char *hex);
 
 #endif

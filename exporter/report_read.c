@@ -60,8 +60,8 @@ static const char *report_text(const struct weft_json_reader *j, const struct we
 	for (const struct weft_json_node *e = weft_json_read_first(j, s->events); e;
 	     e = weft_json_read_next(j, e))
 		if (strcmp(weft_json_read_str(j, e, "name", ""), "weft.report") == 0)
-			return weft_otlp_attr_str(j, weft_json_read_get(j, e, "attributes"),
-						  "weft.report.text");
+			return weft_otlp_read_attr_str(j, weft_json_read_get(j, e, "attributes"),
+						       "weft.report.text");
 	return NULL;
 }
 

@@ -221,7 +221,8 @@ static uint32_t tid_of(const struct weft_json_reader *j, const struct weft_otlp_
 {
 	int64_t tid;
 
-	if (weft_otlp_attr_int(j, s->attrs, "thread.id", &tid) == 0 && tid > 0 && tid <= UINT32_MAX)
+	if (weft_otlp_read_attr_int(j, s->attrs, "thread.id", &tid) == 0 && tid > 0 &&
+	    tid <= UINT32_MAX)
 		return (uint32_t)tid;
 	return (uint32_t)res->pid;
 }
@@ -527,8 +528,8 @@ static void write_links(struct timeline *t, const struct span_ix *c,
 
 	for (const struct weft_json_node *l = weft_json_read_first(j, links); l;
 	     l = weft_json_read_next(j, l)) {
-		uint64_t id = weft_otlp_span_id(weft_json_read_str(j, l, "spanId", ""));
-		uint32_t kind = link_kind(weft_otlp_attr_str(
+		uint64_t id = weft_otlp_read_span_id(weft_json_read_str(j, l, "spanId", ""));
+		uint32_t kind = link_kind(weft_otlp_read_attr_str(
 			j, weft_json_read_get(j, l, "attributes"), "weft.link.kind"));
 		const struct span_ix *p = find_span(t, id);
 
@@ -616,7 +617,7 @@ static struct span_ix *index_span(struct timeline *t, const struct weft_otlp_res
 	th = thread_of(t, x->pid, x->tid);
 	if (!th)
 		goto oom;
-	name = weft_otlp_attr_str(j, s->attrs, "thread.name");
+	name = weft_otlp_read_attr_str(j, s->attrs, "thread.name");
 	if (name && (!th->name || (x->rank == RANK_THREAD && !th->named_by_thread_span))) {
 		free(th->name);
 		th->name = strdup(name);

@@ -56,11 +56,11 @@ static void on_span(void *arg, const struct weft_otlp_resource *res, const struc
 		expect_int(s->kind, 1);
 		expect_int(s->start_ns, 1000);
 		expect_int(s->end_ns, 3000);
-		expect_int(weft_otlp_attr_int(j, s->attrs, "thread.id", &tid), 0);
+		expect_int(weft_otlp_read_attr_int(j, s->attrs, "thread.id", &tid), 0);
 		expect_int(tid, 43);
-		expect_str(weft_otlp_attr_str(j, s->attrs, "thread.name"), "w\xc3\xa9");
-		expect_true(weft_otlp_attr_str(j, s->attrs, "thread.id") == NULL);
-		expect_int(weft_otlp_attr_int(j, s->attrs, "nope", &tid), -ENOENT);
+		expect_str(weft_otlp_read_attr_str(j, s->attrs, "thread.name"), "w\xc3\xa9");
+		expect_true(weft_otlp_read_attr_str(j, s->attrs, "thread.id") == NULL);
+		expect_int(weft_otlp_read_attr_int(j, s->attrs, "nope", &tid), -ENOENT);
 		expect_true(s->links && s->links->count == 1);
 		expect_true(s->events && s->events->count == 1);
 	} else {
@@ -159,12 +159,12 @@ static void test_long_line(void)
 
 static void test_span_id(void)
 {
-	expect_true(weft_otlp_span_id("00000000000000ff") == 0xff);
-	expect_true(weft_otlp_span_id("FFFFFFFFFFFFFFFF") == UINT64_MAX);
-	expect_true(weft_otlp_span_id("00000000000000f") == 0);   /* 15 digits */
-	expect_true(weft_otlp_span_id("00000000000000fff") == 0); /* 17 */
-	expect_true(weft_otlp_span_id("000000000000000g") == 0);
-	expect_true(weft_otlp_span_id("") == 0);
+	expect_true(weft_otlp_read_span_id("00000000000000ff") == 0xff);
+	expect_true(weft_otlp_read_span_id("FFFFFFFFFFFFFFFF") == UINT64_MAX);
+	expect_true(weft_otlp_read_span_id("00000000000000f") == 0);   /* 15 digits */
+	expect_true(weft_otlp_read_span_id("00000000000000fff") == 0); /* 17 */
+	expect_true(weft_otlp_read_span_id("000000000000000g") == 0);
+	expect_true(weft_otlp_read_span_id("") == 0);
 }
 
 int main(void)
