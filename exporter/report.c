@@ -318,10 +318,10 @@ void weft_report_format(const struct weft_report *r, struct weft_json *b)
 		weft_json_appendf(b, "  telemetry: %s\n", r->output);
 }
 
-void weft_report_write(const struct weft_report *r, const char *where)
+void weft_report_write(const char *text, size_t len, const char *where)
 {
 	char path[WEFT_OUTFILE_NAME_MAX + 4096];
-	struct weft_json b;
+	struct weft_json b = { .buf = (char *)text, .len = len, .cap = len };
 	int h = weft_fd_stderr(), fd, err;
 
 	if (strcmp(where, "stderr") != 0) {
@@ -333,8 +333,6 @@ void weft_report_write(const struct weft_report *r, const char *where)
 			h = weft_fd_stderr();
 		}
 	}
-	weft_json_init(&b);
-	weft_report_format(r, &b);
 	/* The whole report in one write sequence: reports appended together never mix. */
 	fd = h == WEFT_FD_NOT_YET ? STDERR_FILENO : weft_fd_use(h);
 	err = fd < 0 ? fd : weft_json_write_fd(&b, fd, REPORT_WRITE_TIMEOUT_MS);
@@ -344,5 +342,4 @@ void weft_report_write(const struct weft_report *r, const char *where)
 		weft_warn("the report was not written in full: %s", strerrordesc_np(-err));
 	if (h >= 0 && h != weft_fd_stderr())
 		weft_fd_close(h);
-	weft_json_free(&b);
 }

@@ -107,15 +107,21 @@ void weft_report_wait(struct weft_report *r, const char *kind, const char *funct
 void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text);
 
 /*
- * `where`: "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
+ * Writes `len` bytes of report text (weft_report_format's) to `where`:
+ * "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
  * in which %p is the pid and %n the service name, as in WEFT_OUTPUT; created
  * 0600 with O_EXCL, never through a symlink; an existing file of this user is
  * appended to, never truncated (another process of the same program may have
  * written its report there), one of another user refused.
  */
-void weft_report_write(const struct weft_report *r, const char *where);
+void weft_report_write(const char *text, size_t len, const char *where);
 
-/* The report's text, appended to `b` (the buffer weft_report_write writes). */
+/*
+ * The report's text, appended to `b`. The exporter formats it once, at exit,
+ * and uses it twice: written to WEFT_REPORT, and attached to the process span
+ * as the event `weft.report` (attribute `weft.report.text`), so that
+ * `weft report FILE` prints it from the telemetry (README, "Telemetry").
+ */
 void weft_report_format(const struct weft_report *r, struct weft_json *b);
 
 #endif
