@@ -255,7 +255,9 @@ static void cycle_found(struct weft_thread *start, uint64_t now)
 	deadlock_line(m, n, line, sizeof(line));
 	deadlock_span(m, n, formed, now);
 	weft_metrics_add(dl.count, NULL, 1);
-	weft_report_finding(weft_exporter_report(), WEFT_REPORT_DEADLOCK, line);
+	weft_report_finding(
+		weft_exporter_report(), WEFT_REPORT_DEADLOCK,
+		&(struct weft_report_facts){ .kind = "deadlock", .threads = (int64_t)n }, line);
 }
 
 void weft_deadlocks_walk(uint64_t now)

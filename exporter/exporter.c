@@ -352,16 +352,54 @@ static void format_report(uint64_t end, struct weft_json *text)
 static void attach_report(struct weft_qspan *q, const struct weft_json *text, uint64_t end)
 {
 	static struct weft_attr attr = { .key = "weft.report.text", .type = WEFT_VALUE_STRING };
-	static struct weft_span_event event = { .name = "weft.report",
-						.attrs = &attr,
-						.n_attrs = 1 };
+	static struct weft_span_event events[1 + WEFT_REPORT_FINDINGS];
+	static struct weft_attr facts[WEFT_REPORT_FINDINGS][6];
+	size_t n = 0;
 
-	if (!q || weft_json_error(text) || !text->len)
+	if (!q)
 		return;
-	attr.v.s = text->buf;
-	event.time_unix_nano = weft_clock_to_unix(end);
-	q->s.events = &event;
-	q->s.n_events = 1;
+	/* Each finding travels too: one weft.finding event, its facts as attributes. */
+	for (size_t i = 0; i < ex.report.n_findings; i++) {
+		const struct weft_report_finding *f = &ex.report.findings[i];
+		struct weft_attr *a = facts[i];
+		size_t na = 0;
+
+		a[na++] = (struct weft_attr){ .key = "weft.finding.kind",
+					      .type = WEFT_VALUE_STRING,
+					      .v.s = f->kind };
+		a[na++] = (struct weft_attr){ .key = "weft.finding.text",
+					      .type = WEFT_VALUE_STRING,
+					      .v.s = f->text };
+		if (f->threads)
+			a[na++] = (struct weft_attr){ .key = "weft.finding.threads",
+						      .type = WEFT_VALUE_INT,
+						      .v.i = f->threads };
+		if (f->pool[0])
+			a[na++] = (struct weft_attr){ .key = "weft.pool.name",
+						      .type = WEFT_VALUE_STRING,
+						      .v.s = f->pool };
+		if (f->wait_kind[0])
+			a[na++] = (struct weft_attr){ .key = "weft.wait.kind",
+						      .type = WEFT_VALUE_STRING,
+						      .v.s = f->wait_kind };
+		if (f->function[0])
+			a[na++] = (struct weft_attr){ .key = "code.function.name",
+						      .type = WEFT_VALUE_STRING,
+						      .v.s = f->function };
+		events[n++] = (struct weft_span_event){ .name = "weft.finding",
+							.time_unix_nano = weft_clock_to_unix(end),
+							.attrs = a,
+							.n_attrs = na };
+	}
+	if (!weft_json_error(text) && text->len) {
+		attr.v.s = text->buf;
+		events[n++] = (struct weft_span_event){ .name = "weft.report",
+							.time_unix_nano = weft_clock_to_unix(end),
+							.attrs = &attr,
+							.n_attrs = 1 };
+	}
+	q->s.events = events;
+	q->s.n_events = n;
 }
 
 static void final_export(void)

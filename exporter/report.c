@@ -150,8 +150,10 @@ void weft_report_wait(struct weft_report *r, const char *kind, const char *funct
 		r->n_waits++;
 }
 
-void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text)
+void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
+			 const struct weft_report_facts *facts, const char *text)
 {
+	struct weft_report_finding *f;
 	size_t i;
 
 	if (r->n_findings == WEFT_REPORT_FINDINGS) {
@@ -161,8 +163,16 @@ void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, cons
 	/* After every finding of the same or a more important rank. */
 	for (i = r->n_findings; i > 0 && r->findings[i - 1].rank > (int)rank; i--)
 		r->findings[i] = r->findings[i - 1];
-	r->findings[i].rank = (int)rank;
-	snprintf(r->findings[i].text, sizeof(r->findings[i].text), "%s", text);
+	f = &r->findings[i];
+	memset(f, 0, sizeof(*f));
+	f->rank = (int)rank;
+	snprintf(f->text, sizeof(f->text), "%s", text);
+	f->kind = facts->kind;
+	snprintf(f->pool, sizeof(f->pool), "%s", facts->pool ? facts->pool : "");
+	snprintf(f->wait_kind, sizeof(f->wait_kind), "%s",
+		 facts->wait_kind ? facts->wait_kind : "");
+	snprintf(f->function, sizeof(f->function), "%s", facts->function ? facts->function : "");
+	f->threads = facts->threads;
 	r->n_findings++;
 }
 

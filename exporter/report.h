@@ -73,9 +73,15 @@ struct weft_report {
 	uint64_t waits_total;
 	uint64_t waited_ns;
 	/* Problems found, most important first (see weft_report_finding). */
-	struct {
+	struct weft_report_finding {
 		int rank; /* enum weft_report_rank */
 		char text[480];
+		/* The facts, also attributes of its weft.finding event. */
+		const char *kind; /* weft.finding.kind: a literal */
+		char pool[64];    /* "": none */
+		char wait_kind[16];
+		char function[64];
+		int64_t threads;
 	} findings[WEFT_REPORT_FINDINGS];
 	size_t n_findings;
 	int64_t other_findings; /* beyond the table */
@@ -103,8 +109,18 @@ void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
 
-/* A problem the run showed, in one line a person can act on (cut to fit). */
-void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text);
+/* A finding's facts (NULL strings: not known). */
+struct weft_report_facts {
+	const char *kind; /* deadlock, stuck_thread, thread_leak, ... (TELEMETRY.md) */
+	const char *pool;
+	const char *wait_kind;
+	const char *function;
+	int64_t threads;
+};
+
+/* A problem the run showed, in one line a person can act on (cut to fit), and its facts. */
+void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
+			 const struct weft_report_facts *facts, const char *text);
 
 /*
  * Writes `len` bytes of report text (weft_report_format's) to `where`:

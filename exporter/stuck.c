@@ -122,8 +122,8 @@ static bool being_joined(const struct weft_thread *t, uint64_t now)
 	return false;
 }
 
-/* The report's lines: `what` of each group, most threads first. */
-static void findings(struct group *g, size_t n, int64_t other, const char *what)
+/* The report's lines: `what` of each group, most threads first (findings of `kind`). */
+static void findings(struct group *g, size_t n, int64_t other, const char *what, const char *kind)
 {
 	char line[480];
 
@@ -145,12 +145,22 @@ static void findings(struct group *g, size_t n, int64_t other, const char *what)
 			 weft_wait_kind_name(g[i].kind), g[i].site ? g[i].site : "?",
 			 g[i].threads == 1 ? "" : "longest ", (double)g[i].longest_ns / 1e9,
 			 what[0] == 'l' ? "" : " or more");
-		weft_report_finding(weft_exporter_report(), WEFT_REPORT_STUCK, line);
+		weft_report_finding(weft_exporter_report(), WEFT_REPORT_STUCK,
+				    &(struct weft_report_facts){
+					    .kind = kind,
+					    .pool = g[i].pool,
+					    .wait_kind = weft_wait_kind_name(g[i].kind),
+					    .function = g[i].site,
+					    .threads = g[i].threads,
+				    },
+				    line);
 	}
 	if (other) {
 		snprintf(line, sizeof(line), "%s: %lld more threads in other places", what,
 			 (long long)other);
-		weft_report_finding(weft_exporter_report(), WEFT_REPORT_STUCK, line);
+		weft_report_finding(weft_exporter_report(), WEFT_REPORT_STUCK,
+				    &(struct weft_report_facts){ .kind = kind, .threads = other },
+				    line);
 	}
 }
 
@@ -175,8 +185,8 @@ void weft_stuck_final(uint64_t now)
 		group_add(st.leaked, &st.n_leaked, &st.other_leaked, pool, x->dl.kind, site,
 			  now - x->dl.since, true);
 	}
-	findings(st.leaked, st.n_leaked, st.other_leaked, "leak");
-	findings(st.stuck, st.n_stuck, st.other_stuck, "stuck");
+	findings(st.leaked, st.n_leaked, st.other_leaked, "leak", "thread_leak");
+	findings(st.stuck, st.n_stuck, st.other_stuck, "stuck", "stuck_thread");
 }
 
 static void stuck_setup(void)

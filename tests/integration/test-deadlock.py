@@ -105,6 +105,13 @@ for mode, cycle in CYCLES.items():
     equal(out.value("weft.deadlocks"), 1, f"{what} weft.deadlocks")
     report = r.stderr[r.stderr.find("weft report:"):]
     check("  findings:\n    deadlock: " in report, f"{what} the report's findings: {report[:600]}")
+    evs = [attrs(e.get("attributes")) for e in proc.get("events", [])
+           if e.get("name") == "weft.finding"]
+    equal([(a.get("weft.finding.kind"), a.get("weft.finding.threads")) for a in evs],
+          [("deadlock", len(cycle))], f"{what} a weft.finding event on the process span")
+    if evs:
+        equal("weft: " + evs[0].get("weft.finding.text", ""), line,
+              f"{what} the finding's text is the stderr line")
 
 # No cycle, no report: threads that only wait for each other in turn.
 r = Run([program("syncplay")], env={"WEFT_SPAN_MIN_WAIT": "0"})

@@ -16,7 +16,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, program, check, equal, done  # noqa: E402
+from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
 
 ENV = {"WEFT_STUCK_AFTER": "1s", "WEFT_REPORT": "stderr"}
 
@@ -74,7 +74,17 @@ equal(findings(r.stderr), [
     "leak: 5 threads of pool handle_request alive at exit, never joined or detached, blocked in "
     "cond at wait_for_backend (longest D s)",
 ], "leak: one finding for the five")
-equal(r.only().value("weft.thread.stuck", weft_wait_kind="cond"), 5, "leak: weft.thread.stuck{cond}")
+out = r.only()
+equal(out.value("weft.thread.stuck", weft_wait_kind="cond"), 5, "leak: weft.thread.stuck{cond}")
+# The findings travel with the telemetry: weft.finding events on the process span.
+evs = [attrs(e.get("attributes")) for e in out.span("process").get("events", [])
+       if e.get("name") == "weft.finding"]
+equal(evs, [{"weft.finding.kind": "thread_leak",
+             "weft.finding.text": next((ln[4:] for ln in r.stderr.splitlines()
+                                        if ln.startswith("    leak:")), None),
+             "weft.finding.threads": 5, "weft.pool.name": "handle_request",
+             "weft.wait.kind": "cond", "code.function.name": "wait_for_backend"}],
+      "leak: one weft.finding event with the report's line and its facts")
 
 # A shorter program than WEFT_STUCK_AFTER (default 10 s): nothing.
 r = Run([program("stuck"), "leak"], env={"WEFT_REPORT": "stderr"})
