@@ -159,6 +159,7 @@ static const struct row rows[] = {
 	SIZE("WEFT_OUTPUT_MAX_SIZE", output_max_size, "100MB", 0, UINT64_MAX),
 	DURATION("WEFT_SPAN_MIN_WAIT", span_min_wait_ns, "1ms", 0, 1 * HOUR),
 	DURATION("WEFT_STUCK_AFTER", stuck_after_ns, "10s", 1 * MS, 24 * HOUR),
+	BOOL("WEFT_LOCK_ORDER", lock_order, "false"),
 	ENUM("WEFT_TASK_PARENT", task_parent, "link", task_parents),
 	STACKS("WEFT_STACKS", stack_depth, "on"),
 	UINT("WEFT_HOLD_SAMPLE", hold_sample, "256", 0, 1u << 20),

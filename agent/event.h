@@ -26,13 +26,14 @@
 
 /* X(NAME, payload member) */
 #define WEFT_EVENTS(X)                                                                             \
-	X(CTX, ctx)      /* the thread's current span changed */                                   \
-	X(NAME, about)   /* a thread was named: object = target pthread_t */                       \
-	X(DETACH, about) /* a thread was detached: object = target pthread_t */                    \
-	X(WAIT, wait)    /* a call blocked: kind, t0..t1, object, caller */                        \
-	X(HOLD, wait)    /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */      \
-	X(STACK, stack)  /* part of a captured stack: program counters from `first` on */          \
-	X(LINK, link)    /* hand-off links for the thread's wait that began at wait_t0 */
+	X(CTX, ctx)         /* the thread's current span changed */                                \
+	X(NAME, about)      /* a thread was named: object = target pthread_t */                    \
+	X(DETACH, about)    /* a thread was detached: object = target pthread_t */                 \
+	X(WAIT, wait)       /* a call blocked: kind, t0..t1, object, caller */                     \
+	X(HOLD, wait)       /* a sampled lock hold: t0 acquired, t1 released, pc the unlocker */   \
+	X(STACK, stack)     /* part of a captured stack: program counters from `first` on */       \
+	X(LINK, link)       /* hand-off links for the thread's wait that began at wait_t0 */       \
+	X(LOCKORDER, order) /* two locks taken in both orders (agent/lockorder.h) */
 
 #define WEFT_EVENT_ENUM(name, member) WEFT_EV_##name,
 enum weft_event_type {
@@ -153,6 +154,16 @@ struct weft_ev_stack {
 	uint64_t pcs[5];
 };
 
+/*
+ * LOCKORDER: `first` was held when `second` was taken at pc_forward, and
+ * (later) `second` was held when `first` was taken at pc_reverse.
+ */
+struct weft_ev_order {
+	uint64_t first, second;
+	uint64_t pc_forward, pc_reverse;
+	uint64_t reserved[2];
+};
+
 struct weft_event {
 	struct weft_event_header h;
 	union {
@@ -161,6 +172,7 @@ struct weft_event {
 		struct weft_ev_wait wait;
 		struct weft_ev_link link;
 		struct weft_ev_stack stack;
+		struct weft_ev_order order;
 		uint64_t raw[6];
 	} u;
 };

@@ -1,4 +1,5 @@
 #include <dlfcn.h>
+#include <errno.h>
 #include <elf.h>
 #include <link.h>
 #include <stdarg.h>
@@ -39,9 +40,12 @@ void *weft_real_resolve(enum weft_real_index idx)
 	_Atomic(void *) *slots = (_Atomic(void *) *)(void *)&weft_real;
 	const struct real_entry *e = &real_entries[idx];
 	void *p = weft_load_relaxed(&slots[idx]);
+	int saved;
 
 	if (p || resolving)
 		return p;
+	/* Reached from a hook: the program's errno is kept (dlsym may set it). */
+	saved = errno;
 	resolving = true;
 	weft_guard_enter();
 	if (e->version)
@@ -50,6 +54,7 @@ void *weft_real_resolve(enum weft_real_index idx)
 		p = dlsym(RTLD_NEXT, e->name);
 	weft_guard_leave();
 	resolving = false;
+	errno = saved;
 	if (p)
 		weft_store_relaxed(&slots[idx], p);
 	return p;

@@ -40,6 +40,9 @@ enum weft_thread_origin {
 	WEFT_THREAD_ADOPTED, /* seen first in a hook, created some other way */
 };
 
+/* The locks a thread's lock-order stack follows (agent/lockorder.h). */
+#define WEFT_HELD_MAX 16
+
 struct weft_thread {
 	/* Set before publication, then immutable. */
 	struct weft_thread *next; /* registry link: the pusher's, then the consumer's */
@@ -99,6 +102,14 @@ struct weft_thread {
 	uint8_t deferred_n;
 	bool deferred_busy; /* being added to or flushed: a signal handler records at once */
 	struct weft_event deferred[WEFT_DEFERRED];
+	/*
+	 * With WEFT_LOCK_ORDER: the mutexes it holds, oldest first, and where it
+	 * took each (agent/lockorder.h); n_held counts past the stack's depth.
+	 */
+	struct {
+		uintptr_t lock, pc;
+	} held[WEFT_HELD_MAX];
+	uint8_t n_held;
 	/* The last wait recorded: a channel read after a poll wait links to it. */
 	uint64_t last_wait_t0;
 	uint8_t last_wait_kind;

@@ -13,13 +13,14 @@
  * noinline: the first two frames unwound are then this function and the hook
  * that called it, which are skipped so that the stack starts in the program.
  */
-__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now,
-						      uint64_t *next_ns)
+/* weft_stack_capture without errno's care; its caller's caller's stack. */
+static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread *t, uint64_t now,
+							      uint64_t *next_ns)
 {
 	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + 2];
 	uint32_t depth = weft_cfg.stack_depth, id;
 	unsigned slot;
-	int n, saved = errno;
+	int n;
 
 	/*
 	 * The budget: one unwind per interval on average, a burst of up to
@@ -34,7 +35,6 @@ __attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uin
 	if (depth > WEFT_UNWIND_MAX_FRAMES)
 		depth = WEFT_UNWIND_MAX_FRAMES;
 	n = weft_unwind_capture(pcs, (int)depth + 2) - 2;
-	errno = saved;
 	if (n <= 0)
 		return 0;
 	id = (uint32_t)weft_hashmap_hash_bytes(pcs + 2, (size_t)n * sizeof(pcs[0])) | 1u;
@@ -53,5 +53,19 @@ __attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uin
 			return 0; /* incomplete: the exporter would not have it */
 	}
 	t->stack_sent[slot] = id;
+	return id;
+}
+
+/*
+ * errno is kept across the unwind and the records (a record may allocate
+ * the thread's ring): a wait's start captures before the real call.
+ */
+__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now,
+						      uint64_t *next_ns)
+{
+	int saved = errno;
+	uint32_t id = capture(t, now, next_ns);
+
+	errno = saved;
 	return id;
 }

@@ -352,8 +352,9 @@ static void format_report(uint64_t end, struct weft_json *text)
 static void attach_report(struct weft_qspan *q, const struct weft_json *text, uint64_t end)
 {
 	static struct weft_attr attr = { .key = "weft.report.text", .type = WEFT_VALUE_STRING };
-	static struct weft_span_event events[1 + WEFT_REPORT_FINDINGS];
-	static struct weft_attr facts[WEFT_REPORT_FINDINGS][6];
+	static struct weft_span_event events[1 + 2 * WEFT_REPORT_FINDINGS];
+	static struct weft_attr facts[WEFT_REPORT_FINDINGS][6], pairs[WEFT_REPORT_FINDINGS][4];
+	static char hex[WEFT_REPORT_FINDINGS][2][24];
 	size_t n = 0;
 
 	if (!q)
@@ -390,6 +391,29 @@ static void attach_report(struct weft_qspan *q, const struct weft_json *text, ui
 							.time_unix_nano = weft_clock_to_unix(end),
 							.attrs = a,
 							.n_attrs = na };
+		if (!f->lock_first)
+			continue;
+		/* A lock-order inversion is also the event TELEMETRY.md names. */
+		snprintf(hex[i][0], sizeof(hex[i][0]), "0x%llx", (unsigned long long)f->lock_first);
+		snprintf(hex[i][1], sizeof(hex[i][1]), "0x%llx",
+			 (unsigned long long)f->lock_second);
+		a = pairs[i];
+		a[0] = (struct weft_attr){ .key = "weft.lock.first",
+					   .type = WEFT_VALUE_STRING,
+					   .v.s = hex[i][0] };
+		a[1] = (struct weft_attr){ .key = "weft.lock.second",
+					   .type = WEFT_VALUE_STRING,
+					   .v.s = hex[i][1] };
+		a[2] = (struct weft_attr){ .key = "weft.site.forward",
+					   .type = WEFT_VALUE_STRING,
+					   .v.s = f->site_forward };
+		a[3] = (struct weft_attr){ .key = "weft.site.reverse",
+					   .type = WEFT_VALUE_STRING,
+					   .v.s = f->site_reverse };
+		events[n++] = (struct weft_span_event){ .name = "weft.lock_order_inversion",
+							.time_unix_nano = weft_clock_to_unix(end),
+							.attrs = a,
+							.n_attrs = 4 };
 	}
 	if (!weft_json_error(text) && text->len) {
 		attr.v.s = text->buf;

@@ -18,7 +18,8 @@
 	X(WAIT, waits)                                                                             \
 	X(HOLD, locks)                                                                             \
 	X(STACK, stacks)                                                                           \
-	X(LINK, channels)
+	X(LINK, channels)                                                                          \
+	X(LOCKORDER, locks)
 
 #define WEFT_ONE(...) +1
 _Static_assert(0 WEFT_EVENT_OWNERS(WEFT_ONE) == WEFT_EV_COUNT - 1,

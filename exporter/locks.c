@@ -9,9 +9,11 @@
  * one who made others wait).
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/locks.h"
@@ -102,10 +104,44 @@ static void locks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 	collect_thread(t);
 }
 
+/*
+ * A lock-order inversion (agent/lockorder.h): a `weft:` warning, and a
+ * finding in the report whose facts make the process span's
+ * weft.lock_order_inversion event.
+ */
+static void lock_order_inversion(struct weft_thread *t, const struct weft_event *ev)
+{
+	const struct weft_ev_order *o = &ev->u.order;
+	const char *fwd = weft_symbols_name((uintptr_t)o->pc_forward);
+	const char *rev = weft_symbols_name((uintptr_t)o->pc_reverse);
+	char line[480];
+
+	snprintf(line, sizeof(line),
+		 "lock order inversion: mutex 0x%llx then 0x%llx (the second taken in %s), and "
+		 "0x%llx then 0x%llx (in %s, thread %d): two threads doing both at once deadlock",
+		 (unsigned long long)o->first, (unsigned long long)o->second, fwd ? fwd : "?",
+		 (unsigned long long)o->second, (unsigned long long)o->first, rev ? rev : "?",
+		 (int)t->tid);
+	weft_warn("%s", line);
+	weft_report_finding(weft_exporter_report(), WEFT_REPORT_LOCK_ORDER,
+			    &(struct weft_report_facts){ .kind = "lock_order_inversion",
+							 .threads = 0,
+							 .lock_first = o->first,
+							 .lock_second = o->second,
+							 .site_forward = fwd,
+							 .site_reverse = rev },
+			    line);
+}
+
 static void locks_event(struct weft_thread *t, const struct weft_event *ev)
 {
-	const char *fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
+	const char *fn;
 
+	if (ev->h.type == WEFT_EV_LOCKORDER) {
+		lock_order_inversion(t, ev);
+		return;
+	}
+	fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
 	if (!fn)
 		fn = "unknown";
 	weft_metrics_record(lk.hold, &fn, (double)(ev->u.wait.t1 - ev->h.t0) / 1e9);

@@ -173,6 +173,12 @@ void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
 		 facts->wait_kind ? facts->wait_kind : "");
 	snprintf(f->function, sizeof(f->function), "%s", facts->function ? facts->function : "");
 	f->threads = facts->threads;
+	f->lock_first = facts->lock_first;
+	f->lock_second = facts->lock_second;
+	snprintf(f->site_forward, sizeof(f->site_forward), "%s",
+		 facts->site_forward ? facts->site_forward : "");
+	snprintf(f->site_reverse, sizeof(f->site_reverse), "%s",
+		 facts->site_reverse ? facts->site_reverse : "");
 	r->n_findings++;
 }
 

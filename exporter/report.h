@@ -82,6 +82,8 @@ struct weft_report {
 		char wait_kind[16];
 		char function[64];
 		int64_t threads;
+		uint64_t lock_first, lock_second; /* a lock-order inversion's pair (0: none) */
+		char site_forward[64], site_reverse[64];
 	} findings[WEFT_REPORT_FINDINGS];
 	size_t n_findings;
 	int64_t other_findings; /* beyond the table */
@@ -90,6 +92,7 @@ struct weft_report {
 /* How findings are ordered: a lower rank first, then in the order found. */
 enum weft_report_rank {
 	WEFT_REPORT_DEADLOCK,
+	WEFT_REPORT_LOCK_ORDER,
 	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
 };
 
@@ -116,6 +119,8 @@ struct weft_report_facts {
 	const char *wait_kind;
 	const char *function;
 	int64_t threads;
+	uint64_t lock_first, lock_second;
+	const char *site_forward, *site_reverse;
 };
 
 /* A problem the run showed, in one line a person can act on (cut to fit), and its facts. */

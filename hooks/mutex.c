@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include "agent/lock.h"
+#include "agent/lockorder.h"
 #include "hooks/hook.h"
 
 /* The owner's kernel thread id; a racy read of the program's mutex, on purpose. */
@@ -86,8 +87,11 @@ static bool acquired(int rc)
 		} else if (rc_ == -1) {                                                            \
 			rc_ = call;                                                                \
 		}                                                                                  \
-		if (acquired(rc_))                                                                 \
+		if (acquired(rc_)) {                                                               \
 			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);                              \
+			if (__builtin_expect(weft_cfg.lock_order, 0))                              \
+				weft_lockorder_acquired(self, m, pc);                              \
+		}                                                                                  \
 		return rc_;                                                                        \
 	} while (0)
 
@@ -111,8 +115,11 @@ static bool acquired(int rc)
 		struct weft_thread *self_ = weft_hook_thread(WEFT_HOOK_MUTEX);                     \
 		int rc_ = call;                                                                    \
                                                                                                    \
-		if (self_ && acquired(rc_))                                                        \
+		if (self_ && acquired(rc_)) {                                                      \
 			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
+			if (__builtin_expect(weft_cfg.lock_order, 0))                              \
+				weft_lockorder_acquired(self_, m, WEFT_CALLER);                    \
+		}                                                                                  \
 		return rc_;                                                                        \
 	} while (0)
 
@@ -143,8 +150,34 @@ static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, p
 }
 
 /*
+ * With WEFT_LOCK_ORDER, where the fast paths jump instead of libc's
+ * functions: the real call, and the thread's held locks kept (agent/
+ * lockorder.h). Reached by tail calls, so the caller is the hook's caller.
+ */
+static __attribute__((noinline)) int mutex_lock_ordered(pthread_mutex_t *m)
+{
+	const void *pc = WEFT_CALLER;
+	int rc = weft_real.pthread_mutex_lock(m);
+
+	/* Only the fast path comes here: its gate said the thread is observed. */
+	if (acquired(rc))
+		weft_lockorder_acquired(weft_self, m, pc);
+	return rc;
+}
+
+static __attribute__((noinline)) int mutex_unlock_ordered(pthread_mutex_t *m)
+{
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
+
+	if (self)
+		weft_lockorder_released(self, m);
+	return weft_real.pthread_mutex_unlock(m);
+}
+
+/*
  * Where the two hottest hooks' fast paths jump: libc's functions, after a
- * first call that resolves them (mutex_lock_first, mutex_unlock_first).
+ * first call that resolves them (mutex_lock_first, mutex_unlock_first), or
+ * with WEFT_LOCK_ORDER, the two above.
  * Never NULL, so that the fast paths need not test them. Written as
  * weft_real's entries are (racing writers store the same pointer), and read
  * plainly.
@@ -176,8 +209,18 @@ static __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t *m, cons
 static int mutex_lock_first(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_lock);
-	if (weft_real.pthread_mutex_lock) /* not the fallback */
+	if (weft_real.pthread_mutex_lock) { /* not the fallback */
+		/*
+		 * The fast path runs on a registered thread: the configuration is
+		 * read. The unlock's jump follows, whatever it was set to before.
+		 */
+		if (weft_cfg.lock_order && WEFT_REAL(pthread_mutex_unlock)) {
+			mutex_unlock_next = mutex_unlock_ordered;
+			mutex_lock_next = mutex_lock_ordered;
+			return mutex_lock_ordered(m);
+		}
 		mutex_lock_next = weft_real.pthread_mutex_lock;
+	}
 	return real(m);
 }
 
@@ -186,7 +229,7 @@ static __attribute__((noinline)) int mutex_lock_sampled(struct weft_thread *self
 							pthread_mutex_t *m)
 {
 	weft_lock_sample(self, m);
-	return weft_real.pthread_mutex_lock(m);
+	return mutex_lock_next(m);
 }
 
 /*
@@ -205,6 +248,8 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
 		weft_lock_watch_sync();
 		return real(m);
 	}
+	if (__builtin_expect(weft_cfg.lock_order, 0))
+		weft_lockorder_released(self, m);
 	/* The hold's end is timed here and recorded, with what waited for this unlock, after it. */
 	weft_defer_begin(self, m);
 	weft_lock_released(self, m, pc);
@@ -219,8 +264,16 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
 static int mutex_unlock_first(pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_mutex_unlock);
-	if (weft_real.pthread_mutex_unlock) /* not the fallback */
-		mutex_unlock_next = weft_real.pthread_mutex_unlock;
+	__typeof__(pthread_mutex_unlock) *first = mutex_unlock_first;
+
+	/*
+	 * Only from this function to libc's (not the fallback): a jump that
+	 * mutex_lock_first set to the lock-order one stays so.
+	 */
+	if (weft_real.pthread_mutex_unlock)
+		__atomic_compare_exchange_n(&mutex_unlock_next, &first,
+					    weft_real.pthread_mutex_unlock, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
 	return real(m);
 }
 

@@ -1,0 +1,44 @@
+/*
+ * Lock-order inversions (WEFT_LOCK_ORDER=1; nothing at all when off).
+ *
+ * Each thread keeps the mutexes it holds, in the order it took them, with
+ * where it took each (a short stack in its state: WEFT_HELD_MAX; deeper
+ * nesting is not followed). Taking lock B while holding A adds the edge
+ * A→B, with the site that took B, to one table shared by the process. An
+ * edge whose reverse is already there — some thread took A while holding B
+ * — is an inversion: two threads doing both at once would deadlock, whether
+ * or not this run did. The thread that finds it records one LOCKORDER event
+ * (the pair and both sites); the pair is reported once per process.
+ *
+ * The table is open-addressed, WEFT_LOCKORDER_EDGES slots, allocated on the
+ * first edge; a slot is claimed with one compare-and-swap on its key (a hash
+ * of the ordered pair, never 0) and filled before its `ready` flag is
+ * released, so a reader that sees `ready` sees the pair and site. Edges past
+ * a full table are not recorded (counted in weft_lockorder_full). Two
+ * different pairs with the same 64-bit key would be taken for one: a
+ * collision chance of about n²/2⁶⁵ for n edges.
+ *
+ * The mutex hooks call in only when the option is on (hooks/mutex.c swaps
+ * the function pointers its fast paths jump through), so with it off the
+ * hot paths are exactly as without this file.
+ */
+#ifndef WEFT_AGENT_LOCKORDER_H
+#define WEFT_AGENT_LOCKORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/registry.h"
+
+#define WEFT_LOCKORDER_EDGES 16384u
+
+/* Edges the table had no room for. */
+extern _Atomic uint64_t weft_lockorder_full;
+
+/* `t` acquired `lock` at `pc` (the hook's caller): its edges from every lock it holds. */
+void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void *pc);
+
+/* `t` is about to release `lock` (the newest hold of it, if it holds it more than once). */
+void weft_lockorder_released(struct weft_thread *t, const void *lock);
+
+#endif
