@@ -13,9 +13,12 @@ WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libprotobuf-c-dev
 # static-binary launcher test links against glibc's static archive, the
 # unwinder tests build C++ programs (g++) and run one under memcheck (valgrind),
 # the exit-from-a-signal-handler test stops a thread with gdb, the linkage
-# test watches a start with strace, and scripts/check-format needs
-# clang-format 14 exactly (other versions format differently).
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb strace clang-format-14)
+# test watches a start with strace, scripts/check-format needs
+# clang-format 14 exactly (other versions format differently), and the
+# prometheus output's test scrapes with a real Prometheus and lints with its
+# promtool (prometheus; tests/integration/test-promserver.py).
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb strace clang-format-14
+    prometheus)
 
 deps_missing() {
     local p
