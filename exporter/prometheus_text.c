@@ -343,10 +343,12 @@ static void put_sample(struct weft_json *o, const char *name, const char *suffix
 	weft_json_append(o, suffix, strlen(suffix));
 	if (labels->len || extra_n) {
 		weft_json_append_lit(o, "{");
-		weft_json_append(o, labels->buf, labels->len);
+		if (labels->len)
+			weft_json_append(o, labels->buf, labels->len);
 		if (labels->len && extra_n)
 			weft_json_append_lit(o, ",");
-		weft_json_append(o, extra, extra_n);
+		if (extra_n)
+			weft_json_append(o, extra, extra_n);
 		weft_json_append_lit(o, "}");
 	}
 	weft_json_append_lit(o, " ");

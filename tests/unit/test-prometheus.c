@@ -259,7 +259,10 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-/* Serves one client that sends `request` and returns its whole reply. */
+/*
+ * Serves one client that sends `request` (len bytes; 0: a string) and
+ * returns its whole reply. A NULL request: the client sends nothing.
+ */
 static const char *serve_one(unsigned port, const char *request, size_t len, struct client *c)
 {
 	pthread_t th;
@@ -268,7 +271,7 @@ static const char *serve_one(unsigned port, const char *request, size_t len, str
 	memset(c, 0, sizeof(*c));
 	c->port = port;
 	c->request = request;
-	c->len = len;
+	c->len = request && !len ? strlen(request) : len;
 	c->silent = request == NULL;
 	assert_int(pthread_create(&th, NULL, client_main, c), 0);
 	for (int i = 0; i < 50 && !client; i++)
@@ -318,20 +321,20 @@ static void test_serve(void)
 	expect_true(weft_prometheus_active());
 	expect_true(weft_load_relaxed(&weft_consumer_wake_fd) >= 0);
 
-	expect_str(serve_one(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 36, &c), ok);
+	expect_str(serve_one(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0, &c), ok);
 	expect_int(collects, 1);
-	expect_str(serve_one(port, "HEAD /metrics?a=b HTTP/1.0\n\n", 29, &c),
+	expect_str(serve_one(port, "HEAD /metrics?a=b HTTP/1.0\n\n", 0, &c),
 		   "HTTP/1.1 200 OK\r\n"
 		   "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 		   "Content-Length: 43\r\nConnection: close\r\n\r\n");
-	expect_str(serve_one(port, "GET /x HTTP/1.1\r\n\r\n", 20, &c),
+	expect_str(serve_one(port, "GET /x HTTP/1.1\r\n\r\n", 0, &c),
 		   "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
 		   "Content-Length: 9\r\nConnection: close\r\n\r\nNot Found");
-	expect_str(serve_one(port, "PUT /metrics HTTP/1.1\r\n\r\n", 26, &c),
+	expect_str(serve_one(port, "PUT /metrics HTTP/1.1\r\n\r\n", 0, &c),
 		   "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\n"
 		   "Content-Length: 18\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"
 		   "Method Not Allowed");
-	expect_str(serve_one(port, "GET\r\n\r\n", 7, &c),
+	expect_str(serve_one(port, "GET\r\n\r\n", 0, &c),
 		   "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
 		   "Content-Length: 11\r\nConnection: close\r\n\r\nBad Request");
 	memset(big, 'a', sizeof(big));
