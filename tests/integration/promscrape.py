@@ -30,9 +30,10 @@ def clean_env(extra):
 
 
 class Promplay:
-    """promplay N [C] under weft, serving on a free port until stop()."""
+    """promplay N [C [S]] under weft, serving on a free port until stop()."""
 
-    def __init__(self, n=3, channels=0, port=None, env=None, preload=True, outdir=None):
+    def __init__(self, n=3, channels=0, port=None, env=None, preload=True, outdir=None,
+                 sites=0):
         self.port = port or free_port()
         e = {"OTEL_METRICS_EXPORTER": "prometheus",
              "OTEL_EXPORTER_PROMETHEUS_PORT": str(self.port),
@@ -40,7 +41,7 @@ class Promplay:
         if preload:
             e["LD_PRELOAD"] = LIB
         e.update(env or {})
-        self.p = subprocess.Popen([program("promplay"), str(n), str(channels)],
+        self.p = subprocess.Popen([program("promplay"), str(n), str(channels), str(sites)],
                                   env=clean_env(e), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.ready = self.p.stdout.readline().strip() == "ready"
