@@ -19,9 +19,12 @@
  * Every answer closes the connection.
  *
  * Every descriptor is owned through agent/fd.h (high numbers, close-on-exec,
- * safe from the program's close and dup2), and each system call on one is
- * bracketed with weft_fd_use, so that a program's dup2 never waits on a slow
- * client.
+ * safe from the program's close) and pinned: a program's dup2 onto one of
+ * them takes the number at once and leaves weft's handle stale, rather than
+ * waiting for a sleep in poll to end. So the polls, which only look, use the
+ * bare numbers; every call that reads, writes or accepts is bracketed with
+ * weft_fd_use, which fails on a stale handle, so weft never reads or writes
+ * a descriptor that has become the program's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -106,7 +109,8 @@ static int resolve(const char *host, unsigned port, struct sockaddr_storage *sa,
 
 static int listen_on(const struct sockaddr_storage *sa, socklen_t len)
 {
-	int h = weft_fd_socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0, 0), fd, r = 0;
+	int h = weft_fd_socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0, WEFT_FD_PINNED);
+	int fd, r = 0;
 	int one = 1;
 
 	if (h < 0)
@@ -143,7 +147,7 @@ int weft_prometheus_open(void)
 	if (r == 0)
 		r = pm.listener = listen_on(&sa, len);
 	if (r >= 0)
-		r = pm.wake = weft_fd_eventfd(0, 0);
+		r = pm.wake = weft_fd_eventfd(0, WEFT_FD_PINNED);
 	if (r < 0) {
 		weft_prometheus_close();
 		weft_warn("prometheus: cannot listen on %s:%u (%s); metrics are not served",
@@ -187,33 +191,31 @@ bool weft_prometheus_wait(uint32_t seen, uint64_t timeout_ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000u),
 			       .tv_nsec = (long)(timeout_ns % 1000000000u) };
-	struct pollfd fds[2];
-	int lfd = weft_fd_use(pm.listener), efd = weft_fd_use(pm.wake);
+	struct pollfd fds[2] = { { .fd = weft_fd_number(pm.listener), .events = POLLIN },
+				 { .fd = weft_fd_number(pm.wake), .events = POLLIN } };
 	bool client = false;
 
-	if (lfd < 0 || efd < 0) {
-		/* Taken by the program's dup2 (fd.h): no endpoint any more. */
-		if (lfd >= 0)
-			weft_fd_unuse(pm.listener);
-		if (efd >= 0)
-			weft_fd_unuse(pm.wake);
+	if (fds[0].fd < 0 || fds[1].fd < 0) {
+		weft_warn("prometheus: the program took the endpoint's descriptor (dup2); metrics "
+			  "are no longer served");
 		weft_prometheus_close();
 		weft_consumer_wait(seen, timeout_ns);
 		return false;
 	}
-	fds[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	fds[1] = (struct pollfd){ .fd = efd, .events = POLLIN };
 	/* As the futex would: no sleep once the word has moved on. */
 	if (weft_load_relaxed(&weft_consumer_word) == seen &&
 	    ppoll(fds, 2, timeout_ns >= UINT64_C(1) << 62 ? NULL : &ts, NULL) > 0) {
-		uint64_t count;
+		if (fds[1].revents & POLLIN) {
+			int efd = weft_fd_use(pm.wake);
+			uint64_t count;
 
-		if (fds[1].revents & POLLIN)
-			(void)!read(efd, &count, sizeof(count));
+			if (efd >= 0) {
+				(void)!read(efd, &count, sizeof(count));
+				weft_fd_unuse(pm.wake);
+			}
+		}
 		client = fds[0].revents & POLLIN;
 	}
-	weft_fd_unuse(pm.wake);
-	weft_fd_unuse(pm.listener);
 	return client;
 }
 
@@ -235,11 +237,10 @@ static int await(int h, short events, uint64_t deadline)
 	/* The process is exiting: its final export does not wait for a client. */
 	if (ms == 0 || weft_load_acquire(&weft_process.exiting))
 		return -ETIMEDOUT;
-	p.fd = weft_fd_use(h);
+	p.fd = weft_fd_number(h);
 	if (p.fd < 0)
 		return p.fd;
 	r = poll(&p, 1, ms);
-	weft_fd_unuse(h);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
 	return r == 0 ? -ETIMEDOUT : 0;
@@ -393,7 +394,7 @@ void weft_prometheus_serve(size_t (*collect)(const struct weft_metric **out),
 
 	if (pm.listener < 0)
 		return;
-	h = weft_fd_accept(pm.listener, 0);
+	h = weft_fd_accept(pm.listener, WEFT_FD_PINNED);
 	if (h < 0)
 		return;
 	deadline = weft_clock_after(weft_clock_now(),

@@ -107,6 +107,32 @@ equal(rc, 0, "promplay exit")
 equal(out, "done\n", "promplay output")
 equal(err, "", "nothing on stderr")
 
+# The program takes the endpoint's descriptors with dup2 (a daemon tidying up):
+# its dup2 returns at once, though the exporter sleeps in poll on them; weft
+# says once that it no longer serves, and the program runs on.
+pp = Promplay(n=1)
+check(pp.ready and wait_endpoint(pp.port), "endpoint answers (steal run)")
+pp.p.stdin.write("steal\n")
+pp.p.stdin.flush()
+stolen, max_us = (int(x) for x in pp.p.stdout.readline().split())
+check(stolen >= 2, f"the listener and the eventfd taken: {stolen}")
+check(max_us < 100000, f"dup2 onto weft's descriptors did not wait for the exporter: {max_us} us")
+refused = False
+for _ in range(100):
+    try:
+        get(pp.port)
+    except OSError:
+        refused = True
+        break
+    time.sleep(0.1)
+check(refused, "no endpoint once its descriptor is the program's")
+equal(pp.work(2), 2, "the program works on")
+rc, out, err = pp.stop()
+equal((rc, out), (0, "done\n"), "steal run: exit and output")
+lines = [l for l in err.splitlines() if l.startswith("weft:")]
+check(len(lines) == 1 and "took the endpoint's descriptor" in lines[0],
+      f"one line says the endpoint is gone: {err!r}")
+
 # A port in use (a second process): one line, no endpoint, same output and exit.
 with socket.socket() as busy:
     busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
