@@ -78,17 +78,12 @@ static const struct keyword exporters[] = {
 };
 
 static const struct keyword hook_families[] = {
-	{ "all", WEFT_HOOK_ALL },
-	{ "thread", WEFT_HOOK_THREAD },
-	{ "mutex", WEFT_HOOK_MUTEX },
-	{ "rwlock", WEFT_HOOK_RWLOCK },
-	{ "cond", WEFT_HOOK_COND },
-	{ "sem", WEFT_HOOK_SEM },
-	{ "fd", WEFT_HOOK_FD },
-	{ "socket", WEFT_HOOK_SOCKET },
-	{ "poll", WEFT_HOOK_POLL },
-	{ "process", WEFT_HOOK_PROCESS },
-	{ NULL, 0 },
+	{ "all", WEFT_HOOK_ALL },     { "thread", WEFT_HOOK_THREAD },
+	{ "mutex", WEFT_HOOK_MUTEX }, { "rwlock", WEFT_HOOK_RWLOCK },
+	{ "cond", WEFT_HOOK_COND },   { "sem", WEFT_HOOK_SEM },
+	{ "fd", WEFT_HOOK_FD },       { "socket", WEFT_HOOK_SOCKET },
+	{ "poll", WEFT_HOOK_POLL },   { "process", WEFT_HOOK_PROCESS },
+	{ "sleep", WEFT_HOOK_SLEEP }, { NULL, 0 },
 };
 
 #define FIELD(f)                                                                                   \
@@ -167,6 +162,7 @@ static const struct row rows[] = {
 	DURATION("WEFT_EXIT_TIMEOUT", exit_timeout_ns, "1s", 1 * MS, 1 * HOUR),
 	SIZE("WEFT_OUTPUT_MAX_SIZE", output_max_size, "100MB", 0, UINT64_MAX),
 	DURATION("WEFT_SPAN_MIN_WAIT", span_min_wait_ns, "1ms", 0, 1 * HOUR),
+	DURATION("WEFT_STUCK_AFTER", stuck_after_ns, "10s", 1 * MS, 24 * HOUR),
 	ENUM("WEFT_TASK_PARENT", task_parent, "link", task_parents),
 	STACKS("WEFT_STACKS", stack_depth, "on"),
 	UINT("WEFT_HOLD_SAMPLE", hold_sample, "256", 0, 1u << 20),

@@ -56,7 +56,8 @@ enum weft_hook_family {
 	WEFT_HOOK_SOCKET = 1u << 6,
 	WEFT_HOOK_POLL = 1u << 7,
 	WEFT_HOOK_PROCESS = 1u << 8,
-	WEFT_HOOK_ALL = 0x1ff,
+	WEFT_HOOK_SLEEP = 1u << 9,
+	WEFT_HOOK_ALL = 0x3ff,
 };
 
 struct weft_config {
@@ -99,6 +100,7 @@ struct weft_config {
 	uint64_t exit_timeout_ns;          /* WEFT_EXIT_TIMEOUT, 1 s, 1 ms..export timeout */
 	uint64_t output_max_size;          /* WEFT_OUTPUT_MAX_SIZE, 100 MB; 0 = no limit */
 	uint64_t span_min_wait_ns;         /* WEFT_SPAN_MIN_WAIT, 1 ms, 0..1 h */
+	uint64_t stuck_after_ns;           /* WEFT_STUCK_AFTER, 10 s, 1 ms..1 day */
 	enum weft_task_parent task_parent; /* WEFT_TASK_PARENT */
 	uint32_t stack_depth;              /* WEFT_STACKS: 0 off, 1 = default depth 16, N */
 	uint32_t hold_sample;              /* WEFT_HOLD_SAMPLE: 1 in N, 0 off; 64 */

@@ -19,21 +19,17 @@ void weft_log_set_level(enum weft_log_level level)
 	log_level = level;
 }
 
-void weft_log(enum weft_log_level level, const char *fmt, ...)
+/* One line, `prefix` in front, to weft's stderr; control characters shown as '?'. */
+static void log_line(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int saved = errno, h, fd;
-	va_list ap;
-	size_t n;
+	size_t n, start = strlen(prefix);
 
-	if (level > log_level)
-		return;
-	memcpy(buf, "weft: ", 6);
-	va_start(ap, fmt);
-	vsnprintf(buf + 6, sizeof(buf) - 7, fmt, ap);
-	va_end(ap);
+	memcpy(buf, prefix, start);
+	vsnprintf(buf + start, sizeof(buf) - start - 1, fmt, ap);
 	n = strlen(buf);
-	for (size_t i = 6; i < n; i++)
+	for (size_t i = start; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
 	buf[n++] = '\n';
@@ -55,6 +51,28 @@ void weft_log(enum weft_log_level level, const char *fmt, ...)
 	if (fd >= 0 && h != WEFT_FD_NOT_YET)
 		weft_fd_unuse(h);
 	errno = saved;
+}
+
+void weft_log(enum weft_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_line("weft: ", fmt, ap);
+	va_end(ap);
+}
+
+void weft_log_more(enum weft_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_line("", fmt, ap);
+	va_end(ap);
 }
 
 /*

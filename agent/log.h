@@ -27,6 +27,10 @@ void weft_log_set_level(enum weft_log_level level);
 void weft_log(enum weft_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A line that continues the last one (indented detail): no "weft: " in front. */
+void weft_log_more(enum weft_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #define weft_warn(...)  weft_log(WEFT_LOG_WARN, __VA_ARGS__)
 #define weft_info(...)  weft_log(WEFT_LOG_INFO, __VA_ARGS__)
 #define weft_debug(...) weft_log(WEFT_LOG_DEBUG, __VA_ARGS__)

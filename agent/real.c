@@ -351,3 +351,18 @@ ssize_t weft_sys_writev(int fd, const struct iovec *iov, int n)
 {
 	return syscall(SYS_writev, fd, iov, n);
 }
+
+int weft_sys_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	return (int)syscall(SYS_nanosleep, req, rem);
+}
+
+/* glibc's sleep: nanosleep, then the whole seconds left. */
+unsigned int weft_sys_sleep(unsigned int seconds)
+{
+	struct timespec d = { (time_t)seconds, 0 };
+
+	if (weft_sys_nanosleep(&d, &d) == 0)
+		return 0;
+	return (unsigned int)d.tv_sec;
+}

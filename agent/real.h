@@ -49,6 +49,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <threads.h>
 
 typedef int (*weft_main_fn)(int, char **, char **);
 
@@ -108,6 +109,8 @@ ssize_t weft_sys_read(int fd, void *buf, size_t n);
 ssize_t weft_sys_write(int fd, const void *buf, size_t n);
 ssize_t weft_sys_readv(int fd, const struct iovec *iov, int n);
 ssize_t weft_sys_writev(int fd, const struct iovec *iov, int n);
+int weft_sys_nanosleep(const struct timespec *req, struct timespec *rem);
+unsigned int weft_sys_sleep(unsigned int seconds);
 
 #define WEFT_REAL_FIELD(name, fail, version, fallback) __typeof__(name) *name;
 struct weft_real_table {

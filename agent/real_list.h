@@ -134,6 +134,12 @@
 	X(epoll_wait, ERRNO, NULL, NULL)                                                           \
 	X(epoll_pwait, ERRNO, NULL, NULL)                                                          \
 	X(epoll_pwait2, ERRNO, NULL, NULL)                                                         \
+	/* Sleeps (hooks/sleep.c). */                                                              \
+	X(nanosleep, ERRNO, NULL, weft_sys_nanosleep)                                              \
+	X(clock_nanosleep, RET, NULL, NULL)                                                        \
+	X(usleep, ERRNO, NULL, NULL)                                                               \
+	X(sleep, NORETURN, NULL, weft_sys_sleep)                                                   \
+	X(thrd_sleep, NORETURN, NULL, NULL)                                                        \
 	/* The exec family (hooks/exec.c): channels follow their descriptors. */                   \
 	X(execve, ERRNO, NULL, NULL)                                                               \
 	X(posix_spawn, RET, NULL, NULL)                                                            \

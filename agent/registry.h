@@ -66,6 +66,8 @@ struct weft_thread {
 	_Atomic uint64_t wait_object; /* what it waits on */
 	_Atomic uint64_t wait_since;  /* monotonic ns */
 	_Atomic int32_t wait_holder;  /* the lock's owner when the wait began; 0: none */
+	_Atomic uint64_t wait_pc;     /* where: the hook's caller */
+	_Atomic uint32_t wait_stack;  /* its stack's id (agent/stack.h); 0: none captured */
 	/*
 	 * The open task (agent/task.h): whether one is (cur_span is then its
 	 * span) and its work source, on view for the pool gauges.
@@ -84,6 +86,7 @@ struct weft_thread {
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
 	uint64_t stack_next_ns;               /* no stack captured before this time */
+	uint64_t stack_begin_next_ns;         /* the same for a wait's start (agent/stack.h) */
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
 	/*

@@ -13,16 +13,24 @@
  * noinline: the first two frames unwound are then this function and the hook
  * that called it, which are skipped so that the stack starts in the program.
  */
-__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now)
+__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now,
+						      uint64_t *next_ns)
 {
 	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + 2];
 	uint32_t depth = weft_cfg.stack_depth, id;
 	unsigned slot;
 	int n, saved = errno;
 
-	if (!depth || now < t->stack_next_ns)
+	/*
+	 * The budget: one unwind per interval on average, a burst of up to
+	 * WEFT_STACK_BURST at once (a generic cell rate algorithm: `*next_ns`
+	 * is when the budget would be spent if every unwind so far had come at
+	 * its earliest).
+	 */
+	if (!depth ||
+	    now + WEFT_STACK_BURST * WEFT_STACK_INTERVAL_NS < *next_ns + WEFT_STACK_INTERVAL_NS)
 		return 0;
-	t->stack_next_ns = now + WEFT_STACK_INTERVAL_NS;
+	*next_ns = (*next_ns > now ? *next_ns : now) + WEFT_STACK_INTERVAL_NS;
 	if (depth > WEFT_UNWIND_MAX_FRAMES)
 		depth = WEFT_UNWIND_MAX_FRAMES;
 	n = weft_unwind_capture(pcs, (int)depth + 2) - 2;

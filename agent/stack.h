@@ -3,10 +3,15 @@
  *
  * A wait that blocked for at least WEFT_SPAN_MIN_WAIT (so that it becomes a
  * `wait` span) keeps the calling thread's stack, captured as the wait ends,
- * still inside the hook: the stack the wait began with. Captured with
+ * still inside the hook: the stack the wait began with. A lock or join wait
+ * captures it as it begins instead, since it may never end: a deadlock's
+ * report shows it (exporter/deadlocks.h). Captured with
  * libgcc's unwinder (agent/unwind.h), at most one per thread per
- * WEFT_STACK_INTERVAL_NS (a thread that blocks constantly pays for one
- * unwind a millisecond, not one per wait), and identified by a hash of its
+ * WEFT_STACK_INTERVAL_NS on average, up to WEFT_STACK_BURST at once, from
+ * each of two budgets, one for the waits' ends and one for their starts (a
+ * thread that blocks constantly pays for two unwinds a millisecond, not one
+ * per wait; one that blocks a few times in a row keeps every stack), and
+ * identified by a hash of its
  * program counters. The first time a thread uses a stack it records the
  * program counters as STACK events, five to a record, ahead of the wait that
  * refers to the stack by id; later waits with the same stack carry the id
@@ -21,11 +26,15 @@
 #include "agent/registry.h"
 
 #define WEFT_STACK_INTERVAL_NS 1000000u
+#define WEFT_STACK_BURST       8u
 
 /*
  * The calling hook's caller's stack, recorded if new to this thread; its id,
- * or 0 when none is kept (off, rate-limited, nothing unwound).
+ * or 0 when none is kept (off, rate-limited, nothing unwound). `next_ns`:
+ * the thread's budget it counts against, the time before which it captures
+ * none — stack_next_ns for a wait that lasted, stack_begin_next_ns for one
+ * that may never end (a lock or join wait, captured as it begins).
  */
-uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now);
+uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now, uint64_t *next_ns);
 
 #endif

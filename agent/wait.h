@@ -33,6 +33,17 @@
 #include "agent/clock.h"
 #include "agent/stack.h"
 
+/*
+ * Kinds whose wait points at the thread it waits for (a lock's owner, a
+ * joined thread), so that blocked threads can wait for each other in a
+ * cycle (exporter/deadlocks.c).
+ */
+static inline bool weft_wait_kind_can_deadlock(enum weft_wait_kind kind)
+{
+	return kind == WEFT_WAIT_MUTEX || kind == WEFT_WAIT_RWLOCK_READ ||
+	       kind == WEFT_WAIT_RWLOCK_WRITE || kind == WEFT_WAIT_JOIN;
+}
+
 /* The caller of the hook: where the program blocked. */
 #define WEFT_CALLER __builtin_return_address(0)
 
@@ -61,9 +72,17 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
 					      .pc = (uint64_t)(uintptr_t)pc };
 	w->prev_kind = weft_load_relaxed(&t->wait_kind);
-	/* On view: the object, the start, no holder yet; the kind last. */
+	/*
+	 * A wait that can close a deadlock's cycle keeps its stack from the
+	 * start (WEFT_STACKS): if it never ends, the report has it.
+	 */
+	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && weft_wait_kind_can_deadlock(kind))
+		w->ev.u.wait.stack = weft_stack_capture(t, now, &t->stack_begin_next_ns);
+	/* On view: the object, the start, the call site, no holder yet; the kind last. */
 	weft_store_relaxed(&t->wait_object, (uint64_t)(uintptr_t)object);
 	weft_store_relaxed(&t->wait_since, now);
+	weft_store_relaxed(&t->wait_pc, (uint64_t)(uintptr_t)pc);
+	weft_store_relaxed(&t->wait_stack, w->ev.u.wait.stack);
 	weft_store_relaxed(&t->wait_holder, 0);
 	weft_store_release(&t->wait_kind, (int)kind);
 }
@@ -97,9 +116,10 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
 static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 {
 	w->ev.u.wait.t1 = weft_clock_now();
-	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) &&
+	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && !w->ev.u.wait.stack &&
 	    w->ev.u.wait.t1 - w->ev.h.t0 >= weft_cfg.span_min_wait_ns)
-		w->ev.u.wait.stack = weft_stack_capture(w->t, w->ev.u.wait.t1);
+		w->ev.u.wait.stack =
+			weft_stack_capture(w->t, w->ev.u.wait.t1, &w->t->stack_next_ns);
 	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
 	w->t->last_wait_t0 = w->ev.h.t0;
 	w->t->last_wait_kind = w->ev.h.kind;

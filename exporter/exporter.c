@@ -26,11 +26,14 @@
 #include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
+#include "exporter/json.h"
 #include "exporter/metrics.h"
 #include "exporter/otlp_retry.h"
 #include "exporter/outputs.h"
+#include "exporter/deadlocks.h"
 #include "exporter/prometheus.h"
 #include "exporter/report.h"
+#include "exporter/stuck.h"
 #include "exporter/resource.h"
 #include "exporter/sampler.h"
 #include "exporter/sink.h"
@@ -40,7 +43,7 @@
 static struct {
 	struct weft_outputs out;
 	struct weft_registry_reader reader;
-	uint64_t next_spans_ns, next_metrics_ns;
+	uint64_t next_spans_ns, next_metrics_ns, next_walk_ns;
 	struct weft_instrument *dropped, *spans_exported, *export_failures;
 	struct weft_report report;
 	struct weft_rng rng;
@@ -287,18 +290,20 @@ void weft_exporter_setup(void)
 	ex.report.start_ns = weft_process.start_ns;
 	ex.next_spans_ns = weft_clock_after(weft_clock_now(), weft_cfg.bsp_schedule_delay_ns);
 	ex.next_metrics_ns = weft_clock_after(weft_clock_now(), weft_cfg.metric_interval_ns);
+	ex.next_walk_ns = weft_clock_after(weft_clock_now(), WEFT_DEADLOCK_WALK_NS);
 }
 
 /* --- Shutdown ----------------------------------------------------------- */
 
-static void finish_process_span(uint64_t end_ns)
+/* The process span, queued last; NULL when it could not be. */
+static struct weft_qspan *finish_process_span(uint64_t end_ns)
 {
 	struct weft_qspan *q = weft_spans_reserve(true);
 	int code = weft_load_relaxed(&weft_process.exit_code);
 
 	if (!q) {
 		weft_exporter_drop(WEFT_DROP_QUEUE_FULL, 1);
-		return;
+		return NULL;
 	}
 	q->s.trace_id = weft_process.trace;
 	weft_span_id_from_u64(weft_process.span, &q->s.span_id);
@@ -317,12 +322,12 @@ static void finish_process_span(uint64_t end_ns)
 		weft_qspan_attr_str(q, "weft.process.signal", q->object);
 		q->s.status = WEFT_STATUS_ERROR;
 		q->s.status_message = q->object;
-		return;
+		return q;
 	}
 	if (weft_load_relaxed(&weft_process.execed)) {
 		/* The image was replaced (exec): the process goes on, with no exit code yet. */
 		weft_qspan_attr_bool(q, "weft.process.exec", true);
-		return;
+		return q;
 	}
 	weft_qspan_attr_int(q, "process.exit.code", code);
 	if (code != 0) {
@@ -330,11 +335,65 @@ static void finish_process_span(uint64_t end_ns)
 		snprintf(q->object, sizeof(q->object), "exit code %d", code);
 		q->s.status_message = q->object;
 	}
+	return q;
+}
+
+/* Everything weft could not deliver so far, all reasons. */
+static int64_t dropped_total(void)
+{
+	int64_t n = 0;
+
+	for (int r = 0; r < WEFT_DROP_REASON_COUNT; r++)
+		n += weft_metrics_value(ex.dropped, drop_reasons[r]);
+	return n;
+}
+
+/*
+ * The end-of-run report, formatted (NUL-terminated) into `text` before the
+ * final batch is exported: its spans — the process span included — are
+ * counted as exported, and what the final export fails to deliver is not yet
+ * counted as dropped.
+ */
+static void format_report(uint64_t end, struct weft_json *text)
+{
+	ex.report.end_ns = end;
+	ex.report.dropped = dropped_total();
+	ex.report.spans_exported =
+		weft_metrics_value(ex.spans_exported, NULL) + (int64_t)weft_spans_queued();
+	/* Where the file goes: the fallback, if the configured path already failed. */
+	snprintf(ex.report.output, sizeof(ex.report.output), "%s",
+		 weft_outputs_file_path(&ex.out) ? weft_outputs_file_path(&ex.out) : "");
+	weft_json_reset(text);
+	weft_report_format(&ex.report, text);
+	weft_json_append(text, "", 1);
+}
+
+/*
+ * The report travels with the telemetry: one event `weft.report` on the
+ * process span, whose attribute `weft.report.text` is the text WEFT_REPORT
+ * prints (`weft report FILE` reads it back). Always attached, whether or not
+ * WEFT_REPORT is set.
+ */
+static void attach_report(struct weft_qspan *q, const struct weft_json *text, uint64_t end)
+{
+	static struct weft_attr attr = { .key = "weft.report.text", .type = WEFT_VALUE_STRING };
+	static struct weft_span_event event = { .name = "weft.report",
+						.attrs = &attr,
+						.n_attrs = 1 };
+
+	if (!q || weft_json_error(text) || !text->len)
+		return;
+	attr.v.s = text->buf;
+	event.time_unix_nano = weft_clock_to_unix(end);
+	q->s.events = &event;
+	q->s.n_events = 1;
 }
 
 static void final_export(void)
 {
 	uint64_t end = weft_clock_now();
+	struct weft_qspan *q;
+	struct weft_json text;
 
 	process_facts();
 	weft_exporter_setup();
@@ -342,6 +401,8 @@ static void final_export(void)
 		return;
 	ex.shut_down = true;
 	weft_exporter_cycle();
+	/* Deadlocks, stuck and leaked threads as the process leaves them. */
+	weft_stuck_final(end);
 	/* Threads still running at exit: their spans end with the process. */
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);
@@ -350,19 +411,27 @@ static void final_export(void)
 	 * (connections) go in this last batch, their gauges in the last metrics.
 	 */
 	weft_interp_collect();
-	finish_process_span(end);
+	q = finish_process_span(end);
+	/* Formatted once, before the process span is encoded; used twice. */
+	weft_json_init(&text);
+	format_report(end, &text);
+	attach_report(q, &text, end);
 	export_spans();
 	export_metrics();
-	ex.report.end_ns = end;
-	ex.report.dropped = 0;
-	for (int r = 0; r < WEFT_DROP_REASON_COUNT; r++)
-		ex.report.dropped += weft_metrics_value(ex.dropped, drop_reasons[r]);
-	ex.report.spans_exported = weft_metrics_value(ex.spans_exported, NULL);
-	/* Where the file went: the fallback, if the configured path failed. */
-	snprintf(ex.report.output, sizeof(ex.report.output), "%s",
-		 weft_outputs_file_path(&ex.out) ? weft_outputs_file_path(&ex.out) : "");
-	if (weft_cfg.report[0])
-		weft_report_write(&ex.report, weft_cfg.report);
+	if (weft_cfg.report[0]) {
+		/*
+		 * The final export lost something: the event did not reach every
+		 * output, and the live report says what was lost (the two texts
+		 * differ only then).
+		 */
+		if (dropped_total() != ex.report.dropped) {
+			ex.report.spans_exported = weft_metrics_value(ex.spans_exported, NULL);
+			format_report(end, &text);
+		}
+		if (!weft_json_error(&text) && text.len)
+			weft_report_write(text.buf, text.len - 1, weft_cfg.report);
+	}
+	weft_json_free(&text);
 	weft_outputs_shutdown(&ex.out);
 }
 
@@ -389,6 +458,8 @@ static void *exporter_main(void *arg)
 		uint64_t deadline = ex.next_spans_ns < ex.next_metrics_ns ? ex.next_spans_ns
 									  : ex.next_metrics_ns;
 
+		deadline = ex.next_walk_ns < deadline ? ex.next_walk_ns : deadline;
+
 		if (now < deadline)
 			exporter_sleep(seen, deadline - now);
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
@@ -413,6 +484,10 @@ static void *exporter_main(void *arg)
 			weft_interp_collect();
 			export_metrics();
 			ex.next_metrics_ns = weft_clock_after(now, weft_cfg.metric_interval_ns);
+		}
+		if (now >= ex.next_walk_ns) {
+			weft_deadlocks_walk(now);
+			ex.next_walk_ns = weft_clock_after(now, WEFT_DEADLOCK_WALK_NS);
 		}
 	}
 	weft_prometheus_close();

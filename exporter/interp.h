@@ -54,6 +54,21 @@ struct weft_xthread {
 	} task;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */
 	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
+	/* Its wait as the last deadlock walk saw it (exporter/deadlocks.c). */
+	struct {
+		bool blocked; /* in a wait; the fields below are its */
+		enum weft_wait_kind kind;
+		pid_t holder; /* whom it waits for (0: unknown) */
+		uint32_t stack;
+		uint64_t object, since, pc;
+		struct weft_thread *next;  /* the thread it waits for, if blocked too */
+		uint32_t walk;             /* the last walk that followed it */
+		struct weft_thread *chain; /* where that walk's chain began */
+		uint64_t cycle_now,
+			cycle_prev; /* in a cycle this walk / the last, in the wait begun then */
+		uint64_t reported;  /* the wait (its start) it was reported in */
+		uint64_t stuck;     /* the wait (its start) found stuck (exporter/stuck.c) */
+	} dl;
 };
 
 static inline struct weft_xthread *weft_xthread(const struct weft_thread *t)
@@ -85,7 +100,9 @@ struct weft_interp {
 	X(stacks)                                                                                  \
 	X(channels)                                                                                \
 	X(connections)                                                                             \
-	X(tasks)
+	X(tasks)                                                                                   \
+	X(deadlocks)                                                                               \
+	X(stuck)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

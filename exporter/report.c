@@ -150,6 +150,22 @@ void weft_report_wait(struct weft_report *r, const char *kind, const char *funct
 		r->n_waits++;
 }
 
+void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text)
+{
+	size_t i;
+
+	if (r->n_findings == WEFT_REPORT_FINDINGS) {
+		r->other_findings++;
+		return;
+	}
+	/* After every finding of the same or a more important rank. */
+	for (i = r->n_findings; i > 0 && r->findings[i - 1].rank > (int)rank; i--)
+		r->findings[i] = r->findings[i - 1];
+	r->findings[i].rank = (int)rank;
+	snprintf(r->findings[i].text, sizeof(r->findings[i].text), "%s", text);
+	r->n_findings++;
+}
+
 static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
@@ -276,6 +292,14 @@ void weft_report_format(const struct weft_report *r, struct weft_json *b)
 {
 	weft_json_appendf(b, "weft report: pid %d, ran %.1f ms\n", (int)weft_process.pid,
 			  ms(r->end_ns - r->start_ns));
+	if (r->n_findings) {
+		weft_json_appendf(b, "  findings:\n");
+		for (size_t i = 0; i < r->n_findings; i++)
+			weft_json_appendf(b, "    %s\n", r->findings[i].text);
+		if (r->other_findings)
+			weft_json_appendf(b, "    (%lld more not listed)\n",
+					  (long long)r->other_findings);
+	}
 	weft_json_appendf(b, "  threads: %lld created, %lld at most alive at once\n",
 			  (long long)r->threads_created, (long long)r->peak_threads);
 	format_pools(r, b);
@@ -294,10 +318,10 @@ void weft_report_format(const struct weft_report *r, struct weft_json *b)
 		weft_json_appendf(b, "  telemetry: %s\n", r->output);
 }
 
-void weft_report_write(const struct weft_report *r, const char *where)
+void weft_report_write(const char *text, size_t len, const char *where)
 {
 	char path[WEFT_OUTFILE_NAME_MAX + 4096];
-	struct weft_json b;
+	struct weft_json b = { .buf = (char *)text, .len = len, .cap = len };
 	int h = weft_fd_stderr(), fd, err;
 
 	if (strcmp(where, "stderr") != 0) {
@@ -309,8 +333,6 @@ void weft_report_write(const struct weft_report *r, const char *where)
 			h = weft_fd_stderr();
 		}
 	}
-	weft_json_init(&b);
-	weft_report_format(r, &b);
 	/* The whole report in one write sequence: reports appended together never mix. */
 	fd = h == WEFT_FD_NOT_YET ? STDERR_FILENO : weft_fd_use(h);
 	err = fd < 0 ? fd : weft_json_write_fd(&b, fd, REPORT_WRITE_TIMEOUT_MS);
@@ -320,5 +342,4 @@ void weft_report_write(const struct weft_report *r, const char *where)
 		weft_warn("the report was not written in full: %s", strerrordesc_np(-err));
 	if (h >= 0 && h != weft_fd_stderr())
 		weft_fd_close(h);
-	weft_json_free(&b);
 }

@@ -51,7 +51,7 @@ struct weft_report_pool {
 	struct weft_report_hist task, queue;
 };
 
-enum { WEFT_REPORT_POOLS = 16, WEFT_REPORT_WAITS = 5 };
+enum { WEFT_REPORT_POOLS = 16, WEFT_REPORT_WAITS = 5, WEFT_REPORT_FINDINGS = 8 };
 
 struct weft_report {
 	uint64_t start_ns, end_ns;
@@ -72,6 +72,19 @@ struct weft_report {
 	size_t n_waits;
 	uint64_t waits_total;
 	uint64_t waited_ns;
+	/* Problems found, most important first (see weft_report_finding). */
+	struct {
+		int rank; /* enum weft_report_rank */
+		char text[480];
+	} findings[WEFT_REPORT_FINDINGS];
+	size_t n_findings;
+	int64_t other_findings; /* beyond the table */
+};
+
+/* How findings are ordered: a lower rank first, then in the order found. */
+enum weft_report_rank {
+	WEFT_REPORT_DEADLOCK,
+	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
 };
 
 void weft_report_thread_created(struct weft_report *r);
@@ -90,16 +103,25 @@ void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
 
+/* A problem the run showed, in one line a person can act on (cut to fit). */
+void weft_report_finding(struct weft_report *r, enum weft_report_rank rank, const char *text);
+
 /*
- * `where`: "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
+ * Writes `len` bytes of report text (weft_report_format's) to `where`:
+ * "stderr" (weft's copy of the program's stderr, agent/fd.h) or a path
  * in which %p is the pid and %n the service name, as in WEFT_OUTPUT; created
  * 0600 with O_EXCL, never through a symlink; an existing file of this user is
  * appended to, never truncated (another process of the same program may have
  * written its report there), one of another user refused.
  */
-void weft_report_write(const struct weft_report *r, const char *where);
+void weft_report_write(const char *text, size_t len, const char *where);
 
-/* The report's text, appended to `b` (the buffer weft_report_write writes). */
+/*
+ * The report's text, appended to `b`. The exporter formats it once, at exit,
+ * and uses it twice: written to WEFT_REPORT, and attached to the process span
+ * as the event `weft.report` (attribute `weft.report.text`), so that
+ * `weft report FILE` prints it from the telemetry (README, "Telemetry").
+ */
 void weft_report_format(const struct weft_report *r, struct weft_json *b);
 
 #endif

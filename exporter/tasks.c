@@ -350,6 +350,17 @@ static void tasks_collect(void)
 
 static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 {
+	/*
+	 * A worker still blocked at exit in the receive that ended its task (an
+	 * idle worker waiting for its next item) never recorded that wait: its
+	 * task ended when the wait began, as its state on view says.
+	 */
+	if (at_exit && !weft_load_acquire(&t->in_task) && weft_load_acquire(&t->wait_kind)) {
+		uint64_t since = weft_load_relaxed(&t->wait_since);
+
+		if (since < end_ns)
+			end_ns = since;
+	}
 	task_end(t, end_ns);
 }
 

@@ -33,7 +33,7 @@ static const enum weft_wait_kind implemented_kinds[] = {
 	WEFT_WAIT_MUTEX,       WEFT_WAIT_RWLOCK_READ, WEFT_WAIT_RWLOCK_WRITE, WEFT_WAIT_SPIN,
 	WEFT_WAIT_COND,        WEFT_WAIT_SEM,         WEFT_WAIT_BARRIER,      WEFT_WAIT_JOIN,
 	WEFT_WAIT_PIPE_READ,   WEFT_WAIT_PIPE_WRITE,  WEFT_WAIT_SOCKET_RECV,  WEFT_WAIT_POLL,
-	WEFT_WAIT_SOCKET_SEND, WEFT_WAIT_CONNECT,     WEFT_WAIT_ACCEPT,
+	WEFT_WAIT_SOCKET_SEND, WEFT_WAIT_CONNECT,     WEFT_WAIT_ACCEPT,       WEFT_WAIT_SLEEP,
 };
 
 /* A wait on a channel: its event names the channel, and its object is a descriptor. */
@@ -172,12 +172,15 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	weft_qspan_attr_str(q, "weft.wait.kind", kind);
 	if (fn)
 		weft_qspan_attr_str(q, "code.function.name", fn);
-	if (object_is_fd(k))
-		snprintf(q->object, sizeof(q->object), "fd:%d", (int)ev->u.wait.object);
-	else
-		snprintf(q->object, sizeof(q->object), "0x%llx",
-			 (unsigned long long)ev->u.wait.object);
-	weft_qspan_attr_str(q, "weft.object", q->object);
+	/* A sleep waits on nothing. */
+	if (k != WEFT_WAIT_SLEEP) {
+		if (object_is_fd(k))
+			snprintf(q->object, sizeof(q->object), "fd:%d", (int)ev->u.wait.object);
+		else
+			snprintf(q->object, sizeof(q->object), "0x%llx",
+				 (unsigned long long)ev->u.wait.object);
+		weft_qspan_attr_str(q, "weft.object", q->object);
+	}
 	x->last_wait = q;
 	x->last_wait_t0 = ev->h.t0;
 	x->last_wait_epoch = weft_spans_exports();

@@ -62,6 +62,7 @@ static int contract(void)
 	check_io();
 	check_poll();
 	check_socket();
+	check_sleep();
 	return 0;
 }
 

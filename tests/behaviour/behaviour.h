@@ -111,6 +111,9 @@ void check_cancel(void);
 void check_signal(void);
 void check_signal_target(void);
 
+/* behaviour-sleep.c */
+void check_sleep(void);
+
 /* behaviour-sync-lock.c: a thread running fn(r) (run_start), joined by run_join. */
 struct runner {
 	pthread_t th;

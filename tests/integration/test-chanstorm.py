@@ -82,8 +82,8 @@ def under_weft():
     bad, seen = [], {k: 0 for k in WAIT_KINDS}
     for s in waits:
         kind = s["name"][len("wait "):]
-        if kind == "join":
-            continue  # main joining its threads
+        if kind in ("join", "sleep"):
+            continue  # main joining its threads; the storm's pauses
         a = s["attrs"]
         t0, t1 = int(s.get("startTimeUnixNano", 0)), int(s.get("endTimeUnixNano", 0))
         name = a.get("weft.channel.name")

@@ -450,6 +450,31 @@ rm -f "$tmp/sendprefix/lib/weft/weft-send"
 run env -u WEFT_LIB -u WEFT_SEND "$tmp/sendprefix/bin/weft" send d.spool
 expect "send: no weft-send found, said so" 127 stderr 'weft-send not found' \
     stderr 'sendprefix/lib/weft/weft-send'
+
+# --- weft timeline, weft report: weft-read, found as weft-send is ------------
+
+for command in timeline report; do
+    run "$weft" "$command"
+    expect "$command: no file is a usage error" 2 stderr "$command: no file given"
+    run "$weft" "$command" --help
+    expect "$command --help" 0 stdout "weft $command FILE"
+done
+run env WEFT_READ="$tmp/no-such-reader" "$weft" report x.jsonl
+expect "report: a WEFT_READ that does not exist" 127 stderr 'WEFT_READ='
+printf '#!/bin/sh\necho "reader $*"\nexit 4\n' >"$tmp/fake-read"
+chmod +x "$tmp/fake-read"
+run env WEFT_READ="$tmp/fake-read" "$weft" timeline 'a b.jsonl' -o t.json
+expect "timeline: runs weft-read timeline with the arguments, its status passed through" 4 \
+    stdout '^reader timeline a b\.jsonl -o t\.json$'
+cp "$tmp/fake-read" "$tmp/sendprefix/lib/weft/weft-read"
+run env -u WEFT_LIB -u WEFT_READ "$tmp/sendprefix/bin/weft" report d.jsonl
+expect "report: finds weft/weft-read beside an installed libweft.so" 4 \
+    stdout '^reader report d\.jsonl$'
+rm -f "$tmp/sendprefix/lib/weft/weft-read"
+run env -u WEFT_LIB -u WEFT_READ "$tmp/sendprefix/bin/weft" report d.jsonl
+expect "report: no weft-read found, said so" 127 stderr 'weft-read not found' \
+    stderr 'sendprefix/lib/weft/weft-read'
+
 real_send=$builddir/exporter/weft-send
 if [[ -x $real_send ]]; then
     if [[ $builddir == "$srcdir/build" ]]; then
@@ -507,6 +532,13 @@ if [[ -f $builddir/hooks/libweft.so && -f $builddir/scripts/weft ]] && command -
         run env -u WEFT_LIB -u WEFT_SEND "$inst" send "$tmp/no-such.spool"
         expect "installed: weft send finds the installed sender" 1 \
             stderr "weft-send: $tmp/no-such.spool: "
+        run env -u WEFT_LIB -u WEFT_READ "$inst" report "$tmp/inst-example.jsonl"
+        expect "installed: weft report finds the installed reader, prints the report" 0 \
+            stdout '^weft report: pid [0-9]+, ran ' stdout "telemetry: $tmp/inst-example\.jsonl\$"
+        run env -u WEFT_LIB -u WEFT_READ "$inst" timeline "$tmp/inst-example.jsonl" \
+            -o "$tmp/inst-example.json"
+        expect "installed: weft timeline finds the installed reader" 0 \
+            stderr 'wrote .*inst-example\.json: 1 processes, 7 threads'
     else
         not_ok "meson install into a DESTDIR" "$(cat "$tmp/install.log")"
     fi

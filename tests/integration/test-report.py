@@ -11,15 +11,21 @@ test-tasks.py), so the tasks are exact:
                (its lifetime is the process's); the worker pool's queue time
                (a signal to its waiter's wake-up) has percentiles.
   idle         no hand-off, so no pool ran a task.
+
+`weft report FILE...` prints, from the telemetry files, the report WEFT_REPORT
+wrote, byte for byte: for that run, and for a forking program's two processes
+(two files, each process's report in the order they started); a process whose
+last line was lost (killed while writing) gets one line saying so.
 """
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, program, check, equal, done  # noqa: E402
+from weftrun import BUILD, SOURCE, Run, program, check, equal, done  # noqa: E402
 
 # As test-tasks.py: rings and a span queue that hold the run, so that no task
 # is dropped and the counts are exact.
@@ -68,6 +74,13 @@ def report_pools(mode, *args):
     return r, text, pools
 
 
+def weft_report(*files):
+    env = dict(os.environ, WEFT_READ=os.path.abspath(os.path.join(BUILD, "exporter", "weft-read")))
+    p = subprocess.run([os.path.join(SOURCE, "scripts", "weft"), "report", *files], env=env,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
 def nearest_rank(values, p):
     values = sorted(values)
     return values[max(1, math.ceil(len(values) * p)) - 1] if values else None
@@ -78,6 +91,9 @@ def duration(span):
 
 
 r, text, pools = report_pools("cond", 200, 4)
+rc, out, err = weft_report(*r.files)
+equal((rc, err), (0, ""), "weft report: exit status, nothing on stderr")
+equal(out, text, "weft report FILE: the report WEFT_REPORT wrote, byte for byte")
 check("threads: 4 created" in text, f"cond: the threads created: {text}")
 worker = pools.get("worker")
 if check(worker is not None, f"cond: a `worker` pool line: {text}"):
@@ -117,5 +133,52 @@ equal({name: p["tasks"] for name, p in pools.items() if p["tasks"] > 0}, {},
       "idle: no pool ran a task")
 check(all(p["task"] == (None, None) for p in pools.values()),
       f"idle: no task durations: {text}")
+
+# A forking program: two processes, two files, two reports (WEFT_REPORT with %p).
+d = tempfile.mkdtemp(prefix="weft-report-fork-")
+r = Run([program("forker")], env=dict(ENV, WEFT_REPORT=os.path.join(d, "report-%p.txt")))
+equal(r.rc, 0, "forker: exit status")
+equal(len(r.files), 2, "forker: a file per process")
+reports = {int(f.split("-")[-1].split(".")[0]): open(os.path.join(d, f)).read()
+           for f in os.listdir(d)}
+equal(len(reports), 2, f"forker: a report per process: {sorted(reports)}")
+parent = [pid for pid, out in r.by_pid.items() if out.resource.get("process.parent_pid") not in
+          r.by_pid]
+child = [pid for pid in r.by_pid if pid not in parent]
+if check(len(parent) == 1 and len(child) == 1 and set(reports) == set(r.by_pid),
+         f"forker: a parent and a child: {sorted(r.by_pid)}"):
+    want = reports[parent[0]] + reports[child[0]]
+    for files in (r.files, r.files[::-1]):
+        rc, out, err = weft_report(*files)
+        equal((rc, err), (0, ""), "forker: weft report's exit status, nothing on stderr")
+        equal(out, want, "forker: both reports, byte for byte, in the order the processes started")
+    # The parent's file cut in the middle of the line with its process span (and
+    # the report), as when the program is killed while writing it.
+    pf = r.by_pid[parent[0]]
+    at = [i for i, line in enumerate(pf.lines) if '"name":"process"' in line]
+    check(len(at) == 1, "cut: one line holds the parent's process span")
+    at = at[0] if at else len(pf.lines) - 1
+    cut = os.path.join(d, "cut.jsonl")
+    with open(cut, "w") as f:
+        f.write("".join(pf.lines[:at] + pf.lines[at + 1:]) + pf.lines[at][:len(pf.lines[at]) // 2])
+    child_file = [f for f in r.files if f.endswith(f"-{child[0]}.jsonl")]
+    rc, out, err = weft_report(cut, *child_file)
+    equal(rc, 0, "cut: a report was found (the child's)")
+    lines = out.splitlines()
+    check(len(lines) >= 1 and re.fullmatch(
+        rf"weft report: pid {parent[0]} \(forker\): no report in {re.escape(cut)}: the process "
+        r"did not finish its export \(killed, e\.g\. by SIGKILL\) or its trace was not sampled",
+        lines[0]) is not None, f"cut: one line for the parent, first: {out!r}")
+    equal("\n".join(lines[1:]) + "\n", reports[child[0]], "cut: then the child's report")
+    equal(len([l for l in err.splitlines() if "cut short" in l]), 1, f"cut: one warning: {err!r}")
+    rc, out, err = weft_report(cut)
+    equal(rc, 1, "cut alone: no report found, status 1")
+    check("no report found in 1 file" in err, f"cut alone: said so: {err!r}")
+    # Nothing complete at all: the file is named.
+    with open(cut, "w") as f:
+        f.write(pf.lines[at][:100])
+    rc, out, err = weft_report(cut)
+    equal((rc, out), (1, f"weft report: {cut}: no process in it: empty, or cut short before its "
+                         "first complete line\n"), "cut to nothing: one line naming the file")
 
 done()

@@ -397,7 +397,7 @@ static void test_hooks(void)
 	load1(&c, "WEFT_HOOKS", "mutex,cond");
 	expect_int(c.hooks, WEFT_HOOK_MUTEX | WEFT_HOOK_COND);
 	expect_int(nwarn, 0);
-	load1(&c, "WEFT_HOOKS", " Thread , RWLOCK,sem,fd,socket,poll,process ");
+	load1(&c, "WEFT_HOOKS", " Thread , RWLOCK,sem,fd,socket,poll,process, Sleep ");
 	expect_int(c.hooks, WEFT_HOOK_ALL & ~(WEFT_HOOK_MUTEX | WEFT_HOOK_COND));
 	expect_int(nwarn, 0);
 	load1(&c, "WEFT_HOOKS", "ALL");

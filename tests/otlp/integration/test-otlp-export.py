@@ -26,12 +26,14 @@ def one(reqs, what):
 
 
 def check_content():
+    report = os.path.join(tempfile.mkdtemp(prefix="weft-otlp-report-"), "report.txt")
     with Receiver() as rx:
         r = run([WORKER_POOL], rx.url, env={
             "OTEL_SERVICE_NAME": "wp-test",
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test%20env,team=core",
             "WEFT_SPAN_MIN_WAIT": "0",
             "WEFT_CAPTURE_ARGS": "1",
+            "WEFT_REPORT": report,
         })
         equal(r.rc, 0, "worker-pool exit code")
         equal(otlptest.weft_lines(r.stderr), [], "no weft: lines")
@@ -84,6 +86,14 @@ def check_content():
     equal(process.get("parentSpanId"), "", "process span is a root")
     equal(process["attrs"].get("process.exit.code"), 0, "process.exit.code")
     equal(process["attrs"].get("process.pid"), res.get("process.pid"), "process span pid")
+    # The report travels with the telemetry: a long multi-line string in an
+    # event, decoded by the OpenTelemetry JS decoder, is the text WEFT_REPORT wrote.
+    events = process.get("events", [])
+    equal([e.get("name") for e in events], ["weft.report"], "the process span's events")
+    text = otlptest.attrs(events[0].get("attributes")).get("weft.report.text") if events else None
+    want = open(report).read() if os.path.exists(report) else "(no report file)"
+    check(want.count("\n") > 8, f"the report has many lines: {want!r}")
+    equal(text, want, "weft.report.text is the report WEFT_REPORT wrote")
 
     threads = {s["name"]: s for s in spans if s["name"].startswith("thread ")}
     equal(sorted(threads), ["thread dispatcher", "thread reporter", "thread worker-0",
