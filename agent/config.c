@@ -73,6 +73,7 @@ static const struct keyword exporters[] = {
 	{ "otlp", WEFT_OUT_OTLP },
 	{ "file", WEFT_OUT_FILE },
 	{ "console", WEFT_OUT_CONSOLE },
+	{ "prometheus", WEFT_OUT_PROMETHEUS },
 	{ NULL, 0 },
 };
 
@@ -94,6 +95,7 @@ static const struct keyword hook_families[] = {
 #define PAIRS(v, f) { .name = v, .kind = K_PAIRS, FIELD(f), .def = "" }
 #define SECRET(v, f) { .name = v, .kind = K_STR, FIELD(f), .def = "", .secret = true }
 #define PATH(v, f, d) { .name = v, .kind = K_STR, FIELD(f), .def = d }
+#define HOST(v, f, d) { .name = v, .kind = K_HOST, FIELD(f), .def = d }
 #define REPORT(v, f, d) { .name = v, .kind = K_REPORT, FIELD(f), .def = d }
 #define DURATION(v, f, d, lo, hi) \
 	{ .name = v, .kind = K_DURATION, FIELD(f), .def = d, .min = lo, .max = hi }
@@ -153,6 +155,8 @@ static const struct row rows[] = {
 	UINT("OTEL_SPAN_LINK_COUNT_LIMIT", span_link_limit, "128", 0, 1u << 16),
 	UINT("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", span_attr_limit, "128", 0, 1u << 16),
 	STR("TRACEPARENT", traceparent),
+	HOST("OTEL_EXPORTER_PROMETHEUS_HOST", prometheus_host, "localhost"),
+	UINT("OTEL_EXPORTER_PROMETHEUS_PORT", prometheus_port, "9464", 1, 65535),
 	PATH("WEFT_OUTPUT", output_path, "weft-%n-%p.jsonl"),
 	REPORT("WEFT_REPORT", report, "off"),
 	DURATION("WEFT_EXIT_TIMEOUT", exit_timeout_ns, "1s", 1 * MS, 1 * HOUR),
@@ -299,9 +303,10 @@ static void load(struct weft_config *cfg, getter get, const void *ctx,
 {
 	const struct loader l = { cfg, warn };
 	const struct row *batch = find_row(offsetof(struct weft_config, bsp_max_batch));
-	const char *batch_raw = NULL;
+	const struct row *traces = find_row(offsetof(struct weft_config, traces_out));
+	const char *batch_raw = NULL, *traces_raw = NULL;
 	char why[WHY_SIZE];
-	bool endpoint_set = false;
+	bool endpoint_set = false, traces_warned = false;
 
 	if (!zeroed)
 		memset(cfg, 0, sizeof(*cfg));
@@ -333,6 +338,23 @@ static void load(struct weft_config *cfg, getter get, const void *ctx,
 			emit(&l, r, raw, why);
 		if (err == 0 && r == batch)
 			batch_raw = raw;
+		if (err >= 0 && r == traces) {
+			traces_raw = raw;
+			traces_warned = err != 0;
+		}
+	}
+
+	/*
+	 * Prometheus is a metrics exporter only (the specification lists it for
+	 * OTEL_METRICS_EXPORTER alone): named for traces, it is dropped, with the
+	 * one line this variable may get (unless its parse already gave one).
+	 */
+	if (cfg->traces_out & WEFT_OUT_PROMETHEUS) {
+		cfg->traces_out &= ~(unsigned)WEFT_OUT_PROMETHEUS;
+		if (traces_raw && !traces_warned) {
+			snprintf(why, sizeof(why), "prometheus exports metrics only");
+			emit(&l, traces, traces_raw, why);
+		}
 	}
 
 	/*

@@ -20,7 +20,8 @@ enum weft_output {
 	WEFT_OUT_OTLP = 1u << 0,
 	WEFT_OUT_FILE = 1u << 1,
 	WEFT_OUT_CONSOLE = 1u << 2,
-	/* Zero means none. */
+	WEFT_OUT_PROMETHEUS = 1u << 3, /* metrics only: served, not sent */
+				       /* Zero means none. */
 };
 
 enum weft_sampler {
@@ -90,6 +91,8 @@ struct weft_config {
 	uint32_t span_link_limit;       /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
 	uint32_t span_attr_limit;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
 	char traceparent[128];          /* TRACEPARENT, raw ("" = unset) */
+	char prometheus_host[256];      /* OTEL_EXPORTER_PROMETHEUS_HOST, localhost */
+	uint32_t prometheus_port;       /* OTEL_EXPORTER_PROMETHEUS_PORT, 9464 */
 
 	/* weft's own. */
 	char output_path[WEFT_CONFIG_STR]; /* WEFT_OUTPUT, weft-%n-%p.jsonl */

@@ -467,6 +467,32 @@ static int parse_number(const struct row *r, void *field, struct slice s, char *
 	return 0;
 }
 
+/*
+ * A host to listen on (OTEL_EXPORTER_PROMETHEUS_HOST): a name or an IPv4 or
+ * IPv6 address, an IPv6 one possibly in brackets, which are removed. Only
+ * the characters those can hold are accepted; whether the host resolves is
+ * found when the endpoint opens.
+ */
+static int parse_host(const struct row *r, void *field, struct slice s, char *why, size_t wlen)
+{
+	if (s.n >= 2 && s.p[0] == '[' && s.p[s.n - 1] == ']')
+		s = (struct slice){ s.p + 1, s.n - 2 };
+	for (size_t i = 0; i < s.n; i++) {
+		char c = s.p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || weft_config_is_digit(c) ||
+		      c == '.' || c == '-' || c == ':' || c == '_' || c == '%')) {
+			snprintf(why, wlen, "not a host name or address");
+			return -EINVAL;
+		}
+	}
+	if (!s.n) {
+		snprintf(why, wlen, "not a host name or address");
+		return -EINVAL;
+	}
+	return store_str(r, field, s, why, wlen);
+}
+
 int weft_config_parse_row(const struct row *r, void *field, const char *raw, char *why, size_t wlen)
 {
 	struct slice all = { raw, strlen(raw) };
@@ -539,6 +565,8 @@ int weft_config_parse_row(const struct row *r, void *field, const char *raw, cha
 		return parse_enum(r, field, s, why, wlen);
 	case K_LIST:
 		return parse_list(r, field, s, why, wlen);
+	case K_HOST:
+		return parse_host(r, field, s, why, wlen);
 	case K_PROTOCOL:
 		if (weft_config_eq(s, "http/protobuf"))
 			return 0;

@@ -57,6 +57,7 @@ enum kind {
 	K_ENUM,     /* one keyword */
 	K_LIST,     /* comma list of keywords, or'ed together */
 	K_PROTOCOL, /* nothing stored: only http/protobuf is accepted */
+	K_HOST,     /* char[]: a host name or address to listen on, brackets removed */
 };
 
 struct row {

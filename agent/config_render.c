@@ -61,7 +61,8 @@ static void render_ratio(double d, char *buf, size_t len)
 
 void weft_config_render(const struct row *r, const void *field, char *buf, size_t len)
 {
-	bool text = r->kind == K_STR || r->kind == K_PAIRS || r->kind == K_REPORT;
+	bool text =
+		r->kind == K_STR || r->kind == K_PAIRS || r->kind == K_REPORT || r->kind == K_HOST;
 	uint64_t v =
 		r->size && r->kind != K_RATIO && !text ? weft_config_load_uint(field, r->size) : 0;
 	double d;
@@ -74,6 +75,7 @@ void weft_config_render(const struct row *r, const void *field, char *buf, size_
 	case K_STR:
 	case K_PAIRS:
 	case K_REPORT:
+	case K_HOST:
 		if (r->kind == K_REPORT && !*(const char *)field)
 			snprintf(buf, len, "off");
 		else if (!*(const char *)field)

@@ -38,6 +38,15 @@ extern const struct weft_consumer weft_consumer;
  */
 extern _Atomic uint32_t weft_consumer_word;
 
+/*
+ * An eventfd's handle (agent/fd.h) that weft_consumer_wake also writes, or
+ * -1: for a consumer that sleeps in poll(2) on descriptors of its own and so
+ * cannot wait on the word. The consumer reads the word before it polls, as
+ * before a futex wait; a wake after that read leaves the eventfd readable,
+ * so no wake is lost between the read and the sleep.
+ */
+extern _Atomic int weft_consumer_wake_fd;
+
 /* Asks the consumer for an early cycle: async-signal-safe, never blocks. */
 void weft_consumer_wake(void);
 

@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
@@ -283,6 +284,31 @@ int weft_fd_socket(int family, int type, int protocol, unsigned own_flags)
 	fd = socket(family, type | SOCK_CLOEXEC, protocol);
 	h = fd < 0 ? -errno : own_locked(fd, own_flags);
 	change_end();
+	return h;
+}
+
+int weft_fd_eventfd(unsigned initval, unsigned own_flags)
+{
+	int fd, h;
+
+	change_begin();
+	fd = eventfd(initval, EFD_CLOEXEC | EFD_NONBLOCK);
+	h = fd < 0 ? -errno : own_locked(fd, own_flags);
+	change_end();
+	return h;
+}
+
+int weft_fd_accept(int listener, unsigned own_flags)
+{
+	int lfd = weft_fd_use(listener), fd, h;
+
+	if (lfd < 0)
+		return lfd;
+	change_begin();
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	h = fd < 0 ? -errno : own_locked(fd, own_flags);
+	change_end();
+	weft_fd_unuse(listener);
 	return h;
 }
 

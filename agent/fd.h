@@ -92,6 +92,16 @@ int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsign
 /* socket(2), close-on-exec, owned the same way. */
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);
 
+/* eventfd(2), close-on-exec and non-blocking, owned the same way. */
+int weft_fd_eventfd(unsigned initval, unsigned own_flags);
+
+/*
+ * accept4(2) on the owned listening socket `listener`: the connection,
+ * close-on-exec and non-blocking, owned the same way. -EAGAIN when no client
+ * waits.
+ */
+int weft_fd_accept(int listener, unsigned own_flags);
+
 /* The current number of a handle, marked in use; -EBADF if it was taken. */
 int weft_fd_use(int h);
 void weft_fd_unuse(int h);

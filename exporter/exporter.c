@@ -31,6 +31,7 @@
 #include "exporter/otlp_retry.h"
 #include "exporter/outputs.h"
 #include "exporter/deadlocks.h"
+#include "exporter/prometheus.h"
 #include "exporter/report.h"
 #include "exporter/stuck.h"
 #include "exporter/resource.h"
@@ -229,6 +230,30 @@ static void export_metrics(void)
 			ok = true;
 	if (!ok && ex.out.n_metrics)
 		weft_metrics_add(ex.export_failures, signal_metrics, 1);
+}
+
+/*
+ * What a Prometheus scrape sees: the rings drained and the interpreters'
+ * gauges set just now, as before a periodic export (spans a full batch
+ * makes meanwhile are exported as at any cycle; the rest wait for theirs).
+ */
+static size_t scrape_collect(const struct weft_metric **metrics)
+{
+	weft_exporter_cycle();
+	weft_interp_collect();
+	return weft_metrics_collect(metrics, weft_clock_to_unix(weft_process.start_ns),
+				    weft_clock_to_unix(weft_clock_now()));
+}
+
+/* Sleeps until the next deadline or a wake; with the endpoint open, serves a client too. */
+static void exporter_sleep(uint32_t seen, uint64_t timeout_ns)
+{
+	if (!weft_prometheus_active()) {
+		weft_consumer_wait(seen, timeout_ns);
+		return;
+	}
+	if (weft_prometheus_wait(seen, timeout_ns))
+		weft_prometheus_serve(scrape_collect, weft_resource_get());
 }
 
 /* --- Setup -------------------------------------------------------------- */
@@ -486,6 +511,9 @@ static void *exporter_main(void *arg)
 	 */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	weft_exporter_setup();
+	/* Served only while this thread runs: an exit-time export has no one to serve. */
+	if (weft_cfg.metrics_out & WEFT_OUT_PROMETHEUS)
+		weft_prometheus_open();
 	while (weft_load_acquire(&exporter_state) == EXPORTER_RUNNING) {
 		uint32_t seen = weft_load_relaxed(&weft_consumer_word);
 		uint64_t now = weft_clock_now();
@@ -495,13 +523,14 @@ static void *exporter_main(void *arg)
 		deadline = ex.next_walk_ns < deadline ? ex.next_walk_ns : deadline;
 
 		if (now < deadline)
-			weft_consumer_wait(seen, deadline - now);
+			exporter_sleep(seen, deadline - now);
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
 			break;
 		if (weft_load_acquire(&weft_registry_live) == 0 &&
 		    weft_load_acquire(&weft_process.main_exited)) {
 			int expected = EXPORTER_RUNNING;
 
+			weft_prometheus_close();
 			/* Last access to the exporter state from this thread on this path. */
 			if (weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_LEAVING))
 				return NULL;
@@ -523,6 +552,7 @@ static void *exporter_main(void *arg)
 			ex.next_walk_ns = weft_clock_after(now, WEFT_DEADLOCK_WALK_NS);
 		}
 	}
+	weft_prometheus_close();
 	final_export();
 	weft_store_release(&done_word, 1);
 	futex(&done_word, FUTEX_WAKE_PRIVATE, 1, NULL);
@@ -644,6 +674,7 @@ static void exporter_after_fork_child(void)
 	weft_metrics_reset();
 	weft_spans_reset();
 	weft_symbols_reset();
+	weft_prometheus_after_fork();
 	weft_interp_after_fork();
 	weft_store_relaxed(&weft_consumer_word, 0);
 	/* A new thread in the child starts its exporter; until then, none. */

@@ -14,11 +14,13 @@ WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libprotobuf-c-dev
 # unwinder tests build C++ programs (g++) and run one under memcheck (valgrind),
 # the exit-from-a-signal-handler test stops a thread with gdb, the linkage
 # test watches a start with strace, scripts/check-format needs
-# clang-format 14 exactly (other versions format differently), and the
+# clang-format 14 exactly (other versions format differently), the
 # timeline test opens `weft timeline`'s output in speedscope in a headless
-# browser (chromium) and keeps a screenshot.
+# browser (chromium) and keeps a screenshot, and the prometheus output's test
+# scrapes with a real Prometheus and lints with its promtool (prometheus;
+# tests/integration/test-promserver.py).
 WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb strace clang-format-14
-    chromium)
+    chromium prometheus)
 
 deps_missing() {
     local p

@@ -58,6 +58,8 @@ static void test_defaults(void)
 	expect_int(c->hold_sample, 256);
 	expect_int(c->ring_size, 1024);
 	expect_int(c->cardinality_limit, 500);
+	expect_str(c->prometheus_host, "localhost");
+	expect_int(c->prometheus_port, 9464);
 	/* Command lines carry secrets: recorded only when asked for. */
 	expect_true(!c->capture_args);
 	expect_int(c->log_level, WEFT_LOG_WARN);
@@ -98,7 +100,12 @@ static void test_malformed_keep_defaults(void)
 		{ "WEFT_CAPTURE_ARGS", "yesno" },
 		{ "OTEL_TRACES_EXPORTER", "logging" },
 		{ "OTEL_TRACES_EXPORTER", "jaeger,zipkin" },
-		{ "OTEL_METRICS_EXPORTER", "prometheus" },
+		{ "OTEL_METRICS_EXPORTER", "zipkin" },
+		{ "OTEL_EXPORTER_PROMETHEUS_PORT", "0" },
+		{ "OTEL_EXPORTER_PROMETHEUS_PORT", "65536" },
+		{ "OTEL_EXPORTER_PROMETHEUS_PORT", "http" },
+		{ "OTEL_EXPORTER_PROMETHEUS_HOST", "local host" },
+		{ "OTEL_EXPORTER_PROMETHEUS_HOST", "a/b" },
 		{ "OTEL_METRICS_EXPORTER", ",," },
 		{ "OTEL_EXPORTER_OTLP_TIMEOUT", "10 parsecs" },
 		{ "OTEL_EXPORTER_OTLP_TIMEOUT", "-5" },
@@ -289,6 +296,8 @@ static void test_one_line_per_variable(void)
 		{ "OTEL_SPAN_LINK_COUNT_LIMIT", "-1" },
 		{ "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "x" },
 		{ "TRACEPARENT", big_a },
+		{ "OTEL_EXPORTER_PROMETHEUS_HOST", "a b\nc" },
+		{ "OTEL_EXPORTER_PROMETHEUS_PORT", "0" },
 		{ "WEFT_OUTPUT", big_a },
 		{ "WEFT_REPORT", big_a },
 		{ "WEFT_EXIT_TIMEOUT", "99999999999999999999999h" },
@@ -496,11 +505,52 @@ static void test_exporter_default(void)
 	/* A malformed list falls back to the computed default, and says which. */
 	env_reset();
 	env_set("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
-	env_set("OTEL_METRICS_EXPORTER", "prometheus");
+	env_set("OTEL_METRICS_EXPORTER", "zipkin");
 	load(&c);
 	expect_int(c.metrics_out, WEFT_OUT_OTLP);
-	expect_str(warnings[0], "weft: OTEL_METRICS_EXPORTER=prometheus: unknown exporter "
-				"\"prometheus\"; using otlp");
+	expect_str(warnings[0], "weft: OTEL_METRICS_EXPORTER=zipkin: unknown exporter "
+				"\"zipkin\"; using otlp");
+}
+
+/*
+ * prometheus: a metrics exporter, alone or in the list; the traces keep their
+ * default. Named for traces, it is dropped with one line. Its host and port.
+ */
+static void test_prometheus(void)
+{
+	struct weft_config c;
+
+	load1(&c, "OTEL_METRICS_EXPORTER", "prometheus");
+	expect_int(nwarn, 0);
+	expect_int(c.metrics_out, WEFT_OUT_PROMETHEUS);
+	expect_int(c.traces_out, WEFT_OUT_FILE);
+	expect_str(c.prometheus_host, "localhost");
+	expect_int(c.prometheus_port, 9464);
+	load1(&c, "OTEL_METRICS_EXPORTER", "otlp, prometheus");
+	expect_int(nwarn, 0);
+	expect_int(c.metrics_out, WEFT_OUT_OTLP | WEFT_OUT_PROMETHEUS);
+	load1(&c, "OTEL_TRACES_EXPORTER", "prometheus,console");
+	expect_int(nwarn, 1);
+	expect_int(c.traces_out, WEFT_OUT_CONSOLE);
+	expect_str(warnings[0], "weft: OTEL_TRACES_EXPORTER=prometheus,console: prometheus exports "
+				"metrics only; using console");
+	load1(&c, "OTEL_TRACES_EXPORTER", "prometheus,zipkin");
+	expect_int(nwarn, 1);
+	expect_int(c.traces_out, 0);
+	load1(&c, "OTEL_EXPORTER_PROMETHEUS_HOST", " [::1] ");
+	expect_int(nwarn, 0);
+	expect_str(c.prometheus_host, "::1");
+	load1(&c, "OTEL_EXPORTER_PROMETHEUS_HOST", "0.0.0.0");
+	expect_str(c.prometheus_host, "0.0.0.0");
+	load1(&c, "OTEL_EXPORTER_PROMETHEUS_HOST", "http://x");
+	expect_str(warnings[0], "weft: OTEL_EXPORTER_PROMETHEUS_HOST=http://x: not a host name or "
+				"address; using localhost");
+	load1(&c, "OTEL_EXPORTER_PROMETHEUS_PORT", "9091");
+	expect_int(c.prometheus_port, 9091);
+	load1(&c, "OTEL_EXPORTER_PROMETHEUS_PORT", "70000");
+	expect_int(c.prometheus_port, 9464);
+	expect_str(warnings[0], "weft: OTEL_EXPORTER_PROMETHEUS_PORT=70000: out of range "
+				"(1..65535); using 9464");
 }
 
 /* Reads what was written to fd 2 while fn ran. */
@@ -642,6 +692,7 @@ int main(void)
 	test_batch_clamp();
 	test_exit_budget();
 	test_exporter_default();
+	test_prometheus();
 	test_stderr();
 	test_real_env();
 	test_real_env_first_wins();
