@@ -31,6 +31,7 @@
 #include "exporter/otlp_retry.h"
 #include "exporter/outputs.h"
 #include "exporter/deadlocks.h"
+#include "exporter/findings.h"
 #include "exporter/prometheus.h"
 #include "exporter/report.h"
 #include "exporter/stuck.h"
@@ -473,6 +474,8 @@ static void final_export(void)
 	 * (connections) go in this last batch, their gauges in the last metrics.
 	 */
 	weft_interp_collect();
+	/* What only the whole run shows: hot locks, saturated pools (every thread has ended). */
+	weft_findings_conclude(&ex.report, end - ex.report.start_ns);
 	q = finish_process_span(end);
 	/* Formatted once, before the process span is encoded; used twice. */
 	weft_json_init(&text);

@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "exporter/exporter.h"
+#include "exporter/findings.h"
 #include "exporter/interp.h"
 #include "exporter/locks.h"
 #include "exporter/metrics.h"
@@ -142,6 +143,7 @@ static void locks_event(struct weft_thread *t, const struct weft_event *ev)
 		return;
 	}
 	fn = weft_symbols_name((uintptr_t)ev->u.wait.pc);
+	weft_findings_lock_hold(ev->u.wait.object, fn, ev->u.wait.t1 - ev->h.t0);
 	if (!fn)
 		fn = "unknown";
 	weft_metrics_record(lk.hold, &fn, (double)(ev->u.wait.t1 - ev->h.t0) / 1e9);
@@ -150,6 +152,7 @@ static void locks_event(struct weft_thread *t, const struct weft_event *ev)
 static void locks_after_fork(void)
 {
 	memset(&lk, 0, sizeof(lk));
+	weft_findings_reset();
 }
 
 const struct weft_interp weft_interp_locks = {

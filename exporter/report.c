@@ -221,7 +221,7 @@ static int report_open(const char *where, char *path, size_t len)
  * A duration for a person: 850ns, 12us, 1.5ms, 140ms, 2s (three significant
  * digits at most, as the histograms hold no more); "-" for none.
  */
-static const char *human_ns(uint64_t ns, bool known, char out[24])
+const char *weft_report_human_ns(uint64_t ns, bool known, char out[24])
 {
 	static const struct {
 		double ns;
@@ -293,10 +293,10 @@ static void format_pools(const struct weft_report *r, struct weft_json *b)
 			"  queue p50 %-5s p99 %s\n",
 			name_w, p->name, threads_w, (long long)p->threads, tasks_w,
 			(long long)p->tasks, busy,
-			human_ns(weft_report_hist_percentile(t, 0.5), t->count, v[0]),
-			human_ns(weft_report_hist_percentile(t, 0.99), t->count, v[1]),
-			human_ns(weft_report_hist_percentile(q, 0.5), q->count, v[2]),
-			human_ns(weft_report_hist_percentile(q, 0.99), q->count, v[3]));
+			weft_report_human_ns(weft_report_hist_percentile(t, 0.5), t->count, v[0]),
+			weft_report_human_ns(weft_report_hist_percentile(t, 0.99), t->count, v[1]),
+			weft_report_human_ns(weft_report_hist_percentile(q, 0.5), q->count, v[2]),
+			weft_report_human_ns(weft_report_hist_percentile(q, 0.99), q->count, v[3]));
 	}
 	if (r->other_threads || r->other_tasks)
 		weft_json_appendf(

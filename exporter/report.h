@@ -10,6 +10,7 @@
 #ifndef WEFT_EXPORTER_REPORT_H
 #define WEFT_EXPORTER_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -94,6 +95,8 @@ enum weft_report_rank {
 	WEFT_REPORT_DEADLOCK,
 	WEFT_REPORT_LOCK_ORDER,
 	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
+	WEFT_REPORT_HOT_LOCK,
+	WEFT_REPORT_SATURATED,
 };
 
 void weft_report_thread_created(struct weft_report *r);
@@ -144,5 +147,11 @@ void weft_report_write(const char *text, size_t len, const char *where);
  * `weft report FILE` prints it from the telemetry (README, "Telemetry").
  */
 void weft_report_format(const struct weft_report *r, struct weft_json *b);
+
+/*
+ * A duration for a person: 850ns, 12us, 1.5ms, 140ms, 2s (three significant
+ * digits at most); "-" when not `known`. Returns `out`.
+ */
+const char *weft_report_human_ns(uint64_t ns, bool known, char out[24]);
 
 #endif

@@ -22,6 +22,7 @@
 #include "exporter/metrics.h"
 #include "exporter/stacks.h"
 #include "exporter/symbols.h"
+#include "exporter/findings.h"
 #include "exporter/tasks.h"
 #include "exporter/threads.h"
 
@@ -154,8 +155,13 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 
 	weft_metrics_series_record(wt.duration, site->duration, (double)dur / 1e9);
 	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);
-	if (weft_locks_is_lock((enum weft_wait_kind)ev->h.kind))
-		weft_locks_contended((enum weft_wait_kind)ev->h.kind, vals[1]);
+	if (weft_locks_is_lock(k)) {
+		struct weft_thread *h = weft_threads_by_tid(ev->u.wait.holder_tid);
+
+		weft_locks_contended(k, vals[1]);
+		weft_findings_lock_wait(k, ev->u.wait.object, fn,
+					h ? weft_tasks_pool_name(h) : NULL, dur);
+	}
 	if (dur < weft_cfg.span_min_wait_ns)
 		return;
 	/* A wait on a connection is a child of the connection's span. */

@@ -1,0 +1,79 @@
+"""The report's hot locks and saturated pools (tests/programs/hotlock.c).
+
+hot: mutex `buffer` is held 20 ms at a time by thread "flusher" (in
+flush_buffer) while two consumers wait for it (in consume); mutex `count` is
+taken by four counters that yield while holding it: many more contentions,
+much less time waited. The report's first hot lock is `buffer`, named with
+the function that waited, the holder's pool and the function that released
+it (WEFT_HOLD_SAMPLE=1 samples every hold); `count`, if listed, comes after.
+saturated: two workers fed faster than they work through a pipe: one
+saturated-pool finding. The findings are also weft.finding events.
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+
+
+def findings(stderr):
+    out, on = [], False
+    for ln in stderr.splitlines():
+        if ln == "  findings:":
+            on = True
+        elif on and ln.startswith("    "):
+            out.append(ln.strip())
+        elif on:
+            break
+    return out
+
+
+def finding_events(out):
+    return [attrs(e.get("attributes")) for e in out.span("process").get("events", [])
+            if e.get("name") == "weft.finding"]
+
+
+r = Run([program("hotlock"), "hot"], env={"WEFT_REPORT": "stderr", "WEFT_HOLD_SAMPLE": "1"})
+equal(r.rc, 0, "hot: exit status")
+m = {f[1]: int(f[2]) for f in (ln.split() for ln in r.stdout.splitlines()) if f[0] == "mutex"}
+hot = [f for f in findings(r.stderr) if f.startswith("hot lock:")]
+check(len(hot) >= 1, f"hot: a hot lock: {findings(r.stderr)}")
+first = re.match(r"hot lock: mutex (0x[0-9a-f]+): waited \S+ in all \((\d+) waits\) at consume "
+                 r"\(\S+\); held by pool flusher, released in flush_buffer \(\S+\)", hot[0]
+                 if hot else "")
+check(first is not None, f"hot: the first is buffer, waited at consume, held by flusher, released "
+      f"in flush_buffer: {hot}")
+if first:
+    equal(first.group(1), hex(m.get("buffer", 0)), "hot: the first hot lock is buffer")
+out = r.only()
+contended = {attrs(p.get("attributes")).get("code.function.name"): int(p.get("asInt", 0))
+             for p in out.points("weft.lock.contentions")}
+check(contended.get("bump", 0) > 10 * contended.get("consume", 0) > 0,
+      f"hot: count is contended far more often than buffer: {contended}")
+for f in hot[1:]:
+    check(hex(m.get("count", 0)) in f, f"hot: a later hot lock is count: {f}")
+evs = [a for a in finding_events(out) if a.get("weft.finding.kind") == "hot_lock"]
+equal(len(evs), len(hot), "hot: a weft.finding event per hot lock")
+if evs:
+    equal((evs[0].get("weft.pool.name"), evs[0].get("weft.wait.kind"),
+           evs[0].get("code.function.name")), ("flusher", "mutex", "consume"),
+          "hot: the first event's facts")
+
+r = Run([program("hotlock"), "saturated"], env={"WEFT_REPORT": "stderr"})
+equal(r.rc, 0, "saturated: exit status")
+sat = [f for f in findings(r.stderr) if f.startswith("saturated pool:")]
+equal(len(sat), 1, f"saturated: one finding: {findings(r.stderr)}")
+check(bool(sat) and re.match(r"saturated pool: pool worker was busy \d+% of its 2 threads' time, "
+                             r"and its items waited longer in the queue \(p50 \S+\) than a task "
+                             r"took \(p50 \S+\): more work than threads$", sat[0]),
+      f"saturated: the line: {sat}")
+evs = [a for a in finding_events(r.only()) if a.get("weft.finding.kind") == "saturated_pool"]
+equal([(a.get("weft.pool.name"), a.get("weft.finding.threads")) for a in evs], [("worker", 2)],
+      "saturated: its weft.finding event")
+
+# Neither in a program that waits briefly and seldom.
+r = Run([program("sleeper")], env={"WEFT_REPORT": "stderr"})
+equal([f for f in findings(r.stderr) if f.startswith(("hot lock", "saturated"))], [],
+      "sleeper: no hot lock, no saturated pool")
+done()

@@ -1,0 +1,160 @@
+/*
+ * Hot locks and a saturated pool, for tests/integration/test-findings.py.
+ *
+ *   hotlock hot        thread "flusher" holds mutex `buffer` 20 ms at a time
+ *                      (in flush_buffer), 25 times, while two "consumer"
+ *                      threads wait for it (in consume); meanwhile four
+ *                      "counter" threads take mutex `count` 2,000 times
+ *                      each and yield the processor while holding it (in
+ *                      bump): more contentions, less time waited
+ *   hotlock saturated  60 client threads write 3 jobs each into a pipe at
+ *                      once (each client its own producer span, so that each
+ *                      job read starts a task); two "worker" threads read
+ *                      them one at a time and spend 3 ms of CPU on each: the
+ *                      jobs queue up
+ *
+ * Prints "mutex NAME ADDRESS" and "done".
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t buffer = PTHREAD_MUTEX_INITIALIZER, count = PTHREAD_MUTEX_INITIALIZER;
+static volatile int flushing = 1;
+static volatile uint64_t counted;
+
+#define STAY __asm__ volatile("" ::: "memory")
+
+static void spin_ns(long ns)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < ns);
+}
+
+__attribute__((noinline)) static void flush_buffer(void)
+{
+	pthread_mutex_lock(&buffer);
+	spin_ns(20000000);
+	pthread_mutex_unlock(&buffer);
+	STAY;
+}
+
+static void *flusher(void *arg)
+{
+	pthread_setname_np(pthread_self(), "flusher");
+	for (int i = 0; i < 25; i++) {
+		flush_buffer();
+		usleep(2000);
+	}
+	flushing = 0;
+	return NULL;
+}
+
+__attribute__((noinline)) static void consume(void)
+{
+	pthread_mutex_lock(&buffer);
+	STAY;
+	pthread_mutex_unlock(&buffer);
+}
+
+static void *consumer(void *arg)
+{
+	pthread_setname_np(pthread_self(), "consumer");
+	while (flushing) {
+		consume();
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* Yields the processor while holding `count`: another counter finds it held. */
+__attribute__((noinline)) static void bump(void)
+{
+	pthread_mutex_lock(&count);
+	counted++;
+	sched_yield();
+	pthread_mutex_unlock(&count);
+	STAY;
+}
+
+static void *counter(void *arg)
+{
+	pthread_setname_np(pthread_self(), "counter");
+	for (int i = 0; i < 2000; i++)
+		bump();
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- saturated */
+
+static int jobs[2];
+
+__attribute__((noinline)) static void run_job(void)
+{
+	spin_ns(3000000);
+}
+
+static void *client(void *arg)
+{
+	for (int64_t j = 0; j < 3; j++)
+		if (write(jobs[1], &j, sizeof(j)) != sizeof(j))
+			return NULL;
+	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	int64_t job;
+
+	pthread_setname_np(pthread_self(), "worker");
+	while (read(jobs[0], &job, sizeof(job)) == sizeof(job) && job >= 0)
+		run_job();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t t[8];
+	int n = 0;
+
+	if (argc > 1 && strcmp(argv[1], "saturated") == 0) {
+		if (pipe(jobs) != 0)
+			return 1;
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[n++], NULL, worker, NULL);
+		usleep(2000); /* the workers wait for work */
+		pthread_t c[60];
+
+		for (int i = 0; i < 60; i++)
+			pthread_create(&c[i], NULL, client, NULL);
+		for (int i = 0; i < 60; i++)
+			pthread_join(c[i], NULL);
+		for (int i = 0; i < 2; i++) {
+			int64_t stop = -1;
+
+			if (write(jobs[1], &stop, sizeof(stop)) != sizeof(stop))
+				return 1;
+		}
+	} else {
+		printf("mutex buffer %llu\nmutex count %llu\n",
+		       (unsigned long long)(uintptr_t)&buffer,
+		       (unsigned long long)(uintptr_t)&count);
+		pthread_create(&t[n++], NULL, flusher, NULL);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[n++], NULL, consumer, NULL);
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t[n++], NULL, counter, NULL);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	puts("done");
+	return 0;
+}
