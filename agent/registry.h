@@ -58,6 +58,7 @@ struct weft_thread {
 
 	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;
+	_Atomic uint64_t cpu_ns; /* its CPU time (CLOCK_THREAD_CPUTIME_ID) when it ended */
 	_Atomic int exited;
 	/*
 	 * The wait in progress, on view for the consumer without stopping the

@@ -35,6 +35,7 @@
 #include "exporter/prometheus.h"
 #include "exporter/report.h"
 #include "exporter/stuck.h"
+#include "exporter/threadtime.h"
 #include "exporter/resource.h"
 #include "exporter/sampler.h"
 #include "exporter/sink.h"
@@ -476,6 +477,7 @@ static void final_export(void)
 	weft_interp_collect();
 	/* What only the whole run shows: hot locks, saturated pools (every thread has ended). */
 	weft_findings_conclude(&ex.report, end - ex.report.start_ns);
+	weft_threadtime_conclude(&ex.report);
 	q = finish_process_span(end);
 	/* Formatted once, before the process span is encoded; used twice. */
 	weft_json_init(&text);
@@ -552,6 +554,7 @@ static void *exporter_main(void *arg)
 		}
 		if (now >= ex.next_walk_ns) {
 			weft_deadlocks_walk(now);
+			weft_threadtime_sample(now);
 			ex.next_walk_ns = weft_clock_after(now, WEFT_DEADLOCK_WALK_NS);
 		}
 	}

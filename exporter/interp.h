@@ -54,6 +54,15 @@ struct weft_xthread {
 	} task;
 	/* The thread's acquisition counters as last collected (exporter/locks.c). */
 	uint64_t acquired_seen[WEFT_WAIT_KIND_COUNT];
+	/* Where its time went (exporter/threadtime.c). */
+	struct {
+		uint64_t hooked_ns; /* blocked in hooked calls (WAIT events), all along */
+		uint64_t blocked_kind_ns[WEFT_WAIT_KIND_COUNT];
+		uint64_t at;        /* when it was last accounted (monotonic ns) */
+		uint64_t cpu, wait; /* the kernel's running and runnable figures then */
+		uint64_t hooked_at; /* hooked_ns then */
+		uint64_t running, runnable, blocked; /* accounted so far */
+	} tt;
 	/* Its wait as the last deadlock walk saw it (exporter/deadlocks.c). */
 	struct {
 		bool blocked; /* in a wait; the fields below are its */
@@ -102,7 +111,8 @@ struct weft_interp {
 	X(connections)                                                                             \
 	X(tasks)                                                                                   \
 	X(deadlocks)                                                                               \
-	X(stuck)
+	X(stuck)                                                                                   \
+	X(threadtime)
 
 #define WEFT_INTERP_DECLARE(name) extern const struct weft_interp weft_interp_##name;
 WEFT_INTERPRETERS(WEFT_INTERP_DECLARE)

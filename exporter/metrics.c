@@ -28,6 +28,7 @@ struct weft_instrument {
 	unsigned int_keys; /* keys whose values are integers (weft_metrics_int_keys) */
 	const double *bounds;
 	size_t n_bounds;
+	double scale; /* a sum kept in integer units, exported as value * scale (0: as is) */
 	uint32_t limit;
 	/*
 	 * Entries are struct series pointers, found by the values' hash: the
@@ -167,6 +168,16 @@ struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, con
 
 	if (inst)
 		inst->monotonic = monotonic;
+	return inst;
+}
+
+struct weft_instrument *weft_metrics_sum_ns(const char *name, const char *desc, bool monotonic,
+					    size_t n_keys, const char *const *keys)
+{
+	struct weft_instrument *inst = weft_metrics_sum(name, desc, "s", monotonic, n_keys, keys);
+
+	if (inst)
+		inst->scale = 1e-9;
 	return inst;
 }
 
@@ -347,6 +358,10 @@ static void fill_point(const struct weft_instrument *inst, const struct series *
 	p->start_unix_nano = inst->type == WEFT_METRIC_GAUGE ? 0 : start;
 	p->time_unix_nano = now;
 	p->as_int = s->value;
+	if (inst->scale != 0) {
+		p->is_double = true;
+		p->as_double = (double)s->value * inst->scale;
+	}
 	if (inst->type == WEFT_METRIC_HISTOGRAM) {
 		p->count = s->count;
 		p->sum = s->sum;

@@ -21,6 +21,13 @@ struct weft_series;
 
 struct weft_instrument *weft_metrics_sum(const char *name, const char *desc, const char *unit,
 					 bool monotonic, size_t n_keys, const char *const *keys);
+/*
+ * A sum of durations in seconds, added to in whole nanoseconds
+ * (weft_metrics_add) and exported as a double: exact to the nanosecond for
+ * 292 years of time added up.
+ */
+struct weft_instrument *weft_metrics_sum_ns(const char *name, const char *desc, bool monotonic,
+					    size_t n_keys, const char *const *keys);
 struct weft_instrument *weft_metrics_gauge(const char *name, const char *desc, const char *unit,
 					   size_t n_keys, const char *const *keys);
 struct weft_instrument *weft_metrics_histogram(const char *name, const char *desc, const char *unit,

@@ -97,6 +97,7 @@ enum weft_report_rank {
 	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
 	WEFT_REPORT_HOT_LOCK,
 	WEFT_REPORT_SATURATED,
+	WEFT_REPORT_STARVED,
 };
 
 void weft_report_thread_created(struct weft_report *r);

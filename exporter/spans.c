@@ -115,6 +115,16 @@ void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value)
 	}
 }
 
+void weft_qspan_attr_double(struct weft_qspan *q, const char *key, double value)
+{
+	struct weft_attr *a = next_attr(q, key);
+
+	if (a) {
+		a->type = WEFT_VALUE_DOUBLE;
+		a->v.d = value;
+	}
+}
+
 void weft_qspan_link(struct weft_qspan *q, const struct weft_trace_id *trace, uint64_t span,
 		     const char *kind)
 {

@@ -51,6 +51,7 @@ struct weft_qspan *weft_spans_reserve(bool reserved);
 void weft_qspan_attr_str(struct weft_qspan *q, const char *key, const char *value);
 void weft_qspan_attr_int(struct weft_qspan *q, const char *key, int64_t value);
 void weft_qspan_attr_bool(struct weft_qspan *q, const char *key, bool value);
+void weft_qspan_attr_double(struct weft_qspan *q, const char *key, double value);
 
 /*
  * Adds a span link with one attribute, weft.link.kind = `kind` (a string that

@@ -23,6 +23,7 @@
 #include "exporter/metrics.h"
 #include "exporter/symbols.h"
 #include "exporter/tasks.h"
+#include "exporter/threadtime.h"
 #include "exporter/threads.h"
 
 enum { PENDING_NAMES = 64 };
@@ -301,12 +302,15 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 				 t->origin == WEFT_THREAD_MAIN ? weft_exporter_report()->start_ns
 							       : t->start_ns,
 				 end_ns);
-	if (t->origin == WEFT_THREAD_MAIN)
+	if (t->origin == WEFT_THREAD_MAIN) {
+		weft_threadtime_end(t, end_ns, at_exit, NULL);
 		return; /* its span is the process span */
+	}
 	q = weft_exporter_span(&t->trace, t->span, t->parent_span, t->start_ns, end_ns, "thread ",
 			       x->named ? x->name
 			       : sym    ? sym
 					: "thread");
+	weft_threadtime_end(t, end_ns, at_exit, q);
 	if (!q)
 		return;
 	weft_qspan_attr_int(q, "thread.id", t->tid);

@@ -147,6 +147,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 
 	x->wait_t0 = ev->h.t0;
 	x->wait_t1 = ev->u.wait.t1;
+	x->tt.hooked_ns += dur;
+	x->tt.blocked_kind_ns[k] += dur;
 	/* A receive from a work source: the task it ended is not its parent. */
 	if (ev->h.flags & WEFT_EVF_TASK_END)
 		weft_tasks_receive(t, ev->h.t0);

@@ -1,0 +1,192 @@
+/* Where each thread's time went (exporter/threadtime.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/atomic.h"
+#include "agent/fd.h"
+#include "exporter/deadlocks.h"
+#include "exporter/exporter.h"
+#include "exporter/interp.h"
+#include "exporter/metrics.h"
+#include "exporter/tasks.h"
+#include "exporter/threadtime.h"
+
+/* The report calls it starvation when runnable is this share of ready time, and this long. */
+#define STARVED_SHARE  0.25
+#define STARVED_MIN_NS 100000000u
+
+enum { RUNNING, RUNNABLE, BLOCKED, STATES };
+
+static const char *const state_names[STATES] = { "running", "runnable", "blocked" };
+
+static struct {
+	struct weft_instrument *time;
+	uint64_t total[STATES];
+} tt;
+
+/* The kernel's running and runnable nanoseconds for thread `tid`: 0, or -errno. */
+static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
+{
+	char path[64], buf[96];
+	int h, fd, err = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	h = weft_fd_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0, 0);
+	if (h < 0)
+		return h;
+	fd = weft_fd_use(h);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		err = fd < 0 ? fd : -errno;
+	if (fd >= 0)
+		weft_fd_unuse(h);
+	weft_fd_close(h);
+	if (err)
+		return err;
+	buf[n] = 0;
+	return sscanf(buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
+}
+
+/*
+ * Accounts `t`'s time from its last accounting to `now`: `cpu` its running
+ * time now (the kernel's), `wait` its runnable time now when the kernel's is
+ * known (`kernel`), else runnable is what the hooks leave of the rest.
+ */
+static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now, uint64_t cpu,
+		    uint64_t wait, bool kernel)
+{
+	uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
+	uint64_t wall = now > from ? now - from : 0;
+	uint64_t run = cpu > x->tt.cpu ? cpu - x->tt.cpu : 0;
+	uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at, ready, d[STATES];
+	const char *vals[2] = { NULL, weft_tasks_pool_name(t) };
+
+	if (kernel)
+		ready = wait > x->tt.wait ? wait - x->tt.wait : 0;
+	else
+		ready = wall > run + hooked ? wall - run - hooked : 0;
+	/* The clocks are read a little apart: nothing exceeds the wall time. */
+	run = run < wall ? run : wall;
+	ready = ready < wall - run ? ready : wall - run;
+	d[RUNNING] = run;
+	d[RUNNABLE] = ready;
+	d[BLOCKED] = wall - run - ready;
+	x->tt.running += d[RUNNING];
+	x->tt.runnable += d[RUNNABLE];
+	x->tt.blocked += d[BLOCKED];
+	for (int s = 0; s < STATES; s++) {
+		tt.total[s] += d[s];
+		vals[0] = state_names[s];
+		weft_metrics_add(tt.time, vals, (int64_t)d[s]);
+	}
+	x->tt.at = now > from ? now : from;
+	x->tt.cpu = cpu > x->tt.cpu ? cpu : x->tt.cpu;
+	x->tt.wait += ready;
+	if (kernel && wait > x->tt.wait)
+		x->tt.wait = wait;
+	x->tt.hooked_at = x->tt.hooked_ns;
+}
+
+void weft_threadtime_sample(uint64_t now)
+{
+	size_t live = 0, reads = 0;
+	uint64_t period, cpu, wait;
+
+	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next)
+		live += t->consumer && !t->exit_seen;
+	/* Every thread in turn: with more than a walk's reads, each less often. */
+	period = (uint64_t)WEFT_DEADLOCK_WALK_NS *
+		 ((live + WEFT_THREADTIME_READS - 1) / WEFT_THREADTIME_READS);
+	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
+		struct weft_xthread *x = weft_xthread(t);
+		uint64_t from;
+
+		if (!x || t->exit_seen || weft_load_acquire(&t->exited))
+			continue;
+		from = x->tt.at ? x->tt.at : t->start_ns;
+		if (now < from + period || reads == WEFT_THREADTIME_READS)
+			continue;
+		reads++;
+		if (schedstat(t->tid, &cpu, &wait) == 0)
+			account(t, x, now, cpu, wait, true);
+	}
+}
+
+/* "weft.thread.time.blocked.<kind>" for each kind, made once. */
+static const char *blocked_key(enum weft_wait_kind kind)
+{
+	static char keys[WEFT_WAIT_KIND_COUNT][48];
+
+	if (!keys[kind][0])
+		snprintf(keys[kind], sizeof(keys[kind]), "weft.thread.time.blocked.%s",
+			 weft_wait_kind_name(kind));
+	return keys[kind];
+}
+
+void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, struct weft_qspan *q)
+{
+	struct weft_xthread *x = weft_xthread(t);
+	uint64_t cpu = 0, wait = 0;
+
+	if (!x)
+		return;
+	/* Still running: the kernel's figures; gone: its CPU time, the rest from the hooks. */
+	if (at_exit && schedstat(t->tid, &cpu, &wait) == 0)
+		account(t, x, end_ns, cpu, wait, true);
+	else
+		account(t, x, end_ns, weft_load_relaxed(&t->cpu_ns), 0, false);
+	if (!q)
+		return;
+	weft_qspan_attr_double(q, "weft.thread.time.running", (double)x->tt.running / 1e9);
+	weft_qspan_attr_double(q, "weft.thread.time.runnable", (double)x->tt.runnable / 1e9);
+	weft_qspan_attr_double(q, "weft.thread.time.blocked", (double)x->tt.blocked / 1e9);
+	for (int k = 1; k < WEFT_WAIT_KIND_COUNT; k++)
+		if (x->tt.blocked_kind_ns[k])
+			weft_qspan_attr_double(q, blocked_key((enum weft_wait_kind)k),
+					       (double)x->tt.blocked_kind_ns[k] / 1e9);
+}
+
+void weft_threadtime_conclude(struct weft_report *r)
+{
+	uint64_t ready = tt.total[RUNNING] + tt.total[RUNNABLE];
+	char line[480], a[24], b[24];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!ready || tt.total[RUNNABLE] < STARVED_MIN_NS ||
+	    (double)tt.total[RUNNABLE] < STARVED_SHARE * (double)ready)
+		return;
+	snprintf(line, sizeof(line),
+		 "cpu starvation: threads ready to run waited %s in all for a CPU, %.0f%% of the "
+		 "time they were ready (they ran %s): more runnable threads than the %ld CPUs",
+		 weft_report_human_ns(tt.total[RUNNABLE], true, a),
+		 100.0 * (double)tt.total[RUNNABLE] / (double)ready,
+		 weft_report_human_ns(tt.total[RUNNING], true, b), cpus);
+	weft_report_finding(r, WEFT_REPORT_STARVED,
+			    &(struct weft_report_facts){ .kind = "cpu_starvation" }, line);
+}
+
+static void threadtime_setup(void)
+{
+	static const char *const keys[] = { "weft.thread.state", "weft.pool.name" };
+
+	tt.time = weft_metrics_sum_ns("weft.thread.time",
+				      "Where the threads' time went: running, runnable, blocked.",
+				      true, 2, keys);
+}
+
+static void threadtime_after_fork(void)
+{
+	memset(&tt, 0, sizeof(tt));
+}
+
+const struct weft_interp weft_interp_threadtime = {
+	.name = "threadtime",
+	.setup = threadtime_setup,
+	.after_fork = threadtime_after_fork,
+};
