@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exporter/channels.h"
 #include "exporter/findings.h"
+#include "exporter/threadtime.h"
 
 struct site_ns {
 	const char *site; /* the symbols cache's string */
@@ -21,6 +23,75 @@ struct lock_entry {
 };
 
 static struct lock_entry locks[WEFT_FINDINGS_LOCKS];
+
+/* Channels whose writers blocked, and who reads them (the first channels seen; enough). */
+static struct {
+	uint32_t channel;
+	uint64_t full_ns;
+	char reader[32];
+} chans[WEFT_FINDINGS_CHANNELS];
+
+static size_t chan_index(uint32_t channel)
+{
+	size_t i;
+
+	for (i = 0; i < WEFT_FINDINGS_CHANNELS && chans[i].channel; i++)
+		if (chans[i].channel == channel)
+			return i;
+	if (i < WEFT_FINDINGS_CHANNELS)
+		chans[i].channel = channel;
+	return i;
+}
+
+void weft_findings_channel_reader(uint32_t channel, const char *pool)
+{
+	size_t i = chan_index(channel);
+
+	if (i < WEFT_FINDINGS_CHANNELS && pool && !chans[i].reader[0])
+		snprintf(chans[i].reader, sizeof(chans[i].reader), "%s", pool);
+}
+
+void weft_findings_channel_full(uint32_t channel, uint64_t ns)
+{
+	size_t i = chan_index(channel);
+
+	if (i < WEFT_FINDINGS_CHANNELS)
+		chans[i].full_ns += ns;
+}
+
+static void slow_stage(struct weft_report *r, uint64_t run_ns)
+{
+	size_t best = WEFT_FINDINGS_CHANNELS;
+	uint64_t blocked = 0, all = 0;
+	char line[480];
+	const char *name;
+
+	for (size_t i = 0; i < WEFT_FINDINGS_CHANNELS && chans[i].channel; i++) {
+		if (!chans[i].reader[0] ||
+		    (double)chans[i].full_ns < WEFT_FINDINGS_FULL_SHARE * (double)run_ns)
+			continue;
+		weft_threadtime_pool(chans[i].reader, &blocked, &all);
+		if (!all || (double)blocked >= WEFT_FINDINGS_STAGE_BLOCKED * (double)all)
+			continue;
+		if (best == WEFT_FINDINGS_CHANNELS || chans[i].full_ns > chans[best].full_ns)
+			best = i;
+	}
+	if (best == WEFT_FINDINGS_CHANNELS)
+		return;
+	weft_threadtime_pool(chans[best].reader, &blocked, &all);
+	name = weft_channels_name(chans[best].channel);
+	snprintf(line, sizeof(line),
+		 "slow stage: pool %s limits the pipeline: writers found its input %s full %.0f%% "
+		 "of the run, while it was blocked %.0f%% of its time",
+		 chans[best].reader, name ? name : "channel",
+		 100.0 * (double)chans[best].full_ns / (double)run_ns,
+		 100.0 * (double)blocked / (double)all);
+	weft_report_finding(r, WEFT_REPORT_SLOW_STAGE,
+			    &(struct weft_report_facts){ .kind = "slow_stage",
+							 .pool = chans[best].reader,
+							 .wait_kind = "pipe.write" },
+			    line);
+}
 
 /* Adds `ns` to `site` among `n` kept; a new site replaces the least one if it outweighs it. */
 static void site_add(struct site_ns *s, size_t n, const char *site, uint64_t ns)
@@ -196,10 +267,12 @@ static void saturated_pools(struct weft_report *r)
 void weft_findings_conclude(struct weft_report *r, uint64_t run_ns)
 {
 	hot_locks(r, run_ns);
+	slow_stage(r, run_ns);
 	saturated_pools(r);
 }
 
 void weft_findings_reset(void)
 {
 	memset(locks, 0, sizeof(locks));
+	memset(chans, 0, sizeof(chans));
 }

@@ -15,6 +15,13 @@
  * the longest total first (at most three): a lock contended often but
  * briefly ranks below one held long.
  *
+ * The slow stage. A pipeline's stages are pools joined by channels. The
+ * channel whose writers were blocked on it (it was full) for at least
+ * WEFT_FINDINGS_FULL_SHARE of the run, read by a pool that was blocked less
+ * than WEFT_FINDINGS_STAGE_BLOCKED of its threads' time, is the input of the
+ * stage that limits the throughput: everything before it waits for it, and
+ * it never waits. The one whose input was full longest is named.
+ *
  * Saturated pools. A pool that ran at least WEFT_FINDINGS_MIN_TASKS tasks,
  * was busy at least WEFT_FINDINGS_BUSY of its threads' time, and whose items
  * waited in the queue longer (median) than a task took to run (median) has
@@ -29,10 +36,13 @@
 #include "agent/event.h"
 #include "exporter/report.h"
 
-#define WEFT_FINDINGS_LOCKS     64
-#define WEFT_FINDINGS_HOT_SHARE 0.05
-#define WEFT_FINDINGS_MIN_TASKS 10
-#define WEFT_FINDINGS_BUSY      0.9
+#define WEFT_FINDINGS_LOCKS         64
+#define WEFT_FINDINGS_HOT_SHARE     0.05
+#define WEFT_FINDINGS_MIN_TASKS     10
+#define WEFT_FINDINGS_BUSY          0.9
+#define WEFT_FINDINGS_CHANNELS      32
+#define WEFT_FINDINGS_FULL_SHARE    0.3
+#define WEFT_FINDINGS_STAGE_BLOCKED 0.2
 
 /* A wait of `ns` for lock `object`, from `site` (NULL: unknown), held then by pool `holder`. */
 void weft_findings_lock_wait(enum weft_wait_kind kind, uint64_t object, const char *site,
@@ -41,7 +51,13 @@ void weft_findings_lock_wait(enum weft_wait_kind kind, uint64_t object, const ch
 /* A sampled hold of lock `object` for `ns`, released in `site`. */
 void weft_findings_lock_hold(uint64_t object, const char *site, uint64_t ns);
 
-/* The run (of `run_ns`) is over: its hot locks and saturated pools into the report. */
+/* Pool `pool` reads from channel `channel` (a channel's slot id). */
+void weft_findings_channel_reader(uint32_t channel, const char *pool);
+
+/* A writer to `channel` was blocked `ns`: the channel was full. */
+void weft_findings_channel_full(uint32_t channel, uint64_t ns);
+
+/* The run (of `run_ns`) is over: its hot locks, saturated pools and slow stage into the report. */
 void weft_findings_conclude(struct weft_report *r, uint64_t run_ns);
 
 /* A forked child starts with none of its parent's. */

@@ -96,6 +96,7 @@ enum weft_report_rank {
 	WEFT_REPORT_LOCK_ORDER,
 	WEFT_REPORT_STUCK, /* leaked threads first, then stuck ones */
 	WEFT_REPORT_HOT_LOCK,
+	WEFT_REPORT_SLOW_STAGE,
 	WEFT_REPORT_SATURATED,
 	WEFT_REPORT_STARVED,
 };

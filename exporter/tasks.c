@@ -26,6 +26,7 @@
 #include "agent/task.h"
 #include "exporter/channels.h"
 #include "exporter/exporter.h"
+#include "exporter/findings.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
 #include "exporter/spans.h"
@@ -266,6 +267,9 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 							(uint32_t)ev->h.result);
 
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
+		if (ev->h.result)
+			weft_findings_channel_reader((uint32_t)ev->h.result,
+						     weft_tasks_pool_name(t));
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
 					   ? ev->h.t0 - ev->u.ctx.handoff_ns
 					   : UINT64_MAX;

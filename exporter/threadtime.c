@@ -152,6 +152,19 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 					       (double)x->tt.blocked_kind_ns[k] / 1e9);
 }
 
+void weft_threadtime_pool(const char *pool, uint64_t *blocked, uint64_t *all)
+{
+	const char *vals[2] = { NULL, pool };
+
+	*all = 0;
+	for (int s = 0; s < STATES; s++) {
+		vals[0] = state_names[s];
+		*all += (uint64_t)weft_metrics_value(tt.time, vals);
+	}
+	vals[0] = state_names[BLOCKED];
+	*blocked = (uint64_t)weft_metrics_value(tt.time, vals);
+}
+
 void weft_threadtime_conclude(struct weft_report *r)
 {
 	uint64_t ready = tt.total[RUNNING] + tt.total[RUNNABLE];

@@ -42,6 +42,9 @@ void weft_threadtime_sample(uint64_t now);
 void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit,
 			 struct weft_qspan *q);
 
+/* The time of pool `pool`'s threads so far: blocked, and in all (nanoseconds). */
+void weft_threadtime_pool(const char *pool, uint64_t *blocked, uint64_t *all);
+
 /* The run is over: CPU starvation, if the threads were runnable much of the time. */
 void weft_threadtime_conclude(struct weft_report *r);
 

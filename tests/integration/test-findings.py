@@ -1,4 +1,4 @@
-"""The report's hot locks and saturated pools (tests/programs/hotlock.c).
+"""The report's hot locks, slow stage and saturated pools (hotlock.c, stages.c).
 
 hot: mutex `buffer` is held 20 ms at a time by thread "flusher" (in
 flush_buffer) while two consumers wait for it (in consume); mutex `count` is
@@ -7,7 +7,8 @@ much less time waited. The report's first hot lock is `buffer`, named with
 the function that waited, the holder's pool and the function that released
 it (WEFT_HOLD_SAMPLE=1 samples every hold); `count`, if listed, comes after.
 saturated: two workers fed faster than they work through a pipe: one
-saturated-pool finding. The findings are also weft.finding events.
+saturated-pool finding. stages: a pipeline of three threads whose middle
+stage is slow: named as the limit. The findings are also weft.finding events.
 """
 import os
 import re
@@ -72,8 +73,20 @@ evs = [a for a in finding_events(r.only()) if a.get("weft.finding.kind") == "sat
 equal([(a.get("weft.pool.name"), a.get("weft.finding.threads")) for a in evs], [("worker", 2)],
       "saturated: its weft.finding event")
 
-# Neither in a program that waits briefly and seldom.
+# stages: the middle of three stages is slow, its input full, itself never blocked.
+r = Run([program("stages")], env={"WEFT_REPORT": "stderr"})
+equal(r.rc, 0, "stages: exit status")
+slow = [f for f in findings(r.stderr) if f.startswith("slow stage:")]
+equal(len(slow), 1, f"stages: one slow stage: {findings(r.stderr)}")
+check(bool(slow) and re.match(r"slow stage: pool middle limits the pipeline: writers found its "
+                              r"input pipe:make_pipes#1 full \d+% of the run, while it was "
+                              r"blocked \d+% of its time$", slow[0]),
+      f"stages: the middle stage named, with its input pipe: {slow}")
+evs = [a for a in finding_events(r.only()) if a.get("weft.finding.kind") == "slow_stage"]
+equal([a.get("weft.pool.name") for a in evs], ["middle"], "stages: its weft.finding event")
+
+# None of these in a program that waits briefly and seldom.
 r = Run([program("sleeper")], env={"WEFT_REPORT": "stderr"})
-equal([f for f in findings(r.stderr) if f.startswith(("hot lock", "saturated"))], [],
-      "sleeper: no hot lock, no saturated pool")
+equal([f for f in findings(r.stderr) if f.startswith(("hot lock", "saturated", "slow stage"))],
+      [], "sleeper: no hot lock, no saturated pool, no slow stage")
 done()
