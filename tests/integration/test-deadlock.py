@@ -20,7 +20,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+from weftrun import Run, attrs, program, check, equal, done, check_report_from_file  # noqa: E402
 
 # mode -> threads of the cycle: name -> (kind, call site, the object's name,
 # the thread it waits for)
@@ -103,10 +103,13 @@ for mode, cycle in CYCLES.items():
             if obj:
                 equal(a.get("weft.object"), hex(mutexes.get(obj, 0)), f"{what} {name}: object")
     equal(out.value("weft.deadlocks"), 1, f"{what} weft.deadlocks")
+    check_report_from_file(r, what)
     report = r.stderr[r.stderr.find("weft report:"):]
     check("  findings:\n    deadlock: " in report, f"{what} the report's findings: {report[:600]}")
+    equal(len(re.findall(r"\n    deadlock: ", report)), 1, f"{what} one deadlock finding")
     evs = [attrs(e.get("attributes")) for e in proc.get("events", [])
-           if e.get("name") == "weft.finding"]
+           if e.get("name") == "weft.finding" and
+           attrs(e.get("attributes")).get("weft.finding.kind") == "deadlock"]
     equal([(a.get("weft.finding.kind"), a.get("weft.finding.threads")) for a in evs],
           [("deadlock", len(cycle))], f"{what} a weft.finding event on the process span")
     if evs:

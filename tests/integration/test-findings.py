@@ -1,6 +1,6 @@
 """The report's hot locks, slow stage and saturated pools (hotlock.c, stages.c).
 
-hot: mutex `buffer` is held 20 ms at a time by thread "flusher" (in
+hot: mutex `buffer` is held 40 ms at a time by thread "flusher" (in
 flush_buffer) while two consumers wait for it (in consume); mutex `count` is
 taken by four counters that yield while holding it: many more contentions,
 much less time waited. The report's first hot lock is `buffer`, named with
@@ -15,7 +15,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+from weftrun import Run, attrs, program, check, equal, done, check_report_from_file  # noqa: E402
 
 
 def findings(stderr):
@@ -76,6 +76,7 @@ equal([(a.get("weft.pool.name"), a.get("weft.finding.threads")) for a in evs], [
 # stages: the middle of three stages is slow, its input full, itself never blocked.
 r = Run([program("stages")], env={"WEFT_REPORT": "stderr"})
 equal(r.rc, 0, "stages: exit status")
+check_report_from_file(r, "stages:")
 slow = [f for f in findings(r.stderr) if f.startswith("slow stage:")]
 equal(len(slow), 1, f"stages: one slow stage: {findings(r.stderr)}")
 check(bool(slow) and re.match(r"slow stage: pool middle limits the pipeline: writers found its "

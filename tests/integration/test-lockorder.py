@@ -15,7 +15,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+from weftrun import Run, attrs, program, check, equal, done, check_report_from_file  # noqa: E402
 
 native = Run([program("lockorder")], preload=False, expect_file=False)
 r = Run([program("lockorder")], env={"WEFT_LOCK_ORDER": "1", "WEFT_REPORT": "stderr"})
@@ -24,6 +24,7 @@ equal(re.sub(r"\d+", "N", r.stdout), re.sub(r"\d+", "N", native.stdout),
       "output as without weft (addresses aside)")
 m = {f[1]: int(f[2]) for f in (ln.split() for ln in r.stdout.splitlines()) if f[0] == "mutex"}
 a, b = hex(m.get("a", 0)), hex(m.get("b", 0))
+check_report_from_file(r, "WEFT_LOCK_ORDER=1:")
 out = r.only()
 beta = next((s["attrs"].get("thread.id") for s in out.named("thread beta")), None)
 want = (f"lock order inversion: mutex {a} then {b} (the second taken in take_a_then_b), and "

@@ -20,12 +20,11 @@ last line was lost (killed while writing) gets one line saying so.
 import math
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import BUILD, SOURCE, Run, program, check, equal, done  # noqa: E402
+from weftrun import BUILD, SOURCE, Run, program, check, equal, done, weft_report  # noqa: E402
 
 # As test-tasks.py: rings and a span queue that hold the run, so that no task
 # is dropped and the counts are exact.
@@ -72,13 +71,6 @@ def report_pools(mode, *args):
                            "busy": busy_percent(busy), "task": (ns(t50), ns(t99)),
                            "queue": (ns(q50), ns(q99)), "line": line}
     return r, text, pools
-
-
-def weft_report(*files):
-    env = dict(os.environ, WEFT_READ=os.path.abspath(os.path.join(BUILD, "exporter", "weft-read")))
-    p = subprocess.run([os.path.join(SOURCE, "scripts", "weft"), "report", *files], env=env,
-                       capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
 
 
 def nearest_rank(values, p):

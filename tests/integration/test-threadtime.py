@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+from weftrun import Run, attrs, program, check, equal, done, check_report_from_file  # noqa: E402
 
 r = Run([program("cpuhog")], env={"WEFT_REPORT": "stderr"})
 equal(r.rc, 0, "exit status")
@@ -26,6 +26,7 @@ for ln in r.stdout.splitlines():
     if f[0] == "time":
         kernel[f[1]] = (int(f[2]), int(f[3]) / 1e9, int(f[4]) / 1e9)
 equal(sorted(kernel), ["hog-0", "hog-1", "hog-2", "hog-3", "napper"], "every thread's figures")
+check_report_from_file(r, "cpuhog:")
 out = r.only()
 spans = {s["attrs"].get("thread.name"): s for s in out.named("thread ")}
 

@@ -42,6 +42,21 @@ def equal(got, want, what):
     return check(got == want, f"{what}: got {_short(got)}, want {_short(want)}")
 
 
+def weft_report(*files):
+    """`scripts/weft report FILE...`: its status, stdout and stderr."""
+    env = dict(os.environ, WEFT_READ=os.path.abspath(os.path.join(BUILD, "exporter", "weft-read")))
+    p = subprocess.run([os.path.join(SOURCE, "scripts", "weft"), "report", *files], env=env,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check_report_from_file(run, what):
+    """The report read back from the run's files is the one WEFT_REPORT=stderr printed."""
+    live = run.stderr[run.stderr.find("weft report: pid"):]
+    rc, out, err = weft_report(*run.files)
+    equal((rc, out), (0, live), f"{what} weft report FILE prints the live report")
+
+
 def done():
     print(f"{_checks - _failures} passed, {_failures} failed")
     sys.exit(1 if _failures else 0)

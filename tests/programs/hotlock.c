@@ -1,10 +1,10 @@
 /*
  * Hot locks and a saturated pool, for tests/integration/test-findings.py.
  *
- *   hotlock hot        thread "flusher" holds mutex `buffer` 20 ms at a time
- *                      (in flush_buffer), 25 times, while two "consumer"
+ *   hotlock hot        thread "flusher" holds mutex `buffer` 40 ms at a time
+ *                      (in flush_buffer), 20 times, while two "consumer"
  *                      threads wait for it (in consume); meanwhile four
- *                      "counter" threads take mutex `count` 2,000 times
+ *                      "counter" threads take mutex `count` 1,000 times
  *                      each and yield the processor while holding it (in
  *                      bump): more contentions, less time waited
  *   hotlock saturated  60 client threads write 3 jobs each into a pipe at
@@ -42,7 +42,7 @@ static void spin_ns(long ns)
 __attribute__((noinline)) static void flush_buffer(void)
 {
 	pthread_mutex_lock(&buffer);
-	spin_ns(20000000);
+	spin_ns(40000000);
 	pthread_mutex_unlock(&buffer);
 	STAY;
 }
@@ -50,7 +50,7 @@ __attribute__((noinline)) static void flush_buffer(void)
 static void *flusher(void *arg)
 {
 	pthread_setname_np(pthread_self(), "flusher");
-	for (int i = 0; i < 25; i++) {
+	for (int i = 0; i < 20; i++) {
 		flush_buffer();
 		usleep(2000);
 	}
@@ -88,7 +88,7 @@ __attribute__((noinline)) static void bump(void)
 static void *counter(void *arg)
 {
 	pthread_setname_np(pthread_self(), "counter");
-	for (int i = 0; i < 2000; i++)
+	for (int i = 0; i < 1000; i++)
 		bump();
 	return NULL;
 }
