@@ -173,5 +173,8 @@ int main(void)
 	test_recursive_and_deep(t1);
 	test_race();
 	expect_int((int)atomic_load(&weft_lockorder_full), 0);
+	weft_registry_free(t2);
+	weft_registry_free(racers[0]);
+	weft_registry_free(racers[1]);
 	return harness_done();
 }
