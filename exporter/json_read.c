@@ -131,13 +131,7 @@ static int unicode_escape(struct parse *x, char **out)
 	return 0;
 }
 
-/*
- * The end of the plain bytes at p (before end): the first quote, backslash or
- * control byte. Eight bytes at a time where there are eight: a byte b is
- * found by the classic zero-byte test on b ^ c (for '"' and '\\') and on b
- * itself after subtracting 0x20 (for bytes below 0x20, high bit clear).
- */
-static char *plain_run(char *p, const char *end)
+const char *weft_json_plain_run(const char *p, const char *end)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 
@@ -167,7 +161,7 @@ static int string(struct parse *x, const char **s, uint32_t *len)
 	*s = o;
 	for (;;) {
 		/* The plain run up to the next quote, backslash or control byte, at once. */
-		char *q = plain_run(x->p, x->end);
+		char *q = x->p + (weft_json_plain_run(x->p, x->end) - x->p);
 
 		if (o != x->p)
 			memmove(o, x->p, (size_t)(q - x->p));

@@ -103,4 +103,14 @@ int weft_json_read_double(const struct weft_json_node *v, double *out);
 const char *weft_json_read_str(const struct weft_json_reader *r, const struct weft_json_node *o,
 			       const char *key, const char *dflt);
 
+/*
+ * The end of the plain bytes at p (before end): the first quote, backslash or
+ * control byte, where a JSON string's plain run ends both for a reader and
+ * for a writer that escapes. Eight bytes at a time where there are eight: a
+ * byte b is found by the classic zero-byte test on b ^ c (for '"' and '\\')
+ * and on b itself after subtracting 0x20 (for bytes below 0x20, high bit
+ * clear).
+ */
+const char *weft_json_plain_run(const char *p, const char *end);
+
 #endif

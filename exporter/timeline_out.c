@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporter/json_read.h"
 #include "exporter/timeline_out.h"
 
 #define OUT_FLUSH_AT (512u << 10)
@@ -126,33 +127,6 @@ void weft_timeline_out_hex_id(struct weft_timeline_out *o, uint64_t id)
 	weft_timeline_out_raw(o, s, sizeof(s));
 }
 
-/*
- * The end of the bytes at s (before end) that need no escape: the first
- * quote, backslash or control byte. Eight bytes at a time where there are
- * eight, as exporter/json_read.c scans.
- */
-static const char *plain_run(const char *s, const char *end)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-
-	while (end - s >= 8) {
-		uint64_t w, q, b, c;
-
-		memcpy(&w, s, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		c = (q - ones) & ~q;
-		c |= (b - ones) & ~b;
-		c |= (w - ones * 0x20) & ~w;
-		if (c & highs)
-			break;
-		s += 8;
-	}
-	while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
-		s++;
-	return s;
-}
-
 /* The contents of a string, escaped (", \ and control characters). */
 static void escaped(struct weft_timeline_out *o, const char *s)
 {
@@ -162,7 +136,7 @@ static void escaped(struct weft_timeline_out *o, const char *s)
 	for (;;) {
 		const char *run = s;
 
-		s = plain_run(s, end);
+		s = weft_json_plain_run(s, end);
 		weft_timeline_out_raw(o, run, (size_t)(s - run));
 		if (s == end)
 			return;
