@@ -16,7 +16,7 @@
 #include "exporter/model.h"
 #include "exporter/sink.h"
 
-#define WEFT_QSPAN_ATTRS 12
+#define WEFT_QSPAN_ATTRS 16
 #define WEFT_QSPAN_LINKS 8
 
 struct weft_qspan {

@@ -310,9 +310,10 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 			       x->named ? x->name
 			       : sym    ? sym
 					: "thread");
-	weft_threadtime_end(t, end_ns, at_exit, q);
-	if (!q)
+	if (!q) {
+		weft_threadtime_end(t, end_ns, at_exit, NULL);
 		return;
+	}
 	weft_qspan_attr_int(q, "thread.id", t->tid);
 	if (x->named) {
 		memcpy(q->thread_name, x->name, sizeof(q->thread_name));
@@ -324,6 +325,7 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 		weft_qspan_attr_bool(q, "weft.thread.running_at_exit", true);
 	if (x->detached)
 		weft_qspan_attr_bool(q, "weft.thread.detached", true);
+	weft_threadtime_end(t, end_ns, at_exit, q);
 }
 
 static void threads_after_fork(void)

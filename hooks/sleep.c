@@ -5,11 +5,16 @@
  * and starts none, and it has no object.
  *
  * glibc's sleep, usleep and thrd_sleep call its internal nanosleep, not the
- * exported one, so each is hooked and none is counted twice. A call that
- * cannot block is passed through untimed: a malformed duration (EINVAL), a
- * zero one, an absolute deadline already past. Every other call is timed
- * around the real call, whose result, errno, remaining time, EINTR and
- * cancellation (all five are cancellation points) are the program's.
+ * exported one, so each is hooked and none is counted twice. The hooks read
+ * the program's timespec only after the real call has read it without
+ * failing (a bad pointer must fail with EFAULT in the real call, not fault in
+ * weft): every call with a non-zero integer argument or a timespec is timed
+ * around the real call, and given back, unrecorded, when it failed at once
+ * (EINVAL, EFAULT, ENOTSUP) or asked for no sleep (a zero duration, an
+ * absolute deadline already past when it began; on a clock weft does not
+ * read, a return within WEFT_WAIT_SLEPT_NS).
+ * The real call's result, errno, remaining time, EINTR and cancellation (all
+ * five are cancellation points) are the program's.
  */
 #include <errno.h>
 #include <threads.h>
@@ -18,128 +23,130 @@
 
 #include "hooks/hook.h"
 
-/* Whether a relative duration is one the call sleeps for: valid and not zero. */
-static bool sleeps_for(const struct timespec *d)
-{
-	return d->tv_sec >= 0 && (unsigned long)d->tv_nsec < 1000000000UL &&
-	       (d->tv_sec | d->tv_nsec) != 0;
-}
-
-/* The calling thread, if it is observed and `d` (NULL: unknown) makes it sleep. */
-static struct weft_thread *sleeper(const struct timespec *d)
-{
-	if (d && !sleeps_for(d))
-		return NULL;
-	return weft_hook_thread(WEFT_HOOK_SLEEP);
-}
-
-/*
- * Brackets a sleep: `call` returns an int that `end` (weft_wait_end or
- * weft_wait_end_sys) understands. A cancellation ends the wait (wait.h).
- */
-#define SLEEP_WAIT(self, sys, end, call)                                                           \
+/* Starts timing a sleep of the observed thread `self`; a cancellation ends it (wait.h). */
+#define SLEEP_BEGIN(self, w, unwind, sys)                                                          \
 	do {                                                                                       \
-		struct weft_wait w_;                                                               \
-		WEFT_WAIT_UNWIND(unwind_);                                                         \
-		int rc_;                                                                           \
-                                                                                                   \
-		weft_wait_begin(&w_, self, WEFT_WAIT_SLEEP, NULL, WEFT_CALLER);                    \
-		unwind_ = (struct weft_wait_unwind){ &w_, sys };                                   \
-		rc_ = call;                                                                        \
-		unwind_.w = NULL;                                                                  \
-		end(&w_, rc_);                                                                     \
-		return rc_;                                                                        \
+		weft_wait_begin(&(w), self, WEFT_WAIT_SLEEP, NULL, WEFT_CALLER);                   \
+		(unwind) = (struct weft_wait_unwind){ &(w), sys };                                 \
 	} while (0)
 
 /*
+ * Ends a sleep: given back when `no_sleep` (rejected at once, or nothing
+ * asked: evaluated after the call), else recorded with `end`; errno kept.
+ */
+#define SLEEP_END(w, unwind, no_sleep, end, rc)                                                    \
+	do {                                                                                       \
+		int saved_ = errno;                                                                \
+                                                                                                   \
+		(unwind).w = NULL;                                                                 \
+		if (no_sleep)                                                                      \
+			weft_wait_cancel(&(w));                                                    \
+		else                                                                               \
+			end(&(w), rc);                                                             \
+		errno = saved_;                                                                    \
+	} while (0)
+
+/* Whether a duration the real call has read is zero. */
+static bool zero(const struct timespec *d)
+{
+	return d->tv_sec == 0 && d->tv_nsec == 0;
+}
+
+/*
+ * Whether the sleep that began at `w`'s start asked for none: read after a
+ * real call that did not fail, which read *req itself. A relative sleep of
+ * zero; a deadline not after the start, on the clocks weft reads; on the
+ * others, a return within WEFT_WAIT_SLEPT_NS.
+ */
+static bool no_sleep(struct weft_wait *w, clockid_t clk, int flags, const struct timespec *req)
+{
+	uint64_t at, start = w->ev.h.t0;
+
+	if (!(flags & TIMER_ABSTIME))
+		return zero(req);
+	if (clk == CLOCK_REALTIME)
+		start = weft_clock_to_unix(start);
+	else if (clk != CLOCK_MONOTONIC)
+		return weft_clock_now() - start < WEFT_WAIT_SLEPT_NS;
+	if (req->tv_sec < 0)
+		return true;
+	at = (uint64_t)req->tv_sec * 1000000000u + (uint64_t)req->tv_nsec;
+	return at <= start;
+}
+
+/* A -1/errno call rejected before it slept. */
+static bool sys_rejected(int rc)
+{
+	return rc == -1 && (errno == EINVAL || errno == EFAULT);
+}
+
+/*
  * nanosleep: sleeps for *req on CLOCK_MONOTONIC; returns 0, or -1 with errno
- * (EINTR, the time left in *rem when rem is not NULL; EINVAL; EFAULT). weft
- * times a call with a valid, non-zero duration.
+ * (EINTR, the time left in *rem when rem is not NULL; EINVAL; EFAULT).
  */
 WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	WEFT_REAL_OR_FAIL(nanosleep);
-	struct weft_thread *self;
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SLEEP);
+	struct weft_wait w;
+	WEFT_WAIT_UNWIND(unwind);
+	int rc;
 
-	if (!req || !(self = sleeper(req)))
+	if (!self)
 		return real(req, rem);
-	SLEEP_WAIT(self, true, weft_wait_end_sys, real(req, rem));
-}
-
-/*
- * Whether an absolute deadline on `clk` is still ahead: one clock read, made
- * only for absolute sleeps. An unreadable clock is left to the real call
- * (which fails the same way) and counted as no sleep.
- */
-static bool deadline_ahead(clockid_t clk, const struct timespec *at)
-{
-	struct timespec now;
-
-	if (clock_gettime(clk, &now) != 0)
-		return false;
-	return at->tv_sec > now.tv_sec || (at->tv_sec == now.tv_sec && at->tv_nsec > now.tv_nsec);
+	SLEEP_BEGIN(self, w, unwind, true);
+	rc = real(req, rem);
+	SLEEP_END(w, unwind, sys_rejected(rc) || (rc == 0 && zero(req)), weft_wait_end_sys, rc);
+	return rc;
 }
 
 /*
  * clock_nanosleep: sleeps on `clk` for *req, or until *req with TIMER_ABSTIME;
  * returns 0 or an error number (EINTR with *rem for a relative sleep, EINVAL,
- * ENOTSUP, EFAULT), never errno. weft times a relative sleep with a valid,
- * non-zero duration and an absolute one whose deadline is ahead; a call the
- * real function then rejects (a clock it cannot sleep on) is not recorded.
+ * ENOTSUP, EFAULT), never errno.
  */
 WEFT_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
 				struct timespec *rem)
 {
 	WEFT_REAL_OR_FAIL(clock_nanosleep);
-	struct weft_thread *self;
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SLEEP);
 	struct weft_wait w;
 	WEFT_WAIT_UNWIND(unwind);
-	int rc, saved;
+	int rc;
 
-	if (!req || (unsigned long)req->tv_nsec >= 1000000000UL)
+	if (!self)
 		return real(clk, flags, req, rem);
-	if (flags & TIMER_ABSTIME ? !deadline_ahead(clk, req) : !sleeps_for(req))
-		return real(clk, flags, req, rem);
-	if (!(self = weft_hook_thread(WEFT_HOOK_SLEEP)))
-		return real(clk, flags, req, rem);
-	weft_wait_begin(&w, self, WEFT_WAIT_SLEEP, NULL, WEFT_CALLER);
-	unwind = (struct weft_wait_unwind){ &w, false };
+	SLEEP_BEGIN(self, w, unwind, false);
 	rc = real(clk, flags, req, rem);
-	unwind.w = NULL;
-	if (rc == EINVAL || rc == ENOTSUP || rc == EFAULT) {
-		saved = errno;
-		weft_wait_cancel(&w);
-		errno = saved;
-		return rc;
-	}
-	weft_wait_end(&w, rc);
+	SLEEP_END(w, unwind,
+		  rc == EINVAL || rc == ENOTSUP || rc == EFAULT ||
+			  (rc == 0 && no_sleep(&w, clk, flags, req)),
+		  weft_wait_end, rc);
 	return rc;
 }
 
-/*
- * usleep: sleeps for `usec` microseconds; returns 0 or -1 with errno (EINTR,
- * EINVAL). weft times a non-zero sleep.
- */
+/* usleep: sleeps for `usec` microseconds; returns 0 or -1 with errno (EINTR, EINVAL). */
 WEFT_EXPORT int usleep(useconds_t usec)
 {
 	WEFT_REAL_OR_FAIL(usleep);
 	struct weft_thread *self;
+	struct weft_wait w;
+	WEFT_WAIT_UNWIND(unwind);
+	int rc;
 
-	if (usec == 0 || !(self = sleeper(NULL)))
+	if (usec == 0 || !(self = weft_hook_thread(WEFT_HOOK_SLEEP)))
 		return real(usec);
-	SLEEP_WAIT(self, true, weft_wait_end_sys, real(usec));
-}
-
-/* The wait's result for sleep: the seconds left (0: slept in full), as an int. */
-static void end_sleep(struct weft_wait *w, unsigned left)
-{
-	weft_wait_end(w, left > INT32_MAX ? INT32_MAX : (int)left);
+	SLEEP_BEGIN(self, w, unwind, true);
+	rc = real(usec);
+	SLEEP_END(w, unwind, sys_rejected(rc), weft_wait_end_sys, rc);
+	return rc;
 }
 
 /*
  * sleep: sleeps for `seconds`; returns 0, or the seconds left when a signal
- * handler interrupted it. No failure: the row's fallback (the symbol cannot
- * be resolved) is glibc's way, nanosleep's system call (agent/real.c).
+ * handler interrupted it (recorded as the wait's result). No failure: the
+ * row's fallback (the symbol cannot be resolved) is glibc's way, nanosleep's
+ * system call (agent/real.c).
  */
 WEFT_EXPORT unsigned int sleep(unsigned int seconds)
 {
@@ -149,13 +156,11 @@ WEFT_EXPORT unsigned int sleep(unsigned int seconds)
 	WEFT_WAIT_UNWIND(unwind);
 	unsigned left;
 
-	if (seconds == 0 || !(self = sleeper(NULL)))
+	if (seconds == 0 || !(self = weft_hook_thread(WEFT_HOOK_SLEEP)))
 		return real(seconds);
-	weft_wait_begin(&w, self, WEFT_WAIT_SLEEP, NULL, WEFT_CALLER);
-	unwind = (struct weft_wait_unwind){ &w, false };
+	SLEEP_BEGIN(self, w, unwind, false);
 	left = real(seconds);
-	unwind.w = NULL;
-	end_sleep(&w, left);
+	SLEEP_END(w, unwind, false, weft_wait_end, left > INT32_MAX ? INT32_MAX : (int)left);
 	return left;
 }
 
@@ -168,10 +173,16 @@ WEFT_EXPORT int thrd_sleep(const struct timespec *duration, struct timespec *rem
 {
 	__typeof__(weft_real.thrd_sleep) const real = WEFT_REAL(thrd_sleep);
 	struct weft_thread *self;
+	struct weft_wait w;
+	WEFT_WAIT_UNWIND(unwind);
+	int rc;
 
 	if (__builtin_expect(real == NULL, 0))
 		return -2;
-	if (!duration || !(self = sleeper(duration)))
+	if (!(self = weft_hook_thread(WEFT_HOOK_SLEEP)))
 		return real(duration, remaining);
-	SLEEP_WAIT(self, false, weft_wait_end, real(duration, remaining));
+	SLEEP_BEGIN(self, w, unwind, false);
+	rc = real(duration, remaining);
+	SLEEP_END(w, unwind, rc < -1 || (rc == 0 && zero(duration)), weft_wait_end, rc);
+	return rc;
 }

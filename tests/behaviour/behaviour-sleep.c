@@ -91,6 +91,14 @@ static void sleep_once(enum sleeper s, bool kick, const char *what)
 	}
 }
 
+/* Address 16: never mapped (hidden from the compiler, which would warn). */
+static void *bad_address(void)
+{
+	static void *volatile p = (void *)(uintptr_t)16;
+
+	return p;
+}
+
 /* Results that need no waiting: bad arguments, nothing to sleep. */
 static void check_sleep_results(void)
 {
@@ -121,6 +129,16 @@ static void check_sleep_results(void)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
 				(struct timespec[]){ deadline(CLOCK_MONOTONIC, 2 * MS) }, NULL));
 	fact("  slept until the deadline", now_ns(CLOCK_MONOTONIC) - t0 >= 2 * MS);
+
+	/* A bad pointer fails in the call (EFAULT): weft must not read it first. */
+	OBSERVE("nanosleep: bad pointer", nanosleep((const struct timespec *)bad_address(), NULL));
+	OBSERVE("clock_nanosleep: bad pointer",
+		clock_nanosleep(CLOCK_MONOTONIC, 0, (const struct timespec *)bad_address(), NULL));
+	OBSERVE("clock_nanosleep: absolute, bad clock and pointer",
+		clock_nanosleep((clockid_t)99, TIMER_ABSTIME,
+				(const struct timespec *)bad_address(), NULL));
+	OBSERVE("thrd_sleep: bad pointer",
+		thrd_sleep((const struct timespec *)bad_address(), NULL));
 
 	OBSERVE("usleep: 0", usleep(0));
 	OBSERVE("usleep: 2000", usleep(2000));

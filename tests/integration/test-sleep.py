@@ -2,7 +2,7 @@
 
 tests/programs/sleeper.c: two threads each sleep 3 ms once in nanosleep,
 clock_nanosleep (relative and absolute), usleep and thrd_sleep, 100 µs once
-in nanosleep, and make three calls that do not sleep; main sleeps 1 s in
+in nanosleep, and make three calls that fail or return at once; main sleeps 1 s in
 sleep(). With WEFT_SPAN_MIN_WAIT=1ms every 3 ms sleep and main's second is
 a `wait sleep` span under its thread's span, named by the function that
 slept; the 100 µs ones are counted in weft.wait.duration but make no span;

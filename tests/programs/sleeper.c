@@ -3,8 +3,8 @@
  * threads ("napper-0", "napper-1") each sleep once in each of nanosleep,
  * clock_nanosleep (relative and absolute), usleep and thrd_sleep for 3 ms,
  * once in nanosleep for 100 µs (shorter than the test's span threshold), and
- * make three calls that never sleep (a zero duration, a malformed one, an
- * absolute deadline already past); main sleeps once in sleep(1). Each sleep
+ * make three calls that never sleep (a malformed duration, none at all: a
+ * NULL pointer, an absolute deadline already past); main sleeps once in sleep(1). Each sleep
  * is made from a function named after it, which the wait spans must name.
  * Prints "done" at the end.
  */
@@ -68,8 +68,8 @@ __attribute__((noinline)) static void nap_none(void)
 {
 	struct timespec past = { 1, 0 };
 
-	nanosleep(&(struct timespec){ 0, 0 }, NULL);
 	nanosleep(&(struct timespec){ 0, 1000000000L }, NULL);
+	nanosleep(NULL, NULL);
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL);
 }
 

@@ -286,10 +286,14 @@ static void test_threads(struct weft_thread *main_t)
 	expect_true(sa->parent == main_t->span);
 	expect_true(sb->parent == main_t->span);
 	expect_true(memcmp(&sa->trace, &weft_process.trace, sizeof(sa->trace)) == 0);
+	/* Then where its time went (doubles, shown as ?: test-threadtime checks them). */
 	expect_str(sa->attrs,
-		   "thread.id=101;thread.name=early-name;code.function.name=interp_worker;");
+		   "thread.id=101;thread.name=early-name;code.function.name=interp_worker;"
+		   "weft.thread.time.running=?;weft.thread.time.runnable=?;"
+		   "weft.thread.time.blocked=?;");
 	expect_str(sb->attrs, "thread.id=102;thread.name=second;code.function.name=interp_worker;"
-			      "weft.thread.detached=true;");
+			      "weft.thread.detached=true;weft.thread.time.running=?;"
+			      "weft.thread.time.runnable=?;weft.thread.time.blocked=?;");
 	expect_int(sb->end - sb->start, 11 * MS - 2);
 }
 
