@@ -25,6 +25,7 @@
 #include "agent/clock.h"
 #include "agent/handoff.h"
 #include "agent/lock.h"
+#include "agent/lockorder.h"
 #include "agent/log.h"
 #include "agent/real.h"
 #include "agent/signals.h"
@@ -461,6 +462,7 @@ static void atfork_child(void)
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
 	weft_chan_after_fork(true);
+	weft_lockorder_after_fork_child();
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
 		weft_process.trace = t->cur_trace;
@@ -477,6 +479,8 @@ static void atfork_child(void)
 		t->deferred_n = 0; /* records held back in the parent: the parent pushes them */
 		t->defer_lock = 0;
 		memset((void *)t->acquired, 0, sizeof(t->acquired));
+		/* The stacks it sent went to the parent's ring: the child sends its own. */
+		memset(t->stack_sent, 0, sizeof(t->stack_sent));
 		t->tid = gettid();
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;

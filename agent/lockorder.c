@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
@@ -22,9 +23,75 @@ struct edge {
 static struct edge *_Atomic table;
 _Atomic uint64_t weft_lockorder_full;
 
+/*
+ * Generations of destroyed locks: a lock's address may come back as another
+ * lock's, whose order has nothing to do with the old one's, so each
+ * destruction starts the address's edges anew (edges carry the generations
+ * of both their locks in their key). Open addressing, claimed like the edges.
+ */
+#define GENS 4096u
+
+static struct {
+	_Atomic uint64_t addr; /* 0: free */
+	_Atomic uint32_t gen;
+} gens[GENS];
+static bool gens_used; /* a lock was destroyed with the option on */
+
+/* How many times the lock at `addr` was destroyed (0 for most: never). */
+static uint32_t gen_of(uint64_t addr)
+{
+	for (uint32_t i = 0, at = (uint32_t)weft_hashmap_hash_u64(addr); i < 16; i++, at++) {
+		uint64_t a = weft_load_acquire(&gens[at % GENS].addr);
+
+		if (a == addr)
+			return weft_load_acquire(&gens[at % GENS].gen);
+		if (!a)
+			return 0;
+	}
+	return 0;
+}
+
+void weft_lockorder_destroyed(const void *lock)
+{
+	uint64_t addr = (uintptr_t)lock;
+
+	gens_used = true;
+	for (uint32_t i = 0, at = (uint32_t)weft_hashmap_hash_u64(addr); i < 16; i++, at++) {
+		uint64_t a = weft_load_acquire(&gens[at % GENS].addr), none = 0;
+
+		if (a == 0 && !weft_cas_acq_rel(&gens[at % GENS].addr, &none, addr))
+			a = none;
+		if (a == 0 || a == addr) {
+			weft_fetch_add_relaxed(&gens[at % GENS].gen, 1);
+			return;
+		}
+	}
+	/* No room: the address keeps its edges (a reused one may be misreported). */
+}
+
 static uint64_t edge_key(uint64_t first, uint64_t second)
 {
-	return weft_hashmap_hash_u64(first * 0x9e3779b97f4a7c15ull ^ second) | 1u;
+	uint64_t k = first * 0x9e3779b97f4a7c15ull ^ second;
+
+	k ^= ((uint64_t)gen_of(first) << 32 | gen_of(second)) * 0xc2b2ae3d27d4eb4full;
+	return weft_hashmap_hash_u64(k) | 1u;
+}
+
+/* The longest probe: past it the table counts as full (a full one costs no scan). */
+#define PROBE_MAX 64u
+
+void weft_lockorder_after_fork_child(void)
+{
+	/*
+	 * The child's own orders start anew: an order seen in the parent and
+	 * its reverse in the child cannot deadlock (the locks are copies). The
+	 * parent's table is left allocated: it may have been mid-change.
+	 */
+	weft_store_relaxed(&table, NULL);
+	/* Only if used: touching 64 KiB the child never needs costs it page faults. */
+	if (gens_used)
+		memset(gens, 0, sizeof(gens));
+	gens_used = false;
 }
 
 /* The table, allocated by the first thread that needs it; NULL if that fails. */
@@ -56,7 +123,7 @@ static struct edge *edge_find(struct edge *t, uint64_t first, uint64_t second, u
 	uint64_t key = edge_key(first, second);
 
 	*added = false;
-	for (uint32_t i = 0, at = (uint32_t)key; i < WEFT_LOCKORDER_EDGES; i++, at++) {
+	for (uint32_t i = 0, at = (uint32_t)key; i < PROBE_MAX; i++, at++) {
 		struct edge *e = &t[at % WEFT_LOCKORDER_EDGES];
 		uint64_t k = atomic_load(&e->key); /* seq_cst: see edge_add */
 
@@ -123,11 +190,15 @@ void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void
 	int saved;
 	uint8_t n = t->n_held;
 
-	/* Each lock held before this one comes first in an edge. */
-	if (n) {
+	/*
+	 * Each lock held before this one comes first in an edge — only while
+	 * the stack holds them all: with some untracked, an edge could be
+	 * missing or one from a lock released out of the stack's sight made.
+	 */
+	if (n && !t->n_untracked) {
 		saved = errno;
 		tab = edges();
-		for (uint8_t i = 0; tab && i < n && i < WEFT_HELD_MAX; i++)
+		for (uint8_t i = 0; tab && i < n; i++)
 			if (t->held[i].lock != (uintptr_t)lock)
 				edge_add(t, tab, t->held[i].lock, (uintptr_t)lock, (uintptr_t)pc);
 		errno = saved;
@@ -135,29 +206,26 @@ void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void
 	if (n < WEFT_HELD_MAX) {
 		t->held[n].lock = (uintptr_t)lock;
 		t->held[n].pc = (uintptr_t)pc;
-	}
-	/* Past the stack's depth, only counted: releases bring it back. */
-	if (n < UINT8_MAX)
 		t->n_held = (uint8_t)(n + 1);
+	} else if (t->n_untracked < UINT8_MAX) {
+		t->n_untracked++;
+	}
 }
 
 void weft_lockorder_released(struct weft_thread *t, const void *lock)
 {
-	uint8_t n = t->n_held, top = n < WEFT_HELD_MAX ? n : WEFT_HELD_MAX;
+	uint8_t n = t->n_held;
 
-	if (!n)
-		return;
-	if (n > WEFT_HELD_MAX) {
-		t->n_held = (uint8_t)(n - 1);
-		return;
-	}
-	/* The newest hold of this lock; others move down. A lock not held is ignored. */
-	for (uint8_t i = top; i-- > 0;) {
+	/* The newest hold of this lock; those above move down. */
+	for (uint8_t i = n; i-- > 0;) {
 		if (t->held[i].lock != (uintptr_t)lock)
 			continue;
-		for (uint8_t k = i; k + 1 < top; k++)
+		for (uint8_t k = i; k + 1 < n; k++)
 			t->held[k] = t->held[k + 1];
 		t->n_held = (uint8_t)(n - 1);
 		return;
 	}
+	/* Not on the stack: one of those past its depth, or one never seen taken. */
+	if (t->n_untracked)
+		t->n_untracked--;
 }

@@ -13,8 +13,12 @@
  * The table is open-addressed, WEFT_LOCKORDER_EDGES slots, allocated on the
  * first edge; a slot is claimed with one compare-and-swap on its key (a hash
  * of the ordered pair, never 0) and filled before its `ready` flag is
- * released, so a reader that sees `ready` sees the pair and site. Edges past
- * a full table are not recorded (counted in weft_lockorder_full). Two
+ * released, so a reader that sees `ready` sees the pair and site. A probe
+ * stops after 64 slots: edges that find no room are not recorded (counted in
+ * weft_lockorder_full). An edge's key also holds how many times each of its
+ * locks was destroyed (pthread_mutex_destroy), so a lock whose address
+ * comes back as another's starts with no edges; a lock freed without being
+ * destroyed keeps them. Two
  * different pairs with the same 64-bit key would be taken for one: a
  * collision chance of about n²/2⁶⁵ for n edges.
  *
@@ -40,5 +44,11 @@ void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void
 
 /* `t` is about to release `lock` (the newest hold of it, if it holds it more than once). */
 void weft_lockorder_released(struct weft_thread *t, const void *lock);
+
+/* `lock` is being destroyed: its address's edges are forgotten (it may come back as another). */
+void weft_lockorder_destroyed(const void *lock);
+
+/* In a forked child: the parent's edges and reports are not the child's. */
+void weft_lockorder_after_fork_child(void);
 
 #endif

@@ -50,6 +50,7 @@
 	X(pthread_mutex_timedlock, RET, NULL, NULL)                                                \
 	X(pthread_mutex_clocklock, RET, NULL, NULL)                                                \
 	X(pthread_mutex_unlock, RET, NULL, weft_glibc__pthread_mutex_unlock)                       \
+	X(pthread_mutex_destroy, RET, NULL, NULL)                                                  \
 	X(pthread_rwlock_rdlock, RET, NULL, weft_glibc__pthread_rwlock_rdlock)                     \
 	X(pthread_rwlock_wrlock, RET, NULL, weft_glibc__pthread_rwlock_wrlock)                     \
 	X(pthread_rwlock_tryrdlock, RET, NULL, weft_glibc__pthread_rwlock_tryrdlock)               \

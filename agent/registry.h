@@ -105,12 +105,13 @@ struct weft_thread {
 	struct weft_event deferred[WEFT_DEFERRED];
 	/*
 	 * With WEFT_LOCK_ORDER: the mutexes it holds, oldest first, and where it
-	 * took each (agent/lockorder.h); n_held counts past the stack's depth.
+	 * took each (agent/lockorder.h).
 	 */
 	struct {
 		uintptr_t lock, pc;
 	} held[WEFT_HELD_MAX];
-	uint8_t n_held;
+	uint8_t n_held;      /* entries in held[] */
+	uint8_t n_untracked; /* held past its depth */
 	/* The last wait recorded: a channel read after a poll wait links to it. */
 	uint64_t last_wait_t0;
 	uint8_t last_wait_kind;

@@ -50,9 +50,49 @@ static inline bool weft_wait_kind_can_deadlock(enum weft_wait_kind kind)
 struct weft_wait {
 	struct weft_thread *t;
 	int prev_kind;
+	/* An interrupted wait's (one in a signal handler's hook): put back at the end. */
+	struct {
+		uint64_t object, since, pc;
+		uint32_t stack;
+		int32_t holder;
+	} prev;
 	uint64_t handoff_ns; /* when the first link's producer handed it over (0: unknown) */
 	struct weft_event ev;
 };
+
+/* An interrupted wait's state on view, kept to be put back (weft_wait_restore_prev). */
+static inline void weft_wait_save_prev(struct weft_wait *w)
+{
+	struct weft_thread *t = w->t;
+
+	w->prev.object = weft_load_relaxed(&t->wait_object);
+	w->prev.since = weft_load_relaxed(&t->wait_since);
+	w->prev.pc = weft_load_relaxed(&t->wait_pc);
+	w->prev.stack = weft_load_relaxed(&t->wait_stack);
+	w->prev.holder = weft_load_relaxed(&t->wait_holder);
+}
+
+/*
+ * The wait is over: the thread is on view as before it (not blocked, or
+ * back in the wait a signal handler interrupted, whose fields come back
+ * before its kind).
+ */
+static inline void weft_wait_restore_prev(struct weft_wait *w)
+{
+	struct weft_thread *t = w->t;
+
+	if (__builtin_expect(w->prev_kind == 0, 1)) {
+		weft_store_release(&t->wait_kind, 0);
+		return;
+	}
+	weft_store_release(&t->wait_kind, 0);
+	weft_store_release(&t->wait_object, w->prev.object);
+	weft_store_release(&t->wait_since, w->prev.since);
+	weft_store_release(&t->wait_pc, w->prev.pc);
+	weft_store_release(&t->wait_stack, w->prev.stack);
+	weft_store_release(&t->wait_holder, w->prev.holder);
+	weft_store_release(&t->wait_kind, w->prev_kind);
+}
 
 static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 				   enum weft_wait_kind kind, const void *object, const void *pc)
@@ -72,18 +112,25 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
 					      .pc = (uint64_t)(uintptr_t)pc };
 	w->prev_kind = weft_load_relaxed(&t->wait_kind);
+	if (__builtin_expect(w->prev_kind != 0, 0))
+		weft_wait_save_prev(w);
 	/*
 	 * A wait that can close a deadlock's cycle keeps its stack from the
 	 * start (WEFT_STACKS): if it never ends, the report has it.
 	 */
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && weft_wait_kind_can_deadlock(kind))
 		w->ev.u.wait.stack = weft_stack_capture(t, now, &t->stack_begin_next_ns);
-	/* On view: the object, the start, the call site, no holder yet; the kind last. */
-	weft_store_relaxed(&t->wait_object, (uint64_t)(uintptr_t)object);
-	weft_store_relaxed(&t->wait_since, now);
-	weft_store_relaxed(&t->wait_pc, (uint64_t)(uintptr_t)pc);
-	weft_store_relaxed(&t->wait_stack, w->ev.u.wait.stack);
-	weft_store_relaxed(&t->wait_holder, 0);
+	/*
+	 * On view: the object, the start, the call site, no holder yet; the kind
+	 * last. Release stores (plain stores on x86-64): a reader that sees one
+	 * of these sees the last wait's kind cleared before it (the walk's
+	 * snapshot, exporter/deadlocks.c, relies on it).
+	 */
+	weft_store_release(&t->wait_object, (uint64_t)(uintptr_t)object);
+	weft_store_release(&t->wait_since, now);
+	weft_store_release(&t->wait_pc, (uint64_t)(uintptr_t)pc);
+	weft_store_release(&t->wait_stack, w->ev.u.wait.stack);
+	weft_store_release(&t->wait_holder, 0);
 	weft_store_release(&t->wait_kind, (int)kind);
 }
 
@@ -120,7 +167,7 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 	    w->ev.u.wait.t1 - w->ev.h.t0 >= weft_cfg.span_min_wait_ns)
 		w->ev.u.wait.stack =
 			weft_stack_capture(w->t, w->ev.u.wait.t1, &w->t->stack_next_ns);
-	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	weft_wait_restore_prev(w);
 	w->t->last_wait_t0 = w->ev.h.t0;
 	w->t->last_wait_kind = w->ev.h.kind;
 	weft_record(w->t, &w->ev);
@@ -133,7 +180,7 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
  */
 static inline void weft_wait_cancel(struct weft_wait *w)
 {
-	weft_store_relaxed(&w->t->wait_kind, w->prev_kind);
+	weft_wait_restore_prev(w);
 }
 
 /*

@@ -131,7 +131,8 @@ static void attr_int(struct weft_attr *a, size_t *n, const char *key, int64_t v)
 }
 
 /* The `deadlock` span: a link and (while storage lasts) an event per thread. */
-static void deadlock_span(struct weft_thread **m, size_t n, uint64_t formed, uint64_t now)
+static void deadlock_span(struct weft_thread **m, size_t n, size_t length, uint64_t formed,
+			  uint64_t now)
 {
 	struct weft_qspan *q = weft_exporter_span(&weft_process.trace, 0, weft_process.span, formed,
 						  now, "", "deadlock");
@@ -140,7 +141,7 @@ static void deadlock_span(struct weft_thread **m, size_t n, uint64_t formed, uin
 	if (!q)
 		return;
 	q->s.kind = WEFT_SPAN_KIND_INTERNAL;
-	weft_qspan_attr_int(q, "weft.deadlock.threads", (int64_t)n);
+	weft_qspan_attr_int(q, "weft.deadlock.threads", (int64_t)length);
 	if (dl.kept < KEPT_DEADLOCKS && (k = weft_zalloc(sizeof(*k))) != NULL)
 		dl.kept++;
 	for (size_t i = 0; i < n; i++) {
@@ -173,7 +174,7 @@ static void deadlock_span(struct weft_thread **m, size_t n, uint64_t formed, uin
 	if (k) {
 		q->s.events = k->events;
 		q->s.n_events = n < CYCLE_EVENTS ? n : CYCLE_EVENTS;
-		q->s.dropped_events = (uint32_t)(n - q->s.n_events);
+		q->s.dropped_events = (uint32_t)(length - q->s.n_events);
 	}
 }
 
@@ -181,15 +182,16 @@ static void deadlock_span(struct weft_thread **m, size_t n, uint64_t formed, uin
  * One line for a person: every thread of the cycle, what it waits on, where,
  * and whom for; then each thread's stack, indented, where one was kept.
  */
-static void deadlock_line(struct weft_thread **m, size_t n, char *line, size_t size)
+static void deadlock_line(struct weft_thread **m, size_t n, size_t length, char *line, size_t size)
 {
 	size_t off = 0;
 
-	if (n == 1)
+	/* `length` threads, the first `n` of them in m[]. */
+	if (length == 1)
 		off += (size_t)snprintf(line, size, "deadlock: a thread waits for itself:");
 	else
 		off += (size_t)snprintf(line, size,
-					"deadlock: %zu threads wait for each other:", n);
+					"deadlock: %zu threads wait for each other:", length);
 	for (size_t i = 0; i < n && off < size; i++) {
 		struct weft_xthread *x = weft_xthread(m[i]);
 		const char *fn = weft_symbols_name((uintptr_t)x->dl.pc);
@@ -231,7 +233,7 @@ static void deadlock_line(struct weft_thread **m, size_t n, char *line, size_t s
 static void cycle_found(struct weft_thread *start, uint64_t now)
 {
 	struct weft_thread *m[64];
-	size_t n = 0;
+	size_t n = 0, length = 0;
 	bool confirmed = true, reported = true;
 	uint64_t formed = 0;
 	struct weft_thread *t = start;
@@ -245,19 +247,25 @@ static void cycle_found(struct weft_thread *start, uint64_t now)
 		reported &= x->dl.reported == x->dl.since;
 		formed = x->dl.since > formed ? x->dl.since : formed;
 		if (n < sizeof(m) / sizeof(m[0]))
-			m[n++] = t;
+			m[n++] = t; /* the first 64 are named */
+		length++;
 		t = x->dl.next;
 	} while (t != start);
 	if (!confirmed || reported)
 		return;
-	for (size_t i = 0; i < n; i++)
-		weft_xthread(m[i])->dl.reported = weft_xthread(m[i])->dl.since;
-	deadlock_line(m, n, line, sizeof(line));
-	deadlock_span(m, n, formed, now);
+	/* Every thread of the cycle, named or not: never reported again. */
+	t = start;
+	do {
+		weft_xthread(t)->dl.reported = weft_xthread(t)->dl.since;
+		t = weft_xthread(t)->dl.next;
+	} while (t != start);
+	deadlock_line(m, n, length, line, sizeof(line));
+	deadlock_span(m, n, length, formed, now);
 	weft_metrics_add(dl.count, NULL, 1);
 	weft_report_finding(
 		weft_exporter_report(), WEFT_REPORT_DEADLOCK,
-		&(struct weft_report_facts){ .kind = "deadlock", .threads = (int64_t)n }, line);
+		&(struct weft_report_facts){ .kind = "deadlock", .threads = (int64_t)length },
+		line);
 }
 
 void weft_deadlocks_walk(uint64_t now)
@@ -273,8 +281,6 @@ void weft_deadlocks_walk(uint64_t now)
 			continue;
 		x->dl.next = NULL;
 		x->dl.blocked = !weft_load_acquire(&t->exited) && snapshot(t, x);
-		if (x->dl.blocked)
-			weft_stuck_check(t, x, now);
 	}
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);
@@ -309,6 +315,9 @@ void weft_deadlocks_walk(uint64_t now)
 
 		if (!x)
 			continue;
+		/* Stuck: once who waits for whom, and the deadlocks, are known. */
+		if (x->dl.blocked)
+			weft_stuck_check(t, x, now);
 		x->dl.cycle_prev = x->dl.cycle_now;
 		x->dl.cycle_now = 0;
 	}

@@ -156,9 +156,12 @@ void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
 	struct weft_report_finding *f;
 	size_t i;
 
+	/* Full: the least important goes, unless it is the newcomer. */
 	if (r->n_findings == WEFT_REPORT_FINDINGS) {
 		r->other_findings++;
-		return;
+		if (r->findings[WEFT_REPORT_FINDINGS - 1].rank <= (int)rank)
+			return;
+		r->n_findings--;
 	}
 	/* After every finding of the same or a more important rank. */
 	for (i = r->n_findings; i > 0 && r->findings[i - 1].rank > (int)rank; i--)

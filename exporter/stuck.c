@@ -87,8 +87,14 @@ void weft_stuck_check(struct weft_thread *t, struct weft_xthread *x, uint64_t no
 	uint64_t blocked = now > x->dl.since ? now - x->dl.since : 0;
 	const char *site, *pool;
 
-	/* A sleep ends by itself: long, never stuck. */
-	if (blocked < weft_cfg.stuck_after_ns || x->dl.kind == WEFT_WAIT_SLEEP || idle_worker(t, x))
+	/*
+	 * Not stuck: a sleep (it ends by itself), an idle worker, a join of a
+	 * thread that is still working (not blocked itself), a thread of a
+	 * deadlock (the deadlock is its finding).
+	 */
+	if (blocked < weft_cfg.stuck_after_ns || x->dl.kind == WEFT_WAIT_SLEEP ||
+	    idle_worker(t, x) || (x->dl.kind == WEFT_WAIT_JOIN && !x->dl.next) ||
+	    x->dl.reported == x->dl.since)
 		return;
 	st.now[x->dl.kind]++;
 	site = weft_symbols_name((uintptr_t)x->dl.pc);

@@ -3,8 +3,10 @@
  *
  * A thread blocked longer than WEFT_STUCK_AFTER is stuck, unless it waits on
  * a work source from which it has received work before (an idle pool
- * worker waiting for its next item is not stuck). The deadlock walk
- * (exporter/deadlocks.h) hands each blocked thread to weft_stuck_check:
+ * worker waiting for its next item is not stuck), sleeps, joins a thread
+ * that is still working, or is part of a deadlock (reported as such). The
+ * deadlock walk (exporter/deadlocks.h) hands each blocked thread to
+ * weft_stuck_check:
  * each stuck wait is reported once (a `weft:` line at info level; a finding
  * in the report, grouped by pool, wait kind and call site) and counted in
  * the weft.thread.stuck{weft.wait.kind} gauge while it lasts. At exit,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static const char *const state_names[STATES] = { "running", "runnable", "blocked
 static struct {
 	struct weft_instrument *time;
 	uint64_t total[STATES];
+	bool no_schedstat; /* /proc cannot tell (no /proc, a sandbox): not asked again */
 } tt;
 
 /* The kernel's running and runnable nanoseconds for thread `tid`: 0, or -errno. */
@@ -36,10 +38,19 @@ static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
 	int h, fd, err = 0;
 	ssize_t n;
 
+	if (tt.no_schedstat)
+		return -ENOENT;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
 	h = weft_fd_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0, 0);
-	if (h < 0)
+	/* Not there, or not for us: it will not be later. (A thread just gone is ESRCH/ENOENT too,
+	 */
+	/* but then its own task directory is gone while /proc/self/schedstat stays.) */
+	if (h < 0) {
+		if ((h == -ENOENT || h == -EACCES || h == -EPERM) &&
+		    access("/proc/self/schedstat", R_OK) != 0)
+			tt.no_schedstat = true;
 		return h;
+	}
 	fd = weft_fd_use(h);
 	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (n < 0)
@@ -53,13 +64,19 @@ static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
 	return sscanf(buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
 }
 
+/* Where an accounting's runnable time comes from. */
+enum ready_from {
+	READY_KERNEL, /* the kernel's figure */
+	READY_HOOKS,  /* what the hooked waits leave of the time not running */
+	READY_NONE,   /* unknown (no schedstat here): none counted, the rest is blocked */
+};
+
 /*
  * Accounts `t`'s time from its last accounting to `now`: `cpu` its running
- * time now (the kernel's), `wait` its runnable time now when the kernel's is
- * known (`kernel`), else runnable is what the hooks leave of the rest.
+ * time now, `wait` its runnable time now when the kernel's is known.
  */
 static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now, uint64_t cpu,
-		    uint64_t wait, bool kernel)
+		    uint64_t wait, enum ready_from from_what)
 {
 	uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
 	uint64_t wall = now > from ? now - from : 0;
@@ -67,10 +84,12 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 	uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at, ready, d[STATES];
 	const char *vals[2] = { NULL, weft_tasks_pool_name(t) };
 
-	if (kernel)
+	if (from_what == READY_KERNEL)
 		ready = wait > x->tt.wait ? wait - x->tt.wait : 0;
-	else
+	else if (from_what == READY_HOOKS)
 		ready = wall > run + hooked ? wall - run - hooked : 0;
+	else
+		ready = 0;
 	/* The clocks are read a little apart: nothing exceeds the wall time. */
 	run = run < wall ? run : wall;
 	ready = ready < wall - run ? ready : wall - run;
@@ -88,7 +107,7 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 	x->tt.at = now > from ? now : from;
 	x->tt.cpu = cpu > x->tt.cpu ? cpu : x->tt.cpu;
 	x->tt.wait += ready;
-	if (kernel && wait > x->tt.wait)
+	if (from_what == READY_KERNEL && wait > x->tt.wait)
 		x->tt.wait = wait;
 	x->tt.hooked_at = x->tt.hooked_ns;
 }
@@ -114,7 +133,7 @@ void weft_threadtime_sample(uint64_t now)
 			continue;
 		reads++;
 		if (schedstat(t->tid, &cpu, &wait) == 0)
-			account(t, x, now, cpu, wait, true);
+			account(t, x, now, cpu, wait, READY_KERNEL);
 	}
 }
 
@@ -136,11 +155,25 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 
 	if (!x)
 		return;
-	/* Still running: the kernel's figures; gone: its CPU time, the rest from the hooks. */
-	if (at_exit && schedstat(t->tid, &cpu, &wait) == 0)
-		account(t, x, end_ns, cpu, wait, true);
-	else
-		account(t, x, end_ns, weft_load_relaxed(&t->cpu_ns), 0, false);
+	/*
+	 * Still running: the kernel's figures, or without them its CPU clock;
+	 * gone: the CPU time it recorded, the rest from the hooks — unless the
+	 * kernel's runnable figures are not to be had at all, when none is
+	 * counted rather than guessed.
+	 */
+	if (at_exit && schedstat(t->tid, &cpu, &wait) == 0) {
+		account(t, x, end_ns, cpu, wait, READY_KERNEL);
+	} else if (at_exit) {
+		clockid_t clk;
+		struct timespec ts;
+
+		if (pthread_getcpuclockid(t->self, &clk) == 0 && clock_gettime(clk, &ts) == 0)
+			cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		account(t, x, end_ns, cpu, 0, READY_NONE);
+	} else {
+		account(t, x, end_ns, weft_load_relaxed(&t->cpu_ns), 0,
+			tt.no_schedstat ? READY_NONE : READY_HOOKS);
+	}
 	if (!q)
 		return;
 	weft_qspan_attr_double(q, "weft.thread.time.running", (double)x->tt.running / 1e9);

@@ -59,6 +59,19 @@ static int mutex_try(pthread_mutex_t *m, const struct weft_thread *self)
 	return rc;
 }
 
+/*
+ * With WEFT_LOCK_ORDER the fast paths jump to the two functions below
+ * (mutex_lock_first switches them): whether they do is the one test every
+ * path makes, so that no lock is followed before its unlock is.
+ */
+static int mutex_lock_ordered(pthread_mutex_t *m);
+static __typeof__(pthread_mutex_lock) *mutex_lock_next;
+
+static inline bool lock_order_on(void)
+{
+	return __atomic_load_n(&mutex_lock_next, __ATOMIC_ACQUIRE) == mutex_lock_ordered;
+}
+
 /* The results with which a lock call returns holding the lock. */
 static bool acquired(int rc)
 {
@@ -89,7 +102,7 @@ static bool acquired(int rc)
 		}                                                                                  \
 		if (acquired(rc_)) {                                                               \
 			weft_lock_acquired(self, WEFT_WAIT_MUTEX, m);                              \
-			if (__builtin_expect(weft_cfg.lock_order, 0))                              \
+			if (__builtin_expect(lock_order_on(), 0))                                  \
 				weft_lockorder_acquired(self, m, pc);                              \
 		}                                                                                  \
 		return rc_;                                                                        \
@@ -117,7 +130,7 @@ static bool acquired(int rc)
                                                                                                    \
 		if (self_ && acquired(rc_)) {                                                      \
 			weft_lock_acquired(self_, WEFT_WAIT_MUTEX, m);                             \
-			if (__builtin_expect(weft_cfg.lock_order, 0))                              \
+			if (__builtin_expect(lock_order_on(), 0))                                  \
 				weft_lockorder_acquired(self_, m, WEFT_CALLER);                    \
 		}                                                                                  \
 		return rc_;                                                                        \
@@ -167,10 +180,9 @@ static __attribute__((noinline)) int mutex_lock_ordered(pthread_mutex_t *m)
 
 static __attribute__((noinline)) int mutex_unlock_ordered(pthread_mutex_t *m)
 {
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_MUTEX);
-
-	if (self)
-		weft_lockorder_released(self, m);
+	/* The lock's gate test: a thread not yet registered is not adopted by an unlock. */
+	if (weft_tls_open(WEFT_HOOK_MUTEX))
+		weft_lockorder_released(weft_self, m);
 	return weft_real.pthread_mutex_unlock(m);
 }
 
@@ -215,8 +227,13 @@ static int mutex_lock_first(pthread_mutex_t *m)
 		 * read. The unlock's jump follows, whatever it was set to before.
 		 */
 		if (weft_cfg.lock_order && WEFT_REAL(pthread_mutex_unlock)) {
+			/*
+			 * The unlock's jump first: a lock taken through the new
+			 * jump is always released through its partner (release:
+			 * the compiler and the processor keep the order).
+			 */
 			mutex_unlock_next = mutex_unlock_ordered;
-			mutex_lock_next = mutex_lock_ordered;
+			__atomic_store_n(&mutex_lock_next, mutex_lock_ordered, __ATOMIC_RELEASE);
 			return mutex_lock_ordered(m);
 		}
 		mutex_lock_next = weft_real.pthread_mutex_lock;
@@ -248,7 +265,7 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m, const
 		weft_lock_watch_sync();
 		return real(m);
 	}
-	if (__builtin_expect(weft_cfg.lock_order, 0))
+	if (__builtin_expect(lock_order_on(), 0))
 		weft_lockorder_released(self, m);
 	/* The hold's end is timed here and recorded, with what waited for this unlock, after it. */
 	weft_defer_begin(self, m);
@@ -375,6 +392,22 @@ WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 	if (__builtin_expect(weft_tls.unlock_watch == (uintptr_t)m, 0))
 		return mutex_unlock_slow(m, WEFT_CALLER);
 	return mutex_unlock_next(m);
+}
+
+/*
+ * pthread_mutex_destroy: destroys the mutex; returns 0, or an error number
+ * (EBUSY: it is locked). With WEFT_LOCK_ORDER, a destroyed lock's edges are
+ * forgotten (its address may come back as another lock's); otherwise the
+ * call passes through.
+ */
+WEFT_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	WEFT_REAL_OR_FAIL(pthread_mutex_destroy);
+	int rc = real(m);
+
+	if (rc == 0 && __builtin_expect(lock_order_on(), 0))
+		weft_lockorder_destroyed(m);
+	return rc;
 }
 
 /*

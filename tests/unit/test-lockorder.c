@@ -101,6 +101,27 @@ static void test_out_of_order(struct weft_thread *t1, struct weft_thread *t2)
 	expect_int(t1->n_held, 0);
 }
 
+static void test_destroyed(struct weft_thread *t1, struct weft_thread *t2)
+{
+	/* a→b; a destroyed, its address reused by another lock taken after b: no inversion. */
+	take(t1, 0x5a0, 1);
+	take(t1, 0x5b0, 2);
+	weft_lockorder_released(t1, L(0x5b0));
+	weft_lockorder_released(t1, L(0x5a0));
+	weft_lockorder_destroyed(L(0x5a0));
+	take(t2, 0x5b0, 3);
+	take(t2, 0x5a0, 4);
+	weft_lockorder_released(t2, L(0x5a0));
+	weft_lockorder_released(t2, L(0x5b0));
+	expect_int((int)(inversions(t1) + inversions(t2)), 0);
+	/* The new lock's own orders still count: a (new) then b is the inversion now. */
+	take(t1, 0x5a0, 5);
+	take(t1, 0x5b0, 6);
+	weft_lockorder_released(t1, L(0x5b0));
+	weft_lockorder_released(t1, L(0x5a0));
+	expect_int((int)inversions(t1), 1);
+}
+
 static void test_recursive_and_deep(struct weft_thread *t)
 {
 	/* A recursive lock taken twice: no edge with itself, two holds. */
@@ -110,14 +131,41 @@ static void test_recursive_and_deep(struct weft_thread *t)
 	weft_lockorder_released(t, L(0x200));
 	weft_lockorder_released(t, L(0x200));
 	expect_int(t->n_held, 0);
-	/* Deeper than the stack: counted, and back to empty. */
+	/* Deeper than the stack: counted, and back to empty, out of order too. */
 	for (int i = 0; i < WEFT_HELD_MAX + 4; i++)
 		take(t, 0x300 + (uintptr_t)i * 16, i);
-	expect_int(t->n_held, WEFT_HELD_MAX + 4);
-	for (int i = WEFT_HELD_MAX + 4; i-- > 0;)
+	expect_int(t->n_held, WEFT_HELD_MAX);
+	expect_int(t->n_untracked, 4);
+	/* Taken while some are untracked: no edge (0x300→0x9000 would be one). */
+	take(t, 0x9000, 30);
+	weft_lockorder_released(t, L(0x9000));
+	weft_lockorder_released(t, L(0x300)); /* a tracked one, first */
+	expect_int(t->n_held, WEFT_HELD_MAX - 1);
+	expect_int(t->n_untracked, 4);
+	for (int i = WEFT_HELD_MAX + 4; i-- > 1;)
 		weft_lockorder_released(t, L(0x300 + (uintptr_t)i * 16));
 	expect_int(t->n_held, 0);
+	expect_int(t->n_untracked, 0);
 	expect_int((int)inversions(t), 0);
+	take(t, 0x9000, 1);
+	take(t, 0x300, 2);
+	weft_lockorder_released(t, L(0x300));
+	weft_lockorder_released(t, L(0x9000));
+	expect_int((int)inversions(t), 0);
+}
+
+/* A table that fills: each probe is bounded, and the overflow counted. */
+static void test_full(struct weft_thread *t)
+{
+	take(t, 0x777000, 1);
+	for (uintptr_t i = 0; i < WEFT_LOCKORDER_EDGES + 100; i++) {
+		take(t, 0x800000 + i * 16, 2);
+		weft_lockorder_released(t, L(0x800000 + i * 16));
+	}
+	weft_lockorder_released(t, L(0x777000));
+	expect_true(atomic_load(&weft_lockorder_full) > 0);
+	expect_int((int)inversions(t), 0);
+	atomic_store(&weft_lockorder_full, 0);
 }
 
 /* Two threads, each taking every pair of a block in its own order, at once. */
@@ -170,9 +218,11 @@ int main(void)
 	weft_self_set(t1);
 	test_pairs(t1, t2);
 	test_out_of_order(t1, t2);
+	test_destroyed(t1, t2);
 	test_recursive_and_deep(t1);
 	test_race();
 	expect_int((int)atomic_load(&weft_lockorder_full), 0);
+	test_full(t1); /* last: it leaves the table full */
 	weft_registry_free(t2);
 	weft_registry_free(racers[0]);
 	weft_registry_free(racers[1]);

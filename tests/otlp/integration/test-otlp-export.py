@@ -88,9 +88,16 @@ def check_content():
     equal(process["attrs"].get("process.pid"), res.get("process.pid"), "process span pid")
     # The report travels with the telemetry: a long multi-line string in an
     # event, decoded by the OpenTelemetry JS decoder, is the text WEFT_REPORT wrote.
+    # Its findings, if any, come first: one weft.finding event each, its line in the report.
     events = process.get("events", [])
-    equal([e.get("name") for e in events], ["weft.report"], "the process span's events")
-    text = otlptest.attrs(events[0].get("attributes")).get("weft.report.text") if events else None
+    names = [e.get("name") for e in events]
+    n_findings = len(names) - 1
+    equal(names, ["weft.finding"] * n_findings + ["weft.report"], "the process span's events")
+    text = otlptest.attrs(events[-1].get("attributes")).get("weft.report.text") if events else None
+    for e in events[:-1]:
+        line = otlptest.attrs(e.get("attributes")).get("weft.finding.text")
+        check(text is not None and f"\n    {line}\n" in text,
+              f"a weft.finding's text is a line of the report's findings: {line!r}")
     want = open(report).read() if os.path.exists(report) else "(no report file)"
     check(want.count("\n") > 8, f"the report has many lines: {want!r}")
     equal(text, want, "weft.report.text is the report WEFT_REPORT wrote")
