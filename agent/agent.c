@@ -327,9 +327,13 @@ void weft_thread_end(struct weft_thread *t)
 	/*
 	 * The CPU time it ran, exact, for where its time went
 	 * (exporter/threadtime.c): one system call, no file read, and only
-	 * here, as the kernel forgets the thread once it has gone.
+	 * here, as the kernel forgets the thread once it has gone. Not for a
+	 * thread that lived less than WEFT_THREAD_CPU_MIN_NS: the call would
+	 * cost a short-lived thread several percent of its life (thread
+	 * create+join), and its time is told from its waits instead.
 	 */
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+	if (weft_clock_now() - t->start_ns >= WEFT_THREAD_CPU_MIN_NS &&
+	    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
 		weft_store_relaxed(&t->cpu_ns,
 				   (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
 	errno = saved;
@@ -481,6 +485,7 @@ static void atfork_child(void)
 		memset((void *)t->acquired, 0, sizeof(t->acquired));
 		/* The stacks it sent went to the parent's ring: the child sends its own. */
 		memset(t->stack_sent, 0, sizeof(t->stack_sent));
+		memset(t->stack_site_id, 0, sizeof(t->stack_site_id));
 		t->tid = gettid();
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;

@@ -40,6 +40,12 @@ enum weft_thread_origin {
 	WEFT_THREAD_ADOPTED, /* seen first in a hook, created some other way */
 };
 
+/* A thread that lived less than this has no CPU time read as it ends (agent.c). */
+#define WEFT_THREAD_CPU_MIN_NS 10000000u
+
+/* Call sites whose stack a thread remembers for its lock waits (agent/stack.h). */
+#define WEFT_STACK_SITES 4
+
 /* The locks a thread's lock-order stack follows (agent/lockorder.h). */
 #define WEFT_HELD_MAX 16
 
@@ -58,7 +64,7 @@ struct weft_thread {
 
 	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;
-	_Atomic uint64_t cpu_ns; /* its CPU time (CLOCK_THREAD_CPUTIME_ID) when it ended */
+	_Atomic uint64_t cpu_ns; /* its CPU time when it ended; 0: not read (agent.c) */
 	_Atomic int exited;
 	/*
 	 * The wait in progress, on view for the consumer without stopping the
@@ -89,8 +95,11 @@ struct weft_thread {
 	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
-	uint64_t stack_next_ns;               /* no stack captured before this time */
-	uint64_t stack_begin_next_ns;         /* the same for a wait's start (agent/stack.h) */
+	uint64_t stack_next_ns;                    /* no stack captured before this time */
+	uint64_t stack_begin_next_ns;              /* the same for a wait's start (agent/stack.h) */
+	uintptr_t stack_site_pc[WEFT_STACK_SITES]; /* call sites of lock waits whose stack it has */
+	uint32_t stack_site_id[WEFT_STACK_SITES];
+	uint8_t stack_site_next;
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;
 	/*

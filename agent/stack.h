@@ -37,4 +37,27 @@
  */
 uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now, uint64_t *next_ns);
 
+/*
+ * The stack of a lock or join wait at its start, from call site `pc`: the
+ * one this thread captured last time it waited there (its last
+ * WEFT_STACK_SITES sites), else a capture from the start budget. A
+ * contended lock is mostly waited for from a few sites: they are unwound
+ * once, not every millisecond (the deeper frames of a later wait from the
+ * same site may differ: the first one's stand for them).
+ */
+static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, uint64_t now)
+{
+	uint32_t id;
+
+	for (int i = 0; i < WEFT_STACK_SITES; i++)
+		if (t->stack_site_pc[i] == pc && t->stack_site_id[i])
+			return t->stack_site_id[i];
+	id = weft_stack_capture(t, now, &t->stack_begin_next_ns);
+	if (id) {
+		t->stack_site_pc[t->stack_site_next % WEFT_STACK_SITES] = pc;
+		t->stack_site_id[t->stack_site_next++ % WEFT_STACK_SITES] = id;
+	}
+	return id;
+}
+
 #endif

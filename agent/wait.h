@@ -119,7 +119,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	 * start (WEFT_STACKS): if it never ends, the report has it.
 	 */
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && weft_wait_kind_can_deadlock(kind))
-		w->ev.u.wait.stack = weft_stack_capture(t, now, &t->stack_begin_next_ns);
+		w->ev.u.wait.stack = weft_stack_at_site(t, (uintptr_t)pc, now);
 	/*
 	 * On view: the object, the start, the call site, no holder yet; the kind
 	 * last. Release stores (plain stores on x86-64): a reader that sees one

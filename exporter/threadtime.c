@@ -170,9 +170,16 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 		if (pthread_getcpuclockid(t->self, &clk) == 0 && clock_gettime(clk, &ts) == 0)
 			cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 		account(t, x, end_ns, cpu, 0, READY_NONE);
+	} else if ((cpu = weft_load_relaxed(&t->cpu_ns)) != 0) {
+		account(t, x, end_ns, cpu, 0, tt.no_schedstat ? READY_NONE : READY_HOOKS);
 	} else {
-		account(t, x, end_ns, weft_load_relaxed(&t->cpu_ns), 0,
-			tt.no_schedstat ? READY_NONE : READY_HOOKS);
+		/* A short life, its CPU time not read: all it did not wait was running. */
+		uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
+		uint64_t wall = end_ns > from ? end_ns - from : 0;
+		uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at;
+
+		account(t, x, end_ns, x->tt.cpu + (wall > hooked ? wall - hooked : 0), 0,
+			READY_NONE);
 	}
 	if (!q)
 		return;

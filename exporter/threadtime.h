@@ -8,11 +8,11 @@
  * and once more at exit for every thread still alive; between two readings a
  * thread was blocked for the rest of the wall time. No file is read on the
  * program's threads: a thread that ends records only its CPU time (one
- * system call, agent.c), and the part of its life since its last reading is
- * split from that: runnable is the wall time less the CPU time less the time
- * it spent blocked in the calls weft hooks (exact for a thread whose
- * blocking all goes through them). A thread's time blocked is also split by
- * wait kind, from the hooks.
+ * system call, agent.c; none for a thread that lived less than 10 ms, whose
+ * time not spent in hooked waits counts as running), and the part of its
+ * life since its last reading is split from that: runnable is the wall time less the CPU time less
+ * the time it spent blocked in the calls weft hooks (exact for a thread whose blocking all goes
+ * through them). A thread's time blocked is also split by wait kind, from the hooks.
  *
  * Each accounting adds to weft.thread.time{weft.thread.state, weft.pool.name}
  * (seconds); when a thread ends its totals become attributes of its span
