@@ -183,6 +183,20 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	t->tid = gettid();
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
+	/*
+	 * A thread weft did not start (main, an adopted one) ran before weft
+	 * saw it: its CPU time so far is not its life's under weft
+	 * (exporter/threadtime.c starts from it). One system call, once.
+	 */
+	{
+		struct timespec cpu;
+		int saved = errno;
+
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+			t->cpu_start_ns =
+				(uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
+		errno = saved;
+	}
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
 	hold_countdown(t);
 	return t;

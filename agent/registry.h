@@ -65,6 +65,7 @@ struct weft_thread {
 	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;
 	_Atomic uint64_t cpu_ns; /* its CPU time when it ended; 0: not read (agent.c) */
+	uint64_t cpu_start_ns;   /* its CPU time when weft first saw it (main, adopted; else 0) */
 	_Atomic int exited;
 	/*
 	 * The wait in progress, on view for the consumer without stopping the

@@ -80,7 +80,12 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 {
 	uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
 	uint64_t wall = now > from ? now - from : 0;
-	uint64_t run = cpu > x->tt.cpu ? cpu - x->tt.cpu : 0;
+	uint64_t run;
+
+	/* Its first accounting counts from the CPU time it had when weft saw it. */
+	if (!x->tt.at)
+		x->tt.cpu = t->cpu_start_ns;
+	run = cpu > x->tt.cpu ? cpu - x->tt.cpu : 0;
 	uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at, ready, d[STATES];
 	const char *vals[2] = { NULL, weft_tasks_pool_name(t) };
 

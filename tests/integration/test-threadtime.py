@@ -70,6 +70,10 @@ for state in ("running", "runnable"):
     check(got is not None and abs(got - want) <= 0.001 + 1e-6 * want,
           f"weft.thread.time{{{state}, hog}} = {got}, the spans' sum {want}")
 check((pts.get(("blocked", "napper")) or 0) >= 0.98, f"weft.thread.time{{blocked, napper}}: {pts}")
+# Main joins its threads all along: blocked, hardly running (the CPU time it had before weft
+# saw it, loading the program, is not counted).
+check((pts.get(("blocked", "main")) or 0) >= 1.0 and (pts.get(("running", "main")) or 1) < 0.1,
+      f"weft.thread.time for main: blocked in its joins, hardly running: {pts}")
 
 lines = [ln.strip() for ln in r.stderr.splitlines() if ln.strip().startswith("cpu starvation:")]
 equal(len(lines), 1, f"the report names the CPU starvation: {r.stderr[:600]}")
