@@ -110,15 +110,17 @@ def check_retry_after(status, retry_after, min_gap_ms, what):
 def check_drain_while_retrying():
     """While a request waits for its Retry-After, the rings are still drained.
 
-    timed-work's main thread records a join wait every round (about 6 ms),
-    into a ring of 64 events; the first export is answered 503 with
-    Retry-After: 3, so for 3 s the exporter waits to retry: about 500 events.
-    Drained meanwhile, none is lost from a ring, and every span arrives.
+    timed-work's main thread records four join waits every round (about
+    6 ms), into a ring of 256 events; the first export is answered 503 with
+    Retry-After: 3, so for 3 s the exporter waits to retry: about 2,000
+    events, eight rings' worth. Drained meanwhile (every 50 ms: some 30
+    events a drain, room for a busy machine's delays), none is lost from a
+    ring, and every span arrives.
     """
     with Receiver("--status", "503", "--fail-count", "1", "--retry-after", "3") as rx:
         r = run([TIMED_WORK, "600"], rx.url,
                 env={"OTEL_BSP_SCHEDULE_DELAY": "50ms", "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
-                     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096", "WEFT_RING_SIZE": "64",
+                     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096", "WEFT_RING_SIZE": "256",
                      "WEFT_SPAN_MIN_WAIT": "1h", "OTEL_BSP_EXPORT_TIMEOUT": "20s"})
         equal(r.rc, 0, "drain while retrying: exit code")
         tr = rx.requests("traces", wait=2)
