@@ -165,6 +165,9 @@ static void resource_of(const struct weft_json_reader *j, const struct weft_json
 	res->service = weft_otlp_read_attr_str(j, attrs, "service.name");
 	if (!res->service)
 		res->service = "";
+	res->instance = weft_otlp_read_attr_str(j, attrs, "service.instance.id");
+	if (!res->instance)
+		res->instance = "";
 }
 
 static void visit_span(const struct weft_json_reader *j, const struct weft_json_node *sp,

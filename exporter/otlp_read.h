@@ -22,6 +22,7 @@
 struct weft_otlp_resource {
 	int64_t pid; /* process.pid; 0 when absent */
 	const char *service;
+	const char *instance; /* service.instance.id: one process, whatever its pid ("" if none) */
 };
 
 struct weft_otlp_span {

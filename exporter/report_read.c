@@ -1,6 +1,7 @@
 /*
  * The report from files (exporter/report_read.h): one pass over every file,
- * keeping per process (by pid) the earliest time seen, the file it came from
+ * keeping per process (by pid and service.instance.id: two containers' pid
+ * 1 are two processes) the earliest time seen, the file it came from
  * and the text of its `weft.report` event; then the texts, by start.
  */
 #include <errno.h>
@@ -16,6 +17,7 @@ struct proc {
 	uint64_t start;
 	const char *file;
 	char *service;
+	char *instance;
 	char *text; /* the report, or NULL */
 };
 
@@ -35,7 +37,7 @@ static struct proc *proc_of(struct reading *x, const struct weft_otlp_resource *
 	x->file_seen = true;
 	/* Processes are few: a linear search. */
 	for (size_t i = 0; i < x->n; i++)
-		if (x->procs[i].pid == res->pid)
+		if (x->procs[i].pid == res->pid && strcmp(x->procs[i].instance, res->instance) == 0)
 			return &x->procs[i];
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? 2 * x->cap : 16;
@@ -50,8 +52,9 @@ static struct proc *proc_of(struct reading *x, const struct weft_otlp_resource *
 	*p = (struct proc){ .pid = res->pid,
 			    .start = UINT64_MAX,
 			    .file = x->file,
-			    .service = strdup(res->service) };
-	return p->service ? p : NULL;
+			    .service = strdup(res->service),
+			    .instance = strdup(res->instance) };
+	return p->service && p->instance ? p : NULL;
 }
 
 /* The text of the process span's event weft.report, or NULL. */
@@ -191,6 +194,7 @@ int weft_report_read_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < x.n; i++) {
 		free(x.procs[i].service);
+		free(x.procs[i].instance);
 		free(x.procs[i].text);
 	}
 	free(x.procs);

@@ -87,6 +87,17 @@ rc, out, err = weft_report(*r.files)
 equal((rc, err), (0, ""), "weft report: exit status, nothing on stderr")
 equal(out, text, "weft report FILE: the report WEFT_REPORT wrote, byte for byte")
 check("threads: 4 created" in text, f"cond: the threads created: {text}")
+# Two processes with one pid (two containers' pid 1, say) are told apart by their
+# service.instance.id: a copy of the file under another instance id is a second report.
+if r.files:
+    data = open(r.files[0]).read()
+    m = re.search(r'"service.instance.id","value":\{"stringValue":"([^"]+)"', data)
+    if check(m is not None, "cond: the file names its service.instance.id"):
+        twin = os.path.join(r.dir, "twin.jsonl")
+        with open(twin, "w") as f:
+            f.write(data.replace(m.group(1), "00000000-0000-4000-8000-000000000000"))
+        rc, out2, err2 = weft_report(r.files[0], twin)
+        equal((rc, out2), (0, text + text), "cond: the same pid in two instances: two reports")
 worker = pools.get("worker")
 if check(worker is not None, f"cond: a `worker` pool line: {text}"):
     equal(worker["threads"], 4, "cond: the worker pool's threads")
