@@ -173,6 +173,19 @@ static struct weft_thread *thread_alloc(void)
 	return t;
 }
 
+/* The calling thread's CPU time (a system call), 0 if it cannot be read; errno kept. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec cpu;
+	int saved = errno;
+	uint64_t ns = 0;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+		ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
+	errno = saved;
+	return ns;
+}
+
 static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 {
 	struct weft_thread *t = thread_alloc();
@@ -188,15 +201,7 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	 * saw it: its CPU time so far is not its life's under weft
 	 * (exporter/threadtime.c starts from it). One system call, once.
 	 */
-	{
-		struct timespec cpu;
-		int saved = errno;
-
-		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
-			t->cpu_start_ns =
-				(uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
-		errno = saved;
-	}
+	t->cpu_start_ns = thread_cpu_ns();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
 	hold_countdown(t);
 	return t;
@@ -334,8 +339,6 @@ void weft_thread_begin(struct weft_thread *t)
 void weft_thread_end(struct weft_thread *t)
 {
 	uint32_t pending;
-	struct timespec cpu;
-	int saved = errno;
 
 	weft_deferred_flush(t);
 	/*
@@ -346,11 +349,8 @@ void weft_thread_end(struct weft_thread *t)
 	 * cost a short-lived thread several percent of its life (thread
 	 * create+join), and its time is told from its waits instead.
 	 */
-	if (weft_clock_now() - t->start_ns >= WEFT_THREAD_CPU_MIN_NS &&
-	    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
-		weft_store_relaxed(&t->cpu_ns,
-				   (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
-	errno = saved;
+	if (weft_clock_now() - t->start_ns >= WEFT_THREAD_CPU_MIN_NS)
+		weft_store_relaxed(&t->cpu_ns, thread_cpu_ns());
 
 	/*
 	 * glibc ends the process when its last thread ends. Once the main thread

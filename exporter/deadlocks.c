@@ -73,7 +73,6 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x)
 	x->dl.object = weft_load_acquire(&t->wait_object);
 	x->dl.pc = weft_load_acquire(&t->wait_pc);
 	x->dl.stack = weft_load_acquire(&t->wait_stack);
-	x->dl.holder = weft_load_acquire(&t->wait_holder);
 	if (weft_load_relaxed(&t->wait_kind) != kind || weft_load_relaxed(&t->wait_since) != since)
 		return false;
 	x->dl.kind = (enum weft_wait_kind)kind;

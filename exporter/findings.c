@@ -62,7 +62,7 @@ void weft_findings_channel_full(uint32_t channel, uint64_t ns)
 static void slow_stage(struct weft_report *r, uint64_t run_ns)
 {
 	size_t best = WEFT_FINDINGS_CHANNELS;
-	uint64_t blocked = 0, all = 0;
+	uint64_t blocked = 0, all = 0, best_blocked = 0, best_all = 0;
 	char line[480];
 	const char *name;
 
@@ -73,19 +73,21 @@ static void slow_stage(struct weft_report *r, uint64_t run_ns)
 		weft_threadtime_pool(chans[i].reader, &blocked, &all);
 		if (!all || (double)blocked >= WEFT_FINDINGS_STAGE_BLOCKED * (double)all)
 			continue;
-		if (best == WEFT_FINDINGS_CHANNELS || chans[i].full_ns > chans[best].full_ns)
+		if (best == WEFT_FINDINGS_CHANNELS || chans[i].full_ns > chans[best].full_ns) {
 			best = i;
+			best_blocked = blocked;
+			best_all = all;
+		}
 	}
 	if (best == WEFT_FINDINGS_CHANNELS)
 		return;
-	weft_threadtime_pool(chans[best].reader, &blocked, &all);
 	name = weft_channels_name(chans[best].channel);
 	snprintf(line, sizeof(line),
 		 "slow stage: pool %s limits the pipeline: writers found its input %s full %.0f%% "
 		 "of the run, while it was blocked %.0f%% of its time",
 		 chans[best].reader, name ? name : "channel",
 		 100.0 * (double)chans[best].full_ns / (double)run_ns,
-		 100.0 * (double)blocked / (double)all);
+		 100.0 * (double)best_blocked / (double)best_all);
 	weft_report_finding(r, WEFT_REPORT_SLOW_STAGE,
 			    &(struct weft_report_facts){ .kind = "slow_stage",
 							 .pool = chans[best].reader,

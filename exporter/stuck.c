@@ -12,7 +12,6 @@
 #include "exporter/stuck.h"
 #include "exporter/symbols.h"
 #include "exporter/tasks.h"
-#include "exporter/threads.h"
 
 /* Findings are grouped by pool, wait kind and call site; past this many groups, counted. */
 #define GROUPS 16
@@ -113,16 +112,13 @@ void weft_stuck_check(struct weft_thread *t, struct weft_xthread *x, uint64_t no
 	group_add(st.stuck, &st.n_stuck, &st.other_stuck, pool, x->dl.kind, site, blocked, true);
 }
 
-/* Whether a live thread is blocked joining `t`. */
-static bool being_joined(const struct weft_thread *t, uint64_t now)
+/* Whether a live thread is blocked joining `t` (blocked itself: the walk linked them). */
+static bool being_joined(const struct weft_thread *t)
 {
 	for (struct weft_thread *o = weft_exporter_threads(); o; o = o->next) {
 		struct weft_xthread *x = weft_xthread(o);
-		struct weft_thread_ref ref;
 
-		if (x && x->dl.blocked && x->dl.kind == WEFT_WAIT_JOIN &&
-		    weft_threads_join_target((pthread_t)x->dl.object, now, &ref) &&
-		    ref.tid == t->tid)
+		if (x && x->dl.blocked && x->dl.kind == WEFT_WAIT_JOIN && x->dl.next == t)
 			return true;
 	}
 	return false;
@@ -179,7 +175,7 @@ void weft_stuck_final(uint64_t now)
 		const char *site, *pool;
 
 		if (!x || !x->dl.blocked || x->dl.stuck != x->dl.since || x->detached ||
-		    being_joined(t, now))
+		    being_joined(t))
 			continue;
 		/* A leak: moved from its stuck group to its leak group. */
 		site = weft_symbols_name((uintptr_t)x->dl.pc);

@@ -111,9 +111,8 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 	}
 	x->tt.at = now > from ? now : from;
 	x->tt.cpu = cpu > x->tt.cpu ? cpu : x->tt.cpu;
-	x->tt.wait += ready;
 	if (from_what == READY_KERNEL && wait > x->tt.wait)
-		x->tt.wait = wait;
+		x->tt.wait = wait; /* the kernel's figure: only the next reading of it needs it */
 	x->tt.hooked_at = x->tt.hooked_ns;
 }
 

@@ -15,17 +15,6 @@
 
 /* ---------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t handled;
-
-static void on_usr1(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	handled++;
-	errno = saved;
-}
-
 void check_poll_signals(void)
 {
 	static const int flags[] = { SA_RESTART, 0 };
@@ -35,7 +24,7 @@ void check_poll_signals(void)
 		struct sigaction sa;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;
+		sa.sa_handler = count_signal;
 		sa.sa_flags = flags[i];
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR1, &sa, NULL);
@@ -50,7 +39,7 @@ void check_poll_signals(void)
 				int rc;
 
 				chan_open(&c, EPOLLIN);
-				handled = 0;
+				signals_handled = 0;
 				l = (struct later){ .tid = tid_self(),
 						    .sig = SIGUSR1,
 						    .target = pthread_self() };
@@ -73,7 +62,7 @@ void check_poll_signals(void)
 				}
 				(void)rc;
 				fact("  returned early", now_ns(CLOCK_MONOTONIC) - t0 < 4000 * MS);
-				fact("  handler ran", handled);
+				fact("  handler ran", signals_handled);
 				pthread_join(th, NULL);
 				chan_close(&c);
 			}
@@ -96,7 +85,7 @@ void check_poll_sigmask(void)
 	char what[96];
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
+	sa.sa_handler = count_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&usr1);
@@ -112,15 +101,15 @@ void check_poll_sigmask(void)
 		long long t0;
 
 		chan_open(&c, EPOLLIN);
-		handled = 0;
+		signals_handled = 0;
 		pthread_kill(pthread_self(), SIGUSR1);
 		t0 = now_ns(CLOCK_MONOTONIC);
 		snprintf(what, sizeof(what), "%s: pending signal, mask opens it", pfn_name[f]);
 		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
 		fact("  at once", now_ns(CLOCK_MONOTONIC) - t0 < 1000 * MS);
-		fact("  handler ran", handled);
+		fact("  handler ran", signals_handled);
 
-		handled = 0;
+		signals_handled = 0;
 		pthread_kill(pthread_self(), SIGUSR1);
 		put(&c);
 		snprintf(what, sizeof(what), "%s: pending signal kept blocked, ready", pfn_name[f]);
@@ -130,18 +119,18 @@ void check_poll_sigmask(void)
 		POBSERVE(what, pcall(f, &c, 50, &usr1));
 		sigpending(&pending);
 		fact("  still pending", sigismember(&pending, SIGUSR1));
-		fact("  handler ran", handled);
+		fact("  handler ran", signals_handled);
 		snprintf(what, sizeof(what), "%s: then a mask that opens it", pfn_name[f]);
 		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
-		fact("  handler ran", handled);
+		fact("  handler ran", signals_handled);
 
 		/* Sent while the call sleeps: the mask opens it there. */
-		handled = 0;
+		signals_handled = 0;
 		l = (struct later){ .tid = tid_self(), .sig = SIGUSR1, .target = pthread_self() };
 		must(pthread_create(&th, NULL, act_when_asleep, &l), "create");
 		snprintf(what, sizeof(what), "%s: signal while asleep, mask opens it", pfn_name[f]);
 		POBSERVE(what, pcall(f, &c, 5000, &open_mask));
-		fact("  handler ran", handled);
+		fact("  handler ran", signals_handled);
 		pthread_join(th, NULL);
 		sigpending(&pending);
 		fact("  nothing pending after", sigismember(&pending, SIGUSR1));

@@ -11,17 +11,6 @@
 
 #include "behaviour.h"
 
-/* Signals delivered to a thread blocked in a join. */
-static volatile sig_atomic_t handled;
-
-static void on_usr1(int sig)
-{
-	int saved = errno;
-
-	handled++;
-	errno = saved;
-}
-
 struct kicker {
 	pthread_t target;
 	int count;
@@ -55,12 +44,12 @@ void check_signal(void)
 		struct gate g;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;
+		sa.sa_handler = count_signal;
 		sa.sa_flags = flags[i];
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR1, &sa, NULL);
 
-		handled = 0;
+		signals_handled = 0;
 		t0 = now_ns(CLOCK_MONOTONIC);
 		must(pthread_create(&b, NULL, sleeps_then_returns, (void *)61), "create");
 		must(pthread_create(&kt, NULL, kick, &k), "create");
@@ -70,24 +59,24 @@ void check_signal(void)
 		fact("  blocked until the end", now_ns(CLOCK_MONOTONIC) - t0 >= 200 * MS);
 		fact("  value", ret == (void *)61);
 		pthread_join(kt, NULL);
-		fact("  handler ran", handled > 0);
+		fact("  handler ran", signals_handled > 0);
 
-		handled = 0;
+		signals_handled = 0;
 		b = start_gated(&g, (void *)62);
 		must(pthread_create(&kt, NULL, kick, &k), "create");
 		ts = deadline(CLOCK_REALTIME, 250 * MS);
 		OBSERVE("  timedjoin interrupted", pthread_timedjoin_np(b, &ret, &ts));
 		fact("  returned after the deadline", now_ns(CLOCK_REALTIME) >= ts_ns(&ts));
 		pthread_join(kt, NULL);
-		fact("  handler ran", handled > 0);
-		handled = 0;
+		fact("  handler ran", signals_handled > 0);
+		signals_handled = 0;
 		must(pthread_create(&kt, NULL, kick, &k), "create");
 		ts = deadline(CLOCK_MONOTONIC, 250 * MS);
 		OBSERVE("  clockjoin interrupted",
 			pthread_clockjoin_np(b, &ret, CLOCK_MONOTONIC, &ts));
 		fact("  returned after the deadline", now_ns(CLOCK_MONOTONIC) >= ts_ns(&ts));
 		pthread_join(kt, NULL);
-		fact("  handler ran", handled > 0);
+		fact("  handler ran", signals_handled > 0);
 		release(&g);
 		OBSERVE("  then join", pthread_join(b, &ret));
 		fact("  value", ret == (void *)62);

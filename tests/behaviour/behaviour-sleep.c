@@ -15,17 +15,6 @@
 
 #include "behaviour.h"
 
-static volatile sig_atomic_t handled;
-
-static void on_usr1(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	handled++;
-	errno = saved;
-}
-
 /* Sends SIGUSR1 to `arg` (a pthread_t) after 50 ms. */
 static void *kick_later(void *arg)
 {
@@ -51,7 +40,7 @@ static void sleep_once(enum sleeper s, bool kick, const char *what)
 	pthread_t self = pthread_self(), kt;
 	long long t0 = now_ns(CLOCK_MONOTONIC);
 
-	handled = 0;
+	signals_handled = 0;
 	if (kick)
 		must(pthread_create(&kt, NULL, kick_later, &self), "create");
 	switch (s) {
@@ -81,7 +70,7 @@ static void sleep_once(enum sleeper s, bool kick, const char *what)
 	}
 	if (kick) {
 		pthread_join(kt, NULL);
-		fact("  handler ran", handled);
+		fact("  handler ran", signals_handled);
 		fact("  returned early", now_ns(CLOCK_MONOTONIC) - t0 < 1500 * MS);
 		if (s == S_NANOSLEEP || s == S_CLOCK_REL || s == S_THRD)
 			fact("  time left: between 1 and 2 s",
@@ -182,13 +171,13 @@ void check_sleep(void)
 	char what[96];
 
 	check_sleep_results();
-	install_handler(SIGUSR1, on_usr1, SA_RESTART);
+	install_handler(SIGUSR1, count_signal, SA_RESTART);
 	for (int s = 0; s < S_N; s++) {
 		snprintf(what, sizeof(what), "%s: 2 s, interrupted by a signal (SA_RESTART)",
 			 sleeper_name[s]);
 		sleep_once((enum sleeper)s, true, what);
 	}
-	install_handler(SIGUSR1, on_usr1, 0);
+	install_handler(SIGUSR1, count_signal, 0);
 	sleep_once(S_NANOSLEEP, true, "nanosleep: 2 s, interrupted by a signal");
 	sleep_once(S_CLOCK_ABS, false, "clock_nanosleep TIMER_ABSTIME: 2 s");
 	install_handler(SIGUSR1, SIG_DFL, 0);

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <sys/types.h>
 #include <time.h>
@@ -83,6 +84,10 @@ void content(const char *what, const char *buf, long n);
 void blocked_in(pid_t tid, long a0, const long *nrs);
 /* Installs `fn` for `sig` with `flags` (SA_RESTART or not) and an empty mask. */
 void install_handler(int sig, void (*fn)(int), int flags);
+
+/* A handler that counts the signals it gets in signals_handled (errno kept). */
+extern volatile sig_atomic_t signals_handled;
+void count_signal(int sig);
 #define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
 
 /* Start routines: returns its argument; sleeps 200 ms, then returns it. */
