@@ -50,7 +50,7 @@ static void die(const char *what)
 }
 
 /* A listening (or, for udp, bound) socket on loopback, port 0; its address in server_addr. */
-static int listener(int fam, int type)
+static int listener_once(int fam, int type)
 {
 	int fd = socket(fam, type, 0), one = 1;
 
@@ -96,6 +96,35 @@ static int port_of(const struct sockaddr_storage *ss)
 	if (ss->ss_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 	return 0;
+}
+
+/*
+ * listener_once, on a port no earlier scenario of this run used: the test
+ * tells scenarios apart by their ports, and the kernel may hand a closed
+ * listener's port out again. A port already used is held while another is
+ * asked for, then given back.
+ */
+static int listener(int fam, int type)
+{
+	static int used[16], n_used;
+	int held[8], n_held = 0, fd, port;
+
+	for (;;) {
+		bool again = false;
+
+		fd = listener_once(fam, type);
+		port = port_of(&server_addr);
+		for (int i = 0; i < n_used; i++)
+			again |= port != 0 && used[i] == port;
+		if (!again || n_held == 8)
+			break;
+		held[n_held++] = fd;
+	}
+	while (n_held > 0)
+		close(held[--n_held]);
+	if (port != 0 && n_used < 16)
+		used[n_used++] = port;
+	return fd;
 }
 
 static void write_all(int fd, const char *p, size_t n)
