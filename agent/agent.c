@@ -115,11 +115,60 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 	errno = saved;
 }
 
-/* Pushes the held-back records, the thread's `deferred_busy` set by the caller. */
+/* A stamped record's times as nanoseconds, against `b`. */
+static void unstamp(struct weft_event *ev, struct weft_stamp_base b)
+{
+	ev->h.t0 = weft_stamp_at(b, ev->h.t0);
+	switch (ev->h.type) {
+	case WEFT_EV_WAIT:
+		ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
+		break;
+	case WEFT_EV_CTX:
+		if (ev->u.ctx.handoff_ns)
+			ev->u.ctx.handoff_ns = weft_stamp_at(b, ev->u.ctx.handoff_ns);
+		break;
+	case WEFT_EV_LINK:
+		if (ev->u.link.wait_t0) /* 0: the open task's wait */
+			ev->u.link.wait_t0 = weft_stamp_at(b, ev->u.link.wait_t0);
+		if (ev->u.link.handoff_ns)
+			ev->u.link.handoff_ns = weft_stamp_at(b, ev->u.link.handoff_ns);
+		break;
+	default:
+		break;
+	}
+	ev->h.flags &= (uint16_t)~WEFT_EVF_STAMPED;
+}
+
+/*
+ * A stamped record made at once (a signal handler's, while its thread was
+ * holding records back): its own base. Records that name the same moment
+ * (a wait's end and the task it started) agree only within one base, so
+ * this is the rare case where they may not.
+ */
+bool weft_record_stamped(struct weft_thread *t, const struct weft_event *ev)
+{
+	struct weft_event copy = *ev;
+
+	unstamp(&copy, weft_stamp_base());
+	return weft_record_now(t, &copy);
+}
+
+/*
+ * Pushes the held-back records, the thread's `deferred_busy` set by the
+ * caller; their stamps converted against one base.
+ */
 static void deferred_push(struct weft_thread *t)
 {
-	for (uint8_t i = 0; i < t->deferred_n; i++)
+	struct weft_stamp_base b = { 0, 0 };
+
+	for (uint8_t i = 0; i < t->deferred_n; i++) {
+		if (t->deferred[i].h.flags & WEFT_EVF_STAMPED) {
+			if (!b.ns)
+				b = weft_stamp_base();
+			unstamp(&t->deferred[i], b);
+		}
 		weft_record_now(t, &t->deferred[i]);
+	}
 	t->deferred_n = 0;
 }
 

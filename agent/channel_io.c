@@ -198,7 +198,7 @@ static void record_links(struct weft_thread *t, const struct weft_chan *c, uint6
 {
 	if (from < l->n)
 		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from,
-				  from == 0 ? l->handoff_ns : 0);
+				  from == 0 ? l->handoff_ns : 0, false);
 }
 
 /*
@@ -323,7 +323,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
 	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
-			    producers, l->handoff_ns))
+			    producers, l->handoff_ns, false))
 		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, c, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */

@@ -6,9 +6,35 @@
 
 int64_t weft_clock_offset;
 bool weft_stamp_tsc;
+uint64_t weft_stamp_q32;
 
 /* The TSC and the monotonic clock read together at start: the rate's origin. */
 static uint64_t tsc0, ns0;
+/* The baseline (ns since the origin) of the rate published last. */
+static uint64_t q32_baseline;
+
+/* The rate is first published over this long a baseline. */
+#define WEFT_STAMP_RATE_AFTER_NS 10000000u
+
+/*
+ * The monotonic clock and the TSC read as close together as the thread
+ * manages in a few tries (a preemption between the two would skew the rate).
+ */
+static void read_pair(uint64_t *ns, uint64_t *tsc)
+{
+#ifdef __x86_64__
+	for (int i = 0; i < 4; i++) {
+		uint64_t a = __builtin_ia32_rdtsc();
+
+		*ns = weft_clock_now();
+		*tsc = __builtin_ia32_rdtsc();
+		if (*tsc - a < 4096)
+			break;
+	}
+#else
+	*ns = *tsc = weft_clock_now();
+#endif
+}
 
 void weft_clock_init(void)
 {
@@ -17,33 +43,57 @@ void weft_clock_init(void)
 	uint64_t m1 = weft_clock_now();
 
 	weft_clock_offset = (int64_t)r - (int64_t)(m0 + (m1 - m0) / 2);
+	weft_stamp_q32 = 1ull << 32; /* stamps are nanoseconds */
 #ifdef __x86_64__
 	unsigned int a, b, c, d;
 
 	/* CPUID 0x80000007, EDX bit 8: the invariant TSC. */
 	if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8))) {
-		ns0 = weft_clock_now();
-		tsc0 = __builtin_ia32_rdtsc();
+		read_pair(&ns0, &tsc0);
+		weft_stamp_q32 = 0;
+		q32_baseline = 0;
 		weft_stamp_tsc = true;
 	}
 #endif
 }
 
-/* A 128-bit product: a TSC difference times nanoseconds overflows 64 bits. */
-__extension__ typedef unsigned __int128 u128;
-
-uint64_t weft_stamp_clock(uint64_t stamp, uint64_t now)
+/*
+ * The rate from the origin to `ns`/`tsc` published if its baseline is long
+ * enough and twice the published one's (several threads may publish at
+ * once: each a good rate).
+ */
+static void publish(uint64_t ns, uint64_t tsc)
 {
-	uint64_t age = 0;
+	uint64_t base = ns - ns0;
 
-#ifdef __x86_64__
-	if (weft_stamp_tsc) {
-		uint64_t tsc = __builtin_ia32_rdtsc();
+	if (base < WEFT_STAMP_RATE_AFTER_NS ||
+	    base < 2 * __atomic_load_n(&q32_baseline, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&q32_baseline, base, __ATOMIC_RELAXED);
+	__atomic_store_n(&weft_stamp_q32, (uint64_t)(((weft_u128)base << 32) / (tsc - tsc0)),
+			 __ATOMIC_RELAXED);
+}
 
-		if (tsc > stamp && tsc > tsc0 && now > ns0)
-			age = (uint64_t)((u128)(tsc - stamp) * (now - ns0) / (tsc - tsc0));
-		return age < now ? now - age : 0;
-	}
-#endif
-	return stamp < now ? stamp : now;
+uint64_t weft_stamp_span_slow(uint64_t ticks)
+{
+	uint64_t ns, tsc;
+
+	if (!weft_stamp_tsc)
+		return ticks;
+	read_pair(&ns, &tsc);
+	if (tsc <= tsc0 || ns <= ns0)
+		return 0;
+	publish(ns, tsc);
+	return (uint64_t)((weft_u128)ticks * (ns - ns0) / (tsc - tsc0));
+}
+
+void weft_stamp_refresh(void)
+{
+	uint64_t ns, tsc;
+
+	if (!weft_stamp_tsc)
+		return;
+	read_pair(&ns, &tsc);
+	if (tsc > tsc0 && ns > ns0)
+		publish(ns, tsc);
 }

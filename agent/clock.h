@@ -45,15 +45,18 @@ extern int64_t weft_clock_offset;
 void weft_clock_init(void);
 
 /*
- * Stamps: when a hand-off was published, where a signal or post is made —
- * inside the program's critical section, in front of the real call. Only
- * the thread it wakes reads one, to ask how long ago it was
- * (weft_stamp_clock). On x86-64 with an invariant TSC a stamp is the TSC,
- * read unordered: the vDSO's clock read fences first, waiting for the
- * signaller's outstanding loads, and that wait, inside the critical section
- * of a contended mutex, made a mutex+condvar job queue 1.5x slower where a
- * plain `rdtsc` costs nothing measurable (bench-pool). Elsewhere a stamp is
- * CLOCK_MONOTONIC nanoseconds.
+ * Stamps: times taken inside the program's critical sections — when a
+ * hand-off was published (where a signal or post is made, in front of the
+ * real call), when a wait began and ended (a condition variable's wait
+ * starts holding the mutex and ends having reacquired it; a contended
+ * lock's wait ends holding the lock). On x86-64 with an invariant TSC a
+ * stamp is the TSC, read unordered: the vDSO's clock read fences first,
+ * waiting for the thread's outstanding loads, and that wait, inside the
+ * critical section of a contended mutex, made a mutex+condvar job queue
+ * 1.5x slower where a plain `rdtsc` costs nothing measurable (bench-pool).
+ * Elsewhere a stamp is CLOCK_MONOTONIC nanoseconds. A stamp becomes a time
+ * against a base (weft_stamp_at), read once for a batch of records, outside
+ * the critical section.
  */
 extern bool weft_stamp_tsc;
 
@@ -66,13 +69,80 @@ static inline uint64_t weft_stamp(void)
 	return weft_clock_now();
 }
 
+/* A 128-bit product: a TSC difference times nanoseconds overflows 64 bits. */
+__extension__ typedef unsigned __int128 weft_u128;
+
+/*
+ * Nanoseconds per stamp tick, in 32.32 fixed point: 1 << 32 when stamps are
+ * nanoseconds; for the TSC, its rate against the monotonic clock from the
+ * start, published once the start is WEFT_STAMP_RATE_AFTER_NS old and again
+ * whenever that baseline has doubled (weft_stamp_refresh); 0 until then.
+ */
+extern uint64_t weft_stamp_q32;
+
+/* Ages up to this many ticks use the published rate; longer ones measure it. */
+#define WEFT_STAMP_SHORT (1ull << 24)
+
+/* weft_stamp_span for a long age, or before the rate is published: exact. */
+uint64_t weft_stamp_span_slow(uint64_t ticks);
+
+/* Republishes the rate if its baseline has doubled (the exporter's loop). */
+void weft_stamp_refresh(void);
+
+/* The nanoseconds `ticks` of stamps last. */
+static inline uint64_t weft_stamp_span(uint64_t ticks)
+{
+	uint64_t q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(q != 0 && ticks < WEFT_STAMP_SHORT, 1))
+		return (uint64_t)(((weft_u128)ticks * q) >> 32);
+	return weft_stamp_span_slow(ticks);
+}
+
+/* A monotonic time and the stamp of the same moment. */
+struct weft_stamp_base {
+	uint64_t ns, stamp;
+};
+
+static inline struct weft_stamp_base weft_stamp_base(void)
+{
+	struct weft_stamp_base b;
+
+	b.ns = weft_clock_now();
+#ifdef __x86_64__
+	b.stamp = __builtin_expect(weft_stamp_tsc, 1) ? __builtin_ia32_rdtsc() : b.ns;
+#else
+	b.stamp = b.ns;
+#endif
+	return b;
+}
+
+/*
+ * The monotonic time of `stamp`, taken at or before `b`: `b`'s time less the
+ * stamp's age, never after it. The same stamp and base give the same time,
+ * so the records of one batch that name the same moment still agree.
+ */
+static inline uint64_t weft_stamp_at(struct weft_stamp_base b, uint64_t stamp)
+{
+	uint64_t age = b.stamp > stamp ? weft_stamp_span(b.stamp - stamp) : 0;
+
+	return age < b.ns ? b.ns - age : 0;
+}
+
 /*
  * The monotonic time of `stamp`, taken at or before `now` (a monotonic time
- * read just before this call): `now` less the stamp's age, never after
- * `now`. The TSC's rate is measured from the start (weft_clock_init) to
- * here, so a stamp's age is exact to the clock's own jitter.
+ * read just before this call).
  */
-uint64_t weft_stamp_clock(uint64_t stamp, uint64_t now);
+static inline uint64_t weft_stamp_clock(uint64_t stamp, uint64_t now)
+{
+	struct weft_stamp_base b = { now, now };
+
+#ifdef __x86_64__
+	if (__builtin_expect(weft_stamp_tsc, 1))
+		b.stamp = __builtin_ia32_rdtsc();
+#endif
+	return weft_stamp_at(b, stamp);
+}
 
 static inline uint64_t weft_clock_to_unix(uint64_t mono)
 {

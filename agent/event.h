@@ -80,6 +80,12 @@ enum {
 	WEFT_EVF_TASK_END = 1u << 1,
 	/* CTX: a task starts (agent/task.h): `kind` its work source, `producers` its links. */
 	WEFT_EVF_TASK = 1u << 2,
+	/*
+	 * WAIT, CTX, LINK: the times are stamps (agent/clock.h), not yet
+	 * nanoseconds; made so inside a critical section and held back
+	 * (agent/agent.h), converted before the record reaches the ring.
+	 */
+	WEFT_EVF_STAMPED = 1u << 3,
 };
 
 /* The most span links one record carries (more: several records). */

@@ -75,7 +75,7 @@ struct weft_thread {
 	 */
 	_Atomic int wait_kind;        /* enum weft_wait_kind; 0: not blocked */
 	_Atomic uint64_t wait_object; /* what it waits on */
-	_Atomic uint64_t wait_since;  /* monotonic ns */
+	_Atomic uint64_t wait_since;  /* a stamp (agent/clock.h): weft_stamp_clock gives its time */
 	_Atomic int32_t wait_holder;  /* the lock's owner when the wait began; 0: none */
 	_Atomic uint64_t wait_pc;     /* where: the hook's caller */
 	_Atomic uint32_t wait_stack;  /* its stack's id (agent/stack.h); 0: none captured */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/clock.h"
 #include "agent/hashmap.h"
 #include "agent/stack.h"
 #include "agent/unwind.h"
@@ -14,9 +15,10 @@
  * that called it, which are skipped so that the stack starts in the program.
  */
 /* weft_stack_capture without errno's care; its caller's caller's stack. */
-static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread *t, uint64_t now,
+static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread *t,
 							      uint64_t *next_ns)
 {
+	uint64_t now = weft_clock_now();
 	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + 2];
 	uint32_t depth = weft_cfg.stack_depth, id;
 	unsigned slot;
@@ -60,11 +62,10 @@ static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread
  * errno is kept across the unwind and the records (a record may allocate
  * the thread's ring): a wait's start captures before the real call.
  */
-__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now,
-						      uint64_t *next_ns)
+__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns)
 {
 	int saved = errno;
-	uint32_t id = capture(t, now, next_ns);
+	uint32_t id = capture(t, next_ns);
 
 	errno = saved;
 	return id;

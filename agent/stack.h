@@ -30,12 +30,13 @@
 
 /*
  * The calling hook's caller's stack, recorded if new to this thread; its id,
- * or 0 when none is kept (off, rate-limited, nothing unwound). `next_ns`:
+ * or 0 when none is kept (off, rate-limited, nothing unwound); it reads
+ * the clock for its budget. `next_ns`:
  * the thread's budget it counts against, the time before which it captures
  * none — stack_next_ns for a wait that lasted, stack_begin_next_ns for one
  * that may never end (a lock or join wait, captured as it begins).
  */
-uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now, uint64_t *next_ns);
+uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns);
 
 /*
  * The stack of a lock or join wait at its start, from call site `pc`: the
@@ -45,14 +46,14 @@ uint32_t weft_stack_capture(struct weft_thread *t, uint64_t now, uint64_t *next_
  * once, not every millisecond (the deeper frames of a later wait from the
  * same site may differ: the first one's stand for them).
  */
-static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, uint64_t now)
+static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc)
 {
 	uint32_t id;
 
 	for (int i = 0; i < WEFT_STACK_SITES; i++)
 		if (t->stack_site_pc[i] == pc && t->stack_site_id[i])
 			return t->stack_site_id[i];
-	id = weft_stack_capture(t, now, &t->stack_begin_next_ns);
+	id = weft_stack_capture(t, &t->stack_begin_next_ns);
 	if (id) {
 		t->stack_site_pc[t->stack_site_next % WEFT_STACK_SITES] = pc;
 		t->stack_site_id[t->stack_site_next++ % WEFT_STACK_SITES] = id;

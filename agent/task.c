@@ -8,11 +8,13 @@
 #include "agent/task.h"
 
 bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns)
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns,
+		     bool stamped)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
 					.kind = (uint8_t)kind,
-					.flags = WEFT_EVF_TASK,
+					.flags = (uint16_t)(WEFT_EVF_TASK |
+							    (stamped ? WEFT_EVF_STAMPED : 0)),
 					.result = (int32_t)channel,
 					.t0 = t0 } };
 	int saved;
@@ -41,12 +43,14 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 }
 
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns)
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns,
+		       bool stamped)
 {
 	for (int from = 0; from < n;) {
-		struct weft_event ev = {
-			.h = { .type = WEFT_EV_LINK, .kind = (uint8_t)kind, .t0 = weft_clock_now() }
-		};
+		struct weft_event ev = { .h = { .type = WEFT_EV_LINK,
+						.kind = (uint8_t)kind,
+						.flags = stamped ? WEFT_EVF_STAMPED : 0,
+						.t0 = stamped ? weft_stamp() : weft_clock_now() } };
 
 		ev.u.link.wait_t0 = wait_t0;
 		ev.u.link.channel = channel;

@@ -74,7 +74,8 @@ static inline void weft_task_receive(struct weft_wait *w)
  * of its own when a producer's link marks the item.
  */
 bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns);
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns,
+		     bool stamped);
 
 /*
  * The wait brought work (after weft_wait_end): a task from it, its links the
@@ -83,7 +84,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 {
 	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, weft_task_source(w), channel,
-			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns);
+			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns, weft_wait_stamped(w));
 }
 
 /*
@@ -94,7 +95,8 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
  * the first was handed over, that task's queue time if it has none.
  */
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns);
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns,
+		       bool stamped);
 
 /*
  * A condition variable's or semaphore's wait that began at `since` returned
@@ -123,12 +125,14 @@ static inline void weft_task_start_handed(struct weft_wait *w, const uint64_t *s
 					  uint64_t stamp, bool task)
 {
 	if (n)
-		w->handoff_ns = weft_stamp_clock(stamp, w->ev.u.wait.t1);
+		w->handoff_ns =
+			weft_wait_stamped(w) ? stamp : weft_stamp_clock(stamp, w->ev.u.wait.t1);
 	if (n || task)
 		weft_task_start(w, 0);
 	if (n > WEFT_EVENT_LINKS)
 		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
-				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0);
+				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0,
+				  weft_wait_stamped(w));
 }
 
 #endif

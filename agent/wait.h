@@ -11,7 +11,7 @@
  *	weft_wait_end(&w, rc);
  *
  * begin publishes what the thread is blocked on (the weft.thread.waiting
- * gauge reads it) and takes the start time; end takes the end time, clears
+ * gauge reads it) and stamps the start; end takes the end time, clears
  * the waiting state (restoring an interrupted wait's, for a wait inside a
  * signal handler), records one WAIT event and leaves errno as the real call
  * left it. Neither changes errno, neither allocates (but for a thread's very
@@ -94,6 +94,15 @@ static inline void weft_wait_restore_prev(struct weft_wait *w)
 	weft_store_release(&t->wait_kind, w->prev_kind);
 }
 
+/*
+ * The monotonic time the wait began (its start is a stamp until the wait
+ * ends): for a hook that compares it with a deadline.
+ */
+static inline uint64_t weft_wait_start_ns(const struct weft_wait *w)
+{
+	return weft_stamp_clock(w->ev.h.t0, weft_clock_now());
+}
+
 static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 				   enum weft_wait_kind kind, const void *object, const void *pc)
 {
@@ -102,7 +111,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	/* A thread about to sleep records what it held back first (agent.h). */
 	if (__builtin_expect(t->deferred_n != 0, 0))
 		weft_deferred_flush(t);
-	now = weft_clock_now();
+	now = weft_stamp();
 
 	w->t = t;
 	w->handoff_ns = 0;
@@ -119,7 +128,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	 * start (WEFT_STACKS): if it never ends, the report has it.
 	 */
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && weft_wait_kind_can_deadlock(kind))
-		w->ev.u.wait.stack = weft_stack_at_site(t, (uintptr_t)pc, now);
+		w->ev.u.wait.stack = weft_stack_at_site(t, (uintptr_t)pc);
 	/*
 	 * On view: the object, the start, the call site, no holder yet; the kind
 	 * last. Release stores (plain stores on x86-64): a reader that sees one
@@ -159,18 +168,38 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
  * stack is the one the wait began with; a shorter wait (most of them: a
  * pipe ping-pong blocks for microseconds) is no span, and unwinding for it
  * would be wasted.
+ *
+ * Both times are stamps (agent/clock.h) until here. A record that will be
+ * held back until the unlock (the hook returns holding a lock: inside the
+ * critical section) keeps them, flagged, and is converted when it is
+ * pushed; any other converts now, its end the clock read that converts.
  */
 static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 {
-	w->ev.u.wait.t1 = weft_clock_now();
-	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && !w->ev.u.wait.stack &&
-	    w->ev.u.wait.t1 - w->ev.h.t0 >= weft_cfg.span_min_wait_ns)
-		w->ev.u.wait.stack =
-			weft_stack_capture(w->t, w->ev.u.wait.t1, &w->t->stack_next_ns);
+	struct weft_thread *t = w->t;
+	uint64_t t0 = w->ev.h.t0, dur;
+
+	if (t->defer_lock) {
+		w->ev.u.wait.t1 = weft_stamp();
+		w->ev.h.flags |= WEFT_EVF_STAMPED;
+		dur = w->ev.u.wait.t1 > t0 ? w->ev.u.wait.t1 - t0 : 0; /* ticks, for now */
+	} else {
+		struct weft_stamp_base b = weft_stamp_base();
+
+		w->ev.h.t0 = weft_stamp_at(b, t0);
+		w->ev.u.wait.t1 = b.ns;
+		dur = b.ns - w->ev.h.t0;
+	}
+	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && !w->ev.u.wait.stack) {
+		if (w->ev.h.flags & WEFT_EVF_STAMPED)
+			dur = weft_stamp_span(dur);
+		if (dur >= weft_cfg.span_min_wait_ns)
+			w->ev.u.wait.stack = weft_stack_capture(t, &t->stack_next_ns);
+	}
 	weft_wait_restore_prev(w);
-	w->t->last_wait_t0 = w->ev.h.t0;
-	w->t->last_wait_kind = w->ev.h.kind;
-	weft_record(w->t, &w->ev);
+	t->last_wait_t0 = w->ev.h.t0;
+	t->last_wait_kind = w->ev.h.kind;
+	weft_record(t, &w->ev);
 	errno = saved_errno;
 }
 
@@ -195,10 +224,22 @@ static inline void weft_wait_cancel(struct weft_wait *w)
 
 static inline bool weft_wait_slept(struct weft_wait *w)
 {
-	if (weft_clock_now() - w->ev.h.t0 >= WEFT_WAIT_SLEPT_NS)
+	uint64_t now = weft_stamp();
+
+	if (now > w->ev.h.t0 && weft_stamp_span(now - w->ev.h.t0) >= WEFT_WAIT_SLEPT_NS)
 		return true;
 	weft_wait_cancel(w);
 	return false;
+}
+
+/*
+ * Whether the ended wait's record kept its stamps (it is held back for the
+ * unlock): what is recorded with it (the task it starts, its links) keeps
+ * stamps too, converted with it.
+ */
+static inline bool weft_wait_stamped(const struct weft_wait *w)
+{
+	return (w->ev.h.flags & WEFT_EVF_STAMPED) != 0;
 }
 
 /* Ends a wait whose call returns 0 or an error number (pthread style). */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "agent/clock.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/atomic.h"
@@ -77,6 +78,7 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x)
 		return false;
 	x->dl.kind = (enum weft_wait_kind)kind;
 	x->dl.since = since;
+	x->dl.since_ns = weft_stamp_clock(since, weft_clock_now());
 	return true;
 }
 
@@ -164,11 +166,11 @@ static void deadlock_span(struct weft_thread **m, size_t n, size_t length, uint6
 		attr_str(a, &na, "code.function.name", weft_symbols_name((uintptr_t)x->dl.pc));
 		attr_str(a, &na, "code.stacktrace",
 			 x->dl.stack ? weft_stacks_text(x->dl.stack) : NULL);
-		k->events[i] =
-			(struct weft_span_event){ .name = "weft.deadlock",
-						  .time_unix_nano = weft_clock_to_unix(x->dl.since),
-						  .attrs = a,
-						  .n_attrs = na };
+		k->events[i] = (struct weft_span_event){ .name = "weft.deadlock",
+							 .time_unix_nano =
+								 weft_clock_to_unix(x->dl.since_ns),
+							 .attrs = a,
+							 .n_attrs = na };
 	}
 	if (k) {
 		q->s.events = k->events;
@@ -244,7 +246,7 @@ static void cycle_found(struct weft_thread *start, uint64_t now)
 		x->dl.cycle_now = x->dl.since;
 		confirmed &= x->dl.cycle_prev == x->dl.since;
 		reported &= x->dl.reported == x->dl.since;
-		formed = x->dl.since > formed ? x->dl.since : formed;
+		formed = x->dl.since_ns > formed ? x->dl.since_ns : formed;
 		if (n < sizeof(m) / sizeof(m[0]))
 			m[n++] = t; /* the first 64 are named */
 		length++;

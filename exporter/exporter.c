@@ -553,6 +553,7 @@ static void *exporter_main(void *arg)
 			ex.next_metrics_ns = weft_clock_after(now, weft_cfg.metric_interval_ns);
 		}
 		if (now >= ex.next_walk_ns) {
+			weft_stamp_refresh(); /* the stamps' rate, over a longer baseline */
 			weft_deadlocks_walk(now);
 			weft_threadtime_sample(now);
 			ex.next_walk_ns = weft_clock_after(now, WEFT_DEADLOCK_WALK_NS);

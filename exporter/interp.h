@@ -69,7 +69,9 @@ struct weft_xthread {
 		enum weft_wait_kind kind;
 		pid_t holder; /* whom it waits for (0: unknown) */
 		uint32_t stack;
-		uint64_t object, since, pc;
+		uint64_t object, pc;
+		uint64_t since;            /* its start's stamp (agent/clock.h): which wait */
+		uint64_t since_ns;         /* and as a monotonic time */
 		struct weft_thread *next;  /* the thread it waits for, if blocked too */
 		uint32_t walk;             /* the last walk that followed it */
 		struct weft_thread *chain; /* where that walk's chain began */

@@ -83,7 +83,7 @@ void weft_stuck_begin(void)
 
 void weft_stuck_check(struct weft_thread *t, struct weft_xthread *x, uint64_t now)
 {
-	uint64_t blocked = now > x->dl.since ? now - x->dl.since : 0;
+	uint64_t blocked = now > x->dl.since_ns ? now - x->dl.since_ns : 0;
 	const char *site, *pool;
 
 	/*
@@ -185,7 +185,7 @@ void weft_stuck_final(uint64_t now)
 			    strcmp(st.stuck[i].pool, pool) == 0 && st.stuck[i].threads > 0)
 				st.stuck[i].threads--;
 		group_add(st.leaked, &st.n_leaked, &st.other_leaked, pool, x->dl.kind, site,
-			  now - x->dl.since, true);
+			  now - x->dl.since_ns, true);
 	}
 	findings(st.leaked, st.n_leaked, st.other_leaked, "leak", "thread_leak");
 	findings(st.stuck, st.n_stuck, st.other_stuck, "stuck", "stuck_thread");

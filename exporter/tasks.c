@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/clock.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/task.h"
@@ -360,7 +361,8 @@ static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 	 * task ended when the wait began, as its state on view says.
 	 */
 	if (at_exit && !weft_load_acquire(&t->in_task) && weft_load_acquire(&t->wait_kind)) {
-		uint64_t since = weft_load_relaxed(&t->wait_since);
+		uint64_t since =
+			weft_stamp_clock(weft_load_relaxed(&t->wait_since), weft_clock_now());
 
 		if (since < end_ns)
 			end_ns = since;

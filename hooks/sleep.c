@@ -60,7 +60,7 @@ static bool zero(const struct timespec *d)
  */
 static bool no_sleep(struct weft_wait *w, clockid_t clk, int flags, const struct timespec *req)
 {
-	uint64_t at, start = w->ev.h.t0;
+	uint64_t at, start = weft_wait_start_ns(w);
 
 	if (!(flags & TIMER_ABSTIME))
 		return zero(req);

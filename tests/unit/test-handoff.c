@@ -42,6 +42,59 @@ static void test_stamp(void)
 	expect_true(weft_stamp_clock(weft_stamp() + 1000000000, now) <= now);
 }
 
+/*
+ * Stamps as times (the waits' start and end, agent/wait.h): against one base
+ * the same stamp is the same time (a wait's end and the task it starts must
+ * agree); an age within the published rate's range and a longer one both
+ * come out to the clock's jitter; the rate is published once the start is
+ * 10 ms old.
+ */
+static void test_stamp_base(void)
+{
+	uint64_t before, stamp, after, t, long_before, long_stamp;
+	struct weft_stamp_base b;
+
+	weft_clock_init();
+	if (weft_stamp_tsc)
+		expect_int(weft_stamp_q32, 0); /* not measured yet */
+	long_before = weft_clock_now();
+	long_stamp = weft_stamp();
+	nap(12000000);
+	before = weft_clock_now();
+	stamp = weft_stamp();
+	after = weft_clock_now();
+	nap(1000000);
+	/* A measurement over more than 10 ms publishes the rate. */
+	expect_true(weft_stamp_span_slow(1000) <= 1000000);
+	expect_true(weft_stamp_q32 != 0);
+	b = weft_stamp_base();
+	t = weft_stamp_at(b, stamp);
+	expect_true(t + 20000 >= before);
+	expect_true(t <= after + 20000);
+	expect_true(b.ns - t >= 1000000);
+	expect_int(weft_stamp_at(b, stamp), t);
+	/* A stamp at or after the base is the base's time. */
+	expect_int(weft_stamp_at(b, b.stamp), b.ns);
+	expect_int(weft_stamp_at(b, b.stamp + 5000), b.ns);
+	/* 13 ms: past the published rate's range on any TSC of 1.3 GHz or more. */
+	t = weft_stamp_at(b, long_stamp);
+	expect_true(b.ns - t >= 13000000);
+	expect_true(t + 20000 >= long_before);
+	expect_true(t <= before);
+	expect_true(weft_stamp_span(0) == 0);
+	/* Republished over a baseline twice as long, no sooner. */
+	if (weft_stamp_tsc) {
+		uint64_t q = weft_stamp_q32;
+
+		weft_stamp_refresh();
+		expect_int(weft_stamp_q32, q);
+		nap(30000000);
+		weft_stamp_refresh();
+		/* A new measurement: within 0.1% of the first. */
+		expect_true(weft_stamp_q32 < q + q / 1000 && weft_stamp_q32 + q / 1000 > q);
+	}
+}
+
 /* The oldest span handed off on `object` since `since` (*when: its stamp), or 0. */
 static uint64_t take1(const void *object, uint64_t since, uint64_t *when)
 {
@@ -260,6 +313,7 @@ static void test_torn(void)
 int main(void)
 {
 	test_stamp();
+	test_stamp_base();
 	test_take();
 	test_fan_in();
 	test_claims();
