@@ -86,21 +86,28 @@ uint64_t weft_ids_span(struct weft_rng *rng)
 	return v;
 }
 
+/* `v` as 8 big-endian bytes at `out`, so that the hex form reads as the number. */
+static inline void put_be64(uint8_t *out, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	memcpy(out, &v, sizeof(v));
+}
+
 void weft_span_id_from_u64(uint64_t v, struct weft_span_id *out)
 {
-	/* Big-endian, so the hex form reads as the number. */
-	for (int i = 7; i >= 0; i--) {
-		out->b[i] = (uint8_t)v;
-		v >>= 8;
-	}
+	put_be64(out->b, v);
 }
 
 uint64_t weft_span_id_to_u64(const struct weft_span_id *id)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | id->b[i];
+	memcpy(&v, id->b, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
@@ -113,12 +120,8 @@ void weft_ids_trace(struct weft_rng *rng, struct weft_trace_id *out)
 		hi = weft_ids_next(rng);
 		lo = weft_ids_next(rng);
 	} while (hi == 0 && lo == 0);
-	for (int i = 7; i >= 0; i--) {
-		out->b[i] = (uint8_t)hi;
-		out->b[8 + i] = (uint8_t)lo;
-		hi >>= 8;
-		lo >>= 8;
-	}
+	put_be64(out->b, hi);
+	put_be64(out->b + 8, lo);
 }
 
 static int hexval(char c)
