@@ -96,7 +96,7 @@ struct weft_event_header {
 	uint8_t kind;   /* enum weft_wait_kind, where the type has one */
 	uint16_t flags; /* WEFT_EVF_* */
 	int32_t result; /* the wrapped call's return value, where useful */
-	uint64_t t0;    /* monotonic ns: when it happened, or began */
+	uint64_t t0;    /* monotonic ns: when it happened, or began (in the ring; see STAMPED) */
 };
 
 /*
