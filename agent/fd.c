@@ -121,15 +121,17 @@ static int dup_from(int fd, int min)
 
 /*
  * A close-on-exec copy of fd at a number out of the program's way (see fd.h),
- * or -1 with errno. Never closes fd.
+ * under the soft limit `limit` (NULL: unknown), or -1 with errno. Never
+ * closes fd.
  */
-static int place(int fd)
+static int place_under(int fd, const struct rlimit *limit)
 {
 	struct rlimit rl, raised;
 	int top, r;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+	if (!limit)
 		return dup_from(fd, 3);
+	rl = *limit;
 	if (rl.rlim_cur > WEFT_FD_HIGH_CAP) {
 		/*
 		 * Well below a huge soft limit: the program's numbers change only
@@ -172,12 +174,12 @@ static int place(int fd)
 	return -1;
 }
 
-/* Already where place() would put it (opened with the limit raised). */
-static bool above_soft_limit(int fd)
+/* place_under the soft limit as it is now (NULL: the kernel would not say). */
+static int place(int fd)
 {
 	struct rlimit rl;
 
-	return getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)fd >= rl.rlim_cur;
+	return place_under(fd, getrlimit(RLIMIT_NOFILE, &rl) == 0 ? &rl : NULL);
 }
 
 static int handle_of(int i)
@@ -200,6 +202,8 @@ static struct fd_slot *slot_of(int h)
 /* Under the lock: registers fd (moved up when possible); a handle or -errno. */
 static int own_locked(int fd, unsigned flags)
 {
+	struct rlimit rl;
+	bool known;
 	int high, i;
 
 	for (i = 0; i < WEFT_FD_SLOTS && slots[i].used; i++)
@@ -208,7 +212,9 @@ static int own_locked(int fd, unsigned flags)
 		raw_close(fd);
 		return -EMFILE;
 	}
-	high = above_soft_limit(fd) ? -1 : place(fd);
+	/* Not moved if already where place() would put it (opened with the limit raised). */
+	known = getrlimit(RLIMIT_NOFILE, &rl) == 0;
+	high = known && (rlim_t)fd >= rl.rlim_cur ? -1 : place_under(fd, known ? &rl : NULL);
 	if (high >= 0) {
 		raw_close(fd);
 		fd = high;

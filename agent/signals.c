@@ -73,8 +73,11 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-/* Puts weft's handler in for sig's default: the system call's result. */
-static int stand_in(int sig)
+/*
+ * Puts weft's handler in for sig's default: the system call's result, and
+ * the disposition it replaced in *old (if not NULL).
+ */
+static int stand_in(int sig, struct sigaction *old)
 {
 	struct sigaction act;
 
@@ -82,26 +85,41 @@ static int stand_in(int sig)
 	act.sa_sigaction = on_signal;
 	act.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&act.sa_mask);
-	return raw_sigaction(sig, &act, NULL);
+	return raw_sigaction(sig, &act, old);
 }
 
+/*
+ * Puts weft's handler in for sig's default in one call, which also returns
+ * the disposition it replaced: anything but the default (an ignored signal
+ * inherited across exec, say) goes straight back. The caller has the signal
+ * blocked, so none is delivered to weft's handler in between.
+ */
 static void install(int sig)
 {
 	struct sigaction old;
 
-	if (raw_sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-	    (old.sa_flags & SA_SIGINFO))
+	if (stand_in(sig, &old) != 0)
 		return;
+	if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) {
+		raw_sigaction(sig, &old, NULL);
+		return;
+	}
 	views[sig] = old;
-	stand_in(sig);
 }
 
 void weft_signals_init(void)
 {
+	sigset_t block, was;
+
 	if (!weft_hooks_enabled(WEFT_HOOK_PROCESS))
 		return;
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
+		sigaddset(&block, managed[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &was);
 	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
 		install(managed[i]);
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
 static void lock(void)
@@ -139,7 +157,7 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	} else if (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO)) {
 		/* Default again: weft stands in for it (the program's mask and flags kept for
 		 * view). */
-		r = owned ? 0 : stand_in(sig);
+		r = owned ? 0 : stand_in(sig, NULL);
 		if (r == 0) {
 			/* As the kernel keeps it, and reports it: with libc's restorer. */
 			views[sig] = *act;

@@ -155,7 +155,8 @@ static const char *blocked_key(enum weft_wait_kind kind)
 void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, struct weft_qspan *q)
 {
 	struct weft_xthread *x = weft_xthread(t);
-	uint64_t cpu = 0, wait = 0;
+	uint64_t cpu = 0, wait = 0, from;
+	bool asked;
 
 	if (!x)
 		return;
@@ -163,11 +164,16 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 	 * Still running: the kernel's figures, or without them its CPU clock;
 	 * gone: the CPU time it recorded, the rest from the hooks — unless the
 	 * kernel's runnable figures are not to be had at all, when none is
-	 * counted rather than guessed.
+	 * counted rather than guessed. A life (or its part since the last
+	 * reading) shorter than WEFT_THREAD_CPU_MIN_NS is not worth asking the
+	 * kernel about (a file opened, read and closed: most of what a trivial
+	 * process's exit costs weft in system calls), as for a thread that ends.
 	 */
-	if (at_exit && schedstat(t->tid, &cpu, &wait) == 0) {
+	from = x->tt.at ? x->tt.at : t->start_ns;
+	asked = at_exit && end_ns - from >= WEFT_THREAD_CPU_MIN_NS;
+	if (asked && schedstat(t->tid, &cpu, &wait) == 0) {
 		account(t, x, end_ns, cpu, wait, READY_KERNEL);
-	} else if (at_exit) {
+	} else if (asked) {
 		clockid_t clk;
 		struct timespec ts;
 
@@ -178,7 +184,6 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 		account(t, x, end_ns, cpu, 0, tt.no_schedstat ? READY_NONE : READY_HOOKS);
 	} else {
 		/* A short life, its CPU time not read: all it did not wait was running. */
-		uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
 		uint64_t wall = end_ns > from ? end_ns - from : 0;
 		uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at;
 
@@ -213,11 +218,12 @@ void weft_threadtime_conclude(struct weft_report *r)
 {
 	uint64_t ready = tt.total[RUNNING] + tt.total[RUNNABLE];
 	char line[480], a[24], b[24];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpus;
 
 	if (!ready || tt.total[RUNNABLE] < STARVED_MIN_NS ||
 	    (double)tt.total[RUNNABLE] < STARVED_SHARE * (double)ready)
 		return;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN); /* a file read: only for the finding */
 	snprintf(line, sizeof(line),
 		 "cpu starvation: threads ready to run waited %s in all for a CPU, %.0f%% of the "
 		 "time they were ready (they ran %s): more runnable threads than the %ld CPUs",

@@ -153,7 +153,10 @@ with socket.socket() as busy:
           f"the line says where and why: {lines}")
 
 # A forked child (forker: fork from a thread, the child starts two threads):
-# parent and child cannot both listen; exactly one of them says so.
+# parent and child cannot both listen at once; the one that finds the port
+# taken says so, once. (When the short child has come and gone before the
+# parent's exporter thread, at nice 10, first ran, both listened in turn and
+# neither has anything to say: at most one line, never two.)
 port = free_port()
 r = subprocess.run([program("forker")], capture_output=True, text=True, timeout=60,
                    env=clean_env({"LD_PRELOAD": LIB, "OTEL_METRICS_EXPORTER": "prometheus",
@@ -163,8 +166,10 @@ native = subprocess.run([program("forker")], capture_output=True, text=True, tim
                         env=clean_env({}))
 equal(r.returncode, native.returncode, "forker: same exit")
 equal(r.stdout, native.stdout, "forker: same output")
-equal(len([l for l in r.stderr.splitlines() if l.startswith("weft:")]), 1,
-      f"forker: one line for the process that could not listen: {r.stderr!r}")
+lines = [l for l in r.stderr.splitlines() if l.startswith("weft:")]
+check(len(lines) <= 1 and all(str(port) in l for l in lines),
+      f"forker: at most one line, naming the port, for the process that could not listen: "
+      f"{r.stderr!r}")
 
 # prometheus alone for metrics: the traces still go to the file (their default).
 outdir = "/tmp/weft-prom-traces-%d" % os.getpid()
