@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -88,24 +89,53 @@ static int stand_in(int sig, struct sigaction *old)
 	return raw_sigaction(sig, &act, old);
 }
 
+#ifdef __x86_64__
 /*
  * Puts weft's handler in for sig's default in one call, which also returns
  * the disposition it replaced: anything but the default (an ignored signal
- * inherited across exec, say) goes straight back. The caller has the signal
- * blocked, so none is delivered to weft's handler in between.
+ * inherited across exec, say) goes straight back, exactly as the kernel had
+ * it (its flags and restorer included: libc's sigaction would add its
+ * own). The caller has the signal blocked, so none is delivered to weft's
+ * handler in between.
  */
+struct kernel_sigaction {
+	__sighandler_t handler;
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void install(int sig)
+{
+	struct sigaction old;
+	struct kernel_sigaction k;
+
+	if (stand_in(sig, &old) != 0)
+		return;
+	if (old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+		views[sig] = old;
+		return;
+	}
+	k = (struct kernel_sigaction){ .handler = old.sa_handler,
+				       .flags = (unsigned long)old.sa_flags,
+				       .restorer = old.sa_restorer };
+	memcpy(&k.mask, &old.sa_mask, sizeof(k.mask));
+	if (syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)) != 0)
+		raw_sigaction(sig, &old, NULL);
+}
+#else
+/* Puts weft's handler in for sig's default, leaving any other alone. */
 static void install(int sig)
 {
 	struct sigaction old;
 
-	if (stand_in(sig, &old) != 0)
+	if (raw_sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+	    (old.sa_flags & SA_SIGINFO))
 		return;
-	if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) {
-		raw_sigaction(sig, &old, NULL);
-		return;
-	}
 	views[sig] = old;
+	stand_in(sig, NULL);
 }
+#endif
 
 void weft_signals_init(void)
 {

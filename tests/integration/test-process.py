@@ -122,6 +122,17 @@ for root in ([None, tempfile.mkdtemp(prefix="weft-chroot-")] if os.geteuid() == 
         equal(len(chain), 3, f"{what}: daemon → intermediate child → parent, all exported")
         equal(len({s["traceId"] for s in chain}), 1, f"{what}: one trace")
 
+# Signals ignored when the program starts (nohup, a shell's trap '' ...) stay
+# ignored: weft puts its handlers in only for a default disposition (and puts
+# anything else straight back, agent/signals.c).
+ignoring = ["sh", "-c", f"trap '' HUP INT; exec {program('sigplay')} view"]
+native = Run(ignoring, preload=False, expect_file=False)
+check(all(ln.split()[:2] == [s, "SIG_IGN"] for s in ("HUP", "INT")
+          for ln in native.stdout.splitlines() if ln.split()[:1] == [s]),
+      f"inherited SIG_IGN: natively ignored: {native.stdout!r}")
+r = Run(ignoring, expect_file=False)
+equal(r.stdout, native.stdout, "inherited SIG_IGN: the same dispositions as natively")
+
 # Dying of a signal: the same death as natively, and the telemetry exported
 # first (tests/programs/sigplay.c).
 for mode, sig in (("term", "SIGTERM"), ("int", "SIGINT"), ("segv", "SIGSEGV"),
