@@ -45,8 +45,8 @@ static void json_fail(struct weft_json *j, int err)
 		j->err = err;
 }
 
-/* Makes room for `extra` more bytes; false (with the error set) when it cannot. */
-static bool json_reserve(struct weft_json *j, size_t extra)
+/* json_reserve's growing half: out of line, so that the check stays in it. */
+static __attribute__((noinline)) bool json_grow(struct weft_json *j, size_t extra)
 {
 	size_t need = j->len + extra, cap;
 	char *p;
@@ -75,6 +75,17 @@ static bool json_reserve(struct weft_json *j, size_t extra)
 	j->buf = p;
 	j->cap = cap;
 	return true;
+}
+
+/*
+ * Makes room for `extra` more bytes; false (with the error set) when it
+ * cannot. Inline: every value and key asks, and nearly all fit.
+ */
+static inline bool json_reserve(struct weft_json *j, size_t extra)
+{
+	if (__builtin_expect(!j->err && extra <= j->cap - j->len, 1))
+		return true;
+	return json_grow(j, extra);
 }
 
 static void json_put(struct weft_json *j, const char *s, size_t n)
