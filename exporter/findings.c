@@ -23,6 +23,8 @@ struct lock_entry {
 };
 
 static struct lock_entry locks[WEFT_FINDINGS_LOCKS];
+/* Entries in use: locks[0..n_locks), filled in order, never emptied but by a reset. */
+static size_t n_locks;
 
 /* Channels whose writers blocked, and who reads them (the first channels seen; enough). */
 static struct {
@@ -120,20 +122,18 @@ static struct lock_entry *lock_entry(enum weft_wait_kind kind, uint64_t object)
 	struct lock_entry *free_one = NULL, *least = NULL;
 	uint64_t base;
 
-	for (size_t i = 0; i < WEFT_FINDINGS_LOCKS; i++) {
+	for (size_t i = 0; i < n_locks; i++) {
 		struct lock_entry *e = &locks[i];
 
 		if (e->object == object && e->kind == kind)
 			return e;
-		if (!e->object) {
-			if (!free_one)
-				free_one = e;
-		} else if (!least || e->ns < least->ns) {
+		if (!least || e->ns < least->ns)
 			least = e;
-		}
 	}
 	/* Space saving: a newcomer in a full table starts from the total it displaces. */
-	if (!free_one)
+	if (n_locks < WEFT_FINDINGS_LOCKS)
+		free_one = &locks[n_locks++];
+	else
 		free_one = least;
 	base = free_one->object ? free_one->ns : 0;
 	memset(free_one, 0, sizeof(*free_one));
@@ -167,7 +167,7 @@ void weft_findings_lock_wait(enum weft_wait_kind kind, uint64_t object, const ch
 
 void weft_findings_lock_hold(uint64_t object, const char *site, uint64_t ns)
 {
-	for (size_t i = 0; i < WEFT_FINDINGS_LOCKS; i++)
+	for (size_t i = 0; i < n_locks; i++)
 		if (locks[i].object == object)
 			site_add(locks[i].releases, 2, site, ns);
 }
@@ -196,7 +196,7 @@ static void hot_locks(struct weft_report *r, uint64_t run_ns)
 	struct lock_entry *top[3] = { NULL, NULL, NULL };
 	char waited[24], at[200], released[120], line[480];
 
-	for (size_t i = 0; i < WEFT_FINDINGS_LOCKS; i++) {
+	for (size_t i = 0; i < n_locks; i++) {
 		struct lock_entry *e = &locks[i];
 
 		if (!e->object || (double)e->ns < WEFT_FINDINGS_HOT_SHARE * (double)run_ns)
@@ -275,6 +275,7 @@ void weft_findings_conclude(struct weft_report *r, uint64_t run_ns)
 
 void weft_findings_reset(void)
 {
-	memset(locks, 0, sizeof(locks));
+	memset(locks, 0, n_locks * sizeof(locks[0])); /* the rest is still zero: no page touched */
+	n_locks = 0;
 	memset(chans, 0, sizeof(chans));
 }
