@@ -116,7 +116,7 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 }
 
 /* A stamped record's times as nanoseconds, against `b`. */
-static void unstamp(struct weft_event *ev, struct weft_stamp_base b)
+static void unstamp(struct weft_event *ev, struct weft_stamp_base *b)
 {
 	ev->h.t0 = weft_stamp_at(b, ev->h.t0);
 	switch (ev->h.type) {
@@ -148,8 +148,9 @@ static void unstamp(struct weft_event *ev, struct weft_stamp_base b)
 bool weft_record_stamped(struct weft_thread *t, const struct weft_event *ev)
 {
 	struct weft_event copy = *ev;
+	struct weft_stamp_base b = weft_stamp_base();
 
-	unstamp(&copy, weft_stamp_base());
+	unstamp(&copy, &b);
 	return weft_record_now(t, &copy);
 }
 
@@ -159,13 +160,13 @@ bool weft_record_stamped(struct weft_thread *t, const struct weft_event *ev)
  */
 static void deferred_push(struct weft_thread *t)
 {
-	struct weft_stamp_base b = { 0, 0 };
+	struct weft_stamp_base b = { 0, 0, 0, 0 };
 
 	for (uint8_t i = 0; i < t->deferred_n; i++) {
 		if (t->deferred[i].h.flags & WEFT_EVF_STAMPED) {
 			if (!b.ns)
 				b = weft_stamp_base();
-			unstamp(&t->deferred[i], b);
+			unstamp(&t->deferred[i], &b);
 		}
 		weft_record_now(t, &t->deferred[i]);
 	}

@@ -87,6 +87,18 @@ uint64_t weft_stamp_span_slow(uint64_t ticks)
 	return (uint64_t)((weft_u128)ticks * (ns - ns0) / (tsc - tsc0));
 }
 
+uint64_t weft_stamp_exact(struct weft_stamp_base *b)
+{
+	uint64_t e = 1ull << 32;
+
+	if (weft_stamp_tsc && b->stamp > tsc0 && b->ns > ns0)
+		e = (uint64_t)(((weft_u128)(b->ns - ns0) << 32) / (b->stamp - tsc0));
+	else if (weft_stamp_tsc && b->q)
+		e = b->q;
+	b->exact = e ? e : 1;
+	return b->exact;
+}
+
 void weft_stamp_refresh(void)
 {
 	uint64_t ns, tsc;

@@ -99,9 +99,17 @@ static inline uint64_t weft_stamp_span(uint64_t ticks)
 	return weft_stamp_span_slow(ticks);
 }
 
-/* A monotonic time and the stamp of the same moment. */
+/*
+ * A monotonic time and the stamp of the same moment, with the rates its
+ * conversions use: the published one, captured once (q), and for ages past
+ * WEFT_STAMP_SHORT the rate from the origin to this base (exact, worked out
+ * on first need from the base alone). A conversion is thus a function of
+ * the base and the stamp only — the same stamp, the same time, whenever it
+ * is converted — and never runs backwards: an older stamp is never later.
+ */
 struct weft_stamp_base {
 	uint64_t ns, stamp;
+	uint64_t q, exact; /* 32.32 ns per tick; 0: none published / not worked out yet */
 };
 
 static inline struct weft_stamp_base weft_stamp_base(void)
@@ -114,19 +122,37 @@ static inline struct weft_stamp_base weft_stamp_base(void)
 #else
 	b.stamp = b.ns;
 #endif
+	b.q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
+	b.exact = 0;
 	return b;
+}
+
+/* The rate from the origin to `b` (cached in it). */
+uint64_t weft_stamp_exact(struct weft_stamp_base *b);
+
+/* How long `ticks` of stamps last, against `b`: continuous and increasing in ticks. */
+static inline uint64_t weft_stamp_age(struct weft_stamp_base *b, uint64_t ticks)
+{
+	uint64_t e;
+
+	if (__builtin_expect(b->q != 0 && ticks < WEFT_STAMP_SHORT, 1))
+		return (uint64_t)(((weft_u128)ticks * b->q) >> 32);
+	e = b->exact ? b->exact : weft_stamp_exact(b);
+	if (!b->q)
+		return (uint64_t)(((weft_u128)ticks * e) >> 32);
+	return (uint64_t)(((weft_u128)WEFT_STAMP_SHORT * b->q) >> 32) +
+	       (uint64_t)(((weft_u128)(ticks - WEFT_STAMP_SHORT) * e) >> 32);
 }
 
 /*
  * The monotonic time of `stamp`, taken at or before `b`: `b`'s time less the
- * stamp's age, never after it. The same stamp and base give the same time,
- * so the records of one batch that name the same moment still agree.
+ * stamp's age, never after it.
  */
-static inline uint64_t weft_stamp_at(struct weft_stamp_base b, uint64_t stamp)
+static inline uint64_t weft_stamp_at(struct weft_stamp_base *b, uint64_t stamp)
 {
-	uint64_t age = b.stamp > stamp ? weft_stamp_span(b.stamp - stamp) : 0;
+	uint64_t age = b->stamp > stamp ? weft_stamp_age(b, b->stamp - stamp) : 0;
 
-	return age < b.ns ? b.ns - age : 0;
+	return age < b->ns ? b->ns - age : 0;
 }
 
 /*
@@ -135,13 +161,14 @@ static inline uint64_t weft_stamp_at(struct weft_stamp_base b, uint64_t stamp)
  */
 static inline uint64_t weft_stamp_clock(uint64_t stamp, uint64_t now)
 {
-	struct weft_stamp_base b = { now, now };
+	struct weft_stamp_base b = { now, now, __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED),
+				     0 };
 
 #ifdef __x86_64__
 	if (__builtin_expect(weft_stamp_tsc, 1))
 		b.stamp = __builtin_ia32_rdtsc();
 #endif
-	return weft_stamp_at(b, stamp);
+	return weft_stamp_at(&b, stamp);
 }
 
 static inline uint64_t weft_clock_to_unix(uint64_t mono)

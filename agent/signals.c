@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,11 +73,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-/*
- * Puts weft's handler in for sig's default: the system call's result, and
- * the disposition it replaced in *old (if not NULL).
- */
-static int stand_in(int sig, struct sigaction *old)
+/* Puts weft's handler in for sig's default: the system call's result. */
+static int stand_in(int sig)
 {
 	struct sigaction act;
 
@@ -86,45 +82,9 @@ static int stand_in(int sig, struct sigaction *old)
 	act.sa_sigaction = on_signal;
 	act.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&act.sa_mask);
-	return raw_sigaction(sig, &act, old);
+	return raw_sigaction(sig, &act, NULL);
 }
 
-#ifdef __x86_64__
-/*
- * Puts weft's handler in for sig's default in one call, which also returns
- * the disposition it replaced: anything but the default (an ignored signal
- * inherited across exec, say) goes straight back, exactly as the kernel had
- * it (its flags and restorer included: libc's sigaction would add its
- * own). The caller has the signal blocked, so none is delivered to weft's
- * handler in between.
- */
-struct kernel_sigaction {
-	__sighandler_t handler;
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
-
-static void install(int sig)
-{
-	struct sigaction old;
-	struct kernel_sigaction k;
-
-	if (stand_in(sig, &old) != 0)
-		return;
-	if (old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
-		views[sig] = old;
-		return;
-	}
-	k = (struct kernel_sigaction){ .handler = old.sa_handler,
-				       .flags = (unsigned long)old.sa_flags,
-				       .restorer = old.sa_restorer };
-	memcpy(&k.mask, &old.sa_mask, sizeof(k.mask));
-	if (syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)) != 0)
-		raw_sigaction(sig, &old, NULL);
-}
-#else
-/* Puts weft's handler in for sig's default, leaving any other alone. */
 static void install(int sig)
 {
 	struct sigaction old;
@@ -133,23 +93,15 @@ static void install(int sig)
 	    (old.sa_flags & SA_SIGINFO))
 		return;
 	views[sig] = old;
-	stand_in(sig, NULL);
+	stand_in(sig);
 }
-#endif
 
 void weft_signals_init(void)
 {
-	sigset_t block, was;
-
 	if (!weft_hooks_enabled(WEFT_HOOK_PROCESS))
 		return;
-	sigemptyset(&block);
-	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
-		sigaddset(&block, managed[i]);
-	pthread_sigmask(SIG_BLOCK, &block, &was);
 	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
 		install(managed[i]);
-	pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
 static void lock(void)
@@ -187,7 +139,7 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	} else if (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO)) {
 		/* Default again: weft stands in for it (the program's mask and flags kept for
 		 * view). */
-		r = owned ? 0 : stand_in(sig, NULL);
+		r = owned ? 0 : stand_in(sig);
 		if (r == 0) {
 			/* As the kernel keeps it, and reports it: with libc's restorer. */
 			views[sig] = *act;

@@ -51,7 +51,13 @@ static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread
 		ev.u.stack.total = (uint8_t)n;
 		for (int k = 0; k < STACK_PER_EVENT && i + k < n; k++)
 			ev.u.stack.pcs[k] = pcs[2 + i + k];
-		if (!weft_record(t, &ev))
+		/*
+		 * Now, ahead of any records held back for an unlock (a definition
+		 * the later records refer to: earlier is always in order), so that
+		 * a wait's stack does not crowd its own records out of the held
+		 * ones (agent/agent.h).
+		 */
+		if (!weft_record_now(t, &ev))
 			return 0; /* incomplete: the exporter would not have it */
 	}
 	t->stack_sent[slot] = id;

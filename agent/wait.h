@@ -57,6 +57,7 @@ struct weft_wait {
 		int32_t holder;
 	} prev;
 	uint64_t handoff_ns; /* when the first link's producer handed it over (0: unknown) */
+	bool held;           /* its records wait for the unlock of the lock it returns holding */
 	struct weft_event ev;
 };
 
@@ -115,6 +116,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 
 	w->t = t;
 	w->handoff_ns = 0;
+	w->held = false;
 	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT,
 					      .kind = (uint8_t)kind,
 					      .t0 = now };
@@ -170,23 +172,24 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
  * would be wasted.
  *
  * Both times are stamps (agent/clock.h) until here. A record that will be
- * held back until the unlock (the hook returns holding a lock: inside the
- * critical section) keeps them, flagged, and is converted when it is
- * pushed; any other converts now, its end the clock read that converts.
+ * held back until the unlock (weft_wait_hold: the hook returns holding a
+ * lock, inside the critical section) keeps them, flagged, and is converted
+ * when it is pushed; any other converts now, its end the clock read that
+ * converts — a signal handler's wait inside another hook's hold included.
  */
 static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 {
 	struct weft_thread *t = w->t;
 	uint64_t t0 = w->ev.h.t0, dur;
 
-	if (t->defer_lock) {
+	if (w->held) {
 		w->ev.u.wait.t1 = weft_stamp();
 		w->ev.h.flags |= WEFT_EVF_STAMPED;
 		dur = w->ev.u.wait.t1 > t0 ? w->ev.u.wait.t1 - t0 : 0; /* ticks, for now */
 	} else {
 		struct weft_stamp_base b = weft_stamp_base();
 
-		w->ev.h.t0 = weft_stamp_at(b, t0);
+		w->ev.h.t0 = weft_stamp_at(&b, t0);
 		w->ev.u.wait.t1 = b.ns;
 		dur = b.ns - w->ev.h.t0;
 	}
@@ -230,6 +233,19 @@ static inline bool weft_wait_slept(struct weft_wait *w)
 		return true;
 	weft_wait_cancel(w);
 	return false;
+}
+
+/*
+ * The wait returns holding `lock` (a contended acquisition of it, a
+ * condition variable's wait that reacquired it): its records are held back
+ * until the lock's unlock (weft_defer_begin, agent/agent.h), stamps and
+ * all, when the thread's unlock watch allows. Called before the end; the
+ * hook calls weft_defer_end after what it records with the wait.
+ */
+static inline void weft_wait_hold(struct weft_wait *w, const void *lock)
+{
+	weft_defer_begin(w->t, lock);
+	w->held = w->t->defer_lock == (uintptr_t)lock;
 }
 
 /*

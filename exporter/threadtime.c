@@ -164,13 +164,16 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 	 * Still running: the kernel's figures, or without them its CPU clock;
 	 * gone: the CPU time it recorded, the rest from the hooks — unless the
 	 * kernel's runnable figures are not to be had at all, when none is
-	 * counted rather than guessed. A life (or its part since the last
-	 * reading) shorter than WEFT_THREAD_CPU_MIN_NS is not worth asking the
-	 * kernel about (a file opened, read and closed: most of what a trivial
-	 * process's exit costs weft in system calls), as for a thread that ends.
+	 * counted rather than guessed. A running thread's life (or its part
+	 * since the last reading) shorter than WEFT_THREAD_CPU_MIN_NS is not
+	 * worth asking the kernel about (a file opened, read and closed: most of
+	 * what a trivial process's exit costs weft in system calls), as for a
+	 * thread that ends; one blocked at exit is asked (its wait is in no
+	 * record yet, and would count as running).
 	 */
 	from = x->tt.at ? x->tt.at : t->start_ns;
-	asked = at_exit && end_ns - from >= WEFT_THREAD_CPU_MIN_NS;
+	asked = at_exit &&
+		(end_ns - from >= WEFT_THREAD_CPU_MIN_NS || weft_load_acquire(&t->wait_kind) != 0);
 	if (asked && schedstat(t->tid, &cpu, &wait) == 0) {
 		account(t, x, end_ns, cpu, wait, READY_KERNEL);
 	} else if (asked) {
@@ -183,12 +186,16 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 	} else if ((cpu = weft_load_relaxed(&t->cpu_ns)) != 0) {
 		account(t, x, end_ns, cpu, 0, tt.no_schedstat ? READY_NONE : READY_HOOKS);
 	} else {
-		/* A short life, its CPU time not read: all it did not wait was running. */
+		/*
+		 * A short life, its CPU time not read: all it did not wait was
+		 * running, on top of the CPU time of its last reading (or of when
+		 * weft first saw it, for the main or an adopted thread).
+		 */
 		uint64_t wall = end_ns > from ? end_ns - from : 0;
 		uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at;
+		uint64_t cpu0 = x->tt.at ? x->tt.cpu : t->cpu_start_ns;
 
-		account(t, x, end_ns, x->tt.cpu + (wall > hooked ? wall - hooked : 0), 0,
-			READY_NONE);
+		account(t, x, end_ns, cpu0 + (wall > hooked ? wall - hooked : 0), 0, READY_NONE);
 	}
 	if (!q)
 		return;

@@ -48,7 +48,7 @@
 		if (rc_ == 0)                                                                      \
 			n_ = weft_wait_take_handoffs(&w_, c, since_, spans_, &stamp_);             \
 		/* Recorded after the unlock, outside the critical section. */                     \
-		weft_defer_begin(self_, m);                                                        \
+		weft_wait_hold(&w_, m);                                                            \
 		weft_wait_end(&w_, rc_);                                                           \
 		weft_task_start_handed(&w_, spans_, n_, stamp_, false);                            \
 		weft_defer_end(self_);                                                             \

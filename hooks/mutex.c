@@ -104,7 +104,7 @@ static bool acquired(int rc)
 			rc_ = call;                                                                \
 			/* Recorded after the unlock, outside the critical section. */             \
 			if (acquired(rc_))                                                         \
-				weft_defer_begin(self, m);                                         \
+				weft_wait_hold(&w_, m);                                            \
 			weft_wait_end(&w_, rc_);                                                   \
 			weft_defer_end(self);                                                      \
 		} else if (rc_ == -1) {                                                            \

@@ -51,7 +51,7 @@ static void test_stamp(void)
  */
 static void test_stamp_base(void)
 {
-	uint64_t before, stamp, after, t, long_before, long_stamp;
+	uint64_t before, stamp, after, t, t_short, long_before, long_stamp;
 	struct weft_stamp_base b;
 
 	weft_clock_init();
@@ -68,20 +68,47 @@ static void test_stamp_base(void)
 	expect_true(weft_stamp_span_slow(1000) <= 1000000);
 	expect_true(weft_stamp_q32 != 0);
 	b = weft_stamp_base();
-	t = weft_stamp_at(b, stamp);
+	t = weft_stamp_at(&b, stamp);
 	expect_true(t + 20000 >= before);
 	expect_true(t <= after + 20000);
 	expect_true(b.ns - t >= 1000000);
-	expect_int(weft_stamp_at(b, stamp), t);
+	expect_int(weft_stamp_at(&b, stamp), t);
+	t_short = t;
 	/* A stamp at or after the base is the base's time. */
-	expect_int(weft_stamp_at(b, b.stamp), b.ns);
-	expect_int(weft_stamp_at(b, b.stamp + 5000), b.ns);
+	expect_int(weft_stamp_at(&b, b.stamp), b.ns);
+	expect_int(weft_stamp_at(&b, b.stamp + 5000), b.ns);
 	/* 13 ms: past the published rate's range on any TSC of 1.3 GHz or more. */
-	t = weft_stamp_at(b, long_stamp);
+	t = weft_stamp_at(&b, long_stamp);
 	expect_true(b.ns - t >= 13000000);
 	expect_true(t + 20000 >= long_before);
 	expect_true(t <= before);
 	expect_true(weft_stamp_span(0) == 0);
+	/*
+	 * Continuous and increasing across WEFT_STAMP_SHORT, where the
+	 * published rate gives way to the base's own: the stamps just either
+	 * side of it are a nanosecond or so apart, never in the wrong order.
+	 */
+	{
+		uint64_t near = b.stamp - WEFT_STAMP_SHORT, prev = 0;
+
+		for (uint64_t s = near - 4; s <= near + 4; s++) {
+			uint64_t at = weft_stamp_at(&b, s);
+
+			expect_true(at >= prev);
+			expect_true(at - prev <= 2 || prev == 0);
+			prev = at;
+		}
+	}
+	/* The same stamp against the same base: the same time, the published rate changed or not.
+	 */
+	{
+		uint64_t a = weft_stamp_at(&b, long_stamp), saved = weft_stamp_q32;
+
+		weft_stamp_q32 = saved / 2;
+		expect_int(weft_stamp_at(&b, long_stamp), a);
+		expect_int(weft_stamp_at(&b, stamp), t_short);
+		weft_stamp_q32 = saved;
+	}
 	/* Republished over a baseline twice as long, no sooner. */
 	if (weft_stamp_tsc) {
 		uint64_t q = weft_stamp_q32;
