@@ -405,12 +405,65 @@ void weft_json_i64_string(struct weft_json *j, int64_t v)
 	json_int(j, mag, v < 0, true);
 }
 
+/*
+ * The common case without printf: a value of at most nine decimal places
+ * (seconds from nanoseconds, most of what weft writes) between 1e-4 and
+ * 1e6, or zero, written as its digits. They are the digits "%.15g" gives
+ * (the value is the double nearest k / 10^9, which rounds to k's digits at
+ * 15 significant places) in the notation it uses in that range, so the text
+ * is the same as the general path's. 0 when the value is not such.
+ */
+static size_t format_decimal(char out[WEFT_JSON_DOUBLE_MAX], double v)
+{
+	double a = fabs(v);
+	uint64_t k, whole, frac;
+	char digits[24];
+	size_t o = 0, n = 0;
+
+	if (v == 0) {
+		if (signbit(v))
+			out[o++] = '-';
+		out[o++] = '0';
+		out[o] = '\0';
+		return o;
+	}
+	if (!(a >= 1e-4 && a < 1e6))
+		return 0;
+	k = (uint64_t)(a * 1e9 + 0.5); /* a is below 1e6: k fits, rounded to nearest */
+	if ((double)k / 1e9 != a)
+		return 0;
+	if (v < 0)
+		out[o++] = '-';
+	whole = k / 1000000000u;
+	frac = k % 1000000000u;
+	do
+		digits[n++] = (char)('0' + whole % 10);
+	while ((whole /= 10) != 0);
+	while (n)
+		out[o++] = digits[--n];
+	if (frac) {
+		int last = 8;
+
+		out[o++] = '.';
+		for (int i = 8; i >= 0; i--, frac /= 10)
+			digits[i] = (char)('0' + frac % 10);
+		while (digits[last] == '0')
+			last--;
+		memcpy(out + o, digits, (size_t)last + 1);
+		o += (size_t)last + 1;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v)
 {
 	char tmp[64];
 	size_t o = 0;
 	bool in_point = false;
 
+	if ((o = format_decimal(out, v)) != 0)
+		return o;
 	if (isnan(v) || isinf(v)) {
 		const char *s = isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
 

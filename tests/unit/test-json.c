@@ -182,8 +182,60 @@ static void test_json_raw(void)
 	weft_json_free(&j);
 }
 
+/* The general path, as weft_json_format_double has it for any value ("C" locale). */
+static void reference(char *out, size_t size, double v)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, size, "%.*g", prec, v);
+		if (prec == 17 || strtod(out, NULL) == v)
+			return;
+	}
+}
+
+/*
+ * The decimal path (values of at most nine decimal places, 1e-4 to 1e6)
+ * writes exactly what the general path would, and reads back exactly;
+ * values outside it go the general way.
+ */
+static void test_double_paths(void)
+{
+	static const double fixed[] = {
+		0.0001,     0.00012,        0.000999999999, 0.001,
+		0.5,        1.25,           3.000000001,    999999.999999999,
+		123456.789, 0.1 + 0.2,      1e-4 / 3,       999999.9999999999,
+		1e6,        2.5e-5,         -0.000123456,   7.0,
+		-42.5,      86400.000000001
+	};
+	char want[64], got[WEFT_JSON_DOUBLE_MAX];
+	unsigned long long x = 88172645463325252ull;
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		reference(want, sizeof(want), fixed[i]);
+		weft_json_format_double(got, fixed[i]);
+		expect_str(got, want);
+	}
+	for (int i = 0; i < 200000; i++) {
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* Nanosecond counts as seconds, over the decimal path's range and past it. */
+		v = (double)(x % 2000000000000000ull) / 1e9 * ((x >> 60) & 1 ? -1 : 1);
+		if (i % 4 == 3)
+			v = (double)(x >> 11) / (double)(1ull << 53) * 1e7; /* any double */
+		reference(want, sizeof(want), v);
+		weft_json_format_double(got, v);
+		if (strcmp(got, want) != 0 || strtod(got, NULL) != v)
+			bad++;
+	}
+	expect_int(bad, 0);
+}
+
 int main(void)
 {
+	test_double_paths();
 	test_json_writer();
 	test_json_raw();
 	return harness_done();
