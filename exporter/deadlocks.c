@@ -120,17 +120,6 @@ static const char *thread_label(const struct weft_thread *t, const struct weft_x
 	return sym ? sym : "thread";
 }
 
-static void attr_str(struct weft_attr *a, size_t *n, const char *key, const char *v)
-{
-	if (v)
-		a[(*n)++] = (struct weft_attr){ .key = key, .type = WEFT_VALUE_STRING, .v.s = v };
-}
-
-static void attr_int(struct weft_attr *a, size_t *n, const char *key, int64_t v)
-{
-	a[(*n)++] = (struct weft_attr){ .key = key, .type = WEFT_VALUE_INT, .v.i = v };
-}
-
 /* The `deadlock` span: a link and (while storage lasts) an event per thread. */
 static void deadlock_span(struct weft_thread **m, size_t n, size_t length, uint64_t formed,
 			  uint64_t now)
@@ -157,15 +146,15 @@ static void deadlock_span(struct weft_thread **m, size_t n, size_t length, uint6
 		snprintf(k->name[i], sizeof(k->name[i]), "%s", thread_label(m[i], x));
 		snprintf(k->object[i], sizeof(k->object[i]), "0x%llx",
 			 (unsigned long long)x->dl.object);
-		attr_int(a, &na, "thread.id", m[i]->tid);
-		attr_str(a, &na, "thread.name", k->name[i]);
-		attr_str(a, &na, "weft.pool.name", weft_tasks_pool_name(m[i]));
-		attr_str(a, &na, "weft.wait.kind", weft_wait_kind_name(x->dl.kind));
-		attr_str(a, &na, "weft.object", k->object[i]);
-		attr_int(a, &na, "weft.holder.thread.id", x->dl.holder);
-		attr_str(a, &na, "code.function.name", weft_symbols_name((uintptr_t)x->dl.pc));
-		attr_str(a, &na, "code.stacktrace",
-			 x->dl.stack ? weft_stacks_text(x->dl.stack) : NULL);
+		weft_attr_int(a, &na, "thread.id", m[i]->tid);
+		weft_attr_str(a, &na, "thread.name", k->name[i]);
+		weft_attr_str(a, &na, "weft.pool.name", weft_tasks_pool_name(m[i]));
+		weft_attr_str(a, &na, "weft.wait.kind", weft_wait_kind_name(x->dl.kind));
+		weft_attr_str(a, &na, "weft.object", k->object[i]);
+		weft_attr_int(a, &na, "weft.holder.thread.id", x->dl.holder);
+		weft_attr_str(a, &na, "code.function.name", weft_symbols_name((uintptr_t)x->dl.pc));
+		weft_attr_str(a, &na, "code.stacktrace",
+			      x->dl.stack ? weft_stacks_text(x->dl.stack) : NULL);
 		k->events[i] = (struct weft_span_event){ .name = "weft.deadlock",
 							 .time_unix_nano =
 								 weft_clock_to_unix(x->dl.since_ns),

@@ -392,28 +392,16 @@ static void attach_report(struct weft_qspan *q, const struct weft_json *text, ui
 		struct weft_attr *a = facts[i];
 		size_t na = 0;
 
-		a[na++] = (struct weft_attr){ .key = "weft.finding.kind",
-					      .type = WEFT_VALUE_STRING,
-					      .v.s = f->kind };
-		a[na++] = (struct weft_attr){ .key = "weft.finding.text",
-					      .type = WEFT_VALUE_STRING,
-					      .v.s = f->text };
+		weft_attr_str(a, &na, "weft.finding.kind", f->kind);
+		weft_attr_str(a, &na, "weft.finding.text", f->text);
 		if (f->threads)
-			a[na++] = (struct weft_attr){ .key = "weft.finding.threads",
-						      .type = WEFT_VALUE_INT,
-						      .v.i = f->threads };
+			weft_attr_int(a, &na, "weft.finding.threads", f->threads);
 		if (f->pool[0])
-			a[na++] = (struct weft_attr){ .key = "weft.pool.name",
-						      .type = WEFT_VALUE_STRING,
-						      .v.s = f->pool };
+			weft_attr_str(a, &na, "weft.pool.name", f->pool);
 		if (f->wait_kind[0])
-			a[na++] = (struct weft_attr){ .key = "weft.wait.kind",
-						      .type = WEFT_VALUE_STRING,
-						      .v.s = f->wait_kind };
+			weft_attr_str(a, &na, "weft.wait.kind", f->wait_kind);
 		if (f->function[0])
-			a[na++] = (struct weft_attr){ .key = "code.function.name",
-						      .type = WEFT_VALUE_STRING,
-						      .v.s = f->function };
+			weft_attr_str(a, &na, "code.function.name", f->function);
 		events[n++] = (struct weft_span_event){ .name = "weft.finding",
 							.time_unix_nano = weft_clock_to_unix(end),
 							.attrs = a,
@@ -425,22 +413,15 @@ static void attach_report(struct weft_qspan *q, const struct weft_json *text, ui
 		snprintf(hex[i][1], sizeof(hex[i][1]), "0x%llx",
 			 (unsigned long long)f->lock_second);
 		a = pairs[i];
-		a[0] = (struct weft_attr){ .key = "weft.lock.first",
-					   .type = WEFT_VALUE_STRING,
-					   .v.s = hex[i][0] };
-		a[1] = (struct weft_attr){ .key = "weft.lock.second",
-					   .type = WEFT_VALUE_STRING,
-					   .v.s = hex[i][1] };
-		a[2] = (struct weft_attr){ .key = "weft.site.forward",
-					   .type = WEFT_VALUE_STRING,
-					   .v.s = f->site_forward };
-		a[3] = (struct weft_attr){ .key = "weft.site.reverse",
-					   .type = WEFT_VALUE_STRING,
-					   .v.s = f->site_reverse };
+		na = 0;
+		weft_attr_str(a, &na, "weft.lock.first", hex[i][0]);
+		weft_attr_str(a, &na, "weft.lock.second", hex[i][1]);
+		weft_attr_str(a, &na, "weft.site.forward", f->site_forward);
+		weft_attr_str(a, &na, "weft.site.reverse", f->site_reverse);
 		events[n++] = (struct weft_span_event){ .name = "weft.lock_order_inversion",
 							.time_unix_nano = weft_clock_to_unix(end),
 							.attrs = a,
-							.n_attrs = 4 };
+							.n_attrs = na };
 	}
 	if (!weft_json_error(text) && text->len) {
 		attr.v.s = text->buf;

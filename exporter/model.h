@@ -39,6 +39,19 @@ struct weft_attr {
 	} v;
 };
 
+/* Appends a string attribute to a[*n] (none for a NULL value). */
+static inline void weft_attr_str(struct weft_attr *a, size_t *n, const char *key, const char *v)
+{
+	if (v)
+		a[(*n)++] = (struct weft_attr){ .key = key, .type = WEFT_VALUE_STRING, .v.s = v };
+}
+
+/* Appends an integer attribute to a[*n]. */
+static inline void weft_attr_int(struct weft_attr *a, size_t *n, const char *key, int64_t v)
+{
+	a[(*n)++] = (struct weft_attr){ .key = key, .type = WEFT_VALUE_INT, .v.i = v };
+}
+
 /* OTLP SpanKind values. */
 enum weft_span_kind {
 	WEFT_SPAN_KIND_UNSPECIFIED = 0,
