@@ -58,12 +58,13 @@ static pid_t owner_at(uint64_t addr)
 }
 
 /*
- * Copies what `t` has on view, if it is blocked.
+ * Copies what `t` has on view, if it is blocked, its start's stamp converted
+ * against `b` (one clock read for the walk).
  * The kind is published last and cleared first (agent/registry.h), and each
  * wait has its own start: a kind and start read the same before and after
  * the other fields mean those fields are that wait's.
  */
-static bool snapshot(struct weft_thread *t, struct weft_xthread *x)
+static bool snapshot(struct weft_thread *t, struct weft_xthread *x, struct weft_stamp_base *b)
 {
 	int kind = weft_load_acquire(&t->wait_kind);
 	uint64_t since = weft_load_relaxed(&t->wait_since);
@@ -78,7 +79,7 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x)
 		return false;
 	x->dl.kind = (enum weft_wait_kind)kind;
 	x->dl.since = since;
-	x->dl.since_ns = weft_stamp_clock(since, weft_clock_now());
+	x->dl.since_ns = weft_stamp_at(b, since);
 	return true;
 }
 
@@ -261,6 +262,7 @@ static void cycle_found(struct weft_thread *start, uint64_t now)
 void weft_deadlocks_walk(uint64_t now)
 {
 	uint32_t walk = ++dl.walks;
+	struct weft_stamp_base b = weft_stamp_base();
 
 	weft_stuck_begin();
 	/* The waits on view, then who waits for whom. */
@@ -270,7 +272,7 @@ void weft_deadlocks_walk(uint64_t now)
 		if (!x)
 			continue;
 		x->dl.next = NULL;
-		x->dl.blocked = !weft_load_acquire(&t->exited) && snapshot(t, x);
+		x->dl.blocked = !weft_load_acquire(&t->exited) && snapshot(t, x, &b);
 	}
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);
