@@ -23,7 +23,10 @@
  * of the same count; when it needs its links (it blocked, or it follows a poll
  * wait), it looks through the records for those overlapping its range, and
  * for writes still in flight when its range goes past what was settled (their
- * bytes can be read before their writer returns). Other reads touch no record.
+ * bytes can be read before their writer returns: they come after the settled
+ * ones, each the units it asked for, in the order the writes began, which is
+ * the order of a pipe's bytes whenever one write began after another
+ * returned). Other reads touch no record.
  * The records are a ring of WEFT_CHAN_RECS per queue, so the memory is
  * bounded: a read whose bytes were written before the last WEFT_CHAN_RECS
  * changes of writer finds no link.
@@ -104,7 +107,8 @@ struct weft_chan_rec {
 	_Atomic uint64_t start;
 	_Atomic uint64_t empty; /* its first write moved nothing: the record is void */
 	_Atomic uint64_t span;
-	_Atomic uint64_t t; /* when its first write began: monotonic ns */
+	_Atomic uint64_t t;   /* when its first write began: monotonic ns */
+	_Atomic uint64_t len; /* the units its first write asked to move */
 };
 
 /*

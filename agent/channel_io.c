@@ -36,7 +36,7 @@ static struct weft_chan *entry_slot(uint32_t e)
  * nothing to the records: a single writer never touches them after its first
  * write). Returns the new record's index, or REC_NONE.
  */
-static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
+static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t len)
 {
 	uint32_t i = weft_load_acquire(&q->widx);
 	struct weft_chan_rec *r;
@@ -55,6 +55,7 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span)
 	weft_store_relaxed(&r->empty, 0);
 	weft_store_relaxed(&r->span, span);
 	weft_store_relaxed(&r->t, weft_clock_now());
+	weft_store_relaxed(&r->len, len);
 	weft_store_release(&r->seq, i + 1);
 	return i;
 }
@@ -106,8 +107,10 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 /*
  * The writers of units [r0, r1). A settled record's range runs from its start
  * to the next record's (the newest one's, to whatever is written next by the
- * same span); records still in flight count when the range goes past what was
- * settled (a write's bytes can be read before its writer returns). Newest
+ * same span). Records still in flight (a write's bytes can be read before its
+ * writer returns) come after everything settled, in the order their writes
+ * began, each the units it asked for; when more are in flight than are kept
+ * here, each counts wherever the range goes past what was settled. Newest
  * first, stopping at a record that starts at or before r0; the links come out
  * oldest first, as the bytes did.
  */
@@ -117,6 +120,11 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
 	uint32_t widx = weft_load_acquire(&q->widx);
 	struct weft_links found = { .n = 0, .handoff_ns = 0 };
+	struct {
+		uint64_t span, t, len;
+	} fl[4]; /* in flight, newest first */
+	int nfl = 0;
+	bool overflow = false;
 
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
@@ -125,6 +133,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		uint32_t settled = weft_load_acquire(&r->settled);
 		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
 		uint64_t span = weft_load_acquire(&r->span), rt = weft_load_acquire(&r->t);
+		uint64_t len = weft_load_acquire(&r->len);
 
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
@@ -138,12 +147,10 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 			}
 		}
 		if (!settled) {
-			/* In flight: its units will come after everything settled so far. */
-			if (r1 > settled_to)
-				links_add(&found, span, 0);
-			/* The read starts where the settled units end: at the oldest in flight. */
-			if (r0 == settled_to && span != self)
-				found.handoff_ns = rt;
+			if (nfl < (int)(sizeof(fl) / sizeof(fl[0])))
+				fl[nfl++] = (typeof(fl[0])){ span, rt, len };
+			else
+				overflow = true;
 			if (end > settled_to)
 				end = settled_to;
 			continue;
@@ -162,6 +169,16 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 	out->handoff_ns = found.handoff_ns;
 	for (int j = found.n - 1; j >= 0; j--)
 		links_add(out, found.span[j], self);
+	/* In flight, oldest first, from where the settled units end. */
+	for (uint64_t at = settled_to; nfl > 0; nfl--) {
+		uint64_t next = at + fl[nfl - 1].len;
+
+		if (overflow ? r1 > settled_to : at < r1 && next > r0)
+			links_add(out, fl[nfl - 1].span, self);
+		if (at == r0 && fl[nfl - 1].span != self)
+			out->handoff_ns = fl[nfl - 1].t;
+		at = next;
+	}
 }
 
 /* ------------------------------------------------------------ transfers */
@@ -431,7 +448,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		return weft_conn_write(op, c, t);
 	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
 		memcpy(&planned, op->value, sizeof(planned));
-	rec = rec_append(q, t ? t->cur_span : 0);
+	rec = rec_append(q, t ? t->cur_span : 0, planned);
 	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    !weft_chan_shared(c))
@@ -508,7 +525,7 @@ void weft_chan_moved(int fd, bool write, uint64_t units, uint64_t msgs)
 		if (c->kind == WEFT_CHAN_SOCKET)
 			atomic_fetch_add_explicit(&q->tx_units, units, memory_order_relaxed);
 		else
-			rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0), units);
+			rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0, units), units);
 		atomic_fetch_add_explicit(&q->tx_msgs, msgs, memory_order_relaxed);
 	} else {
 		q = &c->q[(e & WEFT_CHAN_RQ1) ? 1 : 0];

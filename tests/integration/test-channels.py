@@ -303,7 +303,8 @@ rw = p.waits("pipe.read", "reader")
 equal(len(rw), TURNS, "writers: the reader blocked in every turn's read")
 bad = [i for i, s in enumerate(rw) if not one_link_to(s, "pipe", writer.get(turns.get(i), {}))]
 equal(bad, [], "writers: the turns whose read wait lacks exactly one `pipe` link to that turn's "
-      "writer")
+      f"writer (their links: {describe_links([rw[i] for i in bad])}; writers: "
+      f"{ {w: s.get('spanId') for w, s in writer.items()} }, reader {reader.get('spanId')})")
 pw = p.waits("poll", "reader")
 if equal(len(pw), 1, "writers: one `wait poll` for the merged read"):
     got = sorted(ln.get("spanId") for ln in links(pw[0], "pipe"))

@@ -193,6 +193,30 @@ static void read_during_write(void)
 	me->cur_span = writer;
 }
 
+/* After a poll wait, two reads of 4 while two writes are in flight. */
+static void two_reads(void)
+{
+	uint64_t writer = me->cur_span;
+
+	me->cur_span = 0xC;
+	me->last_wait_kind = WEFT_WAIT_POLL;
+	me->last_wait_t0 = 44;
+	xfer(wfd - 1, false, 4, 4, 0);
+	xfer(wfd - 1, false, 4, 4, 0);
+	me->last_wait_kind = 0;
+	me->cur_span = writer;
+}
+
+/* Span 0xE's write of 4, begun while the one in flight is under way. */
+static void second_write(void)
+{
+	uint64_t writer = me->cur_span;
+
+	me->cur_span = 0xE;
+	xfer_during(wfd, true, 4, 4, 0, two_reads);
+	me->cur_span = writer;
+}
+
 static void test_transfers(void)
 {
 	int p[2], e;
@@ -331,6 +355,29 @@ static void test_transfers(void)
 	widx = c->q[0].widx;
 	expect_int(xfer(p[1], true, 4, 4, 0), 4);
 	expect_int(c->q[0].widx, widx);
+
+	/*
+	 * Two writes in flight, the second begun while the first was under way:
+	 * their units follow the settled ones in that order, each the units it
+	 * asked for, so each read links its own writer only.
+	 */
+	me->cur_span = 0xC;
+	me->last_wait_kind = WEFT_WAIT_POLL;
+	expect_int(xfer(p[0], false, 64, 4, 0), 4); /* 0xB's last 4 */
+	me->last_wait_kind = 0;
+	drain(me);
+	me->cur_span = 0xD;
+	expect_int(xfer_during(p[1], true, 4, 4, 0, second_write), 4);
+	assert_int(drain(me), 2);
+	expect_int(events[0].h.type, WEFT_EV_LINK);
+	expect_int(events[0].u.link.links[0], 0xD);
+	expect_int(events[0].u.link.links[1], 0);
+	expect_int(events[1].h.type, WEFT_EV_LINK);
+	expect_int(events[1].u.link.links[0], 0xE);
+	expect_int(events[1].u.link.links[1], 0);
+	/* Each the first read of its writer's units: each with its hand-off time. */
+	expect_true(events[0].u.link.handoff_ns != 0 && events[1].u.link.handoff_ns != 0);
+	expect_int(c->q[0].tx_units, c->q[0].rx_units);
 
 	weft_chan_closed(p[0]);
 	weft_chan_closed(p[1]);
