@@ -111,7 +111,8 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
  * writer returns) come after everything settled, in the order their writes
  * began, each the units it asked for; when more are in flight than are kept
  * here, each counts wherever the range goes past what was settled. Newest
- * first, stopping at a record that starts at or before r0; the links come out
+ * first, stopping at a record that starts at or before r0 (or, if a write is
+ * in flight, going on for the older ones in flight only); the links come out
  * oldest first, as the bytes did.
  */
 static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
@@ -124,7 +125,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		uint64_t span, t, len;
 	} fl[4]; /* in flight, newest first */
 	int nfl = 0;
-	bool overflow = false;
+	bool overflow = false, below = false;
 
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
@@ -155,14 +156,18 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 				end = settled_to;
 			continue;
 		}
-		if (empty)
-			continue; /* void: its write moved nothing */
+		if (empty || below)
+			continue; /* void (its write moved nothing), or before the range */
 		if (start < r1 && end > r0)
 			links_add(&found, span, 0);
 		if (start == r0 && span != self)
 			found.handoff_ns = rt;
-		if (start <= r0)
-			break;
+		if (start <= r0) {
+			if (settled_to == UINT64_MAX)
+				break;
+			/* Older writes in flight still come before the newer ones: on, for them. */
+			below = true;
+		}
 		end = start;
 	}
 	out->n = 0;

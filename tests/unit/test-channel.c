@@ -193,27 +193,29 @@ static void read_during_write(void)
 	me->cur_span = writer;
 }
 
-/* After a poll wait, two reads of 4 while two writes are in flight. */
-static void two_reads(void)
+/* After a poll wait, three reads of 4 while two writes are in flight. */
+static void three_reads(void)
 {
 	uint64_t writer = me->cur_span;
 
 	me->cur_span = 0xC;
 	me->last_wait_kind = WEFT_WAIT_POLL;
 	me->last_wait_t0 = 44;
-	xfer(wfd - 1, false, 4, 4, 0);
-	xfer(wfd - 1, false, 4, 4, 0);
+	for (int i = 0; i < 3; i++)
+		xfer(wfd - 1, false, 4, 4, 0);
 	me->last_wait_kind = 0;
 	me->cur_span = writer;
 }
 
-/* Span 0xE's write of 4, begun while the one in flight is under way. */
-static void second_write(void)
+/* While the write in flight is under way: span 0xF's write of 4, then 0xE's. */
+static void more_writes(void)
 {
 	uint64_t writer = me->cur_span;
 
+	me->cur_span = 0xF;
+	xfer(wfd, true, 4, 4, 0);
 	me->cur_span = 0xE;
-	xfer_during(wfd, true, 4, 4, 0, two_reads);
+	xfer_during(wfd, true, 4, 4, 0, three_reads);
 	me->cur_span = writer;
 }
 
@@ -357,9 +359,11 @@ static void test_transfers(void)
 	expect_int(c->q[0].widx, widx);
 
 	/*
-	 * Two writes in flight, the second begun while the first was under way:
-	 * their units follow the settled ones in that order, each the units it
-	 * asked for, so each read links its own writer only.
+	 * Writes in flight: 0xD's, and 0xE's begun while 0xD's was under way, with
+	 * 0xF's, settled, between them. The settled units come first; those in
+	 * flight follow them in the order their writes began, each the units it
+	 * asked for (0xD's too, though the newer settled record comes between), so
+	 * each read links its own writer only.
 	 */
 	me->cur_span = 0xC;
 	me->last_wait_kind = WEFT_WAIT_POLL;
@@ -367,16 +371,17 @@ static void test_transfers(void)
 	me->last_wait_kind = 0;
 	drain(me);
 	me->cur_span = 0xD;
-	expect_int(xfer_during(p[1], true, 4, 4, 0, second_write), 4);
-	assert_int(drain(me), 2);
-	expect_int(events[0].h.type, WEFT_EV_LINK);
-	expect_int(events[0].u.link.links[0], 0xD);
-	expect_int(events[0].u.link.links[1], 0);
-	expect_int(events[1].h.type, WEFT_EV_LINK);
-	expect_int(events[1].u.link.links[0], 0xE);
-	expect_int(events[1].u.link.links[1], 0);
-	/* Each the first read of its writer's units: each with its hand-off time. */
-	expect_true(events[0].u.link.handoff_ns != 0 && events[1].u.link.handoff_ns != 0);
+	expect_int(xfer_during(p[1], true, 4, 4, 0, more_writes), 4);
+	assert_int(drain(me), 3);
+	for (int i = 0; i < 3; i++) {
+		static const uint64_t want[3] = { 0xF, 0xD, 0xE };
+
+		expect_int(events[i].h.type, WEFT_EV_LINK);
+		expect_int(events[i].u.link.links[0], want[i]);
+		expect_int(events[i].u.link.links[1], 0);
+		/* Each the first read of its writer's units: each with its hand-off time. */
+		expect_true(events[i].u.link.handoff_ns != 0);
+	}
 	expect_int(c->q[0].tx_units, c->q[0].rx_units);
 
 	weft_chan_closed(p[0]);
