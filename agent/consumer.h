@@ -58,7 +58,7 @@ void weft_consumer_wait(uint32_t seen, uint64_t timeout_ns);
 
 /*
  * Exited-but-uncollected threads at whose every multiple an exiting thread
- * wakes the consumer: bounds what ended threads' states hold (each about 1.6
+ * wakes the consumer: bounds what ended threads' states hold (each about 2.1
  * KiB) when threads come and go faster than the consumer's schedule.
  */
 #define WEFT_CONSUMER_PENDING_EXITS_WAKE 64

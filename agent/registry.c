@@ -29,8 +29,8 @@ static _Atomic(struct weft_thread *) registry_head;
  * acquire exchange. A slot is owned by whoever's exchange or CAS moved its
  * pointer, so no pointer can be taken twice and no ABA can arise: there is
  * no list to unlink. A state that finds no empty slot is freed; a creator
- * that finds no full slot allocates. At most SPARE_SLOTS states (about 1.6
- * KiB each, without their full rings: 100 KiB) are held. There are as many as
+ * that finds no full slot allocates. At most SPARE_SLOTS states (about 2.1
+ * KiB each, without their full rings: 136 KiB) are held. There are as many as
  * the exporter frees per early wake-up (WEFT_CONSUMER_PENDING_EXITS_WAKE), so
  * that under thread churn most creations find one.
  */
