@@ -19,13 +19,13 @@
 
 _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
 
-static _Atomic(struct weft_chan *) slot_chunks[WEFT_CHAN_SLOT_CHUNKS];
-static _Atomic uint32_t slot_high;  /* ids 1..slot_high have been handed out */
-static _Atomic uint64_t free_top;   /* freed ids: (tag << 32) | id, a tagged stack */
-static _Atomic uint64_t create_seq; /* creation order */
-static _Atomic uint64_t fork_seq;   /* channels created before the last fork are shared */
-static _Atomic int fd_max = -1;     /* the highest descriptor ever given an entry */
-static pid_t table_pid;             /* the process the table describes (a vfork child shares it) */
+_Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS];
+static _Atomic uint32_t slot_high;   /* ids 1..slot_high have been handed out */
+static _Atomic uint64_t free_top;    /* freed ids: (tag << 32) | id, a tagged stack */
+static _Atomic uint64_t create_seq;  /* creation order */
+_Atomic uint64_t weft_chan_fork_seq; /* channels created before the last fork are shared */
+static _Atomic int fd_max = -1;      /* the highest descriptor ever given an entry */
+static pid_t table_pid;              /* the process the table describes (a vfork child shares it) */
 
 /* Free slots are linked through their first record (unused while free). */
 #define FREE_NEXT(c) ((c)->q[0].rec[0].span)
@@ -62,16 +62,6 @@ static void *chunk_get(_Atomic(void *) *where, size_t size)
 		return expected;
 	}
 	return p;
-}
-
-struct weft_chan *weft_chan_slot(uint32_t id)
-{
-	struct weft_chan *chunk;
-
-	if (id == 0 || id > WEFT_CHAN_MAX)
-		return NULL;
-	chunk = weft_load_acquire(&slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK]);
-	return chunk ? &chunk[(id - 1) % WEFT_CHAN_SLOT_CHUNK] : NULL;
 }
 
 uint32_t weft_chan_high(void)
@@ -123,7 +113,7 @@ static uint32_t slot_take(void)
 	}
 	id = atomic_fetch_add_explicit(&slot_high, 1, memory_order_acq_rel) + 1;
 	if (id > WEFT_CHAN_MAX ||
-	    !chunk_get((_Atomic(void *) *)&slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK],
+	    !chunk_get((_Atomic(void *) *)&weft_chan_slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK],
 		       WEFT_CHAN_SLOT_CHUNK * sizeof(struct weft_chan))) {
 		atomic_fetch_sub_explicit(&slot_high, 1, memory_order_relaxed);
 		return 0;
@@ -185,17 +175,6 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 		out[2] += weft_load_relaxed(values ? &c->q[i].rx_bytes : &c->q[i].rx_units);
 		out[3] += weft_load_relaxed(&c->q[i].rx_msgs);
 	}
-}
-
-bool weft_chan_shared(const struct weft_chan *c)
-{
-	/* A socket's other end is always elsewhere. */
-	if (c->kind == WEFT_CHAN_FIFO || c->kind == WEFT_CHAN_SOCKET || c->inherited ||
-	    c->seq <= weft_load_relaxed(&fork_seq))
-		return true;
-	/* One end gone from this process: its other holder may be elsewhere. */
-	return (c->kind == WEFT_CHAN_PIPE || c->kind == WEFT_CHAN_SOCKETPAIR) &&
-	       (weft_load_relaxed(&c->refs[0]) == 0 || weft_load_relaxed(&c->refs[1]) == 0);
 }
 
 /* ------------------------------------------------------------ descriptors */
@@ -437,8 +416,8 @@ void weft_chan_after_fork(bool child)
 	 * 15 us) — in the parent too, at every fork of a process that creates no
 	 * channel between forks.
 	 */
-	if (weft_load_relaxed(&fork_seq) != seq)
-		weft_store_relaxed(&fork_seq, seq);
+	if (weft_load_relaxed(&weft_chan_fork_seq) != seq)
+		weft_store_relaxed(&weft_chan_fork_seq, seq);
 	if (!child)
 		return;
 	table_pid = (pid_t)syscall(SYS_getpid);

@@ -212,8 +212,18 @@ static inline uint32_t weft_chan_fd(int fd)
 	return weft_load_relaxed(&chunk[(unsigned)fd % WEFT_CHAN_FD_CHUNK]);
 }
 
+extern _Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS];
+
 /* A slot by id (entry >> WEFT_CHAN_SLOT_SHIFT); NULL for 0 or one never allocated. */
-struct weft_chan *weft_chan_slot(uint32_t id);
+static inline struct weft_chan *weft_chan_slot(uint32_t id)
+{
+	struct weft_chan *chunk;
+
+	if (id == 0 || id > WEFT_CHAN_MAX)
+		return NULL;
+	chunk = weft_load_acquire(&weft_chan_slot_chunks[(id - 1) / WEFT_CHAN_SLOT_CHUNK]);
+	return chunk ? &chunk[(id - 1) % WEFT_CHAN_SLOT_CHUNK] : NULL;
+}
 
 /* An entry's slot; NULL when the entry names none. */
 static inline struct weft_chan *weft_chan_entry_slot(uint32_t e)
@@ -317,8 +327,20 @@ void weft_chan_find_fds(uint32_t id, int fds[2]);
 /* Bytes and messages sent and received so far: tx bytes, tx msgs, rx bytes, rx msgs. */
 void weft_chan_counts(const struct weft_chan *c, uint64_t out[4]);
 
+/* Channels created (weft_chan.seq) at or before the last fork are shared. */
+extern _Atomic uint64_t weft_chan_fork_seq;
+
 /* Whether the channel was open across a fork or an exec (its other process is out of view). */
-bool weft_chan_shared(const struct weft_chan *c);
+static inline bool weft_chan_shared(const struct weft_chan *c)
+{
+	/* A socket's other end is always elsewhere. */
+	if (c->kind == WEFT_CHAN_FIFO || c->kind == WEFT_CHAN_SOCKET || c->inherited ||
+	    c->seq <= weft_load_relaxed(&weft_chan_fork_seq))
+		return true;
+	/* One end gone from this process: its other holder may be elsewhere. */
+	return (c->kind == WEFT_CHAN_PIPE || c->kind == WEFT_CHAN_SOCKETPAIR) &&
+	       (weft_load_relaxed(&c->refs[0]) == 0 || weft_load_relaxed(&c->refs[1]) == 0);
+}
 
 /*
  * The first descriptor >= `from` that has an entry, its entry in *entry; -1

@@ -120,12 +120,15 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 {
 	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
 	uint32_t widx = weft_load_acquire(&q->widx);
-	struct weft_links found = { .n = 0, .handoff_ns = 0 };
+	struct weft_links found; /* only n and handoff_ns: the spans are written before read */
 	struct {
 		uint64_t span, t, len;
 	} fl[4]; /* in flight, newest first */
 	int nfl = 0;
 	bool overflow = false, below = false;
+
+	found.n = 0;
+	found.handoff_ns = 0;
 
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
