@@ -180,31 +180,33 @@ static void twenty_writers(void)
 	me->cur_span = reader;
 }
 
-/* A read, after a poll wait, while the write of span 0xB is still in flight. */
-static void read_during_write(void)
+/*
+ * As span 0xC after a poll wait (t0 `t0`), `n` reads that each take `len`
+ * from the pipe whose write end is wfd: while writes are still in flight.
+ */
+static void poll_reads(uint64_t t0, int n, ssize_t len)
 {
 	uint64_t writer = me->cur_span;
 
 	me->cur_span = 0xC;
 	me->last_wait_kind = WEFT_WAIT_POLL;
-	me->last_wait_t0 = 43;
-	xfer(wfd - 1, false, 64, 4, 0);
+	me->last_wait_t0 = t0;
+	for (int i = 0; i < n; i++)
+		xfer(wfd - 1, false, 64, len, 0);
 	me->last_wait_kind = 0;
 	me->cur_span = writer;
+}
+
+/* A read, after a poll wait, while the write of span 0xB is still in flight. */
+static void read_during_write(void)
+{
+	poll_reads(43, 1, 4);
 }
 
 /* After a poll wait, three reads of 4 while two writes are in flight. */
 static void three_reads(void)
 {
-	uint64_t writer = me->cur_span;
-
-	me->cur_span = 0xC;
-	me->last_wait_kind = WEFT_WAIT_POLL;
-	me->last_wait_t0 = 44;
-	for (int i = 0; i < 3; i++)
-		xfer(wfd - 1, false, 4, 4, 0);
-	me->last_wait_kind = 0;
-	me->cur_span = writer;
+	poll_reads(44, 3, 4);
 }
 
 /* While the write in flight is under way: span 0xF's write of 4, then 0xE's. */
