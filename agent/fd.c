@@ -282,6 +282,33 @@ int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsign
 	return h;
 }
 
+ssize_t weft_fd_read_small(const char *path, char *buf, size_t n)
+{
+	int fd, err = 0;
+	ssize_t r;
+
+	if (n == 0)
+		return -EINVAL;
+	change_begin();
+	fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EMFILE)
+		fd = openat_above_limit(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		change_end();
+		return err;
+	}
+	r = read(fd, buf, n - 1);
+	if (r < 0)
+		err = -errno;
+	raw_close(fd);
+	change_end();
+	if (err)
+		return err;
+	buf[r] = '\0';
+	return r;
+}
+
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags)
 {
 	int fd, h;

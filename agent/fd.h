@@ -40,6 +40,13 @@
  * seen. The window is a few instructions long, and only at an open. The
  * soft-limit raise is process-wide for one fcntl: a program's getrlimit at that
  * instant sees the raised value, and its setrlimit at that instant is undone.
+ * And while weft holds a low number (from its open to the move, or to the
+ * close of a small file read whole), a program's own open gets the next
+ * number instead: no system call opens at a chosen number, and making the
+ * program's opens wait would make a thread blocked in accept, or in the open
+ * of a FIFO, hold up weft. So weft opens rarely once started: the exporter's
+ * periodic kernel reads (weft_fd_read_small) hold a number for one read and
+ * one close.
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
@@ -47,6 +54,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/atomic.h"
 
@@ -88,6 +96,16 @@ int weft_fd_own(int fd, unsigned flags);
  * the call). Returns a handle or a negative errno.
  */
 int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsigned own_flags);
+
+/*
+ * Reads a small file (/proc) whole: at most n - 1 bytes into buf, then a NUL.
+ * Opened, read once and closed under the change lock, so the program cannot
+ * close the number meanwhile; never owned, so not moved: the lowest free
+ * number is held for one read and one close (a program's open at that
+ * instant gets the next number: the fewer system calls in the window, the
+ * rarer). The bytes read, or a negative errno.
+ */
+ssize_t weft_fd_read_small(const char *path, char *buf, size_t n);
 
 /* socket(2), close-on-exec, owned the same way. */
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);

@@ -1,6 +1,5 @@
 /* Where each thread's time went (exporter/threadtime.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,32 +34,24 @@ static struct {
 static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
 {
 	char path[64], buf[96];
-	int h, fd, err = 0;
 	ssize_t n;
 
 	if (tt.no_schedstat)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	h = weft_fd_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0, 0);
-	/* Not there, or not for us: it will not be later. (A thread just gone is ESRCH/ENOENT too,
+	n = weft_fd_read_small(path, buf, sizeof(buf));
+	/*
+	 * Not there, or not for us: it will not be later. (A thread just gone is
+	 * ENOENT too, but then its own task directory is gone while
+	 * /proc/self/schedstat stays.)
 	 */
-	/* but then its own task directory is gone while /proc/self/schedstat stays.) */
-	if (h < 0) {
-		if ((h == -ENOENT || h == -EACCES || h == -EPERM) &&
-		    access("/proc/self/schedstat", R_OK) != 0)
+	if (n == -ENOENT || n == -EACCES || n == -EPERM) {
+		if (access("/proc/self/schedstat", R_OK) != 0)
 			tt.no_schedstat = true;
-		return h;
+		return (int)n;
 	}
-	fd = weft_fd_use(h);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (n < 0)
-		err = fd < 0 ? fd : -errno;
-	if (fd >= 0)
-		weft_fd_unuse(h);
-	weft_fd_close(h);
-	if (err)
-		return err;
-	buf[n] = 0;
+		return (int)n;
 	return sscanf(buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
 }
 

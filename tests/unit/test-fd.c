@@ -126,6 +126,36 @@ static void test_every_descriptor_in_use(void)
 	set_limits(original.rlim_cur, original.rlim_max);
 }
 
+/*
+ * A small file read whole: NUL-terminated, at most n - 1 bytes; nothing kept
+ * open, nothing owned, the change lock released; errors as negative errno;
+ * read even when every number below the soft limit is in use.
+ */
+static void test_read_small(void)
+{
+	char buf[8];
+	int fds[64], n = 0, fd, lowest = dup(0);
+
+	close(lowest);
+	expect_int(weft_fd_read_small("/proc/self/comm", buf, sizeof(buf)), 7);
+	expect_int(buf[7], '\0');
+	expect_int(strncmp(buf, "test-fd", 7), 0);
+	expect_int(weft_fd_read_small("/nonexistent/weft", buf, sizeof(buf)), -ENOENT);
+	expect_int(weft_fd_read_small("/proc/self/comm", buf, 0), -EINVAL);
+	fd = dup(0);
+	expect_int(fd, lowest); /* nothing left open */
+	close(fd);
+	expect_int(atomic_load(&weft_fd_fast_limit), INT_MAX);
+	set_limits(32, original.rlim_max);
+	while (n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+		fds[n++] = fd;
+	expect_int(weft_fd_read_small("/proc/self/comm", buf, sizeof(buf)), 7);
+	expect_int(soft_limit(), 32);
+	while (n > 0)
+		close(fds[--n]);
+	set_limits(original.rlim_cur, original.rlim_max);
+}
+
 static void test_table_full(void)
 {
 	int h[WEFT_FD_SLOTS], fd;
@@ -240,6 +270,7 @@ int main(void)
 	test_above_soft_limit();
 	test_below_when_no_room();
 	test_every_descriptor_in_use();
+	test_read_small();
 	test_table_full();
 	test_yield();
 	test_fork();
