@@ -2,6 +2,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +26,7 @@ struct module {
 	const char *strtab;
 	size_t strtab_size;
 	bool failed;
+	bool done; /* module_load returned: the entry is whole (see weft_symbols_reset) */
 };
 
 /* The cache's entries, by address (the first 8 bytes, for weft_hashmap_eq_u64). */
@@ -94,6 +96,9 @@ static struct module *module_get(const char *path)
 	m = &modules[n_modules++];
 	strcpy(m->path, path);
 	module_load(m);
+	/* Last, as a fork would see it: a forked child drops an entry not done. */
+	atomic_signal_fence(memory_order_seq_cst);
+	m->done = true;
 	return m;
 }
 
@@ -180,5 +185,15 @@ const char *weft_symbols_name(uintptr_t addr)
 
 void weft_symbols_reset(void)
 {
+	/*
+	 * In a forked child: a module the parent's exporter was loading at the
+	 * fork is half made (marked failed, or with no symbols yet), and every
+	 * lookup in it would find nothing for good. Forget it (its mapping, if
+	 * any, stays) so that the child's first lookup loads it again.
+	 */
+	if (n_modules && !modules[n_modules - 1].done) {
+		n_modules--;
+		memset(&modules[n_modules], 0, sizeof(modules[n_modules]));
+	}
 	weft_hashmap_init(&cache, sizeof(struct cache_entry), weft_hashmap_eq_u64);
 }

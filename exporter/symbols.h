@@ -20,7 +20,10 @@ void weft_symbols_init(void);
 /* The name of the function containing addr, or NULL when none is known. */
 const char *weft_symbols_name(uintptr_t addr);
 
-/* A forked child starts with an empty cache (the parent's may be mid-update). */
+/*
+ * In a forked child: an empty cache, and no module the parent's exporter was
+ * still loading at the fork (both may be mid-update).
+ */
 void weft_symbols_reset(void);
 
 #endif
