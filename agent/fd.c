@@ -269,14 +269,22 @@ static int openat_above_limit(int dirfd, const char *path, int flags, unsigned m
 	return fd;
 }
 
+/* Under the lock: openat(2), close-on-exec, above the soft limit when nothing below is free. */
+static int open_locked(int dirfd, const char *path, int flags, unsigned mode)
+{
+	int fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
+
+	if (fd < 0 && errno == EMFILE)
+		fd = openat_above_limit(dirfd, path, flags | O_CLOEXEC, mode);
+	return fd;
+}
+
 int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsigned own_flags)
 {
 	int fd, h;
 
 	change_begin();
-	fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
-	if (fd < 0 && errno == EMFILE)
-		fd = openat_above_limit(dirfd, path, flags | O_CLOEXEC, mode);
+	fd = open_locked(dirfd, path, flags, mode);
 	h = fd < 0 ? -errno : own_locked(fd, own_flags);
 	change_end();
 	return h;
@@ -290,9 +298,7 @@ ssize_t weft_fd_read_small(const char *path, char *buf, size_t n)
 	if (n == 0)
 		return -EINVAL;
 	change_begin();
-	fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == EMFILE)
-		fd = openat_above_limit(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	fd = open_locked(AT_FDCWD, path, O_RDONLY, 0);
 	if (fd < 0) {
 		err = -errno;
 		change_end();
