@@ -22,12 +22,16 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -290,13 +294,12 @@ int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsign
 	return h;
 }
 
-ssize_t weft_fd_read_small(const char *path, char *buf, size_t n)
+/* Reads path whole in the program's table, under the change lock (see weft_fd_read_proc). */
+static ssize_t read_small(const char *path, char *buf, size_t n)
 {
 	int fd, err = 0;
 	ssize_t r;
 
-	if (n == 0)
-		return -EINVAL;
 	change_begin();
 	fd = open_locked(AT_FDCWD, path, O_RDONLY, 0);
 	if (fd < 0) {
@@ -313,6 +316,201 @@ ssize_t weft_fd_read_small(const char *path, char *buf, size_t n)
 		return err;
 	buf[r] = '\0';
 	return r;
+}
+
+/*
+ * The helper of weft_fd_read_proc. It runs on its own stack in weft's memory
+ * while its parent waits, so it touches nothing but the batch (the parent's
+ * thread pointer and errno are its own, unused meanwhile): no sanitizer
+ * bookkeeping, only system calls through syscall(3), which the parent has
+ * called first (its lazily bound entry resolved).
+ */
+struct proc_batch {
+	char prefix[32]; /* "/proc/<pid>/" */
+	struct weft_proc_read *r;
+	size_t n;
+	int done; /* set last by the helper: its writes reached the parent's memory */
+};
+
+enum { PROC_HELPER_STACK = 16384 };
+static char *proc_helper_stack; /* mapped at first use: no page of the program's start */
+static _Atomic int proc_helper_busy;
+
+__attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined)) static int
+proc_helper(void *arg)
+{
+	struct proc_batch *b = arg;
+	char path[sizeof(b->prefix) + sizeof(b->r->path)];
+
+	/*
+	 * Let go of the copies of the program's descriptors first: a close the
+	 * program makes meanwhile takes effect now, and the table has room even
+	 * when the program's is full. (Its own table: the program's is untouched.)
+	 */
+	syscall(SYS_close_range, 0u, ~0u, 0u);
+	for (size_t i = 0; i < b->n; i++) {
+		struct weft_proc_read *r = &b->r[i];
+		size_t k = 0;
+		long fd, got;
+
+		for (size_t j = 0; b->prefix[j]; j++)
+			path[k++] = b->prefix[j];
+		for (size_t j = 0; j < sizeof(r->path) - 1 && r->path[j]; j++)
+			path[k++] = r->path[j];
+		path[k] = '\0';
+		fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r->got = -errno;
+			continue;
+		}
+		got = syscall(SYS_read, fd, r->buf, sizeof(r->buf) - 1);
+		r->got = got < 0 ? -errno : got;
+		r->buf[got < 0 ? 0 : got] = '\0';
+		syscall(SYS_close, fd);
+	}
+	__atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * "/proc/<pid>/" into prefix when /proc is this process's (its "self" names
+ * our pid: the helper, another process, cannot use "self"); false otherwise.
+ */
+static bool proc_prefix(char *prefix, size_t n)
+{
+	char self[24];
+	int pid = (int)syscall(SYS_getpid); /* also binds syscall(3) for the helper */
+	ssize_t len = readlink("/proc/self", self, sizeof(self) - 1);
+
+	if (len <= 0)
+		return false;
+	self[len] = '\0';
+	if (atoi(self) != pid)
+		return false;
+	return snprintf(prefix, n, "/proc/%d/", pid) < (int)n;
+}
+
+/*
+ * clone(CLONE_VM | CLONE_VFORK), exit signal 0, the child on stack_top
+ * running fn(arg) and then exiting: the child's pid, or -errno. Made here
+ * rather than with glibc's clone(): sanitizer runtimes intercept that and take
+ * any clone for a fork, marking in memory the child shares with us that the
+ * process forked.
+ */
+static long clone_vfork(int (*fn)(void *), void *stack_top, void *arg)
+{
+#if defined(__x86_64__)
+	register long r12 __asm__("r12") = (long)fn;
+	register long r13 __asm__("r13") = (long)arg;
+	register long r10 __asm__("r10") = 0;
+	register long r8 __asm__("r8") = 0;
+	long ret;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov %[exit], %%eax\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "a"((long)SYS_clone), "D"((long)(CLONE_VM | CLONE_VFORK)),
+			   "S"(stack_top), "d"(0L), "r"(r10), "r"(r8), "r"(r12),
+			   "r"(r13), [exit] "i"(SYS_exit)
+			 : "rcx", "r11", "memory", "cc");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_clone;
+	register long x0 __asm__("x0") = CLONE_VM | CLONE_VFORK;
+	register long x1 __asm__("x1") = (long)stack_top;
+	register long x2 __asm__("x2") = 0;
+	register long x3 __asm__("x3") = 0;
+	register long x4 __asm__("x4") = 0;
+	register long x19 __asm__("x19") = (long)fn;
+	register long x20 __asm__("x20") = (long)arg;
+
+	__asm__ volatile("svc #0\n\t"
+			 "cbnz x0, 1f\n\t"
+			 "mov x29, #0\n\t"
+			 "mov x30, #0\n\t"
+			 "mov x0, x20\n\t"
+			 "blr x19\n\t"
+			 "mov x8, %[exit]\n\t"
+			 "svc #0\n\t"
+			 "brk #0\n"
+			 "1:"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x19),
+			   "r"(x20), [exit] "i"(SYS_exit)
+			 : "memory", "cc");
+	return x0;
+#else
+	(void)fn;
+	(void)stack_top;
+	(void)arg;
+	return -ENOSYS;
+#endif
+}
+
+/* The batch read by the helper; false when it could not run. */
+static bool read_in_helper(struct proc_batch *b)
+{
+	sigset_t all, old;
+	int expected = 0, err = errno;
+	long pid;
+
+	if (!proc_prefix(b->prefix, sizeof(b->prefix)) ||
+	    !atomic_compare_exchange_strong(&proc_helper_busy, &expected, 1))
+		return false;
+	if (!proc_helper_stack) {
+		void *m = mmap(NULL, PROC_HELPER_STACK, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+		if (m == MAP_FAILED) {
+			atomic_store(&proc_helper_busy, 0);
+			errno = err;
+			return false;
+		}
+		proc_helper_stack = m;
+	}
+	b->done = 0;
+	/* No handler of the program's may run in the helper: it shares our memory. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Exit signal 0: no SIGCHLD, and no wait(2) of the program's reaps it but __WALL's. */
+	pid = clone_vfork(proc_helper, proc_helper_stack + PROC_HELPER_STACK, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0)
+		while (syscall(SYS_wait4, pid, NULL, __WCLONE, NULL) < 0 && errno == EINTR)
+			;
+	atomic_store(&proc_helper_busy, 0);
+	errno = err;
+	return pid > 0 && __atomic_load_n(&b->done, __ATOMIC_ACQUIRE);
+}
+
+void weft_fd_read_proc(struct weft_proc_read *r, size_t n)
+{
+	struct proc_batch b = { .r = r, .n = n };
+	char path[sizeof(r->path) + 16];
+
+	/*
+	 * A process that has never had a second thread (glibc's flag) has no
+	 * thread to open a file meanwhile: its table serves (the exit export of a
+	 * single-threaded program, on its own thread).
+	 */
+	if (n == 0 || (!__libc_single_threaded && read_in_helper(&b)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/self/%.*s", (int)sizeof(r[i].path) - 1,
+			 r[i].path);
+		r[i].got = read_small(path, r[i].buf, sizeof(r[i].buf));
+		if (r[i].got < 0)
+			r[i].buf[0] = '\0';
+	}
 }
 
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags)

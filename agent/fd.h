@@ -40,13 +40,14 @@
  * seen. The window is a few instructions long, and only at an open. The
  * soft-limit raise is process-wide for one fcntl: a program's getrlimit at that
  * instant sees the raised value, and its setrlimit at that instant is undone.
- * And while weft holds a low number (from its open to the move, or to the
- * close of a small file read whole), a program's own open gets the next
- * number instead: no system call opens at a chosen number, and making the
- * program's opens wait would make a thread blocked in accept, or in the open
- * of a FIFO, hold up weft. So weft opens rarely once started: the exporter's
- * periodic kernel reads (weft_fd_read_small) hold a number for one read and
- * one close.
+ * And while weft holds a low number (from its open to the move), a program's
+ * own open gets the next number instead: no system call opens at a chosen
+ * number, and making the program's opens wait would make a thread blocked in
+ * accept, or in the open of a FIFO, hold up weft. So weft opens rarely once
+ * started (its output file once, a socket per connection), and the files it
+ * reads again and again — the kernel's figures under /proc, twice a second —
+ * are read by weft_fd_read_proc in a descriptor table of their own, never in
+ * the program's.
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
@@ -97,15 +98,35 @@ int weft_fd_own(int fd, unsigned flags);
  */
 int weft_fd_openat(int dirfd, const char *path, int flags, unsigned mode, unsigned own_flags);
 
+/* One file under /proc/<this process>/ to read whole (weft_fd_read_proc). */
+struct weft_proc_read {
+	char path[48]; /* relative to the process's directory: "task/<tid>/schedstat" */
+	char buf[96];  /* what was read (at most 95 bytes), NUL-terminated */
+	ssize_t got;   /* the bytes read, or a negative errno */
+};
+
 /*
- * Reads a small file (/proc) whole: at most n - 1 bytes into buf, then a NUL.
- * Opened, read once and closed under the change lock, so the program cannot
- * close the number meanwhile; never owned, so not moved: the lowest free
- * number is held for one read and one close (a program's open at that
- * instant gets the next number: the fewer system calls in the window, the
- * rarer). The bytes read, or a negative errno.
+ * Reads n small files of this process's /proc directory, each whole, without
+ * ever taking a number in the program's descriptor table: a helper task that
+ * shares weft's memory but has a copy of the table (clone CLONE_VM|CLONE_VFORK
+ * without CLONE_FILES, all signals blocked, reaped at once; the caller waits
+ * for it as for vfork) opens, reads and closes them all. The program's next
+ * open gets exactly the number it would get without weft.
+ *
+ * The price is a fork's, briefly: from the clone to its first system call,
+ * which closes them all in its table (close_range), the helper holds copies of
+ * the program's descriptors, so a close the program makes in that instant
+ * takes effect (end-of-file for a pipe's reader, a socket's FIN, an epoll
+ * registration's removal) a few microseconds later — as with a fork or
+ * posix_spawn on another thread. A process that has never had a second
+ * thread needs no helper: no other thread can open a file meanwhile. Where the
+ * helper cannot run (clone refused:
+ * RLIMIT_NPROC, a seccomp filter; valgrind, which turns it into a fork; a
+ * /proc that is not this process's namespace's), each file is read in the
+ * program's table under the change lock instead: the lowest free number held
+ * for one read and one close.
  */
-ssize_t weft_fd_read_small(const char *path, char *buf, size_t n);
+void weft_fd_read_proc(struct weft_proc_read *r, size_t n);
 
 /* socket(2), close-on-exec, owned the same way. */
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);

@@ -449,6 +449,7 @@ static void final_export(void)
 	/* Deadlocks, stuck and leaked threads as the process leaves them. */
 	weft_stuck_final(end);
 	/* Threads still running at exit: their spans end with the process. */
+	weft_threadtime_exit_read(end);
 	for (struct weft_thread *t = ex.reader.threads; t; t = t->next)
 		weft_interp_thread_ended(t, end, true);
 	/*

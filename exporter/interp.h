@@ -62,6 +62,8 @@ struct weft_xthread {
 		uint64_t cpu, wait; /* the kernel's running and runnable figures then */
 		uint64_t hooked_at; /* hooked_ns then */
 		uint64_t running, runnable, blocked; /* accounted so far */
+		uint64_t exit_cpu, exit_wait;        /* the kernel's figures at exit, */
+		int exit_read;                       /* if 1 (-1: none to be had; 0: not read) */
 	} tt;
 	/* Its wait as the last deadlock walk saw it (exporter/deadlocks.c). */
 	struct {

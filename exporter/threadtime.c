@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/alloc.h"
 #include "agent/atomic.h"
 #include "agent/fd.h"
 #include "exporter/deadlocks.h"
@@ -30,16 +31,44 @@ static struct {
 	bool no_schedstat; /* /proc cannot tell (no /proc, a sandbox): not asked again */
 } tt;
 
-/* The kernel's running and runnable nanoseconds for thread `tid`: 0, or -errno. */
-static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
-{
-	char path[64], buf[96];
-	ssize_t n;
+/*
+ * Threads whose kernel figures are read together: the walk's turn, or those
+ * still running at exit (in chunks), all in one weft_fd_read_proc.
+ */
+enum { BATCH = 64 };
 
-	if (tt.no_schedstat)
-		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	n = weft_fd_read_small(path, buf, sizeof(buf));
+struct batch {
+	struct weft_thread *t[BATCH];
+	struct weft_proc_read r[BATCH];
+	size_t n;
+};
+
+/*
+ * Allocated at first use (10 KiB: not among the pages every process touches,
+ * and small enough for the boot arena of a short process); NULL when none.
+ */
+static struct batch *batch_get(void)
+{
+	static struct batch *b;
+
+	if (!b)
+		b = weft_alloc(sizeof(*b));
+	if (b)
+		b->n = 0;
+	return b;
+}
+
+static void batch_add(struct batch *b, struct weft_thread *t)
+{
+	snprintf(b->r[b->n].path, sizeof(b->r[b->n].path), "task/%d/schedstat", (int)t->tid);
+	b->t[b->n++] = t;
+}
+
+/* The kernel's running and runnable nanoseconds in reading `r`: 0, or -errno. */
+static int schedstat(const struct weft_proc_read *r, uint64_t *cpu, uint64_t *wait)
+{
+	ssize_t n = r->got;
+
 	/*
 	 * Not there, or not for us: it will not be later. (A thread just gone is
 	 * ENOENT too, but then its own task directory is gone while
@@ -52,7 +81,7 @@ static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
 	}
 	if (n < 0)
 		return (int)n;
-	return sscanf(buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
+	return sscanf(r->buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
 }
 
 /* Where an accounting's runnable time comes from. */
@@ -107,16 +136,34 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 	x->tt.hooked_at = x->tt.hooked_ns;
 }
 
+/* Reads the batch and accounts each thread's time to `now`. */
+static void sample_batch_read(struct batch *b, uint64_t now)
+{
+	uint64_t cpu, wait;
+
+	weft_fd_read_proc(b->r, b->n);
+	for (size_t i = 0; i < b->n; i++)
+		if (schedstat(&b->r[i], &cpu, &wait) == 0)
+			account(b->t[i], weft_xthread(b->t[i]), now, cpu, wait, READY_KERNEL);
+	b->n = 0;
+}
+
 void weft_threadtime_sample(uint64_t now)
 {
 	size_t live = 0, reads = 0;
-	uint64_t period, cpu, wait;
+	uint64_t period;
+	struct batch *b;
 
+	if (tt.no_schedstat)
+		return;
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next)
 		live += t->consumer && !t->exit_seen;
 	/* Every thread in turn: with more than a walk's reads, each less often. */
 	period = (uint64_t)WEFT_DEADLOCK_WALK_NS *
 		 ((live + WEFT_THREADTIME_READS - 1) / WEFT_THREADTIME_READS);
+	b = batch_get();
+	if (!b)
+		return;
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);
 		uint64_t from;
@@ -127,9 +174,56 @@ void weft_threadtime_sample(uint64_t now)
 		if (now < from + period || reads == WEFT_THREADTIME_READS)
 			continue;
 		reads++;
-		if (schedstat(t->tid, &cpu, &wait) == 0)
-			account(t, x, now, cpu, wait, READY_KERNEL);
+		batch_add(b, t);
+		if (b->n == BATCH)
+			sample_batch_read(b, now);
 	}
+	sample_batch_read(b, now);
+}
+
+/*
+ * Whether `t`, still running at exit `end_ns`, is asked for the kernel's
+ * figures: a life (or its part since the last reading) shorter than
+ * WEFT_THREAD_CPU_MIN_NS is not worth it (a file read: most of what a trivial
+ * process's exit costs weft in system calls), unless it is blocked (its wait
+ * is in no record yet, and would count as running).
+ */
+static bool asked_at_exit(struct weft_thread *t, struct weft_xthread *x, uint64_t end_ns)
+{
+	uint64_t from = x->tt.at ? x->tt.at : t->start_ns;
+
+	return end_ns - from >= WEFT_THREAD_CPU_MIN_NS || weft_load_acquire(&t->wait_kind) != 0;
+}
+
+/* Reads the batch and keeps each thread's figures for weft_threadtime_end. */
+static void exit_batch_read(struct batch *b)
+{
+	weft_fd_read_proc(b->r, b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		struct weft_xthread *x = weft_xthread(b->t[i]);
+
+		x->tt.exit_read =
+			schedstat(&b->r[i], &x->tt.exit_cpu, &x->tt.exit_wait) == 0 ? 1 : -1;
+	}
+	b->n = 0;
+}
+
+void weft_threadtime_exit_read(uint64_t end_ns)
+{
+	struct batch *b;
+
+	if (tt.no_schedstat || !(b = batch_get()))
+		return;
+	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
+		struct weft_xthread *x = weft_xthread(t);
+
+		if (!x || t->exit_seen || !asked_at_exit(t, x, end_ns))
+			continue;
+		batch_add(b, t);
+		if (b->n == BATCH)
+			exit_batch_read(b);
+	}
+	exit_batch_read(b);
 }
 
 /* "weft.thread.time.blocked.<kind>" for each kind, made once. */
@@ -146,7 +240,8 @@ static const char *blocked_key(enum weft_wait_kind kind)
 void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, struct weft_qspan *q)
 {
 	struct weft_xthread *x = weft_xthread(t);
-	uint64_t cpu = 0, wait = 0, from;
+	uint64_t cpu = 0, from;
+	struct batch *b;
 	bool asked;
 
 	if (!x)
@@ -155,18 +250,18 @@ void weft_threadtime_end(struct weft_thread *t, uint64_t end_ns, bool at_exit, s
 	 * Still running: the kernel's figures, or without them its CPU clock;
 	 * gone: the CPU time it recorded, the rest from the hooks — unless the
 	 * kernel's runnable figures are not to be had at all, when none is
-	 * counted rather than guessed. A running thread's life (or its part
-	 * since the last reading) shorter than WEFT_THREAD_CPU_MIN_NS is not
-	 * worth asking the kernel about (a file opened, read and closed: most of
-	 * what a trivial process's exit costs weft in system calls), as for a
-	 * thread that ends; one blocked at exit is asked (its wait is in no
-	 * record yet, and would count as running).
+	 * counted rather than guessed. A running thread is asked as
+	 * asked_at_exit says; one that ends is not.
 	 */
 	from = x->tt.at ? x->tt.at : t->start_ns;
-	asked = at_exit &&
-		(end_ns - from >= WEFT_THREAD_CPU_MIN_NS || weft_load_acquire(&t->wait_kind) != 0);
-	if (asked && schedstat(t->tid, &cpu, &wait) == 0) {
-		account(t, x, end_ns, cpu, wait, READY_KERNEL);
+	asked = at_exit && asked_at_exit(t, x, end_ns);
+	if (asked && x->tt.exit_read == 0 && !tt.no_schedstat && (b = batch_get())) {
+		/* Not read with the others (weft_threadtime_exit_read): alone. */
+		batch_add(b, t);
+		exit_batch_read(b);
+	}
+	if (asked && x->tt.exit_read > 0) {
+		account(t, x, end_ns, x->tt.exit_cpu, x->tt.exit_wait, READY_KERNEL);
 	} else if (asked) {
 		clockid_t clk;
 		struct timespec ts;

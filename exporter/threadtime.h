@@ -5,7 +5,9 @@
  * The kernel keeps the first two per thread (/proc/self/task/<tid>/schedstat:
  * time on a CPU, time on a run queue). The exporter reads them at each walk
  * (twice a second), for at most WEFT_THREADTIME_READS threads a walk in turn,
- * and once more at exit for every thread still alive; between two readings a
+ * and once more at exit for every thread still alive, each time all together
+ * in a descriptor table of their own (weft_fd_read_proc: the program's
+ * descriptor numbers are never touched); between two readings a
  * thread was blocked for the rest of the wall time. No file is read on the
  * program's threads: a thread that ends records only its CPU time (one
  * system call, agent.c; none for a thread that lived less than 10 ms, whose
@@ -34,6 +36,12 @@
 
 /* A walk at `now`: the next threads' kernel figures read and accounted. */
 void weft_threadtime_sample(uint64_t now);
+
+/*
+ * The process ends at `end_ns`: the kernel's figures of every thread still
+ * running that weft_threadtime_end will ask for, read together.
+ */
+void weft_threadtime_exit_read(uint64_t end_ns);
 
 /*
  * Thread `t` ended at `end_ns` (`at_exit`: still running when the process

@@ -7,9 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,29 +135,101 @@ static void test_every_descriptor_in_use(void)
  * open, nothing owned, the change lock released; errors as negative errno;
  * read even when every number below the soft limit is in use.
  */
-static void test_read_small(void)
+static struct weft_proc_read proc_one(const char *path)
 {
-	char buf[8];
-	int fds[64], n = 0, fd, lowest = dup(0);
+	struct weft_proc_read r = { .got = 12345 };
 
-	close(lowest);
-	expect_int(weft_fd_read_small("/proc/self/comm", buf, sizeof(buf)), 7);
-	expect_int(buf[7], '\0');
-	expect_int(strncmp(buf, "test-fd", 7), 0);
-	expect_int(weft_fd_read_small("/nonexistent/weft", buf, sizeof(buf)), -ENOENT);
-	expect_int(weft_fd_read_small("/proc/self/comm", buf, 0), -EINVAL);
-	fd = dup(0);
-	expect_int(fd, lowest); /* nothing left open */
-	close(fd);
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	weft_fd_read_proc(&r, 1);
+	return r;
+}
+
+static atomic_int sigchld_seen;
+
+static void on_sigchld(int sig)
+{
+	atomic_fetch_add(&sigchld_seen, 1);
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void *read_fifo(void *arg)
+{
+	*(struct weft_proc_read *)arg =
+		proc_one((const char *)((struct weft_proc_read *)arg)->path);
+	return NULL;
+}
+
+/*
+ * weft_fd_read_proc reads whole files of this process's /proc directory, and
+ * never with a descriptor in the program's table: a FIFO (reached through
+ * /proc/<pid>/root) keeps the read in its open while the program opens a
+ * file, which gets the lowest free number (a descriptor weft opened itself
+ * would have taken it: the number is reserved before an open blocks).
+ */
+static void test_read_proc(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigchld }, old_sa;
+	struct weft_proc_read r,
+		batch[3] = { { .path = "comm" }, { .path = "nonexistent" }, { .path = "task" } };
+	char dir[] = "/tmp/weft-fd-XXXXXX", fifo[32];
+	int fds[64], n = 0, fd, lowest = lowest_free(), w = -1;
+	pthread_t reader;
+
+	sigaction(SIGCHLD, &sa, &old_sa);
+	/* A process that has had a second thread: the helper reads. */
+	assert_int(pthread_create(&reader, NULL, nothing, NULL), 0);
+	pthread_join(reader, NULL);
+	r = proc_one("comm");
+	expect_int((int)r.got, 8);
+	expect_int(strcmp(r.buf, "test-fd\n"), 0);
+	weft_fd_read_proc(batch, 3);
+	expect_int((int)batch[0].got, 8);
+	expect_int((int)batch[1].got, -ENOENT);
+	expect_int((int)batch[2].got, -EISDIR);
+	expect_int(batch[2].buf[0], '\0');
+	expect_int(lowest_free(), lowest); /* nothing left open */
 	expect_int(atomic_load(&weft_fd_fast_limit), INT_MAX);
+	expect_int(atomic_load(&sigchld_seen), 0);           /* the helper sends no SIGCHLD */
+	expect_int(waitpid(-1, NULL, WNOHANG | __WALL), -1); /* and is reaped */
+	expect_int(errno, ECHILD);
+
+	/* Blocked in the open of a FIFO: the program's open gets the lowest number. */
+	assert_true(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int(mkfifo(fifo, 0600), 0);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.path, sizeof(r.path), "root%s", fifo);
+	assert_int(pthread_create(&reader, NULL, read_fifo, &r), 0);
+	for (int i = 0; i < 5000 && w < 0; i++) {
+		w = open(fifo, O_WRONLY | O_NONBLOCK); /* succeeds once a reader waits */
+		if (w < 0)
+			usleep(1000);
+	}
+	assert_true(w >= 0);
+	expect_int(w, lowest);
+	expect_int(write(w, "weft", 4), 4);
+	close(w);
+	pthread_join(reader, NULL);
+	expect_int((int)r.got, 4);
+	expect_int(strcmp(r.buf, "weft"), 0);
+	unlink(fifo);
+	rmdir(dir);
+
+	/* Every number in use up to a soft limit: read all the same, the limit unchanged. */
 	set_limits(32, original.rlim_max);
 	while (n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0)
 		fds[n++] = fd;
-	expect_int(weft_fd_read_small("/proc/self/comm", buf, sizeof(buf)), 7);
+	r = proc_one("comm");
+	expect_int((int)r.got, 8);
 	expect_int(soft_limit(), 32);
 	while (n > 0)
 		close(fds[--n]);
 	set_limits(original.rlim_cur, original.rlim_max);
+	sigaction(SIGCHLD, &old_sa, NULL);
 }
 
 static void test_table_full(void)
@@ -270,7 +346,7 @@ int main(void)
 	test_above_soft_limit();
 	test_below_when_no_room();
 	test_every_descriptor_in_use();
-	test_read_small();
+	test_read_proc();
 	test_table_full();
 	test_yield();
 	test_fork();
