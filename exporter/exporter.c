@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -490,13 +489,15 @@ static void *exporter_main(void *arg)
 {
 	prctl(PR_SET_NAME, "weft-exporter", 0, 0, 0);
 	/*
-	 * Behind the program's threads when they compete for a core (Linux nice
-	 * values are per thread): telemetry work should use idle time first.
-	 * Nice 10 still gets about a tenth of a contended core, so a saturated
-	 * program's rings are still drained; what cannot keep up is dropped and
-	 * counted, never waited for.
+	 * At the program's own priority, not behind it. This thread's work is
+	 * what the program's threads did, and it runs only when there is some:
+	 * put last in line for a busy core (nice 10, as it was), it fell behind
+	 * a program whose threads kept both cores busy, and what waited for it
+	 * cost the program more than the work itself. Under thread churn the
+	 * ended threads' states piled up (12-20 MB where 6 MB does at nice 0)
+	 * and each new thread's state came from fresh pages, faulted in on the
+	 * program's threads (tests/bench/README.md, concurrent thread creation).
 	 */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	weft_exporter_setup();
 	/* Served only while this thread runs: an exit-time export has no one to serve. */
 	if (weft_cfg.metrics_out & WEFT_OUT_PROMETHEUS)

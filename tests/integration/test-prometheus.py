@@ -155,7 +155,7 @@ with socket.socket() as busy:
 # A forked child (forker: fork from a thread, the child starts two threads):
 # parent and child cannot both listen at once; the one that finds the port
 # taken says so, once. (When the short child has come and gone before the
-# parent's exporter thread, at nice 10, first ran, both listened in turn and
+# parent's exporter thread first ran, both listened in turn and
 # neither has anything to say: at most one line, never two.)
 port = free_port()
 r = subprocess.run([program("forker")], capture_output=True, text=True, timeout=60,

@@ -45,7 +45,7 @@ from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
 
 # The run makes about 2,100 spans (the worker tasks, main's, the waits), more
 # than the queue's default 2,048 if no export happened meanwhile; and its five
-# threads keep both cores busy, where weft's exporter (at nice 10) may drain
+# threads keep both cores busy, where weft's exporter (one thread among six) may drain
 # main's ring (about 3,000 events) too late for the default 1,024 slots. What
 # is checked here is the inference: nothing may be dropped.
 ENV = {"OTEL_METRIC_EXPORT_INTERVAL": "100", "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
