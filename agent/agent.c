@@ -24,6 +24,7 @@
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
+#include "agent/large.h"
 #include "agent/lock.h"
 #include "agent/lockorder.h"
 #include "agent/log.h"
@@ -31,7 +32,7 @@
 #include "agent/signals.h"
 
 _Atomic int weft_agent_state;
-struct weft_config weft_cfg;
+struct weft_config weft_cfg WEFT_LARGE;
 struct weft_process weft_process;
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)

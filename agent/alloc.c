@@ -3,12 +3,13 @@
  * so that libweft.so and the unit tests (whose allocator is a shim) share it.
  */
 #include "agent/alloc.h"
+#include "agent/large.h"
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
 int weft_alloc_ready;
 
-_Alignas(64) char weft_boot_arena[WEFT_BOOT_SIZE];
+_Alignas(64) char weft_boot_arena[WEFT_BOOT_SIZE] WEFT_LARGE;
 
 /* The unit tests' allocator takes nothing from the arena (see alloc.h). */
 static void *boot_none(size_t n, size_t align)

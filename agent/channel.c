@@ -15,11 +15,12 @@
 #include "agent/agent.h"
 #include "agent/channel.h"
 #include "agent/clock.h"
+#include "agent/large.h"
 #include "agent/wait.h"
 
-_Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
+_Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS] WEFT_LARGE;
 
-_Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS];
+_Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS] WEFT_LARGE;
 static _Atomic uint32_t slot_high;   /* ids 1..slot_high have been handed out */
 static _Atomic uint64_t free_top;    /* freed ids: (tag << 32) | id, a tagged stack */
 static _Atomic uint64_t create_seq;  /* creation order */
@@ -442,7 +443,7 @@ static struct {
 		char path[FIFO_PATH_MAX];
 		uint32_t id;
 	} made[FIFO_PATHS];
-} fifos;
+} fifos WEFT_LARGE;
 
 void weft_chan_fifo_made(const char *path, const void *pc)
 {

@@ -13,6 +13,7 @@
 #include "agent/atomic.h"
 #include "agent/channel.h"
 #include "agent/channel_exec.h"
+#include "agent/large.h"
 
 extern char **environ;
 
@@ -268,7 +269,7 @@ static int parse(const char *s, struct item *items)
 /* Adopts the listed channels; returns how many were created. */
 static int adopt(const char *list)
 {
-	static struct item items[ADOPT_MAX]; /* initialisation is single-threaded */
+	static struct item items[ADOPT_MAX] WEFT_LARGE; /* initialisation is single-threaded */
 	int fds[ADOPT_MAX], inherited[sizeof(kinds) / sizeof(kinds[0])] = { 0 };
 	uint32_t bits[ADOPT_MAX];
 	int n = parse(list, items), created = 0;

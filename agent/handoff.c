@@ -1,6 +1,7 @@
 #include "agent/atomic.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
+#include "agent/large.h"
 
 #define BROADCAST 0x5bd1e9955bd1e995ull
 
@@ -33,7 +34,7 @@ _Static_assert(sizeof(struct weft_handoff_entry) == 32, "two entries to a line")
 
 #define HANDOFF_SLOTS 2048u
 
-static struct weft_handoff_slot slots[HANDOFF_SLOTS];
+static struct weft_handoff_slot slots[HANDOFF_SLOTS] WEFT_LARGE;
 
 static struct weft_handoff_slot *slot_of(const void *object)
 {

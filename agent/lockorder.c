@@ -10,6 +10,7 @@
 #include "agent/clock.h"
 #include "agent/guard.h"
 #include "agent/hashmap.h"
+#include "agent/large.h"
 #include "agent/lockorder.h"
 
 /* One edge: `first` was held when `second` was taken at `pc`. */
@@ -34,7 +35,7 @@ _Atomic uint64_t weft_lockorder_full;
 static struct {
 	_Atomic uint64_t addr; /* 0: free */
 	_Atomic uint32_t gen;
-} gens[GENS];
+} gens[GENS] WEFT_LARGE;
 static bool gens_used; /* a lock was destroyed with the option on */
 
 /* How many times the lock at `addr` was destroyed (0 for most: never). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/large.h"
 #include "agent/real.h"
 #include "agent/signals.h"
 
@@ -27,7 +28,7 @@ static const int managed[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSEGV,
  * What the program last set as its SIG_DFL (mask, flags), reported while
  * weft's handler stands in; whether it does, the kernel says (sigaction).
  */
-static struct sigaction views[NSIG_TABLE];
+static struct sigaction views[NSIG_TABLE] WEFT_LARGE;
 
 static _Atomic int lock_word; /* one change of the table at a time */
 static _Atomic int dying;

@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
+#include "agent/large.h"
 #include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
@@ -46,14 +48,14 @@ static struct {
 	struct weft_registry_reader reader;
 	uint64_t next_spans_ns, next_metrics_ns, next_walk_ns;
 	struct weft_instrument *dropped, *spans_exported, *export_failures;
-	struct weft_report report;
 	struct weft_rng rng;
 	uint64_t rotated_seen; /* spans the file output's rotation has deleted, so far */
 	bool setup_done, shut_down;
 	bool in_cycle;  /* weft_exporter_cycle is running: the registry's reader is busy */
 	bool exporting; /* export_spans is running: a full batch waits for it */
 	bool facts_done;
-} ex;
+	struct weft_report report; /* last: emptied apart after a fork */
+} ex WEFT_LARGE;
 
 /*
  * Who does the final export. The exporter thread runs until either the
@@ -660,7 +662,8 @@ static void exporter_after_fork_child(void)
 	 * copies. Start from nothing (leaking rather than freeing what the parent's
 	 * exporter may have been changing at the moment of fork).
 	 */
-	memset(&ex, 0, sizeof(ex));
+	memset(&ex, 0, offsetof(__typeof__(ex), report));
+	weft_report_reset(&ex.report);
 	weft_metrics_reset();
 	weft_spans_reset();
 	weft_symbols_reset();

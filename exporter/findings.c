@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/large.h"
 #include "exporter/channels.h"
 #include "exporter/findings.h"
 #include "exporter/threadtime.h"
@@ -22,7 +23,7 @@ struct lock_entry {
 	} holders[2];
 };
 
-static struct lock_entry locks[WEFT_FINDINGS_LOCKS];
+static struct lock_entry locks[WEFT_FINDINGS_LOCKS] WEFT_LARGE;
 /* Entries in use: locks[0..n_locks), filled in order, never emptied but by a reset. */
 static size_t n_locks;
 
@@ -275,7 +276,9 @@ void weft_findings_conclude(struct weft_report *r, uint64_t run_ns)
 
 void weft_findings_reset(void)
 {
-	memset(locks, 0, n_locks * sizeof(locks[0])); /* the rest is still zero: no page touched */
+	/* Only what was used (each table fills from its start): no page of the rest is touched. */
+	memset(locks, 0, n_locks * sizeof(locks[0]));
 	n_locks = 0;
-	memset(chans, 0, sizeof(chans));
+	for (size_t i = 0; i < WEFT_FINDINGS_CHANNELS && chans[i].channel; i++)
+		memset(&chans[i], 0, sizeof(chans[i]));
 }

@@ -3,6 +3,7 @@
 
 #include "agent/alloc.h"
 #include "agent/hashmap.h"
+#include "agent/large.h"
 #include "exporter/metrics.h"
 
 enum { MAX_INSTRUMENTS = 64 };
@@ -73,7 +74,7 @@ static struct {
 	size_t out_cap;
 	struct weft_instrument *instruments[MAX_INSTRUMENTS];
 	_Alignas(16) unsigned char pool[POOL_SIZE];
-} mt __attribute__((aligned(4096)));
+} mt WEFT_LARGE;
 
 /* n zeroed bytes, 16-aligned; NULL when out of memory. */
 static void *pool_alloc(size_t n)

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/large.h"
 #include "exporter/json.h"
 #include "exporter/prometheus.h"
 
@@ -298,7 +299,7 @@ struct label {
  */
 static void put_labels(struct weft_json *o, const struct weft_attr *const *attrs, size_t n)
 {
-	static struct label labels[MAX_LABELS]; /* the exporter thread's only */
+	static struct label labels[MAX_LABELS] WEFT_LARGE; /* the exporter thread's only */
 	size_t k = 0;
 
 	for (size_t i = 0; i < n && k < MAX_LABELS; i++) {

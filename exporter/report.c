@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -96,8 +97,14 @@ static struct weft_report_pool *report_pool(struct weft_report *r, const char *n
 			return &r->pools[i];
 	if (r->n_pools == WEFT_REPORT_POOLS)
 		return NULL;
+	memset(&r->pools[r->n_pools], 0, sizeof(r->pools[0]));
 	snprintf(r->pools[r->n_pools].name, cut + 1, "%s", name);
 	return &r->pools[r->n_pools++];
+}
+
+void weft_report_reset(struct weft_report *r)
+{
+	memset(r, 0, offsetof(struct weft_report, pools));
 }
 
 void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t start_ns,

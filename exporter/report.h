@@ -61,18 +61,24 @@ struct weft_report {
 	int64_t spans_exported;
 	int64_t dropped;
 	char output[576];
-	struct weft_report_pool pools[WEFT_REPORT_POOLS];
 	size_t n_pools;
 	int64_t other_threads, other_tasks; /* of pools beyond the table */
+	size_t n_waits;
+	uint64_t waits_total;
+	uint64_t waited_ns;
+	size_t n_findings;
+	int64_t other_findings; /* beyond the table */
+	/*
+	 * The tables, last: an entry is written whole when it is taken, so the
+	 * counts above alone empty them (weft_report_reset).
+	 */
+	struct weft_report_pool pools[WEFT_REPORT_POOLS];
 	struct {
 		char kind[16];
 		char function[64];
 		pid_t tid;
 		uint64_t duration_ns;
 	} waits[WEFT_REPORT_WAITS]; /* longest first */
-	size_t n_waits;
-	uint64_t waits_total;
-	uint64_t waited_ns;
 	/* Problems found, most important first (see weft_report_finding). */
 	struct weft_report_finding {
 		int rank; /* enum weft_report_rank */
@@ -86,9 +92,14 @@ struct weft_report {
 		uint64_t lock_first, lock_second; /* a lock-order inversion's pair (0: none) */
 		char site_forward[64], site_reverse[64];
 	} findings[WEFT_REPORT_FINDINGS];
-	size_t n_findings;
-	int64_t other_findings; /* beyond the table */
 };
+
+/*
+ * Empties a report: its fields zeroed, its tables (74 KiB) emptied by their
+ * counts. In a forked child their pages stay shared with the parent rather
+ * than copied to be zeroed (a page fault each).
+ */
+void weft_report_reset(struct weft_report *r);
 
 /* How findings are ordered: a lower rank first, then in the order found. */
 enum weft_report_rank {

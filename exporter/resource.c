@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "agent/large.h"
 #include "exporter/resource.h"
 
 enum { MAX_ATTRS = 48, MAX_ARGS = 256 };
@@ -25,12 +26,12 @@ static struct {
 	char exe_path[512];
 	char host_name[256];
 	char service_name[WEFT_CONFIG_STR];
-} rs __attribute__((aligned(4096)));
+} rs WEFT_LARGE;
 _Static_assert(sizeof(rs) <= 4096, "the resource's strings fit one page");
-static char cmdline[8192];
-static const char *args[MAX_ARGS];
+static char cmdline[8192] WEFT_LARGE;
+static const char *args[MAX_ARGS] WEFT_LARGE;
 /* Decoded pairs take at most the raw length plus one NUL. */
-static char user_pairs[sizeof(weft_cfg.resource_attrs) + 2];
+static char user_pairs[sizeof(weft_cfg.resource_attrs) + 2] WEFT_LARGE;
 
 static void set_attr(const char *key, enum weft_value_type type, const void *value)
 {

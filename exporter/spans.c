@@ -2,6 +2,7 @@
 
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "agent/large.h"
 #include "exporter/sampler.h"
 #include "exporter/spans.h"
 
@@ -12,7 +13,7 @@
  * large allocation and the jemalloc metadata it needs cost page faults at exit.
  */
 #define FIRST_SLOTS 2
-static struct weft_qspan first_slots[FIRST_SLOTS];
+static struct weft_qspan first_slots[FIRST_SLOTS] WEFT_LARGE;
 static struct weft_qspan *more_slots;
 static struct weft_span first_batch[FIRST_SLOTS];
 /* Where spans of a trace that is not sampled are assembled, then forgotten. */

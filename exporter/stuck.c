@@ -4,6 +4,7 @@
 
 #include "agent/atomic.h"
 #include "agent/config.h"
+#include "agent/large.h"
 #include "agent/log.h"
 #include "agent/task.h"
 #include "exporter/deadlocks.h"
@@ -30,7 +31,7 @@ static struct {
 	struct group stuck[GROUPS], leaked[GROUPS];
 	size_t n_stuck, n_leaked;
 	int64_t other_stuck, other_leaked;
-} st;
+} st WEFT_LARGE;
 
 /* Whether `t` waits for its next item on the source it received work from before. */
 static bool idle_worker(const struct weft_thread *t, const struct weft_xthread *x)

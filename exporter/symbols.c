@@ -11,6 +11,7 @@
 
 #include "agent/alloc.h"
 #include "agent/hashmap.h"
+#include "agent/large.h"
 #include "exporter/resource.h"
 #include "exporter/symbols.h"
 
@@ -35,7 +36,7 @@ struct cache_entry {
 	const char *name; /* NULL: looked up, nothing found */
 };
 
-static struct module modules[MAX_MODULES];
+static struct module modules[MAX_MODULES] WEFT_LARGE;
 static size_t n_modules;
 static struct weft_hashmap cache =
 	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);

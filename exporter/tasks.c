@@ -18,12 +18,14 @@
  * counted from the live threads at each collection: busy ones are inside a task.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/clock.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "agent/large.h"
 #include "agent/task.h"
 #include "exporter/channels.h"
 #include "exporter/exporter.h"
@@ -57,10 +59,10 @@ struct pool {
 };
 
 static struct {
-	struct pool pools[POOLS];
 	size_t n_pools;
 	struct weft_instrument *threads, *busy, *duration, *queue, *created;
-} tk;
+	struct pool pools[POOLS]; /* last: each written whole when added, emptied by the count */
+} tk WEFT_LARGE;
 
 static struct pool *pool_of_key(uintptr_t key)
 {
@@ -372,7 +374,8 @@ static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 
 static void tasks_after_fork(void)
 {
-	memset(&tk, 0, sizeof(tk));
+	/* The pools' pages stay shared with the parent: not written. */
+	memset(&tk, 0, offsetof(__typeof__(tk), pools));
 }
 
 const struct weft_interp weft_interp_tasks = {

@@ -18,6 +18,7 @@
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/hashmap.h"
+#include "agent/large.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
@@ -65,7 +66,7 @@ static struct {
 	struct weft_instrument *count;
 	struct pending_name
 		pending[PENDING_NAMES]; /* last: what every process uses shares a page */
-} th;
+} th WEFT_LARGE;
 
 /* --- The pthread_t map ------------------------------------------------- */
 
@@ -330,8 +331,12 @@ static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 
 static void threads_after_fork(void)
 {
-	/* The parent's map may have been mid-change at the fork: leak it, start anew. */
-	memset(&th, 0, sizeof(th));
+	/*
+	 * The parent's map may have been mid-change at the fork: leak it, start
+	 * anew. The pending names are emptied by their count (each is written
+	 * whole when added): their pages stay shared with the parent.
+	 */
+	memset(&th, 0, offsetof(__typeof__(th), pending));
 }
 
 const struct weft_interp weft_interp_threads = {

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/hashmap.h"
+#include "agent/large.h"
 #include "exporter/channels.h"
 #include "exporter/connections.h"
 #include "exporter/exporter.h"
@@ -55,24 +56,31 @@ static bool channel_wait(enum weft_wait_kind kind)
 struct wait_site {
 	uint64_t pc;
 	uint8_t kind;
+	uint32_t fork;  /* wt.fork when it was filled: a parent's entry is stale */
 	const char *fn; /* the symbols cache's string; NULL: unknown */
 	struct weft_series *duration;
 };
 
 static struct {
 	struct weft_instrument *waiting, *duration;
+	/*
+	 * Bumped in a forked child, whose series are new: the cache is emptied
+	 * without writing it (8 KiB, whose pages then stay shared with the parent).
+	 */
+	uint32_t fork;
 	struct wait_site sites[SITE_CACHE];
-} wt;
+} wt WEFT_LARGE;
 
 static const struct wait_site *wait_site(enum weft_wait_kind k, uint64_t pc)
 {
 	struct wait_site *e = &wt.sites[(weft_hashmap_hash_u64(pc) + k) % SITE_CACHE];
 
-	if (e->pc != pc || e->kind != k || !e->duration) {
+	if (e->pc != pc || e->kind != k || e->fork != wt.fork || !e->duration) {
 		const char *vals[2];
 
 		e->pc = pc;
 		e->kind = (uint8_t)k;
+		e->fork = wt.fork;
 		e->fn = weft_symbols_name((uintptr_t)pc);
 		vals[0] = weft_wait_kind_name(k);
 		vals[1] = e->fn ? e->fn : "unknown";
@@ -247,7 +255,8 @@ static void waits_collect(void)
 
 static void waits_after_fork(void)
 {
-	memset(&wt, 0, sizeof(wt));
+	wt.waiting = wt.duration = NULL;
+	wt.fork++;
 }
 
 const struct weft_interp weft_interp_waits = {
