@@ -210,20 +210,24 @@ static void exit_batch_read(struct batch *b)
 
 void weft_threadtime_exit_read(uint64_t end_ns)
 {
-	struct batch *b;
+	struct batch *b = NULL;
 
-	if (tt.no_schedstat || !(b = batch_get()))
+	if (tt.no_schedstat)
 		return;
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);
 
 		if (!x || t->exit_seen || !asked_at_exit(t, x, end_ns))
 			continue;
+		/* Taken for the first thread to read: a short process reads none. */
+		if (!b && !(b = batch_get()))
+			return;
 		batch_add(b, t);
 		if (b->n == BATCH)
 			exit_batch_read(b);
 	}
-	exit_batch_read(b);
+	if (b)
+		exit_batch_read(b);
 }
 
 /* "weft.thread.time.blocked.<kind>" for each kind, made once. */
