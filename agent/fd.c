@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
@@ -319,86 +320,128 @@ static ssize_t read_small(const char *path, char *buf, size_t n)
 }
 
 /*
- * The helper of weft_fd_read_proc. It runs on its own stack in weft's memory
- * while its parent waits, so it touches nothing but the batch (the parent's
- * thread pointer and errno are its own, unused meanwhile): no sanitizer
- * bookkeeping, only system calls through syscall(3), which the parent has
- * called first (its lazily bound entry resolved).
+ * The helper of weft_fd_read_proc: a task made with clone(CLONE_VM |
+ * CLONE_VFORK), running on its own stack in weft's memory while its parent
+ * waits, with a copy of the parent's descriptor table. Its first system call
+ * closes every descriptor of that copy (close_range); then it opens, reads
+ * and closes each file. (CLONE_FILES and CLOSE_RANGE_UNSHARE would spare the
+ * copy, but valgrind accepts no CLONE_VM clone but vfork's flags: it stops
+ * the program.) It
+ * touches nothing but the batch and its stack: its system calls are made
+ * here, in assembly, so no errno, no lazily bound PLT entry and no
+ * sanitizer bookkeeping of the parent's thread is used. x86-64 (not x32) and
+ * aarch64; elsewhere weft_fd_read_proc reads in the program's table.
  */
+#if (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
+#define PROC_HELPER 1
+#endif
+
 struct proc_batch {
 	char prefix[32]; /* "/proc/<pid>/" */
 	struct weft_proc_read *r;
 	size_t n;
-	int done; /* set last by the helper: its writes reached the parent's memory */
+	volatile int done; /* set last by the helper: it ran, in a table of its own */
 };
 
-enum { PROC_HELPER_STACK = 16384 };
-static char *proc_helper_stack; /* mapped at first use: no page of the program's start */
-static _Atomic int proc_helper_busy;
+/*
+ * The helper's state in this process: idle, running (one at a time), or off
+ * for good — it could not run here, and what stopped it is inherited by a
+ * forked child too (a seccomp filter, valgrind, an old kernel, a /proc that
+ * hides this process from another).
+ */
+enum { HELPER_IDLE, HELPER_BUSY, HELPER_OFF };
+static _Atomic int proc_helper_state;
 
-__attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined)) static int
-proc_helper(void *arg)
+#ifdef PROC_HELPER
+#define NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+
+/* A system call of up to four arguments: its result, or -errno. */
+static inline __attribute__((always_inline)) long raw_syscall(long n, long a, long b, long c,
+							      long d)
+{
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+#else
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	return x0;
+#endif
+}
+
+/* Copies prefix then name (at most name_max bytes) into path; its end. */
+static inline __attribute__((always_inline)) char *path_join(char *path, const char *prefix,
+							     const char *name, size_t name_max)
+{
+	while (*prefix)
+		*path++ = *prefix++;
+	for (size_t j = 0; j < name_max && name[j]; j++)
+		*path++ = name[j];
+	*path = '\0';
+	return path;
+}
+
+NO_SANITIZE static int proc_helper(void *arg)
 {
 	struct proc_batch *b = arg;
 	char path[sizeof(b->prefix) + sizeof(b->r->path)];
+	long fd, got;
 
+	/* Its table emptied; where the kernel cannot (before 5.9), nothing is read here. */
+	if (raw_syscall(SYS_close_range, 0, (long)~0u, 0, 0) != 0)
+		return 0;
 	/*
-	 * Let go of the copies of the program's descriptors first: a close the
-	 * program makes meanwhile takes effect now, and the table has room even
-	 * when the program's is full. (Its own table: the program's is untouched.)
+	 * Another process may not see this one's threads (hidepid=, a program
+	 * that is not dumpable after setuid): then nothing is read here either.
 	 */
-	syscall(SYS_close_range, 0u, ~0u, 0u);
+	path_join(path, b->prefix, "task", 4);
+	fd = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	raw_syscall(SYS_close, fd, 0, 0, 0);
 	for (size_t i = 0; i < b->n; i++) {
 		struct weft_proc_read *r = &b->r[i];
-		size_t k = 0;
-		long fd, got;
 
-		for (size_t j = 0; b->prefix[j]; j++)
-			path[k++] = b->prefix[j];
-		for (size_t j = 0; j < sizeof(r->path) - 1 && r->path[j]; j++)
-			path[k++] = r->path[j];
-		path[k] = '\0';
-		fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+		path_join(path, b->prefix, r->path, sizeof(r->path) - 1);
+		fd = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
 		if (fd < 0) {
-			r->got = -errno;
+			r->got = fd;
+			r->buf[0] = '\0';
 			continue;
 		}
-		got = syscall(SYS_read, fd, r->buf, sizeof(r->buf) - 1);
-		r->got = got < 0 ? -errno : got;
+		got = raw_syscall(SYS_read, fd, (long)r->buf, sizeof(r->buf) - 1, 0);
+		r->got = got;
 		r->buf[got < 0 ? 0 : got] = '\0';
-		syscall(SYS_close, fd);
+		raw_syscall(SYS_close, fd, 0, 0, 0);
 	}
-	__atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+	b->done = 1;
 	return 0;
 }
 
-/*
- * "/proc/<pid>/" into prefix when /proc is this process's (its "self" names
- * our pid: the helper, another process, cannot use "self"); false otherwise.
- */
-static bool proc_prefix(char *prefix, size_t n)
-{
-	char self[24];
-	int pid = (int)syscall(SYS_getpid); /* also binds syscall(3) for the helper */
-	ssize_t len = readlink("/proc/self", self, sizeof(self) - 1);
-
-	if (len <= 0)
-		return false;
-	self[len] = '\0';
-	if (atoi(self) != pid)
-		return false;
-	return snprintf(prefix, n, "/proc/%d/", pid) < (int)n;
-}
+enum { PROC_HELPER_STACK = 16384 };
+_Static_assert(PROC_HELPER_STACK % 16 == 0, "the helper's stack top must be 16-byte aligned");
 
 /*
  * clone(CLONE_VM | CLONE_VFORK), exit signal 0, the child on stack_top
- * running fn(arg) and then exiting: the child's pid, or -errno. Made here
- * rather than with glibc's clone(): sanitizer runtimes intercept that and take
- * any clone for a fork, marking in memory the child shares with us that the
- * process forked.
+ * running fn(arg) and then exiting: the child's pid, or -errno.
+ * Made here rather than with glibc's clone(): sanitizer runtimes intercept
+ * that and take any clone for a fork, marking in memory the child shares with
+ * us that the process forked.
  */
 static long clone_vfork(int (*fn)(void *), void *stack_top, void *arg)
 {
+	const long flags = CLONE_VM | CLONE_VFORK;
 #if defined(__x86_64__)
 	register long r12 __asm__("r12") = (long)fn;
 	register long r13 __asm__("r13") = (long)arg;
@@ -418,14 +461,13 @@ static long clone_vfork(int (*fn)(void *), void *stack_top, void *arg)
 			 "hlt\n"
 			 "1:"
 			 : "=a"(ret)
-			 : "a"((long)SYS_clone), "D"((long)(CLONE_VM | CLONE_VFORK)),
-			   "S"(stack_top), "d"(0L), "r"(r10), "r"(r8), "r"(r12),
-			   "r"(r13), [exit] "i"(SYS_exit)
+			 : "a"((long)SYS_clone), "D"(flags), "S"(stack_top), "d"(0L), "r"(r10),
+			   "r"(r8), "r"(r12), "r"(r13), [exit] "i"(SYS_exit)
 			 : "rcx", "r11", "memory", "cc");
 	return ret;
-#elif defined(__aarch64__)
+#else
 	register long x8 __asm__("x8") = SYS_clone;
-	register long x0 __asm__("x0") = CLONE_VM | CLONE_VFORK;
+	register long x0 __asm__("x0") = flags;
 	register long x1 __asm__("x1") = (long)stack_top;
 	register long x2 __asm__("x2") = 0;
 	register long x3 __asm__("x3") = 0;
@@ -448,34 +490,67 @@ static long clone_vfork(int (*fn)(void *), void *stack_top, void *arg)
 			   "r"(x20), [exit] "i"(SYS_exit)
 			 : "memory", "cc");
 	return x0;
-#else
-	(void)fn;
-	(void)stack_top;
-	(void)arg;
-	return -ENOSYS;
 #endif
 }
 
-/* The batch read by the helper; false when it could not run. */
+/* Mapped at first use (no page of the program's start), a guard page below. */
+static char *proc_helper_stack;
+
+/*
+ * "/proc/<pid>/" into prefix when /proc is this process's (its "self" names
+ * our pid: the helper, another process, cannot use "self"); false otherwise.
+ */
+static bool proc_prefix(char *prefix, size_t n)
+{
+	char self[24];
+	ssize_t len = readlink("/proc/self", self, sizeof(self) - 1);
+
+	if (len <= 0)
+		return false;
+	self[len] = '\0';
+	if (atoi(self) != getpid())
+		return false;
+	return snprintf(prefix, n, "/proc/%d/", (int)getpid()) < (int)n;
+}
+
+/*
+ * Whether the helper may be started: never under a seccomp filter, which
+ * might kill the process for a clone it does not expect (the exporter
+ * blocks every signal, so even a trap would).
+ */
+static bool helper_allowed(void)
+{
+	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0;
+}
+
+/* A stack for the helper with a guard page below it, or NULL. */
+static char *helper_stack(void)
+{
+	char *m = mmap(NULL, 4096 + PROC_HELPER_STACK, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+	if (m == MAP_FAILED)
+		return NULL;
+	mprotect(m, 4096, PROT_NONE);
+	return m + 4096;
+}
+
+/* The batch read by the helper; false when it did not run (then it is off for good). */
 static bool read_in_helper(struct proc_batch *b)
 {
 	sigset_t all, old;
-	int expected = 0, err = errno;
+	int expected = HELPER_IDLE, err = errno;
 	long pid;
+	bool ok;
 
-	if (!proc_prefix(b->prefix, sizeof(b->prefix)) ||
-	    !atomic_compare_exchange_strong(&proc_helper_busy, &expected, 1))
+	if (!atomic_compare_exchange_strong(&proc_helper_state, &expected, HELPER_BUSY))
+		return false; /* off, or one running already (a signal handler's exit) */
+	if (!proc_helper_stack && helper_allowed())
+		proc_helper_stack = helper_stack();
+	if (!proc_helper_stack || !proc_prefix(b->prefix, sizeof(b->prefix))) {
+		atomic_store(&proc_helper_state, HELPER_OFF);
+		errno = err;
 		return false;
-	if (!proc_helper_stack) {
-		void *m = mmap(NULL, PROC_HELPER_STACK, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-
-		if (m == MAP_FAILED) {
-			atomic_store(&proc_helper_busy, 0);
-			errno = err;
-			return false;
-		}
-		proc_helper_stack = m;
 	}
 	b->done = 0;
 	/* No handler of the program's may run in the helper: it shares our memory. */
@@ -487,12 +562,25 @@ static bool read_in_helper(struct proc_batch *b)
 	if (pid > 0)
 		while (syscall(SYS_wait4, pid, NULL, __WCLONE, NULL) < 0 && errno == EINTR)
 			;
-	atomic_store(&proc_helper_busy, 0);
+	/*
+	 * Not done: it could not make a table of its own or see the threads, or
+	 * it ran in a copy of our memory (valgrind runs a CLONE_VM clone as a
+	 * fork, and each such run costs the program ~90 ms of stopped threads).
+	 */
+	ok = pid > 0 && b->done;
+	atomic_store(&proc_helper_state, ok || pid == -EAGAIN ? HELPER_IDLE : HELPER_OFF);
 	errno = err;
-	return pid > 0 && __atomic_load_n(&b->done, __ATOMIC_ACQUIRE);
+	return ok;
 }
+#else
+static bool read_in_helper(struct proc_batch *b)
+{
+	(void)b;
+	return false;
+}
+#endif /* PROC_HELPER */
 
-void weft_fd_read_proc(struct weft_proc_read *r, size_t n)
+bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 {
 	struct proc_batch b = { .r = r, .n = n };
 	char path[sizeof(r->path) + 16];
@@ -503,7 +591,7 @@ void weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 	 * single-threaded program, on its own thread).
 	 */
 	if (n == 0 || (!__libc_single_threaded && read_in_helper(&b)))
-		return;
+		return true;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/proc/self/%.*s", (int)sizeof(r[i].path) - 1,
 			 r[i].path);
@@ -511,6 +599,7 @@ void weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 		if (r[i].got < 0)
 			r[i].buf[0] = '\0';
 	}
+	return __libc_single_threaded;
 }
 
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags)
@@ -779,6 +868,10 @@ static void atfork_parent(void)
 /* Not inherited: the parent's files and sockets. The child opens its own. */
 void weft_fd_after_fork_child(void)
 {
+	int busy = HELPER_BUSY;
+
+	/* A helper running at the fork was the parent's. */
+	atomic_compare_exchange_strong(&proc_helper_state, &busy, HELPER_IDLE);
 	locked_for_fork = false;
 	table_pid = getpid();
 	atomic_store(&change_lock, 1);

@@ -108,25 +108,33 @@ struct weft_proc_read {
 /*
  * Reads n small files of this process's /proc directory, each whole, without
  * ever taking a number in the program's descriptor table: a helper task that
- * shares weft's memory but has a copy of the table (clone CLONE_VM|CLONE_VFORK
- * without CLONE_FILES, all signals blocked, reaped at once; the caller waits
- * for it as for vfork) opens, reads and closes them all. The program's next
- * open gets exactly the number it would get without weft.
+ * shares weft's memory (clone CLONE_VM|CLONE_VFORK, exit signal 0, all
+ * signals blocked, reaped at once; the caller waits for it as for vfork)
+ * gets a copy of the descriptor table, closes every descriptor in it
+ * (close_range, its first system call), then opens, reads and closes them
+ * all. The program's next open gets exactly the number it would get without
+ * weft. Between the clone and that close_range (a few microseconds) the
+ * helper holds copies of the program's descriptors: a close the program
+ * makes in that instant takes effect when the helper lets go, as with a fork
+ * or posix_spawn on another thread.
  *
- * The price is a fork's, briefly: from the clone to its first system call,
- * which closes them all in its table (close_range), the helper holds copies of
- * the program's descriptors, so a close the program makes in that instant
- * takes effect (end-of-file for a pipe's reader, a socket's FIN, an epoll
- * registration's removal) a few microseconds later — as with a fork or
- * posix_spawn on another thread. A process that has never had a second
- * thread needs no helper: no other thread can open a file meanwhile. Where the
- * helper cannot run (clone refused:
- * RLIMIT_NPROC, a seccomp filter; valgrind, which turns it into a fork; a
- * /proc that is not this process's namespace's), each file is read in the
- * program's table under the change lock instead: the lowest free number held
- * for one read and one close.
+ * A process that has never had a second thread needs no helper: no other
+ * thread can open a file meanwhile. Where the helper cannot run, each file
+ * is read in the program's table under the change lock instead (the lowest
+ * free number held for one read and one close), and the helper is not tried
+ * again in the process: architectures other than x86-64 and aarch64; under a
+ * seccomp filter (one might kill the process for a clone it does not
+ * expect); kernels before 5.9 (no close_range); valgrind (which runs the
+ * clone as a fork); a /proc of another pid namespace, or one that hides this
+ * process's threads from another process (hidepid=, a program that is no
+ * longer dumpable). While it runs (tens of microseconds, twice a second at
+ * most) the helper is one more task against RLIMIT_NPROC and a cgroup's
+ * pids.max: when the clone is refused for that (EAGAIN), that batch is read
+ * in the program's table. Returns true when nothing was read in the
+ * program's table while another thread could open a file: by the helper, or
+ * in a single-threaded process.
  */
-void weft_fd_read_proc(struct weft_proc_read *r, size_t n);
+bool weft_fd_read_proc(struct weft_proc_read *r, size_t n);
 
 /* socket(2), close-on-exec, owned the same way. */
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);

@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -175,9 +177,13 @@ static void test_read_proc(void)
 	struct sigaction sa = { .sa_handler = on_sigchld }, old_sa;
 	struct weft_proc_read r,
 		batch[3] = { { .path = "comm" }, { .path = "nonexistent" }, { .path = "task" } };
-	char dir[] = "/tmp/weft-fd-XXXXXX", fifo[32];
+	const char *tmp = getenv("TMPDIR");
+	char dir[36], fifo[42];
 	int fds[64], n = 0, fd, lowest = lowest_free(), w = -1;
 	pthread_t reader;
+	pid_t child;
+	int status;
+	bool helper;
 
 	sigaction(SIGCHLD, &sa, &old_sa);
 	/* A process that has had a second thread: the helper reads. */
@@ -186,7 +192,7 @@ static void test_read_proc(void)
 	r = proc_one("comm");
 	expect_int((int)r.got, 8);
 	expect_int(strcmp(r.buf, "test-fd\n"), 0);
-	weft_fd_read_proc(batch, 3);
+	helper = weft_fd_read_proc(batch, 3);
 	expect_int((int)batch[0].got, 8);
 	expect_int((int)batch[1].got, -ENOENT);
 	expect_int((int)batch[2].got, -EISDIR);
@@ -197,7 +203,21 @@ static void test_read_proc(void)
 	expect_int(waitpid(-1, NULL, WNOHANG | __WALL), -1); /* and is reaped */
 	expect_int(errno, ECHILD);
 
-	/* Blocked in the open of a FIFO: the program's open gets the lowest number. */
+	/*
+	 * Blocked in the open of a FIFO: the program's open gets the lowest
+	 * number. Where the helper cannot run (fd.h), the reads take a number
+	 * of the program's table: this part says so and is left out.
+	 */
+#if (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0)
+		expect_true(helper);
+#endif
+	if (!helper) {
+		fprintf(stderr,
+			"test-fd: /proc read helper unavailable here: FIFO case left out\n");
+		goto limit;
+	}
+	snprintf(dir, sizeof(dir), "%s/weft-fd-XXXXXX", tmp && strlen(tmp) < 20 ? tmp : "/tmp");
 	assert_true(mkdtemp(dir) != NULL);
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	assert_int(mkfifo(fifo, 0600), 0);
@@ -211,6 +231,28 @@ static void test_read_proc(void)
 	}
 	assert_true(w >= 0);
 	expect_int(w, lowest);
+	/*
+	 * A fork while the helper runs (blocked in its read): the child's own
+	 * reads use a helper of their own (the running one was the parent's).
+	 * (ThreadSanitizer allows no thread in the child of a threaded parent.)
+	 */
+#ifndef __SANITIZE_THREAD__
+	child = fork();
+	if (child == 0) {
+		struct weft_proc_read c = { .path = "comm" };
+
+		weft_fd_after_fork_child(); /* what the fork handler runs */
+		pthread_create(&reader, NULL, nothing, NULL);
+		pthread_join(reader, NULL);
+		_exit(weft_fd_read_proc(&c, 1) && c.got == 8 ? 0 : 1);
+	}
+	assert_true(child > 0);
+	expect_true(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0);
+#else
+	(void)child;
+	(void)status;
+#endif
 	expect_int(write(w, "weft", 4), 4);
 	close(w);
 	pthread_join(reader, NULL);
@@ -219,6 +261,7 @@ static void test_read_proc(void)
 	unlink(fifo);
 	rmdir(dir);
 
+limit:
 	/* Every number in use up to a soft limit: read all the same, the limit unchanged. */
 	set_limits(32, original.rlim_max);
 	while (n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0)
