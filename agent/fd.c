@@ -326,11 +326,10 @@ static ssize_t read_small(const char *path, char *buf, size_t n)
  * closes every descriptor of that copy (close_range); then it opens, reads
  * and closes each file. (CLONE_FILES and CLOSE_RANGE_UNSHARE would spare the
  * copy, but valgrind accepts no CLONE_VM clone but vfork's flags: it stops
- * the program.) It
- * touches nothing but the batch and its stack: its system calls are made
- * here, in assembly, so no errno, no lazily bound PLT entry and no
- * sanitizer bookkeeping of the parent's thread is used. x86-64 (not x32) and
- * aarch64; elsewhere weft_fd_read_proc reads in the program's table.
+ * the program.) It touches nothing but the batch and its stack: its system
+ * calls are made here, in assembly, so no errno, no lazily bound PLT entry
+ * and no sanitizer bookkeeping of the parent's thread is used. x86-64 (not
+ * x32) and aarch64; elsewhere weft_fd_read_proc reads in the program's table.
  */
 #if (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
 #define PROC_HELPER 1
