@@ -74,7 +74,7 @@ static struct {
 	size_t out_cap;
 	struct weft_instrument *instruments[MAX_INSTRUMENTS];
 	_Alignas(16) unsigned char pool[POOL_SIZE];
-} mt WEFT_LARGE;
+} mt WEFT_LARGE __attribute__((aligned(4096)));
 
 /* n zeroed bytes, 16-aligned; NULL when out of memory. */
 static void *pool_alloc(size_t n)

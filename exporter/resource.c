@@ -26,7 +26,7 @@ static struct {
 	char exe_path[512];
 	char host_name[256];
 	char service_name[WEFT_CONFIG_STR];
-} rs WEFT_LARGE;
+} rs WEFT_LARGE __attribute__((aligned(4096)));
 _Static_assert(sizeof(rs) <= 4096, "the resource's strings fit one page");
 static char cmdline[8192] WEFT_LARGE;
 static const char *args[MAX_ARGS] WEFT_LARGE;
