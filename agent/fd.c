@@ -503,13 +503,14 @@ static bool proc_prefix(char *prefix, size_t n)
 {
 	char self[24];
 	ssize_t len = readlink("/proc/self", self, sizeof(self) - 1);
+	int pid = (int)getpid();
 
 	if (len <= 0)
 		return false;
 	self[len] = '\0';
-	if (atoi(self) != getpid())
+	if (atoi(self) != pid)
 		return false;
-	return snprintf(prefix, n, "/proc/%d/", (int)getpid()) < (int)n;
+	return snprintf(prefix, n, "/proc/%d/", pid) < (int)n;
 }
 
 /*
@@ -544,9 +545,9 @@ static bool read_in_helper(struct proc_batch *b)
 
 	if (!atomic_compare_exchange_strong(&proc_helper_state, &expected, HELPER_BUSY))
 		return false; /* off, or one running already (a signal handler's exit) */
-	if (!proc_helper_stack && helper_allowed())
-		proc_helper_stack = helper_stack();
-	if (!proc_helper_stack || !proc_prefix(b->prefix, sizeof(b->prefix))) {
+	/* Asked every time: a filter may be installed at any moment. */
+	if (!helper_allowed() || (!proc_helper_stack && !(proc_helper_stack = helper_stack())) ||
+	    !proc_prefix(b->prefix, sizeof(b->prefix))) {
 		atomic_store(&proc_helper_state, HELPER_OFF);
 		errno = err;
 		return false;
