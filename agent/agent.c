@@ -466,23 +466,11 @@ static void new_process_identity(void)
 }
 
 /*
- * The private allocator's locks are taken last before the fork and released
- * (or, in the child, reset) first after it, as its own handlers were when it
- * registered them before ours: nothing may allocate between.
- *
- * Only when another thread may be inside the allocator, though. Taking and
- * resetting its locks writes a dozen of its pages in the parent and two dozen
- * in the child, each a copied page (about 15 us) at every fork. A process
- * that has never created a thread (glibc's __libc_single_threaded; weft's own
- * exporter thread counts, as it is created with pthread_create) has no other
- * thread to hold them, so its child finds the allocator as consistent as the
- * forking thread left it — unless that thread is itself inside the allocator
- * (a signal handler that forks), when the locks are taken as before.
- * The decision is the forking thread's own (concurrent forks decide each
- * for itself), kept in its thread-local storage for the handlers after fork.
+ * The private allocator's fork gate is closed last before the fork and opened
+ * (or, in the child, reset) first after it, as its own handlers ran when it
+ * registered them before ours: nothing may allocate between
+ * (agent/alloc_private.c).
  */
-static __thread bool fork_locked_alloc __attribute__((tls_model("initial-exec")));
-
 /* Set once the private allocator is known to be initialised (see atfork_prepare). */
 static _Atomic bool alloc_initialised;
 
@@ -499,15 +487,12 @@ static void atfork_prepare(void)
 		weft_free(weft_alloc(1));
 		weft_store_relaxed(&alloc_initialised, true);
 	}
-	fork_locked_alloc = !__libc_single_threaded || weft_alloc_busy;
-	if (fork_locked_alloc)
-		weft_alloc_fork_prepare();
+	weft_alloc_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
-	if (fork_locked_alloc)
-		weft_alloc_fork_parent();
+	weft_alloc_fork_parent();
 	weft_chan_after_fork(false);
 	weft_guard_leave();
 }
@@ -525,8 +510,7 @@ static void atfork_child(void)
 {
 	struct weft_thread *t = weft_self;
 
-	if (fork_locked_alloc)
-		weft_alloc_fork_child();
+	weft_alloc_fork_child();
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();

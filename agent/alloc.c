@@ -2,10 +2,60 @@
  * The private allocator's per-thread mark (see alloc.h). Defined in the core,
  * so that libweft.so and the unit tests (whose allocator is a shim) share it.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "agent/alloc.h"
 #include "agent/large.h"
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+
+unsigned weft_alloc_inside;
+unsigned weft_alloc_gate;
+__thread bool weft_alloc_forking __attribute__((tls_model("initial-exec")));
+
+/*
+ * A thread that found the fork gate closed as it came in (alloc.h): it steps
+ * back out, sleeps until the fork has been made (the gate at 2 tells the
+ * forking thread to wake it), and comes in again. errno is the program's.
+ * The thread that closed it passes (a signal handler that allocates while
+ * its fork is prepared): only it could open the gate, and while it runs
+ * here the fork is not being made.
+ */
+void weft_alloc_gate_wait(void)
+{
+	int saved = errno;
+
+	if (weft_alloc_forking)
+		return;
+
+	do {
+		__atomic_sub_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
+		for (unsigned g; (g = __atomic_load_n(&weft_alloc_gate, __ATOMIC_ACQUIRE)) != 0;) {
+			if (g == 1 &&
+			    !__atomic_compare_exchange_n(&weft_alloc_gate, &g, 2, false,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				continue;
+			syscall(SYS_futex, &weft_alloc_gate, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		}
+		__atomic_add_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
+	} while (__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST) != 0);
+	errno = saved;
+}
+
+void weft_alloc_gate_open(void)
+{
+	if (__atomic_exchange_n(&weft_alloc_gate, 0, __ATOMIC_RELEASE) == 2) {
+		int saved = errno;
+
+		syscall(SYS_futex, &weft_alloc_gate, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		errno = saved;
+	}
+}
 
 int weft_alloc_ready;
 

@@ -10,11 +10,13 @@
  * Every call marks the calling thread as inside the allocator for its
  * duration (weft_alloc_busy). jemalloc takes locks; a signal handler that
  * interrupts a thread holding one and calls exit() must not then wait for
- * work that needs that lock (agent/agent.c's destructor asks).
+ * work that needs that lock (agent/agent.c's destructor asks). The outermost
+ * call on a thread also passes the fork gate (below).
  */
 #ifndef WEFT_AGENT_ALLOC_H
 #define WEFT_AGENT_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -24,8 +26,10 @@ void dallocx(void *ptr, int flags);
 
 /*
  * The private allocator's fork handlers, which it does not register itself
- * (agent/alloc_private.c): around fork, prepare takes all its locks, parent
- * and child release or reset them. Called by the agent's own handlers.
+ * (agent/alloc_private.c): prepare closes the fork gate and waits until no
+ * other thread is inside the allocator, parent opens it again, and the child
+ * resets what jemalloc keeps about the parent's threads. Called by the
+ * agent's own handlers.
  */
 void weft_alloc_fork_prepare(void);
 void weft_alloc_fork_parent(void);
@@ -74,8 +78,35 @@ static inline int weft_boot_owns(const void *p)
  */
 extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
+/*
+ * The fork gate (agent/alloc_private.c). weft_alloc_inside counts the threads
+ * inside the private allocator, process-wide; weft_alloc_gate is non-zero
+ * while a fork is being prepared or made (2: a thread waits for it to open).
+ * A thread counts itself in before it reads the gate, and the forking thread
+ * closes the gate before it reads the count (both sequentially consistent),
+ * so one of the two sees the other: either the fork waits for the thread to
+ * leave, or the thread steps back out and waits for the fork to end
+ * (weft_alloc_gate_wait).
+ *
+ * Only a thread's outermost call counts, and it counts itself in before it
+ * marks itself busy and out after it unmarks: a signal handler that
+ * allocates in between sees the thread not busy and counts itself too.
+ */
+extern unsigned weft_alloc_inside;
+extern unsigned weft_alloc_gate;
+/* Set on the thread that closed the gate, until it opens it. */
+extern __thread bool weft_alloc_forking __attribute__((tls_model("initial-exec")));
+void weft_alloc_gate_wait(void);
+/* Opens the gate and wakes the threads waiting at it (the forking thread, after fork). */
+void weft_alloc_gate_open(void);
+
 static inline void weft_alloc_enter(void)
 {
+	if (!weft_alloc_busy) {
+		__atomic_add_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
+		if (__builtin_expect(__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST) != 0, 0))
+			weft_alloc_gate_wait();
+	}
 	weft_alloc_busy++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
@@ -83,7 +114,8 @@ static inline void weft_alloc_enter(void)
 static inline void weft_alloc_leave(void)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	weft_alloc_busy--;
+	if (--weft_alloc_busy == 0)
+		__atomic_sub_fetch(&weft_alloc_inside, 1, __ATOMIC_RELEASE);
 }
 
 static inline void *weft_mallocx(size_t n, int flags)

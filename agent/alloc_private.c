@@ -47,19 +47,25 @@ const char *malloc_conf = "narenas:1,tcache:false,dirty_decay_ms:30000,muzzy_dec
 			  "background_thread:false";
 
 /*
- * The private allocator's fork handlers (see pthread_atfork below). Every
- * pthread_atfork in libweft.so binds to the definition below, not to libc's
- * (whose own definition is a static stub in libc_nonshared.a that does just
- * what ours does for everyone else: __register_atfork with this object's
+ * jemalloc's own fork handlers are not registered (see pthread_atfork below).
+ * Every pthread_atfork in libweft.so binds to the definition below, not to
+ * libc's (whose own definition is a static stub in libc_nonshared.a that does
+ * just what ours does for everyone else: __register_atfork with this object's
  * handle).
  */
 void je_jemalloc_prefork(void);
-void je_jemalloc_postfork_parent(void);
-void je_jemalloc_postfork_child(void);
 int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
 		      void *dso_handle);
 extern void *__dso_handle __attribute__((visibility("hidden")));
 int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/*
+ * Two of the archive's internal names (jemalloc 5.3, checked by meson.build):
+ * the calling thread's allocator data (thread-local) and the part of
+ * jemalloc's child handler that forgets the parent's other threads.
+ */
+extern __thread char je_tsd_tls[] __attribute__((tls_model("initial-exec")));
+void je_tsd_postfork_child(void *tsd);
 
 char *secure_getenv(const char *name);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t len);
@@ -145,14 +151,13 @@ uintptr_t _Unwind_GetIP(struct _Unwind_Context *ctx)
 }
 
 /*
- * jemalloc registers fork handlers when it initialises. They take and release
- * each of its locks around every fork (dozens of mutexes over a dozen pages),
- * so that a child can allocate: writes that cost the parent and the child a
- * copied page each, about 37 page faults per fork here (perf record -e
- * page-faults on tests/bench/bench-fork), for an allocator that a disabled
- * agent never calls. So they are not registered: the agent's own fork
- * handlers, registered only when it is enabled, call them at the place they
- * ran before (agent/agent.c: first to prepare, first after).
+ * jemalloc registers fork handlers when it initialises. They take each of its
+ * locks before every fork and release them (parent) or re-initialise them
+ * (child) after it, so that a child can allocate: dozens of mutexes over a
+ * dozen pages, a copied page each after the fork, about 37 page faults per
+ * fork between the two processes (perf record -e page-faults on
+ * tests/bench/bench-fork). They are not registered: the fork gate below does
+ * their work.
  */
 int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
@@ -173,9 +178,7 @@ int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(vo
  * are half made, and its first allocation deadlocks or crashes. Here the
  * first initialisation and the agent's fork handlers exclude each other with
  * init_lock: prepare takes it (waiting out an initialisation in progress),
- * parent releases it and the child resets it, and jemalloc's own fork handlers
- * run only when it is ready — never on an allocator that was not initialised,
- * whose prefork would read thread state jemalloc never set up.
+ * parent releases it and the child resets it.
  *
  * init_lock is a spin lock that yields: taking a pthread mutex from here
  * would go through weft's own hook. It is held for one initialisation, once
@@ -183,6 +186,21 @@ int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(vo
  * with release order, so a thread that reads it set (acquire) sees the
  * allocator's initialised state; in the fork handlers, which hold the lock,
  * a relaxed read is enough.
+ *
+ * The fork gate (alloc.h) then keeps every other thread out of the allocator
+ * while the fork is made: the child inherits an allocator that nobody was
+ * inside, every lock free and every structure whole, and neither process
+ * writes jemalloc's pages around the fork. Everything jemalloc does runs
+ * inside weft's calls but one thing: the destructor of a thread's allocator
+ * data, at the thread's exit, which (with no thread cache, see malloc_conf)
+ * only takes the lock of jemalloc's list of threads and takes the thread out
+ * of it. That list and its lock are what the child resets
+ * (je_tsd_postfork_child, the first step of jemalloc's own child handler):
+ * it holds the parent's other threads, whose thread-local memory glibc
+ * reuses in the child for new threads' stacks. The rest of jemalloc's child
+ * handler re-initialises locks, which the gate left free, and counts of
+ * threads per arena, which only guide the choice among arenas (there is
+ * one).
  */
 static int init_lock;
 
@@ -209,24 +227,43 @@ void weft_alloc_first(void)
 	init_lock_drop();
 }
 
+/*
+ * Closes the gate and waits until no other thread is inside the allocator.
+ * A thread that forks from a signal handler that interrupted its own
+ * allocation is inside itself: it waits for the others only (its child
+ * finishes that allocation as the parent does).
+ */
 void weft_alloc_fork_prepare(void)
 {
 	init_lock_take();
-	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
-		je_jemalloc_prefork();
+	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+		unsigned mine = weft_alloc_busy ? 1 : 0;
+
+		weft_alloc_forking = true;
+		__atomic_store_n(&weft_alloc_gate, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST) > mine)
+			sched_yield();
+	}
 }
 
 void weft_alloc_fork_parent(void)
 {
-	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
-		je_jemalloc_postfork_parent();
+	weft_alloc_forking = false;
+	weft_alloc_gate_open();
 	init_lock_drop();
 }
 
 void weft_alloc_fork_child(void)
 {
-	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED))
-		je_jemalloc_postfork_child();
+	/* The waiters stayed in the parent. */
+	weft_alloc_forking = false;
+	__atomic_store_n(&weft_alloc_gate, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&weft_alloc_inside, weft_alloc_busy ? 1u : 0u, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+		weft_alloc_enter();
+		je_tsd_postfork_child(je_tsd_tls);
+		weft_alloc_leave();
+	}
 	init_lock_drop();
 }
 

@@ -4,7 +4,10 @@
  * when main starts; the fork handlers leave an allocator that was never
  * initialised alone, in the parent and in the child; a fork while another
  * thread makes the first allocation gives a child whose allocator works; the
- * first allocation initialises it.
+ * first allocation initialises it. The fork gate: a fork waits for a thread
+ * inside the allocator and keeps others out until it is made; forks in the
+ * middle of allocations, and of threads ending, leave children whose threads
+ * allocate.
  *
  * Links agent/alloc.c, agent/alloc_private.c and the archive libweft.so links
  * (libjemalloc_lazy.a), not the unit tests' shim.
@@ -13,6 +16,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,6 +165,193 @@ static void test_boot_used_up(void)
 	weft_free(p);
 }
 
+/* ------------------------------------------------------------ the fork gate */
+
+static int flag_get(const int *f)
+{
+	return __atomic_load_n(f, __ATOMIC_ACQUIRE);
+}
+
+static void flag_set(int *f)
+{
+	__atomic_store_n(f, 1, __ATOMIC_RELEASE);
+}
+
+/* Waits up to 5 s for the flag; says whether it was set. */
+static bool flag_wait(const int *f)
+{
+	for (int i = 0; i < 5000 && !flag_get(f); i++)
+		usleep(1000);
+	return flag_get(f);
+}
+
+static int holder_in, holder_out, prepared, allocated;
+
+static void *hold_inside(void *arg)
+{
+	weft_alloc_enter();
+	flag_set(&holder_in);
+	while (!flag_get(&holder_out))
+		usleep(1000);
+	weft_alloc_leave();
+	return arg;
+}
+
+static void *prepare_fork(void *arg)
+{
+	weft_alloc_fork_prepare();
+	flag_set(&prepared);
+	return arg;
+}
+
+static void *alloc_once(void *arg)
+{
+	weft_free(weft_alloc(BIG));
+	flag_set(&allocated);
+	return arg;
+}
+
+/*
+ * The gate: a fork being prepared waits while another thread is inside the
+ * allocator, and once it is prepared a thread that comes to allocate waits
+ * until the fork is made (the parent's handler).
+ */
+static void test_gate(void)
+{
+	pthread_t holder, forker, late;
+
+	weft_free(weft_alloc(BIG)); /* initialised: the gate is used */
+	assert_int(pthread_create(&holder, NULL, hold_inside, NULL), 0);
+	assert_true(flag_wait(&holder_in));
+	assert_int(pthread_create(&forker, NULL, prepare_fork, NULL), 0);
+	usleep(50000);
+	expect_true(!flag_get(&prepared));
+	flag_set(&holder_out);
+	expect_true(flag_wait(&prepared));
+	pthread_join(holder, NULL);
+	pthread_join(forker, NULL);
+
+	assert_int(pthread_create(&late, NULL, alloc_once, NULL), 0);
+	usleep(50000);
+	expect_true(!flag_get(&allocated));
+	weft_alloc_fork_parent();
+	expect_true(flag_wait(&allocated));
+	pthread_join(late, NULL);
+	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
+	expect_int((int)__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST), 0);
+}
+
+/* The thread that closed the gate allocates all the same (a signal handler during its fork). */
+static void test_gate_forker_passes(void)
+{
+	void *p;
+
+	alarm(10);
+	weft_alloc_fork_prepare();
+	p = weft_alloc(BIG);
+	expect_true(p != NULL);
+	weft_free(p);
+	weft_alloc_fork_parent();
+	alarm(0);
+	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
+}
+
+static int storm_stop;
+
+/*
+ * Allocates, touches and frees blocks of a few sizes, small and large (few,
+ * so that a child needs the locks its parent's threads were taking).
+ */
+static void churn_some(unsigned *seed, void **held, int slots, int rounds)
+{
+	static const size_t sizes[] = { 48, 100, 3000, 20000, 70000 };
+
+	for (int r = 0; r < rounds; r++) {
+		int i = rand_r(seed) % slots;
+		size_t n = sizes[rand_r(seed) % 5];
+
+		weft_free(held[i]);
+		held[i] = weft_alloc(n);
+		if (held[i])
+			memset(held[i], i, n < 256 ? n : 256);
+	}
+}
+
+/* A thread that allocates and ends: jemalloc's data for it is made, then destroyed at its exit. */
+static void *short_life(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	void *held[4] = { 0 };
+
+	churn_some(&seed, held, 4, 8);
+	for (int i = 0; i < 4; i++)
+		weft_free(held[i]);
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	void *held[16] = { 0 };
+
+	while (!flag_get(&storm_stop)) {
+		pthread_t t;
+
+		churn_some(&seed, held, 16, 256);
+		if (pthread_create(&t, NULL, short_life, (void *)(uintptr_t)rand_r(&seed)) == 0)
+			pthread_join(t, NULL);
+	}
+	for (int i = 0; i < 16; i++)
+		weft_free(held[i]);
+	return NULL;
+}
+
+/* A forked child: allocates here and in four new threads, within 10 s. */
+static void storm_child(unsigned seed)
+{
+	pthread_t t[4];
+	void *held[8] = { 0 };
+
+	alarm(10);
+	churn_some(&seed, held, 8, 64);
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, short_life, (void *)(uintptr_t)(seed + i)) != 0)
+			_exit(2);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 8; i++)
+		weft_free(held[i]);
+	_exit(__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST) == 0 ? 0 : 3);
+}
+
+/*
+ * Forks while three threads allocate, free and start threads that allocate
+ * and end (whose exit runs jemalloc's destructor, the one part of it that runs
+ * outside the gate): every child can allocate from old and new threads.
+ */
+static void test_fork_storm(void)
+{
+	pthread_t t[3];
+	int failed = 0;
+
+	for (int i = 0; i < 3; i++)
+		assert_int(pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1)), 0);
+	for (int i = 0; i < 150; i++) {
+		pid_t pid = fork_with_handlers();
+
+		if (pid == 0)
+			storm_child((unsigned)i);
+		assert_true(pid > 0);
+		if (wait_status(pid) != 0)
+			failed++;
+	}
+	flag_set(&storm_stop);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	expect_int(failed, 0);
+	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
+}
+
 int main(void)
 {
 	/* Nothing ran jemalloc's constructor: the archive's is removed. */
@@ -169,5 +361,8 @@ int main(void)
 	expect_true(uninitialised());
 	test_boot_arena();
 	test_boot_used_up();
+	test_gate();
+	test_gate_forker_passes();
+	test_fork_storm();
 	return harness_done();
 }
