@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -14,9 +15,7 @@
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
-unsigned weft_alloc_inside;
-unsigned weft_alloc_gate;
-__thread bool weft_alloc_forking __attribute__((tls_model("initial-exec")));
+_Alignas(64) struct weft_allocator weft_allocator;
 
 /*
  * A thread that found the fork gate closed as it came in (alloc.h): it steps
@@ -30,34 +29,35 @@ void weft_alloc_gate_wait(void)
 {
 	int saved = errno;
 
-	if (weft_alloc_forking)
+	if (__atomic_load_n(&weft_allocator.forker, __ATOMIC_RELAXED) == (uintptr_t)pthread_self())
 		return;
 
 	do {
-		__atomic_sub_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
-		for (unsigned g; (g = __atomic_load_n(&weft_alloc_gate, __ATOMIC_ACQUIRE)) != 0;) {
+		__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+		for (unsigned g;
+		     (g = __atomic_load_n(&weft_allocator.gate, __ATOMIC_ACQUIRE)) != 0;) {
 			if (g == 1 &&
-			    !__atomic_compare_exchange_n(&weft_alloc_gate, &g, 2, false,
+			    !__atomic_compare_exchange_n(&weft_allocator.gate, &g, 2, false,
 							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				continue;
-			syscall(SYS_futex, &weft_alloc_gate, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+			syscall(SYS_futex, &weft_allocator.gate, FUTEX_WAIT_PRIVATE, 2, NULL, NULL,
+				0);
 		}
-		__atomic_add_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
-	} while (__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST) != 0);
+		__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+	} while (__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0);
 	errno = saved;
 }
 
 void weft_alloc_gate_open(void)
 {
-	if (__atomic_exchange_n(&weft_alloc_gate, 0, __ATOMIC_RELEASE) == 2) {
+	if (__atomic_exchange_n(&weft_allocator.gate, 0, __ATOMIC_RELEASE) == 2) {
 		int saved = errno;
 
-		syscall(SYS_futex, &weft_alloc_gate, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		syscall(SYS_futex, &weft_allocator.gate, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+			0);
 		errno = saved;
 	}
 }
-
-int weft_alloc_ready;
 
 _Alignas(64) char weft_boot_arena[WEFT_BOOT_SIZE] WEFT_LARGE;
 
@@ -76,7 +76,7 @@ static void no_fork_handler(void)
 /* The unit tests' allocator (the C library's) needs no initialising. */
 static void ready_at_once(void)
 {
-	__atomic_store_n(&weft_alloc_ready, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Overridden in libweft.so by agent/alloc_private.c; the unit tests' shim has none. */

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 void *mallocx(size_t size, int flags);
@@ -36,13 +37,28 @@ void weft_alloc_fork_parent(void);
 void weft_alloc_fork_child(void);
 
 /*
- * Non-zero once the private allocator has initialised (agent/alloc_private.c).
- * It initialises at weft's first allocation, not from a constructor: a process
- * in which weft never allocates (OTEL_SDK_DISABLED=true) never pays for it.
- * weft_alloc_first initialises it, excluding the agent's fork handlers, and
- * sets the flag; the unit tests' allocator only sets the flag.
+ * The private allocator's process-wide words, on one cache line: every
+ * allocation reads them, and a fork's handlers write them in the parent and
+ * the child (one copied page each, not three).
+ *
+ * ready: non-zero once the private allocator has initialised
+ * (agent/alloc_private.c). It initialises at weft's first allocation, not from
+ * a constructor: a process in which weft never allocates
+ * (OTEL_SDK_DISABLED=true) never pays for it. weft_alloc_first initialises
+ * it, excluding the agent's fork handlers, and sets the flag; the unit tests'
+ * allocator only sets the flag.
+ *
+ * inside, gate and forker: the fork gate (below). init_lock:
+ * agent/alloc_private.c.
  */
-extern int weft_alloc_ready;
+struct weft_allocator {
+	int ready;
+	unsigned inside;
+	unsigned gate;
+	int init_lock;
+	uintptr_t forker; /* the thread that closed the gate (pthread_self), until it opens it */
+};
+extern struct weft_allocator weft_allocator;
 void weft_alloc_first(void);
 
 #define WEFT_MALLOCX_ZERO         0x40 /* jemalloc's MALLOCX_ZERO */
@@ -79,9 +95,9 @@ static inline int weft_boot_owns(const void *p)
 extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
 
 /*
- * The fork gate (agent/alloc_private.c). weft_alloc_inside counts the threads
- * inside the private allocator, process-wide; weft_alloc_gate is non-zero
- * while a fork is being prepared or made (2: a thread waits for it to open).
+ * The fork gate (agent/alloc_private.c). weft_allocator.inside counts the
+ * threads inside the private allocator; weft_allocator.gate is non-zero while
+ * a fork is being prepared or made (2: a thread waits for it to open).
  * A thread counts itself in before it reads the gate, and the forking thread
  * closes the gate before it reads the count (both sequentially consistent),
  * so one of the two sees the other: either the fork waits for the thread to
@@ -92,10 +108,6 @@ extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec"
  * marks itself busy and out after it unmarks: a signal handler that
  * allocates in between sees the thread not busy and counts itself too.
  */
-extern unsigned weft_alloc_inside;
-extern unsigned weft_alloc_gate;
-/* Set on the thread that closed the gate, until it opens it. */
-extern __thread bool weft_alloc_forking __attribute__((tls_model("initial-exec")));
 void weft_alloc_gate_wait(void);
 /* Opens the gate and wakes the threads waiting at it (the forking thread, after fork). */
 void weft_alloc_gate_open(void);
@@ -103,8 +115,9 @@ void weft_alloc_gate_open(void);
 static inline void weft_alloc_enter(void)
 {
 	if (!weft_alloc_busy) {
-		__atomic_add_fetch(&weft_alloc_inside, 1, __ATOMIC_SEQ_CST);
-		if (__builtin_expect(__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST) != 0, 0))
+		__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+		if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0,
+				     0))
 			weft_alloc_gate_wait();
 	}
 	weft_alloc_busy++;
@@ -115,7 +128,7 @@ static inline void weft_alloc_leave(void)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (--weft_alloc_busy == 0)
-		__atomic_sub_fetch(&weft_alloc_inside, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_RELEASE);
 }
 
 static inline void *weft_mallocx(size_t n, int flags)
@@ -128,7 +141,7 @@ static inline void *weft_mallocx(size_t n, int flags)
 			return p;
 	}
 	/* Acquire: the allocator's state, written by the thread that initialised it. */
-	if (__builtin_expect(!__atomic_load_n(&weft_alloc_ready, __ATOMIC_ACQUIRE), 0))
+	if (__builtin_expect(!__atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE), 0))
 		weft_alloc_first();
 	weft_alloc_enter();
 	p = mallocx(n ? n : 1, flags);

@@ -13,6 +13,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -171,18 +172,18 @@ int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(vo
  *
  * libweft.so links a copy of the archive without jemalloc's constructor
  * (meson.build), so the allocator initialises at weft's first allocation
- * (weft_mallocx calls weft_alloc_first while weft_alloc_ready is 0): in a
+ * (weft_mallocx calls weft_alloc_first while weft_allocator.ready is 0): in a
  * process where the agent is disabled, never. jemalloc's constructor was also
  * its protection against one hazard: a fork while another thread is half-way
  * through initialising leaves the child an allocator whose state and locks
  * are half made, and its first allocation deadlocks or crashes. Here the
  * first initialisation and the agent's fork handlers exclude each other with
- * init_lock: prepare takes it (waiting out an initialisation in progress),
+ * weft_allocator.init_lock: prepare takes it (waiting out an initialisation in progress),
  * parent releases it and the child resets it.
  *
- * init_lock is a spin lock that yields: taking a pthread mutex from here
+ * The lock is a spin lock that yields: taking a pthread mutex from here
  * would go through weft's own hook. It is held for one initialisation, once
- * per process, and around forks. weft_alloc_ready is written under it and
+ * per process, and around forks. weft_allocator.ready is written under it and
  * with release order, so a thread that reads it set (acquire) sees the
  * allocator's initialised state; in the fork handlers, which hold the lock,
  * a relaxed read is enough.
@@ -202,27 +203,25 @@ int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(vo
  * threads per arena, which only guide the choice among arenas (there is
  * one).
  */
-static int init_lock;
-
 static void init_lock_take(void)
 {
-	while (__atomic_exchange_n(&init_lock, 1, __ATOMIC_ACQUIRE))
+	while (__atomic_exchange_n(&weft_allocator.init_lock, 1, __ATOMIC_ACQUIRE))
 		sched_yield();
 }
 
 static void init_lock_drop(void)
 {
-	__atomic_store_n(&init_lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&weft_allocator.init_lock, 0, __ATOMIC_RELEASE);
 }
 
 void weft_alloc_first(void)
 {
 	init_lock_take();
-	if (!__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
 		weft_alloc_enter();
 		dallocx(mallocx(1, 0), 0);
 		weft_alloc_leave();
-		__atomic_store_n(&weft_alloc_ready, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
 	}
 	init_lock_drop();
 }
@@ -236,19 +235,20 @@ void weft_alloc_first(void)
 void weft_alloc_fork_prepare(void)
 {
 	init_lock_take();
-	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
 		unsigned mine = weft_alloc_busy ? 1 : 0;
 
-		weft_alloc_forking = true;
-		__atomic_store_n(&weft_alloc_gate, 1, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST) > mine)
+		__atomic_store_n(&weft_allocator.forker, (uintptr_t)pthread_self(),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&weft_allocator.gate, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST) > mine)
 			sched_yield();
 	}
 }
 
 void weft_alloc_fork_parent(void)
 {
-	weft_alloc_forking = false;
+	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
 	weft_alloc_gate_open();
 	init_lock_drop();
 }
@@ -256,10 +256,10 @@ void weft_alloc_fork_parent(void)
 void weft_alloc_fork_child(void)
 {
 	/* The waiters stayed in the parent. */
-	weft_alloc_forking = false;
-	__atomic_store_n(&weft_alloc_gate, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&weft_alloc_inside, weft_alloc_busy ? 1u : 0u, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&weft_alloc_ready, __ATOMIC_RELAXED)) {
+	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&weft_allocator.gate, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&weft_allocator.inside, weft_alloc_busy ? 1u : 0u, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
 		weft_alloc_enter();
 		je_tsd_postfork_child(je_tsd_tls);
 		weft_alloc_leave();

@@ -29,7 +29,8 @@ extern int je_malloc_init_state;
 
 static bool uninitialised(void)
 {
-	return je_malloc_init_state != 0 && !__atomic_load_n(&weft_alloc_ready, __ATOMIC_ACQUIRE);
+	return je_malloc_init_state != 0 &&
+	       !__atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE);
 }
 
 /* A fork with the agent's handlers around it, as agent/agent.c runs them. */
@@ -185,7 +186,7 @@ static bool flag_wait(const int *f)
 	return flag_get(f);
 }
 
-static int holder_in, holder_out, prepared, allocated;
+static int holder_in, holder_out, prepared, go_parent, allocated;
 
 static void *hold_inside(void *arg)
 {
@@ -197,10 +198,14 @@ static void *hold_inside(void *arg)
 	return arg;
 }
 
+/* A fork's handlers, without the fork: the parent's when told. */
 static void *prepare_fork(void *arg)
 {
 	weft_alloc_fork_prepare();
 	flag_set(&prepared);
+	while (!flag_get(&go_parent))
+		usleep(1000);
+	weft_alloc_fork_parent();
 	return arg;
 }
 
@@ -229,16 +234,16 @@ static void test_gate(void)
 	flag_set(&holder_out);
 	expect_true(flag_wait(&prepared));
 	pthread_join(holder, NULL);
-	pthread_join(forker, NULL);
 
 	assert_int(pthread_create(&late, NULL, alloc_once, NULL), 0);
 	usleep(50000);
 	expect_true(!flag_get(&allocated));
-	weft_alloc_fork_parent();
+	flag_set(&go_parent);
 	expect_true(flag_wait(&allocated));
 	pthread_join(late, NULL);
-	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
-	expect_int((int)__atomic_load_n(&weft_alloc_gate, __ATOMIC_SEQ_CST), 0);
+	pthread_join(forker, NULL);
+	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST), 0);
 }
 
 /* The thread that closed the gate allocates all the same (a signal handler during its fork). */
@@ -253,7 +258,7 @@ static void test_gate_forker_passes(void)
 	weft_free(p);
 	weft_alloc_fork_parent();
 	alarm(0);
-	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
 }
 
 static int storm_stop;
@@ -321,7 +326,7 @@ static void storm_child(unsigned seed)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 8; i++)
 		weft_free(held[i]);
-	_exit(__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST) == 0 ? 0 : 3);
+	_exit(__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST) == 0 ? 0 : 3);
 }
 
 /*
@@ -349,7 +354,7 @@ static void test_fork_storm(void)
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	expect_int(failed, 0);
-	expect_int((int)__atomic_load_n(&weft_alloc_inside, __ATOMIC_SEQ_CST), 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
 }
 
 int main(void)
