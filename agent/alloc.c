@@ -31,9 +31,9 @@ void weft_alloc_gate_wait(void)
 
 	if (__atomic_load_n(&weft_allocator.forker, __ATOMIC_RELAXED) == (uintptr_t)pthread_self())
 		return;
-
 	do {
 		__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+		weft_alloc_gate_left();
 		for (unsigned g;
 		     (g = __atomic_load_n(&weft_allocator.gate, __ATOMIC_ACQUIRE)) != 0;) {
 			if (g == 1 &&
@@ -45,6 +45,19 @@ void weft_alloc_gate_wait(void)
 		}
 		__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
 	} while (__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0);
+	errno = saved;
+}
+
+/*
+ * A thread left the allocator while the gate was closed: the forking thread,
+ * which may sleep on `left` until the count falls to nothing, is woken.
+ */
+void weft_alloc_gate_left(void)
+{
+	int saved = errno;
+
+	__atomic_add_fetch(&weft_allocator.left, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &weft_allocator.left, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
 }
 
@@ -74,14 +87,15 @@ static void no_fork_handler(void)
 }
 
 /* The unit tests' allocator (the C library's) needs no initialising. */
-static void ready_at_once(void)
+static bool ready_at_once(void)
 {
 	__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
+	return true;
 }
 
 /* Overridden in libweft.so by agent/alloc_private.c; the unit tests' shim has none. */
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_prepare(void);
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_parent(void);
 __attribute__((weak, alias("no_fork_handler"))) void weft_alloc_fork_child(void);
-__attribute__((weak, alias("ready_at_once"))) void weft_alloc_first(void);
+__attribute__((weak, alias("ready_at_once"))) bool weft_alloc_first(void);
 __attribute__((weak, alias("boot_none"))) void *weft_boot_take(size_t n, size_t align);

@@ -41,25 +41,28 @@ void weft_alloc_fork_child(void);
  * allocation reads them, and a fork's handlers write them in the parent and
  * the child (one copied page each, not three).
  *
- * ready: non-zero once the private allocator has initialised
- * (agent/alloc_private.c). It initialises at weft's first allocation, not from
- * a constructor: a process in which weft never allocates
- * (OTEL_SDK_DISABLED=true) never pays for it. weft_alloc_first initialises
- * it, excluding the agent's fork handlers, and sets the flag; the unit tests'
- * allocator only sets the flag.
+ * ready: 1 once the private allocator has initialised
+ * (agent/alloc_private.c); 2 in a child forked by a thread that was inside
+ * it, where it is never called again. It initialises at weft's first
+ * allocation, not from a constructor: a process in which weft never
+ * allocates (OTEL_SDK_DISABLED=true) never pays for it. weft_alloc_first
+ * initialises it, excluding the agent's fork handlers, and sets the flag; the
+ * unit tests' allocator only sets the flag.
  *
- * inside, gate and forker: the fork gate (below). init_lock:
+ * inside, gate, left and forker: the fork gate (below). init_lock:
  * agent/alloc_private.c.
  */
 struct weft_allocator {
 	int ready;
 	unsigned inside;
 	unsigned gate;
+	unsigned left; /* bumped by a thread leaving while the gate is closed (a futex) */
 	int init_lock;
-	uintptr_t forker; /* the thread that closed the gate (pthread_self), until it opens it */
+	int forked_inside; /* the fork being made is from inside the allocator (alloc_private.c) */
+	uintptr_t forker;  /* the thread that closed the gate (pthread_self), until it opens it */
 };
 extern struct weft_allocator weft_allocator;
-void weft_alloc_first(void);
+bool weft_alloc_first(void);
 
 #define WEFT_MALLOCX_ZERO         0x40 /* jemalloc's MALLOCX_ZERO */
 #define WEFT_MALLOCX_LG_ALIGN(lg) (lg) /* jemalloc's MALLOCX_LG_ALIGN */
@@ -87,14 +90,6 @@ static inline int weft_boot_owns(const void *p)
 }
 
 /*
- * Non-zero while this thread is inside the private allocator (agent/alloc.c).
- * Read only by this thread, possibly from a signal handler that interrupted
- * it: the signal fences keep the compiler from moving the marks across the
- * call, and nothing else is needed between a thread and its own handler.
- */
-extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
-
-/*
  * The fork gate (agent/alloc_private.c). weft_allocator.inside counts the
  * threads inside the private allocator; weft_allocator.gate is non-zero while
  * a fork is being prepared or made (2: a thread waits for it to open).
@@ -102,33 +97,61 @@ extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec"
  * closes the gate before it reads the count (both sequentially consistent),
  * so one of the two sees the other: either the fork waits for the thread to
  * leave, or the thread steps back out and waits for the fork to end
- * (weft_alloc_gate_wait).
+ * (weft_alloc_gate_wait). A thread that leaves while the gate is closed
+ * wakes the fork (weft_alloc_gate_left): the fork sleeps, so that a forking
+ * thread of real-time priority lets the thread it waits for run.
  *
- * Only a thread's outermost call counts, and it counts itself in before it
- * marks itself busy and out after it unmarks: a signal handler that
- * allocates in between sees the thread not busy and counts itself too.
+ * Per thread: weft_alloc_busy is 1 while the thread is in a call, from
+ * before it counts itself in until after it counts itself out (signal
+ * fences keep the compiler from moving it across the calls). jemalloc is
+ * not reentrant, so a signal handler that interrupts a call (its entry, its
+ * wait at the gate, jemalloc itself or its exit) and allocates or frees gets
+ * nothing (weft_alloc_enter is false: no allocation, a free that leaks): it
+ * could take a lock its own thread holds, or wait at the gate for a fork
+ * that waits for its own thread. The agent never allocates on top of itself
+ * otherwise: its code runs under the guard (agent/guard.h). Non-zero
+ * weft_alloc_busy is also what the agent reads as "this thread may hold the
+ * allocator's locks".
  */
+extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+
 void weft_alloc_gate_wait(void);
+void weft_alloc_gate_left(void);
 /* Opens the gate and wakes the threads waiting at it (the forking thread, after fork). */
 void weft_alloc_gate_open(void);
 
-static inline void weft_alloc_enter(void)
+static inline bool weft_alloc_enter(void)
 {
-	if (!weft_alloc_busy) {
-		__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
-		if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0,
-				     0))
-			weft_alloc_gate_wait();
-	}
-	weft_alloc_busy++;
+	if (__builtin_expect(weft_alloc_busy != 0, 0))
+		return false;
+	weft_alloc_busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
+		weft_alloc_gate_wait();
+	return true;
 }
 
 static inline void weft_alloc_leave(void)
 {
+	__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
+		weft_alloc_gate_left();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (--weft_alloc_busy == 0)
-		__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_RELEASE);
+	weft_alloc_busy = 0;
+}
+
+/*
+ * Whether the private allocator can be called: initialised here if it was
+ * not; never in a child forked from inside it (ready 2, see
+ * agent/alloc_private.c). Acquire: the allocator's state, written by the
+ * thread that initialised it.
+ */
+static inline bool weft_alloc_usable(void)
+{
+	int r = __atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE);
+
+	return __builtin_expect(r == 1, 1) || (r == 0 && weft_alloc_first());
 }
 
 static inline void *weft_mallocx(size_t n, int flags)
@@ -140,10 +163,8 @@ static inline void *weft_mallocx(size_t n, int flags)
 		if (p)
 			return p;
 	}
-	/* Acquire: the allocator's state, written by the thread that initialised it. */
-	if (__builtin_expect(!__atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE), 0))
-		weft_alloc_first();
-	weft_alloc_enter();
+	if (!weft_alloc_usable() || !weft_alloc_enter())
+		return NULL;
 	p = mallocx(n ? n : 1, flags);
 	weft_alloc_leave();
 	return p;
@@ -177,7 +198,8 @@ static inline void *weft_realloc(void *p, size_t n)
 			memcpy(q, p, had < n ? had : n);
 		return q;
 	}
-	weft_alloc_enter();
+	if (!weft_alloc_usable() || !weft_alloc_enter())
+		return NULL;
 	p = rallocx(p, n ? n : 1, 0);
 	weft_alloc_leave();
 	return p;
@@ -185,9 +207,9 @@ static inline void *weft_realloc(void *p, size_t n)
 
 static inline void weft_free(void *p)
 {
-	if (!p || weft_boot_owns(p))
+	/* A block that cannot be given back now (see weft_alloc_enter) stays taken. */
+	if (!p || weft_boot_owns(p) || !weft_alloc_usable() || !weft_alloc_enter())
 		return;
-	weft_alloc_enter();
 	dallocx(p, 0);
 	weft_alloc_leave();
 }

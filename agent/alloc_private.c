@@ -12,6 +12,7 @@
  * bind to, and nothing outside weft sees them.
  */
 #include <dlfcn.h>
+#include <linux/futex.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
@@ -214,53 +216,80 @@ static void init_lock_drop(void)
 	__atomic_store_n(&weft_allocator.init_lock, 0, __ATOMIC_RELEASE);
 }
 
-void weft_alloc_first(void)
+bool weft_alloc_first(void)
 {
 	init_lock_take();
-	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
-		weft_alloc_enter();
+	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) && weft_alloc_enter()) {
 		dallocx(mallocx(1, 0), 0);
 		weft_alloc_leave();
 		__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
 	}
 	init_lock_drop();
+	return __atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE) == 1;
 }
 
 /*
- * Closes the gate and waits until no other thread is inside the allocator.
- * A thread that forks from a signal handler that interrupted its own
- * allocation is inside itself: it waits for the others only (its child
- * finishes that allocation as the parent does).
+ * Closes the gate and waits until no other thread is inside the allocator,
+ * asleep between looks: a thread that leaves while the gate is closed bumps
+ * `left` and wakes it (alloc.h). The timeout only bounds a wake-up that
+ * comes before the sleep, which the futex's value check already catches.
+ *
+ * A thread that forks from a signal handler that interrupted its own call
+ * into the allocator (or its entry, exit or wait at the gate) must not wait:
+ * it may hold locks the others wait for. Nothing is closed then, and the
+ * child never calls the allocator again (ready 2): other threads may have
+ * been inside at the fork. The child may still finish the call its handler
+ * interrupted, as after any fork from a signal handler.
  */
 void weft_alloc_fork_prepare(void)
 {
 	init_lock_take();
-	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
-		unsigned mine = weft_alloc_busy ? 1 : 0;
+	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) != 1)
+		return;
+	if (weft_alloc_busy) {
+		weft_allocator.forked_inside = 1;
+		return;
+	}
+	__atomic_store_n(&weft_allocator.forker, (uintptr_t)pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&weft_allocator.gate, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		unsigned seen = __atomic_load_n(&weft_allocator.left, __ATOMIC_SEQ_CST);
+		struct timespec nap = { 0, 10 * 1000 * 1000 };
+		int saved;
 
-		__atomic_store_n(&weft_allocator.forker, (uintptr_t)pthread_self(),
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&weft_allocator.gate, 1, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST) > mine)
-			sched_yield();
+		if (__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST) == 0)
+			break;
+		saved = errno;
+		syscall(SYS_futex, &weft_allocator.left, FUTEX_WAIT_PRIVATE, seen, &nap, NULL, 0);
+		errno = saved;
 	}
 }
 
 void weft_alloc_fork_parent(void)
 {
-	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
-	weft_alloc_gate_open();
+	if (weft_allocator.forked_inside) {
+		weft_allocator.forked_inside = 0;
+	} else {
+		__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
+		weft_alloc_gate_open();
+	}
 	init_lock_drop();
 }
 
 void weft_alloc_fork_child(void)
 {
-	/* The waiters stayed in the parent. */
+	/*
+	 * The waiters stayed in the parent, and this thread was inside only if
+	 * it forked from a handler (ready 2: the count is never read again).
+	 */
 	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&weft_allocator.gate, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&weft_allocator.inside, weft_alloc_busy ? 1u : 0u, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
-		weft_alloc_enter();
+	__atomic_store_n(&weft_allocator.inside, 0, __ATOMIC_RELAXED);
+	if (weft_allocator.forked_inside) {
+		weft_allocator.forked_inside = 0;
+		__atomic_store_n(&weft_allocator.ready, 2, __ATOMIC_RELAXED);
+	} else if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) == 1 &&
+		   weft_alloc_enter()) {
 		je_tsd_postfork_child(je_tsd_tls);
 		weft_alloc_leave();
 	}

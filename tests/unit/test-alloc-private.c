@@ -12,6 +12,8 @@
  * Links agent/alloc.c, agent/alloc_private.c and the archive libweft.so links
  * (libjemalloc_lazy.a), not the unit tests' shim.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -357,6 +359,197 @@ static void test_fork_storm(void)
 	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
 }
 
+/* ------------------------------------------------------------ signal handlers and the gate */
+
+static int sig_stop;
+static pthread_t sig_worker;
+static unsigned long sig_allocs, sig_handled, sig_refused;
+
+static void *alloc_loop(void *arg)
+{
+	while (!flag_get(&sig_stop)) {
+		weft_free(weft_alloc(BIG));
+		__atomic_add_fetch(&sig_allocs, 1, __ATOMIC_RELAXED);
+	}
+	return arg;
+}
+
+/* Sends the worker `n` signals, 100 us apart; false when it stopped allocating (stuck). */
+static bool signal_worker(int n)
+{
+	unsigned long before = __atomic_load_n(&sig_allocs, __ATOMIC_RELAXED);
+
+	for (int i = 0; i < n; i++) {
+		pthread_kill(sig_worker, SIGUSR1);
+		usleep(100);
+	}
+	for (int i = 0; i < 2000 && __atomic_load_n(&sig_allocs, __ATOMIC_RELAXED) == before; i++)
+		usleep(1000);
+	return __atomic_load_n(&sig_allocs, __ATOMIC_RELAXED) != before;
+}
+
+static void install(void (*fn)(int))
+{
+	struct sigaction sa = { .sa_handler = fn, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* A handler that allocates; it may be refused (it interrupted an entry or exit), never stuck. */
+static void handler_allocates(int sig)
+{
+	void *p = weft_alloc(BIG);
+
+	(void)sig;
+	if (p)
+		__atomic_add_fetch(&sig_handled, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&sig_refused, 1, __ATOMIC_RELAXED);
+	weft_free(p);
+}
+
+static void *fork_loop(void *arg)
+{
+	while (!flag_get(&sig_stop)) {
+		pid_t pid = fork_with_handlers();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+	return arg;
+}
+
+/*
+ * A handler that allocates on a thread that allocates, while another thread
+ * forks: a handler that interrupted a call (jemalloc, which is not
+ * reentrant, or the call's entry, exit or wait at the gate, where the fork
+ * may be waiting for its thread) gets nothing; one that came between calls
+ * gets its block. Nothing is stuck.
+ */
+static void test_handler_allocates_during_forks(void)
+{
+	pthread_t forker;
+	bool moving = true;
+
+	install(handler_allocates);
+	sig_stop = 0;
+	assert_int(pthread_create(&sig_worker, NULL, alloc_loop, NULL), 0);
+	assert_int(pthread_create(&forker, NULL, fork_loop, NULL), 0);
+	for (int round = 0; round < 10 && moving; round++)
+		moving = signal_worker(500);
+	expect_true(moving);
+	flag_set(&sig_stop);
+	pthread_join(sig_worker, NULL);
+	pthread_join(forker, NULL);
+	expect_true(__atomic_load_n(&sig_handled, __ATOMIC_RELAXED) > 0);
+	expect_true(__atomic_load_n(&sig_refused, __ATOMIC_RELAXED) > 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
+}
+
+static unsigned long handler_forks;
+
+/* A handler that forks (the child exits at once): wherever it interrupted the allocator. */
+static void handler_forks_now(int sig)
+{
+	pid_t pid = fork_with_handlers();
+	int saved = errno;
+
+	(void)sig;
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+		__atomic_add_fetch(&handler_forks, 1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+/*
+ * A handler that forks, on a thread that allocates: a fork from inside the
+ * allocator (or its entry or exit) waits for nobody, and the parent goes on.
+ */
+static void test_handler_forks(void)
+{
+	bool moving = true;
+
+	install(handler_forks_now);
+	sig_stop = 0;
+	assert_int(pthread_create(&sig_worker, NULL, alloc_loop, NULL), 0);
+	for (int round = 0; round < 4 && moving; round++)
+		moving = signal_worker(100);
+	expect_true(moving);
+	flag_set(&sig_stop);
+	pthread_join(sig_worker, NULL);
+	expect_true(__atomic_load_n(&handler_forks, __ATOMIC_RELAXED) > 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST), 0);
+	expect_int((int)__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST), 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* ------------------------------------------------------------ jemalloc's list of threads */
+
+/*
+ * jemalloc's mutexes are taken with pthread_mutex_trylock first, which binds
+ * to this definition (as in libweft.so it binds to weft's hook). Armed, the
+ * parked thread's next successful lock parks it, holding that lock: the lock
+ * of jemalloc's list of threads, taken by its thread-exit destructor (which
+ * runs outside the gate).
+ */
+static pthread_t park_thread;
+static int park_armed, parked, unpark;
+
+int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	static int (*real)(pthread_mutex_t * m);
+	int rc;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "pthread_mutex_trylock");
+	rc = real(m);
+	if (rc == 0 && flag_get(&park_armed) && pthread_equal(pthread_self(), park_thread)) {
+		__atomic_store_n(&park_armed, 0, __ATOMIC_RELAXED);
+		flag_set(&parked);
+		while (!flag_get(&unpark))
+			usleep(1000);
+	}
+	return rc;
+}
+
+static void *parker(void *arg)
+{
+	weft_free(weft_alloc(BIG)); /* jemalloc's data for this thread, in its list */
+	flag_set(&park_armed);      /* the next lock it takes: at its exit, the list's */
+	return arg;
+}
+
+/*
+ * A fork while a thread's exit holds the lock of jemalloc's list of threads:
+ * the child resets the list and its lock, so a new thread there can allocate.
+ */
+static void test_fork_during_thread_exit(void)
+{
+	pid_t pid;
+
+	weft_free(weft_alloc(BIG));
+	assert_int(pthread_create(&park_thread, NULL, parker, NULL), 0);
+	assert_true(flag_wait(&parked));
+	pid = fork_with_handlers();
+	if (pid == 0) {
+		pthread_t t;
+
+		alarm(10);
+		if (pthread_create(&t, NULL, short_life, (void *)1) != 0)
+			_exit(2);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	expect_int(wait_status(pid), 0);
+	flag_set(&unpark);
+	pthread_join(park_thread, NULL);
+}
+
 int main(void)
 {
 	/* Nothing ran jemalloc's constructor: the archive's is removed. */
@@ -369,5 +562,8 @@ int main(void)
 	test_gate();
 	test_gate_forker_passes();
 	test_fork_storm();
+	test_handler_allocates_during_forks();
+	test_handler_forks();
+	test_fork_during_thread_exit();
 	return harness_done();
 }
