@@ -72,23 +72,34 @@ static void adopted_thread_end(void *arg)
 		weft_thread_end(t);
 }
 
-/* Acquisitions until the next sampled hold: 1 in WEFT_HOLD_SAMPLE on average. */
-static void hold_countdown(struct weft_thread *t)
+/*
+ * Draws when the next hold of `kind` is sampled: 1 acquisition in
+ * WEFT_HOLD_SAMPLE on average, never with sampling off.
+ */
+static void hold_draw(struct weft_thread *t, enum weft_wait_kind kind)
 {
-	uint32_t n = weft_cfg.hold_sample;
+	uint64_t n = weft_cfg.hold_sample;
 
-	t->hold_countdown =
-		n ? 1 + (uint32_t)(weft_ids_next(&t->rng) % (2 * (uint64_t)n - 1)) : UINT32_MAX;
+	t->hold_at[kind] =
+		n ? weft_load_relaxed(&t->acquired[kind]) + 1 + weft_ids_next(&t->rng) % (2 * n - 1)
+		  : UINT64_MAX;
+}
+
+/* Draws every kind's next sampled hold (a thread's state, new, reused or forked). */
+static void hold_draw_all(struct weft_thread *t)
+{
+	for (int k = WEFT_WAIT_MUTEX; k < WEFT_HOLD_KINDS; k++)
+		hold_draw(t, (enum weft_wait_kind)k);
 }
 
 /* A sampled hold older than this is given up: its unlock may never be seen. */
 #define HOLD_STALE_NS (10 * 1000000000ull)
 
-void weft_lock_hold_begin(struct weft_thread *t, const void *object)
+void weft_lock_hold_begin(struct weft_thread *t, enum weft_wait_kind kind, const void *object)
 {
 	uint64_t now;
 
-	hold_countdown(t);
+	hold_draw(t, kind);
 	if (!weft_cfg.hold_sample)
 		return;
 	now = weft_clock_now();
@@ -254,7 +265,7 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	 */
 	t->cpu_start_ns = thread_cpu_ns();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
-	hold_countdown(t);
+	hold_draw_all(t);
 	return t;
 }
 
@@ -373,7 +384,7 @@ void weft_thread_begin(struct weft_thread *t)
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
 	weft_ids_seed(&t->rng, (uint64_t)t->tid);
-	hold_countdown(t);
+	hold_draw_all(t);
 	weft_self_set(t);
 	weft_registry_push(t);
 	/*
@@ -539,6 +550,7 @@ static void atfork_child(void)
 		t->self = pthread_self();
 		t->start_ns = weft_process.start_ns;
 		weft_ids_seed(&t->rng, (uint64_t)t->tid);
+		hold_draw_all(t);
 		become_main(t);
 		weft_fetch_add_relaxed(&weft_registry_live, 1);
 		weft_registry_push(t);

@@ -71,6 +71,9 @@ enum weft_wait_kind {
 };
 #undef WEFT_WAIT_ENUM
 
+/* The kinds of lock whose holds are sampled (agent/lock.h) are the first: below this. */
+#define WEFT_HOLD_KINDS (WEFT_WAIT_RWLOCK_WRITE + 1)
+
 const char *weft_wait_kind_name(enum weft_wait_kind kind);
 
 /* Header flags. */

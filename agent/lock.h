@@ -27,8 +27,8 @@
 #include "agent/clock.h"
 #include "agent/guard.h"
 
-/* Starts sampling the hold of `object` and draws the next countdown. */
-void weft_lock_hold_begin(struct weft_thread *t, const void *object);
+/* Starts sampling the hold of `object`, a lock of `kind`, and draws the next sample's count. */
+void weft_lock_hold_begin(struct weft_thread *t, enum weft_wait_kind kind, const void *object);
 
 /* Ends the sampled hold: records a HOLD event. */
 void weft_lock_hold_end(struct weft_thread *t, const void *pc);
@@ -60,25 +60,31 @@ static inline void weft_lock_counted(struct weft_thread *t, enum weft_wait_kind 
 }
 
 /*
- * Counts an acquisition of `kind`; true when this one's hold is to be
- * sampled (the caller then calls weft_lock_sample).
+ * Counts an acquisition of `kind` (a kind whose holds are sampled); true
+ * when this one's hold is to be sampled (the caller then calls
+ * weft_lock_sample). One store on the fast path: the count itself, compared
+ * with the count drawn for the next sample (at or past it: a signal
+ * handler's acquisition between the add and the compare may have passed
+ * it).
  */
 static inline bool weft_lock_count(struct weft_thread *t, enum weft_wait_kind kind)
 {
 	weft_lock_counted(t, kind);
-	return __builtin_expect(--t->hold_countdown == 0, 0);
+	return __builtin_expect(weft_load_relaxed(&t->acquired[kind]) >= t->hold_at[kind], 0);
 }
 
 /*
- * Starts sampling the hold of `object` (weft_lock_hold_begin) and puts the
- * lock sampled in the thread's unlock watch, so that the mutex unlock hook's
- * fast path, which looks at nothing else, sends its unlock the slow way. (A
- * watch left behind by an ended hold only costs one unlock the slow way,
- * which clears it: weft_lock_watch_sync.)
+ * Starts sampling the hold of `object`, a lock of `kind`
+ * (weft_lock_hold_begin), and puts the lock sampled in the thread's unlock
+ * watch, so that the mutex unlock hook's fast path, which looks at nothing
+ * else, sends its unlock the slow way. (A watch left behind by an ended
+ * hold only costs one unlock the slow way, which clears it:
+ * weft_lock_watch_sync.)
  */
-static inline void weft_lock_sample(struct weft_thread *t, const void *object)
+static inline void weft_lock_sample(struct weft_thread *t, enum weft_wait_kind kind,
+				    const void *object)
 {
-	weft_lock_hold_begin(t, object);
+	weft_lock_hold_begin(t, kind, object);
 	weft_tls.unlock_watch = t->hold_obj;
 }
 
@@ -101,7 +107,7 @@ static inline void weft_lock_acquired(struct weft_thread *t, enum weft_wait_kind
 				      const void *object)
 {
 	if (weft_lock_count(t, kind))
-		weft_lock_sample(t, object);
+		weft_lock_sample(t, kind, object);
 }
 
 /* A lock is about to be released by this thread, from `pc`. */

@@ -88,12 +88,17 @@ struct weft_thread {
 	uint64_t task_producer; /* owner only: the open task's newest producer (0: none) */
 	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
 	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
+	/*
+	 * Owner only: for each kind of lock whose holds are sampled (mutex,
+	 * rwlock read and write), the acquisition count at which the next hold
+	 * is (agent/lock.h).
+	 */
+	uint64_t hold_at[WEFT_HOLD_KINDS];
 
 	/* Owner only. */
 	struct weft_trace_id cur_trace; /* the current span's trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
-	uint32_t hold_countdown;        /* acquisitions until the next sampled hold */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
 	uint64_t stack_next_ns;                    /* no stack captured before this time */

@@ -255,7 +255,7 @@ static int mutex_lock_first(pthread_mutex_t *m)
 static __attribute__((noinline)) int mutex_lock_sampled(struct weft_thread *self,
 							pthread_mutex_t *m)
 {
-	weft_lock_sample(self, m);
+	weft_lock_sample(self, WEFT_WAIT_MUTEX, m);
 	return mutex_lock_next(m);
 }
 

@@ -85,12 +85,12 @@ static void test_unlock_watch(void)
 	expect_true(weft_tls.unlock_watch == 0);
 
 	/* A sampled hold puts its lock in the watch. */
-	weft_lock_sample(t, &a);
+	weft_lock_sample(t, WEFT_WAIT_MUTEX, &a);
 	expect_true(t->hold_obj == (uintptr_t)&a);
 	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
 
 	/* A second sample while one is held keeps the first: so does the watch. */
-	weft_lock_sample(t, &b);
+	weft_lock_sample(t, WEFT_WAIT_MUTEX, &b);
 	expect_true(t->hold_obj == (uintptr_t)&a);
 	expect_true(weft_tls.unlock_watch == (uintptr_t)&a);
 
@@ -100,20 +100,40 @@ static void test_unlock_watch(void)
 	weft_lock_watch_sync();
 	expect_true(weft_tls.unlock_watch == 0);
 
-	/* Through weft_lock_acquired too, when the countdown says so. */
-	t->hold_countdown = 1;
+	/* Through weft_lock_acquired too, when the count drawn is reached. */
+	t->hold_at[WEFT_WAIT_MUTEX] = 1;
 	weft_lock_acquired(t, WEFT_WAIT_MUTEX, &b);
 	expect_true(weft_tls.unlock_watch == (uintptr_t)&b);
 	expect_int((int)weft_load_relaxed(&t->acquired[WEFT_WAIT_MUTEX]), 1);
 	weft_lock_released(t, &b, NULL);
 	weft_lock_watch_sync();
 
-	/* One counted acquisition per call, none sampled before the countdown ends. */
-	t->hold_countdown = 1000;
+	/* One counted acquisition per call, none sampled before the count drawn. */
+	t->hold_at[WEFT_WAIT_MUTEX] = 1001;
 	for (int i = 0; i < 999; i++)
 		expect_true(!weft_lock_count(t, WEFT_WAIT_MUTEX));
 	expect_true(weft_lock_count(t, WEFT_WAIT_MUTEX));
 	expect_int((int)weft_load_relaxed(&t->acquired[WEFT_WAIT_MUTEX]), 1001);
+	/* Each kind has its own count: a mutex's acquisitions bring no rwlock's sample nearer. */
+	t->hold_at[WEFT_WAIT_RWLOCK_READ] = 2;
+	t->hold_at[WEFT_WAIT_MUTEX] = UINT64_MAX;
+	expect_true(!weft_lock_count(t, WEFT_WAIT_RWLOCK_READ));
+	expect_true(!weft_lock_count(t, WEFT_WAIT_MUTEX));
+	expect_true(weft_lock_count(t, WEFT_WAIT_RWLOCK_READ));
+
+	/*
+	 * A count passed (a signal handler's acquisition between the add and
+	 * the compare) still samples the next one; the sample draws the next
+	 * count ahead, 1 to 2n - 1 acquisitions later.
+	 */
+	weft_cfg.hold_sample = 256;
+	t->hold_at[WEFT_WAIT_MUTEX] = 1000;
+	expect_true(weft_lock_count(t, WEFT_WAIT_MUTEX));
+	weft_lock_sample(t, WEFT_WAIT_MUTEX, &a);
+	expect_true(t->hold_at[WEFT_WAIT_MUTEX] > 1002);
+	expect_true(t->hold_at[WEFT_WAIT_MUTEX] <= 1002 + 511);
+	weft_lock_released(t, &a, NULL);
+	weft_lock_watch_sync();
 	weft_self_set(NULL);
 	weft_registry_free(t);
 }
@@ -214,7 +234,7 @@ static void test_deferred(void)
 
 	/* The watch follows another lock's sampled hold: recorded at once. */
 	weft_lock_watch_sync();
-	weft_lock_sample(t, &b);
+	weft_lock_sample(t, WEFT_WAIT_MUTEX, &b);
 	weft_defer_begin(t, &a);
 	record(t, 12);
 	weft_defer_end(t);
