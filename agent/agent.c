@@ -480,24 +480,15 @@ static void new_process_identity(void)
  * The private allocator's fork gate is closed last before the fork and opened
  * (or, in the child, reset) first after it, as its own handlers ran when it
  * registered them before ours: nothing may allocate between
- * (agent/alloc_private.c).
+ * (agent/alloc_private.c). The allocator initialises on its first
+ * allocation too big for its boot arena (alloc.h), in the parent or in a
+ * child: a child's few small allocations come from what is left of the arena
+ * it inherits, and a parent that used the arena up has initialised the
+ * allocator already.
  */
-/* Set once the private allocator is known to be initialised (see atfork_prepare). */
-static _Atomic bool alloc_initialised;
-
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
-	/*
-	 * A process that forks has the private allocator initialised before its
-	 * first fork, here if nothing did it earlier (it initialises on its first
-	 * call, waiting for any other thread doing it): once in the parent,
-	 * rather than in every child that allocates (about thirty pages each).
-	 */
-	if (!weft_load_relaxed(&alloc_initialised) && !weft_alloc_busy) {
-		weft_free(weft_alloc(1));
-		weft_store_relaxed(&alloc_initialised, true);
-	}
 	weft_alloc_fork_prepare();
 }
 

@@ -42,8 +42,8 @@ void weft_alloc_fork_child(void);
  * the child (one copied page each, not three).
  *
  * ready: 1 once the private allocator has initialised
- * (agent/alloc_private.c); 2 in a child forked by a thread that was inside
- * it, where it is never called again. It initialises at weft's first
+ * (agent/alloc_private.c); 2 in a child forked from a signal handler that
+ * interrupted a call into it, where it is never called again. It initialises at weft's first
  * allocation, not from a constructor: a process in which weft never
  * allocates (OTEL_SDK_DISABLED=true) never pays for it. weft_alloc_first
  * initialises it, excluding the agent's fork handlers, and sets the flag; the
@@ -58,8 +58,7 @@ struct weft_allocator {
 	unsigned gate;
 	unsigned left; /* bumped by a thread leaving while the gate is closed (a futex) */
 	int init_lock;
-	int forked_inside; /* the fork being made is from inside the allocator (alloc_private.c) */
-	uintptr_t forker;  /* the thread that closed the gate (pthread_self), until it opens it */
+	uintptr_t forker; /* the thread whose fork is being made (pthread_self), until it is */
 };
 extern struct weft_allocator weft_allocator;
 bool weft_alloc_first(void);
@@ -120,23 +119,34 @@ void weft_alloc_gate_left(void);
 /* Opens the gate and wakes the threads waiting at it (the forking thread, after fork). */
 void weft_alloc_gate_open(void);
 
+/* Counts the calling thread in (weft_alloc_busy set), waiting at a closed gate. */
+static inline void weft_alloc_count_in(void)
+{
+	__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
+		weft_alloc_gate_wait();
+}
+
+static inline void weft_alloc_count_out(void)
+{
+	__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
+		weft_alloc_gate_left();
+}
+
 static inline bool weft_alloc_enter(void)
 {
 	if (__builtin_expect(weft_alloc_busy != 0, 0))
 		return false;
 	weft_alloc_busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
-	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
-		weft_alloc_gate_wait();
+	weft_alloc_count_in();
 	return true;
 }
 
 static inline void weft_alloc_leave(void)
 {
-	__atomic_sub_fetch(&weft_allocator.inside, 1, __ATOMIC_SEQ_CST);
-	if (__builtin_expect(__atomic_load_n(&weft_allocator.gate, __ATOMIC_SEQ_CST) != 0, 0))
-		weft_alloc_gate_left();
+	weft_alloc_count_out();
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	weft_alloc_busy = 0;
 }

@@ -216,45 +216,69 @@ static void init_lock_drop(void)
 	__atomic_store_n(&weft_allocator.init_lock, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * Initialises the allocator under the init lock, as a call into it (busy,
+ * counted in). Nothing for a signal handler that interrupted a call or this
+ * initialisation (busy), or the thread that is forking (it holds the lock
+ * until the fork is made).
+ */
 bool weft_alloc_first(void)
 {
+	if (weft_alloc_busy ||
+	    __atomic_load_n(&weft_allocator.forker, __ATOMIC_RELAXED) == (uintptr_t)pthread_self())
+		return false;
+	weft_alloc_busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	init_lock_take();
-	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) && weft_alloc_enter()) {
+	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
+		weft_alloc_count_in();
 		dallocx(mallocx(1, 0), 0);
-		weft_alloc_leave();
+		weft_alloc_count_out();
 		__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
 	}
 	init_lock_drop();
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	weft_alloc_busy = 0;
 	return __atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE) == 1;
 }
 
 /*
- * Closes the gate and waits until no other thread is inside the allocator,
+ * This thread's fork is from a signal handler that interrupted its own call
+ * into the allocator (its entry, its wait at the gate, jemalloc, its exit, or
+ * the initialisation): its prepare handler did nothing.
+ */
+static __thread bool forked_inside __attribute__((tls_model("initial-exec")));
+
+/*
+ * Takes the init lock (no thread initialises the allocator during the
+ * fork), names this thread the forker, and once the allocator is
+ * initialised closes the gate and waits until no other thread is inside,
  * asleep between looks: a thread that leaves while the gate is closed bumps
  * `left` and wakes it (alloc.h). The timeout only bounds a wake-up that
  * comes before the sleep, which the futex's value check already catches.
  *
  * A thread that forks from a signal handler that interrupted its own call
- * into the allocator (or its entry, exit or wait at the gate) must not wait:
- * it may hold locks the others wait for. Nothing is closed then, and the
- * child never calls the allocator again (ready 2): other threads may have
- * been inside at the fork. The child may still finish the call its handler
- * interrupted, as after any fork from a signal handler.
+ * into the allocator must not wait, for the lock or for the others: it may
+ * hold the lock, or be what another thread's fork waits for (glibc runs two
+ * threads' prepare handlers at once). Nothing is taken or closed then, and
+ * the child never calls the allocator again (ready 2): other threads may
+ * have been inside at the fork. The child may still finish the call its
+ * handler interrupted, as after any fork from a signal handler.
  */
 void weft_alloc_fork_prepare(void)
 {
-	init_lock_take();
-	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) != 1)
-		return;
 	if (weft_alloc_busy) {
-		weft_allocator.forked_inside = 1;
+		forked_inside = true;
 		return;
 	}
+	init_lock_take();
 	__atomic_store_n(&weft_allocator.forker, (uintptr_t)pthread_self(), __ATOMIC_RELAXED);
+	if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) != 1)
+		return;
 	__atomic_store_n(&weft_allocator.gate, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
 		unsigned seen = __atomic_load_n(&weft_allocator.left, __ATOMIC_SEQ_CST);
-		struct timespec nap = { 0, 10 * 1000 * 1000 };
+		struct timespec nap = { 0, 100 * 1000 * 1000 };
 		int saved;
 
 		if (__atomic_load_n(&weft_allocator.inside, __ATOMIC_SEQ_CST) == 0)
@@ -267,26 +291,27 @@ void weft_alloc_fork_prepare(void)
 
 void weft_alloc_fork_parent(void)
 {
-	if (weft_allocator.forked_inside) {
-		weft_allocator.forked_inside = 0;
-	} else {
-		__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
-		weft_alloc_gate_open();
+	if (forked_inside) {
+		forked_inside = false;
+		return;
 	}
+	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
+	weft_alloc_gate_open();
 	init_lock_drop();
 }
 
 void weft_alloc_fork_child(void)
 {
 	/*
-	 * The waiters stayed in the parent, and this thread was inside only if
-	 * it forked from a handler (ready 2: the count is never read again).
+	 * The waiters stayed in the parent; this thread was inside only if it
+	 * forked from a handler, and then another thread may have held the
+	 * init lock or been inside (ready 2: nothing here is used again).
 	 */
 	__atomic_store_n(&weft_allocator.forker, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&weft_allocator.gate, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&weft_allocator.inside, 0, __ATOMIC_RELAXED);
-	if (weft_allocator.forked_inside) {
-		weft_allocator.forked_inside = 0;
+	if (forked_inside) {
+		forked_inside = false;
 		__atomic_store_n(&weft_allocator.ready, 2, __ATOMIC_RELAXED);
 	} else if (__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED) == 1 &&
 		   weft_alloc_enter()) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
@@ -71,6 +72,35 @@ static void test_fork_uninitialised(void)
 
 /* Larger than the boot arena takes (alloc.h): jemalloc's own first allocation. */
 #define BIG (WEFT_BOOT_MAX + 1)
+
+/*
+ * A thread whose fork is being prepared while the allocator is not yet
+ * initialised holds the init lock until the fork is made: a signal handler
+ * there that allocates gets nothing, rather than waiting for its own lock;
+ * after the fork the allocator initialises. In a child, where it is still
+ * uninitialised.
+ */
+static void test_forker_uninitialised(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		void *p;
+		bool nothing, then;
+
+		alarm(10);
+		weft_alloc_fork_prepare();
+		p = weft_alloc(BIG);
+		nothing = p == NULL && uninitialised();
+		weft_alloc_fork_parent();
+		p = weft_alloc(BIG);
+		then = p != NULL;
+		weft_free(p);
+		_exit(nothing && then ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	expect_int(wait_status(pid), 0);
+}
 
 static void *first_alloc(void *arg)
 {
@@ -550,11 +580,134 @@ static void test_fork_during_thread_exit(void)
 	pthread_join(park_thread, NULL);
 }
 
+/* ------------------------------------------------------------ the fork wakes up */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int wake_in, wake_prepared;
+static uint64_t wake_left_ns, wake_prepared_ns;
+
+static void *hold_then_leave(void *arg)
+{
+	weft_alloc_enter();
+	flag_set(&wake_in);
+	usleep(20000); /* the fork is asleep by now */
+	wake_left_ns = mono_ns();
+	weft_alloc_leave();
+	return arg;
+}
+
+static void *prepare_timed(void *arg)
+{
+	weft_alloc_fork_prepare();
+	wake_prepared_ns = mono_ns();
+	flag_set(&wake_prepared);
+	weft_alloc_fork_parent();
+	return arg;
+}
+
+/*
+ * A fork that waits for a thread inside the allocator goes on as soon as the
+ * thread leaves: the leaving thread wakes it (weft_alloc_gate_left), rather
+ * than the fork finding out at the end of its nap (100 ms). The fastest of
+ * five, so that one slow scheduling of the machine does not decide it.
+ */
+static void test_fork_woken_when_left(void)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int round = 0; round < 5; round++) {
+		pthread_t holder, forker;
+
+		wake_in = wake_prepared = 0;
+		assert_int(pthread_create(&holder, NULL, hold_then_leave, NULL), 0);
+		assert_true(flag_wait(&wake_in));
+		assert_int(pthread_create(&forker, NULL, prepare_timed, NULL), 0);
+		pthread_join(holder, NULL);
+		pthread_join(forker, NULL);
+		expect_true(flag_get(&wake_prepared));
+		if (wake_prepared_ns - wake_left_ns < best)
+			best = wake_prepared_ns - wake_left_ns;
+	}
+	expect_true(best < 10 * 1000 * 1000);
+}
+
+/* ------------------------------------------------------------ forks from handlers, with glibc's
+ * fork handlers */
+
+static unsigned long plain_forks;
+
+static void *plain_fork_loop(void *arg)
+{
+	while (!flag_get(&sig_stop)) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+			__atomic_add_fetch(&plain_forks, 1, __ATOMIC_RELAXED);
+	}
+	return arg;
+}
+
+static void handler_plain_fork(int sig)
+{
+	int saved = errno;
+	pid_t pid = fork();
+
+	(void)sig;
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+		__atomic_add_fetch(&handler_forks, 1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+/*
+ * The handlers registered as the agent has them (pthread_atfork: glibc runs
+ * two threads' prepare handlers at once). A handler forks on a thread that
+ * allocates while another thread forks: if the handler's fork waited for
+ * the other's (its lock), and the other for the handler's thread (inside the
+ * allocator), neither would go on. Last: the handlers stay registered.
+ */
+static void test_handler_forks_while_another_forks(void)
+{
+	pthread_t forker;
+	bool moving = true;
+
+	assert_int(pthread_atfork(weft_alloc_fork_prepare, weft_alloc_fork_parent,
+				  weft_alloc_fork_child),
+		   0);
+	install(handler_plain_fork);
+	sig_stop = 0;
+	handler_forks = 0;
+	assert_int(pthread_create(&sig_worker, NULL, alloc_loop, NULL), 0);
+	assert_int(pthread_create(&forker, NULL, plain_fork_loop, NULL), 0);
+	for (int round = 0; round < 20 && moving; round++)
+		moving = signal_worker(50);
+	expect_true(moving);
+	flag_set(&sig_stop);
+	if (moving) {
+		pthread_join(sig_worker, NULL);
+		pthread_join(forker, NULL);
+	}
+	expect_true(__atomic_load_n(&handler_forks, __ATOMIC_RELAXED) > 0);
+	expect_true(__atomic_load_n(&plain_forks, __ATOMIC_RELAXED) > 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
 	/* Nothing ran jemalloc's constructor: the archive's is removed. */
 	expect_true(uninitialised());
 	test_fork_uninitialised();
+	test_forker_uninitialised();
 	test_fork_during_first_alloc();
 	expect_true(uninitialised());
 	test_boot_arena();
@@ -565,5 +718,7 @@ int main(void)
 	test_handler_allocates_during_forks();
 	test_handler_forks();
 	test_fork_during_thread_exit();
+	test_fork_woken_when_left();
+	test_handler_forks_while_another_forks(); /* last: registers the fork handlers */
 	return harness_done();
 }
