@@ -126,6 +126,12 @@ struct weft_chan_queue {
 	_Atomic uint64_t rx_seen;  /* rx_units, as a writer last read it */
 	_Atomic uint32_t widx;     /* records appended */
 	/*
+	 * The newest record's span and index + 1, as one word (agent/channel_io.c:
+	 * rec_tag), so that a writer tells whether its write continues that
+	 * record from this line alone; 0 when it cannot (its write moved nothing).
+	 */
+	_Atomic uint64_t newest;
+	/*
 	 * Apart from the counts, which every write changes: a reader that looks
 	 * at the newest record (a single writer's, which it leaves alone) does not
 	 * take the writers' line from them.

@@ -31,22 +31,30 @@ static struct weft_chan *entry_slot(uint32_t e)
 #define REC_NONE UINT32_MAX
 
 /*
+ * The word that names record `i` (an index, not + 1) as `span`'s: the two
+ * are mixed into one word so that a writer reads them together, never one
+ * writer's span with another's index. Two pairs that give the same word
+ * differ in the index by a multiple of 2^32 or are one chance in 2^64.
+ */
+static uint64_t rec_tag(uint64_t span, uint32_t i)
+{
+	return span ^ ((uint64_t)i + 1) * 0x9e3779b97f4a7c15ull;
+}
+
+/*
  * A write by `span` is about to happen: a record, unless the newest one is
  * already this span's (then its range simply goes on, and the write stores
  * nothing to the records: a single writer never touches them after its first
- * write). Returns the new record's index, or REC_NONE.
+ * write; it reads only the writers' line to know). Returns the new record's
+ * index, or REC_NONE.
  */
 static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t len)
 {
 	uint32_t i = weft_load_acquire(&q->widx);
 	struct weft_chan_rec *r;
 
-	if (i) {
-		r = &q->rec[(i - 1) % WEFT_CHAN_RECS];
-		if (weft_load_relaxed(&r->span) == span && weft_load_acquire(&r->seq) == i &&
-		    !weft_load_relaxed(&r->empty))
-			return REC_NONE;
-	}
+	if (i && weft_load_relaxed(&q->newest) == rec_tag(span, i - 1))
+		return REC_NONE;
 	i = atomic_fetch_add_explicit(&q->widx, 1, memory_order_acq_rel);
 	r = &q->rec[i % WEFT_CHAN_RECS];
 	weft_store_relaxed(&r->seq, 0);
@@ -57,6 +65,11 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t le
 	weft_store_relaxed(&r->t, weft_clock_now());
 	weft_store_relaxed(&r->len, len);
 	weft_store_release(&r->seq, i + 1);
+	/*
+	 * Not the newest any more (a writer appended after it): it names a
+	 * record below widx, which no writer continues.
+	 */
+	weft_store_relaxed(&q->newest, rec_tag(span, i));
 	return i;
 }
 
@@ -64,7 +77,7 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t le
  * The write returned having moved `units`: they take their place in the
  * queue's count, and a new record says where its range starts. A record
  * whose write moved nothing is void (its would-be range stays its
- * predecessor's).
+ * predecessor's), and no later write continues it.
  */
 static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 {
@@ -74,6 +87,8 @@ static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 
 	if (i == REC_NONE)
 		return;
+	if (!units)
+		weft_store_relaxed(&q->newest, 0);
 	r = &q->rec[i % WEFT_CHAN_RECS];
 	if (weft_load_acquire(&r->seq) != i + 1)
 		return; /* lapped while it wrote */
@@ -135,10 +150,15 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
 		uint32_t seq = weft_load_acquire(&r->seq);
 		uint32_t settled = weft_load_acquire(&r->settled);
-		uint64_t start = weft_load_acquire(&r->start), empty = weft_load_acquire(&r->empty);
-		uint64_t span = weft_load_acquire(&r->span), rt = weft_load_acquire(&r->t);
-		uint64_t len = weft_load_acquire(&r->len);
+		uint64_t start, empty, span, rt, len;
 
+		if (below && settled)
+			continue; /* before the range: only older writes in flight are wanted */
+		start = weft_load_acquire(&r->start);
+		empty = weft_load_acquire(&r->empty);
+		span = weft_load_acquire(&r->span);
+		rt = weft_load_acquire(&r->t);
+		len = weft_load_acquire(&r->len);
 		atomic_thread_fence(memory_order_acquire);
 		if (seq != i + 1 || weft_load_relaxed(&r->seq) != seq)
 			continue; /* being rewritten, or lapped */
