@@ -32,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -354,17 +355,19 @@ static _Atomic int proc_helper_state;
 #ifdef PROC_HELPER
 #define NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
 
-/* A system call of up to four arguments: its result, or -errno. */
-static inline __attribute__((always_inline)) long raw_syscall(long n, long a, long b, long c,
-							      long d)
+/* A system call of up to six arguments: its result, or -errno. */
+static inline __attribute__((always_inline)) long raw_syscall6(long n, long a, long b, long c,
+							       long d, long e, long f)
 {
 #if defined(__x86_64__)
 	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
 	long ret;
 
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return ret;
 #else
@@ -373,10 +376,21 @@ static inline __attribute__((always_inline)) long raw_syscall(long n, long a, lo
 	register long x1 __asm__("x1") = b;
 	register long x2 __asm__("x2") = c;
 	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
 
-	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	__asm__ volatile("svc #0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
 	return x0;
 #endif
+}
+
+static inline __attribute__((always_inline)) long raw_syscall(long n, long a, long b, long c,
+							      long d)
+{
+	return raw_syscall6(n, a, b, c, d, 0, 0);
 }
 
 /* Copies prefix then name (at most name_max bytes) into path; its end. */
@@ -425,6 +439,38 @@ NO_SANITIZE static int proc_helper(void *arg)
 		raw_syscall(SYS_close, fd, 0, 0, 0);
 	}
 	b->done = 1;
+	return 0;
+}
+
+/* What the helper maps for weft_fd_map. */
+struct map_req {
+	const char *path;
+	void *map;
+	long size; /* the file's size, or -errno */
+	volatile int done;
+};
+
+NO_SANITIZE static int map_helper(void *arg)
+{
+	struct map_req *m = arg;
+	long fd, size, p = -EINVAL;
+
+	if (raw_syscall(SYS_close_range, 0, (long)~0u, 0, 0) != 0)
+		return 0;
+	fd = raw_syscall(SYS_openat, AT_FDCWD, (long)m->path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		m->size = fd;
+		m->done = 1;
+		return 0;
+	}
+	size = raw_syscall(SYS_lseek, fd, 0, SEEK_END, 0);
+	if (size > 0)
+		p = raw_syscall6(SYS_mmap, 0, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	raw_syscall(SYS_close, fd, 0, 0, 0);
+	if (size > 0 && (unsigned long)p < -4096ul)
+		m->map = (void *)p;
+	m->size = size > 0 && !m->map ? p : size;
+	m->done = 1;
 	return 0;
 }
 
@@ -535,8 +581,12 @@ static char *helper_stack(void)
 	return m + 4096;
 }
 
-/* The batch read by the helper; false when it did not run (then it is off for good). */
-static bool read_in_helper(struct proc_batch *b)
+/*
+ * Runs fn(arg) in the helper, which sets *done last; false when it did not
+ * run (busy, or off: then for good). With `prefix`, the process's /proc
+ * directory as another process names it goes there first (none: off).
+ */
+static bool helper_run(int (*fn)(void *), void *arg, volatile int *done, char *prefix, size_t n)
 {
 	sigset_t all, old;
 	int expected = HELPER_IDLE, err = errno;
@@ -547,17 +597,17 @@ static bool read_in_helper(struct proc_batch *b)
 		return false; /* off, or one running already (a signal handler's exit) */
 	/* Asked every time: a filter may be installed at any moment. */
 	if (!helper_allowed() || (!proc_helper_stack && !(proc_helper_stack = helper_stack())) ||
-	    !proc_prefix(b->prefix, sizeof(b->prefix))) {
+	    (prefix && !proc_prefix(prefix, n))) {
 		atomic_store(&proc_helper_state, HELPER_OFF);
 		errno = err;
 		return false;
 	}
-	b->done = 0;
+	*done = 0;
 	/* No handler of the program's may run in the helper: it shares our memory. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* Exit signal 0: no SIGCHLD, and no wait(2) of the program's reaps it but __WALL's. */
-	pid = clone_vfork(proc_helper, proc_helper_stack + PROC_HELPER_STACK, b);
+	pid = clone_vfork(fn, proc_helper_stack + PROC_HELPER_STACK, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0)
 		while (syscall(SYS_wait4, pid, NULL, __WCLONE, NULL) < 0 && errno == EINTR)
@@ -567,15 +617,39 @@ static bool read_in_helper(struct proc_batch *b)
 	 * it ran in a copy of our memory (valgrind runs a CLONE_VM clone as a
 	 * fork, and each such run costs the program ~90 ms of stopped threads).
 	 */
-	ok = pid > 0 && b->done;
+	ok = pid > 0 && *done;
 	atomic_store(&proc_helper_state, ok || pid == -EAGAIN ? HELPER_IDLE : HELPER_OFF);
 	errno = err;
 	return ok;
 }
+
+/* The batch read by the helper; false when it did not run. */
+static bool read_in_helper(struct proc_batch *b)
+{
+	return helper_run(proc_helper, b, &b->done, b->prefix, sizeof(b->prefix));
+}
+
+/* The file mapped by the helper; false when it did not run. */
+static bool map_in_helper(struct map_req *m)
+{
+	return helper_run(map_helper, m, &m->done, NULL, 0);
+}
 #else
+struct map_req {
+	const char *path;
+	void *map;
+	long size;
+};
+
 static bool read_in_helper(struct proc_batch *b)
 {
 	(void)b;
+	return false;
+}
+
+static bool map_in_helper(struct map_req *m)
+{
+	(void)m;
 	return false;
 }
 #endif /* PROC_HELPER */
@@ -600,6 +674,47 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 			r[i].buf[0] = '\0';
 	}
 	return __libc_single_threaded;
+}
+
+/* Maps m->path in the program's table, under the change lock (see weft_fd_map). */
+static void map_in_table(struct map_req *m)
+{
+	struct stat st;
+	int fd;
+
+	change_begin();
+	fd = open_locked(AT_FDCWD, m->path, O_RDONLY, 0);
+	if (fd < 0) {
+		m->size = -errno;
+	} else if (fstat(fd, &st) != 0) {
+		m->size = -errno;
+	} else if (st.st_size <= 0) {
+		m->size = 0;
+	} else {
+		m->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		m->size = m->map == MAP_FAILED ? -errno : (long)st.st_size;
+		if (m->map == MAP_FAILED)
+			m->map = NULL;
+	}
+	if (fd >= 0)
+		raw_close(fd);
+	change_end();
+}
+
+void *weft_fd_map(const char *path, size_t *size)
+{
+	struct map_req m = { .path = path, .map = NULL, .size = -EINVAL };
+	int saved = errno;
+
+	if (__libc_single_threaded || !map_in_helper(&m))
+		map_in_table(&m);
+	if (!m.map) {
+		errno = m.size < 0 ? (int)-m.size : EINVAL;
+		return NULL;
+	}
+	*size = (size_t)m.size;
+	errno = saved;
+	return m.map;
 }
 
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags)

@@ -44,10 +44,12 @@
  * own open gets the next number instead: no system call opens at a chosen
  * number, and making the program's opens wait would make a thread blocked in
  * accept, or in the open of a FIFO, hold up weft. So weft opens rarely once
- * started (its output file once, a socket per connection), and the files it
+ * started (its output file once, a socket per connection); the files it
  * reads again and again — the kernel's figures under /proc, twice a second —
  * are read by weft_fd_read_proc in a descriptor table of their own, never in
- * the program's.
+ * the program's, and so are the modules it symbolises (weft_fd_map); its
+ * allocator's own opens are made before the program's second thread exists
+ * (exporter/exporter.c, process_facts).
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
@@ -135,6 +137,16 @@ struct weft_proc_read {
  * in a single-threaded process.
  */
 bool weft_fd_read_proc(struct weft_proc_read *r, size_t n);
+
+/*
+ * Maps the file at the absolute path `path` whole, read-only and private,
+ * without taking a number in the program's descriptor table while another
+ * thread could open a file: the helper of weft_fd_read_proc opens, maps (in
+ * the memory it shares with us) and closes it; where the helper cannot run,
+ * the file is opened in the program's table under the change lock. The
+ * mapping, its size in *size; NULL with errno (an empty file: EINVAL).
+ */
+void *weft_fd_map(const char *path, size_t *size);
 
 /* socket(2), close-on-exec, owned the same way. */
 int weft_fd_socket(int family, int type, int protocol, unsigned own_flags);

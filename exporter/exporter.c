@@ -556,12 +556,20 @@ static void *exporter_main(void *arg)
  * the main thread lives: /proc/self/exe and /proc/self/cmdline stop resolving
  * once the thread-group leader has exited. Read once per process, by whoever
  * starts the exporter or, with none started, by the final export.
+ *
+ * The private allocator is initialised here too, whenever it would be
+ * later: jemalloc opens two files as it does (/proc/sys/vm/overcommit_memory
+ * and /sys/kernel/mm/transparent_hugepage/enabled, by system call), and
+ * here, before the program's second thread exists, no other thread can open
+ * a file meanwhile and get a different number.
  */
 static void process_facts(void)
 {
 	if (ex.facts_done)
 		return;
 	ex.facts_done = true;
+	if (!weft_load_acquire(&weft_allocator.ready))
+		weft_alloc_first();
 	weft_resource_build();
 	weft_symbols_init();
 }

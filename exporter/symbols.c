@@ -1,15 +1,13 @@
 #include <dlfcn.h>
 #include <elf.h>
-#include <fcntl.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
+#include "agent/fd.h"
 #include "agent/hashmap.h"
 #include "agent/large.h"
 #include "exporter/resource.h"
@@ -45,23 +43,12 @@ static void module_load(struct module *m)
 {
 	const ElfW(Ehdr) * eh;
 	const ElfW(Shdr) * sh;
-	struct stat st;
-	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
 
 	m->failed = true;
-	if (fd < 0)
+	/* Never through a descriptor the program could see: it may be opening a file. */
+	m->map = weft_fd_map(m->path, &m->size);
+	if (!m->map || m->size < sizeof(ElfW(Ehdr)))
 		return;
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(ElfW(Ehdr))) {
-		close(fd);
-		return;
-	}
-	m->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (m->map == MAP_FAILED) {
-		m->map = NULL;
-		return;
-	}
-	m->size = (size_t)st.st_size;
 	eh = (const ElfW(Ehdr) *)m->map;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
 	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->size)

@@ -46,6 +46,22 @@ for how in ["close", "double", "close_range", "closefrom"]:
     check(len(out.lines) >= 4, f"{how}: weft kept exporting after the close ({len(out.lines)} lines)")
     check("weft:" not in r.stderr, f"{how}: nothing to say: {r.stderr!r}")
 
+# weft's opens once it runs (the modules it symbolises, its allocator's own
+# files) never take a number in the program's table: a thread that opens and
+# closes without pause while weft exports always gets the same number.
+native = Run([P, "steady", "1000"], preload=False, expect_file=False)
+equal(kv(native.stdout).get("moved"), "0", "natively every open gets the first free number")
+r = Run([P, "steady", "1000"], env=FAST)
+equal(r.rc, 0, "steady: program fine")
+equal(kv(r.stdout).get("moved"), "0", "under weft too, while it exports and symbolises")
+check(int(kv(r.stdout).get("opens", "0")) > 1000, f"the opener kept opening: {r.stdout!r}")
+out = r.only()
+threads = out.named("thread")
+equal(len(threads), 52, "steady: every thread span delivered")
+equal(sorted(s["attrs"].get("code.function.name") for s in threads),
+      ["steady_opener"] + ["work"] * 51,
+      "the start routines were symbolised (static functions: from the module's symbol table)")
+
 # dup2 onto weft's descriptor: the program gets the number, weft moves.
 d = tempfile.mkdtemp(prefix="weft-dup2-")
 mine = os.path.join(d, "mine.txt")

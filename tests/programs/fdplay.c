@@ -21,6 +21,12 @@
  *   quick-exit         start a thread (and so weft's exporter), then _exit
  *   daemon             fork; the parent exits at once, the child redirects its
  *                      standard streams to /dev/null with dup2 and lives 3 s
+ *   steady MS          after a first thread (weft's exporter starts and opens
+ *                      its output), for MS milliseconds, one thread opens and
+ *                      closes /dev/null without pause while others come and
+ *                      go (weft exports and symbolises); prints how many
+ *                      opens got a number other than the first (`moved N`)
+ *                      and how many were made (`opens N`)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +34,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +113,43 @@ static int closeall(const char *how, const char *file)
 	show_jsonl_fds("after");
 	usleep(300 * 1000);
 	one_thread();
+	return 0;
+}
+
+static atomic_int steady_stop;
+
+static void *steady_opener(void *arg)
+{
+	long moved = 0, opens = 0;
+	int first = -1;
+
+	while (!atomic_load(&steady_stop)) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		if (first < 0)
+			first = fd;
+		moved += fd != first;
+		opens++;
+		close(fd);
+	}
+	printf("moved %ld\nopens %ld\n", moved, opens);
+	return arg;
+}
+
+static int steady(int ms)
+{
+	pthread_t t;
+
+	/* weft's exporter starts and opens its output (a real open, once) first. */
+	one_thread();
+	usleep(30 * 1000);
+	pthread_create(&t, NULL, steady_opener, NULL);
+	for (int i = 0; i < ms / 20; i++) {
+		one_thread();
+		usleep(20 * 1000);
+	}
+	atomic_store(&steady_stop, 1);
+	pthread_join(t, NULL);
 	return 0;
 }
 
@@ -216,11 +260,14 @@ int main(int argc, char **argv)
 		sleep(3);
 		return 0;
 	}
+	if (strcmp(mode, "steady") == 0 && argc > 2)
+		return steady(atoi(argv[2]));
 	if (strcmp(mode, "quick-exit") == 0) {
 		one_thread();
 		usleep(100 * 1000);
 		_exit(0);
 	}
-	fprintf(stderr, "usage: fdplay closeall|dup2|fill|stderr|chroot|churn|quick-exit ...\n");
+	fprintf(stderr,
+		"usage: fdplay closeall|dup2|fill|stderr|chroot|churn|steady|quick-exit ...\n");
 	return 2;
 }

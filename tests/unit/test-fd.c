@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -146,6 +147,29 @@ static struct weft_proc_read proc_one(const char *path)
 	return r;
 }
 
+/* The FIFO opened for writing once a reader waits in its open (5 s at most); -1 if none came. */
+static int fifo_writer(const char *fifo)
+{
+	int w = -1;
+
+	for (int i = 0; i < 5000 && w < 0; i++) {
+		w = open(fifo, O_WRONLY | O_NONBLOCK);
+		if (w < 0)
+			usleep(1000);
+	}
+	return w;
+}
+
+/* Whether the /proc helper can run here (see fd.h). */
+static bool helper_expected(void)
+{
+#if (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
+	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0;
+#else
+	return false;
+#endif
+}
+
 static atomic_int sigchld_seen;
 
 static void on_sigchld(int sig)
@@ -179,7 +203,7 @@ static void test_read_proc(void)
 		batch[3] = { { .path = "comm" }, { .path = "nonexistent" }, { .path = "task" } };
 	const char *tmp = getenv("TMPDIR");
 	char dir[36], fifo[42];
-	int fds[64], n = 0, fd, lowest = lowest_free(), w = -1;
+	int fds[64], n = 0, fd, lowest = lowest_free(), w;
 	pthread_t reader;
 	pid_t child;
 	int status;
@@ -208,10 +232,8 @@ static void test_read_proc(void)
 	 * number. Where the helper cannot run (fd.h), the reads take a number
 	 * of the program's table: this part says so and is left out.
 	 */
-#if (defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__)
-	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0)
+	if (helper_expected())
 		expect_true(helper);
-#endif
 	if (!helper) {
 		fprintf(stderr,
 			"test-fd: /proc read helper unavailable here: FIFO case left out\n");
@@ -224,11 +246,7 @@ static void test_read_proc(void)
 	memset(&r, 0, sizeof(r));
 	snprintf(r.path, sizeof(r.path), "root%s", fifo);
 	assert_int(pthread_create(&reader, NULL, read_fifo, &r), 0);
-	for (int i = 0; i < 5000 && w < 0; i++) {
-		w = open(fifo, O_WRONLY | O_NONBLOCK); /* succeeds once a reader waits */
-		if (w < 0)
-			usleep(1000);
-	}
+	w = fifo_writer(fifo);
 	assert_true(w >= 0);
 	expect_int(w, lowest);
 	/*
@@ -273,6 +291,100 @@ limit:
 		close(fds[--n]);
 	set_limits(original.rlim_cur, original.rlim_max);
 	sigaction(SIGCHLD, &old_sa, NULL);
+}
+
+struct map_call {
+	const char *path;
+	int err;
+};
+
+static void *map_call(void *arg)
+{
+	struct map_call *c = arg;
+	size_t size = 0;
+
+	c->err = weft_fd_map(c->path, &size) ? 0 : errno;
+	return NULL;
+}
+
+/*
+ * weft_fd_map maps a whole file read-only, and never with a descriptor in the
+ * program's table: a FIFO keeps the helper in its open while the program
+ * opens a file, which gets the lowest free number (then the FIFO cannot be
+ * mapped: ESPIPE, from the size). Errors as errno, errno kept on success,
+ * nothing left open, the change lock released; mapped even when every
+ * number below the soft limit is in use.
+ */
+static void test_map(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[36], file[42], empty[42], fifo[42];
+	int fds[64], n = 0, fd, lowest = lowest_free(), w;
+	struct map_call c;
+	pthread_t t;
+	size_t size = 0;
+	const char *m;
+
+	snprintf(dir, sizeof(dir), "%s/weft-fd-XXXXXX", tmp && strlen(tmp) < 20 ? tmp : "/tmp");
+	assert_true(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	expect_int((int)write(fd, "weft map\n", 9), 9);
+	close(fd);
+	close(open(empty, O_WRONLY | O_CREAT | O_EXCL, 0600));
+
+	/* Multi-threaded since test_read_proc: the helper maps. */
+	errno = 1234;
+	m = weft_fd_map(file, &size);
+	assert_true(m != NULL);
+	expect_int((int)size, 9);
+	expect_int(memcmp(m, "weft map\n", 9), 0);
+	expect_int(errno, 1234);
+	munmap((void *)m, size);
+	expect_true(weft_fd_map(empty, &size) == NULL);
+	expect_int(errno, EINVAL);
+	expect_true(weft_fd_map("/nonexistent/weft", &size) == NULL);
+	expect_int(errno, ENOENT);
+	expect_int(lowest_free(), lowest);
+	expect_int(atomic_load(&weft_fd_fast_limit), INT_MAX);
+
+	/*
+	 * Blocked in the open of a FIFO: the program's open gets the lowest
+	 * number. Where the helper cannot run (fd.h) the file is opened in the
+	 * program's table: left out.
+	 */
+	assert_int(mkfifo(fifo, 0600), 0);
+	if (!helper_expected())
+		goto limit;
+	c = (struct map_call){ .path = fifo, .err = -1 };
+	assert_int(pthread_create(&t, NULL, map_call, &c), 0);
+	w = fifo_writer(fifo);
+	assert_true(w >= 0);
+	expect_int(w, lowest);
+	close(w);
+	pthread_join(t, NULL);
+	expect_int(c.err, ESPIPE);
+
+limit:
+	/* Every number in use up to a soft limit: mapped all the same, the limit unchanged. */
+	set_limits(32, original.rlim_max);
+	while (n < 64 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+		fds[n++] = fd;
+	m = weft_fd_map(file, &size);
+	expect_true(m != NULL && size == 9);
+	if (m)
+		munmap((void *)m, size);
+	expect_int(soft_limit(), 32);
+	while (n > 0)
+		close(fds[--n]);
+	set_limits(original.rlim_cur, original.rlim_max);
+	unlink(file);
+	unlink(empty);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 static void test_table_full(void)
@@ -390,6 +502,7 @@ int main(void)
 	test_below_when_no_room();
 	test_every_descriptor_in_use();
 	test_read_proc();
+	test_map();
 	test_table_full();
 	test_yield();
 	test_fork();
