@@ -50,6 +50,15 @@ static pid_t fork_with_handlers(void)
 	return pid;
 }
 
+/* After a fork: the child exits at once; the parent reaps it and counts it in *n. */
+static void child_exits(pid_t pid, unsigned long *n)
+{
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+		__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+}
+
 static int wait_status(pid_t pid)
 {
 	int status;
@@ -441,14 +450,10 @@ static void handler_allocates(int sig)
 
 static void *fork_loop(void *arg)
 {
-	while (!flag_get(&sig_stop)) {
-		pid_t pid = fork_with_handlers();
+	unsigned long forks = 0;
 
-		if (pid == 0)
-			_exit(0);
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-	}
+	while (!flag_get(&sig_stop))
+		child_exits(fork_with_handlers(), &forks);
 	return arg;
 }
 
@@ -484,14 +489,10 @@ static unsigned long handler_forks;
 /* A handler that forks (the child exits at once): wherever it interrupted the allocator. */
 static void handler_forks_now(int sig)
 {
-	pid_t pid = fork_with_handlers();
 	int saved = errno;
 
 	(void)sig;
-	if (pid == 0)
-		_exit(0);
-	if (pid > 0 && waitpid(pid, NULL, 0) == pid)
-		__atomic_add_fetch(&handler_forks, 1, __ATOMIC_RELAXED);
+	child_exits(fork_with_handlers(), &handler_forks);
 	errno = saved;
 }
 
@@ -645,27 +646,17 @@ static unsigned long plain_forks;
 
 static void *plain_fork_loop(void *arg)
 {
-	while (!flag_get(&sig_stop)) {
-		pid_t pid = fork();
-
-		if (pid == 0)
-			_exit(0);
-		if (pid > 0 && waitpid(pid, NULL, 0) == pid)
-			__atomic_add_fetch(&plain_forks, 1, __ATOMIC_RELAXED);
-	}
+	while (!flag_get(&sig_stop))
+		child_exits(fork(), &plain_forks);
 	return arg;
 }
 
 static void handler_plain_fork(int sig)
 {
 	int saved = errno;
-	pid_t pid = fork();
 
 	(void)sig;
-	if (pid == 0)
-		_exit(0);
-	if (pid > 0 && waitpid(pid, NULL, 0) == pid)
-		__atomic_add_fetch(&handler_forks, 1, __ATOMIC_RELAXED);
+	child_exits(fork(), &handler_forks);
 	errno = saved;
 }
 
