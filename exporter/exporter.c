@@ -556,20 +556,12 @@ static void *exporter_main(void *arg)
  * the main thread lives: /proc/self/exe and /proc/self/cmdline stop resolving
  * once the thread-group leader has exited. Read once per process, by whoever
  * starts the exporter or, with none started, by the final export.
- *
- * The private allocator is initialised here too, whenever it would be
- * later: jemalloc opens two files as it does (/proc/sys/vm/overcommit_memory
- * and /sys/kernel/mm/transparent_hugepage/enabled, by system call), and
- * here, before the program's second thread exists, no other thread can open
- * a file meanwhile and get a different number.
  */
 static void process_facts(void)
 {
 	if (ex.facts_done)
 		return;
 	ex.facts_done = true;
-	if (!weft_load_acquire(&weft_allocator.ready))
-		weft_alloc_first();
 	weft_resource_build();
 	weft_symbols_init();
 }
@@ -592,6 +584,17 @@ static void exporter_start(void)
 	if (weft_load_acquire(&exporter_state) != EXPORTER_NONE ||
 	    !weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_RUNNING))
 		return;
+	/*
+	 * The private allocator initialises now, as it would at the exporter's
+	 * first allocation: jemalloc opens two files as it does
+	 * (/proc/sys/vm/overcommit_memory and the THP setting, by system call),
+	 * and before the program's second thread exists no other thread can
+	 * open a file meanwhile and get a different number. (A process that
+	 * never has a second thread exports at exit from the boot arena and
+	 * never initialises it.)
+	 */
+	if (!weft_load_acquire(&weft_allocator.ready))
+		weft_alloc_first();
 	process_facts();
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);
