@@ -124,6 +124,80 @@ double round(double x)
 }
 
 /*
+ * jemalloc's control interface (mallctl), left out. The archive's ctl.o holds
+ * its name tree: 19.6 KiB of pointers in .data.rel.ro, which the loader
+ * relocates, and so copies, in every process weft is loaded into (five page
+ * faults at each start, disabled or not). Nothing calls mallctl here: the
+ * allocator's settings are the constant above, and its statistics are never
+ * printed. scripts/private-jemalloc.sh takes ctl.o out of the archive, and
+ * these answer for the ten functions the rest of it calls (jemalloc 5.3's
+ * ctl.h; the pointers are its tsd_t and tsdn_t): initialisation succeeds,
+ * every name is unknown, the fork hooks and the lock assertion have no lock.
+ */
+bool je_ctl_boot(void);
+int je_ctl_byname(void *tsd, const char *name, void *oldp, size_t *oldlenp, void *newp,
+		  size_t newlen);
+int je_ctl_nametomib(void *tsd, const char *name, size_t *mibp, size_t *miblenp);
+int je_ctl_bymib(void *tsd, const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+		 void *newp, size_t newlen);
+int je_ctl_mibnametomib(void *tsd, size_t *mib, size_t miblen, const char *name, size_t *miblenp);
+int je_ctl_bymibname(void *tsd, size_t *mib, size_t miblen, const char *name, size_t *miblenp,
+		     void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+void je_ctl_prefork(void *tsdn);
+void je_ctl_postfork_parent(void *tsdn);
+void je_ctl_postfork_child(void *tsdn);
+void je_ctl_mtx_assert_held(void *tsdn);
+
+bool je_ctl_boot(void)
+{
+	return false;
+}
+
+int je_ctl_byname(void *tsd, const char *name, void *oldp, size_t *oldlenp, void *newp,
+		  size_t newlen)
+{
+	return ENOENT;
+}
+
+int je_ctl_nametomib(void *tsd, const char *name, size_t *mibp, size_t *miblenp)
+{
+	return ENOENT;
+}
+
+int je_ctl_bymib(void *tsd, const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+		 void *newp, size_t newlen)
+{
+	return ENOENT;
+}
+
+int je_ctl_mibnametomib(void *tsd, size_t *mib, size_t miblen, const char *name, size_t *miblenp)
+{
+	return ENOENT;
+}
+
+int je_ctl_bymibname(void *tsd, size_t *mib, size_t miblen, const char *name, size_t *miblenp,
+		     void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+	return ENOENT;
+}
+
+void je_ctl_prefork(void *tsdn)
+{
+}
+
+void je_ctl_postfork_parent(void *tsdn)
+{
+}
+
+void je_ctl_postfork_child(void *tsdn)
+{
+}
+
+void je_ctl_mtx_assert_held(void *tsdn)
+{
+}
+
+/*
  * The same holds for libgcc's unwinder, which the heap profiler uses for its
  * stacks (prof_sys.o): _Unwind_Backtrace and _Unwind_GetIP are defined here,
  * hidden, so that they do not make libgcc_s.so.1 a dependency of libweft.so
