@@ -126,8 +126,8 @@ double round(double x)
 /*
  * jemalloc's control interface (mallctl), left out. The archive's ctl.o holds
  * its name tree: 19.6 KiB of pointers in .data.rel.ro, which the loader
- * relocates, and so copies, in every process weft is loaded into (five page
- * faults at each start, disabled or not). Nothing calls mallctl here: the
+ * relocates, and so copies, in every process weft is loaded into (three or
+ * four page faults at each start, disabled or not). Nothing calls mallctl here: the
  * allocator's settings are the constant above, and its statistics are never
  * printed. scripts/private-jemalloc.sh takes ctl.o out of the archive, and
  * these answer for the ten functions the rest of it calls (jemalloc 5.3's
