@@ -32,7 +32,6 @@
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -340,17 +339,23 @@ struct proc_batch {
 	char prefix[32]; /* "/proc/<pid>/" */
 	struct weft_proc_read *r;
 	size_t n;
-	volatile int done; /* set last by the helper: it ran, in a table of its own */
+	volatile int hidden; /* the process's threads are not visible from another */
+	volatile int done;   /* set last by the helper: it ran, in a table of its own */
 };
 
 /*
  * The helper's state in this process: idle, running (one at a time), or off
  * for good — it could not run here, and what stopped it is inherited by a
- * forked child too (a seccomp filter, valgrind, an old kernel, a /proc that
- * hides this process from another).
+ * forked child too (a seccomp filter, valgrind, an old kernel).
  */
 enum { HELPER_IDLE, HELPER_BUSY, HELPER_OFF };
 static _Atomic int proc_helper_state;
+/*
+ * For good too: this process's /proc directory cannot be read by another
+ * process (a /proc of another pid namespace, none after a chroot, hidepid=,
+ * a program no longer dumpable). The helper still maps files.
+ */
+static _Atomic bool proc_hidden;
 
 #ifdef PROC_HELPER
 #define NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
@@ -420,8 +425,11 @@ NO_SANITIZE static int proc_helper(void *arg)
 	 */
 	path_join(path, b->prefix, "task", 4);
 	fd = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		b->hidden = 1;
+		b->done = 1;
 		return 0;
+	}
 	raw_syscall(SYS_close, fd, 0, 0, 0);
 	for (size_t i = 0; i < b->n; i++) {
 		struct weft_proc_read *r = &b->r[i];
@@ -443,6 +451,7 @@ NO_SANITIZE static int proc_helper(void *arg)
 }
 
 /* What the helper maps for weft_fd_map. */
+#define MAP_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 struct map_req {
 	const char *path;
 	void *map;
@@ -457,7 +466,7 @@ NO_SANITIZE static int map_helper(void *arg)
 
 	if (raw_syscall(SYS_close_range, 0, (long)~0u, 0, 0) != 0)
 		return 0;
-	fd = raw_syscall(SYS_openat, AT_FDCWD, (long)m->path, O_RDONLY | O_CLOEXEC, 0);
+	fd = raw_syscall(SYS_openat, AT_FDCWD, (long)m->path, MAP_OPEN_FLAGS, 0);
 	if (fd < 0) {
 		m->size = fd;
 		m->done = 1;
@@ -583,10 +592,9 @@ static char *helper_stack(void)
 
 /*
  * Runs fn(arg) in the helper, which sets *done last; false when it did not
- * run (busy, or off: then for good). With `prefix`, the process's /proc
- * directory as another process names it goes there first (none: off).
+ * run (busy, or off: then for good).
  */
-static bool helper_run(int (*fn)(void *), void *arg, volatile int *done, char *prefix, size_t n)
+static bool helper_run(int (*fn)(void *), void *arg, volatile int *done)
 {
 	sigset_t all, old;
 	int expected = HELPER_IDLE, err = errno;
@@ -596,8 +604,7 @@ static bool helper_run(int (*fn)(void *), void *arg, volatile int *done, char *p
 	if (!atomic_compare_exchange_strong(&proc_helper_state, &expected, HELPER_BUSY))
 		return false; /* off, or one running already (a signal handler's exit) */
 	/* Asked every time: a filter may be installed at any moment. */
-	if (!helper_allowed() || (!proc_helper_stack && !(proc_helper_stack = helper_stack())) ||
-	    (prefix && !proc_prefix(prefix, n))) {
+	if (!helper_allowed() || (!proc_helper_stack && !(proc_helper_stack = helper_stack()))) {
 		atomic_store(&proc_helper_state, HELPER_OFF);
 		errno = err;
 		return false;
@@ -623,18 +630,30 @@ static bool helper_run(int (*fn)(void *), void *arg, volatile int *done, char *p
 	return ok;
 }
 
-/* The batch read by the helper; false when it did not run. */
+/* The batch read by the helper; false when it was not. */
 static bool read_in_helper(struct proc_batch *b)
 {
-	return helper_run(proc_helper, b, &b->done, b->prefix, sizeof(b->prefix));
+	if (atomic_load(&proc_hidden))
+		return false;
+	if (!proc_prefix(b->prefix, sizeof(b->prefix))) {
+		atomic_store(&proc_hidden, true);
+		return false;
+	}
+	b->hidden = 0;
+	if (!helper_run(proc_helper, b, &b->done))
+		return false;
+	if (b->hidden)
+		atomic_store(&proc_hidden, true);
+	return !b->hidden;
 }
 
 /* The file mapped by the helper; false when it did not run. */
 static bool map_in_helper(struct map_req *m)
 {
-	return helper_run(map_helper, m, &m->done, NULL, 0);
+	return helper_run(map_helper, m, &m->done);
 }
 #else
+#define MAP_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 struct map_req {
 	const char *path;
 	void *map;
@@ -676,23 +695,27 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 	return __libc_single_threaded;
 }
 
-/* Maps m->path in the program's table, under the change lock (see weft_fd_map). */
+/*
+ * Maps m->path in the program's table, under the change lock (see
+ * weft_fd_map), as the helper does: the size from lseek, so that what is
+ * not a file fails alike (a FIFO ESPIPE, an empty file or a device EINVAL).
+ */
 static void map_in_table(struct map_req *m)
 {
-	struct stat st;
+	off_t size;
 	int fd;
 
 	change_begin();
-	fd = open_locked(AT_FDCWD, m->path, O_RDONLY, 0);
+	fd = open_locked(AT_FDCWD, m->path, MAP_OPEN_FLAGS, 0);
 	if (fd < 0) {
 		m->size = -errno;
-	} else if (fstat(fd, &st) != 0) {
+	} else if ((size = lseek(fd, 0, SEEK_END)) < 0) {
 		m->size = -errno;
-	} else if (st.st_size <= 0) {
+	} else if (size == 0) {
 		m->size = 0;
 	} else {
-		m->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		m->size = m->map == MAP_FAILED ? -errno : (long)st.st_size;
+		m->map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+		m->size = m->map == MAP_FAILED ? -errno : (long)size;
 		if (m->map == MAP_FAILED)
 			m->map = NULL;
 	}

@@ -49,7 +49,7 @@
  * are read by weft_fd_read_proc in a descriptor table of their own, never in
  * the program's, and so are the modules it symbolises (weft_fd_map); its
  * allocator's own opens are made before the program's second thread exists
- * (exporter/exporter.c, process_facts).
+ * (exporter/exporter.c, exporter_start).
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
@@ -127,14 +127,16 @@ struct weft_proc_read {
  * again in the process: architectures other than x86-64 and aarch64; under a
  * seccomp filter (one might kill the process for a clone it does not
  * expect); kernels before 5.9 (no close_range); valgrind (which runs the
- * clone as a fork); a /proc of another pid namespace, or one that hides this
- * process's threads from another process (hidepid=, a program that is no
- * longer dumpable). While it runs (tens of microseconds, twice a second at
- * most) the helper is one more task against RLIMIT_NPROC and a cgroup's
- * pids.max: when the clone is refused for that (EAGAIN), that batch is read
- * in the program's table. Returns true when nothing was read in the
- * program's table while another thread could open a file: by the helper, or
- * in a single-threaded process.
+ * clone as a fork). Nor is it for /proc (it still maps files) where another
+ * process cannot read this one's directory: a /proc of another pid
+ * namespace, none after a chroot, or one that hides this process's threads
+ * from another process (hidepid=, a program that is no longer dumpable).
+ * While it runs (tens of microseconds, twice a second at most) the helper
+ * is one more task against RLIMIT_NPROC and a cgroup's pids.max: when the
+ * clone is refused for that (EAGAIN), that batch is read in the program's
+ * table. Returns true when nothing was read in the program's table while
+ * another thread could open a file: by the helper, or in a single-threaded
+ * process.
  */
 bool weft_fd_read_proc(struct weft_proc_read *r, size_t n);
 
@@ -143,8 +145,10 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n);
  * without taking a number in the program's descriptor table while another
  * thread could open a file: the helper of weft_fd_read_proc opens, maps (in
  * the memory it shares with us) and closes it; where the helper cannot run,
- * the file is opened in the program's table under the change lock. The
- * mapping, its size in *size; NULL with errno (an empty file: EINVAL).
+ * the file is opened in the program's table under the change lock. Opened
+ * non-blocking, and sized with lseek: a FIFO fails at once (ESPIPE), an
+ * empty file or a device with EINVAL. The mapping, its size in *size; NULL
+ * with errno.
  */
 void *weft_fd_map(const char *path, size_t *size);
 

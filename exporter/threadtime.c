@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,12 +316,14 @@ void weft_threadtime_conclude(struct weft_report *r)
 {
 	uint64_t ready = tt.total[RUNNING] + tt.total[RUNNABLE];
 	char line[480], a[24], b[24];
+	cpu_set_t set;
 	long cpus;
 
 	if (!ready || tt.total[RUNNABLE] < STARVED_MIN_NS ||
 	    (double)tt.total[RUNNABLE] < STARVED_SHARE * (double)ready)
 		return;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN); /* a file read: only for the finding */
+	/* The CPUs it may run on (sysconf's count would open a file in the program's table). */
+	cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
 	snprintf(line, sizeof(line),
 		 "cpu starvation: threads ready to run waited %s in all for a CPU, %.0f%% of the "
 		 "time they were ready (they ran %s): more runnable threads than the %ld CPUs",

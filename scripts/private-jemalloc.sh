@@ -1,7 +1,7 @@
 #!/bin/sh
 # The private allocator's archive for libweft.so, from Debian's PIC archive:
 #
-#     private-jemalloc.sh LIBJEMALLOC_PIC_A OUTPUT.a
+#     private-jemalloc.sh OBJCOPY AR LIBJEMALLOC_PIC_A OUTPUT.a
 #
 # - Without its constructor (jemalloc.o's one .init_array entry,
 #   jemalloc_constructor), which initialised the allocator in every process
@@ -12,10 +12,11 @@
 #   of pointers that the loader relocates, and so copies, at every start.
 #   agent/alloc_private.c answers for the functions the rest calls.
 set -eu
-objcopy --remove-section=.init_array "$1" "$2"
-if ! ar t "$2" | grep -qx 'ctl\.pic\.o'; then
-    echo "private-jemalloc: $1 has no ctl.pic.o (not Debian's jemalloc 5.3?)" >&2
-    rm -f "$2"
+objcopy=$1 ar=$2 in=$3 out=$4
+"$objcopy" --remove-section=.init_array "$in" "$out"
+if ! "$ar" t "$out" | grep -qx 'ctl\.pic\.o'; then
+    echo "private-jemalloc: $in has no ctl.pic.o (not Debian's jemalloc 5.3?)" >&2
+    rm -f "$out"
     exit 1
 fi
-ar d "$2" ctl.pic.o
+"$ar" d "$out" ctl.pic.o

@@ -46,14 +46,30 @@ for how in ["close", "double", "close_range", "closefrom"]:
     check(len(out.lines) >= 4, f"{how}: weft kept exporting after the close ({len(out.lines)} lines)")
     check("weft:" not in r.stderr, f"{how}: nothing to say: {r.stderr!r}")
 
+
+
+def proc_helper_can_run():
+    """Whether weft's helper task can run here (agent/fd.h: x86-64 or aarch64,
+    no seccomp filter, close_range from Linux 5.9)."""
+    with open("/proc/self/status") as f:
+        seccomp = [l.split()[1] for l in f if l.startswith("Seccomp:")]
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    return (os.uname().machine in ("x86_64", "aarch64") and seccomp in ([], ["0"])
+            and release >= (5, 9))
+
+
 # weft's opens once it runs (the modules it symbolises, its allocator's own
 # files) never take a number in the program's table: a thread that opens and
-# closes without pause while weft exports always gets the same number.
+# closes without pause while weft exports always gets the same number. (Where
+# the helper cannot run, weft opens in the program's table: not checked.)
 native = Run([P, "steady", "1000"], preload=False, expect_file=False)
 equal(kv(native.stdout).get("moved"), "0", "natively every open gets the first free number")
 r = Run([P, "steady", "1000"], env=FAST)
 equal(r.rc, 0, "steady: program fine")
-equal(kv(r.stdout).get("moved"), "0", "under weft too, while it exports and symbolises")
+if proc_helper_can_run():
+    equal(kv(r.stdout).get("moved"), "0", "under weft too, while it exports and symbolises")
+else:
+    print("weft's helper task cannot run here: the steady check is left out")
 check(int(kv(r.stdout).get("opens", "0")) > 1000, f"the opener kept opening: {r.stdout!r}")
 out = r.only()
 threads = out.named("thread")

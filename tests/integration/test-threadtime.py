@@ -77,6 +77,9 @@ check((pts.get(("blocked", "main")) or 0) >= 1.0 and (pts.get(("running", "main"
 
 lines = [ln.strip() for ln in r.stderr.splitlines() if ln.strip().startswith("cpu starvation:")]
 equal(len(lines), 1, f"the report names the CPU starvation: {r.stderr[:600]}")
+ncpu = len(os.sched_getaffinity(0))
+check(bool(lines) and lines[0].endswith(f"than the {ncpu} CPUs"),
+      f"and the CPUs the process may run on ({ncpu}): {lines}")
 kinds = [attrs(e.get("attributes")).get("weft.finding.kind")
          for e in out.span("process").get("events", []) if e.get("name") == "weft.finding"]
 check("cpu_starvation" in kinds, f"a cpu_starvation weft.finding event: {kinds}")

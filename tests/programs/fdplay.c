@@ -60,9 +60,13 @@ static void write_str(int fd, const char *s)
 		perror("write");
 }
 
-/* Prints `label N` for each descriptor of the process that names a .jsonl file. */
-static void show_jsonl_fds(const char *label)
+/*
+ * How many descriptors of the process name a .jsonl file; with a label,
+ * prints `label N` for each.
+ */
+static int jsonl_fds(const char *label)
 {
+	int n = 0;
 	char link[64], target[PATH_MAX];
 	struct dirent *e;
 	DIR *d = opendir("/proc/self/fd");
@@ -76,11 +80,15 @@ static void show_jsonl_fds(const char *label)
 		if (len <= 0)
 			continue;
 		target[len] = '\0';
-		if (strstr(target, ".jsonl") && num != dirfd(d))
+		if (!strstr(target, ".jsonl") || num == dirfd(d))
+			continue;
+		n++;
+		if (label)
 			printf("%s %d\n", label, num);
 	}
 	if (d)
 		closedir(d);
+	return n;
 }
 
 static int closeall(const char *how, const char *file)
@@ -89,7 +97,7 @@ static int closeall(const char *how, const char *file)
 
 	one_thread();
 	usleep(300 * 1000); /* OTEL_BSP_SCHEDULE_DELAY is short in the test: an export */
-	show_jsonl_fds("before");
+	jsonl_fds("before");
 	if (strcmp(how, "close_range") == 0) {
 		printf("close_range %d\n", close_range(3, ~0U, 0));
 	} else if (strcmp(how, "closefrom") == 0) {
@@ -110,7 +118,7 @@ static int closeall(const char *how, const char *file)
 	printf("fd %d\n", fd);
 	one_thread();
 	write_str(fd, "program\n");
-	show_jsonl_fds("after");
+	jsonl_fds("after");
 	usleep(300 * 1000);
 	one_thread();
 	return 0;
@@ -142,7 +150,8 @@ static int steady(int ms)
 
 	/* weft's exporter starts and opens its output (a real open, once) first. */
 	one_thread();
-	usleep(30 * 1000);
+	for (int i = 0; i < 5000 && jsonl_fds(NULL) == 0; i++)
+		usleep(1000);
 	pthread_create(&t, NULL, steady_opener, NULL);
 	for (int i = 0; i < ms / 20; i++) {
 		one_thread();
