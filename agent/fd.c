@@ -343,6 +343,15 @@ struct proc_batch {
 	volatile int done;   /* set last by the helper: it ran, in a table of its own */
 };
 
+/* What weft_fd_map maps, in the helper or in the program's table. */
+#define MAP_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+struct map_req {
+	const char *path;
+	void *map;
+	long size;         /* the file's size, or -errno */
+	volatile int done; /* set last by the helper */
+};
+
 /*
  * The helper's state in this process: idle, running (one at a time), or off
  * for good — it could not run here, and what stopped it is inherited by a
@@ -449,15 +458,6 @@ NO_SANITIZE static int proc_helper(void *arg)
 	b->done = 1;
 	return 0;
 }
-
-/* What the helper maps for weft_fd_map. */
-#define MAP_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-struct map_req {
-	const char *path;
-	void *map;
-	long size; /* the file's size, or -errno */
-	volatile int done;
-};
 
 NO_SANITIZE static int map_helper(void *arg)
 {
@@ -653,13 +653,6 @@ static bool map_in_helper(struct map_req *m)
 	return helper_run(map_helper, m, &m->done);
 }
 #else
-#define MAP_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-struct map_req {
-	const char *path;
-	void *map;
-	long size;
-};
-
 static bool read_in_helper(struct proc_batch *b)
 {
 	(void)b;
