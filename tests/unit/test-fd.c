@@ -147,19 +147,6 @@ static struct weft_proc_read proc_one(const char *path)
 	return r;
 }
 
-/* The FIFO opened for writing once a reader waits in its open (5 s at most); -1 if none came. */
-static int fifo_writer(const char *fifo)
-{
-	int w = -1;
-
-	for (int i = 0; i < 5000 && w < 0; i++) {
-		w = open(fifo, O_WRONLY | O_NONBLOCK);
-		if (w < 0)
-			usleep(1000);
-	}
-	return w;
-}
-
 /* Whether the /proc helper can run here (see fd.h). */
 static bool helper_expected(void)
 {
@@ -203,7 +190,7 @@ static void test_read_proc(void)
 		batch[3] = { { .path = "comm" }, { .path = "nonexistent" }, { .path = "task" } };
 	const char *tmp = getenv("TMPDIR");
 	char dir[36], fifo[42];
-	int fds[64], n = 0, fd, lowest = lowest_free(), w;
+	int fds[64], n = 0, fd, lowest = lowest_free(), w = -1;
 	pthread_t reader;
 	pid_t child;
 	int status;
@@ -246,7 +233,11 @@ static void test_read_proc(void)
 	memset(&r, 0, sizeof(r));
 	snprintf(r.path, sizeof(r.path), "root%s", fifo);
 	assert_int(pthread_create(&reader, NULL, read_fifo, &r), 0);
-	w = fifo_writer(fifo);
+	for (int i = 0; i < 5000 && w < 0; i++) {
+		w = open(fifo, O_WRONLY | O_NONBLOCK); /* succeeds once a reader waits */
+		if (w < 0)
+			usleep(1000);
+	}
 	assert_true(w >= 0);
 	expect_int(w, lowest);
 	/*
