@@ -116,8 +116,16 @@ struct weft_qspan *weft_exporter_span(const struct weft_trace_id *trace, uint64_
 				      uint64_t parent, uint64_t start_ns, uint64_t end_ns,
 				      const char *name_prefix, const char *name)
 {
-	struct weft_qspan *q = weft_spans_reserve(false);
+	struct weft_qspan *q;
 
+	/*
+	 * No trace output (OTEL_TRACES_EXPORTER=none): a span would be built for
+	 * nobody. Callers take NULL as they do a full queue's, and nothing is
+	 * counted as dropped: there was nowhere to deliver it.
+	 */
+	if (!weft_cfg.traces_out)
+		return NULL;
+	q = weft_spans_reserve(false);
 	if (!q) {
 		weft_exporter_drop(WEFT_DROP_QUEUE_FULL, 1);
 		return NULL;
@@ -301,9 +309,12 @@ void weft_exporter_setup(void)
 /* The process span, queued last; NULL when it could not be. */
 static struct weft_qspan *finish_process_span(uint64_t end_ns)
 {
-	struct weft_qspan *q = weft_spans_reserve(true);
+	struct weft_qspan *q;
 	int code = weft_load_relaxed(&weft_process.exit_code);
 
+	if (!weft_cfg.traces_out)
+		return NULL; /* no trace output: weft_exporter_span */
+	q = weft_spans_reserve(true);
 	if (!q) {
 		weft_exporter_drop(WEFT_DROP_QUEUE_FULL, 1);
 		return NULL;

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/clock.h"
 #include "agent/registry.h"
+#include "agent/task.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
@@ -162,6 +163,12 @@ void *interp_worker(void *arg)
 	return arg;
 }
 
+void *interp_stage(void *arg);
+void *interp_stage(void *arg)
+{
+	return arg;
+}
+
 void interp_caller(void);
 void interp_caller(void)
 {
@@ -247,6 +254,11 @@ static void setup(void)
 	weft_clock_init();
 	weft_symbols_init();
 	weft_exporter_setup();
+	/*
+	 * The exporter opened no output; spans are wanted all the same: the
+	 * tests take them from the queue themselves (take_spans).
+	 */
+	weft_cfg.traces_out = WEFT_OUT_FILE;
 }
 
 /*
@@ -517,6 +529,73 @@ static void test_stacks(struct weft_thread *main_t)
 	expect_true(strstr(s->attrs, "code.stacktrace=rand\nabort\n0x1001\n") != NULL);
 }
 
+/*
+ * A pool takes its name from its threads' names, also from a name given after
+ * one of its threads already ran a task (the exporter keeps each thread's
+ * pool): interp_stage's first task is `task interp_stage`, the one that ends
+ * after the thread is named stage-1 is `task stage`.
+ */
+static void test_pool_renamed(struct weft_thread *main_t)
+{
+	static const uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
+	uint64_t t0 = weft_clock_now();
+	struct weft_thread *w =
+		make_thread(WEFT_THREAD_CREATED, 701, (pthread_t)0x7000, main_t, t0);
+	const struct weft_point *p;
+
+	w->start_routine = (uintptr_t)interp_stage;
+	weft_exporter_cycle();
+	take_spans();
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 1 * MS, producers, 0, false));
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 2 * MS, producers, 0, false));
+	weft_exporter_cycle();
+	about(main_t, WEFT_EV_NAME, (pthread_t)0x7000, "stage-1", t0 + 3 * MS);
+	weft_exporter_cycle();
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 4 * MS, producers, 0, false));
+	weft_exporter_cycle();
+	take_spans();
+	expect_int(spans_named("task interp_stage"), 1);
+	expect_int(spans_named("task stage"), 1);
+	p = point("weft.task.duration", "weft.pool.name", "interp_stage");
+	assert_true(p != NULL);
+	expect_int(p->count, 1);
+	p = point("weft.task.duration", "weft.pool.name", "stage");
+	assert_true(p != NULL);
+	expect_int(p->count, 1);
+	end_thread(w, t0 + 5 * MS);
+	weft_exporter_cycle();
+	take_spans();
+}
+
+/*
+ * No trace output (OTEL_TRACES_EXPORTER=none): a thread's end and a long wait
+ * queue no span and count none as dropped, while their metrics are kept.
+ */
+static void test_no_trace_output(struct weft_thread *main_t)
+{
+	uint64_t t0 = weft_clock_now();
+	struct weft_thread *w =
+		make_thread(WEFT_THREAD_CREATED, 601, (pthread_t)0x6000, main_t, t0);
+	int64_t dropped = int_value("weft.agent.events.dropped", "weft.drop.reason", "queue_full");
+	int64_t created = int_value("weft.thread.created", "weft.pool.name", "interp_worker");
+
+	weft_exporter_cycle();
+	take_spans();
+	weft_cfg.traces_out = 0;
+	end_thread(w, t0 + 5 * MS);
+	wait_event(main_t, WEFT_WAIT_JOIN, 0x6000, t0, t0 + 6 * MS, 0);
+	weft_exporter_cycle();
+	weft_interp_collect();
+	weft_cfg.traces_out = WEFT_OUT_FILE;
+	take_spans();
+	expect_int(n_cap, 0);
+	expect_int(int_value("weft.agent.events.dropped", "weft.drop.reason", "queue_full"),
+		   dropped);
+	expect_int(int_value("weft.thread.created", "weft.pool.name", "interp_worker"),
+		   created + 1);
+	expect_true(point("weft.wait.duration", "weft.wait.kind", "join") != NULL);
+}
+
 int main(void)
 {
 	struct weft_thread *main_t;
@@ -530,5 +609,7 @@ int main(void)
 	test_waiting_gauge(main_t);
 	test_locks(main_t);
 	test_stacks(main_t);
+	test_pool_renamed(main_t);
+	test_no_trace_output(main_t);
 	return harness_done();
 }
