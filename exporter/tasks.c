@@ -56,11 +56,20 @@ struct pool {
 	int64_t busy;
 	int64_t created; /* threads started, all time */
 	char shown[64];  /* the name its series have now ("" none yet) */
+	/*
+	 * Its weft.task.duration and weft.task.queue.duration series, found for
+	 * the name `series_of` (pool_name's string: a new pointer when the name
+	 * changes), so that a task's end does not hash the name twice.
+	 */
+	const char *series_of;
+	struct weft_series *duration, *queue;
 };
 
 static struct {
 	size_t n_pools;
 	struct weft_instrument *threads, *busy, *duration, *queue, *created;
+	/* Forks since the process began: a thread's kept pool is from before one (thread_pool). */
+	uint32_t fork;
 	struct pool pools[POOLS]; /* last: each written whole when added, emptied by the count */
 } tk WEFT_LARGE;
 
@@ -99,16 +108,27 @@ static bool name_prefix(const char *name, char out[24])
 	return indexed && n > 0;
 }
 
+/*
+ * The thread's pool, its name (if any) taken into the pool's naming. Kept on
+ * the thread once found: taking the same name again changes nothing, and
+ * weft_tasks_thread_named drops it when the name changes.
+ */
 static struct pool *thread_pool(const struct weft_thread *t)
 {
-	const struct weft_xthread *x = weft_xthread(t);
+	struct weft_xthread *x = weft_xthread(t);
 	struct pool *p;
 	char prefix[24];
 	bool indexed;
 
+	if (x && x->pool && x->pool_fork == tk.fork + 1)
+		return x->pool;
 	p = pool_of_key(t->origin == WEFT_THREAD_MAIN      ? MAIN_KEY
 			: t->origin == WEFT_THREAD_ADOPTED ? 0
 							   : t->start_routine);
+	if (p && x) {
+		x->pool = p;
+		x->pool_fork = tk.fork + 1;
+	}
 	if (!p || t->origin == WEFT_THREAD_MAIN || !x || !x->named || p->mixed)
 		return p;
 	indexed = name_prefix(x->name, prefix);
@@ -143,7 +163,11 @@ const char *weft_tasks_pool_name(const struct weft_thread *t)
 
 void weft_tasks_thread_named(const struct weft_thread *t)
 {
-	thread_pool(t); /* the pool decides its name on each of its threads' names */
+	struct weft_xthread *x = weft_xthread(t);
+
+	if (x)
+		x->pool = NULL; /* a new name: taken into its pool's naming again */
+	thread_pool(t);         /* the pool decides its name on each of its threads' names */
 }
 
 void weft_tasks_thread_created(const struct weft_thread *t)
@@ -194,10 +218,36 @@ void weft_tasks_handoff(struct weft_thread *t, uint64_t wait_t0, uint64_t handof
 	x->task.queue_ns = x->task.start_ns - handoff_ns;
 }
 
+/* The pool's task series (NULL pool: the table is full), for its name `name`. */
+static void record_task(struct pool *p, const char *name, uint64_t dur_ns, uint64_t queue_ns)
+{
+	struct weft_series *dur, *queue = NULL;
+
+	if (p && p->series_of == name) {
+		dur = p->duration;
+		queue = p->queue;
+	} else {
+		dur = weft_metrics_series(tk.duration, &name);
+		if (p) {
+			queue = weft_metrics_series(tk.queue, &name);
+			p->duration = dur;
+			p->queue = queue;
+			p->series_of = name;
+		}
+	}
+	weft_metrics_series_record(tk.duration, dur, (double)dur_ns / 1e9);
+	if (queue_ns == UINT64_MAX)
+		return;
+	if (!p)
+		queue = weft_metrics_series(tk.queue, &name);
+	weft_metrics_series_record(tk.queue, queue, (double)queue_ns / 1e9);
+}
+
 /* Ends the thread's open task at end_ns (if one is open): its span and duration. */
 static void task_end(struct weft_thread *t, uint64_t end_ns)
 {
 	struct weft_xthread *x = weft_xthread(t);
+	struct pool *p;
 	const char *pool;
 	struct weft_qspan *q;
 	uint64_t parent = 0;
@@ -205,12 +255,11 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 
 	if (!x || !x->task.span)
 		return;
-	pool = weft_tasks_pool_name(t);
+	p = thread_pool(t);
+	pool = pool_name(p);
 	if (end_ns < x->task.start_ns)
 		end_ns = x->task.start_ns;
-	weft_metrics_record(tk.duration, &pool, (double)(end_ns - x->task.start_ns) / 1e9);
-	if (x->task.queue_ns != UINT64_MAX)
-		weft_metrics_record(tk.queue, &pool, (double)x->task.queue_ns / 1e9);
+	record_task(p, pool, end_ns - x->task.start_ns, x->task.queue_ns);
 	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, x->task.queue_ns);
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
@@ -374,8 +423,11 @@ static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 
 static void tasks_after_fork(void)
 {
+	uint32_t fork = tk.fork;
+
 	/* The pools' pages stay shared with the parent: not written. */
 	memset(&tk, 0, offsetof(__typeof__(tk), pools));
+	tk.fork = fork + 1;
 }
 
 const struct weft_interp weft_interp_tasks = {
