@@ -300,7 +300,12 @@ void weft_metrics_int_keys(struct weft_instrument *inst, unsigned mask)
 
 void weft_metrics_add(struct weft_instrument *inst, const char *const *vals, int64_t delta)
 {
-	struct series *s = inst ? series_get(inst, vals) : NULL;
+	weft_metrics_series_add(weft_metrics_series(inst, vals), delta);
+}
+
+void weft_metrics_series_add(struct weft_series *ws, int64_t delta)
+{
+	struct series *s = (struct series *)ws;
 
 	if (s)
 		s->value += delta;

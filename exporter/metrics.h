@@ -54,6 +54,8 @@ void weft_metrics_record(struct weft_instrument *inst, const char *const *vals, 
  */
 struct weft_series *weft_metrics_series(struct weft_instrument *inst, const char *const *vals);
 void weft_metrics_series_record(struct weft_instrument *inst, struct weft_series *s, double value);
+/* Adds to a sum's kept series (weft_metrics_add without the lookup); NULL does nothing. */
+void weft_metrics_series_add(struct weft_series *s, int64_t delta);
 
 /* A series' current value (sums and gauges), for reports and tests; 0 if absent. */
 /*

@@ -26,11 +26,45 @@ enum { RUNNING, RUNNABLE, BLOCKED, STATES };
 
 static const char *const state_names[STATES] = { "running", "runnable", "blocked" };
 
+/*
+ * weft.thread.time's series of a pool, kept by the pool's name: the string
+ * weft_tasks_pool_name gives, one pointer per name until a fork, so that a
+ * thread's accounting does not hash its three series' values.
+ */
+enum { POOL_SERIES = 8 };
+
+struct pool_series {
+	const char *pool;
+	struct weft_series *s[STATES];
+};
+
 static struct {
 	struct weft_instrument *time;
 	uint64_t total[STATES];
 	bool no_schedstat; /* /proc cannot tell (no /proc, a sandbox): not asked again */
+	unsigned next;     /* the entry of pools[] to replace next */
+	struct pool_series pools[POOL_SERIES];
 } tt;
+
+static struct weft_series *const *pool_series(const char *pool)
+{
+	static struct weft_series *const none[STATES];
+	struct pool_series *e;
+
+	if (!tt.time)
+		return none; /* not set up (again, after a fork) yet: nothing kept */
+	for (int i = 0; i < POOL_SERIES; i++)
+		if (tt.pools[i].pool == pool)
+			return tt.pools[i].s;
+	e = &tt.pools[tt.next++ % POOL_SERIES];
+	e->pool = pool;
+	for (int s = 0; s < STATES; s++) {
+		const char *vals[2] = { state_names[s], pool };
+
+		e->s[s] = weft_metrics_series(tt.time, vals);
+	}
+	return e->s;
+}
 
 /*
  * Threads whose kernel figures are read together: the walk's turn, or those
@@ -108,7 +142,7 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 		x->tt.cpu = t->cpu_start_ns;
 	run = cpu > x->tt.cpu ? cpu - x->tt.cpu : 0;
 	uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at, ready, d[STATES];
-	const char *vals[2] = { NULL, weft_tasks_pool_name(t) };
+	struct weft_series *const *series = pool_series(weft_tasks_pool_name(t));
 
 	if (from_what == READY_KERNEL)
 		ready = wait > x->tt.wait ? wait - x->tt.wait : 0;
@@ -127,8 +161,7 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 	x->tt.blocked += d[BLOCKED];
 	for (int s = 0; s < STATES; s++) {
 		tt.total[s] += d[s];
-		vals[0] = state_names[s];
-		weft_metrics_add(tt.time, vals, (int64_t)d[s]);
+		weft_metrics_series_add(series[s], (int64_t)d[s]);
 	}
 	x->tt.at = now > from ? now : from;
 	x->tt.cpu = cpu > x->tt.cpu ? cpu : x->tt.cpu;

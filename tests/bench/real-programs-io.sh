@@ -45,6 +45,7 @@ rounds=${2:-5}
 lib=$(bench_weft_lib "$build")
 bench_need_packages memcached libmemcached-tools redis-server redis-tools stress-ng
 bench_scratch
+bench_pin
 configs=(native weft)
 
 memcached_ops=200000

@@ -43,6 +43,19 @@ bench_scratch() {
     fi
 }
 
+# bench_pin: with WEFT_BENCH_CPUS set (a taskset list, e.g. 0), every
+# command of the script runs on those CPUs only (the script's own affinity,
+# which its children inherit). On the 2-core VM, a program's threads placed
+# on one core or on two change its times by up to 2x from run to run,
+# natively as much as under weft; pinned, that placement is the same in
+# every run. weft's exporter thread shares the same CPUs: its work is in
+# the times.
+bench_pin() {
+    [ -n "${WEFT_BENCH_CPUS:-}" ] || return 0
+    taskset -pc "$WEFT_BENCH_CPUS" $$ > /dev/null
+    echo "pinned to CPUs $WEFT_BENCH_CPUS (WEFT_BENCH_CPUS)"
+}
+
 # Numbers on stdin, one a line: "median min max".
 median_range() {
     sort -n | awk '{v[NR] = $1} END {printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[1], v[NR]}'

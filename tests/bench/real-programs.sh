@@ -14,6 +14,9 @@
 #
 # weft runs with its defaults (file output and report into a scratch
 # directory), as a user would; WEFT_BENCH_OUTPUT=none turns its outputs off.
+# WEFT_BENCH_CPUS=0 runs everything on CPU 0 (real-programs-lib.sh: bench_pin).
+# stress-ng's stressors are compared by their own rates: bogo ops per second
+# of real time and per CPU second (user + system: `NAME/cpu-s`), the steadier.
 # Packages (sysbench, stress-ng, pigz) are installed with apt-get when run as
 # root; otherwise the script names them and exits 77.
 set -euo pipefail
@@ -24,6 +27,7 @@ rounds=${2:-5}
 lib=$(bench_weft_lib "$build")
 bench_need_packages sysbench stress-ng pigz
 bench_scratch
+bench_pin
 
 configs=(native weft)
 lttng=$(dirname "$(ldd "$(command -v pigz)" | awk '/libc.so.6/ {print $3}')")/liblttng-ust-pthread-wrapper.so.1
@@ -151,8 +155,8 @@ for w in "${workloads[@]}"; do
                 exit 1
             fi
             if [ "$w" = stress_ng ] || [ "$w" = stress_ng_mutex ]; then
-                awk '$4 ~ /^(mutex|sem|futex)$/ && NF == 10 {print $4, $9}' "out.$c" \
-                    >> "rates.$c"
+                awk '$4 ~ /^(mutex|sem|futex)$/ && NF == 10 {print $4, $9; print $4 "/cpu-s", $10}' \
+                    "out.$c" >> "rates.$c"
             fi
             if [ "$w" = pigz ] && [ "$c" != native ] && [ -e out.native ] &&
                 ! cmp -s out.native "out.$c"; then
@@ -176,17 +180,9 @@ for w in "${workloads[@]}"; do
         done
     done
     if [ "$w" = stress_ng ] || [ "$w" = stress_ng_mutex ]; then
-        echo "  each stressor's bogo ops/s (real time), median and range:"
-        for s in mutex sem futex; do
-            grep -q "^$s " rates.native || continue
-            read -r nmed nmin nmax < <(awk -v s=$s '$1 == s {print $2}' rates.native | median_range)
-            printf '    %-6s native %12.1f (%.1f-%.1f)\n' "$s" "$nmed" "$nmin" "$nmax"
-            for c in "${configs[@]:1}"; do
-                read -r med min max < <(awk -v s=$s '$1 == s {print $2}' "rates.$c" | median_range)
-                awk -v s=$s -v c="$c" -v m="$med" -v lo="$min" -v hi="$max" -v n="$nmed" \
-                    'BEGIN {printf "    %-6s %-6s %12.1f (%.1f-%.1f)  throughput %.3f of native\n", s, c, m, lo, hi, m / n}'
-            done
-        done
+        echo "  each stressor's bogo ops/s (real time; /cpu-s: per CPU second), median and range:"
+        # shellcheck disable=SC2046 # one word per stressor that ran
+        bench_rates_summary $(awk '{print $1}' rates.native | sort -u)
         for c in "${configs[@]}"; do : > "rates.$c"; done
     fi
     if [[ $w == stress_ng* ]] && [ -s retries ]; then
