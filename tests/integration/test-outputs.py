@@ -71,6 +71,8 @@ r = Run([T, "nested"], env={"OTEL_TRACES_EXPORTER": "none"})
 out = r.only()
 equal(out.spans, [], "no spans")
 equal(out.value("weft.thread.created", weft_pool_name="outer"), 1, "metrics still written")
+equal(out.value("weft.agent.spans.exported"), 0, "no span built, none counted as exported")
+equal(out.value("weft.agent.events.dropped", weft_drop_reason="queue_full"), 0, "nor as dropped")
 
 # The report: on stderr, or to a file.
 r = Run([program("worker-pool")], env={"WEFT_REPORT": "stderr"})
