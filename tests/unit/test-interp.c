@@ -147,6 +147,14 @@ static const struct weft_point *point(const char *metric, const char *key, const
 	return NULL;
 }
 
+/* The histogram point of `metric` with attribute key = val holds n values. */
+#define expect_count(metric, key, val, n)                                                          \
+	do {                                                                                       \
+		const struct weft_point *p_ = point(metric, key, val);                             \
+		assert_true(p_ != NULL);                                                           \
+		expect_int(p_->count, n);                                                          \
+	} while (0)
+
 static int64_t int_value(const char *metric, const char *key, const char *val)
 {
 	const struct weft_point *p = point(metric, key, val);
@@ -231,6 +239,14 @@ static void end_thread(struct weft_thread *t, uint64_t end_ns)
 	weft_store_relaxed(&t->end_ns, end_ns);
 	weft_fetch_add_relaxed(&weft_registry_pending_exits, 1);
 	weft_store_release(&t->exited, 1);
+}
+
+/* A test's thread ends and its spans are collected and set aside, for the next test. */
+static void retire_thread(struct weft_thread *t, uint64_t end_ns)
+{
+	end_thread(t, end_ns);
+	weft_exporter_cycle();
+	take_spans();
 }
 
 /* --- Tests -------------------------------------------------------------- */
@@ -322,7 +338,6 @@ static void test_waits(struct weft_thread *main_t)
 	struct weft_trace_id task_trace;
 	uint64_t task_span = weft_ids_span(&rng);
 	const struct captured *s;
-	const struct weft_point *p;
 
 	uint64_t w_span = w->span; /* w is freed once its end is collected */
 
@@ -353,12 +368,8 @@ static void test_waits(struct weft_thread *main_t)
 	expect_true(memcmp(&s->trace, &task_trace, sizeof(s->trace)) == 0);
 	expect_str(s->attrs, "thread.id=1;weft.wait.kind=mutex;code.function.name=interp_caller;"
 			     "weft.object=0xabc;weft.wait.result=22;");
-	p = point("weft.wait.duration", "weft.wait.kind", "join");
-	assert_true(p != NULL);
-	expect_int(p->count, 2);
-	p = point("weft.wait.duration", "weft.wait.kind", "mutex");
-	assert_true(p != NULL);
-	expect_int(p->count, 1);
+	expect_count("weft.wait.duration", "weft.wait.kind", "join", 2);
+	expect_count("weft.wait.duration", "weft.wait.kind", "mutex", 1);
 }
 
 /* A CTX record that did not fit is sent again before the next event. */
@@ -400,9 +411,7 @@ static void test_waiting_gauge(struct weft_thread *main_t)
 	weft_store_relaxed(&w->wait_kind, WEFT_WAIT_NONE);
 	weft_interp_collect();
 	expect_int(int_value("weft.thread.waiting", "weft.wait.kind", "join"), 0);
-	end_thread(w, weft_clock_now());
-	weft_exporter_cycle();
-	take_spans();
+	retire_thread(w, weft_clock_now());
 }
 
 /*
@@ -478,9 +487,7 @@ static void test_locks(struct weft_thread *main_t)
 	expect_int(s->n_links, 1);
 	expect_true(s->link_span == h->span);
 	expect_str(s->link_kind, "cond.signal");
-	end_thread(h, weft_clock_now());
-	weft_exporter_cycle();
-	take_spans();
+	retire_thread(h, weft_clock_now());
 }
 
 /*
@@ -541,7 +548,6 @@ static void test_pool_renamed(struct weft_thread *main_t)
 	uint64_t t0 = weft_clock_now();
 	struct weft_thread *w =
 		make_thread(WEFT_THREAD_CREATED, 701, (pthread_t)0x7000, main_t, t0);
-	const struct weft_point *p;
 
 	w->start_routine = (uintptr_t)interp_stage;
 	weft_exporter_cycle();
@@ -556,15 +562,9 @@ static void test_pool_renamed(struct weft_thread *main_t)
 	take_spans();
 	expect_int(spans_named("task interp_stage"), 1);
 	expect_int(spans_named("task stage"), 1);
-	p = point("weft.task.duration", "weft.pool.name", "interp_stage");
-	assert_true(p != NULL);
-	expect_int(p->count, 1);
-	p = point("weft.task.duration", "weft.pool.name", "stage");
-	assert_true(p != NULL);
-	expect_int(p->count, 1);
-	end_thread(w, t0 + 5 * MS);
-	weft_exporter_cycle();
-	take_spans();
+	expect_count("weft.task.duration", "weft.pool.name", "interp_stage", 1);
+	expect_count("weft.task.duration", "weft.pool.name", "stage", 1);
+	retire_thread(w, t0 + 5 * MS);
 }
 
 /*
