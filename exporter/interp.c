@@ -6,9 +6,21 @@
  * so no interpreter depends on another's order for it.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "agent/alloc.h"
 #include "exporter/interp.h"
+
+/*
+ * Records of ended threads kept for the next ones: the private allocator has
+ * no thread cache (agent/alloc_private.c), and an allocation and a free cost
+ * about 1,000 instructions together, a third of the exporter's work for a
+ * thread that is created and joined. Only the exporter's side (one thread at
+ * a time) takes and gives them.
+ */
+#define SPARE_XTHREADS 64
+static struct weft_xthread *spare[SPARE_XTHREADS];
+static size_t n_spare;
 
 /* X(event type, interpreter): each event type has exactly one owner. */
 #define WEFT_EVENT_OWNERS(X)                                                                       \
@@ -46,11 +58,12 @@ void weft_interp_setup(void)
 
 void weft_interp_thread_taken(struct weft_thread *t)
 {
-	struct weft_xthread *x = weft_zalloc(sizeof(*x));
+	struct weft_xthread *x = n_spare ? spare[--n_spare] : weft_alloc(sizeof(*x));
 
 	/* Without a record the thread's events cannot be interpreted: they are dropped. */
 	if (!x)
 		return;
+	memset(x, 0, sizeof(*x));
 	x->cur_trace = t->trace;
 	x->cur_span = t->span;
 	t->consumer = x;
@@ -76,7 +89,10 @@ void weft_interp_thread_ended(struct weft_thread *t, uint64_t end_ns, bool at_ex
 		return;
 	FOR_EACH(thread_ended)(t, end_ns, at_exit);
 	if (!at_exit) {
-		weft_free(t->consumer);
+		if (n_spare < SPARE_XTHREADS)
+			spare[n_spare++] = t->consumer;
+		else
+			weft_free(t->consumer);
 		t->consumer = NULL;
 	}
 }
