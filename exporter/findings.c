@@ -5,6 +5,7 @@
 #include "agent/large.h"
 #include "exporter/channels.h"
 #include "exporter/findings.h"
+#include "exporter/tasks.h"
 #include "exporter/threadtime.h"
 
 struct site_ns {
@@ -34,24 +35,34 @@ static struct {
 	char reader[32];
 } chans[WEFT_FINDINGS_CHANNELS];
 
+/* The entries found last: reads and writes come back to the same channels. */
+static size_t chan_recent[2];
+
 static size_t chan_index(uint32_t channel)
 {
 	size_t i;
 
+	for (int k = 0; k < 2; k++)
+		if (chans[chan_recent[k]].channel == channel)
+			return chan_recent[k];
 	for (i = 0; i < WEFT_FINDINGS_CHANNELS && chans[i].channel; i++)
 		if (chans[i].channel == channel)
-			return i;
-	if (i < WEFT_FINDINGS_CHANNELS)
+			break;
+	if (i < WEFT_FINDINGS_CHANNELS && !chans[i].channel)
 		chans[i].channel = channel;
+	if (i < WEFT_FINDINGS_CHANNELS) {
+		chan_recent[1] = chan_recent[0];
+		chan_recent[0] = i;
+	}
 	return i;
 }
 
-void weft_findings_channel_reader(uint32_t channel, const char *pool)
+void weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t)
 {
 	size_t i = chan_index(channel);
 
-	if (i < WEFT_FINDINGS_CHANNELS && pool && !chans[i].reader[0])
-		snprintf(chans[i].reader, sizeof(chans[i].reader), "%s", pool);
+	if (i < WEFT_FINDINGS_CHANNELS && !chans[i].reader[0])
+		snprintf(chans[i].reader, sizeof(chans[i].reader), "%s", weft_tasks_pool_name(t));
 }
 
 void weft_findings_channel_full(uint32_t channel, uint64_t ns)

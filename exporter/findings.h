@@ -51,8 +51,13 @@ void weft_findings_lock_wait(enum weft_wait_kind kind, uint64_t object, const ch
 /* A sampled hold of lock `object` for `ns`, released in `site`. */
 void weft_findings_lock_hold(uint64_t object, const char *site, uint64_t ns);
 
-/* Pool `pool` reads from channel `channel` (a channel's slot id). */
-void weft_findings_channel_reader(uint32_t channel, const char *pool);
+/*
+ * Thread `t` reads from channel `channel` (a channel's slot id): the first
+ * reader's pool is the channel's reading stage (its name is looked up only
+ * then: a read per hand-off calls this).
+ */
+struct weft_thread;
+void weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t);
 
 /* A writer to `channel` was blocked `ns`: the channel was full. */
 void weft_findings_channel_full(uint32_t channel, uint64_t ns);

@@ -320,8 +320,7 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
 		if (ev->h.result)
-			weft_findings_channel_reader((uint32_t)ev->h.result,
-						     weft_tasks_pool_name(t));
+			weft_findings_channel_reader((uint32_t)ev->h.result, t);
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
 					   ? ev->h.t0 - ev->u.ctx.handoff_ns
 					   : UINT64_MAX;
