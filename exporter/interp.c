@@ -99,5 +99,10 @@ void weft_interp_thread_ended(struct weft_thread *t, uint64_t end_ns, bool at_ex
 
 void weft_interp_after_fork(void)
 {
+	/*
+	 * The parent's exporter may have been taking or giving a spare record
+	 * as the fork happened: the child leaks them rather than trust the list.
+	 */
+	n_spare = 0;
 	FOR_EACH(after_fork)();
 }

@@ -57,11 +57,13 @@ struct pool {
 	int64_t created; /* threads started, all time */
 	char shown[64];  /* the name its series have now ("" none yet) */
 	/*
-	 * Its weft.task.duration and weft.task.queue.duration series, found for
-	 * the name `series_of` (pool_name's string: a new pointer when the name
-	 * changes), so that a task's end does not hash the name twice.
+	 * Its weft.task.duration and weft.task.queue.duration series, each kept
+	 * with the name it was found for (pool_name's string: a new pointer when
+	 * the name changes), so that a task's end does not hash the name. The
+	 * queue's is found only once a task has a queue time: a pool without
+	 * one exports no empty histogram.
 	 */
-	const char *series_of;
+	const char *duration_of, *queue_of;
 	struct weft_series *duration, *queue;
 };
 
@@ -218,29 +220,35 @@ void weft_tasks_handoff(struct weft_thread *t, uint64_t wait_t0, uint64_t handof
 	x->task.queue_ns = x->task.start_ns - handoff_ns;
 }
 
-/* The pool's task series (NULL pool: the table is full), for its name `name`. */
+/*
+ * A series of `inst` for pool `p` named `name`, kept in *kept for *kept_of
+ * (NULL pool, the table full: looked up each time; a series that could not
+ * be made is looked up again next time).
+ */
+static struct weft_series *pool_series(struct weft_instrument *inst, const char *name,
+				       struct weft_series **kept, const char **kept_of)
+{
+	if (!kept)
+		return weft_metrics_series(inst, &name);
+	if (*kept_of != name || !*kept) {
+		*kept = weft_metrics_series(inst, &name);
+		*kept_of = name;
+	}
+	return *kept;
+}
+
+/* A task of pool `p` (NULL: the table is full) named `name` ended: its histograms. */
 static void record_task(struct pool *p, const char *name, uint64_t dur_ns, uint64_t queue_ns)
 {
-	struct weft_series *dur, *queue = NULL;
-
-	if (p && p->series_of == name) {
-		dur = p->duration;
-		queue = p->queue;
-	} else {
-		dur = weft_metrics_series(tk.duration, &name);
-		if (p) {
-			queue = weft_metrics_series(tk.queue, &name);
-			p->duration = dur;
-			p->queue = queue;
-			p->series_of = name;
-		}
-	}
-	weft_metrics_series_record(tk.duration, dur, (double)dur_ns / 1e9);
-	if (queue_ns == UINT64_MAX)
-		return;
-	if (!p)
-		queue = weft_metrics_series(tk.queue, &name);
-	weft_metrics_series_record(tk.queue, queue, (double)queue_ns / 1e9);
+	weft_metrics_series_record(
+		tk.duration,
+		pool_series(tk.duration, name, p ? &p->duration : NULL, p ? &p->duration_of : NULL),
+		(double)dur_ns / 1e9);
+	if (queue_ns != UINT64_MAX)
+		weft_metrics_series_record(
+			tk.queue,
+			pool_series(tk.queue, name, p ? &p->queue : NULL, p ? &p->queue_of : NULL),
+			(double)queue_ns / 1e9);
 }
 
 /* Ends the thread's open task at end_ns (if one is open): its span and duration. */

@@ -564,6 +564,9 @@ static void test_pool_renamed(struct weft_thread *main_t)
 	expect_int(spans_named("task stage"), 1);
 	expect_count("weft.task.duration", "weft.pool.name", "interp_stage", 1);
 	expect_count("weft.task.duration", "weft.pool.name", "stage", 1);
+	/* No task had a queue time: no empty queue histogram for either name. */
+	expect_true(point("weft.task.queue.duration", "weft.pool.name", "interp_stage") == NULL);
+	expect_true(point("weft.task.queue.duration", "weft.pool.name", "stage") == NULL);
 	retire_thread(w, t0 + 5 * MS);
 }
 
@@ -578,6 +581,8 @@ static void test_no_trace_output(struct weft_thread *main_t)
 		make_thread(WEFT_THREAD_CREATED, 601, (pthread_t)0x6000, main_t, t0);
 	int64_t dropped = int_value("weft.agent.events.dropped", "weft.drop.reason", "queue_full");
 	int64_t created = int_value("weft.thread.created", "weft.pool.name", "interp_worker");
+	const struct weft_point *p = point("weft.wait.duration", "weft.wait.kind", "join");
+	uint64_t joins = p ? p->count : 0;
 
 	weft_exporter_cycle();
 	take_spans();
@@ -593,7 +598,7 @@ static void test_no_trace_output(struct weft_thread *main_t)
 		   dropped);
 	expect_int(int_value("weft.thread.created", "weft.pool.name", "interp_worker"),
 		   created + 1);
-	expect_true(point("weft.wait.duration", "weft.wait.kind", "join") != NULL);
+	expect_count("weft.wait.duration", "weft.wait.kind", "join", joins + 1);
 }
 
 int main(void)
