@@ -41,11 +41,11 @@ struct weft_xthread {
 	/* The times of the thread's last WAIT event, whatever it became. */
 	uint64_t wait_t0, wait_t1;
 	/*
-	 * Its pool (exporter/tasks.c), kept once found: valid while `pool_fork`
-	 * is the tasks' fork count + 1 and until the thread is named again.
+	 * Its pool (exporter/tasks.c), kept once found, until the thread is named
+	 * again. A forked child makes every record anew (agent.c forgets the
+	 * forking thread's), so none outlives the pools of its process.
 	 */
 	void *pool;
-	uint32_t pool_fork;
 	/* The open task (exporter/tasks.c); span 0: none. */
 	struct {
 		uint64_t span;

@@ -70,8 +70,6 @@ struct pool {
 static struct {
 	size_t n_pools;
 	struct weft_instrument *threads, *busy, *duration, *queue, *created;
-	/* Forks since the process began: a thread's kept pool is from before one (thread_pool). */
-	uint32_t fork;
 	struct pool pools[POOLS]; /* last: each written whole when added, emptied by the count */
 } tk WEFT_LARGE;
 
@@ -122,15 +120,13 @@ static struct pool *thread_pool(const struct weft_thread *t)
 	char prefix[24];
 	bool indexed;
 
-	if (x && x->pool && x->pool_fork == tk.fork + 1)
+	if (x && x->pool)
 		return x->pool;
 	p = pool_of_key(t->origin == WEFT_THREAD_MAIN      ? MAIN_KEY
 			: t->origin == WEFT_THREAD_ADOPTED ? 0
 							   : t->start_routine);
-	if (p && x) {
+	if (x)
 		x->pool = p;
-		x->pool_fork = tk.fork + 1;
-	}
 	if (!p || t->origin == WEFT_THREAD_MAIN || !x || !x->named || p->mixed)
 		return p;
 	indexed = name_prefix(x->name, prefix);
@@ -430,11 +426,8 @@ static void tasks_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 
 static void tasks_after_fork(void)
 {
-	uint32_t fork = tk.fork;
-
 	/* The pools' pages stay shared with the parent: not written. */
 	memset(&tk, 0, offsetof(__typeof__(tk), pools));
-	tk.fork = fork + 1;
 }
 
 const struct weft_interp weft_interp_tasks = {
