@@ -76,14 +76,20 @@ def cmd_inside_allocator(lib, prog, gdb):
         f.write(GDB_SCRIPT.format(env="\n".join(
             f"set environment {k}={env[k]}" for k in
             ("LD_PRELOAD", "OTEL_BSP_EXPORT_TIMEOUT", "WEFT_OUTPUT"))))
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([gdb, "-batch", "-nx", "-x", script, "--args", prog], cwd=d,
-                           capture_output=True, text=True, timeout=120)
-        out = p.stdout + p.stderr
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace")
-    took = time.monotonic() - t0
+    # gdb sometimes loses the process as it exits on the signal ("Couldn't
+    # get registers: No such process") and never prints its exit status: such
+    # a run tells nothing either way, and is run again (three tries at most).
+    for _ in range(3):
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run([gdb, "-batch", "-nx", "-x", script, "--args", prog], cwd=d,
+                               capture_output=True, text=True, timeout=120)
+            out = p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace")
+        took = time.monotonic() - t0
+        if "No such process" not in out or "exited with code" in out:
+            break
     if "WEFT-STOPPED-INSIDE-ALLOCATOR" not in out:
         shutil.rmtree(d, ignore_errors=True)
         if "exited with code 03" in out:
