@@ -33,7 +33,7 @@ static const char *const state_names[STATES] = { "running", "runnable", "blocked
  */
 enum { POOL_SERIES = 8 };
 
-struct pool_series {
+struct pool_time_series {
 	const char *pool;
 	struct weft_series *s[STATES];
 };
@@ -43,13 +43,13 @@ static struct {
 	uint64_t total[STATES];
 	bool no_schedstat; /* /proc cannot tell (no /proc, a sandbox): not asked again */
 	unsigned next;     /* the entry of pools[] to replace next */
-	struct pool_series pools[POOL_SERIES];
+	struct pool_time_series pools[POOL_SERIES];
 } tt;
 
-static struct weft_series *const *pool_series(const char *pool)
+static struct weft_series *const *pool_time_series(const char *pool)
 {
 	static struct weft_series *const none[STATES];
-	struct pool_series *e;
+	struct pool_time_series *e;
 
 	if (!tt.time)
 		return none; /* not set up (again, after a fork) yet: nothing kept */
@@ -142,7 +142,7 @@ static void account(struct weft_thread *t, struct weft_xthread *x, uint64_t now,
 		x->tt.cpu = t->cpu_start_ns;
 	run = cpu > x->tt.cpu ? cpu - x->tt.cpu : 0;
 	uint64_t hooked = x->tt.hooked_ns - x->tt.hooked_at, ready, d[STATES];
-	struct weft_series *const *series = pool_series(weft_tasks_pool_name(t));
+	struct weft_series *const *series = pool_time_series(weft_tasks_pool_name(t));
 
 	if (from_what == READY_KERNEL)
 		ready = wait > x->tt.wait ? wait - x->tt.wait : 0;
