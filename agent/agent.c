@@ -417,12 +417,13 @@ void weft_thread_end(struct weft_thread *t)
 	/*
 	 * glibc ends the process when its last thread ends. Once the main thread
 	 * has gone and no application thread is left, the exporter thread must
-	 * not be that last thread: whoever sees both facts wakes it so that it
-	 * steps aside. Two threads write the two facts (main its exit, the last
-	 * thread the count) and each then reads the other's: sequentially
-	 * consistent operations guarantee at least one of them sees both. Main
-	 * publishes first, and nothing reads *t once weft_registry_exit has
-	 * handed it to the exporter, which may free it at once.
+	 * not be that last thread: whoever sees both facts wakes it and waits
+	 * until it has stepped aside (consumer.h). Two threads write the two
+	 * facts (main its exit, the last thread the count) and each then reads
+	 * the other's: sequentially consistent operations guarantee at least one
+	 * of them sees both. Main publishes first, and nothing reads *t once
+	 * weft_registry_exit has handed it to the exporter, which may free it at
+	 * once.
 	 */
 	if (t->origin == WEFT_THREAD_MAIN)
 		atomic_store(&weft_process.main_exited, 1);
@@ -438,7 +439,7 @@ void weft_thread_end(struct weft_thread *t)
 	if (pending % WEFT_CONSUMER_PENDING_EXITS_WAKE == 0)
 		weft_consumer_wake();
 	if (atomic_load(&weft_registry_live) == 0 && atomic_load(&weft_process.main_exited))
-		weft_consumer_wake();
+		weft_consumer.step_aside();
 }
 
 void weft_agent_set_exit_code(int code)

@@ -20,6 +20,7 @@ __attribute__((weak)) const struct weft_consumer weft_consumer = {
 	.start = nothing,
 	.shutdown = nothing,
 	.after_fork_child = nothing,
+	.step_aside = nothing,
 };
 
 void weft_consumer_wake(void)

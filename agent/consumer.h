@@ -27,6 +27,16 @@ struct weft_consumer {
 	void (*after_fork_child)(void);
 	/* Whether the consumer's thread was never started (since the fork, in a forked child). */
 	bool (*idle)(void);
+	/*
+	 * Called by a program thread that is ending as the process's last one
+	 * (its main thread gone): returns once the consumer's thread has ended,
+	 * so that the caller stays the last thread and glibc's exit(0) runs on
+	 * it, as without weft — with its descriptor table (the consumer's may
+	 * be a table of its own, agent/fd.h), its thread-local state, and its
+	 * atexit handlers' output reaching the program's stdout. The consumer's
+	 * final export then runs in that exit.
+	 */
+	void (*step_aside)(void);
 };
 
 extern const struct weft_consumer weft_consumer;

@@ -68,6 +68,13 @@ static struct {
  */
 enum { EXPORTER_NONE, EXPORTER_RUNNING, EXPORTER_STOPPING, EXPORTER_LEAVING };
 static _Atomic int exporter_state;
+/*
+ * The exporter thread, joinable so that the program's last thread can wait
+ * for its end (exporter_step_aside); set once started, and claimed by the one
+ * thread that joins it.
+ */
+static pthread_t exporter_thread;
+static _Atomic int exporter_joinable;
 static _Atomic uint32_t done_word;
 
 static const char *const drop_reasons[WEFT_DROP_REASON_COUNT][1] = {
@@ -609,7 +616,6 @@ static void exporter_start(void)
 	process_facts();
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 1u << 20);
 	/* Created with every signal blocked: the program's handlers never run here. */
 	sigfillset(&all);
@@ -617,8 +623,11 @@ static void exporter_start(void)
 	rc = pthread_create(&th, &attr, exporter_main, NULL); /* guard set: an agent thread */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (rc == 0)
+	if (rc == 0) {
+		exporter_thread = th;
+		weft_store_release(&exporter_joinable, 1);
 		return;
+	}
 	weft_warn("cannot start the exporter thread (%s); telemetry will be written at exit",
 		  strerror(rc));
 	expected = EXPORTER_RUNNING;
@@ -694,6 +703,29 @@ static void exporter_after_fork_child(void)
 	weft_store_relaxed(&weft_consumer_word, 0);
 	/* A new thread in the child starts its exporter; until then, none. */
 	weft_store_relaxed(&exporter_state, EXPORTER_NONE);
+	weft_store_relaxed(&exporter_joinable, 0);
+}
+
+/*
+ * The program's last thread ends (consumer.h): the exporter, woken, sees the
+ * same two facts and steps aside (EXPORTER_LEAVING); this thread waits for
+ * its end (main's, in a thread-specific data destructor: not always with the
+ * guard set). Only one thread joins (main and the last thread may both see the
+ * facts: the other needs no wait, since the joiner ends after both). Not a
+ * cancellation point here.
+ */
+static void exporter_step_aside(void)
+{
+	int one = 1, state;
+
+	weft_consumer_wake();
+	if (!weft_cas_acq_rel(&exporter_joinable, &one, 0))
+		return;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	weft_guard_enter(); /* the real join: this thread is not observed any more */
+	pthread_join(exporter_thread, NULL);
+	weft_guard_leave();
+	pthread_setcancelstate(state, NULL);
 }
 
 static bool exporter_idle(void)
@@ -707,4 +739,5 @@ const struct weft_consumer weft_consumer = {
 	.shutdown = exporter_shutdown,
 	.after_fork_child = exporter_after_fork_child,
 	.idle = exporter_idle,
+	.step_aside = exporter_step_aside,
 };

@@ -68,13 +68,21 @@ static int contract(void)
 
 /* ------------------------------------------------------------- exit paths */
 
+/* Which of the program's threads this is, for the atexit handler to tell. */
+static __thread const char *who;
+
+/*
+ * Runs on the thread that calls exit — after main's pthread_exit, glibc's
+ * exit(0) on the last thread to end: that thread, never one of weft's.
+ */
 static void at_exit_handler(void)
 {
-	printf("atexit handler ran\n");
+	printf("atexit handler ran on %s\n", who ? who : "a thread the program did not start");
 }
 
 static void *exit_42(void *arg)
 {
+	who = "a thread";
 	sleep_ms(50);
 	printf("thread calls exit(42)\n");
 	exit(42);
@@ -82,6 +90,7 @@ static void *exit_42(void *arg)
 
 static void *exit_3_later(void *arg)
 {
+	who = "a thread";
 	sleep_ms(150);
 	printf("thread calls exit(3) after main's pthread_exit\n");
 	exit(3);
@@ -89,6 +98,7 @@ static void *exit_3_later(void *arg)
 
 static void *return_later(void *arg)
 {
+	who = "the last thread";
 	sleep_ms(150);
 	printf("last thread returns\n");
 	return NULL;
@@ -109,6 +119,7 @@ static void *cancels_main(void *arg)
 {
 	int rc;
 
+	who = "the last thread";
 	sleep_ms(100);
 	printf("canceling main\n");
 	rc = pthread_cancel(main_thread);
@@ -128,6 +139,7 @@ int main(int argc, char **argv)
 	pthread_t t;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	who = "main";
 	atexit(at_exit_handler);
 	if (strcmp(mode, "contract") == 0)
 		return contract();
