@@ -399,7 +399,7 @@ int weft_chan_fd_next(int from, uint32_t *entry)
 			fd = (fd / WEFT_CHAN_FD_CHUNK + 1) * WEFT_CHAN_FD_CHUNK - 1;
 			continue;
 		}
-		if ((e = weft_chan_fd(fd)) != 0) {
+		if ((e = weft_chan_fd_entry(fd)) != 0) {
 			*entry = e;
 			return fd;
 		}

@@ -51,6 +51,7 @@
 #include <sys/types.h>
 
 #include "agent/atomic.h"
+#include "agent/guard.h"
 #include "agent/ids.h"
 
 enum weft_chan_kind {
@@ -205,8 +206,8 @@ struct weft_chan {
 
 extern _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS];
 
-/* The descriptor's entry, 0 when it is no channel: the hooks' test. */
-static inline uint32_t weft_chan_fd(int fd)
+/* The entry of descriptor `fd` of the program's table, 0 when it is no channel. */
+static inline uint32_t weft_chan_fd_entry(int fd)
 {
 	_Atomic uint32_t *chunk;
 
@@ -216,6 +217,20 @@ static inline uint32_t weft_chan_fd(int fd)
 	if (__builtin_expect(chunk == NULL, 1))
 		return 0;
 	return weft_load_relaxed(&chunk[(unsigned)fd % WEFT_CHAN_FD_CHUNK]);
+}
+
+/*
+ * The calling thread's descriptor's entry, 0 when it is no channel: the
+ * hooks' test. Always 0 on a thread with a table of its own (the exporter's):
+ * its numbers name other files than the program's.
+ */
+static inline uint32_t weft_chan_fd(int fd)
+{
+	uint32_t e = weft_chan_fd_entry(fd);
+
+	if (__builtin_expect(e != 0, 0) && __builtin_expect(weft_tls.own_table, 0))
+		return 0;
+	return e;
 }
 
 extern _Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS];

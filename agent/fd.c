@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/consumer.h"
 #include "agent/fd.h"
 #include "agent/guard.h"
 
@@ -45,6 +46,13 @@ struct fd_slot {
 	_Atomic int gen;   /* the handle generation; bumped when the slot is freed */
 	unsigned flags;
 	bool used; /* under the lock */
+	/*
+	 * The exporter's own table (see "A table of its own" in fd.h), read and
+	 * written by that thread only (and by a forked child, which has none):
+	 * the number there + 1, 0 when none; a borrowed copy of `num` + 1 and how
+	 * many weft_fd_use calls share it.
+	 */
+	int pnum, lent, lent_depth;
 };
 
 _Atomic int weft_fd_fast_limit = INT_MAX;
@@ -74,6 +82,11 @@ static void slot_set(struct fd_slot *s, int fd)
 	atomic_store(&s->num, fd < 0 ? 0 : fd + 1);
 }
 
+/*
+ * The lock; and, on a thread that shares the program's table, the fast limit
+ * 0 (an open there takes the lowest free number for an instant). On the
+ * exporter's own table, nothing weft opens is ever the program's.
+ */
 static void change_begin(void)
 {
 	int expected = 0;
@@ -82,7 +95,8 @@ static void change_begin(void)
 		expected = 0;
 		sched_yield();
 	}
-	atomic_store(&weft_fd_fast_limit, 0);
+	if (!weft_tls.own_table)
+		atomic_store(&weft_fd_fast_limit, 0);
 }
 
 static void change_end(void)
@@ -216,6 +230,14 @@ static int own_locked(int fd, unsigned flags)
 	if (i == WEFT_FD_SLOTS) {
 		raw_close(fd);
 		return -EMFILE;
+	}
+	if (weft_tls.own_table) {
+		/* No program's number to keep clear of: where the kernel put it. */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		slots[i].used = true;
+		slots[i].flags = flags;
+		slots[i].pnum = fd + 1;
+		return handle_of(i);
 	}
 	/* Not moved if already where place() would put it (opened with the limit raised). */
 	known = getrlimit(RLIMIT_NOFILE, &rl) == 0;
@@ -676,7 +698,7 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 	 * thread to open a file meanwhile: its table serves (the exit export of a
 	 * single-threaded program, on its own thread).
 	 */
-	if (n == 0 || (!__libc_single_threaded && read_in_helper(&b)))
+	if (n == 0 || (!__libc_single_threaded && !weft_tls.own_table && read_in_helper(&b)))
 		return true;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/proc/self/%.*s", (int)sizeof(r[i].path) - 1,
@@ -685,7 +707,7 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 		if (r[i].got < 0)
 			r[i].buf[0] = '\0';
 	}
-	return __libc_single_threaded;
+	return __libc_single_threaded || weft_tls.own_table;
 }
 
 /*
@@ -722,7 +744,7 @@ void *weft_fd_map(const char *path, size_t *size)
 	struct map_req m = { .path = path, .map = NULL, .size = -EINVAL };
 	int saved = errno;
 
-	if (__libc_single_threaded || !map_in_helper(&m))
+	if (__libc_single_threaded || weft_tls.own_table || !map_in_helper(&m))
 		map_in_table(&m);
 	if (!m.map) {
 		errno = m.size < 0 ? (int)-m.size : EINVAL;
@@ -793,6 +815,198 @@ static int own_copy(int fd, unsigned flags)
 	return h;
 }
 
+/* ------------------------------------------------------------ a table of its own */
+
+static int release_locked(int i, bool close_it);
+
+/* This process, in the exporter's own table: where program descriptors are borrowed from. */
+static int own_pidfd = -1;
+/*
+ * The own table's copies are still used: from its making until its thread
+ * steps aside (then a program thread's release frees a slot whose program
+ * number is gone, whatever the copy).
+ */
+static _Atomic bool own_table_live;
+/* Bumped at each weft_fd_stderr_redirected; the own table's copy is of own_stderr_gen's. */
+static _Atomic unsigned stderr_gen;
+static unsigned own_stderr_gen;
+/* The program runs under valgrind: its preload is in LD_PRELOAD (read at weft_fd_init). */
+static bool under_valgrind;
+
+/* A copy, in the calling thread's own table, of the program's descriptor fd; -errno. */
+static int borrow(int fd)
+{
+	int r;
+
+	if (own_pidfd < 0)
+		return -EBADF;
+	r = (int)syscall(SYS_pidfd_getfd, own_pidfd, fd, 0);
+	return r < 0 ? -errno : r;
+}
+
+/*
+ * weft_fd_use on the exporter's own table: the slot's number there; else a
+ * borrowed copy of its number in the program's, which stays weft's meanwhile
+ * (`users`, as for any use: a dup2 onto it waits).
+ */
+static int own_table_use(struct fd_slot *s)
+{
+	int fd;
+
+	if (s->pnum)
+		return s->pnum - 1;
+	if (s->lent_depth) {
+		s->lent_depth++;
+		return s->lent - 1;
+	}
+	atomic_fetch_add(&s->users, 1);
+	fd = slot_fd(s);
+	fd = fd < 0 ? -EBADF : borrow(fd);
+	if (fd < 0) {
+		atomic_fetch_sub(&s->users, 1);
+		return -EBADF;
+	}
+	s->lent = fd + 1;
+	s->lent_depth = 1;
+	return fd;
+}
+
+/* The last weft_fd_unuse of a borrowed copy: closed, and the program's number free to move. */
+static void own_table_return(struct fd_slot *s)
+{
+	raw_close(s->lent - 1);
+	s->lent = 0;
+	atomic_fetch_sub(&s->users, 1);
+}
+
+int weft_fd_borrow(int fd)
+{
+	return weft_tls.own_table ? borrow(fd) : fd;
+}
+
+void weft_fd_unborrow(int fd, int copy)
+{
+	if (copy >= 0 && copy != fd)
+		raw_close(copy);
+}
+
+/*
+ * Whether a table of its own may be tried here. Not under valgrind, which
+ * runs every thread's system calls for its own descriptors too (its log, its
+ * debug information), nor under ThreadSanitizer, whose descriptor model is
+ * one table for the whole process; nor under a seccomp filter (as for the
+ * helper); nor where the kernel lacks what it takes (pidfd_getfd: 5.6,
+ * close_range: 5.9). The probes have no effect where the calls exist.
+ */
+static bool own_table_possible(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	return false;
+#else
+	if (under_valgrind)
+		return false;
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0)
+		return false;
+	if (syscall(SYS_pidfd_getfd, -1, 0, 0) >= 0 || errno != EBADF)
+		return false;
+	return syscall(SYS_close_range, 2u, 1u, 0) < 0 && errno == EINVAL;
+#endif
+}
+
+/* Closes every number of the calling thread's table but the `n` in keep (ascending). */
+static void close_all_but(const int *keep, int n)
+{
+	unsigned lo = 0;
+
+	for (int k = 0; k <= n; k++) {
+		unsigned hi = k < n ? (unsigned)keep[k] : ~0u;
+
+		if (hi > lo)
+			syscall(SYS_close_range, lo, k < n ? hi - 1 : hi, 0);
+		lo = hi + 1;
+	}
+}
+
+/* 0, 1 and 2 of the own table: /dev/null, so that nothing written there lands in weft's files. */
+static void fill_stdio(void)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		fd = (int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (int n = fd + 1; fd >= 0 && n <= STDERR_FILENO; n++)
+		fcntl(fd, F_DUPFD_CLOEXEC, n);
+}
+
+bool weft_fd_take_own_table(void)
+{
+	int keep[WEFT_FD_SLOTS], n = 0;
+	int saved = errno;
+
+	if (weft_tls.own_table || !own_table_possible()) {
+		errno = saved;
+		return weft_tls.own_table;
+	}
+	change_begin();
+	if (unshare(CLONE_FILES) != 0) {
+		change_end();
+		errno = saved;
+		return false;
+	}
+	weft_tls.own_table = true;
+	atomic_store(&own_table_live, true);
+	own_stderr_gen = atomic_load(&stderr_gen);
+	/* weft's descriptors are copied at the same numbers: kept. */
+	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
+		int fd = slot_fd(&slots[i]);
+
+		if (!slots[i].used || fd < 0)
+			continue;
+		slots[i].pnum = fd + 1;
+		keep[n++] = fd;
+	}
+	for (int a = 1; a < n; a++)
+		for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) {
+			int t = keep[b];
+
+			keep[b] = keep[b - 1];
+			keep[b - 1] = t;
+		}
+	close_all_but(keep, n);
+	change_end();
+	fill_stdio();
+	own_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (own_pidfd >= 0)
+		fcntl(own_pidfd, F_SETFD, FD_CLOEXEC);
+	errno = saved;
+	return true;
+}
+
+void weft_fd_own_table_refresh(void)
+{
+	struct fd_slot *s;
+
+	if (!weft_tls.own_table || own_stderr_gen == atomic_load(&stderr_gen))
+		return;
+	change_begin();
+	own_stderr_gen = atomic_load(&stderr_gen);
+	s = slot_of(stderr_handle);
+	if (s) {
+		int fd = slot_fd(s), copy = fd < 0 ? -EBADF : borrow(fd);
+
+		if (s->pnum)
+			raw_close(s->pnum - 1);
+		/* None when it cannot be had: never the stderr the program let go of. */
+		s->pnum = copy < 0 ? 0 : copy + 1;
+	}
+	change_end();
+}
+
+void weft_fd_own_table_leave(void)
+{
+	atomic_store(&own_table_live, false);
+}
+
 int weft_fd_use(int h)
 {
 	struct fd_slot *s = slot_of(h);
@@ -800,6 +1014,8 @@ int weft_fd_use(int h)
 
 	if (!s)
 		return -EBADF;
+	if (weft_tls.own_table)
+		return own_table_use(s);
 	atomic_fetch_add(&s->users, 1);
 	fd = slot_fd(s);
 	if (fd < 0) {
@@ -813,28 +1029,53 @@ void weft_fd_unuse(int h)
 {
 	struct fd_slot *s = slot_of(h);
 
-	if (s)
+	if (!s)
+		return;
+	if (!weft_tls.own_table)
 		atomic_fetch_sub(&s->users, 1);
+	else if (!s->pnum && s->lent_depth && --s->lent_depth == 0)
+		own_table_return(s);
 }
 
 int weft_fd_number(int h)
 {
 	struct fd_slot *s = slot_of(h);
-	int fd = s ? slot_fd(s) : -1;
+	int fd = !s ? -1 : weft_tls.own_table ? s->pnum - 1 : slot_fd(s);
 
 	return fd < 0 ? -EBADF : fd;
 }
 
-/* Under the lock: frees slot i, closing its descriptor if it is still weft's. */
+bool weft_fd_in_program_table(int h)
+{
+	struct fd_slot *s = slot_of(h);
+
+	return s && slot_fd(s) >= 0;
+}
+
+/*
+ * Under the lock: closes slot i's descriptor in the calling thread's table
+ * (if it is still weft's), and frees the slot unless the other table still
+ * has a copy.
+ */
 static int release_locked(int i, bool close_it)
 {
-	int fd = slot_fd(&slots[i]), r = 0;
+	struct fd_slot *s = &slots[i];
+	int fd, r = 0;
 
-	slot_set(&slots[i], -1);
-	slots[i].used = false;
-	atomic_fetch_add(&slots[i].gen, 1);
+	if (weft_tls.own_table) {
+		fd = s->pnum - 1;
+		s->pnum = 0;
+	} else {
+		fd = slot_fd(s);
+		slot_set(s, -1);
+	}
 	if (fd >= 0 && close_it && raw_close(fd) != 0)
 		r = -errno;
+	if ((s->pnum && atomic_load(&own_table_live)) || slot_fd(s) >= 0)
+		return r;
+	s->pnum = 0;
+	s->used = false;
+	atomic_fetch_add(&s->gen, 1);
 	return r;
 }
 
@@ -862,7 +1103,7 @@ int weft_fd_forget(int h)
 
 bool weft_fd_is_owned(int fd)
 {
-	if (fd < 0)
+	if (fd < 0 || weft_tls.own_table)
 		return false;
 	wait_for_change();
 	for (int i = 0; i < WEFT_FD_SLOTS; i++)
@@ -875,6 +1116,8 @@ int weft_fd_next_owned(int fd)
 {
 	int next = INT_MAX;
 
+	if (weft_tls.own_table)
+		return next;
 	wait_for_change();
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
 		int n = slot_fd(&slots[i]);
@@ -898,7 +1141,7 @@ bool weft_fd_yield(int fd)
 	int saved = errno, moved = -1;
 	bool pinned = false;
 
-	if (!in_table_process())
+	if (!in_table_process() || weft_tls.own_table)
 		return false; /* a vfork child: weft's descriptors are the parent's */
 	weft_guard_enter();
 	change_begin();
@@ -935,7 +1178,7 @@ void weft_fd_stderr_redirected(void)
 	struct fd_slot *s;
 	int saved = errno, old = -1, copy = -1;
 
-	if (stderr_handle < 0 || !in_table_process())
+	if (stderr_handle < 0 || !in_table_process() || weft_tls.own_table)
 		return;
 	weft_guard_enter();
 	change_begin();
@@ -952,6 +1195,10 @@ void weft_fd_stderr_redirected(void)
 		if (old >= 0)
 			raw_close(old);
 	}
+	/* The exporter's own table lets go of its copy too, at its next turn. */
+	atomic_fetch_add(&stderr_gen, 1);
+	if (atomic_load(&own_table_live))
+		weft_consumer_wake();
 	weft_guard_leave();
 	errno = saved;
 }
@@ -1007,8 +1254,11 @@ void weft_fd_after_fork_child(void)
 	table_pid = getpid();
 	atomic_store(&change_lock, 1);
 	atomic_store(&weft_fd_fast_limit, 0);
+	own_pidfd = -1; /* the parent's exporter's table: none here */
+	atomic_store(&own_table_live, false);
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
 		atomic_store(&slots[i].users, 0);
+		slots[i].pnum = slots[i].lent = slots[i].lent_depth = 0;
 		if (slots[i].used && !(slots[i].flags & WEFT_FD_INHERIT))
 			release_locked(i, true);
 	}
@@ -1046,6 +1296,7 @@ void weft_fd_init(const char *output_pattern)
 		return;
 	done = true;
 	table_pid = getpid();
+	under_valgrind = getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "/vgpreload_");
 	stderr_handle = own_copy(STDERR_FILENO, WEFT_FD_INHERIT);
 	if (stderr_handle == WEFT_FD_NOT_YET)
 		stderr_handle = -EBADF;

@@ -43,13 +43,35 @@
  * And while weft holds a low number (from its open to the move), a program's
  * own open gets the next number instead: no system call opens at a chosen
  * number, and making the program's opens wait would make a thread blocked in
- * accept, or in the open of a FIFO, hold up weft. So weft opens rarely once
- * started (its output file once, a socket per connection); the files it
- * reads again and again — the kernel's figures under /proc, twice a second —
- * are read by weft_fd_read_proc in a descriptor table of their own, never in
- * the program's, and so are the modules it symbolises (weft_fd_map); its
- * allocator's own opens are made before the program's second thread exists
- * (exporter/exporter.c, exporter_start).
+ * accept, or in the open of a FIFO, hold up weft. So once the program has a
+ * second thread, weft opens nothing in the program's table:
+ *
+ * A table of its own. The exporter thread, where nearly all of weft's opens
+ * happen (its output files, libcurl's loading and its name resolution, its
+ * sockets, the modules it symbolises, /proc), takes a descriptor table of its
+ * own as it starts (weft_fd_take_own_table: unshare(CLONE_FILES), then every
+ * copied number closed but weft's own, and 0-2 made /dev/null). The program's
+ * numbers never see those opens, and the program's closes and dup2s never
+ * reach them. A slot then has a number in either table or both (`num`, the
+ * program's; `pnum`, the exporter's: the copies made at the unshare, such as
+ * the output directory): weft_fd_use answers with the calling thread's. The
+ * copy of the program's stderr is refreshed after the program redirects it,
+ * at the exporter's next turn (weft_fd_own_table_refresh), so that the old
+ * one is not held open for long (a pipe's reader would wait for end-of-file
+ * after the program let go of it). A descriptor that is the program's only
+ * (the depth probe of a program's pipe) is borrowed for the call with
+ * pidfd_getfd (weft_fd_borrow), and so is a weft slot opened after the
+ * unshare by a program thread (an export made at exit on the last thread).
+ * The hooks keep the exporter's calls out of every table of the program's
+ * descriptors (weft_tls.own_table). Where no own table can be had (kernels
+ * before 5.9, a seccomp filter, valgrind, ThreadSanitizer), the exporter
+ * shares the program's table as any thread does: then the files it reads
+ * again and again — the kernel's figures under /proc, twice a second — are
+ * read by weft_fd_read_proc in a helper's table, and so are the modules it
+ * symbolises (weft_fd_map). Before the second thread exists, no other thread
+ * can open meanwhile: the allocator's own opens are made then (exporter/
+ * exporter.c, exporter_start), and a single-threaded process exports at
+ * exit in the program's table.
  */
 #ifndef WEFT_AGENT_FD_H
 #define WEFT_AGENT_FD_H
@@ -172,6 +194,14 @@ void weft_fd_unuse(int h);
 /* The current number without marking it (PINNED users); -EBADF if taken. */
 int weft_fd_number(int h);
 
+/*
+ * Whether handle h still has a number in the program's table (false once the
+ * program took it): on the exporter's own table, where weft_fd_number answers
+ * with its copy, how it learns that the program's threads can no longer
+ * reach the descriptor.
+ */
+bool weft_fd_in_program_table(int h);
+
 /* Closes an owned descriptor (if still weft's) and forgets the handle. */
 int weft_fd_close(int h);
 
@@ -197,6 +227,29 @@ bool weft_fd_yield(int fd);
  * close_range and closefrom split their range around weft's descriptors.
  */
 int weft_fd_next_owned(int fd);
+
+/*
+ * On the exporter thread, as it starts: a descriptor table of its own (see
+ * above). True when the thread has one; false when it shares the program's.
+ * weft_fd_own_table_refresh, at each of its turns: a copy of the program's
+ * current stderr in place of the one it redirected away from.
+ * weft_fd_own_table_leave, when it stops without exporting (the final export
+ * is then made on a program thread): copies it holds no longer keep a slot.
+ * The own table itself stays: when the exporter is the process's last thread,
+ * the exit and its final export run on it.
+ */
+bool weft_fd_take_own_table(void);
+void weft_fd_own_table_refresh(void);
+void weft_fd_own_table_leave(void);
+
+/*
+ * The program's descriptor fd, usable by the calling thread: fd itself on a
+ * thread that shares the program's table; on the exporter's own table a copy
+ * (pidfd_getfd), or a negative errno when it cannot be had. Give it back
+ * with weft_fd_unborrow(fd, copy) (which closes a copy).
+ */
+int weft_fd_borrow(int fd);
+void weft_fd_unborrow(int fd, int copy);
 
 /* In a forked child: closes what the child does not inherit. */
 void weft_fd_after_fork_child(void);

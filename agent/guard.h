@@ -39,6 +39,12 @@ struct weft_tls {
 	};
 	uintptr_t unlock_watch;
 	struct weft_thread *self;
+	/*
+	 * The thread has a descriptor table of its own (the exporter's, agent/fd.h):
+	 * its numbers are not the program's, so the hooks keep its calls out of
+	 * every table of the program's descriptors.
+	 */
+	bool own_table;
 };
 
 extern __thread struct weft_tls weft_tls __attribute__((tls_model("initial-exec")));

@@ -29,6 +29,7 @@
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/channel.h"
+#include "agent/fd.h"
 #include "exporter/channels.h"
 #include "exporter/interp.h"
 #include "exporter/metrics.h"
@@ -176,10 +177,11 @@ static bool depth_probe(uint32_t id, const struct weft_chan *c, int64_t *out)
 		return false;
 	weft_chan_find_fds(id, fds);
 	for (int i = 0; i < 2; i++) {
-		int avail = 0;
+		int avail = 0, fd = fds[i] < 0 ? -1 : weft_fd_borrow(fds[i]);
+		bool asked = fd >= 0 && syscall(SYS_ioctl, fd, FIONREAD, &avail) == 0;
 
-		if (fds[i] < 0 || syscall(SYS_ioctl, fds[i], FIONREAD, &avail) != 0 ||
-		    weft_chan_entry_id(weft_chan_fd(fds[i])) != id)
+		weft_fd_unborrow(fds[i], fd);
+		if (!asked || weft_chan_entry_id(weft_chan_fd_entry(fds[i])) != id)
 			continue;
 		*out += avail;
 		any = true;

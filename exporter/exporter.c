@@ -24,6 +24,7 @@
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/large.h"
+#include "agent/fd.h"
 #include "agent/log.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
@@ -518,6 +519,11 @@ static void *exporter_main(void *arg)
 	 * and each new thread's state came from fresh pages, faulted in on the
 	 * program's threads (tests/bench/README.md, concurrent thread creation).
 	 */
+	/*
+	 * Before anything opens a file: from here on, what this thread opens is
+	 * never in the program's descriptor table (agent/fd.h).
+	 */
+	weft_fd_take_own_table();
 	weft_exporter_setup();
 	/* Served only while this thread runs: an exit-time export has no one to serve. */
 	if (weft_cfg.metrics_out & WEFT_OUT_PROMETHEUS)
@@ -532,6 +538,7 @@ static void *exporter_main(void *arg)
 
 		if (now < deadline)
 			exporter_sleep(seen, deadline - now);
+		weft_fd_own_table_refresh();
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
 			break;
 		if (weft_load_acquire(&weft_registry_live) == 0 &&
@@ -540,8 +547,11 @@ static void *exporter_main(void *arg)
 
 			weft_prometheus_close();
 			/* Last access to the exporter state from this thread on this path. */
-			if (weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_LEAVING))
+			if (weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_LEAVING)) {
+				/* Its copies no longer keep a slot (agent/fd.h). */
+				weft_fd_own_table_leave();
 				return NULL;
+			}
 			break;
 		}
 		weft_exporter_cycle();
@@ -563,6 +573,7 @@ static void *exporter_main(void *arg)
 		}
 	}
 	weft_prometheus_close();
+	weft_fd_own_table_refresh();
 	final_export();
 	weft_store_release(&done_word, 1);
 	futex(&done_word, FUTEX_WAKE_PRIVATE, 1, NULL);
@@ -614,6 +625,9 @@ static void exporter_start(void)
 	if (!weft_load_acquire(&weft_allocator.ready))
 		weft_alloc_first();
 	process_facts();
+	/* Its wake descriptor is written by the program's threads: made in their table. */
+	if (weft_cfg.metrics_out & WEFT_OUT_PROMETHEUS)
+		weft_prometheus_prepare();
 	weft_store_relaxed(&done_word, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 1u << 20);

@@ -132,6 +132,18 @@ static int listen_on(const struct sockaddr_storage *sa, socklen_t len)
 	return h;
 }
 
+int weft_prometheus_prepare(void)
+{
+	if (pm.wake < 0) {
+		int h = weft_fd_eventfd(0, WEFT_FD_PINNED);
+
+		if (h < 0)
+			return h;
+		pm.wake = h;
+	}
+	return 0;
+}
+
 int weft_prometheus_open(void)
 {
 	struct sockaddr_storage sa;
@@ -147,7 +159,7 @@ int weft_prometheus_open(void)
 	if (r == 0)
 		r = pm.listener = listen_on(&sa, len);
 	if (r >= 0)
-		r = pm.wake = weft_fd_eventfd(0, WEFT_FD_PINNED);
+		r = weft_prometheus_prepare();
 	if (r < 0) {
 		weft_prometheus_close();
 		weft_warn("prometheus: cannot listen on %s:%u (%s); metrics are not served",
@@ -195,7 +207,8 @@ bool weft_prometheus_wait(uint32_t seen, uint64_t timeout_ns)
 				 { .fd = weft_fd_number(pm.wake), .events = POLLIN } };
 	bool client = false;
 
-	if (fds[0].fd < 0 || fds[1].fd < 0) {
+	/* The program's threads wake it through the program's number. */
+	if (fds[0].fd < 0 || fds[1].fd < 0 || !weft_fd_in_program_table(pm.wake)) {
 		weft_warn("prometheus: the program took the endpoint's descriptor (dup2); metrics "
 			  "are no longer served");
 		weft_prometheus_close();

@@ -40,6 +40,15 @@ int weft_prometheus_render(struct weft_json *out, const struct weft_resource *re
 size_t weft_prometheus_name(const struct weft_metric *m, char *out, size_t len);
 
 /*
+ * Makes the descriptor that wakes the serving thread (an eventfd), on the
+ * program's thread that starts the exporter: the program's threads write to
+ * it (weft_consumer_wake), so it must be in the program's descriptor table,
+ * and the exporter keeps a copy when it takes a table of its own
+ * (agent/fd.h). 0 or a negative errno (then weft_prometheus_open makes it).
+ */
+int weft_prometheus_prepare(void);
+
+/*
  * Opens the endpoint that weft_cfg names: 0, or a negative errno after one
  * `weft:` line (a port in use, a host that does not resolve); there is then
  * no endpoint, and nothing else changes.

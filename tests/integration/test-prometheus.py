@@ -115,7 +115,9 @@ check(pp.ready and wait_endpoint(pp.port), "endpoint answers (steal run)")
 pp.p.stdin.write("steal\n")
 pp.p.stdin.flush()
 stolen, max_us = (int(x) for x in pp.p.stdout.readline().split())
-check(stolen >= 2, f"the listener and the eventfd taken: {stolen}")
+# (Where weft's exporter has a descriptor table of its own, agent/fd.h, the
+# listener is not in the program's table: only the eventfd can be taken.)
+check(stolen >= 1, f"the eventfd (and the listener) taken: {stolen}")
 check(max_us < 100000, f"dup2 onto weft's descriptors did not wait for the exporter: {max_us} us")
 refused = False
 for _ in range(100):

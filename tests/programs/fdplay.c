@@ -4,13 +4,15 @@
  * one `key value` per line, so that a native run and a run under weft can be
  * compared.
  *
- *   closeall HOW FILE  start a thread, let weft export once, close every
+ *   closeall HOW FILE  start a thread, let weft export once (`before N`: the
+ *                      numbers of .jsonl files in the program's table,
+ *                      `before-own N` in the exporter's own), close every
  *                      descriptor from 3 (HOW: close, close_range, closefrom,
  *                      double), open FILE, write "program\n" into it, let weft
  *                      export again, then exit
  *   dup2 FILE          dup2 FILE's descriptor onto every descriptor of the
- *                      process that names a .jsonl file, and write
- *                      "program\n" to each
+ *                      program's table it did not open itself (weft's, above
+ *                      2), and write "program\n" to each
  *   fill LIMIT         set the soft RLIMIT_NOFILE to LIMIT, open /dev/null until
  *                      EMFILE, print how many and the numbers, exit with all open
  *   stderr FILE        close descriptor 2, open FILE (it gets 2), write
@@ -21,12 +23,14 @@
  *   quick-exit         start a thread (and so weft's exporter), then _exit
  *   daemon             fork; the parent exits at once, the child redirects its
  *                      standard streams to /dev/null with dup2 and lives 3 s
- *   steady MS          after a first thread (weft's exporter starts and opens
- *                      its output), for MS milliseconds, one thread opens and
+ *   steady MS [OUT]    after a first thread (weft's exporter starts and opens
+ *                      its output: a descriptor whose name holds OUT, .jsonl
+ *                      unless given), for MS milliseconds, one thread opens and
  *                      closes /dev/null without pause while others come and
  *                      go (weft exports and symbolises); prints how many
- *                      opens got a number other than the first (`moved N`)
- *                      and how many were made (`opens N`)
+ *                      opens got a number other than the first (`moved N`),
+ *                      how many were made (`opens N`), and how many sockets
+ *                      the program's table holds at the end (`sockets N`)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +39,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,26 +66,58 @@ static void write_str(int fd, const char *s)
 }
 
 /*
- * How many descriptors of the process name a .jsonl file; with a label,
- * prints `label N` for each.
+ * The descriptor directory of weft's exporter thread (the task named
+ * weft-exporter) into dir; false when there is none.
  */
-static int jsonl_fds(const char *label)
+static bool exporter_fd_dir(char *dir, size_t size)
+{
+	char path[96], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", atoi(e->d_name));
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(comm, sizeof(comm), f) && strcmp(comm, "weft-exporter\n") == 0;
+		fclose(f);
+		if (found)
+			snprintf(dir, size, "/proc/self/task/%d/fd", atoi(e->d_name));
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * How many descriptors of table dir name a file whose name holds `what`;
+ * with a label, prints `label N` for each.
+ */
+static int fds_naming(const char *dir, const char *what, const char *label)
 {
 	int n = 0;
-	char link[64], target[PATH_MAX];
+	char link[PATH_MAX], target[PATH_MAX];
 	struct dirent *e;
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(dir);
 
 	while (d && (e = readdir(d))) {
 		int num = atoi(e->d_name);
 		ssize_t len;
 
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", num);
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%d", dir, num);
 		len = readlink(link, target, sizeof(target) - 1);
 		if (len <= 0)
 			continue;
 		target[len] = '\0';
-		if (!strstr(target, ".jsonl") || num == dirfd(d))
+		if (!strstr(target, what) || (strcmp(dir, "/proc/self/fd") == 0 && num == dirfd(d)))
 			continue;
 		n++;
 		if (label)
@@ -91,13 +128,29 @@ static int jsonl_fds(const char *label)
 	return n;
 }
 
+/*
+ * How many descriptors name a file whose name holds `what`, in the program's
+ * table (`label N` for each) and in the exporter's when it has a table of its
+ * own (`label-own N`).
+ */
+static int weft_fds(const char *what, const char *label)
+{
+	char dir[96], own[64];
+	int n = fds_naming("/proc/self/fd", what, label);
+
+	snprintf(own, sizeof(own), "%s-own", label ? label : "");
+	if (exporter_fd_dir(dir, sizeof(dir)))
+		n += fds_naming(dir, what, label ? own : NULL);
+	return n;
+}
+
 static int closeall(const char *how, const char *file)
 {
 	int fd;
 
 	one_thread();
 	usleep(300 * 1000); /* OTEL_BSP_SCHEDULE_DELAY is short in the test: an export */
-	jsonl_fds("before");
+	weft_fds(".jsonl", "before");
 	if (strcmp(how, "close_range") == 0) {
 		printf("close_range %d\n", close_range(3, ~0U, 0));
 	} else if (strcmp(how, "closefrom") == 0) {
@@ -118,7 +171,7 @@ static int closeall(const char *how, const char *file)
 	printf("fd %d\n", fd);
 	one_thread();
 	write_str(fd, "program\n");
-	jsonl_fds("after");
+	weft_fds(".jsonl", "after");
 	usleep(300 * 1000);
 	one_thread();
 	return 0;
@@ -144,13 +197,13 @@ static void *steady_opener(void *arg)
 	return arg;
 }
 
-static int steady(int ms)
+static int steady(int ms, const char *output)
 {
 	pthread_t t;
 
 	/* weft's exporter starts and opens its output (a real open, once) first. */
 	one_thread();
-	for (int i = 0; i < 5000 && jsonl_fds(NULL) == 0; i++)
+	for (int i = 0; i < 5000 && weft_fds(output, NULL) == 0; i++)
 		usleep(1000);
 	pthread_create(&t, NULL, steady_opener, NULL);
 	for (int i = 0; i < ms / 20; i++) {
@@ -159,36 +212,33 @@ static int steady(int ms)
 	}
 	atomic_store(&steady_stop, 1);
 	pthread_join(t, NULL);
+	printf("sockets %d\n", fds_naming("/proc/self/fd", "socket:", NULL));
 	return 0;
 }
 
 static int dup2_onto(const char *file)
 {
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644), n = 0;
-	char link[64], target[PATH_MAX];
+	int nums[256], count = 0;
 	struct dirent *e;
 	DIR *d;
 
 	one_thread();
 	usleep(300 * 1000);
 	d = opendir("/proc/self/fd");
-	while (d && (e = readdir(d))) {
+	while (d && (e = readdir(d)) && count < 256) {
 		int num = atoi(e->d_name);
-		ssize_t len;
 
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", num);
-		len = readlink(link, target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = '\0';
-		if (!strstr(target, ".jsonl") || num == dirfd(d))
-			continue;
-		printf("dup2 %d %d\n", num, dup2(fd, num));
-		write_str(num, "program\n");
-		n++;
+		if (e->d_name[0] != '.' && num > 2 && num != fd && num != dirfd(d))
+			nums[count++] = num;
 	}
 	if (d)
 		closedir(d);
+	for (int i = 0; i < count; i++) {
+		printf("dup2 %d %d\n", nums[i], dup2(fd, nums[i]));
+		write_str(nums[i], "program\n");
+		n++;
+	}
 	printf("replaced %d\n", n);
 	one_thread();
 	usleep(300 * 1000);
@@ -270,7 +320,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(mode, "steady") == 0 && argc > 2)
-		return steady(atoi(argv[2]));
+		return steady(atoi(argv[2]), argc > 3 ? argv[3] : ".jsonl");
 	if (strcmp(mode, "quick-exit") == 0) {
 		one_thread();
 		usleep(100 * 1000);

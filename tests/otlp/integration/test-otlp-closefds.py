@@ -3,6 +3,11 @@ keeps a connection to the collector, then reuses the numbers for its own
 files and pipes (tests/otlp/closefds.c). weft must never write into them, and
 the telemetry recorded after the close must still arrive, over a new
 connection.
+
+And where weft's exporter has a descriptor table of its own (agent/fd.h),
+its OTLP exports (libcurl's loading, its name resolution, its connection)
+never show in the program's table: a thread that opens and closes without
+pause always gets the same number, and no socket of weft's is there.
 """
 import os
 import tempfile
@@ -45,5 +50,33 @@ for gzip in ("none", "gzip"):
         for f in os.listdir(scratch):
             os.unlink(os.path.join(scratch, f))
         os.rmdir(scratch)
+
+
+def own_table_possible():
+    """agent/fd.h: pidfd_getfd and close_range (Linux 5.9), no seccomp filter."""
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    with open("/proc/self/status") as f:
+        seccomp = [l.split()[1] for l in f if l.startswith("Seccomp:")]
+    return release >= (5, 9) and seccomp in ([], ["0"])
+
+
+FDPLAY = weftrun.program("fdplay")
+if own_table_possible():
+    with Receiver() as rx:
+        r = run([FDPLAY, "steady", "1000", "socket:"], rx.url, env={
+            "OTEL_BSP_SCHEDULE_DELAY": "50ms",
+            "OTEL_METRIC_EXPORT_INTERVAL": "100ms",
+        })
+        out = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
+        equal(r.rc, 0, f"steady over OTLP: exit code (stderr: {r.stderr.strip()})")
+        equal(out.get("moved"), "0", "steady over OTLP: every open got the first free number")
+        equal(out.get("sockets"), "0", "steady over OTLP: no socket of weft's in the program's table")
+        check(int(out.get("opens", "0")) > 1000, f"steady over OTLP: the opener kept opening: {r.stdout!r}")
+        equal(otlptest.weft_lines(r.stderr), [], "steady over OTLP: no weft: lines")
+        names = [s["name"] for s in otlptest.spans_of(rx.requests("traces", wait=2))]
+        equal(sum(n.startswith("thread") for n in names), 52, "steady over OTLP: every thread span")
+        check(len(rx.requests("traces")) >= 2, "steady over OTLP: exported while the opener ran")
+else:
+    print("no descriptor table of its own for the exporter here: the steady check is left out")
 
 weftrun.done()
