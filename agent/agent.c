@@ -459,6 +459,8 @@ void *weft_agent_thread_trampoline(void *arg)
 	 */
 	weft_guard_depth = 1;
 	weft_self_set(&weft_thread_dead);
+	/* libcurl's resolver, started by the exporter, opens and closes in its table (fd.h). */
+	weft_tls.own_table = start.own_table;
 	weft_free(arg);
 	return start.fn(start.arg);
 }

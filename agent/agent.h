@@ -236,6 +236,7 @@ void *weft_agent_thread_trampoline(void *arg);
 struct weft_agent_thread_start {
 	void *(*fn)(void *);
 	void *arg;
+	bool own_table; /* the creator's weft_tls.own_table: the new thread shares its table */
 };
 
 #endif

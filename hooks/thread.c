@@ -66,6 +66,7 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			return real(thread, attr, start_routine, arg);
 		s->fn = start_routine;
 		s->arg = arg;
+		s->own_table = weft_tls.own_table;
 		rc = real(thread, attr, weft_agent_thread_trampoline, s);
 		if (rc != 0)
 			weft_free(s);
