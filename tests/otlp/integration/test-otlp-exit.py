@@ -24,6 +24,7 @@ from otlptest import Receiver, check, equal, run, weftrun
 otlptest.setup_or_skip()
 WORKER_POOL = weftrun.program("worker-pool")
 TIMED_WORK = otlptest.otlp_program("timed-work")
+BEHAVIOUR = os.path.join(weftrun.BUILD, "tests", "behaviour", "behaviour")
 WEFT = os.path.join(weftrun.SOURCE, "scripts", "weft")
 WEFT_SEND = os.path.abspath(os.path.join(weftrun.BUILD, "exporter", "weft-send"))
 
@@ -178,6 +179,23 @@ def check_in_flight():
         check_send(path, "in flight", want)
 
 
+def check_last_thread_exit():
+    """main calls pthread_exit and the last thread returns while an export
+    hangs: the exit (glibc's, on that thread, once weft's exporter has
+    stepped aside) keeps the same budget, and the atexit handler still runs
+    on the program's thread."""
+    with Receiver("--mode", "hang") as rx:
+        r, took = timed([BEHAVIOUR, "main-pthread-exit-last"], rx.url,
+                        env={"OTEL_BSP_SCHEDULE_DELAY": "20ms"})
+    service_pid(r)
+    print(f"info: last thread's exit: after {took:.2f} s")
+    equal(r.rc, 0, "last thread's exit: exit code")
+    check(took < 1.8, f"last thread's exit: within the budget ({took:.2f} s)")
+    check("atexit handler ran on the last thread" in r.stdout,
+          f"last thread's exit: atexit ran on the program's last thread: {r.stdout!r}")
+    check_spooled(r, "last thread's exit", 2)  # thread return_later, process
+
+
 def check_refused():
     port = otlptest.free_port()
     r, took = timed([WORKER_POOL], f"http://127.0.0.1:{port}")
@@ -273,6 +291,7 @@ check_never_answers()
 check_never_answers_single_thread()
 check_reset()
 check_in_flight()
+check_last_thread_exit()
 check_budget_variable()
 check_endless_body()
 check_spool_fallback()
