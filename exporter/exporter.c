@@ -653,14 +653,21 @@ static void exporter_start(void)
 	}
 }
 
+/* Outputs shorten their retries from here on (exporter/otlp_http.c), once. */
+static void exit_begins(void)
+{
+	if (weft_load_acquire(&weft_process.exiting))
+		return;
+	weft_process.exiting_ns = weft_clock_now();
+	weft_store_release(&weft_process.exiting, 1);
+}
+
 static void exporter_shutdown(void)
 {
 	uint64_t deadline;
 	int expected = EXPORTER_RUNNING;
 
-	/* Outputs shorten their retries from here on (exporter/otlp_http.c). */
-	weft_process.exiting_ns = weft_clock_now();
-	weft_store_release(&weft_process.exiting, 1);
+	exit_begins();
 
 	if (!weft_cas_acq_rel(&exporter_state, &expected, EXPORTER_STOPPING)) {
 		/*
@@ -723,22 +730,34 @@ static void exporter_after_fork_child(void)
 /*
  * The program's last thread ends (consumer.h): the exporter, woken, sees the
  * same two facts and steps aside (EXPORTER_LEAVING); this thread waits for
- * its end (main's, in a thread-specific data destructor: not always with the
- * guard set). Only one thread joins (main and the last thread may both see the
- * facts: the other needs no wait, since the joiner ends after both). Not a
- * cancellation point here.
+ * its end (main's, in a thread-specific data destructor). Only one thread
+ * joins (main and the last thread may both see the facts: the other needs no
+ * wait, since the joiner ends after both). Not a cancellation point here.
+ *
+ * The process ends with this thread, so its exit begins now: an export in
+ * flight keeps to WEFT_EXIT_TIMEOUT from here, as at exit() (without it, a
+ * collector that never answers held the join for every retry, ~30 s). And
+ * the join is not made under the guard: a fatal signal meanwhile must still
+ * find weft's handler willing to make the final export
+ * (weft_agent_signal_exit); the join's own hook records nothing on a thread
+ * that has ended.
  */
 static void exporter_step_aside(void)
 {
 	int one = 1, state;
+	unsigned guard;
 
-	weft_consumer_wake();
-	if (!weft_cas_acq_rel(&exporter_joinable, &one, 0))
+	if (!weft_cas_acq_rel(&exporter_joinable, &one, 0)) {
+		weft_consumer_wake();
 		return;
+	}
+	exit_begins();
+	weft_consumer_wake();
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
-	weft_guard_enter(); /* the real join: this thread is not observed any more */
+	guard = weft_guard_depth;
+	weft_guard_depth = 0;
 	pthread_join(exporter_thread, NULL);
-	weft_guard_leave();
+	weft_guard_depth = guard;
 	pthread_setcancelstate(state, NULL);
 }
 

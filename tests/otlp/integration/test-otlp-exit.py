@@ -13,9 +13,11 @@ A collector that answers with an endless body does not stall the export.
 import collections
 import os
 import re
+import signal
 import stat
 import struct
 import subprocess
+import tempfile
 import time
 
 import otlptest
@@ -180,20 +182,51 @@ def check_in_flight():
 
 
 def check_last_thread_exit():
-    """main calls pthread_exit and the last thread returns while an export
-    hangs: the exit (glibc's, on that thread, once weft's exporter has
-    stepped aside) keeps the same budget, and the atexit handler still runs
-    on the program's thread."""
+    """main calls pthread_exit and the last thread returns while a metrics
+    export hangs: the exit (glibc's, on that thread, once weft's exporter has
+    stepped aside) keeps the same budget (756b104: 31 s, every retry of the
+    export in flight), and the atexit handler still runs on the program's
+    thread."""
     with Receiver("--mode", "hang") as rx:
         r, took = timed([BEHAVIOUR, "main-pthread-exit-last"], rx.url,
-                        env={"OTEL_BSP_SCHEDULE_DELAY": "20ms"})
+                        env={"OTEL_BSP_SCHEDULE_DELAY": "20ms",
+                             "OTEL_METRIC_EXPORT_INTERVAL": "50ms"})
+        n = len(rx.requests(wait=0.5))
     service_pid(r)
-    print(f"info: last thread's exit: after {took:.2f} s")
+    print(f"info: last thread's exit: after {took:.2f} s, {n} requests")
     equal(r.rc, 0, "last thread's exit: exit code")
+    check(n >= 1, "last thread's exit: an export was in flight")
     check(took < 1.8, f"last thread's exit: within the budget ({took:.2f} s)")
     check("atexit handler ran on the last thread" in r.stdout,
           f"last thread's exit: atexit ran on the program's last thread: {r.stdout!r}")
-    check_spooled(r, "last thread's exit", 2)  # thread return_later, process
+    # thread return_later and process; the metrics request in flight and the final one
+    check_spooled(r, "last thread's exit", 2, metric_requests=2)
+
+
+def check_signal_while_last_thread_waits():
+    """SIGTERM reaches the last thread while it waits for weft's exporter to
+    step aside (an export hangs): the process dies of it as without weft,
+    and the final export is still made (spooled). 9d1dca6: it waited under
+    weft's guard, and the signal skipped the final export."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WEFT_"))}
+    with Receiver("--mode", "hang") as rx:
+        d = tempfile.mkdtemp(prefix="weft-sigjoin-")
+        e.update(NO_WAITS)
+        e.update({"LD_PRELOAD": weftrun.LIB, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.url,
+                  "WEFT_OUTPUT": os.path.join(d, "out-%p.jsonl"),
+                  "OTEL_BSP_SCHEDULE_DELAY": "20ms", "OTEL_METRIC_EXPORT_INTERVAL": "50ms",
+                  "WEFT_EXIT_TIMEOUT": "3s", "OTEL_BSP_EXPORT_TIMEOUT": "10s"})
+        p = subprocess.Popen([BEHAVIOUR, "main-pthread-exit-last"], env=e, cwd=d,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.8)  # the last thread returned at 150 ms and waits (budget 3 s)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    print(f"info: SIGTERM while the last thread waits: status {p.returncode}")
+    equal(p.returncode, -signal.SIGTERM, "SIGTERM while waiting: the process dies of it")
+    check("atexit handler ran" not in out, f"SIGTERM while waiting: no exit(0) ran: {out!r}")
+    files = [f for f in os.listdir(d) if f.endswith(".spool")]
+    equal(len(files), 1, f"SIGTERM while waiting: the final export was made (spooled): "
+                         f"{files} {err!r}")
 
 
 def check_refused():
@@ -292,6 +325,7 @@ check_never_answers_single_thread()
 check_reset()
 check_in_flight()
 check_last_thread_exit()
+check_signal_while_last_thread_waits()
 check_budget_variable()
 check_endless_body()
 check_spool_fallback()
