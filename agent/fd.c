@@ -833,6 +833,9 @@ static unsigned own_stderr_gen;
 /* The program runs under valgrind: its preload is in LD_PRELOAD (read at weft_fd_init). */
 static bool under_valgrind;
 
+/* The thread own_pidfd names has gone (ESRCH): weft_fd_borrow_from another. */
+static bool borrow_lost;
+
 /* A copy, in the calling thread's own table, of the program's descriptor fd; -errno. */
 static int borrow(int fd)
 {
@@ -841,7 +844,40 @@ static int borrow(int fd)
 	if (own_pidfd < 0)
 		return -EBADF;
 	r = (int)syscall(SYS_pidfd_getfd, own_pidfd, fd, 0);
-	return r < 0 ? -errno : r;
+	if (r >= 0)
+		return r;
+	r = -errno;
+	if (r == -ESRCH)
+		borrow_lost = true;
+	return r;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9 */
+#endif
+
+int weft_fd_borrow_from(pid_t tid)
+{
+	int saved = errno, fd;
+
+	if (!weft_tls.own_table)
+		return -EBADF;
+	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (fd < 0) {
+		fd = -errno;
+		errno = saved;
+		return fd;
+	}
+	if (own_pidfd >= 0)
+		raw_close(own_pidfd);
+	own_pidfd = fd;
+	borrow_lost = false;
+	return 0;
+}
+
+bool weft_fd_borrow_lost(void)
+{
+	return weft_tls.own_table && borrow_lost;
 }
 
 /*
@@ -896,20 +932,30 @@ void weft_fd_unborrow(int fd, int copy)
  * debug information), nor under ThreadSanitizer, whose descriptor model is
  * one table for the whole process; nor under a seccomp filter (as for the
  * helper); nor where the kernel lacks what it takes (pidfd_getfd: 5.6,
- * close_range: 5.9). The probes have no effect where the calls exist.
+ * close_range: 5.9, thread pidfds: 6.9). The probes have no effect where the
+ * calls exist.
  */
 static bool own_table_possible(void)
 {
 #if defined(__SANITIZE_THREAD__)
 	return false;
 #else
+	int fd;
+
 	if (under_valgrind)
 		return false;
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0)
 		return false;
 	if (syscall(SYS_pidfd_getfd, -1, 0, 0) >= 0 || errno != EBADF)
 		return false;
-	return syscall(SYS_close_range, 2u, 1u, 0) < 0 && errno == EINVAL;
+	if (syscall(SYS_close_range, 2u, 1u, 0) >= 0 || errno != EINVAL)
+		return false;
+	/* Borrowing once main has exited (weft_fd_borrow_from). */
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)syscall(SYS_gettid), PIDFD_THREAD);
+	if (fd < 0)
+		return false;
+	raw_close(fd);
+	return true;
 #endif
 }
 
@@ -985,19 +1031,27 @@ bool weft_fd_take_own_table(void)
 void weft_fd_own_table_refresh(void)
 {
 	struct fd_slot *s;
+	unsigned gen;
+	int copy;
 
 	if (!weft_tls.own_table || own_stderr_gen == atomic_load(&stderr_gen))
 		return;
 	change_begin();
-	own_stderr_gen = atomic_load(&stderr_gen);
 	s = slot_of(stderr_handle);
-	if (s) {
-		int fd = slot_fd(s), copy = fd < 0 ? -EBADF : borrow(fd);
-
-		if (s->pnum)
+	gen = atomic_load(&stderr_gen);
+	copy = !s || slot_fd(s) < 0 ? -EBADF : borrow(slot_fd(s));
+	/*
+	 * Not to be had from the thread borrowed from (it has gone: see
+	 * weft_fd_borrow_from): the old copy stays until the next turn. None at
+	 * all when the program's copy is gone too: never the stderr the program
+	 * let go of.
+	 */
+	if (copy != -ESRCH) {
+		if (s && s->pnum)
 			raw_close(s->pnum - 1);
-		/* None when it cannot be had: never the stderr the program let go of. */
-		s->pnum = copy < 0 ? 0 : copy + 1;
+		if (s)
+			s->pnum = copy < 0 ? 0 : copy + 1;
+		own_stderr_gen = gen;
 	}
 	change_end();
 }

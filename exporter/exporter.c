@@ -55,6 +55,8 @@ static struct {
 	bool in_cycle;  /* weft_exporter_cycle is running: the registry's reader is busy */
 	bool exporting; /* export_spans is running: a full batch waits for it */
 	bool facts_done;
+	/* Borrowing from a thread other than main (agent/fd.h); or never possible here. */
+	bool borrow_moved, borrow_impossible;
 	struct weft_report report; /* last: emptied apart after a fork */
 } ex WEFT_LARGE;
 
@@ -506,6 +508,29 @@ static void final_export(void)
 
 /* --- The thread --------------------------------------------------------- */
 
+/*
+ * Once main has exited, the program's descriptors are borrowed from another
+ * of its live threads (agent/fd.h, weft_fd_borrow_from); again when that one
+ * has gone. One candidate a turn: a thread ending meanwhile is retried at
+ * the next.
+ */
+static void borrow_from_live_thread(void)
+{
+	if (ex.borrow_impossible || !weft_load_acquire(&weft_process.main_exited) ||
+	    (ex.borrow_moved && !weft_fd_borrow_lost()))
+		return;
+	for (struct weft_thread *t = ex.reader.threads; t; t = t->next) {
+		int r;
+
+		if (weft_load_acquire(&t->exited) || t->tid <= 0 || t->tid == getpid())
+			continue;
+		r = weft_fd_borrow_from(t->tid);
+		ex.borrow_moved = r == 0;
+		ex.borrow_impossible = r != 0 && r != -ESRCH;
+		return;
+	}
+}
+
 static void *exporter_main(void *arg)
 {
 	prctl(PR_SET_NAME, "weft-exporter", 0, 0, 0);
@@ -538,6 +563,7 @@ static void *exporter_main(void *arg)
 
 		if (now < deadline)
 			exporter_sleep(seen, deadline - now);
+		borrow_from_live_thread();
 		weft_fd_own_table_refresh();
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
 			break;
@@ -573,6 +599,7 @@ static void *exporter_main(void *arg)
 		}
 	}
 	weft_prometheus_close();
+	borrow_from_live_thread();
 	weft_fd_own_table_refresh();
 	final_export();
 	weft_store_release(&done_word, 1);

@@ -21,6 +21,10 @@
  *                      then exit
  *   churn N            create and join N threads, one at a time
  *   quick-exit         start a thread (and so weft's exporter), then _exit
+ *   main-exit-redirect FILE
+ *                      main starts a thread and calls pthread_exit; the thread
+ *                      makes FILE its stderr with dup2 (a daemon's log), waits
+ *                      300 ms, writes "program\n" to it and calls exit(0)
  *   daemon             fork; the parent exits at once, the child redirects its
  *                      standard streams to /dev/null with dup2 and lives 3 s
  *   steady MS [OUT]    after a first thread (weft's exporter starts and opens
@@ -271,6 +275,18 @@ static int stderr_reuse(const char *file)
 	return 0;
 }
 
+static void *redirect_then_exit(void *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	usleep(100 * 1000); /* main has exited */
+	dup2(fd, 2);
+	close(fd);
+	usleep(300 * 1000); /* weft's exporter takes its turn */
+	write_str(2, "program\n");
+	exit(0);
+}
+
 static int do_chroot(const char *dir)
 {
 	if (geteuid() != 0 && unshare(CLONE_NEWUSER) != 0) {
@@ -321,6 +337,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "steady") == 0 && argc > 2)
 		return steady(atoi(argv[2]), argc > 3 ? argv[3] : ".jsonl");
+	if (strcmp(mode, "main-exit-redirect") == 0 && argc > 2) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, redirect_then_exit, argv[2]);
+		pthread_exit(NULL);
+	}
 	if (strcmp(mode, "quick-exit") == 0) {
 		one_thread();
 		usleep(100 * 1000);
