@@ -932,30 +932,21 @@ void weft_fd_unborrow(int fd, int copy)
  * debug information), nor under ThreadSanitizer, whose descriptor model is
  * one table for the whole process; nor under a seccomp filter (as for the
  * helper); nor where the kernel lacks what it takes (pidfd_getfd: 5.6,
- * close_range: 5.9, thread pidfds: 6.9). The probes have no effect where the
- * calls exist.
+ * close_range: 5.9). The probes have no effect where the calls exist. (Thread
+ * pidfds, 6.9, are used where they exist: weft_fd_borrow_from.)
  */
 static bool own_table_possible(void)
 {
 #if defined(__SANITIZE_THREAD__)
 	return false;
 #else
-	int fd;
-
 	if (under_valgrind)
 		return false;
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0)
 		return false;
 	if (syscall(SYS_pidfd_getfd, -1, 0, 0) >= 0 || errno != EBADF)
 		return false;
-	if (syscall(SYS_close_range, 2u, 1u, 0) >= 0 || errno != EINVAL)
-		return false;
-	/* Borrowing once main has exited (weft_fd_borrow_from). */
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)syscall(SYS_gettid), PIDFD_THREAD);
-	if (fd < 0)
-		return false;
-	raw_close(fd);
-	return true;
+	return syscall(SYS_close_range, 2u, 1u, 0) < 0 && errno == EINVAL;
 #endif
 }
 
@@ -1041,12 +1032,12 @@ void weft_fd_own_table_refresh(void)
 	gen = atomic_load(&stderr_gen);
 	copy = !s || slot_fd(s) < 0 ? -EBADF : borrow(slot_fd(s));
 	/*
-	 * Not to be had from the thread borrowed from (it has gone: see
-	 * weft_fd_borrow_from): the old copy stays until the next turn. None at
-	 * all when the program's copy is gone too: never the stderr the program
-	 * let go of.
+	 * The new copy; or none when the program's is gone too (never the stderr
+	 * the program let go of). When the program's is there but cannot be
+	 * borrowed (main has exited: see weft_fd_borrow_from), the old copy
+	 * stays, and the next turn tries again.
 	 */
-	if (copy != -ESRCH) {
+	if (copy >= 0 || !s || slot_fd(s) < 0) {
 		if (s && s->pnum)
 			raw_close(s->pnum - 1);
 		if (s)

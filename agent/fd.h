@@ -64,7 +64,7 @@
  * unshare by a program thread (an export made at exit on the last thread).
  * The hooks keep the exporter's calls out of every table of the program's
  * descriptors (weft_tls.own_table). Where no own table can be had (kernels
- * before 6.9, a seccomp filter, valgrind, ThreadSanitizer), the exporter
+ * before 5.9, a seccomp filter, valgrind, ThreadSanitizer), the exporter
  * shares the program's table as any thread does: then the files it reads
  * again and again — the kernel's figures under /proc, twice a second — are
  * read by weft_fd_read_proc in a helper's table, and so are the modules it
@@ -255,10 +255,12 @@ void weft_fd_unborrow(int fd, int copy);
  * Borrowing goes through a pidfd of the process, that is of its main thread;
  * once main has exited (pthread_exit) it answers ESRCH. The exporter then
  * borrows from another live thread of the program's (weft_fd_borrow_from, a
- * thread pidfd), and again whenever weft_fd_borrow_lost says
- * that one has gone too. weft_fd_borrow_from returns 0 or -errno (EINVAL:
- * no thread pidfds here). Where it cannot, borrowing fails: the exporter
- * keeps its last stderr copy, and pipe depths go unmeasured.
+ * thread pidfd), and again whenever weft_fd_borrow_lost says that one has
+ * gone too. weft_fd_borrow_from returns 0 or -errno (EINVAL: no thread pidfds
+ * before Linux 6.9). Where it cannot, borrowing fails from then on: the
+ * exporter keeps the stderr copy it has (one the program redirected away
+ * from stays open, and receives weft's messages, until the process exits),
+ * and the depths of the program's pipes go unmeasured.
  */
 int weft_fd_borrow_from(pid_t tid);
 bool weft_fd_borrow_lost(void);

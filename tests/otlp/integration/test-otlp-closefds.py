@@ -53,11 +53,11 @@ for gzip in ("none", "gzip"):
 
 
 def own_table_possible():
-    """agent/fd.h: pidfd_getfd, close_range, thread pidfds (Linux 6.9), no seccomp filter."""
+    """agent/fd.h: pidfd_getfd and close_range (Linux 5.9), no seccomp filter."""
     release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
     with open("/proc/self/status") as f:
         seccomp = [l.split()[1] for l in f if l.startswith("Seccomp:")]
-    return release >= (6, 9) and seccomp in ([], ["0"])
+    return release >= (5, 9) and seccomp in ([], ["0"])
 
 
 FDPLAY = weftrun.program("fdplay")
