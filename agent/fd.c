@@ -920,9 +920,10 @@ int weft_fd_borrow(int fd)
 	return weft_tls.own_table ? borrow(fd) : fd;
 }
 
-void weft_fd_unborrow(int fd, int copy)
+void weft_fd_unborrow(int copy)
 {
-	if (copy >= 0 && copy != fd)
+	/* A copy may have the program's number, in the other table: told by the table. */
+	if (copy >= 0 && weft_tls.own_table)
 		raw_close(copy);
 }
 
@@ -1012,9 +1013,7 @@ bool weft_fd_take_own_table(void)
 	close_all_but(keep, n);
 	change_end();
 	fill_stdio();
-	own_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (own_pidfd >= 0)
-		fcntl(own_pidfd, F_SETFD, FD_CLOEXEC);
+	own_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0); /* close-on-exec, as every pidfd */
 	errno = saved;
 	return true;
 }

@@ -246,10 +246,10 @@ void weft_fd_own_table_leave(void);
  * The program's descriptor fd, usable by the calling thread: fd itself on a
  * thread that shares the program's table; on the exporter's own table a copy
  * (pidfd_getfd), or a negative errno when it cannot be had. Give it back
- * with weft_fd_unborrow(fd, copy) (which closes a copy).
+ * with weft_fd_unborrow (which closes a copy).
  */
 int weft_fd_borrow(int fd);
-void weft_fd_unborrow(int fd, int copy);
+void weft_fd_unborrow(int copy);
 
 /*
  * Borrowing goes through a pidfd of the process, that is of its main thread;

@@ -180,7 +180,7 @@ static bool depth_probe(uint32_t id, const struct weft_chan *c, int64_t *out)
 		int avail = 0, fd = fds[i] < 0 ? -1 : weft_fd_borrow(fds[i]);
 		bool asked = fd >= 0 && syscall(SYS_ioctl, fd, FIONREAD, &avail) == 0;
 
-		weft_fd_unborrow(fds[i], fd);
+		weft_fd_unborrow(fd);
 		if (!asked || weft_chan_entry_id(weft_chan_fd_entry(fds[i])) != id)
 			continue;
 		*out += avail;
