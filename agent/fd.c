@@ -951,6 +951,13 @@ static bool own_table_possible(void)
 #endif
 }
 
+static int by_number(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* Closes every number of the calling thread's table but the `n` in keep (ascending). */
 static void close_all_but(const int *keep, int n)
 {
@@ -1003,13 +1010,7 @@ bool weft_fd_take_own_table(void)
 		slots[i].pnum = fd + 1;
 		keep[n++] = fd;
 	}
-	for (int a = 1; a < n; a++)
-		for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) {
-			int t = keep[b];
-
-			keep[b] = keep[b - 1];
-			keep[b - 1] = t;
-		}
+	qsort(keep, (size_t)n, sizeof(keep[0]), by_number); /* 16 at most: sorted on the stack */
 	close_all_but(keep, n);
 	change_end();
 	fill_stdio();
