@@ -531,6 +531,13 @@ static void borrow_from_live_thread(void)
 	}
 }
 
+/* Each turn of the exporter's: borrowing from a live thread, the stderr copy current. */
+static void own_table_turn(void)
+{
+	borrow_from_live_thread();
+	weft_fd_own_table_refresh();
+}
+
 static void *exporter_main(void *arg)
 {
 	prctl(PR_SET_NAME, "weft-exporter", 0, 0, 0);
@@ -563,8 +570,7 @@ static void *exporter_main(void *arg)
 
 		if (now < deadline)
 			exporter_sleep(seen, deadline - now);
-		borrow_from_live_thread();
-		weft_fd_own_table_refresh();
+		own_table_turn();
 		if (weft_load_acquire(&exporter_state) != EXPORTER_RUNNING)
 			break;
 		if (weft_load_acquire(&weft_registry_live) == 0 &&
@@ -599,8 +605,7 @@ static void *exporter_main(void *arg)
 		}
 	}
 	weft_prometheus_close();
-	borrow_from_live_thread();
-	weft_fd_own_table_refresh();
+	own_table_turn();
 	final_export();
 	weft_store_release(&done_word, 1);
 	futex(&done_word, FUTEX_WAKE_PRIVATE, 1, NULL);
