@@ -156,9 +156,11 @@ for _ in range(5):
 # --- Stacks (WEFT_STACKS, on by default): a wait's stack starts in the program.
 r = Run([program("worker-pool"), "-n", "200", "-w", "4"], env={"WEFT_SPAN_MIN_WAIT": "0"})
 out = r.only()
-waits = [s for s in out.spans if s["name"] == "wait cond" and
+# Whether a worker ever finds the queue empty depends on the machine (the
+# dispatcher may always be ahead); its 1 ms sleeps do not: one per even item.
+waits = [s for s in out.spans if s["name"].startswith("wait ") and
          s["attrs"].get("thread.name", "").startswith("worker-")]
-check(len(waits) > 0, "workers' cond waits are spans")
+equal(sum(s["name"] == "wait sleep" for s in waits), 100, "workers' sleeps are wait spans, one per even item")
 stacked = [s for s in waits if "code.stacktrace" in s["attrs"]]
 check(len(stacked) > 0, "some carry a stack (one per thread per millisecond at most)")
 for s in stacked:
