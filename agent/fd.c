@@ -39,6 +39,7 @@
 #include "agent/consumer.h"
 #include "agent/fd.h"
 #include "agent/guard.h"
+#include "agent/signals.h"
 
 struct fd_slot {
 	_Atomic int num;   /* the current number + 1; 0 when free or taken by the program */
@@ -1185,9 +1186,11 @@ bool weft_fd_yield(int fd)
 	struct fd_slot *s = NULL;
 	int saved = errno, moved = -1;
 	bool pinned = false;
+	sigset_t mask;
 
 	if (!in_table_process() || weft_tls.own_table)
 		return false; /* a vfork child: weft's descriptors are the parent's */
+	weft_signals_hold(&mask);
 	weft_guard_enter();
 	change_begin();
 	for (int i = 0; i < WEFT_FD_SLOTS && !s; i++) {
@@ -1214,6 +1217,7 @@ bool weft_fd_yield(int fd)
 	if (s && moved < 0 && !pinned)
 		raw_close(fd); /* no room elsewhere: weft loses this one */
 	weft_guard_leave();
+	weft_signals_restore(&mask);
 	errno = saved;
 	return moved >= 0;
 }
@@ -1222,9 +1226,11 @@ void weft_fd_stderr_redirected(void)
 {
 	struct fd_slot *s;
 	int saved = errno, old = -1, copy = -1;
+	sigset_t mask;
 
 	if (stderr_handle < 0 || !in_table_process() || weft_tls.own_table)
 		return;
+	weft_signals_hold(&mask);
 	weft_guard_enter();
 	change_begin();
 	s = slot_of(stderr_handle);
@@ -1245,6 +1251,7 @@ void weft_fd_stderr_redirected(void)
 	if (atomic_load(&own_table_live))
 		weft_consumer_wake();
 	weft_guard_leave();
+	weft_signals_restore(&mask);
 	errno = saved;
 }
 

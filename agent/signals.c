@@ -159,3 +159,16 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	errno = saved;
 	return r;
 }
+
+void weft_signals_hold(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, _NSIG / 8);
+}
+
+void weft_signals_restore(const sigset_t *old)
+{
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
+}
