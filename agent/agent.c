@@ -29,6 +29,7 @@
 #include "agent/lockorder.h"
 #include "agent/log.h"
 #include "agent/real.h"
+#include "agent/sighold.h"
 #include "agent/signals.h"
 
 _Atomic int weft_agent_state;
@@ -320,11 +321,13 @@ struct weft_thread *weft_thread_adopt(void)
 
 enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *ev)
 {
+	struct weft_held held;
 	int rc;
 
-	weft_guard_enter();
+	/* Inside any hook, an async-signal-safe call's too (agent/sighold.h). */
+	weft_guard_enter_held(&held);
 	rc = weft_registry_ring(t);
-	weft_guard_leave();
+	weft_guard_leave_held(&held);
 	if (rc < 0) {
 		weft_fetch_add_relaxed(&t->ring.dropped, 1);
 		return WEFT_PUSH_DROPPED;
@@ -458,6 +461,7 @@ void *weft_agent_thread_trampoline(void *arg)
 	 * the guard first, before anything (the allocator's locks) reaches a hook.
 	 */
 	weft_guard_depth = 1;
+	weft_signals_hold_for_good(); /* created with them blocked already; weft knows it now */
 	weft_self_set(&weft_thread_dead);
 	/* libcurl's resolver, started by the exporter, opens and closes in its table (fd.h). */
 	weft_tls.own_table = start.own_table;

@@ -14,6 +14,7 @@
 #include "agent/large.h"
 
 __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+__thread uint64_t weft_alloc_sigmask __attribute__((tls_model("initial-exec")));
 
 _Alignas(64) struct weft_allocator weft_allocator;
 

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/sighold.h"
+
 void *mallocx(size_t size, int flags);
 void *rallocx(void *ptr, size_t size, int flags);
 void dallocx(void *ptr, int flags);
@@ -113,6 +115,29 @@ static inline int weft_boot_owns(const void *p)
  * allocator's locks".
  */
 extern __thread unsigned weft_alloc_busy __attribute__((tls_model("initial-exec")));
+extern __thread uint64_t weft_alloc_sigmask __attribute__((tls_model("initial-exec")));
+
+/*
+ * A call into the allocator begins on this thread: every signal held off
+ * first (agent/sighold.h: a handler that siglongjmps out of the call would
+ * leave jemalloc's lock, or the fork gate's count, taken for good), then
+ * busy is 2 (1 where weft held them already: its own threads).
+ */
+static inline void weft_alloc_busy_set(void)
+{
+	weft_alloc_busy = weft_signals_hold(&weft_alloc_sigmask) ? 2 : 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void weft_alloc_busy_clear(void)
+{
+	unsigned held = weft_alloc_busy;
+
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	weft_alloc_busy = 0;
+	if (held == 2)
+		weft_signals_restore(weft_alloc_sigmask);
+}
 
 void weft_alloc_gate_wait(void);
 void weft_alloc_gate_left(void);
@@ -138,8 +163,7 @@ static inline bool weft_alloc_enter(void)
 {
 	if (__builtin_expect(weft_alloc_busy != 0, 0))
 		return false;
-	weft_alloc_busy = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	weft_alloc_busy_set();
 	weft_alloc_count_in();
 	return true;
 }
@@ -147,8 +171,7 @@ static inline bool weft_alloc_enter(void)
 static inline void weft_alloc_leave(void)
 {
 	weft_alloc_count_out();
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	weft_alloc_busy = 0;
+	weft_alloc_busy_clear();
 }
 
 /*

@@ -301,8 +301,7 @@ bool weft_alloc_first(void)
 	if (weft_alloc_busy ||
 	    __atomic_load_n(&weft_allocator.forker, __ATOMIC_RELAXED) == (uintptr_t)pthread_self())
 		return false;
-	weft_alloc_busy = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	weft_alloc_busy_set();
 	init_lock_take();
 	if (!__atomic_load_n(&weft_allocator.ready, __ATOMIC_RELAXED)) {
 		weft_alloc_count_in();
@@ -311,8 +310,7 @@ bool weft_alloc_first(void)
 		__atomic_store_n(&weft_allocator.ready, 1, __ATOMIC_RELEASE);
 	}
 	init_lock_drop();
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	weft_alloc_busy = 0;
+	weft_alloc_busy_clear();
 	return __atomic_load_n(&weft_allocator.ready, __ATOMIC_ACQUIRE) == 1;
 }
 

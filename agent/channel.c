@@ -16,7 +16,7 @@
 #include "agent/channel.h"
 #include "agent/clock.h"
 #include "agent/large.h"
-#include "agent/signals.h"
+#include "agent/sighold.h"
 #include "agent/wait.h"
 
 _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS] WEFT_LARGE;
@@ -450,11 +450,12 @@ void weft_chan_fifo_made(const char *path, const void *pc)
 {
 	int n;
 	uint32_t id;
-	sigset_t mask;
+	uint64_t mask;
+	bool held;
 
 	if (strlen(path) >= FIFO_PATH_MAX)
 		return;
-	weft_signals_hold(&mask); /* mkfifo may be left from a handler (agent/signals.h) */
+	held = weft_signals_hold(&mask); /* mkfifo may be left from a handler (agent/sighold.h) */
 	while (atomic_exchange_explicit(&fifos.lock, 1, memory_order_acquire))
 		;
 	n = weft_load_relaxed(&fifos.count);
@@ -465,7 +466,8 @@ void weft_chan_fifo_made(const char *path, const void *pc)
 		weft_store_release(&fifos.count, n + 1);
 	}
 	weft_store_release(&fifos.lock, 0);
-	weft_signals_restore(&mask);
+	if (held)
+		weft_signals_restore(mask);
 }
 
 void weft_chan_fifo_open(const char *path, int fd, int oflags)

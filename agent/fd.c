@@ -39,7 +39,7 @@
 #include "agent/consumer.h"
 #include "agent/fd.h"
 #include "agent/guard.h"
-#include "agent/signals.h"
+#include "agent/sighold.h"
 
 struct fd_slot {
 	_Atomic int num;   /* the current number + 1; 0 when free or taken by the program */
@@ -1186,12 +1186,11 @@ bool weft_fd_yield(int fd)
 	struct fd_slot *s = NULL;
 	int saved = errno, moved = -1;
 	bool pinned = false;
-	sigset_t mask;
+	struct weft_held held;
 
 	if (!in_table_process() || weft_tls.own_table)
 		return false; /* a vfork child: weft's descriptors are the parent's */
-	weft_signals_hold(&mask);
-	weft_guard_enter();
+	weft_guard_enter_held(&held);
 	change_begin();
 	for (int i = 0; i < WEFT_FD_SLOTS && !s; i++) {
 		if (slot_fd(&slots[i]) != fd)
@@ -1216,8 +1215,7 @@ bool weft_fd_yield(int fd)
 		wait_for_users(s);
 	if (s && moved < 0 && !pinned)
 		raw_close(fd); /* no room elsewhere: weft loses this one */
-	weft_guard_leave();
-	weft_signals_restore(&mask);
+	weft_guard_leave_held(&held);
 	errno = saved;
 	return moved >= 0;
 }
@@ -1226,12 +1224,11 @@ void weft_fd_stderr_redirected(void)
 {
 	struct fd_slot *s;
 	int saved = errno, old = -1, copy = -1;
-	sigset_t mask;
+	struct weft_held held;
 
 	if (stderr_handle < 0 || !in_table_process() || weft_tls.own_table)
 		return;
-	weft_signals_hold(&mask);
-	weft_guard_enter();
+	weft_guard_enter_held(&held);
 	change_begin();
 	s = slot_of(stderr_handle);
 	if (s) {
@@ -1250,8 +1247,7 @@ void weft_fd_stderr_redirected(void)
 	atomic_fetch_add(&stderr_gen, 1);
 	if (atomic_load(&own_table_live))
 		weft_consumer_wake();
-	weft_guard_leave();
-	weft_signals_restore(&mask);
+	weft_guard_leave_held(&held);
 	errno = saved;
 }
 

@@ -79,6 +79,7 @@ struct weft_thread {
 	_Atomic int32_t wait_holder;  /* the lock's owner when the wait began; 0: none */
 	_Atomic uint64_t wait_pc;     /* where: the hook's caller */
 	_Atomic uint32_t wait_stack;  /* its stack's id (agent/stack.h); 0: none captured */
+	uintptr_t wait_sp;            /* the owner's: its hook's stack pointer (agent/wait.h) */
 	/*
 	 * The open task (agent/task.h): whether one is (cur_span is then its
 	 * span) and its work source, on view for the pool gauges.

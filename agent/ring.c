@@ -36,3 +36,16 @@ size_t weft_ring_drain(struct weft_ring *ring, void (*fn)(const struct weft_even
 	weft_store_release(&ring->tail, head);
 	return (size_t)(head - tail);
 }
+
+void weft_ring_revive(struct weft_ring *ring)
+{
+	struct weft_event *big = weft_load_relaxed(&ring->slots);
+	uint64_t sw = weft_load_relaxed(&ring->switch_at);
+	uint64_t r = weft_load_relaxed(&ring->reserve);
+
+	for (uint64_t i = weft_load_relaxed(&ring->head); i != r; i++) {
+		weft_ring_slot(ring, big, sw, i)->h.type = WEFT_EV_NONE;
+		weft_fetch_add_relaxed(&ring->dropped, 1);
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+}

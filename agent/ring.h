@@ -44,6 +44,16 @@
  * Events below `switch_at` stay where they are, in the inline slots, until
  * drained; an index's slot is chosen by comparing it with `switch_at`.
  *
+ * A push left by a jump. A program may leave a signal handler with
+ * siglongjmp, and so leave whatever the handler interrupted — a push
+ * half-way included. Its `nest` stays raised, and every later push would
+ * take itself for a handler's and publish nothing. So the outermost push
+ * notes its stack pointer, and a push that finds `nest` raised asks whether
+ * that frame was left (weft_frame_left, agent/sighold.h); if so, the slots
+ * claimed and not published — some perhaps half written — are made void
+ * (WEFT_EV_NONE, which the consumer skips; counted as dropped) and the push
+ * goes on as the outermost.
+ *
  * Producer-side accesses to `reserve`, `nest` and `dropped` are atomics (the
  * handler is the only other party), ordered against each other with signal
  * fences, which constrain the compiler only. head and tail live on separate
@@ -58,6 +68,7 @@
 
 #include "agent/atomic.h"
 #include "agent/event.h"
+#include "agent/sighold.h"
 
 /* The fewest pending events at which a ring asks the exporter for an early drain. */
 #define WEFT_RING_MIN_WAKE 32
@@ -77,6 +88,7 @@ struct weft_ring {
 	_Atomic uint64_t reserve;
 	_Atomic uint64_t dropped;
 	_Atomic uint32_t nest;
+	uintptr_t sp; /* the outermost push's stack pointer (weft_ring_revive) */
 	_Alignas(64) _Atomic uint64_t tail;
 	uint64_t mask;              /* of the full ring: capacity - 1 */
 	uint64_t first_mask;        /* of the inline slots: min(capacity, WEFT_RING_FIRST) - 1 */
@@ -164,6 +176,14 @@ static inline bool weft_ring_claim(_Atomic uint64_t *reserve, uint64_t *r)
 }
 
 /*
+ * `nest` is raised, and the push that raised it was left by a jump: what it
+ * and any handler on top of it claimed and did not publish is made void;
+ * the caller goes on as the outermost push, whose publication covers them.
+ * Rare: out of line.
+ */
+void weft_ring_revive(struct weft_ring *ring);
+
+/*
  * Producer side, from the owning thread or its signal handlers. Never blocks.
  * GROW comes only to the outermost frame of a ring still in its inline slots;
  * a nested push (a signal handler) that finds them full drops.
@@ -171,11 +191,23 @@ static inline bool weft_ring_claim(_Atomic uint64_t *reserve, uint64_t *r)
 static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const struct weft_event *ev)
 {
 	uint32_t depth = weft_load_relaxed(&ring->nest) + 1;
+	uintptr_t sp = weft_stack_pointer();
 	struct weft_event *big;
 	enum weft_push st = WEFT_PUSH_OK;
 	uint64_t tail, r;
 
+	if (__builtin_expect(depth != 1, 0) && weft_frame_left(ring->sp, sp)) {
+		weft_ring_revive(ring);
+		depth = 1;
+	}
 	weft_store_relaxed(&ring->nest, depth);
+	atomic_signal_fence(memory_order_seq_cst);
+	/*
+	 * After nest: a handler that comes in between and finds an older push's
+	 * frame left revives a ring in which this push has claimed nothing yet.
+	 */
+	if (depth == 1)
+		ring->sp = sp;
 	atomic_signal_fence(memory_order_seq_cst);
 	tail = weft_load_acquire(&ring->tail);
 	r = weft_load_relaxed(&ring->reserve);

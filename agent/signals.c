@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/large.h"
 #include "agent/real.h"
+#include "agent/sighold.h"
 #include "agent/signals.h"
 
 /* The signals weft stands in for while the program leaves them at SIG_DFL. */
@@ -123,9 +124,11 @@ static void unlock(void)
 int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction was, k;
-	bool owned;
+	bool owned, held;
+	uint64_t mask;
 	int r, saved;
 
+	held = weft_signals_hold(&mask); /* sigaction is async-signal-safe (agent/sighold.h) */
 	lock();
 	/*
 	 * The kernel says whose handler is in place: weft's may have been
@@ -154,21 +157,10 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	}
 	saved = errno;
 	unlock();
+	if (held)
+		weft_signals_restore(mask);
 	if (r == 0 && old)
 		*old = was;
 	errno = saved;
 	return r;
-}
-
-void weft_signals_hold(sigset_t *old)
-{
-	sigset_t all;
-
-	sigfillset(&all);
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, _NSIG / 8);
-}
-
-void weft_signals_restore(const sigset_t *old)
-{
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }

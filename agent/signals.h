@@ -34,18 +34,4 @@ bool weft_signals_managed(int sig);
 /* sigaction on a managed signal, as the program sees it; 0 or -1 with errno. */
 int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-/*
- * Every signal held off on this thread, and the mask it had put back, around
- * weft's changes to shared state made inside a call the program may leave
- * from a signal handler: an async-signal-safe one (dup2 onto weft's number
- * or onto 2, mkfifo). Leaving it with siglongjmp, or ending the thread there,
- * would leave weft's lock held — every later call that needs it waits for
- * ever — or its guard raised. Held off, the signal arrives a few system
- * calls later, when the call returns, as the kernel delivers it anyway. Made
- * as the system call itself: the program's sigprocmask may be interposed,
- * and glibc's leaves its internal signals (cancellation, setxid) open.
- */
-void weft_signals_hold(sigset_t *old);
-void weft_signals_restore(const sigset_t *old);
-
 #endif

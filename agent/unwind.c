@@ -43,6 +43,7 @@
 #include <unwind.h>
 
 #include "agent/guard.h"
+#include "agent/sighold.h"
 #include "agent/unwind.h"
 
 /* The private copy's entry points (see above), hidden in libweft.so. */
@@ -79,6 +80,7 @@ static _Unwind_Reason_Code capture_frame(struct _Unwind_Context *ctx, void *arg)
 __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 {
 	struct capture c = { .pcs = pcs, .max = max, .n = 0, .skip = 1 };
+	struct weft_held held;
 	int saved = errno;
 
 	if (!pcs || max <= 0)
@@ -86,11 +88,13 @@ __attribute__((noinline)) int weft_unwind_capture(uintptr_t *pcs, int max)
 	/*
 	 * libgcc's unwinder may call pthread_once and pthread_mutex_lock (frames
 	 * registered at run time); with the guard set, weft's hooks pass them
-	 * straight through.
+	 * straight through. Signals held: a wait's stack is taken inside the
+	 * program's read or nanosleep, which it may leave by a jump
+	 * (agent/sighold.h).
 	 */
-	weft_guard_enter();
+	weft_guard_enter_held(&held);
 	weft_eh_backtrace(capture_frame, &c);
-	weft_guard_leave();
+	weft_guard_leave_held(&held);
 	errno = saved;
 	/* Keeps this frame a real call frame: no tail call into the unwinder. */
 	__asm__ volatile("" ::: "memory");

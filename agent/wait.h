@@ -53,6 +53,7 @@ struct weft_wait {
 	/* An interrupted wait's (one in a signal handler's hook): put back at the end. */
 	struct {
 		uint64_t object, since, pc;
+		uintptr_t sp;
 		uint32_t stack;
 		int32_t holder;
 	} prev;
@@ -71,6 +72,7 @@ static inline void weft_wait_save_prev(struct weft_wait *w)
 	w->prev.pc = weft_load_relaxed(&t->wait_pc);
 	w->prev.stack = weft_load_relaxed(&t->wait_stack);
 	w->prev.holder = weft_load_relaxed(&t->wait_holder);
+	w->prev.sp = t->wait_sp;
 }
 
 /*
@@ -92,6 +94,7 @@ static inline void weft_wait_restore_prev(struct weft_wait *w)
 	weft_store_release(&t->wait_pc, w->prev.pc);
 	weft_store_release(&t->wait_stack, w->prev.stack);
 	weft_store_release(&t->wait_holder, w->prev.holder);
+	t->wait_sp = w->prev.sp;
 	weft_store_release(&t->wait_kind, w->prev_kind);
 }
 
@@ -107,6 +110,7 @@ static inline uint64_t weft_wait_start_ns(const struct weft_wait *w)
 static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 				   enum weft_wait_kind kind, const void *object, const void *pc)
 {
+	uintptr_t sp = weft_stack_pointer();
 	uint64_t now;
 
 	/* A thread about to sleep records what it held back first (agent.h). */
@@ -122,9 +126,21 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 					      .t0 = now };
 	w->ev.u.wait = (struct weft_ev_wait){ .object = (uint64_t)(uintptr_t)object,
 					      .pc = (uint64_t)(uintptr_t)pc };
+	/*
+	 * A wait already on view is one a signal handler interrupted (this
+	 * wait is the handler's: the other comes back when it returns), or one
+	 * the program left with a jump out of the handler — gone, never to end
+	 * (agent/sighold.h tells which). Put back at the end, a left one would
+	 * show the thread blocked for good.
+	 */
 	w->prev_kind = weft_load_relaxed(&t->wait_kind);
-	if (__builtin_expect(w->prev_kind != 0, 0))
-		weft_wait_save_prev(w);
+	if (__builtin_expect(w->prev_kind != 0, 0)) {
+		if (weft_frame_left(t->wait_sp, sp))
+			w->prev_kind = 0;
+		else
+			weft_wait_save_prev(w);
+	}
+	t->wait_sp = sp;
 	/*
 	 * A wait that can close a deadlock's cycle keeps its stack from the
 	 * start (WEFT_STACKS): if it never ends, the report has it.

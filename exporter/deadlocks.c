@@ -83,6 +83,35 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x, struct weft_
 	return true;
 }
 
+/*
+ * Whether a thread whose wait is on view has run since the wait began: its
+ * CPU time (the kernel's, exporter/threadtime.c) grew by more than it could
+ * have before the wait's start, and by RAN_NS more. Then it is not blocked:
+ * the program left that wait with a jump out of a signal handler
+ * (agent/sighold.h: siglongjmp from an alarm's handler, say), and the wait
+ * will never end; the thread's next wait puts it right. Not asked of a spin,
+ * which burns CPU as it waits, nor where the kernel's figures are not read.
+ */
+#define RAN_NS 20000000u
+
+static bool ran_since_wait(struct weft_xthread *x)
+{
+	uint64_t before;
+
+	if (x->dl.kind == WEFT_WAIT_SPIN || !x->tt.at)
+		return false;
+	if (x->dl.cpu_wait != x->dl.since) {
+		x->dl.cpu_wait = x->dl.since;
+		x->dl.cpu_base = x->tt.cpu;
+		x->dl.cpu_base_at = x->tt.at;
+		return false;
+	}
+	if (x->tt.at <= x->dl.cpu_base_at)
+		return false;
+	before = x->dl.since_ns > x->dl.cpu_base_at ? x->dl.since_ns - x->dl.cpu_base_at : 0;
+	return x->tt.cpu > x->dl.cpu_base + before + RAN_NS;
+}
+
 /* The live thread `t` waits for now (its snapshot taken), or NULL. */
 static struct weft_thread *waits_for(struct weft_thread *t, struct weft_xthread *x, uint64_t now)
 {
@@ -273,6 +302,10 @@ void weft_deadlocks_walk(uint64_t now)
 			continue;
 		x->dl.next = NULL;
 		x->dl.blocked = !weft_load_acquire(&t->exited) && snapshot(t, x, &b);
+		if (x->dl.blocked && ran_since_wait(x)) {
+			x->dl.blocked = false;
+			x->dl.left = x->dl.since;
+		}
 	}
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		struct weft_xthread *x = weft_xthread(t);

@@ -242,7 +242,11 @@ static void waits_collect(void)
 
 	for (struct weft_thread *t = weft_exporter_threads(); t; t = t->next) {
 		int k = weft_load_relaxed(&t->wait_kind);
+		const struct weft_xthread *x = weft_xthread(t);
 
+		/* Not a wait the last walk found left by a jump (exporter/deadlocks.c). */
+		if (x && x->dl.left && x->dl.left == weft_load_relaxed(&t->wait_since))
+			continue;
 		if (!t->exit_seen && k > 0 && k < WEFT_WAIT_KIND_COUNT)
 			waiting[k]++;
 	}

@@ -33,6 +33,7 @@
 #include "agent/alloc.h"
 #include "agent/channel_exec.h"
 #include "agent/guard.h"
+#include "agent/sighold.h"
 #include "hooks/exec.h"
 #include "hooks/hook.h"
 
@@ -64,6 +65,7 @@ static const char *traceparent(char out[WEFT_TRACEPARENT_LEN + 1], bool exec)
 char *const *weft_spawn_env(struct weft_env_copy *c, char *const envp[], bool exec, bool channels)
 {
 	char tp[WEFT_TRACEPARENT_LEN + 1];
+	struct weft_held held;
 	const char *parent;
 	bool may_alloc;
 
@@ -79,10 +81,11 @@ char *const *weft_spawn_env(struct weft_env_copy *c, char *const envp[], bool ex
 	 * this thread, nor in a vfork child (the memory would stay the parent's).
 	 */
 	may_alloc = !weft_alloc_busy && !weft_agent_vfork_child();
-	weft_guard_enter();
+	/* execve is async-signal-safe: a handler may leave it by a jump (agent/sighold.h). */
+	weft_guard_enter_held(&held);
 	c->env = weft_chan_exec_env(envp, c->buf, sizeof(c->buf), may_alloc, &c->allocated,
 				    channels && weft_hooks_enabled(WEFT_HOOK_FD), parent);
-	weft_guard_leave();
+	weft_guard_leave_held(&held);
 	if (!c->env)
 		c->env = (char **)envp;
 	return c->env;

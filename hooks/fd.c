@@ -167,7 +167,7 @@ static void dup_done(int oldfd, int newfd)
  * the copy weft left at newfd is closed, so the number is free as before.
  * A program that redirects its stderr (newfd 2) takes weft's messages along
  * (weft_fd_stderr_redirected), so weft never holds the old one open. Both
- * moves hold signals off while they run (agent/signals.h): dup2 is
+ * moves hold signals off while they run (agent/sighold.h): dup2 is
  * async-signal-safe, and a handler that siglongjmps out of it must find
  * nothing of weft's half done.
  */

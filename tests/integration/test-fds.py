@@ -192,7 +192,7 @@ else:
           f"main-exit-redirect: the report on the stderr weft had: {r.stderr[:200]!r}")
 
 # dup2 onto 2 again and again, interrupted by a handler that siglongjmps out:
-# weft's move of its stderr copy holds every signal off (agent/signals.h), so
+# weft's move of its stderr copy holds every signal off (agent/sighold.h), so
 # no lock stays held (before, the next close or dup2 waited for ever).
 native = Run([P, "jump-redirect", "1000"], preload=False, expect_file=False)
 equal(native.stdout.splitlines()[-1:], ["done 1"], "jump-redirect: the native run ends")

@@ -302,8 +302,9 @@ static void test_grow(void)
 		expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
 	}
 	make_event(seq, &ev);
-	/* A nested frame cannot grow: it drops. */
+	/* A nested frame (a handler's, below a live push further up) cannot grow: it drops. */
 	atomic_store(&ring.nest, 1);
+	ring.sp = UINTPTR_MAX;
 	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_DROPPED);
 	atomic_store(&ring.nest, 0);
 	expect_int(weft_ring_dropped(&ring), 1);
@@ -336,6 +337,69 @@ static void test_grow(void)
 	expect_int(weft_ring_dropped(&ring), 2);
 }
 
+/* Drain callback: the types seen, in order. */
+struct types {
+	uint8_t type[8];
+	int n;
+};
+
+static void note_type(const struct weft_event *ev, void *arg)
+{
+	struct types *t = arg;
+
+	if (t->n < 8)
+		t->type[t->n] = ev->h.type;
+	t->n++;
+}
+
+/*
+ * A push left half-way by a jump (a program's siglongjmp out of a signal
+ * handler): nest stays raised and a slot stays claimed, never written. A
+ * push from below the left one's stack pointer (a handler's, on top of a
+ * live push) stays nested: it writes its record and publishes nothing. One
+ * from at or above it — the thread back in weft after the jump — makes what
+ * was claimed and not published void (WEFT_EV_NONE, counted as dropped),
+ * publishes it with its own record and brings nest down.
+ */
+static void test_revive(void)
+{
+	static struct weft_ring ring;
+	struct weft_event ev, half;
+	struct types seen = { 0 };
+
+	weft_ring_init(&ring, slots, 64);
+	make_event(1, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	expect_int(weft_ring_pending(&ring), 1);
+	/* The left push: nest 1, one slot claimed and half written. */
+	make_event(2, &half);
+	half.h.type = 0xee;
+	slots[1] = half;
+	atomic_store(&ring.reserve, 2);
+	atomic_store(&ring.nest, 1);
+	/* From below it: nested. */
+	ring.sp = UINTPTR_MAX;
+	make_event(3, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	expect_int(weft_ring_pending(&ring), 1);
+	expect_int(atomic_load(&ring.nest), 1);
+	/* From above it: revived. */
+	ring.sp = 0;
+	make_event(4, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	expect_int(atomic_load(&ring.nest), 0);
+	expect_int(weft_ring_dropped(&ring), 2);
+	expect_int(weft_ring_drain(&ring, note_type, &seen), 4);
+	expect_int(seen.n, 4);
+	make_event(1, &ev);
+	expect_int(seen.type[0], ev.h.type);
+	expect_int(seen.type[1], WEFT_EV_NONE); /* the left push's slot */
+	expect_int(seen.type[2],
+		   WEFT_EV_NONE); /* the handler's, never published by the left push */
+	make_event(4, &ev);
+	expect_int(seen.type[3], ev.h.type);
+}
+
 int main(void)
 {
 	test_capacity(1);
@@ -348,6 +412,7 @@ int main(void)
 	test_wraparound(1024);
 	test_counter_wrap();
 	test_grow();
+	test_revive();
 	test_interleaved();
 	test_concurrent();
 	return harness_done();

@@ -1,0 +1,79 @@
+"""Calls left from a signal handler with siglongjmp (tests/programs/sigjump.c).
+
+POSIX lets a program leave an async-signal-safe call from a signal handler;
+a program that times out a blocking read with alarm() and siglongjmp does.
+Under weft the jump may land in the middle of weft's own work around the
+call. For each kind of call, under a storm of such jumps:
+
+- the program ends as it does natively (no lock left held: dup2's move of
+  weft's descriptors, the private allocator, mkfifo, sigaction);
+- weft still exports at exit (the allocator's lock, once left held, stopped
+  the exporter: no telemetry, and the exit waited for WEFT_EXIT_TIMEOUT);
+- what the thread records after the storm arrives (a push left half-way
+  once kept every later record of the thread unpublished);
+- a wait left by a jump does not show the thread blocked for good: not in
+  weft.thread.waiting, not a stuck thread, not a join of a blocked thread.
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weftrun import Run, check, done, equal, program  # noqa: E402
+
+P = program("sigjump")
+MODES = ["redirect", "pipe", "block", "sleep", "poll", "create", "eventfd"]
+
+
+def kv(stdout):
+    return dict(l.split(" ", 1) for l in stdout.splitlines() if " " in l)
+
+
+def run(mode, ms, *extra, env=None):
+    try:
+        return Run([P, mode, str(ms), *extra], env=env, timeout=60)
+    except subprocess.TimeoutExpired:
+        check(False, f"{mode}: the program hung under weft")
+        return None
+
+
+for mode in MODES:
+    native = Run([P, mode, "700"], preload=False, expect_file=False)
+    equal((native.rc, kv(native.stdout).get("done")), (0, "1"), f"{mode}: the native run ends")
+    r = run(mode, 700)
+    if r is None:
+        continue
+    out = kv(r.stdout)
+    equal((r.rc, out.get("done")), (0, "1"), f"{mode}: the program ends under weft")
+    check(int(out.get("jumps", 0)) > 100, f"{mode}: the handler jumped out often: {out}")
+    check("weft:" not in r.stderr, f"{mode}: weft has nothing to say: {r.stderr[-300:]!r}")
+    o = r.only()
+    equal(len(o.named("process")), 1, f"{mode}: the process span exported")
+    jumper = [s for s in o.named("thread jumper")]
+    equal(len(jumper), 1, f"{mode}: the jumper's thread span exported")
+    if jumper:
+        slept = jumper[0]["attrs"].get("weft.thread.time.blocked.sleep", 0)
+        check(slept >= 0.045, f"{mode}: the 50 sleeps after the storm recorded: {slept} s")
+
+# A wait left by a jump (the read the last signal interrupted), then 5 s of
+# computing: not blocked on view, not stuck, and main's join of it neither.
+r = run("block", 300, "5000", env={"OTEL_METRIC_EXPORT_INTERVAL": "500",
+                                   "WEFT_STUCK_AFTER": "2s", "WEFT_REPORT": "stderr"})
+if r is not None:
+    equal(r.rc, 0, "block then compute: the program ends")
+    check("stuck:" not in r.stderr, f"block then compute: no stuck thread: {r.stderr[:600]!r}")
+    o = r.only()
+    start = int(o.span("process")["startTimeUnixNano"])
+    late = []
+    for line in o.metric_lines:
+        m = line.get("weft.thread.waiting")
+        if not m:
+            continue
+        points = {p["attributes"][0]["value"]["stringValue"]: int(p.get("asInt", 0))
+                  for p in m["gauge"]["dataPoints"]}
+        at = int(m["gauge"]["dataPoints"][0]["timeUnixNano"])
+        if at - start > 3.3e9 and points.get("join") == 1:
+            late.append(points.get("pipe.read"))
+    check(len(late) >= 2, f"block then compute: gauges while main still joins: {late}")
+    equal(set(late), {0}, "block then compute: the left read is not a thread blocked in pipe.read")
+done()

@@ -1,0 +1,211 @@
+/*
+ * Calls left from a signal handler, for tests/integration/test-sigjump.py.
+ *
+ * A thread named `jumper` repeats one kind of call without pause while main
+ * interrupts it with SIGUSR1 every 20 us for MS milliseconds; the handler
+ * siglongjmps back into the thread's loop, wherever the call was: in the
+ * kernel, or in the hook around it. Every call here is async-signal-safe,
+ * so leaving it from a handler is allowed (POSIX), and a program that times
+ * out a blocking read with alarm() and siglongjmp does exactly this. Then
+ * main makes each kind of call itself, starts and joins a thread, and prints
+ * `jumps N` and `done 1`. Under weft nothing may hang or fail: a lock, a
+ * guard or a count left half changed by the jump would show here.
+ *
+ *   sigjump MODE MS [BUSY_MS]
+ *
+ * After the storm the jumper sleeps 50 times for 1 ms (50 waits weft must
+ * record, whatever its jumps left behind); with BUSY_MS, it then computes
+ * for BUSY_MS milliseconds, making no call at all, before it returns: a
+ * thread that is not blocked, whatever wait it left with a jump.
+ *
+ *   redirect   dup2 /dev/null onto 2 and back
+ *   pipe       write a byte into a pipe and read one out (never blocks)
+ *   block      read from an empty pipe: blocks until the signal comes
+ *   sleep      nanosleep 10 us
+ *   poll       poll an empty pipe for 50 us
+ *   create     pipe(), then close both ends (a pair left open by a jump
+ *              is closed when the loop is entered again)
+ *   eventfd    write 1 to an eventfd and read it back
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static sigjmp_buf jump_back;
+static atomic_long jumps;
+static atomic_bool running = true, landing_set;
+static const char *mode;
+static int busy_ms;
+static int keep_fd, null_fd, busy[2], empty[2], efd;
+static volatile int made[2] = { -1, -1 };
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&jumps, 1);
+	siglongjmp(jump_back, 1);
+}
+
+/* One call of the mode's kind (or two: a write and the read of it). */
+static void one_call(void)
+{
+	struct timespec ten_us = { 0, 10 * 1000 };
+	struct pollfd p = { .fd = empty[0], .events = POLLIN };
+	uint64_t v = 1;
+	char c = 'x';
+	int q[2];
+
+	if (strcmp(mode, "redirect") == 0) {
+		dup2(null_fd, 2);
+		dup2(keep_fd, 2);
+	} else if (strcmp(mode, "pipe") == 0) {
+		(void)!write(busy[1], &c, 1);
+		(void)!read(busy[0], &c, 1);
+	} else if (strcmp(mode, "block") == 0) {
+		(void)!read(empty[0], &c, 1);
+	} else if (strcmp(mode, "sleep") == 0) {
+		nanosleep(&ten_us, NULL);
+	} else if (strcmp(mode, "poll") == 0) {
+		struct timespec fifty_us = { 0, 50 * 1000 };
+
+		ppoll(&p, 1, &fifty_us, NULL);
+	} else if (strcmp(mode, "create") == 0) {
+		if (pipe(q) == 0) {
+			made[0] = q[0];
+			made[1] = q[1];
+			close(q[0]);
+			close(q[1]);
+			made[0] = made[1] = -1;
+		}
+	} else if (strcmp(mode, "eventfd") == 0) {
+		(void)!write(efd, &v, sizeof(v));
+		(void)!read(efd, &v, sizeof(v));
+	}
+}
+
+static long ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+static void *jumper(void *arg)
+{
+	sigset_t usr1;
+	struct timespec start;
+	volatile uint64_t x = 1;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "jumper");
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigsetjmp(jump_back, 1); /* a jump lands here, with SIGUSR1 unblocked again */
+	for (int i = 0; i < 2; i++) {
+		if (made[i] >= 0)
+			close(made[i]);
+		made[i] = -1;
+	}
+	atomic_store(&landing_set, true);
+	while (atomic_load(&running))
+		one_call();
+	/* A signal still on its way jumps back into this frame, not a dead one. */
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	for (int i = 0; i < 50; i++) {
+		struct timespec one_ms = { 0, 1000 * 1000 };
+
+		nanosleep(&one_ms, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start); /* vDSO: no system call */
+	while (ms_since(&start) < busy_ms)
+		for (int i = 0; i < 100000; i++)
+			x = x * 6364136223846793005u + 1;
+	return NULL;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = jump_out };
+	struct timespec pause = { 0, 20 * 1000 }, start;
+	const char *modes[] = { "redirect", "pipe", "block", "sleep", "poll", "create", "eventfd" };
+	bool known = false;
+	pthread_t t;
+	int ms;
+
+	mode = argc > 2 ? argv[1] : "";
+	ms = argc > 2 ? atoi(argv[2]) : 0;
+	busy_ms = argc > 3 ? atoi(argv[3]) : 0;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		known = known || strcmp(mode, modes[i]) == 0;
+	if (!known || ms <= 0) {
+		fprintf(stderr, "usage: sigjump redirect|pipe|block|sleep|poll|create|eventfd MS "
+				"[BUSY_MS]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	keep_fd = dup(2);
+	null_fd = open("/dev/null", O_WRONLY);
+	efd = eventfd(0, 0);
+	if (keep_fd < 0 || null_fd < 0 || efd < 0 || pipe(busy) != 0 || pipe(empty) != 0) {
+		perror("sigjump: set-up");
+		return 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_create(&t, NULL, jumper, NULL);
+	while (!atomic_load(&landing_set))
+		sched_yield();
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (ms_since(&start) < ms) {
+		pthread_kill(t, SIGUSR1);
+		nanosleep(&pause, NULL);
+	}
+	/* The thread may be blocked (mode block) or in the handler: it jumps back, sees the flag.
+	 */
+	atomic_store(&running, false);
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+
+	/* Every kind of call once more, on main, and a thread. */
+	{
+		char c = 'y';
+		uint64_t v = 2;
+
+		dup2(null_fd, 2);
+		dup2(keep_fd, 2);
+		if (write(empty[1], &c, 1) != 1 || read(empty[0], &c, 1) != 1 || c != 'y' ||
+		    write(efd, &v, sizeof(v)) != sizeof(v)) {
+			perror("sigjump: after");
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+		close(busy[0]);
+		close(busy[1]);
+		close(empty[0]);
+		close(empty[1]);
+		close(efd);
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+	}
+	printf("jumps %ld\ndone 1\n", atomic_load(&jumps));
+	return 0;
+}
