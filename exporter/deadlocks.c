@@ -84,32 +84,37 @@ static bool snapshot(struct weft_thread *t, struct weft_xthread *x, struct weft_
 }
 
 /*
- * Whether a thread whose wait is on view has run since the wait began: its
- * CPU time (the kernel's, exporter/threadtime.c) grew by more than it could
- * have before the wait's start, and by RAN_NS more. Then it is not blocked:
- * the program left that wait with a jump out of a signal handler
- * (agent/sighold.h: siglongjmp from an alarm's handler, say), and the wait
- * will never end; the thread's next wait puts it right. Not asked of a spin,
- * which burns CPU as it waits, nor where the kernel's figures are not read.
+ * Whether a thread whose wait is on view has been running since the wait
+ * began: the kernel's figures (exporter/threadtime.c) say it was on a CPU,
+ * or ready for one, more than half the time since (what it may have run
+ * before the wait's start, between the first reading and the start, is
+ * taken off), over RAN_MIN_NS at least. Then it is not blocked: the program
+ * left that wait with a jump out of a signal handler (agent/sighold.h:
+ * siglongjmp from an alarm's handler, say), and the wait will never end;
+ * the thread's next wait puts it right. A thread blocked for real runs only
+ * its signal handlers. Not asked of a spin, which burns CPU as it waits,
+ * nor where the kernel's figures are not read.
  */
-#define RAN_NS 20000000u
+#define RAN_MIN_NS 100000000u
 
 static bool ran_since_wait(struct weft_xthread *x)
 {
-	uint64_t before;
+	uint64_t busy = x->tt.cpu + x->tt.wait, from, before, ran;
 
 	if (x->dl.kind == WEFT_WAIT_SPIN || !x->tt.at)
 		return false;
 	if (x->dl.cpu_wait != x->dl.since) {
 		x->dl.cpu_wait = x->dl.since;
-		x->dl.cpu_base = x->tt.cpu;
+		x->dl.cpu_base = busy;
 		x->dl.cpu_base_at = x->tt.at;
 		return false;
 	}
-	if (x->tt.at <= x->dl.cpu_base_at)
+	from = x->dl.since_ns > x->dl.cpu_base_at ? x->dl.since_ns : x->dl.cpu_base_at;
+	if (x->tt.at < from + RAN_MIN_NS)
 		return false;
-	before = x->dl.since_ns > x->dl.cpu_base_at ? x->dl.since_ns - x->dl.cpu_base_at : 0;
-	return x->tt.cpu > x->dl.cpu_base + before + RAN_NS;
+	before = from - x->dl.cpu_base_at;
+	ran = busy > x->dl.cpu_base + before ? busy - x->dl.cpu_base - before : 0;
+	return ran * 2 > x->tt.at - from;
 }
 
 /* The live thread `t` waits for now (its snapshot taken), or NULL. */
