@@ -87,7 +87,7 @@ struct weft_xthread {
 			cycle_prev; /* in a cycle this walk / the last, in the wait begun then */
 		uint64_t reported;  /* the wait (its start) it was reported in */
 		uint64_t stuck;     /* the wait (its start) found stuck (exporter/stuck.c) */
-		/* The kernel's running + runnable figures first seen in that wait, and when read. */
+		/* Running + runnable (the kernel's) first seen in that wait, and when. */
 		uint64_t cpu_wait, cpu_base, cpu_base_at;
 		uint64_t left; /* the wait (its start) found left by a jump (deadlocks.c) */
 	} dl;
