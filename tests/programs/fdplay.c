@@ -35,13 +35,6 @@
  *                      opens got a number other than the first (`moved N`),
  *                      how many were made (`opens N`), and how many sockets
  *                      the program's table holds at the end (`sockets N`)
- *   jump-redirect MS   for MS milliseconds one thread redirects its stderr to
- *                      /dev/null and back with dup2 without pause, while main
- *                      interrupts it with SIGUSR1, whose handler siglongjmps
- *                      back into its loop (dup2 is async-signal-safe: leaving
- *                      it from a handler is allowed); then main closes and
- *                      redirects descriptors itself; prints `jumps N` and
- *                      `done 1` (a lock left held in a hook hangs here instead)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,8 +42,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -296,68 +287,6 @@ static void *redirect_then_exit(void *file)
 	exit(0);
 }
 
-static sigjmp_buf jump_back;
-static atomic_long jumps;
-static atomic_bool jumping = true, landing_set;
-
-static void jump_out(int sig)
-{
-	(void)sig;
-	atomic_fetch_add(&jumps, 1);
-	siglongjmp(jump_back, 1);
-}
-
-static void *redirect_loop(void *arg)
-{
-	int keep = dup(2), null = open("/dev/null", O_WRONLY);
-	sigset_t usr1;
-
-	(void)arg;
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	sigsetjmp(jump_back, 1); /* a jump lands here, with SIGUSR1 unblocked again */
-	atomic_store(&landing_set, true);
-	while (atomic_load(&jumping)) {
-		dup2(null, 2);
-		dup2(keep, 2);
-	}
-	/* A signal still on its way jumps back into this frame, not a dead one. */
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	dup2(keep, 2);
-	close(keep);
-	close(null);
-	return NULL;
-}
-
-static int jump_redirect(int ms)
-{
-	struct sigaction sa = { .sa_handler = jump_out };
-	struct timespec pause = { 0, 20 * 1000 }, start, now;
-	pthread_t t;
-	int fd;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	pthread_create(&t, NULL, redirect_loop, NULL);
-	while (!atomic_load(&landing_set))
-		sched_yield();
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		pthread_kill(t, SIGUSR1);
-		nanosleep(&pause, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
-	/* The thread may be inside the handler: it jumps back and sees the flag. */
-	atomic_store(&jumping, false);
-	pthread_join(t, NULL);
-	fd = open("/dev/null", O_WRONLY);
-	dup2(fd, 1000);
-	close(1000);
-	close(fd);
-	printf("jumps %ld\ndone 1\n", atomic_load(&jumps));
-	return 0;
-}
-
 static int do_chroot(const char *dir)
 {
 	if (geteuid() != 0 && unshare(CLONE_NEWUSER) != 0) {
@@ -414,14 +343,12 @@ int main(int argc, char **argv)
 		pthread_create(&t, NULL, redirect_then_exit, argv[2]);
 		pthread_exit(NULL);
 	}
-	if (strcmp(mode, "jump-redirect") == 0 && argc > 2)
-		return jump_redirect(atoi(argv[2]));
 	if (strcmp(mode, "quick-exit") == 0) {
 		one_thread();
 		usleep(100 * 1000);
 		_exit(0);
 	}
-	fprintf(stderr, "usage: fdplay closeall|dup2|fill|stderr|chroot|churn|steady|jump-redirect|"
-			"quick-exit ...\n");
+	fprintf(stderr,
+		"usage: fdplay closeall|dup2|fill|stderr|chroot|churn|steady|quick-exit ...\n");
 	return 2;
 }
