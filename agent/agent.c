@@ -226,6 +226,12 @@ void weft_deferred_flush(struct weft_thread *t)
 	errno = saved;
 }
 
+/* The dynamic loader's: the stack pointer the process started with. */
+extern void *__libc_stack_end;
+
+/* Above the frame weft sees a thread's top from: its callers' frames, up to the thread's start. */
+#define STACK_TOP_MARGIN ((uintptr_t)16 << 10)
+
 /* A new thread state, observing the configured hook families. */
 static struct weft_thread *thread_alloc(void)
 {
@@ -259,6 +265,13 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	t->tid = gettid();
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
+	/*
+	 * Its stack's top (agent/sighold.h): main's, where the process began; an
+	 * adopted thread's, where weft first saw it (frames above are judged
+	 * interrupted, never left: the safe way round).
+	 */
+	t->ring.top = t->tid == weft_process.pid ? (uintptr_t)__libc_stack_end
+					 : (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
 	/*
 	 * A thread weft did not start (main, an adopted one) ran before weft
 	 * saw it: its CPU time so far is not its life's under weft
@@ -383,6 +396,8 @@ void weft_thread_abandon_child(struct weft_thread *t)
 
 void weft_thread_begin(struct weft_thread *t)
 {
+	/* Near its top: what weft's trampoline and the program's routine run on is below. */
+	t->ring.top = (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
 	t->tid = gettid();
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();

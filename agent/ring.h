@@ -88,7 +88,8 @@ struct weft_ring {
 	_Atomic uint64_t reserve;
 	_Atomic uint64_t dropped;
 	_Atomic uint32_t nest;
-	uintptr_t sp; /* the outermost push's stack pointer (weft_ring_revive) */
+	uintptr_t sp;  /* the outermost push's stack pointer (weft_ring_revive) */
+	uintptr_t top; /* the owner's stack top as weft saw it; 0: unknown (weft_frame_left) */
 	_Alignas(64) _Atomic uint64_t tail;
 	uint64_t mask;              /* of the full ring: capacity - 1 */
 	uint64_t first_mask;        /* of the inline slots: min(capacity, WEFT_RING_FIRST) - 1 */
@@ -128,7 +129,7 @@ static inline struct weft_event *weft_ring_slot(struct weft_ring *ring, struct w
 }
 
 /* Outermost push: publish every claimed slot (see the comment above). */
-static inline void weft_ring_publish(struct weft_ring *ring)
+static inline void weft_ring_publish(struct weft_ring *ring, uintptr_t sp)
 {
 	for (;;) {
 		uint64_t r = weft_load_relaxed(&ring->reserve);
@@ -140,6 +141,8 @@ static inline void weft_ring_publish(struct weft_ring *ring)
 		if (weft_load_relaxed(&ring->reserve) == r)
 			return;
 		/* A handler claimed slots while nest was 1 and left them to us. */
+		ring->sp = sp;
+		atomic_signal_fence(memory_order_seq_cst);
 		weft_store_relaxed(&ring->nest, 1);
 		atomic_signal_fence(memory_order_seq_cst);
 	}
@@ -196,18 +199,20 @@ static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const str
 	enum weft_push st = WEFT_PUSH_OK;
 	uint64_t tail, r;
 
-	if (__builtin_expect(depth != 1, 0) && weft_frame_left(ring->sp, sp)) {
+	if (__builtin_expect(depth != 1, 0) && weft_frame_left(ring->sp, sp, ring->top)) {
 		weft_ring_revive(ring);
 		depth = 1;
 	}
-	weft_store_relaxed(&ring->nest, depth);
-	atomic_signal_fence(memory_order_seq_cst);
 	/*
-	 * After nest: a handler that comes in between and finds an older push's
-	 * frame left revives a ring in which this push has claimed nothing yet.
+	 * Before nest, and again at each raise (weft_ring_publish): a frame that
+	 * sees nest raised sees the stack pointer of the frame that raised it
+	 * (a handler that came in between, with nest 0, and left its own is
+	 * overwritten before nest goes up again).
 	 */
 	if (depth == 1)
 		ring->sp = sp;
+	atomic_signal_fence(memory_order_seq_cst);
+	weft_store_relaxed(&ring->nest, depth);
 	atomic_signal_fence(memory_order_seq_cst);
 	tail = weft_load_acquire(&ring->tail);
 	r = weft_load_relaxed(&ring->reserve);
@@ -232,7 +237,7 @@ static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const str
 	}
 	atomic_signal_fence(memory_order_seq_cst);
 	if (depth == 1)
-		weft_ring_publish(ring);
+		weft_ring_publish(ring, sp);
 	else
 		weft_store_relaxed(&ring->nest, depth - 1);
 	return st;

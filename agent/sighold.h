@@ -30,7 +30,10 @@
 bool weft_signals_hold(uint64_t *old);
 void weft_signals_restore(uint64_t old);
 
-/* For weft's own threads: every signal blocked for good. */
+/*
+ * For weft's own threads, which start with every signal blocked but glibc's
+ * own two: nothing to hold.
+ */
 void weft_signals_hold_for_good(void);
 
 /*
@@ -76,11 +79,16 @@ static inline __attribute__((always_inline)) uintptr_t weft_stack_pointer(void)
  * a signal handler runs below the frame it interrupted (`here` < `sp`),
  * while a jump lands in a caller, at or above it, and the program's next
  * call from there comes back at or above it too. A handler on an alternate
- * signal stack can be anywhere: the kernel is asked (one system call, on
- * this rare path), and there the answer is "interrupted". A jump followed
- * by a call from deeper down than the left frame is also taken for an
- * interruption: the left frame is found at a later, shallower call.
+ * signal stack can be anywhere: both must be on the thread's own stack
+ * (below `top`, its top as weft saw it at the thread's start, within 64 MiB;
+ * `top` 0: unknown), and the kernel is asked whether this is an alternate
+ * stack (one system call, on this rare path); either way the answer is then
+ * "interrupted". Taken for an interruption too: a jump followed by a call
+ * from deeper down than the left frame (the left frame is found at a later,
+ * shallower call), and an alternate stack inside the thread's own stack
+ * region, above the interrupted frame, set with SS_AUTODISARM (the kernel
+ * then reports it as disabled, not as in use).
  */
-bool weft_frame_left(uintptr_t sp, uintptr_t here);
+bool weft_frame_left(uintptr_t sp, uintptr_t here, uintptr_t top);
 
 #endif

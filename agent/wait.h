@@ -72,7 +72,6 @@ static inline void weft_wait_save_prev(struct weft_wait *w)
 	w->prev.pc = weft_load_relaxed(&t->wait_pc);
 	w->prev.stack = weft_load_relaxed(&t->wait_stack);
 	w->prev.holder = weft_load_relaxed(&t->wait_holder);
-	w->prev.sp = t->wait_sp;
 }
 
 /*
@@ -84,6 +83,7 @@ static inline void weft_wait_restore_prev(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
+	t->wait_sp = w->prev.sp;
 	if (__builtin_expect(w->prev_kind == 0, 1)) {
 		weft_store_release(&t->wait_kind, 0);
 		return;
@@ -94,7 +94,6 @@ static inline void weft_wait_restore_prev(struct weft_wait *w)
 	weft_store_release(&t->wait_pc, w->prev.pc);
 	weft_store_release(&t->wait_stack, w->prev.stack);
 	weft_store_release(&t->wait_holder, w->prev.holder);
-	t->wait_sp = w->prev.sp;
 	weft_store_release(&t->wait_kind, w->prev_kind);
 }
 
@@ -135,11 +134,13 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	 */
 	w->prev_kind = weft_load_relaxed(&t->wait_kind);
 	if (__builtin_expect(w->prev_kind != 0, 0)) {
-		if (weft_frame_left(t->wait_sp, sp))
+		if (weft_frame_left(t->wait_sp, sp, t->ring.top))
 			w->prev_kind = 0;
 		else
 			weft_wait_save_prev(w);
 	}
+	/* Put back at the end whatever it was: a handler's wait may come before our kind. */
+	w->prev.sp = t->wait_sp;
 	t->wait_sp = sp;
 	/*
 	 * A wait that can close a deadlock's cycle keeps its stack from the

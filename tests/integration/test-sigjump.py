@@ -55,6 +55,14 @@ for mode in MODES:
         slept = jumper[0]["attrs"].get("weft.thread.time.blocked.sleep", 0)
         check(slept >= 0.045, f"{mode}: the 50 sleeps after the storm recorded: {slept} s")
 
+# setuid and setgid signal every thread, weft's exporter too, and wait for
+# each: weft's threads must leave glibc's own signals open.
+try:
+    r = Run([P, "setid"], timeout=30)
+    equal((r.rc, r.stdout), (0, "done 1\n"), "setid: setgid and setuid return")
+except subprocess.TimeoutExpired:
+    check(False, "setid: setgid/setuid hung under weft")
+
 # A wait left by a jump (the read the last signal interrupted), then 5 s of
 # computing: not blocked on view, not stuck, and main's join of it neither.
 r = run("block", 300, "5000", env={"OTEL_METRIC_EXPORT_INTERVAL": "500",

@@ -26,6 +26,12 @@
  *   create     pipe(), then close both ends (a pair left open by a jump
  *              is closed when the loop is entered again)
  *   eventfd    write 1 to an eventfd and read it back
+ *
+ *   sigjump setid
+ *
+ * No storm: with a thread started (and so weft's exporter), setgid and
+ * setuid to the ids the process has; glibc makes them process-wide by
+ * signalling every thread, weft's too, and waiting for each. Prints `done 1`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,6 +157,16 @@ int main(int argc, char **argv)
 	pthread_t t;
 	int ms;
 
+	if (argc == 2 && strcmp(argv[1], "setid") == 0) {
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+		if (setgid(getgid()) != 0 || setuid(getuid()) != 0) {
+			perror("sigjump: setid");
+			return 1;
+		}
+		printf("done 1\n");
+		return 0;
+	}
 	mode = argc > 2 ? argv[1] : "";
 	ms = argc > 2 ? atoi(argv[2]) : 0;
 	busy_ms = argc > 3 ? atoi(argv[3]) : 0;
@@ -158,7 +174,7 @@ int main(int argc, char **argv)
 		known = known || strcmp(mode, modes[i]) == 0;
 	if (!known || ms <= 0) {
 		fprintf(stderr, "usage: sigjump redirect|pipe|block|sleep|poll|create|eventfd MS "
-				"[BUSY_MS]\n");
+				"[BUSY_MS] | setid\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
