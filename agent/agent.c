@@ -270,8 +270,9 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	 * adopted thread's, where weft first saw it (frames above are judged
 	 * interrupted, never left: the safe way round).
 	 */
-	t->ring.top = t->tid == weft_process.pid ? (uintptr_t)__libc_stack_end
-					 : (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
+	t->ring.top = t->tid == weft_process.pid
+			      ? (uintptr_t)__libc_stack_end
+			      : (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
 	/*
 	 * A thread weft did not start (main, an adopted one) ran before weft
 	 * saw it: its CPU time so far is not its life's under weft

@@ -11,7 +11,7 @@
 static __thread bool held __attribute__((tls_model("initial-exec")));
 
 /* Bit n - 1 of the kernel's mask is signal n. */
-#define SIGBIT(n) ((uint64_t)1 << ((n) - 1))
+#define SIGBIT(n) ((uint64_t)1 << ((n)-1))
 
 /*
  * What a hold blocks: everything but glibc's own two signals (32, the
