@@ -226,9 +226,6 @@ void weft_deferred_flush(struct weft_thread *t)
 	errno = saved;
 }
 
-/* The dynamic loader's: the stack pointer the process started with. */
-extern void *__libc_stack_end;
-
 /* Above the frame weft sees a thread's top from: its callers' frames, up to the thread's start. */
 #define STACK_TOP_MARGIN ((uintptr_t)16 << 10)
 
@@ -255,6 +252,22 @@ static uint64_t thread_cpu_ns(void)
 	return ns;
 }
 
+/*
+ * The top of the calling thread's stack as weft can tell (agent/sighold.h):
+ * main's is where the process began, above it only argv's and environ's
+ * strings (argv[0]'s address, which glibc keeps); an adopted thread's is
+ * where weft first sees it (frames above are then judged interrupted, never
+ * left: the safe way round).
+ */
+static __attribute__((noinline)) uintptr_t stack_top(bool is_main)
+{
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+	if (is_main && (uintptr_t)program_invocation_name > here)
+		return (uintptr_t)program_invocation_name;
+	return here + STACK_TOP_MARGIN;
+}
+
 static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 {
 	struct weft_thread *t = thread_alloc();
@@ -265,14 +278,7 @@ static struct weft_thread *thread_new_self(enum weft_thread_origin origin)
 	t->tid = gettid();
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
-	/*
-	 * Its stack's top (agent/sighold.h): main's, where the process began; an
-	 * adopted thread's, where weft first saw it (frames above are judged
-	 * interrupted, never left: the safe way round).
-	 */
-	t->ring.top = t->tid == weft_process.pid
-			      ? (uintptr_t)__libc_stack_end
-			      : (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
+	t->ring.top = stack_top(t->tid == weft_process.pid);
 	/*
 	 * A thread weft did not start (main, an adopted one) ran before weft
 	 * saw it: its CPU time so far is not its life's under weft
@@ -398,7 +404,7 @@ void weft_thread_abandon_child(struct weft_thread *t)
 void weft_thread_begin(struct weft_thread *t)
 {
 	/* Near its top: what weft's trampoline and the program's routine run on is below. */
-	t->ring.top = (uintptr_t)__builtin_frame_address(0) + STACK_TOP_MARGIN;
+	t->ring.top = stack_top(false);
 	t->tid = gettid();
 	t->self = pthread_self();
 	t->start_ns = weft_clock_now();
