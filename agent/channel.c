@@ -450,12 +450,11 @@ void weft_chan_fifo_made(const char *path, const void *pc)
 {
 	int n;
 	uint32_t id;
-	uint64_t mask;
-	bool held;
+	struct weft_held held;
 
 	if (strlen(path) >= FIFO_PATH_MAX)
 		return;
-	held = weft_signals_hold(&mask); /* mkfifo may be left from a handler (agent/sighold.h) */
+	weft_hold(&held); /* mkfifo may be left from a handler (agent/sighold.h) */
 	while (atomic_exchange_explicit(&fifos.lock, 1, memory_order_acquire))
 		;
 	n = weft_load_relaxed(&fifos.count);
@@ -466,8 +465,7 @@ void weft_chan_fifo_made(const char *path, const void *pc)
 		weft_store_release(&fifos.count, n + 1);
 	}
 	weft_store_release(&fifos.lock, 0);
-	if (held)
-		weft_signals_restore(mask);
+	weft_release(&held);
 }
 
 void weft_chan_fifo_open(const char *path, int fd, int oflags)

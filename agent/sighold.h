@@ -10,7 +10,7 @@
 #include "agent/guard.h"
 
 /*
- * Every signal held off on this thread around weft's work inside a call the
+ * Signals held off on this thread around weft's work inside a call the
  * program may leave from a signal handler with siglongjmp (or end its thread
  * there): an async-signal-safe call (dup2 onto weft's number or onto 2,
  * mkfifo, sigaction, or any hook whose record needs the private allocator).
@@ -18,7 +18,8 @@
  * allocator's, which the exporter needs at its next turn — or a count
  * (the fork gate's) raised, and the next call or the exit would wait for
  * ever. Held off, the signal arrives a few system calls later, when the
- * call returns, as the kernel delivers it anyway.
+ * call returns, as the kernel delivers it anyway. All are held but glibc's
+ * own two and the synchronous faults (agent/sighold.c says why).
  *
  * weft_signals_hold returns whether it blocked them (then *old is the mask
  * to put back with weft_signals_restore); false on a thread where weft holds
@@ -36,27 +37,38 @@ void weft_signals_restore(uint64_t old);
  */
 void weft_signals_hold_for_good(void);
 
-/*
- * The guard (agent/guard.h) with every signal held off, for weft's work
- * inside such a call on a program's thread: a jump out of it would also
- * leave the guard raised, and the thread unobserved for good.
- */
+/* A hold as one value: weft_hold, then weft_release with it. */
 struct weft_held {
 	uint64_t mask;
 	bool held;
 };
 
-static inline void weft_guard_enter_held(struct weft_held *h)
+static inline void weft_hold(struct weft_held *h)
 {
 	h->held = weft_signals_hold(&h->mask);
+}
+
+static inline void weft_release(const struct weft_held *h)
+{
+	if (h->held)
+		weft_signals_restore(h->mask);
+}
+
+/*
+ * The guard (agent/guard.h) with signals held off, for weft's work inside
+ * such a call on a program's thread: a jump out of it would also leave the
+ * guard raised, and the thread unobserved for good.
+ */
+static inline void weft_guard_enter_held(struct weft_held *h)
+{
+	weft_hold(h);
 	weft_guard_enter();
 }
 
 static inline void weft_guard_leave_held(const struct weft_held *h)
 {
 	weft_guard_leave();
-	if (h->held)
-		weft_signals_restore(h->mask);
+	weft_release(h);
 }
 
 /* The stack pointer where it is called (inlined: the caller's frame). */

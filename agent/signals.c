@@ -124,11 +124,11 @@ static void unlock(void)
 int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction was, k;
-	bool owned, held;
-	uint64_t mask;
+	struct weft_held held;
+	bool owned;
 	int r, saved;
 
-	held = weft_signals_hold(&mask); /* sigaction is async-signal-safe (agent/sighold.h) */
+	weft_hold(&held); /* sigaction is async-signal-safe (agent/sighold.h) */
 	lock();
 	/*
 	 * The kernel says whose handler is in place: weft's may have been
@@ -157,8 +157,7 @@ int weft_signals_sigaction(int sig, const struct sigaction *act, struct sigactio
 	}
 	saved = errno;
 	unlock();
-	if (held)
-		weft_signals_restore(mask);
+	weft_release(&held);
 	if (r == 0 && old)
 		*old = was;
 	errno = saved;
