@@ -53,7 +53,6 @@
 static sigjmp_buf jump_back;
 static atomic_long jumps;
 static atomic_bool running = true, landing_set;
-static const char *mode;
 static int busy_ms;
 static int keep_fd, null_fd, busy[2], empty[2], efd;
 static volatile int made[2] = { -1, -1 };
@@ -65,42 +64,74 @@ static void jump_out(int sig)
 	siglongjmp(jump_back, 1);
 }
 
-/* One call of the mode's kind (or two: a write and the read of it). */
-static void one_call(void)
+/* One call of each mode's kind (or two: a write and the read of it). */
+static void call_redirect(void)
+{
+	dup2(null_fd, 2);
+	dup2(keep_fd, 2);
+}
+
+static void call_pipe(void)
+{
+	char c = 'x';
+
+	(void)!write(busy[1], &c, 1);
+	(void)!read(busy[0], &c, 1);
+}
+
+static void call_block(void)
+{
+	char c;
+
+	(void)!read(empty[0], &c, 1);
+}
+
+static void call_sleep(void)
 {
 	struct timespec ten_us = { 0, 10 * 1000 };
+
+	nanosleep(&ten_us, NULL);
+}
+
+static void call_poll(void)
+{
+	struct timespec fifty_us = { 0, 50 * 1000 };
 	struct pollfd p = { .fd = empty[0], .events = POLLIN };
-	uint64_t v = 1;
-	char c = 'x';
+
+	ppoll(&p, 1, &fifty_us, NULL);
+}
+
+static void call_create(void)
+{
 	int q[2];
 
-	if (strcmp(mode, "redirect") == 0) {
-		dup2(null_fd, 2);
-		dup2(keep_fd, 2);
-	} else if (strcmp(mode, "pipe") == 0) {
-		(void)!write(busy[1], &c, 1);
-		(void)!read(busy[0], &c, 1);
-	} else if (strcmp(mode, "block") == 0) {
-		(void)!read(empty[0], &c, 1);
-	} else if (strcmp(mode, "sleep") == 0) {
-		nanosleep(&ten_us, NULL);
-	} else if (strcmp(mode, "poll") == 0) {
-		struct timespec fifty_us = { 0, 50 * 1000 };
-
-		ppoll(&p, 1, &fifty_us, NULL);
-	} else if (strcmp(mode, "create") == 0) {
-		if (pipe(q) == 0) {
-			made[0] = q[0];
-			made[1] = q[1];
-			close(q[0]);
-			close(q[1]);
-			made[0] = made[1] = -1;
-		}
-	} else if (strcmp(mode, "eventfd") == 0) {
-		(void)!write(efd, &v, sizeof(v));
-		(void)!read(efd, &v, sizeof(v));
+	if (pipe(q) == 0) {
+		made[0] = q[0];
+		made[1] = q[1];
+		close(q[0]);
+		close(q[1]);
+		made[0] = made[1] = -1;
 	}
 }
+
+static void call_eventfd(void)
+{
+	uint64_t v = 1;
+
+	(void)!write(efd, &v, sizeof(v));
+	(void)!read(efd, &v, sizeof(v));
+}
+
+static const struct {
+	const char *name;
+	void (*call)(void);
+} modes[] = {
+	{ "redirect", call_redirect }, { "pipe", call_pipe }, { "block", call_block },
+	{ "sleep", call_sleep },       { "poll", call_poll }, { "create", call_create },
+	{ "eventfd", call_eventfd },
+};
+
+static void (*one_call)(void);
 
 static long ms_since(const struct timespec *start)
 {
@@ -152,8 +183,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = jump_out };
 	struct timespec pause = { 0, 20 * 1000 }, start;
-	const char *modes[] = { "redirect", "pipe", "block", "sleep", "poll", "create", "eventfd" };
-	bool known = false;
+	const char *mode;
 	pthread_t t;
 	int ms;
 
@@ -171,8 +201,9 @@ int main(int argc, char **argv)
 	ms = argc > 2 ? atoi(argv[2]) : 0;
 	busy_ms = argc > 3 ? atoi(argv[3]) : 0;
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		known = known || strcmp(mode, modes[i]) == 0;
-	if (!known || ms <= 0) {
+		if (strcmp(mode, modes[i].name) == 0)
+			one_call = modes[i].call;
+	if (!one_call || ms <= 0) {
 		fprintf(stderr, "usage: sigjump redirect|pipe|block|sleep|poll|create|eventfd MS "
 				"[BUSY_MS] | setid\n");
 		return 2;
