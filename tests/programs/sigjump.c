@@ -226,8 +226,7 @@ int main(int argc, char **argv)
 		pthread_kill(t, SIGUSR1);
 		nanosleep(&pause, NULL);
 	}
-	/* The thread may be blocked (mode block) or in the handler: it jumps back, sees the flag.
-	 */
+	/* Blocked (mode block) or in the handler, the thread jumps back and sees the flag. */
 	atomic_store(&running, false);
 	pthread_kill(t, SIGUSR1);
 	pthread_join(t, NULL);
