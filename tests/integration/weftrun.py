@@ -79,8 +79,12 @@ class Run:
         self.rc = p.returncode
         self.stdout = p.stdout
         self.stderr = p.stderr
-        self.files = sorted(os.path.join(self.dir, f) for f in os.listdir(self.dir)
-                            if f.endswith(".jsonl"))
+        names = os.listdir(self.dir)
+        self.files = sorted(os.path.join(self.dir, f) for f in names if f.endswith(".jsonl"))
+        # A rotated output (WEFT_OUTPUT_MAX_SIZE: out-P.jsonl.1, ...) would be
+        # read in part, its older spans silently missing from every count.
+        backups = sorted(f for f in names if f.rsplit(".", 1)[-1].isdigit() and ".jsonl." in f)
+        check(not backups, f"the output was not rotated (raise WEFT_OUTPUT_MAX_SIZE): {backups}")
         self.by_pid = {}
         for f in self.files:
             pid = int(f.rsplit("-", 1)[1].split(".")[0]) if "-" in os.path.basename(f) else 0

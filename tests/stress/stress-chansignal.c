@@ -40,9 +40,9 @@
  *
  *	chan <name> <fd0> <fd1> <tx bytes> <tx calls> <rx bytes> <rx calls>
  *
- * with <name> the name weft gives the channel, then `eintr`, `signals` and
- * `done`. It fails (exit 1, FAILED line) if a payload byte is wrong, if bytes
- * written and read differ on a channel, or if no call saw EINTR. Runs
+ * with <name> the name weft gives the channel, then `eintr`, `signals`,
+ * `rounds` (the pairs' exchanges) and `done`. It fails (exit 1, FAILED line) if a payload byte is
+ *wrong, if bytes written and read differ on a channel, or if no call saw EINTR. Runs
  * WEFT_STRESS_SECONDS (default 1, fractional allowed).
  */
 #include <errno.h>
@@ -498,8 +498,8 @@ int main(void)
 			print_chan(&pair_pipe[i][j]);
 	if (efd_units_in != efd_units_out)
 		fail("eventfd: units added and read differ");
-	printf("eintr %llu\nsignals %llu\n", (unsigned long long)eintr_seen,
-	       (unsigned long long)signals_handled);
+	printf("eintr %llu\nsignals %llu\nrounds %llu\n", (unsigned long long)eintr_seen,
+	       (unsigned long long)signals_handled, (unsigned long long)rounds);
 	if (!eintr_seen)
 		fail("no call was interrupted: the storm proved nothing");
 	check_weft();
