@@ -185,7 +185,7 @@ static void edge_add(struct weft_thread *t, struct edge *tab, uint64_t held, uin
 	weft_record(t, &ev);
 }
 
-void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void *pc)
+void weft_lockorder_acquired_nested(struct weft_thread *t, const void *lock, const void *pc)
 {
 	struct edge *tab;
 	int saved;
@@ -200,26 +200,25 @@ void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void
 		saved = errno;
 		tab = edges();
 		for (uint8_t i = 0; tab && i < n; i++)
-			if (t->held[i].lock != (uintptr_t)lock)
-				edge_add(t, tab, t->held[i].lock, (uintptr_t)lock, (uintptr_t)pc);
+			if (t->held[i] != (uintptr_t)lock)
+				edge_add(t, tab, t->held[i], (uintptr_t)lock, (uintptr_t)pc);
 		errno = saved;
 	}
 	if (n < WEFT_HELD_MAX) {
-		t->held[n].lock = (uintptr_t)lock;
-		t->held[n].pc = (uintptr_t)pc;
+		t->held[n] = (uintptr_t)lock;
 		t->n_held = (uint8_t)(n + 1);
 	} else if (t->n_untracked < UINT8_MAX) {
 		t->n_untracked++;
 	}
 }
 
-void weft_lockorder_released(struct weft_thread *t, const void *lock)
+void weft_lockorder_released_deep(struct weft_thread *t, const void *lock)
 {
 	uint8_t n = t->n_held;
 
 	/* The newest hold of this lock; those above move down. */
 	for (uint8_t i = n; i-- > 0;) {
-		if (t->held[i].lock != (uintptr_t)lock)
+		if (t->held[i] != (uintptr_t)lock)
 			continue;
 		for (uint8_t k = i; k + 1 < n; k++)
 			t->held[k] = t->held[k + 1];

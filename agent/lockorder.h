@@ -1,9 +1,8 @@
 /*
  * Lock-order inversions (WEFT_LOCK_ORDER=1; nothing at all when off).
  *
- * Each thread keeps the mutexes it holds, in the order it took them, with
- * where it took each (a short stack in its state: WEFT_HELD_MAX; deeper
- * nesting is not followed). Taking lock B while holding A adds the edge
+ * Each thread keeps the mutexes it holds, in the order it took them (a
+ * short stack in its state: WEFT_HELD_MAX; deeper nesting is not followed). Taking lock B while holding A adds the edge
  * A→B, with the site that took B, to one table shared by the process. An
  * edge whose reverse is already there — some thread took A while holding B
  * — is an inversion: two threads doing both at once would deadlock, whether
@@ -39,11 +38,42 @@
 /* Edges the table had no room for. */
 extern _Atomic uint64_t weft_lockorder_full;
 
-/* `t` acquired `lock` at `pc` (the hook's caller): its edges from every lock it holds. */
-void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void *pc);
+/* weft_lockorder_acquired for a thread that holds some lock already: the edges. */
+void weft_lockorder_acquired_nested(struct weft_thread *t, const void *lock, const void *pc);
 
-/* `t` is about to release `lock` (the newest hold of it, if it holds it more than once). */
-void weft_lockorder_released(struct weft_thread *t, const void *lock);
+/* weft_lockorder_released when `lock` is not the newest hold: the stack searched. */
+void weft_lockorder_released_deep(struct weft_thread *t, const void *lock);
+
+/*
+ * `t` acquired `lock` at `pc` (the hook's caller): its edges from every lock
+ * it holds. A thread that holds none (the uncontended pair, most locks) only
+ * notes the hold: inline, a few stores.
+ */
+static inline void weft_lockorder_acquired(struct weft_thread *t, const void *lock, const void *pc)
+{
+	if (__builtin_expect(t->n_held != 0, 0)) {
+		weft_lockorder_acquired_nested(t, lock, pc);
+		return;
+	}
+	t->held[0] = (uintptr_t)lock;
+	t->n_held = 1;
+}
+
+/*
+ * `t` is about to release `lock` (the newest hold of it, if it holds it more
+ * than once). Released in the reverse order of acquisition, as most are, it
+ * is the top of the stack: inline.
+ */
+static inline void weft_lockorder_released(struct weft_thread *t, const void *lock)
+{
+	uint8_t n = t->n_held;
+
+	if (__builtin_expect(n != 0 && t->held[n - 1] == (uintptr_t)lock, 1)) {
+		t->n_held = (uint8_t)(n - 1);
+		return;
+	}
+	weft_lockorder_released_deep(t, lock);
+}
 
 /* `lock` is being destroyed: its address's edges are forgotten (it may come back as another). */
 void weft_lockorder_destroyed(const void *lock);

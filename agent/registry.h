@@ -119,13 +119,8 @@ struct weft_thread {
 	uint8_t deferred_n;
 	bool deferred_busy; /* being added to or flushed: a signal handler records at once */
 	struct weft_event deferred[WEFT_DEFERRED];
-	/*
-	 * With WEFT_LOCK_ORDER: the mutexes it holds, oldest first, and where it
-	 * took each (agent/lockorder.h).
-	 */
-	struct {
-		uintptr_t lock, pc;
-	} held[WEFT_HELD_MAX];
+	/* With WEFT_LOCK_ORDER: the mutexes it holds, oldest first (agent/lockorder.h). */
+	uintptr_t held[WEFT_HELD_MAX];
 	uint8_t n_held;      /* entries in held[] */
 	uint8_t n_untracked; /* held past its depth */
 	/* The last wait recorded: a channel read after a poll wait links to it. */

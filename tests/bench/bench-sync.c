@@ -27,7 +27,9 @@
  * bench-threads. WEFT_BENCH_LTTNG=PATH names another wrapper,
  * WEFT_BENCH_LTTNG=none skips it. Without an LTTng session daemon the
  * wrapper's tracepoints are disabled ("tracing off"): what is measured then
- * is the cost of its interposition and its tracepoint checks.
+ * is the cost of its interposition and its tracepoint checks. With
+ * WEFT_LOCK_ORDER=1 in the environment weft runs with lock-order tracking,
+ * whose target for the uncontended pair is 2x (issue 13).
  *
  * The worker alone, for instruction counts (valgrind --tool=callgrind):
  *
@@ -261,7 +263,10 @@ static int bench(const char *self, const struct workload *w, struct config *c, i
 		 int rounds)
 {
 	long n = (long)((double)w->n * scale);
-	double med[4];
+	const char *order = getenv("WEFT_LOCK_ORDER");
+	double med[4], target = order && strcmp(order, "1") == 0 && w->run == work_uncontended
+					? 2.0
+					: w->target;
 
 	for (int k = 0; k < nc; k++) /* warm up caches and the page cache */
 		run_worker(self, c[k].preload, w->name, n / 10 > 0 ? n / 10 : 1);
@@ -278,7 +283,8 @@ static int bench(const char *self, const struct workload *w, struct config *c, i
 			}
 		}
 	}
-	printf("%s (%d rounds of %ld):\n", w->what, rounds, n);
+	printf("%s (%d rounds of %ld)%s:\n", w->what, rounds, n,
+	       target != w->target ? ", weft with WEFT_LOCK_ORDER=1" : "");
 	for (int k = 0; k < nc; k++) {
 		qsort(c[k].v, (size_t)rounds, sizeof(double), cmp);
 		med[k] = c[k].v[rounds / 2];
@@ -287,8 +293,8 @@ static int bench(const char *self, const struct workload *w, struct config *c, i
 		if (k > 0)
 			printf("  ratio %.3fx", med[k] / med[0]);
 		if (k == 1)
-			printf("  (target <= %.2fx%s)", w->target,
-			       med[1] / med[0] <= w->target ? "" : ", MISSED");
+			printf("  (target <= %.2fx%s)", target,
+			       med[1] / med[0] <= target ? "" : ", MISSED");
 		printf("\n");
 	}
 	return 0;
