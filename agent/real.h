@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -66,6 +67,13 @@ int __openat64_2(int dirfd, const char *path, int oflag);
 /* glibc's entry from _start; no public header declares it. */
 int __libc_start_main(weft_main_fn main, int argc, char **argv, void (*init)(void),
 		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+
+/*
+ * What longjmp and siglongjmp become in a program built with
+ * _FORTIFY_SOURCE; declared by glibc's headers only in such a build (and
+ * then as the name those two are redirected to).
+ */
+void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
 
 /*
  * What poll and ppoll become in a program built with _FORTIFY_SOURCE when the

@@ -37,6 +37,10 @@
 	X(sigaction, ERRNO, NULL, NULL)                                                            \
 	X(signal, NORETURN, NULL, NULL)                                                            \
 	X(sysv_signal, NORETURN, NULL, NULL)                                                       \
+	X(longjmp, NORETURN, NULL, NULL)                                                           \
+	X(_longjmp, NORETURN, NULL, NULL)                                                          \
+	X(siglongjmp, NORETURN, NULL, NULL)                                                        \
+	X(__longjmp_chk, NORETURN, NULL, NULL)                                                     \
 	X(pthread_create, RET, NULL, NULL)                                                         \
 	X(pthread_join, RET, NULL, NULL)                                                           \
 	X(pthread_tryjoin_np, RET, NULL, NULL)                                                     \

@@ -187,6 +187,18 @@ static inline bool weft_ring_claim(_Atomic uint64_t *reserve, uint64_t *r)
 void weft_ring_revive(struct weft_ring *ring);
 
 /*
+ * The owner jumps out of every push under way (agent/jump.h): what they
+ * claimed is made void and no push is under way any more; the next one
+ * publishes the void slots with its own.
+ */
+static inline void weft_ring_abandon(struct weft_ring *ring)
+{
+	weft_ring_revive(ring);
+	weft_store_relaxed(&ring->nest, 0);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/*
  * Producer side, from the owning thread or its signal handlers. Never blocks.
  * GROW comes only to the outermost frame of a ring still in its inline slots;
  * a nested push (a signal handler) that finds them full drops.

@@ -1,8 +1,9 @@
 /*
  * Signals and joins: handlers that interrupt a blocked join (with and without
  * SA_RESTART), and a process-directed signal that must reach the one thread
- * waiting for it in sigwait().
+ * waiting for it in sigwait(). And the jumps, from handlers too.
  */
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,4 +125,104 @@ void check_signal_target(void)
 	OBSERVE("join sigwait thread", pthread_join(w, &ret));
 	fact("  process signals it received", (long)(intptr_t)ret);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ------------------------------------------------------------ jumps */
+
+/* What longjmp and siglongjmp become under _FORTIFY_SOURCE; no header declares it otherwise. */
+void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
+
+static sigjmp_buf out_of_handler;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	siglongjmp(out_of_handler, 9);
+}
+
+/* Whether SIGUSR2 is blocked on this thread now. */
+static long usr2_blocked(void)
+{
+	sigset_t cur;
+
+	pthread_sigmask(SIG_SETMASK, NULL, &cur);
+	return sigismember(&cur, SIGUSR2);
+}
+
+/*
+ * longjmp, _longjmp, siglongjmp and __longjmp_chk (hooks/jump.c): the value
+ * setjmp returns (1 for 0), the signal mask put back only from a buffer that
+ * saved it, and a jump out of a handler that interrupted a blocked read: the
+ * read never returns, the descriptor works after.
+ */
+void check_jump(void)
+{
+	static jmp_buf jb;
+	static sigjmp_buf sjb;
+	sigset_t usr2;
+	struct sigaction sa;
+	struct kicker k = { .target = pthread_self(), .count = 1, .first_ms = 30 };
+	static pthread_t kt; /* set after sigsetjmp, used after the jump: not in a register */
+	volatile int reads = 0;
+	int v, p[2];
+	char c = 'j';
+
+	v = setjmp(jb);
+	if (v == 0)
+		longjmp(jb, 0);
+	fact("longjmp(0): setjmp returns", v);
+	v = setjmp(jb);
+	if (v == 0)
+		longjmp(jb, 42);
+	fact("longjmp(42): setjmp returns", v);
+	v = _setjmp(jb);
+	if (v == 0)
+		_longjmp(jb, 7);
+	fact("_longjmp(7): _setjmp returns", v);
+	v = setjmp(jb);
+	if (v == 0)
+		__longjmp_chk(jb, 5);
+	fact("__longjmp_chk(5): setjmp returns", v);
+
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	v = sigsetjmp(sjb, 1);
+	if (v == 0) {
+		pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+		siglongjmp(sjb, 3);
+	}
+	fact("siglongjmp(3), mask saved: returns", v);
+	fact("  SIGUSR2 blocked after", usr2_blocked());
+	v = sigsetjmp(sjb, 0);
+	if (v == 0) {
+		pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+		siglongjmp(sjb, 4);
+	}
+	fact("siglongjmp(4), mask not saved: returns", v);
+	fact("  SIGUSR2 blocked after", usr2_blocked());
+	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+
+	/* A read blocked on an empty pipe, left by a handler's jump (SIGUSR1, from kick). */
+	must(pipe(p), "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = jump_out;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	v = sigsetjmp(out_of_handler, 1);
+	if (v == 0) {
+		must(pthread_create(&kt, NULL, kick, &k), "create");
+		reads++;
+		(void)!read(p[0], &c, 1);
+		reads++; /* never: the read does not return */
+	}
+	pthread_join(kt, NULL);
+	fact("jump out of a blocked read: sigsetjmp returns", v);
+	fact("  the read returned", reads != 1);
+	fact("  write after", (long)write(p[1], "k", 1));
+	fact("  read after", (long)read(p[0], &c, 1));
+	fact("  the byte", c);
+	close(p[0]);
+	close(p[1]);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGUSR1, &sa, NULL);
 }

@@ -48,6 +48,7 @@ static int contract(void)
 	check_cancel();
 	check_signal();
 	check_signal_target();
+	check_jump();
 	check_many();
 	check_nested();
 	check_mutex_types();

@@ -8,7 +8,8 @@
  *     behaviour-thread.c  return values and pthread_exit, names, attributes,
  *                         many threads, nested creation
  *     behaviour-cancel.c  cancellation of a thread blocked in a join
- *     behaviour-signal.c  signals delivered during joins, and to sigwait()
+ *     behaviour-signal.c  signals delivered during joins, and to sigwait();
+ *                         the jumps (longjmp, siglongjmp)
  *     behaviour-sync-lock.c  every mutex type, spin locks, read-write locks
  *     behaviour-sync-wait.c  condition variables, semaphores, barriers
  *     behaviour-io.c      pipes, eventfds, socketpairs: I/O, signals, descriptors
@@ -115,6 +116,8 @@ void check_cancel(void);
 /* behaviour-signal.c */
 void check_signal(void);
 void check_signal_target(void);
+/* longjmp, _longjmp, siglongjmp, __longjmp_chk, and a jump out of a blocked read. */
+void check_jump(void);
 
 /* behaviour-sleep.c */
 void check_sleep(void);

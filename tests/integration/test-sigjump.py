@@ -59,6 +59,26 @@ for mode in MODES:
         slept = jumper[0]["attrs"].get("weft.thread.time.blocked.sleep", 0)
         check(slept >= 0.045, f"{mode}: the 50 sleeps after the storm recorded: {slept} s")
 
+# Each read the handler left is a wait that ended there (the jump hook,
+# agent/jump.h): recorded, interrupted (EINTR), once. Before the hook a left
+# wait was never recorded (the next wait found it and let it go).
+r = run("block", "300", env={"WEFT_SPAN_MIN_WAIT": "0"})
+if r is not None:
+    out = kv(r.stdout)
+    equal((r.rc, out.get("done")), (0, "1"), "left reads: the program ends")
+    left = int(out.get("left", 0))
+    o = r.only()
+    waits = sum(int(p["count"]) for p in o.series("weft.wait.duration", "weft.wait.kind",
+                                                   "pipe.read"))
+    spans = o.named("wait pipe.read")
+    print(f"left reads: {out.get('jumps')} jumps, {left} left the read, {waits} waits", flush=True)
+    check(left > 100, f"left reads: the handler left the read often: {out}")
+    check(0.9 * left <= waits <= left, f"left reads: one wait each: {waits} waits, {left} left")
+    equal(len(spans), waits, "left reads: a span each")
+    equal({s["attrs"].get("weft.wait.result") for s in spans}, {-4},
+          "left reads: each interrupted (-EINTR)")
+    equal({s["attrs"].get("thread.name") for s in spans}, {"jumper"}, "left reads: the jumper's")
+
 # setuid and setgid signal every thread, weft's exporter too, and wait for
 # each: weft's threads must leave glibc's own signals open.
 r = run("setid")

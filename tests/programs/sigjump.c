@@ -8,8 +8,10 @@
  * so leaving it from a handler is allowed (POSIX), and a program that times
  * out a blocking read with alarm() and siglongjmp does exactly this. Then
  * main makes each kind of call itself, starts and joins a thread, and prints
- * `jumps N` and `done 1`. Under weft nothing may hang or fail: a lock, a
- * guard or a count left half changed by the jump would show here.
+ * `jumps N` (the jumps), `left N` (those that left the call: the signal
+ * came while the loop was inside it) and `done 1`. Under weft nothing may
+ * hang or fail: a lock, a guard or a count left half changed by the jump
+ * would show here.
  *
  *   sigjump MODE MS [BUSY_MS]
  *
@@ -51,7 +53,8 @@
 #include <unistd.h>
 
 static sigjmp_buf jump_back;
-static atomic_long jumps;
+static atomic_long jumps, left;
+static volatile sig_atomic_t in_call;
 static atomic_bool running = true, landing_set;
 static int busy_ms;
 static int keep_fd, null_fd, busy[2], empty[2], efd;
@@ -61,6 +64,9 @@ static void jump_out(int sig)
 {
 	(void)sig;
 	atomic_fetch_add(&jumps, 1);
+	if (in_call)
+		atomic_fetch_add(&left, 1);
+	in_call = 0;
 	siglongjmp(jump_back, 1);
 }
 
@@ -158,8 +164,11 @@ static void *jumper(void *arg)
 		made[i] = -1;
 	}
 	atomic_store(&landing_set, true);
-	while (atomic_load(&running))
+	while (atomic_load(&running)) {
+		in_call = 1;
 		one_call();
+		in_call = 0;
+	}
 	/* A signal still on its way jumps back into this frame, not a dead one. */
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	for (int i = 0; i < 50; i++) {
@@ -252,6 +261,6 @@ int main(int argc, char **argv)
 		pthread_create(&t, NULL, nothing, NULL);
 		pthread_join(t, NULL);
 	}
-	printf("jumps %ld\ndone 1\n", atomic_load(&jumps));
+	printf("jumps %ld\nleft %ld\ndone 1\n", atomic_load(&jumps), atomic_load(&left));
 	return 0;
 }
