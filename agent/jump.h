@@ -10,6 +10,13 @@
  * hook (a jump weft does not see: a static longjmp, an exception) the next
  * push or wait finds what was left (agent/sighold.h: weft_frame_left), later
  * and with less.
+ *
+ * What is put back: the outermost push under way (the ring keeps that one's
+ * stack pointer), and the wait on view. A jump between nested handlers (a
+ * second signal's handler jumping into the first one) is not followed: a
+ * push of the first handler's left half-written is published by the one it
+ * interrupted, and an outer wait still under way goes off view until it
+ * ends.
  */
 #ifndef WEFT_AGENT_JUMP_H
 #define WEFT_AGENT_JUMP_H
@@ -23,7 +30,7 @@
  */
 static inline uintptr_t weft_jump_target(const struct __jmp_buf_tag *env)
 {
-#if defined(__x86_64__) && defined(__GLIBC__)
+#if defined(__x86_64__) && defined(__LP64__) && defined(__GLIBC__)
 	uintptr_t v = (uintptr_t)env->__jmpbuf[6], guard;
 
 	/* PTR_MANGLE: xor with the guard at %fs:0x30, then rotate left by 17. */

@@ -83,12 +83,16 @@ static inline void weft_wait_restore_prev(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 
-	t->wait_sp = w->prev.sp;
-	if (__builtin_expect(w->prev_kind == 0, 1)) {
-		weft_store_release(&t->wait_kind, 0);
-		return;
-	}
+	/*
+	 * The kind first: a jump out of a handler in between (agent/jump.h)
+	 * finds no wait, or this one with its own stack pointer, never this
+	 * kind with the outer wait's pointer.
+	 */
 	weft_store_release(&t->wait_kind, 0);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->wait_sp = w->prev.sp;
+	if (__builtin_expect(w->prev_kind == 0, 1))
+		return;
 	weft_store_release(&t->wait_object, w->prev.object);
 	weft_store_release(&t->wait_since, w->prev.since);
 	weft_store_release(&t->wait_pc, w->prev.pc);

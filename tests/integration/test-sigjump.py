@@ -79,6 +79,37 @@ if r is not None:
           "left reads: each interrupted (-EINTR)")
     equal({s["attrs"].get("thread.name") for s in spans}, {"jumper"}, "left reads: the jumper's")
 
+# __longjmp_chk into a frame that has returned: glibc's check aborts, under
+# weft too (a hook calling it from a frame of its own let the jump through).
+native = Run([P, "deadframe"], preload=False, expect_file=False)
+r = run("deadframe")
+if r is not None:
+    equal((native.rc, r.rc), (-6, -6), "deadframe: SIGABRT natively and under weft")
+    check("uninitialized stack frame" in r.stderr, f"deadframe: glibc's message: {r.stderr!r}")
+
+# A jump within a handler on an alternate stack that lies above the blocked
+# read's frame (in main's): nothing is left, the read goes on. One wait, the
+# read's own, ended by the byte (result 1), not a left one (-4) as well.
+# And the read stays on view after the handler: main blocked in pipe.read.
+r = run("altlocal", env={"WEFT_SPAN_MIN_WAIT": "0", "OTEL_METRIC_EXPORT_INTERVAL": "10"})
+if r is not None:
+    out = kv(r.stdout)
+    equal((r.rc, out.get("read"), out.get("handled"), out.get("done")), (0, "1", "1", "1"),
+          "altlocal: the read returns its byte after the handler")
+    o = r.only()
+    spans = o.named("wait pipe.read")
+    equal([s["attrs"].get("weft.wait.result") for s in spans], [1],
+          "altlocal: one wait, the read's own")
+    after, before = int(out.get("signalled", 0)) + 20_000_000, int(out.get("writing", 0))
+    seen = []
+    for line in o.metric_lines:
+        m = line.get("weft.thread.waiting")
+        for p in (m or {}).get("gauge", {}).get("dataPoints", []):
+            if (p["attributes"][0]["value"]["stringValue"] == "pipe.read" and
+                    after <= int(p["timeUnixNano"]) <= before):
+                seen.append(int(p.get("asInt", 0)))
+    check(seen and set(seen) == {1}, f"altlocal: blocked in pipe.read after the handler: {seen}")
+
 # setuid and setgid signal every thread, weft's exporter too, and wait for
 # each: weft's threads must leave glibc's own signals open.
 r = run("setid")

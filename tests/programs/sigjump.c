@@ -34,6 +34,23 @@
  * No storm: with a thread started (and so weft's exporter), setgid and
  * setuid to the ids the process has; glibc makes them process-wide by
  * signalling every thread, weft's too, and waiting for each. Prints `done 1`.
+ *
+ *   sigjump deadframe
+ *
+ * A bug _FORTIFY_SOURCE catches: __longjmp_chk (what longjmp becomes in a
+ * fortified build) to an environment saved in a frame that has returned.
+ * glibc aborts ("longjmp causes uninitialized stack frame"): SIGABRT, under
+ * weft as natively (weft's hook makes the real call from the caller's frame).
+ *
+ *   sigjump altlocal
+ *
+ * A jump that leaves nothing: main blocks in a read (SA_RESTART) while a
+ * handler on an alternate stack, which lives in main's frame above the
+ * read's, jumps within itself (a setjmp and longjmp of its own); then a
+ * thread writes the byte the read waits for. Prints `read 1`, `handled 1`,
+ * when the signal was sent and the byte written (`signalled NS`, `writing
+ * NS`, CLOCK_REALTIME) and `done 1`: one wait, on view throughout, which
+ * ended when the byte came.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +205,92 @@ static void *nothing(void *arg)
 	return arg;
 }
 
+/* What longjmp becomes under _FORTIFY_SOURCE; no header declares it otherwise. */
+void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
+
+static jmp_buf dead;
+
+/* Saves an environment in a frame that then returns. */
+__attribute__((noinline)) static int set_in_returning_frame(void)
+{
+	volatile char pad[64];
+
+	memset((char *)pad, 0, sizeof(pad));
+	if (setjmp(dead))
+		return 1;
+	return pad[1];
+}
+
+/* sigjump deadframe (see the top): never returns. */
+static int deadframe(void)
+{
+	if (set_in_returning_frame() == 0)
+		__longjmp_chk(dead, 1);
+	printf("returned into a dead frame\n");
+	return 0;
+}
+
+static volatile sig_atomic_t handled;
+static pthread_t main_thread;
+static long long signalled_ns, writing_ns; /* CLOCK_REALTIME */
+
+static long long realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void jump_within(int sig)
+{
+	jmp_buf local;
+
+	(void)sig;
+	if (!setjmp(local))
+		longjmp(local, 1);
+	handled++;
+}
+
+static void *signal_then_write(void *arg)
+{
+	struct timespec ms100 = { 0, 100 * 1000 * 1000 };
+
+	(void)arg;
+	nanosleep(&ms100, NULL);
+	pthread_kill(main_thread, SIGUSR1);
+	signalled_ns = realtime_ns();
+	nanosleep(&ms100, NULL);
+	writing_ns = realtime_ns();
+	(void)!write(empty[1], "x", 1);
+	return NULL;
+}
+
+/* sigjump altlocal (see the top). */
+static int altlocal(void)
+{
+	char here[65536] __attribute__((aligned(16)));
+	stack_t ss = { .ss_sp = here, .ss_size = sizeof(here) };
+	struct sigaction sa = { .sa_handler = jump_within, .sa_flags = SA_ONSTACK | SA_RESTART };
+	pthread_t t;
+	ssize_t n;
+	char c;
+
+	if (pipe(empty) != 0 || sigaltstack(&ss, NULL) != 0) {
+		perror("sigjump: altlocal");
+		return 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	main_thread = pthread_self();
+	pthread_create(&t, NULL, signal_then_write, NULL);
+	n = read(empty[0], &c, 1);
+	pthread_join(t, NULL);
+	printf("read %zd\nhandled %d\nsignalled %lld\nwriting %lld\ndone 1\n", n, (int)handled,
+	       signalled_ns, writing_ns);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = jump_out };
@@ -196,6 +299,10 @@ int main(int argc, char **argv)
 	pthread_t t;
 	int ms;
 
+	if (argc == 2 && strcmp(argv[1], "altlocal") == 0)
+		return altlocal();
+	if (argc == 2 && strcmp(argv[1], "deadframe") == 0)
+		return deadframe();
 	if (argc == 2 && strcmp(argv[1], "setid") == 0) {
 		pthread_create(&t, NULL, nothing, NULL);
 		pthread_join(t, NULL);
@@ -214,7 +321,7 @@ int main(int argc, char **argv)
 			one_call = modes[i].call;
 	if (!one_call || ms <= 0) {
 		fprintf(stderr, "usage: sigjump redirect|pipe|block|sleep|poll|create|eventfd MS "
-				"[BUSY_MS] | setid\n");
+				"[BUSY_MS] | setid | altlocal | deadframe\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
