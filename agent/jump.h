@@ -22,7 +22,10 @@
 #define WEFT_AGENT_JUMP_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "agent/registry.h"
 
 /*
  * The stack pointer a jump to `env` restores (glibc keeps it mangled with
@@ -47,5 +50,15 @@ static inline uintptr_t weft_jump_target(const struct __jmp_buf_tag *env)
  * nothing is done). Async-signal-safe; errno kept.
  */
 void weft_jump_landing(uintptr_t to);
+
+/*
+ * Whether thread `t` (NULL: not observed) has anything under way a jump
+ * could leave: a push, or a wait on view. Most jumps (an interpreter's
+ * error handling) find nothing and cost this test alone.
+ */
+static inline bool weft_jump_pending(const struct weft_thread *t)
+{
+	return t && (weft_load_relaxed(&t->ring.nest) != 0 || weft_load_relaxed(&t->wait_kind) > 0);
+}
 
 #endif
