@@ -45,6 +45,13 @@ struct weft_tls {
 	 * every table of the program's descriptors.
 	 */
 	bool own_table;
+	/*
+	 * The stack pointer where the guard was raised from 0 on this thread
+	 * (0: never, or by weft's own threads, which raise it for good): a
+	 * jump out of a signal handler that leaves that frame lowers the guard
+	 * again (agent/jump.h).
+	 */
+	uintptr_t guard_sp;
 };
 
 extern __thread struct weft_tls weft_tls __attribute__((tls_model("initial-exec")));
@@ -81,8 +88,25 @@ static inline bool weft_guard_active(void)
 	return weft_guard_depth != 0;
 }
 
-static inline void weft_guard_enter(void)
+/* The stack pointer where it is called (inlined: the caller's frame). */
+static inline __attribute__((always_inline)) uintptr_t weft_stack_pointer(void)
 {
+#if defined(__x86_64__)
+	uintptr_t sp;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+#else
+	return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
+static inline __attribute__((always_inline)) void weft_guard_enter(void)
+{
+	/* Where, before the depth: a handler that sees the guard up sees its frame. */
+	if (weft_guard_depth == 0)
+		weft_tls.guard_sp = weft_stack_pointer();
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	weft_guard_depth++;
 }
 

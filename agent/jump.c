@@ -91,24 +91,30 @@ void weft_jump_landing(uintptr_t to)
 	struct weft_thread *t = weft_self;
 	struct weft_held held;
 	struct here h;
-	enum fate ring = KEPT, wait = KEPT;
-	int saved, kind;
+	enum fate ring = KEPT, wait = KEPT, guard = KEPT;
+	int saved, kind = 0;
 
-	if (!t || t->dead || !to)
+	if (!to)
 		return;
-	kind = weft_load_relaxed(&t->wait_kind);
-	/* Most jumps: nothing of weft's under way on this thread. */
-	if (__builtin_expect(!weft_load_relaxed(&t->ring.nest) && kind <= 0, 1))
-		return;
+	if (t && t->dead)
+		t = NULL;
 	saved = errno;
 	/* No other handler in between: it would find the state half put back. */
 	weft_hold(&held);
-	here_init(&h, t->ring.top);
-	if (weft_load_relaxed(&t->ring.nest))
+	here_init(&h, t ? t->ring.top : 0);
+	if (weft_tls.guard)
+		guard = fate_of(&h, weft_tls.guard_sp, to);
+	if (t && weft_load_relaxed(&t->ring.nest))
 		ring = fate_of(&h, t->ring.sp, to);
-	kind = weft_load_relaxed(&t->wait_kind);
+	if (t)
+		kind = weft_load_relaxed(&t->wait_kind);
 	if (kind > 0)
 		wait = fate_of(&h, t->wait_sp, to);
+	if (guard != KEPT) {
+		weft_tls.guard_sp = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		weft_guard_depth = 0;
+	}
 	if (ring != KEPT)
 		weft_ring_abandon(&t->ring);
 	if (wait == LEFT) {

@@ -6,7 +6,10 @@
  * is gone. Told where the jump lands (the stack pointer it restores), weft
  * puts its state back at once: a push the jump abandons is made void
  * (weft_ring_abandon), and a wait it abandons is recorded as ended there,
- * interrupted (-EINTR: it never returned), and taken off view. Without the
+ * interrupted (-EINTR: it never returned), and taken off view; and a guard
+ * raised in an abandoned frame (weft's code, interrupted where it does not
+ * hold signals off) is lowered, or the thread would go unobserved for good.
+ * Without the
  * hook (a jump weft does not see: a static longjmp, an exception) the next
  * push or wait finds what was left (agent/sighold.h: weft_frame_left), later
  * and with less.
@@ -52,13 +55,16 @@ static inline uintptr_t weft_jump_target(const struct __jmp_buf_tag *env)
 void weft_jump_landing(uintptr_t to);
 
 /*
- * Whether thread `t` (NULL: not observed) has anything under way a jump
- * could leave: a push, or a wait on view. Most jumps (an interpreter's
- * error handling) find nothing and cost this test alone.
+ * Whether the calling thread has anything of weft's under way that a jump
+ * could leave: the guard raised, a push, or a wait on view. Most jumps (an
+ * interpreter's error handling) find nothing and cost this test alone.
  */
-static inline bool weft_jump_pending(const struct weft_thread *t)
+static inline bool weft_jump_pending(void)
 {
-	return t && (weft_load_relaxed(&t->ring.nest) != 0 || weft_load_relaxed(&t->wait_kind) > 0);
+	const struct weft_thread *t = weft_self;
+
+	return weft_tls.guard != 0 || (t && (weft_load_relaxed(&t->ring.nest) != 0 ||
+					     weft_load_relaxed(&t->wait_kind) > 0));
 }
 
 #endif

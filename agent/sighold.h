@@ -71,19 +71,6 @@ static inline void weft_guard_leave_held(const struct weft_held *h)
 	weft_release(h);
 }
 
-/* The stack pointer where it is called (inlined: the caller's frame). */
-static inline __attribute__((always_inline)) uintptr_t weft_stack_pointer(void)
-{
-#if defined(__x86_64__)
-	uintptr_t sp;
-
-	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-	return sp;
-#else
-	return (uintptr_t)__builtin_frame_address(0);
-#endif
-}
-
 /*
  * Whether the weft code whose stack pointer was `sp` — still under way by
  * weft's count (a push's nest, a wait's kind) when the thread comes back to

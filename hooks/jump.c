@@ -39,7 +39,7 @@ typedef void jump_fn(struct __jmp_buf_tag *env, int val);
 /* The landing; then `real`, or any of the four (one function in glibc), or abort. */
 static jump_fn *prepare(jump_fn *real, struct __jmp_buf_tag *env)
 {
-	if (weft_jump_pending(weft_self))
+	if (weft_jump_pending())
 		weft_jump_landing(weft_jump_target(env));
 	if (!real)
 		real = weft_real.siglongjmp ? weft_real.siglongjmp : weft_real.longjmp;
