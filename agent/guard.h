@@ -110,9 +110,15 @@ static inline __attribute__((always_inline)) void weft_guard_enter(void)
 	weft_guard_depth++;
 }
 
+/*
+ * Never below 0 (a jump may have lowered the guard under a frame that then
+ * leaves it: agent/jump.h); at 0 its frame is forgotten, so that no later
+ * jump compares against a frame that has returned.
+ */
 static inline void weft_guard_leave(void)
 {
-	weft_guard_depth--;
+	if (weft_guard_depth != 0 && --weft_guard_depth == 0)
+		weft_tls.guard_sp = 0;
 }
 
 #endif

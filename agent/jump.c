@@ -102,7 +102,13 @@ void weft_jump_landing(uintptr_t to)
 	/* No other handler in between: it would find the state half put back. */
 	weft_hold(&held);
 	here_init(&h, t ? t->ring.top : 0);
-	if (weft_tls.guard)
+	/*
+	 * Lowered only where the frame that raised it is known to be left: a
+	 * thread whose stack is unknown (not registered, or ended) keeps it —
+	 * unobserved from then on is the lesser harm than weft's code running
+	 * unguarded under a frame of its own.
+	 */
+	if (weft_tls.guard && (h.top || on_alt(&h, weft_tls.guard_sp)))
 		guard = fate_of(&h, weft_tls.guard_sp, to);
 	if (t && weft_load_relaxed(&t->ring.nest))
 		ring = fate_of(&h, t->ring.sp, to);

@@ -778,6 +778,7 @@ static void exporter_step_aside(void)
 {
 	int one = 1, state;
 	unsigned guard;
+	uintptr_t guard_sp;
 
 	if (!weft_cas_acq_rel(&exporter_joinable, &one, 0)) {
 		weft_consumer_wake();
@@ -787,8 +788,12 @@ static void exporter_step_aside(void)
 	weft_consumer_wake();
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
 	guard = weft_guard_depth;
+	guard_sp = weft_tls.guard_sp;
 	weft_guard_depth = 0;
 	pthread_join(exporter_thread, NULL);
+	/* Its frame first: a jump that sees the guard up sees where it was raised. */
+	weft_tls.guard_sp = guard_sp;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	weft_guard_depth = guard;
 	pthread_setcancelstate(state, NULL);
 }

@@ -149,13 +149,19 @@ static __attribute__((noinline)) void land_deeper(uintptr_t to)
 	weft_jump_landing(to);
 }
 
-static void test_guard(void)
+static void test_guard(struct weft_thread *t)
 {
 	uintptr_t sp;
 
 	weft_guard_enter();
 	sp = weft_tls.guard_sp;
 	expect_true(sp != 0);
+	/* Raised again deeper: the outer frame is the one that counts. */
+	land_deeper(0);
+	weft_guard_enter();
+	expect_true(weft_tls.guard_sp == sp);
+	weft_guard_leave();
+	expect_true(weft_tls.guard_sp == sp && weft_guard_active());
 	/* A jump within the handler: the guard stays. */
 	land_deeper(sp - 64);
 	expect_true(weft_guard_active());
@@ -163,6 +169,56 @@ static void test_guard(void)
 	land_deeper(sp + 4096);
 	expect_true(!weft_guard_active());
 	expect_true(weft_tls.guard_sp == 0);
+	/* The frame that raised it leaves it, later: no wrap below 0. */
+	weft_guard_leave();
+	expect_int((int)weft_guard_depth, 0);
+	expect_true(!weft_jump_pending());
+
+	/* Back to 0 forgets the frame. */
+	weft_guard_enter();
+	weft_guard_leave();
+	expect_true(weft_tls.guard_sp == 0);
+
+	/* Up with its frame unknown (0): kept, wherever the jump lands. */
+	weft_guard_depth = 1;
+	land_deeper(weft_stack_pointer() + 65536);
+	expect_int((int)weft_guard_depth, 1);
+	weft_guard_depth = 0;
+
+	/* The thread's stack unknown (not registered, or ended): kept. */
+	weft_self_set(NULL);
+	weft_guard_enter();
+	sp = weft_tls.guard_sp;
+	land_deeper(sp + 4096);
+	expect_int((int)weft_guard_depth, 1);
+	weft_guard_leave();
+	t->dead = true;
+	weft_self_set(t);
+	weft_guard_enter();
+	land_deeper(weft_tls.guard_sp + 4096);
+	expect_int((int)weft_guard_depth, 1);
+	weft_guard_leave();
+	t->dead = false;
+	expect_int((int)weft_guard_depth, 0);
+}
+
+/* What a jump hook tests first: anything under way at all. */
+static void test_pending(struct weft_thread *t)
+{
+	expect_true(!weft_jump_pending());
+	weft_guard_enter();
+	expect_true(weft_jump_pending());
+	weft_guard_leave();
+	weft_store_relaxed(&t->ring.nest, 1);
+	expect_true(weft_jump_pending());
+	weft_store_relaxed(&t->ring.nest, 0);
+	on_view(t, weft_stack_pointer() + 4096);
+	expect_true(weft_jump_pending());
+	weft_store_relaxed(&t->wait_kind, 0);
+	expect_true(!weft_jump_pending());
+	weft_self_set(NULL);
+	expect_true(!weft_jump_pending());
+	weft_self_set(t);
 }
 
 int main(void)
@@ -170,12 +226,14 @@ int main(void)
 	struct weft_thread *t = weft_registry_alloc(256);
 
 	assert_true(t != NULL);
-	t->ring.top = 0; /* unknown: any two addresses off the alternate stack are one stack */
+	/* Its top: well above every frame the tests name, within the stack's reach. */
+	t->ring.top = weft_stack_pointer() + ((uintptr_t)1 << 20);
 	weft_self_set(t);
+	test_pending(t);
 	test_waits(t);
 	test_altstack(t);
 	test_push(t);
-	test_guard();
+	test_guard(t);
 	weft_self_set(NULL);
 	weft_registry_free(t);
 	return harness_done();
