@@ -3,9 +3,10 @@
 hot: mutex `buffer` is held 40 ms at a time by thread "flusher" (in
 flush_buffer) while two consumers wait for it (in consume); mutex `count` is
 taken by four counters that yield while holding it: many more contentions,
-much less time waited. The report's first hot lock is `buffer`, named with
-the function that waited, the holder's pool and the function that released
-it (WEFT_HOLD_SAMPLE=1 samples every hold); `count`, if listed, comes after.
+much less time waited. The report ranks hot locks by the time waited:
+`buffer` first on an idle machine, named with the function that waited, the
+holder's pool and the function that released it (WEFT_HOLD_SAMPLE=1 samples
+every hold).
 saturated: two workers fed faster than they work through a pipe: one
 saturated-pool finding. stages: a pipeline of three threads whose middle
 stage is slow: named as the limit. The findings are also weft.finding events.
@@ -40,26 +41,40 @@ equal(r.rc, 0, "hot: exit status")
 m = {f[1]: int(f[2]) for f in (ln.split() for ln in r.stdout.splitlines()) if f[0] == "mutex"}
 hot = [f for f in findings(r.stderr) if f.startswith("hot lock:")]
 check(len(hot) >= 1, f"hot: a hot lock: {findings(r.stderr)}")
-first = re.match(r"hot lock: mutex (0x[0-9a-f]+): waited \S+ in all \((\d+) waits\) at consume "
-                 r"\(\S+\); held by pool flusher, released in flush_buffer \(\S+\)", hot[0]
-                 if hot else "")
-check(first is not None, f"hot: the first is buffer, waited at consume, held by flusher, released "
-      f"in flush_buffer: {hot}")
-if first:
-    equal(first.group(1), hex(m.get("buffer", 0)), "hot: the first hot lock is buffer")
+
+
+def waited_ns(finding):
+    """A hot lock's time waited in all, from its text ("waited 1.6s in all")."""
+    w = re.search(r"waited ([0-9.]+)(ns|us|ms|s) in all", finding)
+    return float(w.group(1)) * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[w.group(2)] if w else -1
+
+
+# Ranked by the time waited, not by how often: on an idle machine that puts
+# `buffer` first. (On a machine whose other processes keep every CPU busy, the
+# counters' yields while holding `count` can cost them whole time slices of
+# other programs, and `count` can then have waited longest: still ranked by
+# time.)
+equal([waited_ns(f) for f in hot], sorted((waited_ns(f) for f in hot), reverse=True),
+      "hot: the hot locks longest waited first")
+buf = [f for f in hot if f.startswith(f"hot lock: mutex {hex(m.get('buffer', 0))}:")]
+check(len(buf) == 1 and re.match(
+    r"hot lock: mutex 0x[0-9a-f]+: waited \S+ in all \((\d+) waits\) at consume "
+    r"\(\S+\); held by pool flusher, released in flush_buffer \(\S+\)", buf[0]) is not None,
+    f"hot: buffer is hot, waited at consume, held by flusher, released in flush_buffer: {hot}")
 out = r.only()
 contended = {attrs(p.get("attributes")).get("code.function.name"): int(p.get("asInt", 0))
              for p in out.points("weft.lock.contentions")}
-check(contended.get("bump", 0) > 10 * contended.get("consume", 0) > 0,
-      f"hot: count is contended far more often than buffer: {contended}")
-for f in hot[1:]:
-    check(hex(m.get("count", 0)) in f, f"hot: a later hot lock is count: {f}")
+# Far more often on an idle machine (thousands against 40); a few hundred
+# when other processes keep the CPUs busy.
+check(contended.get("bump", 0) > 2 * contended.get("consume", 0) > 0,
+      f"hot: count is contended more often than buffer: {contended}")
+for f in hot:
+    check(f in buf or hex(m.get("count", 0)) in f, f"hot: another hot lock is count: {f}")
 evs = [a for a in finding_events(out) if a.get("weft.finding.kind") == "hot_lock"]
 equal(len(evs), len(hot), "hot: a weft.finding event per hot lock")
-if evs:
-    equal((evs[0].get("weft.pool.name"), evs[0].get("weft.wait.kind"),
-           evs[0].get("code.function.name")), ("flusher", "mutex", "consume"),
-          "hot: the first event's facts")
+equal([(a.get("weft.pool.name"), a.get("weft.wait.kind"), a.get("code.function.name"))
+       for a in evs if buf and a.get("weft.finding.text") == buf[0]],
+      [("flusher", "mutex", "consume")], "hot: buffer's event and its facts")
 
 r = Run([program("hotlock"), "saturated"], env={"WEFT_REPORT": "stderr"})
 equal(r.rc, 0, "saturated: exit status")
