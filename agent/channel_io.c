@@ -145,6 +145,29 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 	found.n = 0;
 	found.handoff_ns = 0;
 
+	/*
+	 * The common case first, as the loop's first step would decide it: the
+	 * newest record is whole and settled, moved units and starts at or
+	 * before r0, so the units are its writer's alone, and nothing older (in
+	 * flight or not) is asked for.
+	 */
+	if (widx) {
+		struct weft_chan_rec *r = &q->rec[(widx - 1) % WEFT_CHAN_RECS];
+		uint32_t seq = weft_load_acquire(&r->seq);
+		bool settled = weft_load_acquire(&r->settled);
+		uint64_t start = weft_load_acquire(&r->start), span = weft_load_acquire(&r->span);
+		uint64_t rt = weft_load_acquire(&r->t);
+		bool empty = weft_load_acquire(&r->empty);
+
+		atomic_thread_fence(memory_order_acquire);
+		if (settled && !empty && start <= r0 && seq == widx &&
+		    weft_load_relaxed(&r->seq) == seq) {
+			out->n = 0;
+			out->handoff_ns = start == r0 && span != self ? rt : 0;
+			links_add(out, span, self);
+			return;
+		}
+	}
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
 		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];

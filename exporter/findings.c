@@ -59,7 +59,13 @@ static size_t chan_index(uint32_t channel)
 
 void weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t)
 {
-	size_t i = chan_index(channel);
+	size_t i;
+
+	/* Asked at every blocked read and every task from a channel: once named, a few loads. */
+	for (int k = 0; k < 2; k++)
+		if (chans[chan_recent[k]].channel == channel && chans[chan_recent[k]].reader[0])
+			return;
+	i = chan_index(channel);
 
 	if (i < WEFT_FINDINGS_CHANNELS && !chans[i].reader[0])
 		snprintf(chans[i].reader, sizeof(chans[i].reader), "%s", weft_tasks_pool_name(t));

@@ -87,11 +87,11 @@ void weft_report_thread_created(struct weft_report *r)
 }
 
 /* Pool `name`'s entry (names longer than the entry's are cut), or NULL when the table is full. */
-static struct weft_report_pool *report_pool(struct weft_report *r, const char *name)
+struct weft_report_pool *weft_report_pool_of(struct weft_report *r, const char *name)
 {
 	const size_t cut = sizeof(r->pools[0].name) - 1;
 
-	/* Once per task: compared up to the cut, copied only when new. */
+	/* Compared up to the cut, copied only when new. */
 	for (size_t i = 0; i < r->n_pools; i++)
 		if (strncmp(r->pools[i].name, name, cut) == 0)
 			return &r->pools[i];
@@ -110,7 +110,7 @@ void weft_report_reset(struct weft_report *r)
 void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t start_ns,
 			      uint64_t end_ns)
 {
-	struct weft_report_pool *p = report_pool(r, pool);
+	struct weft_report_pool *p = weft_report_pool_of(r, pool);
 
 	if (!p) {
 		r->other_threads++;
@@ -123,8 +123,12 @@ void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t 
 void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration_ns,
 		      uint64_t queue_ns)
 {
-	struct weft_report_pool *p = report_pool(r, pool);
+	weft_report_pool_task(r, weft_report_pool_of(r, pool), duration_ns, queue_ns);
+}
 
+void weft_report_pool_task(struct weft_report *r, struct weft_report_pool *p, uint64_t duration_ns,
+			   uint64_t queue_ns)
+{
 	if (!p) {
 		r->other_tasks++;
 		return;

@@ -125,6 +125,18 @@ void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t 
 void weft_report_task(struct weft_report *r, const char *pool, uint64_t duration_ns,
 		      uint64_t queue_ns);
 
+/*
+ * Pool `name`'s entry (NULL: the table is full), for a caller that keeps it
+ * beside the name it was found for and records each task with
+ * weft_report_pool_task, as the tasks' pools do: no lookup per task. Valid
+ * until weft_report_reset (a fork's child).
+ */
+struct weft_report_pool *weft_report_pool_of(struct weft_report *r, const char *name);
+
+/* weft_report_task for the entry `p` (NULL: a pool beyond the table). */
+void weft_report_pool_task(struct weft_report *r, struct weft_report_pool *p, uint64_t duration_ns,
+			   uint64_t queue_ns);
+
 void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
 		      uint64_t duration_ns);
 

@@ -65,6 +65,9 @@ struct pool {
 	 */
 	const char *duration_of, *queue_of;
 	struct weft_series *duration, *queue;
+	/* Its entry in the report, kept the same way (both are emptied at a fork). */
+	const char *report_of;
+	struct weft_report_pool *report;
 };
 
 static struct {
@@ -247,6 +250,20 @@ static void record_task(struct pool *p, const char *name, uint64_t dur_ns, uint6
 			(double)queue_ns / 1e9);
 }
 
+/* The report's entry of pool `p` named `name` (p NULL: the table is full, looked up each time). */
+static struct weft_report_pool *pool_report(struct pool *p, const char *name)
+{
+	struct weft_report *r = weft_exporter_report();
+
+	if (!p)
+		return weft_report_pool_of(r, name);
+	if (p->report_of != name || !p->report) {
+		p->report = weft_report_pool_of(r, name);
+		p->report_of = name;
+	}
+	return p->report;
+}
+
 /* Ends the thread's open task at end_ns (if one is open): its span and duration. */
 static void task_end(struct weft_thread *t, uint64_t end_ns)
 {
@@ -264,7 +281,8 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	if (end_ns < x->task.start_ns)
 		end_ns = x->task.start_ns;
 	record_task(p, pool, end_ns - x->task.start_ns, x->task.queue_ns);
-	weft_report_task(weft_exporter_report(), pool, end_ns - x->task.start_ns, x->task.queue_ns);
+	weft_report_pool_task(weft_exporter_report(), pool_report(p, pool),
+			      end_ns - x->task.start_ns, x->task.queue_ns);
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
 		parent = x->task.n_producers ? x->task.producers[0] : t->span;

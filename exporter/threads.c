@@ -126,9 +126,11 @@ static void span_seen(uint64_t span, const struct weft_trace_id *trace)
 	 * A span of the process's own trace needs no entry: weft_threads_trace_of
 	 * answers that trace for a span it does not find. So the cache is made
 	 * only when another trace first appears (a context the program set), and
-	 * most processes never allocate it.
+	 * most processes never allocate it. Nor is it needed without a trace
+	 * output: only the links of spans ask it.
 	 */
-	if (!span || memcmp(trace, &weft_process.trace, sizeof(*trace)) == 0)
+	if (!span || !weft_cfg.traces_out ||
+	    memcmp(trace, &weft_process.trace, sizeof(*trace)) == 0)
 		return;
 	if (!th.spans)
 		th.spans = weft_zalloc(SPAN_CACHE * sizeof(*th.spans));
