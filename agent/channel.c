@@ -26,6 +26,8 @@ static _Atomic uint32_t slot_high;   /* ids 1..slot_high have been handed out */
 static _Atomic uint64_t free_top;    /* freed ids: (tag << 32) | id, a tagged stack */
 static _Atomic uint64_t create_seq;  /* creation order */
 _Atomic uint64_t weft_chan_fork_seq; /* channels created before the last fork are shared */
+static _Atomic uint64_t close_count; /* closings: weft_chan.close_seq */
+uint64_t weft_chan_child_close_seq;
 static _Atomic int fd_max = -1;      /* the highest descriptor ever given an entry */
 static pid_t table_pid;              /* the process the table describes (a vfork child shares it) */
 
@@ -197,6 +199,8 @@ static void entry_release(uint32_t e)
 	/* A connection ends when its last descriptor closes (unless it failed first). */
 	if (c->kind == WEFT_CHAN_SOCKET && !weft_load_relaxed(&c->conn.t_end))
 		weft_store_relaxed(&c->conn.t_end, weft_clock_now());
+	/* Stamped before the state says CLOSED (a failed exchange leaves it unread). */
+	c->close_seq = atomic_fetch_add_explicit(&close_count, 1, memory_order_relaxed) + 1;
 	atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
 						memory_order_acq_rel, memory_order_relaxed);
 }
@@ -423,13 +427,23 @@ void weft_chan_after_fork(bool child)
 	if (!child)
 		return;
 	table_pid = (pid_t)syscall(SYS_getpid);
-	/* The child's counts are its own: its exporter counts from here. */
+	/*
+	 * The child's counts are its own: its exporter counts an open channel's
+	 * from here, and leaves out those closed before (the parent's alone).
+	 * Only what changes is written: each write copies a page of the table.
+	 */
+	weft_chan_child_close_seq = weft_load_relaxed(&close_count);
 	for (uint32_t id = 1; id <= weft_chan_high(); id++) {
 		struct weft_chan *c = weft_chan_slot(id);
+		uint64_t now[4];
 
 		if (!c)
 			break;
-		weft_chan_counts(c, c->seen);
+		if (weft_load_relaxed(&c->state) != WEFT_CHAN_LIVE)
+			continue;
+		weft_chan_counts(c, now);
+		if (memcmp(now, c->seen, sizeof(now)) != 0)
+			memcpy(c->seen, now, sizeof(now));
 	}
 }
 

@@ -190,6 +190,7 @@ struct weft_chan {
 	bool inherited;          /* open across the exec that started this image: shared */
 	uint32_t capacity;       /* a pipe's buffer, bytes; 0: unknown */
 	uint64_t seq;            /* creation order in the process */
+	uint64_t close_seq;      /* order of its closing among the process's (once CLOSED) */
 	uint64_t pc;             /* the creating function's call site */
 	_Atomic int32_t refs[2]; /* descriptors held on each end */
 	struct weft_chan_queue q[2];
@@ -350,6 +351,21 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4]);
 
 /* Channels created (weft_chan.seq) at or before the last fork are shared. */
 extern _Atomic uint64_t weft_chan_fork_seq;
+
+/*
+ * In a forked child, the closings (weft_chan.close_seq) that came before its
+ * fork; 0 in a process that is no forked child.
+ */
+extern uint64_t weft_chan_child_close_seq;
+
+/*
+ * Whether a CLOSED channel was closed before the fork that made this process:
+ * its counts are all the parent's, none this process's to export.
+ */
+static inline bool weft_chan_closed_before_fork(const struct weft_chan *c)
+{
+	return c->close_seq <= weft_chan_child_close_seq;
+}
 
 /* Whether the channel was open across a fork or an exec (its other process is out of view). */
 static inline bool weft_chan_shared(const struct weft_chan *c)

@@ -21,7 +21,9 @@ tests/programs/channels.h), so every count below is exact:
   fullpipe    a write that blocked on a full pipe: one `wait pipe.write`.
   xproc       a child writes, the parent holds the read end only: the queue
               depth is FIONREAD, sampled by the exporter; a regular file and a
-              UDP socket are no channels.
+              UDP socket are no channels. The child's counts are its own:
+              nothing of a pipe the parent closed just before the fork, nor of
+              the parent's bytes through the pipe it inherited.
   reuse       a pipe closed and its numbers reused by a file and a new pipe:
               the new pipe is channel #2, the file no channel, dup/dup2/dup3/
               F_DUPFD_CLOEXEC/close_range followed; closed channels disappear.
@@ -351,23 +353,29 @@ check(1 in waiting and waiting[-1:] == [0],
 
 p = chanplay("xproc")
 M, SIZE, REQ, RESP, TURNS, XN, FILE_BYTES = p.counts(*CHANPLAY_COUNTS)
-CH = "pipe:make_xpipe#1"
-equal(channel_names(p.out), {CH},
-      "xproc: the pipe is the parent's only channel (the file and the UDP socket are none)")
+CH, DEAD, PRE = "pipe:make_xpipe#1", "pipe:make_dead_pipe#1", p.n.get("PRE")
+equal(channel_names(p.out), {CH, DEAD},
+      "xproc: the pipes are the parent's only channels (the file and the UDP socket are none)")
+equal([io(p.out, m, DEAD, d) for m in ("weft.channel.io", "weft.channel.messages")
+       for d in ("transmit", "receive")], [PRE, PRE, 1, 1], "xproc: the closed pipe's counts")
 d = depths(p.out, CH)
 check(XN in d, f"xproc: the parent's depth showed the child's {XN} bytes (FIONREAD): {d}")
 check(d and max(d) == XN and d[-1] == 0, f"xproc: never more, and 0 at the end: {d}")
-equal(io(p.out, "weft.channel.io", CH, "receive"), XN, "xproc: bytes the parent received")
-equal(io(p.out, "weft.channel.messages", CH, "receive"), 1, "xproc: in one read")
-check(io(p.out, "weft.channel.io", CH, "transmit") in (None, 0),
-      "xproc: the parent transmitted nothing")
+equal(io(p.out, "weft.channel.io", CH, "receive"), PRE + XN, "xproc: bytes the parent received")
+equal(io(p.out, "weft.channel.messages", CH, "receive"), 2, "xproc: in two reads")
+equal(io(p.out, "weft.channel.io", CH, "transmit"), PRE, "xproc: the parent's own bytes")
 check(all(FILE_BYTES not in v for v in series(p.out, "weft.channel.io").values()),
       "xproc: the regular file's and the UDP socket's bytes are counted nowhere")
 child = p.r.by_pid.get(p.pid.get("child"))
 if check(child is not None, f"xproc: the child wrote its output: {p.r.files}"):
+    # Its counts are its own: nothing of the pipe the parent closed before
+    # the fork, nor of the parent's bytes through the inherited one.
     equal(channel_names(child), {CH}, "xproc: the child's channel is the pipe it inherited")
     equal(io(child, "weft.channel.io", CH, "transmit"), XN, "xproc: bytes the child wrote")
     equal(io(child, "weft.channel.messages", CH, "transmit"), 1, "xproc: in one write")
+    equal((io(child, "weft.channel.io", CH, "receive"),
+           io(child, "weft.channel.messages", CH, "receive")), (0, 0),
+          "xproc: the child received nothing")
 
 # ---------------------------------------------------------------------- reuse
 

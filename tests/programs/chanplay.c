@@ -33,6 +33,9 @@
  *              (poll), does not read for HOLD_MS, reads them, waits for the
  *              child. Before and after, it moves FILE_BYTES bytes through a
  *              regular file and a loopback UDP socket, which are no channels.
+ *              Just before the fork the parent moves PRE bytes through
+ *              pipe:make_dead_pipe#1 and closes it, and PRE bytes through
+ *              the xpipe: neither is any of the child's.
  *   reuse      pipe:make_reused#1 moves 10 bytes and is closed; a file opened
  *              next gets its read end's number; pipe:make_reused#2 (on the old
  *              write end's number) moves 20 bytes; the file is dup2()ed over
@@ -74,6 +77,7 @@
 #define TURNS      6
 #define HOLD_MS    400
 #define XN         3000
+#define PRE        7
 #define XLIVE_MS   1200
 #define FILE_BYTES 777
 
@@ -84,6 +88,7 @@ CREATOR void make_socketpair(void);
 CREATOR void make_fifo(void);
 CREATOR void make_shared_pipe(void);
 CREATOR void make_full_pipe(void);
+CREATOR void make_dead_pipe(int p[2]);
 CREATOR void make_xpipe(void);
 CREATOR void make_reused(int p[2]);
 
@@ -517,6 +522,12 @@ static void not_channels(void)
 	close(u);
 }
 
+CREATOR void make_dead_pipe(int p[2])
+{
+	if (pipe(p) != 0)
+		fail("pipe");
+}
+
 CREATOR void make_xpipe(void)
 {
 	if (pipe(fds) != 0)
@@ -533,7 +544,7 @@ static void run_xproc(void)
 {
 	char buf[XN + 100];
 	struct pollfd pfd;
-	int status;
+	int status, dead[2];
 	pid_t child;
 	pthread_t th;
 
@@ -545,7 +556,17 @@ static void run_xproc(void)
 	if (pthread_create(&th, NULL, nothing, NULL) != 0 || pthread_join(th, NULL) != 0)
 		fail("pthread_create");
 	not_channels();
+	printf("count PRE %d\n", PRE);
 	make_xpipe();
+	/* Closed just before the fork: the parent's exporter has not yet given its slot back. */
+	make_dead_pipe(dead);
+	memset(buf, 'p', PRE);
+	MUST(write(dead[1], buf, PRE), PRE);
+	MUST(read(dead[0], buf, PRE), PRE);
+	close(dead[0]);
+	close(dead[1]);
+	MUST(write(fds[1], buf, PRE), PRE);
+	MUST(read(fds[0], buf, PRE), PRE);
 	child = fork();
 	if (child < 0)
 		fail("fork");
