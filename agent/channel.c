@@ -28,8 +28,8 @@ static _Atomic uint64_t create_seq;  /* creation order */
 _Atomic uint64_t weft_chan_fork_seq; /* channels created before the last fork are shared */
 static _Atomic uint64_t close_count; /* closings: weft_chan.close_seq */
 uint64_t weft_chan_child_close_seq;
-static _Atomic int fd_max = -1;      /* the highest descriptor ever given an entry */
-static pid_t table_pid;              /* the process the table describes (a vfork child shares it) */
+static _Atomic int fd_max = -1; /* the highest descriptor ever given an entry */
+static pid_t table_pid;         /* the process the table describes (a vfork child shares it) */
 
 /* Free slots are linked through their first record (unused while free). */
 #define FREE_NEXT(c) ((c)->q[0].rec[0].span)
