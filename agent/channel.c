@@ -200,7 +200,8 @@ static void entry_release(uint32_t e)
 	if (c->kind == WEFT_CHAN_SOCKET && !weft_load_relaxed(&c->conn.t_end))
 		weft_store_relaxed(&c->conn.t_end, weft_clock_now());
 	/* Stamped before the state says CLOSED (a failed exchange leaves it unread). */
-	c->close_seq = atomic_fetch_add_explicit(&close_count, 1, memory_order_relaxed) + 1;
+	weft_store_relaxed(&c->close_seq,
+			   atomic_fetch_add_explicit(&close_count, 1, memory_order_relaxed) + 1);
 	atomic_compare_exchange_strong_explicit(&c->state, &live, WEFT_CHAN_CLOSED,
 						memory_order_acq_rel, memory_order_relaxed);
 }

@@ -184,15 +184,15 @@ struct weft_conn {
 };
 
 struct weft_chan {
-	_Atomic uint32_t state;  /* enum weft_chan_state */
-	uint32_t gen;            /* incremented at each reuse of the slot */
-	uint8_t kind;            /* enum weft_chan_kind */
-	bool inherited;          /* open across the exec that started this image: shared */
-	uint32_t capacity;       /* a pipe's buffer, bytes; 0: unknown */
-	uint64_t seq;            /* creation order in the process */
-	uint64_t close_seq;      /* order of its closing among the process's (once CLOSED) */
-	uint64_t pc;             /* the creating function's call site */
-	_Atomic int32_t refs[2]; /* descriptors held on each end */
+	_Atomic uint32_t state;     /* enum weft_chan_state */
+	uint32_t gen;               /* incremented at each reuse of the slot */
+	uint8_t kind;               /* enum weft_chan_kind */
+	bool inherited;             /* open across the exec that started this image: shared */
+	uint32_t capacity;          /* a pipe's buffer, bytes; 0: unknown */
+	uint64_t seq;               /* creation order in the process */
+	_Atomic uint64_t close_seq; /* order of its closing among the process's (once CLOSED) */
+	uint64_t pc;                /* the creating function's call site */
+	_Atomic int32_t refs[2];    /* descriptors held on each end */
 	struct weft_chan_queue q[2];
 
 	/* The exporter's: kept here so that a forked child's exporter finds them. */
@@ -364,7 +364,7 @@ extern uint64_t weft_chan_child_close_seq;
  */
 static inline bool weft_chan_closed_before_fork(const struct weft_chan *c)
 {
-	return c->close_seq <= weft_chan_child_close_seq;
+	return weft_load_relaxed(&c->close_seq) <= weft_chan_child_close_seq;
 }
 
 /* Whether the channel was open across a fork or an exec (its other process is out of view). */
