@@ -23,7 +23,8 @@ tests/programs/channels.h), so every count below is exact:
               depth is FIONREAD, sampled by the exporter; a regular file and a
               UDP socket are no channels. The child's counts are its own:
               nothing of a pipe the parent closed just before the fork, nor of
-              the parent's bytes through the pipe it inherited.
+              the parent's bytes through the pipe it inherited, nor of the
+              parent's closed UDP socket.
   reuse       a pipe closed and its numbers reused by a file and a new pipe:
               the new pipe is channel #2, the file no channel, dup/dup2/dup3/
               F_DUPFD_CLOEXEC/close_range followed; closed channels disappear.
@@ -376,6 +377,9 @@ if check(child is not None, f"xproc: the child wrote its output: {p.r.files}"):
     equal((io(child, "weft.channel.io", CH, "receive"),
            io(child, "weft.channel.messages", CH, "receive")), (0, 0),
           "xproc: the child received nothing")
+    # Nor of the UDP socket the parent used and closed before the fork.
+    equal({a: v[-1] for a, v in series(child, "weft.socket.io").items() if v[-1]}, {},
+          "xproc: no socket bytes of the parent's in the child")
 
 # ---------------------------------------------------------------------- reuse
 
