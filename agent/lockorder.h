@@ -2,12 +2,13 @@
  * Lock-order inversions (WEFT_LOCK_ORDER=1; nothing at all when off).
  *
  * Each thread keeps the mutexes it holds, in the order it took them (a
- * short stack in its state: WEFT_HELD_MAX; deeper nesting is not followed). Taking lock B while
- * holding A adds the edge A→B, with the site that took B, to one table shared by the process. An
- * edge whose reverse is already there — some thread took A while holding B
- * — is an inversion: two threads doing both at once would deadlock, whether
- * or not this run did. The thread that finds it records one LOCKORDER event
- * (the pair and both sites); the pair is reported once per process.
+ * short stack in its state: WEFT_HELD_MAX; deeper nesting is not
+ * followed). Taking lock B while holding A adds the edge A→B, with the site
+ * that took B, to one table shared by the process. An edge whose reverse is
+ * already there — some thread took A while holding B — is an inversion: two
+ * threads doing both at once would deadlock, whether or not this run did.
+ * The thread that finds it records one LOCKORDER event (the pair and both
+ * sites); the pair is reported once per process.
  *
  * The table is open-addressed, WEFT_LOCKORDER_EDGES slots, allocated on the
  * first edge; a slot is claimed with one compare-and-swap on its key (a hash
