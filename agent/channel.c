@@ -27,7 +27,8 @@ static _Atomic uint64_t free_top;    /* freed ids: (tag << 32) | id, a tagged st
 static _Atomic uint64_t create_seq;  /* creation order */
 _Atomic uint64_t weft_chan_fork_seq; /* channels created before the last fork are shared */
 static _Atomic uint64_t close_count; /* closings: weft_chan.close_seq */
-uint64_t weft_chan_child_close_seq;
+/* In a forked child, the closings before its fork; 0 in a process that is none. */
+static uint64_t child_close_seq;
 static _Atomic int fd_max = -1; /* the highest descriptor ever given an entry */
 static pid_t table_pid;         /* the process the table describes (a vfork child shares it) */
 
@@ -413,6 +414,15 @@ int weft_chan_fd_next(int from, uint32_t *entry)
 	return -1;
 }
 
+bool weft_chan_drop_parents(uint32_t id, struct weft_chan *c, uint32_t st, bool exiting)
+{
+	if (st != WEFT_CHAN_CLOSED || weft_load_relaxed(&c->close_seq) > child_close_seq)
+		return false;
+	if (!exiting)
+		weft_chan_slot_free(id);
+	return true;
+}
+
 void weft_chan_after_fork(bool child)
 {
 	uint64_t seq = weft_load_relaxed(&create_seq);
@@ -433,7 +443,7 @@ void weft_chan_after_fork(bool child)
 	 * from here, and leaves out those closed before (the parent's alone).
 	 * Only what changes is written: each write copies a page of the table.
 	 */
-	weft_chan_child_close_seq = weft_load_relaxed(&close_count);
+	child_close_seq = weft_load_relaxed(&close_count);
 	for (uint32_t id = 1; id <= weft_chan_high(); id++) {
 		struct weft_chan *c = weft_chan_slot(id);
 		uint64_t now[4];

@@ -353,19 +353,12 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4]);
 extern _Atomic uint64_t weft_chan_fork_seq;
 
 /*
- * In a forked child, the closings (weft_chan.close_seq) that came before its
- * fork; 0 in a process that is no forked child.
+ * For the exporter: whether channel `id` (`c`, in state `st`) was closed
+ * before the fork that made this process, its counts all the parent's and
+ * none this process's to export. Such a slot is given back at once (not at
+ * exit: nothing is reused then).
  */
-extern uint64_t weft_chan_child_close_seq;
-
-/*
- * Whether a CLOSED channel was closed before the fork that made this process:
- * its counts are all the parent's, none this process's to export.
- */
-static inline bool weft_chan_closed_before_fork(const struct weft_chan *c)
-{
-	return weft_load_relaxed(&c->close_seq) <= weft_chan_child_close_seq;
-}
+bool weft_chan_drop_parents(uint32_t id, struct weft_chan *c, uint32_t st, bool exiting);
 
 /* Whether the channel was open across a fork or an exec (its other process is out of view). */
 static inline bool weft_chan_shared(const struct weft_chan *c)

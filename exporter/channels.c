@@ -247,12 +247,8 @@ static void channels_collect(void)
 		    c->kind == WEFT_CHAN_SOCKET || weft_load_acquire(&c->named) != c->gen + 1)
 			continue;
 		name = c->name;
-		if (st == WEFT_CHAN_CLOSED && weft_chan_closed_before_fork(c)) {
-			/* The parent's (this is a forked child): none of it is this process's. */
-			if (!weft_load_acquire(&weft_process.exiting))
-				weft_chan_slot_free(id);
+		if (weft_chan_drop_parents(id, c, st, weft_load_acquire(&weft_process.exiting)))
 			continue;
-		}
 		export_counts(c);
 		if (st == WEFT_CHAN_CLOSED) {
 			/* At exit there is no later cycle: it goes now. */

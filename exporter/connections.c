@@ -153,12 +153,8 @@ static void visit(uint32_t id, struct weft_chan *c, uint32_t st, bool exiting, u
 	uint64_t end = weft_load_acquire(&conn->t_end);
 	const char *vals[2] = { weft_conn_transport_name(conn->transport), side_name(conn) };
 
-	if (st == WEFT_CHAN_CLOSED && weft_chan_closed_before_fork(c)) {
-		/* The parent's (this is a forked child): none of its bytes are this process's. */
-		if (!exiting)
-			weft_chan_slot_free(id);
+	if (weft_chan_drop_parents(id, c, st, exiting))
 		return;
-	}
 	export_counts(c);
 	if (conn->span && conn->spanned != c->gen + 1) {
 		bool counted = conn->counted == c->gen + 1;
