@@ -9,7 +9,6 @@
  * libweft.so itself (the trampoline that starts a thread) are left out; a
  * frame with no symbol is shown as its module and offset.
  */
-#include <dlfcn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,14 +59,13 @@ static void stacks_event(struct weft_thread *t, const struct weft_event *ev)
 }
 
 /* Where libweft.so (or, in the unit tests, the test program) is loaded. */
-static void *own_base(void)
+static uintptr_t own_start(void)
 {
-	static void *base;
-	Dl_info info;
+	static uintptr_t start;
 
-	if (!base && dladdr(&table, &info))
-		base = info.dli_fbase;
-	return base;
+	if (!start && !weft_symbols_module((uintptr_t)&table, &start))
+		start = UINTPTR_MAX;
+	return start;
 }
 
 const char *weft_stacks_text(uint32_t id)
@@ -88,19 +86,19 @@ const char *weft_stacks_text(uint32_t id)
 		/* A return address: the call is the instruction before it. */
 		uintptr_t pc = s->pcs[i] - 1;
 		const char *name = weft_symbols_name(pc);
-		Dl_info info;
-		bool found = dladdr((void *)pc, &info) != 0;
+		uintptr_t start = 0;
+		const char *path = weft_symbols_module(pc, &start);
 
-		if (found && info.dli_fbase == own_base())
+		if (path && start == own_start())
 			continue;
 		if (name) {
 			len += (size_t)snprintf(s->text + len, cap - len, "%s\n", name);
-		} else if (found && info.dli_fname) {
-			const char *base = strrchr(info.dli_fname, '/');
+		} else if (path && path[0]) {
+			const char *base = strrchr(path, '/');
 
 			len += (size_t)snprintf(s->text + len, cap - len, "%s+0x%lx\n",
-						base ? base + 1 : info.dli_fname,
-						(unsigned long)(pc - (uintptr_t)info.dli_fbase));
+						base ? base + 1 : path,
+						(unsigned long)(pc - start));
 		} else {
 			len += (size_t)snprintf(s->text + len, cap - len, "0x%lx\n",
 						(unsigned long)pc);

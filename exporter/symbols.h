@@ -1,10 +1,10 @@
 /*
  * Function names for code addresses, on the exporter thread.
  *
- * dladdr answers for exported symbols; for the many functions a program does
- * not export (static functions, executables linked without -rdynamic) weft
- * reads the module's own ELF .symtab, mapped read-only. Results are cached
- * per address for the life of the process. C++ names are left mangled.
+ * weft reads each module's own symbol table, mapped read-only: .symtab (the
+ * many functions a program does not export: static functions, executables
+ * linked without -rdynamic), else .dynsym. Results are cached per address
+ * for the life of the process. C++ names are left mangled.
  */
 #ifndef WEFT_EXPORTER_SYMBOLS_H
 #define WEFT_EXPORTER_SYMBOLS_H
@@ -19,6 +19,12 @@ void weft_symbols_init(void);
 
 /* The name of the function containing addr, or NULL when none is known. */
 const char *weft_symbols_name(uintptr_t addr);
+
+/*
+ * The file of the module addr is in, and the lowest address it is mapped at
+ * (*start); NULL when it is in none.
+ */
+const char *weft_symbols_module(uintptr_t addr, uintptr_t *start);
 
 /*
  * In a forked child: an empty cache, and no module the parent's exporter was

@@ -2,8 +2,14 @@
  * Function names by address (exporter/symbols.h) and their cache: a static
  * function of this program (found in its .symtab, not by dladdr), one of the
  * core's, no name for a heap address or 0, one interned copy per address
- * however often it is asked for, many addresses (the cache grows), and reset.
+ * however often it is asked for, many addresses (the cache grows), and reset;
+ * functions of the C library (its .dynsym: it has no .symtab), named by the
+ * table scan at the first lookup and by the module's index after, each name
+ * checked by dlsym, which must find the same function under it; and the
+ * module of an address (weft_symbols_module).
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +80,45 @@ int main(void)
 		expect_true(named > 0);
 		expect_str(first[0], "main");
 		expect_true(weft_symbols_name(local) == a);
+	}
+
+	/*
+	 * The C library's functions (none an IFUNC: its address is then an
+	 * unexported implementation): the first lookup scans the table, the
+	 * others search the index. An address inside each names it: the name,
+	 * asked of the loader, is the same function.
+	 */
+	{
+		const uintptr_t libc_fns[] = {
+			(uintptr_t)&fclose,
+			(uintptr_t)&fopen,
+			(uintptr_t)&malloc,
+			(uintptr_t)&free,
+			(uintptr_t)&qsort,
+			(uintptr_t)&getenv,
+			(uintptr_t)&dlsym,
+			(uintptr_t)&fputs,
+			(uintptr_t)&realloc,
+			(uintptr_t)&pthread_create,
+			(uintptr_t)&pthread_mutex_lock,
+		};
+		uintptr_t start = 0;
+		const char *path;
+
+		for (size_t i = 0; i < sizeof(libc_fns) / sizeof(libc_fns[0]); i++) {
+			const char *name = weft_symbols_name(libc_fns[i] + 1);
+
+			expect_true(name != NULL);
+			if (name)
+				expect_true((uintptr_t)dlsym(RTLD_DEFAULT, name) == libc_fns[i]);
+		}
+		path = weft_symbols_module((uintptr_t)&fclose, &start);
+		expect_true(path && strstr(path, "libc.so"));
+		expect_true(start && start <= (uintptr_t)&fclose);
+		path = weft_symbols_module(local, &start);
+		expect_true(path && strstr(path, "test-symbols"));
+		expect_true(start && start <= local);
+		expect_true(weft_symbols_module((uintptr_t)heap, &start) == NULL);
 	}
 
 	/* After a reset the cache is empty: a new copy of the same name. */
