@@ -59,7 +59,12 @@ static __attribute__((noinline)) bool json_grow(struct weft_json *j, size_t extr
 	}
 	if (need <= j->cap)
 		return true;
-	cap = j->cap ? j->cap : 8192; /* a request's usual size: few reallocations */
+	/*
+	 * 16 KiB to start: a short process's whole export (its metrics are about
+	 * 10 KiB) without a reallocation, whose copy would touch the old block's
+	 * pages as well as the new one's.
+	 */
+	cap = j->cap ? j->cap : 16384;
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2) {
 			cap = need;
