@@ -3,14 +3,14 @@
  *
  * The module an address is in comes from the loader (dl_iterate_phdr: its
  * file, load bias and mapped range) and is kept in a table; the name from
- * the module's own symbol table, read from its file mapped read-only: .symtab
- * when it has one (static functions, executables linked without -rdynamic),
- * else .dynsym (a stripped library: the names dladdr would give). Of the
- * functions that contain the address, the one that begins nearest below it;
- * of several there, a global before a weak before a local one, then the
- * first in the table.
+ * the module's own symbol tables, read from its file mapped read-only: its
+ * .dynsym first (the exported names, as dladdr gives them), then its .symtab
+ * when it has one (static functions, executables linked without -rdynamic).
+ * Of a table's functions that contain the address, the one that begins
+ * nearest below it; of several there, the first in the table (dladdr's
+ * choice: an interceptor's `abort` before its `__interceptor_abort`).
  *
- * A module's first INDEX_AFTER lookups scan its table; then an index of its
+ * A table's first INDEX_AFTER lookups scan it; then an index of its
  * functions sorted by address is built (a radix sort, a few passes over the
  * table) and searched. dladdr, which this replaces, scans the whole dynamic
  * symbol table at every call: in node (75,000 exported symbols) a lookup
@@ -39,30 +39,36 @@
 
 enum { MAX_MODULES = 64, INDEX_AFTER = 1 };
 
-/* A function in a module's index: where it begins (a link-time address), its size, its name. */
+/* A function in a table's index: where it begins (a link-time address), its size, its name. */
 struct fsym {
 	uint64_t value;
 	uint32_t size; /* clamped: no function is 4 GiB long */
 	uint32_t name; /* in the string table */
 };
 
-/* A loaded module and its symbol table, mapped whole. */
+/* One of a module's symbol tables, and its index once built. */
+struct table {
+	const ElfW(Sym) * syms;
+	size_t n_syms;
+	const char *strtab;
+	size_t strtab_size;
+	struct fsym *index; /* by value, then table order; NULL until built */
+	size_t n_index;
+	unsigned lookups;
+	bool index_failed; /* out of memory: the table is scanned */
+};
+
+/* A loaded module and its symbol tables, mapped whole. */
 struct module {
 	char path[256];
 	uintptr_t bias;   /* the load bias: symbol values are relative to it */
 	uintptr_t lo, hi; /* the addresses its segments are mapped at */
 	const unsigned char *map;
 	size_t size;
-	const ElfW(Sym) * syms;
-	size_t n_syms;
-	const char *strtab;
-	size_t strtab_size;
-	struct fsym *index; /* by value, then preference; NULL until built */
-	size_t n_index;
-	unsigned lookups;
-	bool failed;       /* no symbol table read: dladdr answers */
-	bool index_failed; /* out of memory: the table is scanned */
-	bool done;         /* module_add returned: the entry is whole (see weft_symbols_reset) */
+	struct table dyn; /* .dynsym: the exported names, asked first */
+	struct table sym; /* .symtab, when the file has one: every function */
+	bool failed;      /* no symbol table read: dladdr answers */
+	bool done;        /* module_at returned: the entry is whole (see weft_symbols_reset) */
 };
 
 /* The cache's entries, by address (the first 8 bytes, for weft_hashmap_eq_u64). */
@@ -76,12 +82,11 @@ static size_t n_modules;
 static struct weft_hashmap cache =
 	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);
 
-/* Reads the module's .symtab, or its .dynsym when it has none. */
+/* Reads the module's .dynsym and .symtab (either may be missing). */
 static void module_load(struct module *m)
 {
 	const ElfW(Ehdr) * eh;
 	const ElfW(Shdr) * sh;
-	static const unsigned types[] = { SHT_SYMTAB, SHT_DYNSYM };
 
 	m->failed = true;
 	/* Never through a descriptor the program could see: it may be opening a file. */
@@ -93,23 +98,23 @@ static void module_load(struct module *m)
 	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->size)
 		return;
 	sh = (const ElfW(Shdr) *)(m->map + eh->e_shoff);
-	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
-		for (size_t i = 0; i < eh->e_shnum; i++) {
-			const ElfW(Shdr) * str;
+	for (size_t i = 0; i < eh->e_shnum; i++) {
+		const ElfW(Shdr) * str;
+		struct table *t = sh[i].sh_type == SHT_DYNSYM   ? &m->dyn
+				  : sh[i].sh_type == SHT_SYMTAB ? &m->sym
+								: NULL;
 
-			if (sh[i].sh_type != types[t] || sh[i].sh_link >= eh->e_shnum)
-				continue;
-			str = &sh[sh[i].sh_link];
-			if (sh[i].sh_offset + sh[i].sh_size > m->size ||
-			    str->sh_offset + str->sh_size > m->size)
-				return;
-			m->syms = (const ElfW(Sym) *)(m->map + sh[i].sh_offset);
-			m->n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
-			m->strtab = (const char *)(m->map + str->sh_offset);
-			m->strtab_size = str->sh_size;
-			m->failed = false;
-			return;
-		}
+		if (!t || sh[i].sh_link >= eh->e_shnum)
+			continue;
+		str = &sh[sh[i].sh_link];
+		if (sh[i].sh_offset + sh[i].sh_size > m->size ||
+		    str->sh_offset + str->sh_size > m->size)
+			continue;
+		t->syms = (const ElfW(Sym) *)(m->map + sh[i].sh_offset);
+		t->n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
+		t->strtab = (const char *)(m->map + str->sh_offset);
+		t->strtab_size = str->sh_size;
+		m->failed = false;
 	}
 }
 
@@ -191,23 +196,10 @@ static struct module *module_at(uintptr_t addr)
 }
 
 /* A defined function's symbol, with a name: the ones an address is named after. */
-static bool is_function(const struct module *m, const ElfW(Sym) * s)
+static bool is_function(const struct table *t, const ElfW(Sym) * s)
 {
 	return ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_shndx != SHN_UNDEF &&
-	       s->st_name < m->strtab_size && s->st_name <= UINT32_MAX;
-}
-
-/* 0 global, 1 weak, 2 local: which of several at one address names it. */
-static unsigned preference(const ElfW(Sym) * s)
-{
-	switch (ELF64_ST_BIND(s->st_info)) {
-	case STB_GLOBAL:
-		return 0;
-	case STB_WEAK:
-		return 1;
-	default:
-		return 2;
-	}
+	       s->st_name < t->strtab_size && s->st_name <= UINT32_MAX;
 }
 
 static bool contains(uint64_t value, uint64_t size, uint64_t offset)
@@ -215,21 +207,19 @@ static bool contains(uint64_t value, uint64_t size, uint64_t offset)
 	return offset >= value && offset - value < (size ? size : 1);
 }
 
-/* The whole table, for a module's first lookups. */
-static const char *scan(const struct module *m, uint64_t offset)
+/* The whole table, for its first lookups. */
+static const char *scan(const struct table *t, uint64_t offset)
 {
 	const ElfW(Sym) *best = NULL;
 
-	for (size_t i = 0; i < m->n_syms; i++) {
-		const ElfW(Sym) *s = &m->syms[i];
+	for (size_t i = 0; i < t->n_syms; i++) {
+		const ElfW(Sym) *s = &t->syms[i];
 
-		if (!is_function(m, s) || !contains(s->st_value, s->st_size, offset))
-			continue;
-		if (!best || s->st_value > best->st_value ||
-		    (s->st_value == best->st_value && preference(s) < preference(best)))
+		if (is_function(t, s) && contains(s->st_value, s->st_size, offset) &&
+		    (!best || s->st_value > best->st_value))
 			best = s;
 	}
-	return best ? m->strtab + best->st_name : NULL;
+	return best ? t->strtab + best->st_name : NULL;
 }
 
 /* Sorts a[0..n) by value, stably (least significant digit first), with tmp[n] beside it. */
@@ -259,56 +249,51 @@ static void radix_sort(struct fsym *a, struct fsym *tmp, size_t n)
 	}
 }
 
-/*
- * The module's functions sorted by value; of several at one value, in order
- * of preference, then of the table (entered that way, and the sort is stable).
- */
-static void index_build(struct module *m)
+/* The table's functions sorted by value, those at one value in table order (a stable sort). */
+static void index_build(struct table *t)
 {
 	size_t n = 0, k = 0;
 	struct fsym *a, *tmp;
 
-	for (size_t i = 0; i < m->n_syms; i++)
-		n += is_function(m, &m->syms[i]);
+	for (size_t i = 0; i < t->n_syms; i++)
+		n += is_function(t, &t->syms[i]);
 	a = n ? weft_alloc(n * sizeof(*a)) : NULL;
 	tmp = n ? weft_alloc(n * sizeof(*tmp)) : NULL;
 	if (!a || !tmp) {
 		weft_free(a);
 		weft_free(tmp);
-		m->index_failed = n != 0;
+		t->index_failed = n != 0;
 		return;
 	}
-	for (unsigned pref = 0; pref < 3; pref++)
-		for (size_t i = 0; i < m->n_syms; i++) {
-			const ElfW(Sym) *s = &m->syms[i];
+	for (size_t i = 0; i < t->n_syms; i++) {
+		const ElfW(Sym) *s = &t->syms[i];
 
-			if (is_function(m, s) && preference(s) == pref)
-				a[k++] = (struct fsym){
-					.value = s->st_value,
-					.size = s->st_size > UINT32_MAX ? UINT32_MAX
-									: (uint32_t)s->st_size,
-					.name = (uint32_t)s->st_name,
-				};
-		}
+		if (is_function(t, s))
+			a[k++] = (struct fsym){
+				.value = s->st_value,
+				.size = s->st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s->st_size,
+				.name = (uint32_t)s->st_name,
+			};
+	}
 	radix_sort(a, tmp, n);
 	weft_free(tmp);
-	m->n_index = n;
+	t->n_index = n;
 	/* Whole before it is seen (a fork copies what this thread has written so far). */
 	atomic_signal_fence(memory_order_seq_cst);
-	m->index = a;
+	t->index = a;
 }
 
 /*
  * The index's answer, the scan's: the last function beginning at or below
- * offset that contains it, the first (preferred) of those at its value. How
- * far back it looks for one that contains it, past smaller ones beginning
- * nearer (labels inside a function), is bounded.
+ * offset that contains it, the first in the table of those at its value.
+ * How far back it looks for one that contains it, past smaller ones
+ * beginning nearer (labels inside a function), is bounded.
  */
-static const char *index_lookup(const struct module *m, uint64_t offset)
+static const char *index_lookup(const struct table *t, uint64_t offset)
 {
 	enum { LOOK_BACK = 256 };
-	size_t lo = 0, hi = m->n_index, seen = 0;
-	const struct fsym *a = m->index;
+	size_t lo = 0, hi = t->n_index, seen = 0;
+	const struct fsym *a = t->index;
 
 	/* hi: the first beginning above offset. */
 	while (lo < hi) {
@@ -327,10 +312,20 @@ static const char *index_lookup(const struct module *m, uint64_t offset)
 			first--;
 		for (size_t i = first; i < hi; i++)
 			if (contains(a[i].value, a[i].size, offset))
-				return m->strtab + a[i].name;
+				return t->strtab + a[i].name;
 		hi = first;
 	}
 	return NULL;
+}
+
+/* The function of the table that contains offset: scanned at first, then from the index. */
+static const char *table_lookup(struct table *t, uint64_t offset)
+{
+	if (!t->n_syms)
+		return NULL;
+	if (!t->index && !t->index_failed && ++t->lookups > INDEX_AFTER)
+		index_build(t);
+	return t->index ? index_lookup(t, offset) : scan(t, offset);
 }
 
 /* The exported name dladdr finds: for a module weft could not read. */
@@ -346,14 +341,13 @@ static const char *exported(uintptr_t addr)
 static const char *lookup(uintptr_t addr)
 {
 	struct module *m = module_at(addr);
-	uint64_t offset;
+	const char *name;
 
 	if (!m || m->failed)
 		return exported(addr);
-	offset = addr - m->bias;
-	if (!m->index && !m->index_failed && ++m->lookups > INDEX_AFTER)
-		index_build(m);
-	return m->index ? index_lookup(m, offset) : scan(m, offset);
+	/* An exported name first, as dladdr gives it; the others from .symtab. */
+	name = table_lookup(&m->dyn, addr - m->bias);
+	return name ? name : table_lookup(&m->sym, addr - m->bias);
 }
 
 void weft_symbols_init(void)
