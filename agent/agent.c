@@ -518,6 +518,7 @@ static void new_process_identity(void)
 static void atfork_prepare(void)
 {
 	weft_guard_enter();
+	weft_consumer.before_fork();
 	weft_alloc_fork_prepare();
 }
 

@@ -19,6 +19,7 @@ static void nothing(void)
 __attribute__((weak)) const struct weft_consumer weft_consumer = {
 	.start = nothing,
 	.shutdown = nothing,
+	.before_fork = nothing,
 	.after_fork_child = nothing,
 	.step_aside = nothing,
 };

@@ -23,6 +23,8 @@ struct weft_consumer {
 	void (*start)(void);
 	/* Final drain and export at process exit, within the configured budget. */
 	void (*shutdown)(void);
+	/* In the parent, before a fork is made (the guard set). */
+	void (*before_fork)(void);
 	/* In a forked child, with only the forking thread left. */
 	void (*after_fork_child)(void);
 	/* Whether the consumer's thread was never started (since the fork, in a forked child). */

@@ -13,11 +13,15 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -738,6 +742,54 @@ static void exporter_shutdown(void)
 	}
 }
 
+/* vsnprintf's call, through a va_list as the JSON writer's is. */
+static __attribute__((format(printf, 3, 4))) void bind_vsnprintf(char *buf, size_t n,
+								 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Before the process's first fork: the C library functions a forked child's
+ * export calls are bound here, once, in the parent. libweft.so binds its
+ * imports lazily (hooks/meson.build), so a process that had not exported
+ * yet left them unbound, and every child bound them again: ten lookups, each
+ * reading the loader's symbol tables, whose pages a child has not mapped yet
+ * (a page fault each: about 130 us a child on the development VM). Each call
+ * here does nothing: a bad descriptor, no room, nothing to find. test-lifecycle
+ * checks with LD_DEBUG=bindings that a child binds nothing of libweft.so's.
+ */
+static void exporter_before_fork(void)
+{
+	static bool bound;
+	volatile size_t none = 0;
+	volatile uintptr_t used; /* kept: pure functions whose result is unused are not called */
+	char buf[8] = "0";
+	struct utsname u;
+	struct stat st;
+	int saved = errno;
+
+	if (bound)
+		return;
+	bound = true;
+	memset(buf + 1, 0, none);
+	used = strnlen(buf, none);
+	used = (uintptr_t)strchr(buf + none, 'x');
+	(void)strtod(buf, NULL);
+	(void)snprintf(buf, none, "%d", 0);
+	bind_vsnprintf(buf, none, "%d", 0);
+	(void)getppid();
+	(void)uname(&u);
+	(void)fstat(-1, &st);
+	(void)!write(-1, buf, none);
+	(void)used;
+	errno = saved;
+}
+
 static void exporter_after_fork_child(void)
 {
 	/*
@@ -807,6 +859,7 @@ static bool exporter_idle(void)
 const struct weft_consumer weft_consumer = {
 	.start = exporter_start,
 	.shutdown = exporter_shutdown,
+	.before_fork = exporter_before_fork,
 	.after_fork_child = exporter_after_fork_child,
 	.idle = exporter_idle,
 	.step_aside = exporter_step_aside,

@@ -1,6 +1,8 @@
 """How a program ends, and forks: every path flushes, with the right exit code."""
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,6 +149,24 @@ on = int(Run([program("forkfaults")], env={"OTEL_TRACES_EXPORTER": "none",
              expect_file=False).stdout)
 check(dis <= native + 6, f"disabled: a forked child's page faults {dis}, native {native}")
 check(on <= native + 60, f"enabled: a forked child's page faults {on}, native {native}")
+
+# A forked child that exports binds nothing of libweft.so's lazily: the C
+# library functions its export calls were bound in the parent before its
+# first fork (exporter_before_fork), not looked up again in every child. The
+# loader's log (LD_DEBUG=bindings) is one file, each line under its pid.
+ld_dir = tempfile.mkdtemp(prefix="weft-ld-")
+r = Run([program("forkfaults"), "5", "exit"],
+        env={"LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": os.path.join(ld_dir, "ld")})
+equal(r.rc, 0, "forkfaults under LD_DEBUG: exit code")
+equal(len(r.by_pid), 6, "forkfaults under LD_DEBUG: the parent and 5 children exported")
+logs = [os.path.join(ld_dir, f) for f in os.listdir(ld_dir)]
+equal(len(logs), 1, "the loader's log: one file")
+parent = os.path.basename(logs[0]).rsplit(".", 1)[1]
+lines = open(logs[0]).read().splitlines()
+late = [ln for ln in lines if "libweft.so [0] to" in ln and ln.split(":")[0].strip() != parent]
+check(any(ln.split(":")[0].strip() == parent for ln in lines), "the parent's bindings are logged")
+check(late == [], f"forked children bound nothing of libweft.so's: {late[:3]}")
+shutil.rmtree(ld_dir)
 
 # The exporter thread is invisible: it is not a span and not counted.
 r = Run([program("worker-pool")])
