@@ -1,32 +1,35 @@
 /*
  * Function names for code addresses (symbols.h), on the exporter thread.
  *
- * The module an address is in comes from the loader (dl_iterate_phdr: its
- * file, load bias and mapped range) and is kept in a table; the name from
- * the module's own symbol tables, read from its file mapped read-only: its
- * .dynsym first (the exported names, as dladdr gives them), then its .symtab
- * when it has one (static functions, executables linked without -rdynamic).
- * Of a table's functions that contain the address, the one that begins
- * nearest below it; of several there, the first in the table (dladdr's
- * choice: an interceptor's `abort` before its `__interceptor_abort`).
+ * An address is looked up in the loader's list of loaded objects
+ * (dl_iterate_phdr), and, while the loader holds that list still, in the
+ * object's dynamic symbol table as it is in memory: the exported names,
+ * dladdr's, always those of the code that is loaded (a library upgraded on
+ * disk since is not read), and never read after a dlclose. A name not found
+ * there comes from the file's .symtab (static functions, executables linked
+ * without -rdynamic), mapped read-only. Of a table's functions that contain
+ * the address, the one that begins nearest below it; of several there, the
+ * first in the table (dladdr's choice: an interceptor's `abort` before its
+ * `__interceptor_abort`).
  *
  * A table's first INDEX_AFTER lookups scan it; then an index of its
  * functions sorted by address is built (a radix sort, a few passes over the
  * table) and searched. dladdr, which this replaces, scans the whole dynamic
  * symbol table at every call: in node (75,000 exported symbols) a lookup
  * cost 0.1-0.4 ms, and a few hundred call sites and stack frames took the
- * exporter thread 0.2 s of CPU in a 0.3 s program. A module weft cannot read
- * (the vDSO, a deleted file, a full table) is asked dladdr.
+ * exporter thread 0.2 s of CPU in a 0.3 s program.
  *
- * Names are cached per address for the life of the process, as are the
- * modules: a library unloaded and another loaded at its addresses keeps the
- * first one's names.
+ * Nothing called under the loader's lock takes the loader's other lock
+ * (dladdr, dlsym, dlopen: a thread in dlopen holds that one and waits for
+ * this one): the index comes from weft's private allocator. Names are cached
+ * per address for the life of the process.
  */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,7 +40,7 @@
 #include "exporter/resource.h"
 #include "exporter/symbols.h"
 
-enum { MAX_MODULES = 64, INDEX_AFTER = 1 };
+enum { MAX_OBJECTS = 256, MAX_FILES = 64, INDEX_AFTER = 1 };
 
 /* A function in a table's index: where it begins (a link-time address), its size, its name. */
 struct fsym {
@@ -58,17 +61,20 @@ struct table {
 	bool index_failed; /* out of memory: the table is scanned */
 };
 
-/* A loaded module and its symbol tables, mapped whole. */
-struct module {
+/* A loaded object's exported functions, as the loader has them in memory. */
+struct object {
+	uintptr_t bias;
+	const ElfW(Sym) * dynsym; /* with bias: which object this is still */
+	struct table dyn;
+};
+
+/* A module's .symtab, from its file mapped whole. */
+struct file {
 	char path[256];
-	uintptr_t bias;   /* the load bias: symbol values are relative to it */
-	uintptr_t lo, hi; /* the addresses its segments are mapped at */
 	const unsigned char *map;
 	size_t size;
-	struct table dyn; /* .dynsym: the exported names, asked first */
-	struct table sym; /* .symtab, when the file has one: every function */
-	bool failed;      /* no symbol table read: dladdr answers */
-	bool done;        /* module_at returned: the entry is whole (see weft_symbols_reset) */
+	struct table sym;
+	bool done; /* file_get returned: the entry is whole (see weft_symbols_reset) */
 };
 
 /* The cache's entries, by address (the first 8 bytes, for weft_hashmap_eq_u64). */
@@ -77,78 +83,61 @@ struct cache_entry {
 	const char *name; /* NULL: looked up, nothing found */
 };
 
-static struct module modules[MAX_MODULES] WEFT_LARGE;
-static size_t n_modules;
+static struct object objects[MAX_OBJECTS] WEFT_LARGE;
+static size_t n_objects;
+static struct file files[MAX_FILES] WEFT_LARGE;
+static size_t n_files;
 static struct weft_hashmap cache =
 	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);
 
-/* Reads the module's .dynsym and .symtab (either may be missing). */
-static void module_load(struct module *m)
+/* The file's .symtab, if it has one. */
+static void file_load(struct file *f)
 {
 	const ElfW(Ehdr) * eh;
 	const ElfW(Shdr) * sh;
 
-	m->failed = true;
 	/* Never through a descriptor the program could see: it may be opening a file. */
-	m->map = weft_fd_map(m->path, &m->size);
-	if (!m->map || m->size < sizeof(ElfW(Ehdr)))
+	f->map = weft_fd_map(f->path, &f->size);
+	if (!f->map || f->size < sizeof(ElfW(Ehdr)))
 		return;
-	eh = (const ElfW(Ehdr) *)m->map;
+	eh = (const ElfW(Ehdr) *)f->map;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
-	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->size)
+	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > f->size)
 		return;
-	sh = (const ElfW(Shdr) *)(m->map + eh->e_shoff);
+	sh = (const ElfW(Shdr) *)(f->map + eh->e_shoff);
 	for (size_t i = 0; i < eh->e_shnum; i++) {
 		const ElfW(Shdr) * str;
-		struct table *t = sh[i].sh_type == SHT_DYNSYM   ? &m->dyn
-				  : sh[i].sh_type == SHT_SYMTAB ? &m->sym
-								: NULL;
 
-		if (!t || sh[i].sh_link >= eh->e_shnum)
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
 			continue;
 		str = &sh[sh[i].sh_link];
-		if (sh[i].sh_offset + sh[i].sh_size > m->size ||
-		    str->sh_offset + str->sh_size > m->size)
-			continue;
-		t->syms = (const ElfW(Sym) *)(m->map + sh[i].sh_offset);
-		t->n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
-		t->strtab = (const char *)(m->map + str->sh_offset);
-		t->strtab_size = str->sh_size;
-		m->failed = false;
+		if (sh[i].sh_offset + sh[i].sh_size > f->size ||
+		    str->sh_offset + str->sh_size > f->size)
+			return;
+		f->sym.syms = (const ElfW(Sym) *)(f->map + sh[i].sh_offset);
+		f->sym.n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
+		f->sym.strtab = (const char *)(f->map + str->sh_offset);
+		f->sym.strtab_size = str->sh_size;
+		return;
 	}
 }
 
-/* What dl_iterate_phdr found for an address. */
-struct found {
-	uintptr_t addr;
-	uintptr_t bias, lo, hi;
-	const char *name;
-};
-
-static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
+static struct file *file_get(const char *path)
 {
-	struct found *f = arg;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	bool in = false;
+	struct file *f;
 
-	(void)size;
-	for (size_t i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		uintptr_t start = info->dlpi_addr + p->p_vaddr, end = start + p->p_memsz;
-
-		if (p->p_type != PT_LOAD)
-			continue;
-		in |= f->addr >= start && f->addr < end;
-		lo = start < lo ? start : lo;
-		hi = end > hi ? end : hi;
-	}
-	if (!in)
-		return 0;
-	f->bias = info->dlpi_addr;
-	f->lo = lo;
-	f->hi = hi;
-	f->name = info->dlpi_name;
-	return 1;
+	for (size_t i = 0; i < n_files; i++)
+		if (strcmp(files[i].path, path) == 0)
+			return &files[i];
+	if (n_files == MAX_FILES || strlen(path) >= sizeof(f->path))
+		return NULL;
+	f = &files[n_files++];
+	strcpy(f->path, path);
+	file_load(f);
+	/* Last, as a fork would see it: a forked child drops an entry not done. */
+	atomic_signal_fence(memory_order_seq_cst);
+	f->done = true;
+	return f;
 }
 
 /* /proc/self/exe, because the loader names the main program by argv[0] or not at all. */
@@ -168,31 +157,105 @@ static const char *exe_path(void)
 	return path;
 }
 
-/* The module addr is in: from the table, else from the loader (then added); NULL: none. */
-static struct module *module_at(uintptr_t addr)
+/*
+ * An address of the object, as a dynamic entry gives it: relocated by the
+ * loader (most objects), or not yet (the vDSO's, a read-only dynamic section).
+ */
+static const void *dyn_ptr(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
+			   ElfW(Addr) ptr)
 {
-	struct found f = { .addr = addr };
-	struct module *m;
-	const char *path;
+	if (ptr >= lo && ptr < hi)
+		return (const void *)ptr;
+	if (ptr + info->dlpi_addr >= lo && ptr + info->dlpi_addr < hi)
+		return (const void *)(ptr + info->dlpi_addr);
+	return NULL;
+}
 
-	for (size_t i = 0; i < n_modules; i++)
-		if (modules[i].done && addr >= modules[i].lo && addr < modules[i].hi)
-			return &modules[i];
-	if (!dl_iterate_phdr(find_module, &f))
+/* How many symbols a GNU hash table covers: past the last chain's end. */
+static size_t gnu_hash_count(const uint32_t *h)
+{
+	uint32_t nbuckets = h[0], symoffset = h[1], bloom = h[2], last = 0;
+	const uint32_t *buckets = h + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+	const uint32_t *chain = buckets + nbuckets;
+
+	for (uint32_t b = 0; b < nbuckets; b++)
+		if (buckets[b] > last)
+			last = buckets[b];
+	if (last < symoffset)
+		return symoffset;
+	while (!(chain[last - symoffset] & 1))
+		last++;
+	return (size_t)last + 1;
+}
+
+/* The object's dynamic symbol table in memory, into t; false when it has none weft can read. */
+static bool dynsym_of(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi, struct table *t)
+{
+	const ElfW(Dyn) *d = NULL;
+	const uint32_t *gnu = NULL, *sysv = NULL;
+
+	for (size_t i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!d)
+		return false;
+	memset(t, 0, sizeof(*t));
+	for (; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB:
+			t->syms = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
+			break;
+		case DT_STRTAB:
+			t->strtab = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
+			break;
+		case DT_STRSZ:
+			t->strtab_size = d->d_un.d_val;
+			break;
+		case DT_GNU_HASH:
+			gnu = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
+			break;
+		case DT_HASH:
+			sysv = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
+			break;
+		}
+	}
+	if (!t->syms || !t->strtab || !t->strtab_size || (!gnu && !sysv))
+		return false;
+	t->n_syms = sysv ? sysv[1] : gnu_hash_count(gnu);
+	return true;
+}
+
+/*
+ * The entry for a loaded object: the one kept, if it is still this object
+ * (an object dlclose()d and another loaded at its address is a new entry:
+ * the old one's index is given back), else a new one; NULL when the table
+ * is full or the object's dynamic symbols cannot be read.
+ */
+static struct object *object_of(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi)
+{
+	struct table t;
+	struct object *o = NULL;
+
+	if (!dynsym_of(info, lo, hi, &t))
 		return NULL;
-	path = f.name && f.name[0] ? f.name : exe_path();
-	if (n_modules == MAX_MODULES || strlen(path) >= sizeof(m->path))
-		return NULL;
-	m = &modules[n_modules++];
-	strcpy(m->path, path);
-	m->bias = f.bias;
-	m->lo = f.lo;
-	m->hi = f.hi;
-	module_load(m);
-	/* Last, as a fork would see it: a forked child drops an entry not done. */
-	atomic_signal_fence(memory_order_seq_cst);
-	m->done = true;
-	return m;
+	for (size_t i = 0; i < n_objects; i++) {
+		if (objects[i].bias != info->dlpi_addr)
+			continue;
+		if (objects[i].dynsym == t.syms)
+			return &objects[i];
+		o = &objects[i]; /* another object now: replaced below */
+		weft_free(o->dyn.index);
+		break;
+	}
+	if (!o) {
+		if (n_objects == MAX_OBJECTS)
+			return NULL;
+		o = &objects[n_objects++];
+	}
+	o->bias = info->dlpi_addr;
+	o->dynsym = t.syms;
+	o->dyn = t;
+	return o;
 }
 
 /* A defined function's symbol, with a name: the ones an address is named after. */
@@ -328,26 +391,87 @@ static const char *table_lookup(struct table *t, uint64_t offset)
 	return t->index ? index_lookup(t, offset) : scan(t, offset);
 }
 
-/* The exported name dladdr finds: for a module weft could not read. */
-static const char *exported(uintptr_t addr)
-{
-	Dl_info info;
+/* One lookup in the loader's list (dl_iterate_phdr): what it found. */
+struct query {
+	uintptr_t addr;
+	bool in_object;     /* addr is in a loaded object */
+	bool named;         /* and its dynamic symbols name it: name */
+	uintptr_t bias, lo; /* the object's load bias and lowest address */
+	char path[256];     /* its file */
+	char name[512];     /* cut short if longer */
+};
 
-	if (dladdr((void *)addr, &info) && info.dli_sname && info.dli_saddr)
-		return info.dli_sname;
-	return NULL;
+/* Whether the object holds q->addr: then its load bias, lowest address and file into q. */
+static bool locate(const struct dl_phdr_info *info, struct query *q, uintptr_t *hi_out)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	bool in = false;
+
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + p->p_vaddr, end = start + p->p_memsz;
+
+		if (p->p_type != PT_LOAD)
+			continue;
+		in |= q->addr >= start && q->addr < end;
+		lo = start < lo ? start : lo;
+		hi = end > hi ? end : hi;
+	}
+	if (!in)
+		return false;
+	q->in_object = true;
+	q->bias = info->dlpi_addr;
+	q->lo = lo;
+	*hi_out = hi;
+	snprintf(q->path, sizeof(q->path), "%s",
+		 info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : exe_path());
+	return true;
 }
 
+static int query_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t hi;
+
+	(void)size;
+	return locate(info, arg, &hi);
+}
+
+static int query_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct query *q = arg;
+	struct object *o;
+	const char *name;
+	uintptr_t hi;
+
+	(void)size;
+	if (!locate(info, q, &hi))
+		return 0;
+	o = object_of(info, q->lo, hi);
+	name = o ? table_lookup(&o->dyn, q->addr - q->bias) : NULL;
+	if (name) {
+		/* Copied while the object cannot go: its strings are its memory. */
+		snprintf(q->name, sizeof(q->name), "%s", name);
+		q->named = true;
+	}
+	return 1;
+}
+
+/* The name of the function at addr, in a string of weft's own (cached); NULL: none known. */
 static const char *lookup(uintptr_t addr)
 {
-	struct module *m = module_at(addr);
+	struct query q = { .addr = addr };
+	struct file *f;
 	const char *name;
 
-	if (!m || m->failed)
-		return exported(addr);
-	/* An exported name first, as dladdr gives it; the others from .symtab. */
-	name = table_lookup(&m->dyn, addr - m->bias);
-	return name ? name : table_lookup(&m->sym, addr - m->bias);
+	dl_iterate_phdr(query_object, &q);
+	if (q.named)
+		return weft_strdup(q.name);
+	if (!q.in_object)
+		return NULL;
+	/* Not exported: the file's .symtab, if it has one. */
+	f = file_get(q.path);
+	name = f ? table_lookup(&f->sym, addr - q.bias) : NULL;
+	return name ? weft_strdup(name) : NULL;
 }
 
 void weft_symbols_init(void)
@@ -370,38 +494,42 @@ const char *weft_symbols_name(uintptr_t addr)
 	if (e)
 		return e->name;
 	name = lookup(addr);
-	/* Short of memory, the answer is given uncached. */
-	if (weft_hashmap_put(&cache, h, &key, &p) < 0)
-		return name;
-	/* The name points into a mapping or the loader's tables; intern a copy. */
+	/* Short of memory, the answer is lost (it is not cached: it would leak). */
+	if (weft_hashmap_put(&cache, h, &key, &p) < 0) {
+		weft_free((void *)name);
+		return NULL;
+	}
 	e = p;
 	e->addr = key;
-	e->name = name ? weft_strdup(name) : NULL;
+	e->name = name;
 	return e->name;
 }
 
-const char *weft_symbols_module(uintptr_t addr, uintptr_t *start)
+bool weft_symbols_module(uintptr_t addr, char *path, size_t n, uintptr_t *start)
 {
-	struct module *m = module_at(addr);
+	struct query q = { .addr = addr };
 
-	if (!m)
-		return NULL;
-	*start = m->lo;
-	return m->path;
+	dl_iterate_phdr(query_module, &q);
+	if (!q.in_object)
+		return false;
+	snprintf(path, n, "%s", q.path);
+	*start = q.lo;
+	return true;
 }
 
 void weft_symbols_reset(void)
 {
 	/*
-	 * In a forked child: a module the parent's exporter was loading at the
-	 * fork is half made (marked failed, or with no symbols yet), and every
-	 * lookup in it would find nothing for good. Forget it (its mapping, if
-	 * any, stays) so that the child's first lookup loads it again. An index
-	 * being built is not there yet (published last): it is built again.
+	 * In a forked child: a file the parent's exporter was loading at the
+	 * fork is half made, and every lookup in it would find nothing for
+	 * good. Forget it (its mapping, if any, stays) so that the child's first
+	 * lookup loads it again. An index being built is not there yet
+	 * (published last): it is built again. The objects are the loader's,
+	 * the same in the child.
 	 */
-	if (n_modules && !modules[n_modules - 1].done) {
-		n_modules--;
-		memset(&modules[n_modules], 0, sizeof(modules[n_modules]));
+	if (n_files && !files[n_files - 1].done) {
+		n_files--;
+		memset(&files[n_files], 0, sizeof(files[n_files]));
 	}
 	weft_hashmap_init(&cache, sizeof(struct cache_entry), weft_hashmap_eq_u64);
 }

@@ -1,14 +1,17 @@
 /*
  * Function names for code addresses, on the exporter thread.
  *
- * weft reads each module's own symbol table, mapped read-only: .symtab (the
- * many functions a program does not export: static functions, executables
- * linked without -rdynamic), else .dynsym. Results are cached per address
- * for the life of the process. C++ names are left mangled.
+ * weft reads each loaded module's dynamic symbol table as the loader has it
+ * in memory, then, for the many functions a program does not export (static
+ * functions, executables linked without -rdynamic), the module file's ELF
+ * .symtab, mapped read-only. Results are cached per address for the life of
+ * the process. C++ names are left mangled.
  */
 #ifndef WEFT_EXPORTER_SYMBOLS_H
 #define WEFT_EXPORTER_SYMBOLS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -21,10 +24,10 @@ void weft_symbols_init(void);
 const char *weft_symbols_name(uintptr_t addr);
 
 /*
- * The file of the module addr is in, and the lowest address it is mapped at
- * (*start); NULL when it is in none.
+ * Whether addr is in a loaded module: then its file (cut to n bytes) into
+ * path, and the lowest address it is mapped at into *start.
  */
-const char *weft_symbols_module(uintptr_t addr, uintptr_t *start);
+bool weft_symbols_module(uintptr_t addr, char *path, size_t n, uintptr_t *start);
 
 /*
  * In a forked child: an empty cache, and no module the parent's exporter was

@@ -6,7 +6,10 @@
  * functions of the C library (its .dynsym: it has no .symtab), named by the
  * table scan at the first lookup and by the module's index after, each name
  * checked by dlsym, which must find the same function under it; and the
- * module of an address (weft_symbols_module).
+ * module of an address (weft_symbols_module); a library replaced on disk
+ * after it was loaded keeps the names of the code that is loaded (they are
+ * read from memory), and one closed and another loaded in its place is read
+ * anew (libsymlib-a.so and libsymlib-b.so, beside this program).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exporter/symbols.h"
 #include "tests/unit/harness.h"
@@ -36,6 +40,78 @@ __attribute__((noinline, used)) static int local_function(int x)
 }
 
 static volatile int sink;
+
+/* A copy of lib NAME, beside this program, at `to`; 0 or -1. */
+static int copy_lib(const char *name, const char *to)
+{
+	char self[512], from[600], buf[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *in, *out;
+	size_t k;
+	int bad = 0;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(from, sizeof(from), "%s/%s", self, name);
+	in = fopen(from, "rb");
+	out = fopen(to, "wb");
+	if (!in || !out)
+		bad = 1;
+	while (!bad && (k = fread(buf, 1, sizeof(buf), in)) > 0)
+		bad = fwrite(buf, 1, k, out) != k;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
+/*
+ * A library replaced on disk, then closed and another opened: names from
+ * what is loaded, never from the file now at the path, nor from the closed
+ * one.
+ */
+static void test_replaced_and_closed(void)
+{
+	char dir[] = "/tmp/weft-symbols-XXXXXX", a[64], b[64], tmp[64];
+	void *ha, *hb;
+	uintptr_t a1, a2, b2;
+
+	assert_true(mkdtemp(dir) != NULL);
+	snprintf(a, sizeof(a), "%s/liba.so", dir);
+	snprintf(b, sizeof(b), "%s/libb.so", dir);
+	snprintf(tmp, sizeof(tmp), "%s/new.so", dir);
+	assert_true(copy_lib("libsymlib-a.so", a) == 0);
+	assert_true(copy_lib("libsymlib-b.so", b) == 0);
+	ha = dlopen(a, RTLD_NOW | RTLD_LOCAL);
+	assert_true(ha != NULL);
+	a1 = (uintptr_t)dlsym(ha, "symlib_alpha_one");
+	a2 = (uintptr_t)dlsym(ha, "symlib_alpha_two");
+	assert_true(a1 && a2);
+	expect_str(weft_symbols_name(a1 + 1), "symlib_alpha_one");
+	/* The file at liba.so is now libsymlib-b.so's (an upgrade renames a new file in). */
+	assert_true(copy_lib("libsymlib-b.so", tmp) == 0);
+	assert_true(rename(tmp, a) == 0);
+	expect_str(weft_symbols_name(a2 + 1), "symlib_alpha_two");
+	expect_str(weft_symbols_name(a1 + 2), "symlib_alpha_one");
+	/* Closed: its addresses are no module's (and nothing of it is read). */
+	assert_true(dlclose(ha) == 0);
+	expect_true(weft_symbols_name(a2 + 2) == NULL);
+	/* Another library, quite likely where the first one was: its own names. */
+	hb = dlopen(b, RTLD_NOW | RTLD_LOCAL);
+	assert_true(hb != NULL);
+	b2 = (uintptr_t)dlsym(hb, "symlib_beta_two");
+	assert_true(b2 != 0);
+	expect_str(weft_symbols_name(b2 + 1), "symlib_beta_two");
+	expect_str(weft_symbols_name((uintptr_t)dlsym(hb, "symlib_beta_one") + 1),
+		   "symlib_beta_one");
+	dlclose(hb);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+}
 
 int main(void)
 {
@@ -103,7 +179,7 @@ int main(void)
 			(uintptr_t)&pthread_mutex_lock,
 		};
 		uintptr_t start = 0;
-		const char *path;
+		char path[256];
 		Dl_info info;
 
 		for (size_t i = 0; i < sizeof(libc_fns) / sizeof(libc_fns[0]); i++) {
@@ -115,14 +191,16 @@ int main(void)
 		}
 		/* The module the loader names (under a sanitizer, its runtime's interceptor). */
 		expect_true(dladdr((void *)libc_fns[0], &info) != 0);
-		path = weft_symbols_module(libc_fns[0], &start);
+		expect_true(weft_symbols_module(libc_fns[0], path, sizeof(path), &start));
 		expect_str(path, info.dli_fname);
 		expect_true(start == (uintptr_t)info.dli_fbase);
-		path = weft_symbols_module(local, &start);
-		expect_true(path && strstr(path, "test-symbols"));
+		expect_true(weft_symbols_module(local, path, sizeof(path), &start));
+		expect_true(strstr(path, "test-symbols") != NULL);
 		expect_true(start && start <= local);
-		expect_true(weft_symbols_module((uintptr_t)heap, &start) == NULL);
+		expect_true(!weft_symbols_module((uintptr_t)heap, path, sizeof(path), &start));
 	}
+
+	test_replaced_and_closed();
 
 	/* After a reset the cache is empty: a new copy of the same name. */
 	weft_symbols_reset();
