@@ -1,14 +1,19 @@
 /*
  * Function names for code addresses (symbols.h), on the exporter thread.
  *
- * An address is looked up in the loader's list of loaded objects
- * (dl_iterate_phdr), and, while the loader holds that list still, in the
- * object's dynamic symbol table as it is in memory: the exported names,
- * dladdr's, always those of the code that is loaded (a library upgraded on
- * disk since is not read), and never read after a dlclose. A name not found
- * there comes from the file's .symtab (static functions, executables linked
- * without -rdynamic), mapped read-only. Of a table's functions that contain
- * the address, the one that begins nearest below it; of several there, the
+ * The module an address is in comes from the loader without a lock
+ * (_dl_find_object: its file, load bias and mapped range; the loader's
+ * list lock would be inherited held by a child the program forks meanwhile,
+ * which then hangs in its own dlopen) and is kept in a table; the names
+ * from the module's file, mapped read-only: its .dynsym (the exported names,
+ * dladdr's), then its .symtab when it has one (static functions,
+ * executables linked without -rdynamic). The file is used only if its
+ * .dynsym is, byte for byte, the one loaded (read with process_vm_readv,
+ * which fails rather than faults on memory a dlclose() unmapped meanwhile;
+ * where that call is refused, a seccomp filter say, dladdr answers too):
+ * a library upgraded on disk since it was loaded, the vDSO, a deleted file
+ * are asked dladdr instead. Of a table's functions that contain the
+ * address, the one that begins nearest below it; of several there, the
  * first in the table (dladdr's choice: an interceptor's `abort` before its
  * `__interceptor_abort`).
  *
@@ -19,10 +24,9 @@
  * cost 0.1-0.4 ms, and a few hundred call sites and stack frames took the
  * exporter thread 0.2 s of CPU in a 0.3 s program.
  *
- * Nothing called under the loader's lock takes the loader's other lock
- * (dladdr, dlsym, dlopen: a thread in dlopen holds that one and waits for
- * this one): the index comes from weft's private allocator. Names are cached
- * per address for the life of the process.
+ * Names are cached per address for the life of the process, as are the
+ * modules: a library unloaded and another loaded at its addresses keeps the
+ * first one's names, unless it comes from another file.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -31,6 +35,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent/alloc.h"
@@ -40,7 +45,7 @@
 #include "exporter/resource.h"
 #include "exporter/symbols.h"
 
-enum { MAX_OBJECTS = 256, MAX_FILES = 64, INDEX_AFTER = 1 };
+enum { MAX_MODULES = 64, INDEX_AFTER = 1 };
 
 /* A function in a table's index: where it begins (a link-time address), its size, its name. */
 struct fsym {
@@ -61,20 +66,17 @@ struct table {
 	bool index_failed; /* out of memory: the table is scanned */
 };
 
-/* A loaded object's exported functions, as the loader has them in memory. */
-struct object {
-	uintptr_t bias;
-	const ElfW(Sym) * dynsym; /* with bias: which object this is still */
-	struct table dyn;
-};
-
-/* A module's .symtab, from its file mapped whole. */
-struct file {
+/* A loaded module and its symbol tables, mapped whole. */
+struct module {
 	char path[256];
+	uintptr_t bias;   /* the load bias: symbol values are relative to it */
+	uintptr_t lo, hi; /* the addresses its segments are mapped at */
 	const unsigned char *map;
 	size_t size;
-	struct table sym;
-	bool done; /* file_get returned: the entry is whole (see weft_symbols_reset) */
+	struct table dyn; /* .dynsym: the exported names, asked first */
+	struct table sym; /* .symtab, when the file has one: every function */
+	bool failed;      /* no symbol table that is the loaded one's: dladdr answers */
+	bool done;        /* module_at returned: the entry is whole (see weft_symbols_reset) */
 };
 
 /* The cache's entries, by address (the first 8 bytes, for weft_hashmap_eq_u64). */
@@ -83,61 +85,75 @@ struct cache_entry {
 	const char *name; /* NULL: looked up, nothing found */
 };
 
-static struct object objects[MAX_OBJECTS] WEFT_LARGE;
-static size_t n_objects;
-static struct file files[MAX_FILES] WEFT_LARGE;
-static size_t n_files;
+static struct module modules[MAX_MODULES] WEFT_LARGE;
+static size_t n_modules;
 static struct weft_hashmap cache =
 	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);
 
-/* The file's .symtab, if it has one. */
-static void file_load(struct file *f)
+/* Reads the module's .dynsym and .symtab (either may be missing). */
+/*
+ * Whether n bytes at addr (this process's memory) are those at file: read
+ * through the kernel, so that memory unmapped meanwhile fails the read
+ * instead of faulting.
+ */
+static bool same_as_loaded(uintptr_t addr, const void *file, size_t n)
+{
+	char buf[16384];
+	/* This thread's id: the process's would fail once its main thread has exited. */
+	pid_t pid = gettid();
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < sizeof(buf) ? n - done : sizeof(buf);
+		struct iovec local = { buf, k }, remote = { (void *)(addr + done), k };
+
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)k ||
+		    memcmp(buf, (const char *)file + done, k) != 0)
+			return false;
+		done += k;
+	}
+	return true;
+}
+
+static void module_load(struct module *m)
 {
 	const ElfW(Ehdr) * eh;
 	const ElfW(Shdr) * sh;
+	uintptr_t dyn_addr = 0;
 
+	m->failed = true;
 	/* Never through a descriptor the program could see: it may be opening a file. */
-	f->map = weft_fd_map(f->path, &f->size);
-	if (!f->map || f->size < sizeof(ElfW(Ehdr)))
+	m->map = weft_fd_map(m->path, &m->size);
+	if (!m->map || m->size < sizeof(ElfW(Ehdr)))
 		return;
-	eh = (const ElfW(Ehdr) *)f->map;
+	eh = (const ElfW(Ehdr) *)m->map;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
-	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > f->size)
+	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > m->size)
 		return;
-	sh = (const ElfW(Shdr) *)(f->map + eh->e_shoff);
+	sh = (const ElfW(Shdr) *)(m->map + eh->e_shoff);
 	for (size_t i = 0; i < eh->e_shnum; i++) {
 		const ElfW(Shdr) * str;
+		struct table *t = sh[i].sh_type == SHT_DYNSYM   ? &m->dyn
+				  : sh[i].sh_type == SHT_SYMTAB ? &m->sym
+								: NULL;
 
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+		if (!t || sh[i].sh_link >= eh->e_shnum)
 			continue;
 		str = &sh[sh[i].sh_link];
-		if (sh[i].sh_offset + sh[i].sh_size > f->size ||
-		    str->sh_offset + str->sh_size > f->size)
-			return;
-		f->sym.syms = (const ElfW(Sym) *)(f->map + sh[i].sh_offset);
-		f->sym.n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
-		f->sym.strtab = (const char *)(f->map + str->sh_offset);
-		f->sym.strtab_size = str->sh_size;
-		return;
+		if (sh[i].sh_offset + sh[i].sh_size > m->size ||
+		    str->sh_offset + str->sh_size > m->size)
+			continue;
+		t->syms = (const ElfW(Sym) *)(m->map + sh[i].sh_offset);
+		t->n_syms = sh[i].sh_size / sizeof(ElfW(Sym));
+		t->strtab = (const char *)(m->map + str->sh_offset);
+		t->strtab_size = str->sh_size;
+		if (t == &m->dyn)
+			dyn_addr = sh[i].sh_addr;
 	}
-}
-
-static struct file *file_get(const char *path)
-{
-	struct file *f;
-
-	for (size_t i = 0; i < n_files; i++)
-		if (strcmp(files[i].path, path) == 0)
-			return &files[i];
-	if (n_files == MAX_FILES || strlen(path) >= sizeof(f->path))
-		return NULL;
-	f = &files[n_files++];
-	strcpy(f->path, path);
-	file_load(f);
-	/* Last, as a fork would see it: a forked child drops an entry not done. */
-	atomic_signal_fence(memory_order_seq_cst);
-	f->done = true;
-	return f;
+	/* Only the file the loaded code came from: its .dynsym as in memory. */
+	m->failed = !m->dyn.syms || !same_as_loaded(m->bias + dyn_addr, m->dyn.syms,
+						    m->dyn.n_syms * sizeof(ElfW(Sym)));
+	if (m->failed)
+		memset(&m->sym, 0, sizeof(m->sym));
 }
 
 /* /proc/self/exe, because the loader names the main program by argv[0] or not at all. */
@@ -158,104 +174,37 @@ static const char *exe_path(void)
 }
 
 /*
- * An address of the object, as a dynamic entry gives it: relocated by the
- * loader (most objects), or not yet (the vDSO's, a read-only dynamic section).
+ * The module addr is in, as the loader has it (no lock taken): from the
+ * table when it holds that file at that load bias, else added; NULL: none
+ * (JIT code, the heap).
  */
-static const void *dyn_ptr(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi,
-			   ElfW(Addr) ptr)
+static struct module *module_at(uintptr_t addr)
 {
-	if (ptr >= lo && ptr < hi)
-		return (const void *)ptr;
-	if (ptr + info->dlpi_addr >= lo && ptr + info->dlpi_addr < hi)
-		return (const void *)(ptr + info->dlpi_addr);
-	return NULL;
-}
+	struct dl_find_object f;
+	const char *path;
+	struct module *m;
 
-/* How many symbols a GNU hash table covers: past the last chain's end. */
-static size_t gnu_hash_count(const uint32_t *h)
-{
-	uint32_t nbuckets = h[0], symoffset = h[1], bloom = h[2], last = 0;
-	const uint32_t *buckets = h + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
-	const uint32_t *chain = buckets + nbuckets;
-
-	for (uint32_t b = 0; b < nbuckets; b++)
-		if (buckets[b] > last)
-			last = buckets[b];
-	if (last < symoffset)
-		return symoffset;
-	while (!(chain[last - symoffset] & 1))
-		last++;
-	return (size_t)last + 1;
-}
-
-/* The object's dynamic symbol table in memory, into t; false when it has none weft can read. */
-static bool dynsym_of(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi, struct table *t)
-{
-	const ElfW(Dyn) *d = NULL;
-	const uint32_t *gnu = NULL, *sysv = NULL;
-
-	for (size_t i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-	if (!d)
-		return false;
-	memset(t, 0, sizeof(*t));
-	for (; d->d_tag != DT_NULL; d++) {
-		switch (d->d_tag) {
-		case DT_SYMTAB:
-			t->syms = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
-			break;
-		case DT_STRTAB:
-			t->strtab = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
-			break;
-		case DT_STRSZ:
-			t->strtab_size = d->d_un.d_val;
-			break;
-		case DT_GNU_HASH:
-			gnu = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
-			break;
-		case DT_HASH:
-			sysv = dyn_ptr(info, lo, hi, d->d_un.d_ptr);
-			break;
-		}
-	}
-	if (!t->syms || !t->strtab || !t->strtab_size || (!gnu && !sysv))
-		return false;
-	t->n_syms = sysv ? sysv[1] : gnu_hash_count(gnu);
-	return true;
-}
-
-/*
- * The entry for a loaded object: the one kept, if it is still this object
- * (an object dlclose()d and another loaded at its address is a new entry:
- * the old one's index is given back), else a new one; NULL when the table
- * is full or the object's dynamic symbols cannot be read.
- */
-static struct object *object_of(const struct dl_phdr_info *info, uintptr_t lo, uintptr_t hi)
-{
-	struct table t;
-	struct object *o = NULL;
-
-	if (!dynsym_of(info, lo, hi, &t))
+	if (_dl_find_object((void *)addr, &f) != 0)
 		return NULL;
-	for (size_t i = 0; i < n_objects; i++) {
-		if (objects[i].bias != info->dlpi_addr)
-			continue;
-		if (objects[i].dynsym == t.syms)
-			return &objects[i];
-		o = &objects[i]; /* another object now: replaced below */
-		weft_free(o->dyn.index);
-		break;
-	}
-	if (!o) {
-		if (n_objects == MAX_OBJECTS)
-			return NULL;
-		o = &objects[n_objects++];
-	}
-	o->bias = info->dlpi_addr;
-	o->dynsym = t.syms;
-	o->dyn = t;
-	return o;
+	path = f.dlfo_link_map->l_name && f.dlfo_link_map->l_name[0] ? f.dlfo_link_map->l_name
+								     : exe_path();
+	for (size_t i = 0; i < n_modules; i++)
+		if (modules[i].done && modules[i].bias == f.dlfo_link_map->l_addr &&
+		    modules[i].lo == (uintptr_t)f.dlfo_map_start &&
+		    strcmp(modules[i].path, path) == 0)
+			return &modules[i];
+	if (n_modules == MAX_MODULES || strlen(path) >= sizeof(m->path))
+		return NULL;
+	m = &modules[n_modules++];
+	strcpy(m->path, path);
+	m->bias = f.dlfo_link_map->l_addr;
+	m->lo = (uintptr_t)f.dlfo_map_start;
+	m->hi = (uintptr_t)f.dlfo_map_end;
+	module_load(m);
+	/* Last, as a fork would see it: a forked child drops an entry not done. */
+	atomic_signal_fence(memory_order_seq_cst);
+	m->done = true;
+	return m;
 }
 
 /* A defined function's symbol, with a name: the ones an address is named after. */
@@ -391,87 +340,26 @@ static const char *table_lookup(struct table *t, uint64_t offset)
 	return t->index ? index_lookup(t, offset) : scan(t, offset);
 }
 
-/* One lookup in the loader's list (dl_iterate_phdr): what it found. */
-struct query {
-	uintptr_t addr;
-	bool in_object;     /* addr is in a loaded object */
-	bool named;         /* and its dynamic symbols name it: name */
-	uintptr_t bias, lo; /* the object's load bias and lowest address */
-	char path[256];     /* its file */
-	char name[512];     /* cut short if longer */
-};
-
-/* Whether the object holds q->addr: then its load bias, lowest address and file into q. */
-static bool locate(const struct dl_phdr_info *info, struct query *q, uintptr_t *hi_out)
+/* The exported name dladdr finds: for a module weft could not read. */
+static const char *exported(uintptr_t addr)
 {
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	bool in = false;
+	Dl_info info;
 
-	for (size_t i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		uintptr_t start = info->dlpi_addr + p->p_vaddr, end = start + p->p_memsz;
-
-		if (p->p_type != PT_LOAD)
-			continue;
-		in |= q->addr >= start && q->addr < end;
-		lo = start < lo ? start : lo;
-		hi = end > hi ? end : hi;
-	}
-	if (!in)
-		return false;
-	q->in_object = true;
-	q->bias = info->dlpi_addr;
-	q->lo = lo;
-	*hi_out = hi;
-	snprintf(q->path, sizeof(q->path), "%s",
-		 info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : exe_path());
-	return true;
+	if (dladdr((void *)addr, &info) && info.dli_sname && info.dli_saddr)
+		return info.dli_sname;
+	return NULL;
 }
 
-static int query_module(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	uintptr_t hi;
-
-	(void)size;
-	return locate(info, arg, &hi);
-}
-
-static int query_object(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct query *q = arg;
-	struct object *o;
-	const char *name;
-	uintptr_t hi;
-
-	(void)size;
-	if (!locate(info, q, &hi))
-		return 0;
-	o = object_of(info, q->lo, hi);
-	name = o ? table_lookup(&o->dyn, q->addr - q->bias) : NULL;
-	if (name) {
-		/* Copied while the object cannot go: its strings are its memory. */
-		snprintf(q->name, sizeof(q->name), "%s", name);
-		q->named = true;
-	}
-	return 1;
-}
-
-/* The name of the function at addr, in a string of weft's own (cached); NULL: none known. */
 static const char *lookup(uintptr_t addr)
 {
-	struct query q = { .addr = addr };
-	struct file *f;
+	struct module *m = module_at(addr);
 	const char *name;
 
-	dl_iterate_phdr(query_object, &q);
-	if (q.named)
-		return weft_strdup(q.name);
-	if (!q.in_object)
-		return NULL;
-	/* Not exported: the file's .symtab, if it has one. */
-	f = file_get(q.path);
-	name = f ? table_lookup(&f->sym, addr - q.bias) : NULL;
-	return name ? weft_strdup(name) : NULL;
+	if (!m || m->failed)
+		return exported(addr);
+	/* An exported name first, as dladdr gives it; the others from .symtab. */
+	name = table_lookup(&m->dyn, addr - m->bias);
+	return name ? name : table_lookup(&m->sym, addr - m->bias);
 }
 
 void weft_symbols_init(void)
@@ -494,42 +382,39 @@ const char *weft_symbols_name(uintptr_t addr)
 	if (e)
 		return e->name;
 	name = lookup(addr);
-	/* Short of memory, the answer is lost (it is not cached: it would leak). */
-	if (weft_hashmap_put(&cache, h, &key, &p) < 0) {
-		weft_free((void *)name);
-		return NULL;
-	}
+	/* Short of memory, the answer is given uncached. */
+	if (weft_hashmap_put(&cache, h, &key, &p) < 0)
+		return name;
+	/* The name points into a mapping or the loader's tables; intern a copy. */
 	e = p;
 	e->addr = key;
-	e->name = name;
+	e->name = name ? weft_strdup(name) : NULL;
 	return e->name;
 }
 
 bool weft_symbols_module(uintptr_t addr, char *path, size_t n, uintptr_t *start)
 {
-	struct query q = { .addr = addr };
+	struct module *m = module_at(addr);
 
-	dl_iterate_phdr(query_module, &q);
-	if (!q.in_object)
+	if (!m)
 		return false;
-	snprintf(path, n, "%s", q.path);
-	*start = q.lo;
+	snprintf(path, n, "%s", m->path);
+	*start = m->lo;
 	return true;
 }
 
 void weft_symbols_reset(void)
 {
 	/*
-	 * In a forked child: a file the parent's exporter was loading at the
-	 * fork is half made, and every lookup in it would find nothing for
-	 * good. Forget it (its mapping, if any, stays) so that the child's first
-	 * lookup loads it again. An index being built is not there yet
-	 * (published last): it is built again. The objects are the loader's,
-	 * the same in the child.
+	 * In a forked child: a module the parent's exporter was loading at the
+	 * fork is half made (marked failed, or with no symbols yet), and every
+	 * lookup in it would find nothing for good. Forget it (its mapping, if
+	 * any, stays) so that the child's first lookup loads it again. An index
+	 * being built is not there yet (published last): it is built again.
 	 */
-	if (n_files && !files[n_files - 1].done) {
-		n_files--;
-		memset(&files[n_files], 0, sizeof(files[n_files]));
+	if (n_modules && !modules[n_modules - 1].done) {
+		n_modules--;
+		memset(&modules[n_modules], 0, sizeof(modules[n_modules]));
 	}
 	weft_hashmap_init(&cache, sizeof(struct cache_entry), weft_hashmap_eq_u64);
 }

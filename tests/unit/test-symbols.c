@@ -12,6 +12,7 @@
  * anew (libsymlib-a.so and libsymlib-b.so, beside this program).
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +70,39 @@ static int copy_lib(const char *name, const char *to)
 }
 
 /*
+ * The loader's list lock (dl_iterate_phdr's; dlopen and dlclose take it
+ * too) must never be held by a lookup: a fork the program makes meanwhile
+ * leaves it held in the child for good (glibc 2.36 does not reset it), and
+ * the child hangs in its first dlopen. This program's own dl_iterate_phdr
+ * counts the calls, and forwards them.
+ */
+static _Atomic int iterate_calls;
+
+int dl_iterate_phdr(int (*callback)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+	static int (*real)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+
+	iterate_calls++;
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "dl_iterate_phdr");
+	return real ? real(callback, data) : 0;
+}
+
+static void test_no_list_lock(void)
+{
+	uintptr_t base = (uintptr_t)&fclose;
+
+	iterate_calls = 0;
+	/* Addresses in the C library, in this program, and in none. */
+	for (uintptr_t i = 0; i < 3000; i += 7) {
+		(void)weft_symbols_name(base + i);
+		(void)weft_symbols_name((uintptr_t)&local_function + 0x100 + i);
+		(void)weft_symbols_name(0x1000 + i);
+	}
+	expect_int(iterate_calls, 0);
+}
+
+/*
  * A library replaced on disk, then closed and another opened: names from
  * what is loaded, never from the file now at the path, nor from the closed
  * one.
@@ -96,6 +130,28 @@ static void test_replaced_and_closed(void)
 	assert_true(rename(tmp, a) == 0);
 	expect_str(weft_symbols_name(a2 + 1), "symlib_alpha_two");
 	expect_str(weft_symbols_name(a1 + 2), "symlib_alpha_one");
+	/*
+	 * Replaced before its first lookup: the file is not the one loaded
+	 * (its .dynsym differs from the loaded one), and is not read.
+	 */
+	{
+		char c[64];
+		void *hc;
+		uintptr_t c1;
+
+		snprintf(c, sizeof(c), "%s/libc2.so", dir);
+		assert_true(copy_lib("libsymlib-a.so", c) == 0);
+		hc = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+		assert_true(hc != NULL);
+		c1 = (uintptr_t)dlsym(hc, "symlib_alpha_one");
+		assert_true(copy_lib("libsymlib-b.so", tmp) == 0);
+		assert_true(rename(tmp, c) == 0);
+		expect_str(weft_symbols_name(c1 + 1), "symlib_alpha_one");
+		expect_str(weft_symbols_name((uintptr_t)dlsym(hc, "symlib_alpha_two") + 1),
+			   "symlib_alpha_two");
+		dlclose(hc);
+		unlink(c);
+	}
 	/* Closed: its addresses are no module's (and nothing of it is read). */
 	assert_true(dlclose(ha) == 0);
 	expect_true(weft_symbols_name(a2 + 2) == NULL);
@@ -201,6 +257,7 @@ int main(void)
 	}
 
 	test_replaced_and_closed();
+	test_no_list_lock();
 
 	/* After a reset the cache is empty: a new copy of the same name. */
 	weft_symbols_reset();
