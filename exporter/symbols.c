@@ -10,7 +10,7 @@
  * executables linked without -rdynamic). The file is used only if its
  * .dynsym is, byte for byte, the one loaded (read with process_vm_readv,
  * which fails rather than faults on memory a dlclose() unmapped meanwhile;
- * where that call is refused, a seccomp filter say, dladdr answers too):
+ * where that call is refused, a seccomp filter say, the file is trusted):
  * a library upgraded on disk since it was loaded, the vDSO, a deleted file
  * are asked dladdr instead. Of a table's functions that contain the
  * address, the one that begins nearest below it; of several there, the
@@ -30,6 +30,7 @@
  */
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -94,23 +95,33 @@ static struct weft_hashmap cache =
 /*
  * Whether n bytes at addr (this process's memory) are those at file: read
  * through the kernel, so that memory unmapped meanwhile fails the read
- * instead of faulting.
+ * instead of faulting. True too when the kernel will not read it at all (a
+ * seccomp filter, a kernel without the call): then the file is trusted, as
+ * it was before there was this check.
  */
 static bool same_as_loaded(uintptr_t addr, const void *file, size_t n)
 {
 	char buf[16384];
 	/* This thread's id: the process's would fail once its main thread has exited. */
 	pid_t pid = gettid();
+	int saved = errno;
 
 	for (size_t done = 0; done < n;) {
 		size_t k = n - done < sizeof(buf) ? n - done : sizeof(buf);
 		struct iovec local = { buf, k }, remote = { (void *)(addr + done), k };
+		ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
-		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)k ||
-		    memcmp(buf, (const char *)file + done, k) != 0)
+		if (got < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES)) {
+			errno = saved;
+			return true;
+		}
+		if (got != (ssize_t)k || memcmp(buf, (const char *)file + done, k) != 0) {
+			errno = saved;
 			return false;
+		}
 		done += k;
 	}
+	errno = saved;
 	return true;
 }
 

@@ -1,7 +1,8 @@
 /*
- * Two small libraries for test-symbols (built as libsymlib-a.so and
- * libsymlib-b.so): exported functions whose names differ between them, laid
- * out differently, so that a name read from the wrong one shows.
+ * Small libraries for test-symbols: libsymlib-a.so and libsymlib-b.so
+ * (stripped), exported functions whose names differ between them, laid out
+ * differently, so that a name read from the wrong one shows; libsymlib-c.so
+ * (not stripped), a function it does not export, named by its .symtab only.
  */
 #include <stdint.h>
 
@@ -10,6 +11,7 @@ int symlib_beta_one(int x);
 int symlib_beta_two(int x);
 int symlib_alpha_one(int x);
 int symlib_alpha_two(int x);
+uintptr_t symlib_hidden_address(void);
 
 #ifdef SYMLIB_B
 /* Room first: B's functions start where A's do not. */
@@ -30,6 +32,16 @@ __attribute__((noinline, visibility("default"))) int symlib_beta_one(int x)
 __attribute__((noinline, visibility("default"))) int symlib_beta_two(int x)
 {
 	return x * 13;
+}
+#elif defined(SYMLIB_C)
+__attribute__((noinline, used)) static int symlib_hidden(int x)
+{
+	return x - 7;
+}
+
+__attribute__((visibility("default"))) uintptr_t symlib_hidden_address(void)
+{
+	return (uintptr_t)&symlib_hidden;
 }
 #else
 __attribute__((noinline, visibility("default"))) int symlib_alpha_one(int x)

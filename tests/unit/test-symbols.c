@@ -12,12 +12,19 @@
  * anew (libsymlib-a.so and libsymlib-b.so, beside this program).
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exporter/symbols.h"
@@ -100,6 +107,53 @@ static void test_no_list_lock(void)
 		(void)weft_symbols_name(0x1000 + i);
 	}
 	expect_int(iterate_calls, 0);
+}
+
+/*
+ * Where the kernel will not read this process's memory for the check that a
+ * module's file is the loaded one (a seccomp filter refuses
+ * process_vm_readv), the file is trusted: a function only its .symtab names
+ * is still named. In a child, whose filter stays with it.
+ */
+static void test_check_refused(void)
+{
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fprog = { .len = sizeof(prog) / sizeof(prog[0]), .filter = prog };
+	char dir[] = "/tmp/weft-symbols-XXXXXX", c[64];
+	int status;
+	pid_t pid;
+
+	assert_true(mkdtemp(dir) != NULL);
+	snprintf(c, sizeof(c), "%s/libc3.so", dir);
+	assert_true(copy_lib("libsymlib-c.so", c) == 0);
+	pid = fork();
+	if (pid == 0) {
+		void *h;
+		uintptr_t (*hidden)(void);
+		const char *name;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0)
+			_exit(2);
+		h = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+		if (!h)
+			_exit(3);
+		/* Names are cached by address, and the earlier tests' libraries were here. */
+		weft_symbols_reset();
+		*(void **)&hidden = dlsym(h, "symlib_hidden_address");
+		name = hidden ? weft_symbols_name(hidden() + 1) : NULL;
+		_exit(name && strcmp(name, "symlib_hidden") == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0 && waitpid(pid, &status, 0) == pid);
+	expect_true(WIFEXITED(status));
+	expect_int(WEXITSTATUS(status), 0);
+	unlink(c);
+	rmdir(dir);
 }
 
 /*
@@ -258,6 +312,7 @@ int main(void)
 
 	test_replaced_and_closed();
 	test_no_list_lock();
+	test_check_refused();
 
 	/* After a reset the cache is empty: a new copy of the same name. */
 	weft_symbols_reset();
