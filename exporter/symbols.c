@@ -70,8 +70,8 @@ struct table {
 /* A loaded module and its symbol tables, mapped whole. */
 struct module {
 	char path[256];
-	uintptr_t bias;   /* the load bias: symbol values are relative to it */
-	uintptr_t lo, hi; /* the addresses its segments are mapped at */
+	uintptr_t bias; /* the load bias: symbol values are relative to it */
+	uintptr_t lo;   /* the lowest address it is mapped at */
 	const unsigned char *map;
 	size_t size;
 	struct table dyn; /* .dynsym: the exported names, asked first */
@@ -91,7 +91,6 @@ static size_t n_modules;
 static struct weft_hashmap cache =
 	WEFT_HASHMAP_INIT(sizeof(struct cache_entry), weft_hashmap_eq_u64);
 
-/* Reads the module's .dynsym and .symtab (either may be missing). */
 /*
  * Whether n bytes at addr (this process's memory) are those at file: read
  * through the kernel, so that memory unmapped meanwhile fails the read
@@ -125,6 +124,10 @@ static bool same_as_loaded(uintptr_t addr, const void *file, size_t n)
 	return true;
 }
 
+/*
+ * Maps the module's file and reads its .dynsym and .symtab (either may be
+ * missing), if its .dynsym is the loaded one's.
+ */
 static void module_load(struct module *m)
 {
 	const ElfW(Ehdr) * eh;
@@ -210,7 +213,6 @@ static struct module *module_at(uintptr_t addr)
 	strcpy(m->path, path);
 	m->bias = f.dlfo_link_map->l_addr;
 	m->lo = (uintptr_t)f.dlfo_map_start;
-	m->hi = (uintptr_t)f.dlfo_map_end;
 	module_load(m);
 	/* Last, as a fork would see it: a forked child drops an entry not done. */
 	atomic_signal_fence(memory_order_seq_cst);
