@@ -9,7 +9,6 @@
  * libweft.so itself (the trampoline that starts a thread) are left out; a
  * frame with no symbol is shown as its module and offset.
  */
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,9 +61,8 @@ static void stacks_event(struct weft_thread *t, const struct weft_event *ev)
 static uintptr_t own_start(void)
 {
 	static uintptr_t start;
-	char path[256];
 
-	if (!start && !weft_symbols_module((uintptr_t)&table, path, sizeof(path), &start))
+	if (!start && !weft_symbols_module((uintptr_t)&table, &start))
 		start = UINTPTR_MAX;
 	return start;
 }
@@ -88,14 +86,13 @@ const char *weft_stacks_text(uint32_t id)
 		uintptr_t pc = s->pcs[i] - 1;
 		const char *name = weft_symbols_name(pc);
 		uintptr_t start = 0;
-		char path[256];
-		bool found = weft_symbols_module(pc, path, sizeof(path), &start);
+		const char *path = weft_symbols_module(pc, &start);
 
-		if (found && start == own_start())
+		if (path && start == own_start())
 			continue;
 		if (name) {
 			len += (size_t)snprintf(s->text + len, cap - len, "%s\n", name);
-		} else if (found && path[0]) {
+		} else if (path && path[0]) {
 			const char *base = strrchr(path, '/');
 
 			len += (size_t)snprintf(s->text + len, cap - len, "%s+0x%lx\n",

@@ -34,7 +34,6 @@
 #include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -405,15 +404,14 @@ const char *weft_symbols_name(uintptr_t addr)
 	return e->name;
 }
 
-bool weft_symbols_module(uintptr_t addr, char *path, size_t n, uintptr_t *start)
+const char *weft_symbols_module(uintptr_t addr, uintptr_t *start)
 {
 	struct module *m = module_at(addr);
 
 	if (!m)
-		return false;
-	snprintf(path, n, "%s", m->path);
+		return NULL;
 	*start = m->lo;
-	return true;
+	return m->path;
 }
 
 void weft_symbols_reset(void)

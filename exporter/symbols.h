@@ -10,8 +10,6 @@
 #ifndef WEFT_EXPORTER_SYMBOLS_H
 #define WEFT_EXPORTER_SYMBOLS_H
 
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -24,10 +22,11 @@ void weft_symbols_init(void);
 const char *weft_symbols_name(uintptr_t addr);
 
 /*
- * Whether addr is in a loaded module: then its file (cut to n bytes) into
- * path, and the lowest address it is mapped at into *start.
+ * The file of the loaded module addr is in (a string kept for the life of
+ * the process), and the lowest address it is mapped at in *start; NULL when
+ * it is in none.
  */
-bool weft_symbols_module(uintptr_t addr, char *path, size_t n, uintptr_t *start);
+const char *weft_symbols_module(uintptr_t addr, uintptr_t *start);
 
 /*
  * In a forked child: an empty cache, and no module the parent's exporter was
