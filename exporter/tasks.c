@@ -199,7 +199,8 @@ void weft_tasks_link(struct weft_thread *t, uint64_t wait_t0, const char *kind,
 {
 	struct weft_xthread *x = weft_xthread(t);
 
-	if (!x || !x->task.span || (wait_t0 && wait_t0 != x->task.wait_t0))
+	/* Producers become the task span's parent and links: no trace output, no span. */
+	if (!weft_cfg.traces_out || !x || !x->task.span || (wait_t0 && wait_t0 != x->task.wait_t0))
 		return;
 	for (int i = 0; i < n && spans[i]; i++) {
 		if (x->task.n_producers == sizeof(x->task.producers) / sizeof(x->task.producers[0]))
@@ -283,6 +284,11 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	record_task(p, pool, end_ns - x->task.start_ns, x->task.queue_ns);
 	weft_report_pool_task(weft_exporter_report(), pool_report(p, pool),
 			      end_ns - x->task.start_ns, x->task.queue_ns);
+	if (!weft_cfg.traces_out) {
+		/* No trace output: weft_exporter_span would make no span. */
+		x->task.span = 0;
+		return;
+	}
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_CHILD) {
 		/* A child of its first producer, else of the thread's span. */
 		parent = x->task.n_producers ? x->task.producers[0] : t->span;
@@ -337,16 +343,18 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	/* Started as a wait ended: the LINK events of that wait are the task's too. */
 	x->task.wait_t0 = ev->h.t0 == x->wait_t1 ? x->wait_t0 : 0;
 	if (ev->h.flags & WEFT_EVF_TASK) {
-		const char *kind = weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind,
-							(uint32_t)ev->h.result);
-
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
 		if (ev->h.result)
 			weft_findings_channel_reader((uint32_t)ev->h.result, t);
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
 					   ? ev->h.t0 - ev->u.ctx.handoff_ns
 					   : UINT64_MAX;
-		weft_tasks_link(t, 0, kind, ev->u.ctx.producers, WEFT_EVENT_LINKS);
+		/* The producers' kind is asked only for a span's links. */
+		if (weft_cfg.traces_out)
+			weft_tasks_link(t, 0,
+					weft_tasks_link_kind((enum weft_wait_kind)ev->h.kind,
+							     (uint32_t)ev->h.result),
+					ev->u.ctx.producers, WEFT_EVENT_LINKS);
 	} else {
 		x->task.kind = WEFT_WAIT_NONE;
 		x->task.queue_ns = UINT64_MAX;

@@ -177,7 +177,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 		weft_findings_lock_wait(k, ev->u.wait.object, fn,
 					h ? weft_tasks_pool_name(h) : NULL, dur);
 	}
-	if (dur < weft_cfg.span_min_wait_ns)
+	/* Too short for a span, or no trace output to take one. */
+	if (dur < weft_cfg.span_min_wait_ns || !weft_cfg.traces_out)
 		return;
 	/* A wait on a connection is a child of the connection's span. */
 	if (channel_wait(k) || k == WEFT_WAIT_CONNECT)
