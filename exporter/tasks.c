@@ -111,20 +111,14 @@ static bool name_prefix(const char *name, char out[24])
 	return indexed && n > 0;
 }
 
-/*
- * The thread's pool, its name (if any) taken into the pool's naming. Kept on
- * the thread once found: taking the same name again changes nothing, and
- * weft_tasks_thread_named drops it when the name changes.
- */
-static struct pool *thread_pool(const struct weft_thread *t)
+/* thread_pool's search, when the thread has none kept. */
+static __attribute__((noinline)) struct pool *thread_pool_find(const struct weft_thread *t)
 {
 	struct weft_xthread *x = weft_xthread(t);
 	struct pool *p;
 	char prefix[24];
 	bool indexed;
 
-	if (x && x->pool)
-		return x->pool;
 	p = pool_of_key(t->origin == WEFT_THREAD_MAIN      ? MAIN_KEY
 			: t->origin == WEFT_THREAD_ADOPTED ? 0
 							   : t->start_routine);
@@ -144,6 +138,21 @@ static struct pool *thread_pool(const struct weft_thread *t)
 			p->mixed = true;
 	}
 	return p;
+}
+
+/*
+ * The thread's pool, its name (if any) taken into the pool's naming. Kept on
+ * the thread once found: taking the same name again changes nothing, and
+ * weft_tasks_thread_named drops it when the name changes. Inline: every task's
+ * end asks it.
+ */
+static inline struct pool *thread_pool(const struct weft_thread *t)
+{
+	const struct weft_xthread *x = weft_xthread(t);
+
+	if (x && x->pool)
+		return x->pool;
+	return thread_pool_find(t);
 }
 
 static const char *pool_name(const struct pool *p)
@@ -265,8 +274,8 @@ static struct weft_report_pool *pool_report(struct pool *p, const char *name)
 	return p->report;
 }
 
-/* Ends the thread's open task at end_ns (if one is open): its span and duration. */
-static void task_end(struct weft_thread *t, uint64_t end_ns)
+/* task_end's work, for a thread with a task open. */
+static __attribute__((noinline)) void task_close(struct weft_thread *t, uint64_t end_ns)
 {
 	struct weft_xthread *x = weft_xthread(t);
 	struct pool *p;
@@ -275,8 +284,6 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 	uint64_t parent = 0;
 	int first_link = 0;
 
-	if (!x || !x->task.span)
-		return;
 	p = thread_pool(t);
 	pool = pool_name(p);
 	if (end_ns < x->task.start_ns)
@@ -314,6 +321,18 @@ static void task_end(struct weft_thread *t, uint64_t end_ns)
 		weft_threads_trace_of(x->task.producers[i], &producer);
 		weft_qspan_link(q, &producer, x->task.producers[i], x->task.kinds[i]);
 	}
+}
+
+/*
+ * Ends the thread's open task at end_ns (if one is open): its span and
+ * duration. Inline: a task's start asks it too, most often with none open.
+ */
+static inline void task_end(struct weft_thread *t, uint64_t end_ns)
+{
+	const struct weft_xthread *x = weft_xthread(t);
+
+	if (x && x->task.span)
+		task_close(t, end_ns);
 }
 
 void weft_tasks_receive(struct weft_thread *t, uint64_t t0)
