@@ -26,8 +26,8 @@ struct weft_instrument {
 	bool monotonic;
 	size_t n_keys;
 	const char *keys[WEFT_METRICS_MAX_KEYS];
-	unsigned int_keys; /* keys whose values are integers (weft_metrics_int_keys) */
-	const double *bounds;
+	unsigned int_keys;    /* keys whose values are integers (weft_metrics_int_keys) */
+	const double *bounds; /* n_bounds, then +inf: a search's end (weft_metrics_histogram) */
 	size_t n_bounds;
 	double scale; /* a sum kept in integer units, exported as value * scale (0: as is) */
 	uint32_t limit;
@@ -192,13 +192,26 @@ struct weft_instrument *weft_metrics_histogram(const char *name, const char *des
 					       size_t n_keys, const char *const *keys,
 					       const double *bounds, size_t n_bounds)
 {
-	struct weft_instrument *inst =
-		instrument_new(name, desc, unit, WEFT_METRIC_HISTOGRAM, n_keys, keys);
+	/*
+	 * The bounds are copied with +inf after the last, so that finding a
+	 * value's bucket needs no test of the index (weft_metrics_series_record):
+	 * every value but NaN stops there, and NaN stops at the first.
+	 */
+	double *copy = pool_alloc((n_bounds + 1) * sizeof(double));
+	struct weft_instrument *inst;
 
-	if (inst) {
-		inst->bounds = bounds;
-		inst->n_bounds = n_bounds;
+	if (!copy)
+		return NULL;
+	if (n_bounds)
+		memcpy(copy, bounds, n_bounds * sizeof(double));
+	copy[n_bounds] = __builtin_inf();
+	inst = instrument_new(name, desc, unit, WEFT_METRIC_HISTOGRAM, n_keys, keys);
+	if (!inst) {
+		pool_free(copy);
+		return NULL;
 	}
+	inst->bounds = copy;
+	inst->n_bounds = n_bounds;
 	return inst;
 }
 
@@ -337,8 +350,11 @@ void weft_metrics_series_record(struct weft_instrument *inst, struct weft_series
 		s->max = value;
 	s->count++;
 	s->sum += value;
-	/* Bucket i holds (bounds[i-1], bounds[i]], as OTLP's explicit buckets say. */
-	while (b < inst->n_bounds && value > inst->bounds[b])
+	/*
+	 * Bucket i holds (bounds[i-1], bounds[i]], as OTLP's explicit buckets
+	 * say; the +inf after the last bound ends the search at n_bounds.
+	 */
+	while (value > inst->bounds[b])
 		b++;
 	s->buckets[b]++;
 }
