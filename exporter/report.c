@@ -44,7 +44,8 @@ static uint64_t hist_middle(unsigned i)
 
 _Static_assert(WEFT_REPORT_HIST_BUCKETS == 4 * 62 + 3 + 1, "a bucket for UINT64_MAX");
 
-void weft_report_hist_add(struct weft_report_hist *h, uint64_t ns)
+/* Inline: a task's end adds to two histograms. */
+static inline void hist_add(struct weft_report_hist *h, uint64_t ns)
 {
 	if (h->count == 0 || ns < h->min)
 		h->min = ns;
@@ -52,6 +53,11 @@ void weft_report_hist_add(struct weft_report_hist *h, uint64_t ns)
 		h->max = ns;
 	h->count++;
 	h->buckets[hist_bucket(ns)]++;
+}
+
+void weft_report_hist_add(struct weft_report_hist *h, uint64_t ns)
+{
+	hist_add(h, ns);
 }
 
 uint64_t weft_report_hist_percentile(const struct weft_report_hist *h, double p)
@@ -135,19 +141,18 @@ void weft_report_pool_task(struct weft_report *r, struct weft_report_pool *p, ui
 	}
 	p->tasks++;
 	p->task_ns += duration_ns;
-	weft_report_hist_add(&p->task, duration_ns);
+	hist_add(&p->task, duration_ns);
 	if (queue_ns != UINT64_MAX)
-		weft_report_hist_add(&p->queue, queue_ns);
+		hist_add(&p->queue, queue_ns);
 }
 
-void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
-		      uint64_t duration_ns)
+/* Insertion into the short list of the longest waits. */
+static __attribute__((noinline)) void wait_keep(struct weft_report *r, const char *kind,
+						const char *function, pid_t tid,
+						uint64_t duration_ns)
 {
 	size_t i;
 
-	r->waits_total++;
-	r->waited_ns += duration_ns;
-	/* Insertion into the short list of the longest waits. */
 	for (i = r->n_waits; i > 0 && r->waits[i - 1].duration_ns < duration_ns; i--)
 		if (i < WEFT_REPORT_WAITS)
 			r->waits[i] = r->waits[i - 1];
@@ -159,6 +164,18 @@ void weft_report_wait(struct weft_report *r, const char *kind, const char *funct
 	r->waits[i].duration_ns = duration_ns;
 	if (r->n_waits < WEFT_REPORT_WAITS)
 		r->n_waits++;
+}
+
+void weft_report_wait(struct weft_report *r, const char *kind, const char *function, pid_t tid,
+		      uint64_t duration_ns)
+{
+	r->waits_total++;
+	r->waited_ns += duration_ns;
+	/* Once the list is full, most waits are no longer than its last: only counted. */
+	if (r->n_waits == WEFT_REPORT_WAITS &&
+	    r->waits[WEFT_REPORT_WAITS - 1].duration_ns >= duration_ns)
+		return;
+	wait_keep(r, kind, function, tid, duration_ns);
 }
 
 void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
