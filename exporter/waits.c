@@ -49,15 +49,18 @@ static bool channel_wait(enum weft_wait_kind kind)
  * Where waits happen repeats: a small direct-mapped cache from (kind, calling
  * address) to the caller's name and its weft.wait.duration series, so that a
  * wait costs neither a symbol lookup nor hashing the series' values (a
- * condvar or pipe ping-pong records a wait per hand-off).
+ * condvar or pipe ping-pong records a wait per hand-off). The kind's name and
+ * whether it is a lock's are kept with them, for the same reason.
  */
 #define SITE_CACHE 256
 
 struct wait_site {
 	uint64_t pc;
 	uint8_t kind;
+	bool lock;      /* weft_locks_is_lock(kind) */
 	uint32_t fork;  /* wt.fork when it was filled: a parent's entry is stale */
 	const char *fn; /* the symbols cache's string; NULL: unknown */
+	const char *kind_name;
 	struct weft_series *duration;
 };
 
@@ -65,7 +68,7 @@ static struct {
 	struct weft_instrument *waiting, *duration;
 	/*
 	 * Bumped in a forked child, whose series are new: the cache is emptied
-	 * without writing it (8 KiB, whose pages then stay shared with the parent).
+	 * without writing it (10 KiB, whose pages then stay shared with the parent).
 	 */
 	uint32_t fork;
 	struct wait_site sites[SITE_CACHE];
@@ -81,8 +84,10 @@ static const struct wait_site *wait_site(enum weft_wait_kind k, uint64_t pc)
 		e->pc = pc;
 		e->kind = (uint8_t)k;
 		e->fork = wt.fork;
+		e->lock = weft_locks_is_lock(k);
 		e->fn = weft_symbols_name((uintptr_t)pc);
-		vals[0] = weft_wait_kind_name(k);
+		e->kind_name = weft_wait_kind_name(k);
+		vals[0] = e->kind_name;
 		vals[1] = e->fn ? e->fn : "unknown";
 		e->duration = weft_metrics_series(wt.duration, vals);
 	}
@@ -144,8 +149,8 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 {
 	struct weft_xthread *x = weft_xthread(t);
 	enum weft_wait_kind k = (enum weft_wait_kind)ev->h.kind;
-	const char *kind = weft_wait_kind_name((enum weft_wait_kind)ev->h.kind);
 	const struct wait_site *site = wait_site(k, ev->u.wait.pc);
+	const char *kind = site->kind_name;
 	const char *fn = site->fn;
 	const char *vals[2] = { kind, fn ? fn : "unknown" };
 	uint64_t dur = ev->u.wait.t1 - ev->h.t0;
@@ -172,7 +177,7 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 
 	weft_metrics_series_record(wt.duration, site->duration, (double)dur / 1e9);
 	weft_report_wait(weft_exporter_report(), kind, vals[1], t->tid, dur);
-	if (weft_locks_is_lock(k)) {
+	if (site->lock) {
 		struct weft_thread *h = weft_threads_by_tid(ev->u.wait.holder_tid);
 
 		weft_locks_contended(k, vals[1]);
