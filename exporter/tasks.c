@@ -363,13 +363,9 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	x->task.wait_t0 = ev->h.t0 == x->wait_t1 ? x->wait_t0 : 0;
 	if (ev->h.flags & WEFT_EVF_TASK) {
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
-		/*
-		 * Its channel's reader, unless the wait that started it (it began as
-		 * that wait ended) was a read of that channel, which told findings so.
-		 */
-		if (ev->h.result &&
-		    (ev->h.t0 != x->wait_t1 || x->wait_reader != (uint32_t)ev->h.result))
-			weft_findings_channel_reader((uint32_t)ev->h.result, t);
+		if (ev->h.result)
+			weft_findings_channel_reader_kept((uint32_t)ev->h.result, t,
+							  &x->reader_settled);
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
 					   ? ev->h.t0 - ev->u.ctx.handoff_ns
 					   : UINT64_MAX;
