@@ -261,10 +261,8 @@ static void record_task(struct pool *p, const char *name, uint64_t dur_ns, uint6
 }
 
 /* The report's entry of pool `p` named `name` (p NULL: the table is full, looked up each time). */
-static struct weft_report_pool *pool_report(struct pool *p, const char *name)
+static struct weft_report_pool *pool_report(struct weft_report *r, struct pool *p, const char *name)
 {
-	struct weft_report *r = weft_exporter_report();
-
 	if (!p)
 		return weft_report_pool_of(r, name);
 	if (p->report_of != name || !p->report) {
@@ -278,6 +276,7 @@ static struct weft_report_pool *pool_report(struct pool *p, const char *name)
 static __attribute__((noinline)) void task_close(struct weft_thread *t, uint64_t end_ns)
 {
 	struct weft_xthread *x = weft_xthread(t);
+	struct weft_report *r;
 	struct pool *p;
 	const char *pool;
 	struct weft_qspan *q;
@@ -289,8 +288,9 @@ static __attribute__((noinline)) void task_close(struct weft_thread *t, uint64_t
 	if (end_ns < x->task.start_ns)
 		end_ns = x->task.start_ns;
 	record_task(p, pool, end_ns - x->task.start_ns, x->task.queue_ns);
-	weft_report_pool_task(weft_exporter_report(), pool_report(p, pool),
-			      end_ns - x->task.start_ns, x->task.queue_ns);
+	r = weft_exporter_report();
+	weft_report_pool_task(r, pool_report(r, p, pool), end_ns - x->task.start_ns,
+			      x->task.queue_ns);
 	if (!weft_cfg.traces_out) {
 		/* No trace output: weft_exporter_span would make no span. */
 		x->task.span = 0;

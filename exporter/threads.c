@@ -118,7 +118,7 @@ struct weft_thread *weft_threads_by_tid(pid_t tid)
 	return r ? r->t : NULL;
 }
 
-static void span_seen(uint64_t span, const struct weft_trace_id *trace)
+static __attribute__((noinline)) void span_keep(uint64_t span, const struct weft_trace_id *trace)
 {
 	struct span_trace *e;
 
@@ -126,11 +126,9 @@ static void span_seen(uint64_t span, const struct weft_trace_id *trace)
 	 * A span of the process's own trace needs no entry: weft_threads_trace_of
 	 * answers that trace for a span it does not find. So the cache is made
 	 * only when another trace first appears (a context the program set), and
-	 * most processes never allocate it. Nor is it needed without a trace
-	 * output: only the links of spans ask it.
+	 * most processes never allocate it.
 	 */
-	if (!span || !weft_cfg.traces_out ||
-	    memcmp(trace, &weft_process.trace, sizeof(*trace)) == 0)
+	if (memcmp(trace, &weft_process.trace, sizeof(*trace)) == 0)
 		return;
 	if (!th.spans)
 		th.spans = weft_zalloc(SPAN_CACHE * sizeof(*th.spans));
@@ -139,6 +137,17 @@ static void span_seen(uint64_t span, const struct weft_trace_id *trace)
 	e = &th.spans[weft_hashmap_hash_u64(span) & (SPAN_CACHE - 1)];
 	e->span = span;
 	e->trace = *trace;
+}
+
+/*
+ * A span seen (a thread's, or a CTX's): its trace kept for the links to it.
+ * Not needed without a trace output, only the links of spans ask it: inline,
+ * as every task's start passes here.
+ */
+static inline void span_seen(uint64_t span, const struct weft_trace_id *trace)
+{
+	if (span && weft_cfg.traces_out)
+		span_keep(span, trace);
 }
 
 void weft_threads_trace_of(uint64_t span, struct weft_trace_id *out)
