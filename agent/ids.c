@@ -8,6 +8,7 @@
 #include "agent/ids.h"
 
 static uint64_t process_secret[2];
+uint64_t weft_ids_trace_keys[2] = { 0, 1 };
 static _Atomic uint64_t seed_counter;
 
 static uint64_t splitmix64(uint64_t *x)
@@ -21,18 +22,22 @@ static uint64_t splitmix64(uint64_t *x)
 
 void weft_ids_init_process(void)
 {
-	uint64_t buf[2] = { 0, 0 };
+	/* The seeds' secret, then the trace keys: drawn apart, so that neither tells the other. */
+	uint64_t buf[4] = { 0, 0, 0, 0 };
 	ssize_t n = getrandom(buf, sizeof(buf), GRND_NONBLOCK);
 
 	if (n != (ssize_t)sizeof(buf)) {
 		/* No entropy yet (early boot): fall back to time, pid and an address. */
 		uint64_t x = weft_clock_realtime() ^ ((uint64_t)getpid() << 32) ^
 			     (uint64_t)(uintptr_t)&buf;
-		buf[0] = splitmix64(&x);
-		buf[1] = splitmix64(&x);
+
+		for (int i = 0; i < 4; i++)
+			buf[i] = splitmix64(&x);
 	}
 	process_secret[0] = buf[0];
 	process_secret[1] = buf[1];
+	weft_ids_trace_keys[0] = buf[2];
+	weft_ids_trace_keys[1] = buf[3] != buf[2] ? buf[3] : ~buf[2];
 }
 
 void weft_ids_seed(struct weft_rng *rng, uint64_t salt)

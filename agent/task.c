@@ -22,11 +22,12 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)
 		return false; /* a hand-off inside a task: the wait's link */
 	saved = errno;
+	ev.u.ctx.span = weft_ids_span(&t->rng);
+	/* A trace of its own: the task's span is its root (one draw for both ids). */
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_LINK)
-		weft_ids_trace(&t->rng, &ev.u.ctx.trace);
+		weft_ids_trace_of(ev.u.ctx.span, &ev.u.ctx.trace);
 	else
 		ev.u.ctx.trace = t->trace;
-	ev.u.ctx.span = weft_ids_span(&t->rng);
 	memcpy(ev.u.ctx.producers, producers, sizeof(ev.u.ctx.producers));
 	ev.u.ctx.handoff_ns = handoff_ns;
 	/* The newest item's producer: a read that goes on with its bytes continues the task. */

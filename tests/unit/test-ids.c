@@ -409,6 +409,50 @@ static void test_unseeded(void)
 	expect_true(!trace_is_zero(&t));
 }
 
+/*
+ * A trace derived from its root span: distinct spans give distinct traces,
+ * neither half is stuck, and a span equal to either key (the one input that
+ * zeroes a half) still gives a trace that is not zero.
+ */
+static void test_trace_of(void)
+{
+	struct weft_rng rng;
+	struct weft_trace_id t, prev;
+	uint64_t hi_or = 0, lo_or = 0;
+	size_t repeats = 0;
+
+	weft_ids_seed(&rng, 3);
+	memset(&prev, 0, sizeof(prev));
+	for (int i = 0; i < 100000; i++) {
+		weft_ids_trace_of(weft_ids_span(&rng), &t);
+		expect_true(!trace_is_zero(&t));
+		repeats += memcmp(&t, &prev, sizeof(t)) == 0;
+		prev = t;
+	}
+	expect_int(repeats, 0);
+	for (int i = 0; i < 64; i++) {
+		weft_ids_trace_of(weft_ids_span(&rng), &t);
+		for (int j = 0; j < 8; j++) {
+			hi_or |= (uint64_t)t.b[j] << (8 * j);
+			lo_or |= (uint64_t)t.b[8 + j] << (8 * j);
+		}
+	}
+	expect_true(hi_or == UINT64_MAX);
+	expect_true(lo_or == UINT64_MAX);
+	/* Consecutive spans (a bijection of each): no two traces alike. */
+	weft_ids_trace_of(1, &prev);
+	for (uint64_t s = 2; s < 1000; s++) {
+		weft_ids_trace_of(s, &t);
+		expect_true(memcmp(&t, &prev, 8) != 0);
+		prev = t;
+	}
+	expect_true(weft_ids_trace_keys[0] != weft_ids_trace_keys[1]);
+	weft_ids_trace_of(weft_ids_trace_keys[0], &t);
+	expect_true(!trace_is_zero(&t));
+	weft_ids_trace_of(weft_ids_trace_keys[1], &t);
+	expect_true(!trace_is_zero(&t));
+}
+
 int main(void)
 {
 	weft_ids_init_process();
@@ -416,6 +460,7 @@ int main(void)
 	test_span_unique();
 	test_span_skips_zero();
 	test_trace_nonzero();
+	test_trace_of();
 	test_threads();
 	test_reinit();
 	test_fork();
