@@ -108,7 +108,7 @@ struct weft_chan_rec {
 	_Atomic uint64_t start;
 	_Atomic uint64_t empty; /* its first write moved nothing: the record is void */
 	_Atomic uint64_t span;
-	_Atomic uint64_t t;   /* when its first write began: monotonic ns */
+	_Atomic uint64_t t;   /* when its first write began: a stamp (agent/clock.h) */
 	_Atomic uint64_t len; /* the units its first write asked to move */
 };
 

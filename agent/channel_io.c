@@ -62,7 +62,8 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t le
 	weft_store_relaxed(&r->settled, 0);
 	weft_store_relaxed(&r->empty, 0);
 	weft_store_relaxed(&r->span, span);
-	weft_store_relaxed(&r->t, weft_clock_now());
+	/* A stamp, not a clock read: the reader that wants it converts it (hand-off times). */
+	weft_store_relaxed(&r->t, weft_stamp());
 	weft_store_relaxed(&r->len, len);
 	weft_store_release(&r->seq, i + 1);
 	/*
@@ -103,9 +104,9 @@ struct weft_links {
 	/*
 	 * When the first unit read was written, if it was a record's first (an
 	 * item's hand-off time: later units of a record that goes on have no
-	 * time of their own); 0: unknown.
+	 * time of their own), as the writer's stamp (agent/clock.h); 0: unknown.
 	 */
-	uint64_t handoff_ns;
+	uint64_t handoff;
 };
 
 static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
@@ -135,7 +136,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 {
 	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
 	uint32_t widx = weft_load_acquire(&q->widx);
-	struct weft_links found; /* only n and handoff_ns: the spans are written before read */
+	struct weft_links found; /* only n and handoff: the spans are written before read */
 	struct {
 		uint64_t span, t, len;
 	} fl[4]; /* in flight, newest first */
@@ -143,7 +144,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 	bool overflow = false, below = false;
 
 	found.n = 0;
-	found.handoff_ns = 0;
+	found.handoff = 0;
 
 	/*
 	 * The common case first, as the loop's first step would decide it: the
@@ -163,7 +164,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		if (settled && !empty && start <= r0 && seq == widx &&
 		    weft_load_relaxed(&r->seq) == seq) {
 			out->n = 0;
-			out->handoff_ns = start == r0 && span != self ? rt : 0;
+			out->handoff = start == r0 && span != self ? rt : 0;
 			links_add(out, span, self);
 			return;
 		}
@@ -207,7 +208,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		if (start < r1 && end > r0)
 			links_add(&found, span, 0);
 		if (start == r0 && span != self)
-			found.handoff_ns = rt;
+			found.handoff = rt;
 		if (start <= r0) {
 			if (settled_to == UINT64_MAX)
 				break;
@@ -217,7 +218,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		end = start;
 	}
 	out->n = 0;
-	out->handoff_ns = found.handoff_ns;
+	out->handoff = found.handoff;
 	for (int j = found.n - 1; j >= 0; j--)
 		links_add(out, found.span[j], self);
 	/* In flight, oldest first, from where the settled units end. */
@@ -227,7 +228,7 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 		if (overflow ? r1 > settled_to : at < r1 && next > r0)
 			links_add(out, fl[nfl - 1].span, self);
 		if (at == r0 && fl[nfl - 1].span != self)
-			out->handoff_ns = fl[nfl - 1].t;
+			out->handoff = fl[nfl - 1].t;
 		at = next;
 	}
 }
@@ -266,7 +267,7 @@ static void record_links(struct weft_thread *t, const struct weft_chan *c, uint6
 {
 	if (from < l->n)
 		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from,
-				  from == 0 ? l->handoff_ns : 0, false);
+				  from == 0 ? l->handoff : 0, false);
 }
 
 /*
@@ -337,7 +338,7 @@ static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_
 		       uint64_t units, struct weft_links *l)
 {
 	l->n = 0;
-	l->handoff_ns = 0;
+	l->handoff = 0;
 	if (!units)
 		return false;
 	rec_find(q, r0, r0 + units, t->cur_span, l);
@@ -383,15 +384,16 @@ static bool same_producer(struct weft_chan_queue *q, const struct weft_thread *t
 static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, uint32_t id,
 		      const struct weft_links *l)
 {
-	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
+	uint64_t producers[WEFT_EVENT_LINKS] = { 0 }, now;
 
 	/* The bytes of the open task's newest producer still: no new item boundary. */
 	if (l->span[0] == t->task_producer && weft_task_from(t, (uint64_t)(intptr_t)fd))
 		return;
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
-	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, weft_clock_now(),
-			    producers, l->handoff_ns, false))
+	now = weft_clock_now();
+	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, now, producers,
+			    l->handoff ? weft_stamp_clock(l->handoff, now) : 0, false))
 		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, c, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */
@@ -466,7 +468,7 @@ done:
 		if (read_links(q, t, r0, units, &l)) {
 			for (int i = 0; i < l.n && i < WEFT_EVENT_LINKS; i++)
 				weft_wait_link(&w, l.span[i]);
-			w.handoff_ns = l.handoff_ns;
+			w.handoff_ns = l.handoff; /* a stamp: the end converts it */
 		}
 		weft_wait_end_sys(&w, r);
 		if (r > 0)

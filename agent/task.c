@@ -44,7 +44,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 }
 
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns,
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff,
 		       bool stamped)
 {
 	for (int from = 0; from < n;) {
@@ -55,7 +55,10 @@ void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t
 
 		ev.u.link.wait_t0 = wait_t0;
 		ev.u.link.channel = channel;
-		ev.u.link.handoff_ns = from == 0 ? handoff_ns : 0;
+		/* A record that keeps its stamps converts the hand-off's with them. */
+		if (from == 0 && handoff)
+			ev.u.link.handoff_ns =
+				stamped ? handoff : weft_stamp_clock(handoff, ev.h.t0);
 		for (int i = 0; i < WEFT_LINK_SPANS && from < n; i++)
 			ev.u.link.links[i] = spans[from++];
 		weft_record(t, &ev);

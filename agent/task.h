@@ -91,11 +91,12 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
  * Links past the two a WAIT carries, recorded after it (LINK events): the
  * producers `spans[0..n)` of the wait of `kind` that began at `wait_t0` (0:
  * the open task's), through `channel` (0: none), become links of that
- * wait's span and of the task it started; `handoff_ns` (0: unknown), when
- * the first was handed over, that task's queue time if it has none.
+ * wait's span and of the task it started; `handoff` (0: unknown), when
+ * the first was handed over (a stamp, agent/clock.h), that task's queue
+ * time if it has none.
  */
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff_ns,
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff,
 		       bool stamped);
 
 /*

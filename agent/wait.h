@@ -57,8 +57,13 @@ struct weft_wait {
 		uint32_t stack;
 		int32_t holder;
 	} prev;
-	uint64_t handoff_ns; /* when the first link's producer handed it over (0: unknown) */
-	bool held;           /* its records wait for the unlock of the lock it returns holding */
+	/*
+	 * When the first link's producer handed it over (0: unknown). Set
+	 * before the end, it is a stamp, which the end converts with the
+	 * wait's own times (unless the record keeps its stamps).
+	 */
+	uint64_t handoff_ns;
+	bool held; /* its records wait for the unlock of the lock it returns holding */
 	struct weft_event ev;
 };
 
@@ -213,6 +218,8 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 		w->ev.h.t0 = weft_stamp_at(&b, t0);
 		w->ev.u.wait.t1 = b.ns;
 		dur = b.ns - w->ev.h.t0;
+		if (w->handoff_ns)
+			w->handoff_ns = weft_stamp_at(&b, w->handoff_ns);
 	}
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && !w->ev.u.wait.stack) {
 		if (w->ev.h.flags & WEFT_EVF_STAMPED)
