@@ -48,7 +48,8 @@ static uint64_t rec_tag(uint64_t span, uint32_t i)
  * write; it reads only the writers' line to know). Returns the new record's
  * index, or REC_NONE.
  */
-static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t len)
+static inline __attribute__((always_inline)) uint32_t rec_append(struct weft_chan_queue *q,
+								 uint64_t span, uint64_t len)
 {
 	uint32_t i = weft_load_acquire(&q->widx);
 	struct weft_chan_rec *r;
@@ -80,7 +81,8 @@ static uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t le
  * whose write moved nothing is void (its would-be range stays its
  * predecessor's), and no later write continues it.
  */
-static void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
+static inline __attribute__((always_inline)) void rec_settle(struct weft_chan_queue *q, uint32_t i,
+							     uint64_t units)
 {
 	struct weft_chan_rec *r;
 	uint64_t start =
@@ -121,7 +123,35 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
 }
 
 /*
- * The writers of units [r0, r1). A settled record's range runs from its start
+ * The common case of a read's links, inline, as rec_find's loop would decide
+ * it at its first step: the newest record (of the `widx` appended) is whole
+ * and settled, moved units and starts at or before r0, so the units are its
+ * writer's alone, and nothing older (in flight or not) is asked for. False:
+ * not so, rec_find's loop decides.
+ */
+static inline __attribute__((always_inline)) bool rec_find_newest(struct weft_chan_queue *q,
+								  uint32_t widx, uint64_t r0,
+								  uint64_t self,
+								  struct weft_links *out)
+{
+	struct weft_chan_rec *r = &q->rec[(widx - 1) % WEFT_CHAN_RECS];
+	uint32_t seq = weft_load_acquire(&r->seq);
+	bool settled = weft_load_acquire(&r->settled);
+	uint64_t start = weft_load_acquire(&r->start), span = weft_load_acquire(&r->span);
+	uint64_t rt = weft_load_acquire(&r->t);
+	bool empty = weft_load_acquire(&r->empty);
+
+	atomic_thread_fence(memory_order_acquire);
+	if (!(settled && !empty && start <= r0 && seq == widx && weft_load_relaxed(&r->seq) == seq))
+		return false;
+	out->handoff = start == r0 && span != self ? rt : 0;
+	links_add(out, span, self);
+	return true;
+}
+
+/*
+ * The writers of units [r0, r1), of the `widx` records appended (read by
+ * the caller, with acquire). A settled record's range runs from its start
  * to the next record's (the newest one's, to whatever is written next by the
  * same span). Records still in flight (a write's bytes can be read before its
  * writer returns) come after everything settled, in the order their writes
@@ -129,13 +159,14 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
  * here, each counts wherever the range goes past what was settled. Newest
  * first, stopping at a record that starts at or before r0 (or, if a write is
  * in flight, going on for the older ones in flight only); the links come out
- * oldest first, as the bytes did.
+ * oldest first, as the bytes did. Out of line: rec_find_newest answers for
+ * the common case.
  */
-static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64_t self,
-		     struct weft_links *out)
+static __attribute__((noinline)) void rec_find(struct weft_chan_queue *q, uint32_t widx,
+					       uint64_t r0, uint64_t r1, uint64_t self,
+					       struct weft_links *out)
 {
 	uint64_t settled_to = UINT64_MAX, end = UINT64_MAX; /* read only if a write is in flight */
-	uint32_t widx = weft_load_acquire(&q->widx);
 	struct weft_links found; /* only n and handoff: the spans are written before read */
 	struct {
 		uint64_t span, t, len;
@@ -146,29 +177,6 @@ static void rec_find(struct weft_chan_queue *q, uint64_t r0, uint64_t r1, uint64
 	found.n = 0;
 	found.handoff = 0;
 
-	/*
-	 * The common case first, as the loop's first step would decide it: the
-	 * newest record is whole and settled, moved units and starts at or
-	 * before r0, so the units are its writer's alone, and nothing older (in
-	 * flight or not) is asked for.
-	 */
-	if (widx) {
-		struct weft_chan_rec *r = &q->rec[(widx - 1) % WEFT_CHAN_RECS];
-		uint32_t seq = weft_load_acquire(&r->seq);
-		bool settled = weft_load_acquire(&r->settled);
-		uint64_t start = weft_load_acquire(&r->start), span = weft_load_acquire(&r->span);
-		uint64_t rt = weft_load_acquire(&r->t);
-		bool empty = weft_load_acquire(&r->empty);
-
-		atomic_thread_fence(memory_order_acquire);
-		if (settled && !empty && start <= r0 && seq == widx &&
-		    weft_load_relaxed(&r->seq) == seq) {
-			out->n = 0;
-			out->handoff = start == r0 && span != self ? rt : 0;
-			links_add(out, span, self);
-			return;
-		}
-	}
 	for (uint32_t k = 1; k <= WEFT_CHAN_RECS && k <= widx; k++) {
 		uint32_t i = widx - k;
 		struct weft_chan_rec *r = &q->rec[i % WEFT_CHAN_RECS];
@@ -337,11 +345,15 @@ static bool ready_now(int fd, size_t len)
 static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
 		       uint64_t units, struct weft_links *l)
 {
+	uint32_t widx;
+
 	l->n = 0;
 	l->handoff = 0;
 	if (!units)
 		return false;
-	rec_find(q, r0, r0 + units, t->cur_span, l);
+	widx = weft_load_acquire(&q->widx);
+	if (!widx || !rec_find_newest(q, widx, r0, t->cur_span, l))
+		rec_find(q, widx, r0, r0 + units, t->cur_span, l);
 	return l->n > 0;
 }
 
