@@ -72,22 +72,25 @@ uint64_t weft_ids_next(struct weft_rng *rng)
 
 /*
  * A state never seeded (all zero) is xoshiro's one fixed point: it would give
- * zeros forever, and the id loops below would never end. Seed it first.
+ * zeros forever, and the id loops below would never end. Seeded when a draw
+ * gives zero, the only sign of it: the draw leaves a zero state as it was,
+ * so the ids are those of seeding first, and a seeded generator pays for no
+ * test of its state.
  */
 static void ensure_seeded(struct weft_rng *rng)
 {
-	if (__builtin_expect((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0, 0))
+	if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0)
 		weft_ids_seed(rng, (uint64_t)(uintptr_t)rng);
 }
 
 uint64_t weft_ids_span(struct weft_rng *rng)
 {
-	uint64_t v;
+	uint64_t v = weft_ids_next(rng);
 
-	ensure_seeded(rng);
-	do
+	while (__builtin_expect(v == 0, 0)) {
+		ensure_seeded(rng);
 		v = weft_ids_next(rng);
-	while (v == 0);
+	}
 	return v;
 }
 
@@ -120,11 +123,13 @@ void weft_ids_trace(struct weft_rng *rng, struct weft_trace_id *out)
 {
 	uint64_t hi, lo;
 
-	ensure_seeded(rng);
-	do {
+	for (;;) {
 		hi = weft_ids_next(rng);
 		lo = weft_ids_next(rng);
-	} while (hi == 0 && lo == 0);
+		if (__builtin_expect(hi != 0 || lo != 0, 1))
+			break;
+		ensure_seeded(rng);
+	}
 	put_be64(out->b, hi);
 	put_be64(out->b + 8, lo);
 }
