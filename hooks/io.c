@@ -270,9 +270,13 @@ static ssize_t read_nowait(int fd, const struct iovec *iov, int n)
 static ssize_t call_read(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
-	struct iovec iov = { x->buf, x->n };
 
-	return nowait ? read_nowait(op->fd, &iov, 1) : WEFT_REAL(read)(op->fd, x->buf, x->n);
+	if (__builtin_expect(nowait, 0)) {
+		struct iovec iov = { x->buf, x->n };
+
+		return read_nowait(op->fd, &iov, 1);
+	}
+	return WEFT_REAL(read)(op->fd, x->buf, x->n);
 }
 
 static ssize_t call_read_chk(struct weft_chan_op *op, bool nowait)
