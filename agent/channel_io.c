@@ -48,8 +48,7 @@ static uint64_t rec_tag(uint64_t span, uint32_t i)
  * write; it reads only the writers' line to know). Returns the new record's
  * index, or REC_NONE.
  */
-static inline __attribute__((always_inline)) uint32_t rec_append(struct weft_chan_queue *q,
-								 uint64_t span, uint64_t len)
+static inline uint32_t rec_append(struct weft_chan_queue *q, uint64_t span, uint64_t len)
 {
 	uint32_t i = weft_load_acquire(&q->widx);
 	struct weft_chan_rec *r;
@@ -81,8 +80,7 @@ static inline __attribute__((always_inline)) uint32_t rec_append(struct weft_cha
  * whose write moved nothing is void (its would-be range stays its
  * predecessor's), and no later write continues it.
  */
-static inline __attribute__((always_inline)) void rec_settle(struct weft_chan_queue *q, uint32_t i,
-							     uint64_t units)
+static inline void rec_settle(struct weft_chan_queue *q, uint32_t i, uint64_t units)
 {
 	struct weft_chan_rec *r;
 	uint64_t start =
@@ -129,10 +127,8 @@ static void links_add(struct weft_links *l, uint64_t span, uint64_t self)
  * writer's alone, and nothing older (in flight or not) is asked for. False:
  * not so, rec_find's loop decides.
  */
-static inline __attribute__((always_inline)) bool rec_find_newest(struct weft_chan_queue *q,
-								  uint32_t widx, uint64_t r0,
-								  uint64_t self,
-								  struct weft_links *out)
+static inline bool rec_find_newest(struct weft_chan_queue *q, uint32_t widx, uint64_t r0,
+				   uint64_t self, struct weft_links *out)
 {
 	struct weft_chan_rec *r = &q->rec[(widx - 1) % WEFT_CHAN_RECS];
 	uint32_t seq = weft_load_acquire(&r->seq);
@@ -141,7 +137,13 @@ static inline __attribute__((always_inline)) bool rec_find_newest(struct weft_ch
 	uint64_t rt = weft_load_acquire(&r->t);
 	bool empty = weft_load_acquire(&r->empty);
 
-	atomic_thread_fence(memory_order_acquire);
+	/*
+	 * seq read again, after the fields: each was read with acquire, so no
+	 * later load comes before it (the fence of rec_find's loop, which
+	 * ThreadSanitizer does not take inlined, is not needed for that); a
+	 * field a rewriting writer stored, after its seq = 0 and release fence,
+	 * makes this read see seq changed.
+	 */
 	if (!(settled && !empty && start <= r0 && seq == widx && weft_load_relaxed(&r->seq) == seq))
 		return false;
 	out->handoff = start == r0 && span != self ? rt : 0;
