@@ -206,7 +206,7 @@ static inline void weft_ring_abandon(struct weft_ring *ring)
 static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const struct weft_event *ev)
 {
 	uint32_t depth = weft_load_relaxed(&ring->nest) + 1;
-	uintptr_t sp = weft_stack_pointer();
+	uintptr_t sp = weft_stack_pointer(), prev_sp = ring->sp;
 	struct weft_event *big;
 	enum weft_push st = WEFT_PUSH_OK;
 	uint64_t tail, r;
@@ -217,9 +217,13 @@ static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const str
 	}
 	/*
 	 * Before nest, and again at each raise (weft_ring_publish): a frame that
-	 * sees nest raised sees the stack pointer of the frame that raised it
-	 * (a handler that came in between, with nest 0, and left its own is
-	 * overwritten before nest goes up again).
+	 * sees nest raised sees the stack pointer of the frame that raised it.
+	 * A handler's push that lands between this store and the raise (nest
+	 * still 0: it takes itself for the outermost) puts back the pointer it
+	 * found when it is done, below; if it left its own, a later handler
+	 * inside this push would compare its stack with the first handler's,
+	 * could find itself above it, and void this push's slot as left by a
+	 * jump while this push still writes it.
 	 */
 	if (depth == 1)
 		ring->sp = sp;
@@ -248,10 +252,14 @@ static inline enum weft_push weft_ring_push_ex(struct weft_ring *ring, const str
 		__builtin_prefetch(weft_ring_slot(ring, big, sw, r + 1), 1);
 	}
 	atomic_signal_fence(memory_order_seq_cst);
-	if (depth == 1)
+	if (depth == 1) {
 		weft_ring_publish(ring, sp);
-	else
+		/* nest is 0: the pointer is read again only after the next raise. */
+		atomic_signal_fence(memory_order_seq_cst);
+		ring->sp = prev_sp;
+	} else {
 		weft_store_relaxed(&ring->nest, depth - 1);
+	}
 	return st;
 }
 

@@ -37,7 +37,11 @@
 #include "agent/registry.h"
 #include "tests/unit/harness.h"
 
-/* ThreadSanitizer defers signals to safe points, so no handler lands mid-push there. */
+/*
+ * ThreadSanitizer defers a signal to its next interceptor or atomic
+ * operation: a handler lands mid-push only where the push makes one (it does,
+ * often), and not every run gets one there.
+ */
 #ifdef __SANITIZE_THREAD__
 #define SANITIZE_THREAD 1
 #else

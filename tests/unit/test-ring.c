@@ -400,6 +400,37 @@ static void test_revive(void)
 	expect_int(seen.type[3], ev.h.type);
 }
 
+/*
+ * A handler's push that lands in an outermost push after it noted its stack
+ * pointer and before it raised nest takes itself for the outermost: it must
+ * leave the pointer as it found it. Left with its own, a second handler
+ * inside the interrupted push compares its stack with the first handler's,
+ * can find itself above it, and voids the push's slot as left by a jump
+ * while the push still writes it (stress-signal under ThreadSanitizer, whose
+ * deferred handlers land at such points).
+ */
+static void test_interrupted_before_raise(void)
+{
+	static struct weft_ring ring;
+	struct weft_event ev;
+	uintptr_t outer = weft_stack_pointer() + 4096; /* the interrupted push's, above us */
+
+	weft_ring_init(&ring, slots, 64);
+	ring.sp = outer; /* noted; nest still 0 */
+	make_event(1, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	expect_true(ring.sp == outer);
+	expect_int(atomic_load(&ring.nest), 0);
+	/* The interrupted push raises nest; a second handler below it is nested, not a revival. */
+	atomic_store(&ring.nest, 1);
+	atomic_store(&ring.reserve, 2); /* its slot, claimed and being written */
+	make_event(2, &ev);
+	expect_int(weft_ring_push_ex(&ring, &ev), WEFT_PUSH_OK);
+	expect_int(weft_ring_dropped(&ring), 0);
+	expect_int(atomic_load(&ring.nest), 1);
+	expect_int(weft_ring_pending(&ring), 1);
+}
+
 int main(void)
 {
 	test_capacity(1);
@@ -413,6 +444,7 @@ int main(void)
 	test_counter_wrap();
 	test_grow();
 	test_revive();
+	test_interrupted_before_raise();
 	test_interleaved();
 	test_concurrent();
 	return harness_done();
