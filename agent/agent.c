@@ -344,9 +344,25 @@ enum weft_push weft_thread_grow(struct weft_thread *t, const struct weft_event *
 	struct weft_held held;
 	int rc;
 
+	/*
+	 * A grow under way below this one: a signal handler that ran inside it
+	 * although signals are held — ThreadSanitizer runs a handler it
+	 * deferred at its next interceptor, the allocation's included. Growing
+	 * again would switch the ring twice, the second switch moving an event
+	 * the first one published to a slot it was never written in. Dropped,
+	 * as a handler's record in that window is anyway (agent/agent.h).
+	 */
+	if (t->growing) {
+		weft_fetch_add_relaxed(&t->ring.dropped, 1);
+		return WEFT_PUSH_DROPPED;
+	}
 	/* Inside any hook, an async-signal-safe call's too (agent/sighold.h). */
 	weft_guard_enter_held(&held);
+	t->growing = true;
+	atomic_signal_fence(memory_order_seq_cst);
 	rc = weft_registry_ring(t);
+	atomic_signal_fence(memory_order_seq_cst);
+	t->growing = false;
 	weft_guard_leave_held(&held);
 	if (rc < 0) {
 		weft_fetch_add_relaxed(&t->ring.dropped, 1);

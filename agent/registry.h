@@ -100,6 +100,7 @@ struct weft_thread {
 	struct weft_trace_id cur_trace; /* the current span's trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
+	bool growing;                   /* weft_thread_grow is under way (agent/agent.c) */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
 	uint64_t stack_next_ns;                    /* no stack captured before this time */
