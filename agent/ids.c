@@ -94,18 +94,9 @@ uint64_t weft_ids_span(struct weft_rng *rng)
 	return v;
 }
 
-/* `v` as 8 big-endian bytes at `out`, so that the hex form reads as the number. */
-static inline void put_be64(uint8_t *out, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	memcpy(out, &v, sizeof(v));
-}
-
 void weft_span_id_from_u64(uint64_t v, struct weft_span_id *out)
 {
-	put_be64(out->b, v);
+	weft_put_be64(out->b, v);
 }
 
 uint64_t weft_span_id_to_u64(const struct weft_span_id *id)
@@ -130,8 +121,8 @@ void weft_ids_trace(struct weft_rng *rng, struct weft_trace_id *out)
 			break;
 		ensure_seeded(rng);
 	}
-	put_be64(out->b, hi);
-	put_be64(out->b + 8, lo);
+	weft_put_be64(out->b, hi);
+	weft_put_be64(out->b + 8, lo);
 }
 
 static int hexval(char c)

@@ -53,6 +53,15 @@ static inline uint64_t weft_ids_mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
+/* `v` as 8 big-endian bytes at `out`, so that the hex form reads as the number. */
+static inline void weft_put_be64(uint8_t *out, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	__builtin_memcpy(out, &v, sizeof(v));
+}
+
 /*
  * The trace id of a trace whose root span is `span` (a fresh id from
  * weft_ids_span): each half is a keyed bijection of the span id, so that
@@ -63,15 +72,8 @@ static inline uint64_t weft_ids_mix(uint64_t x)
  */
 static inline void weft_ids_trace_of(uint64_t span, struct weft_trace_id *out)
 {
-	uint64_t hi = weft_ids_mix(span ^ weft_ids_trace_keys[0]);
-	uint64_t lo = weft_ids_mix(span ^ weft_ids_trace_keys[1]);
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	hi = __builtin_bswap64(hi);
-	lo = __builtin_bswap64(lo);
-#endif
-	__builtin_memcpy(out->b, &hi, sizeof(hi));
-	__builtin_memcpy(out->b + 8, &lo, sizeof(lo));
+	weft_put_be64(out->b, weft_ids_mix(span ^ weft_ids_trace_keys[0]));
+	weft_put_be64(out->b + 8, weft_ids_mix(span ^ weft_ids_trace_keys[1]));
 }
 
 void weft_span_id_from_u64(uint64_t v, struct weft_span_id *out);
