@@ -57,23 +57,18 @@ static size_t chan_index(uint32_t channel)
 	return i;
 }
 
-uint32_t weft_findings_resets;
-
-bool weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t)
+void weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t)
 {
 	size_t i;
 
 	/* Asked at every blocked read and every task from a channel: once named, a few loads. */
 	for (int k = 0; k < 2; k++)
 		if (chans[chan_recent[k]].channel == channel && chans[chan_recent[k]].reader[0])
-			return true;
+			return;
 	i = chan_index(channel);
-	/* No place: the table only fills, until a reset. */
-	if (i == WEFT_FINDINGS_CHANNELS)
-		return true;
-	if (!chans[i].reader[0])
+
+	if (i < WEFT_FINDINGS_CHANNELS && !chans[i].reader[0])
 		snprintf(chans[i].reader, sizeof(chans[i].reader), "%s", weft_tasks_pool_name(t));
-	return chans[i].reader[0] != '\0';
 }
 
 void weft_findings_channel_full(uint32_t channel, uint64_t ns)
@@ -303,5 +298,4 @@ void weft_findings_reset(void)
 	n_locks = 0;
 	for (size_t i = 0; i < WEFT_FINDINGS_CHANNELS && chans[i].channel; i++)
 		memset(&chans[i], 0, sizeof(chans[i]));
-	weft_findings_resets++;
 }

@@ -30,7 +30,6 @@
 #ifndef WEFT_EXPORTER_FINDINGS_H
 #define WEFT_EXPORTER_FINDINGS_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -55,31 +54,10 @@ void weft_findings_lock_hold(uint64_t object, const char *site, uint64_t ns);
 /*
  * Thread `t` reads from channel `channel` (a channel's slot id): the first
  * reader's pool is the channel's reading stage (its name is looked up only
- * then: a read per hand-off calls this). True when the channel's reader is
- * settled: it has one, or no place in the table; then no call for it changes
- * anything until weft_findings_reset.
+ * then: a read per hand-off calls this).
  */
 struct weft_thread;
-bool weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t);
-
-/* Bumped by weft_findings_reset: what a caller remembers of a settled channel is stale. */
-extern uint32_t weft_findings_resets;
-
-/*
- * weft_findings_channel_reader, skipped when `*settled` (the caller's, for
- * thread `t`: 0 at first) says the channel was found settled since the last
- * reset. A thread reading one channel again and again then costs a compare.
- */
-static inline void weft_findings_channel_reader_kept(uint32_t channel, const struct weft_thread *t,
-						     uint64_t *settled)
-{
-	uint64_t key = (uint64_t)weft_findings_resets << 32 | channel;
-
-	if (channel && *settled == key)
-		return;
-	if (weft_findings_channel_reader(channel, t))
-		*settled = key;
-}
+void weft_findings_channel_reader(uint32_t channel, const struct weft_thread *t);
 
 /* A writer to `channel` was blocked `ns`: the channel was full. */
 void weft_findings_channel_full(uint32_t channel, uint64_t ns);

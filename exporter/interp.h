@@ -40,8 +40,6 @@ struct weft_xthread {
 	uint64_t last_wait_epoch;
 	/* The times of the thread's last WAIT event, whatever it became. */
 	uint64_t wait_t0, wait_t1;
-	/* A channel it read whose reader is settled (weft_findings_channel_reader_kept). */
-	uint64_t reader_settled;
 	/*
 	 * Its pool (exporter/tasks.c), kept once found, until the thread is named
 	 * again. A forked child makes every record anew (agent.c forgets the

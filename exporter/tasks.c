@@ -364,8 +364,7 @@ void weft_tasks_ctx(struct weft_thread *t, const struct weft_event *ev)
 	if (ev->h.flags & WEFT_EVF_TASK) {
 		x->task.kind = (enum weft_wait_kind)ev->h.kind;
 		if (ev->h.result)
-			weft_findings_channel_reader_kept((uint32_t)ev->h.result, t,
-							  &x->reader_settled);
+			weft_findings_channel_reader((uint32_t)ev->h.result, t);
 		x->task.queue_ns = ev->u.ctx.handoff_ns && ev->u.ctx.handoff_ns <= ev->h.t0
 					   ? ev->h.t0 - ev->u.ctx.handoff_ns
 					   : UINT64_MAX;

@@ -164,7 +164,7 @@ static void waits_event(struct weft_thread *t, const struct weft_event *ev)
 	x->tt.blocked_kind_ns[k] += dur;
 	/* A pipeline's stages: who reads each channel, and how long its writers found it full. */
 	if (k == WEFT_WAIT_PIPE_READ && ev->u.wait.channel)
-		weft_findings_channel_reader_kept(ev->u.wait.channel, t, &x->reader_settled);
+		weft_findings_channel_reader(ev->u.wait.channel, t);
 	else if (k == WEFT_WAIT_PIPE_WRITE && ev->u.wait.channel)
 		weft_findings_channel_full(ev->u.wait.channel, dur);
 	/* A receive from a work source: the task it ended is not its parent. */
