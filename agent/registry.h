@@ -43,8 +43,8 @@ enum weft_thread_origin {
 /* A thread that lived less than this has no CPU time read as it ends (agent.c). */
 #define WEFT_THREAD_CPU_MIN_NS 10000000u
 
-/* Call sites whose stack a thread remembers for its lock waits (agent/stack.h). */
-#define WEFT_STACK_SITES 4
+/* Call sites whose stack a thread remembers for its waits (agent/stack.h). */
+#define WEFT_STACK_SITES 8
 
 /* The locks a thread's lock-order stack follows (agent/lockorder.h). */
 #define WEFT_HELD_MAX 16
@@ -103,10 +103,13 @@ struct weft_thread {
 	bool growing;                   /* weft_thread_grow is under way (agent/agent.c) */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
 	uint64_t hold_t0;
-	uint64_t stack_next_ns;                    /* no stack captured before this time */
-	uint64_t stack_begin_next_ns;              /* the same for a wait's start (agent/stack.h) */
-	uintptr_t stack_site_pc[WEFT_STACK_SITES]; /* call sites of lock waits whose stack it has */
+	uint64_t stack_next_ns;       /* no stack captured before this time */
+	uint64_t stack_begin_next_ns; /* the same for a wait's start (agent/stack.h) */
+	/* Sites of waits whose stack it has (agent/stack.h): call site and stack pointer. */
+	uintptr_t stack_site_pc[WEFT_STACK_SITES];
+	uintptr_t stack_site_sp[WEFT_STACK_SITES];
 	uint32_t stack_site_id[WEFT_STACK_SITES];
+	uint8_t stack_site_uses[WEFT_STACK_SITES]; /* uses since it was unwound (a refresh at 0) */
 	uint8_t stack_site_next;
 	uint32_t stack_sent[WEFT_STACK_SENT]; /* ids of stacks this thread has recorded */
 	struct weft_rng rng;

@@ -9,8 +9,10 @@
  * libgcc's unwinder (agent/unwind.h), at most one per thread per
  * WEFT_STACK_INTERVAL_NS on average, up to WEFT_STACK_BURST at once, from
  * each of two budgets, one for the waits' ends and one for their starts (a
- * thread that blocks constantly pays for two unwinds a millisecond, not one
- * per wait; one that blocks a few times in a row keeps every stack), and
+ * thread that blocks constantly from new places pays for two unwinds a
+ * millisecond, not one per wait; one that blocks a few times in a row keeps
+ * every stack), except that a wait from a place the thread waited at lately
+ * takes that place's stack without an unwind (weft_stack_at_site), and
  * identified by a hash of its
  * program counters. The first time a thread uses a stack it records the
  * program counters as STACK events, five to a record, ahead of the wait that
@@ -38,25 +40,47 @@
  */
 uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns);
 
+/* Uses of a site's stack between two unwinds of it (agent/stack.h: weft_stack_at_site). */
+#define WEFT_STACK_SITE_REFRESH 256u
+_Static_assert(WEFT_STACK_SITE_REFRESH <= 256, "counted in a byte");
+
 /*
- * The stack of a lock or join wait at its start, from call site `pc`: the
- * one this thread captured last time it waited there (its last
- * WEFT_STACK_SITES sites), else a capture from the start budget. A
- * contended lock is mostly waited for from a few sites: they are unwound
- * once, not every millisecond (the deeper frames of a later wait from the
- * same site may differ: the first one's stand for them).
+ * The stack of a wait whose hook was called from `pc` with its stack pointer
+ * at `sp`, charged to the budget `next_ns` when it must be unwound. A thread
+ * that waits again and again from one place (an event loop's epoll_wait, a
+ * maintenance thread's sleep, a worker's lock) comes to the same call site at
+ * the same depth of its stack each time, through the same frames: the stack
+ * its last WEFT_STACK_SITES sites had is used again without an unwind (two
+ * system calls and the unwinder's walk, about 5% of memcached's CPU time when
+ * each of its waiting threads paid one a millisecond), so every wait from the
+ * site keeps it, whatever the budget. Another path that reaches the same
+ * site at the same depth would show the first path's deeper frames: each
+ * site is unwound again every WEFT_STACK_SITE_REFRESH uses (the budget
+ * allowing), and its stack replaced by what that finds.
  */
-static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc)
+static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, uintptr_t sp,
+					  uint64_t *next_ns)
 {
 	uint32_t id;
+	unsigned i;
 
-	for (int i = 0; i < WEFT_STACK_SITES; i++)
-		if (t->stack_site_pc[i] == pc && t->stack_site_id[i])
+	for (i = 0; i < WEFT_STACK_SITES; i++) {
+		if (t->stack_site_pc[i] != pc || t->stack_site_sp[i] != sp || !t->stack_site_id[i])
+			continue;
+		if (__builtin_expect(++t->stack_site_uses[i] % WEFT_STACK_SITE_REFRESH != 0, 1))
 			return t->stack_site_id[i];
-	id = weft_stack_capture(t, &t->stack_begin_next_ns);
+		id = weft_stack_capture(t, next_ns);
+		if (id)
+			t->stack_site_id[i] = id;
+		return t->stack_site_id[i];
+	}
+	id = weft_stack_capture(t, next_ns);
 	if (id) {
-		t->stack_site_pc[t->stack_site_next % WEFT_STACK_SITES] = pc;
-		t->stack_site_id[t->stack_site_next++ % WEFT_STACK_SITES] = id;
+		i = t->stack_site_next++ % WEFT_STACK_SITES;
+		t->stack_site_pc[i] = pc;
+		t->stack_site_sp[i] = sp;
+		t->stack_site_id[i] = id;
+		t->stack_site_uses[i] = 0;
 	}
 	return id;
 }

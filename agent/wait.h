@@ -156,7 +156,8 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	 * start (WEFT_STACKS): if it never ends, the report has it.
 	 */
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && weft_wait_kind_can_deadlock(kind))
-		w->ev.u.wait.stack = weft_stack_at_site(t, (uintptr_t)pc);
+		w->ev.u.wait.stack =
+			weft_stack_at_site(t, (uintptr_t)pc, sp, &t->stack_begin_next_ns);
 	/*
 	 * On view: the object, the start, the call site, no holder yet; the kind
 	 * last. Release stores (plain stores on x86-64): a reader that sees one
@@ -225,7 +226,8 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 		if (w->ev.h.flags & WEFT_EVF_STAMPED)
 			dur = weft_stamp_span(dur);
 		if (dur >= weft_cfg.span_min_wait_ns)
-			w->ev.u.wait.stack = weft_stack_capture(t, &t->stack_next_ns);
+			w->ev.u.wait.stack = weft_stack_at_site(t, w->ev.u.wait.pc, t->wait_sp,
+								&t->stack_next_ns);
 	}
 	weft_wait_restore_prev(w);
 	t->last_wait_t0 = w->ev.h.t0;

@@ -171,4 +171,24 @@ r = Run([program("worker-pool"), "-n", "200", "-w", "4"],
         env={"WEFT_SPAN_MIN_WAIT": "0", "WEFT_STACKS": "0"})
 check(not any("code.stacktrace" in s["attrs"] for s in r.only().spans), "WEFT_STACKS=0: none")
 
+# --- A thread waiting again and again from one place keeps its stack on every
+# wait (agent/stack.h: the site's stack is used again without an unwind, so
+# the unwind budget, one a millisecond, does not thin them out), and one call
+# site reached at two depths of the stack keeps two stacks. 3 x 300 sleeps of
+# 50 us take about 100 ms: the budget alone would give about a hundred.
+N = 300
+r = Run([program("sitestacks"), str(N)], env={"WEFT_SPAN_MIN_WAIT": "0"})
+equal(r.rc, 0, "sitestacks exit code")
+naps = sorted((s for s in r.only().spans if s["name"] == "wait sleep" and
+               s["attrs"].get("thread.name") == "looper"),
+              key=lambda s: int(s["startTimeUnixNano"]))
+equal(len(naps), 3 * N, "every sleep of the looper is a wait span")
+stacks = [s["attrs"].get("code.stacktrace", "").split("\n") for s in naps]
+equal(sum(st[0] == "nap" for st in stacks), 3 * N, "every one carries its stack, from nap")
+for part, path, other in ((0, "path_a", "path_b"), (1, "path_b", "path_a"), (2, "path_a", "path_b")):
+    these = stacks[part * N:(part + 1) * N]
+    equal(sum(len(st) > 1 and st[1] == path for st in these), N,
+          f"sleeps {part * N}..{(part + 1) * N - 1}: through {path}")
+    check(not any(other in st for st in these), f"sleeps {part * N}..: never {other}'s stack")
+
 done()
