@@ -37,7 +37,13 @@
  * there. A channel open across a fork, or inherited across an exec, is
  * "shared" (the other process reads and writes what weft does not see): a
  * read first tries not to block (RWF_NOWAIT, MSG_DONTWAIT), and only when
- * that finds nothing does the real call run, timed. A write to a private
+ * that finds nothing does the real call run, timed. The try is a system call
+ * of its own when it finds nothing, as many as the reads themselves where
+ * the readers mostly block (a parent and child taking turns): once a try has
+ * found nothing, the queue's next read goes straight to the real call,
+ * counted as a wait when it slept (WEFT_WAIT_SLEPT_NS, as a socket's
+ * transfer is), and the reads after one that did not sleep try first again.
+ * A write to a private
  * pipe is a wait when the pipe has no room for it. Units are bytes, except
  * for an eventfd, whose units are the counter's value (a read takes it all,
  * or 1 in semaphore mode).
@@ -144,6 +150,7 @@ struct weft_chan_queue {
 	_Atomic uint64_t rx_bytes;  /* an eventfd's bytes */
 	_Atomic uint64_t tx_seen;   /* tx_units + tx_inflight, as a reader last read them */
 	_Atomic uint32_t widx_seen; /* widx, read after them: their records are below it */
+	_Atomic uint8_t rx_blocks;  /* shared: the last read's try found nothing (see above) */
 };
 
 enum weft_chan_state {

@@ -432,6 +432,8 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		} else if (!op->may_try) {
 			wait = !ready_now(op->fd,
 					  op->len); /* MSG_WAITALL: all of it, or it blocks */
+		} else if (weft_load_relaxed(&q->rx_blocks)) {
+			timed = true; /* the last try found nothing: no try (channel.h) */
 		} else if (!weft_load_relaxed(&nowait_unsupported[c->kind])) {
 			r = op->call(op, true);
 			if (r >= 0 || errno != EAGAIN) {
@@ -441,6 +443,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
 				wait = !readable_now(op->fd);
 			} else {
+				weft_store_relaxed(&q->rx_blocks, 1);
 				wait = true;
 			}
 		} else {
@@ -457,8 +460,11 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		weft_chan_nonblock_hint(op->fd, op->entry);
 		return r;
 	}
-	if (timed)
+	if (timed) {
 		wait = weft_wait_slept(&w);
+		if (!wait && c->kind != WEFT_CHAN_SOCKET)
+			weft_store_relaxed(&q->rx_blocks, 0); /* it did not sleep: try first again */
+	}
 done:
 	saved = errno;
 	if (r > 0) {

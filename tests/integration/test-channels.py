@@ -28,12 +28,18 @@ tests/programs/channels.h), so every count below is exact:
   reuse       a pipe closed and its numbers reused by a file and a new pipe:
               the new pipe is channel #2, the file no channel, dup/dup2/dup3/
               F_DUPFD_CLOEXEC/close_range followed; closed channels disappear.
+  forkturns   a parent and child take turns through pipes made before the fork:
+              the child's reads each block, and after the first their
+              non-blocking try is not made again (strace counts it).
 """
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, attrs, program, check, equal, done  # noqa: E402
+from weftrun import LIB, Output, Run, attrs, program, check, equal, done  # noqa: E402
 
 ENV = {"WEFT_SPAN_MIN_WAIT": "0", "OTEL_METRIC_EXPORT_INTERVAL": "100",
        "WEFT_RING_SIZE": "16384"}
@@ -404,4 +410,36 @@ gauge = (last.get("weft.channel.queue.depth") or {}).get("gauge", {})
 left = [attrs(x.get("attributes")).get("weft.channel.name") for x in gauge.get("dataPoints", [])]
 equal(left, [], "reuse: a channel whose every descriptor is closed disappears from the depth gauge")
 equal(len(p.out.named("wait pipe.")), 0, "reuse: no call blocked")
+
+# ------------------------------------------------------------------ forkturns
+# A shared pipe (made before a fork) whose reader blocks in every read: the
+# first read's try (RWF_NOWAIT) finds nothing, and the reads after it go
+# straight to the real call, a wait when they slept (agent/channel.h): one
+# failed try in all, not one a read. Counted with strace.
+TURNS = 50
+if shutil.which("strace"):
+    d = tempfile.mkdtemp(prefix="weft-forkturns-")
+    trace = os.path.join(d, "trace")
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WEFT_"))}
+    e.update(ENV, WEFT_OUTPUT=os.path.join(d, "out-%p.jsonl"))
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=preadv2", "-E", "LD_PRELOAD=" + LIB,
+                        "-o", trace, program("forkturns"), str(TURNS)],
+                       env=e, capture_output=True, text=True, timeout=120, cwd=d)
+    equal(r.returncode, 0, "forkturns: exit status under strace")
+    check(r.stdout.rstrip().endswith("done"), f"forkturns: ran to the end: {r.stdout!r}")
+    child = int(r.stdout.split()[1]) if r.stdout.startswith("child ") else -1
+    with open(trace) as f:
+        failed = [ln for ln in f if ln.split()[0] == str(child) and "EAGAIN" in ln]
+    check(1 <= len(failed) <= 2,
+          f"forkturns: the child's reads tried without blocking {len(failed)} times in vain "
+          f"(at most twice; one a read before): {failed[:3]}")
+    path = os.path.join(d, f"out-{child}.jsonl")
+    out = Output(path if os.path.exists(path) else None)
+    equal(len(out.named("wait pipe.read")), TURNS,
+          "forkturns: each of the child's reads blocked through the parent's sleep: a wait")
+    equal(io(out, "weft.channel.io", "pipe:main#1", "receive"), TURNS,
+          "forkturns: the child's bytes read")
+    shutil.rmtree(d, ignore_errors=True)
+else:
+    print("strace not found: the forkturns checks are skipped")
 done()

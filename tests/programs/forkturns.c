@@ -1,0 +1,46 @@
+/*
+ * A parent and a child take turns through two pipes made before the fork
+ * (shared channels, agent/channel.h), for tests/integration/test-channels.py.
+ * N turns (default 50): in each the parent sleeps 2 ms, writes one byte to
+ * the child and reads the child's answer; the child reads, blocked through
+ * the parent's sleep every time, and answers at once. Prints "child PID",
+ * then "done" once the child has exited with status 0.
+ * Usage: forkturns [N]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 50;
+	int down[2], up[2], status;
+	char c = 0;
+	pid_t pid;
+
+	if (n <= 0 || pipe(down) != 0 || pipe(up) != 0)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		for (long i = 0; i < n; i++)
+			if (read(down[0], &c, 1) != 1 || write(up[1], &c, 1) != 1)
+				_exit(3);
+		exit(0);
+	}
+	printf("child %d\n", (int)pid);
+	fflush(stdout);
+	for (long i = 0; i < n; i++) {
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+		c = (char)i;
+		if (write(down[1], &c, 1) != 1 || read(up[0], &c, 1) != 1 || c != (char)i)
+			return 4;
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 5;
+	puts("done");
+	return 0;
+}
