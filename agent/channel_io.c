@@ -462,8 +462,9 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	}
 	if (timed) {
 		wait = weft_wait_slept(&w);
+		/* A shared channel's read that did not sleep: the next one tries first again. */
 		if (!wait && c->kind != WEFT_CHAN_SOCKET)
-			weft_store_relaxed(&q->rx_blocks, 0); /* it did not sleep: try first again */
+			weft_store_relaxed(&q->rx_blocks, 0);
 	}
 done:
 	saved = errno;
