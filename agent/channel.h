@@ -37,7 +37,9 @@
  * there. A channel open across a fork, or inherited across an exec, is
  * "shared" (the other process reads and writes what weft does not see): a
  * read first tries not to block (RWF_NOWAIT, MSG_DONTWAIT), and only when
- * that finds nothing does the real call run, timed. The try is a system call
+ * that finds nothing does the real call run, timed. A FIFO has no
+ * RWF_NOWAIT: its reads are timed, counted as waits when they slept
+ * (WEFT_WAIT_SLEPT_NS), with no system call of weft's. The try is a system call
  * of its own when it finds nothing, as many as the reads themselves where
  * the readers mostly block (a parent and child taking turns): once a try has
  * found nothing, the queue's next read goes straight to the real call,

@@ -17,7 +17,7 @@
 #include "agent/task.h"
 #include "agent/wait.h"
 
-/* Kinds whose descriptors answered RWF_NOWAIT with EOPNOTSUPP (a FIFO): poll is asked instead. */
+/* Kinds whose descriptors answered RWF_NOWAIT with EOPNOTSUPP (a FIFO): their reads are timed. */
 static _Atomic int nowait_unsupported[WEFT_CHAN_KIND_COUNT];
 
 static struct weft_chan *entry_slot(uint32_t e)
@@ -432,22 +432,22 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		} else if (!op->may_try) {
 			wait = !ready_now(op->fd,
 					  op->len); /* MSG_WAITALL: all of it, or it blocks */
-		} else if (weft_load_relaxed(&q->rx_blocks)) {
-			timed = true; /* the last try found nothing: no try (channel.h) */
-		} else if (!weft_load_relaxed(&nowait_unsupported[c->kind])) {
+		} else if (weft_load_relaxed(&q->rx_blocks) ||
+			   weft_load_relaxed(&nowait_unsupported[c->kind])) {
+			/* The last try found nothing, or there is no try: timed (channel.h). */
+			timed = true;
+		} else {
 			r = op->call(op, true);
 			if (r >= 0 || errno != EAGAIN) {
 				if (r >= 0 || errno != EOPNOTSUPP)
 					goto done;
-				/* A FIFO has no RWF_NOWAIT: ask poll from now on. */
+				/* A FIFO has no RWF_NOWAIT: its reads are timed from now on. */
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
-				wait = !readable_now(op->fd);
+				timed = true;
 			} else {
 				weft_store_relaxed(&q->rx_blocks, 1);
 				wait = true;
 			}
-		} else {
-			wait = !readable_now(op->fd);
 		}
 	}
 	if (wait || timed) {

@@ -412,34 +412,51 @@ equal(left, [], "reuse: a channel whose every descriptor is closed disappears fr
 equal(len(p.out.named("wait pipe.")), 0, "reuse: no call blocked")
 
 # ------------------------------------------------------------------ forkturns
-# A shared pipe (made before a fork) whose reader blocks in every read: the
-# first read's try (RWF_NOWAIT) finds nothing, and the reads after it go
-# straight to the real call, a wait when they slept (agent/channel.h): one
-# failed try in all, not one a read. Counted with strace.
+# A channel shared with another process (made before a fork) whose reader
+# blocks in every read. Through a pipe, the first read's try (RWF_NOWAIT)
+# finds nothing, and the reads after it go straight to the real call, a wait
+# when they slept (agent/channel.h): one failed try in all, not one a read.
+# Through a FIFO, which has no RWF_NOWAIT, no try and no poll at all. The
+# child's system calls are counted with strace.
 TURNS = 50
-if shutil.which("strace"):
+
+
+def forkturns(mode, syscalls):
+    """The child's output and its traced calls (strace lines) of forkturns MODE."""
     d = tempfile.mkdtemp(prefix="weft-forkturns-")
     trace = os.path.join(d, "trace")
     e = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "WEFT_"))}
     e.update(ENV, WEFT_OUTPUT=os.path.join(d, "out-%p.jsonl"))
-    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=preadv2", "-E", "LD_PRELOAD=" + LIB,
-                        "-o", trace, program("forkturns"), str(TURNS)],
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=" + syscalls,
+                        "-E", "LD_PRELOAD=" + LIB, "-o", trace,
+                        program("forkturns"), str(TURNS), mode],
                        env=e, capture_output=True, text=True, timeout=120, cwd=d)
-    equal(r.returncode, 0, "forkturns: exit status under strace")
-    check(r.stdout.rstrip().endswith("done"), f"forkturns: ran to the end: {r.stdout!r}")
+    equal(r.returncode, 0, f"forkturns {mode}: exit status under strace")
+    check(r.stdout.rstrip().endswith("done"), f"forkturns {mode}: ran to the end: {r.stdout!r}")
     child = int(r.stdout.split()[1]) if r.stdout.startswith("child ") else -1
     with open(trace) as f:
-        failed = [ln for ln in f if ln.split()[0] == str(child) and "EAGAIN" in ln]
-    check(1 <= len(failed) <= 2,
-          f"forkturns: the child's reads tried without blocking {len(failed)} times in vain "
-          f"(at most twice; one a read before): {failed[:3]}")
+        calls = [ln for ln in f if ln.split()[0] == str(child)]
     path = os.path.join(d, f"out-{child}.jsonl")
     out = Output(path if os.path.exists(path) else None)
-    equal(len(out.named("wait pipe.read")), TURNS,
-          "forkturns: each of the child's reads blocked through the parent's sleep: a wait")
-    equal(io(out, "weft.channel.io", "pipe:main#1", "receive"), TURNS,
-          "forkturns: the child's bytes read")
     shutil.rmtree(d, ignore_errors=True)
+    equal(len(out.named("wait pipe.read")), TURNS,
+          f"forkturns {mode}: each of the child's reads blocked through the parent's sleep: a wait")
+    return out, calls
+
+
+if shutil.which("strace"):
+    out, calls = forkturns("pipe", "preadv2")
+    failed = [ln for ln in calls if "EAGAIN" in ln]
+    check(1 <= len(failed) <= 2,
+          f"forkturns pipe: the child's reads tried without blocking {len(failed)} times in vain "
+          f"(at most twice; one a read before): {failed[:3]}")
+    equal(io(out, "weft.channel.io", "pipe:main#1", "receive"), TURNS,
+          "forkturns pipe: the child's bytes read")
+    out, calls = forkturns("fifo", "preadv2,poll,ppoll")
+    check(len(calls) <= 1,
+          f"forkturns fifo: the child made no try and no poll beyond one first try: {calls[:3]}")
+    equal(io(out, "weft.channel.io", "fifo:main#1", "receive"), TURNS,
+          "forkturns fifo: the child's bytes read")
 else:
     print("strace not found: the forkturns checks are skipped")
 done()

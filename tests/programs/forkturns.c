@@ -3,12 +3,17 @@
  * (shared channels, agent/channel.h), for tests/integration/test-channels.py.
  * N turns (default 50): in each the parent sleeps 2 ms, writes one byte to
  * the child and reads the child's answer; the child reads, blocked through
- * the parent's sleep every time, and answers at once. Prints "child PID",
- * then "done" once the child has exited with status 0.
- * Usage: forkturns [N]
+ * the parent's sleep every time, and answers at once. With `fifo`, the way
+ * down is a FIFO (made in the current directory, opened read-write before
+ * the fork) instead of a pipe. Prints "child PID", then "done" once the
+ * child has exited with status 0.
+ * Usage: forkturns [N [fifo]]
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +25,20 @@ int main(int argc, char **argv)
 	char c = 0;
 	pid_t pid;
 
-	if (n <= 0 || pipe(down) != 0 || pipe(up) != 0)
+	if (n <= 0)
+		return 2;
+	if (argc > 2 && strcmp(argv[2], "fifo") == 0) {
+		unlink("forkturns.fifo");
+		if (mkfifo("forkturns.fifo", 0600) != 0)
+			return 2;
+		down[0] = open("forkturns.fifo", O_RDWR);
+		down[1] = open("forkturns.fifo", O_WRONLY);
+		if (down[0] < 0 || down[1] < 0)
+			return 2;
+	} else if (pipe(down) != 0) {
+		return 2;
+	}
+	if (pipe(up) != 0)
 		return 2;
 	pid = fork();
 	if (pid < 0)
