@@ -37,8 +37,9 @@
  * there. A channel open across a fork, or inherited across an exec, is
  * "shared" (the other process reads and writes what weft does not see): a
  * read first tries not to block (RWF_NOWAIT, MSG_DONTWAIT), and only when
- * that finds nothing does the real call run, timed. A FIFO has no
- * RWF_NOWAIT: its reads are timed, counted as waits when they slept
+ * that finds nothing does the real call run, timed. A read that cannot be
+ * tried (a FIFO has no RWF_NOWAIT; a MSG_WAITALL receive would take part of
+ * what it asks for) is timed, counted as a wait when it slept
  * (WEFT_WAIT_SLEPT_NS), with no system call of weft's. The try is a system call
  * of its own when it finds nothing, as many as the reads themselves where
  * the readers mostly block (a parent and child taking turns): once a try has
@@ -318,7 +319,7 @@ struct weft_chan_op {
 	/*
 	 * Whether a read can be tried without blocking first: not with
 	 * MSG_WAITALL, where the try would return part of what the program
-	 * asked for (FIONREAD answers instead).
+	 * asked for (a shared channel's read is timed instead).
 	 */
 	bool may_try;
 	const void *pc;

@@ -5,10 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -318,31 +315,6 @@ static bool write_would_block(const struct weft_chan *c, struct weft_chan_queue 
 	return (depth > 0 ? (uint64_t)depth : 0) + len > c->capacity;
 }
 
-/*
- * Whether a read would find something (data, end of file, an error) now: a
- * zero-timeout poll, made as the system call itself so that it is not seen
- * as the program's poll.
- */
-static bool readable_now(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return syscall(SYS_poll, &p, 1, 0) != 0;
-}
-
-/*
- * Whether a read of `len` bytes that waits for all of them (MSG_WAITALL)
- * has them now; a descriptor FIONREAD does not answer is asked poll.
- */
-static bool ready_now(int fd, size_t len)
-{
-	int avail = 0;
-
-	if (syscall(SYS_ioctl, fd, FIONREAD, &avail) != 0)
-		return readable_now(fd);
-	return avail > 0 && (size_t)avail >= len;
-}
-
 /* Whether this read wants its links: it blocked, or it follows the thread's poll wait. */
 static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
 		       uint64_t units, struct weft_links *l)
@@ -429,12 +401,12 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			timed = true; /* agent/conn.h: a socket's transfers are timed */
 		} else if (!weft_chan_shared(c)) {
 			wait = read_would_block(q);
-		} else if (!op->may_try) {
-			wait = !ready_now(op->fd,
-					  op->len); /* MSG_WAITALL: all of it, or it blocks */
-		} else if (weft_load_relaxed(&q->rx_blocks) ||
+		} else if (!op->may_try || weft_load_relaxed(&q->rx_blocks) ||
 			   weft_load_relaxed(&nowait_unsupported[c->kind])) {
-			/* The last try found nothing, or there is no try: timed (channel.h). */
+			/*
+			 * No try (MSG_WAITALL, a FIFO), or the last one found nothing:
+			 * timed (channel.h).
+			 */
 			timed = true;
 		} else {
 			r = op->call(op, true);
