@@ -30,7 +30,8 @@ tests/programs/channels.h), so every count below is exact:
               F_DUPFD_CLOEXEC/close_range followed; closed channels disappear.
   forkturns   a parent and child take turns through pipes made before the fork:
               the child's reads each block, and after the first their
-              non-blocking try is not made again (strace counts it).
+              non-blocking try is not made again (strace counts it); through
+              a FIFO and with MSG_WAITALL, no system call but the read's.
 """
 import os
 import shutil
@@ -416,8 +417,9 @@ equal(len(p.out.named("wait pipe.")), 0, "reuse: no call blocked")
 # blocks in every read. Through a pipe, the first read's try (RWF_NOWAIT)
 # finds nothing, and the reads after it go straight to the real call, a wait
 # when they slept (agent/channel.h): one failed try in all, not one a read.
-# Through a FIFO, which has no RWF_NOWAIT, no try and no poll at all. The
-# child's system calls are counted with strace.
+# Through a FIFO, which has no RWF_NOWAIT, and with recv(MSG_WAITALL), which
+# cannot be tried, no try, no poll and no FIONREAD at all. The child's system
+# calls are counted with strace.
 TURNS = 50
 
 
@@ -439,7 +441,8 @@ def forkturns(mode, syscalls):
     path = os.path.join(d, f"out-{child}.jsonl")
     out = Output(path if os.path.exists(path) else None)
     shutil.rmtree(d, ignore_errors=True)
-    equal(len(out.named("wait pipe.read")), TURNS,
+    kind = "socket.recv" if mode == "waitall" else "pipe.read"
+    equal(len(out.named("wait " + kind)), TURNS,
           f"forkturns {mode}: each of the child's reads blocked through the parent's sleep: a wait")
     return out, calls
 
@@ -457,6 +460,15 @@ if shutil.which("strace"):
           f"forkturns fifo: the child made no try and no poll beyond one first try: {calls[:3]}")
     equal(io(out, "weft.channel.io", "fifo:main#1", "receive"), TURNS,
           "forkturns fifo: the child's bytes read")
+    out, calls = forkturns("waitall", "ioctl,poll,recvfrom")
+    asked = [ln for ln in calls if "FIONREAD" in ln or "poll(" in ln]
+    # The final export samples each shared descriptor's depth once (FIONREAD).
+    check(len(asked) <= 6, f"forkturns waitall: the child's MSG_WAITALL receives asked nothing "
+          f"first ({len(asked)} FIONREAD or poll in all, one a receive before): {asked[:3]}")
+    equal(sum("MSG_WAITALL" in ln for ln in calls), TURNS,
+          "forkturns waitall: one receive a turn")
+    equal(io(out, "weft.channel.io", "socketpair:main#1", "receive"), TURNS,
+          "forkturns waitall: the child's bytes read")
 else:
     print("strace not found: the forkturns checks are skipped")
 done()
