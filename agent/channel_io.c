@@ -484,7 +484,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 {
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
 	uint64_t planned = op->len, units;
-	bool wait = false;
+	bool wait = false, inflight;
 	struct weft_wait w;
 	uint32_t rec;
 	ssize_t r;
@@ -495,9 +495,17 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	if (c->kind == WEFT_CHAN_EVENTFD && op->value && op->len == sizeof(planned))
 		memcpy(&planned, op->value, sizeof(planned));
 	rec = rec_append(q, t ? t->cur_span : 0, planned);
-	atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	/*
+	 * Units under way are counted for a private channel's readers, which
+	 * tell from them whether they would block (read_would_block); a shared
+	 * channel's readers try instead, and a channel never becomes private
+	 * again: its writes skip the two locked additions.
+	 */
+	inflight = !weft_chan_shared(c);
+	if (inflight)
+		atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
-	    !weft_chan_shared(c))
+	    inflight)
 		wait = write_would_block(c, q, op->len);
 	if (wait) {
 		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
@@ -514,7 +522,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		if (c->kind == WEFT_CHAN_EVENTFD)
 			atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
 	}
-	atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	if (inflight)
+		atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
 	if (wait) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w);
