@@ -69,6 +69,26 @@ signal SIGUSR1
 """
 
 
+def inferior_states(gdb_pid, prog):
+    """Each thread of gdb's child running `prog`: tid, state and current system call (/proc)."""
+    lines = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                comm, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+            if int(rest.split()[1]) != gdb_pid or comm != os.path.basename(prog)[:15]:
+                continue
+            for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                    call = f.read().split()[:3]
+                lines.append(f"{pid}/{tid} {state} syscall {' '.join(call)}")
+        except (OSError, ValueError, IndexError):
+            continue
+    return "\n".join(lines)
+
+
 def cmd_inside_allocator(lib, prog, gdb):
     if not gdb or not shutil.which(gdb):
         skip("gdb not found")
@@ -84,16 +104,31 @@ def cmd_inside_allocator(lib, prog, gdb):
     # meanwhile ("Cannot find user-level thread"), and never prints its exit
     # status: such a run tells nothing either way, and is run again (three
     # tries at most).
+    #
+    # A run that never ends is told apart the same way: if every thread of
+    # the program sits in a tracing stop, gdb stopped it and never let it go
+    # (gdb is what hung: the run tells nothing, and is run again); otherwise
+    # the program hung on its own, and the threads' states and system calls
+    # go into the failure's message.
     for _ in range(3):
         t0 = time.monotonic()
-        try:
-            p = subprocess.run([gdb, "-batch", "-nx", "-x", script, "--args", prog], cwd=d,
-                               capture_output=True, text=True, timeout=120)
-            out = p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode(errors="replace")
+        gdb_hung, states = False, ""
+        with subprocess.Popen([gdb, "-batch", "-nx", "-x", script, "--args", prog], cwd=d,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as p:
+            try:
+                out, _ = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                states = inferior_states(p.pid, prog)
+                gdb_hung = bool(states) and all(" t " in ln or " T " in ln
+                                                for ln in states.splitlines())
+                p.kill()
+                out, _ = p.communicate()
+                out += "\nthe program's threads when the run was given up:\n" + states
         took = time.monotonic() - t0
         lost = "No such process" in out or "Cannot find user-level thread" in out
+        if gdb_hung:
+            continue
         if not lost or "exited with code" in out:
             break
     # gdb 13 may fail an assertion when the process exits on the held-off
