@@ -23,6 +23,7 @@
 #ifndef WEFT_AGENT_STACK_H
 #define WEFT_AGENT_STACK_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "agent/registry.h"
@@ -40,9 +41,13 @@
  */
 uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns);
 
-/* Uses of a site's stack between two unwinds of it (agent/stack.h: weft_stack_at_site). */
+/*
+ * Uses of a site's stack between two unwinds of it (weft_stack_at_site),
+ * counted in a byte that wraps: a divisor of 256.
+ */
 #define WEFT_STACK_SITE_REFRESH 256u
-_Static_assert(WEFT_STACK_SITE_REFRESH <= 256, "counted in a byte");
+_Static_assert(WEFT_STACK_SITE_REFRESH > 0 && 256 % WEFT_STACK_SITE_REFRESH == 0,
+	       "a byte's count wraps at a multiple of the period");
 
 /*
  * The stack of a wait whose hook was called from `pc` with its stack pointer
@@ -56,7 +61,12 @@ _Static_assert(WEFT_STACK_SITE_REFRESH <= 256, "counted in a byte");
  * site keeps it, whatever the budget. Another path that reaches the same
  * site at the same depth would show the first path's deeper frames: each
  * site is unwound again every WEFT_STACK_SITE_REFRESH uses (the budget
- * allowing), and its stack replaced by what that finds.
+ * allowing; refused, the count goes on and the stack stays), and its stack
+ * replaced by what that finds.
+ *
+ * A signal handler's wait may use the table while an unwind here is under
+ * way: an entry is written with its id last (0 meanwhile: no entry), and a
+ * refreshed id is stored only if the slot still holds this site.
  */
 static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, uintptr_t sp,
 					  uint64_t *next_ns)
@@ -70,17 +80,23 @@ static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, u
 		if (__builtin_expect(++t->stack_site_uses[i] % WEFT_STACK_SITE_REFRESH != 0, 1))
 			return t->stack_site_id[i];
 		id = weft_stack_capture(t, next_ns);
-		if (id)
+		if (!id)
+			return t->stack_site_id[i];
+		atomic_signal_fence(memory_order_seq_cst);
+		if (t->stack_site_pc[i] == pc && t->stack_site_sp[i] == sp)
 			t->stack_site_id[i] = id;
-		return t->stack_site_id[i];
+		return id;
 	}
 	id = weft_stack_capture(t, next_ns);
 	if (id) {
 		i = t->stack_site_next++ % WEFT_STACK_SITES;
+		t->stack_site_id[i] = 0;
+		atomic_signal_fence(memory_order_seq_cst);
 		t->stack_site_pc[i] = pc;
 		t->stack_site_sp[i] = sp;
-		t->stack_site_id[i] = id;
 		t->stack_site_uses[i] = 0;
+		atomic_signal_fence(memory_order_seq_cst);
+		t->stack_site_id[i] = id;
 	}
 	return id;
 }

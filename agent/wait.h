@@ -63,7 +63,8 @@ struct weft_wait {
 	 * wait's own times (unless the record keeps its stamps).
 	 */
 	uint64_t handoff_ns;
-	bool held; /* its records wait for the unlock of the lock it returns holding */
+	bool held;    /* its records wait for the unlock of the lock it returns holding */
+	uintptr_t sp; /* the hook's stack pointer: with the call site, the wait's place */
 	struct weft_event ev;
 };
 
@@ -151,6 +152,7 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 	/* Put back at the end whatever it was: a handler's wait may come before our kind. */
 	w->prev.sp = t->wait_sp;
 	t->wait_sp = sp;
+	w->sp = sp;
 	/*
 	 * A wait that can close a deadlock's cycle keeps its stack from the
 	 * start (WEFT_STACKS): if it never ends, the report has it.
@@ -226,8 +228,8 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 		if (w->ev.h.flags & WEFT_EVF_STAMPED)
 			dur = weft_stamp_span(dur);
 		if (dur >= weft_cfg.span_min_wait_ns)
-			w->ev.u.wait.stack = weft_stack_at_site(t, w->ev.u.wait.pc, t->wait_sp,
-								&t->stack_next_ns);
+			w->ev.u.wait.stack =
+				weft_stack_at_site(t, w->ev.u.wait.pc, w->sp, &t->stack_next_ns);
 	}
 	weft_wait_restore_prev(w);
 	t->last_wait_t0 = w->ev.h.t0;
