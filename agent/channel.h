@@ -40,13 +40,12 @@
  * that finds nothing does the real call run, timed. A read that cannot be
  * tried (a FIFO has no RWF_NOWAIT; a MSG_WAITALL receive would take part of
  * what it asks for) is timed, counted as a wait when it slept
- * (WEFT_WAIT_SLEPT_NS), with no system call of weft's. The try is a system call
- * of its own when it finds nothing, as many as the reads themselves where
- * the readers mostly block (a parent and child taking turns): once a try has
- * found nothing, the queue's next read goes straight to the real call,
- * counted as a wait when it slept (WEFT_WAIT_SLEPT_NS, as a socket's
- * transfer is), and the reads after one that did not sleep try first again.
- * A write to a private
+ * (WEFT_WAIT_SLEPT_NS), with no system call of weft's. The try that finds
+ * nothing is a system call of weft's, one for each read that blocks, which
+ * buys the exact count of waits: timing instead (as for a socket) would not
+ * count a block shorter than WEFT_WAIT_SLEPT_NS, and a parent and child
+ * taking turns block for less than that (skipping the try after a failed
+ * one, 14 of 15 such waits went uncounted). A write to a private
  * pipe is a wait when the pipe has no room for it. Units are bytes, except
  * for an eventfd, whose units are the counter's value (a read takes it all,
  * or 1 in semaphore mode).
@@ -153,7 +152,6 @@ struct weft_chan_queue {
 	_Atomic uint64_t rx_bytes;  /* an eventfd's bytes */
 	_Atomic uint64_t tx_seen;   /* tx_units + tx_inflight, as a reader last read them */
 	_Atomic uint32_t widx_seen; /* widx, read after them: their records are below it */
-	_Atomic uint8_t rx_blocks;  /* shared: the last read's try found nothing (see above) */
 };
 
 enum weft_chan_state {

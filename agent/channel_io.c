@@ -401,13 +401,8 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			timed = true; /* agent/conn.h: a socket's transfers are timed */
 		} else if (!weft_chan_shared(c)) {
 			wait = read_would_block(q);
-		} else if (!op->may_try || weft_load_relaxed(&q->rx_blocks) ||
-			   weft_load_relaxed(&nowait_unsupported[c->kind])) {
-			/*
-			 * No try (MSG_WAITALL, a FIFO), or the last one found nothing:
-			 * timed (channel.h).
-			 */
-			timed = true;
+		} else if (!op->may_try || weft_load_relaxed(&nowait_unsupported[c->kind])) {
+			timed = true; /* no try (MSG_WAITALL, a FIFO): timed (channel.h) */
 		} else {
 			r = op->call(op, true);
 			if (r >= 0 || errno != EAGAIN) {
@@ -417,7 +412,6 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
 				timed = true;
 			} else {
-				weft_store_relaxed(&q->rx_blocks, 1);
 				wait = true;
 			}
 		}
@@ -432,12 +426,8 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		weft_chan_nonblock_hint(op->fd, op->entry);
 		return r;
 	}
-	if (timed) {
+	if (timed)
 		wait = weft_wait_slept(&w);
-		/* A shared channel's read that did not sleep: the next one tries first again. */
-		if (!wait && c->kind != WEFT_CHAN_SOCKET)
-			weft_store_relaxed(&q->rx_blocks, 0);
-	}
 done:
 	saved = errno;
 	if (r > 0) {
