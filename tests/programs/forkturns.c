@@ -1,7 +1,7 @@
 /*
  * A parent and a child take turns through two pipes made before the fork
  * (shared channels, agent/channel.h), for tests/integration/test-channels.py.
- * N turns (default 50): in each the parent sleeps 2 ms, writes one byte to
+ * N turns (default 50): in each the parent sleeps 5 ms, writes one byte to
  * the child and reads the child's answer; the child reads, blocked through
  * the parent's sleep every time, and answers at once. With `fifo`, the way
  * down is a FIFO (made in the current directory, opened read-write before
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 	printf("child %d\n", (int)pid);
 	fflush(stdout);
 	for (long i = 0; i < n; i++) {
-		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
 		c = (char)i;
 		if (write(down[1], &c, 1) != 1 || read(up[0], &c, 1) != 1 || c != (char)i)
 			return 4;

@@ -1,6 +1,6 @@
 /*
  * One thread that waits again and again from one call site, for
- * tests/integration/test-stacks.py. The thread "looper" sleeps N times
+ * tests/integration/test-spans.py. The thread "looper" sleeps N times
  * (default 300) for 50 µs through path_a, then N times through path_b, then N
  * times through path_a again. Both call nap(), whose usleep is the only call
  * site, but path_b's frame is larger, so that the sleeps come to that site
