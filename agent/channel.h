@@ -129,7 +129,7 @@ struct weft_chan_rec {
 struct weft_chan_queue {
 	/* Writers' line. */
 	_Atomic uint64_t tx_units;    /* settled: what readers can have */
-	_Atomic uint64_t tx_inflight; /* units of writes under way: maybe there already */
+	_Atomic uint64_t tx_inflight; /* units of writes under way (a private channel's only) */
 	_Atomic uint64_t tx_msgs;
 	_Atomic uint64_t tx_bytes; /* an eventfd's bytes (units are its values) */
 	_Atomic uint64_t rx_seen;  /* rx_units, as a writer last read it */
