@@ -44,8 +44,9 @@
  * nothing is a system call of weft's, one for each read that blocks, which
  * buys the exact count of waits: timing instead (as for a socket) would not
  * count a block shorter than WEFT_WAIT_SLEPT_NS, and a parent and child
- * taking turns block for less than that (skipping the try after a failed
- * one, 14 of 15 such waits went uncounted). A write to a private
+ * taking turns block for less than that (with the tries skipped for a while
+ * after one that found nothing, about one such wait in fourteen was
+ * counted: tests/bench/README.md). A write to a private
  * pipe is a wait when the pipe has no room for it. Units are bytes, except
  * for an eventfd, whose units are the counter's value (a read takes it all,
  * or 1 in semaphore mode).
