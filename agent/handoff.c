@@ -1,6 +1,7 @@
 #include "agent/atomic.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
+#include "agent/ids.h"
 #include "agent/large.h"
 
 #define BROADCAST 0x5bd1e9955bd1e995ull
@@ -44,20 +45,14 @@ static struct weft_handoff_slot *slot_of(const void *object)
 }
 
 /*
- * The check of a publication: a 64-bit mix of its object and fields (a
- * multiply-xorshift finalizer over their multiplicative combination), which
+ * The check of a publication: a 64-bit mix of its object and fields (the
+ * finalizer weft_ids_mix over their multiplicative combination), which
  * fields from two publications match only by a 1 in 2^64 chance.
  */
 static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 {
-	uint64_t h = object * 0x9e3779b97f4a7c15ull ^ span * 0xc2b2ae3d27d4eb4full ^
-		     stamp * 0x165667b19e3779f9ull;
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
+	return weft_ids_mix(object * 0x9e3779b97f4a7c15ull ^ span * 0xc2b2ae3d27d4eb4full ^
+			    stamp * 0x165667b19e3779f9ull);
 }
 
 void weft_handoff_publish(const void *object, uint64_t span, bool all)
