@@ -6,22 +6,32 @@
  *           and sends a 1-byte response (ns per round trip: two sends, two
  *           receives that block, two wake-ups);
  *   rr4k    the same with 4 KiB each way, each side reading until it has
- *           the whole message.
+ *           the whole message;
+ *   nb1     one thread, as an event-loop server's worker handles a request
+ *           whose bytes are already there: the client sends 1 byte, the
+ *           server's non-blocking socket reads it and sends 1 byte back,
+ *           the client reads it, every call non-blocking (ns per round
+ *           trip: four transfers that weft counts and does not time, no
+ *           wake-up). What memcached's workers pay a request, without the
+ *           scheduling that makes its own figures noisy
+ *           (tests/bench/README.md).
  *
  * Both ends are connections weft follows (connect and accept spans, every
  * transfer counted and timed). Every message is checked (its first byte is
  * its number), so a hook that lost or reordered data fails the run. TCP_NODELAY
  * as request/response servers set it. Usage:
  *
- *   bench-tcp [path/to/libweft.so] [rr1|rr4k|all] [scale] [rounds]
+ *   bench-tcp [path/to/libweft.so] [rr1|rr4k|nb1|all] [scale] [rounds]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bench-driver.h"
@@ -154,6 +164,50 @@ static int rr4k_batch(long n)
 	return rr_batch(n, 4096);
 }
 
+/*
+ * nb1: the four transfers of a round trip on one thread, none of which
+ * blocks (the server's socket is non-blocking, the client's calls say
+ * MSG_DONTWAIT): what a transfer costs that weft does not time.
+ */
+static int nb1_batch(long n)
+{
+	struct conn c;
+	unsigned char b = 0;
+	int bad = 0;
+
+	if (conn_open(&c, 1, n) != 0 ||
+	    fcntl(c.server, F_SETFL, fcntl(c.server, F_GETFL) | O_NONBLOCK) != 0)
+		return -1;
+	bench_batch_start();
+	for (long i = 0; i < n && !bad; i++) {
+		unsigned char req = (unsigned char)i;
+		struct iovec iov = { &b, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t r;
+
+		if (send(c.client, &req, 1, MSG_DONTWAIT) != 1)
+			bad = 1;
+		/* The byte is on its way through loopback: a read may find it not there yet. */
+		while (!bad && (r = read(c.server, &b, 1)) != 1)
+			bad = r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+		b = (unsigned char)(b + 1);
+		if (!bad && (b != (unsigned char)(i + 1) || sendmsg(c.server, &m, 0) != 1))
+			bad = 1;
+		while (!bad && (r = recv(c.client, &b, 1, MSG_DONTWAIT)) != 1)
+			bad = r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+		if (!bad && b != (unsigned char)(i + 1))
+			bad = 1;
+	}
+	close(c.client);
+	close(c.server);
+	return bad ? -1 : 0;
+}
+
+static int nb1(long n, struct bench_result *r)
+{
+	return bench_best_of(nb1_batch, n, BATCHES, r);
+}
+
 static int rr1(long n, struct bench_result *r)
 {
 	return bench_best_of(rr1_batch, n, BATCHES, r);
@@ -169,6 +223,8 @@ static const struct bench_workload workloads[] = {
 	  1.05 },
 	{ "rr4k", "loopback TCP request/response, 4 KiB each way, per round trip", rr4k, 20000,
 	  1.05 },
+	{ "nb1", "loopback TCP, one thread, 4 transfers that never block, per round trip", nb1,
+	  50000, 1.05 },
 };
 
 int main(int argc, char **argv)
