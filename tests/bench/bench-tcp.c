@@ -17,9 +17,10 @@
  *           (tests/bench/README.md).
  *
  * Both ends are connections weft follows (connect and accept spans, every
- * transfer counted and timed). Every message is checked (its first byte is
- * its number), so a hook that lost or reordered data fails the run. TCP_NODELAY
- * as request/response servers set it. Usage:
+ * transfer counted; rr1's and rr4k's, on blocking sockets, timed too). Every
+ * message is checked (its first byte is its number), so a hook that lost or
+ * reordered data fails the run. TCP_NODELAY as request/response servers set
+ * it. Usage:
  *
  *   bench-tcp [path/to/libweft.so] [rr1|rr4k|nb1|all] [scale] [rounds]
  */
