@@ -405,8 +405,8 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			timed = true; /* no try (MSG_WAITALL, a FIFO): timed (channel.h) */
 		} else {
 			r = op->call(op, true);
-			if (r >= 0 || errno != EAGAIN) {
-				if (r >= 0 || errno != EOPNOTSUPP)
+			if (r >= 0 || *weft_errno() != EAGAIN) {
+				if (r >= 0 || *weft_errno() != EOPNOTSUPP)
 					goto done;
 				/* A FIFO has no RWF_NOWAIT: its reads are timed from now on. */
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
@@ -421,7 +421,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		w.ev.u.wait.channel = id;
 	}
 	r = op->call(op, false);
-	if ((wait || timed) && r < 0 && errno == EAGAIN) {
+	if ((wait || timed) && r < 0 && *weft_errno() == EAGAIN) {
 		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
 		weft_chan_nonblock_hint(op->fd, op->entry);
 		return r;
@@ -429,7 +429,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	if (timed)
 		wait = weft_wait_slept(&w);
 done:
-	saved = errno;
+	saved = *weft_errno();
 	if (r > 0) {
 		units = units_of(c, op, r);
 		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
@@ -466,7 +466,7 @@ done:
 		   read_links(q, t, r0, units, &l)) {
 		read_task(t, c, op->fd, id, &l);
 	}
-	errno = saved;
+	*weft_errno() = saved;
 	return r;
 }
 
@@ -502,7 +502,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
 	}
 	r = op->call(op, false);
-	saved = errno;
+	saved = *weft_errno();
 	units = units_of(c, op, r);
 	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
 		units = planned;
@@ -522,7 +522,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 			weft_wait_end_sys(&w, r);
 		}
 	}
-	errno = saved;
+	*weft_errno() = saved;
 	return r;
 }
 

@@ -327,7 +327,7 @@ ssize_t weft_conn_write(struct weft_chan_op *op, struct weft_chan *c, struct wef
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
 	}
 	r = op->call(op, false);
-	saved = errno;
+	saved = *weft_errno();
 	if (timed) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w); /* non-blocking after all */
@@ -341,6 +341,6 @@ ssize_t weft_conn_write(struct weft_chan_op *op, struct weft_chan *c, struct wef
 		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
 	weft_conn_transferred(c, r, saved);
-	errno = saved;
+	*weft_errno() = saved;
 	return r;
 }

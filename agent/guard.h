@@ -24,6 +24,7 @@
 #ifndef WEFT_AGENT_GUARD_H
 #define WEFT_AGENT_GUARD_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,9 +53,29 @@ struct weft_tls {
 	 * again (agent/jump.h).
 	 */
 	uintptr_t guard_sp;
+	/* This thread's errno (weft_errno), once asked for; NULL before. */
+	int *errno_at;
 };
 
 extern __thread struct weft_tls weft_tls __attribute__((tls_model("initial-exec")));
+
+/*
+ * The calling thread's errno: the int libc's `errno` names, reached without
+ * a call to __errno_location through the PLT. A transfer's hook keeps errno
+ * around its own work, and an indirect call just after a system call costs
+ * more than its instructions (tests/bench/README.md, "A socket transfer's
+ * cost"). The address is the thread's for its whole life (a forked child's
+ * copy of the thread keeps it too); a signal handler that asks first stores
+ * the same value. Async-signal-safe.
+ */
+static inline int *weft_errno(void)
+{
+	int *p = weft_tls.errno_at;
+
+	if (__builtin_expect(p == NULL, 0))
+		weft_tls.errno_at = p = __errno_location();
+	return p;
+}
 
 /* Every family unobserved: a thread not yet registered, or ended. */
 #define WEFT_TLS_UNOBSERVED_ALL 0xffffu

@@ -21,7 +21,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 
 	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)
 		return false; /* a hand-off inside a task: the wait's link */
-	saved = errno;
+	saved = *weft_errno();
 	ev.u.ctx.span = weft_ids_span(&t->rng);
 	/* A trace of its own: the task's span is its root (one draw for both ids). */
 	if (weft_cfg.task_parent == WEFT_TASK_PARENT_LINK)
@@ -39,7 +39,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	/* Dropped: the next event that fits sends the context first (weft_record). */
 	if (!weft_record(t, &ev))
 		t->ctx_stale = true;
-	errno = saved;
+	*weft_errno() = saved;
 	return true;
 }
 

@@ -235,7 +235,7 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 	t->last_wait_t0 = w->ev.h.t0;
 	t->last_wait_kind = w->ev.h.kind;
 	weft_record(t, &w->ev);
-	errno = saved_errno;
+	*weft_errno() = saved_errno;
 }
 
 /*
@@ -293,7 +293,7 @@ static inline bool weft_wait_stamped(const struct weft_wait *w)
 /* Ends a wait whose call returns 0 or an error number (pthread style). */
 static inline void weft_wait_end(struct weft_wait *w, int rc)
 {
-	int saved = errno;
+	int saved = *weft_errno();
 
 	w->ev.h.result = rc;
 	weft_wait_finish(w, saved);
@@ -302,7 +302,7 @@ static inline void weft_wait_end(struct weft_wait *w, int rc)
 /* Ends a wait whose call returns -1 and sets errno on failure (syscall style). */
 static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
 {
-	int saved = errno;
+	int saved = *weft_errno();
 
 	if (rc == -1) {
 		w->ev.h.result = -saved;
@@ -334,14 +334,14 @@ static inline void weft_wait_unwound(struct weft_wait_unwind *u)
 
 	if (__builtin_expect(u->w == NULL, 1))
 		return;
-	saved = errno;
+	saved = *weft_errno();
 	if (u->sys) {
-		errno = ECANCELED;
+		*weft_errno() = ECANCELED;
 		weft_wait_end_sys(u->w, -1);
 	} else {
 		weft_wait_end(u->w, ECANCELED);
 	}
-	errno = saved;
+	*weft_errno() = saved;
 }
 
 #define WEFT_WAIT_UNWIND(name)                                                                     \

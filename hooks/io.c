@@ -229,29 +229,6 @@ WEFT_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 /* ------------------------------------------------------------ transfers */
 
-/* A transfer on a channel descriptor: weft_chan_io with the hook's own call. */
-ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
-		       struct weft_xfer *x, size_t len, const void *pc)
-{
-	struct weft_chan_op op;
-
-	if (x->flags & MSG_DONTWAIT)
-		e |= WEFT_CHAN_NONBLOCK;
-	op = (struct weft_chan_op){
-		.fd = fd,
-		.entry = e,
-		.write = write,
-		.may_try = !(x->flags & MSG_WAITALL),
-		.pc = pc,
-		.value = x->buf && len == sizeof(uint64_t) ? x->buf : NULL,
-		.len = len,
-		.call = call,
-		.args = x,
-	};
-
-	return weft_chan_io(&op);
-}
-
 size_t weft_hook_iov_total(const struct iovec *iov, size_t n)
 {
 	size_t total = 0;

@@ -32,10 +32,31 @@ struct weft_xfer {
 /*
  * A transfer on a channel descriptor (entry e): weft_chan_io with the hook's
  * own `call`; `len` is the bytes asked for. MSG_DONTWAIT in x->flags makes it
- * a call that never blocks.
+ * a call that never blocks. Inline in each hook's out-of-line path: one
+ * frame fewer under the real call, whose return after the system call is
+ * not predicted (tests/bench/README.md, "A socket transfer's cost").
  */
-ssize_t weft_hook_xfer(int fd, uint32_t e, bool write, ssize_t (*call)(struct weft_chan_op *, bool),
-		       struct weft_xfer *x, size_t len, const void *pc);
+static inline ssize_t weft_hook_xfer(int fd, uint32_t e, bool write,
+				     ssize_t (*call)(struct weft_chan_op *, bool),
+				     struct weft_xfer *x, size_t len, const void *pc)
+{
+	struct weft_chan_op op;
+
+	if (x->flags & MSG_DONTWAIT)
+		e |= WEFT_CHAN_NONBLOCK;
+	op = (struct weft_chan_op){
+		.fd = fd,
+		.entry = e,
+		.write = write,
+		.may_try = !(x->flags & MSG_WAITALL),
+		.pc = pc,
+		.value = x->buf && len == sizeof(uint64_t) ? x->buf : NULL,
+		.len = len,
+		.call = call,
+		.args = x,
+	};
+	return weft_chan_io(&op);
+}
 
 /* The bytes of a vector (its first 1024 buffers: the most a call accepts). */
 size_t weft_hook_iov_total(const struct iovec *iov, size_t n);
