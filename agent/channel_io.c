@@ -393,6 +393,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	struct weft_wait w;
 	struct weft_links l;
 	uint64_t units = 0, r0 = 0;
+	int *err = weft_errno();
 	ssize_t r;
 	int saved;
 
@@ -405,8 +406,8 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 			timed = true; /* no try (MSG_WAITALL, a FIFO): timed (channel.h) */
 		} else {
 			r = op->call(op, true);
-			if (r >= 0 || *weft_errno() != EAGAIN) {
-				if (r >= 0 || *weft_errno() != EOPNOTSUPP)
+			if (r >= 0 || *err != EAGAIN) {
+				if (r >= 0 || *err != EOPNOTSUPP)
 					goto done;
 				/* A FIFO has no RWF_NOWAIT: its reads are timed from now on. */
 				weft_store_relaxed(&nowait_unsupported[c->kind], 1);
@@ -421,7 +422,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 		w.ev.u.wait.channel = id;
 	}
 	r = op->call(op, false);
-	if ((wait || timed) && r < 0 && *weft_errno() == EAGAIN) {
+	if ((wait || timed) && r < 0 && *err == EAGAIN) {
 		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
 		weft_chan_nonblock_hint(op->fd, op->entry);
 		return r;
@@ -429,7 +430,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	if (timed)
 		wait = weft_wait_slept(&w);
 done:
-	saved = *weft_errno();
+	saved = *err;
 	if (r > 0) {
 		units = units_of(c, op, r);
 		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
@@ -466,7 +467,7 @@ done:
 		   read_links(q, t, r0, units, &l)) {
 		read_task(t, c, op->fd, id, &l);
 	}
-	*weft_errno() = saved;
+	*err = saved;
 	return r;
 }
 
