@@ -117,7 +117,7 @@ void weft_lock_hold_begin(struct weft_thread *t, enum weft_wait_kind kind, const
 
 void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 {
-	int saved = errno;
+	int saved = *weft_errno();
 	struct weft_event ev = { .h = { .type = WEFT_EV_HOLD, .t0 = t->hold_t0 } };
 
 	ev.u.wait.t1 = weft_clock_now();
@@ -125,7 +125,7 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 	ev.u.wait.pc = (uint64_t)(uintptr_t)pc;
 	t->hold_obj = 0;
 	weft_record(t, &ev);
-	errno = saved;
+	*weft_errno() = saved;
 }
 
 /* A stamped record's times as nanoseconds, against `b`. */
@@ -214,7 +214,7 @@ bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev)
 
 void weft_deferred_flush(struct weft_thread *t)
 {
-	int saved = errno;
+	int saved = *weft_errno();
 
 	if (!t->deferred_n || t->deferred_busy)
 		return;
@@ -223,7 +223,7 @@ void weft_deferred_flush(struct weft_thread *t)
 	deferred_push(t);
 	atomic_signal_fence(memory_order_seq_cst);
 	t->deferred_busy = false;
-	errno = saved;
+	*weft_errno() = saved;
 }
 
 /* Above the frame weft sees a thread's top from: its callers' frames, up to the thread's start. */

@@ -36,14 +36,14 @@
  */
 #define SLEEP_END(w, unwind, no_sleep, end, rc)                                                    \
 	do {                                                                                       \
-		int saved_ = errno;                                                                \
+		int saved_ = *weft_errno();                                                        \
                                                                                                    \
 		(unwind).w = NULL;                                                                 \
 		if (no_sleep)                                                                      \
 			weft_wait_cancel(&(w));                                                    \
 		else                                                                               \
 			end(&(w), rc);                                                             \
-		errno = saved_;                                                                    \
+		*weft_errno() = saved_;                                                            \
 	} while (0)
 
 /* Whether a duration the real call has read is zero. */
