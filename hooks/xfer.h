@@ -33,8 +33,7 @@ struct weft_xfer {
  * A transfer on a channel descriptor (entry e): weft_chan_io with the hook's
  * own `call`; `len` is the bytes asked for. MSG_DONTWAIT in x->flags makes it
  * a call that never blocks. Inline in each hook's out-of-line path: one
- * frame fewer under the real call, whose return after the system call is
- * not predicted (tests/bench/README.md, "A socket transfer's cost").
+ * call fewer on every transfer.
  */
 static inline ssize_t weft_hook_xfer(int fd, uint32_t e, bool write,
 				     ssize_t (*call)(struct weft_chan_op *, bool),
