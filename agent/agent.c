@@ -297,6 +297,7 @@ static void become_main(struct weft_thread *t)
 	t->span = weft_process.span;
 	t->parent_span = weft_process.parent_span;
 	t->cur_trace = t->trace;
+	t->cur_trace_of_span = false;
 	t->cur_span = t->span;
 	weft_store_relaxed(&t->in_task, false);
 }
@@ -321,6 +322,7 @@ struct weft_thread *weft_thread_adopt(void)
 			t->parent_span = weft_process.span;
 			t->span = weft_ids_span(&t->rng);
 			t->cur_trace = t->trace;
+			t->cur_trace_of_span = false;
 			t->cur_span = t->span;
 		}
 		/*
@@ -376,7 +378,7 @@ void weft_thread_resend_ctx(struct weft_thread *t)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX, .t0 = weft_clock_now() } };
 
-	ev.u.ctx.trace = t->cur_trace;
+	ev.u.ctx.trace = *weft_thread_cur_trace(t);
 	ev.u.ctx.span = t->cur_span;
 	t->ctx_stale = false;
 	t->ctx_stale = !weft_record(t, &ev);
@@ -385,6 +387,7 @@ void weft_thread_resend_ctx(struct weft_thread *t)
 void weft_thread_set_span(struct weft_thread *t, const struct weft_trace_id *trace, uint64_t span)
 {
 	t->cur_trace = *trace;
+	t->cur_trace_of_span = false;
 	t->cur_span = span;
 	/* If it is dropped, the next event that fits sends the context first. */
 	weft_thread_resend_ctx(t);
@@ -398,10 +401,11 @@ struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void 
 		return NULL;
 	t->origin = WEFT_THREAD_CREATED;
 	t->creator_tid = creator->tid;
-	t->trace = creator->cur_trace;
+	t->trace = *weft_thread_cur_trace(creator);
 	t->parent_span = creator->cur_span;
 	t->span = weft_ids_span(&creator->rng);
 	t->cur_trace = t->trace;
+	t->cur_trace_of_span = false;
 	t->cur_span = t->span;
 	t->start_routine = (uintptr_t)fn;
 	/* The program is about to have a second thread: weft needs its own. */
@@ -559,6 +563,9 @@ static void atfork_child(void)
 	struct weft_thread *t = weft_self;
 
 	weft_alloc_fork_child();
+	/* The current trace, derived with the parent's keys before the child's own. */
+	if (t && !t->dead)
+		weft_thread_cur_trace(t);
 	/* The guard is held since atfork_prepare. */
 	weft_ids_init_process();
 	weft_registry_reset_after_fork();
@@ -566,7 +573,7 @@ static void atfork_child(void)
 	weft_lockorder_after_fork_child();
 	if (t && !t->dead) {
 		weft_process.parent_span = t->cur_span;
-		weft_process.trace = t->cur_trace;
+		weft_process.trace = *weft_thread_cur_trace(t);
 	}
 	weft_process.forked = true;
 	new_process_identity();
@@ -726,7 +733,7 @@ void weft_agent_exec(struct weft_trace_id *trace, uint64_t *span)
 	*trace = weft_process.trace;
 	*span = weft_process.span;
 	if (t && !t->dead && t->cur_span) {
-		*trace = t->cur_trace;
+		*trace = *weft_thread_cur_trace(t);
 		*span = t->cur_span;
 	}
 	if (weft_agent_vfork_child() || weft_load_acquire(&weft_agent_state) != WEFT_AGENT_READY)

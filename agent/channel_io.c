@@ -442,9 +442,7 @@ done:
 		/* No writer of a socket's bytes is in this process: no links. */
 		if (wait) {
 			weft_task_receive(&w);
-			weft_wait_end_sys(&w, r);
-			if (r > 0)
-				weft_task_start(&w, id);
+			weft_wait_end_task_sys(&w, r, r > 0, id);
 		}
 		weft_conn_transferred(c, r, saved);
 	} else if (wait) {
@@ -454,9 +452,7 @@ done:
 				weft_wait_link(&w, l.span[i]);
 			w.handoff_ns = l.handoff; /* a stamp: the end converts it */
 		}
-		weft_wait_end_sys(&w, r);
-		if (r > 0)
-			weft_task_start(&w, id);
+		weft_wait_end_task_sys(&w, r, r > 0, id);
 		/* After the task's start: they are its links too. */
 		if (l.n > WEFT_EVENT_LINKS)
 			record_links(t, c, w.ev.h.t0, id, &l, WEFT_EVENT_LINKS);

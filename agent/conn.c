@@ -147,7 +147,7 @@ static struct weft_chan *socket_slot(int fd)
 static void span_context(struct weft_thread *t, struct weft_conn *conn)
 {
 	conn->tid = t->tid;
-	conn->trace = t->cur_trace;
+	conn->trace = *weft_thread_cur_trace(t);
 	conn->parent_span = t->cur_span;
 	conn->span = weft_ids_span(&t->rng);
 }

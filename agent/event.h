@@ -81,7 +81,15 @@ enum {
 	WEFT_EVF_ERRNO = 1u << 0, /* `result` is -errno of a call that failed with -1 */
 	/* WAIT: a receive from the open task's work source; the task ended as it began. */
 	WEFT_EVF_TASK_END = 1u << 1,
-	/* CTX: a task starts (agent/task.h): `kind` its work source, `producers` its links. */
+	/*
+	 * CTX: a task starts (agent/task.h): `kind` its work source, `producers`
+	 * its links. WAIT: the task the wait brought starts as it ends, carried
+	 * by the WAIT itself (one record, not two): `links[1]` is the task's
+	 * span (the wait has one producer at most), `stack` the hand-off's age
+	 * at t1 plus one (0: unknown; the wait has no stack) and `channel` the
+	 * channel read (0: none). The exporter hands its interpreters the WAIT
+	 * and the CTX it stands for (weft_task_expand): none of them sees it.
+	 */
 	WEFT_EVF_TASK = 1u << 2,
 	/*
 	 * WAIT, CTX, LINK: the times are stamps (agent/clock.h), not yet

@@ -97,8 +97,9 @@ struct weft_thread {
 	uint64_t hold_at[WEFT_HOLD_KINDS];
 
 	/* Owner only. */
-	struct weft_trace_id cur_trace; /* the current span's trace */
+	struct weft_trace_id cur_trace; /* the current span's trace: weft_thread_cur_trace */
 	uint64_t cur_span;              /* the current span: its own, or a task's */
+	bool cur_trace_of_span;         /* cur_trace is cur_span's own, not yet derived */
 	bool ctx_stale;                 /* a CTX record was dropped: send it again */
 	bool growing;                   /* weft_thread_grow is under way (agent/agent.c) */
 	uintptr_t hold_obj;             /* the lock whose hold is being sampled; 0: none */
@@ -217,5 +218,21 @@ extern _Atomic int32_t weft_registry_live;
 
 /* Forked child: forget every published state (they belong to the parent). */
 void weft_registry_reset_after_fork(void);
+
+/*
+ * The owner's current trace. A task that is the root of a trace of its own
+ * (WEFT_TASK_PARENT=link) leaves its trace to be derived from its span
+ * (weft_ids_trace_of) when first asked: most tasks never are asked (only
+ * the threads, connections and programs they start, and a resent context,
+ * carry it).
+ */
+static inline const struct weft_trace_id *weft_thread_cur_trace(struct weft_thread *t)
+{
+	if (t->cur_trace_of_span) {
+		weft_ids_trace_of(t->cur_span, &t->cur_trace);
+		t->cur_trace_of_span = false;
+	}
+	return &t->cur_trace;
+}
 
 #endif

@@ -59,6 +59,7 @@ static inline void weft_task_receive(struct weft_wait *w)
 	if (__builtin_expect(weft_task_from(t, weft_task_source(w)), 0)) {
 		weft_store_relaxed(&t->in_task, false);
 		t->cur_trace = t->trace;
+		t->cur_trace_of_span = false;
 		t->cur_span = t->span;
 		w->ev.h.flags |= WEFT_EVF_TASK_END;
 	}
@@ -86,6 +87,47 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, weft_task_source(w), channel,
 			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns, weft_wait_stamped(w));
 }
+
+/*
+ * The closed wait `w` (weft_wait_close) brought work: its record and the
+ * task it starts as one record, as weft_wait_finish and weft_task_start would
+ * make them (agent/event.h: a WAIT with WEFT_EVF_TASK) — or its record alone
+ * when a task from another source is open. True when recorded; false when
+ * the record cannot carry the task's start (its times are stamps, it has
+ * two producers or a stack, the hand-off is too old for 32 bits, or
+ * `channel` is not the wait's): the caller records the two.
+ */
+bool weft_task_begin_with(struct weft_wait *w, uint32_t channel);
+
+/*
+ * Ends a receive's wait whose call returns -1 and sets errno on failure:
+ * when it brought work (`work`), the task it starts, `channel` as for
+ * weft_task_start. As weft_wait_end_sys and then weft_task_start, but a
+ * task's start most often costs no record of its own (weft_task_begin_with).
+ */
+static inline void weft_wait_end_task_sys(struct weft_wait *w, long rc, bool work, uint32_t channel)
+{
+	int saved = *weft_errno();
+
+	weft_wait_result_sys(w, rc, saved);
+	weft_wait_close(w);
+	if (!work || !weft_task_begin_with(w, channel)) {
+		weft_record(w->t, &w->ev);
+		if (work)
+			weft_task_start(w, channel);
+	}
+	*weft_errno() = saved;
+}
+
+/*
+ * The consumer's side of a WAIT with WEFT_EVF_TASK, recorded by thread `t`:
+ * the two records it stands for, the WAIT (out[0]) and the task's CTX
+ * (out[1]), as weft_wait_finish and weft_task_start make them — but for the
+ * CTX's trace without a trace output (all zero: only spans and span links
+ * read it).
+ */
+void weft_task_expand(const struct weft_thread *t, const struct weft_event *ev,
+		      struct weft_event out[2]);
 
 /*
  * Links past the two a WAIT carries, recorded after it (LINK events): the

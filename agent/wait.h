@@ -206,7 +206,7 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
  * when it is pushed; any other converts now, its end the clock read that
  * converts — a signal handler's wait inside another hook's hold included.
  */
-static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
+static inline void weft_wait_close(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
 	uint64_t t0 = w->ev.h.t0, dur;
@@ -234,7 +234,13 @@ static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
 	weft_wait_restore_prev(w);
 	t->last_wait_t0 = w->ev.h.t0;
 	t->last_wait_kind = w->ev.h.kind;
-	weft_record(t, &w->ev);
+}
+
+/* The wait's end (weft_wait_close) and its record, errno as the call left it. */
+static inline void weft_wait_finish(struct weft_wait *w, int saved_errno)
+{
+	weft_wait_close(w);
+	weft_record(w->t, &w->ev);
 	*weft_errno() = saved_errno;
 }
 
@@ -299,17 +305,23 @@ static inline void weft_wait_end(struct weft_wait *w, int rc)
 	weft_wait_finish(w, saved);
 }
 
-/* Ends a wait whose call returns -1 and sets errno on failure (syscall style). */
-static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
+/* The result of a call that returns -1 and sets errno (`saved`) on failure. */
+static inline void weft_wait_result_sys(struct weft_wait *w, long rc, int saved)
 {
-	int saved = *weft_errno();
-
 	if (rc == -1) {
 		w->ev.h.result = -saved;
 		w->ev.h.flags |= WEFT_EVF_ERRNO;
 	} else {
 		w->ev.h.result = rc > INT32_MAX ? INT32_MAX : (int32_t)rc;
 	}
+}
+
+/* Ends a wait whose call returns -1 and sets errno on failure (syscall style). */
+static inline void weft_wait_end_sys(struct weft_wait *w, long rc)
+{
+	int saved = *weft_errno();
+
+	weft_wait_result_sys(w, rc, saved);
 	weft_wait_finish(w, saved);
 }
 

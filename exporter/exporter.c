@@ -30,6 +30,7 @@
 #include "agent/large.h"
 #include "agent/fd.h"
 #include "agent/log.h"
+#include "agent/task.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
 #include "exporter/json.h"
@@ -166,6 +167,15 @@ static void visit_taken(struct weft_thread *t, void *arg)
 
 static void visit_event(struct weft_thread *t, const struct weft_event *ev, void *arg)
 {
+	if (ev->h.type == WEFT_EV_WAIT && (ev->h.flags & WEFT_EVF_TASK)) {
+		struct weft_event two[2];
+
+		/* A wait and the task it started, in one record (agent/event.h). */
+		weft_task_expand(t, ev, two);
+		weft_interp_event(t, &two[0]);
+		weft_interp_event(t, &two[1]);
+		return;
+	}
 	weft_interp_event(t, ev);
 }
 

@@ -55,7 +55,7 @@ static const char *traceparent(char out[WEFT_TRACEPARENT_LEN + 1], bool exec)
 	if (exec) {
 		weft_agent_exec(&trace, &span);
 	} else if (t && !t->dead && t->cur_span) {
-		trace = t->cur_trace;
+		trace = *weft_thread_cur_trace(t);
 		span = t->cur_span;
 	}
 	weft_ids_format_traceparent(&trace, span, weft_process.flags & 1, out);

@@ -66,9 +66,7 @@
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \
 		unwind_.w = NULL;                                                                  \
-		weft_wait_end_sys(&w_, rc_);                                                       \
-		if (rc_ > 0)                                                                       \
-			weft_task_start(&w_, 0);                                                   \
+		weft_wait_end_task_sys(&w_, rc_, rc_ > 0, 0);                                      \
 		return rc_;                                                                        \
 	} while (0)
 

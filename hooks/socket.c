@@ -123,9 +123,7 @@ static int accept_common(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags,
 		} else {
 			/* A listener is a work source (agent/task.h): a connection, a task. */
 			weft_task_receive(&w);
-			weft_wait_end_sys(&w, r);
-			if (r >= 0)
-				weft_task_start(&w, 0);
+			weft_wait_end_task_sys(&w, r, r >= 0, 0);
 		}
 	}
 	if (r >= 0 && t)

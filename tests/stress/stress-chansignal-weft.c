@@ -14,6 +14,7 @@
 #include "agent/channel.h"
 #include "agent/clock.h"
 #include "agent/registry.h"
+#include "agent/task.h"
 #include "tests/stress/stress-chansignal.h"
 
 struct io {
@@ -162,9 +163,17 @@ static bool links_ok(const struct weft_thread *t, const uint64_t *links, int n)
 static void on_event(struct weft_thread *t, const struct weft_event *ev, void *arg)
 {
 	const struct weft_ev_wait *w = &ev->u.wait;
+	struct weft_event two[2];
 	struct chan *c;
 
 	(void)arg;
+	if (ev->h.type == WEFT_EV_WAIT && (ev->h.flags & WEFT_EVF_TASK)) {
+		/* A wait and the task it started, in one record: the two, as the exporter. */
+		weft_task_expand(t, ev, two);
+		on_event(t, &two[0], arg);
+		on_event(t, &two[1], arg);
+		return;
+	}
 	switch (ev->h.type) {
 	case WEFT_EV_WAIT:
 		c = chan_of_id(w->channel);

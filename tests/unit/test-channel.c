@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/channel.h"
+#include "agent/task.h"
 #include "harness.h"
 
 static struct weft_chan *chan_of(int fd)
@@ -64,13 +65,26 @@ static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
 	return xfer_during(fd, write, len, result, err, NULL);
 }
 
-/* Every event the thread recorded since the last call, in order. */
+/*
+ * Every event the thread recorded since the last call, in order, as the
+ * exporter receives them (a WAIT that carries the task it started is the
+ * two records it stands for, agent/event.h); n_records: the ring's records.
+ */
 static struct weft_event events[64];
-static size_t n_events;
+static size_t n_events, n_records;
 
 static void collect(const struct weft_event *ev, void *arg)
 {
-	(void)arg;
+	struct weft_event two[2];
+
+	n_records++;
+	if (ev->h.type == WEFT_EV_WAIT && (ev->h.flags & WEFT_EVF_TASK)) {
+		weft_task_expand(arg, ev, two);
+		collect(&two[0], NULL);
+		collect(&two[1], NULL);
+		n_records -= 2;
+		return;
+	}
 	if (n_events < 64)
 		events[n_events++] = *ev;
 }
@@ -78,7 +92,8 @@ static void collect(const struct weft_event *ev, void *arg)
 static size_t drain(struct weft_thread *t)
 {
 	n_events = 0;
-	weft_ring_drain(&t->ring, collect, NULL);
+	n_records = 0;
+	weft_ring_drain(&t->ring, collect, t);
 	return n_events;
 }
 
@@ -155,6 +170,26 @@ static struct weft_thread *me;
 static int wfd;
 
 /* Writers while a read is blocked: spans 0x666, 0x777, then 0x666 again, a byte each. */
+static void one_writer(void)
+{
+	uint64_t reader = me->cur_span;
+
+	me->cur_span = 0x888;
+	xfer(wfd, true, 4, 4, 0);
+	me->cur_span = reader;
+}
+
+static void two_writers(void)
+{
+	uint64_t reader = me->cur_span;
+
+	me->cur_span = 0x888;
+	xfer(wfd, true, 2, 2, 0);
+	me->cur_span = 0x999;
+	xfer(wfd, true, 2, 2, 0);
+	me->cur_span = reader;
+}
+
 static void three_writers(void)
 {
 	uint64_t reader = me->cur_span;
@@ -287,8 +322,51 @@ static void test_transfers(void)
 	assert_int(drain(me), 2);
 	expect_int(events[0].u.wait.links[0], 0x777); /* 0x666 is the reader's own span */
 	expect_int(events[0].u.wait.links[1], 0);
+	expect_int(events[0].u.wait.stack, 0);
+	expect_int(events[0].h.flags & WEFT_EVF_TASK, 0);
 	expect_int(events[1].h.type, WEFT_EV_CTX);
+	expect_int(events[1].h.flags, WEFT_EVF_TASK);
+	expect_int(events[1].h.kind, WEFT_WAIT_PIPE_READ);
+	expect_int(events[1].h.result, events[0].u.wait.channel);
+	expect_true(events[1].h.t0 == events[0].u.wait.t1);
 	expect_int(events[1].u.ctx.producers[0], 0x777);
+	expect_int(events[1].u.ctx.producers[1], 0);
+	/*
+	 * Its span and trace, the thread's current ones now; no hand-off time
+	 * (the first units read are the reader's own).
+	 */
+	expect_true(events[1].u.ctx.span == me->cur_span);
+	expect_true(memcmp(&events[1].u.ctx.trace, weft_thread_cur_trace(me),
+			   sizeof(me->cur_trace)) == 0);
+	expect_int(events[1].u.ctx.handoff_ns, 0);
+	/* Both in one record: the task's start costs none of its own. */
+	expect_int(n_records, 1);
+	me->cur_span = 0x666;
+	weft_store_relaxed(&me->in_task, false);
+
+	/*
+	 * One producer's item: the wait and its task in one record, the task's
+	 * queue time from the producer's write (a stamp the record converts).
+	 */
+	expect_int(xfer_during(p[0], false, 64, 4, 0, one_writer), 4);
+	assert_int(drain(me), 2);
+	expect_int(n_records, 1);
+	expect_int(events[0].u.wait.links[0], 0x888);
+	expect_int(events[1].u.ctx.producers[0], 0x888);
+	expect_true(events[1].u.ctx.handoff_ns > events[0].h.t0 &&
+		    events[1].u.ctx.handoff_ns <= events[1].h.t0);
+	me->cur_span = 0x666;
+	weft_store_relaxed(&me->in_task, false);
+	/* Two producers' items: the task's start is a record of its own, as before. */
+	expect_int(xfer_during(p[0], false, 64, 4, 0, two_writers), 4);
+	assert_int(drain(me), 2);
+	expect_int(n_records, 2);
+	expect_int(events[0].u.wait.links[0], 0x888);
+	expect_int(events[0].u.wait.links[1], 0x999);
+	expect_int(events[1].h.type, WEFT_EV_CTX);
+	expect_int(events[1].u.ctx.producers[0], 0x888);
+	expect_int(events[1].u.ctx.producers[1], 0x999);
+	expect_true(events[1].u.ctx.span == me->cur_span);
 	me->cur_span = 0x666;
 	weft_store_relaxed(&me->in_task, false);
 
@@ -304,7 +382,7 @@ static void test_transfers(void)
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
 	expect_int(c->q[0].tx_inflight, 0);
-	expect_int(c->q[0].tx_units, 18);
+	expect_int(c->q[0].tx_units, 26);
 
 	/*
 	 * Twenty writes while it blocks, of which it reads the first two: their
@@ -315,9 +393,11 @@ static void test_transfers(void)
 	expect_int(xfer_during(p[0], false, 64, 2, 0, twenty_writers), 2);
 	/* The wait, and a task without producers (it blocked for bytes it read). */
 	assert_int(drain(me), 2);
+	expect_int(n_records, 1);
 	expect_int(events[0].u.wait.links[0], 0);
 	expect_int(events[1].h.type, WEFT_EV_CTX);
 	expect_int(events[1].u.ctx.producers[0], 0);
+	expect_int(events[1].u.ctx.handoff_ns, 0);
 	me->cur_span = 0x333;
 	weft_store_relaxed(&me->in_task, false);
 	expect_int(xfer(p[0], false, 10, 10, 0), 10); /* data there: no wait, no links */
@@ -408,7 +488,8 @@ int main(void)
 	me = weft_registry_alloc(64);
 	assert_true(me != NULL);
 	weft_self_set(me);
-	weft_cfg.stack_depth = 0; /* waits without stacks: one WAIT event each */
+	weft_cfg.stack_depth = 0;            /* waits without stacks: one WAIT event each */
+	weft_cfg.traces_out = WEFT_OUT_FILE; /* a task's trace is read (weft_task_expand) */
 	test_table();
 	test_transfers();
 	return harness_done();
