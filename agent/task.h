@@ -100,6 +100,22 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 bool weft_task_begin_with(struct weft_wait *w, uint32_t channel);
 
 /*
+ * The end of a receive's wait whose result is set: the wait's record and,
+ * when it brought work (`work`), the task it starts (weft_task_begin_with,
+ * else the two records); errno `saved` as the call left it.
+ */
+static inline void weft_wait_end_work(struct weft_wait *w, int saved, bool work, uint32_t channel)
+{
+	weft_wait_close(w);
+	if (!work || !weft_task_begin_with(w, channel)) {
+		weft_record(w->t, &w->ev);
+		if (work)
+			weft_task_start(w, channel);
+	}
+	*weft_errno() = saved;
+}
+
+/*
  * Ends a receive's wait whose call returns -1 and sets errno on failure:
  * when it brought work (`work`), the task it starts, `channel` as for
  * weft_task_start. As weft_wait_end_sys and then weft_task_start, but a
@@ -110,13 +126,7 @@ static inline void weft_wait_end_task_sys(struct weft_wait *w, long rc, bool wor
 	int saved = *weft_errno();
 
 	weft_wait_result_sys(w, rc, saved);
-	weft_wait_close(w);
-	if (!work || !weft_task_begin_with(w, channel)) {
-		weft_record(w->t, &w->ev);
-		if (work)
-			weft_task_start(w, channel);
-	}
-	*weft_errno() = saved;
+	weft_wait_end_work(w, saved, work, channel);
 }
 
 /*
@@ -158,20 +168,26 @@ static inline int weft_wait_take_handoffs(struct weft_wait *w, const void *objec
 }
 
 /*
- * A condition variable's or semaphore's wait took `n` hand-offs (`spans`,
- * oldest first, the oldest published at `stamp`: agent/handoff.h) before it
- * ended (after weft_wait_end): a task from it, linked to each; its queue
- * time starts at the oldest. `task`: whether the wait brought work even
- * with none taken (a semaphore's unit).
+ * Ends a condition variable's or semaphore's wait whose call returned `rc`
+ * (-1 and errno when `sys`, else 0 or an error number) after it took `n`
+ * hand-offs (`spans`, oldest first, the oldest published at `stamp`:
+ * agent/handoff.h): a task from it, linked to each; its queue time starts
+ * at the oldest. `task`: whether the wait brought work even with none taken
+ * (a semaphore's unit).
  */
-static inline void weft_task_start_handed(struct weft_wait *w, const uint64_t *spans, int n,
-					  uint64_t stamp, bool task)
+static inline void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys,
+					const uint64_t *spans, int n, uint64_t stamp, bool task)
 {
+	int saved = *weft_errno();
+
+	if (sys)
+		weft_wait_result_sys(w, rc, saved);
+	else
+		w->ev.h.result = rc;
+	/* A stamp, which the end converts with the wait's own times (or keeps, with them). */
 	if (n)
-		w->handoff_ns =
-			weft_wait_stamped(w) ? stamp : weft_stamp_clock(stamp, w->ev.u.wait.t1);
-	if (n || task)
-		weft_task_start(w, 0);
+		w->handoff_ns = stamp;
+	weft_wait_end_work(w, saved, n || task, 0);
 	if (n > WEFT_EVENT_LINKS)
 		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
 				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0,

@@ -49,8 +49,7 @@
 			n_ = weft_wait_take_handoffs(&w_, c, since_, spans_, &stamp_);             \
 		/* Recorded after the unlock, outside the critical section. */                     \
 		weft_wait_hold(&w_, m);                                                            \
-		weft_wait_end(&w_, rc_);                                                           \
-		weft_task_start_handed(&w_, spans_, n_, stamp_, false);                            \
+		weft_wait_end_handed(&w_, rc_, false, spans_, n_, stamp_, false);                  \
 		weft_defer_end(self_);                                                             \
 		return rc_;                                                                        \
 	} while (0)

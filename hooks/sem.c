@@ -75,8 +75,7 @@ static bool sem_waiters(const sem_t *s)
 		unwind_.w = NULL;                                                                  \
 		if (rc_ == 0)                                                                      \
 			n_ = weft_wait_take_handoffs(&w_, s, since_, spans_, &stamp_);             \
-		weft_wait_end_sys(&w_, rc_);                                                       \
-		weft_task_start_handed(&w_, spans_, n_, stamp_, rc_ == 0);                         \
+		weft_wait_end_handed(&w_, rc_, true, spans_, n_, stamp_, rc_ == 0);                \
 		return rc_;                                                                        \
 	} while (0)
 
