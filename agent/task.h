@@ -23,9 +23,11 @@
  * The agent only marks the boundaries, on the slow path of a wait that
  * blocked: the receive's WAIT event carries WEFT_EVF_TASK_END when it ended
  * a task, and a task's start is a CTX event with WEFT_EVF_TASK, its work
- * source's kind and its producers. The exporter makes the `task <pool>` spans
- * and the pool metrics (exporter/tasks.c). Neither allocates, blocks nor
- * changes errno.
+ * source's kind and its producers — most often carried by the receive's
+ * WAIT itself (weft_task_begin_with), which the exporter hands on as the two
+ * (weft_task_expand). The exporter makes the `task <pool>` spans and the
+ * pool metrics (exporter/tasks.c). Neither allocates, blocks nor changes
+ * errno.
  */
 #ifndef WEFT_AGENT_TASK_H
 #define WEFT_AGENT_TASK_H
