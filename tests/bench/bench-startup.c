@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
 	long n = argc > 2 ? atol(argv[2]) : 200;
 	int rounds = argc > 3 ? atoi(argv[3]) : 9;
-	char self[4096], dir[4096], preload[4200], output[4200];
+	char self[4096], dir[1024], preload[4200], output[4200];
 	const char *parent = getenv("WEFT_BENCH_DIR");
 	char *envs[MODES][8];
 	double us[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
