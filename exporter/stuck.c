@@ -31,7 +31,9 @@ static struct {
 	struct group stuck[GROUPS], leaked[GROUPS];
 	size_t n_stuck, n_leaked;
 	int64_t other_stuck, other_leaked;
-} st WEFT_LARGE;
+} st WEFT_LARGE __attribute__((aligned(4096)));
+/* One page: its setup and the last look at exit touch both ends of it. */
+_Static_assert(sizeof(st) <= 4096, "the stuck and leaked threads' state fits one page");
 
 /* Whether `t` waits for its next item on the source it received work from before. */
 static bool idle_worker(const struct weft_thread *t, const struct weft_xthread *x)
