@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-scratch.h"
+
 enum { MAX_ROUNDS = 32, MODES = 3, FORKS = 200, SPAWNS = 100 };
 
 extern char **environ;
@@ -165,7 +167,7 @@ int main(int argc, char **argv)
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *const workloads[2] = { "fork", "spawn" };
-	char self[4096], dir[] = "/tmp/weft-bench-fork-XXXXXX", out[4200];
+	char self[4096], dir[1024], out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
 	ssize_t len;
 
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
 		rounds = 1;
 	if (rounds > MAX_ROUNDS)
 		rounds = MAX_ROUNDS;
-	if (!mkdtemp(dir))
+	if (!bench_scratch_dir(dir, sizeof(dir), "fork"))
 		return 1;
 	snprintf(out, sizeof(out), "%s/weft-%%p.jsonl", dir);
 	setenv("WEFT_OUTPUT", out, 1);

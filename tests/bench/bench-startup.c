@@ -12,12 +12,8 @@
  *
  * The weft runs use the default outputs (a file per process, in a scratch
  * directory that is emptied between rounds) unless WEFT_BENCH_OUTPUT=none.
- * The directory is in /dev/shm when there is one: on ext4 the files this
- * driver deletes by the thousand make every later create search past the
- * recently deleted inodes (ext4's recently_deleted), which cost each weft
- * process up to 0.2 ms more on one VM, a cost of the benchmark's own
- * deletions that a program writing its files once does not see
- * (tests/bench/README.md). WEFT_BENCH_DIR names another parent directory.
+ * The directory is in /dev/shm when there is one (bench-scratch.h says
+ * why); WEFT_BENCH_DIR names another parent directory.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -27,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-scratch.h"
 
 enum { MAX_ROUNDS = 64, MODES = 3 };
 
@@ -103,7 +101,6 @@ int main(int argc, char **argv)
 	long n = argc > 2 ? atol(argv[2]) : 200;
 	int rounds = argc > 3 ? atoi(argv[3]) : 9;
 	char self[4096], dir[1024], preload[4200], output[4200];
-	const char *parent = getenv("WEFT_BENCH_DIR");
 	char *envs[MODES][8];
 	double us[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
 	ssize_t len;
@@ -116,10 +113,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	self[len] = '\0';
-	if (!parent)
-		parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/weft-bench-startup-XXXXXX", parent);
-	if (!mkdtemp(dir))
+	if (!bench_scratch_dir(dir, sizeof(dir), "startup"))
 		return 1;
 	if (rounds < 1)
 		rounds = 1;
