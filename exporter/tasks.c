@@ -2,10 +2,11 @@
  * The task interpreter: `task <pool>` spans and the pool metrics.
  *
  * The agent marks a task's start with a CTX event (WEFT_EVF_TASK: its span,
- * trace, work source and producers) and its end with the WAIT event of the
- * thread's next receive from that work source (WEFT_EVF_TASK_END), or the
- * thread's end (agent/task.h). The open task is kept in
- * the exporter's record of the thread; its span is made when it ends.
+ * trace, work source and producers; most often carried by the receive's WAIT
+ * and handed here as a CTX of its own, agent/event.h) and its end with the
+ * WAIT event of the thread's next receive from that work source
+ * (WEFT_EVF_TASK_END), or the thread's end (agent/task.h). The open task is
+ * kept in the exporter's record of the thread; its span is made when it ends.
  *
  * A pool is the set of threads started from one start routine; the main
  * thread's pool is `main`, threads weft adopted (started some other way)
