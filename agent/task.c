@@ -7,6 +7,12 @@
 #include "agent/ids.h"
 #include "agent/task.h"
 
+/* Whether a task from another source than `source` is open: a hand-off inside it starts none. */
+static bool task_elsewhere(const struct weft_thread *t, uint64_t source)
+{
+	return weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source;
+}
+
 /*
  * The thread's new task, from `source`, its newest item's producer
  * `producer`: its span (returned), current from now on.
@@ -47,7 +53,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 					.t0 = t0 } };
 	int saved;
 
-	if (weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)
+	if (task_elsewhere(t, source))
 		return false; /* a hand-off inside a task: the wait's link */
 	saved = *weft_errno();
 	ev.u.ctx.span = task_open(t, source, producers[1] ? producers[1] : producers[0]);
@@ -76,7 +82,7 @@ bool weft_task_begin_with(struct weft_wait *w, uint32_t channel)
 		age = ev->u.wait.t1 - w->handoff_ns + 1;
 	}
 	/* A hand-off inside a task: the wait's link, and no task. */
-	if (!(weft_load_relaxed(&t->in_task) && weft_load_relaxed(&t->task_source) != source)) {
+	if (!task_elsewhere(t, source)) {
 		ev->h.flags |= WEFT_EVF_TASK;
 		ev->u.wait.links[1] = task_open(t, source, ev->u.wait.links[0]);
 		ev->u.wait.stack = (uint32_t)age;
