@@ -13,7 +13,11 @@
  *
  * Prints the median wall time of each workload per mode, weft's ratio to
  * native, and the CPU time (user + system) of the worker and its children.
- * Usage: bench-fork [path/to/libweft.so] [rounds]
+ * With a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
+ * mode runs the worker under it: each child loads it and, as it ends, writes
+ * a file the size of a trivial process's output under weft, and nothing else:
+ * what any tool leaving a file per process pays.
+ * Usage: bench-fork [path/to/libweft.so] [rounds] [floor.so]
  */
 #include <pthread.h>
 #include <spawn.h>
@@ -27,10 +31,10 @@
 
 #include "bench-scratch.h"
 
-enum { MAX_ROUNDS = 32, MODES = 3, FORKS = 200, SPAWNS = 100 };
+enum { MAX_ROUNDS = 32, MODES = 4, FORKS = 200, SPAWNS = 100 };
 
 extern char **environ;
-static const char *const mode_names[MODES] = { "native", "weft", "disabled" };
+static const char *const mode_names[MODES] = { "native", "weft", "disabled", "floor" };
 static volatile int stop;
 
 static double now_ns(void)
@@ -124,6 +128,7 @@ static int worker(const char *self, const char *which)
 	return ok ? 0 : 1;
 }
 
+/* mode: 0 native, 1 weft, 2 weft disabled, 3 the floor library (`lib` is then that one). */
 static int run_worker(const char *self, const char *lib, int mode, const char *which, double *ms,
 		      double *cpu, double *faults)
 {
@@ -166,6 +171,8 @@ int main(int argc, char **argv)
 {
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	const char *floor_lib = argc > 3 && access(argv[3], R_OK) == 0 ? argv[3] : NULL;
+	int modes = floor_lib ? MODES : MODES - 1;
 	const char *const workloads[2] = { "fork", "spawn" };
 	char self[4096], dir[1024], out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
@@ -194,14 +201,14 @@ int main(int argc, char **argv)
 	for (int w = 0; w < 2; w++) {
 		run_worker(self, lib, 1, workloads[w], &ignored, &ignored, &ignored); /* warm up */
 		for (int r = 0; r < rounds; r++)
-			for (int m = 0; m < MODES; m++)
-				if (run_worker(self, lib, m, workloads[w], &ms[m][r], &cpu[m][r],
-					       &pf[m][r]) != 0) {
+			for (int m = 0; m < modes; m++)
+				if (run_worker(self, m == 3 ? floor_lib : lib, m, workloads[w],
+					       &ms[m][r], &cpu[m][r], &pf[m][r]) != 0) {
 					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
 						mode_names[m]);
 					return 1;
 				}
-		for (int m = 0; m < MODES; m++) {
+		for (int m = 0; m < modes; m++) {
 			qsort(ms[m], (size_t)rounds, sizeof(double), cmp);
 			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
 			qsort(pf[m], (size_t)rounds, sizeof(double), cmp);
@@ -220,6 +227,12 @@ int main(int argc, char **argv)
 		       pf[0][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
 		       pf[1][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
 		       pf[2][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
+		if (modes == MODES)
+			printf("  floor (a preload that only writes the output file): %.1f ms "
+			       "(%.2fx), CPU %.2fx, %.0f page faults per child\n",
+			       ms[3][rounds / 2], ms[3][rounds / 2] / ms[0][rounds / 2],
+			       cpu[3][rounds / 2] / cpu[0][rounds / 2],
+			       pf[3][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
 		fflush(stdout);
 	}
 	/* Each weft child wrote a file: remove them. */

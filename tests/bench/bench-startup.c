@@ -8,7 +8,12 @@
  * them alike, and prints the median of several rounds of each and weft's
  * extra cost per process. Usage:
  *
- *   bench-startup [path/to/libweft.so] [runs-per-round] [rounds]
+ * With a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
+ * column runs the children under it: what loading a preloaded library and
+ * writing a trivial process's output file cost, the part of weft's cost that
+ * any tool leaving a file per process pays.
+ *
+ *   bench-startup [path/to/libweft.so] [runs-per-round] [rounds] [floor.so]
  *
  * The weft runs use the default outputs (a file per process, in a scratch
  * directory that is emptied between rounds) unless WEFT_BENCH_OUTPUT=none.
@@ -26,9 +31,9 @@
 
 #include "bench-scratch.h"
 
-enum { MAX_ROUNDS = 64, MODES = 3 };
+enum { MAX_ROUNDS = 64, MODES = 4 };
 
-static const char *const mode_names[MODES] = { "native", "weft", "disabled" };
+static const char *const mode_names[MODES] = { "native", "weft", "disabled", "floor" };
 
 static double now_ns(void)
 {
@@ -100,10 +105,12 @@ int main(int argc, char **argv)
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
 	long n = argc > 2 ? atol(argv[2]) : 200;
 	int rounds = argc > 3 ? atoi(argv[3]) : 9;
-	char self[4096], dir[1024], preload[4200], output[4200];
+	const char *floor_lib = argc > 4 ? argv[4] : NULL;
+	char self[4096], dir[1024], preload[4200], output[4200], floor_preload[4200];
 	char *envs[MODES][8];
 	double us[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
 	ssize_t len;
+	int modes = MODES - 1;
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return 0;
@@ -135,10 +142,18 @@ int main(int argc, char **argv)
 	envs[2][2] = output;
 	envs[2][3] = "OTEL_SDK_DISABLED=true";
 	envs[2][4] = NULL;
-	for (int m = 0; m < MODES; m++)
+	if (floor_lib && access(floor_lib, R_OK) == 0) {
+		snprintf(floor_preload, sizeof(floor_preload), "LD_PRELOAD=%s", floor_lib);
+		envs[3][0] = "PATH=/usr/bin:/bin";
+		envs[3][1] = floor_preload;
+		envs[3][2] = output;
+		envs[3][3] = NULL;
+		modes = MODES;
+	}
+	for (int m = 0; m < modes; m++)
 		round_us(self, envs[m], n / 10 + 1, &ignored); /* warm up */
 	for (int r = 0; r < rounds; r++) {
-		for (int m = 0; m < MODES; m++) {
+		for (int m = 0; m < modes; m++) {
 			us[m][r] = round_us(self, envs[m], n, &cpu[m][r]);
 			if (us[m][r] < 0) {
 				fprintf(stderr, "bench-startup: a %s child failed\n",
@@ -149,7 +164,7 @@ int main(int argc, char **argv)
 		empty_dir(dir);
 	}
 	rmdir(dir);
-	for (int m = 0; m < MODES; m++) {
+	for (int m = 0; m < modes; m++) {
 		qsort(us[m], (size_t)rounds, sizeof(double), cmp);
 		qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
 	}
@@ -164,5 +179,12 @@ int main(int argc, char **argv)
 	       "disabled %.0f us (+%.0f us)\n",
 	       cpu[0][rounds / 2], cpu[1][rounds / 2], cpu[1][rounds / 2] - cpu[0][rounds / 2],
 	       cpu[2][rounds / 2], cpu[2][rounds / 2] - cpu[0][rounds / 2]);
+	if (modes == MODES)
+		printf("  floor (a preload that only writes the output file): %.0f us (+%.0f us), "
+		       "CPU +%.0f us; weft above the floor: +%.0f us, CPU +%.0f us\n",
+		       us[3][rounds / 2], us[3][rounds / 2] - us[0][rounds / 2],
+		       cpu[3][rounds / 2] - cpu[0][rounds / 2],
+		       us[1][rounds / 2] - us[3][rounds / 2],
+		       cpu[1][rounds / 2] - cpu[3][rounds / 2]);
 	return 0;
 }
