@@ -617,7 +617,7 @@ static bool agent_init(void)
 		return expected == WEFT_AGENT_READY;
 
 	weft_guard_enter();
-	weft_real_resolve_all();
+	weft_real_prepare();
 	weft_config_load_zeroed(&weft_cfg);
 	weft_log_set_level(weft_cfg.log_level);
 	weft_chan_exec_init(!weft_cfg.sdk_disabled && weft_hooks_enabled(WEFT_HOOK_FD));

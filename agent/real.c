@@ -29,6 +29,8 @@ static const struct real_entry real_entries[WEFT_REAL_COUNT] = { WEFT_REAL_SYMBO
 /* This thread is inside dlsym: a nested hook must not resolve again. */
 static __thread bool resolving __attribute__((tls_model("initial-exec")));
 
+static void *find_next(enum weft_real_index idx);
+
 void *weft_real_resolve(enum weft_real_index idx)
 {
 	/*
@@ -42,8 +44,15 @@ void *weft_real_resolve(enum weft_real_index idx)
 	void *p = weft_load_relaxed(&slots[idx]);
 	int saved;
 
-	if (p || resolving)
+	if (p)
 		return p;
+	/* The objects' hash tables, when they were read: no lock, no errno, no allocation. */
+	p = find_next(idx);
+	if (p || resolving) {
+		if (p)
+			weft_store_relaxed(&slots[idx], p);
+		return p;
+	}
 	/* Reached from a hook: the program's errno is kept (dlsym may set it). */
 	saved = errno;
 	resolving = true;
@@ -61,12 +70,11 @@ void *weft_real_resolve(enum weft_real_index idx)
 }
 
 /*
- * Resolving the whole table at once, without dlsym.
+ * Resolving without dlsym, entry by entry as each is first used.
  *
  * dlsym costs about 1,300 instructions a symbol (the loader's lock, its error
- * catching, a lookup through every object in the scope), 90,000 for the
- * table: more than the rest of the agent's start-up. What RTLD_NEXT finds is
- * the first definition in the objects that follow libweft.so in the search
+ * catching, a lookup through every object in the scope). What RTLD_NEXT finds
+ * is the first definition in the objects that follow libweft.so in the search
  * order — the link-map chain after ours, for the objects loaded at start-up
  * (a preloaded libweft.so is one of them, and libc, which defines every entry,
  * is another). Each object's GNU hash table answers whether it defines a name
@@ -74,10 +82,18 @@ void *weft_real_resolve(enum weft_real_index idx)
  * without a version, an unversioned definition or the default (not hidden)
  * version; with one, exactly that version.
  *
- * Whatever this cannot decide — an object without a GNU hash table before the
- * one that defines the name, an indirect function (whose resolver dlsym would
- * run) — is left to dlsym, entry by entry; and the table is trusted only if
- * its first entry agrees with dlsym's answer, else dlsym resolves it all.
+ * weft_real_prepare reads those objects once, at start-up; from then on an
+ * entry is looked up there when first asked for (weft_real_resolve): only
+ * what the process calls, a handful of the 126 entries for a short program
+ * (the whole table at once cost 53,000 instructions of a disabled start).
+ * The lookup reads the objects' tables and nothing else (no lock, no
+ * allocation, no errno), so a first call from a signal handler or a vfork
+ * child is as safe as any later one. Whatever it cannot decide — an object
+ * without a GNU hash table before the one that defines the name, an indirect
+ * function (whose resolver dlsym would run), a name defined only by an object
+ * loaded later — is left to dlsym; and the objects are trusted only if the
+ * first entry they define agrees with dlsym's answer, else dlsym resolves the
+ * whole table at start-up, as the only way left.
  */
 struct next_obj {
 	ElfW(Addr) base;
@@ -266,34 +282,43 @@ void *weft_real_find(const char *name, const char *version)
 	return n < 0 ? NULL : find_in(objs, n, name, version, &unknown);
 }
 
-void weft_real_resolve_all(void)
+/* The objects after ours, read by weft_real_prepare; next_n > 0 once they can be used. */
+static struct next_obj next[NEXT_MAX];
+static _Atomic int next_n;
+
+static void *find_next(enum weft_real_index idx)
+{
+	int n = weft_load_acquire(&next_n);
+	bool unknown;
+
+	return n > 0 ? find_in(next, n, real_entries[idx].name, real_entries[idx].version, &unknown)
+		     : NULL;
+}
+
+void weft_real_prepare(void)
 {
 	_Atomic(void *) *slots = (_Atomic(void *) *)(void *)&weft_real;
-	struct next_obj objs[NEXT_MAX];
-	int n = next_objs(objs);
-	bool checked = false;
+	int n = next_objs(next);
 
 	for (int i = 0; n > 0 && i < WEFT_REAL_COUNT; i++) {
 		const struct real_entry *e = &real_entries[i];
 		bool unknown;
-		void *p;
+		void *p = find_in(next, n, e->name, e->version, &unknown), *want;
 
-		if (weft_load_relaxed(&slots[i]))
-			continue;
-		p = find_in(objs, n, e->name, e->version, &unknown);
 		if (!p)
-			continue; /* for dlsym, below */
-		if (!checked) {
-			/* The first answer is checked against dlsym's; a difference ends this. */
-			checked = true;
-			if (p != weft_real_resolve((enum weft_real_index)i))
-				break;
+			continue;
+		/* The first answer is checked against dlsym's: the same, and the objects serve. */
+		want = weft_real_resolve((enum weft_real_index)i);
+		if (p == want) {
+			weft_store_release(&next_n, n);
+			return;
 		}
-		weft_store_relaxed(&slots[i], p);
+		break;
 	}
-	/* What is left: undecided here, or missing (dlsym says so too). */
+	/* Not decidable that way: dlsym, for every entry, now. */
 	for (int i = 0; i < WEFT_REAL_COUNT; i++)
-		weft_real_resolve((enum weft_real_index)i);
+		if (!weft_load_relaxed(&slots[i]))
+			weft_real_resolve((enum weft_real_index)i);
 }
 
 int weft_sys_close(int fd)

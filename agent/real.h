@@ -134,8 +134,12 @@ enum weft_real_index {
 
 extern struct weft_real_table weft_real;
 
-/* Resolves every entry that is still NULL. */
-void weft_real_resolve_all(void);
+/*
+ * At start-up: reads the objects after this one, in which weft_real_resolve
+ * then finds each entry when first asked for; or, if their answer is not
+ * dlsym's, resolves the whole table with dlsym (agent/real.c).
+ */
+void weft_real_prepare(void);
 
 /*
  * What RTLD_NEXT would find for name (at version, or the default one when

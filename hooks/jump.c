@@ -42,7 +42,7 @@ static jump_fn *prepare(jump_fn *real, struct __jmp_buf_tag *env)
 	if (weft_jump_pending())
 		weft_jump_landing(weft_jump_target(env));
 	if (!real)
-		real = weft_real.siglongjmp ? weft_real.siglongjmp : weft_real.longjmp;
+		real = WEFT_REAL(siglongjmp) ? WEFT_REAL(siglongjmp) : WEFT_REAL(longjmp);
 	if (!real)
 		abort();
 	return real;

@@ -169,7 +169,7 @@ static bool mutex_looks_free(const pthread_mutex_t *m)
 static __attribute__((noinline)) int mutex_lock_slow(struct weft_thread *self, pthread_mutex_t *m,
 						     const void *pc)
 {
-	MUTEX_ACQUIRE_AS(self, m, pc, weft_real.pthread_mutex_lock(m));
+	MUTEX_ACQUIRE_AS(self, m, pc, WEFT_REAL(pthread_mutex_lock)(m));
 }
 
 /*
