@@ -7,7 +7,8 @@
 # OTEL_SDK_DISABLED=true (libweft.so loaded, no work) and under weft with
 # the default file output; then the same for a forked child (forkfaults:
 # a parent with two threads forks children that exit at once), counting the
-# child alone.
+# child alone. Beside them the floor: a preload that only writes, as the
+# process ends, the file weft writes for it (libbench-floor-preload.so).
 #
 # Why counts: on the development VM a page fault costs 13-16 us and a
 # system call about 1 us (a trivial process's 51 faults are most of its
@@ -18,6 +19,7 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 lib=$build/hooks/libweft.so
+floor=$build/tests/bench/libbench-floor-preload.so
 prog=$build/tests/bench/bench-startup
 for tool in valgrind strace; do
     command -v $tool >/dev/null || { echo "startup-counts: $tool is not installed" >&2; exit 77; }
@@ -34,6 +36,7 @@ mode_env() {
     native) echo "WEFT_NONE=1" ;;
     disabled) echo "LD_PRELOAD=$lib OTEL_SDK_DISABLED=true" ;;
     weft) echo "LD_PRELOAD=$lib" ;;
+    floor) echo "LD_PRELOAD=$floor" ;;
     esac
 }
 
@@ -56,22 +59,26 @@ syscalls() {
     awk '$NF == "total" { print $(NF-2) }' "$tmp/st"
 }
 
-printf '%-34s %12s %12s %12s\n' "process start+exit" native disabled weft
+modes=(native disabled weft)
+[ -r "$floor" ] && modes+=(floor)
+printf '%-34s' "process start+exit"
+printf ' %12s' "${modes[@]}"
+echo
 for what in instructions faults syscalls; do
-    row=()
-    for mode in native disabled weft; do
-        row+=("$($what $mode)")
+    printf '%-34s' "  $what"
+    for mode in "${modes[@]}"; do
+        printf ' %12s' "$($what $mode)"
     done
-    printf '%-34s %12s %12s %12s\n' "  $what" "${row[@]}"
+    echo
 done
 
 # A forked child of a process with no other thread: its page faults from fork
 # to the end of exit (the parent's RUSAGE_CHILDREN), median of 21.
 forkfaults=$build/tests/programs/forkfaults
 if [ -x "$forkfaults" ]; then
-    row=()
-    for mode in native disabled weft; do
-        row+=("$(env $(mode_env $mode) "$forkfaults" 21 exit)")
+    printf '%-34s' "forked child, fork to end: faults"
+    for mode in "${modes[@]}"; do
+        printf ' %12s' "$(env $(mode_env $mode) "$forkfaults" 21 exit)"
     done
-    printf '%-34s %12s %12s %12s\n' "forked child, fork to end: faults" "${row[@]}"
+    echo
 fi
