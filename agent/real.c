@@ -88,12 +88,14 @@ void *weft_real_resolve(enum weft_real_index idx)
  * (the whole table at once cost 53,000 instructions of a disabled start).
  * The lookup reads the objects' tables and nothing else (no lock, no
  * allocation, no errno), so a first call from a signal handler or a vfork
- * child is as safe as any later one. Whatever it cannot decide — an object
- * without a GNU hash table before the one that defines the name, an indirect
- * function (whose resolver dlsym would run), a name defined only by an object
- * loaded later — is left to dlsym; and the objects are trusted only if the
- * first entry they define agrees with dlsym's answer, else dlsym resolves the
- * whole table at start-up, as the only way left.
+ * child is as safe as any later one — with two exceptions, left to dlsym at
+ * that first call: a name that is an indirect function (whose resolver dlsym
+ * would run) or a TLS symbol (glibc defines none of the table's names so,
+ * which tests/unit/test-real.c checks), and a name no object defines (a
+ * function this libc lacks, which no program then calls through it). The
+ * objects are trusted only if each has a GNU hash table and the first entry
+ * they define agrees with dlsym's answer; else dlsym resolves the whole table
+ * at start-up, as before.
  */
 struct next_obj {
 	ElfW(Addr) base;
@@ -300,6 +302,10 @@ void weft_real_prepare(void)
 	_Atomic(void *) *slots = (_Atomic(void *) *)(void *)&weft_real;
 	int n = next_objs(next);
 
+	/* An object whose tables cannot answer: first calls would go to dlsym. Not lazily, then. */
+	for (int i = 0; i < n; i++)
+		if (!next[i].gnu_hash || !next[i].symtab || !next[i].strtab)
+			n = 0;
 	for (int i = 0; n > 0 && i < WEFT_REAL_COUNT; i++) {
 		const struct real_entry *e = &real_entries[i];
 		bool unknown;

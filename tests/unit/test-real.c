@@ -72,9 +72,11 @@ static void test_versions(void)
 }
 
 /*
- * The table as the agent fills it: weft_real_prepare resolves no more than
- * the one entry it checks against dlsym; then each entry, when first asked
- * for, is dlsym's answer, and stays in the table.
+ * The table as the agent fills it: weft_real_prepare resolves only the one
+ * entry it checks against dlsym (here, with glibc and every object hashed;
+ * where the objects' tables cannot be used it would resolve every entry, as
+ * before); then each entry, when first asked for, is dlsym's answer, and
+ * stays in the table.
  */
 static void test_table(void)
 {
