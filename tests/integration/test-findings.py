@@ -7,8 +7,8 @@ much less time waited. The report ranks hot locks by the time waited:
 `buffer` first on an idle machine, named with the function that waited, the
 holder's pool and the function that released it (WEFT_HOLD_SAMPLE=1 samples
 every hold).
-saturated: two workers fed faster than they work through a pipe: one
-saturated-pool finding. stages: a pipeline of three threads whose middle
+saturated: two workers fed faster than they work through a pipe, in three
+bursts (each burst's last 8 clients start tasks): one saturated-pool finding. stages: a pipeline of three threads whose middle
 stage is slow: named as the limit. The findings are also weft.finding events.
 """
 import os

@@ -7,15 +7,21 @@
  *                      "counter" threads take mutex `count` 1,000 times
  *                      each and yield the processor while holding it (in
  *                      bump): more contentions, less time waited
- *   hotlock saturated  60 client threads write 3 jobs each into a pipe at
- *                      once (each client its own producer span, so that each
- *                      job read starts a task); two "worker" threads read
+ *   hotlock saturated  three bursts of 40 client threads that write 3 jobs
+ *                      each into a pipe at once; two "worker" threads read
  *                      them one at a time and spend 3 ms of CPU on each: the
- *                      jobs queue up
+ *                      jobs queue up. A pipe keeps the producers of its last
+ *                      8 writes only (agent/channel.h), so in a burst only
+ *                      the reads of the last 8 clients' jobs carry a
+ *                      producer and start tasks (one per client); the next
+ *                      burst comes when 6 jobs are left, so that the workers
+ *                      never wait and the pool runs well over the finding's
+ *                      10 tasks whatever the scheduling
  *
  * Prints "mutex NAME ADDRESS" and "done".
  */
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,12 +137,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			pthread_create(&t[n++], NULL, worker, NULL);
 		usleep(2000); /* the workers wait for work */
-		pthread_t c[60];
+		for (int burst = 0; burst < 3; burst++) {
+			pthread_t c[40];
+			int queued;
 
-		for (int i = 0; i < 60; i++)
-			pthread_create(&c[i], NULL, client, NULL);
-		for (int i = 0; i < 60; i++)
-			pthread_join(c[i], NULL);
+			/* The next burst when 6 jobs (18 ms of the workers' time) are left. */
+			while (burst > 0 && ioctl(jobs[0], FIONREAD, &queued) == 0 &&
+			       queued > 6 * (int)sizeof(int64_t))
+				usleep(500);
+			for (int i = 0; i < 40; i++)
+				pthread_create(&c[i], NULL, client, NULL);
+			for (int i = 0; i < 40; i++)
+				pthread_join(c[i], NULL);
+		}
 		for (int i = 0; i < 2; i++) {
 			int64_t stop = -1;
 
