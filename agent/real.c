@@ -299,7 +299,6 @@ static void *find_next(enum weft_real_index idx)
 
 void weft_real_prepare(void)
 {
-	_Atomic(void *) *slots = (_Atomic(void *) *)(void *)&weft_real;
 	int n = next_objs(next);
 
 	/* An object whose tables cannot answer: first calls would go to dlsym. Not lazily, then. */
@@ -321,10 +320,9 @@ void weft_real_prepare(void)
 		}
 		break;
 	}
-	/* Not decidable that way: dlsym, for every entry, now. */
+	/* Not decidable that way: dlsym, for every entry not yet resolved, now. */
 	for (int i = 0; i < WEFT_REAL_COUNT; i++)
-		if (!weft_load_relaxed(&slots[i]))
-			weft_real_resolve((enum weft_real_index)i);
+		weft_real_resolve((enum weft_real_index)i);
 }
 
 int weft_sys_close(int fd)

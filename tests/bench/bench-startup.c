@@ -6,12 +6,10 @@
  * with OTEL_SDK_DISABLED=true (loading libweft.so and its dependencies, no
  * work), interleaving the three so that the machine's background load hits
  * them alike, and prints the median of several rounds of each and weft's
- * extra cost per process. Usage:
- *
- * With a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
- * column runs the children under it: what loading a preloaded library and
- * writing a trivial process's output file cost, the part of weft's cost that
- * any tool leaving a file per process pays.
+ * extra cost per process. With a floor library (libbench-floor-preload.so:
+ * floor-preload.c), a fourth column runs the children under it: what loading
+ * a preloaded library and writing a trivial process's output file cost, the
+ * part of weft's cost that any tool leaving a file per process pays. Usage:
  *
  *   bench-startup [path/to/libweft.so] [runs-per-round] [rounds] [floor.so]
  *
