@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -170,6 +171,19 @@ static const char *version_name(const struct next_obj *o, ElfW(Half) ndx)
 	return NULL;
 }
 
+/* LD_DYNAMIC_WEAK is set (whatever its value): ld.so then prefers a strong definition. */
+static bool dynamic_weak;
+
+/*
+ * Whether a dynamic symbol is a definition ld.so's lookup would take: not a
+ * local one, and not one whose value is 0 (unless thread-local).
+ */
+static bool defines(const ElfW(Sym) * sym)
+{
+	return ELF64_ST_BIND(sym->st_info) != STB_LOCAL &&
+	       (sym->st_value != 0 || ELF64_ST_TYPE(sym->st_info) == STT_TLS);
+}
+
 static enum lookup next_obj_lookup(const struct next_obj *o, const char *name, uint32_t h,
 				   const char *version, void **out)
 {
@@ -202,7 +216,7 @@ static enum lookup next_obj_lookup(const struct next_obj *o, const char *name, u
 	for (const uint32_t *hv = &chain[idx - symoffset];; hv++, idx++) {
 		const ElfW(Sym) *sym = &o->symtab[idx];
 
-		if (((*hv ^ h) >> 1) == 0 && sym->st_shndx != SHN_UNDEF &&
+		if (((*hv ^ h) >> 1) == 0 && sym->st_shndx != SHN_UNDEF && defines(sym) &&
 		    strcmp(o->strtab + sym->st_name, name) == 0) {
 			ElfW(Half) v = o->versym ? o->versym[idx] : 0;
 			ElfW(Half) ndx = v & 0x7fff;
@@ -229,9 +243,14 @@ static enum lookup next_obj_lookup(const struct next_obj *o, const char *name, u
 	}
 	if (!found)
 		return ABSENT;
-	/* An indirect function's address is what its resolver returns: dlsym's job. */
+	/*
+	 * An indirect function's address is what its resolver returns, an
+	 * absolute symbol's is its value, and with LD_DYNAMIC_WEAK set a weak
+	 * definition gives way to a later strong one: dlsym's job, all three.
+	 */
 	if (ELF64_ST_TYPE(found->st_info) == STT_GNU_IFUNC ||
-	    ELF64_ST_TYPE(found->st_info) == STT_TLS)
+	    ELF64_ST_TYPE(found->st_info) == STT_TLS || found->st_shndx == SHN_ABS ||
+	    (dynamic_weak && ELF64_ST_BIND(found->st_info) == STB_WEAK))
 		return UNKNOWN;
 	*out = (void *)(o->base + found->st_value);
 	return FOUND;
@@ -254,19 +273,20 @@ static int next_objs(struct next_obj *objs)
 	return n;
 }
 
+/* The definition among objs[0..n); *where: the object's index (-1: none). */
 static void *find_in(const struct next_obj *objs, int n, const char *name, const char *version,
-		     bool *unknown)
+		     int *where)
 {
 	uint32_t h = gnu_hash(name);
 	void *p;
 
-	*unknown = false;
+	*where = -1;
 	for (int i = 0; i < n; i++) {
 		switch (next_obj_lookup(&objs[i], name, h, version, &p)) {
 		case FOUND:
+			*where = i;
 			return p;
 		case UNKNOWN:
-			*unknown = true;
 			return NULL;
 		case ABSENT:
 			break;
@@ -278,10 +298,9 @@ static void *find_in(const struct next_obj *objs, int n, const char *name, const
 void *weft_real_find(const char *name, const char *version)
 {
 	struct next_obj objs[NEXT_MAX];
-	int n = next_objs(objs);
-	bool unknown;
+	int n = next_objs(objs), where;
 
-	return n < 0 ? NULL : find_in(objs, n, name, version, &unknown);
+	return n < 0 ? NULL : find_in(objs, n, name, version, &where);
 }
 
 /* The objects after ours, read by weft_real_prepare; next_n > 0 once they can be used. */
@@ -290,25 +309,38 @@ static _Atomic int next_n;
 
 static void *find_next(enum weft_real_index idx)
 {
-	int n = weft_load_acquire(&next_n);
-	bool unknown;
+	int n = weft_load_acquire(&next_n), where;
 
-	return n > 0 ? find_in(next, n, real_entries[idx].name, real_entries[idx].version, &unknown)
+	return n > 0 ? find_in(next, n, real_entries[idx].name, real_entries[idx].version, &where)
 		     : NULL;
+}
+
+int weft_real_prepared_objects(void)
+{
+	return weft_load_acquire(&next_n);
 }
 
 void weft_real_prepare(void)
 {
-	int n = next_objs(next);
+	int n = next_objs(next), libc;
 
+	dynamic_weak = getenv("LD_DYNAMIC_WEAK") != NULL;
 	/* An object whose tables cannot answer: first calls would go to dlsym. Not lazily, then. */
 	for (int i = 0; i < n; i++)
 		if (!next[i].gnu_hash || !next[i].symtab || !next[i].strtab)
 			n = 0;
+	/*
+	 * The objects kept for later lookups end with libc: those after it were
+	 * loaded after it (a library a constructor opened before weft's ran,
+	 * which the program may close, unmapping its tables), and what they
+	 * alone define is left to dlsym.
+	 */
+	if (n > 0 && find_in(next, n, "gnu_get_libc_version", NULL, &libc) && libc >= 0)
+		n = libc + 1;
 	for (int i = 0; n > 0 && i < WEFT_REAL_COUNT; i++) {
 		const struct real_entry *e = &real_entries[i];
-		bool unknown;
-		void *p = find_in(next, n, e->name, e->version, &unknown), *want;
+		int where;
+		void *p = find_in(next, n, e->name, e->version, &where), *want;
 
 		if (!p)
 			continue;

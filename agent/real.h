@@ -148,6 +148,12 @@ void weft_real_prepare(void);
  */
 void *weft_real_find(const char *name, const char *version);
 
+/*
+ * How many objects weft_real_prepare kept for first calls' lookups (those
+ * after this one, up to and including libc); 0 when first calls go to dlsym.
+ */
+int weft_real_prepared_objects(void);
+
 /* Resolves one entry; returns it, or NULL when it cannot be had (see above). */
 void *weft_real_resolve(enum weft_real_index idx);
 

@@ -6,8 +6,10 @@
  * for, holds dlsym's answers.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "agent/real.h"
 #include "tests/unit/harness.h"
@@ -72,18 +74,37 @@ static void test_versions(void)
 }
 
 /*
- * The table as the agent fills it: weft_real_prepare resolves only the one
- * entry it checks against dlsym (here, with glibc and every object hashed;
- * where the objects' tables cannot be used it would resolve every entry, as
- * before); then each entry, when first asked for, is dlsym's answer, and
- * stays in the table.
+ * The table as the agent fills it: weft_real_prepare keeps the objects up to
+ * libc and resolves only the one entry it checks against dlsym (here, with glibc and every object
+ * hashed; where the objects' tables cannot be used it would resolve every entry, as before); then
+ * each entry, when first asked for, is dlsym's answer, and stays in the table.
  */
 static void test_table(void)
 {
 	void *const *table = (void *const *)(const void *)&weft_real;
 	size_t resolved = 0;
+	void *late = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+	int libc = -1, z = -1, pos = 0;
+	struct link_map *self = NULL;
+	Dl_info info;
 
 	weft_real_prepare();
+	/*
+	 * The objects kept end with libc: not the library opened after it, whose
+	 * tables a dlclose unmaps.
+	 */
+	assert_true(late != NULL);
+	assert_true(dladdr1((const void *)&weft_real, &info, (void **)&self, RTLD_DL_LINKMAP) &&
+		    self);
+	for (const struct link_map *m = self->l_next; m; m = m->l_next, pos++) {
+		if (strstr(m->l_name, "/libc.so.6"))
+			libc = pos;
+		if (strstr(m->l_name, "/libz.so.1"))
+			z = pos;
+	}
+	assert_true(libc >= 0 && z > libc);
+	expect_int(weft_real_prepared_objects(), libc + 1);
+	dlclose(late);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		resolved += table[i] != NULL;
 	expect_int(resolved, 1);
