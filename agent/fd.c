@@ -32,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,7 +61,24 @@ _Atomic int weft_fd_fast_limit = INT_MAX;
 
 static struct fd_slot slots[WEFT_FD_SLOTS];
 static _Atomic int change_lock;
-static int stderr_handle = -1, output_dir_handle = -1;
+static _Atomic int stderr_handle = WEFT_FD_NOT_YET, output_dir_handle = -1;
+/* The output directory weft_fd_output_dir_open opens ("" for none). */
+static char output_dir_path[4096];
+
+/*
+ * A slot flag of weft's own: the slot's number in the program's table is the
+ * program's descriptor 2 itself, used by weft but not owned (see
+ * weft_fd_stderr in fd.h). Never closed, moved or hidden from the program.
+ */
+enum { FD_ITSELF = 1u << 8 };
+
+/* A slot number the hooks protect: owned by weft (not the program's stderr itself). */
+static int owned_fd(struct fd_slot *s)
+{
+	int fd = atomic_load(&s->num) - 1;
+
+	return fd >= 0 && !(s->flags & FD_ITSELF) ? fd : -1;
+}
 /*
  * The process the table describes. A vfork child shares the table's memory
  * but has its own descriptor table: it must never change the table.
@@ -105,7 +123,7 @@ static void change_end(void)
 	int low = INT_MAX;
 
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
-		int fd = atomic_load_explicit(&slots[i].num, memory_order_relaxed) - 1;
+		int fd = owned_fd(&slots[i]);
 
 		if (fd >= 0 && fd < low)
 			low = fd;
@@ -140,50 +158,61 @@ static int dup_from(int fd, int min)
 }
 
 /*
- * A close-on-exec copy of fd at a number out of the program's way (see fd.h),
- * under the soft limit `limit` (NULL: unknown), or -1 with errno. Never
- * closes fd.
+ * A close-on-exec copy of fd at a number the program never gets before it
+ * has as many descriptors as its soft limit `rl` allows (see fd.h): at or
+ * above the limit, or above WEFT_FD_HIGH_CAP. -1 with errno when there is
+ * no such number (the hard limit is the soft one). Never closes fd.
  */
-static int place_under(int fd, const struct rlimit *limit)
+static int place_high(int fd, const struct rlimit *limit)
 {
-	struct rlimit rl, raised;
-	int top, r;
+	struct rlimit rl = *limit, raised;
+	int r;
 
-	if (!limit)
-		return dup_from(fd, 3);
-	rl = *limit;
 	if (rl.rlim_cur > WEFT_FD_HIGH_CAP) {
 		/*
 		 * Well below a huge soft limit: the program's numbers change only
 		 * if it opens more than WEFT_FD_HIGH_CAP descriptors.
 		 */
-		r = dup_from(fd, WEFT_FD_HIGH_CAP);
-		if (r >= 0)
-			return r;
-		top = WEFT_FD_HIGH_CAP;
-	} else {
-		top = (int)rl.rlim_cur;
-		if (rl.rlim_max > rl.rlim_cur) {
-			/*
-			 * Above the soft limit: raise it for this one call, then put
-			 * it back. A few numbers are enough room.
-			 */
-			raised = rl;
-			raised.rlim_cur = rl.rlim_cur + 2 * WEFT_FD_SLOTS;
-			if (raised.rlim_cur > rl.rlim_max)
-				raised.rlim_cur = rl.rlim_max;
-			if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-				int err;
+		return dup_from(fd, WEFT_FD_HIGH_CAP);
+	}
+	if (rl.rlim_max > rl.rlim_cur) {
+		/*
+		 * Above the soft limit: raise it for this one call, then put
+		 * it back. A few numbers are enough room.
+		 */
+		raised = rl;
+		raised.rlim_cur = rl.rlim_cur + 2 * WEFT_FD_SLOTS;
+		if (raised.rlim_cur > rl.rlim_max)
+			raised.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+			int err;
 
-				r = dup_from(fd, (int)rl.rlim_cur);
-				err = errno;
-				setrlimit(RLIMIT_NOFILE, &rl);
-				errno = err;
-				if (r >= 0)
-					return r;
-			}
+			r = dup_from(fd, (int)rl.rlim_cur);
+			err = errno;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			errno = err;
+			return r;
 		}
 	}
+	errno = EMFILE;
+	return -1;
+}
+
+/*
+ * A close-on-exec copy of fd at a number out of the program's way (see fd.h),
+ * under the soft limit `limit` (NULL: unknown): place_high, else the highest
+ * free number below the limit. -1 with errno. Never closes fd.
+ */
+static int place_under(int fd, const struct rlimit *limit)
+{
+	int top, r;
+
+	if (!limit)
+		return dup_from(fd, 3);
+	r = place_high(fd, limit);
+	if (r >= 0)
+		return r;
+	top = limit->rlim_cur > WEFT_FD_HIGH_CAP ? WEFT_FD_HIGH_CAP : (int)limit->rlim_cur;
 	/* The highest free number below the limit: F_DUPFD finds the lowest >= t. */
 	for (int t = top - 1; t > STDERR_FILENO; t--) {
 		r = dup_from(fd, t);
@@ -242,7 +271,16 @@ static int own_locked(int fd, unsigned flags)
 	}
 	/* Not moved if already where place() would put it (opened with the limit raised). */
 	known = getrlimit(RLIMIT_NOFILE, &rl) == 0;
-	high = known && (rlim_t)fd >= rl.rlim_cur ? -1 : place_under(fd, known ? &rl : NULL);
+	if (known && (rlim_t)fd >= rl.rlim_cur)
+		high = -1;
+	else if (flags & WEFT_FD_HIGH_ONLY)
+		high = known ? place_high(fd, &rl) : -1;
+	else
+		high = place_under(fd, known ? &rl : NULL);
+	if (high < 0 && (flags & WEFT_FD_HIGH_ONLY) && !(known && (rlim_t)fd >= rl.rlim_cur)) {
+		raw_close(fd);
+		return -EMFILE;
+	}
 	if (high >= 0) {
 		raw_close(fd);
 		fd = high;
@@ -792,28 +830,23 @@ int weft_fd_accept(int listener, unsigned own_flags)
 	return h;
 }
 
-/* A copy of fd, owned: placed high directly, never at a low number. */
-static int own_copy(int fd, unsigned flags)
+/*
+ * Under the lock: a slot for the program's descriptor 2 itself (FD_ITSELF),
+ * inherited by a forked child; its handle, or -EMFILE when the table is full.
+ */
+static int itself_locked(void)
 {
-	int copy, i, h = -EMFILE;
+	int i;
 
-	change_begin();
 	for (i = 0; i < WEFT_FD_SLOTS && slots[i].used; i++)
 		;
-	if (i < WEFT_FD_SLOTS) {
-		copy = place(fd);
-		if (copy < 0) {
-			h = -errno;
-		} else {
-			slots[i].used = true;
-			slots[i].flags = flags;
-			atomic_store(&slots[i].users, 0);
-			slot_set(&slots[i], copy);
-			h = handle_of(i);
-		}
-	}
-	change_end();
-	return h;
+	if (i == WEFT_FD_SLOTS)
+		return -EMFILE;
+	slots[i].used = true;
+	slots[i].flags = WEFT_FD_INHERIT | FD_ITSELF;
+	atomic_store(&slots[i].users, 0);
+	slot_set(&slots[i], STDERR_FILENO);
+	return handle_of(i);
 }
 
 /* ------------------------------------------------------------ a table of its own */
@@ -1006,6 +1039,9 @@ bool weft_fd_take_own_table(void)
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
 		int fd = slot_fd(&slots[i]);
 
+		/* The program's stderr itself: a copy of its own here (0-2 become /dev/null). */
+		if (slots[i].used && fd >= 0 && (slots[i].flags & FD_ITSELF))
+			fd = dup_from(fd, STDERR_FILENO + 1);
 		if (!slots[i].used || fd < 0)
 			continue;
 		slots[i].pnum = fd + 1;
@@ -1043,6 +1079,8 @@ void weft_fd_own_table_refresh(void)
 			raw_close(s->pnum - 1);
 		if (s)
 			s->pnum = copy < 0 ? 0 : copy + 1;
+		if (s && copy < 0)
+			release_locked((int)(s - slots), false); /* neither table has it: freed */
 		own_stderr_gen = gen;
 	}
 	change_end();
@@ -1115,7 +1153,8 @@ static int release_locked(int i, bool close_it)
 		fd = slot_fd(s);
 		slot_set(s, -1);
 	}
-	if (fd >= 0 && close_it && raw_close(fd) != 0)
+	if (fd >= 0 && close_it && (weft_tls.own_table || !(s->flags & FD_ITSELF)) &&
+	    raw_close(fd) != 0)
 		r = -errno;
 	if ((s->pnum && atomic_load(&own_table_live)) || slot_fd(s) >= 0)
 		return r;
@@ -1153,7 +1192,7 @@ bool weft_fd_is_owned(int fd)
 		return false;
 	wait_for_change();
 	for (int i = 0; i < WEFT_FD_SLOTS; i++)
-		if (slot_fd(&slots[i]) == fd)
+		if (owned_fd(&slots[i]) == fd)
 			return true;
 	return false;
 }
@@ -1166,7 +1205,7 @@ int weft_fd_next_owned(int fd)
 		return next;
 	wait_for_change();
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
-		int n = slot_fd(&slots[i]);
+		int n = owned_fd(&slots[i]);
 
 		if (n >= fd && n < next)
 			next = n;
@@ -1193,7 +1232,7 @@ bool weft_fd_yield(int fd)
 	weft_guard_enter_held(&held);
 	change_begin();
 	for (int i = 0; i < WEFT_FD_SLOTS && !s; i++) {
-		if (slot_fd(&slots[i]) != fd)
+		if (owned_fd(&slots[i]) != fd)
 			continue;
 		/*
 		 * A pinned descriptor cannot move under its user: the handle goes
@@ -1220,33 +1259,85 @@ bool weft_fd_yield(int fd)
 	return moved >= 0;
 }
 
-void weft_fd_stderr_redirected(void)
+/* After a change of weft's stderr: the exporter's own table follows at its next turn. */
+static void stderr_changed(void)
 {
-	struct fd_slot *s;
-	int saved = errno, old = -1, copy = -1;
-	struct weft_held held;
-
-	if (stderr_handle < 0 || !in_table_process() || weft_tls.own_table)
-		return;
-	weft_guard_enter_held(&held);
-	change_begin();
-	s = slot_of(stderr_handle);
-	if (s) {
-		old = slot_fd(s);
-		copy = place(STDERR_FILENO);
-		if (copy >= 0)
-			slot_set(s, copy);
-	}
-	change_end();
-	if (s && copy >= 0) {
-		wait_for_users(s);
-		if (old >= 0)
-			raw_close(old);
-	}
-	/* The exporter's own table lets go of its copy too, at its next turn. */
 	atomic_fetch_add(&stderr_gen, 1);
 	if (atomic_load(&own_table_live))
 		weft_consumer_wake();
+}
+
+void weft_fd_stderr_redirected(void)
+{
+	struct fd_slot *s;
+	int saved = errno, old = -1;
+	struct weft_held held;
+
+	if (atomic_load(&stderr_handle) == WEFT_FD_NOT_YET || !in_table_process() ||
+	    weft_tls.own_table)
+		return;
+	weft_guard_enter_held(&held);
+	change_begin();
+	s = slot_of(atomic_load(&stderr_handle));
+	if (!s) {
+		atomic_store(&stderr_handle, itself_locked());
+	} else if (!(s->flags & FD_ITSELF)) {
+		/* The copy taken at a close of 2 gives way to the new descriptor 2. */
+		old = slot_fd(s);
+		s->flags |= FD_ITSELF;
+		slot_set(s, STDERR_FILENO);
+	}
+	change_end();
+	if (s && old >= 0) {
+		wait_for_users(s);
+		raw_close(old);
+	}
+	stderr_changed();
+	weft_guard_leave_held(&held);
+	errno = saved;
+}
+
+/*
+ * Whether a reader may be waiting for the program to let go of fd: anything
+ * but a regular file (a pipe's or a socket's reader waits for end-of-file, a
+ * terminal's master for the hang-up).
+ */
+static bool someone_waits_on(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+void weft_fd_stderr_closing(void)
+{
+	struct fd_slot *s;
+	int saved = errno, copy = -1;
+	struct weft_held held;
+	struct rlimit rl;
+
+	s = slot_of(atomic_load(&stderr_handle));
+	if (!s || !(s->flags & FD_ITSELF) || !in_table_process() || weft_tls.own_table)
+		return;
+	weft_guard_enter_held(&held);
+	change_begin();
+	s = slot_of(atomic_load(&stderr_handle));
+	if (s && (s->flags & FD_ITSELF)) {
+		if (!someone_waits_on(STDERR_FILENO) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			copy = place_high(STDERR_FILENO, &rl);
+		if (copy >= 0) {
+			slot_set(s, copy);
+			s->flags &= ~FD_ITSELF;
+		} else {
+			release_locked((int)(s - slots), false);
+		}
+	}
+	change_end();
+	if (s) {
+		wait_for_users(s); /* a write to 2 in flight ends before the program's close */
+		if (copy < 0)
+			stderr_changed();
+	}
 	weft_guard_leave_held(&held);
 	errno = saved;
 }
@@ -1292,6 +1383,17 @@ static void atfork_parent(void)
 }
 
 /* Not inherited: the parent's files and sockets. The child opens its own. */
+void weft_fd_bind_calls(void)
+{
+	struct rlimit rl;
+	int saved = errno;
+
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	(void)syscall(SYS_close, -1);
+	(void)!openat(-1, "", O_RDONLY); /* ENOENT: an empty path opens nothing */
+	errno = saved;
+}
+
 void weft_fd_after_fork_child(void)
 {
 	int busy = HELPER_BUSY;
@@ -1313,10 +1415,11 @@ void weft_fd_after_fork_child(void)
 	change_end();
 }
 
-/* The directory part of an output pattern, if it names one without `%`. */
-static void open_output_dir(const char *pattern)
+/* The directory part of an output pattern, if it names one without `%`, kept for
+ * weft_fd_output_dir_open. */
+static void note_output_dir(const char *pattern)
 {
-	char dir[4096];
+	char dir[4096], cwd[4096];
 	const char *slash = pattern ? strrchr(pattern, '/') : NULL;
 	size_t n;
 
@@ -1333,7 +1436,34 @@ static void open_output_dir(const char *pattern)
 		memcpy(dir, pattern, n);
 		dir[n] = '\0';
 	}
-	output_dir_handle = weft_fd_openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY, 0, WEFT_FD_INHERIT);
+	/* Absolute: the directory the program was in at start, whatever it changes to. */
+	if (dir[0] == '/')
+		memcpy(output_dir_path, dir, strlen(dir) + 1);
+	else if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/' ||
+		 snprintf(output_dir_path, sizeof(output_dir_path), "%s/%s", cwd, dir) >=
+			 (int)sizeof(output_dir_path))
+		output_dir_path[0] = '\0';
+}
+
+const char *weft_fd_output_dir_path(void)
+{
+	return output_dir_path;
+}
+
+void weft_fd_output_dir_open(void)
+{
+	int saved = errno, h;
+	struct weft_held held;
+
+	if (!output_dir_path[0] || atomic_load(&output_dir_handle) >= 0 || !in_table_process())
+		return;
+	weft_guard_enter_held(&held);
+	h = weft_fd_openat(AT_FDCWD, output_dir_path, O_PATH | O_DIRECTORY, 0,
+			   WEFT_FD_INHERIT | WEFT_FD_HIGH_ONLY);
+	if (h >= 0)
+		atomic_store(&output_dir_handle, h);
+	weft_guard_leave_held(&held);
+	errno = saved;
 }
 
 void weft_fd_init(const char *output_pattern)
@@ -1345,21 +1475,22 @@ void weft_fd_init(const char *output_pattern)
 	done = true;
 	table_pid = getpid();
 	under_valgrind = getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "/vgpreload_");
-	stderr_handle = own_copy(STDERR_FILENO, WEFT_FD_INHERIT);
-	if (stderr_handle == WEFT_FD_NOT_YET)
-		stderr_handle = -EBADF;
-	open_output_dir(output_pattern);
+	/* Descriptor 2 itself while the program keeps it (fd.h); nowhere when it had none. */
+	change_begin();
+	atomic_store(&stderr_handle, fcntl(STDERR_FILENO, F_GETFD) < 0 ? -EBADF : itself_locked());
+	change_end();
+	note_output_dir(output_pattern);
 	pthread_atfork(atfork_prepare, atfork_parent, weft_fd_after_fork_child);
 }
 
 int weft_fd_stderr(void)
 {
-	return stderr_handle;
+	return atomic_load(&stderr_handle);
 }
 
 int weft_fd_output_dir(void)
 {
-	return output_dir_handle;
+	return atomic_load(&output_dir_handle);
 }
 
 int weft_fd_count(void)
@@ -1367,6 +1498,6 @@ int weft_fd_count(void)
 	int n = 0;
 
 	for (int i = 0; i < WEFT_FD_SLOTS; i++)
-		n += slot_fd(&slots[i]) >= 0;
+		n += owned_fd(&slots[i]) >= 0;
 	return n;
 }

@@ -53,12 +53,15 @@
  * copied number closed but weft's own, and 0-2 made /dev/null). The program's
  * numbers never see those opens, and the program's closes and dup2s never
  * reach them. A slot then has a number in either table or both (`num`, the
- * program's; `pnum`, the exporter's: the copies made at the unshare, such as
- * the output directory): weft_fd_use answers with the calling thread's. The
- * copy of the program's stderr is refreshed after the program redirects it,
- * at the exporter's next turn (weft_fd_own_table_refresh), so that the old
- * one is not held open for long (a pipe's reader would wait for end-of-file
- * after the program let go of it). A descriptor that is the program's only
+ * program's; `pnum`, the exporter's: a copy made at the unshare, such as
+ * descriptor 2): weft_fd_use answers with the calling thread's. The
+ * exporter's copy of the program's stderr is refreshed after the program
+ * redirects or closes it, at the exporter's next turn
+ * (weft_fd_own_table_refresh), so that the old one is not held open for long
+ * (a pipe's reader would wait for end-of-file after the program let go of
+ * it). At start weft holds nothing in the program's table at all (see
+ * weft_fd_init): stderr is descriptor 2 itself, and the output directory is
+ * opened only in the exporter's table. A descriptor that is the program's only
  * (the depth probe of a program's pipe) is borrowed for the call with
  * pidfd_getfd (weft_fd_borrow), and so is a weft slot opened after the
  * unshare by a program thread (an export made at exit on the last thread).
@@ -87,7 +90,7 @@ enum { WEFT_FD_SLOTS = 16, WEFT_FD_HIGH_CAP = 4096 };
 
 /* weft_fd_own flags. */
 enum {
-	/* A forked child keeps it (the stderr copy, the output directory). */
+	/* A forked child keeps it (a stderr copy, the output directory). */
 	WEFT_FD_INHERIT = 1,
 	/*
 	 * Used by number outside weft_fd_use (libcurl's sockets): never moved.
@@ -95,6 +98,11 @@ enum {
 	 * stale; its user sees that with weft_fd_number and abandons it.
 	 */
 	WEFT_FD_PINNED = 2,
+	/*
+	 * Only at a number the program cannot reach below its soft limit:
+	 * -EMFILE rather than the highest free one below it.
+	 */
+	WEFT_FD_HIGH_ONLY = 4,
 };
 
 /* Every number below it is neither owned nor being changed (see above). */
@@ -265,27 +273,50 @@ void weft_fd_unborrow(int copy);
 int weft_fd_borrow_from(pid_t tid);
 bool weft_fd_borrow_lost(void);
 
+/*
+ * Binds the C library functions that owning a descriptor calls, so that a
+ * forked child that opens its first file does not look them up again (the
+ * parent before its first fork: exporter_before_fork). Opens nothing.
+ */
+void weft_fd_bind_calls(void);
+
 /* In a forked child: closes what the child does not inherit. */
 void weft_fd_after_fork_child(void);
 
 /*
- * What agent initialisation opens: a copy of the program's stderr, and the
- * directory of the output file (so that the file can be created after a
- * chroot). Each is a handle, or negative when there is none.
+ * Agent initialisation opens nothing in the program's table, so that the
+ * program's descriptor numbers, and how many it can open under `ulimit -n`,
+ * are exactly as without weft, whatever the limits.
+ *
+ * weft's stderr (weft_fd_stderr: a handle, or negative for none) is the
+ * program's descriptor 2 itself, used with weft_fd_use like any handle,
+ * while the program keeps it. When the program closes it (close, close_range
+ * or closefrom over 2: weft_fd_stderr_closing, before the real call), weft
+ * keeps a copy at a high number (place_high) if it is a regular file and
+ * there is room above the soft limit; otherwise weft's stderr is gone and
+ * its messages go nowhere: never to a file the program's next open puts at
+ * 2, and never holding open a pipe, socket or terminal whose reader waits
+ * for the program to let go. When the program makes descriptor 2 a copy of
+ * another file (dup2/dup3 onto 2, as daemon(3) does with /dev/null:
+ * weft_fd_stderr_redirected, after the real call), weft's stderr is the new
+ * descriptor 2, and a copy weft kept is closed. Where there was no stderr at
+ * start, there is none until such a dup2.
+ *
+ * The output directory is noted as an absolute path (the directory part of
+ * the output pattern, from the working directory at start):
+ * weft_fd_output_dir_path. It is opened (weft_fd_output_dir_open) only where
+ * that costs the program nothing or where the path would stop working: on
+ * the exporter's own table, and just before a chroot (the chroot hook) at a
+ * high number (WEFT_FD_HIGH_ONLY); weft_fd_output_dir is its handle, or
+ * negative.
  */
 void weft_fd_init(const char *output_pattern);
 #define WEFT_FD_NOT_YET (-1) /* weft_fd_stderr before weft_fd_init: use fd 2 itself */
 int weft_fd_stderr(void);
 int weft_fd_output_dir(void);
-
-/*
- * The program made descriptor 2 a copy of another file (dup2/dup3 onto 2, as
- * daemon(3) does with /dev/null): weft's copy follows, so weft never holds
- * the old stderr open — a pipe whose reader waits for end-of-file (a shell's
- * $(...), a log collector) gets it when the program lets go, as without weft.
- * A close(2) is not followed: weft keeps writing to the stderr the program
- * had, never to a file the program's next open puts at 2.
- */
+const char *weft_fd_output_dir_path(void);
+void weft_fd_output_dir_open(void);
+void weft_fd_stderr_closing(void);
 void weft_fd_stderr_redirected(void);
 
 /* How many slots are in use (tests). */

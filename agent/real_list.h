@@ -81,6 +81,7 @@
 	X(close_range, ERRNO, NULL, weft_sys_close_range)                                          \
 	X(closefrom, NORETURN, NULL, weft_sys_closefrom)                                           \
 	X(dup2, ERRNO, NULL, weft_sys_dup2)                                                        \
+	X(chroot, ERRNO, NULL, NULL)                                                               \
 	X(dup3, ERRNO, NULL, weft_sys_dup3)                                                        \
 	X(dup, ERRNO, NULL, weft_sys_dup)                                                          \
 	X(fcntl, ERRNO, NULL, weft_sys_fcntl)                                                      \

@@ -569,7 +569,9 @@ static void *exporter_main(void *arg)
 	 * Before anything opens a file: from here on, what this thread opens is
 	 * never in the program's descriptor table (agent/fd.h).
 	 */
-	weft_fd_take_own_table();
+	/* The output directory, where holding it costs the program nothing. */
+	if (weft_fd_take_own_table())
+		weft_fd_output_dir_open();
 	weft_exporter_setup();
 	/* Served only while this thread runs: an exit-time export has no one to serve. */
 	if (weft_cfg.metrics_out & WEFT_OUT_PROMETHEUS)
@@ -796,6 +798,7 @@ static void exporter_before_fork(void)
 	(void)uname(&u);
 	(void)fstat(-1, &st);
 	(void)!write(-1, buf, none);
+	weft_fd_bind_calls();
 	(void)used;
 	errno = saved;
 }

@@ -29,7 +29,7 @@
 
 struct weft_outfile {
 	int h;   /* the owned descriptor's handle, -1 when not open */
-	int dir; /* the directory's handle, -1: `name` is a path */
+	int dir; /* the handle of name's directory, or -1 */
 	uint64_t max_size;
 	weft_outfile_fallback_fn fallback;
 	bool on_fallback;   /* name/dir now describe the fallback */
@@ -43,7 +43,7 @@ struct weft_outfile {
 	uint64_t rotated_spans;
 	uint64_t exit_deadline; /* 0 until the process exits */
 	/* One block holds both strings (name first): a path's length, not PATH_MAX twice. */
-	char *name;  /* what is opened: relative to dir, or a path */
+	char *name;  /* the file's path (its last component: relative to dir) */
 	char *shown; /* what messages call it */
 	size_t inline_cap;
 	char inline_names[]; /* the first names' block, in the structure's own allocation */
@@ -88,11 +88,11 @@ struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const ch
 	size_t cap;
 
 	/*
-	 * Without a directory descriptor the file may be opened later, perhaps
-	 * after the program changed directory: make a relative path absolute now.
-	 * With no working directory to name (or too long a path), relative it stays.
+	 * The file may be opened later, perhaps after the program changed
+	 * directory: make a relative path absolute now. With no working
+	 * directory to name (or too long a path), relative it stays.
 	 */
-	if (dir_handle < 0 && name[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' &&
+	if (name[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' &&
 	    snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
 		     name) < (int)sizeof(path))
 		name = path;
@@ -113,20 +113,24 @@ struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const ch
 	return f;
 }
 
-/* The directory descriptor for *at() calls, marked in use; AT_FDCWD without one. */
-static int dir_use(struct weft_outfile *f)
+/*
+ * The directory descriptor for *at() calls, marked in use, and the name to
+ * give them: the last component. AT_FDCWD and the whole path without one, or
+ * when the calling thread cannot use it (the directory is open only in the
+ * exporter's table, and the last of the program's threads exports at exit).
+ */
+static int dir_use(struct weft_outfile *f, const char **name)
 {
-	int fd;
+	const char *slash = strrchr(f->name, '/');
+	int fd = f->dir >= 0 ? weft_fd_use(f->dir) : -1;
 
-	if (f->dir < 0)
-		return AT_FDCWD;
-	fd = weft_fd_use(f->dir);
-	return fd;
+	*name = fd >= 0 && slash ? slash + 1 : f->name;
+	return fd >= 0 ? fd : AT_FDCWD;
 }
 
-static void dir_unuse(struct weft_outfile *f)
+static void dir_unuse(struct weft_outfile *f, int dirfd)
 {
-	if (f->dir >= 0)
+	if (dirfd != AT_FDCWD)
 		weft_fd_unuse(f->dir);
 }
 
@@ -139,29 +143,31 @@ static int open_file(struct weft_outfile *f)
 {
 	const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK;
 	struct stat st;
-	int dirfd = dir_use(f), h = -ENOENT, fd;
+	const char *name;
+	int dirfd = dir_use(f, &name), h = -ENOENT, fd;
+	bool theirs;
 
-	if (dirfd < 0 && dirfd != AT_FDCWD)
-		return dirfd;
 	for (int tries = 0; tries < 3 && h == -ENOENT; tries++) {
-		h = weft_fd_openat(dirfd, f->name, flags | O_CREAT | O_EXCL, 0600, 0);
+		h = weft_fd_openat(dirfd, name, flags | O_CREAT | O_EXCL, 0600, 0);
 		if (h != -EEXIST)
 			break;
 		/* It exists: ours to append to only if it is this user's. */
-		h = weft_fd_openat(dirfd, f->name, flags, 0, 0);
+		h = weft_fd_openat(dirfd, name, flags, 0, 0);
 		if (h < 0)
 			continue; /* removed meanwhile: create it again */
 		fd = weft_fd_use(h);
-		if (fd >= 0 && fstat(fd, &st) == 0 &&
-		    (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) && st.st_uid != geteuid()) {
-			weft_fd_unuse(h);
+		if (fd < 0)
+			continue;
+		theirs = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) &&
+			 st.st_uid != geteuid();
+		weft_fd_unuse(h);
+		if (theirs) {
 			weft_fd_close(h);
 			h = OUTFILE_NOT_OURS;
 			break;
 		}
-		weft_fd_unuse(h);
 	}
-	dir_unuse(f);
+	dir_unuse(f, dirfd);
 	return h;
 }
 
@@ -209,12 +215,12 @@ int weft_outfile_open_now(struct weft_outfile *f)
 }
 
 /* name, or name.i */
-static void backup_name(const struct weft_outfile *f, int i, char *out, size_t len)
+static void backup_name(const char *name, int i, char *out, size_t len)
 {
 	if (i == 0)
-		snprintf(out, len, "%s", f->name);
+		snprintf(out, len, "%s", name);
 	else
-		snprintf(out, len, "%s.%d", f->name, i);
+		snprintf(out, len, "%s.%d", name, i);
 }
 
 /*
@@ -224,17 +230,16 @@ static void backup_name(const struct weft_outfile *f, int i, char *out, size_t l
 static void rotate(struct weft_outfile *f)
 {
 	char from[PATH_MAX + 16], to[PATH_MAX + 16];
-	int dirfd = dir_use(f), r = 0;
+	const char *name;
+	int dirfd = dir_use(f, &name), r = 0;
 
-	if (dirfd < 0 && dirfd != AT_FDCWD)
-		return;
 	for (int i = WEFT_OUTFILE_BACKUPS; i > 0 && r == 0; i--) {
-		backup_name(f, i - 1, from, sizeof(from));
-		backup_name(f, i, to, sizeof(to));
+		backup_name(name, i - 1, from, sizeof(from));
+		backup_name(name, i, to, sizeof(to));
 		if (renameat(dirfd, from, dirfd, to) != 0 && errno != ENOENT)
 			r = -errno;
 	}
-	dir_unuse(f);
+	dir_unuse(f, dirfd);
 	if (r < 0) {
 		if (!f->rotate_warned)
 			weft_warn("cannot rotate %s (WEFT_OUTPUT_MAX_SIZE): %s; it grows on",

@@ -36,9 +36,11 @@ typedef int (*weft_outfile_fallback_fn)(char *path, size_t len);
 struct weft_outfile;
 
 /*
- * A file named `name` inside the directory `dir_handle` (an owned handle, or
- * negative: then `name` is a path, made absolute now). `shown` is the path in
- * messages. Nothing is opened yet. NULL without memory.
+ * The file at path `name` (made absolute now), opened through `dir_handle`
+ * (an owned handle of its directory, or negative) when the opening thread
+ * can use that: so that a chroot, or a directory renamed meanwhile, does not
+ * lose it. `shown` is the path in messages. Nothing is opened yet. NULL
+ * without memory.
  */
 struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const char *shown,
 				      uint64_t max_size, weft_outfile_fallback_fn fallback);

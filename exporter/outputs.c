@@ -88,6 +88,8 @@ static struct weft_sink *open_file_sink(struct weft_outputs *o)
 	const char *pattern = weft_cfg.output_path, *slash = strrchr(pattern, '/');
 	const char *service = weft_resource_service_name();
 	char dpat[WEFT_CONFIG_STR], dexp[WEFT_CONFIG_STR + 64], name[WEFT_OUTFILE_NAME_MAX + 64];
+	char at[PATH_MAX];
+	const char *dpath = weft_fd_output_dir_path(), *where;
 	struct weft_outfile *f;
 	int dir = weft_fd_output_dir();
 
@@ -105,9 +107,17 @@ static struct weft_sink *open_file_sink(struct weft_outputs *o)
 	if (snprintf(o->file_path, sizeof(o->file_path), "%s%s", dexp, name) >=
 	    (int)sizeof(o->file_path))
 		weft_warn("output path %s%s is too long", dexp, name);
-	/* Nothing is opened until there is a line to write. */
-	f = weft_outfile_new(dir, dir >= 0 ? name : o->file_path, o->file_path,
-			     weft_cfg.output_max_size, file_fallback);
+	/*
+	 * By the directory's path as it was at start (agent/fd.h), whatever the
+	 * working directory is now, and through its descriptor when weft holds
+	 * one. Nothing is opened until there is a line to write.
+	 */
+	where = o->file_path;
+	if (dpath[0] && snprintf(at, sizeof(at), "%s/%s", dpath, name) < (int)sizeof(at))
+		where = at;
+	else
+		dir = -1;
+	f = weft_outfile_new(dir, where, o->file_path, weft_cfg.output_max_size, file_fallback);
 	o->outfile = f;
 	o->file = f ? weft_jsonl_open_file(f) : NULL;
 	if (!o->file) {

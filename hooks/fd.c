@@ -73,12 +73,15 @@ static int real_close_range(unsigned int first, unsigned int last, int flags)
  * close: releases fd; returns 0, or -1 with errno (EBADF, EINTR, EIO). A
  * cancellation point. weft's own descriptor is left open and the call
  * returns 0 with errno untouched, as a successful close does; anything else
- * goes to the real close unchanged.
+ * goes to the real close unchanged. Before descriptor 2 is closed, weft's
+ * stderr stops being it (weft_fd_stderr_closing, agent/fd.h).
  */
 WEFT_EXPORT int close(int fd)
 {
 	if (weft_fd_maybe_owned(fd) && weft_fd_is_owned(fd))
 		return 0;
+	if (fd == STDERR_FILENO)
+		weft_fd_stderr_closing();
 	if (weft_chan_fd(fd))
 		weft_chan_closed(fd);
 	return real_close(fd);
@@ -112,7 +115,8 @@ static int close_stretches(unsigned int first, unsigned int last, int flags)
  * gives the process its own table); returns 0, or -1 with EINVAL (first >
  * last, unknown flags) or ENOMEM. weft's descriptors inside the range stay
  * open: the range is closed around them. Marking close-on-exec is harmless to
- * them (they are already), so that call goes through whole.
+ * them (they are already), so that call goes through whole. A range over
+ * descriptor 2 lets go of it as close(2) does.
  */
 WEFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
@@ -120,6 +124,8 @@ WEFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 	if (first <= last && !(flags & CLOSE_RANGE_CLOEXEC))
 		weft_chan_closed_range(first, last);
+	if (first <= STDERR_FILENO && last >= STDERR_FILENO && !(flags & CLOSE_RANGE_CLOEXEC))
+		weft_fd_stderr_closing();
 	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !weft_fd_maybe_owned((int)top))
 		return real_close_range(first, last, flags);
 	return close_stretches(first, last, flags);
@@ -129,7 +135,8 @@ WEFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
  * closefrom: closes every descriptor >= lowfd (a negative lowfd counts as
  * 0); returns nothing and never fails (glibc aborts when it cannot). weft's
  * descriptors stay open; the stretches between them are closed with
- * close_range, one by one when the kernel lacks close_range.
+ * close_range, one by one when the kernel lacks close_range. From 2 or below,
+ * it lets go of descriptor 2 as close(2) does.
  */
 WEFT_EXPORT void closefrom(int lowfd)
 {
@@ -138,6 +145,8 @@ WEFT_EXPORT void closefrom(int lowfd)
 	int next;
 
 	weft_chan_closed_range(lo, ~0u);
+	if (lo <= STDERR_FILENO)
+		weft_fd_stderr_closing();
 	while (weft_fd_maybe_owned(INT_MAX) && (next = weft_fd_next_owned((int)lo)) != INT_MAX) {
 		for (unsigned int fd = lo; fd < (unsigned int)next;) {
 			if (real_close_range(fd, (unsigned int)next - 1, 0) == 0)
@@ -303,4 +312,18 @@ WEFT_EXPORT int ioctl(int fd, unsigned long request, ...)
 		errno = saved;
 	}
 	return r;
+}
+
+/*
+ * chroot: makes path the root directory; returns 0, or -1 with errno
+ * (EACCES, ENOENT, ENOTDIR, EPERM, ...). Before the real call, weft opens its
+ * output directory (agent/fd.h, weft_fd_output_dir_open) so that its file can
+ * still be created under the old root; that open changes nothing the program
+ * sees (a number above its soft limit, or none) and the call runs unchanged.
+ */
+WEFT_EXPORT int chroot(const char *path)
+{
+	WEFT_REAL_OR_FAIL(chroot);
+	weft_fd_output_dir_open();
+	return real(path);
 }

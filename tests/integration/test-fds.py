@@ -12,11 +12,13 @@ the stderr the program had when weft started.
 """
 import os
 import sys
+import socket
+import subprocess
 import time
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from weftrun import Run, check, done, equal, program  # noqa: E402
+from weftrun import LIB, Run, check, done, equal, program  # noqa: E402
 
 P = program("fdplay")
 FAST = {"OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "100"}
@@ -99,12 +101,21 @@ equal(sorted(s["attrs"].get("code.function.name") for s in threads),
       ["steady_opener"] + ["work"] * 51,
       "the start routines were symbolised (static functions: from the module's symbol table)")
 
-# dup2 onto weft's descriptors in the program's table (its copy of stderr, its
-# output directory, its wake-up descriptor): the program gets the number, weft
-# moves.
+# dup2 onto weft's descriptors in the program's table (the Prometheus
+# output's wake-up descriptor; without a table of its own, the exporter's
+# files too): the program gets the number, weft moves.
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 d = tempfile.mkdtemp(prefix="weft-dup2-")
 mine = os.path.join(d, "mine.txt")
-r = Run([P, "dup2", mine], env=FAST)
+r = Run([P, "dup2", mine], env={**FAST, "OTEL_METRICS_EXPORTER": "prometheus",
+                                "OTEL_EXPORTER_PROMETHEUS_PORT": str(free_port())})
 got = kv(r.stdout)
 n = int(got.get("replaced", "0"))
 check(n >= 1, f"the program found weft's descriptors: {r.stdout!r}")
@@ -112,7 +123,11 @@ check(all(v.split()[0] == v.split()[1] for k, v in got.items() if k == "dup2"), 
 equal(open(mine).read(), "program\n" * n, "the program's file holds only its bytes")
 out = r.only()
 equal(len(out.named("thread")), 3, "dup2: every thread span delivered after the move")
-check("weft:" not in r.stderr, f"dup2: nothing to say: {r.stderr!r}")
+# The wake-up descriptor is pinned (the program's threads write to its
+# number): replaced, it is lost, and weft says so once; nothing else.
+said = [l for l in r.stderr.splitlines() if l.startswith("weft:")]
+equal(said, ["weft: prometheus: the program took the endpoint's descriptor (dup2); "
+             "metrics are no longer served"], "dup2: one line, about the pinned descriptor")
 
 # Descriptor numbers and count under a soft limit: exactly as natively, and
 # exiting with every descriptor open loses nothing.
@@ -143,25 +158,57 @@ check(any("Too many open files" in l for l in w), f"says why: {w}")
 check(any("spans" in l and "not written" in l for l in w), f"says what was lost: {w}")
 check(len(w) <= 3, f"said once: {w}")
 
-# Messages go to the stderr the program had when weft started, not to the file
-# the program later opened on descriptor 2.
+# Messages go to the stderr the program had when weft started (a file: weft
+# keeps a copy when the program closes it), not to the file the program later
+# opened on descriptor 2.
 d = tempfile.mkdtemp(prefix="weft-stderr-")
-mine = os.path.join(d, "mine.txt")
-r = Run([P, "stderr", mine], env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl"}, expect_file=False)
+mine, err = os.path.join(d, "mine.txt"), os.path.join(d, "stderr.txt")
+in_file = ["sh", "-c", f'exec "$0" stderr "$1" 2>"$2"', P, mine, err]
+r = Run(in_file, env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl"}, expect_file=False)
 equal(kv(r.stdout).get("fd"), "2", "the program's file got descriptor 2")
 equal(open(mine).read(), "program\n", "weft wrote nothing into the program's file")
-check("weft: cannot write /proc/nonexistent/out.jsonl" in r.stderr,
-      f"the message reached the original stderr: {r.stderr!r}")
-for l in r.stderr.splitlines():
+said = open(err).read()
+check("weft: cannot write /proc/nonexistent/out.jsonl" in said,
+      f"the message reached the original stderr: {said!r}")
+for l in said.splitlines():
     if " instead" in l:
         os.unlink(l.split("to ", 1)[1].split(" instead")[0])
 
 # The console output too writes to the stderr the program had at start.
 os.unlink(mine)
-r = Run([P, "stderr", mine], env={"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"},
+r = Run(in_file, env={"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console"},
         expect_file=False)
 equal(open(mine).read(), "program\n", "console: nothing written into the program's file")
-check("weft: span process" in r.stderr, f"console: the spans reached the original stderr: {r.stderr!r}")
+said = open(err).read()
+check("weft: span process" in said, f"console: the spans reached the original stderr: {said!r}")
+
+# A stderr that is a pipe is let go of with the program's close: its reader
+# gets end-of-file as natively, and weft's messages go nowhere (never into
+# the program's file).
+os.unlink(mine)
+r = Run([P, "stderr", mine], env={"WEFT_OUTPUT": "/proc/nonexistent/out.jsonl"}, expect_file=False)
+equal(open(mine).read(), "program\n", "pipe: weft wrote nothing into the program's file")
+equal(r.stderr, "", "pipe: nothing written after the program let go of it")
+for how in ["close", "close_range", "closefrom"]:
+    t0 = time.monotonic()
+    p = subprocess.Popen([P, "close-stdio", how], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env={**os.environ, "LD_PRELOAD": LIB, "WEFT_OUTPUT": os.path.join(d, "o-%p.jsonl")})
+    got = p.stdout.read()
+    took = time.monotonic() - t0
+    p.wait()
+    equal(got, b"closing\n", f"close-stdio {how}: what the program wrote")
+    check(took < 1.5, f"close-stdio {how}: end-of-file when the program let go ({took:.1f} s)")
+
+# Exactly the native count and numbers under a hard limit too (soft = hard:
+# no number above the limit to keep anything at).
+sh = ["sh", "-c", f"ulimit -n 40 && exec {P} fill 40"]
+native = Run(sh, preload=False, expect_file=False)
+r = Run(sh, expect_file=False)
+equal(kv(r.stdout), kv(native.stdout), "the same count and numbers under a hard ulimit -n 40")
+sh = ["sh", "-c", "ulimit -n 4 && exec cat /etc/hostname"]
+native = Run(sh, preload=False, expect_file=False)
+r = Run(sh, expect_file=False)
+equal((r.rc, r.stdout), (native.rc, native.stdout), "cat under ulimit -n 4: as natively")
 
 # A daemon that redirects its standard streams with dup2 lets go of the
 # caller's pipes at once, as natively: weft's copy of stderr follows the

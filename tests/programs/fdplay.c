@@ -25,6 +25,8 @@
  *                      main starts a thread and calls pthread_exit; the thread
  *                      makes FILE its stderr with dup2 (a daemon's log), waits
  *                      300 ms, writes "program\n" to it and calls exit(0)
+ *   close-stdio HOW    prints "closing", starts a thread, closes descriptors 1
+ *                      and 2 (HOW: close, close_range or closefrom), lives 3 s
  *   daemon             fork; the parent exits at once, the child redirects its
  *                      standard streams to /dev/null with dup2 and lives 3 s
  *   steady MS [OUT]    after a first thread (weft's exporter starts and opens
@@ -319,6 +321,20 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "churn") == 0 && argc > 2) {
 		for (int i = atoi(argv[2]); i > 0; i--)
 			one_thread();
+		return 0;
+	}
+	if (strcmp(mode, "close-stdio") == 0 && argc > 2) {
+		printf("closing\n");
+		one_thread();
+		if (strcmp(argv[2], "close_range") == 0) {
+			close_range(1, 2, 0);
+		} else if (strcmp(argv[2], "closefrom") == 0) {
+			closefrom(1);
+		} else {
+			close(1);
+			close(2);
+		}
+		sleep(3);
 		return 0;
 	}
 	if (strcmp(mode, "daemon") == 0) {
