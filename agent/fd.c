@@ -1426,7 +1426,7 @@ static void note_output_dir(const char *pattern)
 	if (!pattern || !pattern[0])
 		return;
 	if (!slash) {
-		snprintf(dir, sizeof(dir), ".");
+		dir[0] = '\0'; /* the working directory itself */
 	} else {
 		n = (size_t)(slash - pattern);
 		if (n == 0)
@@ -1440,8 +1440,8 @@ static void note_output_dir(const char *pattern)
 	if (dir[0] == '/')
 		memcpy(output_dir_path, dir, strlen(dir) + 1);
 	else if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/' ||
-		 snprintf(output_dir_path, sizeof(output_dir_path), "%s/%s", cwd, dir) >=
-			 (int)sizeof(output_dir_path))
+		 snprintf(output_dir_path, sizeof(output_dir_path), "%s%s%s", cwd,
+			  dir[0] ? "/" : "", dir) >= (int)sizeof(output_dir_path))
 		output_dir_path[0] = '\0';
 }
 
