@@ -271,15 +271,16 @@ static int own_locked(int fd, unsigned flags)
 	}
 	/* Not moved if already where place() would put it (opened with the limit raised). */
 	known = getrlimit(RLIMIT_NOFILE, &rl) == 0;
-	if (known && (rlim_t)fd >= rl.rlim_cur)
+	if (known && (rlim_t)fd >= rl.rlim_cur) {
 		high = -1;
-	else if (flags & WEFT_FD_HIGH_ONLY)
+	} else if (flags & WEFT_FD_HIGH_ONLY) {
 		high = known ? place_high(fd, &rl) : -1;
-	else
+		if (high < 0) {
+			raw_close(fd);
+			return -EMFILE;
+		}
+	} else {
 		high = place_under(fd, known ? &rl : NULL);
-	if (high < 0 && (flags & WEFT_FD_HIGH_ONLY) && !(known && (rlim_t)fd >= rl.rlim_cur)) {
-		raw_close(fd);
-		return -EMFILE;
 	}
 	if (high >= 0) {
 		raw_close(fd);
@@ -1382,7 +1383,6 @@ static void atfork_parent(void)
 	atomic_store(&change_lock, 0);
 }
 
-/* Not inherited: the parent's files and sockets. The child opens its own. */
 void weft_fd_bind_calls(void)
 {
 	struct rlimit rl;
@@ -1394,6 +1394,7 @@ void weft_fd_bind_calls(void)
 	errno = saved;
 }
 
+/* Not inherited: the parent's files and sockets. The child opens its own. */
 void weft_fd_after_fork_child(void)
 {
 	int busy = HELPER_BUSY;
