@@ -122,10 +122,11 @@ WEFT_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	unsigned int top = last > INT_MAX ? INT_MAX : last;
 
-	if (first <= last && !(flags & CLOSE_RANGE_CLOEXEC))
+	if (first <= last && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		weft_chan_closed_range(first, last);
-	if (first <= STDERR_FILENO && last >= STDERR_FILENO && !(flags & CLOSE_RANGE_CLOEXEC))
-		weft_fd_stderr_closing();
+		if (first <= STDERR_FILENO && last >= STDERR_FILENO)
+			weft_fd_stderr_closing();
+	}
 	if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !weft_fd_maybe_owned((int)top))
 		return real_close_range(first, last, flags);
 	return close_stretches(first, last, flags);
