@@ -33,7 +33,7 @@
 #include "agent/signals.h"
 
 _Atomic int weft_agent_state;
-struct weft_config weft_cfg WEFT_LARGE;
+_Alignas(4096) struct weft_config weft_cfg WEFT_LARGE;
 struct weft_process weft_process;
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)

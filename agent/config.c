@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+
+_Static_assert(WEFT_CONFIG_HOT_END <= 4096, "the configuration's first part fits a page");
 #include "agent/config_private.h"
 #include "agent/log.h"
 

@@ -60,22 +60,17 @@ enum weft_hook_family {
 	WEFT_HOOK_ALL = 0x3ff,
 };
 
+/*
+ * One page holds what nearly every process reads or writes: the switches and
+ * numbers (read by the hooks at every call), the strings that have a default
+ * (written as the configuration loads) and the service name. The long
+ * strings, empty by default, come after it: loading the defaults writes
+ * the first page only, and a hook's reads of the configuration stay on it
+ * (weft_cfg is aligned to a page, agent/agent.c).
+ */
 struct weft_config {
 	/* OpenTelemetry's. */
-	bool sdk_disabled;                        /* OTEL_SDK_DISABLED */
-	char service_name[WEFT_CONFIG_STR];       /* OTEL_SERVICE_NAME ("" = unset) */
-	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES: k=v items only */
-	char endpoint[WEFT_CONFIG_STR];           /* OTEL_EXPORTER_OTLP_ENDPOINT */
-	char traces_endpoint[WEFT_CONFIG_STR];    /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
-	char metrics_endpoint[WEFT_CONFIG_STR];   /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT */
-	char headers[4 * WEFT_CONFIG_STR];        /* OTEL_EXPORTER_OTLP_HEADERS, raw */
-	char traces_headers[4 * WEFT_CONFIG_STR];
-	char metrics_headers[4 * WEFT_CONFIG_STR];
-	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
-	/*
-	 * What is set by default comes after the long strings that are empty by
-	 * default, so that loading the defaults writes the last pages only.
-	 */
+	bool sdk_disabled;              /* OTEL_SDK_DISABLED */
 	unsigned traces_out;            /* OTEL_TRACES_EXPORTER */
 	unsigned metrics_out;           /* OTEL_METRICS_EXPORTER */
 	uint64_t otlp_timeout_ns;       /* OTEL_EXPORTER_OTLP_TIMEOUT, 10 s, 1 ms..1 h */
@@ -90,13 +85,9 @@ struct weft_config {
 	uint64_t metric_timeout_ns;     /* OTEL_METRIC_EXPORT_TIMEOUT, 30 s, 1 ms..1 h */
 	uint32_t span_link_limit;       /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
 	uint32_t span_attr_limit;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
-	char traceparent[128];          /* TRACEPARENT, raw ("" = unset) */
-	char prometheus_host[256];      /* OTEL_EXPORTER_PROMETHEUS_HOST, localhost */
 	uint32_t prometheus_port;       /* OTEL_EXPORTER_PROMETHEUS_PORT, 9464 */
 
 	/* weft's own. */
-	char output_path[WEFT_CONFIG_STR]; /* WEFT_OUTPUT, weft-%n-%p.jsonl */
-	char report[WEFT_CONFIG_STR];      /* WEFT_REPORT: "" = off, "stderr", or a path */
 	uint64_t exit_timeout_ns;          /* WEFT_EXIT_TIMEOUT, 1 s, 1 ms..export timeout */
 	uint64_t output_max_size;          /* WEFT_OUTPUT_MAX_SIZE, 100 MB; 0 = no limit */
 	uint64_t span_min_wait_ns;         /* WEFT_SPAN_MIN_WAIT, 1 ms, 0..1 h */
@@ -110,7 +101,27 @@ struct weft_config {
 	bool capture_args;                 /* WEFT_CAPTURE_ARGS, 0: may hold secrets */
 	enum weft_log_level log_level;     /* WEFT_LOG_LEVEL, warn */
 	unsigned hooks;                    /* WEFT_HOOKS, all */
+
+	/* The strings with a default, and the service name: on the same page. */
+	char prometheus_host[256];          /* OTEL_EXPORTER_PROMETHEUS_HOST, localhost */
+	char output_path[WEFT_CONFIG_STR];  /* WEFT_OUTPUT, weft-%n-%p.jsonl */
+	char report[WEFT_CONFIG_STR];       /* WEFT_REPORT: "" = off, "stderr", or a path */
+	char service_name[WEFT_CONFIG_STR]; /* OTEL_SERVICE_NAME ("" = unset) */
+	char traceparent[128];              /* TRACEPARENT, raw ("" = unset) */
+
+	/* Empty unless set. */
+	char resource_attrs[4 * WEFT_CONFIG_STR]; /* OTEL_RESOURCE_ATTRIBUTES: k=v items only */
+	char endpoint[WEFT_CONFIG_STR];           /* OTEL_EXPORTER_OTLP_ENDPOINT */
+	char traces_endpoint[WEFT_CONFIG_STR];    /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
+	char metrics_endpoint[WEFT_CONFIG_STR];   /* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT */
+	char headers[4 * WEFT_CONFIG_STR];        /* OTEL_EXPORTER_OTLP_HEADERS, raw */
+	char traces_headers[4 * WEFT_CONFIG_STR];
+	char metrics_headers[4 * WEFT_CONFIG_STR];
+	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
 };
+
+/* The first page's part, which must stay within one page (agent/config.c checks). */
+#define WEFT_CONFIG_HOT_END offsetof(struct weft_config, resource_attrs)
 
 /* Reads the environment into cfg (defaults first). Warnings go to stderr. */
 void weft_config_load(struct weft_config *cfg);

@@ -103,14 +103,17 @@ struct weft_report_pool *weft_report_pool_of(struct weft_report *r, const char *
 			return &r->pools[i];
 	if (r->n_pools == WEFT_REPORT_POOLS)
 		return NULL;
-	memset(&r->pools[r->n_pools], 0, sizeof(r->pools[0]));
-	snprintf(r->pools[r->n_pools].name, cut + 1, "%s", name);
+	if (r->n_pools < r->pools_written)
+		memset(&r->pools[r->n_pools], 0, sizeof(r->pools[0]));
+	else
+		r->pools_written = r->n_pools + 1;
+	memcpy(r->pools[r->n_pools].name, name, strnlen(name, cut)); /* zero: terminated */
 	return &r->pools[r->n_pools++];
 }
 
 void weft_report_reset(struct weft_report *r)
 {
-	memset(r, 0, offsetof(struct weft_report, pools));
+	memset(r, 0, offsetof(struct weft_report, pools_written));
 }
 
 void weft_report_thread_ended(struct weft_report *r, const char *pool, uint64_t start_ns,

@@ -69,6 +69,13 @@ struct weft_report {
 	size_t n_findings;
 	int64_t other_findings; /* beyond the table */
 	/*
+	 * Pools taken since the report was all zero, which weft_report_reset
+	 * keeps: those beyond are zero still, and taken without a write (a pool
+	 * entry spans a page boundary; a short process's one pool then costs
+	 * one page fault, not two).
+	 */
+	size_t pools_written;
+	/*
 	 * The tables, last: an entry is written whole when it is taken, so the
 	 * counts above alone empty them (weft_report_reset).
 	 */
