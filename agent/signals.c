@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,8 +29,10 @@ static const int managed[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGSEGV,
 /*
  * What the program last set as its SIG_DFL (mask, flags), reported while
  * weft's handler stands in; whether it does, the kernel says (sigaction).
+ * Aligned to a page: the entries start-up writes, those of the signals
+ * weft stands in for (all below 16), share the first.
  */
-static struct sigaction views[NSIG_TABLE] WEFT_LARGE;
+static _Alignas(4096) struct sigaction views[NSIG_TABLE] WEFT_LARGE;
 
 static _Atomic int lock_word; /* one change of the table at a time */
 static _Atomic int dying;
@@ -75,35 +78,75 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+/* weft's handler, as it stands in for a default. */
+static void our_action(struct sigaction *act)
+{
+	memset(act, 0, sizeof(*act));
+	act->sa_sigaction = on_signal;
+	act->sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&act->sa_mask);
+}
+
 /* Puts weft's handler in for sig's default: the system call's result. */
 static int stand_in(int sig)
 {
 	struct sigaction act;
 
-	memset(&act, 0, sizeof(act));
-	act.sa_sigaction = on_signal;
-	act.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&act.sa_mask);
+	our_action(&act);
 	return raw_sigaction(sig, &act, NULL);
 }
 
+/*
+ * Puts back the disposition the kernel reported as `old`, exactly: as the
+ * system call, since glibc's sigaction would add its restorer and
+ * SA_RESTORER to a disposition inherited without them.
+ */
+static void put_back(int sig, const struct sigaction *old)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} k = { old->sa_handler, (unsigned long)old->sa_flags,
+		(old->sa_flags & SA_RESTORER) ? old->sa_restorer : NULL, 0 };
+
+	memcpy(&k.mask, &old->sa_mask, sizeof(k.mask));
+	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+}
+
+/*
+ * Puts weft's handler in for sig's default, and the program's disposition
+ * back if it was not the default (ignored, inherited through exec): one
+ * system call for the usual case. Signals are held meanwhile
+ * (weft_signals_init), so that none reaches weft's handler in between; one
+ * that arrived for an ignored signal is discarded as it is put back, as it
+ * would have been.
+ */
 static void install(int sig)
 {
-	struct sigaction old;
+	struct sigaction act, old;
 
-	if (raw_sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-	    (old.sa_flags & SA_SIGINFO))
+	our_action(&act);
+	if (raw_sigaction(sig, &act, &old) != 0)
 		return;
+	if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) {
+		put_back(sig, &old);
+		return;
+	}
 	views[sig] = old;
-	stand_in(sig);
 }
 
 void weft_signals_init(void)
 {
+	struct weft_held held;
+
 	if (!weft_hooks_enabled(WEFT_HOOK_PROCESS))
 		return;
+	weft_hold(&held);
 	for (size_t i = 0; i < sizeof(managed) / sizeof(managed[0]); i++)
 		install(managed[i]);
+	weft_release(&held);
 }
 
 static void lock(void)
