@@ -7,19 +7,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/format.h"
 #include "agent/config_private.h"
 
 /* The largest unit that divides ns exactly: 90 s is "90s", 1.5 ms is "1500us". */
 void weft_config_render_duration(uint64_t ns, char *buf, size_t len)
 {
 	if (ns == 0) {
-		snprintf(buf, len, "0ms");
+		weft_format(buf, len, "0ms");
 		return;
 	}
 	for (size_t i = weft_config_n_units; i-- > 0;) {
 		if (ns % weft_config_units[i].ns == 0) {
-			snprintf(buf, len, "%" PRIu64 "%s", ns / weft_config_units[i].ns,
-				 weft_config_units[i].suffix);
+			weft_format(buf, len, "%" PRIu64 "%s", ns / weft_config_units[i].ns,
+				    weft_config_units[i].suffix);
 			return;
 		}
 	}
@@ -36,13 +37,13 @@ static void render_words(const struct row *r, uint64_t v, char *buf, size_t len)
 	 */
 	for (k = r->words; k->name; k++) {
 		if (k->value == v) {
-			snprintf(buf, len, "%s", k->name);
+			weft_format(buf, len, "%s", k->name);
 			return;
 		}
 	}
 	for (k = r->words; k->name && n < len; k++)
 		if (k->value && !(k->value & (k->value - 1)) && (k->value & v))
-			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", k->name);
+			n += (size_t)weft_format(buf + n, len - n, "%s%s", n ? "," : "", k->name);
 }
 
 static void render_ratio(double d, char *buf, size_t len)
@@ -51,10 +52,10 @@ static void render_ratio(double d, char *buf, size_t len)
 	size_t n;
 
 	if (v >= 1000000 || v == 0) {
-		snprintf(buf, len, "%s", v ? "1" : "0");
+		weft_format(buf, len, "%s", v ? "1" : "0");
 		return;
 	}
-	n = (size_t)snprintf(buf, len, "0.%06" PRIu64, v);
+	n = (size_t)weft_format(buf, len, "0.%06" PRIu64, v);
 	while (n > 2 && n < len && buf[n - 1] == '0')
 		buf[--n] = '\0';
 }
@@ -70,18 +71,18 @@ void weft_config_render(const struct row *r, const void *field, char *buf, size_
 	buf[0] = '\0';
 	switch (r->kind) {
 	case K_BOOL:
-		snprintf(buf, len, "%s", v ? "true" : "false");
+		weft_format(buf, len, "%s", v ? "true" : "false");
 		break;
 	case K_STR:
 	case K_PAIRS:
 	case K_REPORT:
 	case K_HOST:
 		if (r->kind == K_REPORT && !*(const char *)field)
-			snprintf(buf, len, "off");
+			weft_format(buf, len, "off");
 		else if (!*(const char *)field)
-			snprintf(buf, len, "\"\"");
+			weft_format(buf, len, "\"\"");
 		else if (r->secret)
-			snprintf(buf, len, "<%zu bytes, not shown>", strlen(field));
+			weft_format(buf, len, "<%zu bytes, not shown>", strlen(field));
 		else
 			weft_config_show((struct slice){ field, strlen(field) }, buf, len);
 		break;
@@ -92,7 +93,7 @@ void weft_config_render(const struct row *r, const void *field, char *buf, size_
 	case K_RING:
 	case K_STACKS:
 	case K_SIZE:
-		snprintf(buf, len, "%" PRIu64, v);
+		weft_format(buf, len, "%" PRIu64, v);
 		break;
 	case K_RATIO:
 		memcpy(&d, field, sizeof(d));
@@ -103,7 +104,7 @@ void weft_config_render(const struct row *r, const void *field, char *buf, size_
 		render_words(r, v, buf, len);
 		break;
 	case K_PROTOCOL:
-		snprintf(buf, len, "http/protobuf");
+		weft_format(buf, len, "http/protobuf");
 		break;
 	}
 }
@@ -141,7 +142,7 @@ void weft_config_expand_path(const char *pattern, const char *service, int pid, 
 		if (*p == '%') {
 			put(out, outlen, &o, '%');
 		} else if (*p == 'p') {
-			snprintf(num, sizeof(num), "%d", pid);
+			weft_format(num, sizeof(num), "%d", pid);
 			for (const char *q = num; *q; q++)
 				put(out, outlen, &o, *q);
 		} else {

@@ -24,6 +24,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
@@ -347,7 +348,7 @@ static struct weft_qspan *finish_process_span(uint64_t end_ns)
 	weft_span_id_from_u64(weft_process.span, &q->s.span_id);
 	weft_span_id_from_u64(weft_process.parent_span, &q->s.parent_span_id);
 	q->s.flags = weft_process.flags & 1;
-	snprintf(q->name, sizeof(q->name), "process");
+	weft_copy(q->name, sizeof(q->name), "process");
 	q->s.start_unix_nano = weft_clock_to_unix(weft_process.start_ns);
 	q->s.end_unix_nano = weft_clock_to_unix(end_ns);
 	weft_qspan_attr_int(q, "process.pid", weft_process.pid);
@@ -356,7 +357,7 @@ static struct weft_qspan *finish_process_span(uint64_t end_ns)
 		int sig = weft_load_relaxed(&weft_process.term_signal);
 		const char *abbrev = sigabbrev_np(sig);
 
-		snprintf(q->object, sizeof(q->object), "SIG%s", abbrev ? abbrev : "?");
+		weft_format(q->object, sizeof(q->object), "SIG%s", abbrev ? abbrev : "?");
 		weft_qspan_attr_str(q, "weft.process.signal", q->object);
 		q->s.status = WEFT_STATUS_ERROR;
 		q->s.status_message = q->object;
@@ -370,7 +371,7 @@ static struct weft_qspan *finish_process_span(uint64_t end_ns)
 	weft_qspan_attr_int(q, "process.exit.code", code);
 	if (code != 0) {
 		q->s.status = WEFT_STATUS_ERROR;
-		snprintf(q->object, sizeof(q->object), "exit code %d", code);
+		weft_format(q->object, sizeof(q->object), "exit code %d", code);
 		q->s.status_message = q->object;
 	}
 	return q;
@@ -399,8 +400,7 @@ static void format_report(uint64_t end, struct weft_json *text)
 	ex.report.spans_exported =
 		weft_metrics_value(ex.spans_exported, NULL) + (int64_t)weft_spans_queued();
 	/* Where the file goes: the fallback, if the configured path already failed. */
-	snprintf(ex.report.output, sizeof(ex.report.output), "%s",
-		 weft_outputs_file_path(&ex.out) ? weft_outputs_file_path(&ex.out) : "");
+	weft_copy(ex.report.output, sizeof(ex.report.output), weft_outputs_file_path(&ex.out));
 	weft_json_reset(text);
 	weft_report_format(&ex.report, text);
 	weft_json_append(text, "", 1);
@@ -445,9 +445,10 @@ static void attach_report(struct weft_qspan *q, const struct weft_json *text, ui
 		if (!f->lock_first)
 			continue;
 		/* A lock-order inversion is also the event TELEMETRY.md names. */
-		snprintf(hex[i][0], sizeof(hex[i][0]), "0x%llx", (unsigned long long)f->lock_first);
-		snprintf(hex[i][1], sizeof(hex[i][1]), "0x%llx",
-			 (unsigned long long)f->lock_second);
+		weft_format(hex[i][0], sizeof(hex[i][0]), "0x%llx",
+			    (unsigned long long)f->lock_first);
+		weft_format(hex[i][1], sizeof(hex[i][1]), "0x%llx",
+			    (unsigned long long)f->lock_second);
 		a = pairs[i];
 		na = 0;
 		weft_attr_str(a, &na, "weft.lock.first", hex[i][0]);
@@ -791,6 +792,7 @@ static void exporter_before_fork(void)
 	memset(buf + 1, 0, none);
 	used = strnlen(buf, none);
 	used = (uintptr_t)strchr(buf + none, 'x');
+	used = (uintptr_t)strchrnul(buf + none, 'x'); /* agent/format.c */
 	(void)strtod(buf, NULL);
 	(void)snprintf(buf, none, "%d", 0);
 	bind_vsnprintf(buf, none, "%d", 0);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/alloc.h"
+#include "agent/format.h"
 #include "exporter/json.h"
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -411,12 +412,44 @@ void weft_json_i64_string(struct weft_json *j, int64_t v)
 }
 
 /*
+ * k / 10^9 below 10^-4 (k below 10^5) as "%.15g" writes it: k's digits
+ * without its trailing zeros, a point after the first, and the exponent of
+ * two digits at least (3.5761e-05).
+ */
+static size_t format_small(char *out, uint64_t k)
+{
+	char digits[8];
+	size_t n = 0, o = 0;
+	int exp = -9;
+
+	while (k % 10 == 0) {
+		k /= 10;
+		exp++;
+	}
+	do
+		digits[n++] = (char)('0' + k % 10);
+	while ((k /= 10) != 0);
+	exp += (int)n - 1;
+	out[o++] = digits[--n];
+	if (n)
+		out[o++] = '.';
+	while (n)
+		out[o++] = digits[--n];
+	out[o++] = 'e';
+	out[o++] = '-';
+	out[o++] = (char)('0' + -exp / 10);
+	out[o++] = (char)('0' + -exp % 10);
+	out[o] = '\0';
+	return o;
+}
+
+/*
  * The common case without printf: a value of at most nine decimal places
- * (seconds from nanoseconds, most of what weft writes) between 1e-4 and
- * 1e6, or zero, written as its digits. They are the digits "%.15g" gives
- * (the value is the double nearest k / 10^9, which rounds to k's digits at
- * 15 significant places) in the notation it uses in that range, so the text
- * is the same as the general path's. 0 when the value is not such.
+ * (seconds from nanoseconds, most of what weft writes) below 1e6, or zero,
+ * written as its digits. They are the digits "%.15g" gives (the value is the
+ * double nearest k / 10^9, which rounds to k's digits at 15 significant
+ * places) in the notation it uses in that range, so the text is the same as
+ * the general path's. 0 when the value is not such.
  */
 static size_t format_decimal(char out[WEFT_JSON_DOUBLE_MAX], double v)
 {
@@ -432,13 +465,15 @@ static size_t format_decimal(char out[WEFT_JSON_DOUBLE_MAX], double v)
 		out[o] = '\0';
 		return o;
 	}
-	if (!(a >= 1e-4 && a < 1e6))
+	if (!(a >= 1e-9 && a < 1e6))
 		return 0;
 	k = (uint64_t)(a * 1e9 + 0.5); /* a is below 1e6: k fits, rounded to nearest */
 	if ((double)k / 1e9 != a)
 		return 0;
 	if (v < 0)
 		out[o++] = '-';
+	if (a < 1e-4)
+		return o + format_small(out + o, k);
 	whole = k / 1000000000u;
 	frac = k % 1000000000u;
 	do
@@ -553,18 +588,18 @@ void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
 	if (!json_reserve(j, 128))
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+	n = weft_vformat(j->buf + j->len, j->cap - j->len, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		json_fail(j, -EINVAL);
 		return;
 	}
 	if ((size_t)n >= j->cap - j->len) {
-		/* It did not fit: grow to the size vsnprintf reported and redo it. */
+		/* It did not fit: grow to the size reported and redo it. */
 		if (!json_reserve(j, (size_t)n + 1))
 			return;
 		va_start(ap, fmt);
-		vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+		weft_vformat(j->buf + j->len, j->cap - j->len, fmt, ap);
 		va_end(ap);
 	}
 	j->len += (size_t)n;

@@ -29,7 +29,12 @@ struct weft_instrument {
 	unsigned int_keys;    /* keys whose values are integers (weft_metrics_int_keys) */
 	const double *bounds; /* n_bounds, then +inf: a search's end (weft_metrics_histogram) */
 	size_t n_bounds;
-	double scale; /* a sum kept in integer units, exported as value * scale (0: as is) */
+	/*
+	 * A sum kept in integer units (nanoseconds), exported as value / per
+	 * (seconds; 0: as is). A division by a power of ten gives the double
+	 * nearest the exact decimal, which JSON writes without printf.
+	 */
+	double per;
 	uint32_t limit;
 	/*
 	 * Entries are struct series pointers, found by the values' hash: the
@@ -178,7 +183,7 @@ struct weft_instrument *weft_metrics_sum_ns(const char *name, const char *desc, 
 	struct weft_instrument *inst = weft_metrics_sum(name, desc, "s", monotonic, n_keys, keys);
 
 	if (inst)
-		inst->scale = 1e-9;
+		inst->per = 1e9;
 	return inst;
 }
 
@@ -380,9 +385,9 @@ static void fill_point(const struct weft_instrument *inst, const struct series *
 	p->start_unix_nano = inst->type == WEFT_METRIC_GAUGE ? 0 : start;
 	p->time_unix_nano = now;
 	p->as_int = s->value;
-	if (inst->scale != 0) {
+	if (inst->per != 0) {
 		p->is_double = true;
-		p->as_double = (double)s->value * inst->scale;
+		p->as_double = (double)s->value / inst->per;
 	}
 	if (inst->type == WEFT_METRIC_HISTOGRAM) {
 		p->count = s->count;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
@@ -93,8 +94,8 @@ struct weft_outfile *weft_outfile_new(int dir_handle, const char *name, const ch
 	 * directory to name (or too long a path), relative it stays.
 	 */
 	if (name[0] != '/' && getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' &&
-	    snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
-		     name) < (int)sizeof(path))
+	    weft_format(path, sizeof(path), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
+			name) < (int)sizeof(path))
 		name = path;
 	/* One allocation for the structure and its names. */
 	cap = strlen(name) + strlen(shown) + 2;
@@ -186,7 +187,8 @@ static int ensure_open(struct weft_outfile *f)
 		return 0;
 	}
 	if (!f->on_fallback && f->fallback && f->fallback(path, sizeof(path)) == 0 &&
-	    snprintf(shown, sizeof(shown), "%s", f->shown) >= 0 && set_names(f, path, path) == 0) {
+	    weft_format(shown, sizeof(shown), "%s", f->shown) >= 0 &&
+	    set_names(f, path, path) == 0) {
 		f->on_fallback = true;
 		f->dir = -1;
 		memset(f->spans_in, 0, sizeof(f->spans_in));
@@ -218,9 +220,9 @@ int weft_outfile_open_now(struct weft_outfile *f)
 static void backup_name(const char *name, int i, char *out, size_t len)
 {
 	if (i == 0)
-		snprintf(out, len, "%s", name);
+		weft_format(out, len, "%s", name);
 	else
-		snprintf(out, len, "%s.%d", name, i);
+		weft_format(out, len, "%s.%d", name, i);
 }
 
 /*

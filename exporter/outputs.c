@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/fd.h"
 #include "agent/log.h"
@@ -50,12 +51,12 @@ int weft_outputs_private_dir(char *out, size_t len)
 	/* $XDG_RUNTIME_DIR: the user's own, 0700 by specification; checked all the same. */
 	if (runtime && runtime[0] == '/' && lstat(runtime, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    st.st_uid == geteuid() && !(st.st_mode & 077)) {
-		snprintf(out, len, "%s", runtime);
+		weft_format(out, len, "%s", runtime);
 		return 0;
 	}
 	if (!tmp || tmp[0] != '/')
 		tmp = "/tmp";
-	snprintf(out, len, "%s/weft-%u", tmp, (unsigned)geteuid());
+	weft_format(out, len, "%s/weft-%u", tmp, (unsigned)geteuid());
 	if (mkdir(out, 0700) != 0 && errno != EEXIST)
 		return -errno;
 	/* Someone may have made it first: only a directory of ours, closed to others. */
@@ -79,7 +80,7 @@ static int file_fallback(char *path, size_t len)
 	}
 	weft_outputs_expand_name("weft-%n-%p.jsonl", weft_resource_service_name(), getpid(), name,
 				 sizeof(name));
-	snprintf(path, len, "%s/%s", dir, name);
+	weft_format(path, len, "%s/%s", dir, name);
 	return 0;
 }
 
@@ -100,11 +101,11 @@ static struct weft_sink *open_file_sink(struct weft_outputs *o)
 	 * is no directory descriptor: the agent takes one only for a part
 	 * without `%`), then the file name, shortened to fit.
 	 */
-	snprintf(dpat, sizeof(dpat), "%.*s", slash ? (int)(slash - pattern + 1) : 0, pattern);
+	weft_format(dpat, sizeof(dpat), "%.*s", slash ? (int)(slash - pattern + 1) : 0, pattern);
 	weft_config_expand_path(dpat, service, getpid(), dexp, sizeof(dexp));
 	weft_outputs_expand_name(slash ? slash + 1 : pattern, service, getpid(), name,
 				 sizeof(name));
-	if (snprintf(o->file_path, sizeof(o->file_path), "%s%s", dexp, name) >=
+	if (weft_format(o->file_path, sizeof(o->file_path), "%s%s", dexp, name) >=
 	    (int)sizeof(o->file_path))
 		weft_warn("output path %s%s is too long", dexp, name);
 	/*
@@ -113,7 +114,7 @@ static struct weft_sink *open_file_sink(struct weft_outputs *o)
 	 * one. Nothing is opened until there is a line to write.
 	 */
 	where = o->file_path;
-	if (dpath[0] && snprintf(at, sizeof(at), "%s/%s", dpath, name) < (int)sizeof(at))
+	if (dpath[0] && weft_format(at, sizeof(at), "%s/%s", dpath, name) < (int)sizeof(at))
 		where = at;
 	else
 		dir = -1;

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +8,9 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/clock.h"
 #include "agent/fd.h"
+#include "agent/format.h"
 #include "agent/log.h"
 #include "exporter/json.h"
 #include "exporter/outfile.h"
@@ -161,8 +164,8 @@ static __attribute__((noinline)) void wait_keep(struct weft_report *r, const cha
 			r->waits[i] = r->waits[i - 1];
 	if (i >= WEFT_REPORT_WAITS)
 		return;
-	snprintf(r->waits[i].kind, sizeof(r->waits[i].kind), "%s", kind);
-	snprintf(r->waits[i].function, sizeof(r->waits[i].function), "%s", function);
+	weft_copy(r->waits[i].kind, sizeof(r->waits[i].kind), kind);
+	weft_copy(r->waits[i].function, sizeof(r->waits[i].function), function);
 	r->waits[i].tid = tid;
 	r->waits[i].duration_ns = duration_ns;
 	if (r->n_waits < WEFT_REPORT_WAITS)
@@ -200,25 +203,45 @@ void weft_report_finding(struct weft_report *r, enum weft_report_rank rank,
 	f = &r->findings[i];
 	memset(f, 0, sizeof(*f));
 	f->rank = (int)rank;
-	snprintf(f->text, sizeof(f->text), "%s", text);
+	weft_copy(f->text, sizeof(f->text), text);
 	f->kind = facts->kind;
-	snprintf(f->pool, sizeof(f->pool), "%s", facts->pool ? facts->pool : "");
-	snprintf(f->wait_kind, sizeof(f->wait_kind), "%s",
-		 facts->wait_kind ? facts->wait_kind : "");
-	snprintf(f->function, sizeof(f->function), "%s", facts->function ? facts->function : "");
+	weft_copy(f->pool, sizeof(f->pool), facts->pool);
+	weft_copy(f->wait_kind, sizeof(f->wait_kind), facts->wait_kind);
+	weft_copy(f->function, sizeof(f->function), facts->function);
 	f->threads = facts->threads;
 	f->lock_first = facts->lock_first;
 	f->lock_second = facts->lock_second;
-	snprintf(f->site_forward, sizeof(f->site_forward), "%s",
-		 facts->site_forward ? facts->site_forward : "");
-	snprintf(f->site_reverse, sizeof(f->site_reverse), "%s",
-		 facts->site_reverse ? facts->site_reverse : "");
+	weft_copy(f->site_forward, sizeof(f->site_forward), facts->site_forward);
+	weft_copy(f->site_reverse, sizeof(f->site_reverse), facts->site_reverse);
 	r->n_findings++;
 }
 
-static double ms(uint64_t ns)
+/*
+ * ns in units of `unit` ns (a power of ten) with `places` decimals, rounded
+ * half up: exact, from the integer, without printf's floating point.
+ */
+static const char *decimal(uint64_t ns, uint64_t unit, int places, char out[32])
 {
-	return (double)ns / 1e6;
+	uint64_t step = unit, scale = 1, q;
+
+	for (int i = 0; i < places; i++) {
+		step /= 10;
+		scale *= 10;
+	}
+	/* ns / step rounded, without overflow near UINT64_MAX. */
+	q = ns / step + (ns % step >= step - step / 2 ? 1 : 0);
+
+	if (places)
+		weft_format(out, 32, "%" PRIu64 ".%0*" PRIu64, q / scale, places, q % scale);
+	else
+		weft_format(out, 32, "%" PRIu64, q);
+	return out;
+}
+
+/* Milliseconds with `places` decimals. */
+static const char *ms(uint64_t ns, int places, char out[32])
+{
+	return decimal(ns, 1000000, places, out);
 }
 
 /*
@@ -258,24 +281,24 @@ static int report_open(const char *where, char *path, size_t len)
 const char *weft_report_human_ns(uint64_t ns, bool known, char out[24])
 {
 	static const struct {
-		double ns;
+		uint64_t ns;
 		const char *unit;
-	} units[] = { { 1, "ns" }, { 1e3, "us" }, { 1e6, "ms" }, { 1e9, "s" } };
+	} units[] = { { 1, "ns" }, { 1000, "us" }, { 1000000, "ms" }, { 1000000000, "s" } };
 	size_t u = 0;
-	double x;
+	uint64_t tenths;
+	char num[32];
 
 	if (!known)
 		return "-";
 	/* The largest unit that shows at least 1 (999.5us rounds to 1ms, not 1000us). */
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && (double)ns >= units[u + 1].ns * 0.9995)
+	while (u + 1 < sizeof(units) / sizeof(units[0]) &&
+	       ns >= units[u + 1].ns - units[u + 1].ns / 2000)
 		u++;
-	x = (double)ns / units[u].ns;
-	if (u == 0)
-		snprintf(out, 24, "%lluns", (unsigned long long)ns);
-	else if (x < 9.95 && (long long)(x * 10 + 0.5) % 10 != 0)
-		snprintf(out, 24, "%.1f%s", x, units[u].unit);
-	else
-		snprintf(out, 24, "%.0f%s", x, units[u].unit);
+	/* Tenths of the unit, rounded: one decimal below 9.95 when it is not 0. */
+	tenths = u ? ns / (units[u].ns / 10) + (ns % (units[u].ns / 10) >= units[u].ns / 20) : 0;
+	weft_format(out, 24, "%s%s",
+		    decimal(ns, units[u].ns, u && tenths < 100 && tenths % 10 != 0 ? 1 : 0, num),
+		    units[u].unit);
 	return out;
 }
 
@@ -315,11 +338,15 @@ static void format_pools(const struct weft_report *r, struct weft_json *b)
 		char busy[8] = "-", v[4][24];
 
 		if (p->thread_ns) {
-			double pct = 100.0 * (double)p->task_ns / (double)p->thread_ns;
+			/* Twice the percentage, to round it half up; some work is not shown as
+			 * none. */
+			weft_u128 twice = (weft_u128)p->task_ns * 200 / p->thread_ns;
 
-			/* Some work, however little, is not shown as none. */
-			snprintf(busy, sizeof(busy), p->task_ns && pct < 0.5 ? "<1%%" : "%.0f%%",
-				 pct);
+			if (p->task_ns && twice == 0)
+				weft_copy(busy, sizeof(busy), "<1%");
+			else
+				weft_format(busy, sizeof(busy), "%llu%%",
+					    (unsigned long long)((twice + 1) / 2));
 		}
 		weft_json_appendf(
 			b,
@@ -340,8 +367,10 @@ static void format_pools(const struct weft_report *r, struct weft_json *b)
 
 void weft_report_format(const struct weft_report *r, struct weft_json *b)
 {
-	weft_json_appendf(b, "weft report: pid %d, ran %.1f ms\n", (int)weft_process.pid,
-			  ms(r->end_ns - r->start_ns));
+	char num[32];
+
+	weft_json_appendf(b, "weft report: pid %d, ran %s ms\n", (int)weft_process.pid,
+			  ms(r->end_ns - r->start_ns, 1, num));
 	if (r->n_findings) {
 		weft_json_appendf(b, "  findings:\n");
 		for (size_t i = 0; i < r->n_findings; i++)
@@ -353,11 +382,11 @@ void weft_report_format(const struct weft_report *r, struct weft_json *b)
 	weft_json_appendf(b, "  threads: %lld created, %lld at most alive at once\n",
 			  (long long)r->threads_created, (long long)r->peak_threads);
 	format_pools(r, b);
-	weft_json_appendf(b, "  blocking calls: %llu, %.3f ms in all\n",
-			  (unsigned long long)r->waits_total, ms(r->waited_ns));
+	weft_json_appendf(b, "  blocking calls: %llu, %s ms in all\n",
+			  (unsigned long long)r->waits_total, ms(r->waited_ns, 3, num));
 	for (size_t i = 0; i < r->n_waits; i++)
-		weft_json_appendf(b, "    %-8s %10.3f ms  thread %d in %s\n", r->waits[i].kind,
-				  ms(r->waits[i].duration_ns), (int)r->waits[i].tid,
+		weft_json_appendf(b, "    %-8s %10s ms  thread %d in %s\n", r->waits[i].kind,
+				  ms(r->waits[i].duration_ns, 3, num), (int)r->waits[i].tid,
 				  r->waits[i].function);
 	weft_json_appendf(b, "  spans exported: %lld\n", (long long)r->spans_exported);
 	if (r->dropped)

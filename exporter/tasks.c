@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/format.h"
 #include "agent/clock.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
@@ -445,7 +446,7 @@ static void tasks_collect(void)
 			weft_metrics_forget(tk.busy, &old);
 			weft_metrics_forget(tk.created, &old);
 		}
-		snprintf(p->shown, sizeof(p->shown), "%s", name);
+		weft_format(p->shown, sizeof(p->shown), "%s", name);
 		weft_metrics_set(tk.threads, &name, p->threads);
 		weft_metrics_set(tk.busy, &name, p->busy);
 		if (p->key != MAIN_KEY)

@@ -193,19 +193,38 @@ static void reference(char *out, size_t size, double v)
 }
 
 /*
- * The decimal path (values of at most nine decimal places, 1e-4 to 1e6)
- * writes exactly what the general path would, and reads back exactly;
- * values outside it go the general way.
+ * The decimal path (values of at most nine decimal places below 1e6, in
+ * exponent notation below 1e-4) writes exactly what the general path would,
+ * and reads back exactly; values outside it go the general way.
  */
 static void test_double_paths(void)
 {
-	static const double fixed[] = {
-		0.0001,     0.00012,        0.000999999999, 0.001,
-		0.5,        1.25,           3.000000001,    999999.999999999,
-		123456.789, 0.1 + 0.2,      1e-4 / 3,       999999.9999999999,
-		1e6,        2.5e-5,         -0.000123456,   7.0,
-		-42.5,      86400.000000001
-	};
+	static const double fixed[] = { 0.0001,
+					0.00012,
+					0.000999999999,
+					0.001,
+					0.5,
+					1.25,
+					3.000000001,
+					999999.999999999,
+					123456.789,
+					0.1 + 0.2,
+					1e-4 / 3,
+					999999.9999999999,
+					1e6,
+					2.5e-5,
+					-0.000123456,
+					7.0,
+					-42.5,
+					86400.000000001,
+					1e-9,
+					35761 / 1e9,
+					-12 / 1e9,
+					99999 / 1e9,
+					10000 / 1e9,
+					1e-5,
+					3.5761000000000005e-05,
+					1.5e-9 };
 	char want[64], got[WEFT_JSON_DOUBLE_MAX];
 	unsigned long long x = 88172645463325252ull;
 	int bad = 0;
@@ -229,6 +248,17 @@ static void test_double_paths(void)
 		weft_json_format_double(got, v);
 		if (strcmp(got, want) != 0 || strtod(got, NULL) != v)
 			bad++;
+	}
+	/* Every count of nanoseconds below 10^5 (exponent notation), and its negative. */
+	for (int k = 1; k < 100000; k++) {
+		for (int sign = 1; sign >= -1; sign -= 2) {
+			double v = sign * k / 1e9;
+
+			reference(want, sizeof(want), v);
+			weft_json_format_double(got, v);
+			if (strcmp(got, want) != 0 || strtod(got, NULL) != v)
+				bad++;
+		}
 	}
 	expect_int(bad, 0);
 }
