@@ -54,11 +54,21 @@ static inline void fail(const char *what)
 	exit(1);
 }
 
-/* Waits until `tid` is blocked in one of `nrs` (ended by -1) with first argument a0 (-1: any). */
+/*
+ * Waits until `tid` is blocked in one of `nrs` (ended by -1) with first
+ * argument a0 (-1: any), and then 100 us more: a call weft cannot ask
+ * beforehand whether it will block (a FIFO's read, a socket's transfer) is
+ * timed, and counts as a wait only when it lasted WEFT_WAIT_SLEPT_NS (20 us,
+ * agent/wait.h). Seen asleep just after it began, a call woken at once
+ * could last less; woken 100 us later, it always counts.
+ */
 static inline void blocked_in(pid_t tid, long a0, const long *nrs)
 {
+	struct timespec settle = { 0, 100000L };
+
 	if (!thread_blocked_in(tid, a0, nrs, 30000))
 		fail("a thread never blocked in the call");
+	nanosleep(&settle, NULL);
 }
 
 #define BLOCKED_IN(tid, a0, ...) blocked_in((tid), (a0), (const long[]){ __VA_ARGS__, -1 })
