@@ -4,14 +4,20 @@
  * The driver starts a trivial program (itself, with --child: main returns 0 at
  * once) many times with fork+exec+wait, natively, under weft, and under weft
  * with OTEL_SDK_DISABLED=true (loading libweft.so and its dependencies, no
- * work), interleaving the three so that the machine's background load hits
- * them alike, and prints the median of several rounds of each and weft's
- * extra cost per process. With a floor library (libbench-floor-preload.so:
- * floor-preload.c), a fourth column runs the children under it: what loading
- * a preloaded library and writing a trivial process's output file cost, the
- * part of weft's cost that any tool leaving a file per process pays. Usage:
+ * work), one start of each after another, and prints the median time of
+ * each and weft's extra cost per process: the median of the differences
+ * between a start under weft and the native start made beside it, which a
+ * slow phase of the machine hits alike (rounds of 200 starts of one mode,
+ * as it measured before, took a phase's noise of hundreds of us whole). With
+ * a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
+ * mode runs the children under it: what loading a preloaded library and
+ * writing a trivial process's output file cost, the part of weft's cost that
+ * any tool leaving a file per process pays. Usage:
  *
- *   bench-startup [path/to/libweft.so] [runs-per-round] [rounds] [floor.so]
+ *   bench-startup [path/to/libweft.so] [starts-per-batch] [batches] [floor.so]
+ *
+ * (starts-per-batch x batches starts of each mode; the output directory is
+ * emptied after each batch.)
  *
  * The weft runs use the default outputs (a file per process, in a scratch
  * directory that is emptied between rounds) unless WEFT_BENCH_OUTPUT=none.
@@ -29,7 +35,7 @@
 
 #include "bench-scratch.h"
 
-enum { MAX_ROUNDS = 64, MODES = 4 };
+enum { MODES = 4 };
 
 static const char *const mode_names[MODES] = { "native", "weft", "disabled", "floor" };
 
@@ -51,28 +57,26 @@ static double children_cpu_us(void)
 }
 
 /*
- * Starts the child `n` times with `envp`; returns the mean wall µs per start
- * and stores the mean CPU µs (user + system, the children's own) in *cpu.
+ * Starts the child once with `envp`: returns the wall µs from fork to the
+ * end of waitpid (-1 if it failed) and adds the child's CPU µs (user +
+ * system) to *cpu.
  */
-static double round_us(const char *self, char **envp, long n, double *cpu)
+static double start_once(const char *self, char **envp, double *cpu)
 {
 	char *argv[] = { (char *)self, "--child", NULL };
 	double t0 = now_ns(), c0 = children_cpu_us();
+	int status;
+	pid_t pid = fork();
 
-	for (long i = 0; i < n; i++) {
-		int status;
-		pid_t pid = fork();
-
-		if (pid == 0) {
-			execve(self, argv, envp);
-			_exit(127);
-		}
-		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) != 0)
-			return -1;
+	if (pid == 0) {
+		execve(self, argv, envp);
+		_exit(127);
 	}
-	*cpu = (children_cpu_us() - c0) / (double)n;
-	return (now_ns() - t0) / 1e3 / (double)n;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return -1;
+	*cpu += children_cpu_us() - c0;
+	return (now_ns() - t0) / 1e3;
 }
 
 static void empty_dir(const char *dir)
@@ -98,6 +102,24 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The median of v[0..n) (sorted in place). */
+static double median(double *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp);
+	return v[n / 2];
+}
+
+/* The paired differences a[i] - b[i] for i < n, into out: their median, quartiles in *lo, *hi. */
+static double paired(const double *a, const double *b, long n, double *out, double *lo, double *hi)
+{
+	for (long i = 0; i < n; i++)
+		out[i] = a[i] - b[i];
+	qsort(out, (size_t)n, sizeof(double), cmp);
+	*lo = out[n / 4];
+	*hi = out[3 * n / 4];
+	return out[n / 2];
+}
+
 int main(int argc, char **argv)
 {
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
@@ -106,7 +128,10 @@ int main(int argc, char **argv)
 	const char *floor_lib = argc > 4 ? argv[4] : NULL;
 	char self[4096], dir[1024], preload[4200], output[4200], floor_preload[4200];
 	char *envs[MODES][8];
-	double us[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], ignored;
+	double *us, *diff, cpu[MODES] = { 0 }, med[MODES] = { 0 }, ignored = 0;
+	double extra, lo, hi, extra_disabled, lo_d, hi_d, extra_floor = 0, lo_f = 0, hi_f = 0;
+	double above_floor = 0, lo_a = 0, hi_a = 0;
+	long total;
 	ssize_t len;
 	int modes = MODES - 1;
 
@@ -122,8 +147,9 @@ int main(int argc, char **argv)
 		return 1;
 	if (rounds < 1)
 		rounds = 1;
-	if (rounds > MAX_ROUNDS)
-		rounds = MAX_ROUNDS;
+	if (n < 1)
+		n = 1;
+	total = n * rounds;
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
 	snprintf(output, sizeof(output), "WEFT_OUTPUT=%s/weft-%%p.jsonl", dir);
 	/* The same small environment for every mode; only weft's variables differ. */
@@ -148,41 +174,64 @@ int main(int argc, char **argv)
 		envs[3][3] = NULL;
 		modes = MODES;
 	}
+	us = calloc((size_t)(MODES + 1) * (size_t)total, sizeof(double));
+	if (!us) {
+		fprintf(stderr, "bench-startup: out of memory\n");
+		return 1;
+	}
+	diff = us + (size_t)MODES * (size_t)total;
 	for (int m = 0; m < modes; m++)
-		round_us(self, envs[m], n / 10 + 1, &ignored); /* warm up */
-	for (int r = 0; r < rounds; r++) {
-		for (int m = 0; m < modes; m++) {
-			us[m][r] = round_us(self, envs[m], n, &cpu[m][r]);
-			if (us[m][r] < 0) {
+		for (long i = 0; i < n / 10 + 1; i++)
+			start_once(self, envs[m], &ignored); /* warm up */
+	/*
+	 * One start of each mode after another, the order rotating: a slow
+	 * phase of the machine (they come and go within seconds on a shared
+	 * VM) falls on every mode alike, and the differences of the starts made
+	 * side by side cancel it.
+	 */
+	for (long i = 0; i < total; i++) {
+		for (int k = 0; k < modes; k++) {
+			int m = (int)((i + k) % modes);
+			double t = start_once(self, envs[m], &cpu[m]);
+
+			if (t < 0) {
 				fprintf(stderr, "bench-startup: a %s child failed\n",
 					mode_names[m]);
 				return 1;
 			}
+			us[(size_t)m * (size_t)total + (size_t)i] = t;
 		}
-		empty_dir(dir);
+		if ((i + 1) % n == 0)
+			empty_dir(dir);
 	}
 	rmdir(dir);
-	for (int m = 0; m < modes; m++) {
-		qsort(us[m], (size_t)rounds, sizeof(double), cmp);
-		qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
+	for (int m = 0; m < modes; m++)
+		cpu[m] /= (double)total;
+#define US(m) (us + (size_t)(m) * (size_t)total)
+	extra = paired(US(1), US(0), total, diff, &lo, &hi);
+	extra_disabled = paired(US(2), US(0), total, diff, &lo_d, &hi_d);
+	if (modes == MODES) {
+		extra_floor = paired(US(3), US(0), total, diff, &lo_f, &hi_f);
+		above_floor = paired(US(1), US(3), total, diff, &lo_a, &hi_a);
 	}
-	printf("process start+exit (median of %d rounds of %ld): native %.0f us, weft %.0f us "
-	       "(+%.0f us), disabled %.0f us (+%.0f us); weft's extra ranged %.0f..%.0f us\n",
-	       rounds, n, us[0][rounds / 2], us[1][rounds / 2],
-	       us[1][rounds / 2] - us[0][rounds / 2], us[2][rounds / 2],
-	       us[2][rounds / 2] - us[0][rounds / 2], us[1][0] - us[0][rounds - 1],
-	       us[1][rounds - 1] - us[0][0]);
+	for (int m = 0; m < modes; m++)
+		med[m] = median(US(m), total);
+#undef US
+	printf("process start+exit (%ld starts of each, one after another): native %.0f us, "
+	       "weft %.0f us, disabled %.0f us (medians); weft's extra +%.0f us (a start's "
+	       "difference from the native one beside it: median, quartiles %.0f..%.0f), "
+	       "disabled +%.0f us (%.0f..%.0f)\n",
+	       total, med[0], med[1], med[2], extra, lo, hi, extra_disabled, lo_d, hi_d);
 	/* The children's own CPU time: steadier than wall time on a busy machine. */
-	printf("  CPU per process (user+system, median): native %.0f us, weft %.0f us (+%.0f us), "
+	printf("  CPU per process (user+system, mean): native %.0f us, weft %.0f us (+%.0f us), "
 	       "disabled %.0f us (+%.0f us)\n",
-	       cpu[0][rounds / 2], cpu[1][rounds / 2], cpu[1][rounds / 2] - cpu[0][rounds / 2],
-	       cpu[2][rounds / 2], cpu[2][rounds / 2] - cpu[0][rounds / 2]);
+	       cpu[0], cpu[1], cpu[1] - cpu[0], cpu[2], cpu[2] - cpu[0]);
 	if (modes == MODES)
-		printf("  floor (a preload that only writes the output file): %.0f us (+%.0f us), "
-		       "CPU +%.0f us; weft above the floor: +%.0f us, CPU +%.0f us\n",
-		       us[3][rounds / 2], us[3][rounds / 2] - us[0][rounds / 2],
-		       cpu[3][rounds / 2] - cpu[0][rounds / 2],
-		       us[1][rounds / 2] - us[3][rounds / 2],
-		       cpu[1][rounds / 2] - cpu[3][rounds / 2]);
+		printf("  floor (a preload that only writes the output file): %.0f us (+%.0f us, "
+		       "%.0f..%.0f), CPU +%.0f us; weft above the floor: +%.0f us (%.0f..%.0f), "
+		       "CPU +%.0f us\n",
+		       med[3], extra_floor, lo_f, hi_f, cpu[3] - cpu[0], above_floor, lo_a, hi_a,
+		       cpu[1] - cpu[3]);
+	free(us);
 	return 0;
 }
