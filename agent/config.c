@@ -264,10 +264,27 @@ struct env_view {
 	bool overflow;
 };
 
+/* Whether s begins with prefix: inline, as it runs for every row and entry. */
+static inline bool starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
 static bool env_relevant(const char *e)
 {
-	return strncmp(e, "OTEL_", 5) == 0 || strncmp(e, "WEFT_", 5) == 0 ||
-	       strncmp(e, "TRACEPARENT=", 12) == 0;
+	switch (e[0]) {
+	case 'O':
+		return starts_with(e + 1, "TEL_");
+	case 'W':
+		return starts_with(e + 1, "EFT_");
+	case 'T':
+		return starts_with(e + 1, "RACEPARENT=");
+	default:
+		return false;
+	}
 }
 
 static void env_view_init(struct env_view *v)
@@ -275,7 +292,7 @@ static void env_view_init(struct env_view *v)
 	v->n = 0;
 	v->overflow = false;
 	for (char **e = environ; e && *e; e++) {
-		if (((*e)[0] != 'O' && (*e)[0] != 'W' && (*e)[0] != 'T') || !env_relevant(*e))
+		if (!env_relevant(*e))
 			continue;
 		if (v->n == ENV_KEPT) {
 			v->overflow = true;
@@ -287,14 +304,19 @@ static void env_view_init(struct env_view *v)
 
 static const char *env_view_get(const struct env_view *v, const char *name)
 {
-	size_t len = strlen(name);
-
 	/* A name the pass did not keep (none today) is looked up the usual way. */
-	if (v->overflow || (strncmp(name, "TRACEPARENT", len + 1) != 0 && !env_relevant(name)))
+	if (v->overflow || (!env_relevant(name) && strcmp(name, "TRACEPARENT") != 0))
 		return getenv(name);
-	for (size_t i = 0; i < v->n; i++)
-		if (strncmp(v->kept[i], name, len) == 0 && v->kept[i][len] == '=')
-			return v->kept[i] + len + 1;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *k = v->kept[i], *n = name;
+
+		while (*n && *k == *n) {
+			k++;
+			n++;
+		}
+		if (!*n && *k == '=')
+			return k + 1;
+	}
 	return NULL;
 }
 

@@ -225,6 +225,36 @@ static const bool plain[256] = { PLAIN16(0x00), PLAIN16(0x10), PLAIN16(0x20), PL
 #undef PLAIN1
 #undef PLAIN16
 
+/*
+ * Whether any of the eight bytes in w is not plain: a control (below 0x20),
+ * the quote, the backslash, DEL or not ASCII. Exact (each test finds a byte
+ * only if there is one), eight bytes in a few operations.
+ */
+static inline uint64_t word_not_plain(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+
+	return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) |
+	       ((backslash - ones) & ~backslash & highs) | ((del - ones) & ~del & highs);
+}
+
+/* The end of the run of plain bytes from p (plain[*p] holds), before end. */
+static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end)
+{
+	uint64_t w;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, sizeof(w));
+		if (word_not_plain(w))
+			break;
+		p += 8;
+	}
+	while (p < end && plain[*p])
+		p++;
+	return p;
+}
+
 /* Writes s escaped at o, which has room for 6 * n bytes; returns the end. */
 static char *escape_into(char *o, const char *s, size_t n)
 {
@@ -237,10 +267,8 @@ static char *escape_into(char *o, const char *s, size_t n)
 
 		if (plain[c]) {
 			/* The common case: a run of plain ASCII, copied at once. */
-			const uint8_t *q = p + 1;
+			const uint8_t *q = plain_run(p + 1, end);
 
-			while (q < end && plain[*q])
-				q++;
 			memcpy(o, p, (size_t)(q - p));
 			o += q - p;
 			p = q;

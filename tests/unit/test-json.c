@@ -263,8 +263,53 @@ static void test_double_paths(void)
 	expect_int(bad, 0);
 }
 
+/*
+ * Every byte value at every place of a longer string: the eight-byte check
+ * (plain_run) finds it wherever it sits in a word, or in the tail after the
+ * last whole word.
+ */
+static void test_escape_positions(void)
+{
+	struct weft_json j;
+	int bad = 0;
+
+	weft_json_init(&j);
+	for (int b = 1; b < 256; b++) {
+		for (int at = 0; at < 21; at++) {
+			char in[21], want[64], *got;
+			int w = 0;
+
+			memset(in, 'a', sizeof(in));
+			in[at] = (char)b;
+			want[w++] = '"';
+			for (int i = 0; i < 21; i++) {
+				unsigned char c = (unsigned char)in[i];
+
+				if (c == '"' || c == '\\')
+					w += sprintf(want + w, "\\%c", c);
+				else if (c >= 0x80)
+					w += sprintf(want + w, "\\ufffd");
+				else if (c < 0x20 || c == 0x7f)
+					w += sprintf(want + w, "\\u%04x", c);
+				else
+					want[w++] = (char)c;
+			}
+			want[w++] = '"';
+			want[w] = '\0';
+			weft_json_string_n(&j, in, sizeof(in));
+			got = strndup(j.buf, j.len);
+			bad += strcmp(got, want) != 0;
+			free(got);
+			weft_json_reset(&j);
+		}
+	}
+	expect_int(bad, 0);
+	weft_json_free(&j);
+}
+
 int main(void)
 {
+	test_escape_positions();
 	test_double_paths();
 	test_json_writer();
 	test_json_raw();
