@@ -25,6 +25,7 @@
  * why); WEFT_BENCH_DIR names another parent directory.
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,15 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* xorshift64: the modes' order, the same from run to run. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 /* The median of v[0..n) (sorted in place). */
 static double median(double *v, long n)
 {
@@ -132,6 +142,7 @@ int main(int argc, char **argv)
 	double extra, lo, hi, extra_disabled, lo_d, hi_d, extra_floor = 0, lo_f = 0, hi_f = 0;
 	double above_floor = 0, lo_a = 0, hi_a = 0;
 	long total;
+	uint64_t rng = 88172645463325252ull;
 	ssize_t len;
 	int modes = MODES - 1;
 
@@ -184,14 +195,26 @@ int main(int argc, char **argv)
 		for (long i = 0; i < n / 10 + 1; i++)
 			start_once(self, envs[m], &ignored); /* warm up */
 	/*
-	 * One start of each mode after another, the order rotating: a slow
-	 * phase of the machine (they come and go within seconds on a shared
-	 * VM) falls on every mode alike, and the differences of the starts made
-	 * side by side cancel it.
+	 * One start of each mode after another, in a new random order each
+	 * time: a slow phase of the machine (they come and go within seconds on
+	 * a shared VM) falls on every mode alike, and the differences of the
+	 * starts made side by side cancel it. Random, because a start runs a
+	 * little faster after one that used the same libraries: a fixed rotation
+	 * gave the mode after `disabled` 10 to 18 us it did not earn.
 	 */
 	for (long i = 0; i < total; i++) {
+		int order[MODES];
+
+		for (int k = 0; k < modes; k++)
+			order[k] = k;
+		for (int k = modes - 1; k > 0; k--) {
+			int j = (int)(next_random(&rng) % (uint64_t)(k + 1)), x = order[k];
+
+			order[k] = order[j];
+			order[j] = x;
+		}
 		for (int k = 0; k < modes; k++) {
-			int m = (int)((i + k) % modes);
+			int m = order[k];
 			double t = start_once(self, envs[m], &cpu[m]);
 
 			if (t < 0) {
