@@ -11,8 +11,10 @@
  *          one with --child), each waited for: under weft each child loads
  *          libweft.so again, so this is mostly start-up cost.
  *
- * Prints the median wall time of each workload per mode, weft's ratio to
- * native, and the CPU time (user + system) of the worker and its children.
+ * Each round runs every mode once, in a random order; prints the median wall
+ * time of each workload per mode, weft's ratio to native (the median of each
+ * round's ratio to the native run of the same round, and their range), and
+ * the CPU time (user + system) of the worker and its children.
  * With a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
  * mode runs the worker under it: each child loads it and, as it ends, writes
  * a file the size of a trivial process's output under weft, and nothing else:
@@ -21,6 +23,7 @@
  */
 #include <pthread.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +163,15 @@ static int run_worker(const char *self, const char *lib, int mode, const char *w
 	return 0;
 }
 
+/* xorshift64: the modes' order in a round, the same from run to run. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -176,6 +188,8 @@ int main(int argc, char **argv)
 	const char *const workloads[2] = { "fork", "spawn" };
 	char self[4096], dir[1024], out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
+	double ratio[MODES][MAX_ROUNDS], cpu_ratio[MODES][MAX_ROUNDS];
+	uint64_t rng = 88172645463325252ull;
 	ssize_t len;
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -200,28 +214,55 @@ int main(int argc, char **argv)
 	setenv("WEFT_OUTPUT", out, 1);
 	for (int w = 0; w < 2; w++) {
 		run_worker(self, lib, 1, workloads[w], &ignored, &ignored, &ignored); /* warm up */
-		for (int r = 0; r < rounds; r++)
-			for (int m = 0; m < modes; m++)
+		/*
+		 * Each round runs every mode once, in a new random order, and each
+		 * mode's ratio is taken against the native run of its own round:
+		 * a slow phase of the machine falls on the round, not on one mode.
+		 */
+		for (int r = 0; r < rounds; r++) {
+			int order[MODES];
+
+			for (int k = 0; k < modes; k++)
+				order[k] = k;
+			for (int k = modes - 1; k > 0; k--) {
+				int j = (int)(next_random(&rng) % (uint64_t)(k + 1)), x = order[k];
+
+				order[k] = order[j];
+				order[j] = x;
+			}
+			for (int k = 0; k < modes; k++) {
+				int m = order[k];
+
 				if (run_worker(self, m == 3 ? floor_lib : lib, m, workloads[w],
 					       &ms[m][r], &cpu[m][r], &pf[m][r]) != 0) {
 					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
 						mode_names[m]);
 					return 1;
 				}
+			}
+		}
+		for (int m = 0; m < modes; m++)
+			for (int r = 0; r < rounds; r++) {
+				ratio[m][r] = ms[m][r] / ms[0][r];
+				cpu_ratio[m][r] = cpu[m][r] / cpu[0][r];
+			}
 		for (int m = 0; m < modes; m++) {
 			qsort(ms[m], (size_t)rounds, sizeof(double), cmp);
 			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
 			qsort(pf[m], (size_t)rounds, sizeof(double), cmp);
+			qsort(ratio[m], (size_t)rounds, sizeof(double), cmp);
+			qsort(cpu_ratio[m], (size_t)rounds, sizeof(double), cmp);
 		}
-		printf("%s: native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx); CPU "
-		       "native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms (%.2fx) (median of "
-		       "%d)\n",
+		printf("%s: native %.1f ms, weft %.1f ms (%.2fx, %.2f..%.2f), disabled %.1f ms "
+		       "(%.2fx); CPU native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms "
+		       "(%.2fx) "
+		       "(medians of %d rounds; a ratio is to the native run of its own round)\n",
 		       w == 0 ? "200 forks of a threaded parent"
 			      : "100 vfork+exec + 100 posix_spawn",
-		       ms[0][rounds / 2], ms[1][rounds / 2], ms[1][rounds / 2] / ms[0][rounds / 2],
-		       ms[2][rounds / 2], ms[2][rounds / 2] / ms[0][rounds / 2], cpu[0][rounds / 2],
-		       cpu[1][rounds / 2], cpu[1][rounds / 2] / cpu[0][rounds / 2],
-		       cpu[2][rounds / 2], cpu[2][rounds / 2] / cpu[0][rounds / 2], rounds);
+		       ms[0][rounds / 2], ms[1][rounds / 2], ratio[1][rounds / 2], ratio[1][0],
+		       ratio[1][rounds - 1], ms[2][rounds / 2], ratio[2][rounds / 2],
+		       cpu[0][rounds / 2], cpu[1][rounds / 2], cpu_ratio[1][rounds / 2],
+		       cpu[2][rounds / 2], cpu_ratio[2][rounds / 2], rounds);
 		/* Page faults are steadier than time on a shared machine: per process made. */
 		printf("  page faults per child: native %.0f, weft %.0f, disabled %.0f\n",
 		       pf[0][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
@@ -230,8 +271,7 @@ int main(int argc, char **argv)
 		if (modes == MODES)
 			printf("  floor (a preload that only writes the output file): %.1f ms "
 			       "(%.2fx), CPU %.2fx, %.0f page faults per child\n",
-			       ms[3][rounds / 2], ms[3][rounds / 2] / ms[0][rounds / 2],
-			       cpu[3][rounds / 2] / cpu[0][rounds / 2],
+			       ms[3][rounds / 2], ratio[3][rounds / 2], cpu_ratio[3][rounds / 2],
 			       pf[3][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
 		fflush(stdout);
 	}
