@@ -2,6 +2,7 @@
  * The shared benchmark driver (bench-driver.h): worker processes, rounds,
  * medians and ratios.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,15 @@ static int run_worker(const char *self, const char *preload, const char *name, l
 	return r > 0 && sscanf(buf, "%lf %lf", &res->wall, &res->cpu) == 2 ? 0 : -1;
 }
 
+/* xorshift64: the configurations' order in a round. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -118,26 +128,52 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * Prints the median and range of one measure (0: wall-clock, 1: CPU) of c's
- * rounds, its ratio to `native` when that is set and the target when that is;
- * returns the median.
- */
-static double report(const struct config *c, int rounds, int measure, double native, double target)
+static double measure_of(const struct bench_result *r, int measure)
 {
-	double v[MAX_ROUNDS], med;
+	return measure ? r->cpu : r->wall;
+}
+
+/*
+ * The median of the per-round ratios of one measure (0: wall-clock, 1: CPU)
+ * of a to b, the runs of a round side by side; their range in *lo, *hi.
+ */
+static double paired_ratio(const struct config *a, const struct config *b, int rounds, int measure,
+			   double *lo, double *hi)
+{
+	double v[MAX_ROUNDS];
 
 	for (int i = 0; i < rounds; i++)
-		v[i] = measure ? c->v[i].cpu : c->v[i].wall;
+		v[i] = measure_of(&a->v[i], measure) / measure_of(&b->v[i], measure);
 	qsort(v, (size_t)rounds, sizeof(double), cmp);
-	med = v[rounds / 2];
-	printf("    %-7s median %9.1f ns  range %.1f-%.1f", c->label, med, v[0], v[rounds - 1]);
-	if (native > 0)
-		printf("  ratio %.3fx", med / native);
-	if (target > 0)
-		printf("  (target <= %.2fx%s)", target, med / native <= target ? "" : ", MISSED");
+	*lo = v[0];
+	*hi = v[rounds - 1];
+	return v[rounds / 2];
+}
+
+/*
+ * Prints the median and range of one measure of c's rounds and, against
+ * `native` when that is set, its ratio: the median of the per-round ratios
+ * (each run to the native run of its own round, which a slow phase of the
+ * machine hits alike) and their range, checked against the target when that
+ * is set.
+ */
+static void report(const struct config *c, const struct config *native, int rounds, int measure,
+		   double target)
+{
+	double v[MAX_ROUNDS], ratio, lo, hi;
+
+	for (int i = 0; i < rounds; i++)
+		v[i] = measure_of(&c->v[i], measure);
+	qsort(v, (size_t)rounds, sizeof(double), cmp);
+	printf("    %-7s median %9.1f ns  range %.1f-%.1f", c->label, v[rounds / 2], v[0],
+	       v[rounds - 1]);
+	if (native) {
+		ratio = paired_ratio(c, native, rounds, measure, &lo, &hi);
+		printf("  ratio %.3fx (%.3f-%.3f)", ratio, lo, hi);
+		if (target > 0)
+			printf("  (target <= %.2fx%s)", target, ratio <= target ? "" : ", MISSED");
+	}
 	printf("\n");
-	return med;
 }
 
 static int bench(const char *prog, const char *self, const struct bench_workload *w,
@@ -145,13 +181,28 @@ static int bench(const char *prog, const char *self, const struct bench_workload
 {
 	long n = (long)((double)w->n * scale);
 	struct bench_result warm;
+	uint64_t rng = 88172645463325252ull;
 
 	for (int k = 0; k < nc; k++) /* warm up caches and the page cache */
 		run_worker(self, c[k].preload, w->name, n / 10 > 0 ? n / 10 : 1, &warm);
 	for (int i = 0; i < rounds; i++) {
-		/* Interleave, and rotate who goes first, so that drift falls on all. */
+		int order[MAX_CONFIGS];
+
+		/*
+		 * Interleave, in a new random order each round (fixed seed), so
+		 * that drift falls on all and no configuration always runs after
+		 * the same other.
+		 */
+		for (int j = 0; j < nc; j++)
+			order[j] = j;
+		for (int j = nc - 1; j > 0; j--) {
+			int r = (int)(next_random(&rng) % (uint64_t)(j + 1)), x = order[j];
+
+			order[j] = order[r];
+			order[r] = x;
+		}
 		for (int j = 0; j < nc; j++) {
-			int k = (i + j) % nc;
+			int k = order[j];
 
 			if (run_worker(self, c[k].preload, w->name, n, &c[k].v[i]) != 0) {
 				fprintf(stderr, "%s: %s worker failed under %s\n", prog, w->name,
@@ -162,12 +213,17 @@ static int bench(const char *prog, const char *self, const struct bench_workload
 	}
 	printf("%s (%d rounds of %ld):\n", w->what, rounds, n);
 	for (int measure = 0; measure < 2; measure++) {
-		double native;
-
 		printf(measure ? "  CPU time (user + system, all threads):\n" : "  wall-clock:\n");
-		native = report(&c[0], rounds, measure, 0, 0);
+		report(&c[0], NULL, rounds, measure, 0);
 		for (int k = 1; k < nc; k++)
-			report(&c[k], rounds, measure, native, k == 1 ? w->target : 0);
+			report(&c[k], &c[0], rounds, measure, k == 1 ? w->target : 0);
+		/* weft against the other library, round by round (an older weft, say). */
+		for (int k = 2; k < nc; k++) {
+			double lo, hi,
+				ratio = paired_ratio(&c[1], &c[k], rounds, measure, &lo, &hi);
+
+			printf("    weft / %s %.3fx (%.3f-%.3f)\n", c[k].label, ratio, lo, hi);
+		}
 	}
 	return 0;
 }
