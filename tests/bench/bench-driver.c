@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench-driver.h"
+#include "bench-stats.h"
 
 #define MAX_ROUNDS  64
 #define MAX_CONFIGS 3
@@ -112,22 +113,6 @@ static int run_worker(const char *self, const char *preload, const char *name, l
 	return r > 0 && sscanf(buf, "%lf %lf", &res->wall, &res->cpu) == 2 ? 0 : -1;
 }
 
-/* xorshift64: the configurations' order in a round. */
-static uint64_t next_random(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double measure_of(const struct bench_result *r, int measure)
 {
 	return measure ? r->cpu : r->wall;
@@ -144,7 +129,7 @@ static double paired_ratio(const struct config *a, const struct config *b, int r
 
 	for (int i = 0; i < rounds; i++)
 		v[i] = measure_of(&a->v[i], measure) / measure_of(&b->v[i], measure);
-	qsort(v, (size_t)rounds, sizeof(double), cmp);
+	qsort(v, (size_t)rounds, sizeof(double), bench_cmp_double);
 	*lo = v[0];
 	*hi = v[rounds - 1];
 	return v[rounds / 2];
@@ -164,7 +149,7 @@ static void report(const struct config *c, const struct config *native, int roun
 
 	for (int i = 0; i < rounds; i++)
 		v[i] = measure_of(&c->v[i], measure);
-	qsort(v, (size_t)rounds, sizeof(double), cmp);
+	qsort(v, (size_t)rounds, sizeof(double), bench_cmp_double);
 	printf("    %-7s median %9.1f ns  range %.1f-%.1f", c->label, v[rounds / 2], v[0],
 	       v[rounds - 1]);
 	if (native) {
@@ -181,7 +166,7 @@ static int bench(const char *prog, const char *self, const struct bench_workload
 {
 	long n = (long)((double)w->n * scale);
 	struct bench_result warm;
-	uint64_t rng = 88172645463325252ull;
+	uint64_t rng = BENCH_SEED;
 
 	for (int k = 0; k < nc; k++) /* warm up caches and the page cache */
 		run_worker(self, c[k].preload, w->name, n / 10 > 0 ? n / 10 : 1, &warm);
@@ -193,14 +178,7 @@ static int bench(const char *prog, const char *self, const struct bench_workload
 		 * that drift falls on all and no configuration always runs after
 		 * the same other.
 		 */
-		for (int j = 0; j < nc; j++)
-			order[j] = j;
-		for (int j = nc - 1; j > 0; j--) {
-			int r = (int)(next_random(&rng) % (uint64_t)(j + 1)), x = order[j];
-
-			order[j] = order[r];
-			order[r] = x;
-		}
+		bench_shuffle(order, nc, &rng);
 		for (int j = 0; j < nc; j++) {
 			int k = order[j];
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench-scratch.h"
+#include "bench-stats.h"
 
 enum { MAX_ROUNDS = 32, MODES = 4, FORKS = 200, SPAWNS = 100 };
 
@@ -163,22 +164,6 @@ static int run_worker(const char *self, const char *lib, int mode, const char *w
 	return 0;
 }
 
-/* xorshift64: the modes' order in a round, the same from run to run. */
-static uint64_t next_random(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
 	const char *lib = argc > 1 ? argv[1] : "build/hooks/libweft.so";
@@ -189,7 +174,7 @@ int main(int argc, char **argv)
 	char self[4096], dir[1024], out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
 	double ratio[MODES][MAX_ROUNDS], cpu_ratio[MODES][MAX_ROUNDS];
-	uint64_t rng = 88172645463325252ull;
+	uint64_t rng = BENCH_SEED;
 	ssize_t len;
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -222,14 +207,7 @@ int main(int argc, char **argv)
 		for (int r = 0; r < rounds; r++) {
 			int order[MODES];
 
-			for (int k = 0; k < modes; k++)
-				order[k] = k;
-			for (int k = modes - 1; k > 0; k--) {
-				int j = (int)(next_random(&rng) % (uint64_t)(k + 1)), x = order[k];
-
-				order[k] = order[j];
-				order[j] = x;
-			}
+			bench_shuffle(order, modes, &rng);
 			for (int k = 0; k < modes; k++) {
 				int m = order[k];
 
@@ -247,11 +225,11 @@ int main(int argc, char **argv)
 				cpu_ratio[m][r] = cpu[m][r] / cpu[0][r];
 			}
 		for (int m = 0; m < modes; m++) {
-			qsort(ms[m], (size_t)rounds, sizeof(double), cmp);
-			qsort(cpu[m], (size_t)rounds, sizeof(double), cmp);
-			qsort(pf[m], (size_t)rounds, sizeof(double), cmp);
-			qsort(ratio[m], (size_t)rounds, sizeof(double), cmp);
-			qsort(cpu_ratio[m], (size_t)rounds, sizeof(double), cmp);
+			qsort(ms[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(cpu[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(pf[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(ratio[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(cpu_ratio[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 		}
 		printf("%s: native %.1f ms, weft %.1f ms (%.2fx, %.2f..%.2f), disabled %.1f ms "
 		       "(%.2fx); CPU native %.1f ms, weft %.1f ms (%.2fx), disabled %.1f ms "

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bench-scratch.h"
+#include "bench-stats.h"
 
 enum { MODES = 4 };
 
@@ -96,35 +97,12 @@ static void empty_dir(const char *dir)
 	closedir(d);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* xorshift64: the modes' order, the same from run to run. */
-static uint64_t next_random(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-/* The median of v[0..n) (sorted in place). */
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp);
-	return v[n / 2];
-}
-
 /* The paired differences a[i] - b[i] for i < n, into out: their median, quartiles in *lo, *hi. */
 static double paired(const double *a, const double *b, long n, double *out, double *lo, double *hi)
 {
 	for (long i = 0; i < n; i++)
 		out[i] = a[i] - b[i];
-	qsort(out, (size_t)n, sizeof(double), cmp);
+	qsort(out, (size_t)n, sizeof(double), bench_cmp_double);
 	*lo = out[n / 4];
 	*hi = out[3 * n / 4];
 	return out[n / 2];
@@ -142,7 +120,7 @@ int main(int argc, char **argv)
 	double extra, lo, hi, extra_disabled, lo_d, hi_d, extra_floor = 0, lo_f = 0, hi_f = 0;
 	double above_floor = 0, lo_a = 0, hi_a = 0;
 	long total;
-	uint64_t rng = 88172645463325252ull;
+	uint64_t rng = BENCH_SEED;
 	ssize_t len;
 	int modes = MODES - 1;
 
@@ -205,14 +183,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < total; i++) {
 		int order[MODES];
 
-		for (int k = 0; k < modes; k++)
-			order[k] = k;
-		for (int k = modes - 1; k > 0; k--) {
-			int j = (int)(next_random(&rng) % (uint64_t)(k + 1)), x = order[k];
-
-			order[k] = order[j];
-			order[j] = x;
-		}
+		bench_shuffle(order, modes, &rng);
 		for (int k = 0; k < modes; k++) {
 			int m = order[k];
 			double t = start_once(self, envs[m], &cpu[m]);
@@ -238,7 +209,7 @@ int main(int argc, char **argv)
 		above_floor = paired(US(1), US(3), total, diff, &lo_a, &hi_a);
 	}
 	for (int m = 0; m < modes; m++)
-		med[m] = median(US(m), total);
+		med[m] = bench_median(US(m), total);
 #undef US
 	printf("process start+exit (%ld starts of each, one after another): native %.0f us, "
 	       "weft %.0f us, disabled %.0f us (medians); weft's extra +%.0f us (a start's "

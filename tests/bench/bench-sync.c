@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-stats.h"
+
 #define MAX_ROUNDS        64
 #define CONTENDED_THREADS 4
 
@@ -227,13 +229,6 @@ static double run_worker(const char *self, const char *preload, const char *name
 	return r > 0 ? atof(buf) : -1;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* LTTng-UST's pthread wrapper, looked for beside the libc this program uses. */
 static const char *find_lttng(char *buf, size_t size)
 {
@@ -264,16 +259,20 @@ static int bench(const char *self, const struct workload *w, struct config *c, i
 {
 	long n = (long)((double)w->n * scale);
 	const char *order = getenv("WEFT_LOCK_ORDER");
-	double med[4], target = order && strcmp(order, "1") == 0 && w->run == work_uncontended
-					? 2.0
-					: w->target;
+	double ratio[4][MAX_ROUNDS], to_weft[4][MAX_ROUNDS];
+	double target =
+		order && strcmp(order, "1") == 0 && w->run == work_uncontended ? 2.0 : w->target;
+	uint64_t rng = BENCH_SEED;
 
 	for (int k = 0; k < nc; k++) /* warm up caches and the page cache */
 		run_worker(self, c[k].preload, w->name, n / 10 > 0 ? n / 10 : 1);
 	for (int i = 0; i < rounds; i++) {
-		/* Interleave, and rotate who goes first, so that drift falls on all. */
+		int perm[4];
+
+		/* Interleave, in a new random order each round, so that drift falls on all. */
+		bench_shuffle(perm, nc, &rng);
 		for (int j = 0; j < nc; j++) {
-			int k = (i + j) % nc;
+			int k = perm[j];
 
 			c[k].v[i] = run_worker(self, c[k].preload, w->name, n);
 			if (c[k].v[i] < 0) {
@@ -285,17 +284,33 @@ static int bench(const char *self, const struct workload *w, struct config *c, i
 	}
 	printf("%s (%d rounds of %ld)%s:\n", w->what, rounds, n,
 	       target != w->target ? ", weft with WEFT_LOCK_ORDER=1" : "");
+	/* Ratios round by round (bench-stats.h): each run to the native run of its round. */
+	for (int k = 1; k < nc; k++)
+		for (int i = 0; i < rounds; i++)
+			ratio[k][i] = c[k].v[i] / c[0].v[i];
+	for (int k = 2; k < nc; k++)
+		for (int i = 0; i < rounds; i++)
+			to_weft[k][i] = c[1].v[i] / c[k].v[i];
 	for (int k = 0; k < nc; k++) {
-		qsort(c[k].v, (size_t)rounds, sizeof(double), cmp);
-		med[k] = c[k].v[rounds / 2];
-		printf("  %-7s median %9.1f ns  range %.1f-%.1f", c[k].label, med[k], c[k].v[0],
+		double med = bench_median(c[k].v, rounds);
+
+		printf("  %-7s median %9.1f ns  range %.1f-%.1f", c[k].label, med, c[k].v[0],
 		       c[k].v[rounds - 1]);
-		if (k > 0)
-			printf("  ratio %.3fx", med[k] / med[0]);
-		if (k == 1)
-			printf("  (target <= %.2fx%s)", target,
-			       med[1] / med[0] <= target ? "" : ", MISSED");
+		if (k > 0) {
+			double r = bench_median(ratio[k], rounds);
+
+			printf("  ratio %.3fx (%.3f-%.3f)", r, ratio[k][0], ratio[k][rounds - 1]);
+			if (k == 1)
+				printf("  (target <= %.2fx%s)", target,
+				       r <= target ? "" : ", MISSED");
+		}
 		printf("\n");
+	}
+	for (int k = 2; k < nc; k++) {
+		double r = bench_median(to_weft[k], rounds);
+
+		printf("  weft / %s %.3fx (%.3f-%.3f)\n", c[k].label, r, to_weft[k][0],
+		       to_weft[k][rounds - 1]);
 	}
 	return 0;
 }
