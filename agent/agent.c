@@ -134,7 +134,20 @@ static void unstamp(struct weft_event *ev, struct weft_stamp_base *b)
 	ev->h.t0 = weft_stamp_at(b, ev->h.t0);
 	switch (ev->h.type) {
 	case WEFT_EV_WAIT:
-		ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
+		if ((ev->h.flags & WEFT_EVF_TASK) && ev->u.wait.stack) {
+			/*
+			 * A wait that carries the task it started (weft_task_begin_with):
+			 * the hand-off's age from its end, in ticks, becomes nanoseconds
+			 * as the task's own record would have converted the hand-off.
+			 */
+			uint64_t handoff = ev->u.wait.t1 - (ev->u.wait.stack - 1);
+
+			ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
+			handoff = weft_stamp_at(b, handoff);
+			ev->u.wait.stack = (uint32_t)(ev->u.wait.t1 - handoff + 1);
+		} else {
+			ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
+		}
 		break;
 	case WEFT_EV_CTX:
 		if (ev->u.ctx.handoff_ns)

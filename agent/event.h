@@ -86,7 +86,8 @@ enum {
 	 * its links. WAIT: the task the wait brought starts as it ends, carried
 	 * by the WAIT itself (one record, not two): `links[1]` is the task's
 	 * span (the wait has one producer at most), `stack` the hand-off's age
-	 * at t1 plus one (0: unknown; the wait has no stack) and `channel` the
+	 * at t1 plus one (0: unknown; the wait has no stack; in stamp ticks
+	 * while WEFT_EVF_STAMPED, nanoseconds once converted) and `channel` the
 	 * channel read (0: none). The exporter hands its interpreters the WAIT
 	 * and the CTX it stands for (weft_task_expand): none of them sees it.
 	 */

@@ -73,11 +73,18 @@ bool weft_task_begin_with(struct weft_wait *w, uint32_t channel)
 	struct weft_event *ev = &w->ev;
 	uint64_t source = weft_task_source(w), age = 0;
 
-	if ((ev->h.flags & WEFT_EVF_STAMPED) || ev->u.wait.links[1] || ev->u.wait.stack ||
-	    ev->u.wait.channel != channel)
+	if (ev->u.wait.links[1] || ev->u.wait.stack || ev->u.wait.channel != channel)
 		return false;
+	/*
+	 * The hand-off's age, from the wait's end: in stamp ticks while the
+	 * record keeps its stamps (held for the unlock; its conversion turns it
+	 * into nanoseconds, agent/agent.c), which must then fit 32 bits as
+	 * nanoseconds too (a TSC of 1 GHz or more gives fewer of those).
+	 */
 	if (w->handoff_ns) {
-		if (w->handoff_ns > ev->u.wait.t1 || ev->u.wait.t1 - w->handoff_ns >= UINT32_MAX)
+		uint64_t most = (ev->h.flags & WEFT_EVF_STAMPED) ? UINT32_MAX / 4 : UINT32_MAX;
+
+		if (w->handoff_ns > ev->u.wait.t1 || ev->u.wait.t1 - w->handoff_ns >= most)
 			return false;
 		age = ev->u.wait.t1 - w->handoff_ns + 1;
 	}

@@ -95,9 +95,9 @@ static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
  * task it starts as one record, as weft_wait_finish and weft_task_start would
  * make them (agent/event.h: a WAIT with WEFT_EVF_TASK) — or its record alone
  * when a task from another source is open. True when recorded; false when
- * the record cannot carry the task's start (its times are stamps, it has
- * two producers or a stack, the hand-off is too old for 32 bits, or
- * `channel` is not the wait's): the caller records the two.
+ * the record cannot carry the task's start (it has two producers or a
+ * stack, the hand-off is too old for 32 bits, or `channel` is not the
+ * wait's): the caller records the two.
  */
 bool weft_task_begin_with(struct weft_wait *w, uint32_t channel);
 
