@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/format.h"
 #include "agent/config_private.h"
+#include "agent/format.h"
 
 /* The largest unit that divides ns exactly: 90 s is "90s", 1.5 ms is "1500us". */
 void weft_config_render_duration(uint64_t ns, char *buf, size_t len)

@@ -24,10 +24,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
+#include "agent/format.h"
 #include "agent/large.h"
 #include "agent/fd.h"
 #include "agent/log.h"

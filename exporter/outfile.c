@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/fd.h"
+#include "agent/format.h"
 #include "agent/log.h"
 #include "exporter/outfile.h"
 
@@ -220,7 +220,7 @@ int weft_outfile_open_now(struct weft_outfile *f)
 static void backup_name(const char *name, int i, char *out, size_t len)
 {
 	if (i == 0)
-		weft_format(out, len, "%s", name);
+		weft_copy(out, len, name);
 	else
 		weft_format(out, len, "%s.%d", name, i);
 }

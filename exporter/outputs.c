@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/format.h"
 #include "agent/agent.h"
 #include "agent/fd.h"
+#include "agent/format.h"
 #include "agent/log.h"
 #include "exporter/otlp_http.h"
 #include "exporter/outfile.h"
@@ -51,7 +51,7 @@ int weft_outputs_private_dir(char *out, size_t len)
 	/* $XDG_RUNTIME_DIR: the user's own, 0700 by specification; checked all the same. */
 	if (runtime && runtime[0] == '/' && lstat(runtime, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    st.st_uid == geteuid() && !(st.st_mode & 077)) {
-		weft_format(out, len, "%s", runtime);
+		weft_copy(out, len, runtime);
 		return 0;
 	}
 	if (!tmp || tmp[0] != '/')

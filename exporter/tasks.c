@@ -23,10 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/format.h"
 #include "agent/clock.h"
 #include "agent/agent.h"
 #include "agent/alloc.h"
+#include "agent/format.h"
 #include "agent/large.h"
 #include "agent/task.h"
 #include "exporter/channels.h"
