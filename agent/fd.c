@@ -39,6 +39,7 @@
 
 #include "agent/consumer.h"
 #include "agent/fd.h"
+#include "agent/format.h"
 #include "agent/guard.h"
 #include "agent/sighold.h"
 
@@ -627,7 +628,7 @@ static bool proc_prefix(char *prefix, size_t n)
 	self[len] = '\0';
 	if (atoi(self) != pid)
 		return false;
-	return snprintf(prefix, n, "/proc/%d/", pid) < (int)n;
+	return weft_format(prefix, n, "/proc/%d/", pid) < (int)n;
 }
 
 /*
@@ -741,8 +742,8 @@ bool weft_fd_read_proc(struct weft_proc_read *r, size_t n)
 	if (n == 0 || (!__libc_single_threaded && !weft_tls.own_table && read_in_helper(&b)))
 		return true;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/proc/self/%.*s", (int)sizeof(r[i].path) - 1,
-			 r[i].path);
+		weft_format(path, sizeof(path), "/proc/self/%.*s", (int)sizeof(r[i].path) - 1,
+			    r[i].path);
 		r[i].got = read_small(path, r[i].buf, sizeof(r[i].buf));
 		if (r[i].got < 0)
 			r[i].buf[0] = '\0';
@@ -1441,8 +1442,8 @@ static void note_output_dir(const char *pattern)
 	if (dir[0] == '/')
 		memcpy(output_dir_path, dir, strlen(dir) + 1);
 	else if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/' ||
-		 snprintf(output_dir_path, sizeof(output_dir_path), "%s%s%s", cwd,
-			  dir[0] ? "/" : "", dir) >= (int)sizeof(output_dir_path))
+		 weft_format(output_dir_path, sizeof(output_dir_path), "%s%s%s", cwd,
+			     dir[0] ? "/" : "", dir) >= (int)sizeof(output_dir_path))
 		output_dir_path[0] = '\0';
 }
 

@@ -794,6 +794,7 @@ static void exporter_before_fork(void)
 	used = (uintptr_t)strchr(buf + none, 'x');
 	used = (uintptr_t)strchrnul(buf + none, 'x'); /* agent/format.c */
 	(void)strtod(buf, NULL);
+	(void)strtoull(buf, NULL, 10); /* exporter/threadtime.c */
 	(void)snprintf(buf, none, "%d", 0);
 	bind_vsnprintf(buf, none, "%d", 0);
 	(void)getppid();

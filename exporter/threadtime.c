@@ -11,6 +11,7 @@
 #include "agent/alloc.h"
 #include "agent/atomic.h"
 #include "agent/fd.h"
+#include "agent/format.h"
 #include "exporter/deadlocks.h"
 #include "exporter/exporter.h"
 #include "exporter/interp.h"
@@ -95,7 +96,7 @@ static struct batch *batch_get(void)
 
 static void batch_add(struct batch *b, struct weft_thread *t)
 {
-	snprintf(b->r[b->n].path, sizeof(b->r[b->n].path), "task/%d/schedstat", (int)t->tid);
+	weft_format(b->r[b->n].path, sizeof(b->r[b->n].path), "task/%d/schedstat", (int)t->tid);
 	b->t[b->n++] = t;
 }
 
@@ -103,6 +104,8 @@ static void batch_add(struct batch *b, struct weft_thread *t)
 static int schedstat(const struct weft_proc_read *r, uint64_t *cpu, uint64_t *wait)
 {
 	ssize_t n = r->got;
+	const char *next;
+	char *end;
 
 	/*
 	 * Not there, or not for us: it will not be later. (A thread just gone is
@@ -116,7 +119,13 @@ static int schedstat(const struct weft_proc_read *r, uint64_t *cpu, uint64_t *wa
 	}
 	if (n < 0)
 		return (int)n;
-	return sscanf(r->buf, "%" SCNu64 " %" SCNu64, cpu, wait) == 2 ? 0 : -EINVAL;
+	/* The first two numbers, as sscanf("%lu %lu") reads them, without scanf's code. */
+	*cpu = strtoull(r->buf, &end, 10);
+	if (end == r->buf)
+		return -EINVAL;
+	next = end;
+	*wait = strtoull(next, &end, 10);
+	return end == next ? -EINVAL : 0;
 }
 
 /* Where an accounting's runnable time comes from. */
@@ -270,8 +279,8 @@ static const char *blocked_key(enum weft_wait_kind kind)
 	static char keys[WEFT_WAIT_KIND_COUNT][48];
 
 	if (!keys[kind][0])
-		snprintf(keys[kind], sizeof(keys[kind]), "weft.thread.time.blocked.%s",
-			 weft_wait_kind_name(kind));
+		weft_format(keys[kind], sizeof(keys[kind]), "weft.thread.time.blocked.%s",
+			    weft_wait_kind_name(kind));
 	return keys[kind];
 }
 
