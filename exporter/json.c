@@ -446,23 +446,24 @@ void weft_json_i64_string(struct weft_json *j, int64_t v)
  */
 static size_t format_small(char *out, uint64_t k)
 {
-	char digits[8];
-	size_t n = 0, o = 0;
+	char buf[24];
+	const char *d;
+	size_t n, o = 0;
 	int exp = -9;
 
 	while (k % 10 == 0) {
 		k /= 10;
 		exp++;
 	}
-	do
-		digits[n++] = (char)('0' + k % 10);
-	while ((k /= 10) != 0);
+	d = u64_digits(buf, k);
+	n = (size_t)(buf + sizeof(buf) - d);
 	exp += (int)n - 1;
-	out[o++] = digits[--n];
-	if (n)
+	out[o++] = d[0];
+	if (n > 1) {
 		out[o++] = '.';
-	while (n)
-		out[o++] = digits[--n];
+		memcpy(out + o, d + 1, n - 1);
+		o += n - 1;
+	}
 	out[o++] = 'e';
 	out[o++] = '-';
 	out[o++] = (char)('0' + -exp / 10);
