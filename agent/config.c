@@ -30,10 +30,10 @@
 #include <unistd.h>
 
 #include "agent/config.h"
-
-_Static_assert(WEFT_CONFIG_HOT_END <= 4096, "the configuration's first part fits a page");
 #include "agent/config_private.h"
 #include "agent/log.h"
+
+_Static_assert(WEFT_CONFIG_HOT_END <= 4096, "the configuration's first part fits a page");
 
 static const struct keyword samplers[] = {
 	{ "always_on", WEFT_SAMPLER_ALWAYS_ON },
