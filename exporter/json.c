@@ -20,6 +20,17 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* "00" to "ff": a byte's two hex digits at once. */
+const char weft_json_hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void weft_json_init(struct weft_json *j)
 {
 	memset(j, 0, sizeof(*j));
@@ -124,6 +135,28 @@ static char *json_value_at(struct weft_json *j, size_t extra)
 		j->more |= bit;
 	}
 	return o;
+}
+
+/* Whether `escaped` bytes escaped (six each at most) and `fixed` more can be counted. */
+static bool room_counts(struct weft_json *j, size_t escaped, size_t fixed)
+{
+	if (escaped > (SIZE_MAX - 16 - fixed) / 6) {
+		json_fail(j, -EOVERFLOW);
+		return false;
+	}
+	return true;
+}
+
+char *weft_json_room_grow(struct weft_json *j, size_t escaped, size_t fixed)
+{
+	if (!room_counts(j, escaped, fixed) || !json_reserve(j, 6 * escaped + fixed))
+		return NULL;
+	return j->buf + j->len;
+}
+
+char *weft_json_member_room(struct weft_json *j, size_t escaped, size_t fixed)
+{
+	return room_counts(j, escaped, fixed) ? json_value_at(j, 6 * escaped + fixed) : NULL;
 }
 
 static void json_open(struct weft_json *j, char c)
@@ -239,39 +272,34 @@ static inline uint64_t word_not_plain(uint64_t w)
 	       ((backslash - ones) & ~backslash & highs) | ((del - ones) & ~del & highs);
 }
 
-/* The end of the run of plain bytes from p (plain[*p] holds), before end. */
-static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end)
-{
-	uint64_t w;
-
-	while (end - p >= 8) {
-		memcpy(&w, p, sizeof(w));
-		if (word_not_plain(w))
-			break;
-		p += 8;
-	}
-	while (p < end && plain[*p])
-		p++;
-	return p;
-}
-
-/* Writes s escaped at o, which has room for 6 * n bytes; returns the end. */
-static char *escape_into(char *o, const char *s, size_t n)
+/*
+ * Plain runs go eight bytes at a time, each word stored as it was read (the
+ * room is six bytes an input byte); the rest a byte at a time: short strings
+ * (names, attribute keys) are most of what is written, so no call to memcpy.
+ */
+char *weft_json_put_escaped(char *o, const char *s, size_t n)
 {
 	const uint8_t *p = (const uint8_t *)s, *end = p + n;
 
 	while (p < end) {
-		uint8_t c = *p;
+		uint64_t w;
+		uint8_t c;
 		size_t len;
 		bool valid;
 
+		if (end - p >= 8) {
+			memcpy(&w, p, sizeof(w));
+			if (!word_not_plain(w)) {
+				memcpy(o, &w, sizeof(w));
+				o += 8;
+				p += 8;
+				continue;
+			}
+		}
+		c = *p;
 		if (plain[c]) {
-			/* The common case: a run of plain ASCII, copied at once. */
-			const uint8_t *q = plain_run(p + 1, end);
-
-			memcpy(o, p, (size_t)(q - p));
-			o += q - p;
-			p = q;
+			*o++ = (char)c;
+			p++;
 		} else if (c == '"' || c == '\\') {
 			*o++ = '\\';
 			*o++ = (char)c;
@@ -296,21 +324,12 @@ static char *escape_into(char *o, const char *s, size_t n)
 	return o;
 }
 
-/* Every input byte becomes at most six output bytes; `more` is room for the rest. */
-static bool escaped_fits(struct weft_json *j, size_t n, size_t more)
-{
-	if (n > (SIZE_MAX - 16 - more) / 6) {
-		json_fail(j, -EOVERFLOW);
-		return false;
-	}
-	return true;
-}
-
 void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n)
 {
-	if (!escaped_fits(j, n, 0) || !json_reserve(j, 6 * n))
-		return;
-	j->len = (size_t)(escape_into(j->buf + j->len, s, n) - j->buf);
+	char *o = weft_json_room(j, n, 0);
+
+	if (o)
+		weft_json_done(j, weft_json_put_escaped(o, s, n));
 }
 
 void weft_json_string_n(struct weft_json *j, const char *s, size_t n)
@@ -319,13 +338,13 @@ void weft_json_string_n(struct weft_json *j, const char *s, size_t n)
 
 	if (!s)
 		n = 0;
-	if (!escaped_fits(j, n, 2) || !(o = json_value_at(j, 6 * n + 2)))
+	if (!(o = weft_json_member_room(j, n, 2)))
 		return;
 	*o++ = '"';
 	if (n)
-		o = escape_into(o, s, n);
+		o = weft_json_put_escaped(o, s, n);
 	*o++ = '"';
-	j->len = (size_t)(o - j->buf);
+	weft_json_done(j, o);
 }
 
 void weft_json_string(struct weft_json *j, const char *s)
@@ -372,53 +391,89 @@ static const char digit_pairs[] = "000102030405060708091011121314151617181920212
 				  "50515253545556575859606162636465666768697071727374"
 				  "75767778798081828384858687888990919293949596979899";
 
-/* Writes v in decimal at the end of buf[24]; returns where it starts. */
-static char *u64_digits(char buf[24], uint64_t v)
+/* The number of decimal digits of v. */
+static unsigned digits_u32(uint32_t v)
 {
-	char *p = buf + 24;
+	return v < 10          ? 1
+	       : v < 100       ? 2
+	       : v < 1000      ? 3
+	       : v < 10000     ? 4
+	       : v < 100000    ? 5
+	       : v < 1000000   ? 6
+	       : v < 10000000  ? 7
+	       : v < 100000000 ? 8
+			       : 9 + (v >= 1000000000);
+}
+
+/* v in decimal at o: 32-bit divisions, two digits each. */
+static char *put_u32(char *o, uint32_t v)
+{
+	char *end = o + digits_u32(v), *p = end;
 
 	while (v >= 100) {
 		p -= 2;
 		memcpy(p, digit_pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		p -= 2;
-		memcpy(p, digit_pairs + 2 * v, 2);
-	} else {
-		*--p = (char)('0' + v);
-	}
-	return p;
+	if (v >= 10)
+		memcpy(p - 2, digit_pairs + 2 * v, 2);
+	else
+		p[-1] = (char)('0' + v);
+	return end;
+}
+
+/* The eight digits of v (below 10^8), its leading zeros written. */
+static char *put_8_digits(char *o, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(o, digit_pairs + 2 * (hi / 100), 2);
+	memcpy(o + 2, digit_pairs + 2 * (hi % 100), 2);
+	memcpy(o + 4, digit_pairs + 2 * (lo / 100), 2);
+	memcpy(o + 6, digit_pairs + 2 * (lo % 100), 2);
+	return o + 8;
+}
+
+/*
+ * In pieces of eight digits below the top one, so that a nanosecond
+ * timestamp (19 digits) takes two 64-bit divisions and the rest is 32-bit.
+ */
+char *weft_json_put_u64(char *o, uint64_t v)
+{
+	const uint64_t e8 = 100000000, e16 = e8 * e8;
+
+	if (v <= UINT32_MAX)
+		return put_u32(o, (uint32_t)v);
+	if (v < e16)
+		return put_8_digits(put_u32(o, (uint32_t)(v / e8)), (uint32_t)(v % e8));
+	o = put_u32(o, (uint32_t)(v / e16));
+	v %= e16;
+	return put_8_digits(put_8_digits(o, (uint32_t)(v / e8)), (uint32_t)(v % e8));
 }
 
 size_t weft_json_format_u64(char out[WEFT_JSON_U64_MAX], uint64_t v)
 {
-	char buf[24], *p = u64_digits(buf, v);
-	size_t n = (size_t)(buf + sizeof(buf) - p);
+	char *end = weft_json_put_u64(out, v);
 
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return n;
+	*end = '\0';
+	return (size_t)(end - out);
 }
 
 static void json_int(struct weft_json *j, uint64_t mag, bool neg, bool quoted)
 {
-	char buf[24], *p = u64_digits(buf, mag), *o;
-	size_t n = (size_t)(buf + sizeof(buf) - p);
-
 	/* At most 20 digits, a sign and two quotes. */
-	o = json_value_at(j, 23);
+	char *o = json_value_at(j, 23);
+
 	if (!o)
 		return;
 	if (quoted)
 		*o++ = '"';
 	if (neg)
 		*o++ = '-';
-	memcpy(o, p, n);
-	o += n;
+	o = weft_json_put_u64(o, mag);
 	if (quoted)
 		*o++ = '"';
-	j->len = (size_t)(o - j->buf);
+	weft_json_done(j, o);
 }
 
 void weft_json_u64(struct weft_json *j, uint64_t v)
@@ -446,8 +501,7 @@ void weft_json_i64_string(struct weft_json *j, int64_t v)
  */
 static size_t format_small(char *out, uint64_t k)
 {
-	char buf[24];
-	const char *d;
+	char d[24];
 	size_t n, o = 0;
 	int exp = -9;
 
@@ -455,8 +509,7 @@ static size_t format_small(char *out, uint64_t k)
 		k /= 10;
 		exp++;
 	}
-	d = u64_digits(buf, k);
-	n = (size_t)(buf + sizeof(buf) - d);
+	n = (size_t)(weft_json_put_u64(d, k) - d);
 	exp += (int)n - 1;
 	out[o++] = d[0];
 	if (n > 1) {
@@ -566,22 +619,27 @@ size_t weft_json_format_double(char out[WEFT_JSON_DOUBLE_MAX], double v)
 	return o;
 }
 
-void weft_json_double(struct weft_json *j, double v)
+char *weft_json_put_double(char *o, double v)
 {
-	char buf[WEFT_JSON_DOUBLE_MAX], *o;
+	char buf[WEFT_JSON_DOUBLE_MAX];
 	size_t n = weft_json_format_double(buf, v);
 	bool quoted = !isfinite(v);
 
-	o = json_value_at(j, n + 2);
-	if (!o)
-		return;
 	if (quoted)
 		*o++ = '"';
 	memcpy(o, buf, n);
 	o += n;
 	if (quoted)
 		*o++ = '"';
-	j->len = (size_t)(o - j->buf);
+	return o;
+}
+
+void weft_json_double(struct weft_json *j, double v)
+{
+	char *o = json_value_at(j, WEFT_JSON_DOUBLE_MAX + 1);
+
+	if (o)
+		weft_json_done(j, weft_json_put_double(o, v));
 }
 
 void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n)
@@ -596,12 +654,9 @@ void weft_json_hex(struct weft_json *j, const uint8_t *bytes, size_t n)
 	if (!o)
 		return;
 	*o++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		*o++ = hex_digits[bytes[i] >> 4];
-		*o++ = hex_digits[bytes[i] & 15];
-	}
+	o = weft_json_put_hex(o, bytes, n);
 	*o++ = '"';
-	j->len = (size_t)(o - j->buf);
+	weft_json_done(j, o);
 }
 
 void weft_json_append(struct weft_json *j, const char *s, size_t n)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Containers nest at most this deep. */
 #define WEFT_JSON_MAX_DEPTH 63
@@ -94,6 +95,47 @@ void weft_json_appendf(struct weft_json *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The string's contents, escaped as in weft_json_string, without the quotes. */
 void weft_json_append_escaped(struct weft_json *j, const char *s, size_t n);
+
+/*
+ * Writing at a cursor, for a caller that writes a whole object's structure
+ * itself (a span, an attribute list): it asks for room once for a run of
+ * pieces, writes them with the weft_json_put_* helpers, and ends the run with
+ * weft_json_done. The writer sees none of it: the caller places its own
+ * commas and keeps brackets balanced. `escaped` bytes of input to be escaped
+ * (each becomes at most six) and `fixed` more; NULL after an error (sticky,
+ * as always).
+ */
+char *weft_json_room_grow(struct weft_json *j, size_t escaped, size_t fixed);
+static inline char *weft_json_room(struct weft_json *j, size_t escaped, size_t fixed)
+{
+	size_t left = j->cap - j->len;
+
+	/* Inline: the room is nearly always there (the bounds keep 6 * escaped from wrapping). */
+	if (__builtin_expect(!j->err && escaped <= left / 6 && fixed <= left - 6 * escaped, 1))
+		return j->buf + j->len;
+	return weft_json_room_grow(j, escaped, fixed);
+}
+/* The same, for a value or member: the comma before it, when one is due, is written. */
+char *weft_json_member_room(struct weft_json *j, size_t escaped, size_t fixed);
+static inline void weft_json_done(struct weft_json *j, char *o)
+{
+	j->len = (size_t)(o - j->buf);
+}
+/* s escaped, as weft_json_string writes it without its quotes (6 * n bytes at most). */
+char *weft_json_put_escaped(char *o, const char *s, size_t n);
+/* n bytes as lowercase hex (2 * n). Inline: ids have a fixed size, and their loops unroll. */
+extern const char weft_json_hex_pairs[513];
+static inline char *weft_json_put_hex(char *o, const uint8_t *bytes, size_t n)
+{
+	for (size_t i = 0; i < n; i++, o += 2)
+		memcpy(o, weft_json_hex_pairs + 2 * bytes[i], 2);
+	return o;
+}
+/* v in decimal (WEFT_JSON_U64_MAX - 1 bytes at most). */
+char *weft_json_put_u64(char *o, uint64_t v);
+/* As weft_json_double writes v (WEFT_JSON_DOUBLE_MAX + 1 bytes at most). */
+char *weft_json_put_double(char *o, double v);
+#define WEFT_JSON_PUT_LIT(o, lit) ((char *)memcpy((o), lit, sizeof(lit) - 1) + sizeof(lit) - 1)
 
 /*
  * Formats v in its shortest round-trip form with '.' as the decimal point

@@ -48,76 +48,97 @@ static bool nonempty(const char *s)
 	return s && s[0];
 }
 
-static void json_attr_value(struct weft_json *j, const struct weft_attr *a)
+#define PUT(o, lit) WEFT_JSON_PUT_LIT(o, lit)
+
+/* Room for an attribute's fixed parts and a number (a double's, quoted, is the widest). */
+#define ATTR_FIXED 96
+
+static size_t length(const char *s)
 {
-	weft_json_begin_object(j);
-	switch (a->type) {
-	case WEFT_VALUE_STRING:
-		weft_json_key_lit(j, "stringValue");
-		weft_json_string(j, a->v.s);
-		break;
-	case WEFT_VALUE_INT:
-		weft_json_key_lit(j, "intValue");
-		weft_json_i64_string(j, a->v.i);
-		break;
-	case WEFT_VALUE_DOUBLE:
-		weft_json_key_lit(j, "doubleValue");
-		weft_json_double(j, a->v.d);
-		break;
-	case WEFT_VALUE_BOOL:
-		weft_json_key_lit(j, "boolValue");
-		weft_json_bool(j, a->v.b);
-		break;
-	case WEFT_VALUE_STRING_ARRAY:
-		weft_json_key_lit(j, "arrayValue");
-		weft_json_begin_object(j);
-		if (a->v.strs.n) {
-			weft_json_key_lit(j, "values");
-			weft_json_begin_array(j);
-			for (size_t i = 0; i < a->v.strs.n; i++) {
-				weft_json_begin_object(j);
-				weft_json_key_lit(j, "stringValue");
-				weft_json_string(j, a->v.strs.items[i]);
-				weft_json_end_object(j);
-			}
-			weft_json_end_array(j);
-		}
-		weft_json_end_object(j);
-		break;
-	}
-	weft_json_end_object(j);
+	return s ? strlen(s) : 0;
 }
 
-/* `"attributes":[{"key":..,"value":{..}},..]`, nothing when there are none. */
+/* A string array attribute's value, `{"arrayValue":{..}}` without its last brace. */
+static char *put_strings(struct weft_json *j, char *o, const char *const *items, size_t n)
+{
+	o = PUT(o, "{\"arrayValue\":{");
+	if (n)
+		o = PUT(o, "\"values\":[");
+	for (size_t i = 0; i < n; i++) {
+		size_t len = length(items[i]);
+
+		weft_json_done(j, o);
+		if (!(o = weft_json_room(j, len, 32)))
+			return NULL;
+		if (i)
+			*o++ = ',';
+		o = PUT(o, "{\"stringValue\":\"");
+		o = weft_json_put_escaped(o, items[i], len);
+		o = PUT(o, "\"}");
+	}
+	if (n)
+		*o++ = ']';
+	return PUT(o, "}}");
+}
+
+/*
+ * `"attributes":[{"key":..,"value":{..}},..]` for n > 0, written directly
+ * (json.h's cursor): no comma before it, the caller's.
+ */
+static void put_attrs(struct weft_json *j, const struct weft_attr *attrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct weft_attr *a = &attrs[i];
+		size_t key_n = length(a->key),
+		       v_n = a->type == WEFT_VALUE_STRING ? length(a->v.s) : 0;
+		char *o = weft_json_room(j, key_n + v_n, ATTR_FIXED);
+
+		if (!o)
+			return;
+		o = i ? PUT(o, ",{\"key\":\"") : PUT(o, "\"attributes\":[{\"key\":\"");
+		o = weft_json_put_escaped(o, a->key, key_n);
+		o = PUT(o, "\",\"value\":");
+		switch (a->type) {
+		case WEFT_VALUE_STRING:
+			o = PUT(o, "{\"stringValue\":\"");
+			o = PUT(weft_json_put_escaped(o, a->v.s, v_n), "\"}");
+			break;
+		case WEFT_VALUE_INT:
+			o = PUT(o, "{\"intValue\":\"");
+			if (a->v.i < 0)
+				*o++ = '-';
+			/* The magnitude in unsigned arithmetic, so that INT64_MIN works. */
+			o = weft_json_put_u64(o, a->v.i < 0 ? (uint64_t)0 - (uint64_t)a->v.i
+							    : (uint64_t)a->v.i);
+			o = PUT(o, "\"}");
+			break;
+		case WEFT_VALUE_DOUBLE:
+			o = PUT(o, "{\"doubleValue\":");
+			o = weft_json_put_double(o, a->v.d);
+			*o++ = '}';
+			break;
+		case WEFT_VALUE_BOOL:
+			o = a->v.b ? PUT(o, "{\"boolValue\":true}")
+				   : PUT(o, "{\"boolValue\":false}");
+			break;
+		case WEFT_VALUE_STRING_ARRAY:
+			if (!(o = put_strings(j, o, a->v.strs.items, a->v.strs.n)))
+				return;
+			break;
+		}
+		*o++ = '}';
+		weft_json_done(j, o);
+	}
+	weft_json_append(j, "]", 1);
+}
+
+/* `"attributes":[..]` as a member of the object being written, nothing when there are none. */
 static void json_attrs(struct weft_json *j, const struct weft_attr *attrs, size_t n)
 {
 	if (!n)
 		return;
-	weft_json_key_lit(j, "attributes");
-	weft_json_begin_array(j);
-	for (size_t i = 0; i < n; i++) {
-		const struct weft_attr *a = &attrs[i];
-		const char *key = a->key ? a->key : "";
-
-		if (a->type == WEFT_VALUE_STRING) {
-			/* The usual kind, as three fixed pieces around two escaped strings. */
-			const char *v = a->v.s ? a->v.s : "";
-
-			weft_json_raw_lit(j, "{\"key\":\"");
-			weft_json_append_escaped(j, key, strlen(key));
-			weft_json_append_lit(j, "\",\"value\":{\"stringValue\":\"");
-			weft_json_append_escaped(j, v, strlen(v));
-			weft_json_append_lit(j, "\"}}");
-			continue;
-		}
-		weft_json_begin_object(j);
-		weft_json_key_lit(j, "key");
-		weft_json_string(j, key);
-		weft_json_key_lit(j, "value");
-		json_attr_value(j, a);
-		weft_json_end_object(j);
-	}
-	weft_json_end_array(j);
+	weft_json_raw(j, "", 0); /* the comma before it */
+	put_attrs(j, attrs, n);
 }
 
 /* A key literal with its quotes and colon, and its length: for weft_json_raw_key. */
@@ -130,14 +151,6 @@ static void json_u64_field(struct weft_json *j, const char *qkey, size_t n, uint
 		return;
 	weft_json_raw_key(j, qkey, n);
 	weft_json_u64_string(j, v);
-}
-
-static void json_count_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v)
-{
-	if (!v)
-		return;
-	weft_json_raw_key(j, qkey, n);
-	weft_json_u64(j, v);
 }
 
 static void json_string_field(struct weft_json *j, const char *qkey, size_t n, const char *s)
@@ -193,64 +206,133 @@ static bool all_zero(const uint8_t *b, size_t n)
 	return true;
 }
 
+/* `,"<key>":<v>` for a count, left out when zero as proto3 JSON does. */
+#define PUT_COUNT(o, key, v) ((v) ? weft_json_put_u64(PUT(o, ",\"" key "\":"), (v)) : (o))
+
+/* The same for a fixed64, which proto3 JSON writes as a string. */
+#define PUT_U64_STRING(o, key, v)                                                                  \
+	((v) ? PUT(weft_json_put_u64(PUT(o, ",\"" key "\":\""), (v)), "\"") : (o))
+
+/* Room for a span's fixed parts: ids, flags, kind, times, counts, brackets. */
+#define SPAN_FIXED 256
+
+/* `,"<key>":"<hex>"` */
+static char *put_id(char *o, const char *qkey, size_t qkey_n, const uint8_t *b, size_t n)
+{
+	memcpy(o, qkey, qkey_n);
+	o = weft_json_put_hex(o + qkey_n, b, n);
+	*o++ = '"';
+	return o;
+}
+#define PUT_ID(o, key, id) put_id(o, ",\"" key "\":\"", sizeof(key) + 4, (id).b, sizeof((id).b))
+
+/* `,"attributes":[..]` when there are any; *o the cursor (room for one byte), ended and taken
+ * again. */
+static char *put_attrs_member(struct weft_json *j, char *o, const struct weft_attr *attrs, size_t n,
+			      bool first, size_t then)
+{
+	if (n) {
+		if (!first)
+			*o++ = ',';
+		weft_json_done(j, o);
+		put_attrs(j, attrs, n);
+	} else {
+		weft_json_done(j, o);
+	}
+	return weft_json_room(j, 0, then);
+}
+
+/*
+ * A span, written directly (json.h's cursor) rather than field by field: a
+ * busy program's spans are most of what the exporter writes. The same text
+ * as the writer's calls would give (test-jsonl compares it byte for byte).
+ */
 static void json_span(struct weft_json *j, const struct weft_span *sp)
 {
-	weft_json_begin_object(j);
-	weft_json_key_lit(j, "traceId");
-	weft_json_hex(j, sp->trace_id.b, sizeof(sp->trace_id.b));
-	weft_json_key_lit(j, "spanId");
-	weft_json_hex(j, sp->span_id.b, sizeof(sp->span_id.b));
-	if (!all_zero(sp->parent_span_id.b, sizeof(sp->parent_span_id.b))) {
-		weft_json_key_lit(j, "parentSpanId");
-		weft_json_hex(j, sp->parent_span_id.b, sizeof(sp->parent_span_id.b));
-	}
-	json_count_field(j, QKEY("flags"), sp->flags);
-	json_string_field(j, QKEY("name"), sp->name);
-	json_count_field(j, QKEY("kind"), (uint64_t)sp->kind);
-	json_u64_field(j, QKEY("startTimeUnixNano"), sp->start_unix_nano);
-	json_u64_field(j, QKEY("endTimeUnixNano"), sp->end_unix_nano);
-	json_attrs(j, sp->attrs, sp->n_attrs);
-	json_count_field(j, QKEY("droppedAttributesCount"), sp->dropped_attrs);
-	if (sp->n_events) {
-		weft_json_key_lit(j, "events");
-		weft_json_begin_array(j);
-		for (size_t i = 0; i < sp->n_events; i++) {
-			const struct weft_span_event *ev = &sp->events[i];
+	size_t name_n = length(sp->name);
+	char *o = weft_json_member_room(j, name_n, SPAN_FIXED);
 
-			weft_json_begin_object(j);
-			json_u64_field(j, QKEY("timeUnixNano"), ev->time_unix_nano);
-			json_string_field(j, QKEY("name"), ev->name);
-			json_attrs(j, ev->attrs, ev->n_attrs);
-			weft_json_end_object(j);
-		}
-		weft_json_end_array(j);
-	}
-	json_count_field(j, QKEY("droppedEventsCount"), sp->dropped_events);
-	if (sp->n_links) {
-		weft_json_key_lit(j, "links");
-		weft_json_begin_array(j);
-		for (size_t i = 0; i < sp->n_links; i++) {
-			const struct weft_span_link *l = &sp->links[i];
+	if (!o)
+		return;
+	/* traceId first: every later member has its comma. */
+	o = put_id(o, "{\"traceId\":\"", 12, sp->trace_id.b, sizeof(sp->trace_id.b));
+	o = PUT_ID(o, "spanId", sp->span_id);
+	if (!all_zero(sp->parent_span_id.b, sizeof(sp->parent_span_id.b)))
+		o = PUT_ID(o, "parentSpanId", sp->parent_span_id);
+	o = PUT_COUNT(o, "flags", sp->flags);
+	if (name_n)
+		o = PUT(weft_json_put_escaped(PUT(o, ",\"name\":\""), sp->name, name_n), "\"");
+	o = PUT_COUNT(o, "kind", (uint64_t)sp->kind);
+	o = PUT_U64_STRING(o, "startTimeUnixNano", sp->start_unix_nano);
+	o = PUT_U64_STRING(o, "endTimeUnixNano", sp->end_unix_nano);
+	if (!(o = put_attrs_member(j, o, sp->attrs, sp->n_attrs, false, SPAN_FIXED)))
+		return;
+	o = PUT_COUNT(o, "droppedAttributesCount", sp->dropped_attrs);
+	if (sp->n_events)
+		o = PUT(o, ",\"events\":[");
+	for (size_t i = 0; i < sp->n_events; i++) {
+		const struct weft_span_event *ev = &sp->events[i];
+		size_t n = length(ev->name);
 
-			weft_json_begin_object(j);
-			weft_json_key_lit(j, "traceId");
-			weft_json_hex(j, l->trace_id.b, sizeof(l->trace_id.b));
-			weft_json_key_lit(j, "spanId");
-			weft_json_hex(j, l->span_id.b, sizeof(l->span_id.b));
-			json_attrs(j, l->attrs, l->n_attrs);
-			weft_json_end_object(j);
+		weft_json_done(j, o);
+		if (!(o = weft_json_room(j, n, SPAN_FIXED)))
+			return;
+		*o++ = '{';
+		if (ev->time_unix_nano) {
+			o = PUT(o, "\"timeUnixNano\":\"");
+			o = PUT(weft_json_put_u64(o, ev->time_unix_nano), "\"");
 		}
-		weft_json_end_array(j);
+		if (n) {
+			if (ev->time_unix_nano)
+				*o++ = ',';
+			o = PUT(weft_json_put_escaped(PUT(o, "\"name\":\""), ev->name, n), "\"");
+		}
+		if (!(o = put_attrs_member(j, o, ev->attrs, ev->n_attrs, !ev->time_unix_nano && !n,
+					   SPAN_FIXED)))
+			return;
+		*o++ = '}';
+		if (i + 1 < sp->n_events)
+			*o++ = ',';
 	}
-	json_count_field(j, QKEY("droppedLinksCount"), sp->dropped_links);
+	if (sp->n_events)
+		*o++ = ']';
+	o = PUT_COUNT(o, "droppedEventsCount", sp->dropped_events);
+	if (sp->n_links)
+		o = PUT(o, ",\"links\":[");
+	for (size_t i = 0; i < sp->n_links; i++) {
+		const struct weft_span_link *l = &sp->links[i];
+
+		o = put_id(o, "{\"traceId\":\"", 12, l->trace_id.b, sizeof(l->trace_id.b));
+		o = PUT_ID(o, "spanId", l->span_id);
+		if (!(o = put_attrs_member(j, o, l->attrs, l->n_attrs, false, SPAN_FIXED)))
+			return;
+		*o++ = '}';
+		if (i + 1 < sp->n_links)
+			*o++ = ',';
+	}
+	if (sp->n_links)
+		*o++ = ']';
+	o = PUT_COUNT(o, "droppedLinksCount", sp->dropped_links);
 	if (sp->status != WEFT_STATUS_UNSET || nonempty(sp->status_message)) {
-		weft_json_key_lit(j, "status");
-		weft_json_begin_object(j);
-		json_count_field(j, QKEY("code"), (uint64_t)sp->status);
-		json_string_field(j, QKEY("message"), sp->status_message);
-		weft_json_end_object(j);
+		size_t n = length(sp->status_message);
+
+		weft_json_done(j, o);
+		if (!(o = weft_json_room(j, n, SPAN_FIXED)))
+			return;
+		o = PUT(o, ",\"status\":{");
+		if (sp->status != WEFT_STATUS_UNSET)
+			o = weft_json_put_u64(PUT(o, "\"code\":"), (uint64_t)sp->status);
+		if (n) {
+			if (sp->status != WEFT_STATUS_UNSET)
+				*o++ = ',';
+			o = PUT(weft_json_put_escaped(PUT(o, "\"message\":\""), sp->status_message,
+						      n),
+				"\"");
+		}
+		*o++ = '}';
 	}
-	weft_json_end_object(j);
+	*o++ = '}';
+	weft_json_done(j, o);
 }
 
 static int jsonl_export_spans(struct weft_sink *sink, const struct weft_resource *res,

@@ -68,7 +68,13 @@ struct weft_qspan *weft_spans_reserve(bool reserved)
 	}
 	q = slot(queue_len++);
 init:
-	memset(q, 0, sizeof(*q));
+	/*
+	 * The header and every text empty; the arrays are written before they
+	 * are counted (n_attrs, n_links) or pointed at, and they are most of
+	 * the slot's 1.5 KiB.
+	 */
+	memset(&q->s, 0, sizeof(q->s));
+	q->name[0] = q->thread_name[0] = q->object[0] = q->addr[0][0] = q->addr[1][0] = '\0';
 	q->s.attrs = q->attrs;
 	q->s.name = q->name;
 	q->s.kind = WEFT_SPAN_KIND_INTERNAL;

@@ -42,8 +42,10 @@ void weft_spans_init(size_t max_queue, size_t max_batch);
 void weft_spans_set_sampled(bool sampled);
 
 /*
- * A zeroed slot for one span, or NULL when the queue is full (the caller
- * counts the drop). `reserved` uses the one slot kept for the process span.
+ * A slot for one span (its span zeroed, its texts empty, its arrays
+ * unwritten: an attribute or link is written as it is counted), or NULL
+ * when the queue is full (the caller counts the drop). `reserved` uses the
+ * one slot kept for the process span.
  */
 struct weft_qspan *weft_spans_reserve(bool reserved);
 
