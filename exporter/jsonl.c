@@ -144,15 +144,6 @@ static void json_attrs(struct weft_json *j, const struct weft_attr *attrs, size_
 /* A key literal with its quotes and colon, and its length: for weft_json_raw_key. */
 #define QKEY(lit) "\"" lit "\":", sizeof(lit) + 2
 
-/* A fixed64 or uint32 field, left out when zero as proto3 JSON does. */
-static void json_u64_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v)
-{
-	if (!v)
-		return;
-	weft_json_raw_key(j, qkey, n);
-	weft_json_u64_string(j, v);
-}
-
 static void json_string_field(struct weft_json *j, const char *qkey, size_t n, const char *s)
 {
 	if (!nonempty(s))
@@ -353,123 +344,199 @@ static int jsonl_export_spans(struct weft_sink *sink, const struct weft_resource
 }
 
 /*
- * A point's start and time as quoted decimal text, kept from the last point:
- * every point of one collection has the same two.
+ * A point's start and time as decimal text, kept from the last point: every
+ * point of one collection has the same two.
  */
 struct time_text {
 	uint64_t v;
 	size_t n;
-	char s[WEFT_JSON_U64_MAX + 2];
+	char s[WEFT_JSON_U64_MAX];
 };
 static struct time_text start_text, now_text;
 
-static void json_time_field(struct weft_json *j, const char *qkey, size_t n, uint64_t v,
-			    struct time_text *t)
+/* A comma unless this is the object's first member. */
+static inline char *sep(char *o, bool *first)
 {
-	if (!v)
-		return;
+	if (!*first)
+		*o++ = ',';
+	*first = false;
+	return o;
+}
+
+/* `"<key>":"<v>"`, v's text kept in *t. */
+static char *put_time(char *o, const char *qkey, size_t qkey_n, uint64_t v, struct time_text *t)
+{
 	if (t->v != v || !t->n) {
-		t->s[0] = '"';
-		t->n = weft_json_format_u64(t->s + 1, v) + 2;
-		t->s[t->n - 1] = '"';
+		t->n = weft_json_format_u64(t->s, v);
 		t->v = v;
 	}
-	weft_json_raw_key(j, qkey, n);
-	weft_json_raw(j, t->s, t->n);
+	memcpy(o, qkey, qkey_n);
+	memcpy(o + qkey_n, t->s, t->n);
+	o += qkey_n + t->n;
+	*o++ = '"';
+	return o;
+}
+#define PUT_TIME(o, key, v, t) put_time(o, "\"" key "\":\"", sizeof(key) + 3, v, t)
+
+/* Room for a point's fixed parts: times, count, value, sum, min, max. */
+#define POINT_FIXED 256
+
+/*
+ * `{` (after a comma if `comma`), the point's attributes and times; the
+ * cursor for the rest, with room for POINT_FIXED and `more`, and whether a
+ * member was written.
+ */
+static char *point_begin(struct weft_json *j, const struct weft_point *p, bool comma, size_t more,
+			 bool *first)
+{
+	char *o = weft_json_room(j, 0, 2);
+
+	if (!o)
+		return NULL;
+	if (comma)
+		*o++ = ',';
+	*o++ = '{';
+	*first = !p->n_attrs;
+	weft_json_done(j, o);
+	if (p->n_attrs)
+		put_attrs(j, p->attrs, p->n_attrs);
+	if (!(o = weft_json_room(j, 0, POINT_FIXED + more)))
+		return NULL;
+	if (p->start_unix_nano)
+		o = PUT_TIME(sep(o, first), "startTimeUnixNano", p->start_unix_nano, &start_text);
+	if (p->time_unix_nano)
+		o = PUT_TIME(sep(o, first), "timeUnixNano", p->time_unix_nano, &now_text);
+	return o;
 }
 
 /* A NumberDataPoint; the value is a oneof, so it is written even when zero. */
-static void json_number_point(struct weft_json *j, const struct weft_point *p)
+static void json_number_point(struct weft_json *j, const struct weft_point *p, bool comma)
 {
-	weft_json_begin_object(j);
-	json_attrs(j, p->attrs, p->n_attrs);
-	json_time_field(j, QKEY("startTimeUnixNano"), p->start_unix_nano, &start_text);
-	json_time_field(j, QKEY("timeUnixNano"), p->time_unix_nano, &now_text);
+	bool first;
+	char *o = point_begin(j, p, comma, 0, &first);
+
+	if (!o)
+		return;
+	o = sep(o, &first);
 	if (p->is_double) {
-		weft_json_key_lit(j, "asDouble");
-		weft_json_double(j, p->as_double);
+		o = weft_json_put_double(PUT(o, "\"asDouble\":"), p->as_double);
 	} else {
-		weft_json_key_lit(j, "asInt");
-		weft_json_i64_string(j, p->as_int);
+		o = PUT(o, "\"asInt\":\"");
+		if (p->as_int < 0)
+			*o++ = '-';
+		o = weft_json_put_u64(o, p->as_int < 0 ? (uint64_t)0 - (uint64_t)p->as_int
+						       : (uint64_t)p->as_int);
+		*o++ = '"';
 	}
-	weft_json_end_object(j);
+	*o++ = '}';
+	weft_json_done(j, o);
 }
 
 /*
  * A HistogramDataPoint. sum, min and max are proto3 `optional`: sum is always
  * present, min and max only when something was recorded.
  */
-static void json_histogram_point(struct weft_json *j, const struct weft_point *p)
+static void json_histogram_point(struct weft_json *j, const struct weft_point *p, bool comma)
 {
-	weft_json_begin_object(j);
-	json_attrs(j, p->attrs, p->n_attrs);
-	json_time_field(j, QKEY("startTimeUnixNano"), p->start_unix_nano, &start_text);
-	json_time_field(j, QKEY("timeUnixNano"), p->time_unix_nano, &now_text);
-	json_u64_field(j, QKEY("count"), p->count);
-	weft_json_key_lit(j, "sum");
-	weft_json_double(j, p->sum);
+	/* A bucket's count (a quoted fixed64) or a bound (a double), and a comma. */
+	bool first;
+	char *o = point_begin(j, p, comma, 64 * (p->n_bounds + 1), &first);
+
+	if (!o)
+		return;
+	if (p->count)
+		o = PUT(weft_json_put_u64(PUT(sep(o, &first), "\"count\":\""), p->count), "\"");
+	o = weft_json_put_double(PUT(sep(o, &first), "\"sum\":"), p->sum);
 	if (p->bucket_counts) {
-		weft_json_key_lit(j, "bucketCounts");
-		weft_json_begin_array(j);
-		for (size_t i = 0; i <= p->n_bounds; i++)
-			weft_json_u64_string(j, p->bucket_counts[i]);
-		weft_json_end_array(j);
+		o = PUT(o, ",\"bucketCounts\":[");
+		for (size_t i = 0; i <= p->n_bounds; i++) {
+			if (i)
+				*o++ = ',';
+			*o++ = '"';
+			o = weft_json_put_u64(o, p->bucket_counts[i]);
+			*o++ = '"';
+		}
+		*o++ = ']';
 	}
 	if (p->n_bounds) {
-		weft_json_key_lit(j, "explicitBounds");
-		weft_json_begin_array(j);
-		for (size_t i = 0; i < p->n_bounds; i++)
-			weft_json_double(j, p->bounds[i]);
-		weft_json_end_array(j);
+		o = PUT(o, ",\"explicitBounds\":[");
+		for (size_t i = 0; i < p->n_bounds; i++) {
+			if (i)
+				*o++ = ',';
+			o = weft_json_put_double(o, p->bounds[i]);
+		}
+		*o++ = ']';
 	}
 	if (p->count) {
-		weft_json_key_lit(j, "min");
-		weft_json_double(j, p->min);
-		weft_json_key_lit(j, "max");
-		weft_json_double(j, p->max);
+		o = weft_json_put_double(PUT(o, ",\"min\":"), p->min);
+		o = weft_json_put_double(PUT(o, ",\"max\":"), p->max);
 	}
-	weft_json_end_object(j);
+	*o++ = '}';
+	weft_json_done(j, o);
 }
 
+/* `"<key>":"<s>"` for a text that is not empty. */
+static char *put_text(char *o, bool *first, const char *qkey, size_t qkey_n, const char *s,
+		      size_t n)
+{
+	if (!n)
+		return o;
+	o = sep(o, first);
+	memcpy(o, qkey, qkey_n);
+	o = weft_json_put_escaped(o + qkey_n, s, n);
+	*o++ = '"';
+	return o;
+}
+#define PUT_TEXT(o, first, key, s, n) put_text(o, first, "\"" key "\":\"", sizeof(key) + 3, s, n)
+
+/* A metric, written directly as a span is (json_span). */
 static void json_metric(struct weft_json *j, const struct weft_metric *m)
 {
-	weft_json_begin_object(j);
-	json_string_field(j, QKEY("name"), m->name);
-	json_string_field(j, QKEY("description"), m->description);
-	json_string_field(j, QKEY("unit"), m->unit);
+	size_t name_n = length(m->name), desc_n = length(m->description), unit_n = length(m->unit);
+	bool first = true;
+	char *o = weft_json_member_room(j, name_n + desc_n + unit_n, 128);
+
+	if (!o)
+		return;
+	*o++ = '{';
+	o = PUT_TEXT(o, &first, "name", m->name, name_n);
+	o = PUT_TEXT(o, &first, "description", m->description, desc_n);
+	o = PUT_TEXT(o, &first, "unit", m->unit, unit_n);
+	o = sep(o, &first);
 	switch (m->type) {
 	case WEFT_METRIC_SUM:
-		weft_json_key_lit(j, "sum");
+		o = PUT(o, "\"sum\":{");
 		break;
 	case WEFT_METRIC_GAUGE:
-		weft_json_key_lit(j, "gauge");
+		o = PUT(o, "\"gauge\":{");
 		break;
 	case WEFT_METRIC_HISTOGRAM:
-		weft_json_key_lit(j, "histogram");
+		o = PUT(o, "\"histogram\":{");
 		break;
 	}
-	weft_json_begin_object(j);
-	if (m->n_points) {
-		weft_json_key_lit(j, "dataPoints");
-		weft_json_begin_array(j);
-		for (size_t i = 0; i < m->n_points; i++) {
-			if (m->type == WEFT_METRIC_HISTOGRAM)
-				json_histogram_point(j, &m->points[i]);
-			else
-				json_number_point(j, &m->points[i]);
-		}
-		weft_json_end_array(j);
+	if (m->n_points)
+		o = PUT(o, "\"dataPoints\":[");
+	weft_json_done(j, o);
+	for (size_t i = 0; i < m->n_points; i++) {
+		if (m->type == WEFT_METRIC_HISTOGRAM)
+			json_histogram_point(j, &m->points[i], i > 0);
+		else
+			json_number_point(j, &m->points[i], i > 0);
 	}
+	if (!(o = weft_json_room(j, 0, 64)))
+		return;
+	if (m->n_points)
+		*o++ = ']';
 	if (m->type != WEFT_METRIC_GAUGE) {
-		weft_json_key_lit(j, "aggregationTemporality");
-		weft_json_u64(j, WEFT_TEMPORALITY_CUMULATIVE);
+		if (m->n_points)
+			*o++ = ',';
+		o = weft_json_put_u64(PUT(o, "\"aggregationTemporality\":"),
+				      WEFT_TEMPORALITY_CUMULATIVE);
 	}
-	if (m->type == WEFT_METRIC_SUM && m->monotonic) {
-		weft_json_key_lit(j, "isMonotonic");
-		weft_json_bool(j, true);
-	}
-	weft_json_end_object(j);
-	weft_json_end_object(j);
+	if (m->type == WEFT_METRIC_SUM && m->monotonic)
+		o = PUT(o, ",\"isMonotonic\":true");
+	o = PUT(o, "}}");
+	weft_json_done(j, o);
 }
 
 static int jsonl_export_metrics(struct weft_sink *sink, const struct weft_resource *res,
