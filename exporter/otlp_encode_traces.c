@@ -1,24 +1,21 @@
 /*
- * OTLP protobuf encoding of spans: ExportTraceServiceRequest (see
- * otlp_encode.c for how the mirror is built and packed).
+ * OTLP protobuf encoding of spans: ExportTraceServiceRequest, written
+ * straight from the model (otlp_wire.h) rather than mirrored into protobuf-c's
+ * structs and packed as metrics are (otlp_encode.c): spans are most of what a
+ * busy program exports, and protobuf-c's descriptor-driven packing was 85% of
+ * their encoding time. The bytes are the same.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/alloc.h"
 #include "exporter/otlp_encode.h"
 #include "exporter/otlp_pb.h"
+#include "exporter/otlp_wire.h"
 
-/* Shorter names for the generated trace types and constants used here. */
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_trace_request;
-
+/* The generated enums, to check that weft's values are OTLP's. */
 #define PB_KIND(x)   OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##x
 #define PB_STATUS(x) OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_##x
 _Static_assert(WEFT_OTLP_SAME(WEFT_SPAN_KIND_UNSPECIFIED, PB_KIND(UNSPECIFIED)) &&
@@ -33,164 +30,220 @@ _Static_assert(WEFT_OTLP_SAME(WEFT_STATUS_UNSET, PB_STATUS(UNSET)) &&
 		       WEFT_OTLP_SAME(WEFT_STATUS_ERROR, PB_STATUS(ERROR)),
 	       "status codes are OTLP's");
 
-static inline bool weft_otlp_span_id_is_zero(const struct weft_span_id *id)
+/* Field numbers (opentelemetry/proto/trace/v1/trace.proto and common.proto). */
+enum {
+	REQ_RESOURCE_SPANS = 1,
+	RS_RESOURCE = 1,
+	RS_SCOPE_SPANS = 2,
+	RESOURCE_ATTRIBUTES = 1,
+	SS_SCOPE = 1,
+	SS_SPANS = 2,
+	SCOPE_NAME = 1,
+	SCOPE_VERSION = 2,
+	SPAN_TRACE_ID = 1,
+	SPAN_SPAN_ID = 2,
+	SPAN_PARENT_SPAN_ID = 4,
+	SPAN_NAME = 5,
+	SPAN_KIND = 6,
+	SPAN_START = 7,
+	SPAN_END = 8,
+	SPAN_ATTRIBUTES = 9,
+	SPAN_DROPPED_ATTRIBUTES = 10,
+	SPAN_EVENTS = 11,
+	SPAN_DROPPED_EVENTS = 12,
+	SPAN_LINKS = 13,
+	SPAN_DROPPED_LINKS = 14,
+	SPAN_STATUS = 15,
+	SPAN_FLAGS = 16,
+	EVENT_TIME = 1,
+	EVENT_NAME = 2,
+	EVENT_ATTRIBUTES = 3,
+	LINK_TRACE_ID = 1,
+	LINK_SPAN_ID = 2,
+	LINK_ATTRIBUTES = 4,
+	STATUS_MESSAGE = 2,
+	STATUS_CODE = 3,
+	KV_KEY = 1,
+	KV_VALUE = 2,
+	VALUE_STRING = 1,
+	VALUE_BOOL = 2,
+	VALUE_INT = 3,
+	VALUE_DOUBLE = 4,
+	VALUE_ARRAY = 5,
+	ARRAY_VALUES = 1,
+};
+
+/* An AnyValue, as a message in `field`. */
+static int wire_value(struct weft_wire *w, uint32_t field, const struct weft_attr *a)
 {
-	uint64_t v;
+	size_t at = weft_wire_begin(w, field, 1);
+	uint8_t *o;
 
-	memcpy(&v, id->b, sizeof(v));
-	return v == 0;
-}
+	/* A oneof member is written even when it is zero or empty. */
+	switch (a->type) {
+	case WEFT_VALUE_STRING:
+		weft_wire_bytes(w, VALUE_STRING, a->v.s ? a->v.s : "", a->v.s ? strlen(a->v.s) : 0);
+		break;
+	case WEFT_VALUE_BOOL:
+		if ((o = weft_wire_room(w, 2))) {
+			*o++ = VALUE_BOOL << 3 | WEFT_WIRE_VARINT;
+			*o++ = a->v.b ? 1 : 0;
+			w->len = (size_t)(o - w->buf);
+		}
+		break;
+	case WEFT_VALUE_INT:
+		if ((o = weft_wire_room(w, 11))) {
+			*o++ = VALUE_INT << 3 | WEFT_WIRE_VARINT;
+			o = weft_wire_put_varint(o, (uint64_t)a->v.i);
+			w->len = (size_t)(o - w->buf);
+		}
+		break;
+	case WEFT_VALUE_DOUBLE:
+		if ((o = weft_wire_room(w, 9))) {
+			uint64_t bits;
 
-static int weft_otlp_events(struct weft_otlp_arena *a, const struct weft_span *s, pb_span *ps)
-{
-	pb_event *evs, **ptrs;
+			memcpy(&bits, &a->v.d, sizeof(bits));
+			*o++ = VALUE_DOUBLE << 3 | WEFT_WIRE_FIXED64;
+			for (int i = 0; i < 8; i++)
+				*o++ = (uint8_t)(bits >> (8 * i));
+			w->len = (size_t)(o - w->buf);
+		}
+		break;
+	case WEFT_VALUE_STRING_ARRAY: {
+		size_t arr;
 
-	if (!s->events)
-		return -EINVAL;
-	evs = weft_otlp_arena_array(a, s->n_events, sizeof(*evs));
-	ptrs = weft_otlp_arena_array(a, s->n_events, sizeof(*ptrs));
-	if (!evs || !ptrs)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_events; i++) {
-		const struct weft_span_event *e = &s->events[i];
-		int err;
+		if (a->v.strs.n && !a->v.strs.items)
+			return -EINVAL;
+		arr = weft_wire_begin(w, VALUE_ARRAY, 2);
+		for (size_t i = 0; i < a->v.strs.n; i++) {
+			const char *s = a->v.strs.items[i] ? a->v.strs.items[i] : "";
+			size_t item = weft_wire_begin(w, ARRAY_VALUES, 1);
 
-		evs[i] = (pb_event)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
-		evs[i].time_unix_nano = e->time_unix_nano;
-		evs[i].name = (char *)e->name;
-		err = weft_otlp_attrs(a, e->attrs, e->n_attrs, &evs[i].n_attributes,
-				      &evs[i].attributes);
-		if (err)
-			return err;
-		ptrs[i] = &evs[i];
+			weft_wire_bytes(w, VALUE_STRING, s, strlen(s));
+			weft_wire_end(w, item, 1);
+		}
+		weft_wire_end(w, arr, 2);
+		break;
 	}
-	ps->n_events = s->n_events;
-	ps->events = ptrs;
+	default:
+		return -EINVAL;
+	}
+	weft_wire_end(w, at, 1);
 	return 0;
 }
 
-static int weft_otlp_links(struct weft_otlp_arena *a, const struct weft_span *s, pb_span *ps)
+/* Repeated KeyValue in `field`. */
+static int wire_attrs(struct weft_wire *w, uint32_t field, const struct weft_attr *attrs, size_t n)
 {
-	pb_link *links, **ptrs;
-
-	if (!s->links)
+	if (n && !attrs)
 		return -EINVAL;
-	links = weft_otlp_arena_array(a, s->n_links, sizeof(*links));
-	ptrs = weft_otlp_arena_array(a, s->n_links, sizeof(*ptrs));
-	if (!links || !ptrs)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_links; i++) {
-		const struct weft_span_link *l = &s->links[i];
+	for (size_t i = 0; i < n; i++) {
+		size_t at = weft_wire_begin(w, field, 1);
 		int err;
 
-		links[i] = (pb_link)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__LINK__INIT;
-		links[i].trace_id = weft_otlp_bytes(l->trace_id.b, sizeof(l->trace_id.b));
-		links[i].span_id = weft_otlp_bytes(l->span_id.b, sizeof(l->span_id.b));
-		err = weft_otlp_attrs(a, l->attrs, l->n_attrs, &links[i].n_attributes,
-				      &links[i].attributes);
-		if (err)
+		weft_wire_string(w, KV_KEY, attrs[i].key);
+		if ((err = wire_value(w, KV_VALUE, &attrs[i])))
 			return err;
-		ptrs[i] = &links[i];
+		weft_wire_end(w, at, 1);
 	}
-	ps->n_links = s->n_links;
-	ps->links = ptrs;
 	return 0;
 }
 
-static int weft_otlp_span(struct weft_otlp_arena *a, const struct weft_span *s, pb_span *ps)
+static int wire_span(struct weft_wire *w, const struct weft_span *s)
 {
+	size_t at = weft_wire_begin(w, SS_SPANS, 2);
+	uint64_t parent;
 	int err;
 
-	*ps = (pb_span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-	ps->trace_id = weft_otlp_bytes(s->trace_id.b, sizeof(s->trace_id.b));
-	ps->span_id = weft_otlp_bytes(s->span_id.b, sizeof(s->span_id.b));
+	weft_wire_bytes(w, SPAN_TRACE_ID, s->trace_id.b, sizeof(s->trace_id.b));
+	weft_wire_bytes(w, SPAN_SPAN_ID, s->span_id.b, sizeof(s->span_id.b));
 	/* A root span has no parent_span_id at all: a zero length is not encoded. */
-	if (!weft_otlp_span_id_is_zero(&s->parent_span_id))
-		ps->parent_span_id =
-			weft_otlp_bytes(s->parent_span_id.b, sizeof(s->parent_span_id.b));
-	ps->flags = s->flags;
-	ps->name = (char *)s->name;
-	ps->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
-	ps->start_time_unix_nano = s->start_unix_nano;
-	ps->end_time_unix_nano = s->end_unix_nano;
-	ps->dropped_attributes_count = s->dropped_attrs;
-	ps->dropped_events_count = s->dropped_events;
-	ps->dropped_links_count = s->dropped_links;
-
-	err = weft_otlp_attrs(a, s->attrs, s->n_attrs, &ps->n_attributes, &ps->attributes);
-	if (!err && s->n_events)
-		err = weft_otlp_events(a, s, ps);
-	if (!err && s->n_links)
-		err = weft_otlp_links(a, s, ps);
-	if (err)
+	memcpy(&parent, s->parent_span_id.b, sizeof(parent));
+	if (parent)
+		weft_wire_bytes(w, SPAN_PARENT_SPAN_ID, s->parent_span_id.b,
+				sizeof(s->parent_span_id.b));
+	weft_wire_string(w, SPAN_NAME, s->name);
+	weft_wire_varint(w, SPAN_KIND, (uint64_t)s->kind);
+	weft_wire_fixed64(w, SPAN_START, s->start_unix_nano);
+	weft_wire_fixed64(w, SPAN_END, s->end_unix_nano);
+	if ((err = wire_attrs(w, SPAN_ATTRIBUTES, s->attrs, s->n_attrs)))
 		return err;
+	weft_wire_varint(w, SPAN_DROPPED_ATTRIBUTES, s->dropped_attrs);
+	if (s->n_events && !s->events)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n_events; i++) {
+		const struct weft_span_event *e = &s->events[i];
+		size_t ev = weft_wire_begin(w, SPAN_EVENTS, 2);
 
+		weft_wire_fixed64(w, EVENT_TIME, e->time_unix_nano);
+		weft_wire_string(w, EVENT_NAME, e->name);
+		if ((err = wire_attrs(w, EVENT_ATTRIBUTES, e->attrs, e->n_attrs)))
+			return err;
+		weft_wire_end(w, ev, 2);
+	}
+	weft_wire_varint(w, SPAN_DROPPED_EVENTS, s->dropped_events);
+	if (s->n_links && !s->links)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n_links; i++) {
+		const struct weft_span_link *l = &s->links[i];
+		size_t link = weft_wire_begin(w, SPAN_LINKS, 1);
+
+		weft_wire_bytes(w, LINK_TRACE_ID, l->trace_id.b, sizeof(l->trace_id.b));
+		weft_wire_bytes(w, LINK_SPAN_ID, l->span_id.b, sizeof(l->span_id.b));
+		if ((err = wire_attrs(w, LINK_ATTRIBUTES, l->attrs, l->n_attrs)))
+			return err;
+		weft_wire_end(w, link, 1);
+	}
+	weft_wire_varint(w, SPAN_DROPPED_LINKS, s->dropped_links);
 	/* An unset status without a message is the default: leave it out. */
 	if (s->status != WEFT_STATUS_UNSET || (s->status_message && *s->status_message)) {
-		pb_status *st = weft_otlp_arena_alloc(a, sizeof(*st));
+		size_t st = weft_wire_begin(w, SPAN_STATUS, 1);
 
-		if (!st)
-			return -ENOMEM;
-		*st = (pb_status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
-		st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
-		st->message = (char *)s->status_message;
-		ps->status = st;
+		weft_wire_string(w, STATUS_MESSAGE, s->status_message);
+		weft_wire_varint(w, STATUS_CODE, (uint64_t)s->status);
+		weft_wire_end(w, st, 1);
 	}
+	weft_wire_fixed32(w, SPAN_FLAGS, s->flags);
+	weft_wire_end(w, at, 2);
 	return 0;
 }
 
-/* A first arena chunk for a typical span: the span, its status, eight attributes. */
-#define WEFT_OTLP_SPAN_ESTIMATE                                                                    \
-	(sizeof(pb_span) + sizeof(pb_span *) + sizeof(pb_status) +                                 \
-	 8 * (sizeof(struct weft_otlp_kv) + sizeof(pb_key_value *)))
+/* A typical span's size: a first buffer that most batches do not outgrow. */
+#define SPAN_ESTIMATE 320
 
 int weft_otlp_encode_traces(const struct weft_resource *res, const struct weft_span *spans,
 			    size_t n, uint8_t **out, size_t *out_len)
 {
-	pb_trace_request req =
-		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-	pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
-	pb_resource_spans *rs_ptr = &rs;
-	pb_scope_spans *ss_ptr = &ss;
-	struct weft_otlp_arena a;
-	pb_resource resource;
-	pb_scope scope;
-	pb_span *ps, **ptrs;
+	struct weft_wire w;
+	size_t rs, resource, ss, scope;
 	int err;
 
 	if (!res || (n && !spans) || !out || !out_len)
 		return -EINVAL;
 	if (n == 0)
 		return weft_otlp_empty(out, out_len);
-
-	weft_otlp_arena_init(&a, n < SIZE_MAX / 2048 ? n * WEFT_OTLP_SPAN_ESTIMATE : SIZE_MAX);
-	err = weft_otlp_resource(&a, res, &resource, &scope);
-	if (err)
-		goto out;
-	ps = weft_otlp_arena_array(&a, n, sizeof(*ps));
-	ptrs = weft_otlp_arena_array(&a, n, sizeof(*ptrs));
-	if (!ps || !ptrs) {
-		err = -ENOMEM;
-		goto out;
+	weft_wire_init(&w, n < SIZE_MAX / 2 / SPAN_ESTIMATE ? n * SPAN_ESTIMATE + 1024 : 0);
+	/* The request's one ResourceSpans and its one ScopeSpans hold the whole batch: 5 bytes. */
+	rs = weft_wire_begin(&w, REQ_RESOURCE_SPANS, 5);
+	resource = weft_wire_begin(&w, RS_RESOURCE, 2);
+	err = wire_attrs(&w, RESOURCE_ATTRIBUTES, res->attrs, res->n_attrs);
+	weft_wire_end(&w, resource, 2);
+	ss = weft_wire_begin(&w, RS_SCOPE_SPANS, 5);
+	scope = weft_wire_begin(&w, SS_SCOPE, 1);
+	weft_wire_string(&w, SCOPE_NAME, res->scope_name);
+	weft_wire_string(&w, SCOPE_VERSION, res->scope_version);
+	weft_wire_end(&w, scope, 1);
+	for (size_t i = 0; i < n && !err; i++)
+		err = wire_span(&w, &spans[i]);
+	weft_wire_end(&w, ss, 5);
+	weft_wire_end(&w, rs, 5);
+	if (!err)
+		err = w.err;
+	if (err) {
+		weft_free(w.buf);
+		return err;
 	}
-	for (size_t i = 0; i < n; i++) {
-		err = weft_otlp_span(&a, &spans[i], &ps[i]);
-		if (err)
-			goto out;
-		ptrs[i] = &ps[i];
-	}
-
-	ss.scope = &scope;
-	ss.n_spans = n;
-	ss.spans = ptrs;
-	rs.resource = &resource;
-	rs.n_scope_spans = 1;
-	rs.scope_spans = &ss_ptr;
-	req.n_resource_spans = 1;
-	req.resource_spans = &rs_ptr;
-	err = weft_otlp_pack(&req.base, out, out_len);
-out:
-	weft_otlp_arena_release(&a);
-	return err;
+	*out = w.buf;
+	*out_len = w.len;
+	return 0;
 }

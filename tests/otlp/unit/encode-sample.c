@@ -381,6 +381,60 @@ static void check_large_batch(void)
 	free(many);
 }
 
+/*
+ * The spans are written directly (otlp_wire.h), not packed by protobuf-c:
+ * protobuf-c reads them back and packs what it read, and the bytes must be
+ * the same — the same fields, in field order, with the same defaults left
+ * out. Every span shape of the sample, one at a time and all together, and
+ * a string array holding a NULL item.
+ */
+static void check_repacked(void)
+{
+	static const char *const with_null[] = { "a", NULL, "" };
+	struct weft_attr null_item = { .key = "arr",
+				       .type = WEFT_VALUE_STRING_ARRAY,
+				       .v.strs = { with_null, 3 } };
+	const size_t n_spans = sizeof(spans) / sizeof(spans[0]);
+	struct weft_span odd = spans[0];
+
+	odd.attrs = &null_item;
+	odd.n_attrs = 1;
+	for (size_t k = 0; k <= n_spans + 1; k++) {
+		const struct weft_span *batch = k < n_spans    ? &spans[k]
+						: k == n_spans ? spans
+							       : &odd;
+		size_t n = k == n_spans ? n_spans : 1, len, again;
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
+		uint8_t *buf, *repacked;
+
+		EXPECT(weft_otlp_encode_traces(&resource, batch, n, &buf, &len) == 0);
+		req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+			NULL, len, buf);
+		EXPECT(req != NULL);
+		if (!req) {
+			weft_free(buf);
+			continue;
+		}
+		again = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+			req);
+		repacked = malloc(again ? again : 1);
+		EXPECT(repacked != NULL);
+		if (repacked) {
+			opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
+				req, repacked);
+			if (again != len || memcmp(repacked, buf, len) != 0) {
+				fprintf(stderr, "batch %zu: %zu bytes written, %zu repacked\n", k,
+					len, again);
+				EXPECT(!"protobuf-c repacks the same bytes");
+			}
+		}
+		free(repacked);
+		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+			req, NULL);
+		weft_free(buf);
+	}
+}
+
 static int check_errors(void)
 {
 	static const char *const no_items[] = { NULL };
@@ -446,7 +500,9 @@ static int check_errors(void)
 	       rejected == 0);
 
 	check_large_batch();
-	printf("%s - encoder error paths and a 100000-span batch\n", failures ? "not ok" : "ok");
+	check_repacked();
+	printf("%s - encoder error paths, a 100000-span batch, spans as protobuf-c packs them\n",
+	       failures ? "not ok" : "ok");
 	return failures ? 1 : 0;
 }
 

@@ -1,0 +1,160 @@
+/*
+ * Protocol buffers written straight from weft's model, for the span requests
+ * (otlp_encode_traces.c): the wire format's varints, tags, fixed-width and
+ * length-delimited fields into one growable buffer.
+ *
+ * A nested message's length is known only once it is written: its place is
+ * kept (weft_wire_begin, as many bytes as the caller expects the length to
+ * take) and filled in at its end (weft_wire_end), which moves the body when
+ * the length needs another number of bytes. Fields come in field-number
+ * order and proto3 defaults (zero, empty) are left out by the callers, so the
+ * bytes are those protobuf-c packs from the same values (tests/otlp/unit
+ * repacks them with protobuf-c and compares).
+ *
+ * Errors are sticky, as in the JSON writer: the first failure is kept in
+ * `err` and later writes do nothing.
+ */
+#ifndef WEFT_EXPORTER_OTLP_WIRE_H
+#define WEFT_EXPORTER_OTLP_WIRE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct weft_wire {
+	uint8_t *buf; /* weft_alloc'd */
+	size_t len;
+	size_t cap;
+	int err; /* 0, or the first failure as a negative errno */
+};
+
+enum weft_wire_type {
+	WEFT_WIRE_VARINT = 0,
+	WEFT_WIRE_FIXED64 = 1,
+	WEFT_WIRE_LEN = 2,
+	WEFT_WIRE_FIXED32 = 5,
+};
+
+/* An empty buffer with room for `estimate` bytes (allocated on the first write if 0). */
+void weft_wire_init(struct weft_wire *w, size_t estimate);
+/* Room for n more bytes: out of line, for when there is not. */
+bool weft_wire_grow(struct weft_wire *w, size_t n);
+
+/* The cursor, with room for n more bytes; NULL after an error. */
+static inline uint8_t *weft_wire_room(struct weft_wire *w, size_t n)
+{
+	if (__builtin_expect(!w->err && n <= w->cap - w->len, 1) || weft_wire_grow(w, n))
+		return w->buf + w->len;
+	return NULL;
+}
+
+static inline uint8_t *weft_wire_put_varint(uint8_t *o, uint64_t v)
+{
+	while (v >= 0x80) {
+		*o++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*o++ = (uint8_t)v;
+	return o;
+}
+
+static inline unsigned weft_wire_varint_size(uint64_t v)
+{
+	unsigned n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline uint8_t *weft_wire_put_tag(uint8_t *o, uint32_t field, enum weft_wire_type type)
+{
+	return weft_wire_put_varint(o, (uint64_t)field << 3 | type);
+}
+
+/* A varint field (an integer, a bool, an enum), left out when zero. */
+static inline void weft_wire_varint(struct weft_wire *w, uint32_t field, uint64_t v)
+{
+	uint8_t *o;
+
+	if (!v || !(o = weft_wire_room(w, 15)))
+		return;
+	o = weft_wire_put_varint(weft_wire_put_tag(o, field, WEFT_WIRE_VARINT), v);
+	w->len = (size_t)(o - w->buf);
+}
+
+/* A fixed64 field, left out when zero. */
+static inline void weft_wire_fixed64(struct weft_wire *w, uint32_t field, uint64_t v)
+{
+	uint8_t *o;
+
+	if (!v || !(o = weft_wire_room(w, 13)))
+		return;
+	o = weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64);
+	for (int i = 0; i < 8; i++)
+		*o++ = (uint8_t)(v >> (8 * i));
+	w->len = (size_t)(o - w->buf);
+}
+
+/* A fixed32 field, left out when zero. */
+static inline void weft_wire_fixed32(struct weft_wire *w, uint32_t field, uint32_t v)
+{
+	uint8_t *o;
+
+	if (!v || !(o = weft_wire_room(w, 9)))
+		return;
+	o = weft_wire_put_tag(o, field, WEFT_WIRE_FIXED32);
+	for (int i = 0; i < 4; i++)
+		*o++ = (uint8_t)(v >> (8 * i));
+	w->len = (size_t)(o - w->buf);
+}
+
+/* A string or bytes field, written even when empty (a oneof member, an id). */
+static inline void weft_wire_bytes(struct weft_wire *w, uint32_t field, const void *p, size_t n)
+{
+	uint8_t *o;
+
+	if (n > SIZE_MAX - 16) {
+		if (!w->err)
+			w->err = -EOVERFLOW;
+		return;
+	}
+	if (!(o = weft_wire_room(w, 15 + n)))
+		return;
+	o = weft_wire_put_varint(weft_wire_put_tag(o, field, WEFT_WIRE_LEN), n);
+	if (n)
+		memcpy(o, p, n);
+	w->len = (size_t)(o + n - w->buf);
+}
+
+/* A string field, left out when NULL or empty as proto3 does. */
+static inline void weft_wire_string(struct weft_wire *w, uint32_t field, const char *s)
+{
+	if (s && *s)
+		weft_wire_bytes(w, field, s, strlen(s));
+}
+
+/*
+ * Opens a nested message in `field`, keeping `reserve` bytes (1 to 5) for its
+ * length; returns where its body starts, for weft_wire_end.
+ */
+static inline size_t weft_wire_begin(struct weft_wire *w, uint32_t field, unsigned reserve)
+{
+	uint8_t *o = weft_wire_room(w, 5 + reserve);
+
+	if (!o)
+		return 0;
+	o = weft_wire_put_tag(o, field, WEFT_WIRE_LEN);
+	w->len = (size_t)(o - w->buf) + reserve;
+	return w->len;
+}
+
+/* Closes the message whose body began at `start`: its length in place, the body moved if need be.
+ */
+void weft_wire_end(struct weft_wire *w, size_t start, unsigned reserve);
+
+#endif
