@@ -1,216 +1,154 @@
 /*
- * OTLP protobuf encoding of metrics: ExportMetricsServiceRequest (see
- * otlp_encode.c for how the mirror is built and packed).
+ * OTLP protobuf encoding of metrics: ExportMetricsServiceRequest, written
+ * straight from the model (see otlp_encode.c).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics_service.pb-c.h"
+
 #include "exporter/otlp_encode.h"
 #include "exporter/otlp_pb.h"
 
-/* Shorter names for the generated metric types and constants used here. */
-typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics pb_resource_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics pb_scope_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__Metric pb_metric;
-typedef Opentelemetry__Proto__Metrics__V1__Gauge pb_gauge;
-typedef Opentelemetry__Proto__Metrics__V1__Sum pb_sum;
-typedef Opentelemetry__Proto__Metrics__V1__Histogram pb_histogram;
-typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint pb_number_point;
-typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_histogram_point;
-typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
-	pb_metrics_request;
-
-#define PB_METRIC_DATA(x) OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##x
-#define PB_NUMBER(x)      OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_##x
-#define PB_HIST(x)        OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__##x
-#define PB_TEMPORALITY(x)                                                                          \
-	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_##x
-#define PB_CUMULATIVE PB_TEMPORALITY(CUMULATIVE)
-
+/* The generated enum, to check that weft's value is OTLP's. */
+#define PB_CUMULATIVE                                                                              \
+	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 _Static_assert(WEFT_TEMPORALITY_CUMULATIVE == PB_CUMULATIVE, "temporality is OTLP's");
 
-static int weft_otlp_number_points(struct weft_otlp_arena *a, const struct weft_metric *m,
-				   size_t *n_out, pb_number_point ***out)
+/* Field numbers (opentelemetry/proto/metrics/v1/metrics.proto). */
+enum {
+	METRIC_NAME = 1,
+	METRIC_DESCRIPTION = 2,
+	METRIC_UNIT = 3,
+	METRIC_GAUGE = 5,
+	METRIC_SUM = 7,
+	METRIC_HISTOGRAM = 9,
+	DATA_POINTS = 1, /* of Gauge, Sum and Histogram */
+	AGGREGATION_TEMPORALITY = 2,
+	SUM_IS_MONOTONIC = 3,
+	POINT_START = 2,
+	POINT_TIME = 3,
+	NUMBER_AS_DOUBLE = 4,
+	NUMBER_AS_INT = 6,
+	NUMBER_ATTRIBUTES = 7,
+	HIST_COUNT = 4,
+	HIST_SUM = 5,
+	HIST_BUCKET_COUNTS = 6,
+	HIST_EXPLICIT_BOUNDS = 7,
+	HIST_ATTRIBUTES = 9,
+	HIST_MIN = 11,
+	HIST_MAX = 12,
+};
+
+/* A NumberDataPoint: its value is a oneof, written even when zero (as_int is an sfixed64). */
+static int wire_number_point(struct weft_wire *w, const struct weft_point *p)
 {
-	pb_number_point *pts, **ptrs;
+	size_t at = weft_wire_begin(w, DATA_POINTS, 1);
+	int err;
 
-	pts = weft_otlp_arena_array(a, m->n_points, sizeof(*pts));
-	ptrs = weft_otlp_arena_array(a, m->n_points, sizeof(*ptrs));
-	if (!pts || !ptrs)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->n_points; i++) {
-		const struct weft_point *p = &m->points[i];
-		int err;
+	weft_wire_fixed64(w, POINT_START, p->start_unix_nano);
+	weft_wire_fixed64(w, POINT_TIME, p->time_unix_nano);
+	if (p->is_double) {
+		weft_wire_double(w, NUMBER_AS_DOUBLE, p->as_double);
+	} else {
+		uint8_t *o = weft_wire_room(w, 9);
 
-		pts[i] =
-			(pb_number_point)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
-		pts[i].start_time_unix_nano = p->start_unix_nano;
-		pts[i].time_unix_nano = p->time_unix_nano;
-		if (p->is_double) {
-			pts[i].value_case = PB_NUMBER(AS_DOUBLE);
-			pts[i].as_double = p->as_double;
-		} else {
-			pts[i].value_case = PB_NUMBER(AS_INT);
-			pts[i].as_int = p->as_int;
+		if (o) {
+			o = weft_wire_put_tag(o, NUMBER_AS_INT, WEFT_WIRE_FIXED64);
+			o = weft_wire_put_fixed64(o, (uint64_t)p->as_int);
+			w->len = (size_t)(o - w->buf);
 		}
-		err = weft_otlp_attrs(a, p->attrs, p->n_attrs, &pts[i].n_attributes,
-				      &pts[i].attributes);
-		if (err)
-			return err;
-		ptrs[i] = &pts[i];
 	}
-	*n_out = m->n_points;
-	*out = ptrs;
+	if ((err = weft_otlp_attrs(w, NUMBER_ATTRIBUTES, p->attrs, p->n_attrs)))
+		return err;
+	weft_wire_end(w, at);
 	return 0;
 }
 
-static int weft_otlp_histogram_points(struct weft_otlp_arena *a, const struct weft_metric *m,
-				      pb_histogram *h)
+/*
+ * A HistogramDataPoint. sum, min and max are proto3 `optional`: sum is always
+ * present, min and max only when something was recorded.
+ */
+static int wire_histogram_point(struct weft_wire *w, const struct weft_point *p)
 {
-	pb_histogram_point *pts, **ptrs;
+	size_t at;
+	int err;
 
-	pts = weft_otlp_arena_array(a, m->n_points, sizeof(*pts));
-	ptrs = weft_otlp_arena_array(a, m->n_points, sizeof(*ptrs));
-	if (!pts || !ptrs)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->n_points; i++) {
-		const struct weft_point *p = &m->points[i];
-		pb_histogram_point *hp = &pts[i];
-		int err;
-
-		if ((p->n_bounds && !p->bounds) || !p->bucket_counts)
-			return -EINVAL;
-		*hp = (pb_histogram_point)
-			OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
-		hp->start_time_unix_nano = p->start_unix_nano;
-		hp->time_unix_nano = p->time_unix_nano;
-		hp->count = p->count;
-		hp->_sum_case = PB_HIST(_SUM_SUM);
-		hp->sum = p->sum;
-		hp->n_bucket_counts = p->n_bounds + 1;
-		hp->bucket_counts = (uint64_t *)p->bucket_counts;
-		hp->n_explicit_bounds = p->n_bounds;
-		hp->explicit_bounds = (double *)p->bounds;
-		if (p->count > 0) {
-			hp->_min_case = PB_HIST(_MIN_MIN);
-			hp->min = p->min;
-			hp->_max_case = PB_HIST(_MAX_MAX);
-			hp->max = p->max;
-		}
-		err = weft_otlp_attrs(a, p->attrs, p->n_attrs, &hp->n_attributes, &hp->attributes);
-		if (err)
-			return err;
-		ptrs[i] = hp;
+	if ((p->n_bounds && !p->bounds) || !p->bucket_counts)
+		return -EINVAL;
+	at = weft_wire_begin(w, DATA_POINTS, 2);
+	weft_wire_fixed64(w, POINT_START, p->start_unix_nano);
+	weft_wire_fixed64(w, POINT_TIME, p->time_unix_nano);
+	weft_wire_fixed64(w, HIST_COUNT, p->count);
+	weft_wire_double(w, HIST_SUM, p->sum);
+	weft_wire_packed64(w, HIST_BUCKET_COUNTS, p->bucket_counts, NULL, p->n_bounds + 1);
+	weft_wire_packed64(w, HIST_EXPLICIT_BOUNDS, NULL, p->bounds, p->n_bounds);
+	if ((err = weft_otlp_attrs(w, HIST_ATTRIBUTES, p->attrs, p->n_attrs)))
+		return err;
+	if (p->count > 0) {
+		weft_wire_double(w, HIST_MIN, p->min);
+		weft_wire_double(w, HIST_MAX, p->max);
 	}
-	h->n_data_points = m->n_points;
-	h->data_points = ptrs;
+	weft_wire_end(w, at);
 	return 0;
 }
 
-static int weft_otlp_metric(struct weft_otlp_arena *a, const struct weft_metric *m, pb_metric *pm)
+static int wire_metric(struct weft_wire *w, const struct weft_metric *m)
 {
-	*pm = (pb_metric)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
-	pm->name = (char *)m->name;
-	pm->description = (char *)m->description;
-	pm->unit = (char *)m->unit;
+	size_t at, data;
+	uint32_t field;
+	int err = 0;
+
 	if (m->n_points && !m->points)
 		return -EINVAL;
-
 	switch (m->type) {
-	case WEFT_METRIC_SUM: {
-		pb_sum *sum = weft_otlp_arena_alloc(a, sizeof(*sum));
-
-		if (!sum)
-			return -ENOMEM;
-		*sum = (pb_sum)OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT;
-		sum->aggregation_temporality = PB_CUMULATIVE;
-		sum->is_monotonic = m->monotonic;
-		pm->data_case = PB_METRIC_DATA(SUM);
-		pm->sum = sum;
-		if (!m->n_points)
-			return 0;
-		return weft_otlp_number_points(a, m, &sum->n_data_points, &sum->data_points);
+	case WEFT_METRIC_SUM:
+		field = METRIC_SUM;
+		break;
+	case WEFT_METRIC_GAUGE:
+		field = METRIC_GAUGE;
+		break;
+	case WEFT_METRIC_HISTOGRAM:
+		field = METRIC_HISTOGRAM;
+		break;
+	default:
+		return -EINVAL;
 	}
-	case WEFT_METRIC_GAUGE: {
-		pb_gauge *gauge = weft_otlp_arena_alloc(a, sizeof(*gauge));
-
-		if (!gauge)
-			return -ENOMEM;
-		*gauge = (pb_gauge)OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT;
-		pm->data_case = PB_METRIC_DATA(GAUGE);
-		pm->gauge = gauge;
-		if (!m->n_points)
-			return 0;
-		return weft_otlp_number_points(a, m, &gauge->n_data_points, &gauge->data_points);
-	}
-	case WEFT_METRIC_HISTOGRAM: {
-		pb_histogram *h = weft_otlp_arena_alloc(a, sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		*h = (pb_histogram)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
-		h->aggregation_temporality = PB_CUMULATIVE;
-		pm->data_case = PB_METRIC_DATA(HISTOGRAM);
-		pm->histogram = h;
-		if (!m->n_points)
-			return 0;
-		return weft_otlp_histogram_points(a, m, h);
-	}
-	}
-	return -EINVAL;
+	at = weft_wire_begin(w, WEFT_OTLP_ITEMS, 2);
+	weft_wire_string(w, METRIC_NAME, m->name);
+	weft_wire_string(w, METRIC_DESCRIPTION, m->description);
+	weft_wire_string(w, METRIC_UNIT, m->unit);
+	/* The data is a oneof: its message is written even when it holds no point. */
+	data = weft_wire_begin(w, field, 3);
+	for (size_t i = 0; i < m->n_points && !err; i++)
+		err = m->type == WEFT_METRIC_HISTOGRAM ? wire_histogram_point(w, &m->points[i])
+						       : wire_number_point(w, &m->points[i]);
+	if (err)
+		return err;
+	if (m->type != WEFT_METRIC_GAUGE)
+		weft_wire_varint(w, AGGREGATION_TEMPORALITY, WEFT_TEMPORALITY_CUMULATIVE);
+	if (m->type == WEFT_METRIC_SUM)
+		weft_wire_varint(w, SUM_IS_MONOTONIC, m->monotonic);
+	weft_wire_end(w, data);
+	weft_wire_end(w, at);
+	return 0;
 }
 
 int weft_otlp_encode_metrics(const struct weft_resource *res, const struct weft_metric *m, size_t n,
 			     uint8_t **out, size_t *out_len)
 {
-	pb_metrics_request req =
-		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
-	pb_resource_metrics rm = OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
-	pb_scope_metrics sm = OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
-	pb_resource_metrics *rm_ptr = &rm;
-	pb_scope_metrics *sm_ptr = &sm;
-	struct weft_otlp_arena a;
-	pb_resource resource;
-	pb_scope scope;
-	pb_metric *pm, **ptrs;
+	struct weft_otlp_request r;
 	size_t n_points = 0;
-	int err;
 
 	if (!res || (n && !m) || !out || !out_len)
 		return -EINVAL;
 	if (n == 0)
 		return weft_otlp_empty(out, out_len);
-
 	for (size_t i = 0; i < n; i++)
 		n_points += m[i].n_points;
-	weft_otlp_arena_init(&a, n_points < SIZE_MAX / 4096 ? n_points * 512 : SIZE_MAX);
-	err = weft_otlp_resource(&a, res, &resource, &scope);
-	if (err)
-		goto out;
-	pm = weft_otlp_arena_array(&a, n, sizeof(*pm));
-	ptrs = weft_otlp_arena_array(&a, n, sizeof(*ptrs));
-	if (!pm || !ptrs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		err = weft_otlp_metric(&a, &m[i], &pm[i]);
-		if (err)
-			goto out;
-		ptrs[i] = &pm[i];
-	}
-
-	sm.scope = &scope;
-	sm.n_metrics = n;
-	sm.metrics = ptrs;
-	rm.resource = &resource;
-	rm.n_scope_metrics = 1;
-	rm.scope_metrics = &sm_ptr;
-	req.n_resource_metrics = 1;
-	req.resource_metrics = &rm_ptr;
-	err = weft_otlp_pack(&req.base, out, out_len);
-out:
-	weft_otlp_arena_release(&a);
-	return err;
+	weft_otlp_begin(&r, res, n_points < SIZE_MAX / 1024 ? n_points * 256 + n * 128 : 0);
+	for (size_t i = 0; i < n && !r.err; i++)
+		r.err = wire_metric(&r.w, &m[i]);
+	return weft_otlp_finish(&r, out, out_len);
 }

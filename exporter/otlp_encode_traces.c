@@ -1,19 +1,16 @@
 /*
  * OTLP protobuf encoding of spans: ExportTraceServiceRequest, written
- * straight from the model (otlp_wire.h) rather than mirrored into protobuf-c's
- * structs and packed as metrics are (otlp_encode.c): spans are most of what a
- * busy program exports, and protobuf-c's descriptor-driven packing was 85% of
- * their encoding time. The bytes are the same.
+ * straight from the model (see otlp_encode.c).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/alloc.h"
+#include "trace_service.pb-c.h"
+
 #include "exporter/otlp_encode.h"
 #include "exporter/otlp_pb.h"
-#include "exporter/otlp_wire.h"
 
 /* The generated enums, to check that weft's values are OTLP's. */
 #define PB_KIND(x)   OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##x
@@ -30,16 +27,8 @@ _Static_assert(WEFT_OTLP_SAME(WEFT_STATUS_UNSET, PB_STATUS(UNSET)) &&
 		       WEFT_OTLP_SAME(WEFT_STATUS_ERROR, PB_STATUS(ERROR)),
 	       "status codes are OTLP's");
 
-/* Field numbers (opentelemetry/proto/trace/v1/trace.proto and common.proto). */
+/* Field numbers (opentelemetry/proto/trace/v1/trace.proto). */
 enum {
-	REQ_RESOURCE_SPANS = 1,
-	RS_RESOURCE = 1,
-	RS_SCOPE_SPANS = 2,
-	RESOURCE_ATTRIBUTES = 1,
-	SS_SCOPE = 1,
-	SS_SPANS = 2,
-	SCOPE_NAME = 1,
-	SCOPE_VERSION = 2,
 	SPAN_TRACE_ID = 1,
 	SPAN_SPAN_ID = 2,
 	SPAN_PARENT_SPAN_ID = 4,
@@ -63,95 +52,11 @@ enum {
 	LINK_ATTRIBUTES = 4,
 	STATUS_MESSAGE = 2,
 	STATUS_CODE = 3,
-	KV_KEY = 1,
-	KV_VALUE = 2,
-	VALUE_STRING = 1,
-	VALUE_BOOL = 2,
-	VALUE_INT = 3,
-	VALUE_DOUBLE = 4,
-	VALUE_ARRAY = 5,
-	ARRAY_VALUES = 1,
 };
-
-/* An AnyValue, as a message in `field`. */
-static int wire_value(struct weft_wire *w, uint32_t field, const struct weft_attr *a)
-{
-	size_t at = weft_wire_begin(w, field, 1);
-	uint8_t *o;
-
-	/* A oneof member is written even when it is zero or empty. */
-	switch (a->type) {
-	case WEFT_VALUE_STRING:
-		weft_wire_bytes(w, VALUE_STRING, a->v.s ? a->v.s : "", a->v.s ? strlen(a->v.s) : 0);
-		break;
-	case WEFT_VALUE_BOOL:
-		if ((o = weft_wire_room(w, 2))) {
-			*o++ = VALUE_BOOL << 3 | WEFT_WIRE_VARINT;
-			*o++ = a->v.b ? 1 : 0;
-			w->len = (size_t)(o - w->buf);
-		}
-		break;
-	case WEFT_VALUE_INT:
-		if ((o = weft_wire_room(w, 11))) {
-			*o++ = VALUE_INT << 3 | WEFT_WIRE_VARINT;
-			o = weft_wire_put_varint(o, (uint64_t)a->v.i);
-			w->len = (size_t)(o - w->buf);
-		}
-		break;
-	case WEFT_VALUE_DOUBLE:
-		if ((o = weft_wire_room(w, 9))) {
-			uint64_t bits;
-
-			memcpy(&bits, &a->v.d, sizeof(bits));
-			*o++ = VALUE_DOUBLE << 3 | WEFT_WIRE_FIXED64;
-			for (int i = 0; i < 8; i++)
-				*o++ = (uint8_t)(bits >> (8 * i));
-			w->len = (size_t)(o - w->buf);
-		}
-		break;
-	case WEFT_VALUE_STRING_ARRAY: {
-		size_t arr;
-
-		if (a->v.strs.n && !a->v.strs.items)
-			return -EINVAL;
-		arr = weft_wire_begin(w, VALUE_ARRAY, 2);
-		for (size_t i = 0; i < a->v.strs.n; i++) {
-			const char *s = a->v.strs.items[i] ? a->v.strs.items[i] : "";
-			size_t item = weft_wire_begin(w, ARRAY_VALUES, 1);
-
-			weft_wire_bytes(w, VALUE_STRING, s, strlen(s));
-			weft_wire_end(w, item, 1);
-		}
-		weft_wire_end(w, arr, 2);
-		break;
-	}
-	default:
-		return -EINVAL;
-	}
-	weft_wire_end(w, at, 1);
-	return 0;
-}
-
-/* Repeated KeyValue in `field`. */
-static int wire_attrs(struct weft_wire *w, uint32_t field, const struct weft_attr *attrs, size_t n)
-{
-	if (n && !attrs)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		size_t at = weft_wire_begin(w, field, 1);
-		int err;
-
-		weft_wire_string(w, KV_KEY, attrs[i].key);
-		if ((err = wire_value(w, KV_VALUE, &attrs[i])))
-			return err;
-		weft_wire_end(w, at, 1);
-	}
-	return 0;
-}
 
 static int wire_span(struct weft_wire *w, const struct weft_span *s)
 {
-	size_t at = weft_wire_begin(w, SS_SPANS, 2);
+	size_t at = weft_wire_begin(w, WEFT_OTLP_ITEMS, 2);
 	uint64_t parent;
 	int err;
 
@@ -166,7 +71,7 @@ static int wire_span(struct weft_wire *w, const struct weft_span *s)
 	weft_wire_varint(w, SPAN_KIND, (uint64_t)s->kind);
 	weft_wire_fixed64(w, SPAN_START, s->start_unix_nano);
 	weft_wire_fixed64(w, SPAN_END, s->end_unix_nano);
-	if ((err = wire_attrs(w, SPAN_ATTRIBUTES, s->attrs, s->n_attrs)))
+	if ((err = weft_otlp_attrs(w, SPAN_ATTRIBUTES, s->attrs, s->n_attrs)))
 		return err;
 	weft_wire_varint(w, SPAN_DROPPED_ATTRIBUTES, s->dropped_attrs);
 	if (s->n_events && !s->events)
@@ -177,9 +82,9 @@ static int wire_span(struct weft_wire *w, const struct weft_span *s)
 
 		weft_wire_fixed64(w, EVENT_TIME, e->time_unix_nano);
 		weft_wire_string(w, EVENT_NAME, e->name);
-		if ((err = wire_attrs(w, EVENT_ATTRIBUTES, e->attrs, e->n_attrs)))
+		if ((err = weft_otlp_attrs(w, EVENT_ATTRIBUTES, e->attrs, e->n_attrs)))
 			return err;
-		weft_wire_end(w, ev, 2);
+		weft_wire_end(w, ev);
 	}
 	weft_wire_varint(w, SPAN_DROPPED_EVENTS, s->dropped_events);
 	if (s->n_links && !s->links)
@@ -190,9 +95,9 @@ static int wire_span(struct weft_wire *w, const struct weft_span *s)
 
 		weft_wire_bytes(w, LINK_TRACE_ID, l->trace_id.b, sizeof(l->trace_id.b));
 		weft_wire_bytes(w, LINK_SPAN_ID, l->span_id.b, sizeof(l->span_id.b));
-		if ((err = wire_attrs(w, LINK_ATTRIBUTES, l->attrs, l->n_attrs)))
+		if ((err = weft_otlp_attrs(w, LINK_ATTRIBUTES, l->attrs, l->n_attrs)))
 			return err;
-		weft_wire_end(w, link, 1);
+		weft_wire_end(w, link);
 	}
 	weft_wire_varint(w, SPAN_DROPPED_LINKS, s->dropped_links);
 	/* An unset status without a message is the default: leave it out. */
@@ -201,10 +106,10 @@ static int wire_span(struct weft_wire *w, const struct weft_span *s)
 
 		weft_wire_string(w, STATUS_MESSAGE, s->status_message);
 		weft_wire_varint(w, STATUS_CODE, (uint64_t)s->status);
-		weft_wire_end(w, st, 1);
+		weft_wire_end(w, st);
 	}
 	weft_wire_fixed32(w, SPAN_FLAGS, s->flags);
-	weft_wire_end(w, at, 2);
+	weft_wire_end(w, at);
 	return 0;
 }
 
@@ -214,36 +119,14 @@ static int wire_span(struct weft_wire *w, const struct weft_span *s)
 int weft_otlp_encode_traces(const struct weft_resource *res, const struct weft_span *spans,
 			    size_t n, uint8_t **out, size_t *out_len)
 {
-	struct weft_wire w;
-	size_t rs, resource, ss, scope;
-	int err;
+	struct weft_otlp_request r;
 
 	if (!res || (n && !spans) || !out || !out_len)
 		return -EINVAL;
 	if (n == 0)
 		return weft_otlp_empty(out, out_len);
-	weft_wire_init(&w, n < SIZE_MAX / 2 / SPAN_ESTIMATE ? n * SPAN_ESTIMATE + 1024 : 0);
-	/* The request's one ResourceSpans and its one ScopeSpans hold the whole batch: 5 bytes. */
-	rs = weft_wire_begin(&w, REQ_RESOURCE_SPANS, 5);
-	resource = weft_wire_begin(&w, RS_RESOURCE, 2);
-	err = wire_attrs(&w, RESOURCE_ATTRIBUTES, res->attrs, res->n_attrs);
-	weft_wire_end(&w, resource, 2);
-	ss = weft_wire_begin(&w, RS_SCOPE_SPANS, 5);
-	scope = weft_wire_begin(&w, SS_SCOPE, 1);
-	weft_wire_string(&w, SCOPE_NAME, res->scope_name);
-	weft_wire_string(&w, SCOPE_VERSION, res->scope_version);
-	weft_wire_end(&w, scope, 1);
-	for (size_t i = 0; i < n && !err; i++)
-		err = wire_span(&w, &spans[i]);
-	weft_wire_end(&w, ss, 5);
-	weft_wire_end(&w, rs, 5);
-	if (!err)
-		err = w.err;
-	if (err) {
-		weft_free(w.buf);
-		return err;
-	}
-	*out = w.buf;
-	*out_len = w.len;
-	return 0;
+	weft_otlp_begin(&r, res, n < SIZE_MAX / 2 / SPAN_ESTIMATE ? n * SPAN_ESTIMATE + 1024 : 0);
+	for (size_t i = 0; i < n && !r.err; i++)
+		r.err = wire_span(&r.w, &spans[i]);
+	return weft_otlp_finish(&r, out, out_len);
 }

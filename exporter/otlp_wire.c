@@ -1,4 +1,4 @@
-/* The protocol buffers writer of the span requests (see otlp_wire.h). */
+/* The protocol buffers writer of the OTLP requests (see otlp_wire.h). */
 #include "exporter/otlp_wire.h"
 
 #include "agent/alloc.h"
@@ -37,10 +37,10 @@ bool weft_wire_grow(struct weft_wire *w, size_t n)
 	return true;
 }
 
-void weft_wire_end(struct weft_wire *w, size_t start, unsigned reserve)
+void weft_wire_end(struct weft_wire *w, size_t msg)
 {
-	size_t body, at;
-	unsigned need;
+	size_t start = msg >> 3, body, at;
+	unsigned reserve = msg & 7, need;
 
 	if (w->err)
 		return;

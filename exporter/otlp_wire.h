@@ -1,7 +1,8 @@
 /*
- * Protocol buffers written straight from weft's model, for the span requests
- * (otlp_encode_traces.c): the wire format's varints, tags, fixed-width and
- * length-delimited fields into one growable buffer.
+ * Protocol buffers written straight from weft's model, for the OTLP requests
+ * (otlp_encode.c and the two signals' files): the wire format's varints,
+ * tags, fixed-width, packed and length-delimited fields into one growable
+ * buffer.
  *
  * A nested message's length is known only once it is written: its place is
  * kept (weft_wire_begin, as many bytes as the caller expects the length to
@@ -76,6 +77,21 @@ static inline uint8_t *weft_wire_put_tag(uint8_t *o, uint32_t field, enum weft_w
 	return weft_wire_put_varint(o, (uint64_t)field << 3 | type);
 }
 
+static inline uint8_t *weft_wire_put_fixed64(uint8_t *o, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*o++ = (uint8_t)(v >> (8 * i));
+	return o;
+}
+
+static inline uint8_t *weft_wire_put_double(uint8_t *o, double d)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &d, sizeof(bits));
+	return weft_wire_put_fixed64(o, bits);
+}
+
 /* A varint field (an integer, a bool, an enum), left out when zero. */
 static inline void weft_wire_varint(struct weft_wire *w, uint32_t field, uint64_t v)
 {
@@ -94,9 +110,42 @@ static inline void weft_wire_fixed64(struct weft_wire *w, uint32_t field, uint64
 
 	if (!v || !(o = weft_wire_room(w, 13)))
 		return;
-	o = weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64);
-	for (int i = 0; i < 8; i++)
-		*o++ = (uint8_t)(v >> (8 * i));
+	o = weft_wire_put_fixed64(weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64), v);
+	w->len = (size_t)(o - w->buf);
+}
+
+/* A double field written even when zero (a proto3 `optional` or oneof member). */
+static inline void weft_wire_double(struct weft_wire *w, uint32_t field, double d)
+{
+	uint8_t *o;
+
+	if (!(o = weft_wire_room(w, 13)))
+		return;
+	o = weft_wire_put_double(weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64), d);
+	w->len = (size_t)(o - w->buf);
+}
+
+/*
+ * A packed repeated fixed64 (`bits` NULL) or double (`d` NULL) field of n
+ * values, left out when n is 0.
+ */
+static inline void weft_wire_packed64(struct weft_wire *w, uint32_t field, const uint64_t *bits,
+				      const double *d, size_t n)
+{
+	uint8_t *o;
+
+	if (!n)
+		return;
+	if (n > SIZE_MAX / 16) {
+		if (!w->err)
+			w->err = -EOVERFLOW;
+		return;
+	}
+	if (!(o = weft_wire_room(w, 15 + 8 * n)))
+		return;
+	o = weft_wire_put_varint(weft_wire_put_tag(o, field, WEFT_WIRE_LEN), 8 * (uint64_t)n);
+	for (size_t i = 0; i < n; i++)
+		o = bits ? weft_wire_put_fixed64(o, bits[i]) : weft_wire_put_double(o, d[i]);
 	w->len = (size_t)(o - w->buf);
 }
 
@@ -140,7 +189,8 @@ static inline void weft_wire_string(struct weft_wire *w, uint32_t field, const c
 
 /*
  * Opens a nested message in `field`, keeping `reserve` bytes (1 to 5) for its
- * length; returns where its body starts, for weft_wire_end.
+ * length. The value returned stands for it (where its body starts and the
+ * bytes kept) and is handed to weft_wire_end.
  */
 static inline size_t weft_wire_begin(struct weft_wire *w, uint32_t field, unsigned reserve)
 {
@@ -150,11 +200,10 @@ static inline size_t weft_wire_begin(struct weft_wire *w, uint32_t field, unsign
 		return 0;
 	o = weft_wire_put_tag(o, field, WEFT_WIRE_LEN);
 	w->len = (size_t)(o - w->buf) + reserve;
-	return w->len;
+	return w->len << 3 | reserve;
 }
 
-/* Closes the message whose body began at `start`: its length in place, the body moved if need be.
- */
-void weft_wire_end(struct weft_wire *w, size_t start, unsigned reserve);
+/* Closes the message `msg` (weft_wire_begin's): its length in place, the body moved if need be. */
+void weft_wire_end(struct weft_wire *w, size_t msg);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics_service.pb-c.h"
 #include "trace_service.pb-c.h"
 
 #include "agent/alloc.h"
@@ -435,6 +436,46 @@ static void check_repacked(void)
 	}
 }
 
+/* The same for metrics: every sample metric alone, and all of them. */
+static void check_metrics_repacked(void)
+{
+	const size_t n_metrics = sizeof(metrics) / sizeof(metrics[0]);
+
+	for (size_t k = 0; k <= n_metrics; k++) {
+		size_t n = k == n_metrics ? n_metrics : 1, len, again;
+		Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest *req;
+		uint8_t *buf, *repacked;
+
+		EXPECT(weft_otlp_encode_metrics(&resource, k == n_metrics ? metrics : &metrics[k],
+						n, &buf, &len) == 0);
+		req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+			NULL, len, buf);
+		EXPECT(req != NULL);
+		if (!req) {
+			weft_free(buf);
+			continue;
+		}
+		again = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__get_packed_size(
+			req);
+		repacked = malloc(again ? again : 1);
+		EXPECT(repacked != NULL);
+		if (repacked) {
+			opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__pack(
+				req, repacked);
+			if (again != len || memcmp(repacked, buf, len) != 0) {
+				fprintf(stderr,
+					"metrics batch %zu: %zu bytes written, %zu repacked\n", k,
+					len, again);
+				EXPECT(!"protobuf-c repacks the same metric bytes");
+			}
+		}
+		free(repacked);
+		opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+			req, NULL);
+		weft_free(buf);
+	}
+}
+
 static int check_errors(void)
 {
 	static const char *const no_items[] = { NULL };
@@ -501,7 +542,8 @@ static int check_errors(void)
 
 	check_large_batch();
 	check_repacked();
-	printf("%s - encoder error paths, a 100000-span batch, spans as protobuf-c packs them\n",
+	check_metrics_repacked();
+	printf("%s - encoder error paths, a 100000-span batch, requests as protobuf-c packs them\n",
 	       failures ? "not ok" : "ok");
 	return failures ? 1 : 0;
 }
