@@ -274,8 +274,9 @@ static inline uint64_t word_not_plain(uint64_t w)
 
 /*
  * Plain runs go eight bytes at a time, each word stored as it was read (the
- * room is six bytes an input byte); the rest a byte at a time: short strings
- * (names, attribute keys) are most of what is written, so no call to memcpy.
+ * room is six bytes an input byte), and a plain string's last few bytes as
+ * its last word; the rest a byte at a time: short strings (names, attribute
+ * keys) are most of what is written, so no call to memcpy.
  */
 char *weft_json_put_escaped(char *o, const char *s, size_t n)
 {
@@ -294,6 +295,17 @@ char *weft_json_put_escaped(char *o, const char *s, size_t n)
 				o += 8;
 				p += 8;
 				continue;
+			}
+		} else if (n >= 8) {
+			/*
+			 * Fewer than eight left: the string's last eight bytes, if all
+			 * are plain, the ones before p among them were copied as they
+			 * are to the places just before o, and are stored there again.
+			 */
+			memcpy(&w, end - 8, sizeof(w));
+			if (!word_not_plain(w)) {
+				memcpy(o + (end - p) - 8, &w, sizeof(w));
+				return o + (end - p);
 			}
 		}
 		c = *p;

@@ -264,9 +264,9 @@ static void test_double_paths(void)
 }
 
 /*
- * Every byte value at every place of a longer string: the eight-byte check
- * (plain_run) finds it wherever it sits in a word, or in the tail after the
- * last whole word.
+ * Every byte value at every place of strings of 1 to 24 bytes: the eight-byte
+ * check finds it wherever it sits in a word, in a last word that overlaps
+ * what was copied, or in the bytes after the last whole word.
  */
 static void test_escape_positions(void)
 {
@@ -274,42 +274,71 @@ static void test_escape_positions(void)
 	int bad = 0;
 
 	weft_json_init(&j);
-	for (int b = 1; b < 256; b++) {
-		for (int at = 0; at < 21; at++) {
-			char in[21], want[64], *got;
-			int w = 0;
+	for (int n = 1; n <= 24; n++) {
+		for (int b = 1; b < 256; b++) {
+			for (int at = 0; at < n; at++) {
+				char in[24], want[160], *got;
+				int w = 0;
 
-			memset(in, 'a', sizeof(in));
-			in[at] = (char)b;
-			want[w++] = '"';
-			for (int i = 0; i < 21; i++) {
-				unsigned char c = (unsigned char)in[i];
+				/* Plain bytes that differ, so that one copied to the wrong place shows. */
+				for (int i = 0; i < n; i++)
+					in[i] = (char)('a' + i);
+				in[at] = (char)b;
+				want[w++] = '"';
+				for (int i = 0; i < n; i++) {
+					unsigned char c = (unsigned char)in[i];
 
-				if (c == '"' || c == '\\')
-					w += sprintf(want + w, "\\%c", c);
-				else if (c >= 0x80)
-					w += sprintf(want + w, "\\ufffd");
-				else if (c < 0x20 || c == 0x7f)
-					w += sprintf(want + w, "\\u%04x", c);
-				else
-					want[w++] = (char)c;
+					if (c == '"' || c == '\\')
+						w += sprintf(want + w, "\\%c", c);
+					else if (c >= 0x80)
+						w += sprintf(want + w, "\\ufffd");
+					else if (c < 0x20 || c == 0x7f)
+						w += sprintf(want + w, "\\u%04x", c);
+					else
+						want[w++] = (char)c;
+				}
+				want[w++] = '"';
+				want[w] = '\0';
+				weft_json_string_n(&j, in, (size_t)n);
+				got = strndup(j.buf, j.len);
+				bad += strcmp(got, want) != 0;
+				free(got);
+				weft_json_reset(&j);
 			}
-			want[w++] = '"';
-			want[w] = '\0';
-			weft_json_string_n(&j, in, sizeof(in));
-			got = strndup(j.buf, j.len);
-			bad += strcmp(got, want) != 0;
-			free(got);
-			weft_json_reset(&j);
 		}
 	}
 	expect_int(bad, 0);
 	weft_json_free(&j);
 }
 
+/* Every byte value at every place of ids of 1 to 24 bytes, as printf's %02x writes it. */
+static void test_hex(void)
+{
+	int bad = 0;
+
+	for (int n = 1; n <= 24; n++) {
+		for (int b = 0; b < 256; b++) {
+			for (int at = 0; at < n; at++) {
+				uint8_t in[24];
+				char want[49], got[49];
+
+				for (int i = 0; i < n; i++)
+					in[i] = (uint8_t)(i == at ? b : 0x5a + 7 * i);
+				for (int i = 0; i < n; i++)
+					sprintf(want + 2 * i, "%02x", in[i]);
+				got[2 * n] = '\0';
+				bad += weft_json_put_hex(got, in, (size_t)n) != got + 2 * n ||
+				       strcmp(got, want) != 0;
+			}
+		}
+	}
+	expect_int(bad, 0);
+}
+
 int main(void)
 {
 	test_escape_positions();
+	test_hex();
 	test_double_paths();
 	test_json_writer();
 	test_json_raw();
