@@ -8,35 +8,21 @@
  * by the protocol buffers writer (otlp_wire.h): fields in field-number order,
  * proto3's defaults left out, so the bytes are those protobuf-c would pack
  * from the same values (tests/otlp/unit/encode-sample.c checks it), in a
- * quarter of the time its descriptor-driven packing took. protobuf-c reads
- * the collector's response.
+ * quarter of the time its descriptor-driven packing took. The collector's
+ * response, a message of two fields, is read by hand too: libweft.so has no
+ * protobuf library in it, and the generated code is the tests' alone.
  *
- * The program's malloc is never called: the output buffer and the
- * ProtobufCAllocator that unpacks responses go through agent/alloc.h.
+ * The program's malloc is never called: the output buffer comes from
+ * agent/alloc.h.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <protobuf-c/protobuf-c.h>
-
-#include "metrics_service.pb-c.h"
-#include "trace_service.pb-c.h"
-
 #include "agent/alloc.h"
 #include "exporter/otlp_encode.h"
 #include "exporter/otlp_pb.h"
-
-/* The response types, for the partial success. */
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_trace_response;
-typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse
-	pb_metrics_response;
-
-#define PB_TRACE_RESPONSE                                                                          \
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__descriptor
-#define PB_METRICS_RESPONSE                                                                        \
-	opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__descriptor
 
 /* Field numbers (opentelemetry/proto/common/v1/common.proto, resource.proto, the services). */
 enum {
@@ -171,73 +157,128 @@ int weft_otlp_empty(uint8_t **out, size_t *out_len)
 	return 0;
 }
 
-static void *weft_otlp_pb_alloc(void *data, size_t size)
-{
-	return weft_alloc(size);
-}
-
-static void weft_otlp_pb_free(void *data, void *p)
-{
-	weft_free(p);
-}
-
 /* Copy a server-supplied message for a log line: truncated, control bytes as '?'. */
-static void weft_otlp_copy_message(char *dst, size_t dstlen, const char *src)
+static void weft_otlp_copy_message(char *dst, size_t dstlen, const uint8_t *src, size_t n)
 {
 	size_t i = 0;
 
 	if (dstlen == 0)
 		return;
-	for (; src && src[i] && i < dstlen - 1; i++) {
-		unsigned char c = (unsigned char)src[i];
+	/* As a C string: up to a NUL, if the collector sent one. */
+	for (; i < n && src[i] && i < dstlen - 1; i++) {
+		unsigned char c = src[i];
 
 		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
 	dst[i] = '\0';
 }
 
+/* A varint at *p, before end: false when it runs past either or past ten bytes. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t c;
+
+		if (*p >= end)
+			return false;
+		c = *(*p)++;
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The next field at *p: its number, its wire type and, for a
+ * length-delimited one, its bytes (*body, *n); its value for a varint (*v).
+ * The field is stepped over. False when it is malformed: no number, a
+ * group (not in OTLP), a length past the end.
+ */
+static bool read_field(const uint8_t **p, const uint8_t *end, uint32_t *field, unsigned *type,
+		       const uint8_t **body, uint64_t *v)
+{
+	uint64_t tag, n;
+
+	if (!read_varint(p, end, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+		return false;
+	*field = (uint32_t)(tag >> 3);
+	*type = tag & 7;
+	switch (*type) {
+	case WEFT_WIRE_VARINT:
+		return read_varint(p, end, v);
+	case WEFT_WIRE_FIXED64:
+		n = 8;
+		break;
+	case WEFT_WIRE_FIXED32:
+		n = 4;
+		break;
+	case WEFT_WIRE_LEN:
+		if (!read_varint(p, end, &n))
+			return false;
+		*v = n;
+		break;
+	default:
+		return false;
+	}
+	if (n > (uint64_t)(end - *p))
+		return false;
+	*body = *p;
+	*p += n;
+	return true;
+}
+
+/*
+ * Export{Trace,Metrics}ServiceResponse is the same for both signals:
+ * partial_success (1) { rejected_spans or rejected_data_points (1, int64),
+ * error_message (2) }. Read by hand: other fields are stepped over, a later
+ * value of a field wins (as protobuf's merging does), and a known field of
+ * another wire type is malformed.
+ */
 int weft_otlp_decode_partial_success(int signal, const uint8_t *buf, size_t len, int64_t *rejected,
 				     char *msg, size_t msglen)
 {
-	ProtobufCAllocator allocator = {
-		.alloc = weft_otlp_pb_alloc,
-		.free = weft_otlp_pb_free,
-		.allocator_data = NULL,
-	};
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *resp;
-	const char *error_message = NULL;
+	const uint8_t *p = buf, *end = buf + len, *text = NULL;
+	uint64_t text_n = 0;
 
 	if ((len && !buf) || !rejected || (msglen && !msg))
 		return -EINVAL;
-	if (signal == WEFT_OTLP_SIGNAL_TRACES)
-		desc = &PB_TRACE_RESPONSE;
-	else if (signal == WEFT_OTLP_SIGNAL_METRICS)
-		desc = &PB_METRICS_RESPONSE;
-	else
+	if (signal != WEFT_OTLP_SIGNAL_TRACES && signal != WEFT_OTLP_SIGNAL_METRICS)
 		return -EINVAL;
-
 	*rejected = 0;
-	weft_otlp_copy_message(msg, msglen, "");
-	resp = protobuf_c_message_unpack(desc, &allocator, len, buf);
-	if (!resp)
-		return -EBADMSG;
-	if (signal == WEFT_OTLP_SIGNAL_TRACES) {
-		const pb_trace_response *r = (const pb_trace_response *)resp;
+	weft_otlp_copy_message(msg, msglen, NULL, 0);
+	while (p < end) {
+		const uint8_t *body = NULL, *q, *q_end;
+		uint32_t field;
+		unsigned type;
+		uint64_t v = 0;
 
-		if (r->partial_success) {
-			*rejected = r->partial_success->rejected_spans;
-			error_message = r->partial_success->error_message;
-		}
-	} else {
-		const pb_metrics_response *r = (const pb_metrics_response *)resp;
+		if (!read_field(&p, end, &field, &type, &body, &v))
+			return -EBADMSG;
+		if (field != 1)
+			continue;
+		if (type != WEFT_WIRE_LEN)
+			return -EBADMSG;
+		for (q = body, q_end = body + v; q < q_end;) {
+			const uint8_t *inner = NULL;
+			uint64_t iv = 0;
 
-		if (r->partial_success) {
-			*rejected = r->partial_success->rejected_data_points;
-			error_message = r->partial_success->error_message;
+			if (!read_field(&q, q_end, &field, &type, &inner, &iv))
+				return -EBADMSG;
+			if (field == 1 && type != WEFT_WIRE_VARINT)
+				return -EBADMSG;
+			if (field == 2 && type != WEFT_WIRE_LEN)
+				return -EBADMSG;
+			if (field == 1)
+				*rejected = (int64_t)iv;
+			else if (field == 2)
+				text = inner, text_n = iv;
 		}
 	}
-	weft_otlp_copy_message(msg, msglen, error_message);
-	protobuf_c_message_free_unpacked(resp, &allocator);
+	weft_otlp_copy_message(msg, msglen, text, (size_t)text_n);
 	return 0;
 }

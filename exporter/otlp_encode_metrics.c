@@ -6,15 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "metrics_service.pb-c.h"
-
 #include "exporter/otlp_encode.h"
 #include "exporter/otlp_pb.h"
-
-/* The generated enum, to check that weft's value is OTLP's. */
-#define PB_CUMULATIVE                                                                              \
-	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
-_Static_assert(WEFT_TEMPORALITY_CUMULATIVE == PB_CUMULATIVE, "temporality is OTLP's");
 
 /* Field numbers (opentelemetry/proto/metrics/v1/metrics.proto). */
 enum {

@@ -2,9 +2,7 @@
  * What the OTLP encoders (otlp_encode.c: attributes, a request's resource
  * and scope, the response; otlp_encode_traces.c; otlp_encode_metrics.c)
  * share. Requests are written straight from the model with the protocol
- * buffers writer (otlp_wire.h); protobuf-c's generated code is used only to
- * read a collector's response and, in the encoders, to check that weft's
- * enum values are OTLP's. Private to those files; the interface is
+ * buffers writer (otlp_wire.h). Private to those files; the interface is
  * exporter/otlp_encode.h.
  */
 #ifndef WEFT_EXPORTER_OTLP_PB_H
@@ -15,9 +13,6 @@
 
 #include "exporter/model.h"
 #include "exporter/otlp_wire.h"
-
-/* The model's enums are OTLP's numbers, so they are written as they are. */
-#define WEFT_OTLP_SAME(a, b) ((int)(a) == (int)(b))
 
 /* Repeated KeyValue in `field`: -EINVAL for a NULL list or an unknown type. */
 int weft_otlp_attrs(struct weft_wire *w, uint32_t field, const struct weft_attr *attrs, size_t n);

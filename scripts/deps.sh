@@ -6,10 +6,12 @@
 
 # To build libweft.so and its example (binutils: objcopy copies jemalloc's
 # archive without its constructor).
-WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libprotobuf-c-dev
-    protobuf-c-compiler libcurl4-openssl-dev libjemalloc-dev zlib1g-dev python3)
+WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libcurl4-openssl-dev
+    libjemalloc-dev zlib1g-dev python3)
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
-# tests decode with the OpenTelemetry JS project's decoder (nodejs, npm), the
+# tests decode with the OpenTelemetry JS project's decoder (nodejs, npm) and
+# read back with protobuf-c what weft writes (libprotobuf-c-dev,
+# protobuf-c-compiler: generated at build time from exporter/proto), the
 # static-binary launcher test links against glibc's static archive, the
 # unwinder tests build C++ programs (g++) and run one under memcheck (valgrind),
 # the exit-from-a-signal-handler test stops a thread with gdb, the linkage
@@ -19,8 +21,8 @@ WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libprotobuf-c-dev
 # browser (chromium) and keeps a screenshot, and the prometheus output's test
 # scrapes with a real Prometheus and lints with its promtool (prometheus;
 # tests/integration/test-promserver.py).
-WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm g++ valgrind gdb strace clang-format-14
-    chromium prometheus)
+WEFT_TEST_PACKAGES=(binutils libc6-dev nodejs npm libprotobuf-c-dev protobuf-c-compiler g++
+    valgrind gdb strace clang-format-14 chromium prometheus)
 
 deps_missing() {
     local p

@@ -14,6 +14,7 @@
  * (read back with protobuf-c itself), and needs no node.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,24 @@
 #include "agent/alloc.h"
 #include "exporter/model.h"
 #include "exporter/otlp_encode.h"
+
+/* weft's enums are OTLP's numbers, written as they are (exporter/otlp_encode_*.c). */
+#define PB_KIND(x)   OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##x
+#define PB_STATUS(x) OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_##x
+_Static_assert((int)WEFT_SPAN_KIND_UNSPECIFIED == PB_KIND(UNSPECIFIED) &&
+		       (int)WEFT_SPAN_KIND_INTERNAL == PB_KIND(INTERNAL) &&
+		       (int)WEFT_SPAN_KIND_SERVER == PB_KIND(SERVER) &&
+		       (int)WEFT_SPAN_KIND_CLIENT == PB_KIND(CLIENT) &&
+		       (int)WEFT_SPAN_KIND_PRODUCER == PB_KIND(PRODUCER) &&
+		       (int)WEFT_SPAN_KIND_CONSUMER == PB_KIND(CONSUMER),
+	       "span kinds are OTLP's");
+_Static_assert((int)WEFT_STATUS_UNSET == PB_STATUS(UNSET) && (int)WEFT_STATUS_OK == PB_STATUS(OK) &&
+		       (int)WEFT_STATUS_ERROR == PB_STATUS(ERROR),
+	       "status codes are OTLP's");
+_Static_assert(
+	WEFT_TEMPORALITY_CUMULATIVE ==
+		OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE,
+	"temporality is OTLP's");
 
 /* clang-format off */
 #define T0 UINT64_C(1700000000123456789)
@@ -476,6 +495,76 @@ static void check_metrics_repacked(void)
 	}
 }
 
+/* A response packed by protobuf-c, then `extra` bytes (unknown fields), read back by weft. */
+static int decode_packed(int signal, bool partial, int64_t rejected, const char *text,
+			 const char *extra, size_t extra_n, int64_t *got, char *msg, size_t msglen)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess tps =
+		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse tr =
+		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess mps =
+		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse mr =
+		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
+	uint8_t buf[512];
+	size_t n;
+
+	tps.rejected_spans = mps.rejected_data_points = rejected;
+	tps.error_message = mps.error_message = (char *)text;
+	tr.partial_success = partial ? &tps : NULL;
+	mr.partial_success = partial ? &mps : NULL;
+	n = signal == WEFT_OTLP_SIGNAL_TRACES
+		    ? opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(
+			      &tr, buf)
+		    : opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__pack(
+			      &mr, buf);
+	memcpy(buf + n, extra, extra_n);
+	return weft_otlp_decode_partial_success(signal, buf, n + extra_n, got, msg, msglen);
+}
+
+/*
+ * The response is read by weft's own code: against what protobuf-c packs,
+ * with unknown fields of every wire type around it, and malformed bytes.
+ */
+static void check_responses(void)
+{
+	/* Unknown fields: 9 varint, 10 fixed64, 11 length-delimited, 12 fixed32. */
+	static const char unknown[] = "\x48\x96\x01\x51\1\2\3\4\5\6\7\x08\x5a\x02hi\x65\1\2\3\4";
+	static const char *const bad[] = {
+		"\x0a\x05\x08\x01",                             /* a length past the end */
+		"\x08",                                         /* a tag without its value */
+		"\x0b\x0c",                                     /* a group */
+		"\x00\x01",                                     /* field 0 */
+		"\x08\x01",                                     /* partial_success as a varint */
+		"\x0a\x02\x0a\x00",                             /* rejected as bytes */
+		"\x0a\x02\x10\x01",                             /* error_message as a varint */
+		"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", /* an eleven-byte varint */
+	};
+	static const size_t bad_n[] = { 4, 1, 2, 2, 2, 4, 4, 11 };
+	const int64_t values[] = { 0, 5, -1, INT64_MAX, INT64_MIN };
+	int64_t got;
+	char msg[16];
+
+	for (int sig = WEFT_OTLP_SIGNAL_TRACES; sig <= WEFT_OTLP_SIGNAL_METRICS; sig++) {
+		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+			EXPECT(decode_packed(sig, true, values[i], "too\tlong a message", unknown,
+					     sizeof(unknown) - 1, &got, msg, sizeof(msg)) == 0 &&
+			       got == values[i] && strcmp(msg, "too?long a mess") == 0);
+			EXPECT(decode_packed(sig, true, values[i], "", "", 0, &got, msg,
+					     sizeof(msg)) == 0 &&
+			       got == values[i] && msg[0] == '\0');
+		}
+		EXPECT(decode_packed(sig, false, 0, NULL, unknown, sizeof(unknown) - 1, &got, msg,
+				     sizeof(msg)) == 0 &&
+		       got == 0 && msg[0] == '\0');
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			EXPECT(weft_otlp_decode_partial_success(sig, (const uint8_t *)bad[i],
+								bad_n[i], &got, msg,
+								sizeof(msg)) == -EBADMSG);
+	}
+}
+
 static int check_errors(void)
 {
 	static const char *const no_items[] = { NULL };
@@ -543,6 +632,7 @@ static int check_errors(void)
 	check_large_batch();
 	check_repacked();
 	check_metrics_repacked();
+	check_responses();
 	printf("%s - encoder error paths, a 100000-span batch, requests as protobuf-c packs them\n",
 	       failures ? "not ok" : "ok");
 	return failures ? 1 : 0;
