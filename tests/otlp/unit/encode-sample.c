@@ -402,12 +402,37 @@ static void check_large_batch(void)
 }
 
 /*
- * The spans are written directly (otlp_wire.h), not packed by protobuf-c:
- * protobuf-c reads them back and packs what it read, and the bytes must be
- * the same — the same fields, in field order, with the same defaults left
- * out. Every span shape of the sample, one at a time and all together, and
- * a string array holding a NULL item.
+ * Requests are written directly (exporter/otlp_wire.h), not packed by
+ * protobuf-c: protobuf-c reads one back as a `desc` message and packs what
+ * it read, and the bytes must be the same — the same fields, in field
+ * order, with the same defaults left out. Frees buf.
  */
+static void expect_repacked(const ProtobufCMessageDescriptor *desc, uint8_t *buf, size_t len,
+			    const char *what, size_t k)
+{
+	ProtobufCMessage *req = protobuf_c_message_unpack(desc, NULL, len, buf);
+	size_t again;
+	uint8_t *repacked;
+
+	EXPECT(req != NULL);
+	if (!req) {
+		weft_free(buf);
+		return;
+	}
+	again = protobuf_c_message_get_packed_size(req);
+	repacked = malloc(again ? again : 1);
+	EXPECT(repacked != NULL);
+	if (repacked && (protobuf_c_message_pack(req, repacked) != len || again != len ||
+			 memcmp(repacked, buf, len) != 0)) {
+		fprintf(stderr, "%s %zu: %zu bytes written, %zu repacked\n", what, k, len, again);
+		EXPECT(!"protobuf-c repacks the same bytes");
+	}
+	free(repacked);
+	protobuf_c_message_free_unpacked(req, NULL);
+	weft_free(buf);
+}
+
+/* Every span shape of the sample alone and all together, and a string array holding a NULL. */
 static void check_repacked(void)
 {
 	static const char *const with_null[] = { "a", NULL, "" };
@@ -423,75 +448,31 @@ static void check_repacked(void)
 		const struct weft_span *batch = k < n_spans    ? &spans[k]
 						: k == n_spans ? spans
 							       : &odd;
-		size_t n = k == n_spans ? n_spans : 1, len, again;
-		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
-		uint8_t *buf, *repacked;
+		uint8_t *buf;
+		size_t len;
 
-		EXPECT(weft_otlp_encode_traces(&resource, batch, n, &buf, &len) == 0);
-		req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-			NULL, len, buf);
-		EXPECT(req != NULL);
-		if (!req) {
-			weft_free(buf);
-			continue;
-		}
-		again = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-			req);
-		repacked = malloc(again ? again : 1);
-		EXPECT(repacked != NULL);
-		if (repacked) {
-			opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
-				req, repacked);
-			if (again != len || memcmp(repacked, buf, len) != 0) {
-				fprintf(stderr, "batch %zu: %zu bytes written, %zu repacked\n", k,
-					len, again);
-				EXPECT(!"protobuf-c repacks the same bytes");
-			}
-		}
-		free(repacked);
-		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
-			req, NULL);
-		weft_free(buf);
+		EXPECT(weft_otlp_encode_traces(&resource, batch, k == n_spans ? n_spans : 1, &buf,
+					       &len) == 0);
+		expect_repacked(
+			&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+			buf, len, "span batch", k);
 	}
 }
 
-/* The same for metrics: every sample metric alone, and all of them. */
+/* Every sample metric alone, and all of them. */
 static void check_metrics_repacked(void)
 {
 	const size_t n_metrics = sizeof(metrics) / sizeof(metrics[0]);
 
 	for (size_t k = 0; k <= n_metrics; k++) {
-		size_t n = k == n_metrics ? n_metrics : 1, len, again;
-		Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest *req;
-		uint8_t *buf, *repacked;
+		uint8_t *buf;
+		size_t len;
 
 		EXPECT(weft_otlp_encode_metrics(&resource, k == n_metrics ? metrics : &metrics[k],
-						n, &buf, &len) == 0);
-		req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
-			NULL, len, buf);
-		EXPECT(req != NULL);
-		if (!req) {
-			weft_free(buf);
-			continue;
-		}
-		again = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__get_packed_size(
-			req);
-		repacked = malloc(again ? again : 1);
-		EXPECT(repacked != NULL);
-		if (repacked) {
-			opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__pack(
-				req, repacked);
-			if (again != len || memcmp(repacked, buf, len) != 0) {
-				fprintf(stderr,
-					"metrics batch %zu: %zu bytes written, %zu repacked\n", k,
-					len, again);
-				EXPECT(!"protobuf-c repacks the same metric bytes");
-			}
-		}
-		free(repacked);
-		opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
-			req, NULL);
-		weft_free(buf);
+						k == n_metrics ? n_metrics : 1, &buf, &len) == 0);
+		expect_repacked(
+			&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
+			buf, len, "metric batch", k);
 	}
 }
 
