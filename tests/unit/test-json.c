@@ -280,7 +280,8 @@ static void test_escape_positions(void)
 				char in[24], want[160], *got;
 				int w = 0;
 
-				/* Plain bytes that differ, so that one copied to the wrong place shows. */
+				/* Plain bytes that differ, so that one copied to the wrong place
+				 * shows. */
 				for (int i = 0; i < n; i++)
 					in[i] = (char)('a' + i);
 				in[at] = (char)b;
