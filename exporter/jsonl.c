@@ -217,8 +217,10 @@ static char *put_id(char *o, const char *qkey, size_t qkey_n, const uint8_t *b, 
 }
 #define PUT_ID(o, key, id) put_id(o, ",\"" key "\":\"", sizeof(key) + 4, (id).b, sizeof((id).b))
 
-/* `,"attributes":[..]` when there are any; *o the cursor (room for one byte), ended and taken
- * again. */
+/*
+ * `,"attributes":[..]` when there are any (no comma when `first`): the run at
+ * `o` is ended there, and a new one with room for `then` begins after them.
+ */
 static char *put_attrs_member(struct weft_json *j, char *o, const struct weft_attr *attrs, size_t n,
 			      bool first, size_t then)
 {
