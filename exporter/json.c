@@ -140,7 +140,7 @@ static char *json_value_at(struct weft_json *j, size_t extra)
 /* Whether `escaped` bytes escaped (six each at most) and `fixed` more can be counted. */
 static bool room_counts(struct weft_json *j, size_t escaped, size_t fixed)
 {
-	if (escaped > (SIZE_MAX - 16 - fixed) / 6) {
+	if (fixed > SIZE_MAX - 16 || escaped > (SIZE_MAX - 16 - fixed) / 6) {
 		json_fail(j, -EOVERFLOW);
 		return false;
 	}
@@ -149,7 +149,8 @@ static bool room_counts(struct weft_json *j, size_t escaped, size_t fixed)
 
 char *weft_json_room_grow(struct weft_json *j, size_t escaped, size_t fixed)
 {
-	if (!room_counts(j, escaped, fixed) || !json_reserve(j, 6 * escaped + fixed))
+	/* At least a byte: a writer that has no buffer yet gets one, not NULL. */
+	if (!room_counts(j, escaped, fixed) || !json_reserve(j, 6 * escaped + fixed + 1))
 		return NULL;
 	return j->buf + j->len;
 }

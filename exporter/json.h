@@ -113,8 +113,12 @@ static inline char *weft_json_room(struct weft_json *j, size_t escaped, size_t f
 {
 	size_t left = j->cap - j->len;
 
-	/* Inline: the room is nearly always there (the bounds keep 6 * escaped from wrapping). */
-	if (__builtin_expect(!j->err && escaped <= left / 6 && fixed <= left - 6 * escaped, 1))
+	/*
+	 * Inline: the room is nearly always there (the bounds keep 6 * escaped
+	 * from wrapping; `<`, so that a writer without a buffer takes the slow
+	 * path even for no room at all, and gets one).
+	 */
+	if (__builtin_expect(!j->err && escaped <= left / 6 && fixed < left - 6 * escaped, 1))
 		return j->buf + j->len;
 	return weft_json_room_grow(j, escaped, fixed);
 }

@@ -58,6 +58,12 @@ static size_t length(const char *s)
 	return s ? strlen(s) : 0;
 }
 
+/* A string to escape: NULL is written as "". */
+static const char *text(const char *s)
+{
+	return s ? s : "";
+}
+
 /* A string array attribute's value, `{"arrayValue":{..}}` without its last brace. */
 static char *put_strings(struct weft_json *j, char *o, const char *const *items, size_t n)
 {
@@ -73,7 +79,7 @@ static char *put_strings(struct weft_json *j, char *o, const char *const *items,
 		if (i)
 			*o++ = ',';
 		o = PUT(o, "{\"stringValue\":\"");
-		o = weft_json_put_escaped(o, items[i], len);
+		o = weft_json_put_escaped(o, text(items[i]), len);
 		o = PUT(o, "\"}");
 	}
 	if (n)
@@ -96,12 +102,12 @@ static void put_attrs(struct weft_json *j, const struct weft_attr *attrs, size_t
 		if (!o)
 			return;
 		o = i ? PUT(o, ",{\"key\":\"") : PUT(o, "\"attributes\":[{\"key\":\"");
-		o = weft_json_put_escaped(o, a->key, key_n);
+		o = weft_json_put_escaped(o, text(a->key), key_n);
 		o = PUT(o, "\",\"value\":");
 		switch (a->type) {
 		case WEFT_VALUE_STRING:
 			o = PUT(o, "{\"stringValue\":\"");
-			o = PUT(weft_json_put_escaped(o, a->v.s, v_n), "\"}");
+			o = PUT(weft_json_put_escaped(o, text(a->v.s), v_n), "\"}");
 			break;
 		case WEFT_VALUE_INT:
 			o = PUT(o, "{\"intValue\":\"");
@@ -124,6 +130,9 @@ static void put_attrs(struct weft_json *j, const struct weft_attr *attrs, size_t
 		case WEFT_VALUE_STRING_ARRAY:
 			if (!(o = put_strings(j, o, a->v.strs.items, a->v.strs.n)))
 				return;
+			break;
+		default:
+			o = PUT(o, "{}"); /* no value known: an empty AnyValue */
 			break;
 		}
 		*o++ = '}';
@@ -442,7 +451,9 @@ static void json_histogram_point(struct weft_json *j, const struct weft_point *p
 {
 	/* A bucket's count (a quoted fixed64) or a bound (a double), and a comma. */
 	bool first;
-	char *o = point_begin(j, p, comma, 64 * (p->n_bounds + 1), &first);
+	char *o = point_begin(j, p, comma,
+			      p->n_bounds < SIZE_MAX / 256 ? 64 * (p->n_bounds + 1) : SIZE_MAX / 2,
+			      &first);
 
 	if (!o)
 		return;

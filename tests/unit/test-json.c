@@ -336,8 +336,43 @@ static void test_hex(void)
 	expect_int(bad, 0);
 }
 
+/*
+ * Writing at a cursor: a member's comma, a writer without a buffer asked for
+ * no room, a sticky error, and sizes that cannot be counted.
+ */
+static void test_cursor(void)
+{
+	struct weft_json j;
+	char *o;
+
+	weft_json_init(&j);
+	o = weft_json_room(&j, 0, 0);
+	expect_true(o != NULL);
+	weft_json_done(&j, o);
+	weft_json_begin_array(&j);
+	for (int i = 0; i < 3; i++) {
+		o = weft_json_member_room(&j, 2, 4);
+		expect_true(o != NULL);
+		*o++ = '"';
+		o = weft_json_put_escaped(o, i ? "\"a" : "b\n", 2);
+		*o++ = '"';
+		weft_json_done(&j, o);
+	}
+	weft_json_end_array(&j);
+	check_json(&j, "[\"b\\u000a\",\"\\\"a\",\"\\\"a\"]");
+	expect_true(weft_json_room(&j, SIZE_MAX / 4, 0) == NULL);
+	expect_int(weft_json_error(&j), -EOVERFLOW);
+	expect_true(weft_json_room(&j, 0, 1) == NULL);
+	expect_true(weft_json_member_room(&j, 0, 1) == NULL);
+	weft_json_reset(&j);
+	expect_true(weft_json_room(&j, 0, SIZE_MAX - 8) == NULL);
+	expect_int(weft_json_error(&j), -EOVERFLOW);
+	weft_json_free(&j);
+}
+
 int main(void)
 {
+	test_cursor();
 	test_escape_positions();
 	test_hex();
 	test_double_paths();

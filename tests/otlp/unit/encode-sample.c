@@ -539,6 +539,11 @@ static void check_responses(void)
 		EXPECT(decode_packed(sig, false, 0, NULL, unknown, sizeof(unknown) - 1, &got, msg,
 				     sizeof(msg)) == 0 &&
 		       got == 0 && msg[0] == '\0');
+		/* partial_success twice: merged, as protobuf merges a message given again. */
+		EXPECT(weft_otlp_decode_partial_success(
+			       sig, (const uint8_t *)"\x0a\x06\x08\x05\x12\x02hi\x0a\x02\x08\x07",
+			       12, &got, msg, sizeof(msg)) == 0 &&
+		       got == 7 && strcmp(msg, "hi") == 0);
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			EXPECT(weft_otlp_decode_partial_success(sig, (const uint8_t *)bad[i],
 								bad_n[i], &got, msg,
