@@ -84,6 +84,7 @@ static __attribute__((noinline)) bool json_grow(struct weft_json *j, size_t extr
 		}
 		cap *= 2;
 	}
+
 	p = weft_realloc(j->buf, cap);
 	if (!p) {
 		json_fail(j, -ENOMEM);
@@ -127,6 +128,9 @@ static char *json_value_at(struct weft_json *j, size_t extra)
 	if (extra > SIZE_MAX - 1 || !json_reserve(j, extra + 1))
 		return NULL;
 	o = j->buf + j->len;
+#ifdef __SANITIZE_ADDRESS__
+	j->room_end = o + extra + 1;
+#endif
 	if (j->after_key) {
 		j->after_key = false;
 	} else if (j->depth) {
@@ -152,6 +156,9 @@ char *weft_json_room_grow(struct weft_json *j, size_t escaped, size_t fixed)
 	/* At least a byte: a writer that has no buffer yet gets one, not NULL. */
 	if (!room_counts(j, escaped, fixed) || !json_reserve(j, 6 * escaped + fixed + 1))
 		return NULL;
+#ifdef __SANITIZE_ADDRESS__
+	j->room_end = j->buf + j->len + 6 * escaped + fixed;
+#endif
 	return j->buf + j->len;
 }
 

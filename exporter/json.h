@@ -41,6 +41,12 @@ struct weft_json {
 	unsigned depth; /* containers open */
 	uint64_t more;  /* bit d: the container at depth d already has a member */
 	bool after_key; /* a key was written and its value has not been */
+	/*
+	 * Under AddressSanitizer, where the last room asked for ends: a cursor
+	 * handed to weft_json_done past it is a writer that wrote more than it
+	 * asked for room for, and aborts the test that did it.
+	 */
+	char *room_end;
 };
 
 void weft_json_init(struct weft_json *j);
@@ -118,14 +124,22 @@ static inline char *weft_json_room(struct weft_json *j, size_t escaped, size_t f
 	 * from wrapping; `<`, so that a writer without a buffer takes the slow
 	 * path even for no room at all, and gets one).
 	 */
-	if (__builtin_expect(!j->err && escaped <= left / 6 && fixed < left - 6 * escaped, 1))
+	if (__builtin_expect(!j->err && escaped <= left / 6 && fixed < left - 6 * escaped, 1)) {
+#ifdef __SANITIZE_ADDRESS__
+		j->room_end = j->buf + j->len + 6 * escaped + fixed;
+#endif
 		return j->buf + j->len;
+	}
 	return weft_json_room_grow(j, escaped, fixed);
 }
 /* The same, for a value or member: the comma before it, when one is due, is written. */
 char *weft_json_member_room(struct weft_json *j, size_t escaped, size_t fixed);
 static inline void weft_json_done(struct weft_json *j, char *o)
 {
+#ifdef __SANITIZE_ADDRESS__
+	if (o > j->room_end)
+		__builtin_trap();
+#endif
 	j->len = (size_t)(o - j->buf);
 }
 /* s escaped, as weft_json_string writes it without its quotes (6 * n bytes at most). */
