@@ -18,8 +18,6 @@
 #include "agent/format.h"
 #include "exporter/json.h"
 
-static const char hex_digits[] = "0123456789abcdef";
-
 /* "00" to "ff": a byte's two hex digits at once. */
 const char weft_json_hex_pairs[513] =
 	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -84,7 +82,6 @@ static __attribute__((noinline)) bool json_grow(struct weft_json *j, size_t extr
 		}
 		cap *= 2;
 	}
-
 	p = weft_realloc(j->buf, cap);
 	if (!p) {
 		json_fail(j, -ENOMEM);
@@ -327,8 +324,7 @@ char *weft_json_put_escaped(char *o, const char *s, size_t n)
 		} else if (c < 0x80) {
 			/* C0 controls and DEL. */
 			memcpy(o, "\\u00", 4);
-			o[4] = hex_digits[c >> 4];
-			o[5] = hex_digits[c & 15];
+			memcpy(o + 4, weft_json_hex_pairs + 2 * c, 2);
 			o += 6;
 			p++;
 		} else {

@@ -48,32 +48,19 @@ _Static_assert(SCOPE_ITEMS_SCOPE != WEFT_OTLP_ITEMS, "items follow the scope");
 static int wire_value(struct weft_wire *w, uint32_t field, const struct weft_attr *a)
 {
 	size_t at = weft_wire_begin(w, field, 1);
-	uint8_t *o;
 
 	switch (a->type) {
 	case WEFT_VALUE_STRING:
 		weft_wire_bytes(w, VALUE_STRING, a->v.s ? a->v.s : "", a->v.s ? strlen(a->v.s) : 0);
 		break;
 	case WEFT_VALUE_BOOL:
-		if ((o = weft_wire_room(w, 2))) {
-			*o++ = VALUE_BOOL << 3 | WEFT_WIRE_VARINT;
-			*o++ = a->v.b ? 1 : 0;
-			w->len = (size_t)(o - w->buf);
-		}
+		weft_wire_varint_field(w, VALUE_BOOL, a->v.b);
 		break;
 	case WEFT_VALUE_INT:
-		if ((o = weft_wire_room(w, 11))) {
-			*o++ = VALUE_INT << 3 | WEFT_WIRE_VARINT;
-			o = weft_wire_put_varint(o, (uint64_t)a->v.i);
-			w->len = (size_t)(o - w->buf);
-		}
+		weft_wire_varint_field(w, VALUE_INT, (uint64_t)a->v.i);
 		break;
 	case WEFT_VALUE_DOUBLE:
-		if ((o = weft_wire_room(w, 9))) {
-			*o++ = VALUE_DOUBLE << 3 | WEFT_WIRE_FIXED64;
-			o = weft_wire_put_double(o, a->v.d);
-			w->len = (size_t)(o - w->buf);
-		}
+		weft_wire_double(w, VALUE_DOUBLE, a->v.d);
 		break;
 	case WEFT_VALUE_STRING_ARRAY: {
 		size_t arr;

@@ -42,17 +42,10 @@ static int wire_number_point(struct weft_wire *w, const struct weft_point *p)
 
 	weft_wire_fixed64(w, POINT_START, p->start_unix_nano);
 	weft_wire_fixed64(w, POINT_TIME, p->time_unix_nano);
-	if (p->is_double) {
+	if (p->is_double)
 		weft_wire_double(w, NUMBER_AS_DOUBLE, p->as_double);
-	} else {
-		uint8_t *o = weft_wire_room(w, 9);
-
-		if (o) {
-			o = weft_wire_put_tag(o, NUMBER_AS_INT, WEFT_WIRE_FIXED64);
-			o = weft_wire_put_fixed64(o, (uint64_t)p->as_int);
-			w->len = (size_t)(o - w->buf);
-		}
-	}
+	else
+		weft_wire_fixed64_field(w, NUMBER_AS_INT, (uint64_t)p->as_int);
 	if ((err = weft_otlp_attrs(w, NUMBER_ATTRIBUTES, p->attrs, p->n_attrs)))
 		return err;
 	weft_wire_end(w, at);

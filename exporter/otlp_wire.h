@@ -92,37 +92,50 @@ static inline uint8_t *weft_wire_put_double(uint8_t *o, double d)
 	return weft_wire_put_fixed64(o, bits);
 }
 
-/* A varint field (an integer, a bool, an enum), left out when zero. */
-static inline void weft_wire_varint(struct weft_wire *w, uint32_t field, uint64_t v)
+/*
+ * A varint field (an integer, a bool, an enum) and a fixed64 one (a
+ * fixed64, an sfixed64, a double's bits), written whatever their value: a
+ * oneof member, a proto3 `optional`.
+ */
+static inline void weft_wire_varint_field(struct weft_wire *w, uint32_t field, uint64_t v)
 {
-	uint8_t *o;
+	uint8_t *o = weft_wire_room(w, 15);
 
-	if (!v || !(o = weft_wire_room(w, 15)))
+	if (!o)
 		return;
 	o = weft_wire_put_varint(weft_wire_put_tag(o, field, WEFT_WIRE_VARINT), v);
 	w->len = (size_t)(o - w->buf);
 }
 
-/* A fixed64 field, left out when zero. */
-static inline void weft_wire_fixed64(struct weft_wire *w, uint32_t field, uint64_t v)
+static inline void weft_wire_fixed64_field(struct weft_wire *w, uint32_t field, uint64_t v)
 {
-	uint8_t *o;
+	uint8_t *o = weft_wire_room(w, 13);
 
-	if (!v || !(o = weft_wire_room(w, 13)))
+	if (!o)
 		return;
 	o = weft_wire_put_fixed64(weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64), v);
 	w->len = (size_t)(o - w->buf);
 }
 
-/* A double field written even when zero (a proto3 `optional` or oneof member). */
 static inline void weft_wire_double(struct weft_wire *w, uint32_t field, double d)
 {
-	uint8_t *o;
+	uint64_t bits;
 
-	if (!(o = weft_wire_room(w, 13)))
-		return;
-	o = weft_wire_put_double(weft_wire_put_tag(o, field, WEFT_WIRE_FIXED64), d);
-	w->len = (size_t)(o - w->buf);
+	memcpy(&bits, &d, sizeof(bits));
+	weft_wire_fixed64_field(w, field, bits);
+}
+
+/* The same two left out when zero, as proto3 does. */
+static inline void weft_wire_varint(struct weft_wire *w, uint32_t field, uint64_t v)
+{
+	if (v)
+		weft_wire_varint_field(w, field, v);
+}
+
+static inline void weft_wire_fixed64(struct weft_wire *w, uint32_t field, uint64_t v)
+{
+	if (v)
+		weft_wire_fixed64_field(w, field, v);
 }
 
 /*
