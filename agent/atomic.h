@@ -10,6 +10,7 @@
 #define WEFT_AGENT_ATOMIC_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #define weft_load_relaxed(p)         atomic_load_explicit((p), memory_order_relaxed)
 #define weft_load_acquire(p)         atomic_load_explicit((p), memory_order_acquire)
@@ -24,5 +25,23 @@
 #define weft_cas_acq_rel(p, expected, desired)                                                     \
 	atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_acq_rel,  \
 						memory_order_acquire)
+
+/*
+ * *p += v, for a word that one thread alone changes (any thread may read
+ * it): on x86-64 one instruction without a lock prefix, so a signal handler
+ * on that thread that adds to the word too cannot fall between its read and
+ * its write, and the bus lock a locked addition pays (about 10 ns on the
+ * development VM) is not paid. A compiler barrier: it stays where it is
+ * among the thread's atomics. Elsewhere, and under ThreadSanitizer (which
+ * sees no assembly), an atomic addition.
+ */
+static inline void weft_own_add(_Atomic uint64_t *p, uint64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("addq %1, %0" : "+m"(*(uint64_t *)p) : "er"(v) : "memory");
+#else
+	atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+#endif
+}
 
 #endif

@@ -171,14 +171,17 @@ static uint32_t slot_open(enum weft_chan_kind kind, const void *pc)
 
 void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 {
-	bool values = c->kind == WEFT_CHAN_EVENTFD; /* units are values, not bytes */
+	bool values = c->kind == WEFT_CHAN_EVENTFD; /* units are values; 8 bytes a message */
 
 	memset(out, 0, 4 * sizeof(out[0]));
 	for (int i = 0; i < 2; i++) {
-		out[0] += weft_load_relaxed(values ? &c->q[i].tx_bytes : &c->q[i].tx_units);
-		out[1] += weft_load_relaxed(&c->q[i].tx_msgs);
-		out[2] += weft_load_relaxed(values ? &c->q[i].rx_bytes : &c->q[i].rx_units);
-		out[3] += weft_load_relaxed(&c->q[i].rx_msgs);
+		struct weft_chan_queue *q = (struct weft_chan_queue *)&c->q[i];
+		uint64_t tx = weft_chan_tx_msgs(q), rx = weft_chan_rx_msgs(q);
+
+		out[0] += values ? 8 * tx : weft_load_relaxed(&q->tx_units);
+		out[1] += tx;
+		out[2] += values ? 8 * rx : weft_load_relaxed(&q->rx_units);
+		out[3] += rx;
 	}
 }
 

@@ -126,15 +126,26 @@ struct weft_chan_rec {
  * side keeps the last value it read of the other's count (`*_seen`, never
  * ahead of it), so that a transfer reads the other side's line only when its
  * own estimate says it might block.
+ *
+ * Each side has an owner: the first thread to write (read) the queue. Its
+ * counts that are totals only (messages, units in flight) it adds to words
+ * of its own without a lock (weft_own_add); every other thread adds to the
+ * shared words, locked. Most channels have one writer and one reader (a pipe
+ * between two threads, a worker's wake-up pipe), and a locked addition was
+ * a third of what weft added to a 1-byte pipe transfer. The positions
+ * (tx_units, rx_units, widx), which order the records, stay one word each.
+ * An eventfd's bytes are 8 a message: no count of their own.
  */
 struct weft_chan_queue {
 	/* Writers' line. */
 	_Atomic uint64_t tx_units;    /* settled: what readers can have */
 	_Atomic uint64_t tx_inflight; /* units of writes under way (a private channel's only) */
 	_Atomic uint64_t tx_msgs;
-	_Atomic uint64_t tx_bytes; /* an eventfd's bytes (units are its values) */
-	_Atomic uint64_t rx_seen;  /* rx_units, as a writer last read it */
-	_Atomic uint32_t widx;     /* records appended */
+	_Atomic uint64_t tx_msgs_own;     /* the owner's */
+	_Atomic uint64_t tx_inflight_own; /* the owner's */
+	_Atomic uint64_t rx_seen;         /* rx_units, as a writer last read it */
+	_Atomic uint32_t widx;            /* records appended */
+	_Atomic int32_t tx_owner;         /* its thread id; 0: none yet */
 	/*
 	 * The newest record's span and index + 1, as one word (agent/channel_io.c:
 	 * rec_tag), so that a writer tells whether its write continues that
@@ -150,10 +161,36 @@ struct weft_chan_queue {
 	/* Readers' line. */
 	_Atomic uint64_t rx_units __attribute__((aligned(64)));
 	_Atomic uint64_t rx_msgs;
-	_Atomic uint64_t rx_bytes;  /* an eventfd's bytes */
-	_Atomic uint64_t tx_seen;   /* tx_units + tx_inflight, as a reader last read them */
-	_Atomic uint32_t widx_seen; /* widx, read after them: their records are below it */
+	_Atomic uint64_t rx_msgs_own; /* the owner's */
+	_Atomic uint64_t tx_seen;     /* tx_units + units in flight, as a reader last read them */
+	_Atomic uint32_t widx_seen;   /* widx, read after them: their records are below it */
+	_Atomic int32_t rx_owner;     /* its thread id; 0: none yet */
 };
+
+/* Messages written (read) through `q`: the shared count and the owner's. */
+static inline uint64_t weft_chan_tx_msgs(struct weft_chan_queue *q)
+{
+	return weft_load_relaxed(&q->tx_msgs) + weft_load_relaxed(&q->tx_msgs_own);
+}
+
+static inline uint64_t weft_chan_rx_msgs(struct weft_chan_queue *q)
+{
+	return weft_load_relaxed(&q->rx_msgs) + weft_load_relaxed(&q->rx_msgs_own);
+}
+
+/*
+ * Whether the thread with id `tid` owns the side whose owner word is
+ * `owner`: it is that owner, or the side had none and now has it.
+ */
+static inline bool weft_chan_owns(_Atomic int32_t *owner, int32_t tid)
+{
+	int32_t o = weft_load_relaxed(owner);
+
+	if (__builtin_expect(o == tid, 1))
+		return tid != 0;
+	return o == 0 && atomic_compare_exchange_strong_explicit(
+				 owner, &o, tid, memory_order_relaxed, memory_order_relaxed);
+}
 
 enum weft_chan_state {
 	WEFT_CHAN_FREE = 0,

@@ -290,7 +290,8 @@ static bool read_would_block(struct weft_chan_queue *q)
 
 	if ((int64_t)(there - rx) > 0)
 		return false;
-	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight);
+	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight) +
+		weft_load_acquire(&q->tx_inflight_own);
 	/* A write appends its record before its units count: these units' are below widx. */
 	weft_store_relaxed(&q->widx_seen, weft_load_acquire(&q->widx));
 	weft_store_release(&q->tx_seen, there);
@@ -434,9 +435,10 @@ done:
 	if (r > 0) {
 		units = units_of(c, op, r);
 		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
-		atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
-		if (c->kind == WEFT_CHAN_EVENTFD)
-			atomic_fetch_add_explicit(&q->rx_bytes, (uint64_t)r, memory_order_relaxed);
+		if (t && weft_chan_owns(&q->rx_owner, t->tid))
+			weft_own_add(&q->rx_msgs_own, 1);
+		else
+			atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
 	}
 	if (c->kind == WEFT_CHAN_SOCKET) {
 		/* No writer of a socket's bytes is in this process: no links. */
@@ -471,7 +473,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 {
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
 	uint64_t planned = op->len, units;
-	bool wait = false, inflight;
+	bool wait = false, inflight, own;
 	struct weft_wait w;
 	uint32_t rec;
 	ssize_t r;
@@ -486,11 +488,16 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	 * Units under way are counted for a private channel's readers, which
 	 * tell from them whether they would block (read_would_block); a shared
 	 * channel's readers try instead, and a channel never becomes private
-	 * again: its writes skip the two locked additions.
+	 * again: its writes skip the two additions.
 	 */
 	inflight = !weft_chan_shared(c);
-	if (inflight)
-		atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	own = t && weft_chan_owns(&q->tx_owner, t->tid);
+	if (inflight) {
+		if (own)
+			weft_own_add(&q->tx_inflight_own, planned);
+		else
+			atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	}
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    inflight)
 		wait = write_would_block(c, q, op->len);
@@ -505,12 +512,18 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		units = planned;
 	rec_settle(q, rec, units);
 	if (r > 0) {
-		atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
-		if (c->kind == WEFT_CHAN_EVENTFD)
-			atomic_fetch_add_explicit(&q->tx_bytes, (uint64_t)r, memory_order_relaxed);
+		if (own)
+			weft_own_add(&q->tx_msgs_own, 1);
+		else
+			atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
-	if (inflight)
-		atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	/* After the units settled (a locked addition: ordered before this). */
+	if (inflight) {
+		if (own)
+			weft_own_add(&q->tx_inflight_own, -planned);
+		else
+			atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	}
 	if (wait) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w);

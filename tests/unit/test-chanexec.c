@@ -225,7 +225,9 @@ static void test_adopt(void)
 	expect_int(c->state, WEFT_CHAN_LIVE);
 	expect_int(c->refs[0], 1);
 	expect_int(c->refs[1], 1);
-	expect_int(c->q[0].tx_bytes + c->q[0].rx_bytes + c->q[1].tx_bytes + c->q[1].rx_bytes, 0);
+	expect_int(weft_chan_tx_msgs(&c->q[0]) + weft_chan_rx_msgs(&c->q[0]) +
+			   weft_chan_tx_msgs(&c->q[1]) + weft_chan_rx_msgs(&c->q[1]),
+		   0);
 	expect_int(weft_chan_fd(p[0]) & 63, WEFT_CHAN_READ);
 	expect_int(weft_chan_fd(p[1]) & 63, WEFT_CHAN_WRITE | WEFT_CHAN_END1);
 

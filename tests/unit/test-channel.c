@@ -276,8 +276,8 @@ static void test_transfers(void)
 	me->cur_span = 0x222;
 	expect_int(xfer(p[1], true, 5, 5, 0), 5);
 	expect_int(c->q[0].tx_units, 15);
-	expect_int(c->q[0].tx_msgs, 2);
-	expect_int(c->q[0].tx_inflight, 0);
+	expect_int(weft_chan_tx_msgs(&c->q[0]), 2);
+	expect_int(c->q[0].tx_inflight + c->q[0].tx_inflight_own, 0);
 	expect_int(drain(me), 0);
 
 	/*
@@ -289,7 +289,7 @@ static void test_transfers(void)
 	expect_int(xfer(p[0], false, 12, 12, 0), 12);
 	expect_int(xfer(p[0], false, 64, 3, 0), 3);
 	expect_int(c->q[0].rx_units, 15);
-	expect_int(c->q[0].rx_msgs, 2);
+	expect_int(weft_chan_rx_msgs(&c->q[0]), 2);
 	assert_int(drain(me), 1);
 	expect_int(events[0].h.type, WEFT_EV_CTX);
 	expect_int(events[0].h.flags & WEFT_EVF_TASK, WEFT_EVF_TASK);
@@ -381,7 +381,7 @@ static void test_transfers(void)
 	errno = 0;
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
-	expect_int(c->q[0].tx_inflight, 0);
+	expect_int(c->q[0].tx_inflight + c->q[0].tx_inflight_own, 0);
 	expect_int(c->q[0].tx_units, 26);
 
 	/*
@@ -483,6 +483,67 @@ static void test_transfers(void)
 	expect_int(c->state, WEFT_CHAN_CLOSED);
 }
 
+/*
+ * The first thread to write (read) a queue owns its message and in-flight
+ * counts, which it adds without a lock to words of its own; another
+ * thread's go to the shared words, locked. The totals are the sums, and a
+ * thread of no id (0) owns nothing.
+ */
+static void test_owners(void)
+{
+	int32_t tid = me->tid;
+	struct weft_chan_queue *q;
+	uint64_t counts[4];
+	int p[2];
+
+	assert_int(pipe(p), 0);
+	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
+	q = &chan_of(p[0])->q[0];
+
+	me->tid = 0;
+	expect_int(xfer(p[1], true, 3, 3, 0), 3);
+	expect_int(q->tx_owner, 0);
+	expect_int(q->tx_msgs, 1);
+
+	me->tid = 101; /* the owner from now on: the first with an id */
+	expect_int(xfer(p[1], true, 4, 4, 0), 4);
+	expect_int(xfer(p[1], true, 5, 5, 0), 5);
+	expect_int(q->tx_owner, 101);
+	expect_int(q->tx_msgs_own, 2);
+	expect_int(xfer(p[0], false, 5, 5, 0), 5);
+	expect_int(q->rx_owner, 101);
+	expect_int(q->rx_msgs_own, 1);
+
+	me->tid = 202; /* another thread: the shared words */
+	expect_int(xfer(p[1], true, 6, 6, 0), 6);
+	expect_int(xfer(p[0], false, 64, 13, 0), 13);
+	expect_int(q->tx_owner, 101);
+	expect_int(q->rx_owner, 101);
+	expect_int(q->tx_msgs, 2);
+	expect_int(q->tx_msgs_own, 2);
+	expect_int(q->rx_msgs, 1);
+	expect_int(q->rx_msgs_own, 1);
+	/* A failed write by the owner adds nothing, and leaves nothing in flight. */
+	me->tid = 101;
+	errno = 0;
+	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
+	expect_int(errno, EPIPE);
+	expect_int(q->tx_msgs_own, 2);
+	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+
+	weft_chan_counts(chan_of(p[1]), counts);
+	expect_int(counts[0], 18);
+	expect_int(counts[1], 4);
+	expect_int(counts[2], 18);
+	expect_int(counts[3], 2);
+	me->tid = tid;
+	for (int i = 0; i < 2; i++) {
+		weft_chan_closed(p[i]);
+		close(p[i]);
+	}
+	drain(me);
+}
+
 int main(void)
 {
 	me = weft_registry_alloc(64);
@@ -492,5 +553,6 @@ int main(void)
 	weft_cfg.traces_out = WEFT_OUT_FILE; /* a task's trace is read (weft_task_expand) */
 	test_table();
 	test_transfers();
+	test_owners();
 	return harness_done();
 }
