@@ -191,7 +191,7 @@ static void deferred_push(struct weft_thread *t)
 	for (uint8_t i = 0; i < t->deferred_n; i++) {
 		if (t->deferred[i].h.flags & WEFT_EVF_STAMPED) {
 			if (!b.ns)
-				b = weft_stamp_base();
+				b = weft_stamp_base_cached(&t->stamp_cache);
 			unstamp(&t->deferred[i], &b);
 		}
 		weft_record_now(t, &t->deferred[i]);

@@ -371,16 +371,17 @@ static bool same_producer(struct weft_chan_queue *q, const struct weft_thread *t
 static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, uint32_t id,
 		      const struct weft_links *l)
 {
-	uint64_t producers[WEFT_EVENT_LINKS] = { 0 }, now;
+	uint64_t producers[WEFT_EVENT_LINKS] = { 0 };
+	struct weft_stamp_base b;
 
 	/* The bytes of the open task's newest producer still: no new item boundary. */
 	if (l->span[0] == t->task_producer && weft_task_from(t, (uint64_t)(intptr_t)fd))
 		return;
 	for (int i = 0; i < l->n && i < WEFT_EVENT_LINKS; i++)
 		producers[i] = l->span[i];
-	now = weft_clock_now();
-	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, now, producers,
-			    l->handoff ? weft_stamp_clock(l->handoff, now) : 0, false))
+	b = weft_stamp_base_cached(&t->stamp_cache);
+	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, b.ns, producers,
+			    l->handoff ? weft_stamp_at(&b, l->handoff) : 0, false))
 		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, c, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */

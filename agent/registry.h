@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "agent/atomic.h"
+#include "agent/clock.h"
 #include "agent/guard.h"
 #include "agent/ids.h"
 #include "agent/ring.h"
@@ -131,7 +132,8 @@ struct weft_thread {
 	/* The last wait recorded: a channel read after a poll wait links to it. */
 	uint64_t last_wait_t0;
 	uint8_t last_wait_kind;
-	bool dead; /* the sentinel: hooks pass through */
+	struct weft_stamp_cache stamp_cache; /* its last clock read (agent/clock.h) */
+	bool dead;                           /* the sentinel: hooks pass through */
 	/*
 	 * The hook families observed on this thread (WEFT_HOOKS), 0 on the
 	 * sentinel: a hook's whole "observe this call?" test for a registered

@@ -216,7 +216,7 @@ static inline void weft_wait_close(struct weft_wait *w)
 		w->ev.h.flags |= WEFT_EVF_STAMPED;
 		dur = w->ev.u.wait.t1 > t0 ? w->ev.u.wait.t1 - t0 : 0; /* ticks, for now */
 	} else {
-		struct weft_stamp_base b = weft_stamp_base();
+		struct weft_stamp_base b = weft_stamp_base_cached(&t->stamp_cache);
 
 		w->ev.h.t0 = weft_stamp_at(&b, t0);
 		w->ev.u.wait.t1 = b.ns;
