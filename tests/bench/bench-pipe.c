@@ -21,12 +21,17 @@
  *   bench-pipe [path/to/libweft.so] [pingpong|throughput|file|all] [scale] [rounds] [null.so]
  *
  * null.so is tests/bench/libbench-null-preload-io.so, an interposer of read
- * and write that only forwards. For instruction counts (callgrind-io.sh):
+ * and write that only forwards. WEFT_BENCH_SPREAD=1 puts the two threads of
+ * a ping-pong or throughput run on CPUs 0 and 1, one each (a pinned run,
+ * `taskset -c 0`, has them share one): where a two-core machine's scheduler
+ * puts them when it spreads them, without its choice moving the figure. For
+ * instruction counts (callgrind-io.sh):
  *
  *   bench-pipe --worker throughput|file N
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +98,18 @@ static void pair_close(struct pair *p)
 	close(p->back[1]);
 }
 
+/* With WEFT_BENCH_SPREAD set, the calling thread on CPU `cpu` alone (else unchanged). */
+static void spread(int cpu)
+{
+	cpu_set_t set;
+
+	if (!getenv("WEFT_BENCH_SPREAD"))
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 /* Runs `body` on a second thread while the main thread runs `main_body`. */
 static int pair_run(long n, void *(*body)(void *), int (*main_body)(struct pair *))
 {
@@ -102,6 +119,7 @@ static int pair_run(long n, void *(*body)(void *), int (*main_body)(struct pair 
 
 	if (pair_open(&p, n) != 0)
 		return -1;
+	spread(0);
 	bench_batch_start();
 	if (pthread_create(&t, NULL, body, &p) != 0) {
 		pair_close(&p);
@@ -119,6 +137,7 @@ static void *echo(void *arg)
 	struct pair *p = arg;
 	unsigned char c;
 
+	spread(1);
 	for (long i = 0; i < p->n; i++)
 		if (get1(p->there[0], &c) != 0 || c != (unsigned char)i ||
 		    put1(p->back[1], (unsigned char)(c + 1)) != 0) {
@@ -149,6 +168,7 @@ static void *produce(void *arg)
 {
 	struct pair *p = arg;
 
+	spread(1);
 	for (long i = 0; i < p->n; i++)
 		if (put1(p->there[1], (unsigned char)i) != 0) {
 			p->failed = 1;
