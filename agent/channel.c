@@ -178,9 +178,13 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 		struct weft_chan_queue *q = (struct weft_chan_queue *)&c->q[i];
 		uint64_t tx = weft_chan_tx_msgs(q), rx = weft_chan_rx_msgs(q);
 
-		out[0] += values ? 8 * tx : weft_load_relaxed(&q->tx_units);
+		out[0] += values ? 8 * tx
+				 : weft_load_relaxed(&q->tx_units) +
+					   weft_load_relaxed(&q->tx_units_own);
 		out[1] += tx;
-		out[2] += values ? 8 * rx : weft_load_relaxed(&q->rx_units);
+		out[2] += values ? 8 * rx
+				 : weft_load_relaxed(&q->rx_units) +
+					   weft_load_relaxed(&q->rx_units_own);
 		out[3] += rx;
 	}
 }

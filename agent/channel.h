@@ -133,16 +133,17 @@ struct weft_chan_rec {
  * shared words, locked. Most channels have one writer and one reader (a pipe
  * between two threads, a worker's wake-up pipe), and a locked addition was
  * a third of what weft added to a 1-byte pipe transfer. The positions
- * (tx_units, rx_units, widx), which order the records, stay one word each.
- * An eventfd's bytes are 8 a message: no count of their own.
+ * (tx_units, rx_units, widx), which order the records, stay one word each;
+ * a socket's units are totals only (no records), and its owner's are its
+ * own too. An eventfd's bytes are 8 a message: no count of their own.
  */
 struct weft_chan_queue {
 	/* Writers' line. */
-	_Atomic uint64_t tx_units;    /* settled: what readers can have */
-	_Atomic uint64_t tx_inflight; /* units of writes under way (a private channel's only) */
-	_Atomic uint64_t tx_msgs;
+	_Atomic uint64_t tx_units;        /* settled: what readers can have */
+	_Atomic uint64_t tx_inflight;     /* units of writes under way (a private channel's only) */
 	_Atomic uint64_t tx_msgs_own;     /* the owner's */
 	_Atomic uint64_t tx_inflight_own; /* the owner's */
+	_Atomic uint64_t tx_units_own;    /* the owner's, of a socket */
 	_Atomic uint64_t rx_seen;         /* rx_units, as a writer last read it */
 	_Atomic uint32_t widx;            /* records appended */
 	_Atomic int32_t tx_owner;         /* its thread id; 0: none yet */
@@ -158,13 +159,15 @@ struct weft_chan_queue {
 	 * take the writers' line from them.
 	 */
 	struct weft_chan_rec rec[WEFT_CHAN_RECS] __attribute__((aligned(64)));
+	_Atomic uint64_t tx_msgs; /* the other writers': off the owner's line */
 	/* Readers' line. */
 	_Atomic uint64_t rx_units __attribute__((aligned(64)));
 	_Atomic uint64_t rx_msgs;
-	_Atomic uint64_t rx_msgs_own; /* the owner's */
-	_Atomic uint64_t tx_seen;     /* tx_units + units in flight, as a reader last read them */
-	_Atomic uint32_t widx_seen;   /* widx, read after them: their records are below it */
-	_Atomic int32_t rx_owner;     /* its thread id; 0: none yet */
+	_Atomic uint64_t rx_msgs_own;  /* the owner's */
+	_Atomic uint64_t rx_units_own; /* the owner's, of a socket */
+	_Atomic uint64_t tx_seen;      /* tx_units + units in flight, as a reader last read them */
+	_Atomic uint32_t widx_seen;    /* widx, read after them: their records are below it */
+	_Atomic int32_t rx_owner;      /* its thread id; 0: none yet */
 };
 
 /* Messages written (read) through `q`: the shared count and the owner's. */

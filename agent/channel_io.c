@@ -434,9 +434,15 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 done:
 	saved = *err;
 	if (r > 0) {
+		bool own = t && weft_chan_owns(&q->rx_owner, t->tid);
+
 		units = units_of(c, op, r);
-		r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
-		if (t && weft_chan_owns(&q->rx_owner, t->tid))
+		/* A socket's units are a total (no records to place): its owner's its own. */
+		if (own && c->kind == WEFT_CHAN_SOCKET)
+			weft_own_add(&q->rx_units_own, units);
+		else
+			r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
+		if (own)
 			weft_own_add(&q->rx_msgs_own, 1);
 		else
 			atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
