@@ -27,7 +27,8 @@
 # Each workload runs ROUNDS times natively and under weft, interleaved (the
 # order alternates every round); printed: median and range of each rate and
 # weft's throughput relative to native (its median over native's: 1.00 is
-# native, the target is >= 0.97). WEFT_BENCH_ONLY picks workloads.
+# native, the target is >= 0.97). WEFT_BENCH_ONLY picks workloads;
+# WEFT_BENCH_OTHER=path/to/another/libweft.so runs it too, as `other`.
 #
 #   tests/bench/real-programs-io.sh [build-dir] [rounds]
 #
@@ -47,6 +48,8 @@ bench_need_packages memcached libmemcached-tools redis-server redis-tools stress
 bench_scratch
 bench_pin
 configs=(native weft)
+# WEFT_BENCH_OTHER=LIB: a third configuration, another build of weft, in the same rounds.
+[ -n "${WEFT_BENCH_OTHER:-}" ] && configs+=(other)
 
 memcached_ops=200000
 pipe_ops=600000
@@ -154,6 +157,7 @@ for w in "${workloads[@]}"; do
             c=${configs[$(((i + j) % n))]}
             pre=
             [ "$c" = weft ] && pre=$lib
+            [ "$c" = other ] && pre=$(realpath "$WEFT_BENCH_OTHER")
             if ! "run_$w" "$pre" >> "rates.$c"; then
                 echo "real-programs-io: $w failed under $c" >&2
                 exit 1
