@@ -290,8 +290,15 @@ static bool read_would_block(struct weft_chan_queue *q)
 
 	if ((int64_t)(there - rx) > 0)
 		return false;
-	there = weft_load_acquire(&q->tx_units) + weft_load_acquire(&q->tx_inflight) +
-		weft_load_acquire(&q->tx_inflight_own);
+	/*
+	 * The units in flight first, then the settled ones (a write adds to the
+	 * first, settles, then takes back): one statement each, since the
+	 * operands of one expression have no order. A write whose taking back
+	 * this sees has settled in what it reads next.
+	 */
+	there = weft_load_acquire(&q->tx_inflight_own);
+	there += weft_load_acquire(&q->tx_inflight);
+	there += weft_load_acquire(&q->tx_units);
 	/* A write appends its record before its units count: these units' are below widx. */
 	weft_store_relaxed(&q->widx_seen, weft_load_acquire(&q->widx));
 	weft_store_release(&q->tx_seen, there);
@@ -393,6 +400,7 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_RQ1) ? 1 : 0];
 	bool wait = false, timed = false;
 	struct weft_wait w;
+	WEFT_WAIT_UNWIND(unwind); /* read is a cancellation point (agent/wait.h) */
 	struct weft_links l;
 	uint64_t units = 0, r0 = 0;
 	int *err = weft_errno();
@@ -422,8 +430,10 @@ static ssize_t chan_read(struct weft_chan_op *op, struct weft_chan *c, struct we
 	if (wait || timed) {
 		weft_wait_begin(&w, t, wait_kind(c, false), (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = id;
+		unwind = (struct weft_wait_unwind){ &w, true };
 	}
 	r = op->call(op, false);
+	unwind.w = NULL;
 	if ((wait || timed) && r < 0 && *err == EAGAIN) {
 		weft_wait_cancel(&w); /* a non-blocking file: it never blocked */
 		weft_chan_nonblock_hint(op->fd, op->entry);
@@ -476,12 +486,47 @@ done:
 	return r;
 }
 
+/* A write's units no longer in flight, from the word they were added to. */
+static inline void inflight_done(struct weft_chan_queue *q, uint64_t planned, bool own)
+{
+	if (own)
+		weft_own_add(&q->tx_inflight_own, -planned);
+	else
+		atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+}
+
+/*
+ * A write under way, for a forced unwind (write is a cancellation point;
+ * the build has -fexceptions, so a cleanup runs): its record is made void,
+ * its units in flight are taken back and the wait it began ends with
+ * ECANCELED, as if it moved nothing. Else the units would count as in
+ * flight for good, and no read of the pipe would block again for weft.
+ */
+struct write_unwind {
+	struct weft_wait_unwind wait;
+	struct weft_chan_queue *q; /* armed: the queue written; NULL: not */
+	uint64_t planned;
+	uint32_t rec;
+	bool inflight, own;
+};
+
+static void write_unwound(struct write_unwind *u)
+{
+	if (__builtin_expect(u->q == NULL, 1))
+		return;
+	rec_settle(u->q, u->rec, 0);
+	if (u->inflight)
+		inflight_done(u->q, u->planned, u->own);
+	weft_wait_unwound(&u->wait);
+}
+
 static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct weft_thread *t)
 {
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
 	uint64_t planned = op->len, units;
 	bool wait = false, inflight, own;
 	struct weft_wait w;
+	struct write_unwind unwind __attribute__((cleanup(write_unwound))) = { .q = NULL };
 	uint32_t rec;
 	ssize_t r;
 	int saved;
@@ -512,7 +557,10 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
 	}
+	unwind =
+		(struct write_unwind){ { wait ? &w : NULL, true }, q, planned, rec, inflight, own };
 	r = op->call(op, false);
+	unwind.q = NULL;
 	saved = *weft_errno();
 	units = units_of(c, op, r);
 	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
@@ -524,13 +572,9 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 		else
 			atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
 	}
-	/* After the units settled (a locked addition: ordered before this). */
-	if (inflight) {
-		if (own)
-			weft_own_add(&q->tx_inflight_own, -planned);
-		else
-			atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
-	}
+	/* After the units settled: a release, as the settling is (read_would_block). */
+	if (inflight)
+		inflight_done(q, planned, own);
 	if (wait) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w);

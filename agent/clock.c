@@ -18,9 +18,10 @@ static uint64_t q32_baseline;
 
 /*
  * The monotonic clock and the TSC read as close together as the thread
- * manages in a few tries (a preemption between the two would skew the rate).
+ * manages in a few tries (a preemption between the two would skew the
+ * rate): whether they were close (4096 ticks at most).
  */
-static void read_pair(uint64_t *ns, uint64_t *tsc)
+static bool read_pair(uint64_t *ns, uint64_t *tsc)
 {
 #ifdef __x86_64__
 	for (int i = 0; i < 4; i++) {
@@ -29,11 +30,31 @@ static void read_pair(uint64_t *ns, uint64_t *tsc)
 		*ns = weft_clock_now();
 		*tsc = __builtin_ia32_rdtsc();
 		if (*tsc - a < 4096)
-			break;
+			return true;
 	}
+	return false;
 #else
 	*ns = *tsc = weft_clock_now();
+	return true;
 #endif
+}
+
+struct weft_stamp_base weft_stamp_base_fill(struct weft_stamp_cache *c)
+{
+	struct weft_stamp_base b = { 0, 0, __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED), 0 };
+
+	if (!weft_stamp_tsc) {
+		b.ns = b.stamp = weft_clock_now();
+		return b;
+	}
+#ifdef __x86_64__
+	if (read_pair(&b.ns, &b.stamp))
+		weft_stamp_cache_store(c, b.ns, b.stamp);
+#else
+	(void)c;
+	read_pair(&b.ns, &b.stamp);
+#endif
+	return b;
 }
 
 void weft_clock_init(void)

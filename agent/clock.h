@@ -131,15 +131,43 @@ static inline struct weft_stamp_base weft_stamp_base(void)
 uint64_t weft_stamp_exact(struct weft_stamp_base *b);
 
 /*
- * A thread's last base read from the clock (weft_stamp_base_cached), its
- * own and its signal handlers'. stamp 0: none yet; UINT64_MAX: being
- * rewritten (a handler that finds it so reads the clock and leaves it).
+ * A thread's last clock read and the TSC with it (weft_stamp_base_cached),
+ * its own and its signal handlers': stamp 0, none yet. Read and written
+ * whole, each in one instruction, so that a handler sees it as it was
+ * before or after the interrupted code's store, never half of each.
  */
 struct weft_stamp_cache {
 	uint64_t ns, stamp;
 };
 
-#define WEFT_STAMP_CACHE_BUSY UINT64_MAX
+/*
+ * A fresh base, read as a bracketed pair (a TSC read on each side of the
+ * clock read, up to four tries): kept in *c when the bracket is tight, so
+ * that a preemption or a signal handler between the two reads does not
+ * skew the bases taken from the cache after it.
+ */
+struct weft_stamp_base weft_stamp_base_fill(struct weft_stamp_cache *c);
+
+#ifdef __x86_64__
+typedef uint64_t weft_u64x2 __attribute__((vector_size(16)));
+
+static inline void weft_stamp_cache_load(const struct weft_stamp_cache *c, uint64_t *ns,
+					 uint64_t *stamp)
+{
+	weft_u64x2 v;
+
+	__asm__ volatile("movdqu %1, %0" : "=x"(v) : "m"(*c));
+	*ns = v[0];
+	*stamp = v[1];
+}
+
+static inline void weft_stamp_cache_store(struct weft_stamp_cache *c, uint64_t ns, uint64_t stamp)
+{
+	weft_u64x2 v = { ns, stamp };
+
+	__asm__ volatile("movdqu %1, %0" : "=m"(*c) : "x"(v));
+}
+#endif
 
 /*
  * weft_stamp_base, without a clock read while the thread's last one is
@@ -147,8 +175,7 @@ struct weft_stamp_cache {
  * the published rate — how every stamp that young is converted anyway
  * (weft_stamp_age). The vDSO read was two thirds of a base's cost (22 of
  * 33 ns on the development VM), and a thread that waits often takes a base
- * at every wait's end. The pair is read stamp, time, stamp again: a signal
- * handler that rewrote it in between is seen, and the clock is read then.
+ * at every wait's end.
  */
 static inline struct weft_stamp_base weft_stamp_base_cached(struct weft_stamp_cache *c)
 {
@@ -156,26 +183,16 @@ static inline struct weft_stamp_base weft_stamp_base_cached(struct weft_stamp_ca
 	uint64_t q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
 
 	if (__builtin_expect(weft_stamp_tsc && q != 0, 1)) {
-		uint64_t s0 = c->stamp, ns, now;
-		struct weft_stamp_base b;
+		uint64_t ns, s0, now;
 
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		ns = c->ns;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		weft_stamp_cache_load(c, &ns, &s0);
 		now = __builtin_ia32_rdtsc();
-		if (__builtin_expect(now - s0 < WEFT_STAMP_SHORT && c->stamp == s0, 1))
+		/* None yet (0), or a TSC behind it (another CPU's): a wrapped, huge age. */
+		if (__builtin_expect(now - s0 < WEFT_STAMP_SHORT, 1))
 			return (struct weft_stamp_base){
 				ns + (uint64_t)(((weft_u128)(now - s0) * q) >> 32), now, q, 0
 			};
-		b = weft_stamp_base();
-		if (c->stamp != WEFT_STAMP_CACHE_BUSY) {
-			c->stamp = WEFT_STAMP_CACHE_BUSY;
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-			c->ns = b.ns;
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-			c->stamp = b.stamp;
-		}
-		return b;
+		return weft_stamp_base_fill(c);
 	}
 #endif
 	(void)c;

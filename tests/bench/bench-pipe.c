@@ -107,7 +107,8 @@ static void spread(int cpu)
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		fprintf(stderr, "bench-pipe: WEFT_BENCH_SPREAD: no CPU %d: not spread\n", cpu);
 }
 
 /* Runs `body` on a second thread while the main thread runs `main_body`. */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -483,6 +484,92 @@ static void test_transfers(void)
 	expect_int(c->state, WEFT_CHAN_CLOSED);
 }
 
+/* In the owner's write (wfd's), a blocking read of its 4 bytes, by another thread. */
+static void read_in_flight(void)
+{
+	int32_t tid = me->tid;
+
+	me->tid = 303;
+	xfer(wfd - 1, false, 4, 4, 0);
+	me->tid = tid;
+}
+
+/* A real read or write of op->len bytes at op->args. */
+static ssize_t real_call(struct weft_chan_op *op, bool nowait)
+{
+	(void)nowait;
+	return op->write ? write(op->fd, op->args, op->len) : read(op->fd, op->args, op->len);
+}
+
+static struct weft_thread *victim;
+static int victim_fd;
+
+/* Fills the pipe through weft, then blocks in a write through weft until cancelled. */
+static void *blocked_writer(void *arg)
+{
+	static char buf[4096];
+	struct weft_chan_op op = { .fd = victim_fd,
+				   .entry = weft_chan_fd(victim_fd),
+				   .write = true,
+				   .pc = (void *)0x1234,
+				   .len = sizeof(buf),
+				   .call = real_call,
+				   .args = buf };
+
+	(void)arg;
+	weft_self_set(victim);
+	victim->tid = (int32_t)gettid();
+	if (weft_chan_io(&op) != (ssize_t)sizeof(buf))
+		return NULL;
+	op.len = 1;
+	weft_chan_io(&op);
+	return NULL;
+}
+
+/*
+ * A write cancelled while it blocks (write is a cancellation point): its
+ * units are no longer in flight, its wait ended (ECANCELED), and the
+ * thread is no longer on view as waiting.
+ */
+static void test_cancelled(void)
+{
+	struct weft_chan_queue *q;
+	pthread_t th;
+	void *ret;
+	int p[2], waits = 0;
+
+	assert_int(pipe(p), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 4096);
+	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
+	q = &chan_of(p[0])->q[0];
+	victim = weft_registry_alloc(64);
+	assert_true(victim != NULL);
+	victim_fd = p[1];
+	assert_int(pthread_create(&th, NULL, blocked_writer, NULL), 0);
+	/* Until it is inside the blocking write: its wait on view. */
+	for (int i = 0; i < 5000 && weft_load_acquire(&victim->wait_kind) == 0; i++)
+		usleep(1000);
+	expect_int(weft_load_acquire(&victim->wait_kind), WEFT_WAIT_PIPE_WRITE);
+	usleep(10000);
+	pthread_cancel(th);
+	assert_int(pthread_join(th, &ret), 0);
+	expect_true(ret == PTHREAD_CANCELED);
+	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+	expect_int(q->tx_units, 4096);
+	expect_int(weft_load_relaxed(&victim->wait_kind), 0);
+	drain(victim);
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i].h.type == WEFT_EV_WAIT && events[i].h.kind == WEFT_WAIT_PIPE_WRITE) {
+			expect_int(events[i].h.result, -ECANCELED);
+			waits++;
+		}
+	expect_int(waits, 1);
+	for (int i = 0; i < 2; i++) {
+		weft_chan_closed(p[i]);
+		close(p[i]);
+	}
+}
+
 /*
  * The first thread to write (read) a queue owns its message and in-flight
  * counts, which it adds without a lock to words of its own; another
@@ -514,28 +601,45 @@ static void test_owners(void)
 	expect_int(q->rx_owner, 101);
 	expect_int(q->rx_msgs_own, 1);
 
+	/*
+	 * A read while the owner's write is in flight: its units, in the
+	 * owner's word, say the read will not block — no wait. (What was
+	 * written before is read first: the readers' estimate alone would
+	 * say so.)
+	 */
+	expect_int(xfer(p[0], false, 64, 7, 0), 7);
+	wfd = p[1];
+	expect_int(xfer_during(p[1], true, 4, 4, 0, read_in_flight), 4);
+	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+	expect_int(q->tx_msgs_own, 3);
+	drain(me);
+	for (size_t i = 0; i < n_events; i++)
+		expect_true(events[i].h.type != WEFT_EV_WAIT);
+	expect_int(q->rx_msgs, 1); /* thread 303's */
+	expect_int(q->rx_msgs_own, 2);
+
 	me->tid = 202; /* another thread: the shared words */
 	expect_int(xfer(p[1], true, 6, 6, 0), 6);
-	expect_int(xfer(p[0], false, 64, 13, 0), 13);
+	expect_int(xfer(p[0], false, 64, 6, 0), 6);
 	expect_int(q->tx_owner, 101);
 	expect_int(q->rx_owner, 101);
 	expect_int(q->tx_msgs, 2);
-	expect_int(q->tx_msgs_own, 2);
-	expect_int(q->rx_msgs, 1);
-	expect_int(q->rx_msgs_own, 1);
+	expect_int(q->tx_msgs_own, 3);
+	expect_int(q->rx_msgs, 2);
+	expect_int(q->rx_msgs_own, 2);
 	/* A failed write by the owner adds nothing, and leaves nothing in flight. */
 	me->tid = 101;
 	errno = 0;
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
-	expect_int(q->tx_msgs_own, 2);
+	expect_int(q->tx_msgs_own, 3);
 	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
 
 	weft_chan_counts(chan_of(p[1]), counts);
-	expect_int(counts[0], 18);
-	expect_int(counts[1], 4);
-	expect_int(counts[2], 18);
-	expect_int(counts[3], 2);
+	expect_int(counts[0], 22);
+	expect_int(counts[1], 5);
+	expect_int(counts[2], 22);
+	expect_int(counts[3], 4);
 	me->tid = tid;
 	for (int i = 0; i < 2; i++) {
 		weft_chan_closed(p[i]);
@@ -554,5 +658,6 @@ int main(void)
 	test_table();
 	test_transfers();
 	test_owners();
+	test_cancelled();
 	return harness_done();
 }
