@@ -11,11 +11,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/channel.h"
+#include "agent/conn.h"
 #include "agent/task.h"
 #include "harness.h"
 
@@ -648,6 +651,65 @@ static void test_owners(void)
 	drain(me);
 }
 
+/* The sum of a socket's owner's words (`own`) or shared words, over both queues. */
+static uint64_t sock_words(const struct weft_chan *c, bool own, bool tx, bool units)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const struct weft_chan_queue *q = &c->q[i];
+
+		if (tx)
+			n += units ? (own ? q->tx_units_own : q->tx_units)
+				   : (own ? q->tx_msgs_own : q->tx_msgs);
+		else
+			n += units ? (own ? q->rx_units_own : q->rx_units)
+				   : (own ? q->rx_msgs_own : q->rx_msgs);
+	}
+	return n;
+}
+
+/* A socket's owner keeps its units (a total: no records) in its own words too. */
+static void test_socket_owners(void)
+{
+	int32_t tid = me->tid;
+	struct weft_chan *c;
+	uint64_t counts[4];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	weft_conn_socket(fd, AF_INET, SOCK_DGRAM, (void *)0x1234);
+	c = chan_of(fd);
+	assert_true(c != NULL);
+	expect_int(c->kind, WEFT_CHAN_SOCKET);
+	me->tid = 101;
+	expect_int(xfer(fd, true, 10, 10, 0), 10);
+	expect_int(xfer(fd, false, 64, 7, 0), 7);
+	me->tid = 202;
+	expect_int(xfer(fd, true, 5, 5, 0), 5);
+	expect_int(xfer(fd, false, 64, 3, 0), 3);
+	errno = 0;
+	expect_int(xfer(fd, true, 5, -1, EAGAIN), -1);
+	expect_int(errno, EAGAIN);
+	expect_int(sock_words(c, true, true, true), 10);
+	expect_int(sock_words(c, true, true, false), 1);
+	expect_int(sock_words(c, true, false, true), 7);
+	expect_int(sock_words(c, true, false, false), 1);
+	expect_int(sock_words(c, false, true, true), 5);
+	expect_int(sock_words(c, false, true, false), 1);
+	expect_int(sock_words(c, false, false, true), 3);
+	expect_int(sock_words(c, false, false, false), 1);
+	weft_chan_counts(c, counts);
+	expect_int(counts[0], 15);
+	expect_int(counts[1], 2);
+	expect_int(counts[2], 10);
+	expect_int(counts[3], 2);
+	me->tid = tid;
+	weft_chan_closed(fd);
+	close(fd);
+	drain(me);
+}
+
 int main(void)
 {
 	me = weft_registry_alloc(64);
@@ -659,5 +721,6 @@ int main(void)
 	test_transfers();
 	test_owners();
 	test_cancelled();
+	test_socket_owners();
 	return harness_done();
 }
