@@ -175,7 +175,7 @@ void weft_chan_counts(const struct weft_chan *c, uint64_t out[4])
 
 	memset(out, 0, 4 * sizeof(out[0]));
 	for (int i = 0; i < 2; i++) {
-		struct weft_chan_queue *q = (struct weft_chan_queue *)&c->q[i];
+		const struct weft_chan_queue *q = &c->q[i];
 		uint64_t tx = weft_chan_tx_msgs(q), rx = weft_chan_rx_msgs(q);
 
 		out[0] += values ? 8 * tx

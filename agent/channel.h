@@ -171,14 +171,27 @@ struct weft_chan_queue {
 };
 
 /* Messages written (read) through `q`: the shared count and the owner's. */
-static inline uint64_t weft_chan_tx_msgs(struct weft_chan_queue *q)
+static inline uint64_t weft_chan_tx_msgs(const struct weft_chan_queue *q)
 {
 	return weft_load_relaxed(&q->tx_msgs) + weft_load_relaxed(&q->tx_msgs_own);
 }
 
-static inline uint64_t weft_chan_rx_msgs(struct weft_chan_queue *q)
+static inline uint64_t weft_chan_rx_msgs(const struct weft_chan_queue *q)
 {
 	return weft_load_relaxed(&q->rx_msgs) + weft_load_relaxed(&q->rx_msgs_own);
+}
+
+/*
+ * v added to a count of which the side's owner keeps its own share (`own`:
+ * the caller is the owner) and the other threads theirs, locked.
+ */
+static inline void weft_chan_add(bool own, _Atomic uint64_t *mine, _Atomic uint64_t *shared,
+				 uint64_t v)
+{
+	if (own)
+		weft_own_add(mine, v);
+	else
+		atomic_fetch_add_explicit(shared, v, memory_order_acq_rel);
 }
 
 /*

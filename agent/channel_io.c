@@ -452,10 +452,7 @@ done:
 			weft_own_add(&q->rx_units_own, units);
 		else
 			r0 = atomic_fetch_add_explicit(&q->rx_units, units, memory_order_acq_rel);
-		if (own)
-			weft_own_add(&q->rx_msgs_own, 1);
-		else
-			atomic_fetch_add_explicit(&q->rx_msgs, 1, memory_order_relaxed);
+		weft_chan_add(own, &q->rx_msgs_own, &q->rx_msgs, 1);
 	}
 	if (c->kind == WEFT_CHAN_SOCKET) {
 		/* No writer of a socket's bytes is in this process: no links. */
@@ -489,10 +486,7 @@ done:
 /* A write's units no longer in flight, from the word they were added to. */
 static inline void inflight_done(struct weft_chan_queue *q, uint64_t planned, bool own)
 {
-	if (own)
-		weft_own_add(&q->tx_inflight_own, -planned);
-	else
-		atomic_fetch_sub_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
+	weft_chan_add(own, &q->tx_inflight_own, &q->tx_inflight, -planned);
 }
 
 /*
@@ -544,12 +538,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	 */
 	inflight = !weft_chan_shared(c);
 	own = t && weft_chan_owns(&q->tx_owner, t->tid);
-	if (inflight) {
-		if (own)
-			weft_own_add(&q->tx_inflight_own, planned);
-		else
-			atomic_fetch_add_explicit(&q->tx_inflight, planned, memory_order_acq_rel);
-	}
+	if (inflight)
+		weft_chan_add(own, &q->tx_inflight_own, &q->tx_inflight, planned);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
 	    inflight)
 		wait = write_would_block(c, q, op->len);
@@ -566,12 +556,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	if (c->kind == WEFT_CHAN_EVENTFD && r > 0)
 		units = planned;
 	rec_settle(q, rec, units);
-	if (r > 0) {
-		if (own)
-			weft_own_add(&q->tx_msgs_own, 1);
-		else
-			atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
-	}
+	if (r > 0)
+		weft_chan_add(own, &q->tx_msgs_own, &q->tx_msgs, 1);
 	/* After the units settled: a release, as the settling is (read_would_block). */
 	if (inflight)
 		inflight_done(q, planned, own);

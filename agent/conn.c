@@ -337,13 +337,10 @@ ssize_t weft_conn_write(struct weft_chan_op *op, struct weft_chan *c, struct wef
 		}
 	}
 	if (r > 0) {
-		if (t && weft_chan_owns(&q->tx_owner, t->tid)) {
-			weft_own_add(&q->tx_units_own, (uint64_t)r);
-			weft_own_add(&q->tx_msgs_own, 1);
-		} else {
-			atomic_fetch_add_explicit(&q->tx_units, (uint64_t)r, memory_order_relaxed);
-			atomic_fetch_add_explicit(&q->tx_msgs, 1, memory_order_relaxed);
-		}
+		bool own = t && weft_chan_owns(&q->tx_owner, t->tid);
+
+		weft_chan_add(own, &q->tx_units_own, &q->tx_units, (uint64_t)r);
+		weft_chan_add(own, &q->tx_msgs_own, &q->tx_msgs, 1);
 	}
 	weft_conn_transferred(c, r, saved);
 	*weft_errno() = saved;
