@@ -319,14 +319,17 @@ ssize_t weft_conn_write(struct weft_chan_op *op, struct weft_chan *c, struct wef
 	struct weft_chan_queue *q = &c->q[0];
 	bool timed = t && !(op->entry & WEFT_CHAN_NONBLOCK);
 	struct weft_wait w;
+	WEFT_WAIT_UNWIND(unwind); /* a send is a cancellation point (agent/wait.h) */
 	ssize_t r;
 	int saved;
 
 	if (timed) {
 		weft_wait_begin(&w, t, WEFT_WAIT_SOCKET_SEND, (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
+		unwind = (struct weft_wait_unwind){ &w, true };
 	}
 	r = op->call(op, false);
+	unwind.w = NULL;
 	saved = *weft_errno();
 	if (timed) {
 		if (r < 0 && saved == EAGAIN) {

@@ -651,6 +651,69 @@ static void test_owners(void)
 	drain(me);
 }
 
+static int block_fd; /* an empty pipe's read end */
+
+/* A transfer's "real call" that blocks (in read, a cancellation point) until cancelled. */
+static ssize_t blocking_call(struct weft_chan_op *op, bool nowait)
+{
+	char ch;
+
+	(void)op;
+	(void)nowait;
+	return read(block_fd, &ch, 1);
+}
+
+static void *blocked_sender(void *arg)
+{
+	int fd = *(int *)arg;
+	struct weft_chan_op op = { .fd = fd,
+				   .entry = weft_chan_fd(fd),
+				   .write = true,
+				   .pc = (void *)0x1234,
+				   .len = 1,
+				   .call = blocking_call };
+
+	weft_self_set(victim);
+	victim->tid = (int32_t)gettid();
+	weft_chan_io(&op);
+	return NULL;
+}
+
+/* A socket's send cancelled while it blocks: its wait ends (ECANCELED), off view. */
+static void test_cancelled_send(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), p[2], waits = 0;
+	pthread_t th;
+	void *ret;
+
+	assert_true(fd >= 0);
+	assert_int(pipe(p), 0);
+	block_fd = p[0];
+	weft_conn_socket(fd, AF_INET, SOCK_DGRAM, (void *)0x1234);
+	victim = weft_registry_alloc(64);
+	assert_true(victim != NULL);
+	assert_int(pthread_create(&th, NULL, blocked_sender, &fd), 0);
+	for (int i = 0; i < 5000 && weft_load_acquire(&victim->wait_kind) == 0; i++)
+		usleep(1000);
+	expect_int(weft_load_acquire(&victim->wait_kind), WEFT_WAIT_SOCKET_SEND);
+	usleep(10000);
+	pthread_cancel(th);
+	assert_int(pthread_join(th, &ret), 0);
+	expect_true(ret == PTHREAD_CANCELED);
+	expect_int(weft_load_relaxed(&victim->wait_kind), 0);
+	drain(victim);
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i].h.type == WEFT_EV_WAIT && events[i].h.kind == WEFT_WAIT_SOCKET_SEND) {
+			expect_int(events[i].h.result, -ECANCELED);
+			waits++;
+		}
+	expect_int(waits, 1);
+	weft_chan_closed(fd);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The sum of a socket's owner's words (`own`) or shared words, over both queues. */
 static uint64_t sock_words(const struct weft_chan *c, bool own, bool tx, bool units)
 {
@@ -722,5 +785,6 @@ int main(void)
 	test_owners();
 	test_cancelled();
 	test_socket_owners();
+	test_cancelled_send();
 	return harness_done();
 }
