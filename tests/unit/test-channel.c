@@ -504,6 +504,13 @@ static ssize_t real_call(struct weft_chan_op *op, bool nowait)
 	return op->write ? write(op->fd, op->args, op->len) : read(op->fd, op->args, op->len);
 }
 
+/* Whether the build's sanitizer, if any, follows a cancellation's forced unwind (main). */
+#ifdef __SANITIZE_ADDRESS__
+#define FORCED_UNWIND_SEEN 0
+#else
+#define FORCED_UNWIND_SEEN 1
+#endif
+
 static struct weft_thread *victim;
 static int victim_fd;
 
@@ -783,8 +790,17 @@ int main(void)
 	test_table();
 	test_transfers();
 	test_owners();
-	test_cancelled();
 	test_socket_owners();
-	test_cancelled_send();
+	/*
+	 * Not under AddressSanitizer: it follows a throw or a longjmp but not a
+	 * cancellation's forced unwind (_Unwind_ForcedUnwind), so the frames
+	 * unwound keep their redzones and the cleanups that run below them trip
+	 * on them ("unknown-crash", its own hint says so). ThreadSanitizer and
+	 * the plain build run them.
+	 */
+	if (FORCED_UNWIND_SEEN) {
+		test_cancelled();
+		test_cancelled_send();
+	}
 	return harness_done();
 }
