@@ -537,6 +537,37 @@ static void *blocked_writer(void *arg)
 }
 
 /*
+ * Runs `body` as the victim thread until its wait of `kind` is on view,
+ * cancels it and checks the wait ended: off view, recorded once with
+ * ECANCELED. The queue checks are the caller's, after.
+ */
+static void cancel_in_wait(void *(*body)(void *), void *arg, enum weft_wait_kind kind)
+{
+	pthread_t th;
+	void *ret;
+	int waits = 0;
+
+	victim = weft_registry_alloc(64);
+	assert_true(victim != NULL);
+	assert_int(pthread_create(&th, NULL, body, arg), 0);
+	for (int i = 0; i < 5000 && weft_load_acquire(&victim->wait_kind) == 0; i++)
+		usleep(1000);
+	expect_int(weft_load_acquire(&victim->wait_kind), kind);
+	usleep(10000);
+	pthread_cancel(th);
+	assert_int(pthread_join(th, &ret), 0);
+	expect_true(ret == PTHREAD_CANCELED);
+	expect_int(weft_load_relaxed(&victim->wait_kind), 0);
+	drain(victim);
+	for (size_t i = 0; i < n_events; i++)
+		if (events[i].h.type == WEFT_EV_WAIT && events[i].h.kind == kind) {
+			expect_int(events[i].h.result, -ECANCELED);
+			waits++;
+		}
+	expect_int(waits, 1);
+}
+
+/*
  * A write cancelled while it blocks (write is a cancellation point): its
  * units are no longer in flight, its wait ended (ECANCELED), and the
  * thread is no longer on view as waiting.
@@ -544,36 +575,16 @@ static void *blocked_writer(void *arg)
 static void test_cancelled(void)
 {
 	struct weft_chan_queue *q;
-	pthread_t th;
-	void *ret;
-	int p[2], waits = 0;
+	int p[2];
 
 	assert_int(pipe(p), 0);
 	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 4096);
 	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
 	q = &chan_of(p[0])->q[0];
-	victim = weft_registry_alloc(64);
-	assert_true(victim != NULL);
 	victim_fd = p[1];
-	assert_int(pthread_create(&th, NULL, blocked_writer, NULL), 0);
-	/* Until it is inside the blocking write: its wait on view. */
-	for (int i = 0; i < 5000 && weft_load_acquire(&victim->wait_kind) == 0; i++)
-		usleep(1000);
-	expect_int(weft_load_acquire(&victim->wait_kind), WEFT_WAIT_PIPE_WRITE);
-	usleep(10000);
-	pthread_cancel(th);
-	assert_int(pthread_join(th, &ret), 0);
-	expect_true(ret == PTHREAD_CANCELED);
+	cancel_in_wait(blocked_writer, NULL, WEFT_WAIT_PIPE_WRITE);
 	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
 	expect_int(q->tx_units, 4096);
-	expect_int(weft_load_relaxed(&victim->wait_kind), 0);
-	drain(victim);
-	for (size_t i = 0; i < n_events; i++)
-		if (events[i].h.type == WEFT_EV_WAIT && events[i].h.kind == WEFT_WAIT_PIPE_WRITE) {
-			expect_int(events[i].h.result, -ECANCELED);
-			waits++;
-		}
-	expect_int(waits, 1);
 	for (int i = 0; i < 2; i++) {
 		weft_chan_closed(p[i]);
 		close(p[i]);
@@ -689,32 +700,13 @@ static void *blocked_sender(void *arg)
 /* A socket's send cancelled while it blocks: its wait ends (ECANCELED), off view. */
 static void test_cancelled_send(void)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), p[2], waits = 0;
-	pthread_t th;
-	void *ret;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), p[2];
 
 	assert_true(fd >= 0);
 	assert_int(pipe(p), 0);
 	block_fd = p[0];
 	weft_conn_socket(fd, AF_INET, SOCK_DGRAM, (void *)0x1234);
-	victim = weft_registry_alloc(64);
-	assert_true(victim != NULL);
-	assert_int(pthread_create(&th, NULL, blocked_sender, &fd), 0);
-	for (int i = 0; i < 5000 && weft_load_acquire(&victim->wait_kind) == 0; i++)
-		usleep(1000);
-	expect_int(weft_load_acquire(&victim->wait_kind), WEFT_WAIT_SOCKET_SEND);
-	usleep(10000);
-	pthread_cancel(th);
-	assert_int(pthread_join(th, &ret), 0);
-	expect_true(ret == PTHREAD_CANCELED);
-	expect_int(weft_load_relaxed(&victim->wait_kind), 0);
-	drain(victim);
-	for (size_t i = 0; i < n_events; i++)
-		if (events[i].h.type == WEFT_EV_WAIT && events[i].h.kind == WEFT_WAIT_SOCKET_SEND) {
-			expect_int(events[i].h.result, -ECANCELED);
-			waits++;
-		}
-	expect_int(waits, 1);
+	cancel_in_wait(blocked_sender, &fd, WEFT_WAIT_SOCKET_SEND);
 	weft_chan_closed(fd);
 	close(fd);
 	close(p[0]);
