@@ -291,14 +291,20 @@ static bool read_would_block(struct weft_chan_queue *q)
 	if ((int64_t)(there - rx) > 0)
 		return false;
 	/*
-	 * The units in flight first, then the settled ones (a write adds to the
-	 * first, settles, then takes back): one statement each, since the
-	 * operands of one expression have no order. A write whose taking back
-	 * this sees has settled in what it reads next.
+	 * The settled units first, then those in flight, one statement each
+	 * (the operands of one sum have no order). A write adds to the second,
+	 * settles, then takes back: between its settling and its taking back it
+	 * is counted twice, and a reader that has taken its bytes already would
+	 * think the next read finds more and miss its wait. Read in this order,
+	 * that needs both loads inside that window; read the other way it needs
+	 * only the settling to fall between them, which a two-CPU test saw (one
+	 * wait missed in six). The other error — loads on either side of the
+	 * whole write, a wait counted for a read that found bytes — needs the
+	 * reader held up between its two loads for all of it.
 	 */
-	there = weft_load_acquire(&q->tx_inflight_own);
+	there = weft_load_acquire(&q->tx_units);
+	there += weft_load_acquire(&q->tx_inflight_own);
 	there += weft_load_acquire(&q->tx_inflight);
-	there += weft_load_acquire(&q->tx_units);
 	/* A write appends its record before its units count: these units' are below widx. */
 	weft_store_relaxed(&q->widx_seen, weft_load_acquire(&q->widx));
 	weft_store_release(&q->tx_seen, there);
