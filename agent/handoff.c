@@ -83,17 +83,9 @@ void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	weft_store_release(&s->next, i + 1);
 }
 
-void weft_handoff_wait_at(const void *object, uint64_t since)
+void weft_handoff_wait(const void *object, uint64_t since)
 {
 	weft_store_relaxed(&slot_of(object)->waiting, since);
-}
-
-uint64_t weft_handoff_wait(const void *object)
-{
-	uint64_t since = weft_stamp();
-
-	weft_handoff_wait_at(object, since);
-	return since;
 }
 
 /* Inserts (span, t) into spans/when, oldest first, each span once (at its oldest): the count. */

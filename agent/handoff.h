@@ -62,11 +62,11 @@
  */
 void weft_handoff_publish(const void *object, uint64_t span, bool all);
 
-/* A wait on `object` begins: its stamp, which it passes to weft_handoff_take. */
-uint64_t weft_handoff_wait(const void *object);
-
-/* The same, for a wait that has its stamp already (its record's start: one TSC read fewer). */
-void weft_handoff_wait_at(const void *object, uint64_t since);
+/*
+ * A wait on `object` begins at `since`, a stamp (the wait's record's start:
+ * no TSC read of its own), which it passes to weft_handoff_take.
+ */
+void weft_handoff_wait(const void *object, uint64_t since);
 
 /*
  * The wait that began at `since` has ended: the spans handed off on

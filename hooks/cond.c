@@ -40,7 +40,7 @@
 		weft_lock_released(self_, m, WEFT_CALLER);                                         \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_COND, c, WEFT_CALLER);                       \
 		since_ = w_.ev.h.t0; /* a stamp until the wait ends */                             \
-		weft_handoff_wait_at(c, since_);                                                   \
+		weft_handoff_wait(c, since_);                                                      \
 		weft_task_receive(&w_);                                                            \
 		/* A cancellation ends the wait (wait.h). */                                       \
 		unwind_ = (struct weft_wait_unwind){ &w_, false };                                 \

@@ -69,7 +69,7 @@ static bool sem_waiters(const sem_t *s)
 			return call;                                                               \
 		weft_wait_begin(&w_, self_, WEFT_WAIT_SEM, s, WEFT_CALLER);                        \
 		since_ = w_.ev.h.t0; /* a stamp until the wait ends */                             \
-		weft_handoff_wait_at(s, since_);                                                   \
+		weft_handoff_wait(s, since_);                                                      \
 		weft_task_receive(&w_);                                                            \
 		unwind_ = (struct weft_wait_unwind){ &w_, true };                                  \
 		rc_ = call;                                                                        \

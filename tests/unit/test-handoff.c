@@ -12,6 +12,15 @@
 #include "agent/handoff.c"
 #include "tests/unit/harness.h"
 
+/* A wait on `object` begins now: its stamp (as a hook's wait's start). */
+static uint64_t wait_on(const void *object)
+{
+	uint64_t since = weft_stamp();
+
+	weft_handoff_wait(object, since);
+	return since;
+}
+
 /* Sleeps `ns`, a wait long enough that the stamp's age is measured. */
 static void nap(long ns)
 {
@@ -145,7 +154,7 @@ static uint64_t take1(const void *object, uint64_t since, uint64_t *when)
 static void test_take(void)
 {
 	static int a, b;
-	uint64_t when = 0, since = weft_handoff_wait(&a), first, spans[WEFT_HANDOFF_MAX];
+	uint64_t when = 0, since = wait_on(&a), first, spans[WEFT_HANDOFF_MAX];
 
 	expect_int(take1(&a, since, &when), 0); /* nothing published */
 	expect_int(when, 0);                    /* left alone */
@@ -166,7 +175,7 @@ static void test_take(void)
 	expect_int(take1(&a, since, &when), 42);
 	expect_true(when > first);
 	/* A wait began: only what came since, oldest first, each its own. */
-	since = weft_handoff_wait(&a);
+	since = wait_on(&a);
 	weft_handoff_publish(&a, 43, false);
 	first = weft_stamp();
 	weft_handoff_publish(&a, 44, false);
@@ -175,7 +184,7 @@ static void test_take(void)
 	expect_int(spans[1], 44);
 	expect_true(when >= since && when < first);
 	/* A broadcast is every waiter's: never claimed. */
-	since = weft_handoff_wait(&a);
+	since = wait_on(&a);
 	weft_handoff_publish(&a, 45, true);
 	weft_handoff_publish(&a, 46, false);
 	expect_int(weft_handoff_take(&a, since, spans, &when), 2); /* 45 and 46 */
@@ -192,7 +201,7 @@ static void test_take(void)
 static void test_fan_in(void)
 {
 	static int c;
-	uint64_t since = weft_handoff_wait(&c), spans[WEFT_HANDOFF_MAX], when;
+	uint64_t since = wait_on(&c), spans[WEFT_HANDOFF_MAX], when;
 
 	for (uint64_t p = 1; p <= WEFT_HANDOFF_MAX + 1; p++)
 		weft_handoff_publish(&c, 100 + p, false);
@@ -200,7 +209,7 @@ static void test_fan_in(void)
 	for (int i = 0; i < WEFT_HANDOFF_MAX; i++)
 		expect_int(spans[i], 102 + (uint64_t)i);
 	/* A producer that hands off again is linked once. */
-	since = weft_handoff_wait(&c);
+	since = wait_on(&c);
 	weft_handoff_publish(&c, 7, false);
 	weft_handoff_publish(&c, 8, false);
 	weft_handoff_publish(&c, 7, false);
@@ -222,7 +231,7 @@ static void test_fan_in(void)
 static void test_claims(void)
 {
 	static int d;
-	uint64_t s1 = weft_handoff_wait(&d), s2 = weft_handoff_wait(&d);
+	uint64_t s1 = wait_on(&d), s2 = wait_on(&d);
 	uint64_t spans[WEFT_HANDOFF_MAX], when;
 
 	weft_handoff_publish(&d, 6, false);
@@ -328,7 +337,7 @@ static void test_torn(void)
 {
 	static int obj;
 	struct weft_handoff_slot *sl = slot_of(&obj);
-	uint64_t when, since = weft_handoff_wait(&obj), span, stamp;
+	uint64_t when, since = wait_on(&obj), span, stamp;
 	struct weft_handoff_entry *e;
 
 	weft_handoff_publish(&obj, 77, false);
