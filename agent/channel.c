@@ -292,8 +292,10 @@ uint32_t weft_chan_create(enum weft_chan_kind kind, const int *fds, int n, int f
 
 	if (n > 2 || !(c = weft_chan_slot(id = slot_open(kind, pc))))
 		return 0;
-	if (kind == WEFT_CHAN_EVENTFD)
+	if (kind == WEFT_CHAN_EVENTFD) {
 		c->q[0].tx_units = initial;
+		c->q[0].tx_pending = initial;
+	}
 	if (kind == WEFT_CHAN_PIPE) {
 		long cap = syscall(SYS_fcntl, fds[1], F_GETPIPE_SZ);
 

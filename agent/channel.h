@@ -130,23 +130,31 @@ struct weft_chan_rec {
  * Each side has an owner: the first thread to write (read) the queue. Its
  * counts that are totals only (messages, units in flight) it adds to words
  * of its own without a lock (weft_own_add); every other thread adds to the
- * shared words, locked. Most channels have one writer and one reader (a pipe
- * between two threads, a worker's wake-up pipe), and a locked addition was
- * a third of what weft added to a 1-byte pipe transfer. The positions
- * (tx_units, rx_units, widx), which order the records, stay one word each;
- * a socket's units are totals only (no records), and its owner's are its
- * own too. An eventfd's bytes are 8 a message: no count of their own.
+ * shared words, locked. A write's units stay in one word from its start to
+ * its end (written or under way: tx_pending), so that a reader summing the
+ * owner's and the others' never counts one write twice. Most channels have
+ * one writer and one reader (a pipe between two threads, a worker's wake-up
+ * pipe), and a locked addition was a third of what weft added to a 1-byte
+ * pipe transfer. The positions (tx_units, rx_units, widx), which order the
+ * records, stay one word each; a socket's units are totals only (no
+ * records), and its owner's are its own too. An eventfd's bytes are 8 a
+ * message: no count of their own.
  */
 struct weft_chan_queue {
 	/* Writers' line. */
-	_Atomic uint64_t tx_units;        /* settled: what readers can have */
-	_Atomic uint64_t tx_inflight;     /* units of writes under way (a private channel's only) */
-	_Atomic uint64_t tx_msgs_own;     /* the owner's */
-	_Atomic uint64_t tx_inflight_own; /* the owner's */
-	_Atomic uint64_t tx_units_own;    /* the owner's, of a socket */
-	_Atomic uint64_t rx_seen;         /* rx_units, as a writer last read it */
-	_Atomic uint32_t widx;            /* records appended */
-	_Atomic int32_t tx_owner;         /* its thread id; 0: none yet */
+	_Atomic uint64_t tx_units; /* settled: what readers can have */
+	/*
+	 * Units written or under way, a private channel's only: a write adds the
+	 * units it asks for before it begins and takes back those it did not
+	 * move when it returns (weft_chan_tx_pending).
+	 */
+	_Atomic uint64_t tx_pending;
+	_Atomic uint64_t tx_msgs_own;    /* the owner's */
+	_Atomic uint64_t tx_pending_own; /* the owner's */
+	_Atomic uint64_t tx_units_own;   /* the owner's, of a socket */
+	_Atomic uint64_t rx_seen;        /* rx_units, as a writer last read it */
+	_Atomic uint32_t widx;           /* records appended */
+	_Atomic int32_t tx_owner;        /* its thread id; 0: none yet */
 	/*
 	 * The newest record's span and index + 1, as one word (agent/channel_io.c:
 	 * rec_tag), so that a writer tells whether its write continues that
@@ -165,9 +173,9 @@ struct weft_chan_queue {
 	_Atomic uint64_t rx_msgs;
 	_Atomic uint64_t rx_msgs_own;  /* the owner's */
 	_Atomic uint64_t rx_units_own; /* the owner's, of a socket */
-	_Atomic uint64_t tx_seen;      /* tx_units + units in flight, as a reader last read them */
-	_Atomic uint32_t widx_seen;    /* widx, read after them: their records are below it */
-	_Atomic int32_t rx_owner;      /* its thread id; 0: none yet */
+	_Atomic uint64_t tx_seen;   /* the units written or under way, as a reader last read them */
+	_Atomic uint32_t widx_seen; /* widx, read after them: their records are below it */
+	_Atomic int32_t rx_owner;   /* its thread id; 0: none yet */
 };
 
 /* Messages written (read) through `q`: the shared count and the owner's. */
@@ -179,6 +187,16 @@ static inline uint64_t weft_chan_tx_msgs(const struct weft_chan_queue *q)
 static inline uint64_t weft_chan_rx_msgs(const struct weft_chan_queue *q)
 {
 	return weft_load_relaxed(&q->rx_msgs) + weft_load_relaxed(&q->rx_msgs_own);
+}
+
+/*
+ * Units written or under way through a private channel's queue. Each
+ * writer's units are in one of the two words for the whole write, so the
+ * sum never counts a write twice, whichever word changes between the loads.
+ */
+static inline uint64_t weft_chan_tx_pending(const struct weft_chan_queue *q)
+{
+	return weft_load_acquire(&q->tx_pending_own) + weft_load_acquire(&q->tx_pending);
 }
 
 /*

@@ -290,21 +290,7 @@ static bool read_would_block(struct weft_chan_queue *q)
 
 	if ((int64_t)(there - rx) > 0)
 		return false;
-	/*
-	 * The settled units first, then those in flight, one statement each
-	 * (the operands of one sum have no order). A write adds to the second,
-	 * settles, then takes back: between its settling and its taking back it
-	 * is counted twice, and a reader that has taken its bytes already would
-	 * think the next read finds more and miss its wait. Read in this order,
-	 * that needs both loads inside that window; read the other way it needs
-	 * only the settling to fall between them, which a two-CPU test saw (one
-	 * wait missed in six). The other error — loads on either side of the
-	 * whole write, a wait counted for a read that found bytes — needs the
-	 * reader held up between its two loads for all of it.
-	 */
-	there = weft_load_acquire(&q->tx_units);
-	there += weft_load_acquire(&q->tx_inflight_own);
-	there += weft_load_acquire(&q->tx_inflight);
+	there = weft_chan_tx_pending(q);
 	/* A write appends its record before its units count: these units' are below widx. */
 	weft_store_relaxed(&q->widx_seen, weft_load_acquire(&q->widx));
 	weft_store_release(&q->tx_seen, there);
@@ -489,10 +475,16 @@ done:
 	return r;
 }
 
-/* A write's units no longer in flight, from the word they were added to. */
-static inline void inflight_done(struct weft_chan_queue *q, uint64_t planned, bool own)
+/*
+ * A write to a private channel returned having moved `units` of the
+ * `planned` it added to the units under way: the rest taken back, from the
+ * word they were added to (nothing to do when it moved them all).
+ */
+static inline void pending_done(struct weft_chan_queue *q, uint64_t planned, uint64_t units,
+				bool own)
 {
-	weft_chan_add(own, &q->tx_inflight_own, &q->tx_inflight, -planned);
+	if (units != planned)
+		weft_chan_add(own, &q->tx_pending_own, &q->tx_pending, units - planned);
 }
 
 /*
@@ -507,7 +499,7 @@ struct write_unwind {
 	struct weft_chan_queue *q; /* armed: the queue written; NULL: not */
 	uint64_t planned;
 	uint32_t rec;
-	bool inflight, own;
+	bool pending, own;
 };
 
 static void write_unwound(struct write_unwind *u)
@@ -515,8 +507,8 @@ static void write_unwound(struct write_unwind *u)
 	if (__builtin_expect(u->q == NULL, 1))
 		return;
 	rec_settle(u->q, u->rec, 0);
-	if (u->inflight)
-		inflight_done(u->q, u->planned, u->own);
+	if (u->pending)
+		pending_done(u->q, u->planned, 0, u->own);
 	weft_wait_unwound(&u->wait);
 }
 
@@ -524,7 +516,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 {
 	struct weft_chan_queue *q = &c->q[(op->entry & WEFT_CHAN_WQ1) ? 1 : 0];
 	uint64_t planned = op->len, units;
-	bool wait = false, inflight, own;
+	bool wait = false, pending, own;
 	struct weft_wait w;
 	struct write_unwind unwind __attribute__((cleanup(write_unwound))) = { .q = NULL };
 	uint32_t rec;
@@ -542,19 +534,18 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	 * channel's readers try instead, and a channel never becomes private
 	 * again: its writes skip the two additions.
 	 */
-	inflight = !weft_chan_shared(c);
+	pending = !weft_chan_shared(c);
 	own = t && weft_chan_owns(&q->tx_owner, t->tid);
-	if (inflight)
-		weft_chan_add(own, &q->tx_inflight_own, &q->tx_inflight, planned);
+	if (pending)
+		weft_chan_add(own, &q->tx_pending_own, &q->tx_pending, planned);
 	if (t && !(op->entry & WEFT_CHAN_NONBLOCK) && c->kind == WEFT_CHAN_PIPE && c->capacity &&
-	    inflight)
+	    pending)
 		wait = write_would_block(c, q, op->len);
 	if (wait) {
 		weft_wait_begin(&w, t, wait_kind(c, true), (void *)(intptr_t)op->fd, op->pc);
 		w.ev.u.wait.channel = weft_chan_entry_id(op->entry);
 	}
-	unwind =
-		(struct write_unwind){ { wait ? &w : NULL, true }, q, planned, rec, inflight, own };
+	unwind = (struct write_unwind){ { wait ? &w : NULL, true }, q, planned, rec, pending, own };
 	r = op->call(op, false);
 	unwind.q = NULL;
 	saved = *weft_errno();
@@ -564,9 +555,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	rec_settle(q, rec, units);
 	if (r > 0)
 		weft_chan_add(own, &q->tx_msgs_own, &q->tx_msgs, 1);
-	/* After the units settled: a release, as the settling is (read_would_block). */
-	if (inflight)
-		inflight_done(q, planned, own);
+	if (pending)
+		pending_done(q, planned, units, own);
 	if (wait) {
 		if (r < 0 && saved == EAGAIN) {
 			weft_wait_cancel(&w);
@@ -624,6 +614,8 @@ void weft_chan_moved(int fd, bool write, uint64_t units, uint64_t msgs)
 			atomic_fetch_add_explicit(&q->tx_units, units, memory_order_relaxed);
 		else
 			rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0, units), units);
+		if (c->kind != WEFT_CHAN_SOCKET)
+			atomic_fetch_add_explicit(&q->tx_pending, units, memory_order_acq_rel);
 		atomic_fetch_add_explicit(&q->tx_msgs, msgs, memory_order_relaxed);
 	} else {
 		q = &c->q[(e & WEFT_CHAN_RQ1) ? 1 : 0];

@@ -281,7 +281,7 @@ static void test_transfers(void)
 	expect_int(xfer(p[1], true, 5, 5, 0), 5);
 	expect_int(c->q[0].tx_units, 15);
 	expect_int(weft_chan_tx_msgs(&c->q[0]), 2);
-	expect_int(c->q[0].tx_inflight + c->q[0].tx_inflight_own, 0);
+	expect_int(weft_chan_tx_pending(&c->q[0]), c->q[0].tx_units);
 	expect_int(drain(me), 0);
 
 	/*
@@ -385,7 +385,7 @@ static void test_transfers(void)
 	errno = 0;
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
-	expect_int(c->q[0].tx_inflight + c->q[0].tx_inflight_own, 0);
+	expect_int(weft_chan_tx_pending(&c->q[0]), c->q[0].tx_units);
 	expect_int(c->q[0].tx_units, 26);
 
 	/*
@@ -583,7 +583,7 @@ static void test_cancelled(void)
 	q = &chan_of(p[0])->q[0];
 	victim_fd = p[1];
 	cancel_in_wait(blocked_writer, NULL, WEFT_WAIT_PIPE_WRITE);
-	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+	expect_int(weft_chan_tx_pending(q), q->tx_units);
 	expect_int(q->tx_units, 4096);
 	for (int i = 0; i < 2; i++) {
 		weft_chan_closed(p[i]);
@@ -631,7 +631,7 @@ static void test_owners(void)
 	expect_int(xfer(p[0], false, 64, 7, 0), 7);
 	wfd = p[1];
 	expect_int(xfer_during(p[1], true, 4, 4, 0, read_in_flight), 4);
-	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+	expect_int(weft_chan_tx_pending(q), q->tx_units);
 	expect_int(q->tx_msgs_own, 3);
 	drain(me);
 	for (size_t i = 0; i < n_events; i++)
@@ -654,7 +654,7 @@ static void test_owners(void)
 	expect_int(xfer(p[1], true, 8, -1, EPIPE), -1);
 	expect_int(errno, EPIPE);
 	expect_int(q->tx_msgs_own, 3);
-	expect_int(q->tx_inflight + q->tx_inflight_own, 0);
+	expect_int(weft_chan_tx_pending(q), q->tx_units);
 
 	weft_chan_counts(chan_of(p[1]), counts);
 	expect_int(counts[0], 22);
