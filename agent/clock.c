@@ -16,6 +16,8 @@ static uint64_t q32_baseline;
 /* The rate is first published over this long a baseline. */
 #define WEFT_STAMP_RATE_AFTER_NS 10000000u
 
+static void publish(uint64_t ns, uint64_t tsc);
+
 /*
  * The monotonic clock and the TSC read as close together as the thread
  * manages in a few tries (a preemption between the two would skew the
@@ -48,8 +50,13 @@ struct weft_stamp_base weft_stamp_base_fill(struct weft_stamp_cache *c)
 		return b;
 	}
 #ifdef __x86_64__
-	if (read_pair(&b.ns, &b.stamp))
+	if (read_pair(&b.ns, &b.stamp)) {
 		weft_stamp_cache_store(c, b.ns, b.stamp);
+		if (__builtin_expect(!b.q, 0) && b.stamp > tsc0 && b.ns > ns0) {
+			publish(b.ns, b.stamp);
+			b.q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
+		}
+	}
 #else
 	(void)c;
 	read_pair(&b.ns, &b.stamp);

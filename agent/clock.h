@@ -144,7 +144,11 @@ struct weft_stamp_cache {
  * A fresh base, read as a bracketed pair (a TSC read on each side of the
  * clock read, up to four tries): kept in *c when the bracket is tight, so
  * that a preemption or a signal handler between the two reads does not
- * skew the bases taken from the cache after it.
+ * skew the bases taken from the cache after it. Before the TSC's rate is
+ * published, a tight pair publishes it once the origin is old enough
+ * (WEFT_STAMP_RATE_AFTER_NS): until then every base is a clock read and
+ * every conversion a division, and the exporter's own refresh comes only
+ * with its first walk, half a second after the start.
  */
 struct weft_stamp_base weft_stamp_base_fill(struct weft_stamp_cache *c);
 
@@ -182,7 +186,7 @@ static inline struct weft_stamp_base weft_stamp_base_cached(struct weft_stamp_ca
 #ifdef __x86_64__
 	uint64_t q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
 
-	if (__builtin_expect(weft_stamp_tsc && q != 0, 1)) {
+	if (__builtin_expect(q != 0 && weft_stamp_tsc, 1)) {
 		uint64_t ns, s0, now;
 
 		weft_stamp_cache_load(c, &ns, &s0);
@@ -192,11 +196,9 @@ static inline struct weft_stamp_base weft_stamp_base_cached(struct weft_stamp_ca
 			return (struct weft_stamp_base){
 				ns + (uint64_t)(((weft_u128)(now - s0) * q) >> 32), now, q, 0
 			};
-		return weft_stamp_base_fill(c);
 	}
 #endif
-	(void)c;
-	return weft_stamp_base();
+	return weft_stamp_base_fill(c);
 }
 
 /* How long `ticks` of stamps last, against `b`: continuous and increasing in ticks. */
