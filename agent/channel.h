@@ -123,12 +123,16 @@ struct weft_chan_rec {
 
 /*
  * One direction. The writers' line and the readers' line are apart, and each
- * side keeps the last value it read of the other's count (`*_seen`, never
- * ahead of it), so that a transfer reads the other side's line only when its
- * own estimate says it might block.
+ * side keeps the last value it read of the other's count (`*_seen`), so that
+ * a transfer reads the other side's line only when its own estimate says it
+ * might block. The readers' estimate can be ahead of what is written: a
+ * write's units count from before its call, and a write that moves less
+ * (a short write, EAGAIN) takes the rest back after it. A reader that read
+ * them in between thinks its next read finds bytes that never came, and
+ * misses that read's wait: a window as long as the failing call.
  *
  * Each side has an owner: the first thread to write (read) the queue. Its
- * counts that are totals only (messages, units in flight) it adds to words
+ * counts that are totals only (messages, units under way) it adds to words
  * of its own without a lock (weft_own_add); every other thread adds to the
  * shared words, locked. A write's units stay in one word from its start to
  * its end (written or under way: tx_pending), so that a reader summing the

@@ -490,9 +490,9 @@ static inline void pending_done(struct weft_chan_queue *q, uint64_t planned, uin
 /*
  * A write under way, for a forced unwind (write is a cancellation point;
  * the build has -fexceptions, so a cleanup runs): its record is made void,
- * its units in flight are taken back and the wait it began ends with
- * ECANCELED, as if it moved nothing. Else the units would count as in
- * flight for good, and no read of the pipe would block again for weft.
+ * its units under way are taken back and the wait it began ends with
+ * ECANCELED, as if it moved nothing. Else the units would count as
+ * written for good, and no read of the pipe would block again for weft.
  */
 struct write_unwind {
 	struct weft_wait_unwind wait;
@@ -532,7 +532,8 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	 * Units under way are counted for a private channel's readers, which
 	 * tell from them whether they would block (read_would_block); a shared
 	 * channel's readers try instead, and a channel never becomes private
-	 * again: its writes skip the two additions.
+	 * again: its writes skip the addition (and the taking back of what a
+	 * short write did not move).
 	 */
 	pending = !weft_chan_shared(c);
 	own = t && weft_chan_owns(&q->tx_owner, t->tid);
@@ -614,7 +615,8 @@ void weft_chan_moved(int fd, bool write, uint64_t units, uint64_t msgs)
 			atomic_fetch_add_explicit(&q->tx_units, units, memory_order_relaxed);
 		else
 			rec_settle(q, rec_append(q, t && !t->dead ? t->cur_span : 0, units), units);
-		if (c->kind != WEFT_CHAN_SOCKET)
+		/* Written: a private channel's readers count them (read_would_block). */
+		if (!weft_chan_shared(c))
 			atomic_fetch_add_explicit(&q->tx_pending, units, memory_order_acq_rel);
 		atomic_fetch_add_explicit(&q->tx_msgs, msgs, memory_order_relaxed);
 	} else {

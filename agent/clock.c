@@ -77,7 +77,9 @@ void weft_clock_init(void)
 
 	/* CPUID 0x80000007, EDX bit 8: the invariant TSC. */
 	if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8))) {
-		read_pair(&ns0, &tsc0);
+		/* The origin of every rate: a tight pair, if a few more tries give one. */
+		for (int i = 0; i < 16 && !read_pair(&ns0, &tsc0); i++)
+			;
 		weft_stamp_q32 = 0;
 		q32_baseline = 0;
 		weft_stamp_tsc = true;
@@ -105,13 +107,16 @@ static void publish(uint64_t ns, uint64_t tsc)
 uint64_t weft_stamp_span_slow(uint64_t ticks)
 {
 	uint64_t ns, tsc;
+	bool tight;
 
 	if (!weft_stamp_tsc)
 		return ticks;
-	read_pair(&ns, &tsc);
+	/* A loose pair (a preemption between its reads) converts, but publishes no rate. */
+	tight = read_pair(&ns, &tsc);
 	if (tsc <= tsc0 || ns <= ns0)
 		return 0;
-	publish(ns, tsc);
+	if (tight)
+		publish(ns, tsc);
 	return (uint64_t)((weft_u128)ticks * (ns - ns0) / (tsc - tsc0));
 }
 
@@ -133,7 +138,6 @@ void weft_stamp_refresh(void)
 
 	if (!weft_stamp_tsc)
 		return;
-	read_pair(&ns, &tsc);
-	if (tsc > tsc0 && ns > ns0)
+	if (read_pair(&ns, &tsc) && tsc > tsc0 && ns > ns0)
 		publish(ns, tsc);
 }

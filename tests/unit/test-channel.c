@@ -69,6 +69,22 @@ static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
 	return xfer_during(fd, write, len, result, err, NULL);
 }
 
+/* An eventfd's write of *value, through the fake call. */
+static ssize_t xfer_value(int fd, const uint64_t *value, ssize_t result, int err)
+{
+	struct fake f = { result, err, NULL };
+	struct weft_chan_op op = { .fd = fd,
+				   .entry = weft_chan_fd(fd),
+				   .write = true,
+				   .pc = (void *)0x1234,
+				   .len = sizeof(*value),
+				   .value = value,
+				   .call = fake_call,
+				   .args = &f };
+
+	return weft_chan_io(&op);
+}
+
 /*
  * Every event the thread recorded since the last call, in order, as the
  * exporter receives them (a WAIT that carries the task it started is the
@@ -597,6 +613,68 @@ static void test_cancelled(void)
  * thread's go to the shared words, locked. The totals are the sums, and a
  * thread of no id (0) owns nothing.
  */
+/*
+ * The units written or under way (weft_chan_tx_pending) after every kind of
+ * write: short ones by the owner, by another thread and by a thread with no
+ * id, ones that fail (EAGAIN, EINTR), bytes moved in by another call
+ * (weft_chan_moved), an eventfd's initial value: always the units written,
+ * each write's in one word, the owner's or the others'. A channel shared
+ * with another process counts none (its readers try instead).
+ */
+static void test_pending(void)
+{
+	int32_t tid = me->tid;
+	struct weft_chan_queue *q;
+	uint64_t v = 7;
+	int p[2], e;
+
+	assert_int(pipe(p), 0);
+	weft_chan_create(WEFT_CHAN_PIPE, p, 2, 0, 0, (void *)0x1234);
+	q = &chan_of(p[0])->q[0];
+	me->tid = 500; /* the writers' owner */
+	expect_int(xfer(p[1], true, 10, 4, 0), 4);
+	expect_int(q->tx_pending_own, 4);
+	expect_int(q->tx_pending, 0);
+	me->tid = 501;
+	expect_int(xfer(p[1], true, 10, 3, 0), 3);
+	expect_int(q->tx_pending_own, 4);
+	expect_int(q->tx_pending, 3);
+	expect_int(xfer(p[1], true, 10, -1, EAGAIN), -1);
+	me->tid = 500;
+	expect_int(xfer(p[1], true, 10, -1, EINTR), -1);
+	me->tid = 0;
+	expect_int(xfer(p[1], true, 10, 2, 0), 2);
+	expect_int(q->tx_pending_own, 4);
+	expect_int(q->tx_pending, 5);
+	weft_chan_moved(p[1], true, 5, 1); /* a splice into the pipe */
+	expect_int(q->tx_units, 14);
+	expect_int(weft_chan_tx_pending(q), 14);
+	/* The read end gone: whoever else holds it may be another process. */
+	weft_chan_closed(p[0]);
+	close(p[0]);
+	weft_chan_moved(p[1], true, 5, 1);
+	me->tid = 500;
+	expect_int(xfer(p[1], true, 10, 6, 0), 6);
+	expect_int(q->tx_units, 25);
+	expect_int(weft_chan_tx_pending(q), 14);
+	weft_chan_closed(p[1]);
+	close(p[1]);
+
+	/* An eventfd's initial value is written; a write that fails adds nothing. */
+	e = eventfd(3, 0);
+	weft_chan_create(WEFT_CHAN_EVENTFD, &e, 1, 0, 3, (void *)0x1234);
+	q = &chan_of(e)->q[0];
+	expect_int(weft_chan_tx_pending(q), 3);
+	expect_int(xfer_value(e, &v, 8, 0), 8);
+	expect_int(xfer_value(e, &v, -1, EAGAIN), -1);
+	expect_int(q->tx_units, 10);
+	expect_int(weft_chan_tx_pending(q), 10);
+	weft_chan_closed(e);
+	close(e);
+	me->tid = tid;
+	drain(me);
+}
+
 static void test_owners(void)
 {
 	int32_t tid = me->tid;
@@ -781,6 +859,7 @@ int main(void)
 	weft_cfg.traces_out = WEFT_OUT_FILE; /* a task's trace is read (weft_task_expand) */
 	test_table();
 	test_transfers();
+	test_pending();
 	test_owners();
 	test_socket_owners();
 	/*

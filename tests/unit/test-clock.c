@@ -83,9 +83,10 @@ int main(void)
 {
 	struct weft_stamp_cache c = { 0, 0 };
 	struct weft_stamp_base b, fresh;
-	uint64_t before, after, stamp, last;
+	uint64_t before, after, stamp, last, start;
 	int back = 0, young = 0;
 
+	start = weft_clock_now();
 	weft_clock_init();
 	if (!weft_stamp_tsc) {
 		/* No TSC stamps: every base is a clock read, the cache is left alone. */
@@ -105,8 +106,10 @@ int main(void)
 	b = weft_stamp_base_cached(&c);
 	after = weft_clock_now();
 	expect_true(b.ns >= before && b.ns <= after);
-	expect_int(b.q, 0);
-	expect_int(weft_stamp_q32, 0);
+	if (after - start < 9 * 1000 * 1000) { /* else a loaded machine held this thread up */
+		expect_int(b.q, 0);
+		expect_int(weft_stamp_q32, 0);
+	}
 	nap(20 * 1000 * 1000);
 	for (int i = 0; i < 4 && !weft_stamp_q32; i++)
 		b = weft_stamp_base_cached(&c); /* a loose pair (a preemption) publishes nothing */
