@@ -5,7 +5,10 @@
  * dispatcher creates a pool of worker threads ("worker-0", "worker-1", ...),
  * pushes ITEMS work items through a bounded queue guarded by a mutex and two
  * condition variables, then closes the queue and joins the workers. Each item
- * either burns a little CPU or sleeps for 1 ms. The reporter waits until half
+ * either burns a little CPU or sleeps for 1 ms. Items come in batches of
+ * BATCH, as if read from an input, 5 ms apart: a batch is more than the queue
+ * holds, so the dispatcher waits for room, and between batches the workers
+ * run out of items and wait for the next (both are tasks under weft). The reporter waits until half
  * of the items are done, says so, and returns; main joins it, then the
  * dispatcher.
  *
@@ -35,6 +38,8 @@
 
 enum {
 	QUEUE_CAPACITY = 16, /* small, so the dispatcher also waits on the queue */
+	BATCH = 24,          /* items the dispatcher has at once */
+	BATCH_GAP_NS = 5000000,
 	MAX_WORKERS = 64,
 	MAX_ITEMS = 1000000,
 	CPU_ROUNDS = 20000,
@@ -187,6 +192,11 @@ void *dispatcher(void *arg)
 	}
 
 	for (unsigned item = 0; item < p->total; item++) {
+		if (item && item % BATCH == 0) { /* the next batch, a while later */
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = BATCH_GAP_NS };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
 		lock(&p->lock);
 		while (p->count == QUEUE_CAPACITY)
 			wait_on(&p->not_full, &p->lock);
