@@ -8,59 +8,73 @@ int64_t weft_clock_offset;
 bool weft_stamp_tsc;
 uint64_t weft_stamp_q32;
 
-/* The TSC and the monotonic clock read together at start: the rate's origin. */
-static uint64_t tsc0, ns0;
+/*
+ * The TSC and the monotonic clock read together at start: the rate's origin,
+ * and the ticks its pair spanned.
+ */
+static uint64_t tsc0, ns0, width0;
 /* The baseline (ns since the origin) of the rate published last. */
 static uint64_t q32_baseline;
 
 /* The rate is first published over this long a baseline. */
 #define WEFT_STAMP_RATE_AFTER_NS 10000000u
 
-static void publish(uint64_t ns, uint64_t tsc);
+/* A pair whose reads span fewer ticks was not interrupted between them. */
+#define PAIR_TIGHT 4096u
+
+static void publish_pair(uint64_t ns, uint64_t tsc, uint64_t width);
 
 /*
  * The monotonic clock and the TSC read as close together as the thread
- * manages in a few tries (a preemption between the two would skew the
- * rate): whether they were close (4096 ticks at most).
+ * manages in `tries` (a preemption between the two would skew the rate):
+ * the closest pair, and the ticks from the TSC read before its clock read
+ * to the one after (PAIR_TIGHT or more: none was tight).
  */
-static bool read_pair(uint64_t *ns, uint64_t *tsc)
+static uint64_t read_pair(uint64_t *ns, uint64_t *tsc, int tries)
 {
 #ifdef __x86_64__
-	for (int i = 0; i < 4; i++) {
-		uint64_t a = __builtin_ia32_rdtsc();
+	uint64_t best = UINT64_MAX;
 
-		*ns = weft_clock_now();
-		*tsc = __builtin_ia32_rdtsc();
-		if (*tsc - a < 4096)
-			return true;
+	for (int i = 0; i < tries && best >= PAIR_TIGHT; i++) {
+		uint64_t a, n, b;
+
+		a = __builtin_ia32_rdtsc();
+		n = weft_clock_now();
+		b = __builtin_ia32_rdtsc();
+		if (i == 0 || b - a < best) {
+			best = b - a;
+			*ns = n;
+			*tsc = b;
+		}
 	}
-	return false;
+	return best;
 #else
+	(void)tries;
 	*ns = *tsc = weft_clock_now();
-	return true;
+	return 0;
 #endif
 }
 
 struct weft_stamp_base weft_stamp_base_fill(struct weft_stamp_cache *c)
 {
 	struct weft_stamp_base b = { 0, 0, __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED), 0 };
+	uint64_t width;
 
 	if (!weft_stamp_tsc) {
 		b.ns = b.stamp = weft_clock_now();
 		return b;
 	}
+	width = read_pair(&b.ns, &b.stamp, 4);
 #ifdef __x86_64__
-	if (read_pair(&b.ns, &b.stamp)) {
+	if (width < PAIR_TIGHT)
 		weft_stamp_cache_store(c, b.ns, b.stamp);
-		if (__builtin_expect(!b.q, 0) && b.stamp > tsc0 && b.ns > ns0) {
-			publish(b.ns, b.stamp);
-			b.q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
-		}
-	}
 #else
 	(void)c;
-	read_pair(&b.ns, &b.stamp);
 #endif
+	if (__builtin_expect(!b.q, 0)) {
+		publish_pair(b.ns, b.stamp, width);
+		b.q = __atomic_load_n(&weft_stamp_q32, __ATOMIC_RELAXED);
+	}
 	return b;
 }
 
@@ -78,8 +92,7 @@ void weft_clock_init(void)
 	/* CPUID 0x80000007, EDX bit 8: the invariant TSC. */
 	if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8))) {
 		/* The origin of every rate: a tight pair, if a few more tries give one. */
-		for (int i = 0; i < 16 && !read_pair(&ns0, &tsc0); i++)
-			;
+		width0 = read_pair(&ns0, &tsc0, 8);
 		weft_stamp_q32 = 0;
 		q32_baseline = 0;
 		weft_stamp_tsc = true;
@@ -104,19 +117,35 @@ static void publish(uint64_t ns, uint64_t tsc)
 			 __ATOMIC_RELAXED);
 }
 
+/*
+ * publish, from a pair whose reads spanned `width` ticks: one that was not
+ * interrupted, its origin neither, or — where no clock read is ever that
+ * quick (a clock source outside the vDSO: every read a system call) — one
+ * whose and whose origin's spans are under 10 ppm of the baseline.
+ */
+static void publish_pair(uint64_t ns, uint64_t tsc, uint64_t width)
+{
+	if (tsc <= tsc0 || ns <= ns0)
+		return;
+	if (width >= PAIR_TIGHT || width0 >= PAIR_TIGHT) {
+		uint64_t limit = (tsc - tsc0) / 100000u;
+
+		if (width > limit || width0 > limit - width)
+			return;
+	}
+	publish(ns, tsc);
+}
+
 uint64_t weft_stamp_span_slow(uint64_t ticks)
 {
-	uint64_t ns, tsc;
-	bool tight;
+	uint64_t ns, tsc, width;
 
 	if (!weft_stamp_tsc)
 		return ticks;
-	/* A loose pair (a preemption between its reads) converts, but publishes no rate. */
-	tight = read_pair(&ns, &tsc);
+	width = read_pair(&ns, &tsc, 4);
 	if (tsc <= tsc0 || ns <= ns0)
 		return 0;
-	if (tight)
-		publish(ns, tsc);
+	publish_pair(ns, tsc, width);
 	return (uint64_t)((weft_u128)ticks * (ns - ns0) / (tsc - tsc0));
 }
 
@@ -134,10 +163,10 @@ uint64_t weft_stamp_exact(struct weft_stamp_base *b)
 
 void weft_stamp_refresh(void)
 {
-	uint64_t ns, tsc;
+	uint64_t ns, tsc, width;
 
 	if (!weft_stamp_tsc)
 		return;
-	if (read_pair(&ns, &tsc) && tsc > tsc0 && ns > ns0)
-		publish(ns, tsc);
+	width = read_pair(&ns, &tsc, 4);
+	publish_pair(ns, tsc, width);
 }

@@ -54,9 +54,10 @@ for i in range(4):
     equal(w["attrs"].get("thread.name"), f"worker-{i}", "worker thread.name")
     check(int(w["startTimeUnixNano"]) >= int(disp["startTimeUnixNano"]), "worker starts after its creator")
     check(int(w["endTimeUnixNano"]) <= int(disp["endTimeUnixNano"]), "worker ends before the dispatcher")
-# The dispatcher's batches (24 items, 5 ms apart) outrun the queue's 16 slots,
-# and the workers drain each batch before the next: both pools run tasks, and
-# every worker task is handed its item by a signal of the dispatcher's.
+# The dispatcher's batches (24 items, then a 5 ms pause) outrun the queue's 16
+# slots, and in each pause the workers run out of items: both pools run tasks,
+# and a worker's task is started by the dispatcher's signal or its closing
+# broadcast (only the dispatcher signals the workers' condition variable).
 worker_tasks = [s for s in spans if s["name"] == "task worker"]
 check(len(worker_tasks) >= 8, f"workers wait for batches: {len(worker_tasks)} tasks (8 at least)")
 check(len(out.named("task dispatcher")) >= 1, "the dispatcher waits for room: its tasks")

@@ -6,9 +6,10 @@
  * pushes ITEMS work items through a bounded queue guarded by a mutex and two
  * condition variables, then closes the queue and joins the workers. Each item
  * either burns a little CPU or sleeps for 1 ms. Items come in batches of
- * BATCH, as if read from an input, 5 ms apart: a batch is more than the queue
- * holds, so the dispatcher waits for room, and between batches the workers
- * run out of items and wait for the next (both are tasks under weft). The reporter waits until half
+ * BATCH, as if read from an input, the dispatcher pausing 5 ms after pushing
+ * each: a batch is more than the queue holds, so the dispatcher waits for
+ * room, and in the pause the workers usually run out of items and wait for
+ * the next (both waits start tasks under weft). The reporter waits until half
  * of the items are done, says so, and returns; main joins it, then the
  * dispatcher.
  *
@@ -119,6 +120,15 @@ static void name_self(const char *name)
 	(void)pthread_setname_np(pthread_self(), name);
 }
 
+/* Sleeps ns nanoseconds (< 1 s), through signals. */
+static void nap(long ns)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ns };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /*
  * The work itself. Odd items burn a little CPU (a xorshift loop); even items
  * sleep for 1 ms, like a thread waiting on a device or a peer. Both return a
@@ -127,9 +137,7 @@ static void name_self(const char *name)
 static uint64_t process(unsigned item)
 {
 	if (item % 2 == 0) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		nap(1000000);
 		return item;
 	}
 	uint64_t x = 0x9e3779b97f4a7c15u ^ item;
@@ -192,11 +200,8 @@ void *dispatcher(void *arg)
 	}
 
 	for (unsigned item = 0; item < p->total; item++) {
-		if (item && item % BATCH == 0) { /* the next batch, a while later */
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = BATCH_GAP_NS };
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-				;
-		}
+		if (item && item % BATCH == 0)
+			nap(BATCH_GAP_NS); /* the next batch, a while later */
 		lock(&p->lock);
 		while (p->count == QUEUE_CAPACITY)
 			wait_on(&p->not_full, &p->lock);

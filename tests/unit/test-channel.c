@@ -49,8 +49,9 @@ static ssize_t fake_call(struct weft_chan_op *op, bool nowait)
 	return f->result;
 }
 
-static ssize_t xfer_during(int fd, bool write, size_t len, ssize_t result, int err,
-			   void (*during)(void))
+/* A transfer through the fake call; `value`: an eventfd's 8 bytes, or NULL. */
+static ssize_t xfer_op(int fd, bool write, size_t len, const void *value, ssize_t result, int err,
+		       void (*during)(void))
 {
 	struct fake f = { result, err, during };
 	struct weft_chan_op op = { .fd = fd,
@@ -58,31 +59,28 @@ static ssize_t xfer_during(int fd, bool write, size_t len, ssize_t result, int e
 				   .write = write,
 				   .pc = (void *)0x1234,
 				   .len = len,
-				   .call = fake_call,
-				   .args = &f };
-
-	return weft_chan_io(&op);
-}
-
-static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
-{
-	return xfer_during(fd, write, len, result, err, NULL);
-}
-
-/* An eventfd's write of *value, through the fake call. */
-static ssize_t xfer_value(int fd, const uint64_t *value, ssize_t result, int err)
-{
-	struct fake f = { result, err, NULL };
-	struct weft_chan_op op = { .fd = fd,
-				   .entry = weft_chan_fd(fd),
-				   .write = true,
-				   .pc = (void *)0x1234,
-				   .len = sizeof(*value),
 				   .value = value,
 				   .call = fake_call,
 				   .args = &f };
 
 	return weft_chan_io(&op);
+}
+
+static ssize_t xfer_during(int fd, bool write, size_t len, ssize_t result, int err,
+			   void (*during)(void))
+{
+	return xfer_op(fd, write, len, NULL, result, err, during);
+}
+
+static ssize_t xfer(int fd, bool write, size_t len, ssize_t result, int err)
+{
+	return xfer_op(fd, write, len, NULL, result, err, NULL);
+}
+
+/* An eventfd's write of *value. */
+static ssize_t xfer_value(int fd, const uint64_t *value, ssize_t result, int err)
+{
+	return xfer_op(fd, true, sizeof(*value), value, result, err, NULL);
 }
 
 /*
@@ -585,7 +583,7 @@ static void cancel_in_wait(void *(*body)(void *), void *arg, enum weft_wait_kind
 
 /*
  * A write cancelled while it blocks (write is a cancellation point): its
- * units are no longer in flight, its wait ended (ECANCELED), and the
+ * units are no longer counted as under way, its wait ended (ECANCELED), and the
  * thread is no longer on view as waiting.
  */
 static void test_cancelled(void)
@@ -607,12 +605,6 @@ static void test_cancelled(void)
 	}
 }
 
-/*
- * The first thread to write (read) a queue owns its message and in-flight
- * counts, which it adds without a lock to words of its own; another
- * thread's go to the shared words, locked. The totals are the sums, and a
- * thread of no id (0) owns nothing.
- */
 /*
  * The units written or under way (weft_chan_tx_pending) after every kind of
  * write: short ones by the owner, by another thread and by a thread with no
@@ -675,6 +667,12 @@ static void test_pending(void)
 	drain(me);
 }
 
+/*
+ * The first thread to write (read) a queue owns its message and pending
+ * counts, which it adds without a lock to words of its own; another
+ * thread's go to the shared words, locked. The totals are the sums, and a
+ * thread of no id (0) owns nothing.
+ */
 static void test_owners(void)
 {
 	int32_t tid = me->tid;

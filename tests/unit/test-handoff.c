@@ -85,8 +85,13 @@ static void test_stamp_base(void)
 	stamp = weft_stamp();
 	after = weft_clock_now();
 	nap(1000000);
-	/* A measurement over more than 10 ms publishes the rate. */
+	/*
+	 * A measurement over more than 10 ms publishes the rate (from a pair
+	 * not interrupted between its reads: a few tries on a loaded machine).
+	 */
 	expect_true(weft_stamp_span_slow(1000) <= 1000000);
+	for (int i = 0; i < 8 && !weft_stamp_q32; i++)
+		(void)weft_stamp_span_slow(1000);
 	expect_true(weft_stamp_q32 != 0);
 	b = weft_stamp_base();
 	t = weft_stamp_at(&b, stamp);
