@@ -145,8 +145,9 @@ struct weft_stamp_cache {
  * clock read, up to four tries): kept in *c when the bracket is tight, so
  * that a preemption or a signal handler between the two reads does not
  * skew the bases taken from the cache after it. Before the TSC's rate is
- * published, a tight pair publishes it once the origin is old enough
- * (WEFT_STAMP_RATE_AFTER_NS): until then every base is a clock read and
+ * published, the pair publishes it once the origin is old enough
+ * (WEFT_STAMP_RATE_AFTER_NS) and the pair close enough (agent/clock.c:
+ * publish_pair): until then every base is a clock read and
  * every conversion a division, and the exporter's own refresh comes only
  * with its first walk, half a second after the start.
  */
