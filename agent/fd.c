@@ -1408,12 +1408,21 @@ void weft_fd_after_fork_child(void)
 	atomic_store(&weft_fd_fast_limit, 0);
 	own_pidfd = -1; /* the parent's exporter's table: none here */
 	atomic_store(&own_table_live, false);
+	/*
+	 * Kept: what is to be inherited and is in the program's table. What the
+	 * parent's exporter opened in its own table (the output directory, once
+	 * it runs) is not in the child's: forgotten, so that the child opens its
+	 * own (before a chroot, say).
+	 */
 	for (int i = 0; i < WEFT_FD_SLOTS; i++) {
 		atomic_store(&slots[i].users, 0);
 		slots[i].pnum = slots[i].lent = slots[i].lent_depth = 0;
-		if (slots[i].used && !(slots[i].flags & WEFT_FD_INHERIT))
+		if (slots[i].used &&
+		    (!(slots[i].flags & WEFT_FD_INHERIT) || slot_fd(&slots[i]) < 0))
 			release_locked(i, true);
 	}
+	if (!slot_of(atomic_load(&output_dir_handle)))
+		atomic_store(&output_dir_handle, -1);
 	change_end();
 }
 

@@ -122,6 +122,18 @@ for root in ([None, tempfile.mkdtemp(prefix="weft-chroot-")] if os.geteuid() == 
         equal(len(chain), 3, f"{what}: daemon → intermediate child → parent, all exported")
         equal(len({s["traceId"] for s in chain}), 1, f"{what}: one trace")
 
+# A forked child runs its parent's executable: it keeps the path its parent
+# read (exporter/resource.c) rather than reading /proc/self/exe again, which
+# in a chroot without /proc it could not. The parent reads it when its
+# exporter starts, at its first thread (`--threaded`).
+if os.geteuid() == 0:
+    r = Run([program("daemonize"), "--threaded", tempfile.mkdtemp(prefix="weft-chroot-")])
+    equal(r.rc, 0, "threaded parent, daemon in a chroot: the program ran")
+    equal(len(r.by_pid), 3, "threaded parent, daemon in a chroot: three outputs")
+    for pid, out in sorted(r.by_pid.items()):
+        equal(out.resource.get("process.executable.path"), program("daemonize"),
+              f"threaded parent, daemon in a chroot: process {pid}'s executable path")
+
 # Signals ignored when the program starts (nohup, a shell's trap '' ...) stay
 # ignored: weft puts its handlers in only for a default disposition (and puts
 # anything else straight back, agent/signals.c).

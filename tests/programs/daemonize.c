@@ -4,7 +4,10 @@
  * (close_range), reopen 0-2 on /dev/null; with an argument DIR, chroot(DIR)
  * first (as root). The daemon then starts and joins two threads named
  * `daemon-worker` and exits 0. The first parent prints the daemon's pid (read
- * from a pipe) and waits until the daemon is gone.
+ * from a pipe) and waits until the daemon is gone. With `--threaded` first,
+ * the first parent starts and joins a thread named `daemon-parent` before it
+ * forks (so that, under weft, its exporter has started and read the
+ * process's facts).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,12 +50,25 @@ static void daemon_main(const char *root, int report)
 	exit(0);
 }
 
+static void *parent_work(void *arg)
+{
+	pthread_setname_np(pthread_self(), "daemon-parent");
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
-	const char *root = argc > 1 ? argv[1] : NULL;
+	int threaded = argc > 1 && strcmp(argv[1], "--threaded") == 0;
+	const char *root = argc > 1 + threaded ? argv[1 + threaded] : NULL;
 	int p[2], status;
 	pid_t child, daemon_pid = 0;
 
+	if (threaded) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, parent_work, NULL) != 0 || pthread_join(t, NULL) != 0)
+			return 1;
+	}
 	if (pipe(p) != 0)
 		return 1;
 	child = fork();
