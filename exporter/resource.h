@@ -6,7 +6,10 @@
 
 #include "exporter/model.h"
 
-/* Builds (or rebuilds, in a forked child) the resource from the process and config. */
+/*
+ * Builds (or rebuilds, in a forked child) the resource from the process and
+ * config; a child keeps the executable's path its parent read.
+ */
 void weft_resource_build(void);
 
 const struct weft_resource *weft_resource_get(void);
