@@ -14,7 +14,9 @@
  * Each round runs every mode once, in a random order; prints the median wall
  * time of each workload per mode, weft's ratio to native (the median of each
  * round's ratio to the native run of the same round, and their range), and
- * the CPU time (user + system) of the worker and its children.
+ * the CPU time (user + system) of the worker and its children; for fork, also
+ * the medians of a fork's two parts: fork() in the parent, and its return to
+ * the child reaped.
  * With a floor library (libbench-floor-preload.so: floor-preload.c), a fourth
  * mode runs the worker under it: each child loads it and, as it ends, writes
  * a file the size of a trivial process's output under weft, and nothing else:
@@ -66,22 +68,38 @@ static int wait_ok(pid_t pid)
 	       WEXITSTATUS(status) == 0;
 }
 
-static int fork_workload(void)
+/*
+ * The fork workload; *split gets the medians, in microseconds, of the two
+ * parts of a fork: fork() in the parent (its fork handlers and the kernel's
+ * copy of the process), and from fork()'s return to the child reaped (the
+ * child's whole life, its fork handlers and exit included).
+ */
+static int fork_workload(double split[2])
 {
+	static double parent[FORKS], child[FORKS];
 	pthread_t t[4];
-	int ok = 1;
+	int ok = 1, n = 0;
 
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, spin, NULL);
-	for (int i = 0; i < FORKS && ok; i++) {
+	for (int i = 0; i < FORKS && ok; i++, n++) {
+		double t0 = now_ns(), t1;
 		pid_t pid = fork();
+
 		if (pid == 0)
 			exit(0);
+		t1 = now_ns();
 		ok = wait_ok(pid);
+		parent[i] = (t1 - t0) / 1e3;
+		child[i] = (now_ns() - t1) / 1e3;
 	}
 	stop = 1;
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
+	qsort(parent, (size_t)n, sizeof(double), bench_cmp_double);
+	qsort(child, (size_t)n, sizeof(double), bench_cmp_double);
+	split[0] = parent[n / 2];
+	split[1] = child[n / 2];
 	return ok;
 }
 
@@ -112,29 +130,33 @@ static int spawn_workload(const char *self)
 	return ok;
 }
 
-/* Prints "<ms> <cpu ms> <page faults>" for the workload (the worker and its children). */
+/*
+ * Prints "<ms> <cpu ms> <page faults> <fork us> <child us>" for the workload
+ * (the worker and its children; the last two: fork_workload's split, 0 for
+ * spawn).
+ */
 static int worker(const char *self, const char *which)
 {
 	struct rusage self_ru, kids_ru;
-	double t0 = now_ns();
-	int ok = strcmp(which, "fork") == 0 ? fork_workload() : spawn_workload(self);
+	double t0 = now_ns(), split[2] = { 0, 0 };
+	int ok = strcmp(which, "fork") == 0 ? fork_workload(split) : spawn_workload(self);
 
 	getrusage(RUSAGE_SELF, &self_ru);
 	getrusage(RUSAGE_CHILDREN, &kids_ru);
-	printf("%.3f %.3f %ld\n", (now_ns() - t0) / 1e6,
+	printf("%.3f %.3f %ld %.1f %.1f\n", (now_ns() - t0) / 1e6,
 	       (double)(self_ru.ru_utime.tv_sec + self_ru.ru_stime.tv_sec +
 			kids_ru.ru_utime.tv_sec + kids_ru.ru_stime.tv_sec) *
 			       1e3 +
 		       (double)(self_ru.ru_utime.tv_usec + self_ru.ru_stime.tv_usec +
 				kids_ru.ru_utime.tv_usec + kids_ru.ru_stime.tv_usec) /
 			       1e3,
-	       self_ru.ru_minflt + kids_ru.ru_minflt);
+	       self_ru.ru_minflt + kids_ru.ru_minflt, split[0], split[1]);
 	return ok ? 0 : 1;
 }
 
 /* mode: 0 native, 1 weft, 2 weft disabled, 3 the floor library (`lib` is then that one). */
 static int run_worker(const char *self, const char *lib, int mode, const char *which, double *ms,
-		      double *cpu, double *faults)
+		      double *cpu, double *faults, double split[2])
 {
 	int fd[2];
 	char buf[128] = { 0 };
@@ -159,7 +181,8 @@ static int run_worker(const char *self, const char *lib, int mode, const char *w
 	close(fd[1]);
 	r = read(fd[0], buf, sizeof(buf) - 1);
 	close(fd[0]);
-	if (!wait_ok(pid) || r <= 0 || sscanf(buf, "%lf %lf %lf", ms, cpu, faults) != 3)
+	if (!wait_ok(pid) || r <= 0 ||
+	    sscanf(buf, "%lf %lf %lf %lf %lf", ms, cpu, faults, &split[0], &split[1]) != 5)
 		return -1;
 	return 0;
 }
@@ -173,6 +196,7 @@ int main(int argc, char **argv)
 	const char *const workloads[2] = { "fork", "spawn" };
 	char self[4096], dir[1024], out[4200];
 	double ms[MODES][MAX_ROUNDS], cpu[MODES][MAX_ROUNDS], pf[MODES][MAX_ROUNDS], ignored;
+	double forked[MODES][MAX_ROUNDS], child[MODES][MAX_ROUNDS], split[2];
 	double ratio[MODES][MAX_ROUNDS], cpu_ratio[MODES][MAX_ROUNDS];
 	uint64_t rng = BENCH_SEED;
 	ssize_t len;
@@ -198,7 +222,8 @@ int main(int argc, char **argv)
 	snprintf(out, sizeof(out), "%s/weft-%%p.jsonl", dir);
 	setenv("WEFT_OUTPUT", out, 1);
 	for (int w = 0; w < 2; w++) {
-		run_worker(self, lib, 1, workloads[w], &ignored, &ignored, &ignored); /* warm up */
+		run_worker(self, lib, 1, workloads[w], &ignored, &ignored, &ignored,
+			   split); /* warm up */
 		/*
 		 * Each round runs every mode once, in a new random order, and each
 		 * mode's ratio is taken against the native run of its own round:
@@ -212,11 +237,13 @@ int main(int argc, char **argv)
 				int m = order[k];
 
 				if (run_worker(self, m == 3 ? floor_lib : lib, m, workloads[w],
-					       &ms[m][r], &cpu[m][r], &pf[m][r]) != 0) {
+					       &ms[m][r], &cpu[m][r], &pf[m][r], split) != 0) {
 					fprintf(stderr, "bench-fork: %s %s failed\n", workloads[w],
 						mode_names[m]);
 					return 1;
 				}
+				forked[m][r] = split[0];
+				child[m][r] = split[1];
 			}
 		}
 		for (int m = 0; m < modes; m++)
@@ -228,6 +255,8 @@ int main(int argc, char **argv)
 			qsort(ms[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 			qsort(cpu[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 			qsort(pf[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(forked[m], (size_t)rounds, sizeof(double), bench_cmp_double);
+			qsort(child[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 			qsort(ratio[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 			qsort(cpu_ratio[m], (size_t)rounds, sizeof(double), bench_cmp_double);
 		}
@@ -246,6 +275,14 @@ int main(int argc, char **argv)
 		       pf[0][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
 		       pf[1][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
 		       pf[2][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
+		if (w == 0)
+			printf("  a fork's two parts (medians): fork() in the parent native %.0f "
+			       "us, "
+			       "weft %.0f, disabled %.0f; its return to the child reaped native "
+			       "%.0f "
+			       "us, weft %.0f, disabled %.0f\n",
+			       forked[0][rounds / 2], forked[1][rounds / 2], forked[2][rounds / 2],
+			       child[0][rounds / 2], child[1][rounds / 2], child[2][rounds / 2]);
 		if (modes == MODES)
 			printf("  floor (a preload that only writes the output file): %.1f ms "
 			       "(%.2fx), CPU %.2fx, %.0f page faults per child\n",
