@@ -78,11 +78,11 @@ static int fork_workload(double split[2])
 {
 	static double parent[FORKS], child[FORKS];
 	pthread_t t[4];
-	int ok = 1, n = 0;
+	int ok = 1, n;
 
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, spin, NULL);
-	for (int i = 0; i < FORKS && ok; i++, n++) {
+	for (n = 0; n < FORKS && ok; n++) {
 		double t0 = now_ns(), t1;
 		pid_t pid = fork();
 
@@ -90,8 +90,8 @@ static int fork_workload(double split[2])
 			exit(0);
 		t1 = now_ns();
 		ok = wait_ok(pid);
-		parent[i] = (t1 - t0) / 1e3;
-		child[i] = (now_ns() - t1) / 1e3;
+		parent[n] = (t1 - t0) / 1e3;
+		child[n] = (now_ns() - t1) / 1e3;
 	}
 	stop = 1;
 	for (int i = 0; i < 4; i++)
@@ -276,11 +276,10 @@ int main(int argc, char **argv)
 		       pf[1][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS),
 		       pf[2][rounds / 2] / (w == 0 ? FORKS : 2 * SPAWNS));
 		if (w == 0)
-			printf("  a fork's two parts (medians): fork() in the parent native %.0f "
-			       "us, "
-			       "weft %.0f, disabled %.0f; its return to the child reaped native "
-			       "%.0f "
-			       "us, weft %.0f, disabled %.0f\n",
+			printf("  a fork's two parts (medians): fork() in the parent "
+			       "native %.0f us, weft %.0f, disabled %.0f; "
+			       "its return to the child reaped "
+			       "native %.0f us, weft %.0f, disabled %.0f\n",
 			       forked[0][rounds / 2], forked[1][rounds / 2], forked[2][rounds / 2],
 			       child[0][rounds / 2], child[1][rounds / 2], child[2][rounds / 2]);
 		if (modes == MODES)
