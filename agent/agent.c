@@ -128,74 +128,11 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 	*weft_errno() = saved;
 }
 
-/* A stamped record's times as nanoseconds, against `b`. */
-static void unstamp(struct weft_event *ev, struct weft_stamp_base *b)
-{
-	ev->h.t0 = weft_stamp_at(b, ev->h.t0);
-	switch (ev->h.type) {
-	case WEFT_EV_WAIT:
-		if ((ev->h.flags & WEFT_EVF_TASK) && ev->u.wait.stack) {
-			/*
-			 * A wait that carries the task it started (weft_task_begin_with):
-			 * the hand-off's age from its end, in ticks, becomes nanoseconds
-			 * as the task's own record would have converted the hand-off.
-			 */
-			uint64_t handoff = ev->u.wait.t1 - (ev->u.wait.stack - 1);
-
-			ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
-			handoff = weft_stamp_at(b, handoff);
-			ev->u.wait.stack = (uint32_t)(ev->u.wait.t1 - handoff + 1);
-		} else {
-			ev->u.wait.t1 = weft_stamp_at(b, ev->u.wait.t1);
-		}
-		break;
-	case WEFT_EV_CTX:
-		if (ev->u.ctx.handoff_ns)
-			ev->u.ctx.handoff_ns = weft_stamp_at(b, ev->u.ctx.handoff_ns);
-		break;
-	case WEFT_EV_LINK:
-		if (ev->u.link.wait_t0) /* 0: the open task's wait */
-			ev->u.link.wait_t0 = weft_stamp_at(b, ev->u.link.wait_t0);
-		if (ev->u.link.handoff_ns)
-			ev->u.link.handoff_ns = weft_stamp_at(b, ev->u.link.handoff_ns);
-		break;
-	default:
-		break;
-	}
-	ev->h.flags &= (uint16_t)~WEFT_EVF_STAMPED;
-}
-
-/*
- * A stamped record made at once (a signal handler's, while its thread was
- * holding records back): its own base. Records that name the same moment
- * (a wait's end and the task it started) agree only within one base, so
- * this is the rare case where they may not.
- */
-bool weft_record_stamped(struct weft_thread *t, const struct weft_event *ev)
-{
-	struct weft_event copy = *ev;
-	struct weft_stamp_base b = weft_stamp_base();
-
-	unstamp(&copy, &b);
-	return weft_record_now(t, &copy);
-}
-
-/*
- * Pushes the held-back records, the thread's `deferred_busy` set by the
- * caller; their stamps converted against one base.
- */
+/* Pushes the held-back records, the thread's `deferred_busy` set by the caller. */
 static void deferred_push(struct weft_thread *t)
 {
-	struct weft_stamp_base b = { 0, 0, 0, 0 };
-
-	for (uint8_t i = 0; i < t->deferred_n; i++) {
-		if (t->deferred[i].h.flags & WEFT_EVF_STAMPED) {
-			if (!b.ns)
-				b = weft_stamp_base_cached(&t->stamp_cache);
-			unstamp(&t->deferred[i], &b);
-		}
+	for (uint8_t i = 0; i < t->deferred_n; i++)
 		weft_record_now(t, &t->deferred[i]);
-	}
 	t->deferred_n = 0;
 }
 

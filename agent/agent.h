@@ -128,17 +128,12 @@ void weft_thread_resend_ctx(struct weft_thread *t);
 
 /*
  * Records one event in the ring now (weft_record, but for the records held
- * back, which it knows nothing of). A stamped one (WEFT_EVF_STAMPED) is
- * converted first, against a base of its own (weft_record_stamped).
+ * back, which it knows nothing of).
  */
-bool weft_record_stamped(struct weft_thread *t, const struct weft_event *ev);
-
 static inline bool weft_record_now(struct weft_thread *t, const struct weft_event *ev)
 {
 	enum weft_push st;
 
-	if (__builtin_expect(ev->h.flags & WEFT_EVF_STAMPED, 0))
-		return weft_record_stamped(t, ev);
 	if (__builtin_expect(t->ctx_stale, 0))
 		weft_thread_resend_ctx(t);
 	st = weft_ring_push_ex(&t->ring, ev);

@@ -274,7 +274,7 @@ static void record_links(struct weft_thread *t, const struct weft_chan *c, uint6
 {
 	if (from < l->n)
 		weft_links_record(t, wait_kind(c, false), wait_t0, id, l->span + from, l->n - from,
-				  from == 0 ? l->handoff : 0, false);
+				  from == 0 ? l->handoff : 0);
 }
 
 /*
@@ -380,7 +380,7 @@ static void read_task(struct weft_thread *t, const struct weft_chan *c, int fd, 
 		producers[i] = l->span[i];
 	b = weft_stamp_base_cached(&t->stamp_cache);
 	if (weft_task_begin(t, wait_kind(c, false), (uint64_t)(intptr_t)fd, id, b.ns, producers,
-			    l->handoff ? weft_stamp_at(&b, l->handoff) : 0, false))
+			    l->handoff ? weft_stamp_at(&b, l->handoff) : 0))
 		t->task_producer = l->span[l->n - 1]; /* past the two the event carries */
 	if (l->n > WEFT_EVENT_LINKS)
 		record_links(t, c, 0, id, l, WEFT_EVENT_LINKS); /* wait_t0 0: the task's */

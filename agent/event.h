@@ -86,18 +86,11 @@ enum {
 	 * its links. WAIT: the task the wait brought starts as it ends, carried
 	 * by the WAIT itself (one record, not two): `links[1]` is the task's
 	 * span (the wait has one producer at most), `stack` the hand-off's age
-	 * at t1 plus one (0: unknown; the wait has no stack; in stamp ticks
-	 * while WEFT_EVF_STAMPED, nanoseconds once converted) and `channel` the
+	 * at t1 plus one, in nanoseconds (0: unknown; the wait has no stack) and `channel` the
 	 * channel read (0: none). The exporter hands its interpreters the WAIT
 	 * and the CTX it stands for (weft_task_expand): none of them sees it.
 	 */
 	WEFT_EVF_TASK = 1u << 2,
-	/*
-	 * WAIT, CTX, LINK: the times are stamps (agent/clock.h), not yet
-	 * nanoseconds; made so inside a critical section and held back
-	 * (agent/agent.h), converted before the record reaches the ring.
-	 */
-	WEFT_EVF_STAMPED = 1u << 3,
 };
 
 /* The most span links one record carries (more: several records). */
@@ -108,7 +101,7 @@ struct weft_event_header {
 	uint8_t kind;   /* enum weft_wait_kind, where the type has one */
 	uint16_t flags; /* WEFT_EVF_* */
 	int32_t result; /* the wrapped call's return value, where useful */
-	uint64_t t0;    /* monotonic ns: when it happened, or began (in the ring; see STAMPED) */
+	uint64_t t0;    /* monotonic ns: when it happened, or began */
 };
 
 /*

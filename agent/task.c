@@ -42,13 +42,11 @@ static uint64_t task_open(struct weft_thread *t, uint64_t source, uint64_t produ
 }
 
 bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns,
-		     bool stamped)
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
 					.kind = (uint8_t)kind,
-					.flags = (uint16_t)(WEFT_EVF_TASK |
-							    (stamped ? WEFT_EVF_STAMPED : 0)),
+					.flags = WEFT_EVF_TASK,
 					.result = (int32_t)channel,
 					.t0 = t0 } };
 	int saved;
@@ -75,16 +73,9 @@ bool weft_task_begin_with(struct weft_wait *w, uint32_t channel)
 
 	if (ev->u.wait.links[1] || ev->u.wait.stack || ev->u.wait.channel != channel)
 		return false;
-	/*
-	 * The hand-off's age, from the wait's end: in stamp ticks while the
-	 * record keeps its stamps (held for the unlock; its conversion turns it
-	 * into nanoseconds, agent/agent.c), which must then fit 32 bits as
-	 * nanoseconds too (a TSC of 1 GHz or more gives fewer of those).
-	 */
+	/* The hand-off's age from the wait's end, in nanoseconds: it must fit 32 bits. */
 	if (w->handoff_ns) {
-		uint64_t most = (ev->h.flags & WEFT_EVF_STAMPED) ? UINT32_MAX / 4 : UINT32_MAX;
-
-		if (w->handoff_ns > ev->u.wait.t1 || ev->u.wait.t1 - w->handoff_ns >= most)
+		if (w->handoff_ns > ev->u.wait.t1 || ev->u.wait.t1 - w->handoff_ns >= UINT32_MAX)
 			return false;
 		age = ev->u.wait.t1 - w->handoff_ns + 1;
 	}
@@ -129,21 +120,20 @@ void weft_task_expand(const struct weft_thread *t, const struct weft_event *ev,
 }
 
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff,
-		       bool stamped)
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff)
 {
+	/* The thread's clock base: no fenced clock read inside a critical section. */
+	struct weft_stamp_base b = weft_stamp_base_cached(&t->stamp_cache);
+
 	for (int from = 0; from < n;) {
-		struct weft_event ev = { .h = { .type = WEFT_EV_LINK,
-						.kind = (uint8_t)kind,
-						.flags = stamped ? WEFT_EVF_STAMPED : 0,
-						.t0 = stamped ? weft_stamp() : weft_clock_now() } };
+		struct weft_event ev = {
+			.h = { .type = WEFT_EV_LINK, .kind = (uint8_t)kind, .t0 = b.ns }
+		};
 
 		ev.u.link.wait_t0 = wait_t0;
 		ev.u.link.channel = channel;
-		/* A record that keeps its stamps converts the hand-off's with them. */
 		if (from == 0 && handoff)
-			ev.u.link.handoff_ns =
-				stamped ? handoff : weft_stamp_clock(handoff, ev.h.t0);
+			ev.u.link.handoff_ns = weft_stamp_at(&b, handoff);
 		for (int i = 0; i < WEFT_LINK_SPANS && from < n; i++)
 			ev.u.link.links[i] = spans[from++];
 		weft_record(t, &ev);

@@ -77,8 +77,7 @@ static inline void weft_task_receive(struct weft_wait *w)
  * of its own when a producer's link marks the item.
  */
 bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns,
-		     bool stamped);
+		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns);
 
 /*
  * The wait brought work (after weft_wait_end): a task from it, its links the
@@ -87,7 +86,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 static inline void weft_task_start(struct weft_wait *w, uint32_t channel)
 {
 	weft_task_begin(w->t, (enum weft_wait_kind)w->ev.h.kind, weft_task_source(w), channel,
-			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns, weft_wait_stamped(w));
+			w->ev.u.wait.t1, w->ev.u.wait.links, w->handoff_ns);
 }
 
 /*
@@ -150,8 +149,7 @@ void weft_task_expand(const struct weft_thread *t, const struct weft_event *ev,
  * time if it has none.
  */
 void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t wait_t0,
-		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff,
-		       bool stamped);
+		       uint32_t channel, const uint64_t *spans, int n, uint64_t handoff);
 
 /*
  * A condition variable's or semaphore's wait that began at `since` returned
@@ -192,8 +190,7 @@ static inline void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys,
 	weft_wait_end_work(w, saved, n || task, 0);
 	if (n > WEFT_EVENT_LINKS)
 		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
-				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0,
-				  weft_wait_stamped(w));
+				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0);
 }
 
 #endif

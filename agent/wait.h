@@ -60,10 +60,9 @@ struct weft_wait {
 	/*
 	 * When the first link's producer handed it over (0: unknown). Set
 	 * before the end, it is a stamp, which the end converts with the
-	 * wait's own times (unless the record keeps its stamps).
+	 * wait's own times.
 	 */
 	uint64_t handoff_ns;
-	bool held;    /* its records wait for the unlock of the lock it returns holding */
 	uintptr_t sp; /* the hook's stack pointer: with the call site, the wait's place */
 	struct weft_event ev;
 };
@@ -129,7 +128,6 @@ static inline void weft_wait_begin(struct weft_wait *w, struct weft_thread *t,
 
 	w->t = t;
 	w->handoff_ns = 0;
-	w->held = false;
 	w->ev.h = (struct weft_event_header){ .type = WEFT_EV_WAIT,
 					      .kind = (uint8_t)kind,
 					      .t0 = now };
@@ -200,33 +198,26 @@ static inline void weft_wait_link(struct weft_wait *w, uint64_t span)
  * pipe ping-pong blocks for microseconds) is no span, and unwinding for it
  * would be wasted.
  *
- * Both times are stamps (agent/clock.h) until here. A record that will be
- * held back until the unlock (weft_wait_hold: the hook returns holding a
- * lock, inside the critical section) keeps them, flagged, and is converted
- * when it is pushed; any other converts now, its end the clock read that
- * converts — a signal handler's wait inside another hook's hold included.
+ * Both times are stamps (agent/clock.h) until here, converted now against
+ * the thread's clock base (weft_stamp_base_cached), whose time is the
+ * wait's end: one TSC read, no fenced clock read (but for a base older than
+ * WEFT_STAMP_SHORT ticks, a few milliseconds), so a wait that ends inside a
+ * critical section (a contended lock's, a condition variable's
+ * reacquisition) converts there too; its record alone is held back for the
+ * unlock (weft_wait_hold).
  */
 static inline void weft_wait_close(struct weft_wait *w)
 {
 	struct weft_thread *t = w->t;
-	uint64_t t0 = w->ev.h.t0, dur;
+	struct weft_stamp_base b = weft_stamp_base_cached(&t->stamp_cache);
+	uint64_t dur;
 
-	if (w->held) {
-		w->ev.u.wait.t1 = weft_stamp();
-		w->ev.h.flags |= WEFT_EVF_STAMPED;
-		dur = w->ev.u.wait.t1 > t0 ? w->ev.u.wait.t1 - t0 : 0; /* ticks, for now */
-	} else {
-		struct weft_stamp_base b = weft_stamp_base_cached(&t->stamp_cache);
-
-		w->ev.h.t0 = weft_stamp_at(&b, t0);
-		w->ev.u.wait.t1 = b.ns;
-		dur = b.ns - w->ev.h.t0;
-		if (w->handoff_ns)
-			w->handoff_ns = weft_stamp_at(&b, w->handoff_ns);
-	}
+	w->ev.h.t0 = weft_stamp_at(&b, w->ev.h.t0);
+	w->ev.u.wait.t1 = b.ns;
+	dur = b.ns - w->ev.h.t0;
+	if (w->handoff_ns)
+		w->handoff_ns = weft_stamp_at(&b, w->handoff_ns);
 	if (__builtin_expect(weft_cfg.stack_depth != 0, 0) && !w->ev.u.wait.stack) {
-		if (w->ev.h.flags & WEFT_EVF_STAMPED)
-			dur = weft_stamp_span(dur);
 		if (dur >= weft_cfg.span_min_wait_ns)
 			w->ev.u.wait.stack =
 				weft_stack_at_site(t, w->ev.u.wait.pc, w->sp, &t->stack_next_ns);
@@ -276,24 +267,13 @@ static inline bool weft_wait_slept(struct weft_wait *w)
 /*
  * The wait returns holding `lock` (a contended acquisition of it, a
  * condition variable's wait that reacquired it): its records are held back
- * until the lock's unlock (weft_defer_begin, agent/agent.h), stamps and
- * all, when the thread's unlock watch allows. Called before the end; the
- * hook calls weft_defer_end after what it records with the wait.
+ * until the lock's unlock (weft_defer_begin, agent/agent.h), when the
+ * thread's unlock watch allows. Called before the end; the hook calls
+ * weft_defer_end after what it records with the wait.
  */
 static inline void weft_wait_hold(struct weft_wait *w, const void *lock)
 {
 	weft_defer_begin(w->t, lock);
-	w->held = w->t->defer_lock == (uintptr_t)lock;
-}
-
-/*
- * Whether the ended wait's record kept its stamps (it is held back for the
- * unlock): what is recorded with it (the task it starts, its links) keeps
- * stamps too, converted with it.
- */
-static inline bool weft_wait_stamped(const struct weft_wait *w)
-{
-	return (w->ev.h.flags & WEFT_EVF_STAMPED) != 0;
 }
 
 /* Ends a wait whose call returns 0 or an error number (pthread style). */

@@ -73,8 +73,7 @@ static void make_event(uint32_t ctx, uint64_t seq, struct weft_event *ev)
 
 	ev->h.type = WEFT_EV_WAIT;
 	ev->h.kind = (uint8_t)ctx;
-	/* Any flags but STAMPED, whose times weft_record converts on the way in. */
-	ev->h.flags = (uint16_t)((k * 31) & ~(uint64_t)WEFT_EVF_STAMPED);
+	ev->h.flags = (uint16_t)(k * 31);
 	ev->h.result = (int32_t)(uint32_t)(k * 2654435761u);
 	ev->h.t0 = seq;
 	for (int i = 0; i < 6; i++)

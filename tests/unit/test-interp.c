@@ -552,12 +552,12 @@ static void test_pool_renamed(struct weft_thread *main_t)
 	w->start_routine = (uintptr_t)interp_stage;
 	weft_exporter_cycle();
 	take_spans();
-	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 1 * MS, producers, 0, false));
-	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 2 * MS, producers, 0, false));
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 1 * MS, producers, 0));
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 2 * MS, producers, 0));
 	weft_exporter_cycle();
 	about(main_t, WEFT_EV_NAME, (pthread_t)0x7000, "stage-1", t0 + 3 * MS);
 	weft_exporter_cycle();
-	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 4 * MS, producers, 0, false));
+	assert_true(weft_task_begin(w, WEFT_WAIT_COND, 0x70, 0, t0 + 4 * MS, producers, 0));
 	weft_exporter_cycle();
 	take_spans();
 	expect_int(spans_named("task interp_stage"), 1);
