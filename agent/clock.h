@@ -55,8 +55,11 @@ void weft_clock_init(void);
  * critical section of a contended mutex, made a mutex+condvar job queue
  * 1.5x slower where a plain `rdtsc` costs nothing measurable (bench-pool).
  * Elsewhere a stamp is CLOCK_MONOTONIC nanoseconds. A stamp becomes a time
- * against a base (weft_stamp_at), read once for a batch of records, outside
- * the critical section.
+ * against a base (weft_stamp_at): most often the thread's cached one
+ * (weft_stamp_base_cached), itself one TSC read, so that a wait converts at
+ * its end even inside a critical section; a fenced clock read happens there
+ * only when the thread's base is older than WEFT_STAMP_SHORT ticks or the
+ * TSC's rate is not yet published (a process's first 10 ms).
  */
 extern bool weft_stamp_tsc;
 

@@ -184,7 +184,7 @@ static inline void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys,
 		weft_wait_result_sys(w, rc, saved);
 	else
 		w->ev.h.result = rc;
-	/* A stamp, which the end converts with the wait's own times (or keeps, with them). */
+	/* A stamp, which the end converts with the wait's own times. */
 	if (n)
 		w->handoff_ns = stamp;
 	weft_wait_end_work(w, saved, n || task, 0);
