@@ -24,9 +24,11 @@
  * cost 0.1-0.4 ms, and a few hundred call sites and stack frames took the
  * exporter thread 0.2 s of CPU in a 0.3 s program.
  *
- * Names are cached per address for the life of the process, as are the
- * modules: a library unloaded and another loaded at its addresses keeps the
- * first one's names, unless it comes from another file.
+ * A C++ or Rust name is kept readable (exporter/demangle.h: `Queue::pop`,
+ * not `_ZN5Queue3popEv`). Names are cached per address for the life of
+ * the process, as are the modules: a library unloaded and another loaded
+ * at its addresses keeps the first one's names, unless it comes from
+ * another file.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -42,6 +44,7 @@
 #include "agent/fd.h"
 #include "agent/hashmap.h"
 #include "agent/large.h"
+#include "exporter/demangle.h"
 #include "exporter/resource.h"
 #include "exporter/symbols.h"
 
@@ -374,6 +377,14 @@ static const char *lookup(uintptr_t addr)
 	return name ? name : table_lookup(&m->sym, addr - m->bias);
 }
 
+/* A copy of a symbol's name to keep: a C++ or Rust name readable (demangle.h). */
+static const char *intern(const char *name)
+{
+	char readable[1024];
+
+	return weft_strdup(weft_demangle(name, readable, sizeof(readable)) ? readable : name);
+}
+
 void weft_symbols_init(void)
 {
 	/* Nothing to read when the resource has it (and nothing of ours to touch). */
@@ -400,7 +411,7 @@ const char *weft_symbols_name(uintptr_t addr)
 	/* The name points into a mapping or the loader's tables; intern a copy. */
 	e = p;
 	e->addr = key;
-	e->name = name ? weft_strdup(name) : NULL;
+	e->name = name ? intern(name) : NULL;
 	return e->name;
 }
 

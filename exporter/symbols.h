@@ -4,8 +4,9 @@
  * weft reads each loaded module's dynamic symbol table as the loader has it
  * in memory, then, for the many functions a program does not export (static
  * functions, executables linked without -rdynamic), the module file's ELF
- * .symtab, mapped read-only. Results are cached per address for the life of
- * the process. C++ names are left mangled.
+ * .symtab, mapped read-only. C++ and Rust names are demangled
+ * (exporter/demangle.h). Results are cached per address for the life of
+ * the process.
  */
 #ifndef WEFT_EXPORTER_SYMBOLS_H
 #define WEFT_EXPORTER_SYMBOLS_H

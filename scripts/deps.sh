@@ -5,9 +5,9 @@
 # scripts/test (`deps_ensure build` or `deps_ensure test`).
 
 # To build libweft.so and its example (binutils: objcopy copies jemalloc's
-# archive without its constructor).
+# archive without its constructor; libiberty-dev: the demanglers' archive).
 WEFT_BUILD_PACKAGES=(gcc binutils pkg-config meson ninja-build libcurl4-openssl-dev
-    libjemalloc-dev zlib1g-dev python3)
+    libjemalloc-dev libiberty-dev zlib1g-dev python3)
 # To run every test: the launcher tests read ELF headers (binutils), the OTLP
 # tests decode with the OpenTelemetry JS project's decoder (nodejs, npm) and
 # read back with protobuf-c what weft writes (libprotobuf-c-dev,
