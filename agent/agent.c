@@ -358,6 +358,7 @@ struct weft_thread *weft_thread_prepare_child(struct weft_thread *creator, void 
 	t->cur_trace_of_span = false;
 	t->cur_span = t->span;
 	t->start_routine = (uintptr_t)fn;
+	t->run = fn;
 	/* The program is about to have a second thread: weft needs its own. */
 	weft_consumer.start();
 	/* Live from now: see weft_registry_live. */

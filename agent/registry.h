@@ -61,7 +61,12 @@ struct weft_thread {
 	struct weft_trace_id trace;
 	uint64_t span;        /* the thread's own span (the process span for main) */
 	uint64_t parent_span; /* zero: root */
+	/*
+	 * The function the thread is named and pooled by: its start routine,
+	 * or for a C++ std::thread the _M_run of its callable (hooks/thread.c).
+	 */
 	uintptr_t start_routine;
+	void *(*run)(void *); /* the start routine weft's trampoline calls */
 
 	/* Written by the owner, read by the consumer. */
 	_Atomic uint64_t end_ns;

@@ -151,7 +151,7 @@ static const char *thread_label(const struct weft_thread *t, const struct weft_x
 		return x->name;
 	if (t->origin == WEFT_THREAD_MAIN)
 		return "main";
-	sym = weft_symbols_name(t->start_routine);
+	sym = weft_symbols_routine(t->start_routine);
 	return sym ? sym : "thread";
 }
 

@@ -50,6 +50,9 @@
 
 enum { MAX_MODULES = 64, INDEX_AFTER = 1 };
 
+/* The cache's key for a start routine's name (weft_symbols_routine): no address has bit 63. */
+#define ROUTINE_KEY (1ull << 63)
+
 /* A function in a table's index: where it begins (a link-time address), its size, its name. */
 struct fsym {
 	uint64_t value;
@@ -412,6 +415,66 @@ const char *weft_symbols_name(uintptr_t addr)
 	e = p;
 	e->addr = key;
 	e->name = name ? intern(name) : NULL;
+	return e->name;
+}
+
+/*
+ * The callable in the name of a std::thread state's _M_run: the first type of
+ * its std::tuple, up to the first comma or the closing bracket at its level;
+ * and if that names an invoker in turn (std::async's state runs a member
+ * function of a type that holds the program's callable), the first type of
+ * that one's tuple.
+ */
+#define CXX_STATE_RUN "std::thread::_State_impl<std::thread::_Invoker<std::tuple<"
+#define CXX_INVOKER   "std::thread::_Invoker<std::tuple<"
+
+static const char *callable_of(const char *run)
+{
+	const char *s = run + strlen(CXX_STATE_RUN), *e, *inner;
+	int depth = 0;
+	char buf[256];
+	size_t n;
+
+	while ((inner = strstr(s, CXX_INVOKER)) != NULL)
+		s = inner + strlen(CXX_INVOKER);
+	for (e = s; *e; e++) {
+		if (*e == '<' || *e == '(' || *e == '{' || *e == '[')
+			depth++;
+		else if ((*e == '>' || *e == ')' || *e == '}' || *e == ']') && depth-- == 0)
+			break;
+		else if (*e == ',' && depth == 0)
+			break;
+	}
+	while (e > s && e[-1] == ' ')
+		e--;
+	n = (size_t)(e - s);
+	if (!*e || n == 0 || n >= sizeof(buf))
+		return NULL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return weft_strdup(buf);
+}
+
+const char *weft_symbols_routine(uintptr_t addr)
+{
+	uint64_t key = (uint64_t)addr | ROUTINE_KEY, h = weft_hashmap_hash_u64(key);
+	const char *name = weft_symbols_name(addr), *callable;
+	struct cache_entry *e;
+	void *p;
+
+	if (!name || strncmp(name, CXX_STATE_RUN, strlen(CXX_STATE_RUN)) != 0)
+		return name;
+	e = weft_hashmap_find(&cache, h, &key);
+	if (e)
+		return e->name;
+	callable = callable_of(name);
+	if (!callable)
+		return name;
+	if (weft_hashmap_put(&cache, h, &key, &p) < 0)
+		return callable;
+	e = p;
+	e->addr = key;
+	e->name = callable;
 	return e->name;
 }
 

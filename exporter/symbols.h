@@ -23,6 +23,15 @@ void weft_symbols_init(void);
 const char *weft_symbols_name(uintptr_t addr);
 
 /*
+ * The name of a thread's start routine (weft_thread's start_routine): its
+ * function's, but for a C++ std::thread's state's _M_run (hooks/thread.c),
+ * the callable it runs: `main::{lambda()#1}`, `Worker` (a function object),
+ * `void (*)(int)` (a function pointer: only its type is in the name).
+ * NULL when none is known.
+ */
+const char *weft_symbols_routine(uintptr_t addr);
+
+/*
  * The file of the loaded module addr is in (a string kept for the life of
  * the process), and the lowest address it is mapped at in *start; NULL when
  * it is in none.

@@ -87,7 +87,7 @@ static struct pool *pool_of_key(uintptr_t key)
 		return NULL;
 	tk.pools[tk.n_pools] = (struct pool){
 		.key = key,
-		.sym = key > MAIN_KEY ? weft_symbols_name(key) : NULL,
+		.sym = key > MAIN_KEY ? weft_symbols_routine(key) : NULL,
 	};
 	return &tk.pools[tk.n_pools++];
 }

@@ -297,7 +297,7 @@ static void threads_collect(void)
 static void threads_ended(struct weft_thread *t, uint64_t end_ns, bool at_exit)
 {
 	struct weft_xthread *x = weft_xthread(t);
-	const char *sym = weft_symbols_name(t->start_routine);
+	const char *sym = weft_symbols_routine(t->start_routine);
 	struct weft_qspan *q;
 
 	if (!at_exit) {

@@ -5,8 +5,13 @@
  * pthread_create prepares (ids, parent span, start routine) and the end time
  * the thread stores when it ends. Joins that block become `wait join` events.
  */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "agent/alloc.h"
 #include "agent/clock.h"
@@ -25,7 +30,7 @@ static void thread_cleanup(void *arg)
 static void *thread_trampoline(void *arg)
 {
 	struct weft_thread *t = arg;
-	void *(*fn)(void *) = (void *(*)(void *))t->start_routine;
+	void *(*fn)(void *) = t->run;
 	void *fn_arg = (void *)t->next; /* parked here by pthread_create */
 	void *ret;
 
@@ -42,6 +47,62 @@ static void *thread_trampoline(void *arg)
 	ret = fn(fn_arg);
 	pthread_cleanup_pop(1);
 	return ret;
+}
+
+/* One word of the process's memory at addr, read through the kernel: false rather than a fault. */
+static bool read_word(uintptr_t addr, uintptr_t *word)
+{
+	struct iovec local = { word, sizeof(*word) }, remote = { (void *)addr, sizeof(*word) };
+	int saved = errno;
+	bool ok = addr &&
+		  process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*word);
+
+	errno = saved;
+	return ok;
+}
+
+/* Whether the loaded object `path` names is libstdc++. */
+static bool is_libstdcxx(const char *path)
+{
+	const char *base = path ? strrchr(path, '/') : NULL;
+
+	base = base ? base + 1 : path;
+	return base && strncmp(base, "libstdc++.so", strlen("libstdc++.so")) == 0;
+}
+
+/*
+ * The function a thread started at fn(arg) is named and pooled by: fn, but
+ * for a C++ std::thread's. Every std::thread runs one start routine of
+ * libstdc++'s (execute_native_thread_routine, a local function; the
+ * pre-GCC 5 ABI's _compat twin alike), given the thread's state object
+ * (std::thread::_State), whose virtual _M_run — its vtable's third entry,
+ * after the two destructors — runs the program's callable: its name says
+ * which (`std::thread::_State_impl<...<std::tuple<main::{lambda()#1}>
+ * > >::_M_run`; exporter/symbols.h, weft_symbols_routine). A start routine
+ * in libstdc++ is taken to be one of those two; the state's two words are
+ * read through the kernel, so a wrong guess names the thread by fn and
+ * never faults. The last start routines found to be libstdc++'s and not
+ * are kept, so a program's own threads ask the loader (_dl_find_object,
+ * lock-free) once per start routine in a row.
+ */
+static uintptr_t routine_of(void *(*fn)(void *), void *arg)
+{
+	static _Atomic uintptr_t cxx, other;
+	uintptr_t f = (uintptr_t)fn, vptr, run;
+	struct dl_find_object o;
+
+	if (f != weft_load_relaxed(&cxx)) {
+		if (f == weft_load_relaxed(&other) || _dl_find_object((void *)f, &o) != 0 ||
+		    !o.dlfo_link_map || !is_libstdcxx(o.dlfo_link_map->l_name)) {
+			weft_store_relaxed(&other, f);
+			return f;
+		}
+		weft_store_relaxed(&cxx, f);
+	}
+	if (!read_word((uintptr_t)arg, &vptr) || !read_word(vptr + 2 * sizeof(void *), &run) ||
+	    !run)
+		return f;
+	return run;
 }
 
 /*
@@ -80,6 +141,8 @@ WEFT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 
 	weft_guard_enter();
 	child = weft_thread_prepare_child(self, start_routine);
+	if (child)
+		child->start_routine = routine_of(start_routine, arg);
 	weft_guard_leave();
 	errno = saved;
 	if (!child)

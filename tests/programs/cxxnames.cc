@@ -1,12 +1,16 @@
 // A C++ program whose functions have mangled names (tests/integration/test-names.py):
 // two threads started from a static member function, app::Worker::run, take
 // ten items from a mutex+condvar queue, waiting in app::Queue::pop; a negative
-// item stops each. Prints the sum the workers took (55).
+// item stops each. Then two std::threads, one running a lambda, one a
+// function object (app::Ticker), and a std::async lambda each sleep a
+// millisecond. Prints the sum the workers took (55).
 #include <pthread.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <future>
+#include <thread>
 
 namespace app {
 
@@ -57,6 +61,10 @@ void *Worker::run(void *arg)
 	return reinterpret_cast<void *>(sum);
 }
 
+struct Ticker {
+	void operator()() const { usleep(1000); }
+};
+
 } // namespace app
 
 int main()
@@ -79,6 +87,16 @@ int main()
 		pthread_join(th, &r);
 		sum += reinterpret_cast<intptr_t>(r);
 	}
+	std::thread lambda([] { usleep(1000); });
+	lambda.join();
+	std::thread functor(app::Ticker{});
+	functor.join();
+	auto later = std::async(std::launch::async, [] {
+		usleep(1000);
+		return 3;
+	});
+	if (later.get() != 3)
+		return 1;
 	std::printf("%ld\n", static_cast<long>(sum));
 	return 0;
 }
