@@ -80,9 +80,9 @@ static bool is_libstdcxx(const char *path)
  * which (`std::thread::_State_impl<...<std::tuple<main::{lambda()#1}>
  * > >::_M_run`; exporter/symbols.h, weft_symbols_routine). A start routine
  * in libstdc++ is taken to be one of those two; the state's two words are
- * read through the kernel, so a wrong guess names the thread by fn and
- * never faults. The last start routines found to be libstdc++'s and not
- * are kept, so a program's own threads ask the loader (_dl_find_object,
+ * read through the kernel, so a wrong guess never faults, and one that
+ * finds no address in a loaded object names the thread by fn. The last start routines found to be
+ * libstdc++'s and not are kept, so a program's own threads ask the loader (_dl_find_object,
  * lock-free) once per start routine in a row.
  */
 static uintptr_t routine_of(void *(*fn)(void *), void *arg)
@@ -99,8 +99,9 @@ static uintptr_t routine_of(void *(*fn)(void *), void *arg)
 		}
 		weft_store_relaxed(&cxx, f);
 	}
+	/* And the word found must be code of a loaded object. */
 	if (!read_word((uintptr_t)arg, &vptr) || !read_word(vptr + 2 * sizeof(void *), &run) ||
-	    !run)
+	    !run || _dl_find_object((void *)run, &o) != 0)
 		return f;
 	return run;
 }
