@@ -81,9 +81,10 @@ static bool is_libstdcxx(const char *path)
  * > >::_M_run`; exporter/symbols.h, weft_symbols_routine). A start routine
  * in libstdc++ is taken to be one of those two; the state's two words are
  * read through the kernel, so a wrong guess never faults, and one that
- * finds no address in a loaded object names the thread by fn. The last start routines found to be
- * libstdc++'s and not are kept, so a program's own threads ask the loader (_dl_find_object,
- * lock-free) once per start routine in a row.
+ * finds no address in a loaded object names the thread by fn. The last
+ * start routines found to be libstdc++'s and not are kept, so a program's
+ * own threads ask the loader (_dl_find_object, lock-free) once per start
+ * routine in a row.
  */
 static uintptr_t routine_of(void *(*fn)(void *), void *arg)
 {
