@@ -9,18 +9,21 @@
  * The demanglers are libiberty's, c++filt's own (scripts/private-demangler.sh),
  * called through their callback entry points, which allocate nothing: their
  * work is on the stack, some 72 bytes a character of the mangled name plus
- * their recursion. So a name is demangled only where that much stack is
- * sure to be there: up to WEFT_DEMANGLE_MAX characters on weft's own
- * threads (the exporter's stack is 1 MiB), up to WEFT_DEMANGLE_MAX_PROGRAM
- * on a program's thread (the final export of a process whose exporter
- * thread never started), and never on a signal's alternate stack.
+ * their recursion, up to about 250 bytes a character (a name of 1,000
+ * characters that nests templates 250 deep took 248 KiB; libiberty's own
+ * recursion limit refuses names past about 1,024 characters). So a name is
+ * demangled only where that much stack is sure to be there: up to
+ * WEFT_DEMANGLE_MAX characters on weft's own threads (the exporter's stack
+ * is 1 MiB), up to WEFT_DEMANGLE_MAX_PROGRAM (64 KiB of stack at most) on
+ * a program's thread (the final export of a process whose exporter thread
+ * never started), and never on a signal's alternate stack.
  */
 #ifndef WEFT_EXPORTER_DEMANGLE_H
 #define WEFT_EXPORTER_DEMANGLE_H
 
 #include <stddef.h>
 
-#define WEFT_DEMANGLE_MAX         2048
+#define WEFT_DEMANGLE_MAX         1024
 #define WEFT_DEMANGLE_MAX_PROGRAM 256
 
 /*
