@@ -86,9 +86,10 @@ enum {
 	 * its links. WAIT: the task the wait brought starts as it ends, carried
 	 * by the WAIT itself (one record, not two): `links[1]` is the task's
 	 * span (the wait has one producer at most), `stack` the hand-off's age
-	 * at t1 plus one, in nanoseconds (0: unknown; the wait has no stack) and `channel` the
-	 * channel read (0: none). The exporter hands its interpreters the WAIT
-	 * and the CTX it stands for (weft_task_expand): none of them sees it.
+	 * at t1 plus one, in nanoseconds (0: unknown; the wait has no stack),
+	 * and `channel` the channel read (0: none). The exporter hands its
+	 * interpreters the WAIT and the CTX it stands for (weft_task_expand):
+	 * none of them sees it.
 	 */
 	WEFT_EVF_TASK = 1u << 2,
 };
