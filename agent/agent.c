@@ -24,6 +24,7 @@
 #include "agent/alloc.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
+#include "agent/hot.h"
 #include "agent/large.h"
 #include "agent/lock.h"
 #include "agent/lockorder.h"
@@ -32,8 +33,8 @@
 #include "agent/sighold.h"
 #include "agent/signals.h"
 
-_Atomic int weft_agent_state;
-_Alignas(4096) struct weft_config weft_cfg WEFT_LARGE;
+_Atomic int weft_agent_state WEFT_HOT_DATA;
+struct weft_config weft_cfg WEFT_HOT_DATA_TAIL;
 struct weft_process weft_process;
 
 const char *weft_wait_kind_name(enum weft_wait_kind kind)
@@ -141,7 +142,7 @@ static void deferred_push(struct weft_thread *t)
  * (deferred_busy) records at once, ahead of the records held back: their
  * only disorder, and a rare one.
  */
-bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev)
+WEFT_HOT bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev)
 {
 	bool held = false;
 
@@ -162,7 +163,7 @@ bool weft_record_deferred(struct weft_thread *t, const struct weft_event *ev)
 	return held;
 }
 
-void weft_deferred_flush(struct weft_thread *t)
+WEFT_HOT void weft_deferred_flush(struct weft_thread *t)
 {
 	int saved = *weft_errno();
 

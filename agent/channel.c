@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/channel.h"
 #include "agent/clock.h"
+#include "agent/hot.h"
 #include "agent/large.h"
 #include "agent/sighold.h"
 #include "agent/wait.h"
@@ -22,10 +23,11 @@
 _Atomic(_Atomic uint32_t *) weft_chan_fds[WEFT_CHAN_FD_CHUNKS] WEFT_LARGE;
 
 _Atomic(struct weft_chan *) weft_chan_slot_chunks[WEFT_CHAN_SLOT_CHUNKS] WEFT_LARGE;
-static _Atomic uint32_t slot_high;   /* ids 1..slot_high have been handed out */
-static _Atomic uint64_t free_top;    /* freed ids: (tag << 32) | id, a tagged stack */
-static _Atomic uint64_t create_seq;  /* creation order */
-_Atomic uint64_t weft_chan_fork_seq; /* channels created before the last fork are shared */
+static _Atomic uint32_t slot_high;  /* ids 1..slot_high have been handed out */
+static _Atomic uint64_t free_top;   /* freed ids: (tag << 32) | id, a tagged stack */
+static _Atomic uint64_t create_seq; /* creation order */
+_Atomic uint64_t weft_chan_fork_seq
+	WEFT_HOT_DATA;               /* channels created before the last fork are shared */
 static _Atomic uint64_t close_count; /* closings: weft_chan.close_seq */
 /* In a forked child, the closings before its fork; 0 in a process that is none. */
 static uint64_t child_close_seq;

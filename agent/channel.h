@@ -390,15 +390,18 @@ struct weft_chan_op {
 	int fd;
 	uint32_t entry;
 	bool write;
-	/*
-	 * Whether a read can be tried without blocking first: not with
-	 * MSG_WAITALL, where the try would return part of what the program
-	 * asked for (a shared channel's read is timed instead).
-	 */
-	bool may_try;
 	const void *pc;
 	const void *value;
 	size_t len; /* bytes asked for */
+	/*
+	 * Whether a read can be tried without blocking first: not with
+	 * MSG_WAITALL, where the try would return part of what the program
+	 * asked for (a shared channel's read is timed instead). Apart from
+	 * `write`: stored together, the two constants of a hook's operation
+	 * were loaded from .rodata, one more page for every transfer
+	 * (agent/hot.h).
+	 */
+	bool may_try;
 	ssize_t (*call)(struct weft_chan_op *op, bool nowait);
 	void *args; /* the hook's own arguments, for `call` */
 };

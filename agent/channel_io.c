@@ -11,11 +11,12 @@
 #include "agent/agent.h"
 #include "agent/channel.h"
 #include "agent/conn.h"
+#include "agent/hot.h"
 #include "agent/task.h"
 #include "agent/wait.h"
 
 /* Kinds whose descriptors answered RWF_NOWAIT with EOPNOTSUPP (a FIFO): their reads are timed. */
-static _Atomic int nowait_unsupported[WEFT_CHAN_KIND_COUNT];
+static _Atomic int nowait_unsupported[WEFT_CHAN_KIND_COUNT] WEFT_HOT_DATA;
 
 static struct weft_chan *entry_slot(uint32_t e)
 {
@@ -316,8 +317,8 @@ static bool write_would_block(const struct weft_chan *c, struct weft_chan_queue 
 }
 
 /* Whether this read wants its links: it blocked, or it follows the thread's poll wait. */
-static bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
-		       uint64_t units, struct weft_links *l)
+static WEFT_HOT bool read_links(struct weft_chan_queue *q, struct weft_thread *t, uint64_t r0,
+				uint64_t units, struct weft_links *l)
 {
 	uint32_t widx;
 
@@ -502,7 +503,7 @@ struct write_unwind {
 	bool pending, own;
 };
 
-static void write_unwound(struct write_unwind *u)
+static WEFT_HOT void write_unwound(struct write_unwind *u)
 {
 	if (__builtin_expect(u->q == NULL, 1))
 		return;
@@ -570,7 +571,7 @@ static ssize_t chan_write(struct weft_chan_op *op, struct weft_chan *c, struct w
 	return r;
 }
 
-ssize_t weft_chan_io(struct weft_chan_op *op)
+WEFT_HOT ssize_t weft_chan_io(struct weft_chan_op *op)
 {
 	struct weft_chan *c = entry_slot(op->entry);
 	struct weft_thread *t = weft_self;

@@ -1,12 +1,13 @@
 #include "agent/clock.h"
+#include "agent/hot.h"
 
 #ifdef __x86_64__
 #include <cpuid.h>
 #endif
 
 int64_t weft_clock_offset;
-bool weft_stamp_tsc;
-uint64_t weft_stamp_q32;
+bool weft_stamp_tsc WEFT_HOT_DATA;
+uint64_t weft_stamp_q32 WEFT_HOT_DATA;
 
 /*
  * The TSC and the monotonic clock read together at start: the rate's origin,

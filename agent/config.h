@@ -61,12 +61,12 @@ enum weft_hook_family {
 };
 
 /*
- * One page holds what nearly every process reads or writes: the switches and
- * numbers (read by the hooks at every call), the strings that have a default
- * (written as the configuration loads) and the service name. The long
- * strings, empty by default, come after it: loading the defaults writes
- * the first page only, and a hook's reads of the configuration stay on it
- * (weft_cfg is aligned to a page, agent/agent.c).
+ * The switches and numbers come first: the hooks read them at every call,
+ * so weft_cfg follows the hooks' other hot statics, on their page
+ * (WEFT_HOT_DATA_TAIL, agent/hot.h). The strings that have a default
+ * (written as the configuration loads) and the service name come next; the
+ * long strings, empty by default, after them: loading the defaults writes
+ * only the first pages.
  */
 struct weft_config {
 	/* OpenTelemetry's. */

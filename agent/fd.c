@@ -41,6 +41,7 @@
 #include "agent/fd.h"
 #include "agent/format.h"
 #include "agent/guard.h"
+#include "agent/hot.h"
 #include "agent/sighold.h"
 
 struct fd_slot {
@@ -58,7 +59,7 @@ struct fd_slot {
 	int pnum, lent, lent_depth;
 };
 
-_Atomic int weft_fd_fast_limit = INT_MAX;
+_Atomic int weft_fd_fast_limit WEFT_HOT_DATA = INT_MAX;
 
 static struct fd_slot slots[WEFT_FD_SLOTS];
 static _Atomic int change_lock;

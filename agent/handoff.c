@@ -1,6 +1,7 @@
 #include "agent/atomic.h"
 #include "agent/clock.h"
 #include "agent/handoff.h"
+#include "agent/hot.h"
 #include "agent/ids.h"
 #include "agent/large.h"
 
@@ -55,7 +56,7 @@ static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 			    stamp * 0x165667b19e3779f9ull);
 }
 
-void weft_handoff_publish(const void *object, uint64_t span, bool all)
+WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 {
 	struct weft_handoff_slot *s = slot_of(object);
 	uint64_t o = (uint64_t)(uintptr_t)object, i, stamp, flip = all ? BROADCAST : 0;
@@ -83,13 +84,13 @@ void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	weft_store_release(&s->next, i + 1);
 }
 
-void weft_handoff_wait(const void *object, uint64_t since)
+WEFT_HOT void weft_handoff_wait(const void *object, uint64_t since)
 {
 	weft_store_relaxed(&slot_of(object)->waiting, since);
 }
 
 /* Inserts (span, t) into spans/when, oldest first, each span once (at its oldest): the count. */
-static int insert(uint64_t *spans, uint64_t *when, int n, uint64_t span, uint64_t t)
+static WEFT_HOT int insert(uint64_t *spans, uint64_t *when, int n, uint64_t span, uint64_t t)
 {
 	int at;
 
@@ -116,7 +117,7 @@ static int insert(uint64_t *spans, uint64_t *when, int n, uint64_t span, uint64_
 	return n + 1;
 }
 
-int weft_handoff_take(const void *object, uint64_t since, uint64_t *spans, uint64_t *stamp)
+WEFT_HOT int weft_handoff_take(const void *object, uint64_t since, uint64_t *spans, uint64_t *stamp)
 {
 	struct weft_handoff_slot *s = slot_of(object);
 	uint64_t o = (uint64_t)(uintptr_t)object, when[WEFT_HANDOFF_MAX];

@@ -5,10 +5,11 @@
 
 #include "agent/atomic.h"
 #include "agent/clock.h"
+#include "agent/hot.h"
 #include "agent/ids.h"
 
 static uint64_t process_secret[2];
-uint64_t weft_ids_trace_keys[2] = { 0, 1 };
+uint64_t weft_ids_trace_keys[2] WEFT_HOT_DATA = { 0, 1 };
 static _Atomic uint64_t seed_counter;
 
 static uint64_t splitmix64(uint64_t *x)
@@ -83,7 +84,7 @@ static void ensure_seeded(struct weft_rng *rng)
 		weft_ids_seed(rng, (uint64_t)(uintptr_t)rng);
 }
 
-uint64_t weft_ids_span(struct weft_rng *rng)
+WEFT_HOT uint64_t weft_ids_span(struct weft_rng *rng)
 {
 	uint64_t v = weft_ids_next(rng);
 

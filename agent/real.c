@@ -13,9 +13,10 @@
 
 #include "agent/atomic.h"
 #include "agent/guard.h"
+#include "agent/hot.h"
 #include "agent/real.h"
 
-struct weft_real_table weft_real;
+struct weft_real_table weft_real WEFT_HOT_DATA;
 
 struct real_entry {
 	const char *name;

@@ -4,6 +4,7 @@
 
 #include "agent/atomic.h"
 #include "agent/config.h"
+#include "agent/hot.h"
 #include "agent/ids.h"
 #include "agent/task.h"
 
@@ -41,8 +42,9 @@ static uint64_t task_open(struct weft_thread *t, uint64_t source, uint64_t produ
 	return span;
 }
 
-bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
-		     uint32_t channel, uint64_t t0, const uint64_t *producers, uint64_t handoff_ns)
+WEFT_HOT bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t source,
+			      uint32_t channel, uint64_t t0, const uint64_t *producers,
+			      uint64_t handoff_ns)
 {
 	struct weft_event ev = { .h = { .type = WEFT_EV_CTX,
 					.kind = (uint8_t)kind,
@@ -65,7 +67,7 @@ bool weft_task_begin(struct weft_thread *t, enum weft_wait_kind kind, uint64_t s
 	return true;
 }
 
-bool weft_task_begin_with(struct weft_wait *w, uint32_t channel)
+WEFT_HOT bool weft_task_begin_with(struct weft_wait *w, uint32_t channel)
 {
 	struct weft_thread *t = w->t;
 	struct weft_event *ev = &w->ev;
@@ -138,4 +140,30 @@ void weft_links_record(struct weft_thread *t, enum weft_wait_kind kind, uint64_t
 			ev.u.link.links[i] = spans[from++];
 		weft_record(t, &ev);
 	}
+}
+
+WEFT_HOT void weft_wait_end_task_sys(struct weft_wait *w, long rc, bool work, uint32_t channel)
+{
+	int saved = *weft_errno();
+
+	weft_wait_result_sys(w, rc, saved);
+	weft_wait_end_work(w, saved, work, channel);
+}
+
+WEFT_HOT void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys, const uint64_t *spans,
+				   int n, uint64_t stamp, bool task)
+{
+	int saved = *weft_errno();
+
+	if (sys)
+		weft_wait_result_sys(w, rc, saved);
+	else
+		w->ev.h.result = rc;
+	/* A stamp, which the end converts with the wait's own times. */
+	if (n)
+		w->handoff_ns = stamp;
+	weft_wait_end_work(w, saved, n || task, 0);
+	if (n > WEFT_EVENT_LINKS)
+		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
+				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0);
 }

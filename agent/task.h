@@ -122,13 +122,7 @@ static inline void weft_wait_end_work(struct weft_wait *w, int saved, bool work,
  * weft_task_start. As weft_wait_end_sys and then weft_task_start, but a
  * task's start most often costs no record of its own (weft_task_begin_with).
  */
-static inline void weft_wait_end_task_sys(struct weft_wait *w, long rc, bool work, uint32_t channel)
-{
-	int saved = *weft_errno();
-
-	weft_wait_result_sys(w, rc, saved);
-	weft_wait_end_work(w, saved, work, channel);
-}
+void weft_wait_end_task_sys(struct weft_wait *w, long rc, bool work, uint32_t channel);
 
 /*
  * The consumer's side of a WAIT with WEFT_EVF_TASK, recorded by thread `t`:
@@ -175,22 +169,7 @@ static inline int weft_wait_take_handoffs(struct weft_wait *w, const void *objec
  * at the oldest. `task`: whether the wait brought work even with none taken
  * (a semaphore's unit).
  */
-static inline void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys,
-					const uint64_t *spans, int n, uint64_t stamp, bool task)
-{
-	int saved = *weft_errno();
-
-	if (sys)
-		weft_wait_result_sys(w, rc, saved);
-	else
-		w->ev.h.result = rc;
-	/* A stamp, which the end converts with the wait's own times. */
-	if (n)
-		w->handoff_ns = stamp;
-	weft_wait_end_work(w, saved, n || task, 0);
-	if (n > WEFT_EVENT_LINKS)
-		weft_links_record(w->t, (enum weft_wait_kind)w->ev.h.kind, w->ev.h.t0, 0,
-				  spans + WEFT_EVENT_LINKS, n - WEFT_EVENT_LINKS, 0);
-}
+void weft_wait_end_handed(struct weft_wait *w, int rc, bool sys, const uint64_t *spans, int n,
+			  uint64_t stamp, bool task);
 
 #endif

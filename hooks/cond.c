@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "agent/handoff.h"
+#include "agent/hot.h"
 #include "agent/lock.h"
 #include "agent/task.h"
 #include "hooks/hook.h"
@@ -63,7 +64,7 @@
  * signal that woke it; the wait, the reacquisition and the cancellation are
  * the real call's.
  */
-WEFT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+WEFT_EXPORT WEFT_HOT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_wait);
 	COND_WAIT(c, m, real(c, m));
@@ -109,7 +110,7 @@ static bool has_waiters(pthread_cond_t *c)
  * leaves the caller's current span on the condition variable first, so the
  * woken waiter finds it; it never blocks doing so.
  */
-WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
+WEFT_EXPORT WEFT_HOT int pthread_cond_signal(pthread_cond_t *c)
 {
 	WEFT_REAL_OR_FAIL(pthread_cond_signal);
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent/channel.h"
+#include "agent/hot.h"
 #include "hooks/hook.h"
 #include "hooks/xfer.h"
 
@@ -244,7 +245,7 @@ static ssize_t read_nowait(int fd, const struct iovec *iov, int n)
 	return preadv2(fd, iov, n, -1, RWF_NOWAIT);
 }
 
-static ssize_t call_read(struct weft_chan_op *op, bool nowait)
+static WEFT_HOT ssize_t call_read(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
 
@@ -273,7 +274,7 @@ static ssize_t call_readv(struct weft_chan_op *op, bool nowait)
 		      : WEFT_REAL(readv)(op->fd, x->iov, x->iovcnt);
 }
 
-static ssize_t call_write(struct weft_chan_op *op, bool nowait)
+static WEFT_HOT ssize_t call_write(struct weft_chan_op *op, bool nowait)
 {
 	struct weft_xfer *x = op->args;
 
@@ -306,8 +307,8 @@ static ssize_t call_sendto(struct weft_chan_op *op, bool nowait)
 }
 
 /* read on a channel: out of line, so that the common path stays a lookup and a call. */
-static __attribute__((noinline)) ssize_t slow_read(uint32_t e, const void *pc, int fd, void *buf,
-						   size_t n)
+static WEFT_HOT __attribute__((noinline)) ssize_t slow_read(uint32_t e, const void *pc, int fd,
+							    void *buf, size_t n)
 {
 	struct weft_xfer x = { .buf = buf, .n = n };
 
@@ -319,7 +320,7 @@ static __attribute__((noinline)) ssize_t slow_read(uint32_t e, const void *pc, i
  * errno (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR). A cancellation
  * point; async-signal-safe.
  */
-WEFT_EXPORT ssize_t read(int fd, void *buf, size_t n)
+WEFT_EXPORT WEFT_HOT ssize_t read(int fd, void *buf, size_t n)
 {
 	WEFT_REAL_OR_FAIL(read);
 	uint32_t e = weft_chan_fd(fd);
@@ -374,8 +375,8 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 }
 
 /* write on a channel: out of line, so that the common path stays a lookup and a call. */
-static __attribute__((noinline)) ssize_t slow_write(uint32_t e, const void *pc, int fd,
-						    const void *buf, size_t n)
+static WEFT_HOT __attribute__((noinline)) ssize_t slow_write(uint32_t e, const void *pc, int fd,
+							     const void *buf, size_t n)
 {
 	struct weft_xfer x = { .buf = (void *)buf, .n = n };
 
@@ -387,7 +388,7 @@ static __attribute__((noinline)) ssize_t slow_write(uint32_t e, const void *pc, 
  * EFAULT, EINTR, EINVAL, EIO, ENOSPC, EPIPE — with SIGPIPE, as natively). A
  * cancellation point; async-signal-safe.
  */
-WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+WEFT_EXPORT WEFT_HOT ssize_t write(int fd, const void *buf, size_t n)
 {
 	WEFT_REAL_OR_FAIL(write);
 	uint32_t e = weft_chan_fd(fd);

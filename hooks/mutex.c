@@ -23,6 +23,7 @@
  */
 #include <pthread.h>
 
+#include "agent/hot.h"
 #include "agent/lock.h"
 #include "agent/lockorder.h"
 #include "hooks/hook.h"
@@ -206,8 +207,8 @@ static __attribute__((noinline)) int mutex_unlock_ordered(pthread_mutex_t *m)
  */
 static int mutex_lock_first(pthread_mutex_t *m);
 static int mutex_unlock_first(pthread_mutex_t *m);
-static __typeof__(pthread_mutex_lock) *mutex_lock_next = mutex_lock_first;
-static __typeof__(pthread_mutex_unlock) *mutex_unlock_next = mutex_unlock_first;
+static __typeof__(pthread_mutex_lock) *mutex_lock_next WEFT_HOT_DATA = mutex_lock_first;
+static __typeof__(pthread_mutex_unlock) *mutex_unlock_next WEFT_HOT_DATA = mutex_unlock_first;
 
 /*
  * pthread_mutex_lock the general way (see there): the symbol resolved (or its
@@ -313,7 +314,7 @@ static int mutex_unlock_first(pthread_mutex_t *m)
  * inside dlsym (a malloc that locks), it locks through glibc's
  * __pthread_mutex_lock.
  */
-WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+WEFT_EXPORT WEFT_HOT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	/*
 	 * The hottest hook, written so that every path of its own ends in a
@@ -390,7 +391,7 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
  * a sampled hold of this mutex first (attributed to the caller), then calls
  * the real function.
  */
-WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+WEFT_EXPORT WEFT_HOT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	/*
 	 * Only an unlock that may end a sampled hold has anything to do here:
