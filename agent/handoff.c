@@ -60,6 +60,7 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 {
 	struct weft_handoff_slot *s = slot_of(object);
 	uint64_t o = (uint64_t)(uintptr_t)object, i, stamp, flip = all ? BROADCAST : 0;
+	uint64_t waiting = weft_load_relaxed(&s->waiting);
 	struct weft_handoff_entry *e;
 
 	i = weft_load_relaxed(&s->next);
@@ -69,11 +70,23 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	 * The standing publication: the newest, this object's, this span, the
 	 * same kind, no waiter's yet, and newer than every wait.
 	 */
-	if (weft_load_relaxed(&e->span) == span && stamp >= weft_load_relaxed(&s->waiting) &&
+	if (weft_load_relaxed(&e->span) == span && stamp >= waiting &&
 	    !weft_load_relaxed(&e->claimed) &&
 	    weft_load_relaxed(&e->check) == (check_of(o, span, stamp) ^ flip))
 		return;
+	/*
+	 * Never before the newest wait begun on the slot that this thread can
+	 * see: that wait began before this publication (a signal made under the
+	 * mutex comes after the waiter's release of it), but the TSCs of two
+	 * CPUs need not agree. On the development VM (a paravirtualised guest
+	 * booted with tsc=unstable) a result signalled a microsecond after its
+	 * waiter began was stamped 42 ticks before it, and the waiter took no
+	 * hand-off: test-tasks' fan-in lost a link and a task in one run of
+	 * six under load.
+	 */
 	stamp = weft_stamp();
+	if (stamp <= waiting)
+		stamp = waiting + 1;
 	e = &s->entry[i % WEFT_HANDOFF_MAX];
 	weft_store_relaxed(&e->span, span);
 	weft_store_relaxed(&e->stamp, stamp);

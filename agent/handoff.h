@@ -40,8 +40,11 @@
  *
  * A waiter stamps its wait's beginning (weft_handoff_wait); after it wakes,
  * a publication for its object stamped since then is the hand-off that woke
- * it. A spurious or timed-out wake-up finds none newer. A forked child's
- * waits begin after every publication the parent made.
+ * it. A publication is stamped after the newest wait begun on its slot that
+ * its thread can see (the CPUs' TSCs may disagree by more than the time
+ * between a wait's start and the signal that ends it). A spurious or
+ * timed-out wake-up finds none newer. A forked child's waits begin after
+ * every publication the parent made.
  */
 #ifndef WEFT_AGENT_HANDOFF_H
 #define WEFT_AGENT_HANDOFF_H

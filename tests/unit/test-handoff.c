@@ -248,6 +248,24 @@ static void test_claims(void)
 }
 
 /*
+ * A waiter on a CPU whose TSC runs ahead of the signaller's: the wait began
+ * first, so the signal that follows is its hand-off, though the signaller's
+ * clock reads earlier than the wait's start (fails with publications
+ * stamped by the signaller's clock alone).
+ */
+static void test_skew(void)
+{
+	static int e;
+	uint64_t since = weft_stamp() + 1000000, spans[WEFT_HANDOFF_MAX], when = 0;
+
+	weft_handoff_wait(&e, since);
+	weft_handoff_publish(&e, 9, false);
+	expect_int(weft_handoff_take(&e, since, spans, &when), 1);
+	expect_int(spans[0], 9);
+	expect_true(when > since);
+}
+
+/*
  * Two objects that share a slot, found by trying: publications on the
  * second overwrite the first's.
  */
@@ -370,6 +388,7 @@ int main(void)
 	test_take();
 	test_fan_in();
 	test_claims();
+	test_skew();
 	test_torn();
 	test_concurrent();
 	return harness_done();
