@@ -11,10 +11,10 @@
  * the VMs weft is measured on, flushes the TLB at every system call, so
  * each page a thread touches between two calls costs a page walk: 6-10 ns
  * measured here (a pinned pipe ping-pong touching N more pages, code or
- * data, after each call), while the instructions of a hook take a few
- * hundred. Scattered over the library, a pipe read's path touched about 19
- * more pages than the native call did (valgrind --tool=lackey, pages per
- * interval between two system calls; tests/bench/README.md).
+ * data, after each call): about what 20 to 30 instructions cost. Scattered
+ * over the library, a pipe read's path touched about 19 more pages than the
+ * native call did (valgrind --tool=lackey, pages per interval between two
+ * system calls; tests/bench/README.md).
  *
  * So: a function a hook calls on its common path is WEFT_HOT, and is
  * defined once (a static inline function the compiler keeps out of line is
