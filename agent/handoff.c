@@ -79,10 +79,10 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	 * see: that wait began before this publication (a signal made under the
 	 * mutex comes after the waiter's release of it), but the TSCs of two
 	 * CPUs need not agree. On the development VM (a paravirtualised guest
-	 * booted with tsc=unstable) a result signalled a microsecond after its
-	 * waiter began was stamped 42 ticks before it, and the waiter took no
-	 * hand-off: test-tasks' fan-in lost a link and a task in one run of
-	 * six under load.
+	 * booted with tsc=unstable) a result signalled after its waiter began
+	 * (the signaller needed the mutex the wait released) was stamped 42
+	 * ticks before it, and the waiter took no hand-off: test-tasks' fan-in
+	 * lost a link and a task in up to one run of six under load.
 	 */
 	stamp = weft_stamp();
 	if (stamp <= waiting)
