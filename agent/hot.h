@@ -2,8 +2,8 @@
  * WEFT_HOT, WEFT_HOT_DATA: the code and the small statics that the hooks'
  * common paths run and read at every call (a channel's read or write, a
  * condition variable's wait and signal, a lock, a task's start, a record),
- * kept together on a few pages: the linker's default script puts every
- * .text.hot.* section first in .text, and hooks/layout.ld the statics after
+ * kept together on a few pages: the linker's default script groups every
+ * .text.hot.* section near the start of .text, and hooks/layout.ld the statics after
  * .got.plt.
  *
  * What a hook costs is mostly the pages it touches, not its instructions.
