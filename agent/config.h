@@ -120,7 +120,8 @@ struct weft_config {
 	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
 };
 
-/* The switches and defaulted strings, no larger than a page (agent/config.c checks); weft_cfg is no longer page-aligned, so they may span two. */
+/* The switches and defaulted strings, no larger than a page (agent/config.c checks); weft_cfg is no
+ * longer page-aligned, so they may span two. */
 #define WEFT_CONFIG_HOT_END offsetof(struct weft_config, resource_attrs)
 
 /* Reads the environment into cfg (defaults first). Warnings go to stderr. */

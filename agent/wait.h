@@ -63,7 +63,8 @@ struct weft_wait {
 	 * wait's own times.
 	 */
 	uint64_t handoff_ns;
-	uintptr_t sp; /* weft_wait_begin's stack pointer, just below the hook's: with the call site, the wait's place */
+	uintptr_t sp; /* weft_wait_begin's stack pointer, just below the hook's: with the call site,
+			 the wait's place */
 	struct weft_event ev;
 };
 
