@@ -106,27 +106,60 @@ static bool has_waiters(pthread_cond_t *c)
 }
 
 /*
+ * A signal or broadcast (`all`) the general way: the symbol resolved (or its
+ * fallback), the full observe test, the publication if there are waiters.
+ * Out of line, so that the fast paths below keep no frame.
+ */
+static __attribute__((noinline)) int cond_signal_general(pthread_cond_t *c, bool all)
+{
+	__typeof__(pthread_cond_signal) *real =
+		all ? WEFT_REAL(pthread_cond_broadcast) : WEFT_REAL(pthread_cond_signal);
+	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
+
+	if (!real)
+		return weft_real_fail_RET(); /* no libc function: the convention */
+	if (self && has_waiters(c))
+		weft_handoff_publish(c, self->cur_span, all);
+	return real(c);
+}
+
+/* A signal or broadcast with waiters, on an observed thread: the publication, then `real`. */
+static WEFT_HOT __attribute__((noinline)) int
+cond_signal_publish(pthread_cond_t *c, bool all, __typeof__(pthread_cond_signal) *real)
+{
+	weft_handoff_publish(c, weft_self->cur_span, all);
+	return real(c);
+}
+
+/*
+ * The fast path of both, written as the mutex hooks' are: one test of the
+ * resolved symbol and the thread's gate (agent/guard.h), one of the waiter
+ * count, and every path a tail call. A signal finds no waiter at most pushes
+ * and pops of a queue; it then costs a few instructions.
+ */
+#define COND_SIGNAL(c, name, all)                                                                  \
+	do {                                                                                       \
+		__typeof__(pthread_cond_signal) *real_ = weft_real.name;                           \
+                                                                                                   \
+		if (__builtin_expect(!real_ || !weft_tls_open(WEFT_HOOK_COND), 0))                 \
+			return cond_signal_general(c, all);                                        \
+		if (has_waiters(c))                                                                \
+			return cond_signal_publish(c, all, real_);                                 \
+		return real_(c);                                                                   \
+	} while (0)
+
+/*
  * pthread_cond_signal: wakes at least one waiter, if any; returns 0. weft
  * leaves the caller's current span on the condition variable first, so the
  * woken waiter finds it; it never blocks doing so.
  */
 WEFT_EXPORT WEFT_HOT int pthread_cond_signal(pthread_cond_t *c)
 {
-	WEFT_REAL_OR_FAIL(pthread_cond_signal);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
-
-	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span, false);
-	return real(c);
+	COND_SIGNAL(c, pthread_cond_signal, false);
 }
 
 /* pthread_cond_broadcast: wakes every waiter; each finds the caller's span. */
 WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-	WEFT_REAL_OR_FAIL(pthread_cond_broadcast);
-	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_COND);
-
-	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span, true);
-	return real(c);
+	COND_SIGNAL(c, pthread_cond_broadcast, true);
 }
