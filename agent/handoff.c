@@ -99,7 +99,18 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 
 WEFT_HOT void weft_handoff_wait(const void *object, uint64_t since)
 {
-	weft_store_relaxed(&slot_of(object)->waiting, since);
+	_Atomic uint64_t *waiting = &slot_of(object)->waiting;
+	uint64_t cur = weft_load_relaxed(waiting);
+
+	/*
+	 * The newest stamp, not the last store: a wait begun after another on a
+	 * CPU whose TSC is behind has the older stamp, and publications stamped
+	 * after it alone would come before the other wait began.
+	 */
+	while (cur < since && !atomic_compare_exchange_weak_explicit(waiting, &cur, since,
+								      memory_order_relaxed,
+								      memory_order_relaxed))
+		;
 }
 
 /* Inserts (span, t) into spans/when, oldest first, each span once (at its oldest): the count. */

@@ -22,8 +22,8 @@
  * is registered (glibc counts it until it has run) every push's signal has
  * a waiter, but only the first is a hand-off it has not seen. An entry holds
  * the span, the stamp (agent/clock.h) and a check, a hash of the object and
- * both, written last; the slot holds `waiting`, the stamp of the newest wait
- * begun on the object. When the newest entry is this object's and span's,
+ * both, written last; the slot holds `waiting`, the newest stamp of the
+ * waits begun on its objects. When the newest entry is this object's and span's,
  * of the same kind, not claimed, and stamped after the newest wait began,
  * it stands for this publication too: the signaller only reads the slot
  * (lines in its cache since its last signal, unless a waiter has come since)

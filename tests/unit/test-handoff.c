@@ -266,6 +266,26 @@ static void test_skew(void)
 }
 
 /*
+ * Two waits begun out of stamp order (the second on a CPU whose TSC is
+ * behind): a broadcast after both is newer than each, and both take it.
+ */
+static void test_skew_two(void)
+{
+	static int e;
+	uint64_t now = weft_stamp(), first = now + 2000000, second = now + 1000000;
+	uint64_t spans[WEFT_HANDOFF_MAX], when = 0;
+
+	weft_handoff_wait(&e, first);
+	weft_handoff_wait(&e, second);
+	weft_handoff_publish(&e, 7, true);
+	expect_int(weft_handoff_take(&e, first, spans, &when), 1);
+	expect_int(spans[0], 7);
+	expect_int(weft_handoff_take(&e, second, spans, &when), 1);
+	expect_int(spans[0], 7);
+	expect_true(when > first);
+}
+
+/*
  * Two objects that share a slot, found by trying: publications on the
  * second overwrite the first's.
  */
@@ -389,6 +409,7 @@ int main(void)
 	test_fan_in();
 	test_claims();
 	test_skew();
+	test_skew_two();
 	test_torn();
 	test_concurrent();
 	return harness_done();
