@@ -120,8 +120,11 @@ struct weft_config {
 	char certificate[WEFT_CONFIG_STR]; /* OTEL_EXPORTER_OTLP_CERTIFICATE */
 };
 
-/* The switches and defaulted strings, no larger than a page (agent/config.c checks); weft_cfg is no
- * longer page-aligned, so they may span two. */
+/*
+ * The end of the switches and defaulted strings the hooks read: at most a
+ * page (agent/config.c checks), so that they touch at most two (weft_cfg is
+ * not page-aligned: it follows the hot statics, agent/hot.h).
+ */
 #define WEFT_CONFIG_HOT_END offsetof(struct weft_config, resource_attrs)
 
 /* Reads the environment into cfg (defaults first). Warnings go to stderr. */
