@@ -107,9 +107,9 @@ WEFT_HOT void weft_handoff_wait(const void *object, uint64_t since)
 	 * CPU whose TSC is behind has the older stamp, and publications stamped
 	 * after it alone would come before the other wait began.
 	 */
-	while (cur < since && !atomic_compare_exchange_weak_explicit(waiting, &cur, since,
-								      memory_order_relaxed,
-								      memory_order_relaxed))
+	while (cur < since &&
+	       !atomic_compare_exchange_weak_explicit(waiting, &cur, since, memory_order_relaxed,
+						      memory_order_relaxed))
 		;
 }
 
