@@ -11,18 +11,26 @@
 #define STACK_PER_EVENT 5
 
 /*
- * noinline: the first two frames unwound are then this function and the hook
- * that called it, which are skipped so that the stack starts in the program.
+ * The frames between the unwinder and the program: weft_stack_capture, the
+ * wait's end or start (agent/wait.c), the hook, and a helper or two of the
+ * hook's (a channel's transfer, a lock's slow way).
  */
-/* weft_stack_capture without errno's care; its caller's caller's stack. */
-static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread *t,
+#define STACK_SKIP_MAX 6
+
+/*
+ * weft_stack_capture without errno's care: the stack from the frame that
+ * returns to `pc`, the hook's caller, outwards (weft's own frames left out,
+ * however many the hook's path has; two when `pc` is not found, the frames
+ * of the shortest path).
+ */
+static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread *t, uintptr_t pc,
 							      uint64_t *next_ns)
 {
 	uint64_t now = weft_clock_now();
-	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + 2];
+	uintptr_t pcs[WEFT_UNWIND_MAX_FRAMES + STACK_SKIP_MAX];
 	uint32_t depth = weft_cfg.stack_depth, id;
 	unsigned slot;
-	int n;
+	int n, skip = 2;
 
 	/*
 	 * The budget: one unwind per interval on average, a burst of up to
@@ -36,10 +44,19 @@ static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread
 	*next_ns = (*next_ns > now ? *next_ns : now) + WEFT_STACK_INTERVAL_NS;
 	if (depth > WEFT_UNWIND_MAX_FRAMES)
 		depth = WEFT_UNWIND_MAX_FRAMES;
-	n = weft_unwind_capture(pcs, (int)depth + 2) - 2;
+	n = weft_unwind_capture(pcs, (int)depth + STACK_SKIP_MAX);
+	for (int i = 1; i < n && i <= STACK_SKIP_MAX; i++) {
+		if (pcs[i] == pc) {
+			skip = i;
+			break;
+		}
+	}
+	n -= skip;
+	if (n > (int)depth)
+		n = (int)depth;
 	if (n <= 0)
 		return 0;
-	id = (uint32_t)weft_hashmap_hash_bytes(pcs + 2, (size_t)n * sizeof(pcs[0])) | 1u;
+	id = (uint32_t)weft_hashmap_hash_bytes(pcs + skip, (size_t)n * sizeof(pcs[0])) | 1u;
 	slot = id % WEFT_STACK_SENT;
 	if (t->stack_sent[slot] == id)
 		return id;
@@ -50,7 +67,7 @@ static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread
 		ev.u.stack.first = (uint8_t)i;
 		ev.u.stack.total = (uint8_t)n;
 		for (int k = 0; k < STACK_PER_EVENT && i + k < n; k++)
-			ev.u.stack.pcs[k] = pcs[2 + i + k];
+			ev.u.stack.pcs[k] = pcs[skip + i + k];
 		/*
 		 * Now, ahead of any records held back for an unlock (a definition
 		 * the later records refer to: earlier is always in order), so that
@@ -68,10 +85,11 @@ static __attribute__((always_inline)) inline uint32_t capture(struct weft_thread
  * errno is kept across the unwind and the records (a record may allocate
  * the thread's ring): a wait's start captures before the real call.
  */
-__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns)
+__attribute__((noinline)) uint32_t weft_stack_capture(struct weft_thread *t, uintptr_t pc,
+						      uint64_t *next_ns)
 {
 	int saved = errno;
-	uint32_t id = capture(t, next_ns);
+	uint32_t id = capture(t, pc, next_ns);
 
 	errno = saved;
 	return id;

@@ -32,14 +32,15 @@
 #define WEFT_STACK_BURST       8u
 
 /*
- * The calling hook's caller's stack, recorded if new to this thread; its id,
+ * The calling hook's caller's stack, from the frame that returns to `pc` (the
+ * hook's caller) outwards, recorded if new to this thread; its id,
  * or 0 when none is kept (off, rate-limited, nothing unwound); it reads
  * the clock for its budget. `next_ns`:
  * the thread's budget it counts against, the time before which it captures
  * none — stack_next_ns for a wait that lasted, stack_begin_next_ns for one
  * that may never end (a lock or join wait, captured as it begins).
  */
-uint32_t weft_stack_capture(struct weft_thread *t, uint64_t *next_ns);
+uint32_t weft_stack_capture(struct weft_thread *t, uintptr_t pc, uint64_t *next_ns);
 
 /*
  * Uses of a site's stack between two unwinds of it (weft_stack_at_site),
@@ -79,7 +80,7 @@ static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, u
 			continue;
 		if (__builtin_expect(++t->stack_site_uses[i] % WEFT_STACK_SITE_REFRESH != 0, 1))
 			return t->stack_site_id[i];
-		id = weft_stack_capture(t, next_ns);
+		id = weft_stack_capture(t, pc, next_ns);
 		if (!id)
 			return t->stack_site_id[i];
 		atomic_signal_fence(memory_order_seq_cst);
@@ -87,7 +88,7 @@ static inline uint32_t weft_stack_at_site(struct weft_thread *t, uintptr_t pc, u
 			t->stack_site_id[i] = id;
 		return id;
 	}
-	id = weft_stack_capture(t, next_ns);
+	id = weft_stack_capture(t, pc, next_ns);
 	if (id) {
 		i = t->stack_site_next++ % WEFT_STACK_SITES;
 		t->stack_site_id[i] = 0;

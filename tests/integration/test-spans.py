@@ -180,6 +180,16 @@ for s in stacked:
     frames = s["attrs"]["code.stacktrace"].split("\n")
     equal(frames[0], "worker", "the stack starts at the caller (weft's frames left out)")
     check("thread_trampoline" not in frames, "no frame of libweft.so")
+# A depth counts the program's frames, whatever weft's path to the unwinder:
+# the worker, weft's thread start (left out), then libc's.
+r = Run([program("worker-pool"), "-n", "200", "-w", "4"],
+        env={"WEFT_SPAN_MIN_WAIT": "0", "WEFT_STACKS": "3"})
+stacked = [s for s in r.only().spans if s["name"] == "wait sleep" and "code.stacktrace" in s["attrs"]
+           and s["attrs"].get("thread.name", "").startswith("worker-")]
+check(len(stacked) > 0, "WEFT_STACKS=3: some sleeps carry a stack")
+for s in stacked:
+    frames = s["attrs"]["code.stacktrace"].split("\n")
+    equal((len(frames), frames[0]), (2, "worker"), "WEFT_STACKS=3: worker and libc's thread start")
 r = Run([program("worker-pool"), "-n", "200", "-w", "4"],
         env={"WEFT_SPAN_MIN_WAIT": "0", "WEFT_STACKS": "0"})
 check(not any("code.stacktrace" in s["attrs"] for s in r.only().spans), "WEFT_STACKS=0: none")
