@@ -5,7 +5,8 @@ On a kernel that isolates its page tables (PTI) on a CPU without PCIDs,
 every system call flushes the TLB, so each distinct page a thread touches
 between two calls costs a page walk (agent/hot.h). This counts them:
 valgrind's lackey traces every instruction fetch, load and store of a
-pinned ping-pong's worker (bench-pipe or bench-sync, `--worker pingpong`);
+ping-pong's worker (bench-pipe or bench-sync, `--worker pingpong`; valgrind
+runs one thread at a time, so no pinning is needed);
 the trace is cut at every `syscall` instruction of libc and libweft.so
 (but clock_gettime's: valgrind has no vDSO, so that call is a system call
 only under valgrind), and the distinct 4 KiB pages of each interval are
@@ -16,7 +17,9 @@ Caveats: under valgrind the thread's clock base is older than its 5 ms at
 every wait, so the refill's pages (clock_gettime, the vDSO data) are in
 about half the intervals, which they are not natively; and weft runs with
 WEFT_STACKS=off, as in callgrind-io.sh, or every blocked wait would take a
-stack. Both are the same for the libraries compared.
+stack. Both are the same for the libraries compared. The trace does not
+say which thread ran, so every thread's intervals count: under weft, the
+exporter thread's too (it wakes a few times in a run of 2 x 3000 calls).
 
     tests/bench/pages-between-calls.py [build-dir] [pipe|sync] [OTHER-LIB]
 """
