@@ -64,16 +64,22 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	struct weft_handoff_entry *e;
 
 	i = weft_load_relaxed(&s->next);
-	e = &s->entry[(i - 1) % WEFT_HANDOFF_MAX];
-	stamp = weft_load_relaxed(&e->stamp);
 	/*
-	 * The standing publication: the newest, this object's, this span, the
-	 * same kind, no waiter's yet, and newer than every wait.
+	 * A standing publication: one of the slot's, this object's, this span,
+	 * the same kind, no waiter's yet, and newer than every wait — the
+	 * newest, or an older one when several threads signal by turns (the
+	 * workers of a pool whose producer waits for room), newest first until
+	 * one from before the newest wait.
 	 */
-	if (weft_load_relaxed(&e->span) == span && stamp >= waiting &&
-	    !weft_load_relaxed(&e->claimed) &&
-	    weft_load_relaxed(&e->check) == (check_of(o, span, stamp) ^ flip))
-		return;
+	for (uint64_t k = 1; k <= WEFT_HANDOFF_MAX; k++) {
+		e = &s->entry[(i - k) % WEFT_HANDOFF_MAX];
+		stamp = weft_load_relaxed(&e->stamp);
+		if (stamp < waiting)
+			break;
+		if (weft_load_relaxed(&e->span) == span && !weft_load_relaxed(&e->claimed) &&
+		    weft_load_relaxed(&e->check) == (check_of(o, span, stamp) ^ flip))
+			return;
+	}
 	/*
 	 * Never before the newest wait begun on the slot that this thread can
 	 * see: that wait began before this publication (a signal made under the
