@@ -32,6 +32,7 @@
 #include "agent/real.h"
 #include "agent/sighold.h"
 #include "agent/signals.h"
+#include "agent/wait.h"
 
 _Atomic int weft_agent_state WEFT_HOT_DATA;
 struct weft_config weft_cfg WEFT_HOT_DATA_TAIL;
@@ -132,8 +133,11 @@ void weft_lock_hold_end(struct weft_thread *t, const void *pc)
 /* Pushes the held-back records, the thread's `deferred_busy` set by the caller. */
 static void deferred_push(struct weft_thread *t)
 {
-	for (uint8_t i = 0; i < t->deferred_n; i++)
+	for (uint8_t i = 0; i < t->deferred_n; i++) {
+		if (t->deferred[i].h.flags & WEFT_EVF_STAMPS)
+			weft_wait_times(t, &t->deferred[i]);
 		weft_record_now(t, &t->deferred[i]);
+	}
 	t->deferred_n = 0;
 }
 

@@ -92,6 +92,12 @@ enum {
 	 * none of them sees it.
 	 */
 	WEFT_EVF_TASK = 1u << 2,
+	/*
+	 * WAIT, held back for an unlock (agent/wait.h, weft_wait_end_held):
+	 * t0 and t1 are still stamps (agent/clock.h), made times as the record
+	 * is pushed. Never in a ring.
+	 */
+	WEFT_EVF_STAMPS = 1u << 3,
 };
 
 /* The most span links one record carries (more: several records). */

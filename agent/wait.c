@@ -79,3 +79,39 @@ WEFT_HOT void weft_wait_close(struct weft_wait *w)
 	t->last_wait_t0 = w->ev.h.t0;
 	t->last_wait_kind = w->ev.h.kind;
 }
+
+WEFT_HOT void weft_wait_end_held(struct weft_wait *w, int rc)
+{
+	struct weft_thread *t = w->t;
+	int saved = *weft_errno();
+	uint64_t t1 = weft_stamp();
+
+	w->ev.h.result = rc;
+	/*
+	 * Held back only when it will be (weft_record_deferred holds a record
+	 * whenever a lock is set and no signal handler is inside it); a wait
+	 * from a CPU whose TSC is ahead of this one's has a huge age: the whole
+	 * way too.
+	 */
+	if (!t->defer_lock || t->deferred_busy ||
+	    weft_stamp_span(t1 - w->ev.h.t0) >= weft_cfg.span_min_wait_ns) {
+		weft_wait_finish(w, saved);
+		return;
+	}
+	w->ev.u.wait.t1 = t1;
+	w->ev.h.flags |= WEFT_EVF_STAMPS;
+	weft_wait_restore_prev(w);
+	/* No channel read links to a lock wait: its start is not needed. */
+	t->last_wait_kind = w->ev.h.kind;
+	weft_record_deferred(t, &w->ev);
+	*weft_errno() = saved;
+}
+
+WEFT_HOT void weft_wait_times(struct weft_thread *t, struct weft_event *ev)
+{
+	struct weft_stamp_base b = weft_stamp_base_cached(&t->stamp_cache);
+
+	ev->h.t0 = weft_stamp_at(&b, ev->h.t0);
+	ev->u.wait.t1 = weft_stamp_at(&b, ev->u.wait.t1);
+	ev->h.flags &= (uint16_t)~WEFT_EVF_STAMPS;
+}

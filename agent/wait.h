@@ -204,6 +204,19 @@ static inline void weft_wait_hold(struct weft_wait *w, const void *lock)
 	weft_defer_begin(w->t, lock);
 }
 
+/*
+ * weft_wait_end for a lock wait that acquired the lock, its record held back
+ * for the unlock (weft_wait_hold): only the end's stamp is taken here, inside
+ * the program's critical section, and the thread put back on view as not
+ * blocked; the stamps are made times as the record is pushed, after the
+ * unlock (weft_wait_times). A wait long enough to be a span, whose stack
+ * may be taken at its end, ends the whole way here.
+ */
+void weft_wait_end_held(struct weft_wait *w, int rc);
+
+/* A held-back WAIT's stamps made times (WEFT_EVF_STAMPS), against the thread's clock base. */
+void weft_wait_times(struct weft_thread *t, struct weft_event *ev);
+
 /* Ends a wait whose call returns 0 or an error number (pthread style). */
 static inline void weft_wait_end(struct weft_wait *w, int rc)
 {

@@ -8,10 +8,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "agent/lock.h"
 #include "agent/registry.h"
+#include "agent/wait.h"
 #include "tests/unit/harness.h"
 
 /* A thread's gate before it registers: closed for every family. */
@@ -246,10 +248,83 @@ static void test_deferred(void)
 	weft_registry_free(t);
 }
 
+/* The first WAIT drained, whole. */
+static void first_wait(const struct weft_event *ev, void *arg)
+{
+	struct weft_event *out = arg;
+
+	if (ev->h.type == WEFT_EV_WAIT && !out->h.type)
+		*out = *ev;
+}
+
+/* A wait of about 2 ms on lock `a`, ended holding it: its record, once flushed. */
+static struct weft_event held_wait(struct weft_thread *t, int *a, uint64_t *before, uint64_t *after)
+{
+	struct weft_event ev = { .h = { .type = 0 } };
+	struct timespec ms2 = { 0, 2000000 };
+	struct weft_wait w;
+
+	*before = weft_clock_now();
+	weft_wait_begin(&w, t, WEFT_WAIT_MUTEX, a, __builtin_return_address(0));
+	nanosleep(&ms2, NULL);
+	weft_wait_hold(&w, a);
+	weft_wait_end_held(&w, 0);
+	weft_defer_end(t);
+	*after = weft_clock_now();
+	/* Not blocked any more, nothing recorded inside the critical section. */
+	expect_int(weft_load_relaxed(&t->wait_kind), 0);
+	weft_ring_drain(&t->ring, first_wait, &ev);
+	expect_int(ev.h.type, 0);
+	expect_true(weft_tls.unlock_watch == (uintptr_t)a);
+	weft_deferred_flush(t);
+	weft_lock_watch_sync();
+	weft_ring_drain(&t->ring, first_wait, &ev);
+	return ev;
+}
+
+#define SLACK_NS 10000
+
+/*
+ * A lock wait ended holding the lock (weft_wait_end_held) takes its end's
+ * stamp only; the record, pushed at the unlock, has times: within the
+ * wait (within SLACK_NS), at least its 2 ms apart. A wait long enough to be a span ends the
+ * whole way, and is held back all the same.
+ */
+static void test_end_held(void)
+{
+	struct weft_thread *t = weft_registry_alloc(16);
+	uint64_t before, after, min_wait = weft_cfg.span_min_wait_ns;
+	uint32_t depth = weft_cfg.stack_depth;
+	struct weft_event ev;
+	int a;
+
+	assert_true(t != NULL);
+	weft_clock_init();
+	t->hooks = WEFT_HOOK_MUTEX;
+	weft_self_set(t);
+	weft_tls.unlock_watch = 0;
+	weft_cfg.stack_depth = 0;
+	for (int i = 0; i < 2; i++) {
+		weft_cfg.span_min_wait_ns = i == 0 ? 1000000000 : 0;
+		ev = held_wait(t, &a, &before, &after);
+		expect_int(ev.h.type, WEFT_EV_WAIT);
+		expect_int(ev.h.flags & WEFT_EVF_STAMPS, 0);
+		expect_true(ev.u.wait.object == (uint64_t)(uintptr_t)&a);
+		/* Stamps converted against a later base: a few ns either way. */
+		expect_true(ev.h.t0 + SLACK_NS >= before && ev.h.t0 <= after);
+		expect_true(ev.u.wait.t1 >= ev.h.t0 + 2000000 && ev.u.wait.t1 <= after + SLACK_NS);
+	}
+	weft_cfg.span_min_wait_ns = min_wait;
+	weft_cfg.stack_depth = depth;
+	weft_self_set(NULL);
+	weft_registry_free(t);
+}
+
 int main(void)
 {
 	test_gate();
 	test_unlock_watch();
 	test_deferred();
+	test_end_held();
 	return harness_done();
 }
