@@ -3,8 +3,8 @@
  * common paths run and read at every call (a channel's read or write, a
  * condition variable's wait and signal, a lock, a task's start, a record),
  * kept together on a few pages: the linker's default script groups every
- * .text.hot.* section near the start of .text, and hooks/layout.ld the statics after
- * .got.plt.
+ * .text.hot.* section near the start of .text, and hooks/layout.ld puts the
+ * statics after .got.plt.
  *
  * What a hook costs is mostly the pages it touches, not its instructions.
  * A kernel that isolates its page tables (PTI) on a CPU without PCIDs, as

@@ -205,12 +205,13 @@ static inline void weft_wait_hold(struct weft_wait *w, const void *lock)
 }
 
 /*
- * weft_wait_end for a lock wait that acquired the lock, its record held back
- * for the unlock (weft_wait_hold): only the end's stamp is taken here, inside
- * the program's critical section, and the thread put back on view as not
- * blocked; the stamps are made times as the record is pushed, after the
- * unlock (weft_wait_times). A wait long enough to be a span, whose stack
- * may be taken at its end, ends the whole way here.
+ * weft_wait_end for a lock wait whose record may be held back for the unlock
+ * (weft_wait_hold, when it acquired the lock): then only the end's stamp is
+ * taken here, inside the program's critical section, and the thread put
+ * back on view as not blocked; the stamps are made times as the record is
+ * pushed, after the unlock (weft_wait_times). A record not held back, or a
+ * wait long enough to be a span (whose stack may be taken at its end), ends
+ * the whole way here.
  */
 void weft_wait_end_held(struct weft_wait *w, int rc);
 

@@ -104,12 +104,9 @@ static bool acquired(int rc)
 			weft_wait_holder(&w_, mutex_owner(m));                                     \
 			rc_ = call;                                                                \
 			/* Recorded after the unlock, outside the critical section. */             \
-			if (acquired(rc_)) {                                                       \
+			if (acquired(rc_))                                                         \
 				weft_wait_hold(&w_, m);                                            \
-				weft_wait_end_held(&w_, rc_);                                      \
-			} else {                                                                   \
-				weft_wait_end(&w_, rc_);                                           \
-			}                                                                          \
+			weft_wait_end_held(&w_, rc_);                                              \
 			weft_defer_end(self);                                                      \
 		} else if (rc_ == -1) {                                                            \
 			rc_ = call;                                                                \

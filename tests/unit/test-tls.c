@@ -286,9 +286,9 @@ static struct weft_event held_wait(struct weft_thread *t, int *a, uint64_t *befo
 
 /*
  * A lock wait ended holding the lock (weft_wait_end_held) takes its end's
- * stamp only; the record, pushed at the unlock, has times: within the
- * wait (within SLACK_NS), at least its 2 ms apart. A wait long enough to be a span ends the
- * whole way, and is held back all the same.
+ * stamp only; the record, pushed at the unlock, has times: within the wait
+ * (give or take SLACK_NS), at least its 2 ms apart. A wait long enough to
+ * be a span ends the whole way, and is held back all the same.
  */
 static void test_end_held(void)
 {
