@@ -56,10 +56,26 @@ static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 			    stamp * 0x165667b19e3779f9ull);
 }
 
-WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
+/* The memo's entry, taken for this signal or publication. */
+static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_slot *s,
+		     struct weft_handoff_entry *e, const void *object, uint64_t span, bool all,
+		     uint64_t stamp, uint64_t check)
+{
+	m->object = object;
+	m->span = span;
+	m->all = all;
+	m->stamp = stamp;
+	m->check = check;
+	m->entry = e;
+	m->slot = s;
+}
+
+/* weft_handoff_publish when the memo does not serve: the slot searched, and written if need be. */
+static WEFT_HOT __attribute__((noinline)) void
+publish_search(struct weft_handoff_memo *m, const void *object, uint64_t span, bool all)
 {
 	struct weft_handoff_slot *s = slot_of(object);
-	uint64_t o = (uint64_t)(uintptr_t)object, i, stamp, flip = all ? BROADCAST : 0;
+	uint64_t o = (uint64_t)(uintptr_t)object, i, stamp, check, flip = all ? BROADCAST : 0;
 	uint64_t waiting = weft_load_relaxed(&s->waiting);
 	struct weft_handoff_entry *e;
 
@@ -76,9 +92,13 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 		stamp = weft_load_relaxed(&e->stamp);
 		if (stamp < waiting)
 			break;
-		if (weft_load_relaxed(&e->span) == span && !weft_load_relaxed(&e->claimed) &&
-		    weft_load_relaxed(&e->check) == (check_of(o, span, stamp) ^ flip))
+		if (weft_load_relaxed(&e->span) != span || weft_load_relaxed(&e->claimed))
+			continue;
+		check = check_of(o, span, stamp) ^ flip;
+		if (weft_load_relaxed(&e->check) == check) {
+			memo_set(m, s, e, object, span, all, stamp, check);
 			return;
+		}
 	}
 	/*
 	 * Never before the newest wait begun on the slot that this thread can
@@ -93,14 +113,37 @@ WEFT_HOT void weft_handoff_publish(const void *object, uint64_t span, bool all)
 	stamp = weft_stamp();
 	if (stamp <= waiting)
 		stamp = waiting + 1;
+	check = check_of(o, span, stamp) ^ flip;
 	e = &s->entry[i % WEFT_HANDOFF_MAX];
 	weft_store_relaxed(&e->span, span);
 	weft_store_relaxed(&e->stamp, stamp);
 	weft_store_relaxed(&e->claimed, 0);
 	/* Release: a reader that sees this check sees the fields before it. */
-	weft_store_release(&e->check, check_of(o, span, stamp) ^ flip);
+	weft_store_release(&e->check, check);
 	/* And one that sees `next` sees the entry. */
 	weft_store_release(&s->next, i + 1);
+	memo_set(m, s, e, object, span, all, stamp, check);
+}
+
+WEFT_HOT void weft_handoff_publish(struct weft_handoff_memo *m, const void *object, uint64_t span,
+				   bool all)
+{
+	struct weft_handoff_entry *e = m->entry;
+
+	/*
+	 * The memo's entry stands as the search would find it: unclaimed,
+	 * whole (its fields and their check are the memo's: no writer since),
+	 * and not older than the newest wait. `claimed` is read first: a
+	 * writer reusing the entry clears it after storing the span and stamp,
+	 * so (x86-64 keeps loads in order) a reader that sees it cleared by
+	 * that writer sees them changed.
+	 */
+	if (m->object == object && m->span == span && m->all == all && e &&
+	    !weft_load_relaxed(&e->claimed) && weft_load_relaxed(&e->span) == span &&
+	    weft_load_relaxed(&e->stamp) == m->stamp && weft_load_relaxed(&e->check) == m->check &&
+	    weft_load_relaxed(&m->slot->waiting) <= m->stamp)
+		return;
+	publish_search(m, object, span, all);
 }
 
 WEFT_HOT void weft_handoff_wait(const void *object, uint64_t since)

@@ -26,6 +26,7 @@
 #include "agent/atomic.h"
 #include "agent/clock.h"
 #include "agent/guard.h"
+#include "agent/handoff.h"
 #include "agent/ids.h"
 #include "agent/ring.h"
 
@@ -93,6 +94,8 @@ struct weft_thread {
 	_Atomic bool in_task;
 	_Atomic uint64_t task_source;
 	uint64_t task_producer; /* owner only: the open task's newest producer (0: none) */
+	/* Owner only: its last hand-off publication (agent/handoff.h). */
+	struct weft_handoff_memo handoff_memo;
 	/* Fast-path counts: lock acquisitions by wait kind (single writer). */
 	_Atomic uint64_t acquired[WEFT_WAIT_KIND_COUNT];
 	/*

@@ -119,7 +119,7 @@ static __attribute__((noinline)) int cond_signal_general(pthread_cond_t *c, bool
 	if (!real)
 		return weft_real_fail_RET(); /* no libc function: the convention */
 	if (self && has_waiters(c))
-		weft_handoff_publish(c, self->cur_span, all);
+		weft_handoff_publish(&self->handoff_memo, c, self->cur_span, all);
 	return real(c);
 }
 
@@ -127,7 +127,9 @@ static __attribute__((noinline)) int cond_signal_general(pthread_cond_t *c, bool
 static WEFT_HOT __attribute__((noinline)) int
 cond_signal_publish(pthread_cond_t *c, bool all, __typeof__(pthread_cond_signal) *real)
 {
-	weft_handoff_publish(c, weft_self->cur_span, all);
+	struct weft_thread *self = weft_self;
+
+	weft_handoff_publish(&self->handoff_memo, c, self->cur_span, all);
 	return real(c);
 }
 

@@ -128,7 +128,7 @@ WEFT_EXPORT int sem_post(sem_t *s)
 	struct weft_thread *self = weft_hook_thread(WEFT_HOOK_SEM);
 
 	if (self && sem_waiters(s))
-		weft_handoff_publish(s, self->cur_span, false);
+		weft_handoff_publish(&self->handoff_memo, s, self->cur_span, false);
 	return real(s);
 }
 

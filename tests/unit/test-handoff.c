@@ -148,6 +148,14 @@ static void test_stamp_base(void)
 	}
 }
 
+/* This thread's publications, as a hook's are: with its memo. */
+static _Thread_local struct weft_handoff_memo memo;
+
+static void publish(const void *object, uint64_t span, bool all)
+{
+	weft_handoff_publish(&memo, object, span, all);
+}
+
 /* The oldest span handed off on `object` since `since` (*when: its stamp), or 0. */
 static uint64_t take1(const void *object, uint64_t since, uint64_t *when)
 {
@@ -164,8 +172,8 @@ static void test_take(void)
 	expect_int(take1(&a, since, &when), 0); /* nothing published */
 	expect_int(when, 0);                    /* left alone */
 	/* Published twice, no wait begun and not taken between: the first stands. */
-	weft_handoff_publish(&a, 42, false);
-	weft_handoff_publish(&a, 42, false);
+	publish(&a, 42, false);
+	publish(&a, 42, false);
 	expect_int(weft_handoff_take(&a, since, spans, &when), 1);
 	expect_int(spans[0], 42);
 	expect_true(when >= since); /* when it was published */
@@ -176,26 +184,26 @@ static void test_take(void)
 	expect_int(take1(&a, since, &when), 42);
 	expect_int(when, first);
 	/* Taken: the next signal is a new hand-off. */
-	weft_handoff_publish(&a, 42, false);
+	publish(&a, 42, false);
 	expect_int(take1(&a, since, &when), 42);
 	expect_true(when > first);
 	/* A wait began: only what came since, oldest first, each its own. */
 	since = wait_on(&a);
-	weft_handoff_publish(&a, 43, false);
+	publish(&a, 43, false);
 	first = weft_stamp();
-	weft_handoff_publish(&a, 44, false);
+	publish(&a, 44, false);
 	expect_int(weft_handoff_take(&a, since, spans, &when), 2);
 	expect_int(spans[0], 43);
 	expect_int(spans[1], 44);
 	expect_true(when >= since && when < first);
 	/* A broadcast is every waiter's: never claimed. */
 	since = wait_on(&a);
-	weft_handoff_publish(&a, 45, true);
-	weft_handoff_publish(&a, 46, false);
+	publish(&a, 45, true);
+	publish(&a, 46, false);
 	expect_int(weft_handoff_take(&a, since, spans, &when), 2); /* 45 and 46 */
 	expect_int(weft_handoff_take(&a, since, spans, &when), 1); /* 46 was claimed */
 	expect_int(spans[0], 45);
-	weft_handoff_publish(&a, 0, false); /* no span: nothing to link */
+	publish(&a, 0, false); /* no span: nothing to link */
 	expect_int(weft_handoff_take(&a, since, spans, &when), 1);
 }
 
@@ -209,15 +217,15 @@ static void test_fan_in(void)
 	uint64_t since = wait_on(&c), spans[WEFT_HANDOFF_MAX], when;
 
 	for (uint64_t p = 1; p <= WEFT_HANDOFF_MAX + 1; p++)
-		weft_handoff_publish(&c, 100 + p, false);
+		publish(&c, 100 + p, false);
 	expect_int(weft_handoff_take(&c, since, spans, &when), WEFT_HANDOFF_MAX);
 	for (int i = 0; i < WEFT_HANDOFF_MAX; i++)
 		expect_int(spans[i], 102 + (uint64_t)i);
 	/* A producer that hands off again is linked once. */
 	since = wait_on(&c);
-	weft_handoff_publish(&c, 7, false);
-	weft_handoff_publish(&c, 8, false);
-	weft_handoff_publish(&c, 7, false);
+	publish(&c, 7, false);
+	publish(&c, 8, false);
+	publish(&c, 7, false);
 	expect_int(weft_handoff_take(&c, since, spans, &when), 2);
 	expect_int(spans[0], 7);
 	expect_int(spans[1], 8);
@@ -239,10 +247,10 @@ static void test_claims(void)
 	uint64_t s1 = wait_on(&d), s2 = wait_on(&d);
 	uint64_t spans[WEFT_HANDOFF_MAX], when;
 
-	weft_handoff_publish(&d, 6, false);
+	publish(&d, 6, false);
 	expect_int(weft_handoff_take(&d, s1, spans, &when), 1);
 	expect_int(spans[0], 6);
-	weft_handoff_publish(&d, 7, false);
+	publish(&d, 7, false);
 	expect_int(weft_handoff_take(&d, s2, spans, &when), 1);
 	expect_int(spans[0], 7);
 }
@@ -259,7 +267,7 @@ static void test_skew(void)
 	uint64_t since = weft_stamp() + 1000000, spans[WEFT_HANDOFF_MAX], when = 0;
 
 	weft_handoff_wait(&e, since);
-	weft_handoff_publish(&e, 9, false);
+	publish(&e, 9, false);
 	expect_int(weft_handoff_take(&e, since, spans, &when), 1);
 	expect_int(spans[0], 9);
 	expect_true(when > since);
@@ -277,7 +285,7 @@ static void test_skew_two(void)
 
 	weft_handoff_wait(&e, first);
 	weft_handoff_wait(&e, second);
-	weft_handoff_publish(&e, 7, true);
+	publish(&e, 7, true);
 	expect_int(weft_handoff_take(&e, first, spans, &when), 1);
 	expect_int(spans[0], 7);
 	expect_int(weft_handoff_take(&e, second, spans, &when), 1);
@@ -298,9 +306,9 @@ static void find_colliding(void)
 
 	obj_x = &objects[0];
 	for (size_t i = 8; i < sizeof(objects); i += 8) {
-		weft_handoff_publish(obj_x, 1, false);
+		publish(obj_x, 1, false);
 		for (uint64_t p = 2; p < 2 + WEFT_HANDOFF_MAX; p++)
-			weft_handoff_publish(&objects[i], p, false);
+			publish(&objects[i], p, false);
 		if (!take1(obj_x, 0, &when)) {
 			obj_y = &objects[i];
 			return;
@@ -345,7 +353,7 @@ static void *writer(void *arg)
 	uint64_t last_x[2] = { 0, 0 }, last_y[2] = { 0, 0 };
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		weft_handoff_publish(obj, base + ++i, false);
+		publish(obj, base + ++i, false);
 		take_checked(obj_x, 1, last_x);
 		take_checked(obj_y, 2, last_y);
 	}
@@ -383,7 +391,7 @@ static void test_torn(void)
 	uint64_t when, since = wait_on(&obj), span, stamp;
 	struct weft_handoff_entry *e;
 
-	weft_handoff_publish(&obj, 77, false);
+	publish(&obj, 77, false);
 	e = &sl->entry[(weft_load_relaxed(&sl->next) - 1) % WEFT_HANDOFF_MAX];
 	expect_int(take1(&obj, since, &when), 77);
 	span = weft_load_relaxed(&e->span);
@@ -397,8 +405,43 @@ static void test_torn(void)
 	expect_int(take1(&obj, since, &when), 77); /* whole again */
 	/* A publisher finding the torn entry writes a whole publication. */
 	weft_store_relaxed(&e->stamp, stamp + 1);
-	weft_handoff_publish(&obj, 77, false);
+	publish(&obj, 77, false);
 	expect_int(take1(&obj, since, &when), 77);
+}
+
+/*
+ * The memo: a signal its entry serves writes nothing; one after the entry
+ * was claimed, after a wait began, or once other publications took its
+ * place in the slot, publishes anew.
+ */
+static void test_memo(void)
+{
+	static int obj;
+	struct weft_handoff_slot *sl = slot_of(&obj);
+	struct weft_handoff_memo other = { 0 };
+	uint64_t since = wait_on(&obj), next, when, spans[WEFT_HANDOFF_MAX];
+
+	publish(&obj, 50, false);
+	next = weft_load_relaxed(&sl->next);
+	publish(&obj, 50, false); /* served */
+	expect_int(weft_load_relaxed(&sl->next), next);
+	publish(&obj, 50, true); /* a broadcast is not a signal */
+	expect_int(weft_load_relaxed(&sl->next), next + 1);
+	publish(&obj, 50, false); /* the search finds the signal's entry */
+	expect_int(weft_load_relaxed(&sl->next), next + 1);
+	expect_int(weft_handoff_take(&obj, since, spans, &when), 1); /* claims it */
+	publish(&obj, 50, false);
+	expect_int(weft_load_relaxed(&sl->next), next + 2);
+	since = wait_on(&obj);
+	publish(&obj, 50, false); /* older than the wait */
+	expect_int(weft_load_relaxed(&sl->next), next + 3);
+	/* Another thread's publications fill the slot: the memo's entry is gone. */
+	for (uint64_t p = 0; p < WEFT_HANDOFF_MAX; p++)
+		weft_handoff_publish(&other, &obj, 60 + p, false);
+	publish(&obj, 50, false);
+	expect_int(weft_load_relaxed(&sl->next), next + 4 + WEFT_HANDOFF_MAX);
+	expect_int(weft_handoff_take(&obj, since, spans, &when), WEFT_HANDOFF_MAX);
+	expect_int(spans[WEFT_HANDOFF_MAX - 1], 50);
 }
 
 int main(void)
@@ -411,6 +454,7 @@ int main(void)
 	test_skew();
 	test_skew_two();
 	test_torn();
+	test_memo();
 	test_concurrent();
 	return harness_done();
 }
