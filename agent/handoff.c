@@ -56,18 +56,19 @@ static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 			    stamp * 0x165667b19e3779f9ull);
 }
 
-/* The memo's entry, taken for this signal or publication. */
-static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_slot *s,
-		     struct weft_handoff_entry *e, const void *object, uint64_t span, bool all,
-		     uint64_t stamp, uint64_t check)
+/* The memo's entry, taken for this signal or publication: the entry last (agent/handoff.h). */
+static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_entry *e, const void *object,
+		     uint64_t span, bool all, uint64_t stamp, uint64_t check)
 {
+	m->entry = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
 	m->object = object;
 	m->span = span;
 	m->all = all;
 	m->stamp = stamp;
 	m->check = check;
+	atomic_signal_fence(memory_order_seq_cst);
 	m->entry = e;
-	m->slot = s;
 }
 
 /* weft_handoff_publish when the memo does not serve: the slot searched, and written if need be. */
@@ -96,7 +97,7 @@ publish_search(struct weft_handoff_memo *m, const void *object, uint64_t span, b
 			continue;
 		check = check_of(o, span, stamp) ^ flip;
 		if (weft_load_relaxed(&e->check) == check) {
-			memo_set(m, s, e, object, span, all, stamp, check);
+			memo_set(m, e, object, span, all, stamp, check);
 			return;
 		}
 	}
@@ -122,26 +123,31 @@ publish_search(struct weft_handoff_memo *m, const void *object, uint64_t span, b
 	weft_store_release(&e->check, check);
 	/* And one that sees `next` sees the entry. */
 	weft_store_release(&s->next, i + 1);
-	memo_set(m, s, e, object, span, all, stamp, check);
+	memo_set(m, e, object, span, all, stamp, check);
 }
 
 WEFT_HOT void weft_handoff_publish(struct weft_handoff_memo *m, const void *object, uint64_t span,
 				   bool all)
 {
-	struct weft_handoff_entry *e = m->entry;
+	struct weft_handoff_slot *s = slot_of(object);
+	struct weft_handoff_entry *e =
+		&s->entry[(weft_load_relaxed(&s->next) - 1) % WEFT_HANDOFF_MAX];
 
 	/*
-	 * The memo's entry stands as the search would find it: unclaimed,
-	 * whole (its fields and their check are the memo's: no writer since),
-	 * and not older than the newest wait. `claimed` is read first: a
-	 * writer reusing the entry clears it after storing the span and stamp,
-	 * so (x86-64 keeps loads in order) a reader that sees it cleared by
-	 * that writer sees them changed.
+	 * The memo's entry is the slot's newest (an older one may lie behind
+	 * a newer entry stamped before the newest wait, where the search and
+	 * a waiter's take both stop), and stands as the search's first step
+	 * would find it: unclaimed, whole (its fields and their check the
+	 * memo's: no writer since), not older than the newest wait. `claimed`
+	 * is read first: a writer reusing the entry clears it after storing
+	 * the span and stamp, so a reader that sees it cleared by that writer
+	 * sees them changed (x86-64 keeps loads in order, and so does the
+	 * compiler with atomics; elsewhere the worst is a skipped publication).
 	 */
-	if (m->object == object && m->span == span && m->all == all && e &&
+	if (e == m->entry && m->object == object && m->span == span && m->all == all &&
 	    !weft_load_relaxed(&e->claimed) && weft_load_relaxed(&e->span) == span &&
 	    weft_load_relaxed(&e->stamp) == m->stamp && weft_load_relaxed(&e->check) == m->check &&
-	    weft_load_relaxed(&m->slot->waiting) <= m->stamp)
+	    weft_load_relaxed(&s->waiting) <= m->stamp)
 		return;
 	publish_search(m, object, span, all);
 }

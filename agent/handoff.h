@@ -59,27 +59,28 @@
 /* The publications a slot keeps. */
 #define WEFT_HANDOFF_MAX 4
 
-struct weft_handoff_slot;
 struct weft_handoff_entry;
 
 /*
  * A publisher's last publication, or the one it last found standing for
- * its signal: while that entry is still whole (its span, stamp and check
- * as written), unclaimed and newer than every wait, a signal by the same
- * span on the same object is served by it, told from the entry's own line
- * and the slot's `waiting` without searching the slot. A queue's producer
- * signals at nearly every push while a worker waits (bench-pool's job
- * queue: 1.7 to 1.9 million signals with a waiter in 2 million jobs, 8,000
- * to 10,000 publications), inside its critical section. Each thread keeps
- * one (struct weft_thread); it only decides whether a search is needed, so
- * one torn by a signal handler's publication costs at most that search's
- * result, a publication skipped: a lost link, never a wrong one.
+ * its signal: while that entry is still the slot's newest, whole (its
+ * span, stamp and check as written), unclaimed and not older than the
+ * newest wait, a signal by the same span on the same object is served by
+ * it — the search's first step, told from the entry's line and the
+ * slot's without hashing anything. A queue's producer signals at nearly
+ * every push while a worker waits (bench-pool's job queue: 1.7 to 1.9
+ * million signals with a waiter in 2 million jobs, 8,000 to 10,000
+ * publications), inside its critical section. Each thread keeps one
+ * (struct weft_thread). It only decides whether the search is needed: its
+ * entry is set last and cleared first, and one torn all the same (a
+ * signal handler's post publishing inside its thread's publication, on an
+ * object that shares the slot) can skip publications on that slot until
+ * the next wait on it — lost links, never a wrong one.
  */
 struct weft_handoff_memo {
 	const void *object;
 	uint64_t span, stamp, check;
 	struct weft_handoff_entry *entry;
-	struct weft_handoff_slot *slot;
 	bool all;
 };
 

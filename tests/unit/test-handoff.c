@@ -442,6 +442,39 @@ static void test_memo(void)
 	expect_int(weft_load_relaxed(&sl->next), next + 4 + WEFT_HANDOFF_MAX);
 	expect_int(weft_handoff_take(&obj, since, spans, &when), WEFT_HANDOFF_MAX);
 	expect_int(spans[WEFT_HANDOFF_MAX - 1], 50);
+	/* Another object whose slot is the same: its own publication. */
+	if (!obj_y)
+		find_colliding();
+	expect_true(obj_y != NULL);
+	next = weft_load_relaxed(&slot_of(obj_y)->next);
+	publish(obj_x, 51, false);
+	publish(obj_y, 51, false);
+	expect_int(weft_load_relaxed(&slot_of(obj_y)->next), next + 2);
+}
+
+/*
+ * The memo's entry stands only while it is the slot's newest: a newer
+ * entry stamped before the newest wait (another CPU's TSC behind) is where
+ * a waiter's take stops, so the signal publishes anew, as the search does.
+ */
+static void test_memo_skew(void)
+{
+	static int obj;
+	struct weft_handoff_slot *sl = slot_of(&obj);
+	struct weft_handoff_memo other = { 0 };
+	struct weft_handoff_entry *e;
+	uint64_t since = wait_on(&obj), next, stamp, when;
+
+	publish(&obj, 70, false);
+	weft_handoff_publish(&other, &obj, 71, false);
+	next = weft_load_relaxed(&sl->next);
+	e = &sl->entry[(next - 1) % WEFT_HANDOFF_MAX];
+	stamp = since - 1; /* 71's, whole, from a CPU behind */
+	weft_store_relaxed(&e->stamp, stamp);
+	weft_store_relaxed(&e->check, check_of((uint64_t)(uintptr_t)&obj, 71, stamp));
+	publish(&obj, 70, false);
+	expect_int(weft_load_relaxed(&sl->next), next + 1);
+	expect_int(take1(&obj, since, &when), 70);
 }
 
 int main(void)
@@ -455,6 +488,7 @@ int main(void)
 	test_skew_two();
 	test_torn();
 	test_memo();
+	test_memo_skew();
 	test_concurrent();
 	return harness_done();
 }
