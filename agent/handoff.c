@@ -56,10 +56,20 @@ static uint64_t check_of(uint64_t object, uint64_t span, uint64_t stamp)
 			    stamp * 0x165667b19e3779f9ull);
 }
 
-/* The memo's entry, taken for this signal or publication: the entry last (agent/handoff.h). */
-static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_entry *e, const void *object,
-		     uint64_t span, bool all, uint64_t stamp, uint64_t check)
+/*
+ * The memo's entry, taken for this signal or publication. A signal
+ * handler's publication inside this one's leaves the memo to it (the
+ * memo stays whole); while it is written its entry is NULL, which no
+ * publication matches.
+ */
+static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_slot *s,
+		     struct weft_handoff_entry *e, const void *object, uint64_t span, bool all,
+		     uint64_t stamp, uint64_t check)
 {
+	if (m->writing)
+		return;
+	m->writing = true;
+	atomic_signal_fence(memory_order_seq_cst);
 	m->entry = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
 	m->object = object;
@@ -67,8 +77,11 @@ static void memo_set(struct weft_handoff_memo *m, struct weft_handoff_entry *e, 
 	m->all = all;
 	m->stamp = stamp;
 	m->check = check;
+	m->slot = s;
 	atomic_signal_fence(memory_order_seq_cst);
 	m->entry = e;
+	atomic_signal_fence(memory_order_seq_cst);
+	m->writing = false;
 }
 
 /* weft_handoff_publish when the memo does not serve: the slot searched, and written if need be. */
@@ -97,7 +110,7 @@ publish_search(struct weft_handoff_memo *m, const void *object, uint64_t span, b
 			continue;
 		check = check_of(o, span, stamp) ^ flip;
 		if (weft_load_relaxed(&e->check) == check) {
-			memo_set(m, e, object, span, all, stamp, check);
+			memo_set(m, s, e, object, span, all, stamp, check);
 			return;
 		}
 	}
@@ -123,15 +136,14 @@ publish_search(struct weft_handoff_memo *m, const void *object, uint64_t span, b
 	weft_store_release(&e->check, check);
 	/* And one that sees `next` sees the entry. */
 	weft_store_release(&s->next, i + 1);
-	memo_set(m, e, object, span, all, stamp, check);
+	memo_set(m, s, e, object, span, all, stamp, check);
 }
 
 WEFT_HOT void weft_handoff_publish(struct weft_handoff_memo *m, const void *object, uint64_t span,
 				   bool all)
 {
-	struct weft_handoff_slot *s = slot_of(object);
-	struct weft_handoff_entry *e =
-		&s->entry[(weft_load_relaxed(&s->next) - 1) % WEFT_HANDOFF_MAX];
+	struct weft_handoff_entry *e = m->entry;
+	struct weft_handoff_slot *s = m->slot;
 
 	/*
 	 * The memo's entry is the slot's newest (an older one may lie behind
@@ -144,7 +156,8 @@ WEFT_HOT void weft_handoff_publish(struct weft_handoff_memo *m, const void *obje
 	 * sees them changed (x86-64 keeps loads in order, and so does the
 	 * compiler with atomics; elsewhere the worst is a skipped publication).
 	 */
-	if (e == m->entry && m->object == object && m->span == span && m->all == all &&
+	if (e && m->object == object && m->span == span && m->all == all &&
+	    e == &s->entry[(weft_load_relaxed(&s->next) - 1) % WEFT_HANDOFF_MAX] &&
 	    !weft_load_relaxed(&e->claimed) && weft_load_relaxed(&e->span) == span &&
 	    weft_load_relaxed(&e->stamp) == m->stamp && weft_load_relaxed(&e->check) == m->check &&
 	    weft_load_relaxed(&s->waiting) <= m->stamp)

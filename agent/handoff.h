@@ -59,6 +59,7 @@
 /* The publications a slot keeps. */
 #define WEFT_HANDOFF_MAX 4
 
+struct weft_handoff_slot;
 struct weft_handoff_entry;
 
 /*
@@ -71,17 +72,17 @@ struct weft_handoff_entry;
  * every push while a worker waits (bench-pool's job queue: 1.7 to 1.9
  * million signals with a waiter in 2 million jobs, 8,000 to 10,000
  * publications), inside its critical section. Each thread keeps one
- * (struct weft_thread). It only decides whether the search is needed: its
- * entry is set last and cleared first, and one torn all the same (a
- * signal handler's post publishing inside its thread's publication, on an
- * object that shares the slot) can skip publications on that slot until
- * the next wait on it — lost links, never a wrong one.
+ * (struct weft_thread), written only outside a signal handler's
+ * interruption of its own writing, so it is always whole: it decides
+ * only whether the search is needed.
  */
 struct weft_handoff_memo {
 	const void *object;
 	uint64_t span, stamp, check;
-	struct weft_handoff_entry *entry;
+	struct weft_handoff_entry *entry; /* NULL: none, or being written */
+	struct weft_handoff_slot *slot;
 	bool all;
+	bool writing;
 };
 
 /*

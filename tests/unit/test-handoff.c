@@ -477,6 +477,21 @@ static void test_memo_skew(void)
 	expect_int(take1(&obj, since, &when), 70);
 }
 
+/*
+ * A signal handler's publication made while its thread writes the memo
+ * (simulated: `writing` set) publishes, and leaves the memo alone.
+ */
+static void test_memo_handler(void)
+{
+	static int obj;
+	struct weft_handoff_memo inner = { .writing = true };
+	uint64_t since = wait_on(&obj), when;
+
+	weft_handoff_publish(&inner, &obj, 80, false);
+	expect_true(inner.entry == NULL && inner.object == NULL);
+	expect_int(take1(&obj, since, &when), 80);
+}
+
 int main(void)
 {
 	test_stamp();
@@ -489,6 +504,7 @@ int main(void)
 	test_torn();
 	test_memo();
 	test_memo_skew();
+	test_memo_handler();
 	test_concurrent();
 	return harness_done();
 }
