@@ -153,8 +153,9 @@ WEFT_HOT void weft_handoff_publish(struct weft_handoff_memo *m, const void *obje
 	 * memo's: no writer since), not older than the newest wait. `claimed`
 	 * is read first: a writer reusing the entry clears it after storing
 	 * the span and stamp, so a reader that sees it cleared by that writer
-	 * sees them changed (x86-64 keeps loads in order, and so does the
-	 * compiler with atomics; elsewhere the worst is a skipped publication).
+	 * sees them changed (x86-64 keeps loads in order, and GCC keeps these
+	 * in order in practice, which C11 does not promise for relaxed loads;
+	 * the worst otherwise is a skipped publication).
 	 */
 	if (e && m->object == object && m->span == span && m->all == all &&
 	    e == &s->entry[(weft_load_relaxed(&s->next) - 1) % WEFT_HANDOFF_MAX] &&

@@ -74,7 +74,10 @@ struct weft_handoff_entry;
  * publications), inside its critical section. Each thread keeps one
  * (struct weft_thread), written only outside a signal handler's
  * interruption of its own writing, so it is always whole: it decides
- * only whether the search is needed.
+ * only whether the search is needed. Its reads are no snapshot: a signal
+ * handler that publishes four times in the slot while its thread reads
+ * the memo can have it skip one publication — a lost link, never a wrong
+ * one.
  */
 struct weft_handoff_memo {
 	const void *object;
