@@ -70,7 +70,7 @@ struct weft_handoff_entry;
  * it — the search's first step, told from the entry's line and the
  * slot's without hashing anything. A queue's producer signals at nearly
  * every push while a worker waits (bench-pool's job queue: 1.7 to 1.9
- * million signals with a waiter in 2 million jobs, 8,000 to 10,000
+ * million signals with a waiter in 2 million jobs, 8,000 to 12,000
  * publications), inside its critical section. Each thread keeps one
  * (struct weft_thread), written only outside a signal handler's
  * interruption of its own writing, so it is always whole: it decides
